@@ -1,0 +1,633 @@
+"""The installation description: one typed, validated model of one installation.
+
+Everything the DAGs and operators need to know about the Usage Engine
+installation they protect comes from here. It is validated once, at the edge,
+and then passed around typed, so a bad value is refused before any AWS or
+Kubernetes call is made. Loading never calls AWS or Kubernetes.
+
+Sources, in order:
+
+1. the YAML file named by the environment variable ``UE_BACKUP_CONFIG_FILE``;
+2. the Airflow Variable ``ue_backup_config`` (JSON), read only at run time.
+
+Every problem is reported at once, each line naming the field path
+(``efs.aws_backup.iam_role_arn``) and what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+CONFIG_FILE_ENV = "UE_BACKUP_CONFIG_FILE"
+CONFIG_VARIABLE = "ue_backup_config"
+
+# AWS naming rules, kept to what AWS itself enforces so that a typo is caught
+# here rather than by a failed API call in the middle of a cold window.
+REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
+RDS_ID_RE = re.compile(r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,62}(?<!-)$")
+EFS_ID_RE = re.compile(r"^fs-[0-9a-f]{8,40}$")
+IAM_ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+BACKUP_VAULT_ARN_RE = re.compile(
+    r"^arn:aws[a-z-]*:backup:[a-z0-9-]+:\d{12}:backup-vault:[a-zA-Z0-9\-_]{2,50}$"
+)
+VAULT_NAME_RE = re.compile(r"^[a-zA-Z0-9\-_]{2,50}$")
+DATASYNC_TASK_ARN_RE = re.compile(
+    r"^arn:aws[a-z-]*:datasync:[a-z0-9-]+:\d{12}:task/task-[0-9a-f]{17}$"
+)
+SUBNET_ARN_RE = re.compile(r"^arn:aws[a-z-]*:ec2:[a-z0-9-]+:\d{12}:subnet/subnet-[0-9a-f]{8,17}$")
+SG_ARN_RE = re.compile(r"^arn:aws[a-z-]*:ec2:[a-z0-9-]+:\d{12}:security-group/sg-[0-9a-f]{8,17}$")
+KMS_KEY_RE = re.compile(
+    r"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[\w/-]+|alias/[\w/-]+|[0-9a-f-]{36})$"
+)
+MEMORYDB_NAME_RE = re.compile(r"^[a-z](?!.*--)[a-z0-9-]{0,39}(?<!-)$")
+S3_BUCKET_RE = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+K8S_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+K8S_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+INSTALLATION_RE = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
+# One requirement of a Kubernetes label selector: key, key=value, key!=value,
+# key in (a,b), key notin (a,b), !key.
+_LABEL_KEY = r"([a-z0-9A-Z.\-/_]+)"
+_LABEL_VALUE = r"([a-zA-Z0-9._-]*)"
+LABEL_REQUIREMENT_RE = re.compile(
+    rf"^\s*(!?{_LABEL_KEY}|{_LABEL_KEY}\s*(==?|!=)\s*{_LABEL_VALUE}"
+    rf"|{_LABEL_KEY}\s+(in|notin)\s+\(\s*{_LABEL_VALUE}(\s*,\s*{_LABEL_VALUE})*\s*\))\s*$"
+)
+
+
+def _matches(pattern: re.Pattern[str], what: str):
+    """A field validator factory: refuse a value that does not match ``pattern``."""
+
+    def check(value: str | None) -> str | None:
+        if value is not None and not pattern.match(value):
+            raise ValueError(f"{value!r} is not a valid {what}")
+        return value
+
+    return check
+
+
+class _Model(BaseModel):
+    """Strict base: unknown keys are refused, so a misspelt option is never ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+NonNegativeInt = Annotated[int, Field(ge=0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+# --- system database -------------------------------------------------------
+
+
+class DatabaseEngine(StrEnum):
+    RDS = "rds"
+    DERBY = "derby"
+
+
+class DatabaseConfig(_Model):
+    """The system database: RDS PostgreSQL, or Derby living on the EFS file system."""
+
+    engine: DatabaseEngine
+    rds_instance_identifier: str | None = Field(default=None, validate_default=True)
+
+    _check_id = field_validator("rds_instance_identifier")(
+        _matches(RDS_ID_RE, "RDS DB instance identifier")
+    )
+
+    @field_validator("rds_instance_identifier")
+    @classmethod
+    def _matches_engine(cls, value: str | None, info: ValidationInfo) -> str | None:
+        engine = info.data.get("engine")
+        if engine == DatabaseEngine.RDS and not value:
+            raise ValueError("is required when engine is 'rds'")
+        if engine == DatabaseEngine.DERBY and value:
+            raise ValueError(
+                "must not be set when engine is 'derby' (Derby lives on EFS; "
+                "remove the RDS identifier or set engine to 'rds')"
+            )
+        return value
+
+
+# --- disk data on EFS --------------------------------------------------------
+
+
+class EfsBackupMethod(StrEnum):
+    AWS_BACKUP = "aws_backup"
+    DATASYNC = "datasync"
+
+
+class Lifecycle(_Model):
+    """AWS Backup recovery point lifecycle, in days."""
+
+    delete_after_days: PositiveInt | None = 35
+    move_to_cold_storage_after_days: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _cold_storage_before_delete(self) -> Lifecycle:
+        cold, delete = self.move_to_cold_storage_after_days, self.delete_after_days
+        if cold is not None and delete is not None and delete < cold + 90:
+            raise PydanticCustomError(
+                "lifecycle",
+                "delete_after_days must be at least 90 days after "
+                "move_to_cold_storage_after_days (AWS Backup's cold storage minimum)",
+                {"field": "delete_after_days"},
+            )
+        return self
+
+    def as_aws(self) -> dict[str, int]:
+        """The ``Lifecycle`` argument of ``StartBackupJob`` / ``StartCopyJob``."""
+        out = {}
+        if self.delete_after_days is not None:
+            out["DeleteAfterDays"] = self.delete_after_days
+        if self.move_to_cold_storage_after_days is not None:
+            out["MoveToColdStorageAfterDays"] = self.move_to_cold_storage_after_days
+        return out
+
+
+class AwsBackupConfig(_Model):
+    vault_name: str
+    iam_role_arn: str
+    lifecycle: Lifecycle = Lifecycle()
+    complete_window_minutes: PositiveInt = 480
+
+    _vault = field_validator("vault_name")(_matches(VAULT_NAME_RE, "backup vault name"))
+    _role = field_validator("iam_role_arn")(_matches(IAM_ROLE_ARN_RE, "IAM role ARN"))
+
+
+class DataSyncConfig(_Model):
+    """EFS-to-EFS copy with DataSync, where AWS Backup is not offered.
+
+    Either an existing task (``task_arn``), or what is needed to create one:
+    the target file system and the network it is reached through.
+    """
+
+    target_file_system_id: str
+    task_arn: str | None = None
+    subnet_arn: str | None = None
+    security_group_arns: list[str] = []
+    target_subdirectory: str = "/"
+
+    _target = field_validator("target_file_system_id")(_matches(EFS_ID_RE, "EFS file system id"))
+    _task = field_validator("task_arn")(_matches(DATASYNC_TASK_ARN_RE, "DataSync task ARN"))
+    _subnet = field_validator("subnet_arn")(_matches(SUBNET_ARN_RE, "subnet ARN"))
+
+    @field_validator("security_group_arns")
+    @classmethod
+    def _sg_arns(cls, value: list[str]) -> list[str]:
+        bad = [arn for arn in value if not SG_ARN_RE.match(arn)]
+        if bad:
+            raise ValueError(f"{bad!r} are not valid security group ARNs")
+        return value
+
+    @field_validator("target_subdirectory")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError(f"{value!r} must be an absolute path starting with '/'")
+        return value
+
+    @model_validator(mode="after")
+    def _task_or_network(self) -> DataSyncConfig:
+        if self.task_arn is None and (self.subnet_arn is None or not self.security_group_arns):
+            raise PydanticCustomError(
+                "datasync",
+                "either task_arn, or subnet_arn and security_group_arns, are required "
+                "so the DataSync task can be found or created",
+                {"field": "task_arn"},
+            )
+        return self
+
+
+class EfsConfig(_Model):
+    """The EFS file system holding disk data, and the one method that backs it up."""
+
+    file_system_id: str
+    backup_method: EfsBackupMethod
+    aws_backup: AwsBackupConfig | None = Field(default=None, validate_default=True)
+    datasync: DataSyncConfig | None = Field(default=None, validate_default=True)
+
+    _fs = field_validator("file_system_id")(_matches(EFS_ID_RE, "EFS file system id"))
+
+    @field_validator("aws_backup", "datasync")
+    @classmethod
+    def _section_matches_method(cls, value, info: ValidationInfo):
+        """Exactly the section of the chosen method is given."""
+        method = info.data.get("backup_method")
+        if method is None:  # the method itself is invalid and already reported
+            return value
+        if info.field_name == method.value and value is None:
+            raise ValueError(f"is required when backup_method is {method.value!r}")
+        if info.field_name != method.value and value is not None:
+            raise ValueError(f"must not be set when backup_method is {method.value!r}")
+        return value
+
+
+# --- MemoryDB, Kubernetes, Velero -------------------------------------------
+
+
+class MemoryDbConfig(_Model):
+    cluster_name: str
+    snapshot_retention_days: NonNegativeInt = 7
+    copy_region: str | None = None
+
+    _name = field_validator("cluster_name")(_matches(MEMORYDB_NAME_RE, "MemoryDB cluster name"))
+    _region = field_validator("copy_region")(_matches(REGION_RE, "AWS region"))
+
+
+class EcdSelection(_Model):
+    """Which EC Deployments make up the cold window: a label selector or names."""
+
+    label_selector: str | None = None
+    names: list[str] = []
+
+    @field_validator("label_selector")
+    @classmethod
+    def _selector(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        bad = [part for part in value.split(",") if not LABEL_REQUIREMENT_RE.match(part)]
+        if not value or bad:
+            raise ValueError(f"{value!r} is not a valid Kubernetes label selector")
+        return value
+
+    @field_validator("names")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        bad = [name for name in value if not K8S_SUBDOMAIN_RE.match(name)]
+        if bad:
+            raise ValueError(f"{bad!r} are not valid Kubernetes object names")
+        if len(set(value)) != len(value):
+            raise ValueError("lists a name more than once")
+        return value
+
+    @model_validator(mode="after")
+    def _one_way(self) -> EcdSelection:
+        if self.label_selector and self.names:
+            raise PydanticCustomError(
+                "conflict",
+                "give either label_selector or names, not both",
+                {"field": "names"},
+            )
+        return self
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.label_selector and not self.names
+
+
+class KubernetesConfig(_Model):
+    namespace: str
+    ecd_selection: EcdSelection = EcdSelection()
+
+    _ns = field_validator("namespace")(_matches(K8S_NAME_RE, "Kubernetes namespace"))
+
+
+class VeleroConfig(_Model):
+    namespace: str = "velero"
+    storage_location: str = "default"
+    included_namespaces: list[str]
+    ttl_hours: PositiveInt = 720
+    allow_partially_failed: bool = False
+
+    _ns = field_validator("namespace")(_matches(K8S_NAME_RE, "Kubernetes namespace"))
+    _loc = field_validator("storage_location")(_matches(K8S_SUBDOMAIN_RE, "storage location"))
+
+    @field_validator("included_namespaces")
+    @classmethod
+    def _namespaces(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("must list at least one namespace")
+        bad = [ns for ns in value if ns != "*" and not K8S_NAME_RE.match(ns)]
+        if bad:
+            raise ValueError(f"{bad!r} are not valid Kubernetes namespaces")
+        return value
+
+    @property
+    def ttl(self) -> str:
+        """The Velero ``spec.ttl`` duration string."""
+        return f"{self.ttl_hours}h0m0s"
+
+
+# --- cold window -------------------------------------------------------------
+
+
+class DiskStorage(StrEnum):
+    """Workflow features that keep state on EFS, and so need a cold window."""
+
+    AGGREGATION = "aggregation"
+    DUPLICATE_UDR = "duplicate_udr"
+    INTER_WORKFLOW = "inter_workflow"
+
+
+class ColdWindowMode(StrEnum):
+    MANAGED = "managed"  # this project suspends and resumes the ECDs
+    EXTERNAL = "external"  # the platform's Helm suspend.from/suspend.until does
+
+
+class ColdWindowConfig(_Model):
+    disk_storage_used: list[DiskStorage] = []
+    mode: ColdWindowMode = ColdWindowMode.MANAGED
+    drain_timeout_minutes: PositiveInt = 15
+    max_window_minutes: PositiveInt = 60
+    external_suspend_from: str | None = None
+    external_suspend_until: str | None = None
+
+    @property
+    def required(self) -> bool:
+        """Disk data is only consistent while workflows do not write to it."""
+        return bool(self.disk_storage_used)
+
+    @field_validator("external_suspend_from", "external_suspend_until")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None and not is_valid_cron(value):
+            raise ValueError(f"{value!r} is not a valid cron expression")
+        return value
+
+    @model_validator(mode="after")
+    def _window_fits(self) -> ColdWindowConfig:
+        if self.drain_timeout_minutes >= self.max_window_minutes:
+            raise PydanticCustomError(
+                "window",
+                "drain_timeout_minutes ({drain}) must be shorter than max_window_minutes ({max})",
+                {
+                    "field": "drain_timeout_minutes",
+                    "drain": self.drain_timeout_minutes,
+                    "max": self.max_window_minutes,
+                },
+            )
+        if self.mode == ColdWindowMode.EXTERNAL and not (
+            self.external_suspend_from and self.external_suspend_until
+        ):
+            raise PydanticCustomError(
+                "external",
+                "mode 'external' needs external_suspend_from and external_suspend_until "
+                "(the platform's Helm suspend.from / suspend.until)",
+                {"field": "external_suspend_until"},
+            )
+        return self
+
+
+def is_valid_cron(expression: str) -> bool:
+    from croniter import croniter
+
+    return croniter.is_valid(expression)
+
+
+# --- manifests, retention, prices, cross-region --------------------------------
+
+
+class ManifestConfig(_Model):
+    bucket: str
+    prefix: str = "ue-backup/"
+
+    _bucket = field_validator("bucket")(_matches(S3_BUCKET_RE, "S3 bucket name"))
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if value.startswith("/"):
+            raise ValueError(f"{value!r} must not start with '/' (S3 keys are relative)")
+        return value if not value or value.endswith("/") else value + "/"
+
+
+class RetentionConfig(_Model):
+    keep_last: PositiveInt = 7
+    keep_days: NonNegativeInt = 14
+
+
+class PricesConfig(_Model):
+    """Storage prices in USD per GB-month; defaults are the design's seed prices."""
+
+    rds_snapshot_gb_month: Annotated[float, Field(ge=0)] = 0.05
+    efs_warm_gb_month: Annotated[float, Field(ge=0)] = 0.095
+    memorydb_snapshot_gb_month: Annotated[float, Field(ge=0)] = 0.085
+
+
+class CrossRegionConfig(_Model):
+    region: str
+    backup_vault_arn: str | None = None
+    rds_kms_key_id: str | None = None
+
+    _region = field_validator("region")(_matches(REGION_RE, "AWS region"))
+    _vault = field_validator("backup_vault_arn")(_matches(BACKUP_VAULT_ARN_RE, "backup vault ARN"))
+    _kms = field_validator("rds_kms_key_id")(_matches(KMS_KEY_RE, "KMS key id or ARN"))
+
+
+# --- the installation --------------------------------------------------------
+
+
+class InstallationConfig(_Model):
+    """One Usage Engine Private Edition installation and how it is backed up."""
+
+    installation: str
+    region: str
+    database: DatabaseConfig
+    efs: EfsConfig
+    memorydb: MemoryDbConfig | None = None
+    kubernetes: KubernetesConfig
+    cold_window: ColdWindowConfig = ColdWindowConfig()
+    velero: VeleroConfig | None = None
+    manifests: ManifestConfig
+    schedule: str | None = None
+    retention: RetentionConfig = RetentionConfig()
+    prices: PricesConfig = PricesConfig()
+    cross_region: CrossRegionConfig | None = None
+    aws_conn_id: str = "aws_default"
+    kubernetes_conn_id: str = "kubernetes_default"
+
+    _name = field_validator("installation")(
+        _matches(INSTALLATION_RE, "installation name (lowercase letters, digits, '-')")
+    )
+    _region = field_validator("region")(_matches(REGION_RE, "AWS region"))
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        if value is not None and not is_valid_cron(value):
+            raise ValueError(f"{value!r} is not a valid cron expression")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_section(self) -> InstallationConfig:
+        problems = list(_cross_section_problems(self))
+        if problems:
+            raise PydanticCustomError(
+                "conflicts",
+                "; ".join(f"{path}: {msg}" for path, msg in problems),
+                {"problems": problems},
+            )
+        return self
+
+    @property
+    def uses_rds(self) -> bool:
+        return self.database.engine == DatabaseEngine.RDS
+
+
+def _cross_section_problems(cfg: InstallationConfig):
+    """Conflicts between sections, each as (field path, message)."""
+    managed_window = cfg.cold_window.required and cfg.cold_window.mode == ColdWindowMode.MANAGED
+    if managed_window and cfg.kubernetes.ecd_selection.is_empty:
+        yield (
+            "kubernetes.ecd_selection",
+            "a cold window is required (cold_window.disk_storage_used is "
+            f"{[s.value for s in cfg.cold_window.disk_storage_used]}) but no ECDs are "
+            "selected: give a label_selector or names",
+        )
+    for path, other in (
+        ("memorydb.copy_region", cfg.memorydb and cfg.memorydb.copy_region),
+        ("cross_region.region", cfg.cross_region and cfg.cross_region.region),
+    ):
+        if other and other == cfg.region:
+            yield path, f"{other!r} is the home region; a copy must go to another region"
+    if cfg.efs.datasync and cfg.efs.datasync.target_file_system_id == cfg.efs.file_system_id:
+        yield (
+            "efs.datasync.target_file_system_id",
+            "is the protected file system itself; the copy needs another file system",
+        )
+    if cfg.cross_region and cfg.efs.aws_backup and not cfg.cross_region.backup_vault_arn:
+        yield (
+            "cross_region.backup_vault_arn",
+            "is required to copy AWS Backup recovery points to another region",
+        )
+    if (
+        cfg.cross_region
+        and cfg.cross_region.backup_vault_arn
+        and f":backup:{cfg.region}:" in cfg.cross_region.backup_vault_arn
+    ):
+        yield (
+            "cross_region.backup_vault_arn",
+            "is in the home region; it must be in cross_region.region",
+        )
+
+
+# --- loading and error reporting ----------------------------------------------
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; ``problems`` lists every (field path, message)."""
+
+    def __init__(self, problems: list[tuple[str, str]], source: str = "configuration"):
+        self.problems = problems
+        self.source = source
+        lines = "\n".join(f"  - {path}: {msg}" for path, msg in problems)
+        super().__init__(f"{source} is invalid ({len(problems)} problem(s)):\n{lines}")
+
+
+def _problems(error: ValidationError) -> list[tuple[str, str]]:
+    """Flatten pydantic's errors to (dotted field path, message) pairs."""
+    out: list[tuple[str, str]] = []
+    for err in error.errors():
+        ctx = err.get("ctx") or {}
+        if "problems" in ctx:
+            out.extend((str(p), str(m)) for p, m in ctx["problems"])
+            continue
+        loc = [str(part) for part in err["loc"]]
+        # A model validator names the field of its model that it judges.
+        if "field" in ctx:
+            loc.append(str(ctx["field"]))
+        path = ".".join(loc) or "(top level)"
+        out.append((path, _message(err)))
+    return out
+
+
+def _message(err: dict[str, Any]) -> str:
+    kind, msg = err["type"], err["msg"]
+    if kind == "missing":
+        return "is required but missing"
+    if kind == "extra_forbidden":
+        return "is not a known option (check the spelling)"
+    if kind == "value_error":
+        return msg.removeprefix("Value error, ")
+    return msg
+
+
+def parse_config(data: Any, source: str = "configuration") -> InstallationConfig:
+    """Validate a decoded configuration mapping, or raise ``ConfigError`` listing every problem."""
+    if not isinstance(data, dict):
+        raise ConfigError([("(top level)", "must be a mapping of options")], source)
+    try:
+        return InstallationConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(_problems(error), source) from None
+
+
+def load_config_file(path: str | os.PathLike[str]) -> InstallationConfig:
+    """Load and validate a YAML (or JSON, a subset of YAML) configuration file."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise ConfigError(
+            [("(file)", f"cannot read {path}: {error.strerror}")], str(path)
+        ) from None
+    except yaml.YAMLError as error:
+        raise ConfigError([("(file)", f"is not valid YAML: {error}")], str(path)) from None
+    return parse_config(data, source=str(path))
+
+
+def load_config_json(text: str, source: str = f"Variable {CONFIG_VARIABLE}") -> InstallationConfig:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError([("(json)", f"is not valid JSON: {error}")], source) from None
+    return parse_config(data, source=source)
+
+
+def load_config() -> InstallationConfig:
+    """Load the installation description at run time.
+
+    The file named by ``UE_BACKUP_CONFIG_FILE`` wins; otherwise the Airflow
+    Variable ``ue_backup_config``. Call this from tasks, never at DAG parse
+    time: reading a Variable at parse time costs a database round trip per
+    parse.
+    """
+    path = os.environ.get(CONFIG_FILE_ENV)
+    if path:
+        return load_config_file(path)
+    from airflow.sdk import Variable
+
+    text = Variable.get(CONFIG_VARIABLE, default=None)
+    if text is None:
+        raise ConfigError(
+            [
+                (
+                    "(source)",
+                    f"no configuration: set the Airflow Variable {CONFIG_VARIABLE!r} "
+                    f"or the environment variable {CONFIG_FILE_ENV}",
+                )
+            ]
+        )
+    return load_config_json(text)
+
+
+def load_config_for_parsing() -> InstallationConfig | None:
+    """The configuration as DAG files may see it at parse time: from the file only.
+
+    Returns None when no file is configured (the Variable is then read at run
+    time), or when the file is invalid (the run's preflight reports why), so
+    a bad configuration never becomes a DAG import error that hides the DAG.
+    """
+    path = os.environ.get(CONFIG_FILE_ENV)
+    if not path:
+        return None
+    try:
+        return load_config_file(path)
+    except ConfigError:
+        return None

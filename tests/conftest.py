@@ -1,0 +1,21 @@
+"""Test-wide setup: an Airflow home of the tests' own, with this project's folders.
+
+``make test`` sets the same variables and migrates the database first; the
+defaults here let a single ``pytest`` call work the same way.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+_home = ROOT / ".airflow-test"
+for name, value in {
+    "AIRFLOW_HOME": str(_home),
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+    "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_home}/airflow.db",
+}.items():
+    os.environ.setdefault(name, value)

@@ -1,0 +1,417 @@
+"""The installation description: the example loads, bad input is refused field by field."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from ue_backup.config import (
+    CONFIG_FILE_ENV,
+    ColdWindowMode,
+    ConfigError,
+    DatabaseEngine,
+    EfsBackupMethod,
+    load_config,
+    load_config_file,
+    load_config_for_parsing,
+    load_config_json,
+    parse_config,
+)
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "include" / "config" / "installation.example.yaml"
+
+VALID = {
+    "installation": "ue-test",
+    "region": "eu-west-1",
+    "database": {"engine": "rds", "rds_instance_identifier": "ue-test-db"},
+    "efs": {
+        "file_system_id": "fs-0123456789abcdef0",
+        "backup_method": "aws_backup",
+        "aws_backup": {
+            "vault_name": "ue-test-vault",
+            "iam_role_arn": "arn:aws:iam::123456789012:role/ue-backup",
+        },
+    },
+    "memorydb": {"cluster_name": "ue-test-agg", "snapshot_retention_days": 3},
+    "kubernetes": {"namespace": "uepe", "ecd_selection": {"names": ["ecd-a", "ecd-b"]}},
+    "cold_window": {"disk_storage_used": ["aggregation"]},
+    "velero": {"included_namespaces": ["uepe"]},
+    "manifests": {"bucket": "ue-test-manifests"},
+}
+
+
+def with_change(path: str, value) -> dict:
+    """VALID with the dotted ``path`` set to ``value`` (``...`` deletes it)."""
+    data = copy.deepcopy(VALID)
+    *parents, leaf = path.split(".")
+    node = data
+    for key in parents:
+        node = node[key]
+    if value is ...:
+        del node[leaf]
+    else:
+        node[leaf] = value
+    return data
+
+
+def problems_of(data) -> dict[str, str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data)
+    return dict(caught.value.problems)
+
+
+def test_example_configuration_loads():
+    cfg = load_config_file(EXAMPLE)
+    assert cfg.installation == "ue-prod"
+    assert cfg.database.engine is DatabaseEngine.RDS
+    assert cfg.efs.backup_method is EfsBackupMethod.AWS_BACKUP
+    assert cfg.cold_window.required
+    assert cfg.velero.ttl == "720h0m0s"
+
+
+def test_valid_configuration_gets_safe_defaults():
+    cfg = parse_config(VALID)
+    assert cfg.prices.rds_snapshot_gb_month == 0.05
+    assert cfg.prices.efs_warm_gb_month == 0.095
+    assert cfg.prices.memorydb_snapshot_gb_month == 0.085
+    assert cfg.cold_window.mode is ColdWindowMode.MANAGED
+    assert cfg.efs.aws_backup.lifecycle.as_aws() == {"DeleteAfterDays": 35}
+    assert cfg.manifests.prefix == "ue-backup/"
+    assert cfg.aws_conn_id == "aws_default"
+    assert cfg.schedule is None
+
+
+DERBY_WITH_RDS = {"engine": "derby", "rds_instance_identifier": "ue-test-db"}
+DATASYNC_OK = {
+    "target_file_system_id": "fs-0fedcba9876543210",
+    "task_arn": "arn:aws:datasync:eu-west-1:123456789012:task/task-0123456789abcdef0",
+}
+
+INVALID = [
+    # (what, dotted path to change, new value or ... to delete, field named, words in message)
+    ("missing name", "installation", ..., "installation", "required"),
+    ("bad name", "installation", "UE Prod!", "installation", "not a valid installation name"),
+    ("bad region", "region", "europe-1", "region", "not a valid AWS region"),
+    ("missing database", "database", ..., "database", "required"),
+    ("unknown engine", "database.engine", "oracle", "database.engine", "rds"),
+    (
+        "rds without id",
+        "database.rds_instance_identifier",
+        ...,
+        "database.rds_instance_identifier",
+        "required when engine is 'rds'",
+    ),
+    (
+        "malformed rds id",
+        "database.rds_instance_identifier",
+        "1-bad--id-",
+        "database.rds_instance_identifier",
+        "not a valid RDS DB instance identifier",
+    ),
+    (
+        "derby with rds id",
+        "database",
+        DERBY_WITH_RDS,
+        "database.rds_instance_identifier",
+        "must not be set when engine is 'derby'",
+    ),
+    (
+        "malformed fs id",
+        "efs.file_system_id",
+        "fs_123",
+        "efs.file_system_id",
+        "not a valid EFS file system id",
+    ),
+    ("unknown method", "efs.backup_method", "tape", "efs.backup_method", "aws_backup"),
+    (
+        "aws backup section missing",
+        "efs.aws_backup",
+        ...,
+        "efs.aws_backup",
+        "required when backup_method is 'aws_backup'",
+    ),
+    (
+        "malformed role arn",
+        "efs.aws_backup.iam_role_arn",
+        "arn:aws:iam::12:role/x",
+        "efs.aws_backup.iam_role_arn",
+        "not a valid IAM role ARN",
+    ),
+    (
+        "bad vault name",
+        "efs.aws_backup.vault_name",
+        "v",
+        "efs.aws_backup.vault_name",
+        "not a valid backup vault name",
+    ),
+    (
+        "negative lifecycle",
+        "efs.aws_backup.lifecycle",
+        {"delete_after_days": -1},
+        "efs.aws_backup.lifecycle.delete_after_days",
+        "greater than 0",
+    ),
+    (
+        "cold storage too late",
+        "efs.aws_backup.lifecycle",
+        {"delete_after_days": 30, "move_to_cold_storage_after_days": 10},
+        "efs.aws_backup.lifecycle.delete_after_days",
+        "at least 90 days",
+    ),
+    (
+        "datasync section with aws_backup method",
+        "efs.datasync",
+        DATASYNC_OK,
+        "efs.datasync",
+        "must not be set when backup_method is 'aws_backup'",
+    ),
+    ("misspelt option", "efs.aws_backup.vault", "x", "efs.aws_backup.vault", "not a known option"),
+    (
+        "bad memorydb name",
+        "memorydb.cluster_name",
+        "Agg_Cluster",
+        "memorydb.cluster_name",
+        "not a valid MemoryDB cluster name",
+    ),
+    (
+        "negative retention",
+        "memorydb.snapshot_retention_days",
+        -2,
+        "memorydb.snapshot_retention_days",
+        "greater than or equal to 0",
+    ),
+    (
+        "copy region is home",
+        "memorydb.copy_region",
+        "eu-west-1",
+        "memorydb.copy_region",
+        "home region",
+    ),
+    (
+        "bad namespace",
+        "kubernetes.namespace",
+        "UEPE",
+        "kubernetes.namespace",
+        "not a valid Kubernetes namespace",
+    ),
+    (
+        "bad selector",
+        "kubernetes.ecd_selection",
+        {"label_selector": "app in (a,"},
+        "kubernetes.ecd_selection.label_selector",
+        "not a valid Kubernetes label selector",
+    ),
+    (
+        "selector and names",
+        "kubernetes.ecd_selection",
+        {"label_selector": "app=x", "names": ["a"]},
+        "kubernetes.ecd_selection.names",
+        "either label_selector or names",
+    ),
+    (
+        "cold window without ECDs",
+        "kubernetes.ecd_selection",
+        {},
+        "kubernetes.ecd_selection",
+        "no ECDs are selected",
+    ),
+    (
+        "unknown disk storage",
+        "cold_window.disk_storage_used",
+        ["archive"],
+        "cold_window.disk_storage_used.0",
+        "aggregation",
+    ),
+    (
+        "negative drain timeout",
+        "cold_window.drain_timeout_minutes",
+        -5,
+        "cold_window.drain_timeout_minutes",
+        "greater than 0",
+    ),
+    (
+        "drain longer than window",
+        "cold_window",
+        {
+            "disk_storage_used": ["aggregation"],
+            "drain_timeout_minutes": 90,
+            "max_window_minutes": 60,
+        },
+        "cold_window.drain_timeout_minutes",
+        "must be shorter",
+    ),
+    (
+        "external mode without until",
+        "cold_window",
+        {
+            "disk_storage_used": ["aggregation"],
+            "mode": "external",
+            "external_suspend_from": "0 1 * * *",
+        },
+        "cold_window.external_suspend_until",
+        "needs external_suspend_from and external_suspend_until",
+    ),
+    ("unknown cold window mode", "cold_window.mode", "sometimes", "cold_window.mode", "managed"),
+    (
+        "velero with no namespaces",
+        "velero.included_namespaces",
+        [],
+        "velero.included_namespaces",
+        "at least one namespace",
+    ),
+    ("velero zero ttl", "velero.ttl_hours", 0, "velero.ttl_hours", "greater than 0"),
+    (
+        "bad bucket",
+        "manifests.bucket",
+        "My_Bucket",
+        "manifests.bucket",
+        "not a valid S3 bucket name",
+    ),
+    ("absolute prefix", "manifests.prefix", "/backups", "manifests.prefix", "must not start"),
+    ("bad schedule", "schedule", "every night", "schedule", "not a valid cron expression"),
+    (
+        "negative price",
+        "prices",
+        {"efs_warm_gb_month": -0.1},
+        "prices.efs_warm_gb_month",
+        "greater than or equal to 0",
+    ),
+    (
+        "cross region at home",
+        "cross_region",
+        {
+            "region": "eu-west-1",
+            "backup_vault_arn": "arn:aws:backup:eu-west-1:123456789012:backup-vault:dr",
+        },
+        "cross_region.region",
+        "home region",
+    ),
+    (
+        "cross region without vault",
+        "cross_region",
+        {"region": "eu-central-1"},
+        "cross_region.backup_vault_arn",
+        "required to copy",
+    ),
+    (
+        "malformed vault arn",
+        "cross_region",
+        {"region": "eu-central-1", "backup_vault_arn": "arn:aws:backup:vault"},
+        "cross_region.backup_vault_arn",
+        "not a valid backup vault ARN",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field", "words"),
+    [case[1:] for case in INVALID],
+    ids=[case[0] for case in INVALID],
+)
+def test_invalid_configuration_names_the_field(path, value, field, words):
+    problems = problems_of(with_change(path, value))
+    assert field in problems, f"{field} not named in {problems}"
+    assert words in problems[field]
+
+
+def test_datasync_method_needs_its_section_and_forbids_aws_backup():
+    data = with_change("efs.backup_method", "datasync")
+    problems = problems_of(data)
+    assert "required when backup_method is 'datasync'" in problems["efs.datasync"]
+    assert "must not be set" in problems["efs.aws_backup"]
+
+
+def test_datasync_target_must_differ_from_source():
+    data = with_change(
+        "efs",
+        {
+            "file_system_id": "fs-0123456789abcdef0",
+            "backup_method": "datasync",
+            "datasync": {**DATASYNC_OK, "target_file_system_id": "fs-0123456789abcdef0"},
+        },
+    )
+    assert "protected file system itself" in problems_of(data)["efs.datasync.target_file_system_id"]
+
+
+def test_every_problem_is_listed_at_once():
+    data = with_change("region", "nowhere")
+    data["installation"] = "Bad Name"
+    data["database"] = DERBY_WITH_RDS
+    data["efs"]["file_system_id"] = "nope"
+    data["manifests"] = {}
+    problems = problems_of(data)
+    assert set(problems) >= {
+        "region",
+        "installation",
+        "database.rds_instance_identifier",
+        "efs.file_system_id",
+        "manifests.bucket",
+    }
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data)
+    assert f"({len(problems)} problem(s))" in str(caught.value)
+
+
+def test_a_failed_section_is_not_also_reported_missing():
+    data = with_change("efs.aws_backup.iam_role_arn", "not-an-arn")
+    assert set(problems_of(data)) == {"efs.aws_backup.iam_role_arn"}
+
+
+def test_no_cold_window_needs_no_ecd_selection():
+    data = with_change("kubernetes.ecd_selection", {})
+    data["cold_window"] = {"disk_storage_used": []}
+    cfg = parse_config(data)
+    assert not cfg.cold_window.required
+
+
+def test_derby_configuration_is_valid_without_rds():
+    cfg = parse_config(with_change("database", {"engine": "derby"}))
+    assert not cfg.uses_rds
+
+
+def test_not_a_mapping_is_refused():
+    assert "must be a mapping" in problems_of(["a", "list"])["(top level)"]
+
+
+def test_load_from_variable_json(monkeypatch):
+    monkeypatch.delenv(CONFIG_FILE_ENV, raising=False)
+    monkeypatch.setenv("AIRFLOW_VAR_UE_BACKUP_CONFIG", json.dumps(VALID))
+    assert load_config().installation == "ue-test"
+
+
+def test_load_from_file_wins_over_variable(monkeypatch):
+    monkeypatch.setenv(CONFIG_FILE_ENV, str(EXAMPLE))
+    monkeypatch.setenv("AIRFLOW_VAR_UE_BACKUP_CONFIG", json.dumps(VALID))
+    assert load_config().installation == "ue-prod"
+
+
+def test_missing_configuration_says_how_to_supply_it(monkeypatch):
+    monkeypatch.delenv(CONFIG_FILE_ENV, raising=False)
+    monkeypatch.delenv("AIRFLOW_VAR_UE_BACKUP_CONFIG", raising=False)
+    with pytest.raises(ConfigError, match="ue_backup_config"):
+        load_config()
+
+
+def test_broken_json_and_yaml_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        load_config_json("{nope")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("installation: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config_file(bad)
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config_file(tmp_path / "absent.yaml")
+
+
+def test_parse_time_loading_reads_the_file_only(monkeypatch, tmp_path):
+    monkeypatch.delenv(CONFIG_FILE_ENV, raising=False)
+    assert load_config_for_parsing() is None
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("installation: X\n")
+    monkeypatch.setenv(CONFIG_FILE_ENV, str(bad))
+    assert load_config_for_parsing() is None
+    monkeypatch.setenv(CONFIG_FILE_ENV, str(EXAMPLE))
+    assert load_config_for_parsing().installation == "ue-prod"
