@@ -1,0 +1,352 @@
+"""Rule 1: a restored database is strictly older than the restored disk and MemoryDB data.
+
+The planner is a pure function. It takes what AWS and Kubernetes list (in the
+shapes their APIs return) and what the user asks for, and returns a plan or
+refuses with a reason a person can act on. It makes no call of its own, so it
+is tested exhaustively and a dry run shows exactly what a restore would do.
+
+Why strictly older: the system database holds references into runtime
+storage (EFS and MemoryDB). A database newer than the disk data may reference
+files or keys that the restored disk does not hold, which aborts workflows; a
+database that is older only loses work, which a disaster recovery accepts.
+Equal times do not count as older: the order of two writes in the same
+instant is unknown.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+BACKUP_SET_TAG = "ue-backup:backup-set"
+VELERO_BACKUP_SET_LABEL = "ue-backup/backup-set"
+PITR_MARGIN = timedelta(seconds=1)
+
+REQUEST_TYPES = ("latest", "backup_set", "point_in_time")
+
+
+class RestorePlanError(ValueError):
+    """No restore satisfies the request and rule 1; the message says why."""
+
+
+# --- normalising what the APIs return -----------------------------------------
+
+
+def to_utc(value: datetime | str | None) -> datetime | None:
+    """A timezone-aware UTC datetime from a datetime or an ISO 8601 string (naive = UTC)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+def _tag_list(tags: Iterable[Mapping[str, str]] | None) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in tags or ()}
+
+
+@dataclass(frozen=True)
+class Point:
+    """One restorable artifact reduced to what the planner needs."""
+
+    id: str
+    time: datetime
+    backup_set: str | None
+    raw: Mapping[str, Any]
+
+
+def _rds_snapshots(entries: Iterable[Mapping[str, Any]] | None) -> list[Point]:
+    """Available manual snapshots; automated ones are reached through point-in-time restore."""
+    points = []
+    for s in entries or ():
+        if s.get("Status") != "available" or s.get("SnapshotType", "manual") != "manual":
+            continue
+        time = to_utc(s.get("SnapshotCreateTime"))
+        if time is None:
+            continue
+        tags = _tag_list(s.get("TagList"))
+        points.append(Point(s["DBSnapshotIdentifier"], time, tags.get(BACKUP_SET_TAG), s))
+    return sorted(points, key=lambda p: p.time)
+
+
+def _recovery_points(entries: Iterable[Mapping[str, Any]] | None) -> list[Point]:
+    points = []
+    for rp in entries or ():
+        if rp.get("Status") != "COMPLETED":
+            continue
+        tags = rp.get("Tags") or {}
+        points.append(
+            Point(rp["RecoveryPointArn"], to_utc(rp["CreationDate"]), tags.get(BACKUP_SET_TAG), rp)
+        )
+    return sorted(points, key=lambda p: p.time)
+
+
+def memorydb_snapshot_time(snapshot: Mapping[str, Any]) -> datetime | None:
+    """A MemoryDB snapshot's point in time: its earliest shard's SnapshotCreationTime."""
+    shards = (snapshot.get("ClusterConfiguration") or {}).get("Shards") or []
+    times = [to_utc(s["SnapshotCreationTime"]) for s in shards if s.get("SnapshotCreationTime")]
+    return min(times) if times else None
+
+
+def _memorydb_snapshots(entries: Iterable[Mapping[str, Any]] | None) -> list[Point]:
+    points = []
+    for s in entries or ():
+        time = memorydb_snapshot_time(s)
+        if s.get("Status") != "available" or time is None:
+            continue
+        tags = s.get("Tags") or {}
+        points.append(Point(s["Name"], time, tags.get(BACKUP_SET_TAG), s))
+    return sorted(points, key=lambda p: p.time)
+
+
+def _velero_backups(entries: Iterable[Mapping[str, Any]] | None) -> list[Point]:
+    points = []
+    for b in entries or ():
+        status, meta = b.get("status") or {}, b.get("metadata") or {}
+        time = to_utc(status.get("startTimestamp") or meta.get("creationTimestamp"))
+        if status.get("phase") != "Completed" or time is None:
+            continue
+        labels = meta.get("labels") or {}
+        points.append(Point(meta["name"], time, labels.get(VELERO_BACKUP_SET_LABEL), b))
+    return sorted(points, key=lambda p: p.time)
+
+
+# --- the request ---------------------------------------------------------------
+
+
+def normalise_request(request: Mapping[str, Any]) -> dict[str, Any]:
+    """Check the request and return it with defaults; refuse what cannot be understood."""
+    kind = request.get("type")
+    if kind not in REQUEST_TYPES:
+        raise RestorePlanError(f"request type {kind!r} is not one of {', '.join(REQUEST_TYPES)}")
+    out: dict[str, Any] = {
+        "type": kind,
+        "allow_point_in_time_restore": bool(request.get("allow_point_in_time_restore", True)),
+    }
+    if kind == "backup_set":
+        if not request.get("backup_set"):
+            raise RestorePlanError("request type 'backup_set' needs a backup_set id")
+        out["backup_set"] = str(request["backup_set"])
+    if kind == "point_in_time":
+        try:
+            target = to_utc(request.get("target_time"))
+        except (TypeError, ValueError):
+            target = None
+        if target is None:
+            raise RestorePlanError(
+                f"request type 'point_in_time' needs target_time as ISO 8601, "
+                f"got {request.get('target_time')!r}"
+            )
+        out["target_time"] = iso(target)
+    return out
+
+
+# --- choosing ------------------------------------------------------------------
+
+
+def _newest_before(points: list[Point], times: list[datetime], bound: datetime) -> Point | None:
+    """The newest point strictly before ``bound`` (``times`` is ``points``' sorted times)."""
+    i = bisect.bisect_left(times, bound)
+    return points[i - 1] if i else None
+
+
+def _newest_not_after(points: list[Point], times: list[datetime], bound: datetime) -> Point | None:
+    i = bisect.bisect_right(times, bound)
+    return points[i - 1] if i else None
+
+
+class _Planner:
+    """Judges one disk point at a time against the inventory (sorted once)."""
+
+    def __init__(self, inventory: Mapping[str, Any], request: dict[str, Any]):
+        self.database = inventory.get("database") or "rds"
+        if self.database not in ("rds", "derby"):
+            raise RestorePlanError(f"inventory database {self.database!r} is not 'rds' or 'derby'")
+        self.allow_pitr = request["allow_point_in_time_restore"]
+        self.snapshots = _rds_snapshots(inventory.get("rds_snapshots"))
+        self.snapshot_times = [p.time for p in self.snapshots]
+        window = inventory.get("rds_restore_window") or None
+        self.window = (
+            (to_utc(window.get("EarliestTime")), to_utc(window.get("LatestTime")))
+            if window and window.get("LatestTime")
+            else None
+        )
+        self.memorydb_configured = inventory.get("memorydb_snapshots") is not None
+        self.memorydb = _memorydb_snapshots(inventory.get("memorydb_snapshots"))
+        self.memorydb_times = [p.time for p in self.memorydb]
+        self.memorydb_by_set = {p.backup_set: p for p in self.memorydb if p.backup_set}
+        self.velero_configured = inventory.get("velero_backups") is not None
+        self.velero = _velero_backups(inventory.get("velero_backups"))
+        self.velero_times = [p.time for p in self.velero]
+        self.velero_by_set = {p.backup_set: p for p in self.velero if p.backup_set}
+
+    def memorydb_for(self, disk: Point, same_set_only: bool) -> Point | None:
+        if disk.backup_set and disk.backup_set in self.memorydb_by_set:
+            return self.memorydb_by_set[disk.backup_set]
+        if same_set_only:
+            return None
+        return _newest_not_after(self.memorydb, self.memorydb_times, disk.time)
+
+    def database_for(self, bound: datetime) -> dict[str, Any] | None:
+        """The newest database point strictly before ``bound``, or None."""
+        candidates = []
+        if self.allow_pitr and self.window:
+            earliest, latest = self.window
+            restore_time = min(bound - PITR_MARGIN, latest)
+            if earliest is None or restore_time >= earliest:
+                candidates.append(
+                    {"kind": "point_in_time", "restore_time": iso(restore_time), "_t": restore_time}
+                )
+        snapshot = _newest_before(self.snapshots, self.snapshot_times, bound)
+        if snapshot:
+            candidates.append(
+                {
+                    "kind": "snapshot",
+                    "snapshot_id": snapshot.id,
+                    "snapshot_arn": snapshot.raw.get("DBSnapshotArn"),
+                    "backup_set": snapshot.backup_set,
+                    "_t": snapshot.time,
+                }
+            )
+        if not candidates:
+            return None
+        # Newest wins; on a tie the snapshot (listed last), an artifact of its own.
+        best = max(reversed(candidates), key=lambda c: c["_t"])
+        return {**{k: v for k, v in best.items() if k != "_t"}, "time": iso(best["_t"])}
+
+    def no_database_reason(self, bound: datetime) -> str:
+        why = []
+        if not self.allow_pitr:
+            why.append("point-in-time restore not allowed by the request")
+        elif not self.window:
+            why.append("no RDS automated-backup restore window (retention 0?)")
+        else:
+            why.append(f"restore window starts at {iso(self.window[0])}")
+        why.append("no available manual RDS snapshot before it")
+        return f"no database point strictly before {iso(bound)}: " + "; ".join(why)
+
+    def judge(self, disk: Point, same_set_only: bool = False) -> dict[str, Any] | str:
+        """A plan for this disk point, or the reason it cannot be restored consistently."""
+        memorydb = None
+        bound = disk.time
+        if self.memorydb_configured:
+            memorydb = self.memorydb_for(disk, same_set_only)
+            if memorydb is None:
+                where = "of its backup set" if same_set_only else "at or before it"
+                return f"no available MemoryDB snapshot {where}"
+            bound = min(bound, memorydb.time)
+        if self.database == "derby":
+            database = {"kind": "derby", "time": iso(disk.time)}
+        else:
+            database = self.database_for(bound)
+            if database is None:
+                return self.no_database_reason(bound)
+        return {
+            "backup_set": disk.backup_set,
+            "disk": {
+                "recovery_point_arn": disk.id,
+                "time": iso(disk.time),
+                "backup_set": disk.backup_set,
+                "backup_vault_name": disk.raw.get("BackupVaultName"),
+                "resource_arn": disk.raw.get("ResourceArn"),
+            },
+            "database": database,
+            "memorydb": (
+                {
+                    "snapshot_name": memorydb.id,
+                    "time": iso(memorydb.time),
+                    "backup_set": memorydb.backup_set,
+                }
+                if memorydb
+                else None
+            ),
+            "velero": self.velero_for(disk),
+        }
+
+    def velero_for(self, disk: Point) -> dict[str, Any] | None:
+        """The Velero backup of the same set, else the newest completed one not after the disk."""
+        if not self.velero_configured:
+            return None
+        backup = self.velero_by_set.get(disk.backup_set) if disk.backup_set else None
+        backup = backup or _newest_not_after(self.velero, self.velero_times, disk.time)
+        if backup is None:
+            return None
+        return {"backup_name": backup.id, "time": iso(backup.time), "backup_set": backup.backup_set}
+
+
+def _rejection(disk: Point, reason: str) -> dict[str, Any]:
+    return {
+        "recovery_point_arn": disk.id,
+        "time": iso(disk.time),
+        "backup_set": disk.backup_set,
+        "reason": reason,
+    }
+
+
+def _refusal(summary: str, rejected: list[dict[str, Any]], limit: int = 5) -> RestorePlanError:
+    lines = [summary]
+    lines += [
+        f"  - {r['recovery_point_arn']} ({r['time']}): {r['reason']}" for r in rejected[:limit]
+    ]
+    if len(rejected) > limit:
+        lines.append(f"  ... and {len(rejected) - limit} more")
+    return RestorePlanError("\n".join(lines))
+
+
+def plan_restore(inventory: Mapping[str, Any], request: Mapping[str, Any]) -> dict[str, Any]:
+    """Choose a consistent restore: disk point, a database point strictly before it, MemoryDB.
+
+    Returns a JSON-serialisable plan (see the module docs and issue 6) or
+    raises ``RestorePlanError`` naming why nothing qualifies.
+    """
+    req = normalise_request(request)
+    planner = _Planner(inventory, req)
+    disks = _recovery_points(inventory.get("efs_recovery_points"))
+    if not disks:
+        raise RestorePlanError("no COMPLETED EFS recovery point exists: nothing to restore")
+
+    rejected: list[dict[str, Any]] = []
+    if req["type"] == "backup_set":
+        wanted = req["backup_set"]
+        of_set = [d for d in disks if d.backup_set == wanted]
+        if not of_set:
+            raise RestorePlanError(
+                f"backup set {wanted!r} has no COMPLETED EFS recovery point "
+                "(the set is incomplete, failed or does not exist)"
+            )
+        verdict = planner.judge(of_set[-1], same_set_only=True)
+        if isinstance(verdict, str):
+            raise RestorePlanError(
+                f"backup set {wanted!r} cannot be restored consistently: {verdict}"
+            )
+        return {**verdict, "request": req, "rejected": []}
+
+    target = to_utc(req.get("target_time"))
+    for disk in reversed(disks):
+        if target is not None and disk.time > target:
+            rejected.append(_rejection(disk, f"after the target time {iso(target)}"))
+            continue
+        verdict = planner.judge(disk)
+        if isinstance(verdict, str):
+            rejected.append(_rejection(disk, verdict))
+            continue
+        return {**verdict, "request": req, "rejected": rejected}
+
+    if target is not None and all(d.time > target for d in disks):
+        raise RestorePlanError(
+            f"no EFS recovery point at or before the target time {iso(target)}; "
+            f"the oldest is {iso(disks[0].time)}"
+        )
+    raise _refusal(
+        "no EFS recovery point can be restored with a database point strictly before it:",
+        [r for r in rejected if not r["reason"].startswith("after the target")],
+    )

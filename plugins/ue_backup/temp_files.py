@@ -1,0 +1,100 @@
+"""Rule 2: temporary files are never part of a restored system.
+
+This module is the one definition of what is temporary. Every consumer
+derives from it, so they cannot drift apart:
+
+- ``datasync_excludes()``: the DataSync exclude filter (never copied);
+- ``purge_command()``: the shell command of the Kubernetes Job that removes
+  them after an AWS Backup restore (AWS Backup cannot exclude paths);
+- ``is_temporary()`` / ``find_temporary()``: the Python predicate used by the
+  verification and the tests.
+
+What is temporary (Usage Engine's own working areas):
+
+- any file or folder whose name starts with ``TEMP.``;
+- the duplicate-UDR folder ``tmp/``, the inter-workflow folder
+  ``DR_TMP_DIR/`` and the archiving folder ``pending/``, wherever they are in
+  the tree, with everything below them.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path, PurePosixPath
+
+TEMP_NAME_PREFIX = "TEMP."
+TEMP_FOLDER_NAMES: tuple[str, ...] = ("tmp", "DR_TMP_DIR", "pending")
+
+
+def _is_temp_name(name: str) -> bool:
+    return name.startswith(TEMP_NAME_PREFIX)
+
+
+def is_temporary(relative_path: str | PurePosixPath, is_dir: bool = False) -> bool:
+    """True when the entry at ``relative_path`` (from the file system root) is temporary.
+
+    A path is temporary when it lies below a temporary folder, when any part
+    of it starts with ``TEMP.``, or when it is itself one of the temporary
+    folders. A *file* named ``tmp`` is not temporary; only the folder is.
+    """
+    parts = PurePosixPath(relative_path).parts
+    parts = tuple(p for p in parts if p not in ("/", "."))
+    if not parts:
+        return False
+    *ancestors, name = parts
+    if any(a in TEMP_FOLDER_NAMES or _is_temp_name(a) for a in ancestors):
+        return True
+    return _is_temp_name(name) or (is_dir and name in TEMP_FOLDER_NAMES)
+
+
+def find_temporary(root: str | os.PathLike[str]) -> list[str]:
+    """The top-most temporary entries under ``root``, as sorted relative POSIX paths.
+
+    Entries below a temporary folder are not listed again: removing the
+    listed ones removes everything temporary.
+    """
+    root = Path(root)
+    found: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel = Path(dirpath).relative_to(root)
+        for name in list(dirnames):
+            path = (rel / name).as_posix()
+            if is_temporary(path, is_dir=True):
+                found.append(path)
+                dirnames.remove(name)  # do not descend: everything below is temporary
+        found.extend(
+            (rel / name).as_posix()
+            for name in filenames
+            if is_temporary((rel / name).as_posix(), is_dir=False)
+        )
+    return sorted(found)
+
+
+def datasync_excludes() -> list[dict[str, str]]:
+    """The DataSync ``Excludes`` filter for an EFS-to-EFS task.
+
+    DataSync matches patterns against the path from the location root
+    (``/a/b/TEMP.x``), ``*`` spans any characters including ``/``, and a
+    matched folder is excluded with its contents. DataSync cannot tell a file
+    from a folder, so a *file* named ``tmp`` is excluded too: the only place
+    where this filter is stricter than ``is_temporary``.
+    """
+    patterns = [f"*/{TEMP_NAME_PREFIX}*"] + [f"*/{name}" for name in TEMP_FOLDER_NAMES]
+    return [{"FilterType": "SIMPLE_PATTERN", "Value": "|".join(patterns)}]
+
+
+def purge_command(root: str, dry_run: bool = False) -> list[str]:
+    """A ``sh -c`` command that removes (or, dry run, lists) every temporary entry under ``root``.
+
+    Uses only POSIX ``find`` and ``rm`` so that it runs in a minimal image.
+    Each removed path is printed first, so the Job's log says what went.
+    """
+    folders = " -o ".join(f"-name {shlex.quote(n)}" for n in TEMP_FOLDER_NAMES)
+    action = "-print" if dry_run else "-print -exec rm -rf {} +"
+    script = (
+        f"find {shlex.quote(root)} -mindepth 1 "
+        f"\\( \\( -type d \\( {folders} \\) \\) -o -name {shlex.quote(TEMP_NAME_PREFIX + '*')} \\) "
+        f"-prune {action}"
+    )
+    return ["sh", "-c", "set -eu; " + script]
