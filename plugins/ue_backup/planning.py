@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-BACKUP_SET_TAG = "ue-backup:backup-set"
-VELERO_BACKUP_SET_LABEL = "ue-backup/backup-set"
+from ue_backup.backup_set import BACKUP_SET_LABEL as VELERO_BACKUP_SET_LABEL
+from ue_backup.backup_set import BACKUP_SET_TAG
+
 PITR_MARGIN = timedelta(seconds=1)
 
 REQUEST_TYPES = ("latest", "backup_set", "point_in_time")

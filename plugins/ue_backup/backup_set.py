@@ -1,0 +1,96 @@
+"""The backup set: one id per run, from which every name, tag and token derives.
+
+Why derived and not random: a retried task must find the artifact its first
+try created instead of making a second one. With the snapshot name, the
+Velero object name and the AWS Backup idempotency token all computed from the
+set id, a retry asks AWS for the same thing and gets it back.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+INSTALLATION_TAG = "ue-backup:installation"
+BACKUP_SET_TAG = "ue-backup:backup-set"
+RUN_ID_TAG = "ue-backup:run-id"
+# Kubernetes label keys allow one '/', not ':'.
+BACKUP_SET_LABEL = "ue-backup/backup-set"
+INSTALLATION_LABEL = "ue-backup/installation"
+
+_SET_ID_RE = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]-\d{8}t\d{6}z$")
+
+
+@dataclass(frozen=True)
+class BackupSet:
+    """One backup set of one installation; ``id`` is ``<installation>-<yyyymmdd>t<hhmmss>z``."""
+
+    installation: str
+    id: str
+    run_id: str = ""
+
+    @classmethod
+    def for_run(cls, installation: str, run_after: datetime, run_id: str = "") -> BackupSet:
+        """The set of the DAG run that was scheduled (or triggered) at ``run_after``."""
+        stamp = run_after.astimezone(UTC).strftime("%Y%m%dt%H%M%Sz")
+        return cls(installation, f"{installation}-{stamp}", run_id)
+
+    @classmethod
+    def parse(cls, set_id: str, run_id: str = "") -> BackupSet:
+        if not _SET_ID_RE.match(set_id):
+            expected = "<installation>-<yyyymmdd>t<hhmmss>z"
+            raise ValueError(f"{set_id!r} is not a backup set id ({expected})")
+        return cls(set_id.rsplit("-", 1)[0], set_id, run_id)
+
+    @property
+    def created_at(self) -> datetime:
+        return datetime.strptime(self.id.rsplit("-", 1)[1], "%Y%m%dt%H%M%Sz").replace(tzinfo=UTC)
+
+    # --- names ---------------------------------------------------------------
+
+    @property
+    def rds_snapshot_id(self) -> str:
+        return f"ueb-{self.id}"
+
+    @property
+    def memorydb_snapshot_name(self) -> str:
+        return f"ueb-{self.id}"
+
+    @property
+    def velero_backup_name(self) -> str:
+        return f"ueb-{self.id}"
+
+    @property
+    def efs_idempotency_token(self) -> str:
+        return f"ueb-{self.id}-efs"
+
+    def copy_token(self, what: str) -> str:
+        return f"ueb-{self.id}-{what}-copy"
+
+    def restore_name(self, what: str) -> str:
+        """Name of a side-by-side resource restored from this set (``what``: rds, memorydb, ...)."""
+        return f"ueb-{self.id}-{what}"
+
+    @property
+    def manifest_key(self) -> str:
+        return f"{self.installation}/{self.id}/manifest.json"
+
+    # --- tags ----------------------------------------------------------------
+
+    @property
+    def tags(self) -> dict[str, str]:
+        tags = {INSTALLATION_TAG: self.installation, BACKUP_SET_TAG: self.id}
+        if self.run_id:
+            tags[RUN_ID_TAG] = self.run_id
+        return tags
+
+    @property
+    def tag_list(self) -> list[dict[str, str]]:
+        """The tags in the ``[{"Key": ..., "Value": ...}]`` shape RDS and MemoryDB take."""
+        return [{"Key": k, "Value": v} for k, v in self.tags.items()]
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Kubernetes labels (Velero objects): label keys cannot hold ':'."""
+        return {INSTALLATION_LABEL: self.installation, BACKUP_SET_LABEL: self.id}

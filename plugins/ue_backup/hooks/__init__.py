@@ -1,0 +1,1 @@
+"""Hooks of ue-backup, one file per external service."""

@@ -1,0 +1,61 @@
+"""MemoryDB: snapshots of the aggregation cluster, and clusters restored from them.
+
+The provider has no MemoryDB hook. This one owns the ``memorydb`` client and
+the waiters in ``waiters/memorydb.json`` (AWS ships none).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+from ue_backup.waiters import CustomWaitersMixin
+
+
+class MemoryDbHook(CustomWaitersMixin, AwsBaseHook):
+    """Interact with Amazon MemoryDB through the ``memorydb`` boto3 client."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["client_type"] = "memorydb"
+        super().__init__(*args, **kwargs)
+
+    def get_snapshot(self, snapshot_name: str) -> dict[str, Any] | None:
+        """The snapshot with its shard details and tags, or None when it does not exist."""
+        try:
+            found = self.conn.describe_snapshots(SnapshotName=snapshot_name, ShowDetail=True)
+        except self.conn.exceptions.SnapshotNotFoundFault:
+            return None
+        snapshots = [s for s in found["Snapshots"] if s["Name"] == snapshot_name]
+        return snapshots[0] if snapshots else None
+
+    def create_snapshot(
+        self, *, cluster_name: str, snapshot_name: str, tags: list[dict[str, str]]
+    ) -> dict[str, Any]:
+        """Create the snapshot, or return the existing one of that name (a retry)."""
+        existing = self.get_snapshot(snapshot_name)
+        if existing is not None:
+            self.log.info("MemoryDB snapshot %s exists already: reusing it", snapshot_name)
+            return existing
+        return self.conn.create_snapshot(
+            ClusterName=cluster_name, SnapshotName=snapshot_name, Tags=tags
+        )["Snapshot"]
+
+    def list_snapshots(self, cluster_name: str) -> list[dict[str, Any]]:
+        """Every snapshot of the cluster, in detail and with its tags (as a dict)."""
+        paginator = self.conn.get_paginator("describe_snapshots")
+        snapshots = [
+            s
+            for page in paginator.paginate(ClusterName=cluster_name, ShowDetail=True)
+            for s in page["Snapshots"]
+        ]
+        for snapshot in snapshots:
+            tags = self.conn.list_tags(ResourceArn=snapshot["ARN"]).get("TagList", [])
+            snapshot["Tags"] = {t["Key"]: t["Value"] for t in tags}
+        return snapshots
+
+    def get_cluster(self, cluster_name: str) -> dict[str, Any] | None:
+        try:
+            return self.conn.describe_clusters(ClusterName=cluster_name)["Clusters"][0]
+        except self.conn.exceptions.ClusterNotFoundFault:
+            return None

@@ -1,0 +1,1 @@
+"""Links of ue-backup, one file per external service."""

@@ -1,0 +1,147 @@
+"""The backup-set manifest: what one run produced, written to S3 and to XCom.
+
+The manifest is the record the restore planner and the retention DAG read
+back (Kanister's split: one action records artifacts, the next reads them).
+It holds every artifact's id, ARN, point in time, state and size, the cold
+window's measured start and end, the verification result, and an estimated
+monthly storage cost at the configured prices.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from ue_backup.backup_set import BackupSet
+from ue_backup.config import PricesConfig
+from ue_backup.planning import iso, to_utc
+
+MANIFEST_VERSION = 1
+GB = 1024**3
+
+# Which configured price applies to which artifact kind.
+PRICE_OF = {
+    "rds_snapshot": "rds_snapshot_gb_month",
+    "efs_recovery_point": "efs_warm_gb_month",
+    "memorydb_snapshot": "memorydb_snapshot_gb_month",
+}
+
+
+def monthly_cost(
+    kind: str, size_bytes: int | None, prices: PricesConfig, free: bool = False
+) -> float | None:
+    """Estimated USD per month to keep one artifact; None when AWS reports no size.
+
+    ``free`` covers MemoryDB, which charges only beyond the first snapshot of
+    a cluster. Velero objects and DataSync copies are priced elsewhere (S3, the
+    target EFS) and get no figure here.
+    """
+    if kind not in PRICE_OF or size_bytes is None:
+        return None
+    if free:
+        return 0.0
+    return round(size_bytes / GB * getattr(prices, PRICE_OF[kind]), 4)
+
+
+def build_manifest(
+    backup_set: BackupSet,
+    artifacts: Mapping[str, Mapping[str, Any] | None],
+    *,
+    prices: PricesConfig,
+    cold_window: Mapping[str, Any] | None,
+    verification: Mapping[str, Any],
+    memorydb_first_snapshot: bool = False,
+    created_at: datetime | None = None,
+) -> dict[str, Any]:
+    """Assemble the manifest (JSON-serialisable) from the artifacts the run recorded.
+
+    ``artifacts`` maps a kind (``rds_snapshot``, ``efs_recovery_point``,
+    ``memorydb_snapshot``, ``velero_backup``, ``datasync_execution``) to what
+    the operators returned (id, arn, time, state, size_bytes); None for a
+    component the installation does not have.
+    """
+    entries: dict[str, Any] = {}
+    total = 0.0
+    for kind, artifact in artifacts.items():
+        if artifact is None:
+            entries[kind] = None
+            continue
+        entry = dict(artifact)
+        if entry.get("time") is not None:
+            entry["time"] = iso(to_utc(entry["time"]))
+        free = kind == "memorydb_snapshot" and memorydb_first_snapshot
+        entry["monthly_cost_usd"] = monthly_cost(kind, entry.get("size_bytes"), prices, free)
+        total += entry["monthly_cost_usd"] or 0.0
+        entries[kind] = entry
+    window = None
+    if cold_window and cold_window.get("start"):
+        start = to_utc(cold_window["start"])
+        end = to_utc(cold_window.get("end")) if cold_window.get("end") else None
+        window = {
+            "start": iso(start),
+            "end": iso(end) if end else None,
+            "seconds": round((end - start).total_seconds(), 3) if end else None,
+            "mode": cold_window.get("mode"),
+        }
+    return {
+        "version": MANIFEST_VERSION,
+        "installation": backup_set.installation,
+        "backup_set": backup_set.id,
+        "run_id": backup_set.run_id,
+        "created_at": iso(to_utc(created_at)) if created_at else None,
+        "artifacts": entries,
+        "cold_window": window,
+        "verification": dict(verification),
+        "monthly_cost_usd": round(total, 4),
+        "prices_usd_per_gb_month": prices.model_dump(),
+    }
+
+
+def manifest_json(manifest: Mapping[str, Any]) -> str:
+    return json.dumps(manifest, indent=2, sort_keys=True, default=str)
+
+
+def _size(size_bytes: int | None) -> str:
+    if size_bytes is None:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size_bytes < 1024 or unit == "TiB":
+            return f"{size_bytes:.0f} {unit}" if unit == "B" else f"{size_bytes:.1f} {unit}"
+        size_bytes /= 1024
+    raise AssertionError("unreachable")
+
+
+def summary_table(manifest: Mapping[str, Any]) -> str:
+    """A short human-readable table for the task log: artifact, id, time, state, size, cost."""
+    rows = [("artifact", "id", "time", "state", "size", "USD/month")]
+    for kind, a in manifest["artifacts"].items():
+        if a is None:
+            rows.append((kind, "(not configured)", "", "", "", ""))
+            continue
+        cost = a.get("monthly_cost_usd")
+        rows.append(
+            (
+                kind,
+                str(a.get("id", "")),
+                str(a.get("time") or ""),
+                str(a.get("state", "")),
+                _size(a.get("size_bytes")),
+                "-" if cost is None else f"{cost:.2f}",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    window = manifest.get("cold_window")
+    if window:
+        lines.append(
+            f"cold window: {window['start']} -> {window['end']} ({window['seconds']} s, "
+            f"{window.get('mode')})"
+        )
+    else:
+        lines.append("cold window: none (hot backup)")
+    lines.append(f"verification: {manifest['verification'].get('result', 'unknown')}")
+    lines.append(f"estimated storage cost: {manifest['monthly_cost_usd']:.2f} USD/month")
+    return "\n".join(lines)

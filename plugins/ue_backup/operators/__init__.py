@@ -1,0 +1,1 @@
+"""Operators of ue-backup, one file per external service."""

@@ -1,0 +1,1 @@
+"""Sensors of ue-backup, one file per external service."""

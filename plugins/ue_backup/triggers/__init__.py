@@ -1,0 +1,1 @@
+"""Triggers of ue-backup, one file per external service."""

@@ -1,0 +1,82 @@
+"""The manifest: sizes priced at configured rates, the cold window measured, a readable table."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from ue_backup.backup_set import BackupSet
+from ue_backup.config import PricesConfig
+from ue_backup.manifest import GB, build_manifest, manifest_json, monthly_cost, summary_table
+
+SET = BackupSet.for_run("ue-prod", datetime(2026, 11, 24, 2, tzinfo=UTC), "run-1")
+ARTIFACTS = {
+    "rds_snapshot": {
+        "id": "ueb-x",
+        "time": "2026-11-24T02:00:01Z",
+        "state": "available",
+        "size_bytes": 20 * GB,
+    },
+    "efs_recovery_point": {
+        "id": "arn:rp",
+        "time": datetime(2026, 11, 24, 2, 0, 2, tzinfo=UTC),
+        "state": "COMPLETED",
+        "size_bytes": 10 * GB,
+    },
+    "memorydb_snapshot": {
+        "id": "ueb-x",
+        "time": "2026-11-24T02:00:03+00:00",
+        "state": "available",
+        "size_bytes": 2 * GB,
+    },
+    "velero_backup": {"id": "ueb-x", "state": "Completed"},
+    "datasync_execution": None,
+}
+
+
+def make(**kwargs):
+    defaults = dict(
+        prices=PricesConfig(),
+        cold_window={
+            "start": "2026-11-24T02:00:00Z",
+            "end": "2026-11-24T02:00:40Z",
+            "mode": "managed",
+        },
+        verification={"result": "passed", "checks": []},
+    )
+    return build_manifest(SET, ARTIFACTS, **{**defaults, **kwargs})
+
+
+def test_costs_use_the_configured_prices():
+    m = make()
+    assert m["artifacts"]["rds_snapshot"]["monthly_cost_usd"] == 1.0  # 20 GB x 0.05
+    assert m["artifacts"]["efs_recovery_point"]["monthly_cost_usd"] == 0.95
+    assert m["artifacts"]["memorydb_snapshot"]["monthly_cost_usd"] == 0.17
+    assert m["artifacts"]["velero_backup"]["monthly_cost_usd"] is None
+    assert m["monthly_cost_usd"] == 2.12
+    cheap = make(prices=PricesConfig(rds_snapshot_gb_month=0.01))
+    assert cheap["artifacts"]["rds_snapshot"]["monthly_cost_usd"] == 0.2
+
+
+def test_first_memorydb_snapshot_is_free():
+    m = make(memorydb_first_snapshot=True)
+    assert m["artifacts"]["memorydb_snapshot"]["monthly_cost_usd"] == 0.0
+    assert monthly_cost("memorydb_snapshot", None, PricesConfig()) is None
+
+
+def test_times_and_window_are_utc_iso():
+    m = make()
+    assert m["artifacts"]["efs_recovery_point"]["time"] == "2026-11-24T02:00:02+00:00"
+    assert m["cold_window"]["seconds"] == 40.0
+    assert m["backup_set"] == SET.id
+    assert json.loads(manifest_json(m))["installation"] == "ue-prod"
+
+
+def test_summary_table_names_every_artifact_and_the_window():
+    table = summary_table(make())
+    assert "efs_recovery_point" in table
+    assert "10.0 GiB" in table
+    assert "(not configured)" in table
+    assert "40.0 s" in table
+    assert "2.12 USD/month" in table
+    assert "hot backup" in summary_table(make(cold_window=None))
