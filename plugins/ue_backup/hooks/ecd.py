@@ -1,0 +1,297 @@
+"""EC Deployments: suspend and resume the workflows of a Usage Engine installation.
+
+Workflows run in EC Deployments (``ecdeployments.mz.digitalroute.com``,
+v1alpha1), switched with ``spec.enabled``. A cold backup window needs them
+off while disk data is copied, and the system must always end up running
+again. So every suspension is recorded *on the resource itself*:
+
+- ``ue-backup/suspended-by``: the owner (the backup-set id of the run);
+- ``ue-backup/previous-enabled``: what ``spec.enabled`` was before;
+- ``ue-backup/resume-deadline``: when the window must be closed at the latest;
+- ``ue-backup/suspended-at``: when this run switched it off.
+
+A retry, a teardown on another worker or the watchdog can then finish or
+undo the work of a run that crashed, from the cluster's state alone. Resume
+touches only ECDs whose annotation names the owner, and leaves alone an ECD
+that somebody re-enabled meanwhile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
+from kubernetes.client.rest import ApiException
+
+ECD_GROUP = "mz.digitalroute.com"
+ECD_VERSION = "v1alpha1"
+ECD_PLURAL = "ecdeployments"
+
+SUSPENDED_BY = "ue-backup/suspended-by"
+PREVIOUS_ENABLED = "ue-backup/previous-enabled"
+RESUME_DEADLINE = "ue-backup/resume-deadline"
+SUSPENDED_AT = "ue-backup/suspended-at"
+SUSPENSION_ANNOTATIONS = (SUSPENDED_BY, PREVIOUS_ENABLED, RESUME_DEADLINE, SUSPENDED_AT)
+
+CONFLICT_RETRIES = 5
+
+
+class EcdError(RuntimeError):
+    """An ECD could not be found, suspended or resumed; the message names it."""
+
+
+@dataclass(frozen=True)
+class Suspension:
+    """What the annotations on one ECD say about who suspended it and until when."""
+
+    name: str
+    owner: str
+    previous_enabled: bool
+    deadline: datetime | None
+    enabled_now: bool
+
+    @classmethod
+    def of(cls, ecd: dict[str, Any]) -> Suspension | None:
+        annotations = ecd["metadata"].get("annotations") or {}
+        owner = annotations.get(SUSPENDED_BY)
+        if not owner:
+            return None
+        deadline = annotations.get(RESUME_DEADLINE)
+        return cls(
+            name=ecd["metadata"]["name"],
+            owner=owner,
+            previous_enabled=annotations.get(PREVIOUS_ENABLED, "true") == "true",
+            deadline=datetime.fromisoformat(deadline) if deadline else None,
+            enabled_now=bool(ecd.get("spec", {}).get("enabled", False)),
+        )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class EcdHook(KubernetesHook):
+    """EC Deployments through the ``kubernetes_default`` connection.
+
+    The provider's KubernetesHook has no patch or list for custom objects; we
+    use its ``custom_object_client`` (a CustomObjectsApi) and send merge
+    patches carrying ``metadata.resourceVersion``, so a concurrent change is a
+    409 Conflict that we re-read and re-decide rather than overwrite.
+    """
+
+    # --- reading ------------------------------------------------------------------
+
+    def get_ecd(self, namespace: str, name: str) -> dict[str, Any]:
+        try:
+            return self.custom_object_client.get_namespaced_custom_object(
+                ECD_GROUP, ECD_VERSION, namespace, ECD_PLURAL, name
+            )
+        except ApiException as error:
+            if error.status == 404:
+                raise EcdError(f"ECD {namespace}/{name} does not exist") from None
+            raise
+
+    def list_ecds(self, namespace: str, label_selector: str | None = None) -> list[dict]:
+        found = self.custom_object_client.list_namespaced_custom_object(
+            ECD_GROUP, ECD_VERSION, namespace, ECD_PLURAL, label_selector=label_selector or ""
+        )
+        return sorted(found.get("items", []), key=lambda o: o["metadata"]["name"])
+
+    def select_ecds(
+        self, namespace: str, label_selector: str | None = None, names: Iterable[str] = ()
+    ) -> list[dict]:
+        """The ECDs of a configured selection: by names (all must exist) or by label selector."""
+        names = list(names)
+        if not names:
+            return self.list_ecds(namespace, label_selector)
+        ecds, missing = [], []
+        for name in names:
+            try:
+                ecds.append(self.get_ecd(namespace, name))
+            except EcdError:
+                missing.append(name)
+        if missing:
+            raise EcdError(f"ECDs not found in namespace {namespace}: {', '.join(missing)}")
+        return ecds
+
+    def pods_of(self, namespace: str, name: str) -> tuple[int, list[str]]:
+        """(replicas the ECD's Deployment reports, names of pods matching its selector).
+
+        The ECD has no documented status; its operator creates a Deployment of
+        the same name, and "stopped" means that Deployment reports no replicas
+        and no pod matches its selector. No Deployment at all means no pods.
+        """
+        try:
+            deployment = self.apps_v1_client.read_namespaced_deployment(name, namespace)
+        except ApiException as error:
+            if error.status == 404:
+                return 0, []
+            raise
+        status = deployment.status
+        replicas = max(
+            status.replicas or 0, status.ready_replicas or 0, status.available_replicas or 0
+        )
+        labels = deployment.spec.selector.match_labels or {}
+        selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+        pods = self.core_v1_client.list_namespaced_pod(namespace, label_selector=selector).items
+        return replicas, sorted(p.metadata.name for p in pods)
+
+    def running(self, namespace: str, names: Iterable[str]) -> dict[str, list[str]]:
+        """The ECDs among ``names`` that still have replicas or pods, with their pods."""
+        still = {}
+        for name in names:
+            replicas, pods = self.pods_of(namespace, name)
+            if replicas or pods:
+                still[name] = pods
+        return still
+
+    # --- writing --------------------------------------------------------------------
+
+    def _patch(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self.custom_object_client.patch_namespaced_custom_object(
+            ECD_GROUP, ECD_VERSION, namespace, ECD_PLURAL, name, body
+        )
+
+    def _update_with_retry(self, namespace: str, name: str, decide) -> dict[str, Any] | None:
+        """Read, let ``decide(ecd)`` return a merge patch (or None), write; re-read on 409."""
+        for _ in range(CONFLICT_RETRIES):
+            ecd = self.get_ecd(namespace, name)
+            patch = decide(ecd)
+            if patch is None:
+                return None
+            patch.setdefault("metadata", {})["resourceVersion"] = ecd["metadata"]["resourceVersion"]
+            try:
+                return self._patch(namespace, name, patch)
+            except ApiException as error:
+                if error.status != 409:
+                    raise
+                self.log.info("ECD %s changed while we wrote it (409): reading it again", name)
+        raise EcdError(
+            f"ECD {namespace}/{name} kept changing: gave up after {CONFLICT_RETRIES} tries"
+        )
+
+    def suspend_one(self, namespace: str, name: str, owner: str, deadline: datetime) -> bool:
+        """Switch one ECD off and record the suspension; True if this call suspended it.
+
+        Already suspended by ``owner`` (a retry): nothing to do, True. Disabled
+        by somebody else: left alone and not recorded, so we never enable
+        what we did not disable. Suspended by another owner: refused.
+        """
+        outcome = {"suspended": False}
+
+        def decide(ecd):
+            suspension = Suspension.of(ecd)
+            if suspension and suspension.owner == owner:
+                outcome["suspended"] = True
+                return None
+            if suspension:
+                raise EcdError(
+                    f"ECD {namespace}/{name} is held by another suspension ({suspension.owner}, "
+                    f"deadline {suspension.deadline}); resume it or let the watchdog do so first"
+                )
+            if not ecd.get("spec", {}).get("enabled", False):
+                self.log.info("ECD %s is disabled already (not by us): leaving it alone", name)
+                return None
+            outcome["suspended"] = True
+            return {
+                "metadata": {
+                    "annotations": {
+                        SUSPENDED_BY: owner,
+                        PREVIOUS_ENABLED: "true",
+                        RESUME_DEADLINE: deadline.astimezone(UTC).isoformat(),
+                        SUSPENDED_AT: _now().isoformat(),
+                    }
+                },
+                "spec": {"enabled": False},
+            }
+
+        self._update_with_retry(namespace, name, decide)
+        return outcome["suspended"]
+
+    def resume_one(self, namespace: str, name: str, owner: str) -> str:
+        """Undo this owner's suspension of one ECD; returns what was done.
+
+        ``"resumed"``: switched back on. ``"left-enabled"``: somebody enabled it
+        meanwhile, only our annotations were removed. ``"not-ours"``: no
+        suspension of this owner (a second resume is a no-op).
+        """
+        outcome = {"result": "not-ours"}
+
+        def decide(ecd):
+            suspension = Suspension.of(ecd)
+            if not suspension or suspension.owner != owner:
+                outcome["result"] = "not-ours"
+                return None
+            patch: dict[str, Any] = {
+                "metadata": {"annotations": dict.fromkeys(SUSPENSION_ANNOTATIONS)}
+            }
+            if suspension.enabled_now:
+                outcome["result"] = "left-enabled"
+            else:
+                outcome["result"] = "resumed"
+                patch["spec"] = {"enabled": suspension.previous_enabled}
+            return patch
+
+        self._update_with_retry(namespace, name, decide)
+        return outcome["result"]
+
+    def suspend(
+        self, namespace: str, names: Iterable[str], owner: str, deadline: datetime
+    ) -> list[str]:
+        """Suspend every ECD in ``names``, all or nothing; returns those this owner holds.
+
+        If any one fails, those already suspended are resumed before the error
+        is raised: a failed setup task does not run its teardown.
+        """
+        held: list[str] = []
+        for name in names:
+            try:
+                if self.suspend_one(namespace, name, owner, deadline):
+                    held.append(name)
+            except Exception as error:
+                self.log.error("Suspending ECD %s failed (%s): undoing %s", name, error, held)
+                undo_errors = self._resume_all(namespace, held, owner)
+                detail = f"; undo also failed for {undo_errors}" if undo_errors else ""
+                raise EcdError(
+                    f"suspending ECD {namespace}/{name} failed: {error}; the {len(held)} ECD(s) "
+                    f"suspended before it were resumed{detail}"
+                ) from error
+        return held
+
+    def _resume_all(self, namespace: str, names: Iterable[str], owner: str) -> dict[str, str]:
+        """Resume each; keep going past failures and return them by name."""
+        errors = {}
+        for name in names:
+            try:
+                self.resume_one(namespace, name, owner)
+            except Exception as error:
+                errors[name] = str(error)
+        return errors
+
+    def suspensions(self, namespace: str, owner: str | None = None) -> list[Suspension]:
+        """Every recorded suspension in the namespace (of one owner if given)."""
+        found = (Suspension.of(ecd) for ecd in self.list_ecds(namespace))
+        return [s for s in found if s and (owner is None or s.owner == owner)]
+
+    def resume(self, namespace: str, owner: str) -> dict[str, str]:
+        """Resume every ECD this owner suspended, found from the cluster's annotations.
+
+        Returns ``{name: outcome}``; raises after trying all of them if any failed.
+        """
+        outcomes, errors = {}, {}
+        for suspension in self.suspensions(namespace, owner):
+            try:
+                outcomes[suspension.name] = self.resume_one(namespace, suspension.name, owner)
+            except Exception as error:
+                errors[suspension.name] = str(error)
+        if errors:
+            raise EcdError(f"resuming ECDs failed: {errors} (resumed: {outcomes})")
+        return outcomes
+
+    def expired_suspensions(self, namespace: str, now: datetime | None = None) -> list[Suspension]:
+        """Suspensions whose resume deadline has passed: the watchdog's work list."""
+        now = now or _now()
+        return [s for s in self.suspensions(namespace) if s.deadline and s.deadline < now]

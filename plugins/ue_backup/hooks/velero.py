@@ -1,0 +1,161 @@
+"""Velero: Kubernetes resources (ECDs, the platform) backed up and restored as objects.
+
+Velero is driven through its custom resources (``velero.io/v1`` Backup and
+Restore) in its own namespace; the Velero server does the work. Volume data
+is never included: EFS is backed up separately, so ``snapshotVolumes`` is
+off and no file-system backup is requested.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
+from kubernetes.client.rest import ApiException
+
+from ue_backup.hooks.ecd import ECD_GROUP, ECD_PLURAL
+
+VELERO_GROUP = "velero.io"
+VELERO_VERSION = "v1"
+
+# Phases after which Velero changes nothing more.
+FINISHED_PHASES = ("Completed", "PartiallyFailed", "Failed", "FailedValidation")
+FAILED_PHASES = ("Failed", "FailedValidation")
+
+
+def disable_ecds_modifier(namespaces: list[str]) -> dict[str, Any]:
+    """A Velero resource-modifier rule set that restores every ECD with ``spec.enabled: false``.
+
+    Restored ECDs must not start processing before the restored data is in
+    place and cleaned of temporary files; the resume step enables them.
+    """
+    return {
+        "version": "v1",
+        "resourceModifierRules": [
+            {
+                "conditions": {
+                    "groupResource": f"{ECD_PLURAL}.{ECD_GROUP}",
+                    "resourceNameRegex": ".*",
+                    "namespaces": namespaces,
+                },
+                "patches": [{"operation": "replace", "path": "/spec/enabled", "value": "false"}],
+            }
+        ],
+    }
+
+
+class VeleroHook(KubernetesHook):
+    """Velero Backup and Restore objects through the ``kubernetes_default`` connection."""
+
+    def _get(self, namespace: str, plural: str, name: str) -> dict[str, Any] | None:
+        try:
+            return self.custom_object_client.get_namespaced_custom_object(
+                VELERO_GROUP, VELERO_VERSION, namespace, plural, name
+            )
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+
+    def _create(self, namespace: str, plural: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Create the object, or return the existing one of that name (a retry)."""
+        name = body["metadata"]["name"]
+        existing = self._get(namespace, plural, name)
+        if existing is not None:
+            self.log.info("Velero %s %s exists already: reusing it", plural, name)
+            return existing
+        try:
+            return self.custom_object_client.create_namespaced_custom_object(
+                VELERO_GROUP, VELERO_VERSION, namespace, plural, body
+            )
+        except ApiException as error:
+            if error.status == 409:  # created between our read and our write
+                return self._get(namespace, plural, name)
+            raise
+
+    def get_backup(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._get(namespace, "backups", name)
+
+    def get_restore(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._get(namespace, "restores", name)
+
+    def list_backups(self, namespace: str, label_selector: str = "") -> list[dict[str, Any]]:
+        found = self.custom_object_client.list_namespaced_custom_object(
+            VELERO_GROUP, VELERO_VERSION, namespace, "backups", label_selector=label_selector
+        )
+        return found.get("items", [])
+
+    def create_backup(
+        self,
+        *,
+        namespace: str,
+        name: str,
+        labels: dict[str, str],
+        included_namespaces: list[str],
+        storage_location: str,
+        ttl: str,
+    ) -> dict[str, Any]:
+        body = {
+            "apiVersion": f"{VELERO_GROUP}/{VELERO_VERSION}",
+            "kind": "Backup",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "spec": {
+                "includedNamespaces": included_namespaces,
+                "storageLocation": storage_location,
+                "ttl": ttl,
+                "snapshotVolumes": False,
+                "defaultVolumesToFsBackup": False,
+            },
+        }
+        return self._create(namespace, "backups", body)
+
+    def create_restore(
+        self,
+        *,
+        namespace: str,
+        name: str,
+        backup_name: str,
+        labels: dict[str, str],
+        included_namespaces: list[str] | None = None,
+        disable_ecds_in: list[str] | None = None,
+        existing_resource_policy: str = "none",
+    ) -> dict[str, Any]:
+        """Create a Restore; with ``disable_ecds_in`` the ECDs come back switched off."""
+        spec: dict[str, Any] = {
+            "backupName": backup_name,
+            "existingResourcePolicy": existing_resource_policy,
+            "restorePVs": False,
+        }
+        if included_namespaces:
+            spec["includedNamespaces"] = included_namespaces
+        if disable_ecds_in:
+            spec["resourceModifier"] = {
+                "kind": "ConfigMap",
+                "name": self._ensure_modifier(namespace, name, disable_ecds_in, labels),
+            }
+        body = {
+            "apiVersion": f"{VELERO_GROUP}/{VELERO_VERSION}",
+            "kind": "Restore",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "spec": spec,
+        }
+        return self._create(namespace, "restores", body)
+
+    def _ensure_modifier(
+        self, namespace: str, restore_name: str, namespaces: list[str], labels: dict[str, str]
+    ) -> str:
+        """The ConfigMap holding the resource modifiers of one restore (created once)."""
+        name = f"{restore_name}-modifiers"
+        body = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "data": {"modifiers.yaml": yaml.safe_dump(disable_ecds_modifier(namespaces))},
+        }
+        try:
+            self.core_v1_client.create_namespaced_config_map(namespace, body)
+        except ApiException as error:
+            if error.status != 409:
+                raise
+        return name
