@@ -1,0 +1,40 @@
+"""Wait for AWS Backup jobs without holding a worker slot.
+
+A failed, aborted, expired or partial job yields an error event whose
+message carries the job's state and AWS's ``StatusMessage``.
+"""
+
+from __future__ import annotations
+
+from ue_backup.hooks.aws_backup import AwsBackupHook
+from ue_backup.triggers.base import ResourceWaiterTrigger
+
+
+class AwsBackupJobCompleteTrigger(ResourceWaiterTrigger):
+    """Fires when an on-demand backup job ends (``resource_id`` is the BackupJobId)."""
+
+    aws_hook_class = AwsBackupHook
+    WAITER = "backup_job_complete"
+    ID_ARGUMENT = "BackupJobId"
+    WHAT = "AWS Backup backup job"
+    STATUS_QUERIES = ["State", "PercentDone", "StatusMessage"]
+
+
+class AwsBackupRestoreJobCompleteTrigger(ResourceWaiterTrigger):
+    """Fires when a restore job ends (``resource_id`` is the RestoreJobId)."""
+
+    aws_hook_class = AwsBackupHook
+    WAITER = "restore_job_complete"
+    ID_ARGUMENT = "RestoreJobId"
+    WHAT = "AWS Backup restore job"
+    STATUS_QUERIES = ["Status", "PercentDone", "StatusMessage"]
+
+
+class AwsBackupCopyJobCompleteTrigger(ResourceWaiterTrigger):
+    """Fires when a cross-region copy job ends (``resource_id`` is the CopyJobId)."""
+
+    aws_hook_class = AwsBackupHook
+    WAITER = "copy_job_complete"
+    ID_ARGUMENT = "CopyJobId"
+    WHAT = "AWS Backup copy job"
+    STATUS_QUERIES = ["CopyJob.State", "CopyJob.StatusMessage"]

@@ -1,0 +1,87 @@
+"""What every ue-backup trigger shares, and the one way an operator waits.
+
+A wait is described once, as a trigger. A deferrable task hands it to the
+triggerer and frees its worker slot; a non-deferrable one runs the very same
+trigger to its first event in the worker (``run_inline``). Either way the
+wait logic, its failure states and its messages are the same code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+
+def run_inline(trigger: BaseTrigger) -> dict[str, Any]:
+    """Run ``trigger`` in this process until its first event; returns the event's payload."""
+
+    async def first_event() -> TriggerEvent:
+        async for event in trigger.run():
+            return event
+        raise RuntimeError(f"{type(trigger).__name__} ended without an event")
+
+    return asyncio.run(first_event()).payload
+
+
+def trigger_classpath(trigger: BaseTrigger) -> str:
+    """The dotted path the triggerer imports the trigger by (always under ``ue_backup.``)."""
+    return f"{type(trigger).__module__}.{type(trigger).__qualname__}"
+
+
+def success(**payload: Any) -> TriggerEvent:
+    return TriggerEvent({"status": "success", **payload})
+
+
+def failure(message: str, **payload: Any) -> TriggerEvent:
+    return TriggerEvent({"status": "error", "message": message, **payload})
+
+
+class ResourceWaiterTrigger(AwsBaseWaiterTrigger):
+    """Wait with one botocore waiter for one resource, named by ``resource_id``.
+
+    Subclasses only declare the hook, the waiter, the argument naming the
+    resource, and what to log; the triggerer rebuilds them from
+    ``resource_id`` and the connection parameters.
+    """
+
+    aws_hook_class = AwsBaseHook
+    WAITER: str
+    ID_ARGUMENT: str
+    WHAT: str
+    STATUS_QUERIES: list[str]
+    DELAY = 30
+    MAX_ATTEMPTS = 2880  # one day at the default delay: no fixed short cap
+
+    def __init__(
+        self,
+        *,
+        resource_id: str,
+        waiter_delay: int | None = None,
+        waiter_max_attempts: int | None = None,
+        aws_conn_id: str | None = "aws_default",
+        region_name: str | None = None,
+        verify: bool | str | None = None,
+        botocore_config: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(
+            serialized_fields={"resource_id": resource_id},
+            waiter_name=self.WAITER,
+            waiter_args={self.ID_ARGUMENT: resource_id},
+            failure_message=f"{self.WHAT} {resource_id} failed",
+            status_message=f"{self.WHAT} {resource_id} in progress",
+            status_queries=self.STATUS_QUERIES,
+            return_key="resource_id",
+            return_value=resource_id,
+            waiter_delay=self.DELAY if waiter_delay is None else waiter_delay,
+            waiter_max_attempts=self.MAX_ATTEMPTS
+            if waiter_max_attempts is None
+            else waiter_max_attempts,
+            aws_conn_id=aws_conn_id,
+            region_name=region_name,
+            verify=verify,
+            botocore_config=botocore_config,
+        )

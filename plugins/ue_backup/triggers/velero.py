@@ -1,0 +1,88 @@
+"""Wait for a Velero Backup or Restore to finish, without holding a worker slot."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from ue_backup.hooks.velero import FINISHED_PHASES, VeleroHook
+from ue_backup.triggers.base import failure, success, trigger_classpath
+
+
+def describe_outcome(kind: str, obj: dict[str, Any]) -> str:
+    """One line with the phase, error and warning counts and Velero's reasons."""
+    status = obj.get("status") or {}
+    parts = [
+        f"Velero {kind} {obj['metadata']['name']}: phase {status.get('phase', 'New')}",
+        f"errors {status.get('errors', 0)}",
+        f"warnings {status.get('warnings', 0)}",
+    ]
+    if status.get("failureReason"):
+        parts.append(f"failure reason: {status['failureReason']}")
+    if status.get("validationErrors"):
+        parts.append(f"validation errors: {'; '.join(status['validationErrors'])}")
+    return ", ".join(parts)
+
+
+class VeleroPhaseTrigger(BaseTrigger):
+    """Fires when a Velero ``backup`` or ``restore`` reaches a finished phase.
+
+    Completed is success; PartiallyFailed is success only when allowed;
+    Failed and FailedValidation are failures. The event's message names the
+    phase with the error and warning counts.
+    """
+
+    def __init__(
+        self,
+        *,
+        namespace: str,
+        name: str,
+        kind: str = "backup",
+        allow_partially_failed: bool = False,
+        poll_interval: float = 10.0,
+        kubernetes_conn_id: str = "kubernetes_default",
+    ) -> None:
+        super().__init__()
+        if kind not in ("backup", "restore"):
+            raise ValueError(f"kind {kind!r} is not 'backup' or 'restore'")
+        self.namespace = namespace
+        self.name = name
+        self.kind = kind
+        self.allow_partially_failed = allow_partially_failed
+        self.poll_interval = poll_interval
+        self.kubernetes_conn_id = kubernetes_conn_id
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            trigger_classpath(self),
+            {
+                "namespace": self.namespace,
+                "name": self.name,
+                "kind": self.kind,
+                "allow_partially_failed": self.allow_partially_failed,
+                "poll_interval": self.poll_interval,
+                "kubernetes_conn_id": self.kubernetes_conn_id,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        hook = VeleroHook(conn_id=self.kubernetes_conn_id)
+        read = hook.get_backup if self.kind == "backup" else hook.get_restore
+        while True:
+            obj = await asyncio.to_thread(read, self.namespace, self.name)
+            if obj is None:
+                yield failure(f"Velero {self.kind} {self.namespace}/{self.name} does not exist")
+                return
+            phase = (obj.get("status") or {}).get("phase")
+            if phase in FINISHED_PHASES:
+                message = describe_outcome(self.kind, obj)
+                ok = phase == "Completed" or (
+                    phase == "PartiallyFailed" and self.allow_partially_failed
+                )
+                yield (success if ok else failure)(message=message, name=self.name, phase=phase)
+                return
+            self.log.info("Velero %s %s: phase %s", self.kind, self.name, phase or "New")
+            await asyncio.sleep(self.poll_interval)
