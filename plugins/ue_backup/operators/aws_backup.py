@@ -1,0 +1,200 @@
+"""AWS Backup operators: start EFS backup, restore and copy jobs (sensors wait for them).
+
+Starting and waiting are separate tasks so the backup DAG can close the cold
+window as soon as the EFS job is done while slower waits go on after it.
+Every start is idempotent: the token derives from the backup-set id, and AWS
+answers a repeated token with the job it already started.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+
+from ue_backup.hooks.aws_backup import AwsBackupHook
+from ue_backup.links.console import AwsBackupJobLink, AwsBackupRecoveryPointLink
+from ue_backup.operators.base import BackupSetMixin
+
+
+def efs_file_system_arn(hook: AwsBackupHook, file_system_id: str) -> str:
+    """The file system's ARN, which also proves it exists before anything is started."""
+    efs = AwsBaseHook(
+        aws_conn_id=hook.aws_conn_id,
+        region_name=hook.region_name,
+        verify=hook.verify,
+        config=hook.config,
+        client_type="efs",
+    ).conn
+    return efs.describe_file_systems(FileSystemId=file_system_id)["FileSystems"][0]["FileSystemArn"]
+
+
+class _AwsBackupJobOperator(AwsBaseOperator[AwsBackupHook]):
+    """Shared by the three job starters: the hook and the console link to the job."""
+
+    aws_hook_class = AwsBackupHook
+    operator_extra_links = (AwsBackupJobLink(),)
+
+    def persist_links(self, context: Any, *, job_type: str, job_id: str) -> None:
+        AwsBackupJobLink.persist(
+            context=context,
+            operator=self,
+            region_name=self.hook.conn_region_name,
+            aws_partition=self.hook.conn_partition,
+            job_type=job_type,
+            job_id=job_id,
+        )
+
+
+class AwsBackupStartEfsBackupJobOperator(BackupSetMixin, _AwsBackupJobOperator):
+    """Start an on-demand AWS Backup job of the EFS file system, tagged with the backup set.
+
+    Returns ``{"job_id", "recovery_point_arn", "creation_date", "vault_name"}``.
+    """
+
+    template_fields = aws_template_fields(
+        "backup_set_id", "file_system_id", "backup_vault_name", "iam_role_arn", "lifecycle"
+    )
+    operator_extra_links = (AwsBackupJobLink(), AwsBackupRecoveryPointLink())
+
+    def __init__(
+        self,
+        *,
+        backup_set_id: str,
+        file_system_id: str,
+        backup_vault_name: str,
+        iam_role_arn: str,
+        lifecycle: dict[str, int] | None = None,
+        complete_window_minutes: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.backup_set_id = backup_set_id
+        self.file_system_id = file_system_id
+        self.backup_vault_name = backup_vault_name
+        self.iam_role_arn = iam_role_arn
+        self.lifecycle = lifecycle
+        self.complete_window_minutes = complete_window_minutes
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        backup_set = self.backup_set(context)
+        job = self.hook.start_backup_job(
+            vault_name=self.backup_vault_name,
+            resource_arn=efs_file_system_arn(self.hook, self.file_system_id),
+            iam_role_arn=self.iam_role_arn,
+            idempotency_token=backup_set.efs_idempotency_token,
+            recovery_point_tags=backup_set.tags,
+            lifecycle=self.lifecycle,
+            complete_window_minutes=self.complete_window_minutes,
+        )
+        result = {
+            "job_id": job["BackupJobId"],
+            "recovery_point_arn": job.get("RecoveryPointArn"),
+            "creation_date": job["CreationDate"].isoformat(),
+            "vault_name": self.backup_vault_name,
+            "region": self.hook.conn_region_name,
+        }
+        self.persist_links(context, job_type="backup", job_id=result["job_id"])
+        AwsBackupRecoveryPointLink.persist(
+            context=context,
+            operator=self,
+            region_name=self.hook.conn_region_name,
+            aws_partition=self.hook.conn_partition,
+            vault_name=self.backup_vault_name,
+            recovery_point_arn=result["recovery_point_arn"],
+        )
+        self.log.info(
+            "AWS Backup job %s started for %s (recovery point %s, set %s)",
+            result["job_id"],
+            self.file_system_id,
+            result["recovery_point_arn"],
+            backup_set.id,
+        )
+        return result
+
+
+class AwsBackupStartEfsRestoreJobOperator(_AwsBackupJobOperator):
+    """Restore an EFS recovery point: to a new file system, or into a directory of one.
+
+    Into an existing file system the data lands in
+    ``aws-backup-restore_<timestamp>/``; AWS never overwrites. Returns
+    ``{"job_id"}``; the restored file system id is known once the job is done.
+    """
+
+    template_fields = aws_template_fields(
+        "recovery_point_arn", "iam_role_arn", "idempotency_token", "file_system_id"
+    )
+
+    def __init__(
+        self,
+        *,
+        recovery_point_arn: str,
+        iam_role_arn: str,
+        idempotency_token: str,
+        file_system_id: str | None = None,
+        new_file_system: bool = True,
+        kms_key_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.recovery_point_arn = recovery_point_arn
+        self.iam_role_arn = iam_role_arn
+        self.idempotency_token = idempotency_token
+        self.file_system_id = file_system_id
+        self.new_file_system = new_file_system
+        self.kms_key_id = kms_key_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        job = self.hook.start_efs_restore_job(
+            recovery_point_arn=self.recovery_point_arn,
+            iam_role_arn=self.iam_role_arn,
+            idempotency_token=self.idempotency_token,
+            file_system_id=self.file_system_id,
+            new_file_system=self.new_file_system,
+            kms_key_id=self.kms_key_id,
+        )
+        self.persist_links(context, job_type="restore", job_id=job["RestoreJobId"])
+        self.log.info("AWS Backup restore job %s started", job["RestoreJobId"])
+        return {"job_id": job["RestoreJobId"], "region": self.hook.conn_region_name}
+
+
+class AwsBackupStartCopyJobOperator(_AwsBackupJobOperator):
+    """Copy a recovery point to a vault in another region (disaster recovery)."""
+
+    template_fields = aws_template_fields(
+        "recovery_point_arn", "source_vault_name", "destination_vault_arn", "idempotency_token"
+    )
+
+    def __init__(
+        self,
+        *,
+        recovery_point_arn: str,
+        source_vault_name: str,
+        destination_vault_arn: str,
+        iam_role_arn: str,
+        idempotency_token: str,
+        lifecycle: dict[str, int] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.recovery_point_arn = recovery_point_arn
+        self.source_vault_name = source_vault_name
+        self.destination_vault_arn = destination_vault_arn
+        self.iam_role_arn = iam_role_arn
+        self.idempotency_token = idempotency_token
+        self.lifecycle = lifecycle
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        job = self.hook.start_copy_job(
+            recovery_point_arn=self.recovery_point_arn,
+            source_vault_name=self.source_vault_name,
+            destination_vault_arn=self.destination_vault_arn,
+            iam_role_arn=self.iam_role_arn,
+            idempotency_token=self.idempotency_token,
+            lifecycle=self.lifecycle,
+        )
+        self.persist_links(context, job_type="copy", job_id=job["CopyJobId"])
+        self.log.info("AWS Backup copy job %s started", job["CopyJobId"])
+        return {"job_id": job["CopyJobId"], "region": self.hook.conn_region_name}

@@ -1,0 +1,93 @@
+"""Sensors that wait with the same definition as their trigger.
+
+Each AWS sensor names one trigger class (``ResourceWaiterTrigger``). Poking
+runs that trigger's botocore waiter once; deferring hands the trigger to the
+triggerer. The waiter's acceptors are thus the single definition of success
+and failure, whichever way the task waits.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import jmespath
+from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from botocore.exceptions import WaiterError
+
+from ue_backup.errors import PermanentFailure
+from ue_backup.triggers.base import ResourceWaiterTrigger
+
+
+def event_or_fail(event: dict[str, Any] | None) -> dict[str, Any]:
+    """The trigger event when it reports success; otherwise fail the task with its message."""
+    if not event or event.get("status") != "success":
+        raise PermanentFailure((event or {}).get("message") or f"wait failed: {event!r}")
+    return event
+
+
+class AwsWaiterSensor(AwsBaseSensor):
+    """Wait until an AWS resource reaches its success state; fail on its failure states.
+
+    :param resource_id: the id the trigger's waiter takes (job id, snapshot name, ...).
+    :param deferrable: wait in the triggerer (the default) instead of a worker slot.
+    """
+
+    trigger_class: type[ResourceWaiterTrigger]
+    template_fields = aws_template_fields("resource_id")
+
+    def __init__(self, *, resource_id: str, deferrable: bool = True, **kwargs: Any) -> None:
+        kwargs.setdefault("poke_interval", self.trigger_class.DELAY)
+        kwargs.setdefault("timeout", self.trigger_class.DELAY * self.trigger_class.MAX_ATTEMPTS)
+        super().__init__(**kwargs)
+        self.resource_id = resource_id
+        self.deferrable = deferrable
+
+    @property
+    def aws_hook_class(self):
+        return self.trigger_class.aws_hook_class
+
+    def trigger(self) -> ResourceWaiterTrigger:
+        return self.trigger_class(
+            resource_id=self.resource_id,
+            waiter_delay=int(self.poke_interval),
+            waiter_max_attempts=max(1, int(self.timeout // max(self.poke_interval, 1))),
+            aws_conn_id=self.aws_conn_id,
+            region_name=self.region_name,
+            verify=self.verify,
+            botocore_config=self.botocore_config,
+        )
+
+    def execute(self, context: Any) -> Any:
+        if not self.deferrable:
+            super().execute(context)
+            return self.resource_id
+        self.defer(
+            trigger=self.trigger(),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def poke(self, context: Any) -> bool:
+        trigger = self.trigger()
+        waiter = self.hook.get_waiter(trigger.waiter_name)
+        try:
+            waiter.wait(**trigger.waiter_args, WaiterConfig={"MaxAttempts": 1})
+        except WaiterError as error:
+            if "terminal failure" in str(error):
+                status = ", ".join(
+                    f"{query}: {jmespath.search(query, error.last_response or {})}"
+                    for query in trigger.status_queries
+                )
+                raise PermanentFailure(f"{trigger.failure_message}: {status}") from None
+            if "Unexpected error" in str(error):  # an API error no acceptor expects: retryable
+                raise RuntimeError(f"{trigger.status_message}: {error}") from error
+            self.log.info("%s: %s", trigger.status_message, error.last_response and "not yet")
+            return False
+        return True
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> str:
+        event_or_fail(event)
+        self.log.info("%s %s finished", self.trigger_class.WHAT, self.resource_id)
+        return self.resource_id
