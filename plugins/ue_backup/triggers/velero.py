@@ -27,6 +27,19 @@ def describe_outcome(kind: str, obj: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def verdict(
+    kind: str, name: str, obj: dict[str, Any] | None, allow_partially_failed: bool
+) -> tuple[bool, bool, str]:
+    """(finished, succeeded, message) for a Velero object as read; one rule for all waiters."""
+    if obj is None:
+        return True, False, f"Velero {kind} {name} does not exist"
+    phase = (obj.get("status") or {}).get("phase")
+    if phase not in FINISHED_PHASES:
+        return False, False, f"Velero {kind} {name}: phase {phase or 'New'}"
+    ok = phase == "Completed" or (phase == "PartiallyFailed" and allow_partially_failed)
+    return True, ok, describe_outcome(kind, obj)
+
+
 class VeleroPhaseTrigger(BaseTrigger):
     """Fires when a Velero ``backup`` or ``restore`` reaches a finished phase.
 
@@ -73,16 +86,9 @@ class VeleroPhaseTrigger(BaseTrigger):
         read = hook.get_backup if self.kind == "backup" else hook.get_restore
         while True:
             obj = await asyncio.to_thread(read, self.namespace, self.name)
-            if obj is None:
-                yield failure(f"Velero {self.kind} {self.namespace}/{self.name} does not exist")
+            finished, ok, message = verdict(self.kind, self.name, obj, self.allow_partially_failed)
+            if finished:
+                yield (success if ok else failure)(message=message, name=self.name)
                 return
-            phase = (obj.get("status") or {}).get("phase")
-            if phase in FINISHED_PHASES:
-                message = describe_outcome(self.kind, obj)
-                ok = phase == "Completed" or (
-                    phase == "PartiallyFailed" and self.allow_partially_failed
-                )
-                yield (success if ok else failure)(message=message, name=self.name, phase=phase)
-                return
-            self.log.info("Velero %s %s: phase %s", self.kind, self.name, phase or "New")
+            self.log.info(message)
             await asyncio.sleep(self.poll_interval)

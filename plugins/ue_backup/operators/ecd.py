@@ -1,0 +1,108 @@
+"""Open and close the cold backup window: suspend and resume EC Deployments.
+
+Suspend is the backup DAG's setup task, resume its teardown. Both work from
+the cluster's state (annotations on the ECDs), so either can be retried, run
+on another worker, or replaced by the watchdog after a crash.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from ue_backup.hooks.ecd import EcdHook
+from ue_backup.operators.base import BackupSetMixin
+
+
+class _EcdOperator(BackupSetMixin, BaseOperator):
+    """The hook and the namespace every ECD operator works in."""
+
+    def __init__(
+        self,
+        *,
+        namespace: str,
+        backup_set_id: str,
+        kubernetes_conn_id: str = "kubernetes_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.namespace = namespace
+        self.backup_set_id = backup_set_id
+        self.kubernetes_conn_id = kubernetes_conn_id
+
+    @property
+    def hook(self) -> EcdHook:
+        return EcdHook(conn_id=self.kubernetes_conn_id)
+
+
+class EcdSuspendOperator(_EcdOperator):
+    """Switch the selected ECDs off (``spec.enabled: false``), all or nothing.
+
+    Each ECD records the owner (the backup-set id), its previous state and a
+    resume deadline of ``max_window_minutes`` from now. If one fails, those
+    already suspended are resumed before the task fails: a failed setup task
+    does not run its teardown. Returns ``{"suspended": [...], "window_start",
+    "resume_deadline"}``.
+    """
+
+    template_fields = ("namespace", "backup_set_id", "label_selector", "names")
+
+    def __init__(
+        self,
+        *,
+        label_selector: str | None = None,
+        names: list[str] | None = None,
+        max_window_minutes: int = 60,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.label_selector = label_selector
+        self.names = names or []
+        self.max_window_minutes = max_window_minutes
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        owner = self.backup_set(context).id
+        hook = self.hook
+        ecds = hook.select_ecds(self.namespace, self.label_selector, self.names)
+        names = [e["metadata"]["name"] for e in ecds]
+        window_start = datetime.now(UTC)
+        deadline = window_start + timedelta(minutes=self.max_window_minutes)
+        self.log.info(
+            "Suspending %d ECD(s) in %s for %s: %s", len(names), self.namespace, owner, names
+        )
+        held = hook.suspend(self.namespace, names, owner, deadline)
+        skipped = sorted(set(names) - set(held))
+        if skipped:
+            self.log.warning(
+                "Left alone (disabled before this run, not ours to resume): %s", skipped
+            )
+        self.log.info("Cold window open at %s; resume deadline %s", window_start, deadline)
+        return {
+            "suspended": held,
+            "already_disabled": skipped,
+            "window_start": window_start.isoformat(),
+            "resume_deadline": deadline.isoformat(),
+        }
+
+
+class EcdResumeOperator(_EcdOperator):
+    """Switch back on exactly the ECDs this backup set suspended (the window's teardown).
+
+    Finds them by their annotations, not by the selection, so it also repairs
+    a half-finished suspension. A second run is a no-op; an ECD somebody
+    re-enabled meanwhile is left as it is. Returns ``{"outcomes", "window_end"}``.
+    """
+
+    template_fields = ("namespace", "backup_set_id")
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        owner = self.backup_set(context).id
+        outcomes = self.hook.resume(self.namespace, owner)
+        window_end = datetime.now(UTC)
+        for name, outcome in sorted(outcomes.items()):
+            self.log.info("ECD %s: %s", name, outcome)
+        if not outcomes:
+            self.log.info("No ECD is suspended by %s: nothing to resume", owner)
+        return {"outcomes": outcomes, "window_end": window_end.isoformat()}

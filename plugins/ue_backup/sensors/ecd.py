@@ -1,0 +1,68 @@
+"""Wait until suspended EC Deployments have no replicas and no pods left."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.sdk import BaseSensorOperator
+
+from ue_backup.hooks.ecd import EcdHook
+from ue_backup.sensors.base import event_or_fail
+from ue_backup.triggers.ecd import EcdDrainedTrigger
+
+
+class EcdDrainedSensor(BaseSensorOperator):
+    """Succeeds when every ECD in ``names`` has drained; fails at the drain timeout.
+
+    The timeout fails the task permanently with the ECDs and pods still
+    running, so the teardown resumes the workflows at once.
+    """
+
+    template_fields = ("namespace", "names")
+
+    def __init__(
+        self,
+        *,
+        namespace: str,
+        names: list[str] | str,
+        drain_timeout: timedelta = timedelta(minutes=15),
+        kubernetes_conn_id: str = "kubernetes_default",
+        deferrable: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("poke_interval", 5)
+        kwargs.setdefault("timeout", drain_timeout.total_seconds())
+        super().__init__(**kwargs)
+        self.namespace = namespace
+        self.names = names
+        self.drain_timeout = drain_timeout
+        self.kubernetes_conn_id = kubernetes_conn_id
+        self.deferrable = deferrable
+
+    def execute(self, context: Any) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        deadline = datetime.now(UTC) + self.drain_timeout
+        self.defer(
+            trigger=EcdDrainedTrigger(
+                namespace=self.namespace,
+                names=list(self.names),
+                deadline=deadline.isoformat(),
+                poll_interval=float(self.poke_interval),
+                kubernetes_conn_id=self.kubernetes_conn_id,
+            ),
+            method_name="execute_complete",
+            timeout=self.drain_timeout + timedelta(minutes=1),
+        )
+
+    def poke(self, context: Any) -> bool:
+        still = EcdHook(conn_id=self.kubernetes_conn_id).running(self.namespace, self.names)
+        if still:
+            self.log.info("Still running: %s", still)
+        return not still
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> list[str]:
+        event_or_fail(event)
+        self.log.info("All %d ECD(s) drained", len(self.names))
+        return list(self.names)
