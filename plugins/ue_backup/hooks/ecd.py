@@ -8,7 +8,9 @@ again. So every suspension is recorded *on the resource itself*:
 - ``ue-backup/suspended-by``: the owner (the backup-set id of the run);
 - ``ue-backup/previous-enabled``: what ``spec.enabled`` was before;
 - ``ue-backup/resume-deadline``: when the window must be closed at the latest;
-- ``ue-backup/suspended-at``: when this run switched it off.
+- ``ue-backup/suspended-at``: when this run switched it off;
+- ``ue-backup/suspending-run``: ``<dag_id>/<run_id>``, so the watchdog can ask
+  Airflow whether that run still lives.
 
 A retry, a teardown on another worker or the watchdog can then finish or
 undo the work of a run that crashed, from the cluster's state alone. Resume
@@ -34,7 +36,14 @@ SUSPENDED_BY = "ue-backup/suspended-by"
 PREVIOUS_ENABLED = "ue-backup/previous-enabled"
 RESUME_DEADLINE = "ue-backup/resume-deadline"
 SUSPENDED_AT = "ue-backup/suspended-at"
-SUSPENSION_ANNOTATIONS = (SUSPENDED_BY, PREVIOUS_ENABLED, RESUME_DEADLINE, SUSPENDED_AT)
+SUSPENDING_RUN = "ue-backup/suspending-run"
+SUSPENSION_ANNOTATIONS = (
+    SUSPENDED_BY,
+    PREVIOUS_ENABLED,
+    RESUME_DEADLINE,
+    SUSPENDED_AT,
+    SUSPENDING_RUN,
+)
 
 CONFLICT_RETRIES = 5
 
@@ -52,6 +61,7 @@ class Suspension:
     previous_enabled: bool
     deadline: datetime | None
     enabled_now: bool
+    run: str = ""
 
     @classmethod
     def of(cls, ecd: dict[str, Any]) -> Suspension | None:
@@ -66,6 +76,7 @@ class Suspension:
             previous_enabled=annotations.get(PREVIOUS_ENABLED, "true") == "true",
             deadline=datetime.fromisoformat(deadline) if deadline else None,
             enabled_now=bool(ecd.get("spec", {}).get("enabled", False)),
+            run=annotations.get(SUSPENDING_RUN, ""),
         )
 
 
@@ -173,7 +184,9 @@ class EcdHook(KubernetesHook):
             f"ECD {namespace}/{name} kept changing: gave up after {CONFLICT_RETRIES} tries"
         )
 
-    def suspend_one(self, namespace: str, name: str, owner: str, deadline: datetime) -> bool:
+    def suspend_one(
+        self, namespace: str, name: str, owner: str, deadline: datetime, run: str = ""
+    ) -> bool:
         """Switch one ECD off and record the suspension; True if this call suspended it.
 
         Already suspended by ``owner`` (a retry): nothing to do, True. Disabled
@@ -203,6 +216,7 @@ class EcdHook(KubernetesHook):
                         PREVIOUS_ENABLED: "true",
                         RESUME_DEADLINE: deadline.astimezone(UTC).isoformat(),
                         SUSPENDED_AT: _now().isoformat(),
+                        SUSPENDING_RUN: run,
                     }
                 },
                 "spec": {"enabled": False},
@@ -239,7 +253,12 @@ class EcdHook(KubernetesHook):
         return outcome["result"]
 
     def suspend(
-        self, namespace: str, names: Iterable[str], owner: str, deadline: datetime
+        self,
+        namespace: str,
+        names: Iterable[str],
+        owner: str,
+        deadline: datetime,
+        run: str = "",
     ) -> list[str]:
         """Suspend every ECD in ``names``, all or nothing; returns those this owner holds.
 
@@ -249,7 +268,7 @@ class EcdHook(KubernetesHook):
         held: list[str] = []
         for name in names:
             try:
-                if self.suspend_one(namespace, name, owner, deadline):
+                if self.suspend_one(namespace, name, owner, deadline, run):
                     held.append(name)
             except Exception as error:
                 self.log.error("Suspending ECD %s failed (%s): undoing %s", name, error, held)

@@ -72,7 +72,8 @@ class EcdSuspendOperator(_EcdOperator):
         self.log.info(
             "Suspending %d ECD(s) in %s for %s: %s", len(names), self.namespace, owner, names
         )
-        held = hook.suspend(self.namespace, names, owner, deadline)
+        run = f"{context['dag'].dag_id}/{context['run_id']}"
+        held = hook.suspend(self.namespace, names, owner, deadline, run)
         skipped = sorted(set(names) - set(held))
         if skipped:
             self.log.warning(
