@@ -347,6 +347,9 @@ class ColdWindowConfig(_Model):
     max_window_minutes: PositiveInt = 60
     external_suspend_from: str | None = None
     external_suspend_until: str | None = None
+    # External mode: how long a backup needs inside the platform's window; a run
+    # that starts later than ``until`` minus this is refused.
+    expected_backup_minutes: PositiveInt = 30
 
     @property
     def required(self) -> bool:

@@ -1,0 +1,231 @@
+"""The backup DAG's own steps that are not a single AWS or Kubernetes call.
+
+Each function takes the run's settings (from ``preflight``) and what the
+earlier tasks returned (their XComs), reads the artifacts back, and either
+returns a JSON-serialisable result or fails the task with a reason an
+operator can act on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from botocore.exceptions import ClientError
+
+from ue_backup.backup_set import BackupSet
+from ue_backup.config import PricesConfig, load_config
+from ue_backup.errors import PermanentFailure
+from ue_backup.hooks.aws_backup import AwsBackupHook
+from ue_backup.hooks.ecd import EcdHook
+from ue_backup.hooks.memorydb import MemoryDbHook
+from ue_backup.hooks.velero import VeleroHook
+from ue_backup.manifest import build_manifest, manifest_json, summary_table
+from ue_backup.operators.memorydb import snapshot_record as memorydb_record
+from ue_backup.operators.rds import snapshot_record as rds_record
+from ue_backup.tasks.external_window import refusal
+from ue_backup.tasks.verify import failure_message, verify_set
+
+log = logging.getLogger(__name__)
+
+
+def _client(settings: Mapping[str, Any], client_type: str):
+    return AwsBaseHook(
+        aws_conn_id=settings["aws_conn_id"],
+        region_name=settings["region"],
+        client_type=client_type,
+    ).conn
+
+
+def check_external_window(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """External mode: refuse unless inside the platform's window, stopped, with time to finish."""
+    window = load_config().cold_window
+    selection = EcdHook(conn_id=settings["kubernetes_conn_id"])
+    ecds = selection.select_ecds(
+        settings["namespace"], settings["ecd_label_selector"], settings["ecd_names"]
+    )
+    names = [e["metadata"]["name"] for e in ecds]
+    now = datetime.now(UTC)
+    reason = refusal(
+        window.external_suspend_from,
+        window.external_suspend_until,
+        now,
+        timedelta(minutes=window.expected_backup_minutes),
+        selection.running(settings["namespace"], names),
+    )
+    if reason:
+        raise PermanentFailure(f"external cold window: {reason}; nothing was backed up")
+    log.info("Inside the platform's suspension window; all %d ECD(s) stopped", len(names))
+    return {"window_start": now.isoformat(), "stopped": names}
+
+
+def _unless_missing(describe):
+    """The description, or None when AWS says the artifact does not exist."""
+    try:
+        return describe()
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if "NotFound" in code or code == "InvalidRequestException":
+            log.error("Artifact not found: %s", error)
+            return None
+        raise
+
+
+def read_artifacts(settings: Mapping[str, Any], records: Mapping[str, Any]) -> dict[str, Any]:
+    """Describe every artifact of the set as AWS and Kubernetes see it now."""
+    found: dict[str, Any] = dict.fromkeys(
+        (
+            "rds_snapshot",
+            "recovery_point",
+            "recovery_point_tags",
+            "backup_job",
+            "memorydb_snapshot",
+            "memorydb_tags",
+            "velero_backup",
+            "datasync_execution",
+        )
+    )
+    if records.get("rds"):
+        found["rds_snapshot"] = _unless_missing(
+            lambda: _client(settings, "rds").describe_db_snapshots(
+                DBSnapshotIdentifier=records["rds"]["id"]
+            )["DBSnapshots"][0]
+        )
+    if records.get("efs"):
+        backup = AwsBackupHook(aws_conn_id=settings["aws_conn_id"], region_name=settings["region"])
+        found["backup_job"] = backup.describe_backup_job(records["efs"]["job_id"])
+        arn = records["efs"]["recovery_point_arn"] or found["backup_job"]["RecoveryPointArn"]
+        found["recovery_point"] = _unless_missing(
+            lambda: backup.describe_recovery_point(settings["backup_vault"], arn)
+        )
+        found["recovery_point_tags"] = backup.recovery_point_tags(arn)
+    if records.get("datasync"):
+        found["datasync_execution"] = _unless_missing(
+            lambda: _client(settings, "datasync").describe_task_execution(
+                TaskExecutionArn=records["datasync"]["task_execution_arn"]
+            )
+        )
+    if records.get("memorydb"):
+        hook = MemoryDbHook(aws_conn_id=settings["aws_conn_id"], region_name=settings["region"])
+        snapshot = hook.get_snapshot(records["memorydb"]["id"])
+        found["memorydb_snapshot"] = snapshot
+        if snapshot:
+            tags = hook.conn.list_tags(ResourceArn=snapshot["ARN"]).get("TagList", [])
+            found["memorydb_tags"] = {t["Key"]: t["Value"] for t in tags}
+    if records.get("velero"):
+        found["velero_backup"] = VeleroHook(conn_id=settings["kubernetes_conn_id"]).get_backup(
+            records["velero"]["namespace"], records["velero"]["name"]
+        )
+    return found
+
+
+def verify(settings: Mapping[str, Any], records: Mapping[str, Any]) -> dict[str, Any]:
+    """Verify the set as AWS and Kubernetes describe it now; fail naming every failed check.
+
+    Returns the verification and the artifacts' manifest records, so the
+    manifest is built from exactly what was verified.
+    """
+    backup_set = BackupSet.parse(settings["backup_set"])
+    found = read_artifacts(settings, records)
+    missing = [kind for kind, record in records.items() if record and not found[FOUND_AS[kind]]]
+    if missing:
+        raise PermanentFailure(f"verification failed: artifacts not found: {sorted(missing)}")
+    verification = verify_set(
+        backup_set,
+        rds_snapshot=found["rds_snapshot"],
+        recovery_point=found["recovery_point"],
+        recovery_point_tags=found["recovery_point_tags"],
+        memorydb_snapshot=found["memorydb_snapshot"],
+        memorydb_tags=found["memorydb_tags"],
+        velero_backup=found["velero_backup"],
+        datasync_execution=found["datasync_execution"],
+        allow_velero_partially_failed=settings["velero_allow_partially_failed"],
+    )
+    for c in verification["checks"]:
+        log.info("%s %s: %s", "PASS" if c["ok"] else "FAIL", c["check"], c["detail"])
+    if verification["result"] != "passed":
+        raise PermanentFailure(failure_message(verification))
+    return {**verification, "artifacts": manifest_artifacts(found)}
+
+
+# Which described artifact answers for each record kind.
+FOUND_AS = {
+    "rds": "rds_snapshot",
+    "efs": "recovery_point",
+    "memorydb": "memorydb_snapshot",
+    "velero": "velero_backup",
+    "datasync": "datasync_execution",
+}
+
+
+def manifest_artifacts(found: Mapping[str, Any]) -> dict[str, Any]:
+    """The manifest's artifact records from the described artifacts."""
+    rp, job = found.get("recovery_point"), found.get("backup_job")
+    execution, velero = found.get("datasync_execution"), found.get("velero_backup")
+    return {
+        "rds_snapshot": rds_record(found["rds_snapshot"]) if found.get("rds_snapshot") else None,
+        "efs_recovery_point": {
+            "id": rp["RecoveryPointArn"],
+            "arn": rp["RecoveryPointArn"],
+            "time": rp["CreationDate"].isoformat(),
+            "state": rp["Status"],
+            "size_bytes": rp.get("BackupSizeInBytes") or (job or {}).get("BackupSizeInBytes"),
+            "backup_job_id": (job or {}).get("BackupJobId"),
+            "vault": rp.get("BackupVaultName"),
+        }
+        if rp
+        else None,
+        "datasync_execution": {
+            "id": execution["TaskExecutionArn"],
+            "time": execution["StartTime"].isoformat() if execution.get("StartTime") else None,
+            "state": execution["Status"],
+            "size_bytes": execution.get("BytesTransferred"),
+        }
+        if execution
+        else None,
+        "memorydb_snapshot": memorydb_record(found["memorydb_snapshot"])
+        if found.get("memorydb_snapshot")
+        else None,
+        "velero_backup": {
+            "id": velero["metadata"]["name"],
+            "time": (velero.get("status") or {}).get("startTimestamp"),
+            "state": (velero.get("status") or {}).get("phase"),
+        }
+        if velero
+        else None,
+    }
+
+
+def write_manifest(
+    settings: Mapping[str, Any],
+    verified: Mapping[str, Any],
+    window: Mapping[str, Any] | None,
+    run_id: str,
+) -> dict[str, Any]:
+    """Build the manifest from the verified artifacts, write it to S3 and return it."""
+    backup_set = BackupSet.parse(settings["backup_set"], run_id=run_id)
+    memorydb_first = False
+    if settings.get("memorydb_cluster"):
+        hook = MemoryDbHook(aws_conn_id=settings["aws_conn_id"], region_name=settings["region"])
+        memorydb_first = len(hook.list_snapshots(settings["memorydb_cluster"])) <= 1
+    manifest = build_manifest(
+        backup_set,
+        verified["artifacts"],
+        prices=PricesConfig(**settings["prices"]),
+        cold_window=window,
+        verification={k: v for k, v in verified.items() if k != "artifacts"},
+        memorydb_first_snapshot=memorydb_first,
+        created_at=datetime.now(UTC),
+    )
+    key = f"{settings['manifest_prefix']}{backup_set.manifest_key}"
+    S3Hook(aws_conn_id=settings["aws_conn_id"], region_name=settings["region"]).load_string(
+        manifest_json(manifest), key=key, bucket_name=settings["manifest_bucket"], replace=True
+    )
+    manifest["location"] = f"s3://{settings['manifest_bucket']}/{key}"
+    log.info("Backup set %s\n%s", backup_set.id, summary_table(manifest))
+    log.info("Manifest written to %s", manifest["location"])
+    return manifest

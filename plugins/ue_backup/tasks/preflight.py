@@ -1,0 +1,265 @@
+"""The backup DAG's first task: refuse bad input, check every resource, then plan the run.
+
+Nothing is changed in AWS or Kubernetes here. Every problem found is reported
+at once; warnings an operator should act on (no Multi-AZ standby, no
+automated backups, no copy region, no MemoryDB retention) are logged loudly
+but do not stop the backup. The result is the run's *settings*: one flat
+dict that the later tasks read through templates, with ``None`` for every
+component this installation (or this run's params) leaves out.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+from botocore.exceptions import ClientError
+
+from ue_backup.backup_set import BackupSet
+from ue_backup.config import ConfigError, InstallationConfig, load_config
+from ue_backup.errors import PermanentFailure
+from ue_backup.hooks.ecd import EcdHook
+from ue_backup.hooks.velero import VeleroHook
+
+log = logging.getLogger(__name__)
+
+COMPONENTS = ("database", "efs", "memorydb", "velero")
+BACKUP_PARAMS = ("components", "reason")
+
+
+def check_params(params: Mapping[str, Any], conf: Mapping[str, Any]) -> list[str]:
+    """Problems with the run's params; unknown keys in the trigger's conf count too."""
+    problems = [
+        f"params.{key}: is not a parameter of this DAG (known: {', '.join(BACKUP_PARAMS)})"
+        for key in sorted(set(conf or {}) - set(BACKUP_PARAMS))
+    ]
+    components = params.get("components")
+    if components is not None:
+        if not isinstance(components, list):
+            problems.append(f"params.components: must be a list, got {components!r}")
+        else:
+            unknown = sorted(set(components) - set(COMPONENTS))
+            if unknown:
+                problems.append(
+                    f"params.components: {unknown} are not components "
+                    f"(choose from {', '.join(COMPONENTS)})"
+                )
+            if "efs" not in components:
+                problems.append(
+                    "params.components: 'efs' is required: the disk backup anchors every backup set"
+                )
+    reason = params.get("reason")
+    if reason is not None and (not isinstance(reason, str) or len(reason) > 500):
+        problems.append("params.reason: must be text of at most 500 characters")
+    return problems
+
+
+def _aws(cfg: InstallationConfig, client_type: str):
+    return AwsBaseHook(
+        aws_conn_id=cfg.aws_conn_id, region_name=cfg.region, client_type=client_type
+    ).conn
+
+
+def _probe(problems: list[str], field: str, what: str, call: Callable[[], Any]) -> Any:
+    """Run one existence check; a failure becomes a problem naming the field."""
+    try:
+        return call()
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "ClientError")
+        problems.append(f"{field}: {what} cannot be used ({code}: {error})")
+    except Exception as error:  # every failure is a problem to list, not a crash
+        problems.append(f"{field}: {what} cannot be used ({error})")
+    return None
+
+
+def check_resources(cfg: InstallationConfig, wanted: set[str]) -> tuple[list[str], list[str]]:
+    """(problems, warnings) for every configured resource this run will touch."""
+    problems: list[str] = []
+    warnings: list[str] = []
+    if cfg.uses_rds and "database" in wanted:
+        instance = _probe(
+            problems,
+            "database.rds_instance_identifier",
+            f"RDS instance {cfg.database.rds_instance_identifier}",
+            lambda: _aws(cfg, "rds").describe_db_instances(
+                DBInstanceIdentifier=cfg.database.rds_instance_identifier
+            )["DBInstances"][0],
+        )
+        if instance is not None:
+            if not instance.get("MultiAZ"):
+                warnings.append(
+                    f"RDS instance {cfg.database.rds_instance_identifier} has no Multi-AZ standby"
+                )
+            if not instance.get("BackupRetentionPeriod"):
+                warnings.append(
+                    f"RDS instance {cfg.database.rds_instance_identifier} has automated backups "
+                    "disabled (retention 0): no point-in-time restore is possible"
+                )
+    _probe(
+        problems,
+        "efs.file_system_id",
+        f"EFS file system {cfg.efs.file_system_id}",
+        lambda: _aws(cfg, "efs").describe_file_systems(FileSystemId=cfg.efs.file_system_id),
+    )
+    if cfg.efs.aws_backup:
+        _probe(
+            problems,
+            "efs.aws_backup.vault_name",
+            f"backup vault {cfg.efs.aws_backup.vault_name}",
+            lambda: _aws(cfg, "backup").describe_backup_vault(
+                BackupVaultName=cfg.efs.aws_backup.vault_name
+            ),
+        )
+    if cfg.efs.datasync and not cfg.efs.datasync.task_arn:
+        problems.append(
+            "efs.datasync.task_arn: is required for now (this version does not create the "
+            "DataSync task itself); create the EFS-to-EFS task and configure its ARN"
+        )
+    elif cfg.efs.datasync:
+        _probe(
+            problems,
+            "efs.datasync.task_arn",
+            f"DataSync task {cfg.efs.datasync.task_arn}",
+            lambda: _aws(cfg, "datasync").describe_task(TaskArn=cfg.efs.datasync.task_arn),
+        )
+    if cfg.memorydb and "memorydb" in wanted:
+        cluster = _probe(
+            problems,
+            "memorydb.cluster_name",
+            f"MemoryDB cluster {cfg.memorydb.cluster_name}",
+            lambda: _aws(cfg, "memorydb").describe_clusters(ClusterName=cfg.memorydb.cluster_name)[
+                "Clusters"
+            ][0],
+        )
+        if cluster is not None and not cluster.get("SnapshotRetentionLimit"):
+            warnings.append(
+                f"MemoryDB cluster {cfg.memorydb.cluster_name} keeps no automatic snapshots "
+                "(SnapshotRetentionLimit 0)"
+            )
+    _probe(
+        problems,
+        "manifests.bucket",
+        f"S3 bucket {cfg.manifests.bucket}",
+        lambda: _aws(cfg, "s3").head_bucket(Bucket=cfg.manifests.bucket),
+    )
+    if cfg.cold_window.required:
+        selection = cfg.kubernetes.ecd_selection
+        ecds = _probe(
+            problems,
+            "kubernetes.ecd_selection",
+            f"ECDs in namespace {cfg.kubernetes.namespace}",
+            lambda: EcdHook(conn_id=cfg.kubernetes_conn_id).select_ecds(
+                cfg.kubernetes.namespace, selection.label_selector, selection.names
+            ),
+        )
+        if ecds == []:
+            problems.append(
+                f"kubernetes.ecd_selection: selects no ECD in namespace {cfg.kubernetes.namespace}"
+            )
+    if cfg.velero and "velero" in wanted:
+        _probe(
+            problems,
+            "velero.namespace",
+            f"Velero in namespace {cfg.velero.namespace}",
+            lambda: VeleroHook(conn_id=cfg.kubernetes_conn_id).list_backups(cfg.velero.namespace),
+        )
+    if cfg.cross_region is None:
+        warnings.append("no cross_region copy is configured: a lost region loses every backup")
+    return problems, warnings
+
+
+def settings_for(
+    cfg: InstallationConfig, backup_set: BackupSet, wanted: set[str], reason: str | None
+) -> dict[str, Any]:
+    """The flat settings every later task reads; None marks a component left out."""
+    efs = cfg.efs
+    window = cfg.cold_window
+    mode = window.mode.value if window.required else "none"
+    velero = cfg.velero if "velero" in wanted else None
+    return {
+        "backup_set": backup_set.id,
+        "installation": cfg.installation,
+        "region": cfg.region,
+        "reason": reason or "",
+        "aws_conn_id": cfg.aws_conn_id,
+        "kubernetes_conn_id": cfg.kubernetes_conn_id,
+        "rds_instance": cfg.database.rds_instance_identifier if "database" in wanted else None,
+        "efs_file_system_id": efs.file_system_id,
+        "efs_method": efs.backup_method.value,
+        "backup_vault": efs.aws_backup.vault_name if efs.aws_backup else None,
+        "backup_role_arn": efs.aws_backup.iam_role_arn if efs.aws_backup else None,
+        "backup_lifecycle": efs.aws_backup.lifecycle.as_aws() if efs.aws_backup else None,
+        "backup_complete_window_minutes": (
+            efs.aws_backup.complete_window_minutes if efs.aws_backup else None
+        ),
+        "datasync_task_arn": efs.datasync.task_arn if efs.datasync else None,
+        "memorydb_cluster": (
+            cfg.memorydb.cluster_name if cfg.memorydb and "memorydb" in wanted else None
+        ),
+        "velero_namespace": velero.namespace if velero else None,
+        "velero_included_namespaces": velero.included_namespaces if velero else None,
+        "velero_storage_location": velero.storage_location if velero else None,
+        "velero_ttl": velero.ttl if velero else None,
+        "velero_allow_partially_failed": velero.allow_partially_failed if velero else False,
+        "cold_window": mode,
+        "namespace": cfg.kubernetes.namespace,
+        "ecd_label_selector": cfg.kubernetes.ecd_selection.label_selector,
+        "ecd_names": list(cfg.kubernetes.ecd_selection.names),
+        "drain_timeout_minutes": window.drain_timeout_minutes,
+        "max_window_minutes": window.max_window_minutes,
+        "manifest_bucket": cfg.manifests.bucket,
+        "manifest_prefix": cfg.manifests.prefix,
+        "prices": cfg.prices.model_dump(),
+    }
+
+
+def preflight(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate params and configuration, check resources, refuse overlaps; return settings."""
+    dag_run = context["dag_run"]
+    problems = check_params(params, dag_run.conf or {})
+    try:
+        cfg = load_config()
+    except ConfigError as error:
+        raise PermanentFailure(
+            "\n".join([str(error), *problems]) if problems else str(error)
+        ) from None
+    if problems:
+        raise PermanentFailure("invalid params:\n" + "\n".join(f"  - {p}" for p in problems))
+    configured = {"efs"}
+    configured |= {"database"} if cfg.uses_rds else set()
+    configured |= {"memorydb"} if cfg.memorydb else set()
+    configured |= {"velero"} if cfg.velero else set()
+    requested = set(params.get("components") or configured)
+    absent = sorted(requested - configured)
+    if absent:
+        raise PermanentFailure(
+            f"params.components: {absent} are not configured for installation {cfg.installation}"
+        )
+    running_restores = context["ti"].get_dr_count(dag_id="ue_restore", states=["running"])
+    if running_restores:
+        raise PermanentFailure(
+            f"a ue_restore run is in progress ({running_restores}): a backup now would capture "
+            "a half-restored system; try again when it has finished"
+        )
+    problems, warnings = check_resources(cfg, requested)
+    for warning in warnings:
+        log.warning("PREFLIGHT WARNING: %s", warning)
+    if problems:
+        raise PermanentFailure(
+            "preflight found problems (nothing was changed):\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )
+    backup_set = BackupSet.for_run(cfg.installation, dag_run.run_after, context["run_id"])
+    settings = settings_for(cfg, backup_set, requested, params.get("reason"))
+    settings["warnings"] = warnings
+    log.info(
+        "Backup set %s of %s: components %s, cold window %s%s",
+        backup_set.id,
+        cfg.installation,
+        sorted(requested),
+        settings["cold_window"],
+        f", reason: {settings['reason']}" if settings["reason"] else "",
+    )
+    return settings

@@ -1,0 +1,105 @@
+"""Verify a backup set after the cold window: states, rule 1, tags, temporary files.
+
+Each check reads the artifact back from AWS or Kubernetes rather than
+trusting what the starting task returned. A failed check fails the run with
+the exact reason; all checks are run and reported together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ue_backup.backup_set import BACKUP_SET_LABEL, BackupSet
+from ue_backup.planning import memorydb_snapshot_time, to_utc
+from ue_backup.temp_files import datasync_excludes
+
+
+def _tags_ok(found: Mapping[str, str], backup_set: BackupSet) -> bool:
+    return all(found.get(k) == v for k, v in backup_set.tags.items() if k != "ue-backup:run-id")
+
+
+def verify_set(
+    backup_set: BackupSet,
+    *,
+    rds_snapshot: Mapping[str, Any] | None,
+    recovery_point: Mapping[str, Any] | None,
+    recovery_point_tags: Mapping[str, str] | None,
+    memorydb_snapshot: Mapping[str, Any] | None,
+    memorydb_tags: Mapping[str, str] | None,
+    velero_backup: Mapping[str, Any] | None,
+    datasync_execution: Mapping[str, Any] | None,
+    allow_velero_partially_failed: bool = False,
+) -> dict[str, Any]:
+    """Judge the artifacts as AWS and Kubernetes describe them now.
+
+    Arguments are the raw API shapes (DBSnapshot, DescribeRecoveryPoint,
+    MemoryDB Snapshot with ShowDetail, Velero Backup, DescribeTaskExecution);
+    None for a component the set does not have. Returns ``{"result",
+    "checks": [{"check", "ok", "detail"}]}``.
+    """
+    checks: list[dict[str, Any]] = []
+
+    def check(name: str, ok: bool, detail: str) -> None:
+        checks.append({"check": name, "ok": bool(ok), "detail": detail})
+
+    times: dict[str, Any] = {}
+    if rds_snapshot is not None:
+        status = rds_snapshot.get("Status")
+        check("rds snapshot available", status == "available", f"status {status}")
+        tags = {t["Key"]: t["Value"] for t in rds_snapshot.get("TagList", [])}
+        check("rds snapshot tags", _tags_ok(tags, backup_set), f"tags {tags}")
+        times["database"] = to_utc(rds_snapshot.get("SnapshotCreateTime"))
+    if recovery_point is not None:
+        status = recovery_point.get("Status")
+        check("efs recovery point completed", status == "COMPLETED", f"status {status}")
+        tags = dict(recovery_point_tags or {})
+        check("efs recovery point tags", _tags_ok(tags, backup_set), f"tags {tags}")
+        times["efs"] = to_utc(recovery_point.get("CreationDate"))
+    if datasync_execution is not None:
+        status = datasync_execution.get("Status")
+        check("datasync execution succeeded", status == "SUCCESS", f"status {status}")
+        expected = datasync_excludes()
+        applied = datasync_execution.get("Excludes") or []
+        check(
+            "datasync excluded temporary files",
+            applied == expected,
+            f"excludes {applied}, expected {expected}",
+        )
+        times["efs"] = to_utc(datasync_execution.get("StartTime"))
+    if memorydb_snapshot is not None:
+        status = memorydb_snapshot.get("Status")
+        check("memorydb snapshot available", status == "available", f"status {status}")
+        tags = dict(memorydb_tags or {})
+        check("memorydb snapshot tags", _tags_ok(tags, backup_set), f"tags {tags}")
+        times["memorydb"] = memorydb_snapshot_time(memorydb_snapshot)
+    if velero_backup is not None:
+        phase = (velero_backup.get("status") or {}).get("phase")
+        allowed = (
+            ("Completed", "PartiallyFailed") if allow_velero_partially_failed else ("Completed",)
+        )
+        check("velero backup completed", phase in allowed, f"phase {phase}")
+        labels = (velero_backup.get("metadata") or {}).get("labels") or {}
+        check(
+            "velero backup labels",
+            labels.get(BACKUP_SET_LABEL) == backup_set.id,
+            f"labels {labels}",
+        )
+    database = times.get("database")
+    if database is not None:
+        for other in ("efs", "memorydb"):
+            when = times.get(other)
+            if when is None:
+                continue
+            check(
+                f"rule 1: database older than {other}",
+                database < when,
+                f"database {database.isoformat()} vs {other} {when.isoformat()}",
+            )
+    failed = [c for c in checks if not c["ok"]]
+    return {"result": "failed" if failed else "passed", "checks": checks}
+
+
+def failure_message(verification: Mapping[str, Any]) -> str:
+    failed = [c for c in verification["checks"] if not c["ok"]]
+    return "verification failed:\n" + "\n".join(f"  - {c['check']}: {c['detail']}" for c in failed)
