@@ -55,7 +55,12 @@ class AwsBackupStartEfsBackupJobOperator(BackupSetMixin, _AwsBackupJobOperator):
     """
 
     template_fields = aws_template_fields(
-        "backup_set_id", "file_system_id", "backup_vault_name", "iam_role_arn", "lifecycle"
+        "backup_set_id",
+        "file_system_id",
+        "backup_vault_name",
+        "iam_role_arn",
+        "lifecycle",
+        "complete_window_minutes",
     )
     operator_extra_links = (AwsBackupJobLink(), AwsBackupRecoveryPointLink())
 

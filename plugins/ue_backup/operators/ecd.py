@@ -47,14 +47,21 @@ class EcdSuspendOperator(_EcdOperator):
     "resume_deadline"}``.
     """
 
-    template_fields = ("namespace", "backup_set_id", "label_selector", "names")
+    template_fields = (
+        "namespace",
+        "backup_set_id",
+        "label_selector",
+        "names",
+        "max_window_minutes",
+        "kubernetes_conn_id",
+    )
 
     def __init__(
         self,
         *,
         label_selector: str | None = None,
         names: list[str] | None = None,
-        max_window_minutes: int = 60,
+        max_window_minutes: int | str = 60,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -68,7 +75,7 @@ class EcdSuspendOperator(_EcdOperator):
         ecds = hook.select_ecds(self.namespace, self.label_selector, self.names)
         names = [e["metadata"]["name"] for e in ecds]
         window_start = datetime.now(UTC)
-        deadline = window_start + timedelta(minutes=self.max_window_minutes)
+        deadline = window_start + timedelta(minutes=int(self.max_window_minutes))
         self.log.info(
             "Suspending %d ECD(s) in %s for %s: %s", len(names), self.namespace, owner, names
         )
@@ -96,7 +103,7 @@ class EcdResumeOperator(_EcdOperator):
     re-enabled meanwhile is left as it is. Returns ``{"outcomes", "window_end"}``.
     """
 
-    template_fields = ("namespace", "backup_set_id")
+    template_fields = ("namespace", "backup_set_id", "kubernetes_conn_id")
 
     def execute(self, context: Any) -> dict[str, Any]:
         owner = self.backup_set(context).id

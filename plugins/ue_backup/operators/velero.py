@@ -36,7 +36,14 @@ class _VeleroOperator(BackupSetMixin, BaseOperator):
 class VeleroCreateBackupOperator(_VeleroOperator):
     """Create the set's Velero Backup of ``included_namespaces``; returns its name."""
 
-    template_fields = ("backup_set_id", "velero_namespace", "included_namespaces")
+    template_fields = (
+        "backup_set_id",
+        "velero_namespace",
+        "included_namespaces",
+        "storage_location",
+        "ttl",
+        "kubernetes_conn_id",
+    )
 
     def __init__(
         self,
@@ -75,7 +82,14 @@ class VeleroCreateRestoreOperator(_VeleroOperator):
     and free of temporary files; the restore DAG's resume enables them.
     """
 
-    template_fields = ("backup_set_id", "velero_namespace", "backup_name", "restore_name")
+    template_fields = (
+        "backup_set_id",
+        "velero_namespace",
+        "backup_name",
+        "restore_name",
+        "ecd_namespaces",
+        "kubernetes_conn_id",
+    )
 
     def __init__(
         self,

@@ -19,28 +19,32 @@ class EcdDrainedSensor(BaseSensorOperator):
     running, so the teardown resumes the workflows at once.
     """
 
-    template_fields = ("namespace", "names")
+    template_fields = ("namespace", "names", "drain_timeout_minutes", "kubernetes_conn_id")
 
     def __init__(
         self,
         *,
         namespace: str,
         names: list[str] | str,
-        drain_timeout: timedelta = timedelta(minutes=15),
+        drain_timeout_minutes: int | str = 15,
         kubernetes_conn_id: str = "kubernetes_default",
         deferrable: bool = True,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("poke_interval", 5)
-        kwargs.setdefault("timeout", drain_timeout.total_seconds())
         super().__init__(**kwargs)
         self.namespace = namespace
         self.names = names
-        self.drain_timeout = drain_timeout
+        self.drain_timeout_minutes = drain_timeout_minutes
         self.kubernetes_conn_id = kubernetes_conn_id
         self.deferrable = deferrable
 
+    @property
+    def drain_timeout(self) -> timedelta:
+        return timedelta(minutes=float(self.drain_timeout_minutes))
+
     def execute(self, context: Any) -> Any:
+        self.timeout = self.drain_timeout.total_seconds()
         if not self.deferrable:
             return super().execute(context)
         deadline = datetime.now(UTC) + self.drain_timeout

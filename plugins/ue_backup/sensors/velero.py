@@ -17,7 +17,7 @@ class _VeleroPhaseSensor(BaseSensorOperator):
     """Succeeds on Completed (or PartiallyFailed when allowed); fails with Velero's counts."""
 
     kind: str
-    template_fields = ("namespace", "name")
+    template_fields = ("namespace", "name", "allow_partially_failed", "kubernetes_conn_id")
 
     def __init__(
         self,

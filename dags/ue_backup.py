@@ -1,0 +1,249 @@
+"""
+### ue_backup: a consistent backup set of one Usage Engine installation
+
+Suspends the workflows (the cold window), fixes the database point first
+(RDS snapshot), then takes the disk backup (AWS Backup job, or DataSync
+EFS-to-EFS) and the MemoryDB snapshot, captures the Kubernetes resources
+with Velero, and resumes the workflows as soon as every point in time is
+fixed and the EFS job has finished. Waiting for snapshots, verification and
+the manifest happen after the window.
+
+Resume is a teardown: it runs whatever fails, is skipped or is marked failed
+by hand; the `ue_backup_watchdog` DAG resumes what a killed run left behind.
+
+Params: `components` (default: everything configured; `efs` is always
+required) and a free-text `reason` that is logged and kept in the manifest.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import DAG, Param, TriggerRule, task
+
+from ue_backup.dag_support import (
+    BACKUP_SET_ASSET,
+    START_DATE,
+    backup_schedule,
+    default_args,
+    only_if,
+    setting,
+    xcom,
+)
+from ue_backup.operators.aws_backup import AwsBackupStartEfsBackupJobOperator
+from ue_backup.operators.datasync import DataSyncStartCopyOperator
+from ue_backup.operators.ecd import EcdResumeOperator, EcdSuspendOperator
+from ue_backup.operators.memorydb import MemoryDbCreateSnapshotOperator
+from ue_backup.operators.rds import RdsStartSnapshotOperator
+from ue_backup.operators.velero import VeleroCreateBackupOperator
+from ue_backup.sensors.aws_backup import AwsBackupJobCompletedSensor
+from ue_backup.sensors.datasync import DataSyncTaskExecutionCompletedSensor
+from ue_backup.sensors.ecd import EcdDrainedSensor
+from ue_backup.sensors.memorydb import MemoryDbSnapshotAvailableSensor
+from ue_backup.sensors.rds import RdsSnapshotAvailableSensor
+from ue_backup.sensors.velero import VeleroBackupCompletedSensor
+from ue_backup.tasks.preflight import COMPONENTS
+
+AWS = {"aws_conn_id": setting("aws_conn_id"), "region_name": setting("region")}
+K8S = {"kubernetes_conn_id": setting("kubernetes_conn_id")}
+SET = {"backup_set_id": setting("backup_set")}
+
+with DAG(
+    dag_id="ue_backup",
+    description="Consistent backup set: RDS, EFS, MemoryDB, Velero inside a short cold window",
+    doc_md=__doc__,
+    schedule=backup_schedule(),
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(),
+    tags=["ue-backup", "backup"],
+    render_template_as_native_obj=True,
+    params={
+        "components": Param(
+            list(COMPONENTS),
+            type="array",
+            items={"type": "string", "enum": list(COMPONENTS)},
+            title="Components",
+            description="What to back up; 'efs' is always required. Default: all configured.",
+        ),
+        "reason": Param(
+            "",
+            type="string",
+            maxLength=500,
+            title="Reason",
+            description="Why this backup is taken (kept in the log and the manifest).",
+        ),
+    },
+) as dag:
+
+    @task
+    def preflight(params: dict[str, Any] | None = None, **context: Any) -> dict[str, Any]:
+        """Validate params and configuration, check every resource; nothing is changed."""
+        from ue_backup.tasks.preflight import preflight as run_preflight
+
+        return run_preflight(params or {}, context)
+
+    @task(pre_execute=only_if("cold_window", "external"))
+    def check_external_window(**context: Any) -> dict[str, Any]:
+        """External mode: inside the platform's window, every ECD stopped, time to finish."""
+        from ue_backup.tasks.backup_steps import check_external_window as check
+
+        return check(context["ti"].xcom_pull(task_ids="preflight"))
+
+    settings = preflight()
+    external = check_external_window()
+
+    # --- the cold window ---------------------------------------------------------
+    suspend = EcdSuspendOperator(
+        task_id="suspend_workflows",
+        namespace=setting("namespace"),
+        label_selector=setting("ecd_label_selector"),
+        names=setting("ecd_names"),
+        max_window_minutes=setting("max_window_minutes"),
+        pre_execute=only_if("cold_window", "managed"),
+        **SET,
+        **K8S,
+    )
+    drained = EcdDrainedSensor(
+        task_id="wait_workflows_drained",
+        namespace=setting("namespace"),
+        names=xcom("suspend_workflows", "suspended"),
+        drain_timeout_minutes=setting("drain_timeout_minutes"),
+        **K8S,
+    )
+    rds = RdsStartSnapshotOperator(
+        task_id="rds_snapshot",
+        db_instance_identifier=setting("rds_instance"),
+        trigger_rule=TriggerRule.NONE_FAILED,
+        pre_execute=only_if("rds_instance"),
+        **SET,
+        **AWS,
+    )
+    efs = AwsBackupStartEfsBackupJobOperator(
+        task_id="efs_backup",
+        file_system_id=setting("efs_file_system_id"),
+        backup_vault_name=setting("backup_vault"),
+        iam_role_arn=setting("backup_role_arn"),
+        lifecycle=setting("backup_lifecycle"),
+        complete_window_minutes=setting("backup_complete_window_minutes"),
+        trigger_rule=TriggerRule.NONE_FAILED,
+        pre_execute=only_if("efs_method", "aws_backup"),
+        **SET,
+        **AWS,
+    )
+    efs_done = AwsBackupJobCompletedSensor(
+        task_id="wait_efs_backup", resource_id=xcom("efs_backup", "job_id"), **AWS
+    )
+    datasync = DataSyncStartCopyOperator(
+        task_id="datasync_copy",
+        task_arn=setting("datasync_task_arn"),
+        trigger_rule=TriggerRule.NONE_FAILED,
+        pre_execute=only_if("efs_method", "datasync"),
+        **SET,
+        **AWS,
+    )
+    datasync_done = DataSyncTaskExecutionCompletedSensor(
+        task_id="wait_datasync_copy",
+        resource_id=xcom("datasync_copy", "task_execution_arn"),
+        **AWS,
+    )
+    memorydb = MemoryDbCreateSnapshotOperator(
+        task_id="memorydb_snapshot",
+        cluster_name=setting("memorydb_cluster"),
+        trigger_rule=TriggerRule.NONE_FAILED,
+        pre_execute=only_if("memorydb_cluster"),
+        **SET,
+        **AWS,
+    )
+    velero = VeleroCreateBackupOperator(
+        task_id="velero_backup",
+        velero_namespace=setting("velero_namespace"),
+        included_namespaces=setting("velero_included_namespaces"),
+        storage_location=setting("velero_storage_location"),
+        ttl=setting("velero_ttl"),
+        trigger_rule=TriggerRule.NONE_FAILED,
+        pre_execute=only_if("velero_namespace"),
+        **SET,
+        **K8S,
+    )
+    resume = EcdResumeOperator(
+        task_id="resume_workflows",
+        namespace=setting("namespace"),
+        retries=5,
+        **SET,
+        **K8S,
+    ).as_teardown(setups=suspend, on_failure_fail_dagrun=True)
+
+    settings >> [external, suspend]
+    suspend >> drained
+    [external, drained] >> rds >> [efs, datasync, memorydb]
+    [external, drained] >> velero
+    efs >> efs_done
+    datasync >> datasync_done
+    [efs_done, datasync_done, memorydb, velero] >> resume
+
+    # --- after the window ----------------------------------------------------------
+    rds_available = RdsSnapshotAvailableSensor(
+        task_id="wait_rds_snapshot", resource_id=xcom("rds_snapshot", "id"), **AWS
+    )
+    memorydb_available = MemoryDbSnapshotAvailableSensor(
+        task_id="wait_memorydb_snapshot", resource_id=xcom("memorydb_snapshot", "id"), **AWS
+    )
+    velero_done = VeleroBackupCompletedSensor(
+        task_id="wait_velero_backup",
+        name=xcom("velero_backup", "name"),
+        namespace=setting("velero_namespace"),
+        allow_partially_failed=setting("velero_allow_partially_failed"),
+        **K8S,
+    )
+    rds >> rds_available
+    memorydb >> memorydb_available
+    velero >> velero_done
+
+    @task(trigger_rule=TriggerRule.NONE_FAILED, retries=1)
+    def verify(**context: Any) -> dict[str, Any]:
+        """States, rule 1, tags, no temporary file: read back from AWS and Kubernetes."""
+        from ue_backup.tasks.backup_steps import verify as run_verify
+
+        ti = context["ti"]
+        records = {
+            "rds": ti.xcom_pull(task_ids="rds_snapshot"),
+            "efs": ti.xcom_pull(task_ids="efs_backup"),
+            "datasync": ti.xcom_pull(task_ids="datasync_copy"),
+            "memorydb": ti.xcom_pull(task_ids="memorydb_snapshot"),
+            "velero": ti.xcom_pull(task_ids="velero_backup"),
+        }
+        return run_verify(ti.xcom_pull(task_ids="preflight"), records)
+
+    @task(trigger_rule=TriggerRule.NONE_FAILED, outlets=[BACKUP_SET_ASSET])
+    def manifest(**context: Any) -> dict[str, Any]:
+        """Write the manifest to S3, return it, and announce the set as an Asset event."""
+        from ue_backup.tasks.backup_steps import write_manifest
+
+        ti = context["ti"]
+        settings = ti.xcom_pull(task_ids="preflight")
+        opened = ti.xcom_pull(task_ids="suspend_workflows") or ti.xcom_pull(
+            task_ids="check_external_window"
+        )
+        closed = ti.xcom_pull(task_ids="resume_workflows") or {}
+        window = (
+            {
+                "start": opened["window_start"],
+                "end": closed.get("window_end"),
+                "mode": settings["cold_window"],
+            }
+            if opened
+            else None
+        )
+        result = write_manifest(settings, ti.xcom_pull(task_ids="verify"), window, ti.run_id)
+        context["outlet_events"][BACKUP_SET_ASSET].extra = {
+            "installation": result["installation"],
+            "backup_set": result["backup_set"],
+            "manifest": result["location"],
+        }
+        return result
+
+    checked = verify()
+    [rds_available, efs_done, datasync_done, memorydb_available, velero_done] >> checked
+    [checked, resume] >> manifest()

@@ -1,0 +1,71 @@
+"""What the DAG files share: defaults, the pool, the backup-set asset, settings templates.
+
+The DAG files stay thin and declarative; everything they need at parse time
+comes from here and costs no database or network access. Configuration is
+read at run time by each DAG's first task, which returns the run's settings;
+later tasks read them through ``setting(...)`` templates, and tasks of a
+component the installation does not have skip themselves
+(``pre_execute=only_if(...)``), so one DAG shape serves every variant.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import Asset
+from airflow.sdk.exceptions import AirflowSkipException
+
+from ue_backup.config import load_config_for_parsing
+
+OWNER = "ue-backup"
+POOL = "ue_backup"
+START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
+BACKUP_SET_ASSET = Asset(name="ue_backup_set", uri="ue-backup://backup-sets")
+
+
+def default_args() -> dict[str, Any]:
+    """Owner, retries and pool of every task; retry delay tunable for tests and demos."""
+    delay = float(os.environ.get("UE_BACKUP_RETRY_DELAY_SECONDS", "60"))
+    return {
+        "owner": OWNER,
+        "retries": 2,
+        "retry_delay": timedelta(seconds=delay),
+        "pool": POOL,
+    }
+
+
+def backup_schedule() -> str | None:
+    """The backup schedule from the configuration file, or None (manual runs only).
+
+    Only the file is read at parse time; a configuration kept in the Airflow
+    Variable gives an unscheduled DAG (documented in the README).
+    """
+    cfg = load_config_for_parsing()
+    return cfg.schedule if cfg else None
+
+
+def setting(key: str, task_id: str = "preflight") -> str:
+    """A template for one key of the run's settings (rendered as a native object)."""
+    return f"{{{{ ti.xcom_pull(task_ids='{task_id}')['{key}'] }}}}"
+
+
+def xcom(task_id: str, key: str | None = None) -> str:
+    """A template for another task's return value (or one key of it)."""
+    tail = f"['{key}']" if key else ""
+    return f"{{{{ ti.xcom_pull(task_ids='{task_id}'){tail} }}}}"
+
+
+def only_if(key: str, *values: Any, task_id: str = "preflight") -> Callable[[Any], None]:
+    """A ``pre_execute`` hook: skip the task unless the setting is set (or is one of values)."""
+
+    def check(context: Any) -> None:
+        settings = context["ti"].xcom_pull(task_ids=task_id) or {}
+        value = settings.get(key)
+        if (values and value not in values) or (not values and not value):
+            raise AirflowSkipException(f"not part of this run: {key} is {value!r}")
+
+    return check
