@@ -1,0 +1,41 @@
+"""
+### ue_backup_watchdog: no workflow stays suspended after its backup run died
+
+Every few minutes, resumes EC Deployments whose resume deadline has passed
+while the run that suspended them is no longer running, and logs each one
+loudly. Runs in the default pool, so a busy backup never blocks it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from airflow.sdk import DAG, task
+
+from ue_backup.dag_support import START_DATE, default_args
+
+with DAG(
+    dag_id="ue_backup_watchdog",
+    description="Resume ECDs left suspended past their deadline by a run that is gone",
+    doc_md=__doc__,
+    schedule=timedelta(minutes=5),
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args={**default_args(), "pool": "default_pool"},
+    tags=["ue-backup", "watchdog"],
+) as dag:
+
+    @task
+    def resume_expired_suspensions(**context: Any) -> dict[str, Any]:
+        """Find expired suspensions; resume those whose run is not running."""
+        from ue_backup.config import load_config
+        from ue_backup.hooks.ecd import EcdHook
+        from ue_backup.tasks.watchdog import repair
+
+        cfg = load_config()
+        hook = EcdHook(conn_id=cfg.kubernetes_conn_id)
+        return repair(hook, cfg.kubernetes.namespace, context["ti"].get_dagrun_state)
+
+    resume_expired_suspensions()

@@ -1,0 +1,74 @@
+"""The watchdog: resume ECDs that a dead run left suspended past their deadline.
+
+A killed worker, a lost scheduler or a run deleted by hand can leave ECDs
+switched off with nobody to switch them back. Their annotations say who
+suspended them and until when; once the deadline has passed and the
+suspending run is no longer running, the watchdog resumes them and says so
+loudly. A run that is still running past its deadline is reported, not
+overridden: it may be finishing its EFS job.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from ue_backup.hooks.ecd import EcdHook
+
+log = logging.getLogger(__name__)
+
+LIVE_RUN_STATES = ("queued", "running")
+
+
+def run_state(get_dagrun_state: Callable[[str, str], str], run: str) -> str:
+    """The state of ``<dag_id>/<run_id>``, or ``"gone"`` when Airflow no longer knows it."""
+    dag_id, _, run_id = run.partition("/")
+    if not dag_id or not run_id:
+        return "gone"
+    try:
+        return str(get_dagrun_state(dag_id, run_id))
+    except Exception as error:  # a deleted run or DAG is as dead as a failed one
+        log.info("Run %s cannot be looked up (%s): treating it as gone", run, error)
+        return "gone"
+
+
+def repair(
+    hook: EcdHook,
+    namespace: str,
+    get_dagrun_state: Callable[[str, str], str],
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Resume every expired suspension whose run is not live; returns what was done."""
+    now = now or datetime.now(UTC)
+    resumed, overdue = {}, {}
+    for suspension in hook.expired_suspensions(namespace, now):
+        state = run_state(get_dagrun_state, suspension.run)
+        if state in LIVE_RUN_STATES:
+            log.error(
+                "WATCHDOG: ECD %s is past its resume deadline %s, but run %s is still %s: "
+                "leaving it to that run",
+                suspension.name,
+                suspension.deadline,
+                suspension.run,
+                state,
+            )
+            overdue[suspension.name] = suspension.run
+            continue
+        outcome = hook.resume_one(namespace, suspension.name, suspension.owner)
+        log.error(
+            "WATCHDOG RESUMED ECD %s/%s (%s): suspended by %s (run %s, now %s), "
+            "resume deadline %s passed",
+            namespace,
+            suspension.name,
+            outcome,
+            suspension.owner,
+            suspension.run or "unknown",
+            state,
+            suspension.deadline,
+        )
+        resumed[suspension.name] = outcome
+    if not resumed and not overdue:
+        log.info("No ECD in %s is suspended past its deadline", namespace)
+    return {"resumed": resumed, "overdue": overdue, "checked_at": now.isoformat()}
