@@ -25,15 +25,16 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	$(BIN)/uv pip install --python $(BIN)/python -r requirements-dev.txt -c constraints.txt
 	touch $@
 
-$(TEST_HOME)/airflow.db: $(STAMP)
+$(TEST_HOME)/.migrated: $(STAMP)
 	mkdir -p $(TEST_HOME)
 	$(AIRFLOW_ENV) $(BIN)/airflow db migrate > $(TEST_HOME)/migrate.log 2>&1 || (cat $(TEST_HOME)/migrate.log; exit 1)
+	touch $@
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: $(STAMP) $(TEST_HOME)/airflow.db lint
+test: $(STAMP) $(TEST_HOME)/.migrated lint
 	$(AIRFLOW_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 _home = ROOT / ".airflow-test"
 for name, value in {
@@ -19,3 +21,26 @@ for name, value in {
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_home}/airflow.db",
 }.items():
     os.environ.setdefault(name, value)
+
+
+# --- the sandbox ---------------------------------------------------------------------------
+# One emulated AWS and Kubernetes per test session (moto's state is process-wide),
+# emptied before each test that asks for it.
+
+
+@pytest.fixture(scope="session")
+def sandbox_session(tmp_path_factory):
+    from tests.sandbox.core import Sandbox
+
+    sandbox = Sandbox(tmp_path_factory.mktemp("sandbox")).start()
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_session, monkeypatch):
+    """A fresh, empty sandbox with Airflow's connections pointing at it."""
+    sandbox_session.reset()
+    for name, value in sandbox_session.connection_env().items():
+        monkeypatch.setenv(name, value)
+    return sandbox_session

@@ -65,9 +65,13 @@ class AwsBackupHook(CustomWaitersMixin, AwsBaseHook):
 
     def recovery_point_tags(self, recovery_point_arn: str) -> dict[str, str]:
         tags: dict[str, str] = {}
-        for page in self.conn.get_paginator("list_tags").paginate(ResourceArn=recovery_point_arn):
+        kwargs = {"ResourceArn": recovery_point_arn}
+        while True:  # ListTags pages with NextToken but botocore has no paginator for it
+            page = self.conn.list_tags(**kwargs)
             tags.update(page.get("Tags") or {})
-        return tags
+            if not page.get("NextToken"):
+                return tags
+            kwargs["NextToken"] = page["NextToken"]
 
     def list_recovery_points(self, vault_name: str, resource_arn: str | None = None) -> list[dict]:
         """Every recovery point in the vault (of one resource if given), with its tags."""
