@@ -61,11 +61,11 @@ with DAG(
     render_template_as_native_obj=True,
     params={
         "components": Param(
-            list(COMPONENTS),
-            type="array",
+            None,
+            type=["null", "array"],
             items={"type": "string", "enum": list(COMPONENTS)},
             title="Components",
-            description="What to back up; 'efs' is always required. Default: all configured.",
+            description="What to back up ('efs' is always required); empty: all configured.",
         ),
         "reason": Param(
             "",
@@ -101,7 +101,7 @@ with DAG(
         label_selector=setting("ecd_label_selector"),
         names=setting("ecd_names"),
         max_window_minutes=setting("max_window_minutes"),
-        pre_execute=only_if("cold_window", "managed"),
+        active=setting("managed_window"),
         **SET,
         **K8S,
     )
@@ -223,19 +223,11 @@ with DAG(
 
         ti = context["ti"]
         settings = ti.xcom_pull(task_ids="preflight")
-        opened = ti.xcom_pull(task_ids="suspend_workflows") or ti.xcom_pull(
-            task_ids="check_external_window"
-        )
-        closed = ti.xcom_pull(task_ids="resume_workflows") or {}
-        window = (
-            {
-                "start": opened["window_start"],
-                "end": closed.get("window_end"),
-                "mode": settings["cold_window"],
-            }
-            if opened
-            else None
-        )
+        start = (ti.xcom_pull(task_ids="suspend_workflows") or {}).get("window_start") or (
+            ti.xcom_pull(task_ids="check_external_window") or {}
+        ).get("window_start")
+        end = (ti.xcom_pull(task_ids="resume_workflows") or {}).get("window_end")
+        window = {"start": start, "end": end, "mode": settings["cold_window"]} if start else None
         result = write_manifest(settings, ti.xcom_pull(task_ids="verify"), window, ti.run_id)
         context["outlet_events"][BACKUP_SET_ASSET].extra = {
             "installation": result["installation"],

@@ -90,6 +90,7 @@ class _Model(BaseModel):
 
 NonNegativeInt = Annotated[int, Field(ge=0)]
 PositiveInt = Annotated[int, Field(gt=0)]
+PositiveMinutes = Annotated[float, Field(gt=0)]
 
 
 # --- system database -------------------------------------------------------
@@ -343,8 +344,8 @@ class ColdWindowMode(StrEnum):
 class ColdWindowConfig(_Model):
     disk_storage_used: list[DiskStorage] = []
     mode: ColdWindowMode = ColdWindowMode.MANAGED
-    drain_timeout_minutes: PositiveInt = 15
-    max_window_minutes: PositiveInt = 60
+    drain_timeout_minutes: PositiveMinutes = 15
+    max_window_minutes: PositiveMinutes = 60
     external_suspend_from: str | None = None
     external_suspend_until: str | None = None
     # External mode: how long a backup needs inside the platform's window; a run

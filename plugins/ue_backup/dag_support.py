@@ -30,21 +30,17 @@ BACKUP_SET_ASSET = Asset(name="ue_backup_set", uri="ue-backup://backup-sets")
 def default_args() -> dict[str, Any]:
     """Owner, retries and pool of every task.
 
-    Two environment variables tune the pace for tests and demos, where the
-    sandbox answers in seconds: ``UE_BACKUP_RETRY_DELAY_SECONDS`` (default
-    60) and ``UE_BACKUP_POLL_SECONDS`` (sensors' poke and trigger interval;
-    default: each sensor's own, 5 to 30 seconds).
+    ``UE_BACKUP_RETRY_DELAY_SECONDS`` (default 60) shortens the retry delay
+    for tests and demos, where the sandbox answers in seconds (see also
+    ``UE_BACKUP_POLL_SECONDS`` in ``sensors.base``).
     """
     delay = float(os.environ.get("UE_BACKUP_RETRY_DELAY_SECONDS", "60"))
-    args: dict[str, Any] = {
+    return {
         "owner": OWNER,
         "retries": 2,
         "retry_delay": timedelta(seconds=delay),
         "pool": POOL,
     }
-    if os.environ.get("UE_BACKUP_POLL_SECONDS"):
-        args["poke_interval"] = float(os.environ["UE_BACKUP_POLL_SECONDS"])
-    return args
 
 
 def backup_schedule() -> str | None:

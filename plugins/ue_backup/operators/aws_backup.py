@@ -14,9 +14,12 @@ from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
-from ue_backup.hooks.aws_backup import AwsBackupHook
+from ue_backup.errors import PermanentFailure
+from ue_backup.hooks.aws_backup import BACKUP_JOB_FAILED, AwsBackupHook
 from ue_backup.links.console import AwsBackupJobLink, AwsBackupRecoveryPointLink
 from ue_backup.operators.base import BackupSetMixin
+
+MAX_JOB_ATTEMPTS = 5
 
 
 def efs_file_system_arn(hook: AwsBackupHook, file_system_id: str) -> str:
@@ -85,15 +88,30 @@ class AwsBackupStartEfsBackupJobOperator(BackupSetMixin, _AwsBackupJobOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         backup_set = self.backup_set(context)
-        job = self.hook.start_backup_job(
-            vault_name=self.backup_vault_name,
-            resource_arn=efs_file_system_arn(self.hook, self.file_system_id),
-            iam_role_arn=self.iam_role_arn,
-            idempotency_token=backup_set.efs_idempotency_token,
-            recovery_point_tags=backup_set.tags,
-            lifecycle=self.lifecycle,
-            complete_window_minutes=self.complete_window_minutes,
-        )
+        resource_arn = efs_file_system_arn(self.hook, self.file_system_id)
+        for attempt in range(1, MAX_JOB_ATTEMPTS + 1):
+            # Tokens form a chain (token, token-2, ...): a retry walks it and finds the
+            # job its earlier try started; only a job that ended badly moves it on.
+            token = backup_set.efs_idempotency_token + (f"-{attempt}" if attempt > 1 else "")
+            job = self.hook.start_backup_job(
+                vault_name=self.backup_vault_name,
+                resource_arn=resource_arn,
+                iam_role_arn=self.iam_role_arn,
+                idempotency_token=token,
+                recovery_point_tags=backup_set.tags,
+                lifecycle=self.lifecycle,
+                complete_window_minutes=self.complete_window_minutes,
+            )
+            state = self.hook.describe_backup_job(job["BackupJobId"])["State"]
+            if state not in BACKUP_JOB_FAILED:
+                break
+            self.log.warning(
+                "Backup job %s of this set ended %s: starting another", job["BackupJobId"], state
+            )
+        else:
+            raise PermanentFailure(
+                f"{MAX_JOB_ATTEMPTS} backup jobs of set {backup_set.id} all ended badly"
+            )
         result = {
             "job_id": job["BackupJobId"],
             "recovery_point_arn": job.get("RecoveryPointArn"),

@@ -45,6 +45,10 @@ class EcdSuspendOperator(_EcdOperator):
     already suspended are resumed before the task fails: a failed setup task
     does not run its teardown. Returns ``{"suspended": [...], "window_start",
     "resume_deadline"}``.
+
+    With ``active`` false (a hot backup, or a window the platform manages)
+    it suspends nothing and says so. It must still succeed rather than skip:
+    Airflow skips every task in the scope of a skipped setup task.
     """
 
     template_fields = (
@@ -54,6 +58,7 @@ class EcdSuspendOperator(_EcdOperator):
         "names",
         "max_window_minutes",
         "kubernetes_conn_id",
+        "active",
     )
 
     def __init__(
@@ -62,20 +67,25 @@ class EcdSuspendOperator(_EcdOperator):
         label_selector: str | None = None,
         names: list[str] | None = None,
         max_window_minutes: int | str = 60,
+        active: bool | str = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.active = active
         self.label_selector = label_selector
         self.names = names or []
         self.max_window_minutes = max_window_minutes
 
     def execute(self, context: Any) -> dict[str, Any]:
+        if self.active in (False, "False", "false", None, ""):
+            self.log.info("No managed cold window in this run: nothing to suspend")
+            return {"suspended": [], "already_disabled": [], "window_start": None}
         owner = self.backup_set(context).id
         hook = self.hook
         ecds = hook.select_ecds(self.namespace, self.label_selector, self.names)
         names = [e["metadata"]["name"] for e in ecds]
         window_start = datetime.now(UTC)
-        deadline = window_start + timedelta(minutes=int(self.max_window_minutes))
+        deadline = window_start + timedelta(minutes=float(self.max_window_minutes))
         self.log.info(
             "Suspending %d ECD(s) in %s for %s: %s", len(names), self.namespace, owner, names
         )

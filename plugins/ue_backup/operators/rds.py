@@ -20,6 +20,7 @@ from ue_backup.errors import PermanentFailure
 from ue_backup.links.console import RdsSnapshotLink
 from ue_backup.operators.base import BackupSetMixin
 from ue_backup.planning import to_utc
+from ue_backup.sensors.base import poll_interval
 
 GB = 1024**3
 SNAPSHOT_FAILED = ("failed", "deleting", "deleted", "incompatible-restore")
@@ -55,14 +56,14 @@ class RdsStartSnapshotOperator(BackupSetMixin, AwsBaseOperator[RdsHook]):
         backup_set_id: str,
         db_instance_identifier: str,
         time_fixed_timeout: float = 600,
-        check_interval: float = 2,
+        check_interval: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.backup_set_id = backup_set_id
         self.db_instance_identifier = db_instance_identifier
         self.time_fixed_timeout = time_fixed_timeout
-        self.check_interval = check_interval
+        self.check_interval = check_interval or poll_interval(2)
 
     def _find(self, snapshot_id: str) -> dict[str, Any] | None:
         try:

@@ -8,7 +8,7 @@ from typing import Any
 from airflow.sdk import BaseSensorOperator
 
 from ue_backup.hooks.ecd import EcdHook
-from ue_backup.sensors.base import event_or_fail
+from ue_backup.sensors.base import event_or_fail, poll_interval
 from ue_backup.triggers.ecd import EcdDrainedTrigger
 
 
@@ -31,7 +31,7 @@ class EcdDrainedSensor(BaseSensorOperator):
         deferrable: bool = True,
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("poke_interval", 5)
+        kwargs.setdefault("poke_interval", poll_interval(5))
         super().__init__(**kwargs)
         self.namespace = namespace
         self.names = names
@@ -44,6 +44,9 @@ class EcdDrainedSensor(BaseSensorOperator):
         return timedelta(minutes=float(self.drain_timeout_minutes))
 
     def execute(self, context: Any) -> Any:
+        if not self.names:
+            self.log.info("No ECD was suspended: nothing to drain")
+            return []
         self.timeout = self.drain_timeout.total_seconds()
         if not self.deferrable:
             return super().execute(context)

@@ -9,7 +9,7 @@ from airflow.sdk import BaseSensorOperator
 
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.velero import VeleroHook
-from ue_backup.sensors.base import event_or_fail
+from ue_backup.sensors.base import event_or_fail, poll_interval
 from ue_backup.triggers.velero import VeleroPhaseTrigger, verdict
 
 
@@ -29,7 +29,7 @@ class _VeleroPhaseSensor(BaseSensorOperator):
         deferrable: bool = True,
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("poke_interval", 10)
+        kwargs.setdefault("poke_interval", poll_interval(10))
         kwargs.setdefault("timeout", 6 * 3600)
         super().__init__(**kwargs)
         self.name = name

@@ -204,6 +204,7 @@ def settings_for(
         "velero_ttl": velero.ttl if velero else None,
         "velero_allow_partially_failed": velero.allow_partially_failed if velero else False,
         "cold_window": mode,
+        "managed_window": mode == "managed",
         "namespace": cfg.kubernetes.namespace,
         "ecd_label_selector": cfg.kubernetes.ecd_selection.label_selector,
         "ecd_names": list(cfg.kubernetes.ecd_selection.names),

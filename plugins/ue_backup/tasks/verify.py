@@ -85,6 +85,11 @@ def verify_set(
             labels.get(BACKUP_SET_LABEL) == backup_set.id,
             f"labels {labels}",
         )
+    check(
+        "disk backup present",
+        recovery_point is not None or datasync_execution is not None,
+        "every backup set needs its EFS backup",
+    )
     database = times.get("database")
     if database is not None:
         for other in ("efs", "memorydb"):

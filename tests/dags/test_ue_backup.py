@@ -1,0 +1,259 @@
+"""ue_backup end to end on the sandbox: every variant, every injected fault.
+
+In every case the run must end as it should, with a clear reason when it
+fails, and every ECD must end exactly as enabled as it was before the run.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.dags.runner import rerun, run_dag, write_config
+from tests.sandbox.faults import Fault
+from tests.sandbox.installation import NAMESPACE, TEMPORARY_FILES, seed_installation
+
+pytestmark = pytest.mark.e2e
+
+
+def ecd_enabled(sandbox) -> dict[str, bool]:
+    return {
+        e["metadata"]["name"]: e["spec"]["enabled"]
+        for e in sandbox.k8s.list("ecdeployments", NAMESPACE)
+    }
+
+
+def suspension_annotations(sandbox) -> dict[str, dict]:
+    return {
+        e["metadata"]["name"]: {
+            k: v for k, v in (e["metadata"].get("annotations") or {}).items() if "ue-backup" in k
+        }
+        for e in sandbox.k8s.list("ecdeployments", NAMESPACE)
+    }
+
+
+def mutations(sandbox, service=None, operation=None):
+    return sandbox.log.entries(service, operation)
+
+
+@pytest.fixture
+def installation(sandbox, tmp_path, monkeypatch, request):
+    options = getattr(request, "param", {})
+    inst = seed_installation(sandbox, "ue-test", **options)
+    inst.config["cold_window"]["drain_timeout_minutes"] = 0.05  # 3 s: the sandbox drains in 0.3
+    write_config(inst.config, tmp_path, monkeypatch)
+    return inst
+
+
+def assert_ecds_as_before(sandbox, installation):
+    assert ecd_enabled(sandbox) == dict.fromkeys(installation.ecds, True)
+    assert all(not a for a in suspension_annotations(sandbox).values())
+
+
+def manifest_in_s3(sandbox, installation) -> dict:
+    s3 = sandbox.client("s3")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=installation.bucket)["Contents"]]
+    assert len(keys) == 1, keys
+    return json.loads(s3.get_object(Bucket=installation.bucket, Key=keys[0])["Body"].read())
+
+
+# --- the full installation -------------------------------------------------------------------
+
+
+def test_full_backup_with_a_short_cold_window(sandbox, installation):
+    result = run_dag("ue_backup")
+    assert result.state == "success", result.tasks
+    assert_ecds_as_before(sandbox, installation)
+
+    # The window: ECDs off, then the database point, then disk and MemoryDB, then ECDs on.
+    disable = [m for m in mutations(sandbox, "k8s", "patch") if m.detail.get("enabled") is False]
+    enable = [m for m in mutations(sandbox, "k8s", "patch") if m.detail.get("enabled") is True]
+    (rds,) = mutations(sandbox, "rds", "CreateDBSnapshot")
+    (efs,) = mutations(sandbox, "backup", "StartBackupJob")
+    (memorydb,) = mutations(sandbox, "memorydb", "CreateSnapshot")
+    assert len(disable) == len(enable) == len(installation.ecds)
+    assert max(m.at for m in disable) < rds.at < efs.at < min(m.at for m in enable)
+    assert rds.at < memorydb.at < min(m.at for m in enable)
+
+    manifest = manifest_in_s3(sandbox, installation)
+    assert manifest["verification"]["result"] == "passed"
+    artifacts = manifest["artifacts"]
+    assert artifacts["rds_snapshot"]["time"] < artifacts["efs_recovery_point"]["time"]
+    assert artifacts["rds_snapshot"]["time"] < artifacts["memorydb_snapshot"]["time"]
+    assert artifacts["velero_backup"]["state"] == "Completed"
+    assert manifest["cold_window"]["seconds"] > 0
+    assert manifest["monthly_cost_usd"] == pytest.approx(20 * 0.05, abs=0.01)
+    assert result.xcom("manifest")["backup_set"] == manifest["backup_set"]
+
+
+def test_clearing_a_failed_run_creates_nothing_new(sandbox, installation):
+    sandbox.faults.add(Fault("backup", "DescribeRecoveryPoint", code="Unavailable", times=None))
+    first = run_dag("ue_backup")
+    assert first.state == "failed"
+    assert first.tasks["verify"] == "failed"
+    sandbox.faults.clear()
+    second = rerun(first)
+    assert second.state == "success", second.tasks
+    assert len(mutations(sandbox, "rds", "CreateDBSnapshot")) == 1
+    assert len(mutations(sandbox, "memorydb", "CreateSnapshot")) == 1
+    assert len(mutations(sandbox, "k8s", "create")) == 1  # the Velero backup
+    jobs = sandbox.client("backup").list_backup_jobs()["BackupJobs"]
+    assert len(jobs) == 1
+    assert_ecds_as_before(sandbox, installation)
+
+
+# --- variants --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "installation",
+    [
+        {"database": "derby"},
+        {"memorydb": False, "velero": False},
+        {"cold_window": False},
+    ],
+    indirect=True,
+    ids=["derby", "no-memorydb-no-velero", "hot-backup"],
+)
+def test_variants(sandbox, installation):
+    result = run_dag("ue_backup")
+    assert result.state == "success", result.tasks
+    assert_ecds_as_before(sandbox, installation)
+    manifest = manifest_in_s3(sandbox, installation)
+    artifacts = manifest["artifacts"]
+    assert (artifacts["rds_snapshot"] is None) == (installation.rds_instance is None)
+    assert (artifacts["memorydb_snapshot"] is None) == (installation.memorydb_cluster is None)
+    cold = installation.config["cold_window"]["disk_storage_used"]
+    assert (manifest["cold_window"] is None) == (not cold)
+    assert bool(mutations(sandbox, "k8s", "patch")) == bool(cold)
+
+
+@pytest.mark.parametrize("installation", [{"method": "datasync"}], indirect=True)
+def test_datasync_copy_leaves_temporary_files_behind(sandbox, installation):
+    result = run_dag("ue_backup")
+    assert result.state == "success", result.tasks
+    target = sandbox.aws.efs_path(installation.datasync_target)
+    copied = {p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()}
+    assert copied
+    assert not copied & set(TEMPORARY_FILES)
+    assert manifest_in_s3(sandbox, installation)["artifacts"]["datasync_execution"]["state"] == (
+        "SUCCESS"
+    )
+
+
+def test_components_param_leaves_out_velero(sandbox, installation):
+    result = run_dag("ue_backup", {"components": ["database", "efs", "memorydb"], "reason": "x"})
+    assert result.state == "success", result.tasks
+    assert result.tasks["velero_backup"] == "skipped"
+    assert not sandbox.k8s.list("backups", "velero")
+
+
+# --- refused before anything changes ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "conf",
+    [
+        {"components": ["database"]},
+        {"components": ["efs", "tape"]},
+        {"reason": "x" * 501},
+        {"colour": "blue"},
+    ],
+    ids=["efs-left-out", "unknown-component", "long-reason", "unknown-param"],
+)
+def test_bad_params_change_nothing(sandbox, installation, conf):
+    result = run_dag("ue_backup", conf)
+    assert result.state == "failed"
+    assert result.tasks["preflight"] == "failed"
+    assert len(sandbox.log) == 0
+
+
+def test_missing_resource_is_refused_before_suspending(
+    sandbox, installation, tmp_path, monkeypatch
+):
+    installation.config["memorydb"]["cluster_name"] = "no-such-cluster"
+    write_config(installation.config, tmp_path, monkeypatch)
+    result = run_dag("ue_backup")
+    assert result.state == "failed"
+    assert result.tasks["preflight"] == "failed"
+    assert len(sandbox.log) == 0
+
+
+# --- faults: the run fails loudly, and the workflows end as they began -----------------------
+
+FAULTS = {
+    "rds-snapshot-api-error": Fault("rds", "CreateDBSnapshot", code="InternalFailure", times=None),
+    "rds-snapshot-failed": Fault("rds", "CreateDBSnapshot", kind="outcome", state="failed"),
+    "efs-job-failed": Fault(
+        "backup", "StartBackupJob", kind="outcome", state="FAILED", message="EFS throttled"
+    ),
+    "efs-job-expired": Fault("backup", "StartBackupJob", kind="outcome", state="EXPIRED"),
+    "memorydb-api-error": Fault("memorydb", "CreateSnapshot", code="InvalidState", times=None),
+    "velero-partially-failed": Fault(
+        "k8s", "velero-backup", kind="outcome", state="PartiallyFailed"
+    ),
+    "velero-create-error": Fault("k8s", "create", target="velero/backups", status=500, times=None),
+    "suspend-api-error": Fault(
+        "k8s", "patch", target="ecdeployments/ecd-rating", status=500, times=None
+    ),
+    "drain-never-finishes": Fault("k8s", "drain", kind="never", target="ecd-rating", times=None),
+}
+FAILED_TASK = {
+    "rds-snapshot-api-error": "rds_snapshot",
+    "rds-snapshot-failed": "wait_rds_snapshot",
+    "efs-job-failed": "wait_efs_backup",
+    "efs-job-expired": "wait_efs_backup",
+    "memorydb-api-error": "memorydb_snapshot",
+    "velero-partially-failed": "wait_velero_backup",
+    "velero-create-error": "velero_backup",
+    "suspend-api-error": "suspend_workflows",
+    "drain-never-finishes": "wait_workflows_drained",
+}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_each_fault_fails_the_run_and_resumes_the_workflows(sandbox, installation, fault, capfd):
+    sandbox.faults.add(FAULTS[fault])
+    result = run_dag("ue_backup")
+    assert result.state == "failed", result.tasks
+    assert result.tasks[FAILED_TASK[fault]] == "failed", result.tasks
+    assert result.tasks["verify"] in ("upstream_failed", "skipped"), result.tasks
+    assert_ecds_as_before(sandbox, installation)
+    if fault not in ("suspend-api-error",):
+        assert result.tasks["resume_workflows"] == "success", result.tasks
+    out = capfd.readouterr()
+    if fault == "efs-job-failed":
+        assert "EFS throttled" in out.out + out.err
+    if fault == "velero-partially-failed":
+        assert "phase PartiallyFailed" in out.out + out.err
+
+
+# --- the watchdog ----------------------------------------------------------------------------
+
+
+def test_watchdog_repairs_a_window_left_open_by_a_killed_run(sandbox, installation, capfd):
+    from ue_backup.hooks.ecd import EcdHook
+
+    hook = EcdHook(conn_id="kubernetes_default")
+    deadline = datetime.now(UTC) - timedelta(minutes=1)
+    hook.suspend(
+        NAMESPACE, installation.ecds, "ue-test-20261124t020000z", deadline, "ue_backup/killed"
+    )
+    assert not any(ecd_enabled(sandbox).values())
+    result = run_dag("ue_backup_watchdog")
+    assert result.state == "success"
+    assert_ecds_as_before(sandbox, installation)
+    assert "WATCHDOG RESUMED ECD" in "".join(capfd.readouterr())
+
+
+def test_watchdog_leaves_a_window_within_its_deadline(sandbox, installation):
+    from ue_backup.hooks.ecd import EcdHook
+
+    hook = EcdHook(conn_id="kubernetes_default")
+    deadline = datetime.now(UTC) + timedelta(minutes=30)
+    hook.suspend(NAMESPACE, installation.ecds, "ue-test-20261124t020000z", deadline, "x/y")
+    result = run_dag("ue_backup_watchdog")
+    assert result.state == "success"
+    assert not any(ecd_enabled(sandbox).values())
