@@ -6,16 +6,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_HOME := $(CURDIR)/.airflow-test
+DEMO_HOME := $(CURDIR)/.airflow-demo
 
-# Airflow for tests: its own home and database, no examples, this project's
-# DAG and plugin folders.
-AIRFLOW_ENV := AIRFLOW_HOME=$(TEST_HOME) \
+# Airflow with its own home and database, no examples, this project's DAG
+# and plugin folders: $(call airflow_env,HOME).
+airflow_env = AIRFLOW_HOME=$(1) \
 	AIRFLOW__CORE__LOAD_EXAMPLES=False \
 	AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
 	AIRFLOW__CORE__PLUGINS_FOLDER=$(CURDIR)/plugins \
-	AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=sqlite:///$(TEST_HOME)/airflow.db
+	AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=sqlite:///$(1)/airflow.db
+AIRFLOW_ENV := $(call airflow_env,$(TEST_HOME))
 
-.PHONY: install test lint unit demo sandbox clean
+.PHONY: install test lint demo sandbox clean
 
 install: $(STAMP)
 
@@ -25,9 +27,9 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	$(BIN)/uv pip install --python $(BIN)/python -r requirements-dev.txt -c constraints.txt
 	touch $@
 
-$(TEST_HOME)/.migrated: $(STAMP)
-	mkdir -p $(TEST_HOME)
-	$(AIRFLOW_ENV) $(BIN)/airflow db migrate > $(TEST_HOME)/migrate.log 2>&1 || (cat $(TEST_HOME)/migrate.log; exit 1)
+%/.migrated: $(STAMP)
+	mkdir -p $*
+	$(call airflow_env,$*) $(BIN)/airflow db migrate > $*/migrate.log 2>&1 || (cat $*/migrate.log; exit 1)
 	touch $@
 
 lint: $(STAMP)
@@ -36,6 +38,14 @@ lint: $(STAMP)
 
 test: $(STAMP) $(TEST_HOME)/.migrated lint
 	$(AIRFLOW_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Back up and restore a small installation in the sandbox, and show the result.
+demo: $(STAMP) $(DEMO_HOME)/.migrated
+	$(call airflow_env,$(DEMO_HOME)) $(BIN)/python scripts/demo.py
+
+# The sandbox alone, for trying the DAGs by hand: prints the connection settings.
+sandbox: $(STAMP)
+	$(BIN)/python -m tests.sandbox --seed ue-demo --config-out $(DEMO_HOME)/installation.yaml
 
 clean:
 	rm -rf $(VENV) $(TEST_HOME) .sandbox .airflow-demo

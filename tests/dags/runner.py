@@ -42,6 +42,12 @@ def load_dags() -> dict[str, Any]:
     return bag.dags
 
 
+@functools.cache
+def default_params(dag_id: str) -> dict[str, Any]:
+    """The DAG's params as parsed, before any run could change them."""
+    return copy.deepcopy(load_dags()[dag_id].params.dump())
+
+
 @dataclass
 class RunResult:
     state: str
@@ -101,11 +107,12 @@ def run_dag(
 ) -> RunResult:
     """Run one DAG run to its end; returns its state and every task's state.
 
-    A copy of the parsed DAG runs each time: ``dag.test`` applies the run's
-    conf to the DAG's params in place, which would leak into the next run.
+    ``dag.test`` applies a run's conf to the parsed DAG's params in place, so
+    every run passes every param: the parsed defaults, overridden by ``conf``.
     """
-    dag = copy.deepcopy(load_dags()[dag_id])
-    kwargs: dict[str, Any] = {"run_conf": conf}
+    defaults = default_params(dag_id)
+    dag = load_dags()[dag_id]
+    kwargs: dict[str, Any] = {"run_conf": {**defaults, **(conf or {})}}
     if logical_date is not None:
         kwargs["logical_date"] = logical_date
     if run_after is not None:
