@@ -6,6 +6,7 @@ derives from it, so they cannot drift apart:
 - ``datasync_excludes()``: the DataSync exclude filter (never copied);
 - ``purge_command()``: the shell command of the Kubernetes Job that removes
   them after an AWS Backup restore (AWS Backup cannot exclude paths);
+- ``check_clean_command()``: the Job that verifies a restored tree is clean;
 - ``is_temporary()`` / ``find_temporary()``: the Python predicate used by the
   verification and the tests.
 
@@ -84,17 +85,31 @@ def datasync_excludes() -> list[dict[str, str]]:
     return [{"FilterType": "SIMPLE_PATTERN", "Value": "|".join(patterns)}]
 
 
+def _find_temporary(root: str) -> str:
+    """The ``find`` command (sh syntax) listing every top-most temporary entry under ``root``."""
+    folders = " -o ".join(f"-name {shlex.quote(n)}" for n in TEMP_FOLDER_NAMES)
+    return (
+        f"find {shlex.quote(root)} -mindepth 1 "
+        f"\\( \\( -type d \\( {folders} \\) \\) -o -name {shlex.quote(TEMP_NAME_PREFIX + '*')} \\) "
+        f"-prune"
+    )
+
+
 def purge_command(root: str, dry_run: bool = False) -> list[str]:
     """A ``sh -c`` command that removes (or, dry run, lists) every temporary entry under ``root``.
 
     Uses only POSIX ``find`` and ``rm`` so that it runs in a minimal image.
     Each removed path is printed first, so the Job's log says what went.
     """
-    folders = " -o ".join(f"-name {shlex.quote(n)}" for n in TEMP_FOLDER_NAMES)
     action = "-print" if dry_run else "-print -exec rm -rf {} +"
+    return ["sh", "-c", f"set -eu; {_find_temporary(root)} {action}"]
+
+
+def check_clean_command(root: str) -> list[str]:
+    """A ``sh -c`` command that fails, listing them, if any temporary entry is under ``root``."""
     script = (
-        f"find {shlex.quote(root)} -mindepth 1 "
-        f"\\( \\( -type d \\( {folders} \\) \\) -o -name {shlex.quote(TEMP_NAME_PREFIX + '*')} \\) "
-        f"-prune {action}"
+        f"set -eu; found=$({_find_temporary(root)} -print); "
+        'if [ -n "$found" ]; then echo "temporary files present:"; echo "$found"; exit 1; fi; '
+        f"echo {shlex.quote(root)} holds no temporary file"
     )
-    return ["sh", "-c", "set -eu; " + script]
+    return ["sh", "-c", script]

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from ue_backup.temp_files import (
     TEMP_FOLDER_NAMES,
+    check_clean_command,
     datasync_excludes,
     find_temporary,
     is_temporary,
@@ -141,3 +142,14 @@ def test_datasync_never_lets_a_temporary_file_through(parts):
     elif datasync_excluded(path):
         # the only over-exclusion: a file whose own name is a temporary folder name
         assert parts[-1] in TEMP_FOLDER_NAMES
+
+
+def test_check_clean_fails_listing_temporary_files_then_passes_after_purge(tmp_path):
+    make_tree(tmp_path)
+    dirty = subprocess.run(check_clean_command(str(tmp_path)), capture_output=True, text=True)
+    assert dirty.returncode == 1
+    assert "archive/pending" in dirty.stdout
+    subprocess.run(purge_command(str(tmp_path)), check=True, capture_output=True)
+    clean = subprocess.run(check_clean_command(str(tmp_path)), capture_output=True, text=True)
+    assert clean.returncode == 0, clean.stdout
+    assert "holds no temporary file" in clean.stdout

@@ -1,0 +1,117 @@
+"""Kubernetes Jobs that work on EFS data: the purge of temporary files, the switch-over.
+
+EFS has no API for its files, so work on restored data runs where the
+platform runs: a Job in the cluster mounting the file system through the
+EFS CSI driver. Jobs and their volumes are named from the restore, so a
+retry finds what its first try created.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
+from kubernetes.client.rest import ApiException
+
+EFS_CSI_DRIVER = "efs.csi.aws.com"
+MOUNT_PATH = "/efs"
+
+
+class KubeJobHook(KubernetesHook):
+    """Create EFS claims and Jobs, and read a Job's state and log."""
+
+    def _create(self, create, *args: Any) -> None:
+        """Create, treating "already exists" as success (a retry)."""
+        try:
+            create(*args)
+        except ApiException as error:
+            if error.status != 409:
+                raise
+
+    def ensure_efs_claim(self, namespace: str, name: str, file_system_id: str) -> str:
+        """A PersistentVolume of the EFS CSI driver for the file system and a claim bound to it."""
+        volume = f"{namespace}-{name}"
+        self._create(
+            self.core_v1_client.create_persistent_volume,
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolume",
+                "metadata": {"name": volume, "labels": {"app.kubernetes.io/part-of": "ue-backup"}},
+                "spec": {
+                    "capacity": {"storage": "5Gi"},
+                    "accessModes": ["ReadWriteMany"],
+                    "persistentVolumeReclaimPolicy": "Retain",
+                    "storageClassName": "",
+                    "csi": {"driver": EFS_CSI_DRIVER, "volumeHandle": file_system_id},
+                },
+            },
+        )
+        self._create(
+            self.core_v1_client.create_namespaced_persistent_volume_claim,
+            namespace,
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "metadata": {"name": name},
+                "spec": {
+                    "accessModes": ["ReadWriteMany"],
+                    "storageClassName": "",
+                    "volumeName": volume,
+                    "resources": {"requests": {"storage": "5Gi"}},
+                },
+            },
+        )
+        return name
+
+    def run_job(
+        self, namespace: str, name: str, *, image: str, script: str, claim: str
+    ) -> dict[str, Any]:
+        """Create the Job (once) that runs ``script`` with the claim mounted at /efs."""
+        body = {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "ue-backup"}},
+            "spec": {
+                "backoffLimit": 0,
+                "template": {
+                    "spec": {
+                        "restartPolicy": "Never",
+                        "containers": [
+                            {
+                                "name": "work",
+                                "image": image,
+                                "command": ["sh", "-c", script],
+                                "volumeMounts": [{"name": "efs", "mountPath": MOUNT_PATH}],
+                            }
+                        ],
+                        "volumes": [{"name": "efs", "persistentVolumeClaim": {"claimName": claim}}],
+                    }
+                },
+            },
+        }
+        self._create(self.batch_v1_client.create_namespaced_job, namespace, body)
+        return {"job": name, "namespace": namespace}
+
+    def job_outcome(self, namespace: str, name: str) -> tuple[str, str]:
+        """("running" | "succeeded" | "failed", a message with the Job's log when it ended)."""
+        job = self.batch_v1_client.read_namespaced_job(name, namespace)
+        status = job.status
+        if status.succeeded:
+            return "succeeded", self.job_log(namespace, name)
+        if status.failed:
+            reasons = [c.message or c.reason for c in status.conditions or [] if c.type == "Failed"]
+            return (
+                "failed",
+                f"{'; '.join(r for r in reasons if r)}\n{self.job_log(namespace, name)}",
+            )
+        return "running", ""
+
+    def job_log(self, namespace: str, name: str) -> str:
+        pods = self.core_v1_client.list_namespaced_pod(namespace, label_selector=f"job-name={name}")
+        logs = []
+        for pod in pods.items:
+            response = self.core_v1_client.read_namespaced_pod_log(
+                pod.metadata.name, namespace, _preload_content=False
+            )
+            logs.append(response.data.decode(errors="replace"))
+        return "\n".join(logs)

@@ -1,0 +1,79 @@
+"""Run a shell script on EFS data in a Kubernetes Job: purge, check, switch over.
+
+The file system is reached either through an existing claim (the platform's
+own, for an in-place restore) or through a claim this operator creates for
+a file system restored side by side. The wait defers to the triggerer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from ue_backup.hooks.kube_job import KubeJobHook
+from ue_backup.sensors.base import event_or_fail, poll_interval
+from ue_backup.triggers.base import run_inline
+from ue_backup.triggers.kube_job import KubeJobCompleteTrigger
+
+
+class KubeEfsJobOperator(BaseOperator):
+    """Run ``script`` (``sh -c``) with the EFS file system mounted at ``/efs``.
+
+    Give ``claim`` (an existing claim) or ``file_system_id`` (a claim named
+    ``<job_name>-efs`` is created for it). The Job's log goes to the task
+    log; a failed Job fails the task with its log.
+    """
+
+    template_fields = ("namespace", "job_name", "script", "claim", "file_system_id", "image")
+
+    def __init__(
+        self,
+        *,
+        namespace: str,
+        job_name: str,
+        script: str,
+        claim: str | None = None,
+        file_system_id: str | None = None,
+        image: str = "busybox:1.36",
+        kubernetes_conn_id: str = "kubernetes_default",
+        deferrable: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.namespace = namespace
+        self.job_name = job_name
+        self.script = script
+        self.claim = claim
+        self.file_system_id = file_system_id
+        self.image = image
+        self.kubernetes_conn_id = kubernetes_conn_id
+        self.deferrable = deferrable
+
+    def execute(self, context: Any) -> Any:
+        hook = KubeJobHook(conn_id=self.kubernetes_conn_id)
+        claim = self.claim
+        if not claim:
+            if not self.file_system_id:
+                raise ValueError("give claim or file_system_id")
+            claim = hook.ensure_efs_claim(
+                self.namespace, f"{self.job_name}-efs", self.file_system_id
+            )
+        hook.run_job(
+            self.namespace, self.job_name, image=self.image, script=self.script, claim=claim
+        )
+        self.log.info("Job %s/%s started on claim %s", self.namespace, self.job_name, claim)
+        trigger = KubeJobCompleteTrigger(
+            namespace=self.namespace,
+            name=self.job_name,
+            poll_interval=poll_interval(10),
+            kubernetes_conn_id=self.kubernetes_conn_id,
+        )
+        if self.deferrable:
+            self.defer(trigger=trigger, method_name="execute_complete")
+        return self.execute_complete(context, run_inline(trigger))
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict:
+        event = event_or_fail(event)
+        self.log.info("Job %s succeeded; its log:\n%s", self.job_name, event.get("log", ""))
+        return {"job": self.job_name, "log": event.get("log", "")}

@@ -1,0 +1,238 @@
+"""The restore DAG's own steps: check the request, list what exists, plan, check the result.
+
+Nothing restores without a plan, and the plan comes from the pure planner
+(``planning.plan_restore``) fed with what AWS and Kubernetes list. Bad
+params and impossible requests are refused here, before anything changes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+from ue_backup.backup_set import INSTALLATION_LABEL, BackupSet
+from ue_backup.config import ConfigError, InstallationConfig, load_config
+from ue_backup.errors import PermanentFailure
+from ue_backup.hooks.aws_backup import AwsBackupHook
+from ue_backup.hooks.memorydb import MemoryDbHook
+from ue_backup.hooks.velero import VeleroHook
+from ue_backup.planning import RestorePlanError, plan_restore, to_utc
+from ue_backup.tasks.preflight import COMPONENTS
+
+log = logging.getLogger(__name__)
+
+RESTORE_PARAMS = (
+    "request_type",
+    "backup_set",
+    "target_time",
+    "allow_point_in_time_restore",
+    "mode",
+    "target",
+    "confirm",
+    "components",
+)
+MODES = ("plan", "restore")
+TARGETS = ("side_by_side", "in_place")
+
+
+def restore_id(installation: str, run_after: datetime) -> str:
+    """A short id for one restore run; restored resources are named from it.
+
+    MemoryDB cluster names allow 40 characters, so the installation name is
+    cut to fit.
+    """
+    return f"{installation[:24]}-r{run_after.astimezone(UTC):%y%m%d%H%M%S}"
+
+
+def check_request(
+    params: Mapping[str, Any], conf: Mapping[str, Any], logical_date: datetime | None
+) -> tuple[dict[str, Any], list[str]]:
+    """(the planner's request, problems): every problem with the params, at once."""
+    problems = [
+        f"params.{key}: is not a parameter of this DAG (known: {', '.join(RESTORE_PARAMS)})"
+        for key in sorted(set(conf or {}) - set(RESTORE_PARAMS))
+    ]
+    kind = params.get("request_type") or "latest"
+    request: dict[str, Any] = {
+        "type": kind,
+        "allow_point_in_time_restore": bool(params.get("allow_point_in_time_restore", True)),
+    }
+    if kind == "backup_set":
+        try:
+            request["backup_set"] = BackupSet.parse(str(params.get("backup_set") or "")).id
+        except ValueError as error:
+            problems.append(f"params.backup_set: {error}")
+    elif kind == "point_in_time":
+        target = params.get("target_time")
+        if not target and logical_date is not None:
+            target = logical_date.isoformat()  # a backfill run restores to its logical date
+            log.info("No target_time given: using the run's logical date %s", target)
+        try:
+            request["target_time"] = to_utc(target).isoformat() if target else None
+        except (TypeError, ValueError):
+            request["target_time"] = None
+        if not request["target_time"]:
+            problems.append(
+                f"params.target_time: {target!r} is not an ISO 8601 date-time "
+                "(required for request_type point_in_time when the run has no logical date)"
+            )
+    elif kind != "latest":
+        problems.append(f"params.request_type: {kind!r} is not latest, backup_set or point_in_time")
+    if params.get("mode", "plan") not in MODES:
+        problems.append(f"params.mode: {params.get('mode')!r} is not one of {', '.join(MODES)}")
+    if params.get("target", "side_by_side") not in TARGETS:
+        problems.append(
+            f"params.target: {params.get('target')!r} is not one of {', '.join(TARGETS)}"
+        )
+    components = params.get("components")
+    if components is not None and not set(components) <= set(COMPONENTS):
+        problems.append(f"params.components: {sorted(set(components) - set(COMPONENTS))} unknown")
+    return request, problems
+
+
+def validate(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
+    """Refuse bad params and configuration; return the restore run's settings."""
+    dag_run = context["dag_run"]
+    request, problems = check_request(params, dag_run.conf or {}, dag_run.logical_date)
+    try:
+        cfg = load_config()
+    except ConfigError as error:
+        raise PermanentFailure("\n".join([str(error), *problems])) from None
+    target = params.get("target", "side_by_side")
+    if target == "in_place" and params.get("confirm") != cfg.installation:
+        problems.append(
+            f"params.confirm: an in-place restore replaces the live resources of "
+            f"{cfg.installation!r}; set confirm to exactly that name to go ahead"
+        )
+    if problems:
+        raise PermanentFailure("invalid params:\n" + "\n".join(f"  - {p}" for p in problems))
+    running = context["ti"].get_dr_count(dag_id="ue_backup", states=["running"])
+    if running and params.get("mode") == "restore":
+        raise PermanentFailure("a ue_backup run is in progress: restore when it has finished")
+    rid = restore_id(cfg.installation, dag_run.run_after)
+    wanted = set(params.get("components") or COMPONENTS)
+    return {
+        "restore_id": rid,
+        "installation": cfg.installation,
+        "region": cfg.region,
+        "aws_conn_id": cfg.aws_conn_id,
+        "kubernetes_conn_id": cfg.kubernetes_conn_id,
+        "request": request,
+        "mode": params.get("mode", "plan"),
+        "target": target,
+        "restoring": params.get("mode") == "restore",
+        "in_place": target == "in_place" and params.get("mode") == "restore",
+        "components": sorted(wanted),
+        "namespace": cfg.kubernetes.namespace,
+        "rds_instance": cfg.database.rds_instance_identifier,
+        "efs_file_system_id": cfg.efs.file_system_id,
+        "backup_vault": cfg.efs.aws_backup.vault_name if cfg.efs.aws_backup else None,
+        "backup_role_arn": cfg.efs.aws_backup.iam_role_arn if cfg.efs.aws_backup else None,
+        "memorydb_cluster": cfg.memorydb.cluster_name if cfg.memorydb else None,
+        "velero_namespace": cfg.velero.namespace if cfg.velero else None,
+        "velero_included_namespaces": cfg.velero.included_namespaces if cfg.velero else None,
+        "max_window_minutes": cfg.cold_window.max_window_minutes,
+        "drain_timeout_minutes": cfg.cold_window.drain_timeout_minutes,
+        "purge_image": cfg.kubernetes.job_image,
+        "rds_target": f"{rid}-db",
+        "memorydb_target": f"{rid}-agg"[:40],
+    }
+
+
+def _aws(settings: Mapping[str, Any], client_type: str):
+    return AwsBaseHook(
+        aws_conn_id=settings["aws_conn_id"], region_name=settings["region"], client_type=client_type
+    ).conn
+
+
+def list_inventory(settings: Mapping[str, Any], cfg: InstallationConfig) -> dict[str, Any]:
+    """Everything restorable of this installation, in the shapes the APIs return."""
+    inventory: dict[str, Any] = {
+        "database": "rds" if cfg.uses_rds else "derby",
+        "rds_snapshots": None,
+        "rds_restore_window": None,
+        "efs_recovery_points": [],
+        "memorydb_snapshots": None,
+        "velero_backups": None,
+    }
+    if cfg.uses_rds:
+        rds = _aws(settings, "rds")
+        pages = rds.get_paginator("describe_db_snapshots").paginate(
+            DBInstanceIdentifier=cfg.database.rds_instance_identifier, SnapshotType="manual"
+        )
+        inventory["rds_snapshots"] = [s for page in pages for s in page["DBSnapshots"]]
+        backups = rds.describe_db_instance_automated_backups(
+            DBInstanceIdentifier=cfg.database.rds_instance_identifier
+        ).get("DBInstanceAutomatedBackups", [])
+        windows = [b["RestoreWindow"] for b in backups if b.get("RestoreWindow")]
+        inventory["rds_restore_window"] = windows[0] if windows else None
+    if cfg.efs.aws_backup:
+        hook = AwsBackupHook(aws_conn_id=settings["aws_conn_id"], region_name=settings["region"])
+        efs = _aws(settings, "efs").describe_file_systems(FileSystemId=cfg.efs.file_system_id)
+        inventory["efs_recovery_points"] = hook.list_recovery_points(
+            cfg.efs.aws_backup.vault_name, efs["FileSystems"][0]["FileSystemArn"]
+        )
+    if cfg.memorydb:
+        hook = MemoryDbHook(aws_conn_id=settings["aws_conn_id"], region_name=settings["region"])
+        inventory["memorydb_snapshots"] = hook.list_snapshots(cfg.memorydb.cluster_name)
+    if cfg.velero:
+        inventory["velero_backups"] = VeleroHook(conn_id=cfg.kubernetes_conn_id).list_backups(
+            cfg.velero.namespace, f"{INSTALLATION_LABEL}={cfg.installation}"
+        )
+    return json.loads(json.dumps(inventory, default=_iso))
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def plan(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """List, plan, log the plan as a table; refuse with the planner's reason."""
+    cfg = load_config()
+    inventory = list_inventory(settings, cfg)
+    wanted = set(settings["components"])
+    if "memorydb" not in wanted:
+        inventory["memorydb_snapshots"] = None
+    if "velero" not in wanted:
+        inventory["velero_backups"] = None
+    try:
+        result = plan_restore(inventory, settings["request"])
+    except RestorePlanError as error:
+        raise PermanentFailure(
+            f"no consistent restore for {settings['request']}: {error}"
+        ) from None
+    log.info("Restore plan for %s:\n%s", settings["installation"], plan_table(result))
+    return result
+
+
+def plan_table(plan: Mapping[str, Any]) -> str:
+    """The plan as a short table: component, source, point in time."""
+    database = plan["database"]
+    source = {
+        "snapshot": f"snapshot {database.get('snapshot_id')}",
+        "point_in_time": f"point-in-time restore at {database.get('restore_time')}",
+        "derby": "Derby, inside the EFS backup",
+    }[database["kind"]]
+    rows = [
+        ("component", "restored from", "point in time"),
+        ("database", source, database["time"]),
+        ("efs", plan["disk"]["recovery_point_arn"], plan["disk"]["time"]),
+    ]
+    if plan.get("memorydb"):
+        rows.append(("memorydb", plan["memorydb"]["snapshot_name"], plan["memorydb"]["time"]))
+    if plan.get("velero"):
+        rows.append(("kubernetes", f"velero {plan['velero']['backup_name']}", ""))
+    widths = [max(len(str(r[i])) for r in rows) for i in range(3)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines.append(f"backup set: {plan.get('backup_set') or '(none: mixed points)'}")
+    for rejected in plan.get("rejected", [])[:10]:
+        lines.append(f"passed over {rejected['time']}: {rejected['reason']}")
+    return "\n".join(lines)
