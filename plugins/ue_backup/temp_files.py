@@ -85,11 +85,17 @@ def datasync_excludes() -> list[dict[str, str]]:
     return [{"FilterType": "SIMPLE_PATTERN", "Value": "|".join(patterns)}]
 
 
-def _find_temporary(root: str) -> str:
-    """The ``find`` command (sh syntax) listing every top-most temporary entry under ``root``."""
+def _find_temporary(root: str, skip: tuple[str, ...] = ()) -> str:
+    """The ``find`` expression (sh syntax) matching every top-most temporary entry under ``root``.
+
+    ``skip`` names top-level entries (glob patterns) that are not looked into.
+    """
     folders = " -o ".join(f"-name {shlex.quote(n)}" for n in TEMP_FOLDER_NAMES)
+    skipped = "".join(
+        f"-path {shlex.quote(root.rstrip('/') + '/' + pattern)} -prune -o " for pattern in skip
+    )
     return (
-        f"find {shlex.quote(root)} -mindepth 1 "
+        f"find {shlex.quote(root)} -mindepth 1 {skipped}"
         f"\\( \\( -type d \\( {folders} \\) \\) -o -name {shlex.quote(TEMP_NAME_PREFIX + '*')} \\) "
         f"-prune"
     )
@@ -105,10 +111,13 @@ def purge_command(root: str, dry_run: bool = False) -> list[str]:
     return ["sh", "-c", f"set -eu; {_find_temporary(root)} {action}"]
 
 
-def check_clean_command(root: str) -> list[str]:
-    """A ``sh -c`` command that fails, listing them, if any temporary entry is under ``root``."""
+def check_clean_command(root: str, skip: tuple[str, ...] = ()) -> list[str]:
+    """A ``sh -c`` command that fails, listing them, if any temporary entry is under ``root``.
+
+    Top-level entries matching ``skip`` (e.g. data set aside by a restore) are not checked.
+    """
     script = (
-        f"set -eu; found=$({_find_temporary(root)} -print); "
+        f"set -eu; found=$({_find_temporary(root, skip)} -print); "
         'if [ -n "$found" ]; then echo "temporary files present:"; echo "$found"; exit 1; fi; '
         f"echo {shlex.quote(root)} holds no temporary file"
     )

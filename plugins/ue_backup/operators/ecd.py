@@ -13,23 +13,20 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from ue_backup.hooks.ecd import EcdHook
-from ue_backup.operators.base import BackupSetMixin
 
 
-class _EcdOperator(BackupSetMixin, BaseOperator):
+class _EcdOperator(BaseOperator):
     """The hook and the namespace every ECD operator works in."""
 
     def __init__(
         self,
         *,
         namespace: str,
-        backup_set_id: str,
         kubernetes_conn_id: str = "kubernetes_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.namespace = namespace
-        self.backup_set_id = backup_set_id
         self.kubernetes_conn_id = kubernetes_conn_id
 
     @property
@@ -40,7 +37,7 @@ class _EcdOperator(BackupSetMixin, BaseOperator):
 class EcdSuspendOperator(_EcdOperator):
     """Switch the selected ECDs off (``spec.enabled: false``), all or nothing.
 
-    Each ECD records the owner (the backup-set id), its previous state and a
+    Each ECD records the ``owner`` (the backup-set or restore id), its previous state and a
     resume deadline of ``max_window_minutes`` from now. If one fails, those
     already suspended are resumed before the task fails: a failed setup task
     does not run its teardown. Returns ``{"suspended": [...], "window_start",
@@ -53,7 +50,7 @@ class EcdSuspendOperator(_EcdOperator):
 
     template_fields = (
         "namespace",
-        "backup_set_id",
+        "owner",
         "label_selector",
         "names",
         "max_window_minutes",
@@ -64,6 +61,7 @@ class EcdSuspendOperator(_EcdOperator):
     def __init__(
         self,
         *,
+        owner: str,
         label_selector: str | None = None,
         names: list[str] | None = None,
         max_window_minutes: int | str = 60,
@@ -71,6 +69,7 @@ class EcdSuspendOperator(_EcdOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.owner = owner
         self.active = active
         self.label_selector = label_selector
         self.names = names or []
@@ -80,7 +79,7 @@ class EcdSuspendOperator(_EcdOperator):
         if self.active in (False, "False", "false", None, ""):
             self.log.info("No managed cold window in this run: nothing to suspend")
             return {"suspended": [], "already_disabled": [], "window_start": None}
-        owner = self.backup_set(context).id
+        owner = self.owner
         hook = self.hook
         ecds = hook.select_ecds(self.namespace, self.label_selector, self.names)
         names = [e["metadata"]["name"] for e in ecds]
@@ -106,21 +105,29 @@ class EcdSuspendOperator(_EcdOperator):
 
 
 class EcdResumeOperator(_EcdOperator):
-    """Switch back on exactly the ECDs this backup set suspended (the window's teardown).
+    """Switch back on exactly the ECDs the ``owners`` suspended (the window's teardown).
 
     Finds them by their annotations, not by the selection, so it also repairs
     a half-finished suspension. A second run is a no-op; an ECD somebody
-    re-enabled meanwhile is left as it is. Returns ``{"outcomes", "window_end"}``.
+    re-enabled meanwhile is left as it is. Several owners serve a restore:
+    its own suspension, and the backup set's, which Velero brought back on
+    the restored ECDs. Returns ``{"outcomes", "window_end"}``.
     """
 
-    template_fields = ("namespace", "backup_set_id", "kubernetes_conn_id")
+    template_fields = ("namespace", "owners", "kubernetes_conn_id")
+
+    def __init__(self, *, owners: list[str] | str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.owners = owners
 
     def execute(self, context: Any) -> dict[str, Any]:
-        owner = self.backup_set(context).id
-        outcomes = self.hook.resume(self.namespace, owner)
+        owners = [self.owners] if isinstance(self.owners, str) else list(self.owners or [])
+        outcomes: dict[str, str] = {}
+        for owner in filter(None, owners):
+            outcomes.update(self.hook.resume(self.namespace, owner))
         window_end = datetime.now(UTC)
         for name, outcome in sorted(outcomes.items()):
             self.log.info("ECD %s: %s", name, outcome)
         if not outcomes:
-            self.log.info("No ECD is suspended by %s: nothing to resume", owner)
+            self.log.info("No ECD is suspended by %s: nothing to resume", owners)
         return {"outcomes": outcomes, "window_end": window_end.isoformat()}

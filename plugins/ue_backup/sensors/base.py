@@ -62,7 +62,7 @@ class AwsWaiterSensor(AwsBaseSensor):
     def trigger(self) -> ResourceWaiterTrigger:
         return self.trigger_class(
             resource_id=self.resource_id,
-            waiter_delay=int(self.poke_interval),
+            waiter_delay=self.poke_interval,  # not int(): a sub-second interval is not 0
             waiter_max_attempts=max(1, int(self.timeout // max(self.poke_interval, 1))),
             aws_conn_id=self.aws_conn_id,
             region_name=self.region_name,

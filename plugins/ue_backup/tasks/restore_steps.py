@@ -129,6 +129,9 @@ def validate(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str,
         "in_place": target == "in_place" and params.get("mode") == "restore",
         "components": sorted(wanted),
         "namespace": cfg.kubernetes.namespace,
+        "ecd_label_selector": cfg.kubernetes.ecd_selection.label_selector,
+        "ecd_names": list(cfg.kubernetes.ecd_selection.names),
+        "efs_claim": cfg.kubernetes.efs_claim,
         "rds_instance": cfg.database.rds_instance_identifier,
         "efs_file_system_id": cfg.efs.file_system_id,
         "backup_vault": cfg.efs.aws_backup.vault_name if cfg.efs.aws_backup else None,
@@ -194,7 +197,11 @@ def _iso(value: Any) -> str:
 
 
 def plan(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """List, plan, log the plan as a table; refuse with the planner's reason."""
+    """List, plan, log the plan as a table; refuse with the planner's reason.
+
+    Returns the plan under ``plan`` and, flat beside it, what each restore
+    task needs: whether it runs (``restore_<component>``) and its source.
+    """
     cfg = load_config()
     inventory = list_inventory(settings, cfg)
     wanted = set(settings["components"])
@@ -209,7 +216,28 @@ def plan(settings: Mapping[str, Any]) -> dict[str, Any]:
             f"no consistent restore for {settings['request']}: {error}"
         ) from None
     log.info("Restore plan for %s:\n%s", settings["installation"], plan_table(result))
-    return result
+    if not settings["restoring"]:
+        log.info("Mode 'plan': this is what a restore would do; nothing was changed")
+    return {"plan": result, **restore_steps_of(result, settings)}
+
+
+def restore_steps_of(plan: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Which restore tasks run, and what each restores from."""
+    restoring, wanted = settings["restoring"], set(settings["components"])
+    database, memorydb, velero = plan["database"], plan.get("memorydb"), plan.get("velero")
+    return {
+        "restore_database": restoring and "database" in wanted and database["kind"] != "derby",
+        "restore_efs": restoring and "efs" in wanted,
+        "restore_memorydb": restoring and "memorydb" in wanted and memorydb is not None,
+        "restore_velero": restoring and "velero" in wanted and velero is not None,
+        "rds_snapshot_id": database.get("snapshot_id"),
+        "rds_restore_time": database.get("restore_time"),
+        "recovery_point_arn": plan["disk"]["recovery_point_arn"],
+        "memorydb_snapshot_name": memorydb["snapshot_name"] if memorydb else None,
+        "velero_backup_name": velero["backup_name"] if velero else None,
+        "resume_owners": [settings["restore_id"]]
+        + ([plan["backup_set"]] if settings["in_place"] and plan.get("backup_set") else []),
+    }
 
 
 def plan_table(plan: Mapping[str, Any]) -> str:
