@@ -102,7 +102,7 @@ with DAG(
         names=setting("ecd_names"),
         max_window_minutes=setting("max_window_minutes"),
         active=setting("managed_window"),
-        **SET,
+        suspended_by=setting("backup_set"),
         **K8S,
     )
     drained = EcdDrainedSensor(
@@ -170,8 +170,8 @@ with DAG(
     resume = EcdResumeOperator(
         task_id="resume_workflows",
         namespace=setting("namespace"),
+        owners=setting("backup_set"),
         retries=5,
-        **SET,
         **K8S,
     ).as_teardown(setups=suspend, on_failure_fail_dagrun=True)
 

@@ -295,14 +295,10 @@ class EcdSelection(_Model):
 class KubernetesConfig(_Model):
     namespace: str
     ecd_selection: EcdSelection = EcdSelection()
-    # The claim through which the platform mounts the EFS file system: the purge
-    # and switch-over jobs of an in-place restore mount it too.
-    efs_claim: str | None = None
     # Image of the purge job (any image with POSIX sh, find and rm).
     job_image: str = "busybox:1.36"
 
     _ns = field_validator("namespace")(_matches(K8S_NAME_RE, "Kubernetes namespace"))
-    _claim = field_validator("efs_claim")(_matches(K8S_SUBDOMAIN_RE, "claim name"))
 
 
 class VeleroConfig(_Model):

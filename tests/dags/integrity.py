@@ -53,8 +53,30 @@ def load_dag_folder(folder: Path):
         return DagBag(dag_folder=str(folder), bundle_path=folder, collect_dags=True)
 
 
+def _holds_template(value) -> bool:
+    if isinstance(value, str):
+        return "{{" in value
+    if isinstance(value, dict):
+        return any(_holds_template(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_holds_template(v) for v in value)
+    return False
+
+
+def untemplated_templates(task) -> list[str]:
+    """Attributes holding a Jinja template that Airflow will never render."""
+    return sorted(
+        name
+        for name, value in vars(task).items()
+        if not name.startswith("_")
+        and name not in task.template_fields
+        and name not in ("doc_md", "doc", "params")
+        and _holds_template(value)
+    )
+
+
 def dag_problems(dag) -> list[str]:
-    """What a DAG lacks that an operator needs to see in the UI."""
+    """What a DAG lacks that an operator needs to see in the UI, and templates never rendered."""
     problems = []
     if not dag.description:
         problems.append("no description")
@@ -65,6 +87,8 @@ def dag_problems(dag) -> list[str]:
             problems.append(f"task {task.task_id}: no owner")
         if task.retries is None or task.retries < 1:
             problems.append(f"task {task.task_id}: no retries")
+        for name in untemplated_templates(task):
+            problems.append(f"task {task.task_id}: {name} holds a template but is not templated")
     return problems
 
 

@@ -91,3 +91,21 @@ def test_missing_metadata_is_reported(dag_folder: Path):
         "task one: no owner",
         "task one: no retries",
     }
+
+
+def test_a_template_in_a_plain_field_is_reported(dag_folder: Path):
+    write_dag(
+        dag_folder,
+        "plain.py",
+        """
+        from airflow.sdk import DAG
+        from airflow.providers.standard.operators.bash import BashOperator
+
+        with DAG("plain", description="d", tags=["t"], schedule=None,
+                 default_args={"owner": "ue-backup", "retries": 1}):
+            BashOperator(task_id="one", bash_command="true", output_encoding="{{ ds }}")
+        """,
+    )
+    assert integrity_report(dag_folder)["plain"] == [
+        "task one: output_encoding holds a template but is not templated"
+    ]

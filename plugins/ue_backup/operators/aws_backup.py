@@ -34,6 +34,13 @@ def efs_file_system_arn(hook: AwsBackupHook, file_system_id: str) -> str:
     return efs.describe_file_systems(FileSystemId=file_system_id)["FileSystems"][0]["FileSystemArn"]
 
 
+def _flag(value: bool | str) -> bool:
+    """A flag that may arrive rendered from a template: ``"False"`` is false."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("false", "0", "no", "none", "")
+    return bool(value)
+
+
 class _AwsBackupJobOperator(AwsBaseOperator[AwsBackupHook]):
     """Shared by the three job starters: the hook and the console link to the job."""
 
@@ -147,7 +154,11 @@ class AwsBackupStartEfsRestoreJobOperator(_AwsBackupJobOperator):
     """
 
     template_fields = aws_template_fields(
-        "recovery_point_arn", "iam_role_arn", "idempotency_token", "file_system_id"
+        "recovery_point_arn",
+        "iam_role_arn",
+        "idempotency_token",
+        "file_system_id",
+        "new_file_system",
     )
 
     def __init__(
@@ -157,7 +168,7 @@ class AwsBackupStartEfsRestoreJobOperator(_AwsBackupJobOperator):
         iam_role_arn: str,
         idempotency_token: str,
         file_system_id: str | None = None,
-        new_file_system: bool = True,
+        new_file_system: bool | str = True,
         kms_key_id: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -175,7 +186,7 @@ class AwsBackupStartEfsRestoreJobOperator(_AwsBackupJobOperator):
             iam_role_arn=self.iam_role_arn,
             idempotency_token=self.idempotency_token,
             file_system_id=self.file_system_id,
-            new_file_system=self.new_file_system,
+            new_file_system=_flag(self.new_file_system),
             kms_key_id=self.kms_key_id,
         )
         self.persist_links(context, job_type="restore", job_id=job["RestoreJobId"])

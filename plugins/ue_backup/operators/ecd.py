@@ -37,7 +37,7 @@ class _EcdOperator(BaseOperator):
 class EcdSuspendOperator(_EcdOperator):
     """Switch the selected ECDs off (``spec.enabled: false``), all or nothing.
 
-    Each ECD records the ``owner`` (the backup-set or restore id), its previous state and a
+    Each ECD records ``suspended_by`` (the backup-set or restore id), its previous state and a
     resume deadline of ``max_window_minutes`` from now. If one fails, those
     already suspended are resumed before the task fails: a failed setup task
     does not run its teardown. Returns ``{"suspended": [...], "window_start",
@@ -50,7 +50,7 @@ class EcdSuspendOperator(_EcdOperator):
 
     template_fields = (
         "namespace",
-        "owner",
+        "suspended_by",
         "label_selector",
         "names",
         "max_window_minutes",
@@ -61,7 +61,7 @@ class EcdSuspendOperator(_EcdOperator):
     def __init__(
         self,
         *,
-        owner: str,
+        suspended_by: str,
         label_selector: str | None = None,
         names: list[str] | None = None,
         max_window_minutes: int | str = 60,
@@ -69,7 +69,7 @@ class EcdSuspendOperator(_EcdOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.owner = owner
+        self.suspended_by = suspended_by
         self.active = active
         self.label_selector = label_selector
         self.names = names or []
@@ -79,7 +79,7 @@ class EcdSuspendOperator(_EcdOperator):
         if self.active in (False, "False", "false", None, ""):
             self.log.info("No managed cold window in this run: nothing to suspend")
             return {"suspended": [], "already_disabled": [], "window_start": None}
-        owner = self.owner
+        owner = self.suspended_by
         hook = self.hook
         ecds = hook.select_ecds(self.namespace, self.label_selector, self.names)
         names = [e["metadata"]["name"] for e in ecds]

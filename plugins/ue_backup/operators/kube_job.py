@@ -21,11 +21,20 @@ class KubeEfsJobOperator(BaseOperator):
     """Run ``script`` (``sh -c``) with the EFS file system mounted at ``/efs``.
 
     Give ``claim`` (an existing claim) or ``file_system_id`` (a claim named
-    ``<job_name>-efs`` is created for it). The Job's log goes to the task
-    log; a failed Job fails the task with its log.
+    ``claim_name``, by default ``<job_name>-efs``, is created for it). The
+    Job's log goes to the task log; a failed Job fails the task with its log.
     """
 
-    template_fields = ("namespace", "job_name", "script", "claim", "file_system_id", "image")
+    template_fields = (
+        "namespace",
+        "job_name",
+        "script",
+        "claim",
+        "claim_name",
+        "file_system_id",
+        "image",
+        "kubernetes_conn_id",
+    )
 
     def __init__(
         self,
@@ -35,6 +44,7 @@ class KubeEfsJobOperator(BaseOperator):
         script: str,
         claim: str | None = None,
         file_system_id: str | None = None,
+        claim_name: str | None = None,
         image: str = "busybox:1.36",
         kubernetes_conn_id: str = "kubernetes_default",
         deferrable: bool = True,
@@ -46,6 +56,7 @@ class KubeEfsJobOperator(BaseOperator):
         self.script = script
         self.claim = claim
         self.file_system_id = file_system_id
+        self.claim_name = claim_name
         self.image = image
         self.kubernetes_conn_id = kubernetes_conn_id
         self.deferrable = deferrable
@@ -57,7 +68,7 @@ class KubeEfsJobOperator(BaseOperator):
             if not self.file_system_id:
                 raise ValueError("give claim or file_system_id")
             claim = hook.ensure_efs_claim(
-                self.namespace, f"{self.job_name}-efs", self.file_system_id
+                self.namespace, self.claim_name or f"{self.job_name}-efs", self.file_system_id
             )
         hook.run_job(
             self.namespace, self.job_name, image=self.image, script=self.script, claim=claim

@@ -82,7 +82,7 @@ class MemoryDbRestoreClusterOperator(AwsBaseOperator[MemoryDbHook]):
 
     aws_hook_class = MemoryDbHook
     template_fields = aws_template_fields(
-        "snapshot_name", "target_cluster_name", "source_cluster_name"
+        "snapshot_name", "target_cluster_name", "source_cluster_name", "tags"
     )
 
     def __init__(

@@ -121,7 +121,11 @@ class RdsRestoreInstanceOperator(AwsBaseOperator[RdsHook]):
 
     aws_hook_class = RdsHook
     template_fields = aws_template_fields(
-        "target_instance_identifier", "source_instance_identifier", "snapshot_id", "restore_time"
+        "target_instance_identifier",
+        "source_instance_identifier",
+        "snapshot_id",
+        "restore_time",
+        "tags",
     )
 
     def __init__(

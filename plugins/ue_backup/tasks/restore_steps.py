@@ -131,7 +131,6 @@ def validate(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str,
         "namespace": cfg.kubernetes.namespace,
         "ecd_label_selector": cfg.kubernetes.ecd_selection.label_selector,
         "ecd_names": list(cfg.kubernetes.ecd_selection.names),
-        "efs_claim": cfg.kubernetes.efs_claim,
         "rds_instance": cfg.database.rds_instance_identifier,
         "efs_file_system_id": cfg.efs.file_system_id,
         "backup_vault": cfg.efs.aws_backup.vault_name if cfg.efs.aws_backup else None,
@@ -235,6 +234,11 @@ def restore_steps_of(plan: Mapping[str, Any], settings: Mapping[str, Any]) -> di
         "recovery_point_arn": plan["disk"]["recovery_point_arn"],
         "memorydb_snapshot_name": memorydb["snapshot_name"] if memorydb else None,
         "velero_backup_name": velero["backup_name"] if velero else None,
+        "velero_backup_set": (velero or {}).get("backup_set") or plan.get("backup_set"),
+        "switch_over_database": restoring
+        and settings["in_place"]
+        and "database" in wanted
+        and database["kind"] != "derby",
         "resume_owners": [settings["restore_id"]]
         + ([plan["backup_set"]] if settings["in_place"] and plan.get("backup_set") else []),
     }
@@ -264,3 +268,82 @@ def plan_table(plan: Mapping[str, Any]) -> str:
     for rejected in plan.get("rejected", [])[:10]:
         lines.append(f"passed over {rejected['time']}: {rejected['reason']}")
     return "\n".join(lines)
+
+
+def switch_over_database(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """In place: the restored instance takes the live instance's name; the old one is kept.
+
+    The live instance is renamed ``<name>-replaced-<restore id>`` (kept for
+    the operator to delete), then the restored one gets the live name, so
+    the platform's endpoint needs no change. Safe to re-run: each rename is
+    skipped once done.
+    """
+    rds = _aws(settings, "rds")
+    live, restored = settings["rds_instance"], settings["rds_target"]
+    aside = f"{live}-replaced-{settings['restore_id']}"[:63].rstrip("-")
+
+    def exists(identifier: str) -> bool:
+        try:
+            rds.describe_db_instances(DBInstanceIdentifier=identifier)
+        except rds.exceptions.DBInstanceNotFoundFault:
+            return False
+        return True
+
+    def rename(old: str, new: str) -> None:
+        log.info("Renaming RDS instance %s to %s", old, new)
+        rds.modify_db_instance(
+            DBInstanceIdentifier=old, NewDBInstanceIdentifier=new, ApplyImmediately=True
+        )
+        rds.get_waiter("db_instance_available").wait(
+            DBInstanceIdentifier=new, WaiterConfig={"Delay": 5, "MaxAttempts": 720}
+        )
+
+    if exists(restored):
+        if exists(live) and not exists(aside):
+            rename(live, aside)
+        rename(restored, live)
+    else:
+        log.info("RDS switch-over of %s done already", live)
+    return {"live": live, "replaced": aside}
+
+
+def restore_report(
+    settings: Mapping[str, Any],
+    planned: Mapping[str, Any],
+    *,
+    efs: Mapping[str, Any] | None,
+    resumed: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The restore's outcome in a few lines: what exists now, and what the operator does next."""
+    plan = planned["plan"]
+    database = settings["rds_target"] if planned.get("restore_database") else None
+    if planned.get("switch_over_database"):
+        database = settings["rds_instance"]
+    memorydb = settings["memorydb_target"] if planned.get("restore_memorydb") else None
+    restored = {
+        "database": database,
+        "efs_file_system_id": (efs or {}).get("file_system_id"),
+        "memorydb_cluster": memorydb,
+        "velero_restore": settings["restore_id"] if planned.get("restore_velero") else None,
+    }
+    next_steps = []
+    if settings["target"] == "side_by_side" and planned.get("restore_efs"):
+        next_steps.append(
+            "side by side: point the platform at the restored resources, then enable its ECDs"
+        )
+    if settings["in_place"] and planned.get("restore_memorydb"):
+        next_steps.append(f"MemoryDB cannot be renamed: point the platform at cluster {memorydb}")
+    if settings["in_place"] and planned.get("restore_efs"):
+        next_steps.append(
+            f"the EFS data that was live is kept in ue-backup-replaced_{settings['restore_id']}/"
+        )
+    report = {
+        "restore_id": settings["restore_id"],
+        "backup_set": plan.get("backup_set"),
+        "target": settings["target"],
+        "restored": restored,
+        "resumed": (resumed or {}).get("outcomes", {}),
+        "next_steps": next_steps,
+    }
+    log.info("Restore %s:\n%s", settings["restore_id"], json.dumps(report, indent=2))
+    return report

@@ -1,0 +1,263 @@
+"""
+### ue_restore: restore a consistent backup set of one Usage Engine installation
+
+Plans first, always: lists what AWS and Kubernetes hold and asks the planner
+for a combination whose **database point is strictly older than its EFS and
+MemoryDB points**. Mode `plan` stops there (a dry run: nothing changes).
+
+Mode `restore` restores RDS, EFS and MemoryDB in parallel, removes the
+temporary files from the restored EFS tree before any workflow can see it,
+restores the Kubernetes resources with every ECD kept disabled, verifies,
+and resumes. Target `side_by_side` (the default) creates new resources
+named after the restore; `in_place` replaces the live ones and needs
+`confirm` set to the installation name.
+
+A backfill run (`point_in_time` without a target time) restores to the
+run's logical date.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import DAG, Param, TriggerRule, task
+
+from ue_backup.dag_support import START_DATE, default_args, only_if, setting, xcom
+from ue_backup.operators.aws_backup import AwsBackupStartEfsRestoreJobOperator
+from ue_backup.operators.ecd import EcdResumeOperator, EcdSuspendOperator
+from ue_backup.operators.kube_job import KubeEfsJobOperator
+from ue_backup.operators.memorydb import MemoryDbRestoreClusterOperator
+from ue_backup.operators.rds import RdsRestoreInstanceOperator
+from ue_backup.operators.velero import VeleroCreateRestoreOperator
+from ue_backup.restore_scripts import check_restored_tree, place_restored_tree
+from ue_backup.sensors.aws_backup import AwsBackupRestoreJobCompletedSensor
+from ue_backup.sensors.ecd import EcdDrainedSensor
+from ue_backup.sensors.memorydb import MemoryDbClusterAvailableSensor
+from ue_backup.sensors.rds import RdsInstanceAvailableSensor
+from ue_backup.sensors.velero import VeleroRestoreCompletedSensor
+from ue_backup.tasks.preflight import COMPONENTS
+
+S = {"task_id": "validate"}
+AWS = {"aws_conn_id": setting("aws_conn_id", **S), "region_name": setting("region", **S)}
+K8S = {"kubernetes_conn_id": setting("kubernetes_conn_id", **S)}
+MOUNT = "/efs"
+# The restore's id, which names what it creates (double quotes: it is also shell-quoted).
+RID = '{{ ti.xcom_pull(task_ids="validate")["restore_id"] }}'
+
+
+def planned(key: str) -> str:
+    return xcom("plan", key)
+
+
+with DAG(
+    dag_id="ue_restore",
+    description="Plan and restore a consistent backup set (database older than disk)",
+    doc_md=__doc__,
+    schedule=None,
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(),
+    tags=["ue-backup", "restore"],
+    render_template_as_native_obj=True,
+    params={
+        "request_type": Param(
+            "latest",
+            enum=["latest", "backup_set", "point_in_time"],
+            title="What to restore",
+            description="The newest consistent set, a named set, or the newest before a time.",
+        ),
+        "backup_set": Param(None, type=["null", "string"], title="Backup set id (for backup_set)"),
+        "target_time": Param(
+            None,
+            type=["null", "string"],
+            format="date-time",
+            title="Target time (for point_in_time; empty: the run's logical date)",
+        ),
+        "allow_point_in_time_restore": Param(
+            True, type="boolean", title="Allow RDS point-in-time restore"
+        ),
+        "mode": Param(
+            "plan", enum=["plan", "restore"], title="Mode", description="plan is a dry run"
+        ),
+        "target": Param(
+            "side_by_side",
+            enum=["side_by_side", "in_place"],
+            title="Target",
+            description="side_by_side creates new resources; in_place replaces the live ones",
+        ),
+        "confirm": Param(
+            None,
+            type=["null", "string"],
+            title="Confirm in place",
+            description="For in_place: type the installation name",
+        ),
+        "components": Param(
+            None,
+            type=["null", "array"],
+            items={"type": "string", "enum": list(COMPONENTS)},
+            title="Components (empty: all)",
+        ),
+    },
+) as dag:
+
+    @task
+    def validate(params: dict[str, Any] | None = None, **context: Any) -> dict[str, Any]:
+        """Refuse bad params and configuration before anything is listed or changed."""
+        from ue_backup.tasks.restore_steps import validate as run_validate
+
+        return run_validate(params or {}, context)
+
+    @task
+    def plan(**context: Any) -> dict[str, Any]:
+        """List what exists, plan with rule 1, log the plan; mode plan stops after this."""
+        from ue_backup.tasks.restore_steps import plan as run_plan
+
+        return run_plan(context["ti"].xcom_pull(task_ids="validate"))
+
+    settings, planned_restore = validate(), plan()
+    settings >> planned_restore
+
+    suspend = EcdSuspendOperator(
+        task_id="suspend_workflows",
+        namespace=setting("namespace", **S),
+        label_selector=setting("ecd_label_selector", **S),
+        names=setting("ecd_names", **S),
+        max_window_minutes=setting("max_window_minutes", **S),
+        suspended_by=setting("restore_id", **S),
+        active=setting("in_place", **S),
+        **K8S,
+    )
+    drained = EcdDrainedSensor(
+        task_id="wait_workflows_drained",
+        namespace=setting("namespace", **S),
+        names=xcom("suspend_workflows", "suspended"),
+        drain_timeout_minutes=setting("drain_timeout_minutes", **S),
+        **K8S,
+    )
+    rds = RdsRestoreInstanceOperator(
+        task_id="restore_database",
+        target_instance_identifier=setting("rds_target", **S),
+        source_instance_identifier=setting("rds_instance", **S),
+        snapshot_id=planned("rds_snapshot_id"),
+        restore_time=planned("rds_restore_time"),
+        tags={"ue-backup:restore": RID},
+        pre_execute=only_if("restore_database", task_id="plan"),
+        **AWS,
+    )
+    rds_ready = RdsInstanceAvailableSensor(
+        task_id="wait_database", resource_id=setting("rds_target", **S), **AWS
+    )
+    efs = AwsBackupStartEfsRestoreJobOperator(
+        task_id="restore_efs",
+        recovery_point_arn=planned("recovery_point_arn"),
+        iam_role_arn=setting("backup_role_arn", **S),
+        idempotency_token=f"{RID}-efs",
+        file_system_id=setting("efs_file_system_id", **S),
+        new_file_system="{{ not ti.xcom_pull(task_ids='validate')['in_place'] }}",
+        pre_execute=only_if("restore_efs", task_id="plan"),
+        **AWS,
+    )
+    efs_ready = AwsBackupRestoreJobCompletedSensor(
+        task_id="wait_efs", resource_id=xcom("restore_efs", "job_id"), **AWS
+    )
+    memorydb = MemoryDbRestoreClusterOperator(
+        task_id="restore_memorydb",
+        snapshot_name=planned("memorydb_snapshot_name"),
+        target_cluster_name=setting("memorydb_target", **S),
+        source_cluster_name=setting("memorydb_cluster", **S),
+        pre_execute=only_if("restore_memorydb", task_id="plan"),
+        **AWS,
+    )
+    memorydb_ready = MemoryDbClusterAvailableSensor(
+        task_id="wait_memorydb", resource_id=setting("memorydb_target", **S), **AWS
+    )
+
+    @task(pre_execute=only_if("restore_efs", task_id="plan"))
+    def restored_file_system(**context: Any) -> dict[str, Any]:
+        """Where the EFS data was restored: a new file system, or the live one (in place)."""
+        from ue_backup.hooks.aws_backup import AwsBackupHook
+
+        ti = context["ti"]
+        settings = ti.xcom_pull(task_ids="validate")
+        hook = AwsBackupHook(aws_conn_id=settings["aws_conn_id"], region_name=settings["region"])
+        job = hook.describe_restore_job(ti.xcom_pull(task_ids="restore_efs")["job_id"])
+        return {"file_system_id": job["CreatedResourceArn"].rsplit("/", 1)[-1]}
+
+    efs_job = {
+        "namespace": setting("namespace", **S),
+        "file_system_id": xcom("restored_file_system", "file_system_id"),
+        "claim_name": f"{RID}-efs",
+        "image": setting("purge_image", **S),
+        "pre_execute": only_if("restore_efs", task_id="plan"),
+        **K8S,
+    }
+    place_efs = KubeEfsJobOperator(
+        task_id="purge_and_place_efs",
+        job_name=f"{RID}-place",
+        script=place_restored_tree(MOUNT, RID),
+        **efs_job,
+    )
+    check_efs = KubeEfsJobOperator(
+        task_id="check_efs_clean",
+        job_name=f"{RID}-check",
+        script=check_restored_tree(MOUNT),
+        **efs_job,
+    )
+
+    @task(pre_execute=only_if("switch_over_database", task_id="plan"))
+    def switch_over_database(**context: Any) -> dict[str, Any]:
+        """In place: the restored instance takes the live name; the old one is set aside."""
+        from ue_backup.tasks.restore_steps import switch_over_database as switch
+
+        return switch(context["ti"].xcom_pull(task_ids="validate"))
+
+    velero = VeleroCreateRestoreOperator(
+        task_id="restore_kubernetes",
+        backup_set_id=planned("velero_backup_set"),
+        velero_namespace=setting("velero_namespace", **S),
+        backup_name=planned("velero_backup_name"),
+        restore_name=RID,
+        ecd_namespaces=[setting("namespace", **S)],
+        existing_resource_policy="none",
+        trigger_rule=TriggerRule.NONE_FAILED,
+        pre_execute=only_if("restore_velero", task_id="plan"),
+        **K8S,
+    )
+    velero_done = VeleroRestoreCompletedSensor(
+        task_id="wait_kubernetes",
+        name=xcom("restore_kubernetes", "name"),
+        namespace=setting("velero_namespace", **S),
+        **K8S,
+    )
+    resume = EcdResumeOperator(
+        task_id="resume_workflows",
+        namespace=setting("namespace", **S),
+        owners="{{ (ti.xcom_pull(task_ids='plan') or {}).get('resume_owners') or [] }}",
+        retries=5,
+        **K8S,
+    ).as_teardown(setups=suspend, on_failure_fail_dagrun=True)
+
+    @task(trigger_rule=TriggerRule.NONE_FAILED)
+    def report(**context: Any) -> dict[str, Any]:
+        """What was restored, from which points, and what is left for the operator."""
+        from ue_backup.tasks.restore_steps import restore_report
+
+        ti = context["ti"]
+        return restore_report(
+            ti.xcom_pull(task_ids="validate"),
+            ti.xcom_pull(task_ids="plan"),
+            efs=ti.xcom_pull(task_ids="restored_file_system"),
+            resumed=ti.xcom_pull(task_ids="resume_workflows"),
+        )
+
+    planned_restore >> suspend >> drained
+    drained >> [rds, efs, memorydb]
+    rds >> rds_ready
+    efs >> efs_ready >> restored_file_system() >> place_efs >> check_efs
+    memorydb >> memorydb_ready
+    rds_ready >> switch_over_database() >> velero
+    [check_efs, memorydb_ready] >> velero
+    velero >> velero_done >> resume
+    # The report is the run's one leaf: any failed step above fails the run.
+    [rds_ready, check_efs, memorydb_ready, velero_done, resume] >> report()

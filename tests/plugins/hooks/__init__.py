@@ -1,0 +1,1 @@
+"""Tests of ue_backup.hooks, one file per service."""

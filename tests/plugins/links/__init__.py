@@ -1,0 +1,1 @@
+"""Tests of ue_backup.links, one file per service."""

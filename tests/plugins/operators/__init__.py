@@ -1,0 +1,1 @@
+"""Tests of ue_backup.operators, one file per service."""

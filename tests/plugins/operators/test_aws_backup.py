@@ -1,0 +1,286 @@
+"""AWS Backup start operators against the sandbox: backup, restore and copy jobs.
+
+The operators only start jobs (the sensors wait); what matters here is what
+they start, that a retry finds the job its first try started, and the
+console links they leave.
+"""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.plugins.support import (
+    RUN_ID,
+    SET_ID,
+    defer,
+    eventually,
+    make_context,
+    mutations,
+    pushed_links,
+)
+from tests.sandbox.faults import Fault
+from tests.sandbox.installation import LIVE_FILES, ROLE_ARN, seed_installation
+from ue_backup.backup_set import BackupSet
+from ue_backup.errors import PermanentFailure
+from ue_backup.hooks.aws_backup import AwsBackupHook
+from ue_backup.links.console import AwsBackupJobLink, AwsBackupRecoveryPointLink
+from ue_backup.operators.aws_backup import (
+    MAX_JOB_ATTEMPTS,
+    AwsBackupStartCopyJobOperator,
+    AwsBackupStartEfsBackupJobOperator,
+    AwsBackupStartEfsRestoreJobOperator,
+)
+from ue_backup.sensors.aws_backup import (
+    AwsBackupCopyJobCompletedSensor,
+    AwsBackupRestoreJobCompletedSensor,
+)
+
+
+@pytest.fixture
+def installation(sandbox, fast):
+    sandbox.durations.update(backup_job=0.3, restore_job=0.3, copy_job=0.3)
+    return seed_installation(sandbox, memorydb=False, velero=False, ecds=())
+
+
+def backup_operator(installation, **kwargs) -> AwsBackupStartEfsBackupJobOperator:
+    return AwsBackupStartEfsBackupJobOperator(
+        task_id="start_efs_backup",
+        backup_set_id=SET_ID,
+        file_system_id=installation.file_system_id,
+        backup_vault_name=installation.vault,
+        iam_role_arn=ROLE_ARN,
+        **kwargs,
+    )
+
+
+def job_state(job_id: str) -> str:
+    return AwsBackupHook().describe_backup_job(job_id)["State"]
+
+
+def completed_backup(sandbox, installation) -> dict:
+    result = backup_operator(installation).execute(make_context())
+    eventually(sandbox, lambda: job_state(result["job_id"]) == "COMPLETED")
+    return result
+
+
+def files_under(path) -> dict[str, str]:
+    return {p.relative_to(path).as_posix(): p.read_text() for p in path.rglob("*") if p.is_file()}
+
+
+# --- backup -------------------------------------------------------------------------------
+
+
+def test_backup_job_of_the_file_system_tagged_with_the_set(sandbox, installation, context):
+    result = backup_operator(installation, lifecycle={"DeleteAfterDays": 35}).execute(context)
+
+    hook = AwsBackupHook()
+    job = hook.describe_backup_job(result["job_id"])
+    assert job["ResourceArn"].endswith(f"file-system/{installation.file_system_id}")
+    assert job["RecoveryPointArn"] == result["recovery_point_arn"]
+    assert job["RecoveryPointLifecycle"] == {"DeleteAfterDays": 35}
+    assert result["vault_name"] == installation.vault
+    assert result["region"] == sandbox.region
+    assert result["creation_date"] == job["CreationDate"].isoformat()
+    assert (
+        hook.recovery_point_tags(result["recovery_point_arn"])
+        == BackupSet.parse(SET_ID, RUN_ID).tags
+    )
+    (start,) = mutations(sandbox, "backup", "StartBackupJob")
+    assert installation.vault in start.target
+
+
+def test_backup_leaves_console_links_to_the_job_and_the_recovery_point(installation, context):
+    result = backup_operator(installation).execute(context)
+
+    links = pushed_links(context)
+    job_url = AwsBackupJobLink().format_link(**links[AwsBackupJobLink.key])
+    assert job_url.startswith("https://console.aws.amazon.com/backup/home?region=eu-west-1")
+    assert job_url.endswith(f"#/jobs/backup/details/{result['job_id']}")
+    point_url = AwsBackupRecoveryPointLink().format_link(**links[AwsBackupRecoveryPointLink.key])
+    assert f"/backupvaults/details/{installation.vault}/" in point_url
+    assert result["recovery_point_arn"].rsplit(":", 1)[1] in point_url
+
+
+def test_a_retry_after_success_finds_the_same_job(sandbox, installation):
+    first = completed_backup(sandbox, installation)
+    again = backup_operator(installation).execute(make_context())
+
+    assert again["job_id"] == first["job_id"]
+    assert again["recovery_point_arn"] == first["recovery_point_arn"]
+    starts = mutations(sandbox, "backup", "StartBackupJob")
+    assert len(starts) == 2  # both asked AWS with the same token, and got the same job
+    assert len(AwsBackupHook().list_recovery_points(installation.vault)) == 1
+
+
+def test_a_retry_after_a_failed_job_starts_the_next_job_of_the_chain(sandbox, installation):
+    sandbox.faults.add(
+        Fault("backup", "StartBackupJob", kind="outcome", state="FAILED", message="EFS busy")
+    )
+    failed = backup_operator(installation).execute(make_context())
+    eventually(sandbox, lambda: job_state(failed["job_id"]) == "FAILED")
+
+    retried = backup_operator(installation).execute(make_context())
+
+    assert retried["job_id"] != failed["job_id"]
+    assert job_state(retried["job_id"]) not in ("FAILED", "ABORTED", "EXPIRED", "PARTIAL")
+    # The retry asked for the failed token's job first, then started the next one.
+    assert len(mutations(sandbox, "backup", "StartBackupJob")) == 3
+
+
+def test_it_gives_up_when_every_job_of_the_chain_ended_badly(sandbox, installation, context):
+    sandbox.durations.update(backup_job=0)
+    sandbox.faults.add(
+        Fault("backup", "StartBackupJob", kind="outcome", state="ABORTED", times=MAX_JOB_ATTEMPTS)
+    )
+    with pytest.raises(PermanentFailure, match=f"{MAX_JOB_ATTEMPTS} backup jobs of set {SET_ID}"):
+        backup_operator(installation).execute(context)
+    assert len(mutations(sandbox, "backup", "StartBackupJob")) == MAX_JOB_ATTEMPTS
+
+
+def test_a_missing_file_system_fails_before_any_job_is_started(sandbox, installation, context):
+    operator = AwsBackupStartEfsBackupJobOperator(
+        task_id="start_efs_backup",
+        backup_set_id=SET_ID,
+        file_system_id="fs-00000000",
+        backup_vault_name=installation.vault,
+        iam_role_arn=ROLE_ARN,
+    )
+    with pytest.raises(ClientError, match="FileSystemNotFound"):
+        operator.execute(context)
+    assert sandbox.log.entries("backup") == []
+
+
+def test_a_missing_vault_fails_with_awss_error(sandbox, installation, context):
+    operator = AwsBackupStartEfsBackupJobOperator(
+        task_id="start_efs_backup",
+        backup_set_id=SET_ID,
+        file_system_id=installation.file_system_id,
+        backup_vault_name="no-such-vault",
+        iam_role_arn=ROLE_ARN,
+    )
+    with pytest.raises(ClientError, match="no-such-vault"):
+        operator.execute(context)
+
+
+def test_a_bad_set_id_is_refused_before_anything_is_asked(sandbox, installation, context):
+    operator = AwsBackupStartEfsBackupJobOperator(
+        task_id="start_efs_backup",
+        backup_set_id="Not A Set",
+        file_system_id=installation.file_system_id,
+        backup_vault_name=installation.vault,
+        iam_role_arn=ROLE_ARN,
+    )
+    with pytest.raises(ValueError, match="is not a backup set id"):
+        operator.execute(context)
+    assert sandbox.log.entries() == []
+
+
+# --- restore ------------------------------------------------------------------------------
+
+
+def restore_operator(installation, point: str, **kwargs) -> AwsBackupStartEfsRestoreJobOperator:
+    return AwsBackupStartEfsRestoreJobOperator(
+        task_id="restore_efs",
+        recovery_point_arn=point,
+        iam_role_arn=ROLE_ARN,
+        idempotency_token=f"{SET_ID}-restore-efs",
+        file_system_id=installation.file_system_id,
+        **kwargs,
+    )
+
+
+def test_restore_to_a_new_file_system_then_wait_deferred(sandbox, installation, context):
+    point = completed_backup(sandbox, installation)["recovery_point_arn"]
+
+    started = restore_operator(installation, point).execute(context)
+    sensor = AwsBackupRestoreJobCompletedSensor(task_id="wait_efs", resource_id=started["job_id"])
+    assert defer(sensor, context).resume() == started["job_id"]
+
+    job = AwsBackupHook().describe_restore_job(started["job_id"])
+    new_fs = job["CreatedResourceArn"].rsplit("/", 1)[1]
+    assert new_fs != installation.file_system_id
+    (restored,) = sandbox.aws.efs_path(new_fs).glob("aws-backup-restore_*")
+    assert LIVE_FILES.items() <= files_under(restored).items()
+    url = AwsBackupJobLink().format_link(**pushed_links(context)[AwsBackupJobLink.key])
+    assert url.endswith(f"#/jobs/restore/details/{started['job_id']}")
+
+
+@pytest.mark.parametrize("in_place", [False, "False", "false"])
+def test_restore_into_a_directory_of_the_existing_file_system(
+    sandbox, installation, context, in_place
+):
+    """``new_file_system`` may come rendered from a template: "False" means False."""
+    point = completed_backup(sandbox, installation)["recovery_point_arn"]
+    assert "new_file_system" in AwsBackupStartEfsRestoreJobOperator.template_fields
+
+    started = restore_operator(installation, point, new_file_system=in_place).execute(context)
+    sensor = AwsBackupRestoreJobCompletedSensor(
+        task_id="wait_efs", resource_id=started["job_id"], deferrable=False
+    )
+    sensor.execute(context)
+
+    job = AwsBackupHook().describe_restore_job(started["job_id"])
+    assert job["CreatedResourceArn"].endswith(installation.file_system_id)
+    (restored,) = sandbox.aws.efs_path(installation.file_system_id).glob("aws-backup-restore_*")
+    assert LIVE_FILES.items() <= files_under(restored).items()
+
+
+def test_a_restore_retry_finds_the_same_job(sandbox, installation):
+    point = completed_backup(sandbox, installation)["recovery_point_arn"]
+    first = restore_operator(installation, point).execute(make_context())
+    again = restore_operator(installation, point).execute(make_context())
+
+    assert again["job_id"] == first["job_id"]
+    assert len(mutations(sandbox, "backup", "StartRestoreJob")) == 2
+    assert len(mutations(sandbox, "efs", "CreateFileSystem")) == 0  # nothing made twice
+
+
+# --- copy ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def far_vault(sandbox) -> str:
+    far = sandbox.client("backup", region="eu-central-1")
+    return far.create_backup_vault(BackupVaultName="dr-vault")["BackupVaultArn"]
+
+
+def copy_operator(installation, point: str, destination: str) -> AwsBackupStartCopyJobOperator:
+    return AwsBackupStartCopyJobOperator(
+        task_id="copy_efs",
+        recovery_point_arn=point,
+        source_vault_name=installation.vault,
+        destination_vault_arn=destination,
+        iam_role_arn=ROLE_ARN,
+        idempotency_token=BackupSet.parse(SET_ID).copy_token("efs"),
+        lifecycle={"DeleteAfterDays": 90},
+    )
+
+
+def test_copy_to_another_regions_vault_then_wait_deferred(
+    sandbox, installation, far_vault, context
+):
+    point = completed_backup(sandbox, installation)["recovery_point_arn"]
+
+    started = copy_operator(installation, point, far_vault).execute(context)
+    sensor = AwsBackupCopyJobCompletedSensor(task_id="wait_copy", resource_id=started["job_id"])
+    assert defer(sensor, context).resume() == started["job_id"]
+
+    (copied,) = AwsBackupHook(region_name="eu-central-1").list_recovery_points("dr-vault")
+    assert copied["Tags"] == BackupSet.parse(SET_ID, RUN_ID).tags
+    assert copied["Lifecycle"]["DeleteAfterDays"] == 90
+    url = AwsBackupJobLink().format_link(**pushed_links(context)[AwsBackupJobLink.key])
+    assert url.endswith(f"#/jobs/copy/details/{started['job_id']}")
+
+
+def test_a_copy_retry_finds_the_same_job(sandbox, installation, far_vault):
+    point = completed_backup(sandbox, installation)["recovery_point_arn"]
+    first = copy_operator(installation, point, far_vault).execute(make_context())
+    again = copy_operator(installation, point, far_vault).execute(make_context())
+
+    assert again["job_id"] == first["job_id"]
+    eventually(
+        sandbox,
+        lambda: AwsBackupHook().describe_copy_job(first["job_id"])["State"] == "COMPLETED",
+    )
+    assert len(AwsBackupHook(region_name="eu-central-1").list_recovery_points("dr-vault")) == 1

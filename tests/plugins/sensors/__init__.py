@@ -1,0 +1,1 @@
+"""Tests of ue_backup.sensors, one file per service."""

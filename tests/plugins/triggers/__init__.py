@@ -1,0 +1,1 @@
+"""Tests of ue_backup.triggers, one file per service."""

@@ -1,0 +1,82 @@
+"""EFS: moto's file systems, whose contents are the sandbox's directories.
+
+moto keeps the API (create, describe, tags, mount targets); the sandbox gives
+every file system its directory and makes ``SizeInBytes`` the size of what is
+in it, as EFS meters it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from moto.efs import urls
+from moto.efs.models import EFSBackend, efs_backends
+from moto.efs.responses import EFSResponse
+
+from tests.sandbox.aws.context import OneCallAtATime, current
+from tests.sandbox.aws.extensions import Extension
+from tests.sandbox.aws.files import tree_size
+
+
+def efs_backend(account: str, region: str) -> EFSBackend:
+    return efs_backends[account][region]
+
+
+def file_system_id(arn: str) -> str:
+    """``fs-123`` from ``arn:aws:elasticfilesystem:<region>:<account>:file-system/fs-123``."""
+    return arn.rsplit("/", 1)[-1]
+
+
+def find_file_system(account: str, region: str, fs_id: str) -> Any | None:
+    return efs_backend(account, region).file_systems_by_id.get(fs_id)
+
+
+def create_file_system(
+    account: str,
+    region: str,
+    creation_token: str,
+    *,
+    performance_mode: str = "generalPurpose",
+    encrypted: bool = False,
+    kms_key_id: str | None = None,
+    tags: list[dict[str, str]] | None = None,
+) -> Any:
+    """A new moto file system and its (empty) directory."""
+    file_system = efs_backend(account, region).create_file_system(
+        creation_token=creation_token,
+        performance_mode=performance_mode,
+        encrypted=encrypted,
+        kms_key_id=kms_key_id,  # type: ignore[arg-type]
+        throughput_mode="bursting",
+        provisioned_throughput_in_mibps=None,  # type: ignore[arg-type]
+        availability_zone_name=None,  # type: ignore[arg-type]
+        backup=False,
+        tags=tags or [],
+    )
+    current().files.file_system(file_system.file_system_id)
+    return file_system
+
+
+class SandboxEfsResponse(OneCallAtATime, EFSResponse):
+    def create_file_system(self) -> Any:
+        body, headers = super().create_file_system()
+        current().files.file_system(json.loads(body)["FileSystemId"])
+        return body, headers
+
+    def describe_file_systems(self) -> Any:
+        for file_system in self.efs_backend.file_systems_by_id.values():
+            # What moto reports as SizeInBytes.Value.
+            file_system._size_value = tree_size(
+                current().files.file_system(file_system.file_system_id)
+            ).bytes
+        return super().describe_file_systems()
+
+    def delete_file_system(self) -> Any:
+        file_system_id = self._get_param("FileSystemId")
+        response = super().delete_file_system()
+        current().files.remove_file_system(file_system_id)
+        return response
+
+
+EXTENSION = Extension(urls, SandboxEfsResponse)

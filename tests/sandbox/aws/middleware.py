@@ -1,0 +1,75 @@
+"""The WSGI layer in front of moto: injected faults and the mutation log.
+
+Every signed AWS request passes here first. Its service, operation and target
+decide which armed faults apply: a ``hang`` holds the answer, an ``error``
+replaces it with the service's own error format (a ``ThrottlingException``
+goes through botocore's retry handler like a real one). Every state-changing
+call is written to the mutation log when it arrives, whatever its answer; the
+HTTP status is added to the entry's ``detail`` once known, so a test can tell
+refused calls from accepted ones.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from werkzeug.wrappers import Response
+
+from tests.sandbox.aws.protocol import AwsCall, error_response, identify
+from tests.sandbox.faults import FaultBook
+from tests.sandbox.mutation_log import MutationLog
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class FaultsAndMutations:
+    def __init__(
+        self,
+        app: WsgiApp,
+        faults: FaultBook,
+        log: MutationLog,
+        before_each: Callable[[], None],
+    ) -> None:
+        """``before_each`` runs ahead of every request: the sandbox settles finished jobs there."""
+        self.app = app
+        self.faults = faults
+        self.log = log
+        self.before_each = before_each
+        self._closed = threading.Event()
+
+    def close(self) -> None:
+        """The sandbox is stopping: calls held by a hang give up at once."""
+        self._closed.set()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        call = identify(environ)
+        if call is None:
+            return self.app(environ, start_response)
+        entry = (
+            self.log.record(call.service, call.operation, call.target) if call.mutating else None
+        )
+
+        def record_status(status: str, headers: list, *args: Any) -> Any:
+            if entry is not None:
+                entry.detail["status"] = int(status.split(" ", 1)[0])
+            return start_response(status, headers, *args)
+
+        hang = self.faults.take(call.service, call.operation, call.target, kind="hang")
+        if hang is not None and self._closed.wait(hang.seconds):
+            return self._error(call, "ServiceUnavailable", "the sandbox stopped", 503)(
+                environ, record_status
+            )
+        error = self.faults.take(call.service, call.operation, call.target, kind="error")
+        if error is not None:
+            return self._error(call, error.code, error.message, error.status)(
+                environ, record_status
+            )
+        self.before_each()
+        return self.app(environ, record_status)
+
+    @staticmethod
+    def _error(call: AwsCall, code: str, message: str, status: int) -> Response:
+        status_code, headers, body = error_response(call, code, message, status)
+        return Response(body, status=status_code, headers=headers)

@@ -1,0 +1,204 @@
+"""RDS: moto's database, with the timing and the point-in-time rules of the real service.
+
+moto makes snapshots and restored instances ``available`` at once and accepts
+any point-in-time restore. Here a manual snapshot is ``creating`` for
+``durations.rds_snapshot`` and has no ``SnapshotCreateTime`` until
+``durations.rds_snapshot_time_fixed``; a restored instance is ``creating`` for
+``durations.rds_instance``; ``describe_db_instance_automated_backups`` gives the
+restore window; and a point-in-time restore is checked against it as AWS does,
+remembering the time it used (``restore_time``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from moto.core.responses import ActionResult
+from moto.rds import urls
+from moto.rds.models import DBInstance, DBSnapshot, RDSBackend, rds_backends
+from moto.rds.responses import RDSResponse
+
+from tests.sandbox.aws.context import OneCallAtATime, current, state_of
+from tests.sandbox.aws.errors import AwsError
+from tests.sandbox.aws.extensions import Extension
+from tests.sandbox.aws.progress import Progress, TimedStatus, make_timed
+from tests.sandbox.aws.protocol import target_of
+
+
+class RdsState:
+    """What one account and region remembers beyond moto: the times restores used."""
+
+    def __init__(self, backend: RDSBackend) -> None:
+        self.restore_times: dict[str, datetime] = {}
+
+
+def restore_time(account: str, region: str, db_instance_identifier: str) -> datetime:
+    state = state_of(rds_backends[account][region], RdsState)
+    return state.restore_times[db_instance_identifier.lower()]
+
+
+class TimedDBSnapshot(TimedStatus, DBSnapshot):
+    """A moto snapshot whose status, time and progress follow its ``Progress``."""
+
+    time_fixed_after: float
+
+    @property
+    def snapshot_create_time(self) -> datetime | None:
+        return self.created if self.progress.elapsed >= self.time_fixed_after else None
+
+    @property
+    def percent_progress(self) -> int:
+        return int(self.progress.fraction * 100)
+
+
+class TimedDBInstance(TimedStatus, DBInstance):
+    """A moto instance that is ``creating`` until its ``Progress`` ends."""
+
+
+def restore_window(instance: DBInstance) -> dict[str, datetime] | None:
+    """From when the instance was available until now; None while it is not backed up."""
+    progress = instance.__dict__.get("progress")
+    since = instance.created.replace(tzinfo=UTC) if progress is None else progress.finished_at
+    if not instance.backup_retention_period or since is None or instance.status == "failed":
+        return None
+    return {"EarliestTime": since, "LatestTime": datetime.now(UTC)}
+
+
+class AutomatedBackup:
+    """One instance's automated backups, in ``DescribeDBInstanceAutomatedBackups``' shape."""
+
+    def __init__(self, instance: DBInstance, window: dict[str, datetime]) -> None:
+        self.db_instance_arn = instance.db_instance_arn
+        self.dbi_resource_id = instance.dbi_resource_id
+        self.region = instance.backend.region_name
+        self.db_instance_identifier = instance.db_instance_identifier
+        self.restore_window = window
+        self.allocated_storage = instance.allocated_storage
+        self.status = "active"
+        self.port = instance.port
+        self.instance_create_time = instance.created
+        self.master_username = instance.master_username
+        self.engine = instance.engine
+        self.engine_version = instance.engine_version
+        self.encrypted = instance.storage_encrypted
+        self.storage_type = instance.storage_type
+        self.backup_retention_period = instance.backup_retention_period
+        self.db_instance_automated_backups_arn = (
+            f"arn:aws:rds:{self.region}:{instance.backend.account_id}"
+            f":auto-backup:ab-{instance.dbi_resource_id.lower()}"
+        )
+
+
+class SandboxRdsResponse(OneCallAtATime, RDSResponse):
+    def _target(self, operation: str) -> str:
+        return target_of("rds", operation, self.params.original_dict())
+
+    def create_db_snapshot(self) -> ActionResult:
+        instance = self.backend.describe_db_instances(self.params["DBInstanceIdentifier"])[0]
+        if instance.status != "available":
+            raise AwsError(
+                "InvalidDBInstanceState",
+                f"Instance {instance.db_instance_identifier} is not in available state.",
+            )
+        result = super().create_db_snapshot()
+        durations = current().durations
+        make_timed(
+            result.result["DBSnapshot"],  # type: ignore[index]
+            TimedDBSnapshot,
+            Progress.begin(
+                "rds", "CreateDBSnapshot", self._target("CreateDBSnapshot"), durations.rds_snapshot
+            ),
+            time_fixed_after=durations.rds_snapshot_time_fixed,
+        )
+        return result
+
+    def restore_db_instance_from_db_snapshot(self) -> ActionResult:
+        snapshot_id = self.params["DBSnapshotIdentifier"]
+        snapshot = self.backend.describe_db_snapshots(None, snapshot_id.split(":")[-1])[0]
+        if snapshot.status != "available":
+            raise AwsError(
+                "InvalidDBSnapshotState", f"Snapshot {snapshot_id} is not in available state."
+            )
+        return self._restored(
+            "RestoreDBInstanceFromDBSnapshot", super().restore_db_instance_from_db_snapshot
+        )
+
+    def restore_db_instance_to_point_in_time(self) -> ActionResult:
+        source = self.backend.describe_db_instances(self.params["SourceDBInstanceIdentifier"])[0]
+        used = self._checked_restore_time(source)
+        result = self._restored(
+            "RestoreDBInstanceToPointInTime", super().restore_db_instance_to_point_in_time
+        )
+        state = state_of(self.backend, RdsState)
+        state.restore_times[self.params["TargetDBInstanceIdentifier"].lower()] = used
+        return result
+
+    def _checked_restore_time(self, source: DBInstance) -> datetime:
+        """The time to restore to, refused the way AWS refuses it."""
+        requested = self.params.get("RestoreTime")
+        use_latest = bool(self.params.get("UseLatestRestorableTime"))
+        if requested is not None and use_latest:
+            raise AwsError(
+                "InvalidParameterCombination",
+                "Cannot specify both RestoreTime and UseLatestRestorableTime.",
+            )
+        if requested is None and not use_latest:
+            raise AwsError(
+                "InvalidParameterCombination",
+                "Either RestoreTime or UseLatestRestorableTime must be specified.",
+            )
+        if not source.backup_retention_period:
+            raise AwsError(
+                "PointInTimeRestoreNotEnabled",
+                f"Point-in-time restore is not enabled for {source.db_instance_identifier}: "
+                "its backup retention period is 0.",
+            )
+        window = restore_window(source)
+        if window is None:
+            raise AwsError(
+                "InvalidDBInstanceState",
+                f"Instance {source.db_instance_identifier} has no restorable time yet.",
+            )
+        if use_latest:
+            return window["LatestTime"]
+        if requested.tzinfo is None:
+            requested = requested.replace(tzinfo=UTC)
+        if not window["EarliestTime"] <= requested <= window["LatestTime"]:
+            raise AwsError(
+                "InvalidRestoreFault",
+                f"The restore time {requested.isoformat()} is outside the restorable window "
+                f"{window['EarliestTime'].isoformat()} to {window['LatestTime'].isoformat()}.",
+            )
+        return requested
+
+    def _restored(self, operation: str, restore: Any) -> ActionResult:
+        result = restore()
+        make_timed(
+            result.result["DBInstance"],
+            TimedDBInstance,
+            Progress.begin(
+                "rds", operation, self._target(operation), current().durations.rds_instance
+            ),
+        )
+        return result
+
+    def describe_db_instance_automated_backups(self) -> ActionResult:
+        identifier = self.params.get("DBInstanceIdentifier")
+        resource_id = self.params.get("DbiResourceId")
+        backups = [
+            AutomatedBackup(instance, window)
+            for instance in self.backend.databases.values()
+            if identifier in (None, instance.db_instance_identifier)
+            and resource_id in (None, instance.dbi_resource_id)
+            and (window := restore_window(instance)) is not None
+        ]
+        if not backups and (identifier or resource_id):
+            raise AwsError(
+                "DBInstanceAutomatedBackupNotFound",
+                f"No automated backup found for {identifier or resource_id}.",
+            )
+        return ActionResult({"DBInstanceAutomatedBackups": backups})
+
+
+EXTENSION = Extension(urls, SandboxRdsResponse)

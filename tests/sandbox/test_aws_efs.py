@@ -1,0 +1,50 @@
+"""EFS in the sandbox: each file system's contents are a real local directory."""
+
+from __future__ import annotations
+
+from tests.sandbox.aws.fixtures import aws  # noqa: F401
+
+
+def test_a_file_system_created_through_the_api_gets_an_empty_directory(aws):  # noqa: F811
+    efs = aws.client("efs")
+
+    fs_id = efs.create_file_system(CreationToken="data", Tags=[{"Key": "Name", "Value": "d"}])[
+        "FileSystemId"
+    ]
+
+    path = aws.efs_path(fs_id)
+    assert path.is_dir()
+    assert path == aws.root / "efs" / fs_id
+    assert list(path.iterdir()) == []
+
+
+def test_size_in_bytes_is_what_the_directory_holds(aws):  # noqa: F811
+    fs_id = aws.create_file_system("data", tags={"Name": "disk-data"})
+    (aws.efs_path(fs_id) / "sub").mkdir()
+    (aws.efs_path(fs_id) / "sub" / "a.bin").write_bytes(b"x" * 1000)
+    (aws.efs_path(fs_id) / "b.bin").write_bytes(b"y" * 24)
+
+    [described] = aws.client("efs").describe_file_systems(FileSystemId=fs_id)["FileSystems"]
+
+    assert described["SizeInBytes"]["Value"] == 1024
+    assert described["Name"] == "disk-data"
+    assert described["LifeCycleState"] == "available"
+
+
+def test_deleting_a_file_system_deletes_its_contents(aws):  # noqa: F811
+    fs_id = aws.create_file_system()
+    (aws.efs_path(fs_id) / "file").write_text("gone soon")
+
+    aws.client("efs").delete_file_system(FileSystemId=fs_id)
+
+    assert not (aws.root / "efs" / fs_id).exists()
+
+
+def test_reset_empties_every_file_system(aws):  # noqa: F811
+    fs_id = aws.create_file_system()
+    (aws.efs_path(fs_id) / "file").write_text("from an earlier test")
+
+    aws.reset()
+
+    assert aws.client("efs").describe_file_systems()["FileSystems"] == []
+    assert list((aws.root / "efs").iterdir()) == []

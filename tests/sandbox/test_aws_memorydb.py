@@ -1,0 +1,118 @@
+"""MemoryDB in the sandbox: snapshot and restore timing, lookups, copies and tags."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.sandbox.aws.fixtures import aws, wait_until  # noqa: F401
+
+TAGS = [{"Key": "ue-backup:backup-set", "Value": "set-1"}]
+
+
+@pytest.fixture
+def memorydb(aws):  # noqa: F811
+    client = aws.client("memorydb")
+    client.create_cluster(ClusterName="ue-aggr", NodeType="db.t4g.small", ACLName="open-access")
+    return client
+
+
+def test_a_snapshot_is_creating_then_available_with_its_shard_times(aws, memorydb):  # noqa: F811
+    aws.durations.update(memorydb_snapshot=0.3)
+    before = datetime.now(UTC)
+
+    created = memorydb.create_snapshot(ClusterName="ue-aggr", SnapshotName="set-1", Tags=TAGS)
+    seen = wait_until(
+        lambda: memorydb.describe_snapshots(SnapshotName="set-1", ShowDetail=True)["Snapshots"][0],
+        lambda s: s["Status"] == "available",
+    )
+
+    assert created["Snapshot"]["Status"] == "creating"
+    assert seen[0]["Status"] == "creating"
+    shards = seen[-1]["ClusterConfiguration"]["Shards"]
+    assert shards
+    assert all(before <= shard["SnapshotCreationTime"] <= datetime.now(UTC) for shard in shards)
+    arn = created["Snapshot"]["ARN"]
+    assert memorydb.list_tags(ResourceArn=arn)["TagList"] == TAGS
+
+
+def test_describe_by_cluster_and_name_finds_the_right_snapshot(aws, memorydb):  # noqa: F811
+    """moto returns 'not found' unless the snapshot asked for is the first one."""
+    for name in ("set-1", "set-2", "set-3"):
+        memorydb.create_snapshot(ClusterName="ue-aggr", SnapshotName=name)
+
+    found = memorydb.describe_snapshots(ClusterName="ue-aggr", SnapshotName="set-3")
+
+    assert [s["Name"] for s in found["Snapshots"]] == ["set-3"]
+    with pytest.raises(memorydb.exceptions.SnapshotNotFoundFault):
+        memorydb.describe_snapshots(ClusterName="other", SnapshotName="set-3")
+
+
+def test_restoring_a_cluster_needs_an_existing_available_snapshot(aws, memorydb):  # noqa: F811
+    aws.durations.update(memorydb_snapshot=0.1, memorydb_cluster=0.3)
+    with pytest.raises(memorydb.exceptions.SnapshotNotFoundFault):
+        memorydb.create_cluster(
+            ClusterName="restored", NodeType="db.t4g.small", ACLName="open-access", SnapshotName="x"
+        )
+    memorydb.create_snapshot(ClusterName="ue-aggr", SnapshotName="set-1")
+    with pytest.raises(memorydb.exceptions.InvalidParameterValueException):
+        memorydb.create_cluster(
+            ClusterName="restored",
+            NodeType="db.t4g.small",
+            ACLName="open-access",
+            SnapshotName="set-1",
+        )
+    time.sleep(0.15)
+
+    restored = memorydb.create_cluster(
+        ClusterName="restored", NodeType="db.t4g.small", ACLName="open-access", SnapshotName="set-1"
+    )["Cluster"]
+    seen = wait_until(
+        lambda: memorydb.describe_clusters(ClusterName="restored")["Clusters"][0]["Status"],
+        lambda status: status == "available",
+    )
+
+    assert restored["Status"] == "creating"
+    assert seen[0] == "creating"
+    assert memorydb.describe_clusters(ClusterName="ue-aggr")["Clusters"][0]["Status"] == "available"
+
+
+def test_copy_snapshot_makes_the_target_with_the_source_point_in_time(aws, memorydb):  # noqa: F811
+    aws.durations.update(memorydb_snapshot=0.1)
+    memorydb.create_snapshot(ClusterName="ue-aggr", SnapshotName="set-1")
+    time.sleep(0.15)
+
+    copied = memorydb.copy_snapshot(
+        SourceSnapshotName="set-1", TargetSnapshotName="set-1-copy", Tags=TAGS
+    )["Snapshot"]
+    wait_until(
+        lambda: memorydb.describe_snapshots(SnapshotName="set-1-copy")["Snapshots"][0]["Status"],
+        lambda status: status == "available",
+    )
+
+    assert copied["Status"] == "copying"
+    details = {
+        s["Name"]: s["ClusterConfiguration"]["Shards"]
+        for s in memorydb.describe_snapshots(ShowDetail=True)["Snapshots"]
+    }
+    assert [s["SnapshotCreationTime"] for s in details["set-1-copy"]] == [
+        s["SnapshotCreationTime"] for s in details["set-1"]
+    ]
+    assert memorydb.list_tags(ResourceArn=copied["ARN"])["TagList"] == TAGS
+    with pytest.raises(memorydb.exceptions.SnapshotAlreadyExistsFault):
+        memorydb.copy_snapshot(SourceSnapshotName="set-1", TargetSnapshotName="set-1-copy")
+
+
+def test_snapshot_outcome_and_never_faults(aws, memorydb):  # noqa: F811
+    aws.durations.update(memorydb_snapshot=0.05)
+    aws.faults.add(service="memorydb", operation="CreateSnapshot", kind="outcome", target="broken")
+    aws.faults.add(service="memorydb", operation="CreateSnapshot", kind="never", target="stuck")
+
+    for name in ("broken", "stuck", "fine"):
+        memorydb.create_snapshot(ClusterName="ue-aggr", SnapshotName=name)
+    time.sleep(0.15)
+
+    statuses = {s["Name"]: s["Status"] for s in memorydb.describe_snapshots()["Snapshots"]}
+    assert statuses == {"broken": "failed", "stuck": "creating", "fine": "available"}

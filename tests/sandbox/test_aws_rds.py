@@ -1,0 +1,191 @@
+"""RDS in the sandbox: snapshot and restore timing, and point-in-time restore rules."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.sandbox.aws.fixtures import aws, wait_until  # noqa: F401
+from tests.sandbox.aws.server import AwsSandbox
+
+TAGS = [{"Key": "ue-backup:backup-set", "Value": "set-1"}]
+
+
+def create_instance(aws: AwsSandbox, name: str = "ue-db", retention: int = 7) -> None:  # noqa: F811
+    aws.client("rds").create_db_instance(
+        DBInstanceIdentifier=name,
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        MasterUsername="mz",
+        MasterUserPassword="password1",
+        AllocatedStorage=20,
+        BackupRetentionPeriod=retention,
+    )
+
+
+@pytest.fixture
+def rds(aws):  # noqa: F811
+    create_instance(aws)
+    return aws.client("rds")
+
+
+def test_a_snapshot_is_creating_for_its_duration_and_its_time_is_fixed_early(aws, rds):  # noqa: F811
+    aws.durations.update(rds_snapshot=0.4, rds_snapshot_time_fixed=0.1)
+
+    created = rds.create_db_snapshot(
+        DBInstanceIdentifier="ue-db", DBSnapshotIdentifier="set-1", Tags=TAGS
+    )["DBSnapshot"]
+    seen = wait_until(
+        lambda: rds.describe_db_snapshots(DBSnapshotIdentifier="set-1")["DBSnapshots"][0],
+        lambda s: s["Status"] == "available",
+    )
+
+    assert created["Status"] == "creating"
+    assert "SnapshotCreateTime" not in created
+    creating = [s for s in seen if s["Status"] == "creating"]
+    assert "SnapshotCreateTime" in creating[-1]  # fixed while still creating
+    times = {s["SnapshotCreateTime"] for s in seen if "SnapshotCreateTime" in s}
+    assert len(times) == 1  # fixed once, never moves
+    assert seen[-1]["PercentProgress"] == 100
+    assert rds.list_tags_for_resource(ResourceName=created["DBSnapshotArn"])["TagList"] == TAGS
+
+
+def test_the_snapshot_available_waiter_waits_for_it(aws, rds):  # noqa: F811
+    aws.durations.update(rds_snapshot=0.3)
+    rds.create_db_snapshot(DBInstanceIdentifier="ue-db", DBSnapshotIdentifier="set-1")
+    began = time.monotonic()
+
+    rds.get_waiter("db_snapshot_available").wait(
+        DBSnapshotIdentifier="set-1", WaiterConfig={"Delay": 0.05, "MaxAttempts": 40}
+    )
+
+    assert time.monotonic() - began >= 0.25
+
+
+def test_restoring_from_a_snapshot_needs_it_available_and_takes_time(aws, rds):  # noqa: F811
+    aws.durations.update(rds_snapshot=0.2, rds_instance=0.3)
+    rds.create_db_snapshot(DBInstanceIdentifier="ue-db", DBSnapshotIdentifier="set-1")
+    with pytest.raises(ClientError, match="InvalidDBSnapshotState"):
+        rds.restore_db_instance_from_db_snapshot(
+            DBInstanceIdentifier="ue-db-restored", DBSnapshotIdentifier="set-1"
+        )
+    rds.get_waiter("db_snapshot_available").wait(
+        DBSnapshotIdentifier="set-1", WaiterConfig={"Delay": 0.05}
+    )
+
+    restored = rds.restore_db_instance_from_db_snapshot(
+        DBInstanceIdentifier="ue-db-restored", DBSnapshotIdentifier="set-1", Tags=TAGS
+    )["DBInstance"]
+    assert restored["DBInstanceStatus"] == "creating"
+    rds.get_waiter("db_instance_available").wait(
+        DBInstanceIdentifier="ue-db-restored", WaiterConfig={"Delay": 0.05}
+    )
+    arn = rds.describe_db_instances(DBInstanceIdentifier="ue-db-restored")["DBInstances"][0][
+        "DBInstanceArn"
+    ]
+    assert rds.list_tags_for_resource(ResourceName=arn)["TagList"] == TAGS
+
+
+def test_automated_backups_give_the_restore_window(aws, rds):  # noqa: F811
+    create_instance(aws, "no-backups", retention=0)
+
+    backups = rds.describe_db_instance_automated_backups()["DBInstanceAutomatedBackups"]
+
+    assert [b["DBInstanceIdentifier"] for b in backups] == ["ue-db"]
+    window = backups[0]["RestoreWindow"]
+    assert window["EarliestTime"] < window["LatestTime"]
+    assert backups[0]["Status"] == "active"
+    assert backups[0]["BackupRetentionPeriod"] == 7
+
+
+def test_point_in_time_restore_uses_and_records_the_requested_time(aws, rds):  # noqa: F811
+    window = rds.describe_db_instance_automated_backups(DBInstanceIdentifier="ue-db")[
+        "DBInstanceAutomatedBackups"
+    ][0]["RestoreWindow"]
+    wanted = window["LatestTime"] - timedelta(milliseconds=1)
+
+    restored = rds.restore_db_instance_to_point_in_time(
+        SourceDBInstanceIdentifier="ue-db",
+        TargetDBInstanceIdentifier="ue-db-pitr",
+        RestoreTime=wanted,
+    )["DBInstance"]
+
+    assert restored["DBInstanceStatus"] == "creating"
+    assert aws.rds_restore_time("ue-db-pitr") == wanted
+    rds.restore_db_instance_to_point_in_time(
+        SourceDBInstanceIdentifier="ue-db",
+        TargetDBInstanceIdentifier="ue-db-latest",
+        UseLatestRestorableTime=True,
+    )
+    assert aws.rds_restore_time("ue-db-latest") >= window["LatestTime"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "code"),
+    [
+        ({"RestoreTime": "latest", "UseLatestRestorableTime": True}, "InvalidParameterCombination"),
+        ({}, "InvalidParameterCombination"),
+        ({"RestoreTime": "before"}, "InvalidRestoreFault"),
+        ({"RestoreTime": "future"}, "InvalidRestoreFault"),
+    ],
+)
+def test_point_in_time_restore_is_validated_like_aws(aws, rds, arguments, code):  # noqa: F811
+    window = rds.describe_db_instance_automated_backups(DBInstanceIdentifier="ue-db")[
+        "DBInstanceAutomatedBackups"
+    ][0]["RestoreWindow"]
+    times = {
+        "latest": window["LatestTime"],
+        "before": window["EarliestTime"] - timedelta(seconds=1),
+        "future": window["LatestTime"] + timedelta(hours=1),
+    }
+    if "RestoreTime" in arguments:
+        arguments = {**arguments, "RestoreTime": times[arguments["RestoreTime"]]}
+
+    with pytest.raises(ClientError) as refused:
+        rds.restore_db_instance_to_point_in_time(
+            SourceDBInstanceIdentifier="ue-db", TargetDBInstanceIdentifier="x", **arguments
+        )
+
+    assert refused.value.response["Error"]["Code"] == code
+    assert rds.describe_db_instances(DBInstanceIdentifier="ue-db")["DBInstances"]
+    assert len(rds.describe_db_instances()["DBInstances"]) == 1
+
+
+def test_point_in_time_restore_needs_backup_retention(aws, rds):  # noqa: F811
+    create_instance(aws, "no-backups", retention=0)
+
+    with pytest.raises(rds.exceptions.PointInTimeRestoreNotEnabledFault):
+        rds.restore_db_instance_to_point_in_time(
+            SourceDBInstanceIdentifier="no-backups",
+            TargetDBInstanceIdentifier="x",
+            UseLatestRestorableTime=True,
+        )
+
+
+def test_a_failed_snapshot_outcome(aws, rds):  # noqa: F811
+    aws.durations.update(rds_snapshot=0.1)
+    aws.faults.add(service="rds", operation="CreateDBSnapshot", kind="outcome", target="set-1")
+
+    rds.create_db_snapshot(DBInstanceIdentifier="ue-db", DBSnapshotIdentifier="set-1")
+    rds.create_db_snapshot(DBInstanceIdentifier="ue-db", DBSnapshotIdentifier="set-2")
+    time.sleep(0.15)
+
+    statuses = {
+        s["DBSnapshotIdentifier"]: s["Status"]
+        for s in rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
+    }
+    assert statuses == {"set-1": "failed", "set-2": "available"}
+
+
+def test_a_snapshot_that_never_ends_stays_creating(aws, rds):  # noqa: F811
+    aws.durations.update(rds_snapshot=0.05)
+    aws.faults.add(service="rds", operation="CreateDBSnapshot", kind="never")
+
+    rds.create_db_snapshot(DBInstanceIdentifier="ue-db", DBSnapshotIdentifier="set-1")
+    time.sleep(0.15)
+
+    snapshot = rds.describe_db_snapshots(DBSnapshotIdentifier="set-1")["DBSnapshots"][0]
+    assert snapshot["Status"] == "creating"
