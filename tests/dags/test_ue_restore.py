@@ -1,0 +1,216 @@
+"""ue_restore end to end on the sandbox: the planner's choice, dry runs, refusals, real restores."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from tests.dags.runner import run_dag, write_config
+from tests.sandbox.faults import Fault
+from tests.sandbox.installation import LIVE_FILES, NAMESPACE, TEMPORARY_FILES, seed_installation
+
+pytestmark = pytest.mark.e2e
+
+MARKER = ".ue-backup-restored"
+
+
+@pytest.fixture(scope="module")
+def world(sandbox_session, tmp_path_factory):
+    """One installation with three backup sets, the newest of which has a failed EFS job.
+
+    Built once for this module (three backups take a while); the tests run in
+    file order, read-only ones first, the in-place restore last.
+    """
+    sandbox = sandbox_session
+    sandbox.reset()
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in sandbox.connection_env().items():
+            patch.setenv(name, value)
+        inst = seed_installation(sandbox, "ue-test")
+        inst.config["cold_window"]["drain_timeout_minutes"] = 0.05
+        write_config(inst.config, tmp_path_factory.mktemp("restore"), patch)
+        sets, disk_times = [], []
+        for failing in (False, False, True):
+            if failing:
+                sandbox.faults.add(
+                    Fault("backup", "StartBackupJob", kind="outcome", state="FAILED")
+                )
+            result = run_dag("ue_backup")
+            assert result.state == ("failed" if failing else "success"), result.tasks
+            sets.append(result.xcom("preflight")["backup_set"])
+            if not failing:
+                artifacts = result.xcom("manifest")["artifacts"]
+                disk_times.append(datetime.fromisoformat(artifacts["efs_recovery_point"]["time"]))
+        sandbox.faults.clear()
+        yield sandbox, inst, sets, disk_times
+
+
+@pytest.fixture
+def sandbox(world):
+    """This module's sandbox: shared by its tests, with a fresh mutation log for each."""
+    world[0].log.clear()
+    world[0].faults.clear()
+    return world[0]
+
+
+@pytest.fixture
+def installation(world):
+    return world[1]
+
+
+@pytest.fixture
+def three_backups(world):
+    return world[2]
+
+
+@pytest.fixture
+def disk_times(world):
+    """The EFS points in time of the two complete sets."""
+    return world[3]
+
+
+def tree(root) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): p.read_text() for p in root.rglob("*") if p.is_file()}
+
+
+def state_changes(sandbox) -> list:
+    """Mutations made by the restore itself (controllers' own bookkeeping aside)."""
+    return [m for m in sandbox.log.entries() if m.operation in MUTATING]
+
+
+MUTATING = {"create", "replace", "patch", "delete"} | {
+    "RestoreDBInstanceFromDBSnapshot",
+    "RestoreDBInstanceToPointInTime",
+    "StartRestoreJob",
+    "CreateCluster",
+    "ModifyDBInstance",
+}
+
+
+def test_dry_run_plans_the_newest_complete_set_and_changes_nothing(sandbox, three_backups):
+    result = run_dag("ue_restore", {"mode": "plan"})
+    assert result.state == "success", result.tasks
+    plan = result.xcom("plan")["plan"]
+    assert plan["backup_set"] == three_backups[1]  # the newest set's EFS job failed
+    assert plan["database"]["time"] < plan["disk"]["time"]
+    assert plan["database"]["time"] < plan["memorydb"]["time"]
+    assert state_changes(sandbox) == []
+    assert result.tasks["restore_efs"] == "skipped"
+
+
+def test_side_by_side_restore_of_the_latest_set(sandbox, installation, three_backups):
+    result = run_dag("ue_restore", {"mode": "restore"})
+    assert result.state == "success", result.tasks
+    report = result.xcom("report")
+    assert report["backup_set"] == three_backups[1]
+    restored = sandbox.aws.efs_path(report["restored"]["efs_file_system_id"])
+    files = tree(restored)
+    assert set(files) == set(LIVE_FILES) | {MARKER}
+    assert not set(files) & set(TEMPORARY_FILES)
+    # the live system is untouched and its workflows never stopped
+    assert tree(installation.efs_path(sandbox)).keys() >= set(LIVE_FILES) | set(TEMPORARY_FILES)
+    assert not sandbox.log.entries("k8s", "patch")
+    rds = sandbox.client("rds")
+    new = rds.describe_db_instances(DBInstanceIdentifier=report["restored"]["database"])
+    assert new["DBInstances"][0]["DBInstanceStatus"] == "available"
+    # the point-in-time restore used exactly the planned time, strictly before the disk point
+    plan = result.xcom("plan")["plan"]
+    if plan["database"]["kind"] == "point_in_time":
+        used = sandbox.aws.rds_restore_time(report["restored"]["database"])
+        assert used.isoformat() == plan["database"]["restore_time"]
+    memorydb = sandbox.client("memorydb").describe_clusters(
+        ClusterName=report["restored"]["memorydb_cluster"]
+    )
+    assert memorydb["Clusters"][0]["Status"] == "available"
+
+
+def test_restore_of_a_named_set_uses_that_set(sandbox, three_backups):
+    wanted = three_backups[0]
+    result = run_dag(
+        "ue_restore", {"mode": "plan", "request_type": "backup_set", "backup_set": wanted}
+    )
+    assert result.state == "success", result.tasks
+    plan = result.xcom("plan")["plan"]
+    assert plan["backup_set"] == wanted
+    assert plan["memorydb"]["backup_set"] == wanted
+
+
+def test_restore_by_target_time_takes_the_newest_set_not_after_it(
+    sandbox, three_backups, disk_times
+):
+    between = disk_times[0] + (disk_times[1] - disk_times[0]) / 2
+    result = run_dag(
+        "ue_restore",
+        {"mode": "plan", "request_type": "point_in_time", "target_time": between.isoformat()},
+    )
+    assert result.state == "success", result.tasks
+    assert result.xcom("plan")["plan"]["backup_set"] == three_backups[0]
+
+
+def test_backfill_run_restores_to_its_logical_date(sandbox, three_backups, disk_times):
+    logical = disk_times[0] + (disk_times[1] - disk_times[0]) / 2
+    result = run_dag(
+        "ue_restore", {"mode": "plan", "request_type": "point_in_time"}, logical_date=logical
+    )
+    assert result.state == "success", result.tasks
+    plan = result.xcom("plan")["plan"]
+    assert datetime.fromisoformat(plan["request"]["target_time"]) == logical
+    assert plan["backup_set"] == three_backups[0]
+
+
+@pytest.mark.parametrize(
+    ("conf", "words"),
+    [
+        ({"mode": "restore", "target": "in_place"}, "confirm"),
+        ({"mode": "restore", "target": "in_place", "confirm": "ue-other"}, "confirm"),
+        ({"request_type": "backup_set", "backup_set": "nonsense"}, "not a backup set id"),
+        ({"request_type": "backup_set", "backup_set": "ue-test-20200101t000000z"}, "incomplete"),
+        ({"request_type": "point_in_time", "target_time": "2000-01-01T00:00:00Z"}, "no EFS"),
+        ({"flavour": "vanilla"}, "not a parameter"),
+    ],
+    ids=[
+        "in-place-unconfirmed",
+        "in-place-wrong-name",
+        "bad-set-id",
+        "unknown-set",
+        "before-any-backup",
+        "unknown-param",
+    ],
+)
+def test_bad_params_and_impossible_requests_change_nothing(
+    sandbox, three_backups, conf, words, capfd, caplog
+):
+    result = run_dag("ue_restore", conf)
+    assert result.state == "failed"
+    failed = [t for t, s in result.tasks.items() if s == "failed"]
+    assert failed in (["validate"], ["plan"]), result.tasks
+    assert state_changes(sandbox) == []
+    out, err = capfd.readouterr()
+    assert words in out + err + caplog.text
+
+
+def test_in_place_restore_replaces_the_live_data(sandbox, installation, three_backups):
+    live = installation.efs_path(sandbox)
+    (live / "aggregation" / "written-after-backup.bin").write_text("newer than the backup")
+    result = run_dag(
+        "ue_restore", {"mode": "restore", "target": "in_place", "confirm": installation.name}
+    )
+    assert result.state == "success", result.tasks
+    files = tree(live)
+    restored = {k for k in files if not k.startswith("ue-backup-replaced_")}
+    assert restored == set(LIVE_FILES) | {MARKER}
+    aside = [k for k in files if k.startswith("ue-backup-replaced_")]
+    assert any(k.endswith("aggregation/written-after-backup.bin") for k in aside)
+    # the restored instance now carries the live name; the old one is kept aside
+    rds = sandbox.client("rds")
+    names = {i["DBInstanceIdentifier"] for i in rds.describe_db_instances()["DBInstances"]}
+    assert installation.rds_instance in names
+    assert any(n.startswith(f"{installation.rds_instance}-replaced-") for n in names)
+    # the workflows were suspended during the restore and run again afterwards
+    enabled = {
+        e["metadata"]["name"]: e["spec"]["enabled"]
+        for e in sandbox.k8s.list("ecdeployments", NAMESPACE)
+    }
+    assert enabled == dict.fromkeys(installation.ecds, True)
+    assert sandbox.log.entries("k8s", "patch")
