@@ -42,6 +42,7 @@ def tree(root: Path) -> list[str]:
 
 
 def main() -> int:
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")  # the summary is ours
     os.environ.setdefault("UE_BACKUP_RETRY_DELAY_SECONDS", "2")
     os.environ.setdefault("UE_BACKUP_POLL_SECONDS", "1")
     from tests.dags.runner import run_dag
@@ -96,14 +97,23 @@ def main() -> int:
             banner("ue_restore is not built yet: the demo stops after the backup")
             return 0
         banner("ue_restore (plan, then a side-by-side restore of the latest set)")
+        from ue_backup.tasks.restore_steps import plan_table
+
         plan = run_dag("ue_restore", {"mode": "plan"})
-        print(f"plan: {plan.state}")
-        print(json.dumps(plan.xcom("plan"), indent=2, default=str))
+        print(f"dry run (mode plan): {plan.state}; the plan, database strictly older than disk:")
+        print(plan_table(plan.xcom("plan")["plan"]))
         restore = run_dag("ue_restore", {"mode": "restore"})
-        print(f"ue_restore finished {restore.state}")
+        print(f"\nue_restore (mode restore, side by side) finished {restore.state}")
         for task, state in sorted(restore.tasks.items()):
             print(f"    {task:28} {state}")
-        return 0 if restore.state == "success" else 1
+        if restore.state != "success":
+            return 1
+        report = restore.xcom("report")
+        print(json.dumps(report, indent=2))
+        restored = sandbox.aws.efs_path(report["restored"]["efs_file_system_id"])
+        print(f"restored EFS tree (no temporary file): {tree(restored)}")
+        banner(f"Done. Configuration, sandbox files and Airflow's database: {work}")
+        return 0
     finally:
         sandbox.stop()
 
