@@ -273,3 +273,69 @@ def test_watchdog_leaves_a_window_within_its_deadline(sandbox, installation):
     result = run_dag("ue_backup_watchdog")
     assert result.state == "success"
     assert not any(ecd_enabled(sandbox).values())
+
+
+# --- external cold window (the platform's Helm suspend.from / suspend.until) -----------------
+
+
+def external_config(installation, tmp_path, monkeypatch, *, inside: bool, minutes: int = 5):
+    """Put the platform's suspension window around now (or away from it)."""
+    now = datetime.now(UTC)
+    start = now - timedelta(minutes=30) if inside else now + timedelta(hours=2)
+    end = start + timedelta(hours=1)
+    installation.config["cold_window"].update(
+        mode="external",
+        external_suspend_from=f"{start.minute} {start.hour} * * *",
+        external_suspend_until=f"{end.minute} {end.hour} * * *",
+        expected_backup_minutes=minutes,
+    )
+    write_config(installation.config, tmp_path, monkeypatch)
+
+
+def stop_all_ecds(sandbox, installation):
+    """What the platform's own suspension does: every ECD off, pods gone."""
+    from ue_backup.hooks.ecd import ECD_GROUP, ECD_PLURAL, ECD_VERSION, EcdHook
+
+    api = EcdHook(conn_id="kubernetes_default").custom_object_client
+    for name in installation.ecds:
+        api.patch_namespaced_custom_object(
+            ECD_GROUP, ECD_VERSION, NAMESPACE, ECD_PLURAL, name, {"spec": {"enabled": False}}
+        )
+    core = sandbox.k8s
+    core.wait_until(lambda: all(not core.ecd_pods(NAMESPACE, n) for n in installation.ecds))
+    sandbox.log.clear()
+
+
+def test_external_window_backs_up_inside_the_platforms_window(
+    sandbox, installation, tmp_path, monkeypatch
+):
+    external_config(installation, tmp_path, monkeypatch, inside=True)
+    stop_all_ecds(sandbox, installation)
+    result = run_dag("ue_backup")
+    assert result.state == "success", result.tasks
+    assert result.tasks["check_external_window"] == "success"
+    assert not mutations(sandbox, "k8s", "patch")  # the platform owns the ECDs
+    assert manifest_in_s3(sandbox, installation)["cold_window"]["mode"] == "external"
+
+
+@pytest.mark.parametrize(
+    ("inside", "stopped", "minutes", "words"),
+    [
+        (False, True, 5, "not inside the platform's suspension window"),
+        (True, False, 5, "ECDs still running"),
+        (True, True, 45, "resumes the workflows at"),
+    ],
+    ids=["outside-window", "ecds-running", "no-time-left"],
+)
+def test_external_window_refuses_what_cannot_be_consistent(
+    sandbox, installation, tmp_path, monkeypatch, capfd, caplog, inside, stopped, minutes, words
+):
+    external_config(installation, tmp_path, monkeypatch, inside=inside, minutes=minutes)
+    if stopped:
+        stop_all_ecds(sandbox, installation)
+    result = run_dag("ue_backup")
+    assert result.state == "failed"
+    assert result.tasks["check_external_window"] == "failed"
+    assert not mutations(sandbox, "rds")
+    assert not mutations(sandbox, "backup")
+    assert words in logged(capfd, caplog)
