@@ -49,7 +49,8 @@ class EcdDrainedSensor(BaseSensorOperator):
             return []
         self.timeout = self.drain_timeout.total_seconds()
         if not self.deferrable:
-            return super().execute(context)
+            super().execute(context)  # returns None: give the same XCom as execute_complete
+            return list(self.names)
         deadline = datetime.now(UTC) + self.drain_timeout
         self.defer(
             trigger=EcdDrainedTrigger(

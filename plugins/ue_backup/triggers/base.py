@@ -9,6 +9,7 @@ wait logic, its failure states and its messages are the same code.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
@@ -85,3 +86,31 @@ class ResourceWaiterTrigger(AwsBaseWaiterTrigger):
             verify=verify,
             botocore_config=botocore_config,
         )
+
+
+class PollingTrigger(BaseTrigger):
+    """Poll a synchronous check until it gives an event; the Kubernetes waits share this loop.
+
+    Subclasses list their constructor arguments in ``serialized`` (each stored
+    as an attribute of that name) and implement ``check``, which runs in a
+    thread with the same hook the non-deferred path uses, so both paths judge
+    alike. ``check`` returns an event to end the wait, or None to poll again
+    after ``poll_interval`` seconds.
+    """
+
+    serialized: tuple[str, ...] = ()
+    poll_interval: float
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return trigger_classpath(self), {name: getattr(self, name) for name in self.serialized}
+
+    def check(self) -> TriggerEvent | None:
+        raise NotImplementedError
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        while True:
+            event = await asyncio.to_thread(self.check)
+            if event is not None:
+                yield event
+                return
+            await asyncio.sleep(self.poll_interval)

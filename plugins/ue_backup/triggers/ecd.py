@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
 
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.triggers.base import TriggerEvent
 
 from ue_backup.hooks.ecd import EcdHook
-from ue_backup.triggers.base import failure, success, trigger_classpath
+from ue_backup.triggers.base import PollingTrigger, failure, success
 
 
-class EcdDrainedTrigger(BaseTrigger):
+class EcdDrainedTrigger(PollingTrigger):
     """Fires when none of ``names`` has replicas or pods left, or fails at ``deadline``.
 
-    The checks are the hook's own (run in a thread), so the deferred and the
-    inline wait decide "stopped" exactly alike.
+    The checks are the hook's own, so the deferred and the inline wait decide
+    "stopped" exactly alike.
     """
+
+    serialized = ("namespace", "names", "deadline", "poll_interval", "kubernetes_conn_id")
 
     def __init__(
         self,
@@ -36,34 +35,17 @@ class EcdDrainedTrigger(BaseTrigger):
         self.poll_interval = poll_interval
         self.kubernetes_conn_id = kubernetes_conn_id
 
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            trigger_classpath(self),
-            {
-                "namespace": self.namespace,
-                "names": self.names,
-                "deadline": self.deadline,
-                "poll_interval": self.poll_interval,
-                "kubernetes_conn_id": self.kubernetes_conn_id,
-            },
-        )
-
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        hook = EcdHook(conn_id=self.kubernetes_conn_id)
-        deadline = datetime.fromisoformat(self.deadline)
-        while True:
-            still = await asyncio.to_thread(hook.running, self.namespace, self.names)
-            if not still:
-                yield success(names=self.names)
-                return
-            if datetime.now(UTC) >= deadline:
-                detail = "; ".join(
-                    f"{n}: pods {p or '(replicas reported)'}" for n, p in still.items()
-                )
-                yield failure(
-                    f"ECDs still running at the drain deadline {self.deadline}: {detail}",
-                    still_running=sorted(still),
-                )
-                return
-            self.log.info("Waiting for %d ECD(s) to drain: %s", len(still), sorted(still))
-            await asyncio.sleep(self.poll_interval)
+    def check(self) -> TriggerEvent | None:
+        still = EcdHook(conn_id=self.kubernetes_conn_id).running(self.namespace, self.names)
+        if not still:
+            return success(names=self.names)
+        if datetime.now(UTC) >= datetime.fromisoformat(self.deadline):
+            detail = "; ".join(
+                f"{name}: pods {pods or '(replicas reported)'}" for name, pods in still.items()
+            )
+            return failure(
+                f"ECDs still running at the drain deadline {self.deadline}: {detail}",
+                still_running=sorted(still),
+            )
+        self.log.info("Waiting for %d ECD(s) to drain: %s", len(still), sorted(still))
+        return None

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.triggers.base import TriggerEvent
 
 from ue_backup.hooks.velero import FINISHED_PHASES, VeleroHook
-from ue_backup.triggers.base import failure, success, trigger_classpath
+from ue_backup.triggers.base import PollingTrigger, failure, success
 
 
 def describe_outcome(kind: str, obj: dict[str, Any]) -> str:
@@ -40,13 +38,22 @@ def verdict(
     return True, ok, describe_outcome(kind, obj)
 
 
-class VeleroPhaseTrigger(BaseTrigger):
+class VeleroPhaseTrigger(PollingTrigger):
     """Fires when a Velero ``backup`` or ``restore`` reaches a finished phase.
 
     Completed is success; PartiallyFailed is success only when allowed;
     Failed and FailedValidation are failures. The event's message names the
     phase with the error and warning counts.
     """
+
+    serialized = (
+        "namespace",
+        "name",
+        "kind",
+        "allow_partially_failed",
+        "poll_interval",
+        "kubernetes_conn_id",
+    )
 
     def __init__(
         self,
@@ -68,27 +75,13 @@ class VeleroPhaseTrigger(BaseTrigger):
         self.poll_interval = poll_interval
         self.kubernetes_conn_id = kubernetes_conn_id
 
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            trigger_classpath(self),
-            {
-                "namespace": self.namespace,
-                "name": self.name,
-                "kind": self.kind,
-                "allow_partially_failed": self.allow_partially_failed,
-                "poll_interval": self.poll_interval,
-                "kubernetes_conn_id": self.kubernetes_conn_id,
-            },
-        )
-
-    async def run(self) -> AsyncIterator[TriggerEvent]:
+    def check(self) -> TriggerEvent | None:
         hook = VeleroHook(conn_id=self.kubernetes_conn_id)
         read = hook.get_backup if self.kind == "backup" else hook.get_restore
-        while True:
-            obj = await asyncio.to_thread(read, self.namespace, self.name)
-            finished, ok, message = verdict(self.kind, self.name, obj, self.allow_partially_failed)
-            if finished:
-                yield (success if ok else failure)(message=message, name=self.name)
-                return
-            self.log.info(message)
-            await asyncio.sleep(self.poll_interval)
+        finished, ok, message = verdict(
+            self.kind, self.name, read(self.namespace, self.name), self.allow_partially_failed
+        )
+        if finished:
+            return (success if ok else failure)(message=message, name=self.name)
+        self.log.info(message)
+        return None

@@ -1,0 +1,149 @@
+"""Every trigger survives the triggerer's round trip; run_inline runs one to its first event."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import pkgutil
+
+import pytest
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+import ue_backup.triggers
+from tests.plugins.support import round_trip
+from ue_backup.triggers.base import (
+    PollingTrigger,
+    ResourceWaiterTrigger,
+    failure,
+    run_inline,
+    success,
+    trigger_classpath,
+)
+
+# Non-default values for every parameter, so a parameter the trigger forgets to
+# serialize shows up as a difference after the round trip.
+AWS = {
+    "resource_id": "id-1",
+    "waiter_delay": 7,
+    "waiter_max_attempts": 11,
+    "aws_conn_id": "aws_other",
+    "region_name": "eu-central-1",
+    "verify": False,
+    "botocore_config": {"retries": {"mode": "standard", "max_attempts": 3}},
+}
+KUBERNETES = {"poll_interval": 0.5, "kubernetes_conn_id": "kubernetes_other"}
+SAMPLES = {
+    "EcdDrainedTrigger": {
+        "namespace": "uepe",
+        "names": ["ecd-a", "ecd-b"],
+        "deadline": "2025-01-01T00:15:00+00:00",
+        **KUBERNETES,
+    },
+    "VeleroPhaseTrigger": {
+        "namespace": "velero",
+        "name": "ueb-x",
+        "kind": "restore",
+        "allow_partially_failed": True,
+        **KUBERNETES,
+    },
+    "KubeJobCompleteTrigger": {"namespace": "uepe", "name": "purge", **KUBERNETES},
+}
+
+
+def trigger_classes() -> list[type[BaseTrigger]]:
+    """Every concrete trigger class defined in a module of ``ue_backup.triggers``."""
+    found = {}
+    for info in pkgutil.iter_modules(ue_backup.triggers.__path__):
+        if info.name == "base":  # the shared bases, not triggers of their own
+            continue
+        module = importlib.import_module(f"ue_backup.triggers.{info.name}")
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if (
+                issubclass(cls, BaseTrigger)
+                and cls.__module__ == module.__name__
+                and cls not in (ResourceWaiterTrigger, PollingTrigger)
+            ):
+                found[cls.__name__] = cls
+    return [found[name] for name in sorted(found)]
+
+
+def sample(cls: type[BaseTrigger]) -> dict:
+    return dict(AWS) if issubclass(cls, ResourceWaiterTrigger) else dict(SAMPLES[cls.__name__])
+
+
+def test_every_service_has_triggers_and_every_trigger_a_sample():
+    names = {cls.__name__ for cls in trigger_classes()}
+    assert {
+        "AwsBackupJobCompleteTrigger",
+        "AwsBackupRestoreJobCompleteTrigger",
+        "AwsBackupCopyJobCompleteTrigger",
+        "RdsSnapshotAvailableTrigger",
+        "RdsInstanceAvailableTrigger",
+        "MemoryDbSnapshotAvailableTrigger",
+        "MemoryDbClusterAvailableTrigger",
+        "DataSyncTaskExecutionCompleteTrigger",
+        "EcdDrainedTrigger",
+        "VeleroPhaseTrigger",
+    } <= names
+    for cls in trigger_classes():
+        assert issubclass(cls, ResourceWaiterTrigger) or cls.__name__ in SAMPLES
+
+
+@pytest.mark.parametrize("cls", trigger_classes(), ids=lambda cls: cls.__name__)
+def test_every_trigger_round_trips_through_its_class_path(cls):
+    trigger = cls(**sample(cls))
+
+    rebuilt = round_trip(trigger)
+
+    classpath, kwargs = trigger.serialize()
+    assert classpath == trigger_classpath(trigger)
+    assert classpath.startswith(f"ue_backup.triggers.{cls.__module__.rsplit('.', 1)[1]}.")
+    expected = sample(cls)
+    assert {k: kwargs[k] for k in expected} == expected
+    assert vars(rebuilt).keys() == vars(trigger).keys()
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [c for c in trigger_classes() if issubclass(c, ResourceWaiterTrigger)],
+    ids=lambda cls: cls.__name__,
+)
+def test_aws_triggers_wait_hours_by_default_and_name_their_resource(cls):
+    trigger = cls(resource_id="r-1")
+    assert trigger.waiter_delay * trigger.attempts >= 12 * 3600  # not the provider's 20 minutes
+    assert trigger.waiter_args == {cls.ID_ARGUMENT: "r-1"}
+    assert trigger.hook().get_waiter  # the hook class the waiter belongs to
+    assert cls.WHAT in trigger.failure_message
+
+
+class _Events(BaseTrigger):
+    def __init__(self, payloads):
+        super().__init__()
+        self.payloads = payloads
+
+    def serialize(self):
+        return (trigger_classpath(self), {"payloads": self.payloads})
+
+    async def run(self):
+        for payload in self.payloads:
+            await asyncio.sleep(0)
+            yield TriggerEvent(payload)
+
+
+def test_run_inline_returns_the_first_event_only():
+    assert run_inline(_Events([{"n": 1}, {"n": 2}])) == {"n": 1}
+
+
+def test_run_inline_refuses_a_trigger_that_ends_without_an_event():
+    with pytest.raises(RuntimeError, match="_Events ended without an event"):
+        run_inline(_Events([]))
+
+
+def test_success_and_failure_events():
+    assert success(name="x").payload == {"status": "success", "name": "x"}
+    assert failure("broke", name="x").payload == {
+        "status": "error",
+        "message": "broke",
+        "name": "x",
+    }
