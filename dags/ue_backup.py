@@ -26,6 +26,7 @@ from ue_backup.dag_support import (
     START_DATE,
     backup_schedule,
     default_args,
+    fail_run_if_any_task_failed,
     only_if,
     setting,
     xcom,
@@ -182,6 +183,7 @@ with DAG(
     efs >> efs_done
     datasync >> datasync_done
     [efs_done, datasync_done, memorydb, velero] >> resume
+    fail_run_if_any_task_failed(suspend, after=resume)
 
     # --- after the window ----------------------------------------------------------
     rds_available = RdsSnapshotAvailableSensor(

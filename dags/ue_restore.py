@@ -22,7 +22,14 @@ from typing import Any
 
 from airflow.sdk import DAG, Param, TriggerRule, task
 
-from ue_backup.dag_support import START_DATE, default_args, only_if, setting, xcom
+from ue_backup.dag_support import (
+    START_DATE,
+    default_args,
+    fail_run_if_any_task_failed,
+    only_if,
+    setting,
+    xcom,
+)
 from ue_backup.operators.aws_backup import AwsBackupStartEfsRestoreJobOperator
 from ue_backup.operators.ecd import EcdResumeOperator, EcdSuspendOperator
 from ue_backup.operators.kube_job import KubeEfsJobOperator
@@ -261,3 +268,4 @@ with DAG(
     velero >> velero_done >> resume
     # The report is the run's one leaf: any failed step above fails the run.
     [rds_ready, check_efs, memorydb_ready, velero_done, resume] >> report()
+    fail_run_if_any_task_failed(suspend, after=resume)

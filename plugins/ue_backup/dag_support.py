@@ -17,8 +17,8 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import Asset
-from airflow.sdk.exceptions import AirflowSkipException
 
+from ue_backup.compat import AirflowSkipException
 from ue_backup.config import load_config_for_parsing
 
 OWNER = "ue-backup"
@@ -74,3 +74,33 @@ def only_if(key: str, *values: Any, task_id: str = "preflight") -> Callable[[Any
             raise AirflowSkipException(f"not part of this run: {key} is {value!r}")
 
     return check
+
+
+def fail_run_if_any_task_failed(setup: Any, after: Any) -> Any:
+    """A last teardown that fails the run when any of its tasks failed or was stopped.
+
+    "Mark run as failed" in the UI skips every pending task but lets the
+    teardowns run; the run's state is then computed from its leaves, which
+    were skipped, and a run marked failed would end *success*. This teardown
+    sees the failed or stopped tasks and fails the run, loudly.
+    """
+    from airflow.sdk import task
+
+    from ue_backup.errors import PermanentFailure
+
+    @task(task_id="run_outcome", retries=1)
+    def run_outcome(**context: Any) -> str:
+        ti = context["ti"]
+        failed = ti.get_ti_count(
+            dag_id=ti.dag_id, run_ids=[ti.run_id], states=["failed", "upstream_failed"]
+        )
+        if failed:
+            raise PermanentFailure(
+                f"{failed} task(s) of this run failed or were stopped (see their logs); "
+                "the workflows were resumed"
+            )
+        return "every task succeeded or was skipped"
+
+    outcome = run_outcome().as_teardown(setups=setup, on_failure_fail_dagrun=True)
+    after >> outcome
+    return outcome

@@ -8,7 +8,7 @@ timeout) is retried by Airflow as configured.
 
 from __future__ import annotations
 
-from airflow.sdk.exceptions import AirflowFailException
+from ue_backup.compat import AirflowFailException
 
 
 class PermanentFailure(AirflowFailException):

@@ -1,0 +1,24 @@
+"""Names whose import path differs between Airflow 3.0 and Airflow 3.1 and later.
+
+Amazon MWAA offers Airflow 3.0 (3.0.6); this project is built and tested on
+3.3. Each name is taken from its 3.1+ home when that exists, so nothing
+changes there (the same objects as before); on 3.0 it falls back to where 3.0
+defines it, which is also the class its task runner handles.
+"""
+
+from __future__ import annotations
+
+try:
+    from airflow.sdk import TriggerRule
+except ImportError:  # Airflow 3.0
+    from airflow.utils.trigger_rule import TriggerRule  # type: ignore[no-redef]
+
+try:
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+except ImportError:  # Airflow 3.0
+    from airflow.exceptions import (  # type: ignore[no-redef]
+        AirflowFailException,
+        AirflowSkipException,
+    )
+
+__all__ = ["AirflowFailException", "AirflowSkipException", "TriggerRule"]

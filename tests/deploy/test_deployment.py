@@ -1,0 +1,122 @@
+"""The DAGs on a real Airflow deployment: scheduler, triggerer, LocalExecutor, PostgreSQL.
+
+Runs with ``make itest`` (and in CI through ``.ci/run``). Runs are triggered
+through the REST API with the params the UI's form sends; deferred waits go
+through the real triggerer; results are checked in the sandbox.
+"""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from tests.deploy.postgres import Postgres
+from tests.deploy.stack import AirflowStack
+from tests.sandbox.core import Sandbox
+from tests.sandbox.faults import Fault
+from tests.sandbox.installation import LIVE_FILES, NAMESPACE, TEMPORARY_FILES, seed_installation
+
+pytestmark = pytest.mark.deploy
+
+DURATIONS = {"backup_job": 4, "rds_snapshot": 3, "memorydb_snapshot": 2, "velero": 2}
+BACKUP_FORM = {"components": None, "reason": "deployment test"}
+RESTORE_FORM = {
+    "request_type": "latest",
+    "backup_set": None,
+    "target_time": None,
+    "allow_point_in_time_restore": True,
+    "target": "side_by_side",
+    "confirm": None,
+    "components": None,
+}
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory):
+    root = tmp_path_factory.mktemp("deployment")
+    postgres = Postgres().start()
+    sandbox = Sandbox(root / "sandbox").start()
+    try:
+        installation = seed_installation(sandbox, "ue-deploy")
+        sandbox.durations.update(**DURATIONS)
+        config = root / "installation.yaml"
+        config.write_text(yaml.safe_dump(installation.config))
+        env = {
+            **sandbox.connection_env(),
+            "UE_BACKUP_CONFIG_FILE": str(config),
+            "UE_BACKUP_POLL_SECONDS": "1",
+            "UE_BACKUP_RETRY_DELAY_SECONDS": "2",
+        }
+        stack = AirflowStack(root / "airflow", postgres.url, env).start()
+        try:
+            for dag_id in ("ue_backup", "ue_restore"):
+                stack.dag_ready(dag_id)
+            yield stack, sandbox, installation
+        finally:
+            stack.stop()
+    finally:
+        sandbox.stop()
+        postgres.stop()
+
+
+def ecds_enabled(sandbox) -> dict[str, bool]:
+    return {
+        e["metadata"]["name"]: e["spec"]["enabled"]
+        for e in sandbox.k8s.list("ecdeployments", NAMESPACE)
+    }
+
+
+def test_backup_runs_on_a_real_deployment_with_deferred_waits(deployment):
+    stack, sandbox, installation = deployment
+    run_id = stack.trigger("ue_backup", BACKUP_FORM)
+    run = stack.wait_run("ue_backup", run_id)
+    states = stack.task_states("ue_backup", run_id)
+    assert run["state"] == "success", states
+    assert ecds_enabled(sandbox) == dict.fromkeys(installation.ecds, True)
+    manifest = stack.xcom("ue_backup", run_id, "manifest")
+    assert manifest["verification"]["result"] == "passed"
+    # the waits were handed to the triggerer, not held in worker slots
+    for sensor in ("wait_workflows_drained", "wait_efs_backup", "wait_velero_backup"):
+        assert "Trigger fired event" in stack.trigger_log("ue_backup", run_id, sensor), sensor
+
+
+def test_restore_plans_then_restores_side_by_side(deployment):
+    stack, sandbox, _ = deployment
+    plan_id = stack.trigger("ue_restore", {**RESTORE_FORM, "mode": "plan"})
+    assert stack.wait_run("ue_restore", plan_id)["state"] == "success"
+    plan = stack.xcom("ue_restore", plan_id, "plan")["plan"]
+    assert plan["database"]["time"] < plan["disk"]["time"]
+    assert not plan["rejected"] or all(r["reason"] for r in plan["rejected"])
+
+    restore_id = stack.trigger("ue_restore", {**RESTORE_FORM, "mode": "restore"})
+    run = stack.wait_run("ue_restore", restore_id)
+    assert run["state"] == "success", stack.task_states("ue_restore", restore_id)
+    report = stack.xcom("ue_restore", restore_id, "report")
+    restored = sandbox.aws.efs_path(report["restored"]["efs_file_system_id"])
+    files = {p.relative_to(restored).as_posix() for p in restored.rglob("*") if p.is_file()}
+    assert set(LIVE_FILES) <= files
+    assert not files & set(TEMPORARY_FILES)
+
+
+def test_a_run_marked_failed_by_hand_still_resumes_the_workflows(deployment):
+    stack, sandbox, _ = deployment
+    sandbox.faults.add(Fault("backup", "StartBackupJob", kind="never"))
+    try:
+        run_id = stack.trigger("ue_backup", BACKUP_FORM)
+        stack.wait_for(
+            lambda: stack.task_states("ue_backup", run_id).get("wait_efs_backup") == "deferred",
+            180,
+            "the EFS wait to be deferred",
+        )
+        assert not any(ecds_enabled(sandbox).values())  # inside the cold window
+        stack.mark_failed("ue_backup", run_id)
+        stack.wait_for(
+            lambda: stack.task_states("ue_backup", run_id).get("resume_workflows") == "success",
+            120,
+            "the teardown to resume the workflows",
+        )
+    finally:
+        sandbox.faults.clear()
+    sandbox.k8s.wait_until(lambda: all(ecds_enabled(sandbox).values()), timeout=10)
+    assert stack.wait_run("ue_backup", run_id)["state"] == "failed"
+    assert stack.task_states("ue_backup", run_id)["run_outcome"] == "failed"
