@@ -17,7 +17,7 @@ airflow_env = AIRFLOW_HOME=$(1) \
 	AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=sqlite:///$(1)/airflow.db
 AIRFLOW_ENV := $(call airflow_env,$(TEST_HOME))
 
-.PHONY: install test lint demo sandbox clean
+.PHONY: install test lint demo sandbox itest postgres clean
 
 install: $(STAMP)
 
@@ -38,6 +38,16 @@ lint: $(STAMP)
 
 test: $(STAMP) $(TEST_HOME)/.migrated lint
 	$(AIRFLOW_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# PostgreSQL from Debian's packages, for the deployment test's metadata database.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb > /dev/null 2>&1 || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql > /dev/null)
+
+# The DAGs on real Airflow components (api-server, scheduler, dag-processor,
+# triggerer; LocalExecutor on PostgreSQL) against the sandbox.
+itest: $(STAMP) postgres
+	$(BIN)/python -m pytest tests/deploy -m deploy $(PYTEST_ARGS)
 
 # Back up and restore a small installation in the sandbox, and show the result.
 demo: $(STAMP) $(DEMO_HOME)/.migrated
