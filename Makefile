@@ -17,7 +17,7 @@ airflow_env = AIRFLOW_HOME=$(1) \
 	AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=sqlite:///$(1)/airflow.db
 AIRFLOW_ENV := $(call airflow_env,$(TEST_HOME))
 
-.PHONY: install test lint demo sandbox itest postgres clean
+.PHONY: install test lint demo sandbox itest postgres bench clean
 
 install: $(STAMP)
 
@@ -48,6 +48,10 @@ postgres:
 # triggerer; LocalExecutor on PostgreSQL) against the sandbox.
 itest: $(STAMP) postgres
 	$(BIN)/python -m pytest tests/deploy -m deploy $(PYTEST_ARGS)
+
+# Benchmarks, as ratios measured side by side in one run: build/bench/report.{md,json}.
+bench: $(STAMP)
+	PYTHONPATH=plugins:. $(BIN)/python -m benchmarks
 
 # Back up and restore a small installation in the sandbox, and show the result.
 demo: $(STAMP) $(DEMO_HOME)/.migrated
