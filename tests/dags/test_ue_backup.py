@@ -68,7 +68,7 @@ def manifest_in_s3(sandbox, installation) -> dict:
 # --- the full installation -------------------------------------------------------------------
 
 
-def test_full_backup_with_a_short_cold_window(sandbox, installation):
+def test_full_backup_with_a_short_cold_window(sandbox, installation, capfd, caplog):
     result = run_dag("ue_backup")
     assert result.state == "success", result.tasks
     assert_ecds_as_before(sandbox, installation)
@@ -92,6 +92,26 @@ def test_full_backup_with_a_short_cold_window(sandbox, installation):
     assert manifest["cold_window"]["seconds"] > 0
     assert manifest["monthly_cost_usd"] == pytest.approx(20 * 0.05, abs=0.01)
     assert result.xcom("manifest")["backup_set"] == manifest["backup_set"]
+    assert "PREFLIGHT WARNING: no cross_region copy" in logged(capfd, caplog)
+    assert asset_event_extras(result)[-1]["backup_set"] == manifest["backup_set"]
+
+
+def asset_event_extras(result) -> list[dict]:
+    """The extras of the backup-set Asset events this run emitted."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    from ue_backup.dag_support import BACKUP_SET_ASSET
+
+    with create_session() as session:
+        events = (
+            session.query(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .filter(AssetModel.name == BACKUP_SET_ASSET.name)
+            .filter(AssetEvent.source_run_id == result.run.run_id)
+            .all()
+        )
+        return [dict(e.extra or {}) for e in events]
 
 
 def test_clearing_a_failed_run_creates_nothing_new(sandbox, installation):

@@ -116,9 +116,9 @@ def test_side_by_side_restore_of_the_latest_set(sandbox, installation, three_bac
     assert new["DBInstances"][0]["DBInstanceStatus"] == "available"
     # the point-in-time restore used exactly the planned time, strictly before the disk point
     plan = result.xcom("plan")["plan"]
-    if plan["database"]["kind"] == "point_in_time":
-        used = sandbox.aws.rds_restore_time(report["restored"]["database"])
-        assert used.isoformat() == plan["database"]["restore_time"]
+    assert plan["database"]["kind"] == "point_in_time"  # automated backups are on
+    used = sandbox.aws.rds_restore_time(report["restored"]["database"])
+    assert used.isoformat() == plan["database"]["restore_time"]
     memorydb = sandbox.client("memorydb").describe_clusters(
         ClusterName=report["restored"]["memorydb_cluster"]
     )
