@@ -16,3 +16,27 @@ def fast(monkeypatch):
 @pytest.fixture
 def context():
     return make_context()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_botocore_loader():
+    """Parse each AWS service model once per test session, not once per hook.
+
+    The provider's hooks make a new boto3 session each, and every session
+    parses the service's JSON model again (about 0.1 s a hook). A shared,
+    read-only loader changes nothing but the run time.
+    """
+    import botocore.loaders
+    import botocore.session
+
+    loaders: dict = {}
+    original = botocore.session.create_loader
+
+    def shared(search_path_string=None):
+        if search_path_string not in loaders:
+            loaders[search_path_string] = botocore.loaders.create_loader(search_path_string)
+        return loaders[search_path_string]
+
+    botocore.session.create_loader = shared
+    yield
+    botocore.session.create_loader = original

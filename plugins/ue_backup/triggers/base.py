@@ -55,7 +55,7 @@ class ResourceWaiterTrigger(AwsBaseWaiterTrigger):
     WHAT: str
     STATUS_QUERIES: list[str]
     DELAY = 30
-    MAX_ATTEMPTS = 2880  # one day at the default delay: no fixed short cap
+    MAX_ATTEMPTS = 2880  # a day at 30 s, 12 hours at 15 s: no fixed 20-minute cap
 
     def __init__(
         self,

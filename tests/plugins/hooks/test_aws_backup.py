@@ -25,7 +25,7 @@ DONE = "COMPLETED"
 
 @pytest.fixture
 def installation(sandbox):
-    sandbox.durations.update(backup_job=0.2, restore_job=0.2, copy_job=0.2)
+    sandbox.durations.update(backup_job=0.1, restore_job=0.1, copy_job=0.1)
     return seed_installation(sandbox, memorydb=False, velero=False, ecds=())
 
 

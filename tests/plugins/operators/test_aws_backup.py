@@ -23,7 +23,7 @@ from tests.sandbox.faults import Fault
 from tests.sandbox.installation import LIVE_FILES, ROLE_ARN, seed_installation
 from ue_backup.backup_set import BackupSet
 from ue_backup.errors import PermanentFailure
-from ue_backup.hooks.aws_backup import AwsBackupHook
+from ue_backup.hooks.aws_backup import BACKUP_JOB_FAILED, AwsBackupHook
 from ue_backup.links.console import AwsBackupJobLink, AwsBackupRecoveryPointLink
 from ue_backup.operators.aws_backup import (
     MAX_JOB_ATTEMPTS,
@@ -39,7 +39,7 @@ from ue_backup.sensors.aws_backup import (
 
 @pytest.fixture
 def installation(sandbox, fast):
-    sandbox.durations.update(backup_job=0.3, restore_job=0.3, copy_job=0.3)
+    sandbox.durations.update(backup_job=0.2, restore_job=0.1, copy_job=0.1)
     return seed_installation(sandbox, memorydb=False, velero=False, ecds=())
 
 
@@ -54,13 +54,14 @@ def backup_operator(installation, **kwargs) -> AwsBackupStartEfsBackupJobOperato
     )
 
 
-def job_state(job_id: str) -> str:
-    return AwsBackupHook().describe_backup_job(job_id)["State"]
+@pytest.fixture
+def hook(sandbox) -> AwsBackupHook:
+    return AwsBackupHook()
 
 
-def completed_backup(sandbox, installation) -> dict:
+def completed_backup(sandbox, installation, hook) -> dict:
     result = backup_operator(installation).execute(make_context())
-    eventually(sandbox, lambda: job_state(result["job_id"]) == "COMPLETED")
+    eventually(sandbox, lambda: hook.describe_backup_job(result["job_id"])["State"] == "COMPLETED")
     return result
 
 
@@ -71,10 +72,9 @@ def files_under(path) -> dict[str, str]:
 # --- backup -------------------------------------------------------------------------------
 
 
-def test_backup_job_of_the_file_system_tagged_with_the_set(sandbox, installation, context):
+def test_backup_job_of_the_file_system_tagged_with_the_set(sandbox, installation, context, hook):
     result = backup_operator(installation, lifecycle={"DeleteAfterDays": 35}).execute(context)
 
-    hook = AwsBackupHook()
     job = hook.describe_backup_job(result["job_id"])
     assert job["ResourceArn"].endswith(f"file-system/{installation.file_system_id}")
     assert job["RecoveryPointArn"] == result["recovery_point_arn"]
@@ -102,28 +102,28 @@ def test_backup_leaves_console_links_to_the_job_and_the_recovery_point(installat
     assert result["recovery_point_arn"].rsplit(":", 1)[1] in point_url
 
 
-def test_a_retry_after_success_finds_the_same_job(sandbox, installation):
-    first = completed_backup(sandbox, installation)
+def test_a_retry_after_success_finds_the_same_job(sandbox, installation, hook):
+    first = completed_backup(sandbox, installation, hook)
     again = backup_operator(installation).execute(make_context())
 
     assert again["job_id"] == first["job_id"]
     assert again["recovery_point_arn"] == first["recovery_point_arn"]
     starts = mutations(sandbox, "backup", "StartBackupJob")
     assert len(starts) == 2  # both asked AWS with the same token, and got the same job
-    assert len(AwsBackupHook().list_recovery_points(installation.vault)) == 1
+    assert len(hook.list_recovery_points(installation.vault)) == 1
 
 
-def test_a_retry_after_a_failed_job_starts_the_next_job_of_the_chain(sandbox, installation):
+def test_a_retry_after_a_failed_job_starts_the_next_job_of_the_chain(sandbox, installation, hook):
     sandbox.faults.add(
         Fault("backup", "StartBackupJob", kind="outcome", state="FAILED", message="EFS busy")
     )
     failed = backup_operator(installation).execute(make_context())
-    eventually(sandbox, lambda: job_state(failed["job_id"]) == "FAILED")
+    eventually(sandbox, lambda: hook.describe_backup_job(failed["job_id"])["State"] == "FAILED")
 
     retried = backup_operator(installation).execute(make_context())
 
     assert retried["job_id"] != failed["job_id"]
-    assert job_state(retried["job_id"]) not in ("FAILED", "ABORTED", "EXPIRED", "PARTIAL")
+    assert hook.describe_backup_job(retried["job_id"])["State"] not in BACKUP_JOB_FAILED
     # The retry asked for the failed token's job first, then started the next one.
     assert len(mutations(sandbox, "backup", "StartBackupJob")) == 3
 
@@ -190,14 +190,14 @@ def restore_operator(installation, point: str, **kwargs) -> AwsBackupStartEfsRes
     )
 
 
-def test_restore_to_a_new_file_system_then_wait_deferred(sandbox, installation, context):
-    point = completed_backup(sandbox, installation)["recovery_point_arn"]
+def test_restore_to_a_new_file_system_then_wait_deferred(sandbox, installation, context, hook):
+    point = completed_backup(sandbox, installation, hook)["recovery_point_arn"]
 
     started = restore_operator(installation, point).execute(context)
     sensor = AwsBackupRestoreJobCompletedSensor(task_id="wait_efs", resource_id=started["job_id"])
     assert defer(sensor, context).resume() == started["job_id"]
 
-    job = AwsBackupHook().describe_restore_job(started["job_id"])
+    job = hook.describe_restore_job(started["job_id"])
     new_fs = job["CreatedResourceArn"].rsplit("/", 1)[1]
     assert new_fs != installation.file_system_id
     (restored,) = sandbox.aws.efs_path(new_fs).glob("aws-backup-restore_*")
@@ -206,12 +206,12 @@ def test_restore_to_a_new_file_system_then_wait_deferred(sandbox, installation, 
     assert url.endswith(f"#/jobs/restore/details/{started['job_id']}")
 
 
-@pytest.mark.parametrize("in_place", [False, "False", "false"])
+@pytest.mark.parametrize("in_place", [False, "False"])
 def test_restore_into_a_directory_of_the_existing_file_system(
-    sandbox, installation, context, in_place
+    sandbox, installation, context, in_place, hook
 ):
     """``new_file_system`` may come rendered from a template: "False" means False."""
-    point = completed_backup(sandbox, installation)["recovery_point_arn"]
+    point = completed_backup(sandbox, installation, hook)["recovery_point_arn"]
     assert "new_file_system" in AwsBackupStartEfsRestoreJobOperator.template_fields
 
     started = restore_operator(installation, point, new_file_system=in_place).execute(context)
@@ -220,14 +220,23 @@ def test_restore_into_a_directory_of_the_existing_file_system(
     )
     sensor.execute(context)
 
-    job = AwsBackupHook().describe_restore_job(started["job_id"])
+    job = hook.describe_restore_job(started["job_id"])
     assert job["CreatedResourceArn"].endswith(installation.file_system_id)
     (restored,) = sandbox.aws.efs_path(installation.file_system_id).glob("aws-backup-restore_*")
     assert LIVE_FILES.items() <= files_under(restored).items()
 
 
-def test_a_restore_retry_finds_the_same_job(sandbox, installation):
-    point = completed_backup(sandbox, installation)["recovery_point_arn"]
+def test_a_restore_of_an_unknown_recovery_point_fails_with_awss_error(
+    sandbox, installation, context
+):
+    unknown = "arn:aws:backup:eu-west-1:123456789012:recovery-point:0000-NOPE"
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        restore_operator(installation, unknown).execute(context)
+    assert mutations(sandbox, "backup", "StartRestoreJob") == []
+
+
+def test_a_restore_retry_finds_the_same_job(sandbox, installation, hook):
+    point = completed_backup(sandbox, installation, hook)["recovery_point_arn"]
     first = restore_operator(installation, point).execute(make_context())
     again = restore_operator(installation, point).execute(make_context())
 
@@ -258,9 +267,9 @@ def copy_operator(installation, point: str, destination: str) -> AwsBackupStartC
 
 
 def test_copy_to_another_regions_vault_then_wait_deferred(
-    sandbox, installation, far_vault, context
+    sandbox, installation, far_vault, context, hook
 ):
-    point = completed_backup(sandbox, installation)["recovery_point_arn"]
+    point = completed_backup(sandbox, installation, hook)["recovery_point_arn"]
 
     started = copy_operator(installation, point, far_vault).execute(context)
     sensor = AwsBackupCopyJobCompletedSensor(task_id="wait_copy", resource_id=started["job_id"])
@@ -273,14 +282,14 @@ def test_copy_to_another_regions_vault_then_wait_deferred(
     assert url.endswith(f"#/jobs/copy/details/{started['job_id']}")
 
 
-def test_a_copy_retry_finds_the_same_job(sandbox, installation, far_vault):
-    point = completed_backup(sandbox, installation)["recovery_point_arn"]
+def test_a_copy_retry_finds_the_same_job(sandbox, installation, far_vault, hook):
+    point = completed_backup(sandbox, installation, hook)["recovery_point_arn"]
     first = copy_operator(installation, point, far_vault).execute(make_context())
     again = copy_operator(installation, point, far_vault).execute(make_context())
 
     assert again["job_id"] == first["job_id"]
     eventually(
         sandbox,
-        lambda: AwsBackupHook().describe_copy_job(first["job_id"])["State"] == "COMPLETED",
+        lambda: hook.describe_copy_job(first["job_id"])["State"] == "COMPLETED",
     )
     assert len(AwsBackupHook(region_name="eu-central-1").list_recovery_points("dr-vault")) == 1

@@ -1,0 +1,75 @@
+"""MemoryDbHook against the sandbox: its waiters, idempotent snapshots, listings."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import WaiterError
+
+from tests.plugins.support import mutations
+from tests.sandbox.faults import Fault
+from tests.sandbox.installation import seed_installation
+from ue_backup.hooks.memorydb import MemoryDbHook
+from ue_backup.waiters import WAITERS_DIR
+
+TAGS = [{"Key": "ue-backup:backup-set", "Value": "ue-test-20250101t000000z"}]
+FAST_WAIT = {"Delay": 0.1, "MaxAttempts": 100}
+
+
+@pytest.fixture
+def cluster(sandbox) -> str:
+    sandbox.durations.update(memorydb_snapshot=0.1, memorydb_cluster=0.1)
+    return seed_installation(sandbox, velero=False, ecds=()).memorydb_cluster
+
+
+@pytest.fixture
+def hook(sandbox) -> MemoryDbHook:
+    return MemoryDbHook()
+
+
+def test_the_hook_uses_this_projects_waiters(sandbox, hook):
+    assert hook.waiter_path == WAITERS_DIR / "memorydb.json"
+    assert hook.get_waiter("snapshot_available").name == "snapshot_available"
+    assert hook.get_waiter("cluster_available").name == "cluster_available"
+
+
+def test_create_snapshot_is_idempotent_by_name(sandbox, hook, cluster):
+    assert hook.get_snapshot("snap") is None
+
+    created = hook.create_snapshot(cluster_name=cluster, snapshot_name="snap", tags=TAGS)
+    again = hook.create_snapshot(cluster_name=cluster, snapshot_name="snap", tags=TAGS)
+
+    assert created["Name"] == again["Name"] == "snap"
+    assert len(mutations(sandbox, "memorydb", "CreateSnapshot")) == 1
+    detailed = hook.get_snapshot("snap")
+    assert detailed["ClusterConfiguration"]["Name"] == cluster
+    assert detailed["ClusterConfiguration"]["Shards"]
+
+
+def test_the_snapshot_waiter_succeeds_on_available_and_fails_on_failed(sandbox, hook, cluster):
+    hook.create_snapshot(cluster_name=cluster, snapshot_name="good", tags=TAGS)
+    hook.get_waiter("snapshot_available").wait(SnapshotName="good", WaiterConfig=FAST_WAIT)
+    assert hook.get_snapshot("good")["Status"] == "available"
+
+    sandbox.faults.add(Fault("memorydb", "CreateSnapshot", kind="outcome", state="failed"))
+    hook.create_snapshot(cluster_name=cluster, snapshot_name="bad", tags=TAGS)
+    with pytest.raises(WaiterError, match="terminal failure"):
+        hook.get_waiter("snapshot_available").wait(SnapshotName="bad", WaiterConfig=FAST_WAIT)
+
+
+def test_the_snapshot_waiter_fails_on_a_missing_snapshot(sandbox, hook):
+    with pytest.raises(WaiterError, match="terminal failure"):
+        hook.get_waiter("snapshot_available").wait(SnapshotName="nope", WaiterConfig=FAST_WAIT)
+
+
+def test_list_snapshots_of_a_cluster_with_their_tags(sandbox, hook, cluster):
+    hook.create_snapshot(cluster_name=cluster, snapshot_name="snap", tags=TAGS)
+
+    (snapshot,) = hook.list_snapshots(cluster)
+
+    assert snapshot["Name"] == "snap"
+    assert snapshot["Tags"] == {"ue-backup:backup-set": "ue-test-20250101t000000z"}
+
+
+def test_get_cluster(sandbox, hook, cluster):
+    assert hook.get_cluster(cluster)["Name"] == cluster
+    assert hook.get_cluster("no-such-cluster") is None

@@ -1,0 +1,94 @@
+"""DataSync EFS-to-EFS copy against the sandbox: rule 2 applied, one execution per set."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.plugins.support import OTHER_SET_ID, RUN_ID, SET_ID, defer, make_context, mutations
+from tests.sandbox.installation import LIVE_FILES, TEMPORARY_FILES, seed_installation
+from ue_backup.backup_set import BackupSet
+from ue_backup.hooks.datasync import DataSyncHook
+from ue_backup.operators.datasync import DataSyncStartCopyOperator
+from ue_backup.sensors.datasync import DataSyncTaskExecutionCompletedSensor
+from ue_backup.temp_files import datasync_excludes, find_temporary
+
+
+@pytest.fixture
+def installation(sandbox, fast):
+    sandbox.durations.update(datasync_execution=0.15)
+    return seed_installation(sandbox, method="datasync", memorydb=False, velero=False, ecds=())
+
+
+@pytest.fixture
+def task_arn(installation) -> str:
+    return installation.config["efs"]["datasync"]["task_arn"]
+
+
+def copy_operator(task_arn: str, set_id: str = SET_ID) -> DataSyncStartCopyOperator:
+    return DataSyncStartCopyOperator(task_id="copy_efs", backup_set_id=set_id, task_arn=task_arn)
+
+
+def files_under(path) -> dict[str, str]:
+    return {p.relative_to(path).as_posix(): p.read_text() for p in path.rglob("*") if p.is_file()}
+
+
+def test_the_copy_excludes_exactly_the_temp_file_rules_and_holds_no_temporary_file(
+    sandbox, installation, task_arn, context
+):
+    source = sandbox.aws.efs_path(installation.file_system_id)
+    assert find_temporary(source)  # there is something to exclude
+
+    result = copy_operator(task_arn).execute(context)
+
+    execution = (
+        DataSyncHook()
+        .get_conn()
+        .describe_task_execution(TaskExecutionArn=result["task_execution_arn"])
+    )
+    assert execution["Excludes"] == datasync_excludes()
+    sensor = DataSyncTaskExecutionCompletedSensor(
+        task_id="wait_copy", resource_id=result["task_execution_arn"]
+    )
+    assert defer(sensor, context).resume() == result["task_execution_arn"]
+
+    target = sandbox.aws.efs_path(installation.datasync_target)
+    assert find_temporary(target) == []
+    copied = files_under(target)
+    assert LIVE_FILES.items() <= copied.items()
+    assert not set(TEMPORARY_FILES) & set(copied)
+
+
+def test_the_execution_is_tagged_with_the_set(sandbox, installation, task_arn, context):
+    result = copy_operator(task_arn).execute(context)
+
+    tags = (
+        DataSyncHook()
+        .get_conn()
+        .list_tags_for_resource(ResourceArn=result["task_execution_arn"])["Tags"]
+    )
+    assert {t["Key"]: t["Value"] for t in tags} == BackupSet.parse(SET_ID, RUN_ID).tags
+    assert result["task_arn"] == task_arn
+
+
+def test_a_retry_after_success_finds_the_execution_of_the_set(sandbox, installation, task_arn):
+    first = copy_operator(task_arn).execute(make_context())
+    DataSyncTaskExecutionCompletedSensor(
+        task_id="wait_copy", resource_id=first["task_execution_arn"], deferrable=False
+    ).execute(make_context())
+
+    again = copy_operator(task_arn).execute(make_context())
+
+    assert again["task_execution_arn"] == first["task_execution_arn"]
+    assert len(mutations(sandbox, "datasync", "StartTaskExecution")) == 1
+
+
+def test_another_set_starts_its_own_execution(sandbox, installation, task_arn):
+    first = copy_operator(task_arn).execute(make_context())
+    DataSyncTaskExecutionCompletedSensor(
+        task_id="wait_copy", resource_id=first["task_execution_arn"], deferrable=False
+    ).execute(make_context())
+
+    other = copy_operator(task_arn, OTHER_SET_ID).execute(make_context())
+
+    assert other["task_execution_arn"] != first["task_execution_arn"]
+    assert len(mutations(sandbox, "datasync", "StartTaskExecution")) == 2

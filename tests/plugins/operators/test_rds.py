@@ -1,0 +1,227 @@
+"""RDS operators against the sandbox: the set's snapshot, and instances restored from it.
+
+Rule 1 needs the snapshot's point in time before the EFS backup starts, so the
+snapshot operator must return as soon as ``SnapshotCreateTime`` is fixed, not
+when the snapshot is available.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.plugins.support import (
+    RUN_ID,
+    SET_ID,
+    defer,
+    eventually,
+    make_context,
+    mutations,
+    pushed_links,
+)
+from tests.sandbox.faults import Fault
+from tests.sandbox.installation import seed_installation
+from ue_backup.backup_set import BackupSet
+from ue_backup.errors import PermanentFailure
+from ue_backup.links.console import RdsSnapshotLink
+from ue_backup.operators.rds import RdsRestoreInstanceOperator, RdsStartSnapshotOperator
+from ue_backup.sensors.rds import RdsInstanceAvailableSensor
+
+SNAPSHOT_ID = f"ueb-{SET_ID}"
+TARGET = "ue-test-db-restored"
+
+
+@pytest.fixture
+def installation(sandbox, fast):
+    sandbox.durations.update(rds_snapshot=0.15, rds_instance=0.15)
+    return seed_installation(sandbox, memorydb=False, velero=False, ecds=())
+
+
+@pytest.fixture
+def rds(sandbox):
+    return sandbox.client("rds")
+
+
+def snapshot_operator(installation, **kwargs) -> RdsStartSnapshotOperator:
+    return RdsStartSnapshotOperator(
+        task_id="start_rds_snapshot",
+        backup_set_id=SET_ID,
+        db_instance_identifier=installation.rds_instance,
+        **kwargs,
+    )
+
+
+def snapshot_status(rds, snapshot_id: str = SNAPSHOT_ID) -> str:
+    return rds.describe_db_snapshots(DBSnapshotIdentifier=snapshot_id)["DBSnapshots"][0]["Status"]
+
+
+def available_snapshot(sandbox, installation, rds) -> dict:
+    record = snapshot_operator(installation).execute(make_context())
+    eventually(sandbox, lambda: snapshot_status(rds) == "available")
+    return record
+
+
+# --- the set's snapshot -------------------------------------------------------------------
+
+
+def test_the_snapshot_returns_as_soon_as_its_time_is_fixed(sandbox, installation, rds, context):
+    sandbox.durations.update(rds_snapshot=5, rds_snapshot_time_fixed=0.1)
+
+    record = snapshot_operator(installation).execute(context)
+
+    assert record["id"] == SNAPSHOT_ID
+    assert record["state"] == "creating"  # not waited for: the sensor does that later
+    assert record["instance"] == installation.rds_instance
+    assert datetime.fromisoformat(record["time"]) <= datetime.now(UTC)
+    assert record["size_bytes"] == 20 * 1024**3
+    tags = rds.list_tags_for_resource(ResourceName=record["arn"])["TagList"]
+    assert {t["Key"]: t["Value"] for t in tags} == BackupSet.parse(SET_ID, RUN_ID).tags
+    (created,) = mutations(sandbox, "rds", "CreateDBSnapshot")
+    assert SNAPSHOT_ID in created.target
+
+
+def test_the_snapshot_leaves_a_console_link(installation, context):
+    snapshot_operator(installation).execute(context)
+
+    url = RdsSnapshotLink().format_link(**pushed_links(context)[RdsSnapshotLink.key])
+    assert url == (
+        f"https://console.aws.amazon.com/rds/home?region=eu-west-1#db-snapshot:id={SNAPSHOT_ID}"
+    )
+
+
+def test_a_retry_after_success_reuses_the_snapshot(sandbox, installation, rds):
+    first = available_snapshot(sandbox, installation, rds)
+
+    again = snapshot_operator(installation).execute(make_context())
+
+    assert (again["id"], again["time"]) == (first["id"], first["time"])
+    assert again["state"] == "available"
+    assert len(mutations(sandbox, "rds", "CreateDBSnapshot")) == 1
+
+
+def test_a_snapshot_that_fails_before_its_time_is_fixed_fails_the_task(
+    sandbox, installation, context
+):
+    sandbox.durations.update(rds_snapshot=0.2, rds_snapshot_time_fixed=30)
+    sandbox.faults.add(Fault("rds", "CreateDBSnapshot", kind="outcome", state="failed"))
+
+    with pytest.raises(PermanentFailure, match=f"RDS snapshot {SNAPSHOT_ID} is failed"):
+        snapshot_operator(installation).execute(context)
+
+
+def test_a_snapshot_time_that_never_comes_fails_at_the_timeout(sandbox, installation, context):
+    sandbox.durations.update(rds_snapshot=30, rds_snapshot_time_fixed=30)
+
+    with pytest.raises(PermanentFailure, match=r"has no SnapshotCreateTime after 0\.5 s"):
+        snapshot_operator(installation, time_fixed_timeout=0.5).execute(context)
+
+
+def test_a_missing_instance_fails_and_creates_nothing(sandbox, installation, context):
+    operator = RdsStartSnapshotOperator(
+        task_id="start_rds_snapshot", backup_set_id=SET_ID, db_instance_identifier="no-such-db"
+    )
+    with pytest.raises(ClientError, match="no-such-db"):
+        operator.execute(context)
+    assert mutations(sandbox, "rds", "CreateDBSnapshot") == []
+
+
+# --- restores -------------------------------------------------------------------------------
+
+
+def restore_operator(installation, **kwargs) -> RdsRestoreInstanceOperator:
+    return RdsRestoreInstanceOperator(
+        task_id="restore_database",
+        target_instance_identifier=TARGET,
+        source_instance_identifier=installation.rds_instance,
+        tags={"ue-backup:restore": "r-1"},
+        **kwargs,
+    )
+
+
+def describe(rds, identifier: str) -> dict:
+    return rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
+
+
+def test_restore_from_the_snapshot_shaped_like_the_source_then_wait_deferred(
+    sandbox, installation, rds, context
+):
+    available_snapshot(sandbox, installation, rds)
+
+    result = restore_operator(installation, snapshot_id=SNAPSHOT_ID).execute(context)
+
+    assert result == {"id": TARGET, "state": "creating", "from": f"snapshot {SNAPSHOT_ID}"}
+    restored, source = describe(rds, TARGET), describe(rds, installation.rds_instance)
+    assert restored["DBInstanceClass"] == source["DBInstanceClass"]
+    assert restored["MultiAZ"] is True
+    assert {"Key": "ue-backup:restore", "Value": "r-1"} in restored["TagList"]
+    sensor = RdsInstanceAvailableSensor(task_id="wait_database", resource_id=TARGET)
+    assert defer(sensor, context).resume() == TARGET
+    assert describe(rds, TARGET)["DBInstanceStatus"] == "available"
+
+
+def test_a_restore_retry_finds_the_instance_it_created(sandbox, installation, rds):
+    available_snapshot(sandbox, installation, rds)
+    restore_operator(installation, snapshot_id=SNAPSHOT_ID).execute(make_context())
+
+    again = restore_operator(installation, snapshot_id=SNAPSHOT_ID).execute(make_context())
+
+    assert again["id"] == TARGET
+    assert len(mutations(sandbox, "rds", "RestoreDBInstanceFromDBSnapshot")) == 1
+
+
+def restore_window(rds, installation) -> tuple[datetime, datetime]:
+    (backups,) = rds.describe_db_instance_automated_backups(
+        DBInstanceIdentifier=installation.rds_instance
+    )["DBInstanceAutomatedBackups"]
+    window = backups["RestoreWindow"]
+    return window["EarliestTime"], window["LatestTime"]
+
+
+def test_restore_to_an_explicit_point_in_time_then_wait_poking(sandbox, installation, rds, context):
+    earliest, latest = restore_window(rds, installation)
+    when = (earliest + (latest - earliest) / 2).replace(microsecond=0)
+    when = max(when, earliest.replace(microsecond=0) + timedelta(seconds=1))
+    eventually(sandbox, lambda: restore_window(rds, installation)[1] > when)
+
+    result = restore_operator(installation, restore_time=when.isoformat()).execute(context)
+
+    assert result["from"] == f"point in time {when.isoformat()}"
+    assert sandbox.aws.rds_restore_time(TARGET) == when
+    sensor = RdsInstanceAvailableSensor(
+        task_id="wait_database", resource_id=TARGET, deferrable=False
+    )
+    assert sensor.execute(context) == TARGET
+
+
+def test_a_point_in_time_outside_the_window_is_refused_before_aws_is_asked(
+    sandbox, installation, rds, context
+):
+    earliest, _ = restore_window(rds, installation)
+    too_early = (earliest - timedelta(hours=1)).isoformat()
+
+    with pytest.raises(PermanentFailure, match="outside the restore window"):
+        restore_operator(installation, restore_time=too_early).execute(context)
+    assert sandbox.log.entries("rds", "RestoreDBInstanceToPointInTime") == []
+
+
+@pytest.mark.parametrize(
+    "source", [{}, {"snapshot_id": SNAPSHOT_ID, "restore_time": "2025-01-01T00:00:00+00:00"}]
+)
+def test_exactly_one_of_snapshot_and_time(sandbox, installation, context, source):
+    with pytest.raises(PermanentFailure, match="exactly one of snapshot_id and restore_time"):
+        restore_operator(installation, **source).execute(context)
+    assert sandbox.log.entries("rds") == []
+
+
+def test_a_missing_source_instance_is_refused(sandbox, installation, context):
+    operator = RdsRestoreInstanceOperator(
+        task_id="restore_database",
+        target_instance_identifier=TARGET,
+        source_instance_identifier="no-such-db",
+        snapshot_id=SNAPSHOT_ID,
+    )
+    with pytest.raises(PermanentFailure, match="source instance no-such-db not found"):
+        operator.execute(context)
+    assert sandbox.log.entries("rds") == []
