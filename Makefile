@@ -63,3 +63,8 @@ sandbox: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(TEST_HOME) .sandbox .airflow-demo
+
+# Amazon MWAA: dist/plugins.zip (see "Deploying on Amazon MWAA" in the README).
+.PHONY: mwaa-package
+mwaa-package:
+	$(PYTHON) scripts/mwaa_package.py

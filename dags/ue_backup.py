@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import DAG, Param, TriggerRule, task
+from airflow.sdk import DAG, Param, task
 
+from ue_backup.compat import TriggerRule
 from ue_backup.dag_support import (
     BACKUP_SET_ASSET,
     START_DATE,

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import DAG, Param, TriggerRule, task
+from airflow.sdk import DAG, Param, task
 
+from ue_backup.compat import TriggerRule
 from ue_backup.dag_support import (
     START_DATE,
     default_args,
