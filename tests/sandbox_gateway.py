@@ -202,7 +202,9 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         own, sandbox_args = argv[:split], argv[split + 1 :]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--public-host", required=True, help="the name other containers use")
-    parser.add_argument("--listen", default="0.0.0.0", help="address to relay on")
+    parser.add_argument(
+        "--listen", default="127.0.0.1", help="address to relay on (0.0.0.0 in a container)"
+    )
     parser.add_argument("--aws-port", type=int, default=4566)
     parser.add_argument("--k8s-port", type=int, default=6443)
     parser.add_argument("--env-out", type=Path, required=True)
