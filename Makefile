@@ -50,7 +50,7 @@ itest: $(STAMP) postgres
 	$(BIN)/python -m pytest tests/deploy -m deploy $(PYTEST_ARGS)
 
 # Benchmarks, as ratios measured side by side in one run: build/bench/report.{md,json}.
-bench: $(STAMP)
+bench: $(STAMP) postgres
 	PYTHONPATH=plugins:. $(BIN)/python -m benchmarks
 
 # Back up and restore a small installation in the sandbox, and show the result.

@@ -1,4 +1,7 @@
-"""``make bench``: measure, side by side in one run, and write a markdown and a JSON report."""
+"""``make bench``: measure, side by side in one run, and write a markdown and a JSON report.
+
+``python -m benchmarks [planner] [parse] [deployment]`` runs a subset.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +9,39 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks import planner
+from benchmarks import deployment, parse, planner
 
 OUT = Path(__file__).resolve().parents[1] / "build" / "bench"
+SUITES = {
+    "planner": lambda: [planner.run()],
+    "parse": parse.run,
+    "deployment": deployment.run,
+}
 
 
-def main() -> int:
-    OUT.mkdir(parents=True, exist_ok=True)
-    results = [planner.run()]
-    (OUT / "report.json").write_text(json.dumps(results, indent=2))
+def markdown(results: list[dict]) -> str:
     lines = ["# ue-backup benchmarks", "", "| benchmark | figure | value |", "|---|---|---|"]
     for result in results:
         for key, value in result.items():
             if key != "name":
                 lines.append(f"| {result['name']} | {key} | {value} |")
-    (OUT / "report.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    print(f"\nreports: {OUT / 'report.md'}, {OUT / 'report.json'}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    chosen = argv or list(SUITES)
+    unknown = sorted(set(chosen) - set(SUITES))
+    if unknown:
+        print(f"unknown suites {unknown}; choose from {sorted(SUITES)}")
+        return 2
+    results = [result for name in chosen for result in SUITES[name]()]
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "report.json").write_text(json.dumps(results, indent=2))
+    (OUT / "report.md").write_text(markdown(results))
+    print(markdown(results))
+    print(f"reports: {OUT / 'report.md'}, {OUT / 'report.json'}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -7,10 +7,11 @@ MemoryDB points**. Mode `plan` stops there (a dry run: nothing changes).
 
 Mode `restore` restores RDS, EFS and MemoryDB in parallel, removes the
 temporary files from the restored EFS tree before any workflow can see it,
-restores the Kubernetes resources with every ECD kept disabled, verifies,
-and resumes. Target `side_by_side` (the default) creates new resources
-named after the restore; `in_place` replaces the live ones and needs
-`confirm` set to the installation name.
+restores the Kubernetes resources beside them with every ECD kept
+disabled, checks the restored tree, and only then resumes. Target
+`side_by_side` (the default) creates new resources named after the
+restore; `in_place` replaces the live ones and needs `confirm` set to the
+installation name.
 
 A backfill run (`point_in_time` without a target time) restores to the
 run's logical date.
@@ -260,13 +261,16 @@ with DAG(
         )
 
     planned_restore >> suspend >> drained
-    drained >> [rds, efs, memorydb]
+    # Kubernetes resources are restored beside the data, not after it: every ECD comes
+    # back disabled, and only the resume, after the data is placed and checked, enables.
+    drained >> [rds, efs, memorydb, velero]
     rds >> rds_ready
     efs >> efs_ready >> restored_file_system() >> place_efs >> check_efs
     memorydb >> memorydb_ready
-    rds_ready >> switch_over_database() >> velero
-    [check_efs, memorydb_ready] >> velero
-    velero >> velero_done >> resume
+    velero >> velero_done
+    switch_over = switch_over_database()
+    rds_ready >> switch_over
+    [switch_over, check_efs, memorydb_ready, velero_done] >> resume
     # The report is the run's one leaf: any failed step above fails the run.
     [rds_ready, check_efs, memorydb_ready, velero_done, resume] >> report()
     fail_run_if_any_task_failed(suspend, after=resume)

@@ -1,0 +1,159 @@
+"""Benchmarks on a real deployment: the cold window, worker slots, restore time.
+
+Starts what ``make itest`` starts (PostgreSQL, the sandbox, api-server,
+scheduler, dag-processor, triggerer) with the sandbox's jobs taking
+realistic times, runs one backup and one side-by-side restore through the
+REST API, and derives each figure as a ratio of two durations measured in
+that same run.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.deploy.postgres import Postgres
+from tests.deploy.stack import AirflowStack
+from tests.sandbox.core import Sandbox
+from tests.sandbox.installation import seed_installation
+
+DURATIONS = {
+    "backup_job": 30,
+    "rds_snapshot": 20,
+    "rds_snapshot_time_fixed": 0.5,
+    "memorydb_snapshot": 15,
+    "velero": 10,
+    "restore_job": 30,
+    "rds_instance": 20,
+    "memorydb_cluster": 15,
+    "ecd_drain": 1,
+}
+BACKUP_FORM = {"components": None, "reason": "benchmark"}
+RESTORE_FORM = {
+    "request_type": "latest",
+    "backup_set": None,
+    "target_time": None,
+    "allow_point_in_time_restore": True,
+    "mode": "restore",
+    "target": "side_by_side",
+    "confirm": None,
+    "components": None,
+}
+
+
+def _time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def worker_seconds(log: Path) -> float:
+    """Seconds a task held a worker slot: its log's span minus the time between its processes.
+
+    Each time a task runs in a worker its log opens with "Pre Execute"; a
+    deferred task's process ends after "Pausing task as DEFERRED" and a new
+    one starts when the triggerer's event resumes it. The gaps before each
+    later "Pre Execute" are the deferred time, when no slot was held.
+    """
+    entries = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    times = [_time(e["timestamp"]) for e in entries]
+    held = (times[-1] - times[0]).total_seconds()
+    for i in range(1, len(entries)):
+        if "Pre Execute" in str(entries[i].get("event", "")):
+            held -= (times[i] - times[i - 1]).total_seconds()
+    return held
+
+
+def run_wall_seconds(run: dict[str, Any]) -> float:
+    return (_time(run["end_date"]) - _time(run["start_date"])).total_seconds()
+
+
+def run() -> list[dict[str, Any]]:
+    root = Path(tempfile.mkdtemp(prefix="ue-backup-bench-"))
+    postgres = Postgres().start()
+    sandbox = Sandbox(root / "sandbox").start()
+    try:
+        installation = seed_installation(sandbox, "ue-bench")
+        sandbox.durations.update(**DURATIONS)
+        config = root / "installation.yaml"
+        config.write_text(yaml.safe_dump(installation.config))
+        env = {
+            **sandbox.connection_env(),
+            "UE_BACKUP_CONFIG_FILE": str(config),
+            "UE_BACKUP_POLL_SECONDS": "2",
+        }
+        stack = AirflowStack(root / "airflow", postgres.url, env).start()
+        try:
+            for dag_id in ("ue_backup", "ue_restore"):
+                stack.dag_ready(dag_id)
+            return [
+                *measure_backup(stack, sandbox),
+                measure_restore(stack, sandbox),
+            ]
+        finally:
+            stack.stop()
+    finally:
+        sandbox.stop()
+        postgres.stop()
+
+
+def measure_backup(stack: AirflowStack, sandbox: Sandbox) -> list[dict[str, Any]]:
+    run_id = stack.trigger("ue_backup", BACKUP_FORM)
+    run = stack.wait_run("ue_backup", run_id, timeout=600)
+    if run["state"] != "success":
+        raise RuntimeError(f"benchmark backup failed: {stack.task_states('ue_backup', run_id)}")
+    manifest = stack.xcom("ue_backup", run_id, "manifest")
+    job_id = manifest["artifacts"]["efs_recovery_point"]["backup_job_id"]
+    job = sandbox.client("backup").describe_backup_job(BackupJobId=job_id)
+    efs_job = (job["CompletionDate"] - job["CreationDate"]).total_seconds()
+    window = manifest["cold_window"]["seconds"]
+    logs = stack.home / "logs" / "dag_id=ue_backup" / f"run_id={run_id}"
+    waits = {
+        folder.name.removeprefix("task_id="): worker_seconds(folder / "attempt=1.log")
+        for folder in logs.glob("task_id=wait_*")
+        if (folder / "attempt=1.log").exists()
+    }
+    wall = run_wall_seconds(run)
+    return [
+        {
+            "name": "cold window / EFS job duration",
+            "target": "<= 1.15 (sequential order: about 2.5)",
+            "cold_window_seconds": round(window, 1),
+            "efs_job_seconds": round(efs_job, 1),
+            "ratio": round(window / efs_job, 2),
+        },
+        {
+            "name": "worker-slot seconds in waits / run wall time",
+            "target": "<= 0.10",
+            "wait_worker_seconds": round(sum(waits.values()), 1),
+            "per_wait": {k: round(v, 1) for k, v in sorted(waits.items())},
+            "run_wall_seconds": round(wall, 1),
+            "ratio": round(sum(waits.values()) / wall, 3),
+        },
+    ]
+
+
+def measure_restore(stack: AirflowStack, sandbox: Sandbox) -> dict[str, Any]:
+    run_id = stack.trigger("ue_restore", RESTORE_FORM)
+    run = stack.wait_run("ue_restore", run_id, timeout=600)
+    if run["state"] != "success":
+        raise RuntimeError(f"benchmark restore failed: {stack.task_states('ue_restore', run_id)}")
+    job_id = stack.xcom("ue_restore", run_id, "restore_efs")["job_id"]
+    job = sandbox.client("backup").describe_restore_job(RestoreJobId=job_id)
+    singles = {
+        "efs_restore_job": (job["CompletionDate"] - job["CreationDate"]).total_seconds(),
+        "rds_instance": DURATIONS["rds_instance"],
+        "memorydb_cluster": DURATIONS["memorydb_cluster"],
+    }
+    slowest = max(singles.values())
+    wall = run_wall_seconds(run)
+    return {
+        "name": "restore wall time / slowest single restore",
+        "target": "<= 1.2",
+        "restore_wall_seconds": round(wall, 1),
+        "single_restores_seconds": {k: round(v, 1) for k, v in singles.items()},
+        "ratio": round(wall / slowest, 2),
+    }
