@@ -17,6 +17,7 @@ Every problem is reported at once, each line naming the field path
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from enum import StrEnum
@@ -635,5 +636,9 @@ def load_config_for_parsing() -> InstallationConfig | None:
         return None
     try:
         return load_config_file(path)
-    except ConfigError:
+    except ConfigError as error:
+        logging.getLogger(__name__).warning(
+            "ue-backup configuration is invalid; the DAGs are unscheduled until it is fixed: %s",
+            error,
+        )
         return None
