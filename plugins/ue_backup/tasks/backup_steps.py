@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from botocore.exceptions import ClientError
 
+from ue_backup.aws import settings_client
 from ue_backup.backup_set import BackupSet
 from ue_backup.config import PricesConfig, load_config
 from ue_backup.errors import PermanentFailure
@@ -31,14 +31,6 @@ from ue_backup.tasks.external_window import refusal
 from ue_backup.tasks.verify import failure_message, verify_set
 
 log = logging.getLogger(__name__)
-
-
-def _client(settings: Mapping[str, Any], client_type: str):
-    return AwsBaseHook(
-        aws_conn_id=settings["aws_conn_id"],
-        region_name=settings["region"],
-        client_type=client_type,
-    ).conn
 
 
 def check_external_window(settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -91,7 +83,7 @@ def read_artifacts(settings: Mapping[str, Any], records: Mapping[str, Any]) -> d
     )
     if records.get("rds"):
         found["rds_snapshot"] = _unless_missing(
-            lambda: _client(settings, "rds").describe_db_snapshots(
+            lambda: settings_client(settings, "rds").describe_db_snapshots(
                 DBSnapshotIdentifier=records["rds"]["id"]
             )["DBSnapshots"][0]
         )
@@ -105,7 +97,7 @@ def read_artifacts(settings: Mapping[str, Any], records: Mapping[str, Any]) -> d
         found["recovery_point_tags"] = backup.recovery_point_tags(arn)
     if records.get("datasync"):
         found["datasync_execution"] = _unless_missing(
-            lambda: _client(settings, "datasync").describe_task_execution(
+            lambda: settings_client(settings, "datasync").describe_task_execution(
                 TaskExecutionArn=records["datasync"]["task_execution_arn"]
             )
         )

@@ -14,9 +14,9 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from botocore.exceptions import ClientError
 
+from ue_backup.aws import aws_client
 from ue_backup.backup_set import BackupSet
 from ue_backup.config import ConfigError, InstallationConfig, load_config
 from ue_backup.errors import PermanentFailure
@@ -57,9 +57,7 @@ def check_params(params: Mapping[str, Any], conf: Mapping[str, Any]) -> list[str
 
 
 def _aws(cfg: InstallationConfig, client_type: str):
-    return AwsBaseHook(
-        aws_conn_id=cfg.aws_conn_id, region_name=cfg.region, client_type=client_type
-    ).conn
+    return aws_client(cfg.aws_conn_id, cfg.region, client_type)
 
 
 def _probe(problems: list[str], field: str, what: str, call: Callable[[], Any]) -> Any:

@@ -13,8 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-
+from ue_backup.aws import settings_client
 from ue_backup.backup_set import INSTALLATION_LABEL, BackupSet
 from ue_backup.config import ConfigError, InstallationConfig, load_config
 from ue_backup.errors import PermanentFailure
@@ -146,12 +145,6 @@ def validate(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str,
     }
 
 
-def _aws(settings: Mapping[str, Any], client_type: str):
-    return AwsBaseHook(
-        aws_conn_id=settings["aws_conn_id"], region_name=settings["region"], client_type=client_type
-    ).conn
-
-
 def list_inventory(settings: Mapping[str, Any], cfg: InstallationConfig) -> dict[str, Any]:
     """Everything restorable of this installation, in the shapes the APIs return."""
     inventory: dict[str, Any] = {
@@ -163,7 +156,7 @@ def list_inventory(settings: Mapping[str, Any], cfg: InstallationConfig) -> dict
         "velero_backups": None,
     }
     if cfg.uses_rds:
-        rds = _aws(settings, "rds")
+        rds = settings_client(settings, "rds")
         pages = rds.get_paginator("describe_db_snapshots").paginate(
             DBInstanceIdentifier=cfg.database.rds_instance_identifier, SnapshotType="manual"
         )
@@ -175,7 +168,9 @@ def list_inventory(settings: Mapping[str, Any], cfg: InstallationConfig) -> dict
         inventory["rds_restore_window"] = windows[0] if windows else None
     if cfg.efs.aws_backup:
         hook = AwsBackupHook(aws_conn_id=settings["aws_conn_id"], region_name=settings["region"])
-        efs = _aws(settings, "efs").describe_file_systems(FileSystemId=cfg.efs.file_system_id)
+        efs = settings_client(settings, "efs").describe_file_systems(
+            FileSystemId=cfg.efs.file_system_id
+        )
         inventory["efs_recovery_points"] = hook.list_recovery_points(
             cfg.efs.aws_backup.vault_name, efs["FileSystems"][0]["FileSystemArn"]
         )
@@ -278,7 +273,7 @@ def switch_over_database(settings: Mapping[str, Any]) -> dict[str, Any]:
     the platform's endpoint needs no change. Safe to re-run: each rename is
     skipped once done.
     """
-    rds = _aws(settings, "rds")
+    rds = settings_client(settings, "rds")
     live, restored = settings["rds_instance"], settings["rds_target"]
     aside = f"{live}-replaced-{settings['restore_id']}"[:63].rstrip("-")
 
