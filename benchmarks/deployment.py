@@ -15,12 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from tests.deploy.postgres import Postgres
-from tests.deploy.stack import AirflowStack
+from tests.deploy.stack import BACKUP_FORM, RESTORE_FORM, AirflowStack, deployment
 from tests.sandbox.core import Sandbox
-from tests.sandbox.installation import seed_installation
 
 DURATIONS = {
     "backup_job": 30,
@@ -32,17 +28,6 @@ DURATIONS = {
     "rds_instance": 20,
     "memorydb_cluster": 15,
     "ecd_drain": 1,
-}
-BACKUP_FORM = {"components": None, "reason": "benchmark"}
-RESTORE_FORM = {
-    "request_type": "latest",
-    "backup_set": None,
-    "target_time": None,
-    "allow_point_in_time_restore": True,
-    "mode": "restore",
-    "target": "side_by_side",
-    "confirm": None,
-    "components": None,
 }
 
 
@@ -73,35 +58,13 @@ def run_wall_seconds(run: dict[str, Any]) -> float:
 
 def run() -> list[dict[str, Any]]:
     root = Path(tempfile.mkdtemp(prefix="ue-backup-bench-"))
-    postgres = Postgres().start()
-    sandbox = Sandbox(root / "sandbox").start()
-    try:
-        installation = seed_installation(sandbox, "ue-bench")
-        sandbox.durations.update(**DURATIONS)
-        config = root / "installation.yaml"
-        config.write_text(yaml.safe_dump(installation.config))
-        env = {
-            **sandbox.connection_env(),
-            "UE_BACKUP_CONFIG_FILE": str(config),
-            "UE_BACKUP_POLL_SECONDS": "2",
-        }
-        stack = AirflowStack(root / "airflow", postgres.url, env).start()
-        try:
-            for dag_id in ("ue_backup", "ue_restore"):
-                stack.dag_ready(dag_id)
-            return [
-                *measure_backup(stack, sandbox),
-                measure_restore(stack, sandbox),
-            ]
-        finally:
-            stack.stop()
-    finally:
-        sandbox.stop()
-        postgres.stop()
+    with deployment(root, "ue-bench", DURATIONS, {"UE_BACKUP_POLL_SECONDS": "2"}) as parts:
+        stack, sandbox, _ = parts
+        return [*measure_backup(stack, sandbox), measure_restore(stack, sandbox)]
 
 
 def measure_backup(stack: AirflowStack, sandbox: Sandbox) -> list[dict[str, Any]]:
-    run_id = stack.trigger("ue_backup", BACKUP_FORM)
+    run_id = stack.trigger("ue_backup", {**BACKUP_FORM, "reason": "benchmark"})
     run = stack.wait_run("ue_backup", run_id, timeout=600)
     if run["state"] != "success":
         raise RuntimeError(f"benchmark backup failed: {stack.task_states('ue_backup', run_id)}")
@@ -137,7 +100,7 @@ def measure_backup(stack: AirflowStack, sandbox: Sandbox) -> list[dict[str, Any]
 
 
 def measure_restore(stack: AirflowStack, sandbox: Sandbox) -> dict[str, Any]:
-    run_id = stack.trigger("ue_restore", RESTORE_FORM)
+    run_id = stack.trigger("ue_restore", {**RESTORE_FORM, "mode": "restore"})
     run = stack.wait_run("ue_restore", run_id, timeout=600)
     if run["state"] != "success":
         raise RuntimeError(f"benchmark restore failed: {stack.task_states('ue_restore', run_id)}")

@@ -7,6 +7,7 @@ the UI and operators' scripts drive it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -14,10 +15,15 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tests.deploy.postgres import free_port
+import yaml
+
+from tests.deploy.postgres import Postgres, free_port
+from tests.sandbox.core import Sandbox
+from tests.sandbox.installation import Installation, seed_installation
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
@@ -163,3 +169,46 @@ class AirflowStack:
     def mark_failed(self, dag_id: str, run_id: str) -> None:
         """What "Mark run as failed" in the UI does."""
         self.request("PATCH", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}", {"state": "failed"})
+
+
+# What the UI's trigger forms send: every param, defaults where the user changed nothing.
+BACKUP_FORM = {"components": None, "reason": ""}
+RESTORE_FORM = {
+    "request_type": "latest",
+    "backup_set": None,
+    "target_time": None,
+    "allow_point_in_time_restore": True,
+    "mode": "plan",
+    "target": "side_by_side",
+    "confirm": None,
+    "components": None,
+}
+
+
+@contextlib.contextmanager
+def deployment(
+    root: Path, name: str, durations: dict[str, float], env: dict[str, str]
+) -> Iterator[tuple[AirflowStack, Sandbox, Installation]]:
+    """PostgreSQL, the sandbox with installation ``name``, and Airflow with both DAGs unpaused.
+
+    Used by the deployment test and the benchmarks alike; everything is
+    stopped on the way out.
+    """
+    postgres = Postgres().start()
+    sandbox = Sandbox(root / "sandbox").start()
+    try:
+        installation = seed_installation(sandbox, name)
+        sandbox.durations.update(**durations)
+        config = root / "installation.yaml"
+        config.write_text(yaml.safe_dump(installation.config))
+        stack_env = {**sandbox.connection_env(), "UE_BACKUP_CONFIG_FILE": str(config), **env}
+        stack = AirflowStack(root / "airflow", postgres.url, stack_env).start()
+        try:
+            for dag_id in ("ue_backup", "ue_restore"):
+                stack.dag_ready(dag_id)
+            yield stack, sandbox, installation
+        finally:
+            stack.stop()
+    finally:
+        sandbox.stop()
+        postgres.stop()

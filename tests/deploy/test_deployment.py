@@ -8,55 +8,22 @@ through the real triggerer; results are checked in the sandbox.
 from __future__ import annotations
 
 import pytest
-import yaml
 
-from tests.deploy.postgres import Postgres
-from tests.deploy.stack import AirflowStack
-from tests.sandbox.core import Sandbox
+from tests.deploy.stack import BACKUP_FORM, RESTORE_FORM, deployment
 from tests.sandbox.faults import Fault
-from tests.sandbox.installation import LIVE_FILES, NAMESPACE, TEMPORARY_FILES, seed_installation
+from tests.sandbox.installation import LIVE_FILES, NAMESPACE, TEMPORARY_FILES
 
 pytestmark = pytest.mark.deploy
 
 DURATIONS = {"backup_job": 4, "rds_snapshot": 3, "memorydb_snapshot": 2, "velero": 2}
-BACKUP_FORM = {"components": None, "reason": "deployment test"}
-RESTORE_FORM = {
-    "request_type": "latest",
-    "backup_set": None,
-    "target_time": None,
-    "allow_point_in_time_restore": True,
-    "target": "side_by_side",
-    "confirm": None,
-    "components": None,
-}
+BACKUP = {**BACKUP_FORM, "reason": "deployment test"}
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory):
-    root = tmp_path_factory.mktemp("deployment")
-    postgres = Postgres().start()
-    sandbox = Sandbox(root / "sandbox").start()
-    try:
-        installation = seed_installation(sandbox, "ue-deploy")
-        sandbox.durations.update(**DURATIONS)
-        config = root / "installation.yaml"
-        config.write_text(yaml.safe_dump(installation.config))
-        env = {
-            **sandbox.connection_env(),
-            "UE_BACKUP_CONFIG_FILE": str(config),
-            "UE_BACKUP_POLL_SECONDS": "1",
-            "UE_BACKUP_RETRY_DELAY_SECONDS": "2",
-        }
-        stack = AirflowStack(root / "airflow", postgres.url, env).start()
-        try:
-            for dag_id in ("ue_backup", "ue_restore"):
-                stack.dag_ready(dag_id)
-            yield stack, sandbox, installation
-        finally:
-            stack.stop()
-    finally:
-        sandbox.stop()
-        postgres.stop()
+def deployed(tmp_path_factory):
+    env = {"UE_BACKUP_POLL_SECONDS": "1", "UE_BACKUP_RETRY_DELAY_SECONDS": "2"}
+    with deployment(tmp_path_factory.mktemp("deployment"), "ue-deploy", DURATIONS, env) as parts:
+        yield parts
 
 
 def ecds_enabled(sandbox) -> dict[str, bool]:
@@ -66,9 +33,9 @@ def ecds_enabled(sandbox) -> dict[str, bool]:
     }
 
 
-def test_backup_runs_on_a_real_deployment_with_deferred_waits(deployment):
-    stack, sandbox, installation = deployment
-    run_id = stack.trigger("ue_backup", BACKUP_FORM)
+def test_backup_runs_on_a_real_deployment_with_deferred_waits(deployed):
+    stack, sandbox, installation = deployed
+    run_id = stack.trigger("ue_backup", BACKUP)
     run = stack.wait_run("ue_backup", run_id)
     states = stack.task_states("ue_backup", run_id)
     assert run["state"] == "success", states
@@ -80,9 +47,9 @@ def test_backup_runs_on_a_real_deployment_with_deferred_waits(deployment):
         assert "Trigger fired event" in stack.trigger_log("ue_backup", run_id, sensor), sensor
 
 
-def test_restore_plans_then_restores_side_by_side(deployment):
-    stack, sandbox, _ = deployment
-    plan_id = stack.trigger("ue_restore", {**RESTORE_FORM, "mode": "plan"})
+def test_restore_plans_then_restores_side_by_side(deployed):
+    stack, sandbox, _ = deployed
+    plan_id = stack.trigger("ue_restore", RESTORE_FORM)
     assert stack.wait_run("ue_restore", plan_id)["state"] == "success"
     plan = stack.xcom("ue_restore", plan_id, "plan")["plan"]
     assert plan["database"]["time"] < plan["disk"]["time"]
@@ -98,11 +65,11 @@ def test_restore_plans_then_restores_side_by_side(deployment):
     assert not files & set(TEMPORARY_FILES)
 
 
-def test_a_run_marked_failed_by_hand_still_resumes_the_workflows(deployment):
-    stack, sandbox, _ = deployment
+def test_a_run_marked_failed_by_hand_still_resumes_the_workflows(deployed):
+    stack, sandbox, _ = deployed
     sandbox.faults.add(Fault("backup", "StartBackupJob", kind="never"))
     try:
-        run_id = stack.trigger("ue_backup", BACKUP_FORM)
+        run_id = stack.trigger("ue_backup", BACKUP)
         stack.wait_for(
             lambda: stack.task_states("ue_backup", run_id).get("wait_efs_backup") == "deferred",
             180,
