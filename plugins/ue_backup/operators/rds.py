@@ -20,10 +20,14 @@ from ue_backup.errors import PermanentFailure
 from ue_backup.links.console import RdsSnapshotLink
 from ue_backup.operators.base import BackupSetMixin
 from ue_backup.planning import to_utc
-from ue_backup.sensors.base import poll_interval
 
 GB = 1024**3
+# The snapshot's time is fixed within seconds and every second of this wait is
+# inside the cold window: check often (describe_db_snapshots is cheap).
+TIME_FIXED_CHECK_SECONDS = 0.5
+
 SNAPSHOT_FAILED = ("failed", "deleting", "deleted", "incompatible-restore")
+MAX_COPY_ATTEMPTS = 5
 
 
 def snapshot_record(snapshot: dict[str, Any]) -> dict[str, Any]:
@@ -63,7 +67,7 @@ class RdsStartSnapshotOperator(BackupSetMixin, AwsBaseOperator[RdsHook]):
         self.backup_set_id = backup_set_id
         self.db_instance_identifier = db_instance_identifier
         self.time_fixed_timeout = time_fixed_timeout
-        self.check_interval = check_interval or poll_interval(2)
+        self.check_interval = check_interval or TIME_FIXED_CHECK_SECONDS
 
     def _find(self, snapshot_id: str) -> dict[str, Any] | None:
         try:
@@ -132,7 +136,7 @@ class RdsRestoreInstanceOperator(AwsBaseOperator[RdsHook]):
         self,
         *,
         target_instance_identifier: str,
-        source_instance_identifier: str,
+        source_instance_identifier: str | None,
         snapshot_id: str | None = None,
         restore_time: str | None = None,
         tags: dict[str, str] | None = None,
@@ -172,17 +176,19 @@ class RdsRestoreInstanceOperator(AwsBaseOperator[RdsHook]):
                 f"{earliest} .. {latest} of {self.source_instance_identifier}"
             )
 
-    def execute(self, context: Any) -> dict[str, Any]:
-        if bool(self.snapshot_id) == bool(self.restore_time):
-            raise PermanentFailure("give exactly one of snapshot_id and restore_time")
-        existing = self._instance(self.target_instance_identifier)
-        if existing is not None:
-            self.log.info("Instance %s exists already (a retry)", self.target_instance_identifier)
-            return {"id": self.target_instance_identifier, "state": existing["DBInstanceStatus"]}
+    def _shape(self) -> dict[str, Any]:
+        """Class, network and Multi-AZ of the source instance; none without one.
+
+        A restore in another region (from a cross-region copy) has no source
+        instance there: AWS then gives the new instance the class of the
+        snapshot's original instance and the region's default network.
+        """
+        if not self.source_instance_identifier:
+            return {"PubliclyAccessible": False}
         source = self._instance(self.source_instance_identifier)
         if source is None:
             raise PermanentFailure(f"source instance {self.source_instance_identifier} not found")
-        common = {
+        return {
             "DBInstanceClass": source["DBInstanceClass"],
             "DBSubnetGroupName": (source.get("DBSubnetGroup") or {}).get("DBSubnetGroupName"),
             "VpcSecurityGroupIds": [
@@ -190,6 +196,19 @@ class RdsRestoreInstanceOperator(AwsBaseOperator[RdsHook]):
             ],
             "MultiAZ": source.get("MultiAZ", False),
             "PubliclyAccessible": False,
+        }
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        if bool(self.snapshot_id) == bool(self.restore_time):
+            raise PermanentFailure("give exactly one of snapshot_id and restore_time")
+        if self.restore_time and not self.source_instance_identifier:
+            raise PermanentFailure("a point-in-time restore needs source_instance_identifier")
+        existing = self._instance(self.target_instance_identifier)
+        if existing is not None:
+            self.log.info("Instance %s exists already (a retry)", self.target_instance_identifier)
+            return {"id": self.target_instance_identifier, "state": existing["DBInstanceStatus"]}
+        common = {
+            **self._shape(),
             "Tags": [{"Key": k, "Value": v} for k, v in self.tags.items()],
         }
         common = {k: v for k, v in common.items() if v not in (None, [])}
@@ -212,3 +231,106 @@ class RdsRestoreInstanceOperator(AwsBaseOperator[RdsHook]):
             how = f"point in time {restore_time.isoformat()}"
         self.log.info("Restoring %s from %s", self.target_instance_identifier, how)
         return {"id": self.target_instance_identifier, "state": "creating", "from": how}
+
+
+def copy_record(snapshot: dict[str, Any], region: str) -> dict[str, Any]:
+    """The manifest's view of a snapshot's copy in another region.
+
+    ``time`` is the data's point in time, ``OriginalSnapshotCreateTime``:
+    AWS gives a copy a ``SnapshotCreateTime`` of its own (kept as
+    ``copied_at``), which says nothing about the data.
+    """
+    original = snapshot.get("OriginalSnapshotCreateTime")
+    copied = snapshot.get("SnapshotCreateTime")
+    return {
+        **snapshot_record(snapshot),
+        "time": (original or copied).isoformat() if (original or copied) else None,
+        "copied_at": copied.isoformat() if copied else None,
+        "region": region,
+        "source_arn": snapshot.get("SourceDBSnapshotIdentifier"),
+    }
+
+
+class RdsCopySnapshotOperator(BackupSetMixin, AwsBaseOperator[RdsHook]):
+    """Copy the set's snapshot into another region: ``region_name`` is the destination.
+
+    AWS wants ``CopyDBSnapshot`` called in the destination region with the
+    source snapshot's ARN and ``SourceRegion`` (botocore presigns the request
+    for the source region), and a KMS key of the destination region
+    (``kms_key_id``) when the snapshot is encrypted. The copy is named after
+    the set and tagged with it, so a retry finds it instead of copying again;
+    only a copy that failed moves the name on (``ueb-<set>-2``, ...), like the
+    EFS job's token chain. Returns the copy's record at once (state
+    ``pending``): ``RdsSnapshotAvailableSensor`` in the destination region
+    waits for it.
+    """
+
+    aws_hook_class = RdsHook
+    template_fields = aws_template_fields("backup_set_id", "source_snapshot_arn", "kms_key_id")
+    operator_extra_links = (RdsSnapshotLink(),)
+
+    def __init__(
+        self,
+        *,
+        backup_set_id: str,
+        source_snapshot_arn: str,
+        kms_key_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.backup_set_id = backup_set_id
+        self.source_snapshot_arn = source_snapshot_arn
+        self.kms_key_id = kms_key_id
+
+    def _find(self, snapshot_id: str) -> dict[str, Any] | None:
+        try:
+            return self.hook.conn.describe_db_snapshots(DBSnapshotIdentifier=snapshot_id)[
+                "DBSnapshots"
+            ][0]
+        except self.hook.conn.exceptions.DBSnapshotNotFoundFault:
+            return None
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        backup_set = self.backup_set(context)
+        region = self.hook.conn_region_name
+        parts = str(self.source_snapshot_arn).split(":")
+        if len(parts) != 7 or parts[2] != "rds" or parts[5] != "snapshot":
+            raise PermanentFailure(f"{self.source_snapshot_arn!r} is not a DB snapshot ARN")
+        source_region = parts[3]
+        if source_region == region:
+            raise PermanentFailure(
+                f"the copy of {self.source_snapshot_arn} must go to another region, not {region}"
+            )
+        for attempt in range(1, MAX_COPY_ATTEMPTS + 1):
+            copy_id = backup_set.rds_snapshot_id + (f"-{attempt}" if attempt > 1 else "")
+            copy = self._find(copy_id)
+            if copy is None:
+                kwargs: dict[str, Any] = {
+                    "SourceDBSnapshotIdentifier": self.source_snapshot_arn,
+                    "TargetDBSnapshotIdentifier": copy_id,
+                    "SourceRegion": source_region,
+                    "Tags": backup_set.tag_list,
+                }
+                if self.kms_key_id:
+                    kwargs["KmsKeyId"] = self.kms_key_id
+                copy = self.hook.conn.copy_db_snapshot(**kwargs)["DBSnapshot"]
+                self.log.info(
+                    "Copying RDS snapshot %s to %s as %s", self.source_snapshot_arn, region, copy_id
+                )
+                break
+            if copy["Status"] not in SNAPSHOT_FAILED:
+                self.log.info("RDS snapshot copy %s exists in %s (a retry)", copy_id, region)
+                break
+            self.log.warning("RDS snapshot copy %s is %s: copying again", copy_id, copy["Status"])
+        else:
+            raise PermanentFailure(
+                f"{MAX_COPY_ATTEMPTS} copies of {self.source_snapshot_arn} to {region} all failed"
+            )
+        RdsSnapshotLink.persist(
+            context=context,
+            operator=self,
+            region_name=region,
+            aws_partition=self.hook.conn_partition,
+            snapshot_id=copy_id,
+        )
+        return copy_record(copy, region)

@@ -36,8 +36,9 @@ def drained_sensor(names, minutes=DRAIN_MINUTES, **kwargs) -> EcdDrainedSensor:
 
 
 def test_drained_deferred(sandbox, suspended, context):
+    sandbox.durations.update(ecd_drain=1.5)  # longer than the inline wait below
     before = datetime.now(UTC)
-    deferral = defer(drained_sensor(suspended), context)
+    deferral = defer(drained_sensor(suspended, inline_wait_seconds=0.5), context)
 
     deadline = datetime.fromisoformat(deferral.trigger.deadline)
     assert (
@@ -48,6 +49,12 @@ def test_drained_deferred(sandbox, suspended, context):
     assert deferral.deferred.timeout == timedelta(minutes=DRAIN_MINUTES + 1)
     assert deferral.trigger.poll_interval == pytest.approx(0.2)
     assert deferral.resume() == suspended
+    assert all(not sandbox.k8s.ecd_pods(NS, name) for name in suspended)
+
+
+def test_a_quick_drain_is_waited_for_inline_without_deferring(sandbox, suspended, context):
+    sandbox.durations.update(ecd_drain=0.6)
+    assert drained_sensor(suspended, inline_wait_seconds=10).execute(context) == suspended
     assert all(not sandbox.k8s.ecd_pods(NS, name) for name in suspended)
 
 
@@ -65,7 +72,7 @@ def test_an_ecd_that_never_drains_fails_at_the_drain_deadline_deferred(sandbox, 
     sandbox.faults.add(Fault("k8s", "drain", kind="never", target="ecd-b"))
     EcdHook().suspend(NS, names, OWNER, datetime.now(UTC) + timedelta(minutes=30))
 
-    deferral = defer(drained_sensor(names, SHORT_DRAIN_MINUTES), context)
+    deferral = defer(drained_sensor(names, SHORT_DRAIN_MINUTES, inline_wait_seconds=0), context)
     event = deferral.wait()
 
     assert event["status"] == "error"
