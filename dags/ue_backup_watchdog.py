@@ -3,7 +3,9 @@
 
 Every few minutes, resumes EC Deployments whose resume deadline has passed
 while the run that suspended them is no longer running, and logs each one
-loudly. Runs in the default pool, so a busy backup never blocks it.
+loudly, and alerts (SNS, `alerts.sns_topic_arn`) once when a cold window is
+still open past its configured maximum. Runs in the default pool, so a busy
+backup never blocks it.
 """
 
 from __future__ import annotations
@@ -30,12 +32,20 @@ with DAG(
     @task
     def resume_expired_suspensions(**context: Any) -> dict[str, Any]:
         """Find expired suspensions; resume those whose run is not running."""
+        from functools import partial
+
         from ue_backup.config import load_config
         from ue_backup.hooks.ecd import EcdHook
+        from ue_backup.notifications import send_alert
         from ue_backup.tasks.watchdog import repair
 
         cfg = load_config()
         hook = EcdHook(conn_id=cfg.kubernetes_conn_id)
-        return repair(hook, cfg.kubernetes.namespace, context["ti"].get_dagrun_state)
+        return repair(
+            hook,
+            cfg.kubernetes.namespace,
+            context["ti"].get_dagrun_state,
+            alert=partial(send_alert, cfg),
+        )
 
     resume_expired_suspensions()

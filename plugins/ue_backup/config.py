@@ -58,6 +58,7 @@ KMS_KEY_RE = re.compile(
     r"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[\w/-]+|alias/[\w/-]+|[0-9a-f-]{36})$"
 )
 MEMORYDB_NAME_RE = re.compile(r"^[a-z](?!.*--)[a-z0-9-]{0,39}(?<!-)$")
+SNS_TOPIC_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 S3_BUCKET_RE = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 K8S_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 K8S_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
@@ -437,6 +438,22 @@ class CrossRegionConfig(_Model):
     _kms = field_validator("rds_kms_key_id")(_matches(KMS_KEY_RE, "KMS key id or ARN"))
 
 
+class AlertsConfig(_Model):
+    """Where failures and an overdue cold window are announced (an SNS topic).
+
+    Without this section failures are still loud in the task logs and the
+    run's state, but nobody is paged.
+    """
+
+    sns_topic_arn: str
+
+    _topic = field_validator("sns_topic_arn")(_matches(SNS_TOPIC_ARN_RE, "SNS topic ARN"))
+
+    @property
+    def region(self) -> str:
+        return self.sns_topic_arn.split(":")[3]
+
+
 # --- the installation --------------------------------------------------------
 
 
@@ -456,6 +473,7 @@ class InstallationConfig(_Model):
     retention: RetentionConfig = RetentionConfig()
     prices: PricesConfig = PricesConfig()
     cross_region: CrossRegionConfig | None = None
+    alerts: AlertsConfig | None = None
     aws_conn_id: str = "aws_default"
     kubernetes_conn_id: str = "kubernetes_default"
 

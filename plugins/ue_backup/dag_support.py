@@ -20,6 +20,7 @@ from airflow.sdk import Asset
 
 from ue_backup.compat import AirflowSkipException
 from ue_backup.config import load_config_for_parsing
+from ue_backup.notifications import TaskFailureNotifier
 
 OWNER = "ue-backup"
 POOL = "ue_backup"
@@ -28,7 +29,7 @@ BACKUP_SET_ASSET = Asset(name="ue_backup_set", uri="ue-backup://backup-sets")
 
 
 def default_args() -> dict[str, Any]:
-    """Owner, retries and pool of every task.
+    """Owner, retries, pool and failure alert of every task.
 
     ``UE_BACKUP_RETRY_DELAY_SECONDS`` (default 60) shortens the retry delay
     for tests and demos, where the sandbox answers in seconds (see also
@@ -40,6 +41,7 @@ def default_args() -> dict[str, Any]:
         "retries": 2,
         "retry_delay": timedelta(seconds=delay),
         "pool": POOL,
+        "on_failure_callback": [TaskFailureNotifier()],
     }
 
 
@@ -88,16 +90,16 @@ def fail_run_if_any_task_failed(setup: Any, after: Any) -> Any:
 
     from ue_backup.errors import PermanentFailure
 
-    @task(task_id="run_outcome", retries=1)
+    # No alert of its own: the failed step has sent one, naming itself.
+    @task(task_id="run_outcome", retries=1, on_failure_callback=None)
     def run_outcome(**context: Any) -> str:
         ti = context["ti"]
-        failed = ti.get_ti_count(
-            dag_id=ti.dag_id, run_ids=[ti.run_id], states=["failed", "upstream_failed"]
-        )
+        states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
+        failed = sorted(t for t, s in states.items() if s in ("failed", "upstream_failed"))
         if failed:
             raise PermanentFailure(
-                f"{failed} task(s) of this run failed or were stopped (see their logs); "
-                "the workflows were resumed"
+                f"{len(failed)} task(s) of this run failed or were stopped: {failed} "
+                "(see their logs); the workflows were resumed"
             )
         return "every task succeeded or was skipped"
 

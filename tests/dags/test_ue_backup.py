@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.dags.runner import rerun, run_dag, write_config
+from tests.plugins.alerts_support import alert_topic
 from tests.sandbox.faults import Fault
 from tests.sandbox.installation import NAMESPACE, TEMPORARY_FILES, seed_installation
 
@@ -248,13 +249,20 @@ FAILED_TASK = {
 
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))
-def test_each_fault_fails_the_run_and_resumes_the_workflows(
-    sandbox, installation, fault, capfd, caplog
+def test_each_fault_fails_the_run_resumes_the_workflows_and_alerts_once(
+    sandbox, installation, fault, capfd, caplog, tmp_path, monkeypatch
 ):
+    topic = alert_topic(sandbox)
+    write_config(
+        {**installation.config, "alerts": {"sns_topic_arn": topic.topic_arn}}, tmp_path, monkeypatch
+    )
     sandbox.faults.add(FAULTS[fault])
     result = run_dag("ue_backup")
     assert result.state == "failed", result.tasks
     assert result.tasks[FAILED_TASK[fault]] == "failed", result.tasks
+    (alert,) = topic.messages()  # exactly one, from the failed step
+    assert alert["subject"] == f"ue-backup ue-test: ue_backup failed at {FAILED_TASK[fault]}"
+    assert f"Failed step: {FAILED_TASK[fault]}" in alert["message"]
     assert result.tasks["verify"] in ("upstream_failed", "skipped"), result.tasks
     assert_ecds_as_before(sandbox, installation)
     if fault not in ("suspend-api-error",):
@@ -262,6 +270,7 @@ def test_each_fault_fails_the_run_and_resumes_the_workflows(
     output = logged(capfd, caplog)
     if fault == "efs-job-failed":
         assert "EFS throttled" in output
+        assert "EFS throttled" in alert["message"]
     if fault == "velero-partially-failed":
         assert "phase PartiallyFailed" in output
 

@@ -37,12 +37,14 @@ PREVIOUS_ENABLED = "ue-backup/previous-enabled"
 RESUME_DEADLINE = "ue-backup/resume-deadline"
 SUSPENDED_AT = "ue-backup/suspended-at"
 SUSPENDING_RUN = "ue-backup/suspending-run"
+OVERDUE_ALERTED = "ue-backup/overdue-alerted"
 SUSPENSION_ANNOTATIONS = (
     SUSPENDED_BY,
     PREVIOUS_ENABLED,
     RESUME_DEADLINE,
     SUSPENDED_AT,
     SUSPENDING_RUN,
+    OVERDUE_ALERTED,
 )
 
 CONFLICT_RETRIES = 5
@@ -62,6 +64,7 @@ class Suspension:
     deadline: datetime | None
     enabled_now: bool
     run: str = ""
+    overdue_alerted: bool = False
 
     @classmethod
     def of(cls, ecd: dict[str, Any]) -> Suspension | None:
@@ -77,6 +80,7 @@ class Suspension:
             deadline=datetime.fromisoformat(deadline) if deadline else None,
             enabled_now=bool(ecd.get("spec", {}).get("enabled", False)),
             run=annotations.get(SUSPENDING_RUN, ""),
+            overdue_alerted=bool(annotations.get(OVERDUE_ALERTED)),
         )
 
 
@@ -251,6 +255,21 @@ class EcdHook(KubernetesHook):
 
         self._update_with_retry(namespace, name, decide)
         return outcome["result"]
+
+    def mark_overdue_alerted(self, namespace: str, name: str, owner: str, when: datetime) -> bool:
+        """Record on the ECD that its overdue window was announced (so it is announced once).
+
+        Resuming removes the mark with the other suspension annotations.
+        False when the ECD is no longer suspended by ``owner``.
+        """
+
+        def decide(ecd):
+            suspension = Suspension.of(ecd)
+            if not suspension or suspension.owner != owner:
+                return None
+            return {"metadata": {"annotations": {OVERDUE_ALERTED: when.isoformat()}}}
+
+        return self._update_with_retry(namespace, name, decide) is not None
 
     def suspend(
         self,

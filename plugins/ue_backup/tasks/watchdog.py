@@ -6,6 +6,10 @@ suspended them and until when; once the deadline has passed and the
 suspending run is no longer running, the watchdog resumes them and says so
 loudly. A run that is still running past its deadline is reported, not
 overridden: it may be finishing its EFS job.
+
+Both cases raise an alert (``alert(subject, message)``): a window still open
+past its configured maximum once per window (the ECD records that it was
+announced), and every resume the watchdog had to do.
 """
 
 from __future__ import annotations
@@ -34,15 +38,23 @@ def run_state(get_dagrun_state: Callable[[str, str], str], run: str) -> str:
         return "gone"
 
 
+Alert = Callable[[str, str], Any]
+
+
+def _no_alert(subject: str, message: str) -> None:
+    return None
+
+
 def repair(
     hook: EcdHook,
     namespace: str,
     get_dagrun_state: Callable[[str, str], str],
     now: datetime | None = None,
+    alert: Alert = _no_alert,
 ) -> dict[str, Any]:
     """Resume every expired suspension whose run is not live; returns what was done."""
     now = now or datetime.now(UTC)
-    resumed, overdue = {}, {}
+    resumed, overdue, announce = {}, {}, {}
     for suspension in hook.expired_suspensions(namespace, now):
         state = run_state(get_dagrun_state, suspension.run)
         if state in LIVE_RUN_STATES:
@@ -55,6 +67,8 @@ def repair(
                 state,
             )
             overdue[suspension.name] = suspension.run
+            if not suspension.overdue_alerted:
+                announce.setdefault((suspension.owner, suspension.run), []).append(suspension)
             continue
         outcome = hook.resume_one(namespace, suspension.name, suspension.owner)
         log.error(
@@ -69,6 +83,37 @@ def repair(
             suspension.deadline,
         )
         resumed[suspension.name] = outcome
+    for (owner, run), suspensions in announce.items():
+        _alert_overdue(hook, namespace, owner, run, suspensions, now, alert)
+    if resumed:
+        alert(
+            f"ue-backup watchdog resumed {len(resumed)} ECD(s) in {namespace}",
+            "The run that suspended them is gone and their resume deadline passed; "
+            f"the watchdog switched them back: {resumed}. Check the backup run's logs.",
+        )
     if not resumed and not overdue:
         log.info("No ECD in %s is suspended past its deadline", namespace)
     return {"resumed": resumed, "overdue": overdue, "checked_at": now.isoformat()}
+
+
+def _alert_overdue(
+    hook: EcdHook,
+    namespace: str,
+    owner: str,
+    run: str,
+    suspensions: list[Any],
+    now: datetime,
+    alert: Alert,
+) -> None:
+    """One alert for a cold window still open past its maximum, then mark it announced."""
+    names = sorted(s.name for s in suspensions)
+    deadline = min(s.deadline for s in suspensions)
+    alert(
+        f"ue-backup cold window overdue in {namespace}: {owner}",
+        f"The cold window of {owner} (run {run or 'unknown'}) is still open at "
+        f"{now.isoformat()}, past its configured maximum (resume deadline {deadline.isoformat()}). "
+        f"Suspended ECDs: {names}. The run is still going and keeps them: look at its "
+        "current step; the watchdog resumes them once the run has ended.",
+    )
+    for name in names:
+        hook.mark_overdue_alerted(namespace, name, owner, now)

@@ -331,3 +331,48 @@ def test_the_watchdog_leaves_a_live_run_alone_and_resumes_a_deleted_one(sandbox,
     assert result["overdue"] == {"ecd-live": "ue_backup/still-running"}
     assert result["resumed"] == {"ecd-gone": "resumed"}
     assert enabled(sandbox) == {"ecd-gone": True, "ecd-live": False}
+
+
+def test_an_overdue_window_of_a_live_run_is_announced_once(sandbox, hook):
+    seed_ecds(sandbox, a=True, b=True)
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    for name in ("ecd-a", "ecd-b"):
+        hook.suspend_one(NS, name, OWNER, past, "ue_backup/still-running")
+    alerts = []
+
+    def alert(subject, message):
+        alerts.append((subject, message))
+
+    first = repair(hook, NS, lambda d, r: "running", alert=alert)
+    second = repair(hook, NS, lambda d, r: "running", alert=alert)  # five minutes later
+
+    assert (
+        first["overdue"]
+        == second["overdue"]
+        == dict.fromkeys(["ecd-a", "ecd-b"], "ue_backup/still-running")
+    )
+    ((subject, message),) = alerts
+    assert subject == f"ue-backup cold window overdue in {NS}: {OWNER}"
+    assert "['ecd-a', 'ecd-b']" in message
+    assert "run ue_backup/still-running" in message
+    assert set(enabled(sandbox).values()) == {False}  # a live run is never overridden
+
+    # Once the run ends, the watchdog resumes, says so, and the overdue mark goes too.
+    third = repair(hook, NS, lambda d, r: "failed", alert=alert)
+    assert third["resumed"] == {"ecd-a": "resumed", "ecd-b": "resumed"}
+    assert "watchdog resumed 2 ECD(s)" in alerts[-1][0]
+    assert all(not a for a in ours(sandbox).values())
+
+
+def test_a_new_window_of_the_same_ecd_is_announced_again(sandbox, hook):
+    seed_ecds(sandbox, a=True)
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    alerts = []
+    for run in ("ue_backup/first", "ue_backup/second"):
+        hook.suspend_one(NS, "ecd-a", OWNER, past, run)
+        repair(hook, NS, lambda d, r: "running", alert=lambda s, m: alerts.append(m))
+        hook.resume(NS, OWNER)
+    assert [("run ue_backup/first" in m, "run ue_backup/second" in m) for m in alerts] == [
+        (True, False),
+        (False, True),
+    ]
