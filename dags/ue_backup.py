@@ -6,7 +6,9 @@ Suspends the workflows (the cold window), fixes the database point first
 EFS-to-EFS) and the MemoryDB snapshot, captures the Kubernetes resources
 with Velero, and resumes the workflows as soon as every point in time is
 fixed and the EFS job has finished. Waiting for snapshots, verification and
-the manifest happen after the window.
+the manifest happen after the window, and so do the copies to the
+`cross_region` region when one is configured (RDS snapshot copy, AWS Backup
+copy job, MemoryDB export copied to a bucket there).
 
 Resume is a teardown: it runs whatever fails, is skipped or is marked failed
 by hand; the `ue_backup_watchdog` DAG resumes what a killed run left behind.
@@ -32,13 +34,23 @@ from ue_backup.dag_support import (
     setting,
     xcom,
 )
-from ue_backup.operators.aws_backup import AwsBackupStartEfsBackupJobOperator
+from ue_backup.operators.aws_backup import (
+    AwsBackupStartCopyJobOperator,
+    AwsBackupStartEfsBackupJobOperator,
+)
 from ue_backup.operators.datasync import DataSyncStartCopyOperator
 from ue_backup.operators.ecd import EcdResumeOperator, EcdSuspendOperator
-from ue_backup.operators.memorydb import MemoryDbCreateSnapshotOperator
-from ue_backup.operators.rds import RdsStartSnapshotOperator
+from ue_backup.operators.memorydb import (
+    MemoryDbCopyExportOperator,
+    MemoryDbCreateSnapshotOperator,
+    MemoryDbExportSnapshotOperator,
+)
+from ue_backup.operators.rds import RdsCopySnapshotOperator, RdsStartSnapshotOperator
 from ue_backup.operators.velero import VeleroCreateBackupOperator
-from ue_backup.sensors.aws_backup import AwsBackupJobCompletedSensor
+from ue_backup.sensors.aws_backup import (
+    AwsBackupCopyJobCompletedSensor,
+    AwsBackupJobCompletedSensor,
+)
 from ue_backup.sensors.datasync import DataSyncTaskExecutionCompletedSensor
 from ue_backup.sensors.ecd import EcdDrainedSensor
 from ue_backup.sensors.memorydb import MemoryDbSnapshotAvailableSensor
@@ -47,6 +59,7 @@ from ue_backup.sensors.velero import VeleroBackupCompletedSensor
 from ue_backup.tasks.preflight import COMPONENTS
 
 AWS = {"aws_conn_id": setting("aws_conn_id"), "region_name": setting("region")}
+COPY_REGION = {"aws_conn_id": setting("aws_conn_id"), "region_name": setting("copy_region")}
 K8S = {"kubernetes_conn_id": setting("kubernetes_conn_id")}
 SET = {"backup_set_id": setting("backup_set")}
 
@@ -204,6 +217,59 @@ with DAG(
     memorydb >> memorydb_available
     velero >> velero_done
 
+    # --- cross-region copies: after the window, each of a complete artifact -------------
+    rds_copy = RdsCopySnapshotOperator(
+        task_id="copy_rds_snapshot",
+        source_snapshot_arn=xcom("rds_snapshot", "arn"),
+        kms_key_id=setting("copy_rds_kms_key_id"),
+        pre_execute=only_if("copy_rds"),
+        **SET,
+        **COPY_REGION,
+    )
+    rds_copy_available = RdsSnapshotAvailableSensor(
+        task_id="wait_rds_snapshot_copy", resource_id=xcom("copy_rds_snapshot", "id"), **COPY_REGION
+    )
+    efs_copy = AwsBackupStartCopyJobOperator(
+        task_id="copy_efs_recovery_point",
+        recovery_point_arn=xcom("efs_backup", "recovery_point_arn"),
+        source_vault_name=setting("backup_vault"),
+        destination_vault_arn=setting("copy_backup_vault_arn"),
+        iam_role_arn=setting("backup_role_arn"),
+        lifecycle=setting("backup_lifecycle"),
+        pre_execute=only_if("copy_efs"),
+        **SET,
+        **AWS,
+    )
+    efs_copy_done = AwsBackupCopyJobCompletedSensor(
+        task_id="wait_efs_recovery_point_copy",
+        resource_id=xcom("copy_efs_recovery_point", "job_id"),
+        **AWS,
+    )
+    memorydb_export = MemoryDbExportSnapshotOperator(
+        task_id="export_memorydb_snapshot",
+        bucket=setting("memorydb_export_bucket"),
+        pre_execute=only_if("copy_memorydb"),
+        **SET,
+        **AWS,
+    )
+    memorydb_exported = MemoryDbSnapshotAvailableSensor(
+        task_id="wait_memorydb_export",
+        resource_id=xcom("export_memorydb_snapshot", "snapshot"),
+        **AWS,
+    )
+    memorydb_copy = MemoryDbCopyExportOperator(
+        task_id="copy_memorydb_snapshot",
+        export_bucket=setting("memorydb_export_bucket"),
+        target_bucket=setting("memorydb_copy_bucket"),
+        destination_region=setting("copy_region"),
+        **SET,
+        **AWS,
+    )
+    # The window is closed first (resume): a copy never holds the workflows suspended.
+    [rds_available, resume] >> rds_copy >> rds_copy_available
+    [efs_done, resume] >> efs_copy >> efs_copy_done
+    [memorydb_available, resume] >> memorydb_export >> memorydb_exported >> memorydb_copy
+
     @task(trigger_rule=TriggerRule.NONE_FAILED, retries=1)
     def verify(**context: Any) -> dict[str, Any]:
         """States, rule 1, tags, no temporary file: read back from AWS and Kubernetes."""
@@ -216,6 +282,9 @@ with DAG(
             "datasync": ti.xcom_pull(task_ids="datasync_copy"),
             "memorydb": ti.xcom_pull(task_ids="memorydb_snapshot"),
             "velero": ti.xcom_pull(task_ids="velero_backup"),
+            "rds_copy": ti.xcom_pull(task_ids="copy_rds_snapshot"),
+            "efs_copy": ti.xcom_pull(task_ids="copy_efs_recovery_point"),
+            "memorydb_copy": ti.xcom_pull(task_ids="copy_memorydb_snapshot"),
         }
         return run_verify(ti.xcom_pull(task_ids="preflight"), records)
 
@@ -241,4 +310,5 @@ with DAG(
 
     checked = verify()
     [rds_available, efs_done, datasync_done, memorydb_available, velero_done] >> checked
+    [rds_copy_available, efs_copy_done, memorydb_copy] >> checked
     [checked, resume] >> manifest()

@@ -15,6 +15,12 @@ installation name.
 
 A backfill run (`point_in_time` without a target time) restores to the
 run's logical date.
+
+`source_region` set to the configured copy region (`cross_region.region`)
+plans from the set's copies there and restores there, side by side: the
+disaster-recovery path when the home region is lost. The Kubernetes steps
+use the `kubernetes_default` connection, which must then name a cluster
+in that region.
 """
 
 from __future__ import annotations
@@ -107,6 +113,15 @@ with DAG(
             items={"type": "string", "enum": list(COMPONENTS)},
             title="Components (empty: all)",
         ),
+        "source_region": Param(
+            None,
+            type=["null", "string"],
+            title="Restore from region",
+            description=(
+                "Empty: the home region. The cross_region copy region plans from the copies "
+                "there and restores there, side by side (disaster recovery)."
+            ),
+        ),
     },
 ) as dag:
 
@@ -147,7 +162,7 @@ with DAG(
     rds = RdsRestoreInstanceOperator(
         task_id="restore_database",
         target_instance_identifier=setting("rds_target", **S),
-        source_instance_identifier=setting("rds_instance", **S),
+        source_instance_identifier=setting("rds_shape_source", **S),
         snapshot_id=planned("rds_snapshot_id"),
         restore_time=planned("rds_restore_time"),
         tags={"ue-backup:restore": RID},
@@ -173,8 +188,11 @@ with DAG(
     memorydb = MemoryDbRestoreClusterOperator(
         task_id="restore_memorydb",
         snapshot_name=planned("memorydb_snapshot_name"),
+        snapshot_arns=planned("memorydb_snapshot_arns"),
+        node_type=planned("memorydb_node_type"),
+        num_shards=planned("memorydb_num_shards"),
         target_cluster_name=setting("memorydb_target", **S),
-        source_cluster_name=setting("memorydb_cluster", **S),
+        source_cluster_name=setting("memorydb_shape_source", **S),
         pre_execute=only_if("restore_memorydb", task_id="plan"),
         **AWS,
     )

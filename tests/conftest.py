@@ -11,6 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.include.recorder import NAME as RECORDER
+from tests.include.recorder import RequestRecorder
+from tests.include.recorder import pytest_addoption as pytest_addoption
+
 ROOT = Path(__file__).resolve().parents[1]
 _home = ROOT / ".airflow-test"
 for name, value in {
@@ -44,3 +48,12 @@ def sandbox(sandbox_session, monkeypatch):
     for name, value in sandbox_session.connection_env().items():
         monkeypatch.setenv(name, value)
     return sandbox_session
+
+
+# --- the permission recorder ------------------------------------------------------------
+# Every request the system makes to the sandbox during the end-to-end tests, for the
+# IAM policy and RBAC checks in tests/include/ (see tests/include/recorder.py).
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(RequestRecorder(config), RECORDER)

@@ -21,4 +21,16 @@ except ImportError:  # Airflow 3.0
         AirflowSkipException,
     )
 
-__all__ = ["AirflowFailException", "AirflowSkipException", "TriggerRule"]
+try:
+    from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable
+except ImportError:  # Airflow 3.0
+    from airflow.timetables.assets import AssetOrTimeSchedule  # type: ignore[no-redef]
+    from airflow.timetables.trigger import CronTriggerTimetable  # type: ignore[no-redef]
+
+__all__ = [
+    "AirflowFailException",
+    "AirflowSkipException",
+    "AssetOrTimeSchedule",
+    "CronTriggerTimetable",
+    "TriggerRule",
+]

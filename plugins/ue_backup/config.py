@@ -416,8 +416,46 @@ class ManifestConfig(_Model):
 
 
 class RetentionConfig(_Model):
+    """What ``ue_backup_retention`` keeps: the newest ``keep_last`` sets and any younger
+    than ``keep_days``; ``schedule`` (cron, UTC; null: by hand only) defaults to daily
+    after the usual night-time backup window."""
+
     keep_last: PositiveInt = 7
     keep_days: NonNegativeInt = 14
+    schedule: str | None = "0 6 * * *"
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        if value is not None and not is_valid_cron(value):
+            raise ValueError(f"{value!r} is not a valid cron expression")
+        return value
+
+
+class DrillConfig(_Model):
+    """When ``ue_restore_drill`` proves that the newest backup set restores, and where.
+
+    ``schedule`` (cron, UTC; null: no timed drill) defaults to weekly, Sunday
+    04:00; ``after_backup`` also runs a drill after every successful backup (the
+    backup set's Asset event). Every drill creates a full side-by-side copy of
+    the installation for a while: with frequent backups, consider
+    ``after_backup: false``. ``namespace`` (default ``<kubernetes.namespace>-drill``)
+    receives the Velero restore and the drill's EFS Jobs; it must not be a
+    namespace of the installation.
+    """
+
+    schedule: str | None = "0 4 * * 0"
+    after_backup: bool = True
+    namespace: str | None = None
+
+    _ns = field_validator("namespace")(_matches(K8S_NAME_RE, "Kubernetes namespace"))
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        if value is not None and not is_valid_cron(value):
+            raise ValueError(f"{value!r} is not a valid cron expression")
+        return value
 
 
 class PricesConfig(_Model):
@@ -426,16 +464,39 @@ class PricesConfig(_Model):
     rds_snapshot_gb_month: Annotated[float, Field(ge=0)] = 0.05
     efs_warm_gb_month: Annotated[float, Field(ge=0)] = 0.095
     memorydb_snapshot_gb_month: Annotated[float, Field(ge=0)] = 0.085
+    # The cross-region copy of a MemoryDB snapshot is an S3 object (see CrossRegionConfig).
+    s3_standard_gb_month: Annotated[float, Field(ge=0)] = 0.023
 
 
 class CrossRegionConfig(_Model):
+    """Where each backup set is copied to survive the loss of the home region.
+
+    ``backup_vault_arn``: an AWS Backup vault in ``region`` (the EFS recovery
+    point's copy). ``rds_kms_key_id``: a KMS key in ``region`` for the RDS
+    snapshot's copy (required by AWS when the snapshot is encrypted).
+    MemoryDB cannot copy a snapshot to another region, nor export one to a
+    bucket outside its own region: the set's snapshot is exported to
+    ``memorydb_export_bucket`` (home region, writable by MemoryDB) and its
+    ``.rdb`` files are copied from there to ``memorydb_bucket`` (in
+    ``region``), from which a new cluster can be seeded.
+    """
+
     region: str
     backup_vault_arn: str | None = None
     rds_kms_key_id: str | None = None
+    memorydb_export_bucket: str | None = None
+    memorydb_bucket: str | None = None
 
     _region = field_validator("region")(_matches(REGION_RE, "AWS region"))
     _vault = field_validator("backup_vault_arn")(_matches(BACKUP_VAULT_ARN_RE, "backup vault ARN"))
     _kms = field_validator("rds_kms_key_id")(_matches(KMS_KEY_RE, "KMS key id or ARN"))
+    _buckets = field_validator("memorydb_export_bucket", "memorydb_bucket")(
+        _matches(S3_BUCKET_RE, "S3 bucket name")
+    )
+
+    @property
+    def backup_vault_name(self) -> str | None:
+        return self.backup_vault_arn.rsplit(":", 1)[-1] if self.backup_vault_arn else None
 
 
 class AlertsConfig(_Model):
@@ -471,6 +532,7 @@ class InstallationConfig(_Model):
     manifests: ManifestConfig
     schedule: str | None = None
     retention: RetentionConfig = RetentionConfig()
+    drill: DrillConfig = DrillConfig()
     prices: PricesConfig = PricesConfig()
     cross_region: CrossRegionConfig | None = None
     alerts: AlertsConfig | None = None
@@ -539,6 +601,42 @@ def _cross_section_problems(cfg: InstallationConfig):
         yield (
             "cross_region.backup_vault_arn",
             "is in the home region; it must be in cross_region.region",
+        )
+    yield from _memorydb_copy_problems(cfg)
+
+
+def _memorydb_copy_problems(cfg: InstallationConfig):
+    """The MemoryDB part of the cross-region copy: the two buckets, one region."""
+    cross, memorydb = cfg.cross_region, cfg.memorydb
+    if memorydb and memorydb.copy_region and cross and memorydb.copy_region != cross.region:
+        yield (
+            "memorydb.copy_region",
+            f"{memorydb.copy_region!r} differs from cross_region.region {cross.region!r}: "
+            "a backup set is copied to one region (leave copy_region out)",
+        )
+    if memorydb and memorydb.copy_region and not cross and memorydb.copy_region != cfg.region:
+        yield (
+            "memorydb.copy_region",
+            "needs a cross_region section: the MemoryDB snapshot is copied with the rest of "
+            "the set (set cross_region.region and its buckets)",
+        )
+    if not (cross and memorydb):
+        return
+    for field, where in (
+        ("memorydb_export_bucket", f"in the home region {cfg.region}"),
+        ("memorydb_bucket", f"in {cross.region}"),
+    ):
+        if not getattr(cross, field):
+            yield (
+                f"cross_region.{field}",
+                f"is required to copy MemoryDB snapshots: an S3 bucket {where} (MemoryDB "
+                "exports a snapshot only to a bucket in its own region; the export is then "
+                "copied to cross_region.memorydb_bucket)",
+            )
+    if cross.memorydb_export_bucket and cross.memorydb_export_bucket == cross.memorydb_bucket:
+        yield (
+            "cross_region.memorydb_bucket",
+            "is the export bucket itself; it must be a bucket in cross_region.region",
         )
 
 

@@ -55,6 +55,38 @@ def backup_schedule() -> str | None:
     return cfg.schedule if cfg else None
 
 
+def retention_schedule() -> str | None:
+    """The retention schedule from the configuration file, else the default (daily).
+
+    Unlike backups, retention runs on its default schedule without a file: a
+    configuration kept in the Variable is read by the run itself.
+    """
+    from ue_backup.config import RetentionConfig
+
+    cfg = load_config_for_parsing()
+    return (cfg.retention if cfg else RetentionConfig()).schedule
+
+
+def drill_schedule() -> Any:
+    """When ``ue_restore_drill`` runs: its cron, after each backup set (the Asset), or both.
+
+    From the configuration file's ``drill`` section, else its defaults (weekly
+    and after every backup), so a configuration kept in the Variable still
+    gets drills. Both together are one ``AssetOrTimeSchedule``.
+    """
+    from ue_backup.compat import AssetOrTimeSchedule, CronTriggerTimetable
+    from ue_backup.config import DrillConfig
+
+    cfg = load_config_for_parsing()
+    drill = cfg.drill if cfg else DrillConfig()
+    cron = CronTriggerTimetable(drill.schedule, timezone="UTC") if drill.schedule else None
+    if cron and drill.after_backup:
+        return AssetOrTimeSchedule(timetable=cron, assets=BACKUP_SET_ASSET)
+    if drill.after_backup:
+        return BACKUP_SET_ASSET
+    return cron
+
+
 def setting(key: str, task_id: str = "preflight") -> str:
     """A template for one key of the run's settings (rendered as a native object)."""
     return f"{{{{ ti.xcom_pull(task_ids='{task_id}')['{key}'] }}}}"
@@ -78,13 +110,16 @@ def only_if(key: str, *values: Any, task_id: str = "preflight") -> Callable[[Any
     return check
 
 
-def fail_run_if_any_task_failed(setup: Any, after: Any) -> Any:
+def fail_run_if_any_task_failed(
+    setup: Any, after: Any, done: str = "the workflows were resumed"
+) -> Any:
     """A last teardown that fails the run when any of its tasks failed or was stopped.
 
     "Mark run as failed" in the UI skips every pending task but lets the
     teardowns run; the run's state is then computed from its leaves, which
     were skipped, and a run marked failed would end *success*. This teardown
-    sees the failed or stopped tasks and fails the run, loudly.
+    sees the failed or stopped tasks and fails the run, loudly. ``done`` says
+    what the run's other teardown has made safe.
     """
     from airflow.sdk import task
 
@@ -99,7 +134,7 @@ def fail_run_if_any_task_failed(setup: Any, after: Any) -> Any:
         if failed:
             raise PermanentFailure(
                 f"{len(failed)} task(s) of this run failed or were stopped: {failed} "
-                "(see their logs); the workflows were resumed"
+                f"(see their logs); {done}"
             )
         return "every task succeeded or was skipped"
 

@@ -26,6 +26,12 @@ PRICE_OF = {
     "rds_snapshot": "rds_snapshot_gb_month",
     "efs_recovery_point": "efs_warm_gb_month",
     "memorydb_snapshot": "memorydb_snapshot_gb_month",
+    # Cross-region copies, at the same prices in their region; the MemoryDB copy is
+    # an export's .rdb files in S3. Transfer between regions is charged once, not
+    # monthly, and is not counted here.
+    "rds_snapshot_copy": "rds_snapshot_gb_month",
+    "efs_recovery_point_copy": "efs_warm_gb_month",
+    "memorydb_snapshot_copy": "s3_standard_gb_month",
 }
 
 
@@ -58,7 +64,9 @@ def build_manifest(
     """Assemble the manifest (JSON-serialisable) from the artifacts the run recorded.
 
     ``artifacts`` maps a kind (``rds_snapshot``, ``efs_recovery_point``,
-    ``memorydb_snapshot``, ``velero_backup``, ``datasync_execution``) to what
+    ``memorydb_snapshot``, ``velero_backup``, ``datasync_execution``, and the
+    cross-region copies ``rds_snapshot_copy``, ``efs_recovery_point_copy``,
+    ``memorydb_snapshot_copy``, which also name their ``region``) to what
     the operators returned (id, arn, time, state, size_bytes); None for a
     component the installation does not have.
     """

@@ -65,13 +65,28 @@ class Point:
     raw: Mapping[str, Any]
 
 
+def rds_snapshot_time(snapshot: Mapping[str, Any]) -> datetime | None:
+    """A DB snapshot's point in time.
+
+    ``SnapshotCreateTime``, except for a copy from another region
+    (``SourceDBSnapshotIdentifier`` set): AWS gives a copy a
+    ``SnapshotCreateTime`` of its own, the time of the copy, and keeps the
+    data's time as ``OriginalSnapshotCreateTime``. Planned with its copy
+    time, a copy would look newer than its own set's disk point, and the
+    set would be refused in the copy region.
+    """
+    if snapshot.get("SourceDBSnapshotIdentifier") and snapshot.get("OriginalSnapshotCreateTime"):
+        return to_utc(snapshot["OriginalSnapshotCreateTime"])
+    return to_utc(snapshot.get("SnapshotCreateTime"))
+
+
 def _rds_snapshots(entries: Iterable[Mapping[str, Any]] | None) -> list[Point]:
     """Available manual snapshots; automated ones are reached through point-in-time restore."""
     points = []
     for s in entries or ():
         if s.get("Status") != "available" or s.get("SnapshotType", "manual") != "manual":
             continue
-        time = to_utc(s.get("SnapshotCreateTime"))
+        time = rds_snapshot_time(s)
         if time is None:
             continue
         tags = _tag_list(s.get("TagList"))

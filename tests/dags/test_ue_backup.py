@@ -14,7 +14,13 @@ import pytest
 from tests.dags.runner import rerun, run_dag, write_config
 from tests.plugins.alerts_support import alert_topic
 from tests.sandbox.faults import Fault
-from tests.sandbox.installation import NAMESPACE, TEMPORARY_FILES, seed_installation
+from tests.sandbox.installation import (
+    COPY_REGION,
+    NAMESPACE,
+    TEMPORARY_FILES,
+    add_cross_region,
+    seed_installation,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -129,6 +135,132 @@ def test_clearing_a_failed_run_creates_nothing_new(sandbox, installation):
     jobs = sandbox.client("backup").list_backup_jobs()["BackupJobs"]
     assert len(jobs) == 1
     assert_ecds_as_before(sandbox, installation)
+
+
+# --- cross-region copies ----------------------------------------------------------------------
+
+
+def test_copies_land_in_the_copy_region_after_the_window_and_in_the_manifest(
+    sandbox, installation, tmp_path, monkeypatch, capfd, caplog
+):
+    add_cross_region(sandbox, installation)
+    write_config(installation.config, tmp_path, monkeypatch)
+
+    result = run_dag("ue_backup")
+
+    assert result.state == "success", result.tasks
+    assert_ecds_as_before(sandbox, installation)
+    copy_tasks = (
+        "copy_rds_snapshot",
+        "wait_rds_snapshot_copy",
+        "copy_efs_recovery_point",
+        "wait_efs_recovery_point_copy",
+        "export_memorydb_snapshot",
+        "wait_memorydb_export",
+        "copy_memorydb_snapshot",
+    )
+    assert {result.tasks[t] for t in copy_tasks} == {"success"}, result.tasks
+    # every copy starts after the window has closed
+    enable = [m for m in mutations(sandbox, "k8s", "patch") if m.detail.get("enabled") is True]
+    starts = [
+        *mutations(sandbox, "rds", "CopyDBSnapshot"),
+        *mutations(sandbox, "backup", "StartCopyJob"),
+        *mutations(sandbox, "memorydb", "CopySnapshot"),
+    ]
+    assert len(starts) == 3
+    assert max(m.at for m in enable) < min(m.at for m in starts)
+
+    manifest = manifest_in_s3(sandbox, installation)
+    set_id = manifest["backup_set"]
+    tags = {"ue-backup:installation": "ue-test", "ue-backup:backup-set": set_id}
+    a = manifest["artifacts"]
+    # the RDS copy: in the copy region, the set's tags, the data's point in time
+    rds_copy = a["rds_snapshot_copy"]
+    assert (rds_copy["region"], rds_copy["state"]) == (COPY_REGION, "available")
+    assert rds_copy["time"] == a["rds_snapshot"]["time"] < rds_copy["copied_at"]
+    far_rds = sandbox.client("rds", region=COPY_REGION)
+    (snapshot,) = far_rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
+    assert snapshot["DBSnapshotArn"] == rds_copy["arn"]
+    assert tags.items() <= {t["Key"]: t["Value"] for t in snapshot["TagList"]}.items()
+    # the EFS copy: a recovery point in the vault there, same point in time
+    efs_copy = a["efs_recovery_point_copy"]
+    assert (efs_copy["region"], efs_copy["state"]) == (COPY_REGION, "COMPLETED")
+    assert efs_copy["arn"].startswith(f"arn:aws:backup:{COPY_REGION}:")
+    assert efs_copy["time"] == a["efs_recovery_point"]["time"]
+    far_backup = sandbox.client("backup", region=COPY_REGION)
+    assert tags.items() <= far_backup.list_tags(ResourceArn=efs_copy["arn"])["Tags"].items()
+    # the MemoryDB copy: the export's .rdb file in the bucket there
+    memorydb_copy = a["memorydb_snapshot_copy"]
+    assert memorydb_copy["region"] == COPY_REGION
+    assert memorydb_copy["time"] == a["memorydb_snapshot"]["time"]
+    far_s3 = sandbox.client("s3", region=COPY_REGION)
+    bucket = installation.config["cross_region"]["memorydb_bucket"]
+    (obj,) = far_s3.list_objects_v2(Bucket=bucket)["Contents"]
+    assert memorydb_copy["snapshot_arns"] == [f"arn:aws:s3:::{bucket}/{obj['Key']}"]
+    object_tags = far_s3.get_object_tagging(Bucket=bucket, Key=obj["Key"])["TagSet"]
+    assert tags.items() <= {t["Key"]: t["Value"] for t in object_tags}.items()
+    # costs at the configured prices, from the sizes the sandbox reports
+    prices = manifest["prices_usd_per_gb_month"]
+    gb = 1024**3
+    assert rds_copy["monthly_cost_usd"] == pytest.approx(20 * prices["rds_snapshot_gb_month"])
+    assert efs_copy["monthly_cost_usd"] == pytest.approx(
+        efs_copy["size_bytes"] / gb * prices["efs_warm_gb_month"], abs=1e-4
+    )
+    assert memorydb_copy["size_bytes"] == obj["Size"]
+    assert memorydb_copy["monthly_cost_usd"] == pytest.approx(
+        obj["Size"] / gb * prices["s3_standard_gb_month"], abs=1e-4
+    )
+    checks = {c["check"]: c["ok"] for c in manifest["verification"]["checks"]}
+    assert checks["rds snapshot copy point in time"] is True
+    assert checks["efs recovery point copy point in time"] is True
+    assert "PREFLIGHT WARNING: no cross_region copy" not in logged(capfd, caplog)
+
+    # a plan from the copy region finds this set there, without asking the home region
+    sandbox.log.clear()
+    planned = run_dag("ue_restore", {"mode": "plan", "source_region": COPY_REGION})
+    assert planned.state == "success", planned.tasks
+    plan = planned.xcom("plan")
+    assert plan["plan"]["backup_set"] == set_id
+    assert plan["rds_snapshot_id"] == snapshot["DBSnapshotIdentifier"]
+    assert plan["plan"]["database"]["time"] == a["rds_snapshot"]["time"]
+    assert plan["recovery_point_arn"] == efs_copy["arn"]
+    assert plan["memorydb_snapshot_arns"] == memorydb_copy["snapshot_arns"]
+    assert plan["plan"]["database"]["time"] < plan["plan"]["disk"]["time"]
+    assert sandbox.log.entries() == []  # a dry run changes nothing
+
+
+def test_a_failed_copy_fails_the_run_after_the_window_closed(
+    sandbox, installation, tmp_path, monkeypatch
+):
+    add_cross_region(sandbox, installation)
+    write_config(installation.config, tmp_path, monkeypatch)
+    sandbox.faults.add(Fault("rds", "CopyDBSnapshot", kind="outcome", state="failed"))
+
+    result = run_dag("ue_backup")
+
+    assert result.state == "failed"
+    assert result.tasks["wait_rds_snapshot_copy"] == "failed", result.tasks
+    assert result.tasks["resume_workflows"] == "success"
+    assert result.tasks["wait_efs_recovery_point_copy"] == "success"
+    assert_ecds_as_before(sandbox, installation)
+
+
+def test_a_copy_region_with_nothing_there_is_refused_by_preflight(
+    sandbox, installation, tmp_path, monkeypatch
+):
+    installation.config["cross_region"] = {
+        "region": COPY_REGION,
+        "backup_vault_arn": f"arn:aws:backup:{COPY_REGION}:123456789012:backup-vault:missing",
+        "memorydb_export_bucket": "no-such-export-bucket",
+        "memorydb_bucket": "no-such-dr-bucket",
+    }
+    write_config(installation.config, tmp_path, monkeypatch)
+
+    result = run_dag("ue_backup")
+
+    assert result.state == "failed"
+    assert result.tasks["preflight"] == "failed"
+    assert len(sandbox.log) == 0
 
 
 # --- variants --------------------------------------------------------------------------------

@@ -43,6 +43,14 @@ VALID = {
 }
 
 
+CROSS_REGION = {
+    "region": "eu-central-1",
+    "backup_vault_arn": "arn:aws:backup:eu-central-1:123456789012:backup-vault:dr",
+    "memorydb_export_bucket": "ue-test-export",
+    "memorydb_bucket": "ue-test-dr",
+}
+
+
 def with_change(path: str, value) -> dict:
     """VALID with the dotted ``path`` set to ``value`` (``...`` deletes it)."""
     data = copy.deepcopy(VALID)
@@ -273,6 +281,13 @@ INVALID = [
     ("absolute prefix", "manifests.prefix", "/backups", "manifests.prefix", "must not start"),
     ("bad schedule", "schedule", "every night", "schedule", "not a valid cron expression"),
     (
+        "bad retention schedule",
+        "retention",
+        {"schedule": "daily"},
+        "retention.schedule",
+        "not a valid cron expression",
+    ),
+    (
         "negative price",
         "prices",
         {"efs_warm_gb_month": -0.1},
@@ -302,6 +317,41 @@ INVALID = [
         {"region": "eu-central-1", "backup_vault_arn": "arn:aws:backup:vault"},
         "cross_region.backup_vault_arn",
         "not a valid backup vault ARN",
+    ),
+    (
+        "memorydb copy without export bucket",
+        "cross_region",
+        {**CROSS_REGION, "memorydb_export_bucket": None},
+        "cross_region.memorydb_export_bucket",
+        "exports a snapshot only to a bucket in its own region",
+    ),
+    (
+        "memorydb copy without bucket there",
+        "cross_region",
+        {**CROSS_REGION, "memorydb_bucket": None},
+        "cross_region.memorydb_bucket",
+        "an S3 bucket in eu-central-1",
+    ),
+    (
+        "memorydb copy into the export bucket",
+        "cross_region",
+        {**CROSS_REGION, "memorydb_bucket": "ue-test-export"},
+        "cross_region.memorydb_bucket",
+        "is the export bucket itself",
+    ),
+    (
+        "bad memorydb bucket",
+        "cross_region",
+        {**CROSS_REGION, "memorydb_bucket": "Bad_Bucket"},
+        "cross_region.memorydb_bucket",
+        "not a valid S3 bucket name",
+    ),
+    (
+        "memorydb copy region elsewhere",
+        "memorydb",
+        {"cluster_name": "ue-test-agg", "copy_region": "us-east-1"},
+        "memorydb.copy_region",
+        "needs a cross_region section",
     ),
 ]
 
@@ -415,3 +465,20 @@ def test_parse_time_loading_reads_the_file_only(monkeypatch, tmp_path):
     assert load_config_for_parsing() is None
     monkeypatch.setenv(CONFIG_FILE_ENV, str(EXAMPLE))
     assert load_config_for_parsing().installation == "ue-prod"
+
+
+def test_a_complete_cross_region_section_is_valid():
+    cfg = parse_config({**VALID, "cross_region": CROSS_REGION})
+    assert cfg.cross_region.backup_vault_name == "dr"
+    assert cfg.cross_region.memorydb_bucket == "ue-test-dr"
+
+
+def test_memorydb_copy_region_must_be_the_sets_copy_region():
+    data = {
+        **VALID,
+        "cross_region": CROSS_REGION,
+        "memorydb": {**VALID["memorydb"], "copy_region": "us-east-1"},
+    }
+    assert "differs from cross_region.region" in problems_of(data)["memorydb.copy_region"]
+    data["memorydb"]["copy_region"] = "eu-central-1"
+    assert parse_config(data).memorydb.copy_region == "eu-central-1"

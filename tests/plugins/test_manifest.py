@@ -58,6 +58,30 @@ def test_costs_use_the_configured_prices():
     assert cheap["artifacts"]["rds_snapshot"]["monthly_cost_usd"] == 0.2
 
 
+def test_cross_region_copies_are_priced_and_name_their_region():
+    copies = {
+        "rds_snapshot_copy": {**ARTIFACTS["rds_snapshot"], "region": "eu-central-1"},
+        "efs_recovery_point_copy": {**ARTIFACTS["efs_recovery_point"], "region": "eu-central-1"},
+        "memorydb_snapshot_copy": {**ARTIFACTS["memorydb_snapshot"], "region": "eu-central-1"},
+    }
+    m = build_manifest(
+        SET,
+        {**ARTIFACTS, **copies},
+        prices=PricesConfig(s3_standard_gb_month=0.02),
+        cold_window=None,
+        verification={"result": "passed", "checks": []},
+        memorydb_first_snapshot=True,  # free at home; the copy in S3 is not
+    )
+    a = m["artifacts"]
+    assert a["rds_snapshot_copy"]["monthly_cost_usd"] == 1.0  # 20 GB x 0.05
+    assert a["efs_recovery_point_copy"]["monthly_cost_usd"] == 0.95  # 10 GB x 0.095
+    assert a["memorydb_snapshot_copy"]["monthly_cost_usd"] == 0.04  # 2 GB x 0.02 (S3)
+    assert a["memorydb_snapshot"]["monthly_cost_usd"] == 0.0
+    assert {a[k]["region"] for k in copies} == {"eu-central-1"}
+    assert m["monthly_cost_usd"] == round(1.0 + 0.95 + 0.0 + 1.0 + 0.95 + 0.04, 4)
+    assert "rds_snapshot_copy" in summary_table(m)
+
+
 def test_first_memorydb_snapshot_is_free():
     m = make(memorydb_first_snapshot=True)
     assert m["artifacts"]["memorydb_snapshot"]["monthly_cost_usd"] == 0.0

@@ -265,6 +265,38 @@ def test_velero_falls_back_to_newest_completed_before_disk():
     assert plan_restore(inv, LATEST)["velero"]["backup_name"] == "v0"
 
 
+def copied(snapshot: dict, copied_minutes: float) -> dict:
+    """``snapshot`` as its cross-region copy describes it: a SnapshotCreateTime of its own."""
+    return {
+        **snapshot,
+        "SnapshotCreateTime": at(copied_minutes),
+        "OriginalSnapshotCreateTime": snapshot["SnapshotCreateTime"],
+        "SourceDBSnapshotIdentifier": (
+            f"arn:aws:rds:eu-west-1:123456789012:snapshot:{snapshot['DBSnapshotIdentifier']}"
+        ),
+    }
+
+
+def test_a_cross_region_copy_is_planned_at_its_original_time():
+    """A copy made after the disk backup still holds the data of before it."""
+    inv = inventory(
+        rds_snapshots=[copied(rds("s1", 0, backup_set="b1"), copied_minutes=30)],
+        efs_recovery_points=[rp("r1", 1, backup_set="b1")],
+    )
+    plan = plan_restore(inv, {"type": "backup_set", "backup_set": "b1"})
+    assert plan["database"]["snapshot_id"] == "s1"
+    assert plan["database"]["time"] == at(0).isoformat()
+
+
+def test_a_copy_time_alone_would_break_rule_1():
+    """Without the source's time the copy looks newer than the disk point: refused, not used."""
+    copy = copied(rds("s1", 0, backup_set="b1"), copied_minutes=30)
+    del copy["SourceDBSnapshotIdentifier"]  # not known as a copy: its own time is used
+    inv = inventory(rds_snapshots=[copy], efs_recovery_points=[rp("r1", 1, backup_set="b1")])
+    with pytest.raises(RestorePlanError, match="no database point strictly before"):
+        plan_restore(inv, {"type": "backup_set", "backup_set": "b1"})
+
+
 def test_timestamps_as_strings_and_naive_datetimes():
     inv = inventory(
         rds_snapshots=[{**rds("s1", 0), "SnapshotCreateTime": "2026-11-01T02:00:00Z"}],

@@ -1,6 +1,6 @@
 """``Sandbox``: emulated AWS and Kubernetes together, on 127.0.0.1, for tests and the demo.
 
-One object owns the shared fault book, mutation log and durations, starts
+One object owns the shared fault book, mutation log, request log and durations, starts
 the AWS side (moto plus what this project needs) and the Kubernetes side
 (API server and controllers), and tells Airflow how to reach them through
 the ``aws_default`` and ``kubernetes_default`` connections.
@@ -16,20 +16,32 @@ from tests.sandbox.aws.server import AwsSandbox
 from tests.sandbox.faults import FaultBook
 from tests.sandbox.k8s.server import KubernetesSandbox
 from tests.sandbox.mutation_log import MutationLog
+from tests.sandbox.request_log import RequestLog
 from tests.sandbox.settings import Durations
 
 
 class Sandbox:
-    """Both halves of the sandbox, sharing faults, the mutation log and the durations."""
+    """Both halves of the sandbox, sharing faults, the mutation and request logs, the durations.
+
+    ``requests`` (every request served, reads included) is not emptied by ``reset``.
+    """
 
     def __init__(self, root: Path | None = None, region: str = "eu-west-1") -> None:
         self.root = Path(root or tempfile.mkdtemp(prefix="ue-backup-sandbox-"))
         self.faults = FaultBook()
         self.log = MutationLog()
+        self.requests = RequestLog()
         self.durations = Durations()
-        self.aws = AwsSandbox(self.root / "aws", self.faults, self.log, self.durations, region)
+        self.aws = AwsSandbox(
+            self.root / "aws", self.faults, self.log, self.durations, region, self.requests
+        )
         self.k8s = KubernetesSandbox(
-            self.root / "k8s", self.faults, self.log, self.durations, self.aws.efs_path
+            self.root / "k8s",
+            self.faults,
+            self.log,
+            self.durations,
+            self.aws.efs_path,
+            self.requests,
         )
 
     @property
@@ -50,7 +62,10 @@ class Sandbox:
         self.aws.stop()
 
     def reset(self) -> None:
-        """Back to empty: no resources, no faults, an empty log, default durations."""
+        """Back to empty: no resources, no faults, an empty mutation log, default durations.
+
+        The request log is kept: it is the whole session's record (``tests/include``).
+        """
         self.faults.clear()
         self.k8s.reset()
         self.aws.reset()

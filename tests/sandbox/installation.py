@@ -182,3 +182,34 @@ def _datasync_task(sandbox: Sandbox, source_fs: str, target_fs: str) -> str:
         DestinationLocationArn=location(target_fs),
         Name="ue-backup-efs-copy",
     )["TaskArn"]
+
+
+COPY_REGION = "eu-central-1"
+
+
+def add_cross_region(
+    sandbox: Sandbox, installation: Installation, region: str = COPY_REGION
+) -> None:
+    """Configure copies of every set into ``region``: its vault, and MemoryDB's two buckets.
+
+    The vault and the bucket there are created in ``region``, the MemoryDB
+    export bucket in the home region (MemoryDB exports only there). Updates
+    ``installation.config``; the mutation log is cleared again.
+    """
+    account = "123456789012"
+    cross: dict[str, Any] = {"region": region}
+    if installation.vault:
+        vault = f"{installation.name}-dr-vault"
+        sandbox.client("backup", region=region).create_backup_vault(BackupVaultName=vault)
+        cross["backup_vault_arn"] = f"arn:aws:backup:{region}:{account}:backup-vault:{vault}"
+    if installation.memorydb_cluster:
+        for key, name, where in (
+            ("memorydb_export_bucket", f"{installation.name}-memorydb-export", sandbox.region),
+            ("memorydb_bucket", f"{installation.name}-memorydb-dr", region),
+        ):
+            sandbox.client("s3", region=where).create_bucket(
+                Bucket=name, CreateBucketConfiguration={"LocationConstraint": where}
+            )
+            cross[key] = name
+    installation.config["cross_region"] = cross
+    sandbox.log.clear()

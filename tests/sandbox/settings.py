@@ -17,9 +17,14 @@ class Durations:
     copy_job: float = 0.5  # AWS Backup copy job
     rds_snapshot: float = 0.5  # RDS snapshot creating -> available
     rds_snapshot_time_fixed: float = 0.1  # until SnapshotCreateTime appears
+    rds_snapshot_copy: float = 0.5  # RDS snapshot copy (any region) pending -> available
     rds_instance: float = 0.5  # RDS restored instance creating -> available
+    rds_delete: float = 0.5  # RDS instance deleting -> gone
     memorydb_snapshot: float = 0.5  # MemoryDB snapshot creating -> available
+    memorydb_export: float = 0.5  # MemoryDB snapshot exporting to S3 -> available
     memorydb_cluster: float = 0.5  # MemoryDB cluster (restore) creating -> available
+    memorydb_delete: float = 0.5  # MemoryDB cluster deleting -> gone
+    efs_mount_target: float = 0.3  # EFS mount target creating -> available
     datasync_execution: float = 0.5  # DataSync task execution QUEUED -> SUCCESS
     velero: float = 0.5  # Velero Backup/Restore New -> Completed
     ecd_drain: float = 0.3  # disabled ECD: pods gone after this

@@ -312,6 +312,11 @@ def test_a_copy_job_puts_the_recovery_point_into_the_other_regions_vault(aws, ef
     assert copied["RecoveryPointArn"] == copied_arn
     assert copied["SourceBackupVaultArn"].endswith(":backup-vault:ue-vault")
     assert copied["ResourceArn"] == efs.arn
+    # AWS: copies keep the source's creation date (the data's point in time), not their own
+    source = backup.describe_recovery_point(
+        BackupVaultName=efs.vault, RecoveryPointArn=job["RecoveryPointArn"]
+    )
+    assert copied["CreationDate"] == source["CreationDate"] < seen[-1]["CreationDate"]
     assert dr.list_tags(ResourceArn=copied_arn)["Tags"] == TAGS
     assert files_under(aws.recovery_point_path(copied_arn)) == {
         "readme.txt",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from tests.sandbox.aws.fixtures import aws  # noqa: F401
+import pytest
+
+from tests.sandbox.aws.fixtures import aws, wait_until  # noqa: F401
+from tests.sandbox.aws.network import add_mount_targets
 
 
 def test_a_file_system_created_through_the_api_gets_an_empty_directory(aws):  # noqa: F811
@@ -48,3 +51,19 @@ def test_reset_empties_every_file_system(aws):  # noqa: F811
 
     assert aws.client("efs").describe_file_systems()["FileSystems"] == []
     assert list((aws.root / "efs").iterdir()) == []
+
+
+def test_a_new_mount_target_is_creating_for_its_duration(aws):  # noqa: F811
+    aws.durations.update(efs_mount_target=0.3)
+    fs_id = aws.create_file_system()
+    efs = aws.client("efs")
+
+    add_mount_targets(aws, fs_id, zones=("a",))
+    seen = wait_until(
+        lambda: efs.describe_mount_targets(FileSystemId=fs_id)["MountTargets"][0]["LifeCycleState"],
+        lambda state: state == "available",
+    )
+
+    assert seen[0] == "creating"
+    with pytest.raises(efs.exceptions.FileSystemInUse):
+        efs.delete_file_system(FileSystemId=fs_id)

@@ -116,3 +116,86 @@ def test_snapshot_outcome_and_never_faults(aws, memorydb):  # noqa: F811
 
     statuses = {s["Name"]: s["Status"] for s in memorydb.describe_snapshots()["Snapshots"]}
     assert statuses == {"broken": "failed", "stuck": "creating", "fine": "available"}
+
+
+# --- export to S3 and seeding from it (the cross-region copy's way) ----------------------
+
+
+def bucket(aws, name: str, region: str) -> None:  # noqa: F811
+    aws.client("s3", region=region).create_bucket(
+        Bucket=name, CreateBucketConfiguration={"LocationConstraint": region}
+    )
+
+
+def available(aws, memorydb, name: str = "set-1") -> dict:  # noqa: F811
+    aws.durations.update(memorydb_snapshot=0.05)
+    memorydb.create_snapshot(ClusterName="ue-aggr", SnapshotName=name, Tags=TAGS)
+    return wait_until(
+        lambda: memorydb.describe_snapshots(SnapshotName=name, ShowDetail=True)["Snapshots"][0],
+        lambda s: s["Status"] == "available",
+    )[-1]
+
+
+def test_an_export_writes_one_rdb_file_per_shard_to_a_bucket_of_its_region(aws, memorydb):  # noqa: F811
+    snapshot = available(aws, memorydb)
+    bucket(aws, "ue-export", aws.region)
+    aws.durations.update(memorydb_export=0.3)
+
+    memorydb.copy_snapshot(
+        SourceSnapshotName="set-1", TargetSnapshotName="set-1", TargetBucket="ue-export"
+    )
+    seen = wait_until(
+        lambda: memorydb.describe_snapshots(SnapshotName="set-1")["Snapshots"][0]["Status"],
+        lambda status: status == "available",
+    )
+
+    assert seen[0] == "exporting"
+    keys = [o["Key"] for o in aws.client("s3").list_objects_v2(Bucket="ue-export")["Contents"]]
+    shards = snapshot["ClusterConfiguration"]["Shards"]
+    assert keys == [f"set-1-{i:04d}.rdb" for i in range(1, len(shards) + 1)]
+    body = aws.client("s3").get_object(Bucket="ue-export", Key=keys[0])["Body"].read()
+    assert body.startswith(b"REDIS")
+    # an export is no MemoryDB snapshot of its own
+    assert [s["Name"] for s in memorydb.describe_snapshots()["Snapshots"]] == ["set-1"]
+    with pytest.raises(memorydb.exceptions.SnapshotAlreadyExistsFault):
+        memorydb.copy_snapshot(
+            SourceSnapshotName="set-1", TargetSnapshotName="set-1", TargetBucket="ue-export"
+        )
+
+
+def test_an_export_to_a_bucket_of_another_region_is_refused(aws, memorydb):  # noqa: F811
+    available(aws, memorydb)
+    bucket(aws, "ue-far", "eu-central-1")
+
+    with pytest.raises(memorydb.exceptions.InvalidParameterValueException, match="own region"):
+        memorydb.copy_snapshot(
+            SourceSnapshotName="set-1", TargetSnapshotName="set-1", TargetBucket="ue-far"
+        )
+    with pytest.raises(memorydb.exceptions.InvalidParameterValueException, match="not exist"):
+        memorydb.copy_snapshot(
+            SourceSnapshotName="set-1", TargetSnapshotName="set-1", TargetBucket="no-such-bucket"
+        )
+    assert "Contents" not in aws.client("s3").list_objects_v2(Bucket="ue-far")
+
+
+def test_a_cluster_is_seeded_from_rdb_files_in_a_bucket_of_its_region(aws):  # noqa: F811
+    aws.durations.update(memorydb_cluster=0.2)
+    far = aws.client("memorydb", region="eu-central-1")
+    bucket(aws, "ue-far", "eu-central-1")
+    bucket(aws, "ue-home", aws.region)
+    s3 = aws.client("s3")
+    for name in ("ue-far", "ue-home"):
+        s3.put_object(Bucket=name, Key="set-1-0001.rdb", Body=b"REDIS0011")
+    cluster = {"ClusterName": "ue-dr", "NodeType": "db.t4g.small", "ACLName": "open-access"}
+
+    with pytest.raises(far.exceptions.InvalidParameterValueException, match="No snapshot object"):
+        far.create_cluster(**cluster, SnapshotArns=["arn:aws:s3:::ue-far/missing.rdb"])
+    with pytest.raises(far.exceptions.InvalidParameterValueException, match="not in eu-central-1"):
+        far.create_cluster(**cluster, SnapshotArns=["arn:aws:s3:::ue-home/set-1-0001.rdb"])
+    created = far.create_cluster(**cluster, SnapshotArns=["arn:aws:s3:::ue-far/set-1-0001.rdb"])
+
+    assert created["Cluster"]["Status"] == "creating"
+    wait_until(
+        lambda: far.describe_clusters(ClusterName="ue-dr")["Clusters"][0]["Status"],
+        lambda status: status == "available",
+    )

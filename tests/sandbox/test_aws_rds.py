@@ -189,3 +189,134 @@ def test_a_snapshot_that_never_ends_stays_creating(aws, rds):  # noqa: F811
 
     snapshot = rds.describe_db_snapshots(DBSnapshotIdentifier="set-1")["DBSnapshots"][0]
     assert snapshot["Status"] == "creating"
+
+
+# --- copies to another region ------------------------------------------------------------
+
+FAR = "eu-central-1"
+
+
+def available_snapshot(aws, rds, name: str = "set-1") -> dict:  # noqa: F811
+    aws.durations.update(rds_snapshot=0.05, rds_snapshot_time_fixed=0.01)
+    rds.create_db_snapshot(DBInstanceIdentifier="ue-db", DBSnapshotIdentifier=name, Tags=TAGS)
+    rds.get_waiter("db_snapshot_available").wait(
+        DBSnapshotIdentifier=name, WaiterConfig={"Delay": 0.05}
+    )
+    return rds.describe_db_snapshots(DBSnapshotIdentifier=name)["DBSnapshots"][0]
+
+
+def test_a_cross_region_copy_is_pending_then_keeps_the_source_point_in_time(aws, rds):  # noqa: F811
+    source = available_snapshot(aws, rds)
+    aws.durations.update(rds_snapshot_copy=0.3)
+    far = aws.client("rds", region=FAR)
+
+    copied = far.copy_db_snapshot(
+        SourceDBSnapshotIdentifier=source["DBSnapshotArn"],
+        TargetDBSnapshotIdentifier="set-1",
+        SourceRegion=aws.region,
+        Tags=TAGS,
+    )["DBSnapshot"]
+    seen = wait_until(
+        lambda: far.describe_db_snapshots(DBSnapshotIdentifier="set-1")["DBSnapshots"][0],
+        lambda s: s["Status"] == "available",
+    )
+
+    assert copied["Status"] == "pending"
+    assert copied["DBSnapshotArn"].startswith(f"arn:aws:rds:{FAR}:")
+    done = seen[-1]
+    assert done["OriginalSnapshotCreateTime"] == source["SnapshotCreateTime"]
+    assert done["SnapshotCreateTime"] > source["SnapshotCreateTime"]  # the copy's own time
+    assert done["SourceDBSnapshotIdentifier"] == source["DBSnapshotArn"]
+    assert done["SourceRegion"] == aws.region
+    assert done["PercentProgress"] == 100
+    assert far.list_tags_for_resource(ResourceName=done["DBSnapshotArn"])["TagList"] == TAGS
+    # the home region still has exactly its own snapshot
+    home = rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
+    assert [s["DBSnapshotIdentifier"] for s in home] == ["set-1"]
+
+
+def test_a_copy_needs_an_available_source(aws, rds):  # noqa: F811
+    aws.durations.update(rds_snapshot=5)
+    created = rds.create_db_snapshot(DBInstanceIdentifier="ue-db", DBSnapshotIdentifier="set-1")
+    far = aws.client("rds", region=FAR)
+
+    with pytest.raises(ClientError, match="InvalidDBSnapshotState"):
+        far.copy_db_snapshot(
+            SourceDBSnapshotIdentifier=created["DBSnapshot"]["DBSnapshotArn"],
+            TargetDBSnapshotIdentifier="set-1",
+            SourceRegion=aws.region,
+        )
+    assert far.describe_db_snapshots()["DBSnapshots"] == []
+
+
+def test_an_encrypted_snapshot_leaves_its_region_only_with_a_key_there(aws):  # noqa: F811
+    aws.durations.update(rds_snapshot=0.05, rds_snapshot_copy=0.05)
+    home_key = aws.client("kms").create_key()["KeyMetadata"]["Arn"]
+    rds = aws.client("rds")
+    rds.create_db_instance(
+        DBInstanceIdentifier="ue-db",
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        MasterUsername="mz",
+        MasterUserPassword="password1",
+        AllocatedStorage=20,
+        StorageEncrypted=True,
+        KmsKeyId=home_key,
+    )
+    source = available_snapshot(aws, rds)
+    far = aws.client("rds", region=FAR)
+    copy = {
+        "SourceDBSnapshotIdentifier": source["DBSnapshotArn"],
+        "TargetDBSnapshotIdentifier": "set-1",
+        "SourceRegion": aws.region,
+    }
+
+    with pytest.raises(ClientError, match="KmsKeyId is required"):
+        far.copy_db_snapshot(**copy)
+    with pytest.raises(ClientError, match="KMSKeyNotAccessibleFault"):
+        far.copy_db_snapshot(**copy, KmsKeyId=home_key)  # a key of the source region
+    far_key = aws.client("kms", region=FAR).create_key()["KeyMetadata"]["Arn"]
+    copied = far.copy_db_snapshot(**copy, KmsKeyId=far_key)["DBSnapshot"]
+    assert copied["KmsKeyId"] == far_key
+
+
+def test_a_copy_outcome_fault_fails_the_copy(aws, rds):  # noqa: F811
+    source = available_snapshot(aws, rds)
+    aws.durations.update(rds_snapshot_copy=0.05)
+    aws.faults.add(service="rds", operation="CopyDBSnapshot", kind="outcome", state="failed")
+    far = aws.client("rds", region=FAR)
+
+    far.copy_db_snapshot(
+        SourceDBSnapshotIdentifier=source["DBSnapshotArn"],
+        TargetDBSnapshotIdentifier="set-1",
+        SourceRegion=aws.region,
+    )
+    wait_until(
+        lambda: far.describe_db_snapshots(DBSnapshotIdentifier="set-1")["DBSnapshots"][0],
+        lambda s: s["Status"] != "pending",
+    )
+    (copy,) = far.describe_db_snapshots(DBSnapshotIdentifier="set-1")["DBSnapshots"]
+    assert copy["Status"] == "failed"
+
+
+def test_a_restore_in_the_copy_region_from_the_copy(aws, rds):  # noqa: F811
+    source = available_snapshot(aws, rds)
+    aws.durations.update(rds_snapshot_copy=0.05, rds_instance=0.05)
+    far = aws.client("rds", region=FAR)
+    far.copy_db_snapshot(
+        SourceDBSnapshotIdentifier=source["DBSnapshotArn"],
+        TargetDBSnapshotIdentifier="set-1",
+        SourceRegion=aws.region,
+    )
+    far.get_waiter("db_snapshot_available").wait(
+        DBSnapshotIdentifier="set-1", WaiterConfig={"Delay": 0.05}
+    )
+
+    restored = far.restore_db_instance_from_db_snapshot(
+        DBInstanceIdentifier="ue-db-dr", DBSnapshotIdentifier="set-1"
+    )["DBInstance"]
+
+    assert restored["DBInstanceClass"] == "db.t3.micro"  # the original's, by default
+    assert [i["DBInstanceIdentifier"] for i in far.describe_db_instances()["DBInstances"]] == [
+        "ue-db-dr"
+    ]

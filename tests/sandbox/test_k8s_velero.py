@@ -28,7 +28,11 @@ resourceModifierRules:
 
 
 def create(custom_api, plural: str, name: str, spec: dict) -> dict:
-    kind = {"backups": "Backup", "restores": "Restore"}[plural]
+    kind = {
+        "backups": "Backup",
+        "restores": "Restore",
+        "deletebackuprequests": "DeleteBackupRequest",
+    }[plural]
     body = {"apiVersion": "velero.io/v1", "kind": kind, "metadata": {"name": name}, "spec": spec}
     return custom_api.create_namespaced_custom_object("velero.io", "v1", VELERO, plural, body)
 
@@ -237,3 +241,45 @@ def test_restore_outcome_faults(installation, k8s, custom_api, core_api, state):
     assert (restored is None) == (state == "Failed")
     if state == "Failed":
         assert status["failureReason"] == "boom"
+
+
+def test_a_delete_request_removes_the_backup_its_data_and_its_restores(
+    installation, k8s, custom_api
+):
+    create(custom_api, "backups", "b1", {"includedNamespaces": [NS]})
+    create(custom_api, "backups", "b2", {"includedNamespaces": [NS]})
+    finished(k8s, custom_api, "backups", "b2")
+    create(custom_api, "restores", "r1", {"backupName": "b1", "includedNamespaces": ["none"]})
+    finished(k8s, custom_api, "restores", "r1")
+    assert k8s.velero_backup_items("b1")
+
+    create(custom_api, "deletebackuprequests", "b1-delete", {"backupName": "b1"})
+
+    k8s.wait_until(lambda: k8s.get("deletebackuprequests", VELERO, "b1-delete") is None)
+    assert k8s.get("backups", VELERO, "b1") is None
+    assert k8s.velero_backup_items("b1") == []  # the data left the bucket too
+    assert k8s.get("restores", VELERO, "r1") is None
+    assert k8s.get("backups", VELERO, "b2") is not None  # only that backup
+    assert k8s.velero_backup_items("b2")
+
+
+def test_a_delete_request_for_a_missing_or_running_backup_ends_with_its_error(
+    installation, k8s, custom_api
+):
+    k8s.durations.update(velero=60)
+    create(custom_api, "backups", "running", {"includedNamespaces": [NS]})
+    k8s.wait_until(lambda: phase(read(custom_api, "backups", "running")) == "InProgress")
+    create(custom_api, "deletebackuprequests", "running-delete", {"backupName": "running"})
+    create(custom_api, "deletebackuprequests", "missing-delete", {"backupName": "missing"})
+
+    for name, error in (
+        ("running-delete", "backup is still in progress"),
+        ("missing-delete", "backup not found"),
+    ):
+        request = k8s.wait_until(
+            lambda n=name: (
+                phase(obj := read(custom_api, "deletebackuprequests", n)) == "Processed" and obj
+            )
+        )
+        assert request["status"]["errors"] == [error]
+    assert phase(read(custom_api, "backups", "running")) == "InProgress"

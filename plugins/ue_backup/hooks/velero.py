@@ -80,11 +80,69 @@ class VeleroHook(KubernetesHook):
     def get_restore(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self._get(namespace, "restores", name)
 
+    def delete_restore(self, namespace: str, name: str) -> bool:
+        """Delete a Restore object and its resource-modifier ConfigMap; False if both were gone.
+
+        What the restore created stays: Velero never deletes restored objects.
+        """
+        found = False
+        for delete in (
+            lambda: self.custom_object_client.delete_namespaced_custom_object(
+                VELERO_GROUP, VELERO_VERSION, namespace, "restores", name
+            ),
+            lambda: self.core_v1_client.delete_namespaced_config_map(
+                f"{name}-modifiers", namespace
+            ),
+        ):
+            try:
+                delete()
+                found = True
+            except ApiException as error:
+                if error.status != 404:
+                    raise
+        return found
+
     def list_backups(self, namespace: str, label_selector: str = "") -> list[dict[str, Any]]:
         found = self.custom_object_client.list_namespaced_custom_object(
             VELERO_GROUP, VELERO_VERSION, namespace, "backups", label_selector=label_selector
         )
         return found.get("items", [])
+
+    def get_delete_request(self, namespace: str, backup_name: str) -> dict[str, Any] | None:
+        """The DeleteBackupRequest ``request_backup_deletion`` made for that backup, if any."""
+        return self._get(namespace, "deletebackuprequests", f"{backup_name}-delete")
+
+    def request_backup_deletion(self, namespace: str, backup: dict[str, Any]) -> dict[str, Any]:
+        """Ask Velero to delete a backup and its data, as ``velero backup delete`` does.
+
+        Deleting the Backup object alone would leave the data in the bucket,
+        and Velero's sync would bring the object back: a DeleteBackupRequest
+        is the way. It is named after the backup, so a retry finds its own
+        request; one that Velero processed while the backup still exists (it
+        failed) is replaced by a new one.
+        """
+        meta = backup["metadata"]
+        name = f"{meta['name']}-delete"
+        existing = self._get(namespace, "deletebackuprequests", name)
+        if existing is not None and (existing.get("status") or {}).get("phase") == "Processed":
+            self.log.info("Velero processed %s without deleting the backup: asking again", name)
+            try:
+                self.custom_object_client.delete_namespaced_custom_object(
+                    VELERO_GROUP, VELERO_VERSION, namespace, "deletebackuprequests", name
+                )
+            except ApiException as error:
+                if error.status != 404:
+                    raise
+        labels = {"velero.io/backup-name": meta["name"]}
+        if meta.get("uid"):
+            labels["velero.io/backup-uid"] = meta["uid"]
+        body = {
+            "apiVersion": f"{VELERO_GROUP}/{VELERO_VERSION}",
+            "kind": "DeleteBackupRequest",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "spec": {"backupName": meta["name"]},
+        }
+        return self._create(namespace, "deletebackuprequests", body)
 
     def create_backup(
         self,
@@ -120,8 +178,17 @@ class VeleroHook(KubernetesHook):
         included_namespaces: list[str] | None = None,
         disable_ecds_in: list[str] | None = None,
         existing_resource_policy: str = "none",
+        namespace_mapping: dict[str, str] | None = None,
+        include_cluster_resources: bool | None = None,
+        excluded_resources: list[str] | None = None,
+        extra_modifier_rules: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """Create a Restore; with ``disable_ecds_in`` the ECDs come back switched off."""
+        """Create a Restore; with ``disable_ecds_in`` the ECDs come back switched off.
+
+        ``namespace_mapping`` (Velero's ``namespaceMapping``) restores beside the
+        originals, e.g. into a drill namespace; ``extra_modifier_rules`` are
+        resource-modifier rules applied with the ECD rule.
+        """
         spec: dict[str, Any] = {
             "backupName": backup_name,
             "existingResourcePolicy": existing_resource_policy,
@@ -129,10 +196,18 @@ class VeleroHook(KubernetesHook):
         }
         if included_namespaces:
             spec["includedNamespaces"] = included_namespaces
+        if namespace_mapping:
+            spec["namespaceMapping"] = dict(namespace_mapping)
+        if include_cluster_resources is not None:
+            spec["includeClusterResources"] = include_cluster_resources
+        if excluded_resources:
+            spec["excludedResources"] = list(excluded_resources)
         if disable_ecds_in:
             spec["resourceModifier"] = {
                 "kind": "ConfigMap",
-                "name": self._ensure_modifier(namespace, name, disable_ecds_in, labels),
+                "name": self._ensure_modifier(
+                    namespace, name, disable_ecds_in, labels, extra_modifier_rules
+                ),
             }
         body = {
             "apiVersion": f"{VELERO_GROUP}/{VELERO_VERSION}",
@@ -143,15 +218,22 @@ class VeleroHook(KubernetesHook):
         return self._create(namespace, "restores", body)
 
     def _ensure_modifier(
-        self, namespace: str, restore_name: str, namespaces: list[str], labels: dict[str, str]
+        self,
+        namespace: str,
+        restore_name: str,
+        namespaces: list[str],
+        labels: dict[str, str],
+        extra_rules: list[dict[str, Any]] | None = None,
     ) -> str:
         """The ConfigMap holding the resource modifiers of one restore (created once)."""
         name = f"{restore_name}-modifiers"
+        modifiers = disable_ecds_modifier(namespaces)
+        modifiers["resourceModifierRules"] += list(extra_rules or ())
         body = {
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": {"name": name, "namespace": namespace, "labels": labels},
-            "data": {"modifiers.yaml": yaml.safe_dump(disable_ecds_modifier(namespaces))},
+            "data": {"modifiers.yaml": yaml.safe_dump(modifiers)},
         }
         try:
             self.core_v1_client.create_namespaced_config_map(namespace, body)

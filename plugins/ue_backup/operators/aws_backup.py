@@ -14,8 +14,9 @@ from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
+from ue_backup.backup_set import BackupSet
 from ue_backup.errors import PermanentFailure
-from ue_backup.hooks.aws_backup import BACKUP_JOB_FAILED, AwsBackupHook
+from ue_backup.hooks.aws_backup import BACKUP_JOB_FAILED, COPY_JOB_FAILED, AwsBackupHook
 from ue_backup.links.console import AwsBackupJobLink, AwsBackupRecoveryPointLink
 from ue_backup.operators.base import BackupSetMixin
 
@@ -195,10 +196,26 @@ class AwsBackupStartEfsRestoreJobOperator(_AwsBackupJobOperator):
 
 
 class AwsBackupStartCopyJobOperator(_AwsBackupJobOperator):
-    """Copy a recovery point to a vault in another region (disaster recovery)."""
+    """Copy a recovery point to a vault in another region (disaster recovery).
+
+    The job is started in the source region (``region_name``), where it is
+    also described and waited for (``AwsBackupCopyJobCompletedSensor``); the
+    copy keeps the source's tags and creation date. Give either
+    ``idempotency_token``, or ``backup_set_id`` to derive the tokens from the
+    set: then, as for the backup job, a retry walks the token chain and finds
+    the job its earlier try started, and only a copy that ended badly moves
+    the chain on. Returns ``{"job_id", "region", "recovery_point_arn",
+    "destination_vault_arn"}``.
+    """
 
     template_fields = aws_template_fields(
-        "recovery_point_arn", "source_vault_name", "destination_vault_arn", "idempotency_token"
+        "recovery_point_arn",
+        "source_vault_name",
+        "destination_vault_arn",
+        "iam_role_arn",
+        "idempotency_token",
+        "backup_set_id",
+        "lifecycle",
     )
 
     def __init__(
@@ -208,27 +225,58 @@ class AwsBackupStartCopyJobOperator(_AwsBackupJobOperator):
         source_vault_name: str,
         destination_vault_arn: str,
         iam_role_arn: str,
-        idempotency_token: str,
+        idempotency_token: str | None = None,
+        backup_set_id: str | None = None,
         lifecycle: dict[str, int] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if bool(idempotency_token) == bool(backup_set_id):
+            raise ValueError("give exactly one of idempotency_token and backup_set_id")
         self.recovery_point_arn = recovery_point_arn
         self.source_vault_name = source_vault_name
         self.destination_vault_arn = destination_vault_arn
         self.iam_role_arn = iam_role_arn
         self.idempotency_token = idempotency_token
+        self.backup_set_id = backup_set_id
         self.lifecycle = lifecycle
 
-    def execute(self, context: Any) -> dict[str, Any]:
-        job = self.hook.start_copy_job(
-            recovery_point_arn=self.recovery_point_arn,
-            source_vault_name=self.source_vault_name,
-            destination_vault_arn=self.destination_vault_arn,
-            iam_role_arn=self.iam_role_arn,
-            idempotency_token=self.idempotency_token,
-            lifecycle=self.lifecycle,
+    def _tokens(self, context: Any) -> list[str]:
+        if self.idempotency_token:
+            return [self.idempotency_token]
+        token = BackupSet.parse(self.backup_set_id, str(context.get("run_id") or "")).copy_token(
+            "efs"
         )
+        return [token + (f"-{n}" if n > 1 else "") for n in range(1, MAX_JOB_ATTEMPTS + 1)]
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        for token in self._tokens(context):
+            job = self.hook.start_copy_job(
+                recovery_point_arn=self.recovery_point_arn,
+                source_vault_name=self.source_vault_name,
+                destination_vault_arn=self.destination_vault_arn,
+                iam_role_arn=self.iam_role_arn,
+                idempotency_token=token,
+                lifecycle=self.lifecycle or None,
+            )
+            state = self.hook.describe_copy_job(job["CopyJobId"])["State"]
+            if state not in COPY_JOB_FAILED or self.idempotency_token:
+                break
+            self.log.warning("Copy job %s ended %s: starting another", job["CopyJobId"], state)
+        else:
+            raise PermanentFailure(
+                f"{MAX_JOB_ATTEMPTS} copy jobs of {self.recovery_point_arn} all ended badly"
+            )
         self.persist_links(context, job_type="copy", job_id=job["CopyJobId"])
-        self.log.info("AWS Backup copy job %s started", job["CopyJobId"])
-        return {"job_id": job["CopyJobId"], "region": self.hook.conn_region_name}
+        self.log.info(
+            "AWS Backup copy job %s started: %s to %s",
+            job["CopyJobId"],
+            self.recovery_point_arn,
+            self.destination_vault_arn,
+        )
+        return {
+            "job_id": job["CopyJobId"],
+            "region": self.hook.conn_region_name,
+            "recovery_point_arn": self.recovery_point_arn,
+            "destination_vault_arn": self.destination_vault_arn,
+        }

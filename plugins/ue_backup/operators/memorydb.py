@@ -1,5 +1,11 @@
 """MemoryDB: the set's snapshot of the aggregation cluster, restores and copies.
 
+A copy in another region is not a MemoryDB snapshot: MemoryDB copies only
+within a region and exports only to a bucket of its own region, so the
+set's snapshot is exported there and its files are copied to a bucket of
+the copy region (``MemoryDbExportSnapshotOperator``,
+``MemoryDbCopyExportOperator``); a cluster is seeded from them.
+
 Restoring MemoryDB always makes a new cluster (``create_cluster`` with a
 snapshot); its settings are copied from the source cluster so it can stand
 in for it.
@@ -8,7 +14,10 @@ in for it.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
@@ -78,37 +87,60 @@ class MemoryDbCreateSnapshotOperator(BackupSetMixin, AwsBaseOperator[MemoryDbHoo
 
 
 class MemoryDbRestoreClusterOperator(AwsBaseOperator[MemoryDbHook]):
-    """Create a new cluster from a snapshot, shaped like the source cluster."""
+    """Create a new cluster from a snapshot, shaped like the source cluster.
+
+    From a MemoryDB snapshot (``snapshot_name``), or seeded from ``.rdb``
+    files in S3 (``snapshot_arns``: a snapshot's cross-region copy). In a
+    region without the source cluster (``source_cluster_name`` None), the
+    shape comes from ``node_type`` and ``num_shards`` (recorded with the
+    copy), with the region's default network and the ``open-access`` ACL.
+    """
 
     aws_hook_class = MemoryDbHook
     template_fields = aws_template_fields(
-        "snapshot_name", "target_cluster_name", "source_cluster_name", "tags"
+        "snapshot_name",
+        "snapshot_arns",
+        "target_cluster_name",
+        "source_cluster_name",
+        "node_type",
+        "num_shards",
+        "tags",
     )
 
     def __init__(
         self,
         *,
-        snapshot_name: str,
         target_cluster_name: str,
-        source_cluster_name: str,
+        source_cluster_name: str | None,
+        snapshot_name: str | None = None,
+        snapshot_arns: list[str] | None = None,
+        node_type: str | None = None,
+        num_shards: int | None = None,
         tags: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.snapshot_name = snapshot_name
+        self.snapshot_arns = snapshot_arns
         self.target_cluster_name = target_cluster_name
         self.source_cluster_name = source_cluster_name
+        self.node_type = node_type
+        self.num_shards = num_shards
         self.tags = tags or {}
 
-    def execute(self, context: Any) -> dict[str, Any]:
-        existing = self.hook.get_cluster(self.target_cluster_name)
-        if existing is not None:
-            self.log.info("Cluster %s exists already (a retry)", self.target_cluster_name)
-            return {"id": self.target_cluster_name, "state": existing.get("Status")}
+    def _shape(self) -> dict[str, Any]:
+        if not self.source_cluster_name:
+            if not self.node_type:
+                raise PermanentFailure("without a source cluster, node_type is required")
+            return {
+                "NodeType": self.node_type,
+                "ACLName": "open-access",
+                "NumShards": self.num_shards,
+            }
         source = self.hook.get_cluster(self.source_cluster_name)
         if source is None:
             raise PermanentFailure(f"source MemoryDB cluster {self.source_cluster_name} not found")
-        settings = {
+        return {
             "NodeType": source["NodeType"],
             "ACLName": source.get("ACLName", "open-access"),
             "SubnetGroupName": source.get("SubnetGroupName"),
@@ -116,15 +148,30 @@ class MemoryDbRestoreClusterOperator(AwsBaseOperator[MemoryDbHook]):
             "NumShards": source.get("NumberOfShards"),
             "TLSEnabled": source.get("TLSEnabled"),
         }
-        settings = {k: v for k, v in settings.items() if v not in (None, [])}
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        if bool(self.snapshot_name) == bool(self.snapshot_arns):
+            raise PermanentFailure("give exactly one of snapshot_name and snapshot_arns")
+        existing = self.hook.get_cluster(self.target_cluster_name)
+        if existing is not None:
+            self.log.info("Cluster %s exists already (a retry)", self.target_cluster_name)
+            return {"id": self.target_cluster_name, "state": existing.get("Status")}
+        settings = {k: v for k, v in self._shape().items() if v not in (None, [])}
+        source = (
+            {"SnapshotName": self.snapshot_name}
+            if self.snapshot_name
+            else {"SnapshotArns": list(self.snapshot_arns or [])}
+        )
         self.hook.conn.create_cluster(
             ClusterName=self.target_cluster_name,
-            SnapshotName=self.snapshot_name,
             Tags=[{"Key": k, "Value": v} for k, v in self.tags.items()],
+            **source,
             **settings,
         )
         self.log.info(
-            "Restoring MemoryDB cluster %s from %s", self.target_cluster_name, self.snapshot_name
+            "Restoring MemoryDB cluster %s from %s",
+            self.target_cluster_name,
+            self.snapshot_name or ", ".join(self.snapshot_arns or []),
         )
         return {"id": self.target_cluster_name, "state": "creating"}
 
@@ -161,3 +208,190 @@ class MemoryDbCopySnapshotOperator(AwsBaseOperator[MemoryDbHook]):
             **{k: v for k, v in kwargs.items() if v},
         )["Snapshot"]
         return snapshot_record(copied)
+
+
+# --- cross-region copies -----------------------------------------------------------------
+# MemoryDB has no cross-region snapshot copy, and exports a snapshot only to an S3
+# bucket of its own region. The set's copy in another region is therefore its
+# export's .rdb files, copied to a bucket there, from which a cluster is seeded.
+
+# User metadata on each copied .rdb file: what a restore there needs to know.
+META_SNAPSHOT, META_TIME, META_NODE_TYPE, META_SHARDS, META_ENGINE = (
+    "ue-backup-snapshot",
+    "ue-backup-snapshot-time",
+    "ue-backup-node-type",
+    "ue-backup-num-shards",
+    "ue-backup-engine-version",
+)
+
+
+def export_prefix(snapshot_name: str) -> str:
+    """The key prefix of a snapshot's export: MemoryDB writes ``<name>-0001.rdb``, ..."""
+    return f"{snapshot_name}-"
+
+
+def s3_object_arn(bucket: str, key: str) -> str:
+    return f"arn:aws:s3:::{bucket}/{key}"
+
+
+def rdb_keys(s3: Any, bucket: str, snapshot_name: str) -> list[dict[str, Any]]:
+    """The ``.rdb`` objects of one snapshot's export in ``bucket``, by key."""
+    paginator = s3.get_paginator("list_objects_v2")
+    found = [
+        obj
+        for page in paginator.paginate(Bucket=bucket, Prefix=export_prefix(snapshot_name))
+        for obj in page.get("Contents", [])
+        if obj["Key"].endswith(".rdb")
+    ]
+    return sorted(found, key=lambda o: o["Key"])
+
+
+def s3_client(hook: AwsBaseHook, region: str) -> Any:
+    """An S3 client through the hook's connection, in ``region``."""
+    return S3Hook(aws_conn_id=hook.aws_conn_id, region_name=region).conn
+
+
+class MemoryDbExportSnapshotOperator(BackupSetMixin, AwsBaseOperator[MemoryDbHook]):
+    """Export the set's snapshot to an S3 bucket of the home region (``CopySnapshot``).
+
+    MemoryDB writes one ``<snapshot>-<shard>.rdb`` object per shard; the
+    snapshot shows ``exporting`` meanwhile, so ``MemoryDbSnapshotAvailableSensor``
+    on it waits for the export. A retry that finds the export's objects
+    starts nothing. Returns ``{"snapshot", "bucket", "prefix", "region"}``.
+    """
+
+    aws_hook_class = MemoryDbHook
+    template_fields = aws_template_fields("backup_set_id", "bucket")
+
+    def __init__(self, *, backup_set_id: str, bucket: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.backup_set_id = backup_set_id
+        self.bucket = bucket
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        name = self.backup_set(context).memorydb_snapshot_name
+        region = self.hook.conn_region_name
+        if rdb_keys(s3_client(self.hook, region), self.bucket, name):
+            self.log.info("Snapshot %s is exported to %s already (a retry)", name, self.bucket)
+        else:
+            self.hook.conn.copy_snapshot(
+                SourceSnapshotName=name, TargetSnapshotName=name, TargetBucket=self.bucket
+            )
+            self.log.info("Exporting MemoryDB snapshot %s to s3://%s/", name, self.bucket)
+        return {
+            "snapshot": name,
+            "bucket": self.bucket,
+            "prefix": export_prefix(name),
+            "region": region,
+        }
+
+
+class MemoryDbCopyExportOperator(BackupSetMixin, AwsBaseOperator[MemoryDbHook]):
+    """Copy the set's exported snapshot into a bucket of another region.
+
+    Each ``.rdb`` file is copied (S3 managed copy: multipart when large) to
+    ``target_bucket`` in ``destination_region``, tagged with the set and
+    carrying, as user metadata, what a restore there needs: the snapshot's
+    point in time (its earliest shard's), node type, shard count and engine
+    version, read from the snapshot itself (``region_name``, the home
+    region). A file already copied is left alone, so a retry copies only
+    what is missing. Fails, to be retried, while the export is incomplete.
+    Returns the copy's record: region, id, arn, time, state, size_bytes,
+    bucket, snapshot_arns.
+    """
+
+    aws_hook_class = MemoryDbHook
+    template_fields = aws_template_fields(
+        "backup_set_id", "export_bucket", "target_bucket", "destination_region"
+    )
+
+    def __init__(
+        self,
+        *,
+        backup_set_id: str,
+        export_bucket: str,
+        target_bucket: str,
+        destination_region: str,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.backup_set_id = backup_set_id
+        self.export_bucket = export_bucket
+        self.target_bucket = target_bucket
+        self.destination_region = destination_region
+
+    def _metadata(self, snapshot: dict[str, Any]) -> dict[str, str]:
+        config = snapshot.get("ClusterConfiguration") or {}
+        when = memorydb_snapshot_time(snapshot)
+        if when is None:
+            raise PermanentFailure(f"MemoryDB snapshot {snapshot['Name']} has no point in time")
+        return {
+            META_SNAPSHOT: snapshot["Name"],
+            META_TIME: iso(when),
+            META_NODE_TYPE: str(config.get("NodeType") or ""),
+            META_SHARDS: str(config.get("NumShards") or len(config.get("Shards") or [])),
+            META_ENGINE: str(config.get("EngineVersion") or ""),
+        }
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        backup_set = self.backup_set(context)
+        name = backup_set.memorydb_snapshot_name
+        snapshot = self.hook.get_snapshot(name)
+        if snapshot is None:
+            raise PermanentFailure(f"MemoryDB snapshot {name} not found")
+        metadata = self._metadata(snapshot)
+        source = s3_client(self.hook, self.hook.conn_region_name)
+        target = s3_client(self.hook, self.destination_region)
+        exported = rdb_keys(source, self.export_bucket, name)
+        if len(exported) < int(metadata[META_SHARDS]):
+            raise RuntimeError(  # not a PermanentFailure: retried, MemoryDB may still be writing
+                f"the export of {name} to s3://{self.export_bucket}/ holds {len(exported)} of "
+                f"{metadata[META_SHARDS]} shard files"
+            )
+        copied = {o["Key"]: o for o in rdb_keys(target, self.target_bucket, name)}
+        for obj in exported:
+            if obj["Key"] in copied and copied[obj["Key"]]["Size"] == obj["Size"]:
+                self.log.info("%s is copied already (a retry)", obj["Key"])
+                continue
+            target.copy(
+                {"Bucket": self.export_bucket, "Key": obj["Key"]},
+                self.target_bucket,
+                obj["Key"],
+                ExtraArgs={
+                    "Metadata": metadata,
+                    "MetadataDirective": "REPLACE",
+                    "Tagging": urlencode(backup_set.tags),
+                    "TaggingDirective": "REPLACE",
+                },
+                SourceClient=source,
+            )
+            self.log.info(
+                "Copied s3://%s/%s to s3://%s/ in %s",
+                self.export_bucket,
+                obj["Key"],
+                self.target_bucket,
+                self.destination_region,
+            )
+        return copy_export_record(
+            name, self.target_bucket, self.destination_region, exported, metadata
+        )
+
+
+def copy_export_record(
+    name: str, bucket: str, region: str, objects: list[dict[str, Any]], metadata: dict[str, str]
+) -> dict[str, Any]:
+    """The manifest's view of a MemoryDB snapshot's cross-region copy (its .rdb files)."""
+    arns = [s3_object_arn(bucket, o["Key"]) for o in objects]
+    return {
+        "id": f"s3://{bucket}/{export_prefix(name)}",
+        "arn": arns[0] if len(arns) == 1 else None,
+        "snapshot_arns": arns,
+        "time": metadata[META_TIME],
+        "state": "available",
+        "size_bytes": sum(int(o.get("Size") or o.get("ContentLength") or 0) for o in objects),
+        "region": region,
+        "bucket": bucket,
+        "node_type": metadata[META_NODE_TYPE],
+        "num_shards": int(metadata[META_SHARDS]),
+        "snapshot": name,
+    }

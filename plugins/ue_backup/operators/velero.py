@@ -80,6 +80,10 @@ class VeleroCreateRestoreOperator(_VeleroOperator):
 
     The ECDs must not process anything before the restored data is in place
     and free of temporary files; the restore DAG's resume enables them.
+    ``included_namespaces``, ``namespace_mapping``, ``include_cluster_resources``,
+    ``excluded_resources`` and ``extra_modifier_rules`` go to the Restore as they
+    are (the restore drill restores into a namespace of its own, workloads
+    scaled to zero).
     """
 
     template_fields = (
@@ -88,6 +92,8 @@ class VeleroCreateRestoreOperator(_VeleroOperator):
         "backup_name",
         "restore_name",
         "ecd_namespaces",
+        "included_namespaces",
+        "namespace_mapping",
         "kubernetes_conn_id",
     )
 
@@ -98,6 +104,11 @@ class VeleroCreateRestoreOperator(_VeleroOperator):
         restore_name: str,
         ecd_namespaces: list[str],
         existing_resource_policy: str = "none",
+        included_namespaces: list[str] | None = None,
+        namespace_mapping: dict[str, str] | None = None,
+        include_cluster_resources: bool | None = None,
+        excluded_resources: list[str] | None = None,
+        extra_modifier_rules: list[dict[str, Any]] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -105,6 +116,11 @@ class VeleroCreateRestoreOperator(_VeleroOperator):
         self.restore_name = restore_name
         self.ecd_namespaces = ecd_namespaces
         self.existing_resource_policy = existing_resource_policy
+        self.included_namespaces = included_namespaces
+        self.namespace_mapping = namespace_mapping
+        self.include_cluster_resources = include_cluster_resources
+        self.excluded_resources = excluded_resources
+        self.extra_modifier_rules = extra_modifier_rules
 
     def execute(self, context: Any) -> dict[str, Any]:
         backup_set = self.backup_set(context)
@@ -115,6 +131,11 @@ class VeleroCreateRestoreOperator(_VeleroOperator):
             labels=backup_set.labels,
             disable_ecds_in=list(self.ecd_namespaces),
             existing_resource_policy=self.existing_resource_policy,
+            included_namespaces=self.included_namespaces,
+            namespace_mapping=self.namespace_mapping,
+            include_cluster_resources=self.include_cluster_resources,
+            excluded_resources=self.excluded_resources,
+            extra_modifier_rules=self.extra_modifier_rules,
         )
         self.log.info("Velero restore %s of backup %s", self.restore_name, self.backup_name)
         return {"name": restore["metadata"]["name"], "namespace": self.velero_namespace}

@@ -16,7 +16,7 @@ from typing import Any
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from botocore.exceptions import ClientError
 
-from ue_backup.aws import settings_client
+from ue_backup.aws import aws_client, settings_client
 from ue_backup.backup_set import BackupSet
 from ue_backup.config import PricesConfig, load_config
 from ue_backup.errors import PermanentFailure
@@ -26,6 +26,7 @@ from ue_backup.hooks.memorydb import MemoryDbHook
 from ue_backup.hooks.velero import VeleroHook
 from ue_backup.manifest import build_manifest, manifest_json, summary_table
 from ue_backup.operators.memorydb import snapshot_record as memorydb_record
+from ue_backup.operators.rds import copy_record as rds_copy_record
 from ue_backup.operators.rds import snapshot_record as rds_record
 from ue_backup.tasks.external_window import refusal
 from ue_backup.tasks.verify import failure_message, verify_set
@@ -79,6 +80,11 @@ def read_artifacts(settings: Mapping[str, Any], records: Mapping[str, Any]) -> d
             "memorydb_tags",
             "velero_backup",
             "datasync_execution",
+            "rds_snapshot_copy",
+            "copy_job",
+            "recovery_point_copy",
+            "recovery_point_copy_tags",
+            "memorydb_copy",
         )
     )
     if records.get("rds"):
@@ -112,7 +118,45 @@ def read_artifacts(settings: Mapping[str, Any], records: Mapping[str, Any]) -> d
         found["velero_backup"] = VeleroHook(conn_id=settings["kubernetes_conn_id"]).get_backup(
             records["velero"]["namespace"], records["velero"]["name"]
         )
+    read_copies(settings, records, found)
     return found
+
+
+def read_copies(
+    settings: Mapping[str, Any], records: Mapping[str, Any], found: dict[str, Any]
+) -> None:
+    """Describe the cross-region copies, each in the region that holds it."""
+    region = settings.get("copy_region")
+    if records.get("rds_copy"):
+        rds = aws_client(settings["aws_conn_id"], region, "rds")
+        found["rds_snapshot_copy"] = _unless_missing(
+            lambda: rds.describe_db_snapshots(DBSnapshotIdentifier=records["rds_copy"]["id"])[
+                "DBSnapshots"
+            ][0]
+        )
+    if records.get("efs_copy"):
+        home = AwsBackupHook(aws_conn_id=settings["aws_conn_id"], region_name=settings["region"])
+        job = home.describe_copy_job(records["efs_copy"]["job_id"])
+        found["copy_job"] = job
+        far = AwsBackupHook(aws_conn_id=settings["aws_conn_id"], region_name=region)
+        vault = job["DestinationBackupVaultArn"].rsplit(":", 1)[-1]
+        arn = job.get("DestinationRecoveryPointArn")
+        if arn:
+            found["recovery_point_copy"] = _unless_missing(
+                lambda: far.describe_recovery_point(vault, arn)
+            )
+            found["recovery_point_copy_tags"] = far.recovery_point_tags(arn)
+    if records.get("memorydb_copy"):
+        s3 = aws_client(settings["aws_conn_id"], region, "s3")
+        bucket, objects = records["memorydb_copy"]["bucket"], []
+        for arn in records["memorydb_copy"]["snapshot_arns"]:
+            key = arn.split("/", 1)[1]
+            head = _unless_missing(lambda key=key: s3.head_object(Bucket=bucket, Key=key))
+            if head is None:
+                continue
+            tags = s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
+            objects.append({**head, "Key": key, "Tags": {t["Key"]: t["Value"] for t in tags}})
+        found["memorydb_copy"] = objects
 
 
 def verify(settings: Mapping[str, Any], records: Mapping[str, Any]) -> dict[str, Any]:
@@ -136,12 +180,16 @@ def verify(settings: Mapping[str, Any], records: Mapping[str, Any]) -> dict[str,
         velero_backup=found["velero_backup"],
         datasync_execution=found["datasync_execution"],
         allow_velero_partially_failed=settings["velero_allow_partially_failed"],
+        rds_snapshot_copy=found["rds_snapshot_copy"],
+        recovery_point_copy=found["recovery_point_copy"],
+        recovery_point_copy_tags=found["recovery_point_copy_tags"],
+        memorydb_copy=found["memorydb_copy"],
     )
     for c in verification["checks"]:
         log.info("%s %s: %s", "PASS" if c["ok"] else "FAIL", c["check"], c["detail"])
     if verification["result"] != "passed":
         raise PermanentFailure(failure_message(verification))
-    return {**verification, "artifacts": manifest_artifacts(found)}
+    return {**verification, "artifacts": manifest_artifacts(found, settings, records)}
 
 
 # Which described artifact answers for each record kind.
@@ -151,11 +199,57 @@ FOUND_AS = {
     "memorydb": "memorydb_snapshot",
     "velero": "velero_backup",
     "datasync": "datasync_execution",
+    "rds_copy": "rds_snapshot_copy",
+    "efs_copy": "recovery_point_copy",
+    "memorydb_copy": "memorydb_copy",
 }
 
 
-def manifest_artifacts(found: Mapping[str, Any]) -> dict[str, Any]:
-    """The manifest's artifact records from the described artifacts."""
+def manifest_artifacts(
+    found: Mapping[str, Any],
+    settings: Mapping[str, Any] | None = None,
+    records: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The manifest's artifact records from the described artifacts (copies included)."""
+    return {**home_artifacts(found), **copy_artifacts(found, settings or {}, records or {})}
+
+
+def copy_artifacts(
+    found: Mapping[str, Any], settings: Mapping[str, Any], records: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The cross-region copies' records: region, id/arn, point in time, state, size."""
+    region = settings.get("copy_region")
+    rp, job = found.get("recovery_point_copy"), found.get("copy_job") or {}
+    memorydb = records.get("memorydb_copy")
+    copied_files = found.get("memorydb_copy") or []
+    return {
+        "rds_snapshot_copy": rds_copy_record(found["rds_snapshot_copy"], region)
+        if found.get("rds_snapshot_copy")
+        else None,
+        "efs_recovery_point_copy": {
+            "id": rp["RecoveryPointArn"],
+            "arn": rp["RecoveryPointArn"],
+            "time": rp["CreationDate"].isoformat(),
+            "state": rp["Status"],
+            "size_bytes": rp.get("BackupSizeInBytes") or job.get("BackupSizeInBytes"),
+            "vault": rp.get("BackupVaultName"),
+            "region": region,
+            "copy_job_id": job.get("CopyJobId"),
+        }
+        if rp
+        else None,
+        "memorydb_snapshot_copy": {
+            **memorydb,
+            "size_bytes": sum(int(o.get("ContentLength") or 0) for o in copied_files)
+            or memorydb.get("size_bytes"),
+        }
+        if memorydb
+        else None,
+    }
+
+
+def home_artifacts(found: Mapping[str, Any]) -> dict[str, Any]:
+    """The records of the artifacts in the home region."""
     rp, job = found.get("recovery_point"), found.get("backup_job")
     execution, velero = found.get("datasync_execution"), found.get("velero_backup")
     return {

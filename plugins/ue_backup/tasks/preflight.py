@@ -76,6 +76,7 @@ def check_resources(cfg: InstallationConfig, wanted: set[str]) -> tuple[list[str
     """(problems, warnings) for every configured resource this run will touch."""
     problems: list[str] = []
     warnings: list[str] = []
+    instance = None
     if cfg.uses_rds and "database" in wanted:
         instance = _probe(
             problems,
@@ -165,7 +166,70 @@ def check_resources(cfg: InstallationConfig, wanted: set[str]) -> tuple[list[str
         )
     if cfg.cross_region is None:
         warnings.append("no cross_region copy is configured: a lost region loses every backup")
+    else:
+        check_copy_resources(cfg, wanted, instance, problems, warnings)
     return problems, warnings
+
+
+def check_copy_resources(
+    cfg: InstallationConfig,
+    wanted: set[str],
+    instance: dict[str, Any] | None,
+    problems: list[str],
+    warnings: list[str],
+) -> None:
+    """What the cross-region copies need: vault, key and buckets, each where AWS wants it."""
+    cross = cfg.cross_region
+    assert cross is not None
+
+    def far(client_type: str):
+        return aws_client(cfg.aws_conn_id, cross.region, client_type)
+
+    if cfg.efs.aws_backup and cross.backup_vault_name:
+        _probe(
+            problems,
+            "cross_region.backup_vault_arn",
+            f"backup vault {cross.backup_vault_name} in {cross.region}",
+            lambda: far("backup").describe_backup_vault(BackupVaultName=cross.backup_vault_name),
+        )
+    if cfg.efs.datasync:
+        warnings.append(
+            f"the DataSync copy of EFS is not copied to {cross.region}: only AWS Backup "
+            "recovery points are (EFS replication can cover the file system)"
+        )
+    if cfg.uses_rds and "database" in wanted:
+        if cross.rds_kms_key_id:
+            _probe(
+                problems,
+                "cross_region.rds_kms_key_id",
+                f"KMS key {cross.rds_kms_key_id} in {cross.region}",
+                lambda: far("kms").describe_key(KeyId=cross.rds_kms_key_id),
+            )
+        elif instance is not None and instance.get("StorageEncrypted"):
+            problems.append(
+                f"cross_region.rds_kms_key_id: RDS instance {cfg.database.rds_instance_identifier} "
+                f"is encrypted; AWS copies an encrypted snapshot to {cross.region} only with a "
+                "KMS key of that region"
+            )
+    if cfg.memorydb and "memorydb" in wanted:
+        for field, bucket, region in (
+            ("memorydb_export_bucket", cross.memorydb_export_bucket, cfg.region),
+            ("memorydb_bucket", cross.memorydb_bucket, cross.region),
+        ):
+            location = _probe(
+                problems,
+                f"cross_region.{field}",
+                f"S3 bucket {bucket}",
+                lambda bucket=bucket, region=region: aws_client(
+                    cfg.aws_conn_id, region, "s3"
+                ).get_bucket_location(Bucket=bucket),
+            )
+            # get_bucket_location says None for us-east-1, the region it was made in otherwise.
+            where = location and (location.get("LocationConstraint") or "us-east-1")
+            if where and where != region:
+                problems.append(
+                    f"cross_region.{field}: S3 bucket {bucket} is in {where}, not in {region}"
+                )
 
 
 def settings_for(
@@ -211,6 +275,22 @@ def settings_for(
         "manifest_bucket": cfg.manifests.bucket,
         "manifest_prefix": cfg.manifests.prefix,
         "prices": cfg.prices.model_dump(),
+        **copy_settings(cfg, wanted),
+    }
+
+
+def copy_settings(cfg: InstallationConfig, wanted: set[str]) -> dict[str, Any]:
+    """Where this run's cross-region copies go; each ``copy_*`` flag gates its tasks."""
+    cross = cfg.cross_region
+    return {
+        "copy_region": cross.region if cross else None,
+        "copy_rds": bool(cross and cfg.uses_rds and "database" in wanted),
+        "copy_rds_kms_key_id": cross.rds_kms_key_id if cross else None,
+        "copy_efs": bool(cross and cfg.efs.aws_backup),
+        "copy_backup_vault_arn": cross.backup_vault_arn if cross else None,
+        "copy_memorydb": bool(cross and cfg.memorydb and "memorydb" in wanted),
+        "memorydb_export_bucket": cross.memorydb_export_bucket if cross else None,
+        "memorydb_copy_bucket": cross.memorydb_bucket if cross else None,
     }
 
 

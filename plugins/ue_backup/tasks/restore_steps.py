@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ue_backup.aws import settings_client
-from ue_backup.backup_set import INSTALLATION_LABEL, BackupSet
+from ue_backup.aws import aws_client, settings_client
+from ue_backup.backup_set import INSTALLATION_LABEL, INSTALLATION_TAG, BackupSet
 from ue_backup.config import ConfigError, InstallationConfig, load_config
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.aws_backup import AwsBackupHook
@@ -34,6 +34,7 @@ RESTORE_PARAMS = (
     "target",
     "confirm",
     "components",
+    "source_region",
 )
 MODES = ("plan", "restore")
 TARGETS = ("side_by_side", "in_place")
@@ -91,7 +92,39 @@ def check_request(
     components = params.get("components")
     if components is not None and not set(components) <= set(COMPONENTS):
         problems.append(f"params.components: {sorted(set(components) - set(COMPONENTS))} unknown")
+    source_region = params.get("source_region")
+    if source_region is not None and not isinstance(source_region, str):
+        problems.append(f"params.source_region: {source_region!r} is not a region name")
     return request, problems
+
+
+def check_source_region(params: Mapping[str, Any], cfg: InstallationConfig) -> list[str]:
+    """The region to restore from: the home region, or the configured copy region.
+
+    A restore from the copy region lists and creates everything there: it is
+    the disaster-recovery path, side by side only (the live resources it
+    would replace are in the home region).
+    """
+    region = params.get("source_region") or cfg.region
+    if not isinstance(region, str) or region == cfg.region:
+        return []
+    copy = cfg.cross_region.region if cfg.cross_region else None
+    if region != copy:
+        where = (
+            f"the copy region {copy!r} (cross_region.region)"
+            if copy
+            else "no copy region (no cross_region is configured)"
+        )
+        return [
+            f"params.source_region: {region!r} holds no backups of {cfg.installation}: "
+            f"choose the home region {cfg.region!r} or {where}"
+        ]
+    if params.get("target", "side_by_side") == "in_place":
+        return [
+            f"params.target: in_place replaces the live resources in {cfg.region}; a restore "
+            f"from the copy region {region} is side_by_side only"
+        ]
+    return []
 
 
 def validate(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
@@ -108,6 +141,7 @@ def validate(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str,
             f"params.confirm: an in-place restore replaces the live resources of "
             f"{cfg.installation!r}; set confirm to exactly that name to go ahead"
         )
+    problems += check_source_region(params, cfg)
     if problems:
         raise PermanentFailure("invalid params:\n" + "\n".join(f"  - {p}" for p in problems))
     running = context["ti"].get_dr_count(dag_id="ue_backup", states=["running"])
@@ -115,10 +149,17 @@ def validate(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str,
         raise PermanentFailure("a ue_backup run is in progress: restore when it has finished")
     rid = restore_id(cfg.installation, dag_run.run_after)
     wanted = set(params.get("components") or COMPONENTS)
+    region = params.get("source_region") or cfg.region
+    from_copy = region != cfg.region
+    if from_copy:
+        log.info("Restoring from the copy region %s: listing and restoring there", region)
     return {
         "restore_id": rid,
         "installation": cfg.installation,
-        "region": cfg.region,
+        # Every AWS task of the run works in ``region``: the home region, or the copy region.
+        "region": region,
+        "home_region": cfg.region,
+        "from_copy": from_copy,
         "aws_conn_id": cfg.aws_conn_id,
         "kubernetes_conn_id": cfg.kubernetes_conn_id,
         "request": request,
@@ -132,9 +173,15 @@ def validate(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str,
         "ecd_names": list(cfg.kubernetes.ecd_selection.names),
         "rds_instance": cfg.database.rds_instance_identifier,
         "efs_file_system_id": cfg.efs.file_system_id,
-        "backup_vault": cfg.efs.aws_backup.vault_name if cfg.efs.aws_backup else None,
+        "backup_vault": vault_in(cfg, region),
         "backup_role_arn": cfg.efs.aws_backup.iam_role_arn if cfg.efs.aws_backup else None,
         "memorydb_cluster": cfg.memorydb.cluster_name if cfg.memorydb else None,
+        # What a restored instance or cluster is shaped like: the live one at home; in the
+        # copy region there is none, and the snapshot (or the copy's metadata) decides.
+        "rds_shape_source": None if from_copy else cfg.database.rds_instance_identifier,
+        "memorydb_shape_source": None
+        if from_copy or not cfg.memorydb
+        else cfg.memorydb.cluster_name,
         "velero_namespace": cfg.velero.namespace if cfg.velero else None,
         "velero_included_namespaces": cfg.velero.included_namespaces if cfg.velero else None,
         "max_window_minutes": cfg.cold_window.max_window_minutes,
@@ -145,8 +192,23 @@ def validate(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str,
     }
 
 
+def vault_in(cfg: InstallationConfig, region: str) -> str | None:
+    """The backup vault holding the installation's recovery points in ``region``."""
+    if not cfg.efs.aws_backup:
+        return None
+    if region != cfg.region and cfg.cross_region and region == cfg.cross_region.region:
+        return cfg.cross_region.backup_vault_name
+    return cfg.efs.aws_backup.vault_name
+
+
 def list_inventory(settings: Mapping[str, Any], cfg: InstallationConfig) -> dict[str, Any]:
-    """Everything restorable of this installation, in the shapes the APIs return."""
+    """Everything restorable of this installation, in the shapes the APIs return.
+
+    In the home region, or, when ``settings["region"]`` is the copy region,
+    the set's copies there (``list_copy_inventory``).
+    """
+    if settings.get("region", cfg.region) != cfg.region:
+        return list_copy_inventory(settings, cfg)
     inventory: dict[str, Any] = {
         "database": "rds" if cfg.uses_rds else "derby",
         "rds_snapshots": None,
@@ -184,6 +246,116 @@ def list_inventory(settings: Mapping[str, Any], cfg: InstallationConfig) -> dict
     return json.loads(json.dumps(inventory, default=_iso))
 
 
+def list_copy_inventory(settings: Mapping[str, Any], cfg: InstallationConfig) -> dict[str, Any]:
+    """The installation's copies in the copy region, in the shapes the planner takes.
+
+    Nothing in the home region is asked (it may be the region that was lost):
+    copies are found by the installation's tag. RDS copies have no
+    automated backups there, so no point-in-time restore is offered; the
+    MemoryDB copies (``.rdb`` files in S3) are presented as snapshots.
+    """
+    region, aws_conn_id = settings["region"], settings["aws_conn_id"]
+    inventory: dict[str, Any] = {
+        "database": "rds" if cfg.uses_rds else "derby",
+        "rds_snapshots": None,
+        "rds_restore_window": None,
+        "efs_recovery_points": [],
+        "memorydb_snapshots": None,
+        "velero_backups": None,
+    }
+    if cfg.uses_rds:
+        pages = (
+            aws_client(aws_conn_id, region, "rds")
+            .get_paginator("describe_db_snapshots")
+            .paginate(SnapshotType="manual")
+        )
+        inventory["rds_snapshots"] = [
+            snapshot
+            for page in pages
+            for snapshot in page["DBSnapshots"]
+            if _tag_value(snapshot.get("TagList"), INSTALLATION_TAG) == cfg.installation
+        ]
+    vault = vault_in(cfg, region)
+    if vault:
+        points = AwsBackupHook(aws_conn_id=aws_conn_id, region_name=region).list_recovery_points(
+            vault
+        )
+        inventory["efs_recovery_points"] = [
+            rp
+            for rp in points
+            if rp.get("ResourceType", "EFS") == "EFS"
+            and (rp.get("Tags") or {}).get(INSTALLATION_TAG) == cfg.installation
+        ]
+    if cfg.memorydb and cfg.cross_region and cfg.cross_region.memorydb_bucket:
+        inventory["memorydb_snapshots"] = memorydb_copies(
+            aws_client(aws_conn_id, region, "s3"), cfg.cross_region.memorydb_bucket, cfg
+        )
+    if cfg.velero:
+        inventory["velero_backups"] = VeleroHook(conn_id=cfg.kubernetes_conn_id).list_backups(
+            cfg.velero.namespace, f"{INSTALLATION_LABEL}={cfg.installation}"
+        )
+    return json.loads(json.dumps(inventory, default=_iso))
+
+
+def _tag_value(tags: list[dict[str, str]] | None, key: str) -> str | None:
+    return next((t["Value"] for t in tags or () if t["Key"] == key), None)
+
+
+def memorydb_copies(s3: Any, bucket: str, cfg: InstallationConfig) -> list[dict[str, Any]]:
+    """The installation's MemoryDB snapshot copies in ``bucket``, as MemoryDB snapshots.
+
+    Each copy is its ``.rdb`` files; one is ``available`` when every shard's
+    file is there. Its time, node type and shard count are the metadata
+    ``MemoryDbCopyExportOperator`` wrote; ``SnapshotArns`` are what a cluster
+    is seeded from.
+    """
+    from ue_backup.operators.memorydb import (
+        META_NODE_TYPE,
+        META_SHARDS,
+        META_SNAPSHOT,
+        META_TIME,
+        s3_object_arn,
+    )
+
+    snapshots: dict[str, dict[str, Any]] = {}
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="ueb-")
+    for obj in (o for page in pages for o in page.get("Contents", [])):
+        if not obj["Key"].endswith(".rdb"):
+            continue
+        tags = {
+            t["Key"]: t["Value"]
+            for t in s3.get_object_tagging(Bucket=bucket, Key=obj["Key"])["TagSet"]
+        }
+        if tags.get(INSTALLATION_TAG) != cfg.installation:
+            continue
+        meta = s3.head_object(Bucket=bucket, Key=obj["Key"]).get("Metadata") or {}
+        name = meta.get(META_SNAPSHOT)
+        if not name or not meta.get(META_TIME):
+            continue
+        snapshot = snapshots.setdefault(
+            name,
+            {
+                "Name": name,
+                "Tags": tags,
+                "ClusterConfiguration": {
+                    "NodeType": meta.get(META_NODE_TYPE),
+                    "NumShards": int(meta.get(META_SHARDS) or 0),
+                    "Shards": [],
+                },
+                "SnapshotArns": [],
+            },
+        )
+        snapshot["SnapshotArns"].append(s3_object_arn(bucket, obj["Key"]))
+        snapshot["ClusterConfiguration"]["Shards"].append(
+            {"Name": obj["Key"], "SnapshotCreationTime": meta[META_TIME], "Size": obj["Size"]}
+        )
+    for snapshot in snapshots.values():
+        complete = len(snapshot["SnapshotArns"]) == snapshot["ClusterConfiguration"]["NumShards"]
+        snapshot["Status"] = "available" if complete else "incomplete"
+        snapshot["SnapshotArns"].sort()
+    return list(snapshots.values())
+
+
 def _iso(value: Any) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
@@ -209,10 +381,39 @@ def plan(settings: Mapping[str, Any]) -> dict[str, Any]:
         raise PermanentFailure(
             f"no consistent restore for {settings['request']}: {error}"
         ) from None
-    log.info("Restore plan for %s:\n%s", settings["installation"], plan_table(result))
+    where = f" (from the copy region {settings['region']})" if settings.get("from_copy") else ""
+    log.info("Restore plan for %s%s:\n%s", settings["installation"], where, plan_table(result))
     if not settings["restoring"]:
         log.info("Mode 'plan': this is what a restore would do; nothing was changed")
-    return {"plan": result, **restore_steps_of(result, settings)}
+    return {
+        "plan": result,
+        "region": settings.get("region"),
+        **restore_steps_of(result, settings),
+        **memorydb_seed(result, inventory),
+    }
+
+
+def memorydb_seed(plan: Mapping[str, Any], inventory: Mapping[str, Any]) -> dict[str, Any]:
+    """For a MemoryDB copy (files in S3): the files and shape to seed a cluster from.
+
+    A planned copy is restored from ``memorydb_snapshot_arns`` instead of a
+    snapshot name; elsewhere these are None and the name is used.
+    """
+    chosen = (plan.get("memorydb") or {}).get("snapshot_name")
+    for snapshot in inventory.get("memorydb_snapshots") or ():
+        if snapshot["Name"] == chosen and snapshot.get("SnapshotArns"):
+            config = snapshot["ClusterConfiguration"]
+            return {
+                "memorydb_snapshot_name": None,
+                "memorydb_snapshot_arns": snapshot["SnapshotArns"],
+                "memorydb_node_type": config.get("NodeType"),
+                "memorydb_num_shards": config.get("NumShards"),
+            }
+    return {
+        "memorydb_snapshot_arns": None,
+        "memorydb_node_type": None,
+        "memorydb_num_shards": None,
+    }
 
 
 def restore_steps_of(plan: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:

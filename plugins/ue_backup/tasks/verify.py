@@ -30,18 +30,36 @@ def verify_set(
     velero_backup: Mapping[str, Any] | None,
     datasync_execution: Mapping[str, Any] | None,
     allow_velero_partially_failed: bool = False,
+    rds_snapshot_copy: Mapping[str, Any] | None = None,
+    recovery_point_copy: Mapping[str, Any] | None = None,
+    recovery_point_copy_tags: Mapping[str, str] | None = None,
+    memorydb_copy: list[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Judge the artifacts as AWS and Kubernetes describe them now.
 
     Arguments are the raw API shapes (DBSnapshot, DescribeRecoveryPoint,
     MemoryDB Snapshot with ShowDetail, Velero Backup, DescribeTaskExecution);
-    None for a component the set does not have. Returns ``{"result",
-    "checks": [{"check", "ok", "detail"}]}``.
+    None for a component the set does not have. The cross-region copies are
+    the same shapes as their region describes them; ``memorydb_copy`` is the
+    copied ``.rdb`` files (HeadObject with ``Key`` and ``Tags`` added).
+    Returns ``{"result", "checks": [{"check", "ok", "detail"}]}``.
     """
     checks: list[dict[str, Any]] = []
 
     def check(name: str, ok: bool, detail: str) -> None:
         checks.append({"check": name, "ok": bool(ok), "detail": detail})
+
+    _check_copies(
+        check,
+        backup_set,
+        rds_snapshot=rds_snapshot,
+        rds_snapshot_copy=rds_snapshot_copy,
+        recovery_point=recovery_point,
+        recovery_point_copy=recovery_point_copy,
+        recovery_point_copy_tags=recovery_point_copy_tags,
+        memorydb_snapshot=memorydb_snapshot,
+        memorydb_copy=memorydb_copy,
+    )
 
     times: dict[str, Any] = {}
     if rds_snapshot is not None:
@@ -103,6 +121,77 @@ def verify_set(
             )
     failed = [c for c in checks if not c["ok"]]
     return {"result": "failed" if failed else "passed", "checks": checks}
+
+
+def _check_copies(
+    check,
+    backup_set: BackupSet,
+    *,
+    rds_snapshot,
+    rds_snapshot_copy,
+    recovery_point,
+    recovery_point_copy,
+    recovery_point_copy_tags,
+    memorydb_snapshot,
+    memorydb_copy,
+) -> None:
+    """Each copy is complete, tagged with the set, and holds the same point in time.
+
+    The point in time is what a restore in the copy region plans with, so it
+    must be the source's: RDS keeps it as ``OriginalSnapshotCreateTime``,
+    AWS Backup keeps the source's ``CreationDate`` on a copy, and the MemoryDB
+    copy carries it as metadata.
+    """
+    if rds_snapshot_copy is not None:
+        status = rds_snapshot_copy.get("Status")
+        check("rds snapshot copy available", status == "available", f"status {status}")
+        tags = {t["Key"]: t["Value"] for t in rds_snapshot_copy.get("TagList", [])}
+        check("rds snapshot copy tags", _tags_ok(tags, backup_set), f"tags {tags}")
+        source = rds_snapshot or {}
+        original = to_utc(
+            source.get("OriginalSnapshotCreateTime") or source.get("SnapshotCreateTime")
+        )
+        copied = to_utc(rds_snapshot_copy.get("OriginalSnapshotCreateTime"))
+        check(
+            "rds snapshot copy point in time",
+            copied is not None and copied == original,
+            f"copy {copied and copied.isoformat()} vs source {original and original.isoformat()}",
+        )
+    if recovery_point_copy is not None:
+        status = recovery_point_copy.get("Status")
+        check("efs recovery point copy completed", status == "COMPLETED", f"status {status}")
+        tags = dict(recovery_point_copy_tags or {})
+        check("efs recovery point copy tags", _tags_ok(tags, backup_set), f"tags {tags}")
+        copied = to_utc(recovery_point_copy.get("CreationDate"))
+        original = to_utc((recovery_point or {}).get("CreationDate"))
+        check(
+            "efs recovery point copy point in time",
+            copied is not None and copied == original,
+            f"copy {copied and copied.isoformat()} vs source {original and original.isoformat()}",
+        )
+    if memorydb_copy is not None:
+        from ue_backup.operators.memorydb import META_SHARDS, META_TIME
+
+        shards = len(
+            ((memorydb_snapshot or {}).get("ClusterConfiguration") or {}).get("Shards") or []
+        )
+        check(
+            "memorydb snapshot copy complete",
+            bool(memorydb_copy) and len(memorydb_copy) == shards,
+            f"{len(memorydb_copy)} .rdb file(s) for {shards} shard(s)",
+        )
+        source_time = memorydb_snapshot_time(memorydb_snapshot or {})
+        for obj in memorydb_copy:
+            tags = dict(obj.get("Tags") or {})
+            check(f"memorydb copy {obj['Key']} tags", _tags_ok(tags, backup_set), f"tags {tags}")
+            meta = obj.get("Metadata") or {}
+            when = to_utc(meta.get(META_TIME)) if meta.get(META_TIME) else None
+            check(
+                f"memorydb copy {obj['Key']} point in time",
+                when is not None and when == source_time and meta.get(META_SHARDS) == str(shards),
+                f"time {meta.get(META_TIME)} vs snapshot "
+                f"{source_time and source_time.isoformat()}, shards {meta.get(META_SHARDS)}",
+            )
 
 
 def failure_message(verification: Mapping[str, Any]) -> str:

@@ -7,7 +7,7 @@ import yaml
 
 from tests.plugins.ecds import NS, enabled, seed_ecds
 from tests.plugins.support import mutations
-from tests.plugins.velero_support import VELERO, finished, start_backup
+from tests.plugins.velero_support import VELERO, finished, phase, start_backup
 from ue_backup.hooks.ecd import ECD_GROUP, ECD_PLURAL, ECD_VERSION
 from ue_backup.hooks.velero import VeleroHook, disable_ecds_modifier
 
@@ -95,3 +95,23 @@ def test_the_modifier_replaces_spec_enabled_of_every_ecd_in_the_namespaces():
     assert rule["conditions"]["groupResource"] == "ecdeployments.mz.digitalroute.com"
     assert rule["conditions"]["namespaces"] == ["uepe", "other"]
     assert rule["patches"] == [{"operation": "replace", "path": "/spec/enabled", "value": "false"}]
+
+
+def test_deleting_a_backup_goes_through_a_delete_request_a_retry_renews(sandbox, hook):
+    sandbox.durations.update(velero=30)  # the backup stays InProgress: Velero refuses
+    start_backup(hook, "b1")
+    sandbox.k8s.wait_until(lambda: phase(hook.get_backup(VELERO, "b1")) == "InProgress")
+    hook.request_backup_deletion(VELERO, hook.get_backup(VELERO, "b1"))
+    refused = sandbox.k8s.wait_until(
+        lambda: phase(r := hook.get_delete_request(VELERO, "b1")) == "Processed" and r
+    )
+    assert refused["status"]["errors"] == ["backup is still in progress"]
+    assert refused["metadata"]["labels"]["velero.io/backup-name"] == "b1"
+
+    sandbox.durations.update(velero=0.1)
+    finished(sandbox, hook, "backup", "b1")
+    hook.request_backup_deletion(VELERO, hook.get_backup(VELERO, "b1"))  # the retry
+
+    sandbox.k8s.wait_until(lambda: hook.get_backup(VELERO, "b1") is None)
+    assert sandbox.k8s.velero_backup_items("b1") == []
+    assert len(mutations(sandbox, "k8s", "create", f"{VELERO}/deletebackuprequests/b1-delete")) == 2

@@ -293,3 +293,61 @@ def test_a_copy_retry_finds_the_same_job(sandbox, installation, far_vault, hook)
         lambda: hook.describe_copy_job(first["job_id"])["State"] == "COMPLETED",
     )
     assert len(AwsBackupHook(region_name="eu-central-1").list_recovery_points("dr-vault")) == 1
+
+
+def set_copy_operator(installation, point: str, destination: str) -> AwsBackupStartCopyJobOperator:
+    """The copy as the backup DAG starts it: tokens derived from the set."""
+    return AwsBackupStartCopyJobOperator(
+        task_id="copy_efs_recovery_point",
+        recovery_point_arn=point,
+        source_vault_name=installation.vault,
+        destination_vault_arn=destination,
+        iam_role_arn=ROLE_ARN,
+        backup_set_id=SET_ID,
+    )
+
+
+def test_a_set_copy_retry_after_success_starts_nothing_new(sandbox, installation, far_vault, hook):
+    point = completed_backup(sandbox, installation, hook)["recovery_point_arn"]
+    first = set_copy_operator(installation, point, far_vault).execute(make_context())
+    eventually(sandbox, lambda: hook.describe_copy_job(first["job_id"])["State"] == "COMPLETED")
+
+    again = set_copy_operator(installation, point, far_vault).execute(make_context())
+
+    assert again == first
+    assert first["destination_vault_arn"] == far_vault
+    assert first["recovery_point_arn"] == point
+    far = AwsBackupHook(region_name="eu-central-1")
+    (copied,) = far.list_recovery_points("dr-vault")
+    assert copied["Tags"] == BackupSet.parse(SET_ID, RUN_ID).tags
+
+
+def test_a_set_copy_that_ended_badly_is_started_again_with_the_next_token(
+    sandbox, installation, far_vault, hook, context
+):
+    point = completed_backup(sandbox, installation, hook)["recovery_point_arn"]
+    sandbox.faults.add(Fault("backup", "StartCopyJob", kind="outcome", state="FAILED"))
+    first = set_copy_operator(installation, point, far_vault).execute(make_context())
+    sensor = AwsBackupCopyJobCompletedSensor(
+        task_id="wait_copy", resource_id=first["job_id"], deferrable=False
+    )
+    with pytest.raises(PermanentFailure, match="FAILED"):
+        sensor.execute(context)
+
+    again = set_copy_operator(installation, point, far_vault).execute(make_context())
+
+    assert again["job_id"] != first["job_id"]
+    # the first try; then the retry: the failed job's token again, and the next token
+    assert len(mutations(sandbox, "backup", "StartCopyJob")) == 3
+    eventually(sandbox, lambda: hook.describe_copy_job(again["job_id"])["State"] == "COMPLETED")
+
+
+def test_a_copy_needs_exactly_one_way_to_its_token(installation):
+    with pytest.raises(ValueError, match="exactly one of idempotency_token and backup_set_id"):
+        AwsBackupStartCopyJobOperator(
+            task_id="copy",
+            recovery_point_arn="arn",
+            source_vault_name="v",
+            destination_vault_arn="arn",
+            iam_role_arn=ROLE_ARN,
+        )

@@ -20,12 +20,20 @@ from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.memorydb import MemoryDbHook
 from ue_backup.links.console import MemoryDbSnapshotLink
 from ue_backup.operators.memorydb import (
+    META_NODE_TYPE,
+    META_SHARDS,
+    META_TIME,
+    MemoryDbCopyExportOperator,
     MemoryDbCopySnapshotOperator,
     MemoryDbCreateSnapshotOperator,
+    MemoryDbExportSnapshotOperator,
     MemoryDbRestoreClusterOperator,
     snapshot_record,
 )
-from ue_backup.sensors.memorydb import MemoryDbClusterAvailableSensor
+from ue_backup.sensors.memorydb import (
+    MemoryDbClusterAvailableSensor,
+    MemoryDbSnapshotAvailableSensor,
+)
 
 SNAPSHOT = f"ueb-{SET_ID}"
 TARGET = "ue-test-agg-restored"
@@ -144,3 +152,150 @@ def test_copy_a_snapshot_once(sandbox, hook, cluster):
     # The copy keeps the data's point in time, not the time of the copy.
     assert again["time"] == snapshot_record(hook.get_snapshot(SNAPSHOT))["time"]
     assert again["time"] is not None
+
+
+# --- the cross-region copy: export at home, files copied to a bucket there ------------------
+
+FAR = "eu-central-1"
+EXPORT, DR = "ue-test-memorydb-export", "ue-test-memorydb-dr"
+
+
+@pytest.fixture
+def buckets(sandbox, cluster) -> None:
+    sandbox.durations.update(memorydb_export=0.1)
+    for name, region in ((EXPORT, sandbox.region), (DR, FAR)):
+        sandbox.client("s3", region=region).create_bucket(
+            Bucket=name, CreateBucketConfiguration={"LocationConstraint": region}
+        )
+    sandbox.log.clear()
+
+
+def export_operator() -> MemoryDbExportSnapshotOperator:
+    return MemoryDbExportSnapshotOperator(
+        task_id="export_memorydb_snapshot", backup_set_id=SET_ID, bucket=EXPORT
+    )
+
+
+def copy_export_operator() -> MemoryDbCopyExportOperator:
+    return MemoryDbCopyExportOperator(
+        task_id="copy_memorydb_snapshot",
+        backup_set_id=SET_ID,
+        export_bucket=EXPORT,
+        target_bucket=DR,
+        destination_region=FAR,
+    )
+
+
+def exported(sandbox, hook, cluster, context) -> dict:
+    """The set's snapshot, exported and waited for as the DAG does."""
+    available_snapshot(sandbox, hook, cluster)
+    started = export_operator().execute(context)
+    sensor = MemoryDbSnapshotAvailableSensor(task_id="wait", resource_id=started["snapshot"])
+    assert defer(sensor, context).resume() == SNAPSHOT
+    return started
+
+
+def test_export_then_copy_to_a_bucket_of_the_other_region_with_the_sets_tags(
+    sandbox, hook, cluster, buckets, context
+):
+    started = exported(sandbox, hook, cluster, context)
+    assert started == {
+        "snapshot": SNAPSHOT,
+        "bucket": EXPORT,
+        "prefix": f"{SNAPSHOT}-",
+        "region": sandbox.region,
+    }
+
+    record = copy_export_operator().execute(context)
+
+    far = sandbox.client("s3", region=FAR)
+    keys = [o["Key"] for o in far.list_objects_v2(Bucket=DR)["Contents"]]
+    assert keys == [f"{SNAPSHOT}-0001.rdb"]
+    assert record["snapshot_arns"] == [f"arn:aws:s3:::{DR}/{SNAPSHOT}-0001.rdb"]
+    assert (record["region"], record["state"], record["bucket"]) == (FAR, "available", DR)
+    source = snapshot_record(hook.get_snapshot(SNAPSHOT))
+    assert record["time"] == source["time"]
+    head = far.head_object(Bucket=DR, Key=keys[0])
+    assert record["size_bytes"] == head["ContentLength"] > 0
+    assert head["Metadata"][META_TIME] == source["time"]
+    assert head["Metadata"][META_SHARDS] == "1"
+    assert head["Metadata"][META_NODE_TYPE] == "db.t4g.small"
+    tags = far.get_object_tagging(Bucket=DR, Key=keys[0])["TagSet"]
+    assert {t["Key"]: t["Value"] for t in tags} == BackupSet.parse(SET_ID, RUN_ID).tags
+    assert len(mutations(sandbox, "memorydb", "CopySnapshot")) == 1
+    (copied,) = mutations(sandbox, "s3", "CopyObject")
+    assert DR in copied.target
+
+
+def test_a_retry_after_success_exports_and_copies_nothing_again(
+    sandbox, hook, cluster, buckets, context
+):
+    exported(sandbox, hook, cluster, context)
+    first = copy_export_operator().execute(make_context())
+    sandbox.log.clear()
+
+    export_operator().execute(make_context())
+    again = copy_export_operator().execute(make_context())
+
+    assert again == first
+    assert mutations(sandbox, "memorydb", "CopySnapshot") == []
+    assert mutations(sandbox, "s3", "CopyObject") == []
+
+
+def test_an_incomplete_export_fails_the_copy_for_a_retry(sandbox, hook, cluster, buckets, context):
+    available_snapshot(sandbox, hook, cluster)  # not exported yet
+
+    with pytest.raises(RuntimeError, match="holds 0 of 1 shard files"):
+        copy_export_operator().execute(context)
+    assert mutations(sandbox, "s3", "CopyObject") == []
+
+
+def test_a_failed_export_fails_its_wait(sandbox, hook, cluster, buckets, context):
+    from tests.sandbox.faults import Fault
+
+    available_snapshot(sandbox, hook, cluster)
+    sandbox.faults.add(Fault("memorydb", "CopySnapshot", kind="outcome", state="failed"))
+    started = export_operator().execute(context)
+
+    sensor = MemoryDbSnapshotAvailableSensor(
+        task_id="wait", resource_id=started["snapshot"], deferrable=False
+    )
+    with pytest.raises(PermanentFailure, match="failed"):
+        sensor.execute(context)
+
+
+def test_a_cluster_is_seeded_in_the_other_region_from_the_copy(
+    sandbox, hook, cluster, buckets, context
+):
+    exported(sandbox, hook, cluster, context)
+    record = copy_export_operator().execute(make_context())
+    operator = MemoryDbRestoreClusterOperator(
+        task_id="restore_memorydb",
+        target_cluster_name=TARGET,
+        source_cluster_name=None,
+        snapshot_arns=record["snapshot_arns"],
+        node_type=record["node_type"],
+        num_shards=record["num_shards"],
+        region_name=FAR,
+    )
+
+    assert operator.execute(context)["state"] == "creating"
+
+    sensor = MemoryDbClusterAvailableSensor(task_id="w", resource_id=TARGET, region_name=FAR)
+    assert defer(sensor, context).resume() == TARGET
+    far = MemoryDbHook(region_name=FAR).get_cluster(TARGET)
+    assert far["NodeType"] == "db.t4g.small"
+    assert hook.get_cluster(TARGET) is None  # nothing at home
+
+
+def test_a_restore_needs_exactly_one_source(sandbox, cluster, context):
+    operator = MemoryDbRestoreClusterOperator(
+        task_id="restore_memorydb",
+        target_cluster_name=TARGET,
+        source_cluster_name=cluster,
+        snapshot_name=SNAPSHOT,
+        snapshot_arns=["arn:aws:s3:::b/k.rdb"],
+    )
+    with pytest.raises(PermanentFailure, match="exactly one of snapshot_name and snapshot_arns"):
+        operator.execute(context)
+    assert mutations(sandbox, "memorydb", "CreateCluster") == []

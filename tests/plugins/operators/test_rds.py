@@ -26,8 +26,12 @@ from tests.sandbox.installation import seed_installation
 from ue_backup.backup_set import BackupSet
 from ue_backup.errors import PermanentFailure
 from ue_backup.links.console import RdsSnapshotLink
-from ue_backup.operators.rds import RdsRestoreInstanceOperator, RdsStartSnapshotOperator
-from ue_backup.sensors.rds import RdsInstanceAvailableSensor
+from ue_backup.operators.rds import (
+    RdsCopySnapshotOperator,
+    RdsRestoreInstanceOperator,
+    RdsStartSnapshotOperator,
+)
+from ue_backup.sensors.rds import RdsInstanceAvailableSensor, RdsSnapshotAvailableSensor
 
 SNAPSHOT_ID = f"ueb-{SET_ID}"
 TARGET = "ue-test-db-restored"
@@ -35,7 +39,7 @@ TARGET = "ue-test-db-restored"
 
 @pytest.fixture
 def installation(sandbox, fast):
-    sandbox.durations.update(rds_snapshot=0.15, rds_instance=0.15)
+    sandbox.durations.update(rds_snapshot=0.15, rds_instance=0.15, rds_snapshot_copy=0.15)
     return seed_installation(sandbox, memorydb=False, velero=False, ecds=())
 
 
@@ -225,3 +229,130 @@ def test_a_missing_source_instance_is_refused(sandbox, installation, context):
     with pytest.raises(PermanentFailure, match="source instance no-such-db not found"):
         operator.execute(context)
     assert sandbox.log.entries("rds") == []
+
+
+# --- cross-region copies ----------------------------------------------------------------------
+
+FAR = "eu-central-1"
+
+
+def copy_operator(source_arn: str, **kwargs) -> RdsCopySnapshotOperator:
+    return RdsCopySnapshotOperator(
+        task_id="copy_rds_snapshot",
+        backup_set_id=SET_ID,
+        source_snapshot_arn=source_arn,
+        region_name=FAR,
+        **kwargs,
+    )
+
+
+def far_snapshot(sandbox, snapshot_id: str = SNAPSHOT_ID) -> dict:
+    far = sandbox.client("rds", region=FAR)
+    return far.describe_db_snapshots(DBSnapshotIdentifier=snapshot_id)["DBSnapshots"][0]
+
+
+def test_copy_into_the_other_region_tagged_with_the_set_then_wait_deferred(
+    sandbox, installation, rds, context
+):
+    source = available_snapshot(sandbox, installation, rds)
+
+    record = copy_operator(source["arn"]).execute(context)
+
+    assert (record["id"], record["region"], record["state"]) == (SNAPSHOT_ID, FAR, "pending")
+    assert record["arn"].startswith(f"arn:aws:rds:{FAR}:")
+    assert record["time"] == source["time"]  # the data's point in time, not the copy's
+    sensor = RdsSnapshotAvailableSensor(
+        task_id="wait_copy", resource_id=record["id"], region_name=FAR
+    )
+    assert defer(sensor, context).resume() == SNAPSHOT_ID
+    copied = far_snapshot(sandbox)
+    assert copied["Status"] == "available"
+    tags = {t["Key"]: t["Value"] for t in copied["TagList"]}
+    assert tags == BackupSet.parse(SET_ID, RUN_ID).tags
+    (call,) = mutations(sandbox, "rds", "CopyDBSnapshot")
+    assert source["arn"] in call.target
+    url = RdsSnapshotLink().format_link(**pushed_links(context)[RdsSnapshotLink.key])
+    assert f"region={FAR}#db-snapshot:id={SNAPSHOT_ID}" in url
+
+
+def test_a_copy_retry_after_success_copies_nothing(sandbox, installation, rds):
+    source = available_snapshot(sandbox, installation, rds)
+    first = copy_operator(source["arn"]).execute(make_context())
+    eventually(sandbox, lambda: far_snapshot(sandbox)["Status"] == "available")
+
+    again = copy_operator(source["arn"]).execute(make_context())
+
+    assert (again["id"], again["state"]) == (first["id"], "available")
+    assert len(mutations(sandbox, "rds", "CopyDBSnapshot")) == 1
+
+
+def test_a_failed_copy_fails_its_wait_and_a_retry_copies_under_the_next_name(
+    sandbox, installation, rds, context
+):
+    source = available_snapshot(sandbox, installation, rds)
+    sandbox.faults.add(Fault("rds", "CopyDBSnapshot", kind="outcome", state="failed"))
+    first = copy_operator(source["arn"]).execute(make_context())
+    sensor = RdsSnapshotAvailableSensor(
+        task_id="wait_copy", resource_id=first["id"], region_name=FAR, deferrable=False
+    )
+    with pytest.raises(PermanentFailure, match=r"RDS snapshot .* failed"):
+        sensor.execute(context)
+
+    again = copy_operator(source["arn"]).execute(make_context())
+
+    assert again["id"] == f"{SNAPSHOT_ID}-2"
+    assert len(mutations(sandbox, "rds", "CopyDBSnapshot")) == 2
+    eventually(sandbox, lambda: far_snapshot(sandbox, again["id"])["Status"] == "available")
+
+
+def test_a_copy_with_a_key_of_the_destination_region_is_encrypted_with_it(
+    sandbox, installation, rds, context
+):
+    source = available_snapshot(sandbox, installation, rds)
+    key = sandbox.client("kms", region=FAR).create_key()["KeyMetadata"]["Arn"]
+
+    copy_operator(source["arn"], kms_key_id=key).execute(context)
+
+    copied = far_snapshot(sandbox)
+    assert (copied["KmsKeyId"], copied["Encrypted"]) == (key, True)
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        f"arn:aws:rds:{FAR}:123456789012:snapshot:{SNAPSHOT_ID}",
+        "not-an-arn",
+    ],
+    ids=["same-region", "malformed"],
+)
+def test_a_copy_that_cannot_leave_the_region_is_refused_before_aws_is_asked(
+    sandbox, installation, context, arn
+):
+    with pytest.raises(PermanentFailure):
+        copy_operator(arn).execute(context)
+    assert sandbox.log.entries("rds") == []
+
+
+def test_restore_from_a_copy_without_a_source_instance_takes_the_snapshots_shape(
+    sandbox, installation, rds, context
+):
+    source = available_snapshot(sandbox, installation, rds)
+    copy_operator(source["arn"]).execute(make_context())
+    eventually(sandbox, lambda: far_snapshot(sandbox)["Status"] == "available")
+    operator = RdsRestoreInstanceOperator(
+        task_id="restore_database",
+        target_instance_identifier=TARGET,
+        source_instance_identifier=None,
+        snapshot_id=SNAPSHOT_ID,
+        region_name=FAR,
+    )
+
+    assert operator.execute(context)["state"] == "creating"
+
+    far = sandbox.client("rds", region=FAR)
+    restored = far.describe_db_instances(DBInstanceIdentifier=TARGET)["DBInstances"][0]
+    assert (
+        restored["DBInstanceClass"] == describe(rds, installation.rds_instance)["DBInstanceClass"]
+    )
+    with pytest.raises(ClientError):
+        describe(rds, TARGET)  # nothing was made at home

@@ -88,3 +88,47 @@ def test_a_restore_retry_creates_nothing(sandbox, hook):
 
     assert restore_operator().execute(make_context())["name"] == RESTORE
     assert len(mutations(sandbox, "k8s", "create", f"{VELERO}/restores/")) == 1
+
+
+def test_a_restore_beside_the_live_namespace_leaves_it_alone(sandbox, hook, context):
+    """The restore drill's use: a mapped namespace, extra modifiers, nothing cluster-wide."""
+    sandbox.k8s.create_efs_pvc(NS, "data", "fs-0123456789abcdef0")
+    sandbox.k8s.create("configmaps", {"metadata": {"name": "settings"}, "data": {"a": "b"}}, NS)
+    backup_operator().execute(context)
+    finished(sandbox, hook, "backup", BACKUP)
+    sandbox.log.clear()
+    rules = [
+        {
+            "conditions": {"groupResource": "configmaps", "resourceNameRegex": "^settings$"},
+            "patches": [{"operation": "add", "path": "/data/mode", "value": "drill"}],
+        }
+    ]
+
+    VeleroCreateRestoreOperator(
+        task_id="velero_restore",
+        backup_set_id=SET_ID,
+        backup_name=BACKUP,
+        restore_name=RESTORE,
+        ecd_namespaces=[NS, "drill"],
+        included_namespaces=[NS],
+        namespace_mapping={NS: "drill"},
+        include_cluster_resources=False,
+        excluded_resources=["persistentvolumeclaims", "pods"],
+        extra_modifier_rules=rules,
+    ).execute(context)
+    restore = finished(sandbox, hook, "restore", RESTORE)
+
+    assert restore["spec"]["namespaceMapping"] == {NS: "drill"}
+    assert restore["spec"]["includeClusterResources"] is False
+    assert restore["status"]["phase"] == "Completed"
+    drill_ecds = sandbox.k8s.list("ecdeployments", "drill")
+    assert {e["metadata"]["name"]: e["spec"]["enabled"] for e in drill_ecds} == {
+        "ecd-a": False,
+        "ecd-b": False,
+    }
+    assert sandbox.k8s.get("configmaps", "drill", "settings")["data"] == {"a": "b", "mode": "drill"}
+    assert sandbox.k8s.get("configmaps", NS, "settings")["data"] == {"a": "b"}
+    assert enabled(sandbox) == {"ecd-a": True, "ecd-b": True}  # the live ones
+    assert sandbox.k8s.list("persistentvolumeclaims", "drill") == []
+    written = {e.target.split("/", 1)[0] for e in sandbox.log.entries("k8s", "velero-restored")}
+    assert written == {"drill"}  # nothing in the live namespace, nothing cluster-wide

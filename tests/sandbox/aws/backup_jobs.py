@@ -6,7 +6,7 @@ its recovery point, since EFS backups read the file system over time and are
 not atomic, or drops the point if it failed; a restore writes into a new
 ``aws-backup-restore_<timestamp>/`` directory off the root of an existing or a
 new file system and never overwrites anything; a copy puts a recovery point,
-with its tags, into the destination vault.
+with its tags and the source's creation date, into the destination vault.
 """
 
 from __future__ import annotations
@@ -220,7 +220,8 @@ class CopyJob(Job):
             source_vault_arn=self.point.vault.backup_vault_arn,
             point_id=self.destination_point_arn.rsplit(":", 1)[-1],
         )
-        copy.creation_date = self.progress.started_at
+        # AWS: "copies retain their source configuration, including creation dates".
+        copy.creation_date = self.point.creation_date
         copy.restore_metadata = dict(self.point.restore_metadata)
         copy_tree(self.point.path, copy.path)
         copy.complete(self.progress.finished_at)

@@ -2,7 +2,9 @@
 
 moto keeps the API (create, describe, tags, mount targets); the sandbox gives
 every file system its directory and makes ``SizeInBytes`` the size of what is
-in it, as EFS meters it.
+in it, as EFS meters it. A new mount target is ``creating`` for
+``durations.efs_mount_target`` (moto makes it ``available`` at once; EFS takes
+a minute or two), so whoever mounts a new file system must wait for it.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ import json
 from typing import Any
 
 from moto.efs import urls
-from moto.efs.models import EFSBackend, efs_backends
+from moto.efs.models import EFSBackend, MountTarget, efs_backends
 from moto.efs.responses import EFSResponse
 
 from tests.sandbox.aws.context import OneCallAtATime, current
 from tests.sandbox.aws.extensions import Extension
 from tests.sandbox.aws.files import tree_size
+from tests.sandbox.aws.progress import Progress
 
 
 def efs_backend(account: str, region: str) -> EFSBackend:
@@ -58,7 +61,31 @@ def create_file_system(
     return file_system
 
 
+class TimedMountTarget(MountTarget):
+    """A moto mount target that is ``creating`` until its ``_progress`` ends."""
+
+    _progress: Progress
+
+    def info_json(self) -> dict[str, Any]:
+        described = super().info_json()
+        described["LifeCycleState"] = "available" if self._progress.finished else "creating"
+        return described
+
+
 class SandboxEfsResponse(OneCallAtATime, EFSResponse):
+    def create_mount_target(self) -> Any:
+        body, headers = super().create_mount_target()
+        created = json.loads(body)
+        mount_target = self.efs_backend.mount_targets_by_id[created["MountTargetId"]]
+        mount_target.__class__ = TimedMountTarget
+        mount_target._progress = Progress.begin(
+            "efs",
+            "CreateMountTarget",
+            created["FileSystemId"],
+            current().durations.efs_mount_target,
+        )
+        return json.dumps(mount_target.info_json()), headers
+
     def create_file_system(self) -> Any:
         body, headers = super().create_file_system()
         current().files.file_system(json.loads(body)["FileSystemId"])

@@ -6,20 +6,23 @@ replaces it with the service's own error format (a ``ThrottlingException``
 goes through botocore's retry handler like a real one). Every state-changing
 call is written to the mutation log when it arrives, whatever its answer; the
 HTTP status is added to the entry's ``detail`` once known, so a test can tell
-refused calls from accepted ones.
+refused calls from accepted ones. Every signed request, reads included, is
+written to the request log (``tests/sandbox/request_log.py``).
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from werkzeug.wrappers import Response
 
-from tests.sandbox.aws.protocol import AwsCall, error_response, identify
+from tests.sandbox.aws.protocol import AwsCall, error_response, identify, signing_scope
 from tests.sandbox.faults import FaultBook
 from tests.sandbox.mutation_log import MutationLog
+from tests.sandbox.request_log import SETUP_AGENT, RequestLog
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -31,12 +34,14 @@ class FaultsAndMutations:
         faults: FaultBook,
         log: MutationLog,
         before_each: Callable[[], None],
+        requests: RequestLog | None = None,
     ) -> None:
         """``before_each`` runs ahead of every request: the sandbox settles finished jobs there."""
         self.app = app
         self.faults = faults
         self.log = log
         self.before_each = before_each
+        self.requests = requests if requests is not None else RequestLog()
         self._closed = threading.Event()
 
     def close(self) -> None:
@@ -46,6 +51,7 @@ class FaultsAndMutations:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         call = identify(environ)
         if call is None:
+            self._log_request(environ, None)
             return self.app(environ, start_response)
         entry = (
             self.log.record(call.service, call.operation, call.target) if call.mutating else None
@@ -58,18 +64,65 @@ class FaultsAndMutations:
 
         hang = self.faults.take(call.service, call.operation, call.target, kind="hang")
         if hang is not None and self._closed.wait(hang.seconds):
+            self._log_request(environ, call)
             return self._error(call, "ServiceUnavailable", "the sandbox stopped", 503)(
                 environ, record_status
             )
         error = self.faults.take(call.service, call.operation, call.target, kind="error")
         if error is not None:
+            self._log_request(environ, call)
             return self._error(call, error.code, error.message, error.status)(
                 environ, record_status
             )
         self.before_each()
-        return self.app(environ, record_status)
+        if not (call.mutating and call.protocol in ("json", "rest-json")):
+            self._log_request(environ, call)
+            return self.app(environ, record_status)
+        # What a call created is named in its answer (a job's recovery point, an
+        # execution): read it, so the permission checks can follow that resource.
+        answer = self.app(environ, record_status)
+        try:
+            body = b"".join(answer)
+        finally:
+            if hasattr(answer, "close"):
+                answer.close()
+        self._log_request(environ, call, _arns(body))
+        return [body]
+
+    def _log_request(
+        self, environ: dict[str, Any], call: AwsCall | None, result: dict[str, str] | None = None
+    ) -> None:
+        scope = signing_scope(environ)
+        if scope is None:  # not an AWS call: moto's own API
+            return
+        caller = "setup" if SETUP_AGENT in environ.get("HTTP_USER_AGENT", "") else "system"
+        if call is None:  # signed, but no operation of the service's model: say so
+            self.requests.record(
+                "aws", scope[0], "?", caller=caller, region=scope[1], path=environ["PATH_INFO"]
+            )
+            return
+        self.requests.record(
+            "aws",
+            call.service,
+            call.operation,
+            caller=caller,
+            region=call.region,
+            params=call.params,
+            result=result or {},
+        )
 
     @staticmethod
     def _error(call: AwsCall, code: str, message: str, status: int) -> Response:
         status_code, headers, body = error_response(call, code, message, status)
         return Response(body, status=status_code, headers=headers)
+
+
+def _arns(body: bytes) -> dict[str, str]:
+    """The top-level ``...Arn`` members of a JSON answer (``RecoveryPointArn``, ...)."""
+    try:
+        answer = json.loads(body or b"{}")
+    except ValueError:
+        return {}
+    if not isinstance(answer, dict):
+        return {}
+    return {k: v for k, v in answer.items() if k.endswith("Arn") and isinstance(v, str)}

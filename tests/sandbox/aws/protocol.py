@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import io
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 from moto.core.parse import PROTOCOL_PARSERS, RequestParserError
@@ -41,6 +42,9 @@ class AwsCall:
     operation: str  # "StartBackupJob"
     protocol: str  # "rest-json", "json", "query", ...
     target: str  # the resource names and ARNs in the request, space-separated
+    region: str = ""  # the signing region
+    # The request's parameters as the service reads them, blobs left out (request log).
+    params: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def mutating(self) -> bool:
@@ -52,9 +56,10 @@ def identify(environ: dict[str, Any]) -> AwsCall | None:
 
     The body is read once and put back, so moto still sees it.
     """
-    service = _signing_service(environ.get("HTTP_AUTHORIZATION", ""))
-    if service is None:
+    scope = signing_scope(environ)
+    if scope is None:
         return None
+    service, region = scope
     body = _take_body(environ)
     probe = dict(environ, **{"wsgi.input": io.BytesIO(body)})
     try:
@@ -75,7 +80,9 @@ def identify(environ: dict[str, Any]) -> AwsCall | None:
         )
     except (NotFound, NotImplementedError, RequestParserError, ValueError, KeyError):
         return None
-    return AwsCall(service, operation.name, protocol, _target(operation, params))
+    return AwsCall(
+        service, operation.name, protocol, _target(operation, params), region, _plain(params)
+    )
 
 
 def error_response(call: AwsCall, code: str, message: str, status: int) -> tuple[int, dict, bytes]:
@@ -104,14 +111,35 @@ def _take_body(environ: dict[str, Any]) -> bytes:
     return body
 
 
-def _signing_service(authorization: str) -> str | None:
-    """The service from a SigV4 ``Credential=<key>/<date>/<region>/<service>/aws4_request``."""
+def signing_scope(environ: dict[str, Any]) -> tuple[str, str] | None:
+    """(service, region) from a SigV4 ``Credential=<key>/<date>/<region>/<service>/aws4_request``.
+
+    None when the request is not signed (moto's own API, the sandbox's control calls).
+    """
+    authorization = environ.get("HTTP_AUTHORIZATION", "")
     if "Credential=" not in authorization:
         return None
     scope = authorization.split("Credential=", 1)[1].split(",", 1)[0].split("/")
     if len(scope) != 5:
         return None
-    return SERVICE_BY_SIGNING_NAME.get(scope[3], scope[3])
+    return SERVICE_BY_SIGNING_NAME.get(scope[3], scope[3]), scope[2]
+
+
+def _plain(value: Any) -> Any:
+    """Parameters as plain JSON values: blobs (an object's body) left out, times as ISO text."""
+    if isinstance(value, dict):
+        return {
+            k: _plain(v)
+            for k, v in value.items()
+            if not isinstance(v, bytes | bytearray | io.IOBase)
+        }
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value if not isinstance(v, bytes | bytearray | io.IOBase)]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
 
 
 def _target(operation: Any, params: dict[str, Any]) -> str:

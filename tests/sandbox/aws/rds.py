@@ -7,6 +7,18 @@ any point-in-time restore. Here a manual snapshot is ``creating`` for
 ``durations.rds_instance``; ``describe_db_instance_automated_backups`` gives the
 restore window; and a point-in-time restore is checked against it as AWS does,
 remembering the time it used (``restore_time``).
+
+moto copies snapshots, across regions too (the destination region's client
+with the source ARN), but makes the copy ``available`` at once and copies
+any source. Here the source must be ``available``, an encrypted snapshot
+needs ``KmsKeyId`` to leave its region (moto checks the key exists there),
+the copy is ``pending`` for ``durations.rds_snapshot_copy`` (an outcome
+fault makes it ``failed``), and it carries ``SourceRegion`` and, for a
+cross-region copy, ``SourceDBSnapshotIdentifier`` as AWS describes them.
+
+moto deletes an instance at once; here it is ``deleting`` for
+``durations.rds_delete`` and then gone, and deleting one that is still
+``creating`` (or already ``deleting``) is refused with ``InvalidDBInstanceState``.
 """
 
 from __future__ import annotations
@@ -27,10 +39,11 @@ from tests.sandbox.aws.protocol import target_of
 
 
 class RdsState:
-    """What one account and region remembers beyond moto: the times restores used."""
+    """What one account and region remembers beyond moto: restore times, instances deleting."""
 
     def __init__(self, backend: RDSBackend) -> None:
         self.restore_times: dict[str, datetime] = {}
+        self.deleting: dict[str, Progress] = {}
 
 
 def restore_time(account: str, region: str, db_instance_identifier: str) -> datetime:
@@ -52,8 +65,28 @@ class TimedDBSnapshot(TimedStatus, DBSnapshot):
         return int(self.progress.fraction * 100)
 
 
+class TimedDBSnapshotCopy(TimedStatus, DBSnapshot):
+    """A copy of a snapshot: ``pending`` until its ``Progress`` ends.
+
+    Its ``SnapshotCreateTime`` is the copy's own (AWS: it "changes for the
+    copy"); ``OriginalSnapshotCreateTime`` stays the source's.
+    """
+
+    running_statuses = ("pending",)
+
+    @property
+    def percent_progress(self) -> int:
+        return int(self.progress.fraction * 100)
+
+
 class TimedDBInstance(TimedStatus, DBInstance):
     """A moto instance that is ``creating`` until its ``Progress`` ends."""
+
+
+class DeletingDBInstance(TimedStatus, DBInstance):
+    """An instance being deleted: ``deleting`` until its ``Progress`` ends, then gone."""
+
+    running_statuses = ("deleting",)
 
 
 def restore_window(instance: DBInstance) -> dict[str, datetime] | None:
@@ -94,6 +127,58 @@ class SandboxRdsResponse(OneCallAtATime, RDSResponse):
     def _target(self, operation: str) -> str:
         return target_of("rds", operation, self.params.original_dict())
 
+    def call_action(self) -> Any:
+        with current().lock:
+            self._forget_deleted()
+            return super().call_action()
+
+    def _forget_deleted(self) -> None:
+        """Instances whose deletion has run its time are gone (moto removes them at once)."""
+        state = state_of(self.backend, RdsState)
+        for identifier, progress in list(state.deleting.items()):
+            if progress.finished:
+                del state.deleting[identifier]
+                if identifier in self.backend.databases:
+                    self.backend.delete_db_instance(identifier, skip_final_snapshot=True)
+
+    def delete_db_instance(self) -> ActionResult:
+        """``deleting`` for ``durations.rds_delete``, refused while creating or already deleting.
+
+        A final snapshot needs ``FinalDBSnapshotIdentifier`` unless ``SkipFinalSnapshot``,
+        as AWS requires; the sandbox takes it at once, from moto.
+        """
+        identifier = self.params["DBInstanceIdentifier"]
+        instance = self.backend.describe_db_instances(identifier)[0]
+        if instance.status in ("creating", "deleting"):
+            raise AwsError(
+                "InvalidDBInstanceState",
+                f"Instance {identifier} is currently {instance.status}: it cannot be deleted now.",
+            )
+        final = self.params.get("FinalDBSnapshotIdentifier")
+        if not self.params.get("SkipFinalSnapshot") and not final:
+            raise AwsError(
+                "InvalidParameterCombination",
+                "FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.",
+            )
+        if instance.deletion_protection:
+            raise AwsError(
+                "InvalidParameterCombination",
+                "Cannot delete protected DB Instance, please disable deletion protection "
+                "and try again.",
+            )
+        if final and not self.params.get("SkipFinalSnapshot"):
+            self.backend.create_db_snapshot(identifier, final, snapshot_type="manual")
+        progress = Progress.begin(
+            "rds",
+            "DeleteDBInstance",
+            self._target("DeleteDBInstance"),
+            current().durations.rds_delete,
+        )
+        make_timed(instance, DeletingDBInstance, progress)
+        instance.status = "deleting"
+        state_of(self.backend, RdsState).deleting[instance.db_instance_identifier] = progress
+        return ActionResult({"DBInstance": instance})
+
     def create_db_snapshot(self) -> ActionResult:
         instance = self.backend.describe_db_instances(self.params["DBInstanceIdentifier"])[0]
         if instance.status != "available":
@@ -111,6 +196,37 @@ class SandboxRdsResponse(OneCallAtATime, RDSResponse):
             ),
             time_fixed_after=durations.rds_snapshot_time_fixed,
         )
+        return result
+
+    def copy_db_snapshot(self) -> ActionResult:
+        source_id = self.params["SourceDBSnapshotIdentifier"]
+        source = self.backend.get_db_snapshot(source_id)
+        if source.status != "available":
+            raise AwsError(
+                "InvalidDBSnapshotState", f"Snapshot {source_id} is not in available state."
+            )
+        here = self.backend.region_name
+        source_region = source_id.split(":")[3] if source_id.startswith("arn:") else here
+        if source_region != here and source.encrypted and not self.params.get("KmsKeyId"):
+            raise AwsError(
+                "InvalidParameterCombination",
+                "KmsKeyId is required to copy an encrypted DB snapshot to another region.",
+            )
+        result = super().copy_db_snapshot()
+        copy = result.result["DBSnapshot"]  # type: ignore[index]
+        make_timed(
+            copy,
+            TimedDBSnapshotCopy,
+            Progress.begin(
+                "rds",
+                "CopyDBSnapshot",
+                self._target("CopyDBSnapshot"),
+                current().durations.rds_snapshot_copy,
+            ),
+            source_region=source_region,
+        )
+        if source_region != here:
+            copy.source_db_snapshot_identifier = source.db_snapshot_arn
         return result
 
     def restore_db_instance_from_db_snapshot(self) -> ActionResult:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.moto_api._internal import moto_api_backend
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
@@ -33,6 +34,7 @@ from tests.sandbox.aws.files import EfsFiles
 from tests.sandbox.aws.middleware import FaultsAndMutations, WsgiApp
 from tests.sandbox.faults import FaultBook
 from tests.sandbox.mutation_log import MutationLog
+from tests.sandbox.request_log import SETUP_AGENT, RequestLog
 from tests.sandbox.settings import Durations
 
 ACCESS_KEY = "testing"  # moto maps any unknown key to its default account
@@ -63,8 +65,8 @@ class _Server(ThreadedMotoServer):
 class AwsSandbox:
     """Emulated AWS for one process: start it, point clients at ``endpoint_url``, reset it.
 
-    ``faults``, ``log`` and ``durations`` are shared with the Kubernetes half
-    and belong to the caller: ``reset`` leaves them alone.
+    ``faults``, ``log``, ``durations`` and ``requests`` are shared with the
+    Kubernetes half and belong to the caller: ``reset`` leaves them alone.
     """
 
     account = DEFAULT_ACCOUNT_ID  # moto's default account, which any dummy key maps to
@@ -76,11 +78,13 @@ class AwsSandbox:
         log: MutationLog,
         durations: Durations,
         region: str = "eu-west-1",
+        requests: RequestLog | None = None,
     ) -> None:
         self.root = Path(root)
         self.faults = faults
         self.log = log
         self.durations = durations
+        self.requests = requests if requests is not None else RequestLog()
         self.region = region
         self.files = EfsFiles(self.root)
         self._context = SandboxContext(self.files, faults, durations)
@@ -135,7 +139,9 @@ class AwsSandbox:
         self.stop()
 
     def _wrap(self, app: WsgiApp) -> WsgiApp:
-        self._front = FaultsAndMutations(app, self.faults, self.log, before_each=self.settle)
+        self._front = FaultsAndMutations(
+            app, self.faults, self.log, before_each=self.settle, requests=self.requests
+        )
         return self._front
 
     # --- reaching it ---------------------------------------------------------------------
@@ -148,7 +154,13 @@ class AwsSandbox:
         return f"http://{host}:{port}"
 
     def client(self, service: str, region: str | None = None, **options: Any) -> Any:
-        """A boto3 client for ``service`` talking to the sandbox (``options``: e.g. ``config``)."""
+        """A boto3 client for ``service`` talking to the sandbox (``options``: e.g. ``config``).
+
+        For set-up and checks: its calls are logged as the tests' own (``caller="setup"``),
+        not as calls of the system under test.
+        """
+        setup = Config(user_agent_extra=SETUP_AGENT)
+        options["config"] = options["config"].merge(setup) if "config" in options else setup
         return boto3.client(
             service,
             endpoint_url=self.endpoint_url,

@@ -6,6 +6,12 @@ Faults are consulted before a resource request is served, with the verb
 a ``hang`` fault delays the request by its ``seconds``, an ``error`` fault answers
 with its ``status`` and ``message`` as a ``Status`` (429 with ``Retry-After`` =
 ``seconds`` rounded up).
+
+Every authenticated request is written to the request log
+(``tests/sandbox/request_log.py``) in RBAC's terms: the verb (``watch``,
+``update``, ``deletecollection`` included), the API group, the resource with
+its subresource, the namespace and the name; requests for paths that name no
+resource (discovery, health) with their path.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from tests.sandbox.k8s.handlers import Handlers, flag, selectors
 from tests.sandbox.k8s.routing import Target, discovery_document, resource_target
 from tests.sandbox.k8s.store import Store
 from tests.sandbox.mutation_log import MutationLog
+from tests.sandbox.request_log import RequestLog
 
 logger = logging.getLogger(__name__)
 _PUBLIC = (["version"], ["healthz"], ["readyz"], ["livez"])
@@ -46,10 +53,18 @@ def _body(request: Request) -> Any:
 class KubeApi:
     """Serves one store; ``address`` is filled in once the server is bound."""
 
-    def __init__(self, store: Store, faults: FaultBook, log: MutationLog, token: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        faults: FaultBook,
+        log: MutationLog,
+        token: str,
+        requests: RequestLog | None = None,
+    ) -> None:
         self.store = store
         self.faults = faults
         self.token = token
+        self.requests = requests if requests is not None else RequestLog()
         self.handlers = Handlers(store, log)
         self.address = ""
         self.stopped = threading.Event()  # ends open watches when the server stops
@@ -70,12 +85,15 @@ class KubeApi:
         parts = [p for p in request.path.split("/") if p]
         self._authenticate(request, parts)
         if parts and parts[0] in ("healthz", "readyz", "livez"):
+            self._log_path(request)
             return Response("ok", mimetype="text/plain")
         document = discovery_document(parts, self.address)
         if document is not None:
+            self._log_path(request)
             return _json(document)
         target = resource_target(parts)
         verb = self._verb(request.method, target)
+        self._log_request(request, verb, target)
         self._inject_faults(verb, target)
         return self._serve(request, target)
 
@@ -85,6 +103,28 @@ class KubeApi:
         if header == f"Bearer {self.token}" or (header is None and parts in _PUBLIC):
             return
         raise errors.ApiError(401, "Unauthorized")
+
+    def _log_path(self, request: Request) -> None:
+        self.requests.record("k8s", "", request.method.lower(), path=request.path)
+
+    def _log_request(self, request: Request, verb: str, target: Target) -> None:
+        """The request as RBAC authorizes it (``replace`` is ``update``, a watch is ``watch``)."""
+        if verb == "list" and flag(request.args, "watch"):
+            verb = "watch"
+        elif verb == "replace":
+            verb = "update"
+        elif verb == "delete" and not target.name:
+            verb = "deletecollection"
+        resource = target.rt.plural + (f"/{target.subresource}" if target.subresource else "")
+        self.requests.record(
+            "k8s",
+            target.rt.group,
+            verb,
+            resource=resource,
+            namespace=target.namespace or "",
+            name=target.name,
+            path=request.path,
+        )
 
     @staticmethod
     def _verb(method: str, target: Target) -> str:

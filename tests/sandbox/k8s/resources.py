@@ -72,6 +72,15 @@ BACKUPS = ResourceType(
 RESTORES = ResourceType(
     "velero.io", "v1", "restores", "Restore", status_subresource=False, custom=True
 )
+# What ``velero backup delete`` creates: the only way to delete a backup with its data.
+DELETE_BACKUP_REQUESTS = ResourceType(
+    "velero.io",
+    "v1",
+    "deletebackuprequests",
+    "DeleteBackupRequest",
+    status_subresource=False,
+    custom=True,
+)
 PODS = ResourceType(
     "",
     "v1",
@@ -103,7 +112,19 @@ JOBS = ResourceType(
     "batch", "v1", "jobs", "Job", default_propagation="Orphan", field_labels=("status.successful",)
 )
 
-ALL = (ECDEPLOYMENTS, BACKUPS, RESTORES, PODS, PVCS, PVS, CONFIGMAPS, EVENTS, DEPLOYMENTS, JOBS)
+ALL = (
+    ECDEPLOYMENTS,
+    BACKUPS,
+    RESTORES,
+    DELETE_BACKUP_REQUESTS,
+    PODS,
+    PVCS,
+    PVS,
+    CONFIGMAPS,
+    EVENTS,
+    DEPLOYMENTS,
+    JOBS,
+)
 
 
 def lookup(group: str, version: str, plural: str) -> ResourceType | None:

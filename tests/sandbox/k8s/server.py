@@ -34,6 +34,7 @@ from tests.sandbox.k8s.mounts import EFS_DRIVER
 from tests.sandbox.k8s.selectors import parse_label_selector
 from tests.sandbox.k8s.store import Obj, Store
 from tests.sandbox.mutation_log import MutationLog
+from tests.sandbox.request_log import RequestLog
 from tests.sandbox.settings import Durations
 
 ECD_API = "mz.digitalroute.com/v1alpha1"
@@ -48,8 +49,8 @@ class _QuietHandler(WSGIRequestHandler):
 
 class KubernetesSandbox:
     """One cluster: the API on a free loopback port (``url``, ``kubeconfig_path``), the
-    controllers in a background thread, and the shared ``faults``, ``log`` and
-    ``durations`` of the whole sandbox (read live, so tests may change them at any time).
+    controllers in a background thread, and the shared ``faults``, ``log``, ``durations``
+    and ``requests`` of the whole sandbox (read live, so tests may change them at any time).
     ``efs_path`` maps an EFS file-system id to the local directory holding its files.
     """
 
@@ -60,6 +61,7 @@ class KubernetesSandbox:
         log: MutationLog,
         durations: Durations,
         efs_path: Callable[[str], Path],
+        requests: RequestLog | None = None,
     ) -> None:
         self.root = root
         self.faults = faults
@@ -68,7 +70,8 @@ class KubernetesSandbox:
         self.efs_path = efs_path
         self.token = secrets.token_hex(16)
         self.store = Store()
-        self._api = KubeApi(self.store, faults, log, self.token)
+        self.requests = requests if requests is not None else RequestLog()
+        self._api = KubeApi(self.store, faults, log, self.token, self.requests)
         context = ControllerContext(self.store, faults, log, durations, root, efs_path)
         self._velero = VeleroController(context)
         self._loop = ControllerLoop(

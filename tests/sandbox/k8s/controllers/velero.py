@@ -15,6 +15,14 @@ PartiallyFailed when items failed. A missing or unfinished backup, a bad
 ``existingResourcePolicy`` or an unusable resource modifier end in FailedValidation
 with ``validationErrors``.
 
+DeleteBackupRequest (what ``velero backup delete`` creates): Velero's deletion
+controller. A request for a backup that does not exist, or is still running, ends
+``Processed`` with that error; otherwise the backup goes ``Deleting``, its data
+leaves the backup store, the Restores made from it and then the Backup object are
+deleted, the request ends ``Processed`` without errors and every request for that
+backup is removed (as Velero does once a deletion succeeded). The mutation log gets
+``velero-backup-deleted``.
+
 Fault ``outcome`` on (``k8s``, ``velero-backup`` / ``velero-restore``,
 ``<ns>/backups|restores/<name>``) with ``state`` PartiallyFailed or Failed ends the
 object so: PartiallyFailed still stores (restores) the items and counts one error,
@@ -30,7 +38,13 @@ from typing import Any
 
 from tests.sandbox.faults import Fault
 from tests.sandbox.k8s.controllers.loop import ControllerContext
-from tests.sandbox.k8s.resources import BACKUPS, CONFIGMAPS, RESTORES, ResourceType
+from tests.sandbox.k8s.resources import (
+    BACKUPS,
+    CONFIGMAPS,
+    DELETE_BACKUP_REQUESTS,
+    RESTORES,
+    ResourceType,
+)
 from tests.sandbox.k8s.store import Obj
 from tests.sandbox.k8s.timestamps import parse_go_duration, rfc3339
 from tests.sandbox.k8s.velero import modifiers
@@ -101,6 +115,9 @@ class VeleroController:
             waiting = [o for o in objects if _phase(o) in _WAITING]
             if waiting and not running:
                 start(min(waiting, key=lambda o: int(o["metadata"]["resourceVersion"])), now)
+        for request in self.ctx.store.list(DELETE_BACKUP_REQUESTS):
+            if _phase(request) != "Processed":
+                self._delete_backup(request)
 
     def _write_status(
         self, rt: ResourceType, obj: Obj, status: dict[str, Any], milestone: str
@@ -155,6 +172,37 @@ class VeleroController:
         else:
             self.storage.write_backup({**backup, "status": {**backup["status"], **status}}, items)
         self._write_status(BACKUPS, backup, status, "finished")
+
+    # deletions
+
+    def _delete_backup(self, request: Obj) -> None:
+        """Velero's backup deletion controller, for one DeleteBackupRequest."""
+        namespace = request["metadata"]["namespace"]
+        name = (request.get("spec") or {}).get("backupName") or ""
+        backup = self.ctx.store.find(BACKUPS, namespace, name) if name else None
+        if not name:
+            errors = ["spec.backupName is required"]
+        elif backup is None:
+            errors = ["backup not found"]
+        elif _phase(backup) in (*_WAITING, "InProgress"):
+            errors = ["backup is still in progress"]
+        else:
+            self._write_status(BACKUPS, backup, {"phase": "Deleting"}, "deleting")
+            self.storage.delete_backup(name)
+            for restore in self.ctx.store.list(RESTORES, namespace):
+                if (restore.get("spec") or {}).get("backupName") == name:
+                    self.ctx.store.delete(RESTORES, namespace, restore["metadata"]["name"])
+            self.ctx.store.delete(BACKUPS, namespace, name)
+            self.ctx.log.record("k8s", "velero-backup-deleted", f"{namespace}/backups/{name}")
+            errors = []
+        status = {"phase": "Processed", **({"errors": errors} if errors else {})}
+        self._write_status(DELETE_BACKUP_REQUESTS, request, status, "processed")
+        if not errors:
+            for done in self.ctx.store.list(DELETE_BACKUP_REQUESTS, namespace):
+                if (done.get("spec") or {}).get("backupName") == name:
+                    self.ctx.store.delete(
+                        DELETE_BACKUP_REQUESTS, namespace, done["metadata"]["name"]
+                    )
 
     # restores
 

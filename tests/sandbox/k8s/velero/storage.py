@@ -40,6 +40,10 @@ class BackupStorage:
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "velero-backup.json").write_text(json.dumps(backup, indent=2, sort_keys=True))
 
+    def delete_backup(self, name: str) -> None:
+        """What Velero's deletion removes from the bucket: the backup's files."""
+        shutil.rmtree(self._backup_dir(name), ignore_errors=True)
+
     def has_backup(self, name: str) -> bool:
         return (self._backup_dir(name) / "velero-backup.json").is_file()
 

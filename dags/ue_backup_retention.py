@@ -1,0 +1,102 @@
+"""
+### ue_backup_retention: delete old backup sets, never the newest restorable one
+
+Daily (configurable: `retention.schedule`), keeps the newest `keep_last` backup
+sets, the newest `keep_last` restorable ones and any set younger than
+`keep_days` days, and deletes every artifact of the others: RDS snapshots,
+AWS Backup recovery points, MemoryDB snapshots, their cross-region copies,
+Velero backups and manifests. Only artifacts tagged with this installation
+are ever touched. The newest set the restore planner can restore (rule 1
+included) is never deleted, nor any set it draws on, nor a set listed in
+`keep_sets`; while a `ue_restore` (or `ue_restore_drill`) run is in
+progress nothing is deleted.
+
+`dry_run` lists what would go and what it would save, and changes nothing.
+A scheduled run applies the policy (`dry_run` defaults to false); tick
+`dry_run` in the trigger form to look first. The `plan` task's log has the
+table (set, keep/delete, reason, cost); `summary` has the monthly cost kept
+and removed per component.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import DAG, Param, task
+
+from ue_backup.compat import TriggerRule
+from ue_backup.dag_support import START_DATE, default_args, only_if, retention_schedule
+
+with DAG(
+    dag_id="ue_backup_retention",
+    description="Delete backup sets beyond the retention policy, never the newest restorable one",
+    doc_md=__doc__,
+    schedule=retention_schedule(),
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(),
+    tags=["ue-backup", "retention"],
+    render_template_as_native_obj=True,
+    params={
+        "dry_run": Param(
+            False,
+            type="boolean",
+            title="Dry run",
+            description="Only list what would be deleted and what it would save; change nothing.",
+        ),
+        "keep_sets": Param(
+            None,
+            type=["null", "array"],
+            items={"type": "string"},
+            title="Also keep these backup sets",
+            description="Set ids kept whatever their age (e.g. one a later restore will use).",
+        ),
+    },
+) as dag:
+
+    @task
+    def validate(params: dict[str, Any] | None = None, **context: Any) -> dict[str, Any]:
+        """Refuse bad params and configuration, and deleting while a restore runs."""
+        from ue_backup.tasks.retention_steps import validate as run_validate
+
+        return run_validate(params or {}, context)
+
+    @task
+    def inventory(**context: Any) -> dict[str, Any]:
+        """List every artifact that may be this installation's, and the restore planner's view."""
+        from ue_backup.tasks.retention_steps import inventory as run_inventory
+
+        return run_inventory(context["ti"].xcom_pull(task_ids="validate"))
+
+    @task
+    def plan(**context: Any) -> dict[str, Any]:
+        """Decide keep or delete per set (pure), and log it as a table with the costs."""
+        from ue_backup.tasks.retention_steps import plan as run_plan
+
+        ti = context["ti"]
+        return run_plan(ti.xcom_pull(task_ids="validate"), ti.xcom_pull(task_ids="inventory"))
+
+    @task(pre_execute=only_if("apply", task_id="validate"))
+    def delete(**context: Any) -> dict[str, Any]:
+        """Delete the artifacts of the sets the plan gives up (skipped in a dry run)."""
+        from ue_backup.tasks.retention_delete import delete as run_delete
+        from ue_backup.tasks.retention_steps import refuse_if_restoring
+
+        ti = context["ti"]
+        refuse_if_restoring(ti)  # one may have started since validate
+        return run_delete(ti.xcom_pull(task_ids="validate"), ti.xcom_pull(task_ids="plan"))
+
+    @task(trigger_rule=TriggerRule.NONE_FAILED)
+    def summary(**context: Any) -> dict[str, Any]:
+        """What was (or would be) deleted, and the monthly cost kept and removed per component."""
+        from ue_backup.tasks.retention_steps import summary as run_summary
+
+        ti = context["ti"]
+        return run_summary(
+            ti.xcom_pull(task_ids="validate"),
+            ti.xcom_pull(task_ids="plan"),
+            ti.xcom_pull(task_ids="delete"),
+        )
+
+    validate() >> inventory() >> plan() >> delete() >> summary()

@@ -1,0 +1,218 @@
+"""Render the least-privilege IAM policy and Kubernetes RBAC for one installation.
+
+The templates ``include/iam/ue-backup-policy.json`` and ``include/k8s/rbac.yaml``
+hold ``${Name}`` placeholders; this fills them from the installation's
+configuration file (the same YAML the DAGs read) and the few facts it does not
+hold (AWS account id, Airflow's service account)::
+
+    python include/render.py iam --config installation.yaml --account-id 111122223333 \\
+        > ue-backup-policy.json
+    python include/render.py k8s --config installation.yaml \\
+        --service-account airflow/airflow-worker > ue-backup-rbac.yaml
+    # Amazon MWAA: the Kubernetes user an EKS access entry maps the execution role to
+    python include/render.py k8s --config installation.yaml --user ue-backup-mwaa
+
+What an installation leaves out is left out of the result: without MemoryDB
+no MemoryDB statement, without Velero no Velero Role, and so on. A statement
+belongs to the component its ``Sid`` starts with (``COMPONENTS``); a
+statement, ``Resource`` entry or Kubernetes object naming a placeholder that
+has no value is dropped too. Run from the repository root, or anywhere:
+the script finds ``plugins/`` next to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+IAM_TEMPLATE = HERE / "iam" / "ue-backup-policy.json"
+K8S_TEMPLATE = HERE / "k8s" / "rbac.yaml"
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z]+)\}")
+
+# A restore's id is "<installation, cut to 24>-r<yymmddHHMMSS>" (restore_steps.restore_id);
+# the resources a side-by-side restore creates are named after it.
+RESTORE_STAMP = "-r" + "?" * 12
+
+# A statement whose Sid starts with a key is kept only when the placeholder it maps to
+# has a value: the component is part of the installation.
+COMPONENTS = {
+    "Rds": "DbInstanceIdentifier",
+    "Efs": "EfsFileSystemId",
+    "Backup": "BackupVaultName",
+    "DataSync": "DataSyncTaskArn",
+    "MemoryDb": "MemoryDbClusterName",
+    "S3": "ManifestBucket",
+}
+
+
+def _config(data: Mapping[str, Any]) -> Any:
+    """The validated configuration (``ue_backup.config``), so defaults match the DAGs'."""
+    plugins = str(HERE.parent / "plugins")
+    if plugins not in sys.path:
+        sys.path.insert(0, plugins)
+    from ue_backup.config import parse_config
+
+    return parse_config(dict(data))
+
+
+def iam_values(
+    config: Mapping[str, Any], account_id: str, partition: str = "aws"
+) -> dict[str, str | None]:
+    """The IAM template's placeholders for one installation; None for what it leaves out."""
+    cfg = _config(config)
+    aws_backup, datasync = cfg.efs.aws_backup, cfg.efs.datasync
+    return {
+        "Partition": partition,
+        "Region": cfg.region,
+        "AccountId": str(account_id),
+        "Installation": cfg.installation,
+        "RestoreId": cfg.installation[:24] + RESTORE_STAMP,
+        "DbInstanceIdentifier": cfg.database.rds_instance_identifier if cfg.uses_rds else None,
+        "EfsFileSystemId": cfg.efs.file_system_id,
+        "BackupVaultName": aws_backup.vault_name if aws_backup else None,
+        "BackupRoleArn": aws_backup.iam_role_arn if aws_backup else None,
+        "DataSyncTaskArn": datasync.task_arn if datasync else None,
+        "MemoryDbClusterName": cfg.memorydb.cluster_name if cfg.memorydb else None,
+        "ManifestBucket": cfg.manifests.bucket,
+        "ManifestPrefix": cfg.manifests.prefix,
+    }
+
+
+def k8s_values(config: Mapping[str, Any], service_account: str) -> dict[str, str | None]:
+    """The RBAC template's placeholders: namespaces from the configuration, the subject given.
+
+    ``service_account`` is ``<namespace>/<name>`` of the account Airflow's
+    workers and triggerer run as (or the one the ``kubernetes_default``
+    connection's credentials map to).
+    """
+    cfg = _config(config)
+    namespace, _, name = service_account.partition("/")
+    if not namespace or not name:
+        raise ValueError(f"service account {service_account!r} is not <namespace>/<name>")
+    return {
+        "UeNamespace": cfg.kubernetes.namespace,
+        "VeleroNamespace": cfg.velero.namespace if cfg.velero else None,
+        "ServiceAccountNamespace": namespace,
+        "ServiceAccountName": name,
+    }
+
+
+def placeholders(value: Any) -> set[str]:
+    """Every ``${Name}`` used anywhere in ``value`` (strings, lists, mappings, keys too)."""
+    if isinstance(value, str):
+        return set(PLACEHOLDER.findall(value))
+    if isinstance(value, Mapping):
+        return set().union(*(placeholders(k) | placeholders(v) for k, v in value.items()))
+    if isinstance(value, list):
+        return set().union(*(placeholders(v) for v in value))
+    return set()
+
+
+def substitute(value: Any, values: Mapping[str, str | None]) -> Any:
+    """``value`` with every placeholder replaced; KeyError for a name ``values`` lacks."""
+    if isinstance(value, str):
+        return PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), value)
+    if isinstance(value, Mapping):
+        return {substitute(k, values): substitute(v, values) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute(v, values) for v in value]
+    return value
+
+
+def _check_known(names: set[str], values: Mapping[str, str | None]) -> None:
+    unknown = sorted(names - set(values))
+    if unknown:
+        raise KeyError(f"the template uses placeholders nothing fills: {unknown}")
+
+
+def render_policy(template: Mapping[str, Any], values: Mapping[str, str | None]) -> dict:
+    """The policy for ``values``: statements and resources of absent components dropped."""
+    _check_known(placeholders(template), values)
+    absent = {name for name, value in values.items() if value is None}
+    statements = []
+    for statement in copy.deepcopy(template["Statement"]):
+        sid = statement.get("Sid", "")
+        if any(sid.startswith(prefix) and name in absent for prefix, name in COMPONENTS.items()):
+            continue
+        resources = statement["Resource"]
+        resources = [resources] if isinstance(resources, str) else resources
+        resources = [r for r in resources if not placeholders(r) & absent]
+        rest = {k: v for k, v in statement.items() if k != "Resource"}
+        if not resources or placeholders(rest) & absent:
+            continue
+        statement["Resource"] = resources
+        statements.append(substitute(statement, values))
+    return {**{k: v for k, v in template.items() if k != "Statement"}, "Statement": statements}
+
+
+def render_rbac(
+    template: str, values: Mapping[str, str | None], subject: Mapping[str, str] | None = None
+) -> list[dict]:
+    """The RBAC objects for ``values``: objects naming an absent placeholder dropped.
+
+    ``subject`` replaces the bindings' service account, e.g. ``{"kind": "User", "name":
+    ...}`` for the Kubernetes user an EKS access entry maps an IAM role to (Amazon MWAA).
+    """
+    documents = [d for d in yaml.safe_load_all(template) if d]
+    _check_known(placeholders(documents), values)
+    absent = {name for name, value in values.items() if value is None}
+    rendered = [substitute(d, values) for d in documents if not placeholders(d) & absent]
+    if subject is not None:
+        for document in rendered:
+            if "subjects" in document:
+                document["subjects"] = [
+                    {"apiGroup": "rbac.authorization.k8s.io", **subject}
+                    if subject["kind"] != "ServiceAccount"
+                    else dict(subject)
+                ]
+    return rendered
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    kinds = parser.add_subparsers(dest="kind", required=True)
+    iam = kinds.add_parser("iam", help="the IAM policy document (JSON)")
+    iam.add_argument("--config", type=Path, required=True, help="the installation's YAML file")
+    iam.add_argument("--account-id", required=True, help="the AWS account of the installation")
+    iam.add_argument("--partition", default="aws", help="aws, aws-cn or aws-us-gov")
+    k8s = kinds.add_parser("k8s", help="the Roles, ClusterRole and bindings (YAML)")
+    k8s.add_argument("--config", type=Path, required=True, help="the installation's YAML file")
+    who = k8s.add_mutually_exclusive_group(required=True)
+    who.add_argument(
+        "--service-account",
+        metavar="NAMESPACE/NAME",
+        help="the service account Airflow's workers and triggerer use",
+    )
+    who.add_argument(
+        "--user", help="the Kubernetes user Airflow's credentials map to (EKS access entry)"
+    )
+    who.add_argument("--group", help="a Kubernetes group those credentials belong to")
+    args = parser.parse_args(argv)
+    config = yaml.safe_load(args.config.read_text())
+    if args.kind == "iam":
+        policy = render_policy(
+            json.loads(IAM_TEMPLATE.read_text()),
+            iam_values(config, args.account_id, args.partition),
+        )
+        print(json.dumps(policy, indent=2))
+    else:
+        subject = None
+        if args.user or args.group:
+            kind = "User" if args.user else "Group"
+            subject = {"kind": kind, "name": args.user or args.group}
+        values = k8s_values(config, args.service_account or "unused/unused")
+        documents = render_rbac(K8S_TEMPLATE.read_text(), values, subject)
+        print(yaml.safe_dump_all(documents, sort_keys=False), end="")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""EFS: the mount targets that make a file system restored side by side mountable.
+
+AWS Backup restores into a new file system without mount targets, and the
+EFS CSI driver can only mount a file system through a mount target in the
+node's availability zone. Giving the new file system mount targets in the
+subnets, with the security groups, of the live one makes it reachable from
+the same cluster. The provider has no EFS hook; this one owns the ``efs``
+client and the waiter in ``waiters/efs.json`` (AWS ships none).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+from ue_backup.waiters import CustomWaitersMixin
+
+
+class EfsHook(CustomWaitersMixin, AwsBaseHook):
+    """Interact with Amazon EFS through the ``efs`` boto3 client."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["client_type"] = "efs"
+        super().__init__(*args, **kwargs)
+
+    def mount_targets(self, file_system_id: str) -> list[dict[str, Any]]:
+        return self.conn.describe_mount_targets(FileSystemId=file_system_id).get("MountTargets", [])
+
+    def copy_mount_targets(self, source_id: str, target_id: str) -> list[dict[str, Any]]:
+        """Give ``target_id`` a mount target in each subnet ``source_id`` has one in.
+
+        With the source's security groups. Idempotent: a subnet that has one
+        already is left alone, so a retry creates nothing twice. Only reads
+        the source. Returns the target's mount targets.
+        """
+        present = {t["SubnetId"] for t in self.mount_targets(target_id)}
+        for source in self.mount_targets(source_id):
+            if source["SubnetId"] in present:
+                continue
+            groups = self.conn.describe_mount_target_security_groups(
+                MountTargetId=source["MountTargetId"]
+            ).get("SecurityGroups", [])
+            self.conn.create_mount_target(
+                FileSystemId=target_id, SubnetId=source["SubnetId"], SecurityGroups=groups
+            )
+            self.log.info("Mount target for %s in %s created", target_id, source["SubnetId"])
+        return self.mount_targets(target_id)

@@ -1,0 +1,437 @@
+"""Deleting everything a restore drill created, whatever happened to the drill.
+
+A drill leaves a full copy of the installation behind if nothing removes
+it: an RDS instance, a file system, a MemoryDB cluster and restored
+Kubernetes objects, all billed or running. The cleanup is the drill DAG's
+teardown; it finds each temporary resource by the name the drill gave it
+(``drill_steps.drill_names``), so it works after a failure at any step and
+after a retry, and "already deleted" is simply done.
+
+Each resource is in one of three states: ``gone``; ``present`` (a delete
+call is due); ``busy`` (AWS or Kubernetes is still working on it: being
+created, deleted, or its restore is still running, so a delete now would
+be refused or would leave what is still to come). A round deletes what is
+present; ``DrillCleanupOperator`` then waits in the triggerer until nothing
+is busy, and rounds again until everything is gone. Reading the states
+changes nothing, so the trigger uses the very same code.
+
+Never the live installation: every name is compared with the live
+instance, cluster, file system and namespaces before anything is deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from botocore.exceptions import ClientError
+from kubernetes.client.rest import ApiException
+
+from ue_backup.errors import PermanentFailure
+
+log = logging.getLogger(__name__)
+
+GONE, BUSY, PRESENT = "gone", "busy", "present"
+RESTORE_JOB_RUNNING = ("CREATED", "PENDING", "RUNNING")
+VELERO_RESTORE_LABEL = "velero.io/restore-name"
+# Kubernetes types the cleanup never looks into for restored objects: Velero never restores them.
+NOT_RESTORED = {"events", "events.events.k8s.io"}
+
+
+@dataclass(frozen=True)
+class State:
+    status: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.status}{f' ({self.detail})' if self.detail else ''}"
+
+
+def _gone() -> State:
+    return State(GONE)
+
+
+class DrillResources:
+    """The temporary resources of one drill, as ``prepare`` named them.
+
+    ``resources`` is the ``resources`` entry of the drill's settings;
+    ``efs_restore_job`` the restore job id, when the restore was started.
+    """
+
+    def __init__(self, resources: Mapping[str, Any], efs_restore_job: str | None = None) -> None:
+        self.r = resources
+        self.efs_restore_job = efs_restore_job or None
+        self.live = resources.get("live") or {}
+
+    # --- clients -------------------------------------------------------------------------
+
+    def _aws(self, service: str) -> Any:
+        from ue_backup.aws import aws_client
+
+        return aws_client(self.r["aws_conn_id"], self.r["region"], service)
+
+    @cached_property
+    def rds(self) -> Any:
+        return self._aws("rds")
+
+    @cached_property
+    def memorydb(self) -> Any:
+        return self._aws("memorydb")
+
+    @cached_property
+    def efs(self) -> Any:
+        return self._aws("efs")
+
+    @cached_property
+    def backup(self) -> Any:
+        return self._aws("backup")
+
+    @cached_property
+    def kube(self) -> Any:
+        from ue_backup.hooks.kube_job import KubeJobHook
+
+        return KubeJobHook(conn_id=self.r["kubernetes_conn_id"])
+
+    @cached_property
+    def velero(self) -> Any:
+        from ue_backup.hooks.velero import VeleroHook
+
+        return VeleroHook(conn_id=self.r["kubernetes_conn_id"])
+
+    # --- the states ----------------------------------------------------------------------
+
+    def _checks(self) -> dict[str, tuple[Callable[[], State], Callable[[], None]]]:
+        """Each resource: (read its state, delete it), in the order they are handled."""
+        checks: dict[str, tuple[Callable[[], State], Callable[[], None]]] = {}
+        if self.r.get("velero_restore"):
+            checks["velero restore"] = (self._velero_state, self._delete_velero)
+            checks["restored objects"] = (self._objects_state, self._delete_objects)
+        checks["efs jobs"] = (self._jobs_state, self._delete_jobs)
+        checks["efs claim"] = (self._claim_state, self._delete_claim)
+        checks["efs volume"] = (self._volume_state, self._delete_volume)
+        checks["efs file system"] = (self._efs_state, self._delete_efs)
+        if self.r.get("rds_instance"):
+            checks["rds instance"] = (self._rds_state, self._delete_rds)
+        if self.r.get("memorydb_cluster"):
+            checks["memorydb cluster"] = (self._memorydb_state, self._delete_memorydb)
+        return checks
+
+    def states(self) -> dict[str, State]:
+        """Where each temporary resource stands; reads only."""
+        self._guard()
+        return {name: read() for name, (read, _) in self._checks().items()}
+
+    def delete_round(self) -> dict[str, State]:
+        """Delete every resource that is present; return the states after it."""
+        self._guard()
+        for name, (read, delete) in self._checks().items():
+            state = read()
+            if state.status == PRESENT:
+                log.info("Deleting the drill's %s: %s", name, state.detail)
+                delete()
+        return self.states()
+
+    def _guard(self) -> None:
+        """Refuse outright if a temporary name is a live one: a bug, never a cleanup."""
+        clashes = [
+            (what, self.r.get(key))
+            for what, key, live in (
+                ("RDS instance", "rds_instance", self.live.get("rds_instance")),
+                ("MemoryDB cluster", "memorydb_cluster", self.live.get("memorydb_cluster")),
+            )
+            if self.r.get(key) and self.r.get(key) == live
+        ]
+        if self.r["namespace"] in (self.live.get("namespaces") or ()):
+            clashes.append(("namespace", self.r["namespace"]))
+        volume = _read(lambda: self.kube.core_v1_client.read_persistent_volume(self.r["volume"]))
+        csi = volume.spec.csi if volume is not None else None
+        live_fs = self.live.get("file_system_id")
+        if csi is not None and live_fs and (csi.volume_handle or "").split(":")[0] == live_fs:
+            clashes.append(("volume", self.r["volume"]))
+        if clashes:
+            raise PermanentFailure(f"refusing to delete live resources: {clashes}")
+
+    # --- RDS -------------------------------------------------------------------------------
+
+    def _rds_state(self) -> State:
+        try:
+            instance = self.rds.describe_db_instances(DBInstanceIdentifier=self.r["rds_instance"])[
+                "DBInstances"
+            ][0]
+        except self.rds.exceptions.DBInstanceNotFoundFault:
+            return _gone()
+        status = instance["DBInstanceStatus"]
+        if status == "deleting":
+            return State(BUSY, "deleting")
+        if status == "creating":
+            return State(BUSY, "still being created; deleted once it is")
+        return State(PRESENT, f"{self.r['rds_instance']} is {status}")
+
+    def _delete_rds(self) -> None:
+        try:
+            self.rds.delete_db_instance(
+                DBInstanceIdentifier=self.r["rds_instance"],
+                SkipFinalSnapshot=True,
+                DeleteAutomatedBackups=True,
+            )
+        except ClientError as error:
+            if _code(error) not in ("InvalidDBInstanceState", "DBInstanceNotFound"):
+                raise
+            log.info("RDS instance %s: %s (next round)", self.r["rds_instance"], _code(error))
+
+    # --- MemoryDB ------------------------------------------------------------------------
+
+    def _memorydb_state(self) -> State:
+        name = self.r["memorydb_cluster"]
+        try:
+            cluster = self.memorydb.describe_clusters(ClusterName=name)["Clusters"][0]
+        except self.memorydb.exceptions.ClusterNotFoundFault:
+            return _gone()
+        status = cluster.get("Status")
+        if status in ("available", "create-failed"):
+            return State(PRESENT, f"{name} is {status}")
+        return State(BUSY, str(status))
+
+    def _delete_memorydb(self) -> None:
+        try:
+            self.memorydb.delete_cluster(ClusterName=self.r["memorydb_cluster"])
+        except ClientError as error:
+            if _code(error) not in ("InvalidClusterStateFault", "ClusterNotFoundFault"):
+                raise
+            log.info(
+                "MemoryDB cluster %s: %s (next round)", self.r["memorydb_cluster"], _code(error)
+            )
+
+    # --- EFS ---------------------------------------------------------------------------------
+
+    def _file_system(self) -> dict[str, Any] | None:
+        found = self.efs.describe_file_systems(CreationToken=self.r["efs_creation_token"])
+        systems = found.get("FileSystems") or []
+        if systems and systems[0]["FileSystemId"] == self.live.get("file_system_id"):
+            raise PermanentFailure(
+                f"refusing to delete live resources: file system {systems[0]['FileSystemId']}"
+            )
+        return systems[0] if systems else None
+
+    def _efs_state(self) -> State:
+        if self.efs_restore_job:
+            job = self.backup.describe_restore_job(RestoreJobId=self.efs_restore_job)
+            if job.get("Status") in RESTORE_JOB_RUNNING:
+                return State(BUSY, f"restore job {self.efs_restore_job} is {job['Status']}")
+        file_system = self._file_system()
+        if file_system is None:
+            return _gone()
+        fs_id, state = file_system["FileSystemId"], file_system["LifeCycleState"]
+        if state != "available":
+            return State(BUSY, f"{fs_id} is {state}")
+        targets = self.efs.describe_mount_targets(FileSystemId=fs_id).get("MountTargets") or []
+        if any(t["LifeCycleState"] == "available" for t in targets):
+            return State(PRESENT, f"{fs_id}: {len(targets)} mount target(s) to delete first")
+        if targets:
+            return State(BUSY, f"{fs_id}: mount targets being deleted")
+        if self._jobs_state().status != GONE:
+            return State(BUSY, f"{fs_id}: waiting for the drill's Jobs using it to end")
+        return State(PRESENT, f"{fs_id} is available")
+
+    def _delete_efs(self) -> None:
+        file_system = self._file_system()
+        if file_system is None:
+            return
+        fs_id = file_system["FileSystemId"]
+        targets = self.efs.describe_mount_targets(FileSystemId=fs_id).get("MountTargets") or []
+        for target in targets:
+            if target["LifeCycleState"] == "available":
+                self.efs.delete_mount_target(MountTargetId=target["MountTargetId"])
+        if targets:
+            return
+        try:
+            self.efs.delete_file_system(FileSystemId=fs_id)
+        except ClientError as error:
+            if _code(error) not in ("FileSystemInUse", "FileSystemNotFound"):
+                raise
+            log.info("File system %s: %s (next round)", fs_id, _code(error))
+
+    # --- Velero and the restored objects -----------------------------------------------
+
+    def _velero_state(self) -> State:
+        from ue_backup.hooks.velero import FINISHED_PHASES
+
+        name, namespace = self.r["velero_restore"], self.r["velero_namespace"]
+        restore = self.velero.get_restore(namespace, name)
+        modifiers = _read(
+            lambda: self.kube.core_v1_client.read_namespaced_config_map(
+                f"{name}-modifiers", namespace
+            )
+        )
+        if restore is None:
+            return State(PRESENT, "its modifier ConfigMap") if modifiers else _gone()
+        if restore["metadata"].get("deletionTimestamp"):
+            return State(BUSY, "being deleted")
+        phase = (restore.get("status") or {}).get("phase") or "New"
+        if phase not in FINISHED_PHASES:
+            return State(BUSY, f"restore {name} is {phase}: it may still create objects")
+        return State(PRESENT, f"restore {name} is {phase}")
+
+    def _delete_velero(self) -> None:
+        self.velero.delete_restore(self.r["velero_namespace"], self.r["velero_restore"])
+
+    def _api(self, method: str, path: str, query: list | None = None, body: Any = None) -> Any:
+        """One raw API call, answered as plain JSON (the typed clients know no custom type)."""
+        response = self.kube.api_client.call_api(
+            path,
+            method,
+            query_params=query or [],
+            header_params={"Accept": "application/json", "Content-Type": "application/json"},
+            body=body,
+            auth_settings=["BearerToken"],
+            _return_http_data_only=True,
+            _preload_content=False,
+        )
+        return json.loads(response.data or b"{}")
+
+    def _restorable_types(self) -> list[str]:
+        """The collection path of every namespaced type the cluster serves (discovery)."""
+        namespace = self.r["namespace"]
+        prefixes = ["/api/v1"] + [
+            f"/apis/{group['preferredVersion']['groupVersion']}"
+            for group in self._api("GET", "/apis").get("groups", [])
+        ]
+        paths = []
+        for prefix in prefixes:
+            for resource in self._api("GET", prefix).get("resources", []):
+                name = resource["name"]
+                group = prefix.split("/")[2] if prefix.startswith("/apis/") else ""
+                if (
+                    resource.get("namespaced")
+                    and "/" not in name
+                    and {"list", "deletecollection"} <= set(resource.get("verbs", []))
+                    and (f"{name}.{group}" if group else name) not in NOT_RESTORED
+                ):
+                    paths.append(f"{prefix}/namespaces/{namespace}/{name}")
+        return paths
+
+    def _restored(self) -> dict[str, list[dict[str, Any]]]:
+        selector = [("labelSelector", f"{VELERO_RESTORE_LABEL}={self.r['velero_restore']}")]
+        found = {}
+        for path in self._restorable_types():
+            items = self._api("GET", path, selector).get("items") or []
+            if items:
+                found[path] = items
+        return found
+
+    def _objects_state(self) -> State:
+        velero = self._velero_state()
+        if velero.status == BUSY:
+            return State(BUSY, f"waiting for the Velero restore: {velero.detail}")
+        found = self._restored()
+        if not found:
+            return _gone()
+        counts = ", ".join(
+            f"{len(items)} {path.rsplit('/', 1)[-1]}" for path, items in found.items()
+        )
+        live = [
+            i
+            for items in found.values()
+            for i in items
+            if not i["metadata"].get("deletionTimestamp")
+        ]
+        return State(PRESENT if live else BUSY, counts + ("" if live else " terminating"))
+
+    def _delete_objects(self) -> None:
+        selector = [("labelSelector", f"{VELERO_RESTORE_LABEL}={self.r['velero_restore']}")]
+        for path in self._restored():
+            self._api("DELETE", path, selector, {"propagationPolicy": "Background"})
+
+    # --- the drill's EFS Jobs, claim and volume ------------------------------------------
+
+    def _jobs_state(self) -> State:
+        namespace, left, objects = self.r["namespace"], [], []
+        for name in self.r["jobs"]:
+            job = _read(
+                lambda name=name: self.kube.batch_v1_client.read_namespaced_job(name, namespace)
+            )
+            pods = self.kube.core_v1_client.list_namespaced_pod(
+                namespace, label_selector=f"job-name={name}"
+            ).items
+            if job is not None or pods:
+                left.append(name)
+                objects += [job, *pods] if job is not None else pods
+        if not left:
+            return _gone()
+        terminating = all(o.metadata.deletion_timestamp for o in objects)
+        return State(BUSY if terminating else PRESENT, f"Jobs {left}")
+
+    def _delete_jobs(self) -> None:
+        namespace = self.r["namespace"]
+        for name in self.r["jobs"]:
+            _delete(
+                lambda name=name: self.kube.batch_v1_client.delete_namespaced_job(
+                    name, namespace, propagation_policy="Background"
+                )
+            )
+            self.kube.core_v1_client.delete_collection_namespaced_pod(
+                namespace, label_selector=f"job-name={name}"
+            )
+
+    def _claim_state(self) -> State:
+        claim = _read(
+            lambda: self.kube.core_v1_client.read_namespaced_persistent_volume_claim(
+                self.r["claim"], self.r["namespace"]
+            )
+        )
+        return _object_state(claim, f"claim {self.r['claim']}")
+
+    def _delete_claim(self) -> None:
+        _delete(
+            lambda: self.kube.core_v1_client.delete_namespaced_persistent_volume_claim(
+                self.r["claim"], self.r["namespace"]
+            )
+        )
+
+    def _volume_state(self) -> State:
+        volume = _read(lambda: self.kube.core_v1_client.read_persistent_volume(self.r["volume"]))
+        return _object_state(volume, f"volume {self.r['volume']}")
+
+    def _delete_volume(self) -> None:
+        _delete(lambda: self.kube.core_v1_client.delete_persistent_volume(self.r["volume"]))
+
+
+def _code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")
+
+
+def _read(read: Callable[[], Any]) -> Any:
+    """The object, or None when Kubernetes answers 404."""
+    try:
+        return read()
+    except ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+
+
+def _delete(delete: Callable[[], Any]) -> None:
+    """Delete, treating "not found" as done."""
+    try:
+        delete()
+    except ApiException as error:
+        if error.status != 404:
+            raise
+
+
+def _object_state(obj: Any, what: str) -> State:
+    if obj is None:
+        return _gone()
+    if obj.metadata.deletion_timestamp:
+        return State(BUSY, f"{what} terminating")
+    return State(PRESENT, what)
+
+
+def summary(states: Mapping[str, State]) -> str:
+    """The states as lines for the task log."""
+    width = max((len(name) for name in states), default=0)
+    return "\n".join(f"{name.ljust(width)}  {state}" for name, state in states.items())

@@ -1,0 +1,516 @@
+"""The restore drill's own steps: check the request, plan, verify each restore, report.
+
+A drill restores the newest restorable backup set (or a named one) side by
+side into temporary resources named after the drill run, proves each one
+usable, measures how long that took, and leaves nothing behind (the cleanup
+is ``tasks/drill_cleanup.py``). It reuses the restore's planner and
+inventory (``tasks/restore_steps.py``), so it rehearses exactly what a real
+restore would do, and it never writes to the live installation: every name
+it creates is its own, and the live names are kept in its settings only to
+check that nothing it deletes is one of them.
+
+What "usable" means per component, and what the drill cannot check:
+
+- database: the new RDS instance is ``available`` with an endpoint. No SQL
+  is run: the drill holds no database credentials, and the sandbox has no
+  real PostgreSQL behind its endpoints.
+- EFS: the recovery point restored into a new file system, its temporary
+  files purged by the same Job script a restore uses, then a Job checks
+  that the tree holds files and no temporary file (``temp_files``).
+- MemoryDB: the new cluster is ``available`` with an endpoint.
+- Kubernetes: the Velero restore into the drill namespace completed, it
+  restored objects, and every restored ECD is disabled; workloads are
+  restored with zero replicas, so nothing of the copy runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from ue_backup.backup_set import INSTALLATION_TAG, BackupSet
+from ue_backup.config import ConfigError, EfsBackupMethod, InstallationConfig, load_config
+from ue_backup.dag_support import only_if
+from ue_backup.drill_report import COMPONENTS, build_report, report_key, report_table
+from ue_backup.errors import PermanentFailure
+from ue_backup.notifications import TaskFailureNotifier
+from ue_backup.restore_scripts import DONE_MARKER, check_restored_tree
+
+log = logging.getLogger(__name__)
+
+DRILL_PARAMS = ("backup_set", "allow_point_in_time_restore", "dry_run")
+DRILL_TAG = "ue-backup:drill"
+STARTED_AT = "started_at"  # the XCom key a restore start task records its start under
+VELERO_RESTORE_LABEL = "velero.io/restore-name"
+
+# What the drill's Velero restore leaves out: running things (pods, jobs), what the
+# platform's controllers re-create (replica sets), claims that would point at the live
+# file system, and ingresses that would compete for the live host names.
+EXCLUDED_RESOURCES = [
+    "pods",
+    "replicasets.apps",
+    "jobs.batch",
+    "cronjobs.batch",
+    "persistentvolumeclaims",
+    "ingresses.networking.k8s.io",
+]
+SCALED_TO_ZERO = ("deployments.apps", "statefulsets.apps")
+
+
+class DrillFailed(PermanentFailure):
+    """The drill did not prove the set restorable; the failed steps have alerted already."""
+
+
+class DrillReportNotifier(TaskFailureNotifier):
+    """The report's failure alert, except when it only repeats a failed step's own alert.
+
+    The report fails the run when a drill step failed (``DrillFailed``); that
+    step has sent its alert, naming itself. A report that cannot be written
+    alerts as any step does.
+    """
+
+    def notify(self, context: Any) -> None:
+        if isinstance(context.get("exception"), DrillFailed):
+            log.info("No alert from the report: the failed step has sent one")
+            return
+        super().notify(context)
+
+
+# --- names ---------------------------------------------------------------------------------
+
+
+def drill_id(installation: str, run_after: datetime) -> str:
+    """The drill run's id, which names every temporary resource it creates.
+
+    40 characters at most (MemoryDB's limit; RDS allows 63), no ``--`` and
+    no trailing hyphen (RDS refuses both). From the run, not from the set:
+    two drills of one set never share a resource, and a retry finds its own.
+    """
+    base = re.sub("-+", "-", installation[:21]).rstrip("-")
+    return f"{base}-drill-{run_after.astimezone(UTC):%y%m%d%H%M%S}"
+
+
+def drill_namespace(cfg: InstallationConfig) -> str:
+    return cfg.drill.namespace or f"{cfg.kubernetes.namespace[:57]}-drill"
+
+
+def drill_names(cfg: InstallationConfig, run_after: datetime) -> dict[str, str]:
+    """Every name the drill creates; the cleanup deletes exactly these."""
+    did = drill_id(cfg.installation, run_after)
+    namespace = drill_namespace(cfg)
+    claim = f"{did}-efs"
+    return {
+        "drill_id": did,
+        "rds_target": did,
+        "memorydb_target": did,
+        "efs_token": f"{did}-efs",
+        "velero_restore": did,
+        "drill_namespace": namespace,
+        "efs_claim": claim,
+        # The PersistentVolume KubeJobHook.ensure_efs_claim makes for that claim.
+        "efs_volume": f"{namespace}-{claim}",
+        "place_job": f"{did}-place",
+        "check_job": f"{did}-check",
+    }
+
+
+# --- the request ---------------------------------------------------------------------------
+
+
+def check_params(
+    params: Mapping[str, Any], conf: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """(the planner's request, problems): every problem with the params, each naming its field."""
+    problems = [
+        f"params.{key}: is not a parameter of this DAG (known: {', '.join(DRILL_PARAMS)})"
+        for key in sorted(set(conf or {}) - set(DRILL_PARAMS))
+    ]
+    for flag, default in (("dry_run", False), ("allow_point_in_time_restore", True)):
+        if not isinstance(params.get(flag, default), bool):
+            problems.append(f"params.{flag}: {params.get(flag)!r} is not true or false")
+    request: dict[str, Any] = {
+        "type": "latest",
+        "allow_point_in_time_restore": params.get("allow_point_in_time_restore", True) is True,
+    }
+    wanted = params.get("backup_set")
+    if wanted not in (None, ""):
+        try:
+            request.update(type="backup_set", backup_set=BackupSet.parse(str(wanted)).id)
+        except ValueError as error:
+            problems.append(f"params.backup_set: {error}")
+    return request, problems
+
+
+def check_config(cfg: InstallationConfig, request: Mapping[str, Any]) -> list[str]:
+    """What in the configuration (or the request against it) makes a drill impossible."""
+    problems = []
+    if request.get("type") == "backup_set":
+        owner = BackupSet.parse(request["backup_set"]).installation
+        if owner != cfg.installation:
+            problems.append(
+                f"params.backup_set: {request['backup_set']!r} is a set of {owner!r}, "
+                f"not of this installation {cfg.installation!r}"
+            )
+    if cfg.efs.backup_method != EfsBackupMethod.AWS_BACKUP:
+        problems.append(
+            f"efs.backup_method: {cfg.efs.backup_method.value!r}: the drill restores AWS "
+            "Backup recovery points; a DataSync copy has no restore path yet"
+        )
+    namespace = drill_namespace(cfg)
+    installation_namespaces = {cfg.kubernetes.namespace} | set(
+        cfg.velero.included_namespaces if cfg.velero else ()
+    )
+    if namespace in installation_namespaces:
+        problems.append(
+            f"drill.namespace: {namespace!r} is a namespace of the installation; the drill "
+            "restores beside it, into a namespace of its own"
+        )
+    return problems
+
+
+def prepare(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
+    """Refuse bad input, list and plan with rule 1, name everything; changes nothing.
+
+    Returns the drill's settings: where to restore from (the plan), every
+    name the drill will create, and which components it restores.
+    """
+    from ue_backup.planning import RestorePlanError, plan_restore
+    from ue_backup.tasks.preflight import COMPONENTS as RESTORE_COMPONENTS
+    from ue_backup.tasks.restore_steps import (
+        list_inventory,
+        memorydb_seed,
+        plan_table,
+        restore_steps_of,
+    )
+
+    dag_run = context["dag_run"]
+    request, problems = check_params(params, dag_run.conf or {})
+    try:
+        cfg = load_config()
+    except ConfigError as error:
+        raise PermanentFailure("\n".join([str(error), *problems])) from None
+    problems += check_config(cfg, request) if not problems else []
+    if problems:
+        raise PermanentFailure("invalid drill request:\n" + "\n".join(f"  - {p}" for p in problems))
+    dry_run = params.get("dry_run", False) is True
+    started = dag_run.start_date or datetime.now(UTC)
+    names = drill_names(cfg, dag_run.run_after)
+    base = {
+        "installation": cfg.installation,
+        "region": cfg.region,
+        "aws_conn_id": cfg.aws_conn_id,
+        "kubernetes_conn_id": cfg.kubernetes_conn_id,
+    }
+    inventory = list_inventory(base, cfg)
+    try:
+        plan = plan_restore(inventory, request)
+    except RestorePlanError as error:
+        raise PermanentFailure(f"no backup set to drill ({request}): {error}") from None
+    steps = restore_steps_of(
+        plan,
+        {
+            "restoring": not dry_run,
+            "components": list(RESTORE_COMPONENTS),
+            "in_place": False,
+            "restore_id": names["drill_id"],
+        },
+    )
+    live = {
+        "rds_instance": cfg.database.rds_instance_identifier,
+        "memorydb_cluster": cfg.memorydb.cluster_name if cfg.memorydb else None,
+        "file_system_id": cfg.efs.file_system_id,
+        "namespaces": sorted(
+            {cfg.kubernetes.namespace} | set(cfg.velero.included_namespaces if cfg.velero else ())
+        ),
+    }
+    settings = {
+        **base,
+        **names,
+        **steps,
+        **memorydb_seed(plan, inventory),
+        "dry_run": dry_run,
+        "started_at": started.astimezone(UTC).isoformat(),
+        "backup_set": plan.get("backup_set"),
+        "plan": plan,
+        "namespace": cfg.kubernetes.namespace,
+        "namespace_mapping": {cfg.kubernetes.namespace: names["drill_namespace"]},
+        "ecd_namespaces": [cfg.kubernetes.namespace, names["drill_namespace"]],
+        "velero_namespace": cfg.velero.namespace if cfg.velero else None,
+        "efs_file_system_id": cfg.efs.file_system_id,
+        "backup_role_arn": cfg.efs.aws_backup.iam_role_arn if cfg.efs.aws_backup else None,
+        "rds_instance": cfg.database.rds_instance_identifier,
+        "memorydb_cluster": cfg.memorydb.cluster_name if cfg.memorydb else None,
+        "job_image": cfg.kubernetes.job_image,
+        "tags": {DRILL_TAG: names["drill_id"], INSTALLATION_TAG: cfg.installation},
+        "manifest_bucket": cfg.manifests.bucket,
+        "manifest_prefix": cfg.manifests.prefix,
+        "live": live,
+        "resources": {
+            **base,
+            "rds_instance": names["rds_target"] if cfg.uses_rds else None,
+            "memorydb_cluster": names["memorydb_target"] if cfg.memorydb else None,
+            "efs_creation_token": names["efs_token"],
+            "velero_namespace": cfg.velero.namespace if cfg.velero else None,
+            "velero_restore": names["velero_restore"] if cfg.velero else None,
+            "namespace": names["drill_namespace"],
+            "jobs": [names["place_job"], names["check_job"]],
+            "claim": names["efs_claim"],
+            "volume": names["efs_volume"],
+            "live": live,
+        },
+    }
+    log.info(
+        "Restore drill %s of %s:\n%s\nTemporary resources: %s",
+        names["drill_id"],
+        cfg.installation,
+        plan_table(plan),
+        json.dumps({k: settings[k] for k in names}, indent=2),
+    )
+    if dry_run:
+        log.info("Dry run: this is what the drill would restore; nothing was created")
+    return settings
+
+
+def drill_step(flag: str) -> Callable[[Any], None]:
+    """``pre_execute`` of a restore start: skip unless the plan restores it; record the start.
+
+    The start time (an XCom ``started_at``) begins the component's measured RTO.
+    """
+    gate = only_if(flag, task_id="prepare")
+
+    def start(context: Any) -> None:
+        gate(context)
+        context["ti"].xcom_push(key=STARTED_AT, value=datetime.now(UTC).isoformat())
+
+    return start
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+# --- verification --------------------------------------------------------------------------
+
+
+def verify_database(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The new instance is ``available`` and has an endpoint (no SQL: see the module doc)."""
+    from ue_backup.aws import settings_client
+
+    name = settings["rds_target"]
+    instance = settings_client(settings, "rds").describe_db_instances(DBInstanceIdentifier=name)[
+        "DBInstances"
+    ][0]
+    endpoint = instance.get("Endpoint") or {}
+    problems = []
+    if instance["DBInstanceStatus"] != "available":
+        problems.append(f"status {instance['DBInstanceStatus']!r}, not 'available'")
+    if not endpoint.get("Address") or not endpoint.get("Port"):
+        problems.append("no endpoint")
+    if problems:
+        raise PermanentFailure(f"restored DB instance {name}: {'; '.join(problems)}")
+    return {
+        "resource": name,
+        "endpoint": f"{endpoint['Address']}:{endpoint['Port']}",
+        "engine": instance.get("Engine"),
+        "instance_class": instance.get("DBInstanceClass"),
+        "usable_at": _now(),
+    }
+
+
+def drill_file_system(settings: Mapping[str, Any], job_id: str) -> dict[str, Any]:
+    """The new file system the restore job made (refused if it were the live one), made mountable.
+
+    AWS Backup gives a new file system no mount target; the drill's Jobs can
+    only mount it through one in their node's zone, so it gets one in every
+    subnet the live file system has one in, with the same security groups.
+    """
+    from ue_backup.aws import settings_client
+    from ue_backup.hooks.aws_backup import AwsBackupHook
+    from ue_backup.hooks.efs import EfsHook
+
+    hook = AwsBackupHook(aws_conn_id=settings["aws_conn_id"], region_name=settings["region"])
+    job = hook.describe_restore_job(job_id)
+    fs_id = (job.get("CreatedResourceArn") or "").rsplit("/", 1)[-1]
+    if not fs_id or fs_id == settings["efs_file_system_id"]:
+        raise PermanentFailure(
+            f"restore job {job_id} created {fs_id or 'no file system'}, not a new file system"
+        )
+    described = settings_client(settings, "efs").describe_file_systems(FileSystemId=fs_id)
+    file_system = described["FileSystems"][0]
+    efs = EfsHook(aws_conn_id=settings["aws_conn_id"], region_name=settings["region"])
+    targets = efs.copy_mount_targets(settings["efs_file_system_id"], fs_id)
+    created, completed = job.get("CreationDate"), job.get("CompletionDate")
+    return {
+        "file_system_id": fs_id,
+        "state": file_system["LifeCycleState"],
+        "mount_targets": len(targets),
+        "restore_job": job_id,
+        "restore_job_created": created.isoformat() if created else None,
+        "restore_job_completed": completed.isoformat() if completed else None,
+    }
+
+
+def tree_check_script(mount: str) -> str:
+    """The check Job's script: no temporary file (rule 2), and the tree is not empty."""
+    marker = DONE_MARKER
+    return "\n".join(
+        [
+            check_restored_tree(mount),
+            f"count=$(find {mount} -type f ! -name {marker} | wc -l)",
+            'if [ "$count" -eq 0 ]; then echo "the restored tree holds no file"; exit 1; fi',
+            'echo "files: $count"',
+        ]
+    )
+
+
+def verify_efs(file_system: Mapping[str, Any], check: Mapping[str, Any]) -> dict[str, Any]:
+    """The check Job passed: report the file count it saw and the restore job's own times."""
+    found = re.search(r"files: (\d+)", check.get("log") or "")
+    if not found:
+        raise PermanentFailure(f"the check Job {check.get('job')} reported no file count")
+    return {
+        "resource": file_system["file_system_id"],
+        "files": int(found.group(1)),
+        "temporary_files": 0,
+        "mount_targets": file_system["mount_targets"],
+        "restore_job": file_system["restore_job"],
+        "restore_job_created": file_system["restore_job_created"],
+        "restore_job_completed": file_system["restore_job_completed"],
+        "usable_at": _now(),
+    }
+
+
+def verify_memorydb(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The new cluster is ``available`` and has an endpoint."""
+    from ue_backup.hooks.memorydb import MemoryDbHook
+
+    name = settings["memorydb_target"]
+    hook = MemoryDbHook(aws_conn_id=settings["aws_conn_id"], region_name=settings["region"])
+    cluster = hook.get_cluster(name)
+    if cluster is None:
+        raise PermanentFailure(f"restored MemoryDB cluster {name} does not exist")
+    endpoint = cluster.get("ClusterEndpoint") or {}
+    problems = []
+    if cluster.get("Status") != "available":
+        problems.append(f"status {cluster.get('Status')!r}, not 'available'")
+    if not endpoint.get("Address"):
+        problems.append("no endpoint")
+    if problems:
+        raise PermanentFailure(f"restored MemoryDB cluster {name}: {'; '.join(problems)}")
+    return {
+        "resource": name,
+        "endpoint": f"{endpoint['Address']}:{endpoint.get('Port')}",
+        "shards": cluster.get("NumberOfShards"),
+        "node_type": cluster.get("NodeType"),
+        "usable_at": _now(),
+    }
+
+
+def verify_kubernetes(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The Velero restore brought objects back into the drill namespace, every ECD disabled."""
+    from ue_backup.hooks.ecd import EcdHook
+    from ue_backup.hooks.velero import VeleroHook
+
+    name, namespace = settings["velero_restore"], settings["drill_namespace"]
+    restore = VeleroHook(conn_id=settings["kubernetes_conn_id"]).get_restore(
+        settings["velero_namespace"], name
+    )
+    status = (restore or {}).get("status") or {}
+    selector = f"{VELERO_RESTORE_LABEL}={name}"
+    hook = EcdHook(conn_id=settings["kubernetes_conn_id"])
+    ecds = {
+        e["metadata"]["name"]: (e.get("spec") or {}).get("enabled")
+        for e in hook.list_ecds(namespace, selector)
+    }
+    deployments = hook.apps_v1_client.list_namespaced_deployment(
+        namespace, label_selector=selector
+    ).items
+    restored = (status.get("progress") or {}).get("itemsRestored") or 0
+    problems = []
+    if status.get("phase") != "Completed":
+        problems.append(f"Velero restore {name} is {status.get('phase') or 'missing'}")
+    if not restored:
+        problems.append("no object was restored")
+    enabled = sorted(n for n, on in ecds.items() if on is not False)
+    if enabled:
+        problems.append(f"ECDs not disabled: {enabled}")
+    running = sorted(d.metadata.name for d in deployments if d.spec.replicas)
+    if running:
+        problems.append(f"workloads not scaled to zero: {running}")
+    if problems:
+        raise PermanentFailure(f"Kubernetes restore into {namespace}: {'; '.join(problems)}")
+    return {
+        "resource": f"{namespace} (Velero restore {name})",
+        "items_restored": restored,
+        "warnings": status.get("warnings", 0),
+        "ecds_disabled": sorted(ecds),
+        "usable_at": _now(),
+    }
+
+
+def modifier_rules() -> list[dict[str, Any]]:
+    """Velero resource-modifier rules beyond the ECDs': workloads restored with no replica.
+
+    No namespace condition: the drill's restore takes only the installation's
+    namespace, and everything lands in the drill namespace.
+    """
+    return [
+        {
+            "conditions": {"groupResource": group_resource, "resourceNameRegex": ".*"},
+            "patches": [{"operation": "add", "path": "/spec/replicas", "value": "0"}],
+        }
+        for group_resource in SCALED_TO_ZERO
+    ]
+
+
+# --- the report ----------------------------------------------------------------------------
+
+
+def report(context: Mapping[str, Any]) -> dict[str, Any]:
+    """Build the report from what the tasks recorded, log it, keep it in S3 beside the manifests.
+
+    Fails the run (``DrillFailed``, no second alert) when the drill did not
+    pass; the report is written first, so a failed drill leaves its evidence.
+    """
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    ti = context["ti"]
+    settings = ti.xcom_pull(task_ids="prepare")
+    if not settings:
+        raise DrillFailed("the drill was refused before anything was created: see prepare's log")
+    states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
+    failed = sorted(t for t, s in states.items() if s == "failed")
+    records = {
+        name: {
+            "started_at": ti.xcom_pull(task_ids=spec["start"], key=STARTED_AT),
+            "verified": ti.xcom_pull(task_ids=spec["verify"]),
+        }
+        for name, spec in COMPONENTS.items()
+    }
+    result = build_report(settings, records, failed)
+    if not settings["dry_run"]:
+        key = report_key(
+            settings["manifest_prefix"], settings["installation"], settings["drill_id"]
+        )
+        result["location"] = f"s3://{settings['manifest_bucket']}/{key}"
+        S3Hook(aws_conn_id=settings["aws_conn_id"], region_name=settings["region"]).load_string(
+            json.dumps(result, indent=2, sort_keys=True),
+            key=key,
+            bucket_name=settings["manifest_bucket"],
+            replace=True,
+        )
+    log.info("%s", report_table(result))
+    if result.get("location"):
+        log.info("Drill report written to %s", result["location"])
+    if result["outcome"] == "failed":
+        unproven = [n for n, c in result["components"].items() if c["status"] == "failed"]
+        raise DrillFailed(
+            f"restore drill {settings['drill_id']} failed: {unproven} not verified "
+            f"(failed steps: {', '.join(failed) or 'none recorded'}); the cleanup deletes "
+            "the temporary resources"
+        )
+    return result

@@ -1,0 +1,168 @@
+"""The retention DAG's steps around the pure policy: check the input, plan, summarise.
+
+``validate`` refuses bad params and configuration naming the field, and
+refuses to delete while a restore or a restore drill runs (it may be
+reading any set; a dry run still lists). ``plan`` feeds the inventory to ``retention.decide``
+and logs the decision as a table. ``summary`` says what was (or, in a dry
+run, would be) deleted and the monthly cost kept and removed per component.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC
+from typing import Any
+
+from ue_backup.backup_set import BackupSet
+from ue_backup.config import ConfigError, PricesConfig, load_config
+from ue_backup.errors import PermanentFailure
+from ue_backup.retention import decide, to_delete
+from ue_backup.retention_artifacts import Artifact
+from ue_backup.retention_cost import component_costs, cost_table, plan_table
+
+log = logging.getLogger(__name__)
+
+RETENTION_PARAMS = ("dry_run", "keep_sets")
+# The DAGs that read a backup set while they run: a restore, and a restore drill.
+RESTORE_DAGS = ("ue_restore", "ue_restore_drill")
+RESTORE_RUNNING = (
+    "a restore is in progress ({count} run(s) of {dags}): it may be reading any backup set, "
+    "so retention deletes nothing now; run it again when the restore has finished"
+)
+
+
+def refuse_if_restoring(ti: Any, dry_run: bool = False) -> None:
+    """Fail (or, for a dry run, warn) while a restore or restore drill runs."""
+    count = sum(ti.get_dr_count(dag_id=d, states=["running"]) for d in RESTORE_DAGS)
+    if count and not dry_run:
+        raise PermanentFailure(RESTORE_RUNNING.format(count=count, dags=" or ".join(RESTORE_DAGS)))
+    if count:
+        log.warning("A restore is in progress: a dry run lists, a real run would refuse")
+
+
+def check_params(
+    params: Mapping[str, Any], conf: Mapping[str, Any], installation: str
+) -> list[str]:
+    """Every problem with the run's params (unknown keys of the trigger's conf count too)."""
+    problems = [
+        f"params.{key}: is not a parameter of this DAG (known: {', '.join(RETENTION_PARAMS)})"
+        for key in sorted(set(conf or {}) - set(RETENTION_PARAMS))
+    ]
+    if not isinstance(params.get("dry_run", False), bool):
+        problems.append(f"params.dry_run: must be true or false, got {params.get('dry_run')!r}")
+    keep_sets = params.get("keep_sets")
+    if keep_sets is not None and not isinstance(keep_sets, list):
+        problems.append(f"params.keep_sets: must be a list of backup set ids, got {keep_sets!r}")
+    for value in keep_sets if isinstance(keep_sets, list) else ():
+        try:
+            owner = BackupSet.parse(str(value)).installation
+        except ValueError as error:
+            problems.append(f"params.keep_sets: {error}")
+            continue
+        if installation and owner != installation:
+            problems.append(f"params.keep_sets: {value!r} is not a backup set of {installation!r}")
+    return problems
+
+
+def validate(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
+    """Refuse bad input before anything is listed; return the run's settings."""
+    dag_run = context["dag_run"]
+    try:
+        cfg = load_config()
+    except ConfigError as error:
+        problems = check_params(params, dag_run.conf or {}, "")
+        raise PermanentFailure("\n".join([str(error), *problems])) from None
+    problems = check_params(params, dag_run.conf or {}, cfg.installation)
+    if problems:
+        raise PermanentFailure("invalid params:\n" + "\n".join(f"  - {p}" for p in problems))
+    dry_run = bool(params.get("dry_run", False))
+    refuse_if_restoring(context["ti"], dry_run)
+    now = dag_run.run_after.astimezone(UTC)
+    log.info(
+        "Retention of %s at %s: keep the newest %d sets and any younger than %d days%s",
+        cfg.installation,
+        now.isoformat(),
+        cfg.retention.keep_last,
+        cfg.retention.keep_days,
+        " (dry run: nothing is deleted)" if dry_run else "",
+    )
+    return {
+        "installation": cfg.installation,
+        "region": cfg.region,
+        "aws_conn_id": cfg.aws_conn_id,
+        "kubernetes_conn_id": cfg.kubernetes_conn_id,
+        "dry_run": dry_run,
+        "apply": not dry_run,
+        "keep_sets": sorted(set(params.get("keep_sets") or [])),
+        "keep_last": cfg.retention.keep_last,
+        "keep_days": cfg.retention.keep_days,
+        "prices": cfg.prices.model_dump(),
+        "now": now.isoformat(),
+    }
+
+
+def inventory(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """List everything (read-only); see ``retention_inventory``."""
+    from ue_backup.tasks.retention_inventory import inventory as list_all
+
+    return list_all(settings, load_config())
+
+
+def plan(settings: Mapping[str, Any], listed: Mapping[str, Any]) -> dict[str, Any]:
+    """The policy's decision on the inventory, logged as a table with the costs."""
+    in_use = dict.fromkeys(settings["keep_sets"], "named in this run's keep_sets")
+    decision = decide(
+        [Artifact.from_json(a) for a in listed["artifacts"]],
+        listed["restore_view"],
+        installation=settings["installation"],
+        keep_last=settings["keep_last"],
+        keep_days=settings["keep_days"],
+        now=settings["now"],
+        in_use=in_use,
+        copy_view=listed.get("copy_view"),
+        copy_region=listed.get("copy_region"),
+    )
+    prices = PricesConfig(**settings["prices"])
+    log.info("Retention plan for %s:\n%s", settings["installation"], plan_table(decision, prices))
+    log.info("Monthly storage cost:\n%s", cost_table(component_costs(decision, prices)))
+    doomed = [s["backup_set"] for s in to_delete(decision)]
+    verb = "would delete" if settings["dry_run"] else "deletes"
+    log.info("This run %s %d set(s): %s", verb, len(doomed), ", ".join(doomed) or "none")
+    return decision
+
+
+def summary(
+    settings: Mapping[str, Any], decision: Mapping[str, Any], deleted: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """What went (or would go), and the monthly cost kept and removed per component."""
+    prices = PricesConfig(**settings["prices"])
+    costs = component_costs(decision, prices)
+    sets = [s["backup_set"] for s in to_delete(decision)]
+    outcomes = (deleted or {}).get("outcomes", [])
+    saved = costs["total_monthly_usd"]["removed"]
+    if settings["dry_run"]:
+        headline = f"Dry run: {len(sets)} set(s) would be deleted, saving {saved:.2f} USD/month"
+    else:
+        headline = (
+            f"Deleted {len(sets)} set(s) ({len(outcomes)} artifact(s)), "
+            f"saving {saved:.2f} USD/month"
+        )
+    log.info("%s\n%s", headline, cost_table(costs))
+    for outcome in outcomes:
+        log.info(
+            "  %s: %s %s: %s",
+            outcome["backup_set"],
+            outcome["kind"],
+            outcome["id"],
+            outcome["outcome"],
+        )
+    return {
+        "dry_run": settings["dry_run"],
+        "deleted_sets": [] if settings["dry_run"] else sets,
+        "would_delete_sets": sets if settings["dry_run"] else [],
+        "kept_sets": [s["backup_set"] for s in decision["sets"] if s["action"] == "keep"],
+        "outcomes": outcomes,
+        "costs": costs,
+        "headline": headline,
+    }

@@ -1,0 +1,473 @@
+"""From recorded AWS requests to the IAM permissions they need, and a policy evaluator.
+
+``requirements`` turns one recorded request into what IAM authorizes for it:
+the action (``service:Operation`` with IAM's service prefix, and the few
+operations whose action has another name), each resource the action is
+authorized against (an ARN; ``*`` where AWS cannot scope the action or the
+request names no resource), the dependent actions AWS requires with it
+(``rds:AddTagsToResource`` for a create with tags, ``iam:PassRole`` for a
+role handed to AWS Backup), and the condition keys the request carries.
+
+``evaluate`` checks requirements against a policy document the way IAM does
+for identity policies with Allow statements only: an action is allowed on a
+resource when a statement lists the action, has a ``Resource`` pattern that
+covers the ARN (``*`` and ``?`` wildcards) and all its conditions hold. Every
+resource of a request must be allowed. Anything the evaluator does not
+understand (Deny, NotAction, an unknown condition operator or key) fails
+loudly instead of being waved through.
+
+Adding an action to the code: add it to ``include/iam/ue-backup-policy.json``.
+The generic rules below derive its resources from its parameters (``...Arn``
+members, and the identifier members listed in ``IDENTIFIERS``); only an
+action that does not follow them needs a line in ``RESOURCES`` (and one that
+creates a resource with tags a line in ``CREATES``). Sources: the Service
+Authorization Reference pages of each service (Actions table: resource
+types, condition keys, dependent actions).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# botocore's service name -> IAM's service prefix, where they differ.
+PREFIX = {"efs": "elasticfilesystem"}
+
+# Operations authorized by an action of another name (S3 above all).
+ACTION = {
+    ("s3", "HeadBucket"): "s3:ListBucket",
+    ("s3", "ListObjects"): "s3:ListBucket",
+    ("s3", "ListObjectsV2"): "s3:ListBucket",
+    ("s3", "HeadObject"): "s3:GetObject",
+    ("s3", "CreateMultipartUpload"): "s3:PutObject",
+    ("s3", "UploadPart"): "s3:PutObject",
+    ("s3", "CompleteMultipartUpload"): "s3:PutObject",
+    ("s3", "DeleteObjects"): "s3:DeleteObject",
+    ("s3", "CopyObject"): "s3:PutObject",  # and s3:GetObject on the source (_s3_extras)
+}
+
+# The service principal a role is passed to (iam:PassedToService).
+SERVICE_PRINCIPAL = {
+    "backup": "backup.amazonaws.com",
+    "datasync": "datasync.amazonaws.com",
+    "rds": "rds.amazonaws.com",
+}
+
+# Actions whose request context carries aws:RequestTag/* and aws:TagKeys (the
+# Service Authorization Reference lists them as condition keys of the action).
+# AWS Backup's StartBackupJob does not: its RecoveryPointTags cannot be conditioned.
+REQUEST_TAG_ACTIONS = {
+    "rds:AddTagsToResource",
+    "rds:CopyDBSnapshot",
+    "rds:CreateDBSnapshot",
+    "rds:RestoreDBInstanceFromDBSnapshot",
+    "rds:RestoreDBInstanceToPointInTime",
+    "memorydb:CopySnapshot",
+    "memorydb:CreateCluster",
+    "memorydb:CreateSnapshot",
+    "memorydb:TagResource",
+    "datasync:StartTaskExecution",
+    "datasync:TagResource",
+    "backup:TagResource",
+}
+
+# Resource types whose ARNs carry aws:ResourceTag/* (ARN fragments).
+RESOURCE_TAG_TYPES = (
+    ":rds:*:db:",
+    ":rds:*:snapshot:",
+    ":memorydb:*:cluster/",
+    ":memorydb:*:snapshot/",
+    ":backup:*:backup-vault:",
+    ":backup:*:recovery-point:",
+    ":datasync:*:task/",
+    ":elasticfilesystem:*:file-system/",
+)
+
+ANY = "*"  # in a requirement: any resource of its kind (a list, or no resource-level support)
+
+
+@dataclass(frozen=True)
+class Where:
+    """Partition, region and account of a request: what its ARNs are built from."""
+
+    partition: str
+    region: str
+    account: str
+
+    def arn(self, service: str, resource: str) -> str:
+        return f"arn:{self.partition}:{service}:{self.region}:{self.account}:{resource}"
+
+
+# --- resources of an action ---------------------------------------------------------
+
+
+def _rds(kind: str) -> Callable[[Where, str], str]:
+    return lambda w, name: name if name.startswith("arn:") else w.arn("rds", f"{kind}:{name}")
+
+
+def _slash(service: str, kind: str) -> Callable[[Where, str], str]:
+    return lambda w, name: name if name.startswith("arn:") else w.arn(service, f"{kind}/{name}")
+
+
+# Identifier members that name a resource, per service (generic rule).
+IDENTIFIERS: dict[str, dict[str, Callable[[Where, str], str]]] = {
+    "rds": {
+        "DBInstanceIdentifier": _rds("db"),
+        "SourceDBInstanceIdentifier": _rds("db"),
+        "TargetDBInstanceIdentifier": _rds("db"),
+        "DBSnapshotIdentifier": _rds("snapshot"),
+        "SourceDBSnapshotIdentifier": _rds("snapshot"),
+        "TargetDBSnapshotIdentifier": _rds("snapshot"),
+    },
+    "memorydb": {
+        "ClusterName": _slash("memorydb", "cluster"),
+        "SnapshotName": _slash("memorydb", "snapshot"),
+        "SourceSnapshotName": _slash("memorydb", "snapshot"),
+        "TargetSnapshotName": _slash("memorydb", "snapshot"),
+    },
+    "efs": {"FileSystemId": _slash("elasticfilesystem", "file-system")},
+    "backup": {
+        "BackupVaultName": lambda w, name: w.arn("backup", f"backup-vault:{name}"),
+        "SourceBackupVaultName": lambda w, name: w.arn("backup", f"backup-vault:{name}"),
+    },
+}
+# ``...Arn`` members that name something other than the resource acted on.
+NOT_RESOURCES = ("IamRoleArn", "RoleArn", "KmsKeyArn", "ByResourceArn")
+
+
+def generic_resources(service: str, where: Where, params: Mapping[str, Any]) -> list[str]:
+    """Resources named by a request's identifier and ``...Arn`` members; [ANY] for none."""
+    found = []
+    for member, value in params.items():
+        if not isinstance(value, str) or not value:
+            continue
+        build = IDENTIFIERS.get(service, {}).get(member)
+        if build is not None:
+            found.append(build(where, value))
+        elif member.endswith("Arn") and member not in NOT_RESOURCES and value.startswith("arn:"):
+            found.append(value)
+    if service == "s3" and params.get("Bucket"):
+        key = params.get("Key")
+        found.append(f"arn:{where.partition}:s3:::{params['Bucket']}" + (f"/{key}" if key else ""))
+    return found or [ANY]
+
+
+def _named_or_any(service: str, member: str) -> Callable[[Where, dict], list[str]]:
+    """A describe call: the named resource, or all of its kind when it lists by a filter."""
+
+    def resources(w: Where, p: dict) -> list[str]:
+        build = IDENTIFIERS[service][member]
+        return [build(w, p[member])] if p.get(member) else [build(w, ANY)]
+
+    return resources
+
+
+def _group(w: Where, p: dict, service: str, kind: str, member: str, sep: str) -> str:
+    """A group a new resource joins; ``(default)`` when the request leaves it to AWS."""
+    name = p.get(member) or "(default)"
+    return w.arn(service, f"{kind}{sep}{name}")
+
+
+# Actions the generic rule gets wrong, by the Service Authorization Reference's
+# resource types. Each returns the ARNs the action is authorized against.
+RESOURCES: dict[str, Callable[[Where, dict], list[str]]] = {
+    "rds:DescribeDBInstances": _named_or_any("rds", "DBInstanceIdentifier"),
+    "rds:DescribeDBSnapshots": _named_or_any("rds", "DBSnapshotIdentifier"),
+    "rds:DescribeDBInstanceAutomatedBackups": lambda w, p: [w.arn("rds", f"auto-backup:{ANY}")],
+    "rds:ModifyDBInstance": lambda w, p: [_rds("db")(w, p["DBInstanceIdentifier"])],
+    "rds:RestoreDBInstanceFromDBSnapshot": lambda w, p: [
+        _rds("db")(w, p["DBInstanceIdentifier"]),
+        _rds("snapshot")(w, p["DBSnapshotIdentifier"]),
+        _group(w, p, "rds", "og", "OptionGroupName", ":"),
+        _group(w, p, "rds", "pg", "DBParameterGroupName", ":"),
+        _group(w, p, "rds", "subgrp", "DBSubnetGroupName", ":"),
+    ],
+    "rds:RestoreDBInstanceToPointInTime": lambda w, p: [
+        _rds("db")(w, p["TargetDBInstanceIdentifier"]),
+        _rds("db")(w, p["SourceDBInstanceIdentifier"]),
+        _group(w, p, "rds", "og", "OptionGroupName", ":"),
+        _group(w, p, "rds", "pg", "DBParameterGroupName", ":"),
+        _group(w, p, "rds", "subgrp", "DBSubnetGroupName", ":"),
+    ],
+    "elasticfilesystem:DescribeFileSystems": _named_or_any("efs", "FileSystemId"),
+    "memorydb:DescribeClusters": _named_or_any("memorydb", "ClusterName"),
+    "memorydb:DescribeSnapshots": _named_or_any("memorydb", "SnapshotName"),
+    "memorydb:CreateSnapshot": lambda w, p: [_slash("memorydb", "cluster")(w, p["ClusterName"])],
+    "memorydb:CreateCluster": lambda w, p: [
+        _slash("memorydb", "cluster")(w, p["ClusterName"]),
+        _group(w, p, "memorydb", "acl", "ACLName", "/"),
+        _group(w, p, "memorydb", "parametergroup", "ParameterGroupName", "/"),
+        _group(w, p, "memorydb", "subnetgroup", "SubnetGroupName", "/"),
+        *([_slash("memorydb", "snapshot")(w, p["SnapshotName"])] if p.get("SnapshotName") else []),
+    ],
+    "memorydb:CopySnapshot": lambda w, p: [
+        _slash("memorydb", "snapshot")(w, p["SourceSnapshotName"])
+    ],
+    "backup:StartBackupJob": lambda w, p: [w.arn("backup", f"backup-vault:{p['BackupVaultName']}")],
+    "backup:DescribeRecoveryPoint": lambda w, p: [p["RecoveryPointArn"]],
+    "backup:DeleteRecoveryPoint": lambda w, p: [p["RecoveryPointArn"]],
+    "backup:StartCopyJob": lambda w, p: [p["RecoveryPointArn"]],
+    "backup:ListRecoveryPointsByBackupVault": lambda w, p: [
+        w.arn("backup", f"backup-vault:{p['BackupVaultName']}")
+    ],
+    "datasync:ListTaskExecutions": lambda w, p: [ANY],
+}
+
+# What a state-changing action creates (its tags are the request's), where the
+# request names it; what the answer names (``result``) counts too.
+CREATES: dict[str, Callable[[Where, dict], list[str]]] = {
+    "rds:CreateDBSnapshot": lambda w, p: [_rds("snapshot")(w, p["DBSnapshotIdentifier"])],
+    "rds:CopyDBSnapshot": lambda w, p: [_rds("snapshot")(w, p["TargetDBSnapshotIdentifier"])],
+    "rds:RestoreDBInstanceFromDBSnapshot": lambda w, p: [_rds("db")(w, p["DBInstanceIdentifier"])],
+    "rds:RestoreDBInstanceToPointInTime": lambda w, p: [
+        _rds("db")(w, p["TargetDBInstanceIdentifier"])
+    ],
+    "memorydb:CreateSnapshot": lambda w, p: [_slash("memorydb", "snapshot")(w, p["SnapshotName"])],
+    "memorydb:CopySnapshot": lambda w, p: [
+        _slash("memorydb", "snapshot")(w, p["TargetSnapshotName"])
+    ],
+    "memorydb:CreateCluster": lambda w, p: [_slash("memorydb", "cluster")(w, p["ClusterName"])],
+}
+
+# The action that tags what a create makes, when the create carries tags.
+TAGGING = {"rds": "rds:AddTagsToResource", "memorydb": "memorydb:TagResource"}
+
+
+# --- requirements ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One authorization IAM makes for a request: ``action`` on ``resource``."""
+
+    action: str
+    resource: str
+    request_tags: dict[str, str] | None = None  # None: the action carries no aws:RequestTag
+    passed_to: str | None = None  # iam:PassedToService
+    source: str = ""  # which request, for messages
+
+    def describe(self) -> str:
+        return f"{self.action} on {self.resource} ({self.source})"
+
+
+def action_of(service: str, operation: str) -> str:
+    return ACTION.get((service, operation), f"{PREFIX.get(service, service)}:{operation}")
+
+
+def tags_of(params: Mapping[str, Any]) -> dict[str, str] | None:
+    """The tags a request sets: ``Tags`` ([{Key, Value}] or a mapping) or ``RecoveryPointTags``."""
+    for member in ("Tags", "RecoveryPointTags"):
+        value = params.get(member)
+        if isinstance(value, list):
+            return {t["Key"]: t.get("Value", "") for t in value}
+        if isinstance(value, dict):
+            return {str(k): str(v) for k, v in value.items()}
+    return None
+
+
+def where_of(request: Mapping[str, Any], account: str, partition: str = "aws") -> Where:
+    return Where(partition, request.get("region") or "", account)
+
+
+def requirements(request: Mapping[str, Any], account: str) -> list[Requirement]:
+    """What IAM authorizes for one recorded AWS request (see the module's docstring)."""
+    service, operation, params = request["service"], request["operation"], request["params"]
+    source = f"{service}.{operation} in {request.get('test', '?')}"
+    if operation == "?":
+        raise ValueError(f"an AWS request the sandbox could not identify: {request.get('path')}")
+    where = where_of(request, account)
+    action = action_of(service, operation)
+    tags = tags_of(params)
+    carried = (tags or {}) if action in REQUEST_TAG_ACTIONS else None
+    resources = RESOURCES.get(action, lambda w, p: generic_resources(service, w, p))(where, params)
+    needed = [Requirement(action, arn, carried, None, source) for arn in resources]
+    if tags and service in TAGGING:
+        created = CREATES[action](where, params) if action in CREATES else resources
+        needed += [Requirement(TAGGING[service], arn, tags, None, source) for arn in created]
+    if service == "s3":
+        needed += [Requirement(a, r, None, None, source) for a, r in _s3_extras(where, params)]
+    for member in ("IamRoleArn", "RoleArn"):
+        if isinstance(params.get(member), str):
+            principal = SERVICE_PRINCIPAL.get(service, f"{service}.amazonaws.com")
+            needed.append(Requirement("iam:PassRole", params[member], None, principal, source))
+    return needed
+
+
+def _s3_extras(where: Where, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """S3's extra authorizations: the source of a copy is read, tags set with an object
+    need ``s3:PutObjectTagging``."""
+    extras = []
+    source = params.get("CopySource")
+    if isinstance(source, str) and source:
+        bucket_key = source.lstrip("/").split("?", 1)[0]
+        extras.append(("s3:GetObject", f"arn:{where.partition}:s3:::{bucket_key}"))
+    if params.get("Tagging") and params.get("Bucket") and params.get("Key"):
+        obj = f"arn:{where.partition}:s3:::{params['Bucket']}/{params['Key']}"
+        extras.append(("s3:PutObjectTagging", obj))
+    return extras
+
+
+def created_tags(requests: Iterable[Mapping[str, Any]], account: str) -> dict[str, dict[str, str]]:
+    """The tags of every resource the recorded requests created with tags, by ARN."""
+    book: dict[str, dict[str, str]] = {}
+    for request in requests:
+        tags = tags_of(request["params"])
+        if not tags:
+            continue
+        action = action_of(request["service"], request["operation"])
+        where = where_of(request, account)
+        arns = CREATES[action](where, request["params"]) if action in CREATES else []
+        arns += [v for v in (request.get("result") or {}).values() if v.startswith("arn:")]
+        for arn in arns:
+            book.setdefault(arn, {}).update(tags)
+    return book
+
+
+# --- the policy ------------------------------------------------------------------------------
+
+
+class PolicyError(ValueError):
+    """The policy uses something this evaluator does not understand (or IAM forbids here)."""
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def statements(policy: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The policy's statements, checked to be plain Allow statements with explicit actions."""
+    if policy.get("Version") != "2012-10-17":
+        raise PolicyError("Version must be 2012-10-17 (policy variables, current grammar)")
+    found = []
+    for statement in _list(policy["Statement"]):
+        extra = set(statement) - {"Sid", "Effect", "Action", "Resource", "Condition"}
+        if extra or statement.get("Effect") != "Allow":
+            raise PolicyError(f"only Allow statements with Action/Resource: {statement}")
+        for action in _list(statement["Action"]):
+            if "*" in action or "?" in action:
+                raise PolicyError(f"wildcard action {action!r} in {statement.get('Sid')}")
+        found.append(statement)
+    return found
+
+
+def allowed_actions(policy: Mapping[str, Any]) -> set[str]:
+    return {a for s in statements(policy) for a in _list(s["Action"])}
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile(regex, re.DOTALL)
+
+
+def _like(value: str, pattern: str) -> bool:
+    """IAM's StringLike/ARN matching: ``*`` any run of characters, ``?`` one, case-sensitive."""
+    return _compiled(pattern).fullmatch(value) is not None
+
+
+def covers(pattern: str, resource: str) -> bool:
+    """Whether a Resource pattern covers a required ARN (``*`` in the ARN: all of its kind,
+    which only a ``*`` of the pattern at that place covers)."""
+    return _like(resource, pattern)
+
+
+def context_of(requirement: Requirement, resource_tags: Mapping[str, Mapping[str, str]]) -> dict:
+    """The condition keys IAM has for this authorization; absent keys are absent."""
+    context: dict[str, Any] = {}
+    if requirement.request_tags is not None:
+        for key, value in requirement.request_tags.items():
+            context[f"aws:RequestTag/{key}"] = value
+        context["aws:TagKeys"] = list(requirement.request_tags)
+    taggable = any(_like(requirement.resource, f"arn:*{t}*") for t in RESOURCE_TAG_TYPES)
+    if taggable and requirement.resource in resource_tags:
+        for key, value in resource_tags[requirement.resource].items():
+            context[f"aws:ResourceTag/{key}"] = value
+    if requirement.passed_to is not None:
+        context["iam:PassedToService"] = requirement.passed_to
+    return context
+
+
+KNOWN_KEYS = ("aws:RequestTag/", "aws:ResourceTag/", "aws:TagKeys", "iam:PassedToService")
+
+
+def _condition_holds(condition: Mapping[str, Any], context: Mapping[str, Any]) -> bool:
+    for operator, tests in condition.items():
+        qualifier, _, base = operator.rpartition(":")
+        for key, expected in tests.items():
+            if not key.startswith(KNOWN_KEYS):
+                raise PolicyError(f"condition key {key!r} is not modelled by tests/include/iam.py")
+            expected = [str(e) for e in _list(expected)]
+            present = key in context
+            values = [str(v) for v in _list(context.get(key, []))]
+            if base == "Null":
+                if (expected == ["true"]) != (not present):
+                    return False
+                continue
+            match = {
+                "StringEquals": lambda v, e: v == e,
+                "StringLike": _like,
+                "ArnEquals": lambda v, e: v == e,
+                "ArnLike": _like,
+            }.get(base)
+            if match is None:
+                raise PolicyError(f"condition operator {operator!r} is not modelled")
+            if qualifier == "ForAllValues":
+                ok = all(any(match(v, e) for e in expected) for v in values)
+            elif qualifier == "ForAnyValue":
+                ok = any(any(match(v, e) for e in expected) for v in values)
+            elif qualifier == "":
+                if key == "aws:TagKeys":
+                    raise PolicyError("aws:TagKeys is multi-valued: use ForAllValues/ForAnyValue")
+                ok = present and any(match(values[0], e) for e in expected)
+            else:
+                raise PolicyError(f"condition operator {operator!r} is not modelled")
+            if not ok:
+                return False
+    return True
+
+
+def allows(
+    policy: Mapping[str, Any],
+    requirement: Requirement,
+    resource_tags: Mapping[str, Mapping[str, str]] | None = None,
+) -> bool:
+    context = context_of(requirement, resource_tags or {})
+    for statement in statements(policy):
+        if requirement.action not in _list(statement["Action"]):
+            continue
+        if not any(covers(p, requirement.resource) for p in _list(statement["Resource"])):
+            continue
+        if _condition_holds(statement.get("Condition") or {}, context):
+            return True
+    return False
+
+
+@dataclass
+class Verdict:
+    denied: list[Requirement] = field(default_factory=list)
+    unused: list[str] = field(default_factory=list)
+
+
+def evaluate(
+    requests: Iterable[Mapping[str, Any]],
+    policy_for: Callable[[Mapping[str, Any]], Mapping[str, Any]],
+    all_actions: set[str],
+    account: str,
+) -> Verdict:
+    """Every requirement of ``requests`` against the policy ``policy_for(request)`` renders
+    for it; ``unused``: actions of ``all_actions`` no requirement asked for."""
+    requests = list(requests)
+    book = created_tags(requests, account)
+    verdict = Verdict()
+    asked: set[str] = set()
+    for request in requests:
+        policy = policy_for(request)
+        for requirement in requirements(request, account):
+            asked.add(requirement.action)
+            if not allows(policy, requirement, book):
+                verdict.denied.append(requirement)
+    verdict.unused = sorted(all_actions - asked)
+    return verdict

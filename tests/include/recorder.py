@@ -1,0 +1,225 @@
+"""Records every AWS and Kubernetes request the system makes during the end-to-end tests.
+
+A pytest plugin (registered by ``tests/conftest.py``). It listens to the
+sandbox's request log (``tests/sandbox/request_log.py``), which sees each
+request on the server side, whatever made it: the provider's hooks in a
+task, the async hooks in a trigger, or real Airflow processes. While a test
+marked ``e2e`` runs (its fixtures included), every request of the system
+under test is kept with the test's id and the installation configuration in
+force when it arrived (``UE_BACKUP_CONFIG_FILE``), so the permission checks
+can render the IAM policy and the RBAC rules for exactly that installation.
+Requests of the tests' own set-up clients (``caller="setup"``) are left out.
+
+At the end of the session the recording is written to
+``build/permissions/recording.json`` (or ``--ue-recording PATH``) when an
+end-to-end test ran. ``tests/include/`` checks it against ``include/iam``
+and ``include/k8s``; when this session did not run every end-to-end module
+whole, those checks run the missing modules in a subprocess first (see
+``missing_modules`` and ``tests/include/conftest.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+NAME = "ue-request-recorder"
+DEFAULT_OUTPUT = ROOT / "build" / "permissions" / "recording.json"
+E2E_MARK = "pytest.mark.e2e"
+
+
+def e2e_modules(root: Path = ROOT) -> list[str]:
+    """Every test module that holds end-to-end tests, as paths relative to ``root``."""
+    found = []
+    for path in sorted((root / "tests").rglob("test_*.py")):
+        if E2E_MARK in path.read_text(encoding="utf-8"):
+            found.append(path.relative_to(root).as_posix())
+    return found
+
+
+class Recording:
+    """What the system asked for: ``requests`` (dicts of ``ApiRequest`` plus ``test`` and
+    ``config``: an index into ``configs``, the raw configuration mappings) and which
+    end-to-end tests ran with which outcome."""
+
+    def __init__(
+        self,
+        requests: list[dict[str, Any]] | None = None,
+        configs: list[Any] | None = None,
+        outcomes: dict[str, str] | None = None,
+    ) -> None:
+        self.requests = requests or []
+        self.configs = configs or []
+        self.outcomes = outcomes or {}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"requests": self.requests, "configs": self.configs, "outcomes": self.outcomes}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Recording:
+        return cls(data["requests"], data["configs"], data["outcomes"])
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(self.as_dict(), indent=1, default=str))
+        partial.replace(path)
+
+    @classmethod
+    def read(cls, path: Path) -> Recording:
+        return cls.from_dict(json.loads(path.read_text()))
+
+    def merged(self, other: Recording) -> Recording:
+        """This recording and ``other`` together (``other``'s config indices shifted)."""
+        shift = len(self.configs)
+        moved = [
+            {**r, "config": None if r["config"] is None else r["config"] + shift}
+            for r in other.requests
+        ]
+        return Recording(
+            self.requests + moved,
+            self.configs + other.configs,
+            {**self.outcomes, **other.outcomes},
+        )
+
+    def failed_tests(self) -> list[str]:
+        return sorted(test for test, outcome in self.outcomes.items() if outcome != "passed")
+
+
+class RequestRecorder:
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.output = Path(config.getoption("ue_recording") or DEFAULT_OUTPUT)
+        self._lock = threading.Lock()
+        self._item: pytest.Item | None = None
+        self._requests: list[dict[str, Any]] = []
+        self._configs: list[Any] = []
+        self._config_index: dict[tuple, int] = {}
+        self._outcomes: dict[str, str] = {}
+        self._collected: dict[str, int] = {}  # e2e module -> items selected to run
+        self._partial: set[Path] = set()  # e2e modules not selected whole
+
+    # --- which end-to-end modules this session runs whole ---------------------------
+
+    def pytest_collection_modifyitems(
+        self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        """The permission checks run last, after every end-to-end test of the session."""
+        checks = [i for i in items if "e2e_recording" in getattr(i, "fixturenames", ())]
+        if checks:
+            rest = [i for i in items if i not in checks]
+            items[:] = rest + checks
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        for item in session.items:
+            if item.get_closest_marker("e2e"):
+                module = item.nodeid.split("::", 1)[0]
+                self._collected[module] = self._collected.get(module, 0) + 1
+        invoked = self.config.invocation_params.dir
+        for arg in self.config.args:
+            if "::" in arg:  # a module narrowed to some of its tests
+                self._partial.add((invoked / arg.split("::", 1)[0]).resolve())
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            if item.get_closest_marker("e2e"):
+                self._partial.add(Path(item.path).resolve())
+
+    def missing_modules(self) -> list[str]:
+        """The end-to-end modules whose requests this session does not record whole."""
+        return [
+            m
+            for m in e2e_modules()
+            if m not in self._collected or (ROOT / m).resolve() in self._partial
+        ]
+
+    # --- recording ---------------------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(self, fixturedef: Any, request: pytest.FixtureRequest) -> Any:
+        result = yield
+        if fixturedef.argname == "sandbox_session":
+            result.requests.add_listener(self._on_request)
+        return result
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+        self._item = item if item.get_closest_marker("e2e") else None
+        try:
+            return (yield)
+        finally:
+            self._item = None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Each end-to-end test's outcome: failed or skipped in any phase, else passed."""
+        if report.nodeid.split("::", 1)[0] not in self._collected:
+            return
+        if report.failed or report.skipped:
+            self._outcomes[report.nodeid] = report.outcome
+        else:
+            self._outcomes.setdefault(report.nodeid, "passed")
+
+    def _on_request(self, entry: Any) -> None:
+        item = self._item
+        if item is None or entry.caller != "system":
+            return
+        with self._lock:
+            self._requests.append(
+                {"test": item.nodeid, "config": self._config_in_force(), **entry.as_dict()}
+            )
+
+    def _config_in_force(self) -> int | None:
+        """The index of the configuration file's contents when the request arrived."""
+        name = os.environ.get("UE_BACKUP_CONFIG_FILE")
+        if not name:
+            return None
+        try:
+            stat = Path(name).stat()
+        except OSError:
+            return None
+        key = (name, stat.st_mtime_ns, stat.st_size)
+        if key not in self._config_index:
+            try:
+                data = yaml.safe_load(Path(name).read_text())
+            except (OSError, yaml.YAMLError):
+                data = None
+            if data in self._configs:
+                self._config_index[key] = self._configs.index(data)
+            else:
+                self._configs.append(data)
+                self._config_index[key] = len(self._configs) - 1
+        return self._config_index[key]
+
+    def recording(self) -> Recording:
+        with self._lock:
+            return Recording(list(self._requests), list(self._configs), dict(self._outcomes))
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self._outcomes:
+            self.recording().write(self.output)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--ue-recording",
+        dest="ue_recording",
+        default=None,
+        help="where to write the requests the end-to-end tests made "
+        "(default: build/permissions/recording.json)",
+    )
+    parser.addoption(
+        "--ue-check-recording",
+        dest="ue_check_recording",
+        default=None,
+        metavar="PATH",
+        help="check the permissions against this earlier recording instead of running the "
+        "end-to-end modules (to iterate on include/iam and include/k8s)",
+    )

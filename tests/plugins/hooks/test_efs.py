@@ -1,0 +1,46 @@
+"""EfsHook against the sandbox: a restored file system gets the live one's mount targets."""
+
+from __future__ import annotations
+
+from tests.plugins.support import mutations
+from tests.sandbox.aws.network import add_mount_targets
+from ue_backup.hooks.efs import EfsHook
+
+
+def test_the_new_file_system_gets_a_mount_target_where_the_live_one_has_one(sandbox):
+    live = sandbox.aws.create_file_system("live")
+    network = add_mount_targets(sandbox, live)
+    new = sandbox.aws.create_file_system("restored")
+    sandbox.log.clear()
+    hook = EfsHook()
+
+    targets = hook.copy_mount_targets(live, new)
+
+    assert sorted(t["SubnetId"] for t in targets) == sorted(network["subnets"])
+    assert {t["FileSystemId"] for t in targets} == {new}
+    efs = sandbox.client("efs")
+    for target in targets:
+        groups = efs.describe_mount_target_security_groups(MountTargetId=target["MountTargetId"])
+        assert groups["SecurityGroups"] == [network["security_group"]]
+    # The live file system is only read.
+    assert [m.target.split()[0] for m in mutations(sandbox, "efs", "CreateMountTarget")] == [
+        new,
+        new,
+    ]
+    assert len(hook.mount_targets(live)) == 2
+
+
+def test_copying_again_creates_nothing_and_a_live_one_without_targets_gives_none(sandbox):
+    live = sandbox.aws.create_file_system("live")
+    add_mount_targets(sandbox, live)
+    new = sandbox.aws.create_file_system("restored")
+    hook = EfsHook()
+    first = hook.copy_mount_targets(live, new)
+    sandbox.log.clear()
+
+    again = hook.copy_mount_targets(live, new)
+
+    assert sorted(t["MountTargetId"] for t in again) == sorted(t["MountTargetId"] for t in first)
+    assert sandbox.log.entries() == []
+    bare = sandbox.aws.create_file_system("bare")
+    assert hook.copy_mount_targets(bare, sandbox.aws.create_file_system("other")) == []

@@ -1,0 +1,54 @@
+"""The EFS mount-target sensor against the sandbox: both ways of waiting, and failure."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.plugins.support import defer
+from tests.sandbox.aws.network import add_mount_targets
+from ue_backup.errors import PermanentFailure
+from ue_backup.hooks.efs import EfsHook
+from ue_backup.sensors.efs import EfsMountTargetsAvailableSensor
+
+
+@pytest.fixture
+def new_file_system(sandbox, fast):
+    sandbox.durations.update(efs_mount_target=0.6)
+    live = sandbox.aws.create_file_system("live")
+    add_mount_targets(sandbox, live)
+    new = sandbox.aws.create_file_system("restored")
+    EfsHook().copy_mount_targets(live, new)
+    return new
+
+
+def states(sandbox, fs_id: str) -> list[str]:
+    targets = sandbox.client("efs").describe_mount_targets(FileSystemId=fs_id)["MountTargets"]
+    return [t["LifeCycleState"] for t in targets]
+
+
+def test_the_sensor_defers_until_every_mount_target_is_available(sandbox, new_file_system, context):
+    sensor = EfsMountTargetsAvailableSensor(task_id="wait", resource_id=new_file_system)
+    assert states(sandbox, new_file_system) == ["creating", "creating"]
+
+    assert defer(sensor, context).resume() == new_file_system
+    assert states(sandbox, new_file_system) == ["available", "available"]
+
+
+def test_poking_waits_too_and_a_file_system_without_targets_is_ready_at_once(
+    sandbox, new_file_system, context
+):
+    sensor = EfsMountTargetsAvailableSensor(
+        task_id="wait", resource_id=new_file_system, deferrable=False
+    )
+    assert sensor.poke(context) is False
+
+    assert sensor.execute(context) == new_file_system
+    bare = sandbox.aws.create_file_system("bare")
+    assert EfsMountTargetsAvailableSensor(task_id="w", resource_id=bare).poke(context) is True
+
+
+def test_a_missing_file_system_fails_the_wait(sandbox, fast, context):
+    sensor = EfsMountTargetsAvailableSensor(task_id="wait", resource_id="fs-0000000000000000")
+
+    with pytest.raises(PermanentFailure, match="failed"):
+        sensor.poke(context)

@@ -1,0 +1,1 @@
+"""Tests of ue_backup.tasks, one file per module."""

@@ -1,0 +1,53 @@
+"""The region a restore works in: the home region or the configured copy region, nothing else."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from tests.plugins.test_config import CROSS_REGION, VALID
+from ue_backup.config import parse_config
+from ue_backup.tasks.restore_steps import check_request, check_source_region, vault_in
+
+WITH_COPIES = parse_config({**VALID, "cross_region": CROSS_REGION})
+HOME_ONLY = parse_config(copy.deepcopy(VALID))
+
+
+@pytest.mark.parametrize("region", [None, "", "eu-west-1", "eu-central-1"])
+def test_the_home_and_the_copy_region_are_accepted(region):
+    assert check_source_region({"source_region": region}, WITH_COPIES) == []
+
+
+def test_another_region_is_refused_naming_the_field_and_the_choices():
+    (problem,) = check_source_region({"source_region": "us-east-1"}, WITH_COPIES)
+    assert problem.startswith("params.source_region: 'us-east-1' holds no backups of ue-test")
+    assert "'eu-west-1'" in problem
+    assert "'eu-central-1' (cross_region.region)" in problem
+
+
+def test_without_copies_only_the_home_region_is_accepted():
+    (problem,) = check_source_region({"source_region": "eu-central-1"}, HOME_ONLY)
+    assert "no cross_region is configured" in problem
+    assert check_source_region({"source_region": "eu-west-1"}, HOME_ONLY) == []
+
+
+def test_a_restore_from_the_copy_region_is_side_by_side_only():
+    params = {"source_region": "eu-central-1", "target": "in_place"}
+    (problem,) = check_source_region(params, WITH_COPIES)
+    assert problem.startswith("params.target: in_place replaces the live resources in eu-west-1")
+
+
+def test_a_region_that_is_not_text_is_refused_by_the_request_check():
+    _, problems = check_request({"source_region": 42}, {"source_region": 42}, None)
+    assert problems == ["params.source_region: 42 is not a region name"]
+
+
+def test_source_region_is_a_known_param():
+    _, problems = check_request({}, {"source_region": "eu-central-1"}, None)
+    assert problems == []
+
+
+def test_the_vault_of_each_region():
+    assert vault_in(WITH_COPIES, "eu-west-1") == "ue-test-vault"
+    assert vault_in(WITH_COPIES, "eu-central-1") == "dr"

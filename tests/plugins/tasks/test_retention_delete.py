@@ -1,0 +1,120 @@
+"""Retention's delete step on the sandbox: listed by tag, deleted by service, retry-safe.
+
+One backup set's artifacts are made by hand (RDS snapshot, MemoryDB snapshot,
+Velero backup, manifest), listed the way the DAG lists them, and deleted; a
+failure in the middle keeps the set's manifest and fails the step, and the
+retry finishes the job.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.sandbox.faults import Fault
+from tests.sandbox.installation import seed_installation
+from ue_backup.backup_set import BackupSet
+from ue_backup.config import parse_config
+from ue_backup.errors import PermanentFailure
+from ue_backup.hooks.velero import VeleroHook
+from ue_backup.tasks.retention_delete import DELETED, GONE, delete
+from ue_backup.tasks.retention_inventory import list_artifacts
+
+SET = BackupSet("ue-test", "ue-test-20260101t000000z")
+SETTINGS = {
+    "installation": "ue-test",
+    "aws_conn_id": "aws_default",
+    "kubernetes_conn_id": "kubernetes_default",
+}
+
+
+@pytest.fixture
+def world(sandbox, fast):
+    """An installation with one backup set made by hand; returns the configuration."""
+    sandbox.durations.update(velero=0.1)
+    inst = seed_installation(sandbox, "ue-test")
+    sandbox.client("rds").create_db_snapshot(
+        DBInstanceIdentifier=inst.rds_instance,
+        DBSnapshotIdentifier=SET.rds_snapshot_id,
+        Tags=SET.tag_list,
+    )
+    sandbox.client("memorydb").create_snapshot(
+        ClusterName=inst.memorydb_cluster,
+        SnapshotName=SET.memorydb_snapshot_name,
+        Tags=SET.tag_list,
+    )
+    VeleroHook().create_backup(
+        namespace="velero",
+        name=SET.velero_backup_name,
+        labels=SET.labels,
+        included_namespaces=["uepe"],
+        storage_location="default",
+        ttl="24h0m0s",
+    )
+    sandbox.client("s3").put_object(
+        Bucket=inst.bucket,
+        Key=f"ue-backup/{SET.manifest_key}",
+        Body=json.dumps({"installation": SET.installation, "backup_set": SET.id}).encode(),
+    )
+    sandbox.k8s.wait_until(
+        lambda: all(a.state in ("available", "Completed") for a in listed(inst.config)),
+        timeout=10,
+    )
+    sandbox.log.clear()
+    return inst.config
+
+
+def listed(config):
+    return [a for a in list_artifacts(parse_config(config)) if a.backup_set == SET.id]
+
+
+def decision(artifacts) -> dict:
+    return {
+        "sets": [
+            {
+                "backup_set": SET.id,
+                "action": "delete",
+                "artifacts": [a.as_json() for a in artifacts],
+            }
+        ]
+    }
+
+
+def test_a_failure_keeps_the_manifest_and_the_retry_finishes(sandbox, world):
+    artifacts = listed(world)
+    assert sorted(a.kind for a in artifacts) == [
+        "manifest",
+        "memorydb_snapshot",
+        "rds_snapshot",
+        "velero_backup",
+    ]
+    sandbox.faults.add(
+        Fault("memorydb", "DeleteSnapshot", code="InvalidSnapshotStateFault", status=400)
+    )
+
+    with pytest.raises(RuntimeError, match="memorydb_snapshot ueb-ue-test-20260101t000000z"):
+        delete(SETTINGS, decision(artifacts))
+
+    left = {a.kind for a in listed(world)}
+    assert left == {"memorydb_snapshot", "manifest"}  # the set keeps its record
+    outcomes = delete(SETTINGS, decision(artifacts))["outcomes"]
+    assert {o["kind"]: o["outcome"] for o in outcomes} == {
+        "rds_snapshot": GONE,
+        "velero_backup": GONE,
+        "memorydb_snapshot": DELETED,
+        "manifest": DELETED,
+    }
+    assert listed(world) == []
+    assert sandbox.k8s.velero_backup_items(SET.velero_backup_name) == []
+
+
+def test_a_decision_naming_anything_not_ours_is_refused_before_any_change(sandbox, world):
+    artifacts = listed(world)
+    foreign = artifacts[0].__class__(**{**artifacts[0].as_json(), "installation": "ue-other"})
+
+    with pytest.raises(PermanentFailure, match="belongs to installation 'ue-other'"):
+        delete(SETTINGS, decision([*artifacts[1:], foreign]))
+
+    assert sandbox.log.entries() == []
+    assert len(listed(world)) == 4
