@@ -204,6 +204,27 @@ def test_bad_params_and_impossible_requests_change_nothing(
     assert words in out + err + caplog.text
 
 
+@pytest.mark.parametrize("busy", ["ue_backup", "ue_backup_retention"])
+def test_a_restore_refuses_while_a_backup_or_retention_runs(
+    sandbox, three_backups, busy, monkeypatch, capfd, caplog
+):
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    original = RuntimeTaskInstance.get_dr_count
+
+    def count(dag_id, *args, **kwargs):
+        return 1 if dag_id == busy else original(dag_id, *args, **kwargs)
+
+    monkeypatch.setattr(RuntimeTaskInstance, "get_dr_count", staticmethod(count))
+    assert run_dag("ue_restore").state == "success"  # a plan only reads: it may overlap
+    result = run_dag("ue_restore", {"mode": "restore"})
+    assert result.state == "failed"
+    assert result.tasks["validate"] == "failed", result.tasks
+    assert state_changes(sandbox) == []
+    out, err = capfd.readouterr()
+    assert f"a {busy} run is in progress" in out + err + caplog.text
+
+
 def test_in_place_restore_replaces_the_live_data(sandbox, installation, three_backups):
     live = installation.efs_path(sandbox)
     (live / "aggregation" / "written-after-backup.bin").write_text("newer than the backup")

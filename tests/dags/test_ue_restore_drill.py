@@ -377,6 +377,23 @@ def test_bad_input_is_refused_before_anything_changes(
     assert words in out + err + caplog.text
 
 
+def test_a_drill_refuses_while_retention_runs(sandbox, installation, monkeypatch, capfd, caplog):
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    original = RuntimeTaskInstance.get_dr_count
+
+    def count(dag_id, *args, **kwargs):
+        return 1 if dag_id == "ue_backup_retention" else original(dag_id, *args, **kwargs)
+
+    monkeypatch.setattr(RuntimeTaskInstance, "get_dr_count", staticmethod(count))
+    result = run_dag("ue_restore_drill")
+
+    assert result.tasks["prepare"] == "failed", result.tasks
+    assert sandbox.log.entries() == []
+    out, err = capfd.readouterr()
+    assert "a ue_backup_retention run is in progress" in out + err + caplog.text
+
+
 def test_a_drill_namespace_of_the_installation_is_refused(
     sandbox, installation, tmp_path, monkeypatch, capfd, caplog
 ):

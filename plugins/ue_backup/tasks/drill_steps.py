@@ -39,8 +39,11 @@ from ue_backup.drill_report import COMPONENTS, build_report, report_key, report_
 from ue_backup.errors import PermanentFailure
 from ue_backup.notifications import TaskFailureNotifier
 from ue_backup.restore_scripts import DONE_MARKER, check_restored_tree
+from ue_backup.tasks.run_guard import refuse_while_running
 
 log = logging.getLogger(__name__)
+
+DELETES_SETS = "it may delete the backup set being drilled"
 
 DRILL_PARAMS = ("backup_set", "allow_point_in_time_restore", "dry_run")
 DRILL_TAG = "ue-backup:drill"
@@ -197,6 +200,8 @@ def prepare(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, 
     if problems:
         raise PermanentFailure("invalid drill request:\n" + "\n".join(f"  - {p}" for p in problems))
     dry_run = params.get("dry_run", False) is True
+    if not dry_run:
+        refuse_while_running(context["ti"], {"ue_backup_retention": DELETES_SETS})
     started = dag_run.start_date or datetime.now(UTC)
     names = drill_names(cfg, dag_run.run_after)
     base = {

@@ -22,6 +22,7 @@ from ue_backup.hooks.memorydb import MemoryDbHook
 from ue_backup.hooks.velero import VeleroHook
 from ue_backup.planning import RestorePlanError, plan_restore, to_utc
 from ue_backup.tasks.preflight import COMPONENTS
+from ue_backup.tasks.run_guard import refuse_while_running
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,11 @@ RESTORE_PARAMS = (
     "source_region",
 )
 MODES = ("plan", "restore")
+# What a restore (not a plan) must not overlap, and why.
+RESTORE_GUARDS = {
+    "ue_backup": "it suspends the same workflows",
+    "ue_backup_retention": "it may delete the backup set being restored",
+}
 TARGETS = ("side_by_side", "in_place")
 
 
@@ -144,9 +150,8 @@ def validate(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str,
     problems += check_source_region(params, cfg)
     if problems:
         raise PermanentFailure("invalid params:\n" + "\n".join(f"  - {p}" for p in problems))
-    running = context["ti"].get_dr_count(dag_id="ue_backup", states=["running"])
-    if running and params.get("mode") == "restore":
-        raise PermanentFailure("a ue_backup run is in progress: restore when it has finished")
+    if params.get("mode") == "restore":
+        refuse_while_running(context["ti"], RESTORE_GUARDS)
     rid = restore_id(cfg.installation, dag_run.run_after)
     wanted = set(params.get("components") or COMPONENTS)
     region = params.get("source_region") or cfg.region
