@@ -22,6 +22,12 @@ from __future__ import annotations
 
 from typing import Any
 
+# Named here so that the dag-processor imports them once and forks every later parse of
+# this file with them loaded ([dag_processor] parsing_pre_import_modules, on by default).
+# The S3 hook (boto3) comes in through the backup-set Asset in dag_support: Airflow checks
+# an Asset's URI with every provider's asset handlers, the amazon provider's among them.
+import airflow.providers.amazon.aws.hooks.s3
+import airflow.providers.standard.decorators.python  # noqa: F401
 from airflow.sdk import DAG, Param, task
 
 from ue_backup.compat import TriggerRule

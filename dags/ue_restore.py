@@ -27,6 +27,15 @@ from __future__ import annotations
 
 from typing import Any
 
+# Named here so that the dag-processor imports them once and forks every later parse of
+# this file with them loaded ([dag_processor] parsing_pre_import_modules, on by default):
+# the operators below build on them, and they are most of this file's import time.
+import airflow.providers.amazon.aws.hooks.s3
+import airflow.providers.amazon.aws.operators.base_aws
+import airflow.providers.amazon.aws.sensors.base_aws
+import airflow.providers.amazon.aws.triggers.base
+import airflow.providers.cncf.kubernetes.hooks.kubernetes
+import airflow.providers.standard.decorators.python  # noqa: F401
 from airflow.sdk import DAG, Param, task
 
 from ue_backup.compat import TriggerRule
