@@ -84,6 +84,13 @@ def _matches(pattern: re.Pattern[str], what: str):
     return check
 
 
+def _cron(value: str | None) -> str | None:
+    """A field validator: refuse a schedule that is not a cron expression."""
+    if value is not None and not is_valid_cron(value):
+        raise ValueError(f"{value!r} is not a valid cron expression")
+    return value
+
+
 class _Model(BaseModel):
     """Strict base: unknown keys are refused, so a misspelt option is never ignored."""
 
@@ -424,12 +431,7 @@ class RetentionConfig(_Model):
     keep_days: NonNegativeInt = 14
     schedule: str | None = "0 6 * * *"
 
-    @field_validator("schedule")
-    @classmethod
-    def _schedule(cls, value: str | None) -> str | None:
-        if value is not None and not is_valid_cron(value):
-            raise ValueError(f"{value!r} is not a valid cron expression")
-        return value
+    _schedule = field_validator("schedule")(_cron)
 
 
 class DrillConfig(_Model):
@@ -450,12 +452,7 @@ class DrillConfig(_Model):
 
     _ns = field_validator("namespace")(_matches(K8S_NAME_RE, "Kubernetes namespace"))
 
-    @field_validator("schedule")
-    @classmethod
-    def _schedule(cls, value: str | None) -> str | None:
-        if value is not None and not is_valid_cron(value):
-            raise ValueError(f"{value!r} is not a valid cron expression")
-        return value
+    _schedule = field_validator("schedule")(_cron)
 
 
 class PricesConfig(_Model):
@@ -544,12 +541,7 @@ class InstallationConfig(_Model):
     )
     _region = field_validator("region")(_matches(REGION_RE, "AWS region"))
 
-    @field_validator("schedule")
-    @classmethod
-    def _schedule(cls, value: str | None) -> str | None:
-        if value is not None and not is_valid_cron(value):
-            raise ValueError(f"{value!r} is not a valid cron expression")
-        return value
+    _schedule = field_validator("schedule")(_cron)
 
     @model_validator(mode="after")
     def _cross_section(self) -> InstallationConfig:

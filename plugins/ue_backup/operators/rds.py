@@ -30,6 +30,14 @@ SNAPSHOT_FAILED = ("failed", "deleting", "deleted", "incompatible-restore")
 MAX_COPY_ATTEMPTS = 5
 
 
+def find_snapshot(conn: Any, snapshot_id: str) -> dict[str, Any] | None:
+    """The DB snapshot of that name, or None: how a retry finds what it made before."""
+    try:
+        return conn.describe_db_snapshots(DBSnapshotIdentifier=snapshot_id)["DBSnapshots"][0]
+    except conn.exceptions.DBSnapshotNotFoundFault:
+        return None
+
+
 def snapshot_record(snapshot: dict[str, Any]) -> dict[str, Any]:
     """The manifest's view of a DB snapshot."""
     created = snapshot.get("SnapshotCreateTime")
@@ -70,12 +78,7 @@ class RdsStartSnapshotOperator(BackupSetMixin, AwsBaseOperator[RdsHook]):
         self.check_interval = check_interval or TIME_FIXED_CHECK_SECONDS
 
     def _find(self, snapshot_id: str) -> dict[str, Any] | None:
-        try:
-            return self.hook.conn.describe_db_snapshots(DBSnapshotIdentifier=snapshot_id)[
-                "DBSnapshots"
-            ][0]
-        except self.hook.conn.exceptions.DBSnapshotNotFoundFault:
-            return None
+        return find_snapshot(self.hook.conn, snapshot_id)
 
     def execute(self, context: Any) -> dict[str, Any]:
         backup_set = self.backup_set(context)
@@ -283,12 +286,7 @@ class RdsCopySnapshotOperator(BackupSetMixin, AwsBaseOperator[RdsHook]):
         self.kms_key_id = kms_key_id
 
     def _find(self, snapshot_id: str) -> dict[str, Any] | None:
-        try:
-            return self.hook.conn.describe_db_snapshots(DBSnapshotIdentifier=snapshot_id)[
-                "DBSnapshots"
-            ][0]
-        except self.hook.conn.exceptions.DBSnapshotNotFoundFault:
-            return None
+        return find_snapshot(self.hook.conn, snapshot_id)
 
     def execute(self, context: Any) -> dict[str, Any]:
         backup_set = self.backup_set(context)

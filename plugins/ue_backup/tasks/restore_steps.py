@@ -214,14 +214,7 @@ def list_inventory(settings: Mapping[str, Any], cfg: InstallationConfig) -> dict
     """
     if settings.get("region", cfg.region) != cfg.region:
         return list_copy_inventory(settings, cfg)
-    inventory: dict[str, Any] = {
-        "database": "rds" if cfg.uses_rds else "derby",
-        "rds_snapshots": None,
-        "rds_restore_window": None,
-        "efs_recovery_points": [],
-        "memorydb_snapshots": None,
-        "velero_backups": None,
-    }
+    inventory = empty_inventory(cfg)
     if cfg.uses_rds:
         rds = settings_client(settings, "rds")
         pages = rds.get_paginator("describe_db_snapshots").paginate(
@@ -251,6 +244,18 @@ def list_inventory(settings: Mapping[str, Any], cfg: InstallationConfig) -> dict
     return json.loads(json.dumps(inventory, default=_iso))
 
 
+def empty_inventory(cfg: InstallationConfig) -> dict[str, Any]:
+    """The planner's inventory before anything is listed: None where a component is absent."""
+    return {
+        "database": "rds" if cfg.uses_rds else "derby",
+        "rds_snapshots": None,
+        "rds_restore_window": None,
+        "efs_recovery_points": [],
+        "memorydb_snapshots": None,
+        "velero_backups": None,
+    }
+
+
 def list_copy_inventory(settings: Mapping[str, Any], cfg: InstallationConfig) -> dict[str, Any]:
     """The installation's copies in the copy region, in the shapes the planner takes.
 
@@ -260,14 +265,7 @@ def list_copy_inventory(settings: Mapping[str, Any], cfg: InstallationConfig) ->
     MemoryDB copies (``.rdb`` files in S3) are presented as snapshots.
     """
     region, aws_conn_id = settings["region"], settings["aws_conn_id"]
-    inventory: dict[str, Any] = {
-        "database": "rds" if cfg.uses_rds else "derby",
-        "rds_snapshots": None,
-        "rds_restore_window": None,
-        "efs_recovery_points": [],
-        "memorydb_snapshots": None,
-        "velero_backups": None,
-    }
+    inventory = empty_inventory(cfg)
     if cfg.uses_rds:
         pages = (
             aws_client(aws_conn_id, region, "rds")
