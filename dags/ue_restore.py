@@ -56,6 +56,7 @@ from ue_backup.operators.velero import VeleroCreateRestoreOperator
 from ue_backup.restore_scripts import check_restored_tree, place_restored_tree
 from ue_backup.sensors.aws_backup import AwsBackupRestoreJobCompletedSensor
 from ue_backup.sensors.ecd import EcdDrainedSensor
+from ue_backup.sensors.efs import EfsMountTargetsAvailableSensor
 from ue_backup.sensors.memorydb import MemoryDbClusterAvailableSensor
 from ue_backup.sensors.rds import RdsInstanceAvailableSensor
 from ue_backup.sensors.velero import VeleroRestoreCompletedSensor
@@ -211,14 +212,18 @@ with DAG(
 
     @task(pre_execute=only_if("restore_efs", task_id="plan"))
     def restored_file_system(**context: Any) -> dict[str, Any]:
-        """Where the EFS data was restored: a new file system, or the live one (in place)."""
-        from ue_backup.hooks.aws_backup import AwsBackupHook
+        """Where the EFS data was restored (new or live file system), made mountable."""
+        from ue_backup.tasks.restore_steps import restored_file_system as find
 
         ti = context["ti"]
-        settings = ti.xcom_pull(task_ids="validate")
-        hook = AwsBackupHook(aws_conn_id=settings["aws_conn_id"], region_name=settings["region"])
-        job = hook.describe_restore_job(ti.xcom_pull(task_ids="restore_efs")["job_id"])
-        return {"file_system_id": job["CreatedResourceArn"].rsplit("/", 1)[-1]}
+        return find(ti.xcom_pull(task_ids="validate"), ti.xcom_pull(task_ids="restore_efs"))
+
+    efs_mountable = EfsMountTargetsAvailableSensor(
+        task_id="wait_efs_mount_targets",
+        resource_id=xcom("restored_file_system", "file_system_id"),
+        pre_execute=only_if("restore_efs", task_id="plan"),
+        **AWS,
+    )
 
     efs_job = {
         "namespace": setting("namespace", **S),
@@ -292,7 +297,7 @@ with DAG(
     # back disabled, and only the resume, after the data is placed and checked, enables.
     drained >> [rds, efs, memorydb, velero]
     rds >> rds_ready
-    efs >> efs_ready >> restored_file_system() >> place_efs >> check_efs
+    efs >> efs_ready >> restored_file_system() >> efs_mountable >> place_efs >> check_efs
     memorydb >> memorydb_ready
     velero >> velero_done
     switch_over = switch_over_database()

@@ -7,6 +7,7 @@ from datetime import datetime
 import pytest
 
 from tests.dags.runner import run_dag, write_config
+from tests.sandbox.aws.network import add_mount_targets
 from tests.sandbox.faults import Fault
 from tests.sandbox.installation import (
     COPY_REGION,
@@ -35,6 +36,7 @@ def world(sandbox_session, tmp_path_factory):
         for name, value in sandbox.connection_env().items():
             patch.setenv(name, value)
         inst = seed_installation(sandbox, "ue-test")
+        add_mount_targets(sandbox, inst.file_system_id)  # two zones, copied side by side
         inst.config["cold_window"]["drain_timeout_minutes"] = 0.05
         write_config(inst.config, tmp_path_factory.mktemp("restore"), patch)
         sets, disk_times = [], []
@@ -115,6 +117,19 @@ def test_side_by_side_restore_of_the_latest_set(sandbox, installation, three_bac
     files = tree(restored)
     assert set(files) == set(LIVE_FILES) | {MARKER}
     assert not set(files) & set(TEMPORARY_FILES)
+    # the new file system got a mount target in each subnet of the live one (else the
+    # purge Job could not mount it), and they were waited for before the Job ran
+    efs = sandbox.client("efs")
+
+    def subnets(fs_id: str) -> list[str]:
+        targets = efs.describe_mount_targets(FileSystemId=fs_id)["MountTargets"]
+        return sorted(t["SubnetId"] for t in targets)
+
+    live_subnets = subnets(installation.file_system_id)
+    assert len(live_subnets) == 2
+    assert subnets(report["restored"]["efs_file_system_id"]) == live_subnets
+    assert result.xcom("restored_file_system")["mount_targets"] == 2
+    assert result.tasks["wait_efs_mount_targets"] == "success"
     # the live system is untouched and its workflows never stopped
     assert tree(installation.efs_path(sandbox)).keys() >= set(LIVE_FILES) | set(TEMPORARY_FILES)
     assert not sandbox.log.entries("k8s", "patch")
