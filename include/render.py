@@ -37,20 +37,42 @@ HERE = Path(__file__).resolve().parent
 IAM_TEMPLATE = HERE / "iam" / "ue-backup-policy.json"
 K8S_TEMPLATE = HERE / "k8s" / "rbac.yaml"
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z]+)\}")
+# IAM's size quotas, in characters without white space: all inline policies of a role
+# together, and one customer managed policy.
+INLINE_POLICY_LIMIT = 10_240
+MANAGED_POLICY_LIMIT = 6_144
 
 # A restore's id is "<installation, cut to 24>-r<yymmddHHMMSS>" (restore_steps.restore_id);
 # the resources a side-by-side restore creates are named after it.
 RESTORE_STAMP = "-r" + "?" * 12
+# A drill's id is "<installation, cut to 21, no '--', no trailing '-'>-drill-<yymmddHHMMSS>"
+# (drill_steps.drill_id); every temporary resource of a drill is named after it.
+DRILL_STAMP = "-drill-" + "?" * 12
+
+# A backup set's id is "<installation>-<yyyymmdd>t<hhmmss>z" (backup_set.BackupSet); its
+# artifacts are named "ueb-<set id>" (an RDS copy made again: "ueb-<set id>-2", ...).
+SET_STAMP = "-" + "?" * 8 + "t" + "?" * 6 + "z"
 
 # A statement whose Sid starts with a key is kept only when the placeholder it maps to
-# has a value: the component is part of the installation.
+# has a value: the component is part of the installation (every matching key counts:
+# "RdsCopy..." needs the RDS database and a copy region).
 COMPONENTS = {
     "Rds": "DbInstanceIdentifier",
+    "RdsCopy": "CopyRegion",
+    "RdsDrill": "DrillId",
     "Efs": "EfsFileSystemId",
+    "EfsRestore": "BackupVaultName",
+    "EfsDrill": "DrillId",
     "Backup": "BackupVaultName",
+    "BackupCopy": "CopyBackupVaultArn",
     "DataSync": "DataSyncTaskArn",
     "MemoryDb": "MemoryDbClusterName",
+    "MemoryDbCopy": "MemoryDbCopyBucket",
+    "MemoryDbDrill": "DrillId",
     "S3": "ManifestBucket",
+    "S3Copy": "MemoryDbCopyBucket",
+    "S3Drill": "DrillId",
+    "Sns": "SnsTopicArn",
 }
 
 
@@ -64,18 +86,41 @@ def _config(data: Mapping[str, Any]) -> Any:
     return parse_config(dict(data))
 
 
+def drill_id_pattern(installation: str) -> str:
+    """Every drill id of the installation (``drill_steps.drill_id``), with ``?`` wildcards."""
+    return re.sub("-+", "-", installation[:21]).rstrip("-") + DRILL_STAMP
+
+
+def drill_namespace(cfg: Any) -> str:
+    """The namespace a drill restores into (``drill_steps.drill_namespace``)."""
+    return cfg.drill.namespace or f"{cfg.kubernetes.namespace[:57]}-drill"
+
+
+def kms_key_arn(key: str, partition: str, region: str, account_id: str) -> str | None:
+    """The ARN IAM authorizes a KMS key's use against; None for an alias (see the README)."""
+    if key.startswith("arn:"):
+        return None if ":alias/" in key else key
+    if key.startswith("alias/"):
+        return None
+    return f"arn:{partition}:kms:{region}:{account_id}:key/{key}"
+
+
 def iam_values(
     config: Mapping[str, Any], account_id: str, partition: str = "aws"
 ) -> dict[str, str | None]:
     """The IAM template's placeholders for one installation; None for what it leaves out."""
     cfg = _config(config)
-    aws_backup, datasync = cfg.efs.aws_backup, cfg.efs.datasync
+    aws_backup, datasync, cross = cfg.efs.aws_backup, cfg.efs.datasync, cfg.cross_region
+    # The drill restores AWS Backup recovery points only (drill_steps.check_config).
+    drills = aws_backup is not None
     return {
         "Partition": partition,
         "Region": cfg.region,
         "AccountId": str(account_id),
         "Installation": cfg.installation,
+        "BackupSet": cfg.installation + SET_STAMP,
         "RestoreId": cfg.installation[:24] + RESTORE_STAMP,
+        "DrillId": drill_id_pattern(cfg.installation) if drills else None,
         "DbInstanceIdentifier": cfg.database.rds_instance_identifier if cfg.uses_rds else None,
         "EfsFileSystemId": cfg.efs.file_system_id,
         "BackupVaultName": aws_backup.vault_name if aws_backup else None,
@@ -84,6 +129,14 @@ def iam_values(
         "MemoryDbClusterName": cfg.memorydb.cluster_name if cfg.memorydb else None,
         "ManifestBucket": cfg.manifests.bucket,
         "ManifestPrefix": cfg.manifests.prefix,
+        "CopyRegion": cross.region if cross else None,
+        "CopyBackupVaultArn": cross.backup_vault_arn if cross and aws_backup else None,
+        "RdsCopyKmsKeyArn": kms_key_arn(cross.rds_kms_key_id, partition, cross.region, account_id)
+        if cross and cross.rds_kms_key_id and cfg.uses_rds
+        else None,
+        "MemoryDbExportBucket": cross.memorydb_export_bucket if cross and cfg.memorydb else None,
+        "MemoryDbCopyBucket": cross.memorydb_bucket if cross and cfg.memorydb else None,
+        "SnsTopicArn": cfg.alerts.sns_topic_arn if cfg.alerts else None,
     }
 
 
@@ -101,6 +154,8 @@ def k8s_values(config: Mapping[str, Any], service_account: str) -> dict[str, str
     return {
         "UeNamespace": cfg.kubernetes.namespace,
         "VeleroNamespace": cfg.velero.namespace if cfg.velero else None,
+        # The drill restores into its namespace with Velero, and runs its EFS Jobs there.
+        "DrillNamespace": drill_namespace(cfg) if cfg.efs.aws_backup else None,
         "ServiceAccountNamespace": namespace,
         "ServiceAccountName": name,
     }
@@ -154,6 +209,34 @@ def render_policy(template: Mapping[str, Any], values: Mapping[str, str | None])
     return {**{k: v for k, v in template.items() if k != "Statement"}, "Statement": statements}
 
 
+def policy_size(policy: Mapping[str, Any]) -> int:
+    """A policy's size as IAM counts it against its quotas: white space left out."""
+    return len(json.dumps(policy, separators=(",", ":")))
+
+
+def split_policy(policy: Mapping[str, Any], limit: int = MANAGED_POLICY_LIMIT) -> list[dict]:
+    """The policy's statements in as few documents as fit ``limit`` each, in order.
+
+    A role's inline policies share one 10,240-character quota that an
+    installation with copies, a drill and alerts exceeds; customer managed
+    policies (6,144 characters each, ten per role by default) hold it.
+    """
+    parts: list[dict] = []
+    for statement in policy["Statement"]:
+        if (
+            parts
+            and policy_size({**parts[-1], "Statement": [*parts[-1]["Statement"], statement]})
+            <= limit
+        ):
+            parts[-1]["Statement"].append(statement)
+            continue
+        part = {**{k: v for k, v in policy.items() if k != "Statement"}, "Statement": [statement]}
+        if policy_size(part) > limit:
+            raise ValueError(f"statement {statement.get('Sid')} alone exceeds {limit} characters")
+        parts.append(part)
+    return parts
+
+
 def render_rbac(
     template: str, values: Mapping[str, str | None], subject: Mapping[str, str] | None = None
 ) -> list[dict]:
@@ -184,6 +267,12 @@ def main(argv: list[str] | None = None) -> None:
     iam.add_argument("--config", type=Path, required=True, help="the installation's YAML file")
     iam.add_argument("--account-id", required=True, help="the AWS account of the installation")
     iam.add_argument("--partition", default="aws", help="aws, aws-cn or aws-us-gov")
+    iam.add_argument(
+        "--out-dir",
+        type=Path,
+        help="write the policy as customer managed policy documents that fit IAM's size "
+        "quota, ue-backup-1.json, ue-backup-2.json, ... (instead of one document on stdout)",
+    )
     k8s = kinds.add_parser("k8s", help="the Roles, ClusterRole and bindings (YAML)")
     k8s.add_argument("--config", type=Path, required=True, help="the installation's YAML file")
     who = k8s.add_mutually_exclusive_group(required=True)
@@ -199,10 +288,28 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     config = yaml.safe_load(args.config.read_text())
     if args.kind == "iam":
-        policy = render_policy(
-            json.loads(IAM_TEMPLATE.read_text()),
-            iam_values(config, args.account_id, args.partition),
-        )
+        values = iam_values(config, args.account_id, args.partition)
+        cross = _config(config).cross_region
+        if cross and cross.rds_kms_key_id and values["RdsCopyKmsKeyArn"] is None:
+            print(
+                f"warning: cross_region.rds_kms_key_id {cross.rds_kms_key_id!r} is an alias: "
+                "the policy has no KMS statement for it (see include/iam/README.md)",
+                file=sys.stderr,
+            )
+        policy = render_policy(json.loads(IAM_TEMPLATE.read_text()), values)
+        if args.out_dir:
+            args.out_dir.mkdir(parents=True, exist_ok=True)
+            for number, part in enumerate(split_policy(policy), start=1):
+                path = args.out_dir / f"ue-backup-{number}.json"
+                path.write_text(json.dumps(part, indent=2) + "\n")
+                print(path)
+            return
+        if policy_size(policy) > INLINE_POLICY_LIMIT:
+            print(
+                f"warning: the policy has {policy_size(policy)} characters, more than IAM "
+                f"allows a role's inline policies ({INLINE_POLICY_LIMIT}): use --out-dir",
+                file=sys.stderr,
+            )
         print(json.dumps(policy, indent=2))
     else:
         subject = None

@@ -4,8 +4,9 @@ The permission checks (``tests/include``) grant exactly the AWS actions and
 Kubernetes verbs the end-to-end tests are seen to use, so every call the
 plugins can make in production has to happen here at least once, every time:
 an RDS point-in-time restore (the planner prefers it only when the database
-point it can reach is newer than the set's snapshot) and a DataSync backup
-run again (which looks up its own execution by its tags).
+point it can reach is newer than the set's snapshot), a DataSync backup
+run again (which looks up its own execution by its tags), and an RDS copy
+encrypted with the copy region's key (``cross_region.rds_kms_key_id``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import datetime
 import pytest
 
 from tests.dags.runner import rerun, run_dag, write_config
-from tests.sandbox.installation import seed_installation
+from tests.sandbox.installation import COPY_REGION, add_cross_region, seed_installation
 
 pytestmark = pytest.mark.e2e
 
@@ -64,3 +65,21 @@ def test_datasync_backup_run_again_finds_its_own_execution(sandbox, tmp_path, mo
     assert second.state == "success", second.tasks
     assert len(sandbox.log.entries("datasync", "StartTaskExecution")) == 1
     assert second.xcom("datasync_copy") == first.xcom("datasync_copy")
+
+
+def test_an_rds_copy_is_encrypted_with_the_configured_key(sandbox, tmp_path, monkeypatch):
+    inst = seed_installation(sandbox, "ue-test", memorydb=False, velero=False)
+    inst.config["cold_window"]["drain_timeout_minutes"] = 0.05
+    add_cross_region(sandbox, inst)
+    key = sandbox.client("kms", region=COPY_REGION).create_key()["KeyMetadata"]["Arn"]
+    inst.config["cross_region"]["rds_kms_key_id"] = key
+    write_config(inst.config, tmp_path, monkeypatch)
+
+    result = run_dag("ue_backup")
+
+    assert result.state == "success", result.tasks
+    copy = result.xcom("copy_rds_snapshot")
+    (snapshot,) = sandbox.client("rds", region=COPY_REGION).describe_db_snapshots(
+        DBSnapshotIdentifier=copy["id"]
+    )["DBSnapshots"]
+    assert (snapshot["KmsKeyId"], snapshot["Encrypted"]) == (key, True)

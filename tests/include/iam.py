@@ -6,7 +6,10 @@ operations whose action has another name), each resource the action is
 authorized against (an ARN; ``*`` where AWS cannot scope the action or the
 request names no resource), the dependent actions AWS requires with it
 (``rds:AddTagsToResource`` for a create with tags, ``iam:PassRole`` for a
-role handed to AWS Backup), and the condition keys the request carries.
+role handed to AWS Backup, the rest in ``DEPENDENCIES``), and the condition
+keys the request carries. The tags a resource carries (``aws:ResourceTag``)
+are those the recorded requests created it with, or those a tag listing's
+answer reported for it (the sandbox's request log keeps both).
 
 ``evaluate`` checks requirements against a policy document the way IAM does
 for identity policies with Allow statements only: an action is allowed on a
@@ -47,6 +50,7 @@ ACTION = {
     ("s3", "CompleteMultipartUpload"): "s3:PutObject",
     ("s3", "DeleteObjects"): "s3:DeleteObject",
     ("s3", "CopyObject"): "s3:PutObject",  # and s3:GetObject on the source (_s3_extras)
+    ("s3", "UploadPartCopy"): "s3:PutObject",  # a managed copy of a large object: the same
 }
 
 # The service principal a role is passed to (iam:PassedToService).
@@ -203,8 +207,10 @@ RESOURCES: dict[str, Callable[[Where, dict], list[str]]] = {
         _group(w, p, "memorydb", "subnetgroup", "SubnetGroupName", "/"),
         *([_slash("memorydb", "snapshot")(w, p["SnapshotName"])] if p.get("SnapshotName") else []),
     ],
+    # MemoryDB authorizes a copy (an export too) against the source and the target snapshot.
     "memorydb:CopySnapshot": lambda w, p: [
-        _slash("memorydb", "snapshot")(w, p["SourceSnapshotName"])
+        _slash("memorydb", "snapshot")(w, p["SourceSnapshotName"]),
+        _slash("memorydb", "snapshot")(w, p["TargetSnapshotName"]),
     ],
     "backup:StartBackupJob": lambda w, p: [w.arn("backup", f"backup-vault:{p['BackupVaultName']}")],
     "backup:DescribeRecoveryPoint": lambda w, p: [p["RecoveryPointArn"]],
@@ -214,6 +220,86 @@ RESOURCES: dict[str, Callable[[Where, dict], list[str]]] = {
         w.arn("backup", f"backup-vault:{p['BackupVaultName']}")
     ],
     "datasync:ListTaskExecutions": lambda w, p: [ANY],
+    "kms:DescribeKey": lambda w, p: [_kms_key(w, p["KeyId"])],
+    # The request names a mount target only; IAM authorizes against the mount target's file
+    # system, which the request does not name: any of the region's, as far as the check knows.
+    "elasticfilesystem:DescribeMountTargetSecurityGroups": lambda w, p: [
+        w.arn("elasticfilesystem", f"file-system/{ANY}")
+    ],
+    "elasticfilesystem:DeleteMountTarget": lambda w, p: [
+        w.arn("elasticfilesystem", f"file-system/{ANY}")
+    ],
+}
+
+
+def _kms_key(w: Where, key: str) -> str:
+    """The ARN IAM authorizes a KMS key's use against (an alias names no key: as given)."""
+    if key.startswith("arn:"):
+        return key
+    return w.arn("kms", key if key.startswith("alias/") else f"key/{key}")
+
+
+def _s3(w: Where, bucket: str, key: str | None = None) -> str:
+    return f"arn:{w.partition}:s3:::{bucket}" + (f"/{key}" if key else "")
+
+
+# Actions AWS authorizes besides the request's own, on resources the request implies
+# (the Service Authorization Reference's "dependent actions", and the services' guides
+# where they say more): (action, resource) pairs, or (action, resource, condition keys).
+DEPENDENCIES: dict[str, Callable[[Where, dict], list[tuple]]] = {
+    # MemoryDB's guide (API permissions reference): an export to S3 needs the bucket's
+    # location, and the list of buckets (which has no resource level).
+    "memorydb:CopySnapshot": lambda w, p: (
+        [
+            ("s3:GetBucketLocation", _s3(w, p["TargetBucket"])),
+            ("s3:ListAllMyBuckets", ANY),
+        ]
+        if p.get("TargetBucket")
+        else []
+    ),
+    # A cluster seeded from .rdb files reads each of them.
+    "memorydb:CreateCluster": lambda w, p: [
+        ("s3:GetObject", arn) for arn in p.get("SnapshotArns") or []
+    ],
+    # EFS's API reference: a mount target is a network interface the caller creates,
+    # deletes and reads; the EC2 Describe actions have no resource level.
+    "elasticfilesystem:CreateMountTarget": lambda w, p: [
+        ("ec2:DescribeSubnets", ANY),
+        ("ec2:DescribeNetworkInterfaces", ANY),
+        ("ec2:CreateNetworkInterface", w.arn("ec2", f"network-interface/{ANY}")),
+        ("ec2:CreateNetworkInterface", w.arn("ec2", f"subnet/{p['SubnetId']}")),
+        *(
+            ("ec2:CreateNetworkInterface", w.arn("ec2", f"security-group/{group}"))
+            for group in p.get("SecurityGroups") or []
+        ),
+    ],
+    "elasticfilesystem:DeleteMountTarget": lambda w, p: [
+        ("ec2:DeleteNetworkInterface", w.arn("ec2", f"network-interface/{ANY}"))
+    ],
+    "elasticfilesystem:DescribeMountTargetSecurityGroups": lambda w, p: [
+        ("ec2:DescribeNetworkInterfaceAttribute", ANY)
+    ],
+    # RDS encrypts the copy with the given key (of the destination region): it reads the key
+    # and makes a grant for itself, on the caller's behalf (kms:ViaService says through RDS).
+    "rds:CopyDBSnapshot": lambda w, p: (
+        [
+            (
+                "kms:CreateGrant",
+                _kms_key(w, p["KmsKeyId"]),
+                {
+                    "kms:ViaService": f"rds.{w.region}.amazonaws.com",
+                    "kms:GrantIsForAWSResource": True,
+                },
+            ),
+            (
+                "kms:DescribeKey",
+                _kms_key(w, p["KmsKeyId"]),
+                {"kms:ViaService": f"rds.{w.region}.amazonaws.com"},
+            ),
+        ]
+        if p.get("KmsKeyId")
+        else []
+    ),
 }
 
 # What a state-changing action creates (its tags are the request's), where the
@@ -248,6 +334,7 @@ class Requirement:
     request_tags: dict[str, str] | None = None  # None: the action carries no aws:RequestTag
     passed_to: str | None = None  # iam:PassedToService
     source: str = ""  # which request, for messages
+    keys: tuple[tuple[str, Any], ...] = ()  # other condition keys of this authorization
 
     def describe(self) -> str:
         return f"{self.action} on {self.resource} ({self.source})"
@@ -289,6 +376,9 @@ def requirements(request: Mapping[str, Any], account: str) -> list[Requirement]:
         needed += [Requirement(TAGGING[service], arn, tags, None, source) for arn in created]
     if service == "s3":
         needed += [Requirement(a, r, None, None, source) for a, r in _s3_extras(where, params)]
+    for dependency in DEPENDENCIES.get(action, lambda w, p: [])(where, params):
+        dependent, arn, keys = (*dependency, {})[:3]
+        needed.append(Requirement(dependent, arn, None, None, source, tuple(keys.items())))
     for member in ("IamRoleArn", "RoleArn"):
         if isinstance(params.get(member), str):
             principal = SERVICE_PRINCIPAL.get(service, f"{service}.amazonaws.com")
@@ -311,9 +401,13 @@ def _s3_extras(where: Where, params: Mapping[str, Any]) -> list[tuple[str, str]]
 
 
 def created_tags(requests: Iterable[Mapping[str, Any]], account: str) -> dict[str, dict[str, str]]:
-    """The tags of every resource the recorded requests created with tags, by ARN."""
+    """The tags of every resource the recorded requests created with tags, or saw the tags
+    of in a tag listing's answer (a copy AWS made with its source's tags), by ARN."""
     book: dict[str, dict[str, str]] = {}
     for request in requests:
+        seen, named = request.get("tags"), request["params"].get("ResourceArn")
+        if seen and isinstance(named, str):
+            book.setdefault(named, {}).update(seen)
         tags = tags_of(request["params"])
         if not tags:
             continue
@@ -387,10 +481,18 @@ def context_of(requirement: Requirement, resource_tags: Mapping[str, Mapping[str
             context[f"aws:ResourceTag/{key}"] = value
     if requirement.passed_to is not None:
         context["iam:PassedToService"] = requirement.passed_to
+    context.update(requirement.keys)
     return context
 
 
-KNOWN_KEYS = ("aws:RequestTag/", "aws:ResourceTag/", "aws:TagKeys", "iam:PassedToService")
+KNOWN_KEYS = (
+    "aws:RequestTag/",
+    "aws:ResourceTag/",
+    "aws:TagKeys",
+    "iam:PassedToService",
+    "kms:ViaService",
+    "kms:GrantIsForAWSResource",
+)
 
 
 def _condition_holds(condition: Mapping[str, Any], context: Mapping[str, Any]) -> bool:
@@ -411,6 +513,7 @@ def _condition_holds(condition: Mapping[str, Any], context: Mapping[str, Any]) -
                 "StringLike": _like,
                 "ArnEquals": lambda v, e: v == e,
                 "ArnLike": _like,
+                "Bool": lambda v, e: v.lower() == e.lower(),
             }.get(base)
             if match is None:
                 raise PolicyError(f"condition operator {operator!r} is not modelled")

@@ -13,15 +13,29 @@ import json
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 
 import pytest
 import yaml
 
-from include.render import COMPONENTS, iam_values, render_policy
+from include.render import (
+    COMPONENTS,
+    INLINE_POLICY_LIMIT,
+    MANAGED_POLICY_LIMIT,
+    drill_namespace,
+    iam_values,
+    policy_size,
+    render_policy,
+    split_policy,
+)
 from tests.include import iam
 from tests.include.recorder import ROOT
 from tests.include.support import ACCOUNT, iam_template, incomplete_note, policy_for
 from tests.sandbox.installation import ROLE_ARN
+from ue_backup.backup_set import BackupSet
+from ue_backup.config import parse_config
+from ue_backup.tasks import drill_steps
+from ue_backup.tasks.restore_steps import restore_id
 
 CHECK_TIMEOUT = 3600  # the checks may have to run the end-to-end modules first
 
@@ -43,6 +57,29 @@ CONFIG = {
     "manifests": {"bucket": "ue-test-manifests"},
 }
 REGION = CONFIG["region"]
+COPY_REGION = "eu-central-1"
+TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:ue-backup-alerts"
+KEY = f"arn:aws:kms:{COPY_REGION}:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555"
+# Every optional part: copies to another region (RDS with its own key), alerts.
+FULL = {
+    **CONFIG,
+    "cross_region": {
+        "region": COPY_REGION,
+        "backup_vault_arn": f"arn:aws:backup:{COPY_REGION}:{ACCOUNT}:backup-vault:ue-test-dr",
+        "rds_kms_key_id": KEY,
+        "memorydb_export_bucket": "ue-test-memorydb-export",
+        "memorydb_bucket": "ue-test-memorydb-dr",
+    },
+    "alerts": {"sns_topic_arn": TOPIC},
+}
+DATASYNC_EFS = {
+    "file_system_id": "fs-0123456789abcdef0",
+    "backup_method": "datasync",
+    "datasync": {
+        "target_file_system_id": "fs-0fedcba9876543210",
+        "task_arn": f"arn:aws:datasync:{REGION}:{ACCOUNT}:task/task-0123456789abcdef0",
+    },
+}
 
 
 def arn(service: str, resource: str) -> str:
@@ -67,14 +104,18 @@ def rendered(template=None, config=CONFIG) -> dict:
     return render_policy(template or iam_template(), iam_values(config, ACCOUNT))
 
 
-def check(requests, template=None) -> iam.Verdict:
+def check(requests, template=None, config=CONFIG) -> iam.Verdict:
     template = template or iam_template()
-    policy = rendered(template)
+    policy = rendered(template, config)
     return iam.evaluate(requests, lambda _: policy, iam.allowed_actions(template), ACCOUNT)
 
 
-def denied(requests, template=None) -> set[str]:
-    return {d.action for d in check(requests, template).denied}
+def denied(requests, template=None, config=CONFIG) -> set[str]:
+    return {d.action for d in check(requests, template, config).denied}
+
+
+def in_region(region: str, req: dict) -> dict:
+    return {**req, "region": region}
 
 
 SET_TAGS = [
@@ -143,10 +184,10 @@ def test_each_action_removed_from_the_policy_is_reported(e2e_recording):
 
 
 def test_a_call_to_an_action_the_policy_lacks_is_denied():
-    delete = request("rds", "DeleteDBSnapshot", DBSnapshotIdentifier=SNAPSHOT)
+    delete = request("rds", "DeleteDBInstance", DBInstanceIdentifier="ue-test-db")
     verdict = check([delete])
-    assert [d.action for d in verdict.denied] == ["rds:DeleteDBSnapshot"]
-    assert "rds.DeleteDBSnapshot in synthetic" in verdict.denied[0].describe()
+    assert [d.action for d in verdict.denied] == ["rds:DeleteDBInstance"]
+    assert "rds.DeleteDBInstance in synthetic" in verdict.denied[0].describe()
 
 
 def test_an_action_nothing_uses_is_reported_as_unused():
@@ -164,7 +205,10 @@ def test_resources_outside_the_installation_are_denied():
         "rds:DescribeDBInstances"
     }
     other_fs = request("efs", "DescribeFileSystems", FileSystemId="fs-0ffffffffffffffff")
-    assert denied([other_fs]) == {"elasticfilesystem:DescribeFileSystems"}
+    # (a drill finds the file system AWS Backup restored by its creation token: any; without
+    # AWS Backup there is no drill)
+    without_drill = {**CONFIG, "efs": DATASYNC_EFS}
+    assert denied([other_fs], config=without_drill) == {"elasticfilesystem:DescribeFileSystems"}
     other_bucket = request("s3", "PutObject", Bucket="someone-else", Key="ue-backup/x.json")
     outside_prefix = request("s3", "PutObject", Bucket="ue-test-manifests", Key="secrets/x")
     assert denied([other_bucket]) == denied([outside_prefix]) == {"s3:PutObject"}
@@ -409,3 +453,217 @@ def test_an_s3_copy_reads_its_source_and_tags_need_their_own_action():
         ("s3:GetObject", "arn:aws:s3:::export-bucket/x.rdb"),
         ("s3:PutObjectTagging", "arn:aws:s3:::dr-bucket/x.rdb"),
     }
+
+
+# --- copies, retention, the drill, alerts --------------------------------------------------
+
+
+def test_the_name_patterns_cover_the_names_the_code_makes_and_no_others():
+    for name in ("ue-test", "a" * 40, "ab--cd-efghijklmnopqrst-uvw"):
+        cfg = parse_config({**CONFIG, "installation": name})
+        values = iam_values({**CONFIG, "installation": name}, ACCOUNT)
+        when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+        assert iam._like(drill_steps.drill_id(name, when), values["DrillId"])
+        assert iam._like(restore_id(name, when), values["RestoreId"])
+        assert iam._like(BackupSet.for_run(name, when).id, values["BackupSet"])
+        assert drill_namespace(cfg) == drill_steps.drill_namespace(cfg)
+    # a set of an installation whose name extends this one's is not this one's
+    short = iam_values({**CONFIG, "installation": "ue"}, ACCOUNT)
+    assert not iam._like("ue-test-20260101t000000z", short["BackupSet"])
+    assert not iam._like("ue-test-drill-260101000000", short["DrillId"])
+
+
+def test_copies_alerts_and_drills_come_with_their_configuration():
+    copies = {
+        "rds:CopyDBSnapshot",
+        "backup:StartCopyJob",
+        "backup:DescribeCopyJob",
+        "memorydb:CopySnapshot",
+        "s3:PutObjectTagging",
+        "kms:CreateGrant",
+    }
+    drill = {
+        "rds:DeleteDBInstance",
+        "memorydb:DeleteCluster",
+        "elasticfilesystem:DeleteFileSystem",
+        "elasticfilesystem:CreateMountTarget",
+        "ec2:CreateNetworkInterface",
+    }
+    plain = iam.allowed_actions(rendered())
+    full = iam.allowed_actions(rendered(config=FULL))
+    assert copies <= full
+    assert "sns:Publish" in full
+    assert drill <= full
+    assert not (copies | {"sns:Publish"}) & plain
+    assert drill <= plain  # a drill needs AWS Backup only
+    datasync = iam.allowed_actions(rendered(config={**FULL, "efs": DATASYNC_EFS}))
+    assert not drill & datasync  # the drill restores AWS Backup recovery points only
+    assert "backup:StartCopyJob" not in datasync
+    assert "rds:CopyDBSnapshot" in datasync
+    no_key = copy.deepcopy(FULL)
+    no_key["cross_region"].pop("rds_kms_key_id")
+    assert "kms:CreateGrant" not in iam.allowed_actions(rendered(config=no_key))
+    policy = json.dumps(rendered(config=FULL))
+    assert "${" not in policy
+    assert TOPIC in policy
+    assert KEY in policy
+
+
+def test_retention_deletes_the_installations_sets_in_both_regions_only():
+    def delete_snapshot(name, region=REGION):
+        return in_region(region, request("rds", "DeleteDBSnapshot", DBSnapshotIdentifier=name))
+
+    ours = [delete_snapshot(SNAPSHOT), delete_snapshot(SNAPSHOT + "-2", COPY_REGION)]
+    assert not denied(ours, config=FULL)
+    assert denied([delete_snapshot(SNAPSHOT, COPY_REGION)]) == {"rds:DeleteDBSnapshot"}  # no copies
+    for name in ("by-hand", "ueb-ue-other-20260101t000000z", "ueb-ue-test-db"):
+        assert denied([delete_snapshot(name)], config=FULL) == {"rds:DeleteDBSnapshot"}
+    other = {**FULL, "installation": "ue"}  # "ue-test-..." sets are not "ue"'s
+    assert denied([delete_snapshot(SNAPSHOT)], config=other) == {"rds:DeleteDBSnapshot"}
+    foreign = request("memorydb", "DeleteSnapshot", SnapshotName="ueb-ue-other-20260101t000000z")
+    assert denied([foreign]) == {"memorydb:DeleteSnapshot"}
+    manifest = "ue-backup/ue-test/ue-test-20260101t000000z/manifest.json"
+    assert not denied([request("s3", "DeleteObject", Bucket="ue-test-manifests", Key=manifest)])
+    theirs = request("s3", "DeleteObject", Bucket="ue-test-manifests", Key="ue-backup/ue-x/m.json")
+    assert denied([theirs]) == {"s3:DeleteObject"}
+
+
+def test_a_recovery_point_is_judged_by_the_tags_its_listing_reports():
+    """A copy's tags come from AWS Backup (its source's), seen in a ListTags answer."""
+    point = f"arn:aws:backup:{COPY_REGION}:{ACCOUNT}:recovery-point:C0FFEE"
+    listing = in_region(COPY_REGION, request("backup", "ListTags", ResourceArn=point))
+    delete = in_region(
+        COPY_REGION,
+        request(
+            "backup", "DeleteRecoveryPoint", BackupVaultName="ue-test-dr", RecoveryPointArn=point
+        ),
+    )
+    assert denied([listing, delete], config=FULL) == {"backup:DeleteRecoveryPoint"}  # no tags
+    listing["tags"] = {"ue-backup:installation": "ue-test"}
+    assert not denied([listing, delete], config=FULL)
+    listing["tags"] = {"ue-backup:installation": "ue-other"}
+    assert denied([listing, delete], config=FULL) == {"backup:DeleteRecoveryPoint"}
+
+
+def test_the_drill_deletes_only_what_it_created():
+    drill = "ue-test-drill-260101000000"
+    tags = [
+        {"Key": "ue-backup:drill", "Value": drill},
+        {"Key": "ue-backup:installation", "Value": "ue-test"},
+    ]
+    restore = request(
+        "rds",
+        "RestoreDBInstanceToPointInTime",
+        SourceDBInstanceIdentifier="ue-test-db",
+        TargetDBInstanceIdentifier=drill,
+        Tags=tags,
+    )
+    cluster = request(
+        "memorydb", "CreateCluster", ClusterName=drill, SnapshotName=SNAPSHOT, Tags=tags
+    )
+    deletes = [
+        request("rds", "DeleteDBInstance", DBInstanceIdentifier=drill),
+        request("memorydb", "DeleteCluster", ClusterName=drill),
+    ]
+    assert not denied([restore, cluster, *deletes])
+    assert denied(deletes) == {"rds:DeleteDBInstance", "memorydb:DeleteCluster"}  # untagged
+    live = [
+        request("rds", "DeleteDBInstance", DBInstanceIdentifier="ue-test-db"),
+        request("memorydb", "DeleteCluster", ClusterName="ue-test-agg"),
+    ]
+    assert denied([restore, cluster, *live]) == {"rds:DeleteDBInstance", "memorydb:DeleteCluster"}
+    untagged = {**restore, "params": {**restore["params"], "Tags": tags[1:]}}
+    assert denied([untagged]) == {"rds:RestoreDBInstanceToPointInTime"}
+
+
+def test_dependent_actions_are_required_with_the_request():
+    def needed(req):
+        return {(r.action, r.resource) for r in iam.requirements(req, ACCOUNT)}
+
+    rdb = f"arn:aws:s3:::ue-test-memorydb-dr/{SNAPSHOT}-0001.rdb"
+    seeded = request("memorydb", "CreateCluster", ClusterName="c", SnapshotArns=[rdb])
+    assert ("s3:GetObject", rdb) in needed(seeded)
+    export = request(
+        "memorydb",
+        "CopySnapshot",
+        SourceSnapshotName=SNAPSHOT,
+        TargetSnapshotName=SNAPSHOT,
+        TargetBucket="ue-test-memorydb-export",
+    )
+    assert {
+        ("s3:GetBucketLocation", "arn:aws:s3:::ue-test-memorydb-export"),
+        ("s3:ListAllMyBuckets", "*"),
+    } <= needed(export)
+    assert not denied([export], config=FULL)
+    elsewhere = {**export, "params": {**export["params"], "TargetBucket": "someone-else"}}
+    assert denied([elsewhere], config=FULL) == {"s3:GetBucketLocation"}
+    mount = request(
+        "efs",
+        "CreateMountTarget",
+        FileSystemId="fs-1",
+        SubnetId="subnet-1",
+        SecurityGroups=["sg-1"],
+    )
+    assert {
+        ("ec2:DescribeSubnets", "*"),
+        ("ec2:CreateNetworkInterface", arn("ec2", "subnet/subnet-1")),
+        ("ec2:CreateNetworkInterface", arn("ec2", "security-group/sg-1")),
+    } <= needed(mount)
+    assert not denied([mount])
+
+
+def test_the_copy_key_is_granted_to_rds_only():
+    copy_request = in_region(
+        COPY_REGION,
+        request(
+            "rds",
+            "CopyDBSnapshot",
+            SourceDBSnapshotIdentifier=arn("rds", f"snapshot:{SNAPSHOT}"),
+            TargetDBSnapshotIdentifier=SNAPSHOT,
+            KmsKeyId=KEY,
+            Tags=SET_TAGS,
+        ),
+    )
+    (grant,) = [r for r in iam.requirements(copy_request, ACCOUNT) if r.action == "kms:CreateGrant"]
+    assert dict(grant.keys)["kms:ViaService"] == f"rds.{COPY_REGION}.amazonaws.com"
+    assert not denied([copy_request], config=FULL)
+    policy = rendered(config=FULL)
+    assert iam.allows(policy, grant)
+    assert not iam.allows(policy, iam.Requirement("kms:CreateGrant", KEY))  # not through RDS
+    other_key = iam.Requirement("kms:CreateGrant", KEY[:-1] + "6", keys=grant.keys)
+    assert not iam.allows(policy, other_key)
+
+
+def test_alerts_go_to_the_configured_topic_only():
+    publish = request("sns", "Publish", TargetArn=TOPIC, Message="m")
+    assert not denied([publish], config=FULL)
+    assert denied([publish]) == {"sns:Publish"}  # no alerts section: no statement
+    elsewhere = request("sns", "Publish", TargetArn=TOPIC + "-2", Message="m")
+    assert denied([elsewhere], config=FULL) == {"sns:Publish"}
+
+
+def test_a_policy_too_large_for_a_role_is_split_into_managed_policies(tmp_path):
+    full = rendered(config=FULL)
+    assert policy_size(full) > INLINE_POLICY_LIMIT  # copies, a drill and alerts: too large
+    parts = split_policy(full)
+    assert len(parts) > 1
+    assert all(policy_size(part) <= MANAGED_POLICY_LIMIT for part in parts)
+    assert [s for part in parts for s in part["Statement"]] == full["Statement"]
+    assert {part["Version"] for part in parts} == {"2012-10-17"}
+    with pytest.raises(ValueError, match="alone exceeds"):
+        split_policy(full, limit=100)
+
+    config = tmp_path / "installation.yaml"
+    config.write_text(yaml.safe_dump(FULL))
+    out = tmp_path / "policies"
+    command = ["include/render.py", "iam", "--config", str(config), "--account-id", ACCOUNT]
+    done = subprocess.run(
+        [sys.executable, *command, "--out-dir", str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    written = sorted(out.glob("ue-backup-*.json"))
+    assert [str(p) for p in written] == done.stdout.split()
+    assert [json.loads(p.read_text()) for p in written] == parts

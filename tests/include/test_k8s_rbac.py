@@ -144,7 +144,14 @@ def test_grants_hold_in_their_own_namespace_only():
     assert not check([request("create", "velero.io", "backups", "velero")]).denied
     # persistent volumes are cluster scoped: the ClusterRole, bound cluster-wide
     assert not check([request("create", "", "persistentvolumes", "")]).denied
-    assert check([request("delete", "", "persistentvolumes", "", "pv-1")]).denied
+    assert not check([request("delete", "", "persistentvolumes", "", "pv-1")]).denied
+    assert check([request("list", "", "persistentvolumes", "")]).denied
+    # the drill's namespace: its Jobs and what its restore brought, nowhere else
+    assert not check([request("create", "batch", "jobs", "uepe-drill")]).denied
+    assert not check([request("deletecollection", "apps", "deployments", "uepe-drill")]).denied
+    assert check([request("deletecollection", "apps", "deployments", "uepe")]).denied
+    assert check([request("delete", "batch", "jobs", "uepe", "r1-place")]).denied
+    assert check([request("list", "", "secrets", "uepe-drill")]).denied
 
 
 def test_subresources_are_granted_by_name():
@@ -176,7 +183,7 @@ def test_the_rbac_has_no_wildcards_and_binds_every_role():
         if o["kind"] in ("Role", "ClusterRole")
     }
     granted = {g.role for g in grants()}
-    assert len(granted) == len(roles) == 3
+    assert len(granted) == len(roles) == 4
     for obj in objects:
         assert obj["apiVersion"] == "rbac.authorization.k8s.io/v1"
 
@@ -203,7 +210,26 @@ def test_without_velero_there_is_no_velero_role():
     config.pop("velero")
     objects = rbac_objects(config)
     assert not [o for o in objects if "velero" in o["metadata"].get("namespace", "")]
-    assert {g.namespace for g in grants(config)} == {"uepe", ""}
+    assert {g.namespace for g in grants(config)} == {"uepe", "uepe-drill", ""}
+
+
+def test_without_aws_backup_there_is_no_drill_role():
+    config = copy.deepcopy(CONFIG)
+    config["efs"] = {
+        "file_system_id": "fs-0123456789abcdef0",
+        "backup_method": "datasync",
+        "datasync": {
+            "target_file_system_id": "fs-0fedcba9876543210",
+            "task_arn": "arn:aws:datasync:eu-west-1:123456789012:task/task-0123456789abcdef0",
+        },
+    }
+    assert {g.namespace for g in grants(config)} == {"uepe", "velero", ""}
+
+
+def test_the_drill_role_is_in_the_configured_drill_namespace():
+    config = {**CONFIG, "drill": {"namespace": "ue-rehearsal"}}
+    assert {g.role for g in grants(config)} >= {"Role/ue-rehearsal/ue-backup-drill"}
+    assert "uepe-drill" not in {g.namespace for g in grants(config)}
 
 
 def test_one_namespace_for_usage_engine_and_velero_keeps_both_roles():
@@ -213,6 +239,7 @@ def test_one_namespace_for_usage_engine_and_velero_keeps_both_roles():
     assert {g.role for g in given} == {
         "Role/uepe/ue-backup",
         "Role/uepe/ue-backup-velero",
+        "Role/uepe-drill/ue-backup-drill",
         "ClusterRole/ue-backup-uepe-volumes",
     }
 
@@ -252,7 +279,7 @@ def test_the_rbac_can_bind_the_user_an_eks_access_entry_maps_a_role_to(tmp_path)
         cwd=ROOT,
     )
     bindings = [o for o in yaml.safe_load_all(done.stdout) if "subjects" in o]
-    assert len(bindings) == 3
+    assert len(bindings) == 4
     for binding in bindings:
         assert binding["subjects"] == [
             {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "mwaa"}

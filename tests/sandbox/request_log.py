@@ -26,6 +26,8 @@ from typing import Any
 
 # In the User-Agent of the sandbox's own boto3 clients (``AwsSandbox.client``).
 SETUP_AGENT = "ue-backup-sandbox-setup"
+# JSON-protocol operations whose answer is one resource's tags: (service, operation).
+TAG_READS = {("backup", "ListTags"), ("memorydb", "ListTags")}
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,10 @@ class ApiRequest:
     ...), ``operation`` the operation in its model (``CreateDBSnapshot``),
     ``params`` the request's parameters (blobs left out), ``region`` the
     signing region, ``result`` the top-level ``...Arn`` members of a
-    state-changing call's JSON answer (what it created). An AWS request the
+    state-changing call's JSON answer (what it created), ``tags`` the tags
+    a tag-listing call's JSON answer reports for the resource it names
+    (``TAG_READS``: the tags IAM sees on that resource, for the permission
+    checks' ``aws:ResourceTag`` conditions). An AWS request the
     sandbox could not map to an operation has ``operation == "?"`` and its
     ``path``.
 
@@ -55,6 +60,7 @@ class ApiRequest:
     region: str = ""
     params: dict[str, Any] = field(default_factory=dict)
     result: dict[str, str] = field(default_factory=dict)  # AWS: ARNs named in the answer
+    tags: dict[str, str] = field(default_factory=dict)  # AWS: tags a TAG_READS answer reports
     resource: str = ""
     namespace: str = ""
     name: str = ""

@@ -66,6 +66,25 @@ def test_what_a_call_created_is_logged_from_its_answer(aws):  # noqa: F811
     assert started.params["RecoveryPointTags"] == {"ue-backup:installation": "ue-test"}
 
 
+def test_the_tags_a_tag_listing_reports_are_logged_from_its_answer(aws):  # noqa: F811
+    aws.requests.clear()
+    aws.client("backup").create_backup_vault(BackupVaultName="v1")
+    fs_id = aws.create_file_system("fs-tags")
+    point = aws.client("backup").start_backup_job(
+        BackupVaultName="v1",
+        ResourceArn=f"arn:aws:elasticfilesystem:{aws.region}:{aws.account}:file-system/{fs_id}",
+        IamRoleArn=f"arn:aws:iam::{aws.account}:role/r",
+        RecoveryPointTags={"ue-backup:installation": "ue-test"},
+    )["RecoveryPointArn"]
+    system_client(aws, "backup").list_tags(ResourceArn=point)
+    system_client(aws, "backup").describe_backup_vault(BackupVaultName="v1")
+
+    (listed,) = [e for e in aws.requests.entries() if e.operation == "ListTags"]
+    assert listed.tags == {"ue-backup:installation": "ue-test"}
+    assert listed.params == {"ResourceArn": point}
+    assert all(not e.tags for e in aws.requests.entries() if e.operation != "ListTags")
+
+
 def test_a_signed_request_for_no_known_operation_is_logged_as_unknown(aws):  # noqa: F811
     aws.requests.clear()
     credential = f"testing/20260101/{aws.region}/backup/aws4_request"

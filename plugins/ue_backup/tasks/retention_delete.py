@@ -46,6 +46,7 @@ class _Deleter:
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self.settings = settings
         self._clients: dict[tuple[str, str], Any] = {}
+        self._points: dict[tuple[str, str], set[str]] = {}  # (region, vault) -> listed ARNs
 
     def _client(self, service: str, region: str) -> Any:
         if (service, region) not in self._clients:
@@ -59,9 +60,7 @@ class _Deleter:
             if a.service == "rds":
                 self._client("rds", a.region).delete_db_snapshot(DBSnapshotIdentifier=a.id)
             elif a.service == "backup":
-                self._client("backup", a.region).delete_recovery_point(
-                    BackupVaultName=a.container, RecoveryPointArn=a.id
-                )
+                return self._recovery_point(a)
             elif a.service == "memorydb":
                 self._client("memorydb", a.region).delete_snapshot(SnapshotName=a.id)
             elif a.service == "velero":
@@ -74,6 +73,32 @@ class _Deleter:
             if error.response.get("Error", {}).get("Code") in NOT_FOUND:
                 return GONE
             raise
+        return DELETED
+
+    def _recovery_point(self, a: Artifact) -> str:
+        """Delete a recovery point that the vault still lists.
+
+        The IAM policy lets the role delete only recovery points tagged with
+        its installation (``include/iam``). A point already deleted has no
+        tags left for that condition, so deleting it again may be refused
+        with AccessDenied instead of ResourceNotFound: the vault's listing
+        (no tag condition) tells "already gone" first.
+        """
+        key = (a.region, a.container)
+        if key not in self._points:
+            pages = (
+                self._client("backup", a.region)
+                .get_paginator("list_recovery_points_by_backup_vault")
+                .paginate(BackupVaultName=a.container)
+            )
+            self._points[key] = {
+                p["RecoveryPointArn"] for page in pages for p in page["RecoveryPoints"]
+            }
+        if a.id not in self._points[key]:
+            return GONE
+        self._client("backup", a.region).delete_recovery_point(
+            BackupVaultName=a.container, RecoveryPointArn=a.id
+        )
         return DELETED
 
     def _velero(self, a: Artifact) -> str:

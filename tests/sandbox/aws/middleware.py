@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response
 from tests.sandbox.aws.protocol import AwsCall, error_response, identify, signing_scope
 from tests.sandbox.faults import FaultBook
 from tests.sandbox.mutation_log import MutationLog
-from tests.sandbox.request_log import SETUP_AGENT, RequestLog
+from tests.sandbox.request_log import SETUP_AGENT, TAG_READS, RequestLog
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -75,22 +75,31 @@ class FaultsAndMutations:
                 environ, record_status
             )
         self.before_each()
-        if not (call.mutating and call.protocol in ("json", "rest-json")):
+        tag_read = (call.service, call.operation) in TAG_READS
+        if not ((call.mutating or tag_read) and call.protocol in ("json", "rest-json")):
             self._log_request(environ, call)
             return self.app(environ, record_status)
         # What a call created is named in its answer (a job's recovery point, an
-        # execution): read it, so the permission checks can follow that resource.
+        # execution), and a tag listing names the resource's tags: read it, so the
+        # permission checks can follow that resource and its tags.
         answer = self.app(environ, record_status)
         try:
             body = b"".join(answer)
         finally:
             if hasattr(answer, "close"):
                 answer.close()
-        self._log_request(environ, call, _arns(body))
+        if tag_read:
+            self._log_request(environ, call, tags=_tags(body))
+        else:
+            self._log_request(environ, call, _arns(body))
         return [body]
 
     def _log_request(
-        self, environ: dict[str, Any], call: AwsCall | None, result: dict[str, str] | None = None
+        self,
+        environ: dict[str, Any],
+        call: AwsCall | None,
+        result: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None,
     ) -> None:
         scope = signing_scope(environ)
         if scope is None:  # not an AWS call: moto's own API
@@ -109,12 +118,28 @@ class FaultsAndMutations:
             region=call.region,
             params=call.params,
             result=result or {},
+            tags=tags or {},
         )
 
     @staticmethod
     def _error(call: AwsCall, code: str, message: str, status: int) -> Response:
         status_code, headers, body = error_response(call, code, message, status)
         return Response(body, status=status_code, headers=headers)
+
+
+def _tags(body: bytes) -> dict[str, str]:
+    """The tags of a ``TAG_READS`` answer: ``Tags`` (a mapping) or ``TagList`` (Key/Value)."""
+    try:
+        answer = json.loads(body or b"{}")
+    except ValueError:
+        return {}
+    if not isinstance(answer, dict):
+        return {}
+    if isinstance(answer.get("Tags"), dict):
+        return {str(k): str(v) for k, v in answer["Tags"].items()}
+    if isinstance(answer.get("TagList"), list):
+        return {str(t.get("Key")): str(t.get("Value", "")) for t in answer["TagList"]}
+    return {}
 
 
 def _arns(body: bytes) -> dict[str, str]:
