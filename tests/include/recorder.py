@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -32,14 +33,16 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "ue-request-recorder"
 DEFAULT_OUTPUT = ROOT / "build" / "permissions" / "recording.json"
-E2E_MARK = "pytest.mark.e2e"
+# A module-level ``pytestmark = pytest.mark.e2e`` or a ``@pytest.mark.e2e`` decorator, at
+# the start of a line (not the words inside a string, as in the recorder's own tests).
+E2E_MARK = re.compile(r"^(pytestmark\s*=.*pytest\.mark\.e2e\b|\s*@pytest\.mark\.e2e\b)", re.M)
 
 
 def e2e_modules(root: Path = ROOT) -> list[str]:
     """Every test module that holds end-to-end tests, as paths relative to ``root``."""
     found = []
     for path in sorted((root / "tests").rglob("test_*.py")):
-        if E2E_MARK in path.read_text(encoding="utf-8"):
+        if E2E_MARK.search(path.read_text(encoding="utf-8")):
             found.append(path.relative_to(root).as_posix())
     return found
 
