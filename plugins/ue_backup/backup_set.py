@@ -9,12 +9,20 @@ set id, a retry asks AWS for the same thing and gets it back.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 INSTALLATION_TAG = "ue-backup:installation"
 BACKUP_SET_TAG = "ue-backup:backup-set"
 RUN_ID_TAG = "ue-backup:run-id"
+
+
+def tag_dict(tags: Iterable[Mapping[str, str]] | None) -> dict[str, str]:
+    """AWS's ``[{"Key": k, "Value": v}, ...]`` tag lists (RDS, MemoryDB, S3) as a dict."""
+    return {t["Key"]: t["Value"] for t in tags or ()}
+
+
 # Kubernetes label keys allow one '/', not ':'.
 BACKUP_SET_LABEL = "ue-backup/backup-set"
 INSTALLATION_LABEL = "ue-backup/installation"

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ue_backup.backup_set import BACKUP_SET_LABEL as VELERO_BACKUP_SET_LABEL
-from ue_backup.backup_set import BACKUP_SET_TAG
+from ue_backup.backup_set import BACKUP_SET_TAG, tag_dict
 
 PITR_MARGIN = timedelta(seconds=1)
 
@@ -49,10 +49,6 @@ def to_utc(value: datetime | str | None) -> datetime | None:
 
 def iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
-
-
-def _tag_list(tags: Iterable[Mapping[str, str]] | None) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in tags or ()}
 
 
 @dataclass(frozen=True)
@@ -89,7 +85,7 @@ def _rds_snapshots(entries: Iterable[Mapping[str, Any]] | None) -> list[Point]:
         time = rds_snapshot_time(s)
         if time is None:
             continue
-        tags = _tag_list(s.get("TagList"))
+        tags = tag_dict(s.get("TagList"))
         points.append(Point(s["DBSnapshotIdentifier"], time, tags.get(BACKUP_SET_TAG), s))
     return sorted(points, key=lambda p: p.time)
 

@@ -21,6 +21,7 @@ from ue_backup.backup_set import (
     BACKUP_SET_TAG,
     INSTALLATION_LABEL,
     INSTALLATION_TAG,
+    tag_dict,
 )
 from ue_backup.manifest import GB
 from ue_backup.operators.memorydb import snapshot_record as memorydb_record
@@ -103,7 +104,7 @@ def _time(value: datetime | str | None) -> str | None:
 
 def rds_snapshot(snapshot: Mapping[str, Any], region: str, home_region: str) -> Artifact:
     """A manual DB snapshot as ``DescribeDBSnapshots`` returns it (with its ``TagList``)."""
-    tags = {t["Key"]: t["Value"] for t in snapshot.get("TagList") or ()}
+    tags = tag_dict(snapshot.get("TagList"))
     storage = snapshot.get("AllocatedStorage")
     return Artifact(
         kind=_kind(RDS_SNAPSHOT, region, home_region),

@@ -10,6 +10,7 @@ from typing import Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
+from ue_backup.backup_set import tag_dict
 from ue_backup.waiters import CustomWaitersMixin
 
 
@@ -50,9 +51,12 @@ class MemoryDbHook(CustomWaitersMixin, AwsBaseHook):
             for s in page["Snapshots"]
         ]
         for snapshot in snapshots:
-            tags = self.conn.list_tags(ResourceArn=snapshot["ARN"]).get("TagList", [])
-            snapshot["Tags"] = {t["Key"]: t["Value"] for t in tags}
+            snapshot["Tags"] = self.tags(snapshot["ARN"])
         return snapshots
+
+    def tags(self, arn: str) -> dict[str, str]:
+        """The tags of a snapshot or cluster, as a dict."""
+        return tag_dict(self.conn.list_tags(ResourceArn=arn).get("TagList"))
 
     def get_cluster(self, cluster_name: str) -> dict[str, Any] | None:
         try:

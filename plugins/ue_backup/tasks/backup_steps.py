@@ -17,7 +17,7 @@ from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from botocore.exceptions import ClientError
 
 from ue_backup.aws import aws_client, settings_client
-from ue_backup.backup_set import BackupSet
+from ue_backup.backup_set import BackupSet, tag_dict
 from ue_backup.config import PricesConfig, load_config
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.aws_backup import AwsBackupHook
@@ -112,8 +112,7 @@ def read_artifacts(settings: Mapping[str, Any], records: Mapping[str, Any]) -> d
         snapshot = hook.get_snapshot(records["memorydb"]["id"])
         found["memorydb_snapshot"] = snapshot
         if snapshot:
-            tags = hook.conn.list_tags(ResourceArn=snapshot["ARN"]).get("TagList", [])
-            found["memorydb_tags"] = {t["Key"]: t["Value"] for t in tags}
+            found["memorydb_tags"] = hook.tags(snapshot["ARN"])
     if records.get("velero"):
         found["velero_backup"] = VeleroHook(conn_id=settings["kubernetes_conn_id"]).get_backup(
             records["velero"]["namespace"], records["velero"]["name"]
@@ -154,8 +153,8 @@ def read_copies(
             head = _unless_missing(lambda key=key: s3.head_object(Bucket=bucket, Key=key))
             if head is None:
                 continue
-            tags = s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
-            objects.append({**head, "Key": key, "Tags": {t["Key"]: t["Value"] for t in tags}})
+            tags = tag_dict(s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"])
+            objects.append({**head, "Key": key, "Tags": tags})
         found["memorydb_copy"] = objects
 
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ue_backup.aws import aws_client, settings_client
-from ue_backup.backup_set import INSTALLATION_LABEL, INSTALLATION_TAG, BackupSet
+from ue_backup.backup_set import INSTALLATION_LABEL, INSTALLATION_TAG, BackupSet, tag_dict
 from ue_backup.config import ConfigError, InstallationConfig, load_config
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.aws_backup import AwsBackupHook
@@ -356,10 +356,7 @@ def memorydb_copies(s3: Any, bucket: str, cfg: InstallationConfig) -> list[dict[
     for obj in (o for page in pages for o in page.get("Contents", [])):
         if not obj["Key"].endswith(".rdb"):
             continue
-        tags = {
-            t["Key"]: t["Value"]
-            for t in s3.get_object_tagging(Bucket=bucket, Key=obj["Key"])["TagSet"]
-        }
+        tags = tag_dict(s3.get_object_tagging(Bucket=bucket, Key=obj["Key"])["TagSet"])
         if tags.get(INSTALLATION_TAG) != cfg.installation:
             continue
         meta = s3.head_object(Bucket=bucket, Key=obj["Key"]).get("Metadata") or {}

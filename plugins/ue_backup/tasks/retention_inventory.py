@@ -22,7 +22,7 @@ from typing import Any
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
 from ue_backup.aws import aws_client
-from ue_backup.backup_set import INSTALLATION_LABEL
+from ue_backup.backup_set import INSTALLATION_LABEL, tag_dict
 from ue_backup.config import InstallationConfig
 from ue_backup.hooks.aws_backup import AwsBackupHook
 from ue_backup.hooks.memorydb import MemoryDbHook
@@ -57,17 +57,13 @@ def _recovery_points(conn_id: str, region: str, home: str, vault: str) -> list[A
 
 def _memorydb(conn_id: str, region: str, home: str) -> list[Artifact]:
     """Every snapshot in the region, whatever its cluster (tags decide, not the name)."""
-    conn = MemoryDbHook(aws_conn_id=conn_id, region_name=region).conn
-    pages = conn.get_paginator("describe_snapshots").paginate(ShowDetail=True)
-    found = []
-    for snapshot in (s for page in pages for s in page["Snapshots"]):
-        tags = conn.list_tags(ResourceArn=snapshot["ARN"]).get("TagList", [])
-        found.append(
-            memorydb_snapshot(
-                {**snapshot, "Tags": {t["Key"]: t["Value"] for t in tags}}, region, home
-            )
-        )
-    return found
+    hook = MemoryDbHook(aws_conn_id=conn_id, region_name=region)
+    pages = hook.conn.get_paginator("describe_snapshots").paginate(ShowDetail=True)
+    return [
+        memorydb_snapshot({**s, "Tags": hook.tags(s["ARN"])}, region, home)
+        for page in pages
+        for s in page["Snapshots"]
+    ]
 
 
 def _manifests(cfg: InstallationConfig) -> list[Artifact]:
@@ -99,7 +95,7 @@ def _memorydb_copies(cfg: InstallationConfig) -> list[Artifact]:
     found = []
     for item in (o for page in pages for o in page.get("Contents") or ()):
         tagging = conn.get_object_tagging(Bucket=bucket, Key=item["Key"]).get("TagSet", [])
-        tags = {t["Key"]: t["Value"] for t in tagging}
+        tags = tag_dict(tagging)
         found.append(memorydb_copy_object(item, bucket, region, tags))
     return found
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ue_backup.backup_set import BACKUP_SET_LABEL, BackupSet
+from ue_backup.backup_set import BACKUP_SET_LABEL, BackupSet, tag_dict
 from ue_backup.planning import memorydb_snapshot_time, to_utc
 from ue_backup.temp_files import datasync_excludes
 
@@ -65,7 +65,7 @@ def verify_set(
     if rds_snapshot is not None:
         status = rds_snapshot.get("Status")
         check("rds snapshot available", status == "available", f"status {status}")
-        tags = {t["Key"]: t["Value"] for t in rds_snapshot.get("TagList", [])}
+        tags = tag_dict(rds_snapshot.get("TagList"))
         check("rds snapshot tags", _tags_ok(tags, backup_set), f"tags {tags}")
         times["database"] = to_utc(rds_snapshot.get("SnapshotCreateTime"))
     if recovery_point is not None:
@@ -145,7 +145,7 @@ def _check_copies(
     if rds_snapshot_copy is not None:
         status = rds_snapshot_copy.get("Status")
         check("rds snapshot copy available", status == "available", f"status {status}")
-        tags = {t["Key"]: t["Value"] for t in rds_snapshot_copy.get("TagList", [])}
+        tags = tag_dict(rds_snapshot_copy.get("TagList"))
         check("rds snapshot copy tags", _tags_ok(tags, backup_set), f"tags {tags}")
         source = rds_snapshot or {}
         original = to_utc(
