@@ -23,8 +23,13 @@ def markdown(results: list[dict]) -> str:
     lines = ["# ue-backup benchmarks", "", "| benchmark | figure | value |", "|---|---|---|"]
     for result in results:
         for key, value in result.items():
-            if key != "name":
+            if key not in ("name", "timeline"):
                 lines.append(f"| {result['name']} | {key} | {value} |")
+    for result in results:
+        if result.get("timeline"):
+            lines += ["", f"## Tasks of the run behind: {result['name']}", ""]
+            lines += ["| task | queued (s) | started (s) | ended (s) |", "|---|---|---|---|"]
+            lines += [f"| {' | '.join(str(c) for c in row)} |" for row in result["timeline"]]
     return "\n".join(lines) + "\n"
 
 

@@ -52,6 +52,30 @@ def worker_seconds(log: Path) -> float:
     return held
 
 
+def timeline(stack: AirflowStack, dag_id: str, run: dict[str, Any]) -> list[list[Any]]:
+    """Each task that ran: [task, queued, started, ended], seconds after the run started.
+
+    Where a run's wall time goes: the gap between one task's end and the next
+    one's start is the scheduler's and the executor's, not the work's.
+    """
+    origin = _time(run["start_date"])
+
+    def offset(value: str | None) -> float | None:
+        return round((_time(value) - origin).total_seconds(), 1) if value else None
+
+    rows = [
+        [
+            ti["task_id"],
+            offset(ti.get("queued_when")),
+            offset(ti["start_date"]),
+            offset(ti["end_date"]),
+        ]
+        for ti in stack.task_instances(dag_id, run["dag_run_id"])
+        if ti.get("start_date")
+    ]
+    return sorted(rows, key=lambda row: row[2])
+
+
 def run_wall_seconds(run: dict[str, Any]) -> float:
     return (_time(run["end_date"]) - _time(run["start_date"])).total_seconds()
 
@@ -95,6 +119,7 @@ def measure_backup(stack: AirflowStack, sandbox: Sandbox) -> list[dict[str, Any]
             "per_wait": {k: round(v, 1) for k, v in sorted(waits.items())},
             "run_wall_seconds": round(wall, 1),
             "ratio": round(sum(waits.values()) / wall, 3),
+            "timeline": timeline(stack, "ue_backup", run),
         },
     ]
 
@@ -119,4 +144,5 @@ def measure_restore(stack: AirflowStack, sandbox: Sandbox) -> dict[str, Any]:
         "restore_wall_seconds": round(wall, 1),
         "single_restores_seconds": {k: round(v, 1) for k, v in singles.items()},
         "ratio": round(wall / slowest, 2),
+        "timeline": timeline(stack, "ue_restore", run),
     }

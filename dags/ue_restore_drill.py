@@ -58,11 +58,11 @@ from ue_backup.sensors.memorydb import MemoryDbClusterAvailableSensor
 from ue_backup.sensors.rds import RdsInstanceAvailableSensor
 from ue_backup.sensors.velero import VeleroRestoreCompletedSensor
 from ue_backup.tasks.drill_steps import (
-    EXCLUDED_RESOURCES,
     DrillReportNotifier,
     drill_step,
     modifier_rules,
     tree_check_script,
+    velero_resource_names,
 )
 
 S = {"task_id": "prepare"}
@@ -236,7 +236,7 @@ with DAG(
         included_namespaces=[drilled("namespace")],
         namespace_mapping=drilled("namespace_mapping"),
         include_cluster_resources=False,
-        excluded_resources=EXCLUDED_RESOURCES,
+        included_resources=velero_resource_names(),
         extra_modifier_rules=modifier_rules(),
         pre_execute=drill_step("restore_velero"),
         **K8S,

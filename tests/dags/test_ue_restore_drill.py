@@ -44,6 +44,8 @@ def world(sandbox_session, tmp_path_factory):
             patch.setenv(name, value)
         inst = seed_installation(sandbox, "ue-test")
         add_mount_targets(sandbox, inst.file_system_id)  # two zones: the drill copies them
+        # the platform's configuration: restored by the drill, and removed by its cleanup
+        sandbox.k8s.create("configmaps", {"metadata": {"name": "platform"}, "data": {}}, NAMESPACE)
         inst.config["cold_window"]["drain_timeout_minutes"] = 0.05
         write_config(inst.config, tmp_path_factory.mktemp("drill"), patch)
         result = run_dag("ue_backup")
@@ -246,7 +248,9 @@ def test_a_drill_restores_verifies_measures_and_deletes_everything(
         f"{DRILL_NAMESPACE}/ecdeployments/{ecd}" for ecd in installation.ecds
     )
     assert all(e.detail["enabled"] is False for e in restored)
-    assert not [e for e in sandbox.log.entries("k8s", "velero-restored") if "/pods/" in e.target]
+    # Only the types the drill verifies and reads (and its Role covers): no pods, no claims.
+    kinds = {e.target.split("/")[1] for e in sandbox.log.entries("k8s", "velero-restored")}
+    assert kinds == {"ecdeployments", "deployments", "configmaps"}
     assert sorted(report["components"]["kubernetes"]["checks"]["ecds_disabled"]) == sorted(
         installation.ecds
     )

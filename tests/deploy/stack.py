@@ -154,8 +154,11 @@ class AirflowStack:
         )
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
+        return {ti["task_id"]: ti["state"] for ti in self.task_instances(dag_id, run_id)}
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         found = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
-        return {ti["task_id"]: ti["state"] for ti in found["task_instances"]}
+        return found["task_instances"]
 
     def xcom(self, dag_id: str, run_id: str, task_id: str) -> Any:
         entry = self.request(

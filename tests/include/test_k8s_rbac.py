@@ -24,6 +24,7 @@ from tests.include.support import (
     k8s_template,
     rbac_objects,
 )
+from ue_backup.tasks import drill_steps
 
 CHECK_TIMEOUT = 3600  # the checks may have to run the end-to-end modules first
 
@@ -152,6 +153,18 @@ def test_grants_hold_in_their_own_namespace_only():
     assert check([request("deletecollection", "apps", "deployments", "uepe")]).denied
     assert check([request("delete", "batch", "jobs", "uepe", "r1-place")]).denied
     assert check([request("list", "", "secrets", "uepe-drill")]).denied
+
+
+def test_the_drill_role_lists_and_deletes_exactly_what_the_drill_restores():
+    """The drill's cleanup goes through RESTORED_RESOURCES; its Role must match it exactly."""
+    restored = {(group, plural) for group, _, plural in drill_steps.RESTORED_RESOURCES}
+    # what the drill makes itself, not by restoring: its EFS Jobs, their pods, the claim
+    own = {("batch", "jobs"), ("", "pods"), ("", "persistentvolumeclaims")}
+    drill_role = [g for g in grants() if g.role == "Role/uepe-drill/ue-backup-drill"]
+    for verb in ("list", "deletecollection"):
+        granted = {(g.group, g.resource) for g in drill_role if g.verb == verb}
+        assert granted - own == restored, verb
+    assert not {("", "secrets")} & {(g.group, g.resource) for g in drill_role}
 
 
 def test_subresources_are_granted_by_name():

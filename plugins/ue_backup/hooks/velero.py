@@ -180,7 +180,7 @@ class VeleroHook(KubernetesHook):
         existing_resource_policy: str = "none",
         namespace_mapping: dict[str, str] | None = None,
         include_cluster_resources: bool | None = None,
-        excluded_resources: list[str] | None = None,
+        included_resources: list[str] | None = None,
         extra_modifier_rules: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """Create a Restore; with ``disable_ecds_in`` the ECDs come back switched off.
@@ -200,8 +200,8 @@ class VeleroHook(KubernetesHook):
             spec["namespaceMapping"] = dict(namespace_mapping)
         if include_cluster_resources is not None:
             spec["includeClusterResources"] = include_cluster_resources
-        if excluded_resources:
-            spec["excludedResources"] = list(excluded_resources)
+        if included_resources:
+            spec["includedResources"] = list(included_resources)
         if disable_ecds_in:
             spec["resourceModifier"] = {
                 "kind": "ConfigMap",

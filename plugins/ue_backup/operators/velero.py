@@ -81,7 +81,7 @@ class VeleroCreateRestoreOperator(_VeleroOperator):
     The ECDs must not process anything before the restored data is in place
     and free of temporary files; the restore DAG's resume enables them.
     ``included_namespaces``, ``namespace_mapping``, ``include_cluster_resources``,
-    ``excluded_resources`` and ``extra_modifier_rules`` go to the Restore as they
+    ``included_resources`` and ``extra_modifier_rules`` go to the Restore as they
     are (the restore drill restores into a namespace of its own, workloads
     scaled to zero).
     """
@@ -107,7 +107,7 @@ class VeleroCreateRestoreOperator(_VeleroOperator):
         included_namespaces: list[str] | None = None,
         namespace_mapping: dict[str, str] | None = None,
         include_cluster_resources: bool | None = None,
-        excluded_resources: list[str] | None = None,
+        included_resources: list[str] | None = None,
         extra_modifier_rules: list[dict[str, Any]] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -119,7 +119,7 @@ class VeleroCreateRestoreOperator(_VeleroOperator):
         self.included_namespaces = included_namespaces
         self.namespace_mapping = namespace_mapping
         self.include_cluster_resources = include_cluster_resources
-        self.excluded_resources = excluded_resources
+        self.included_resources = included_resources
         self.extra_modifier_rules = extra_modifier_rules
 
     def execute(self, context: Any) -> dict[str, Any]:
@@ -134,7 +134,7 @@ class VeleroCreateRestoreOperator(_VeleroOperator):
             included_namespaces=self.included_namespaces,
             namespace_mapping=self.namespace_mapping,
             include_cluster_resources=self.include_cluster_resources,
-            excluded_resources=self.excluded_resources,
+            included_resources=self.included_resources,
             extra_modifier_rules=self.extra_modifier_rules,
         )
         self.log.info("Velero restore %s of backup %s", self.restore_name, self.backup_name)

@@ -38,8 +38,6 @@ log = logging.getLogger(__name__)
 GONE, BUSY, PRESENT = "gone", "busy", "present"
 RESTORE_JOB_RUNNING = ("CREATED", "PENDING", "RUNNING")
 VELERO_RESTORE_LABEL = "velero.io/restore-name"
-# Kubernetes types the cleanup never looks into for restored objects: Velero never restores them.
-NOT_RESTORED = {"events", "events.events.k8s.io"}
 
 
 @dataclass(frozen=True)
@@ -293,32 +291,31 @@ class DrillResources:
         )
         return json.loads(response.data or b"{}")
 
-    def _restorable_types(self) -> list[str]:
-        """The collection path of every namespaced type the cluster serves (discovery)."""
-        namespace = self.r["namespace"]
-        prefixes = ["/api/v1"] + [
-            f"/apis/{group['preferredVersion']['groupVersion']}"
-            for group in self._api("GET", "/apis").get("groups", [])
-        ]
+    def _restored_types(self) -> list[str]:
+        """The collection path, in the drill namespace, of each type the drill's restore brings.
+
+        Exactly ``drill_steps.RESTORED_RESOURCES``, the restore's
+        ``includedResources``: nothing else can carry its label, and these are
+        the types the drill Role lets the cleanup list and delete.
+        """
+        from ue_backup.tasks.drill_steps import RESTORED_RESOURCES
+
         paths = []
-        for prefix in prefixes:
-            for resource in self._api("GET", prefix).get("resources", []):
-                name = resource["name"]
-                group = prefix.split("/")[2] if prefix.startswith("/apis/") else ""
-                if (
-                    resource.get("namespaced")
-                    and "/" not in name
-                    and {"list", "deletecollection"} <= set(resource.get("verbs", []))
-                    and (f"{name}.{group}" if group else name) not in NOT_RESTORED
-                ):
-                    paths.append(f"{prefix}/namespaces/{namespace}/{name}")
+        for group, version, plural in RESTORED_RESOURCES:
+            api = f"/apis/{group}/{version}" if group else f"/api/{version}"
+            paths.append(f"{api}/namespaces/{self.r['namespace']}/{plural}")
         return paths
 
     def _restored(self) -> dict[str, list[dict[str, Any]]]:
         selector = [("labelSelector", f"{VELERO_RESTORE_LABEL}={self.r['velero_restore']}")]
         found = {}
-        for path in self._restorable_types():
-            items = self._api("GET", path, selector).get("items") or []
+        for path in self._restored_types():
+            try:
+                items = self._api("GET", path, selector).get("items") or []
+            except ApiException as error:
+                if error.status != 404:  # 404: the cluster does not serve the type
+                    raise
+                items = []
             if items:
                 found[path] = items
         return found

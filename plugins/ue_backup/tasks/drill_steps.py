@@ -37,6 +37,7 @@ from ue_backup.config import ConfigError, EfsBackupMethod, InstallationConfig, l
 from ue_backup.dag_support import only_if
 from ue_backup.drill_report import COMPONENTS, build_report, report_key, report_table
 from ue_backup.errors import PermanentFailure
+from ue_backup.hooks.ecd import ECD_GROUP, ECD_PLURAL, ECD_VERSION
 from ue_backup.notifications import TaskFailureNotifier
 from ue_backup.restore_scripts import DONE_MARKER, check_restored_tree
 from ue_backup.tasks.run_guard import refuse_while_running
@@ -50,18 +51,24 @@ DRILL_TAG = "ue-backup:drill"
 STARTED_AT = "started_at"  # the XCom key a restore start task records its start under
 VELERO_RESTORE_LABEL = "velero.io/restore-name"
 
-# What the drill's Velero restore leaves out: running things (pods, jobs), what the
-# platform's controllers re-create (replica sets), claims that would point at the live
-# file system, and ingresses that would compete for the live host names.
-EXCLUDED_RESOURCES = [
-    "pods",
-    "replicasets.apps",
-    "jobs.batch",
-    "cronjobs.batch",
-    "persistentvolumeclaims",
-    "ingresses.networking.k8s.io",
-]
-SCALED_TO_ZERO = ("deployments.apps", "statefulsets.apps")
+# What the drill's Velero restore brings back (its ``includedResources``), as (API group,
+# version, plural): the ECDs and the workloads the drill verifies, and the configuration
+# they read. Nothing else: not what runs (pods, jobs), not claims that would point at the
+# live file system, not ingresses that would compete for the live host names, and not
+# secrets, whose restored copies the drill's account would then have to be allowed to
+# list. The cleanup deletes exactly these types, and the drill Role in
+# include/k8s/rbac.yaml grants exactly them (tests/include/test_k8s_rbac.py checks both).
+RESTORED_RESOURCES = (
+    (ECD_GROUP, ECD_VERSION, ECD_PLURAL),
+    ("apps", "v1", "deployments"),
+    ("", "v1", "configmaps"),
+)
+SCALED_TO_ZERO = ("deployments.apps",)
+
+
+def velero_resource_names() -> list[str]:
+    """``RESTORED_RESOURCES`` as Velero names them: ``<plural>.<group>``, or the plural."""
+    return [f"{plural}.{group}" if group else plural for group, _, plural in RESTORED_RESOURCES]
 
 
 class DrillFailed(PermanentFailure):

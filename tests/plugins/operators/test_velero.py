@@ -113,13 +113,17 @@ def test_a_restore_beside_the_live_namespace_leaves_it_alone(sandbox, hook, cont
         included_namespaces=[NS],
         namespace_mapping={NS: "drill"},
         include_cluster_resources=False,
-        excluded_resources=["persistentvolumeclaims", "pods"],
+        included_resources=["ecdeployments.mz.digitalroute.com", "configmaps"],
         extra_modifier_rules=rules,
     ).execute(context)
     restore = finished(sandbox, hook, "restore", RESTORE)
 
     assert restore["spec"]["namespaceMapping"] == {NS: "drill"}
     assert restore["spec"]["includeClusterResources"] is False
+    assert restore["spec"]["includedResources"] == [
+        "ecdeployments.mz.digitalroute.com",
+        "configmaps",
+    ]
     assert restore["status"]["phase"] == "Completed"
     drill_ecds = sandbox.k8s.list("ecdeployments", "drill")
     assert {e["metadata"]["name"]: e["spec"]["enabled"] for e in drill_ecds} == {
