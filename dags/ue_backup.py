@@ -24,12 +24,21 @@ from typing import Any
 # Named here so that the dag-processor imports them once and forks every later parse of
 # this file with them loaded ([dag_processor] parsing_pre_import_modules, on by default):
 # the operators below build on them, and they are most of this file's import time.
+import airflow.api_fastapi.auth.managers.models.resource_details
+import airflow.providers.amazon.aws.assets.s3
+import airflow.providers.amazon.aws.hooks.datasync
+import airflow.providers.amazon.aws.hooks.rds
 import airflow.providers.amazon.aws.hooks.s3
+import airflow.providers.amazon.aws.links.base_aws
 import airflow.providers.amazon.aws.operators.base_aws
 import airflow.providers.amazon.aws.sensors.base_aws
 import airflow.providers.amazon.aws.triggers.base
 import airflow.providers.cncf.kubernetes.hooks.kubernetes
-import airflow.providers.standard.decorators.python  # noqa: F401
+import airflow.providers.common.compat.notifier
+import airflow.providers.common.io.assets.file
+import airflow.providers.standard.decorators.python
+import airflow.sdk.bases.operatorlink
+import airflow.sdk.definitions.decorators  # noqa: F401
 from airflow.sdk import DAG, Param, task
 
 from ue_backup.compat import TriggerRule
@@ -60,6 +69,7 @@ from ue_backup.sensors.aws_backup import (
     AwsBackupCopyJobCompletedSensor,
     AwsBackupJobCompletedSensor,
 )
+from ue_backup.sensors.base import critical_path_wait
 from ue_backup.sensors.datasync import DataSyncTaskExecutionCompletedSensor
 from ue_backup.sensors.ecd import EcdDrainedSensor
 from ue_backup.sensors.memorydb import MemoryDbSnapshotAvailableSensor
@@ -157,7 +167,10 @@ with DAG(
         **AWS,
     )
     efs_done = AwsBackupJobCompletedSensor(
-        task_id="wait_efs_backup", resource_id=xcom("efs_backup", "job_id"), **AWS
+        task_id="wait_efs_backup",
+        resource_id=xcom("efs_backup", "job_id"),
+        **AWS,
+        **critical_path_wait(),
     )
     datasync = DataSyncStartCopyOperator(
         task_id="datasync_copy",
@@ -171,6 +184,7 @@ with DAG(
         task_id="wait_datasync_copy",
         resource_id=xcom("datasync_copy", "task_execution_arn"),
         **AWS,
+        **critical_path_wait(),
     )
     memorydb = MemoryDbCreateSnapshotOperator(
         task_id="memorydb_snapshot",

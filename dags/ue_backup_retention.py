@@ -26,8 +26,13 @@ from typing import Any
 # this file with them loaded ([dag_processor] parsing_pre_import_modules, on by default).
 # The S3 hook (boto3) comes in through the backup-set Asset in dag_support: Airflow checks
 # an Asset's URI with every provider's asset handlers, the amazon provider's among them.
+import airflow.api_fastapi.auth.managers.models.resource_details
+import airflow.providers.amazon.aws.assets.s3
 import airflow.providers.amazon.aws.hooks.s3
-import airflow.providers.standard.decorators.python  # noqa: F401
+import airflow.providers.common.compat.notifier
+import airflow.providers.common.io.assets.file
+import airflow.providers.standard.decorators.python
+import airflow.sdk.definitions.decorators  # noqa: F401
 from airflow.sdk import DAG, Param, task
 
 from ue_backup.compat import TriggerRule

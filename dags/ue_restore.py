@@ -30,12 +30,20 @@ from typing import Any
 # Named here so that the dag-processor imports them once and forks every later parse of
 # this file with them loaded ([dag_processor] parsing_pre_import_modules, on by default):
 # the operators below build on them, and they are most of this file's import time.
+import airflow.api_fastapi.auth.managers.models.resource_details
+import airflow.providers.amazon.aws.assets.s3
+import airflow.providers.amazon.aws.hooks.rds
 import airflow.providers.amazon.aws.hooks.s3
+import airflow.providers.amazon.aws.links.base_aws
 import airflow.providers.amazon.aws.operators.base_aws
 import airflow.providers.amazon.aws.sensors.base_aws
 import airflow.providers.amazon.aws.triggers.base
 import airflow.providers.cncf.kubernetes.hooks.kubernetes
-import airflow.providers.standard.decorators.python  # noqa: F401
+import airflow.providers.common.compat.notifier
+import airflow.providers.common.io.assets.file
+import airflow.providers.standard.decorators.python
+import airflow.sdk.bases.operatorlink
+import airflow.sdk.definitions.decorators  # noqa: F401
 from airflow.sdk import DAG, Param, task
 
 from ue_backup.compat import TriggerRule
@@ -55,6 +63,7 @@ from ue_backup.operators.rds import RdsRestoreInstanceOperator
 from ue_backup.operators.velero import VeleroCreateRestoreOperator
 from ue_backup.restore_scripts import check_restored_tree, place_restored_tree
 from ue_backup.sensors.aws_backup import AwsBackupRestoreJobCompletedSensor
+from ue_backup.sensors.base import critical_path_wait
 from ue_backup.sensors.ecd import EcdDrainedSensor
 from ue_backup.sensors.efs import EfsMountTargetsAvailableSensor
 from ue_backup.sensors.memorydb import MemoryDbClusterAvailableSensor
@@ -180,7 +189,10 @@ with DAG(
         **AWS,
     )
     rds_ready = RdsInstanceAvailableSensor(
-        task_id="wait_database", resource_id=setting("rds_target", **S), **AWS
+        task_id="wait_database",
+        resource_id=setting("rds_target", **S),
+        **AWS,
+        **critical_path_wait(),
     )
     efs = AwsBackupStartEfsRestoreJobOperator(
         task_id="restore_efs",
@@ -193,7 +205,10 @@ with DAG(
         **AWS,
     )
     efs_ready = AwsBackupRestoreJobCompletedSensor(
-        task_id="wait_efs", resource_id=xcom("restore_efs", "job_id"), **AWS
+        task_id="wait_efs",
+        resource_id=xcom("restore_efs", "job_id"),
+        **AWS,
+        **critical_path_wait(),
     )
     memorydb = MemoryDbRestoreClusterOperator(
         task_id="restore_memorydb",
@@ -207,7 +222,10 @@ with DAG(
         **AWS,
     )
     memorydb_ready = MemoryDbClusterAvailableSensor(
-        task_id="wait_memorydb", resource_id=setting("memorydb_target", **S), **AWS
+        task_id="wait_memorydb",
+        resource_id=setting("memorydb_target", **S),
+        **AWS,
+        **critical_path_wait(),
     )
 
     @task(pre_execute=only_if("restore_efs", task_id="plan"))
@@ -223,6 +241,7 @@ with DAG(
         resource_id=xcom("restored_file_system", "file_system_id"),
         pre_execute=only_if("restore_efs", task_id="plan"),
         **AWS,
+        **critical_path_wait(),
     )
 
     efs_job = {
@@ -270,6 +289,7 @@ with DAG(
         name=xcom("restore_kubernetes", "name"),
         namespace=setting("velero_namespace", **S),
         **K8S,
+        **critical_path_wait(),
     )
     resume = EcdResumeOperator(
         task_id="resume_workflows",

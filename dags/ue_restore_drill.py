@@ -28,12 +28,20 @@ from typing import Any
 # Named here so that the dag-processor imports them once and forks every later parse of
 # this file with them loaded ([dag_processor] parsing_pre_import_modules, on by default):
 # the operators below build on them, and they are most of this file's import time.
+import airflow.api_fastapi.auth.managers.models.resource_details
+import airflow.providers.amazon.aws.assets.s3
+import airflow.providers.amazon.aws.hooks.rds
 import airflow.providers.amazon.aws.hooks.s3
+import airflow.providers.amazon.aws.links.base_aws
 import airflow.providers.amazon.aws.operators.base_aws
 import airflow.providers.amazon.aws.sensors.base_aws
 import airflow.providers.amazon.aws.triggers.base
 import airflow.providers.cncf.kubernetes.hooks.kubernetes
-import airflow.providers.standard.decorators.python  # noqa: F401
+import airflow.providers.common.compat.notifier
+import airflow.providers.common.io.assets.file
+import airflow.providers.standard.decorators.python
+import airflow.sdk.bases.operatorlink
+import airflow.sdk.definitions.decorators  # noqa: F401
 from airflow.sdk import DAG, Param, task
 
 from ue_backup.compat import TriggerRule
@@ -53,6 +61,7 @@ from ue_backup.operators.rds import RdsRestoreInstanceOperator
 from ue_backup.operators.velero import VeleroCreateRestoreOperator
 from ue_backup.restore_scripts import place_restored_tree
 from ue_backup.sensors.aws_backup import AwsBackupRestoreJobCompletedSensor
+from ue_backup.sensors.base import critical_path_wait
 from ue_backup.sensors.efs import EfsMountTargetsAvailableSensor
 from ue_backup.sensors.memorydb import MemoryDbClusterAvailableSensor
 from ue_backup.sensors.rds import RdsInstanceAvailableSensor
@@ -131,7 +140,10 @@ with DAG(
         **AWS,
     )
     wait_database = RdsInstanceAvailableSensor(
-        task_id="wait_database", resource_id=drilled("rds_target"), **AWS
+        task_id="wait_database",
+        resource_id=drilled("rds_target"),
+        **AWS,
+        **critical_path_wait(),
     )
 
     @task
@@ -153,7 +165,10 @@ with DAG(
         **AWS,
     )
     wait_efs = AwsBackupRestoreJobCompletedSensor(
-        task_id="wait_efs", resource_id=xcom("restore_efs", "job_id"), **AWS
+        task_id="wait_efs",
+        resource_id=xcom("restore_efs", "job_id"),
+        **AWS,
+        **critical_path_wait(),
     )
 
     @task
@@ -170,6 +185,7 @@ with DAG(
         task_id="wait_efs_mount_targets",
         resource_id=xcom("drill_file_system", "file_system_id"),
         **AWS,
+        **critical_path_wait(),
     )
     efs_job = {
         "namespace": drilled("drill_namespace"),
@@ -215,7 +231,10 @@ with DAG(
         **AWS,
     )
     wait_memorydb = MemoryDbClusterAvailableSensor(
-        task_id="wait_memorydb", resource_id=drilled("memorydb_target"), **AWS
+        task_id="wait_memorydb",
+        resource_id=drilled("memorydb_target"),
+        **AWS,
+        **critical_path_wait(),
     )
 
     @task
@@ -246,6 +265,7 @@ with DAG(
         name=xcom("restore_kubernetes", "name"),
         namespace=drilled("velero_namespace"),
         **K8S,
+        **critical_path_wait(),
     )
 
     @task

@@ -31,6 +31,19 @@ def poll_interval(default: float) -> float:
     return float(os.environ.get("UE_BACKUP_POLL_SECONDS") or default)
 
 
+# Waits on a critical path check every 5 s, whatever their service's usual pace: the wait
+# that closes the cold window (the workflows stay suspended until it sees the EFS job end,
+# so a 30 s pace would add 15 s of suspension on average) and a restore's waits (each
+# second is recovery time, and a drill measures it). A few hundred describe calls an
+# hour, well within the services' request limits.
+CRITICAL_PATH_POLL_SECONDS = 5.0
+
+
+def critical_path_wait() -> dict[str, float]:
+    """The keyword arguments of a wait on a critical path: its check interval."""
+    return {"poke_interval": poll_interval(CRITICAL_PATH_POLL_SECONDS)}
+
+
 def event_or_fail(event: dict[str, Any] | None) -> dict[str, Any]:
     """The trigger event when it reports success; otherwise fail the task with its message."""
     if not event or event.get("status") != "success":

@@ -1,0 +1,79 @@
+"""The waits on a critical path check every few seconds in production.
+
+The wait that closes the cold window holds the workflows suspended until it
+sees the EFS job end, and every restore wait adds to the recovery time (a
+drill measures it): at their services' usual 15 to 30 s pace each would add
+that much again on average. The DAG files are parsed as in production, without
+the tests' ``UE_BACKUP_POLL_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ue_backup.sensors.base import CRITICAL_PATH_POLL_SECONDS
+
+ROOT = Path(__file__).resolve().parents[2]
+PROBE = """
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1], bundle_path=sys.argv[1])
+assert not bag.import_errors, bag.import_errors
+print("PACE", json.dumps({
+    dag_id: {t.task_id: t.poke_interval for t in dag.tasks if hasattr(t, "poke_interval")}
+    for dag_id, dag in bag.dags.items()
+}))
+"""
+CRITICAL = {
+    "ue_backup": {"wait_efs_backup", "wait_datasync_copy"},
+    "ue_restore": {
+        "wait_database",
+        "wait_efs",
+        "wait_memorydb",
+        "wait_efs_mount_targets",
+        "wait_kubernetes",
+    },
+    "ue_restore_drill": {
+        "wait_database",
+        "wait_efs",
+        "wait_memorydb",
+        "wait_efs_mount_targets",
+        "wait_kubernetes",
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def production_pace() -> dict[str, dict[str, float]]:
+    env = {k: v for k, v in os.environ.items() if k != "UE_BACKUP_POLL_SECONDS"}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(ROOT / "dags")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    (line,) = [x for x in done.stdout.splitlines() if x.startswith("PACE ")]
+    return json.loads(line.removeprefix("PACE "))
+
+
+@pytest.mark.parametrize("dag_id", sorted(CRITICAL))
+def test_critical_path_waits_check_every_few_seconds(production_pace, dag_id):
+    paces = production_pace[dag_id]
+    assert CRITICAL[dag_id] <= set(paces), f"{dag_id} lacks {CRITICAL[dag_id] - set(paces)}"
+    slow = {t: paces[t] for t in CRITICAL[dag_id] if paces[t] > CRITICAL_PATH_POLL_SECONDS}
+    assert not slow, f"{dag_id}: critical-path waits checking less often than every 5 s: {slow}"
+
+
+def test_waits_off_the_critical_path_keep_their_service_pace(production_pace):
+    """The snapshots' waits run after the window closed: no need to ask AWS every 5 s."""
+    backup = production_pace["ue_backup"]
+    assert backup["wait_rds_snapshot"] > CRITICAL_PATH_POLL_SECONDS
+    assert backup["wait_memorydb_snapshot"] > CRITICAL_PATH_POLL_SECONDS
