@@ -80,11 +80,31 @@ def run_wall_seconds(run: dict[str, Any]) -> float:
     return (_time(run["end_date"]) - _time(run["start_date"])).total_seconds()
 
 
+# The two deployments measured, one after the other in the same run. The sandbox's jobs
+# take 30 s where real ones take minutes, so the waits' check interval is scaled down
+# with them (UE_BACKUP_POLL_SECONDS; production checks the critical path every 5 s).
+CONDITIONS = {
+    # Airflow's defaults: the scheduler sleeps up to 1 s whenever a loop found nothing to do.
+    "airflow defaults": {"UE_BACKUP_POLL_SECONDS": "2"},
+    # What the README recommends for a deployment that runs ue-backup: a scheduler that
+    # looks again after 0.25 s, so each task follows the one before within a fraction of
+    # a second; waits checking at the 30 s job's equivalent of 5 s on a 5-minute job.
+    "low latency": {
+        "UE_BACKUP_POLL_SECONDS": "0.5",
+        "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.25",
+    },
+}
+
+
 def run() -> list[dict[str, Any]]:
-    root = Path(tempfile.mkdtemp(prefix="ue-backup-bench-"))
-    with deployment(root, "ue-bench", DURATIONS, {"UE_BACKUP_POLL_SECONDS": "2"}) as parts:
-        stack, sandbox, _ = parts
-        return [*measure_backup(stack, sandbox), measure_restore(stack, sandbox)]
+    results = []
+    for condition, env in CONDITIONS.items():
+        root = Path(tempfile.mkdtemp(prefix="ue-backup-bench-"))
+        with deployment(root, "ue-bench", DURATIONS, env) as parts:
+            stack, sandbox, _ = parts
+            figures = [*measure_backup(stack, sandbox), measure_restore(stack, sandbox)]
+        results += [{**f, "name": f"{f['name']} ({condition})", "settings": env} for f in figures]
+    return results
 
 
 def measure_backup(stack: AirflowStack, sandbox: Sandbox) -> list[dict[str, Any]]:

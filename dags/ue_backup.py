@@ -137,6 +137,8 @@ with DAG(
         max_window_minutes=setting("max_window_minutes"),
         active=setting("managed_window"),
         suspended_by=setting("backup_set"),
+        # after the external-window check, which is skipped in a managed window
+        trigger_rule=TriggerRule.NONE_FAILED,
         **K8S,
     )
     drained = EcdDrainedSensor(
@@ -213,10 +215,12 @@ with DAG(
         **K8S,
     ).as_teardown(setups=suspend, on_failure_fail_dagrun=True)
 
-    settings >> [external, suspend]
-    suspend >> drained
-    [external, drained] >> rds >> [efs, datasync, memorydb]
-    [external, drained] >> velero
+    # The external-window check comes before the window opens, not beside it: whatever
+    # it takes (Airflow may take seconds to finish even a skipped task) never holds the
+    # workflows suspended. In an external window nothing is suspended anyway.
+    settings >> external >> suspend >> drained
+    drained >> rds >> [efs, datasync, memorydb]
+    drained >> velero
     efs >> efs_done
     datasync >> datasync_done
     [efs_done, datasync_done, memorydb, velero] >> resume

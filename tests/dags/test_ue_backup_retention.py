@@ -554,3 +554,50 @@ def test_keep_last_one_deletes_the_failed_set_too(world, sandbox, sets, tmp_path
     restore = run_dag("ue_restore", {"mode": "plan"})
     assert restore.state == "success", restore.tasks
     assert restore.xcom("plan")["plan"]["backup_set"] == sets[3]
+
+
+def test_a_velero_deletion_that_failed_is_asked_again_on_retry(world, sandbox, sets):
+    """Velero processed the request but kept the backup: the retry replaces the request.
+
+    Velero never processes a DeleteBackupRequest twice, so asking again means
+    deleting the processed one and creating it anew (the RBAC grants ``delete``
+    on deletebackuprequests for this). Last in the module: it deletes the newest
+    set's Velero backup.
+    """
+    name, request = f"ueb-{sets[3]}", f"ueb-{sets[3]}-delete"
+    velero = _artifact("velero_backup", "velero", name, None, "velero", sets[3])
+    decision = {"sets": [{"backup_set": sets[3], "action": "delete", "artifacts": [velero]}]}
+    settings = {
+        "installation": "ue-test",
+        "aws_conn_id": "aws_default",
+        "kubernetes_conn_id": "kubernetes_default",
+    }
+    sandbox.faults.add(
+        Fault(
+            "k8s",
+            "velero-deletebackuprequest",
+            kind="outcome",
+            target=f"velero/deletebackuprequests/{request}",
+            message="AccessDenied on the bucket",
+        )
+    )
+
+    with pytest.raises(RuntimeError, match=r"Velero did not delete it: .*AccessDenied"):
+        delete_sets(settings, decision)
+    assert sandbox.k8s.get("backups", "velero", name) is not None
+    assert sandbox.k8s.get("deletebackuprequests", "velero", request)["status"]["phase"] == (
+        "Processed"
+    )
+
+    outcome = delete_sets(settings, decision)  # the retry
+
+    assert [o["outcome"] for o in outcome["outcomes"]] == ["deleted"]
+    assert sandbox.k8s.get("backups", "velero", name) is None
+    assert not sandbox.k8s.velero_backup_items(name)
+    calls = [
+        (m.operation, m.target)
+        for m in sandbox.log.entries("k8s")
+        if "/deletebackuprequests/" in m.target and m.operation in ("create", "delete")
+    ]
+    target = f"velero/deletebackuprequests/{request}"
+    assert calls == [("create", target), ("delete", target), ("create", target)]

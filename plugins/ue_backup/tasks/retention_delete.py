@@ -140,19 +140,34 @@ def _key(a: Artifact) -> tuple[str, str, str | None]:
 def _wait_velero(
     settings: Mapping[str, Any], requested: list[Artifact]
 ) -> list[tuple[Artifact, str]]:
-    """Wait until Velero has deleted the backups; those it did not, with Velero's errors."""
+    """Wait until Velero has dealt with each request; the backups it did not delete, and why.
+
+    A backup is dealt with once it is gone, or once Velero processed its
+    request and the backup is still there: Velero never looks at a processed
+    request again, so waiting longer would only delay the report (a retry
+    makes a new request).
+    """
     hook = VeleroHook(conn_id=settings["kubernetes_conn_id"])
     deadline = time.monotonic() + VELERO_DELETE_TIMEOUT_SECONDS
-    left = list(requested)
+    left, refused = list(requested), {}
     while left and time.monotonic() < deadline:
-        left = [a for a in left if hook.get_backup(a.container, a.id) is not None]
+        still = []
+        for a in left:
+            if hook.get_backup(a.container, a.id) is None:
+                continue
+            status = (hook.get_delete_request(a.container, a.id) or {}).get("status") or {}
+            if status.get("phase") == "Processed":
+                refused[_key(a)] = status.get("errors") or ["processed, backup kept"]
+            else:
+                still.append(a)
+        left = still
         if left:
             time.sleep(poll_interval(5))
     problems = []
-    for a in left:
-        request = hook.get_delete_request(a.container, a.id) or {}
-        errors = (request.get("status") or {}).get("errors") or ["not deleted in time"]
-        problems.append((a, f"{a.label}: Velero did not delete it: {'; '.join(errors)}"))
+    for a in requested:
+        errors = refused.get(_key(a)) or (["not deleted in time"] if a in left else None)
+        if errors:
+            problems.append((a, f"{a.label}: Velero did not delete it: {'; '.join(errors)}"))
     return problems
 
 

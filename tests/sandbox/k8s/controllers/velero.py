@@ -16,8 +16,10 @@ PartiallyFailed when items failed. A missing or unfinished backup, a bad
 with ``validationErrors``.
 
 DeleteBackupRequest (what ``velero backup delete`` creates): Velero's deletion
-controller. A request for a backup that does not exist, or is still running, ends
-``Processed`` with that error; otherwise the backup goes ``Deleting``, its data
+controller. A request for a backup that does not exist, or is still running, or one
+hit by an ``outcome`` fault on (``k8s``, ``velero-deletebackuprequest``,
+``<ns>/deletebackuprequests/<name>``) ends ``Processed`` with that error and the
+backup kept; otherwise the backup goes ``Deleting``, its data
 leaves the backup store, the Restores made from it and then the Backup object are
 deleted, the request ends ``Processed`` without errors and every request for that
 backup is removed (as Velero does once a deletion succeeded). The mutation log gets
@@ -186,6 +188,9 @@ class VeleroController:
             errors = ["backup not found"]
         elif _phase(backup) in (*_WAITING, "InProgress"):
             errors = ["backup is still in progress"]
+        elif fault := self._outcome(DELETE_BACKUP_REQUESTS, request):
+            # e.g. the object store refused: Velero keeps the backup and says why
+            errors = [f"error deleting backup's data: {fault.message}"]
         else:
             self._write_status(BACKUPS, backup, {"phase": "Deleting"}, "deleting")
             self.storage.delete_backup(name)
