@@ -30,22 +30,18 @@ print("PACE", json.dumps({
     for dag_id, dag in bag.dags.items()
 }))
 """
+# A restore's and a drill's waits: the same steps, named alike in both DAGs.
+RESTORE_WAITS = {
+    "wait_database",
+    "wait_efs",
+    "wait_memorydb",
+    "wait_efs_mount_targets",
+    "wait_kubernetes",
+}
 CRITICAL = {
     "ue_backup": {"wait_efs_backup", "wait_datasync_copy"},
-    "ue_restore": {
-        "wait_database",
-        "wait_efs",
-        "wait_memorydb",
-        "wait_efs_mount_targets",
-        "wait_kubernetes",
-    },
-    "ue_restore_drill": {
-        "wait_database",
-        "wait_efs",
-        "wait_memorydb",
-        "wait_efs_mount_targets",
-        "wait_kubernetes",
-    },
+    "ue_restore": RESTORE_WAITS,
+    "ue_restore_drill": RESTORE_WAITS,
 }
 
 

@@ -468,6 +468,14 @@ def test_a_real_run_deletes_exactly_the_oldest_set(world, sandbox, sets):
     assert restore.xcom("plan")["plan"]["backup_set"] == sets[3]
 
 
+# What the retention delete step gets from its run's settings, for calling it directly.
+DELETE_SETTINGS = {
+    "installation": "ue-test",
+    "aws_conn_id": "aws_default",
+    "kubernetes_conn_id": "kubernetes_default",
+}
+
+
 def _artifact(kind, service, id, region, container, backup_set):
     return {
         "kind": kind,
@@ -522,12 +530,7 @@ def test_deleting_again_finds_everything_gone(world, sandbox, sets):
             }
         ]
     }
-    settings = {
-        "installation": "ue-test",
-        "aws_conn_id": "aws_default",
-        "kubernetes_conn_id": "kubernetes_default",
-    }
-    outcome = delete_sets(settings, stale)
+    outcome = delete_sets(DELETE_SETTINGS, stale)
     assert [o["outcome"] for o in outcome["outcomes"]] == [GONE] * 7
     # the delete calls were made, and AWS answered "not found" to each: nothing changed
     # (a recovery point is looked for in its vault first: IAM scopes its deletion by the
@@ -567,11 +570,6 @@ def test_a_velero_deletion_that_failed_is_asked_again_on_retry(world, sandbox, s
     name, request = f"ueb-{sets[3]}", f"ueb-{sets[3]}-delete"
     velero = _artifact("velero_backup", "velero", name, None, "velero", sets[3])
     decision = {"sets": [{"backup_set": sets[3], "action": "delete", "artifacts": [velero]}]}
-    settings = {
-        "installation": "ue-test",
-        "aws_conn_id": "aws_default",
-        "kubernetes_conn_id": "kubernetes_default",
-    }
     sandbox.faults.add(
         Fault(
             "k8s",
@@ -583,13 +581,13 @@ def test_a_velero_deletion_that_failed_is_asked_again_on_retry(world, sandbox, s
     )
 
     with pytest.raises(RuntimeError, match=r"Velero did not delete it: .*AccessDenied"):
-        delete_sets(settings, decision)
+        delete_sets(DELETE_SETTINGS, decision)
     assert sandbox.k8s.get("backups", "velero", name) is not None
     assert sandbox.k8s.get("deletebackuprequests", "velero", request)["status"]["phase"] == (
         "Processed"
     )
 
-    outcome = delete_sets(settings, decision)  # the retry
+    outcome = delete_sets(DELETE_SETTINGS, decision)  # the retry
 
     assert [o["outcome"] for o in outcome["outcomes"]] == ["deleted"]
     assert sandbox.k8s.get("backups", "velero", name) is None

@@ -20,6 +20,8 @@ VELERO_GROUP = "velero.io"
 VELERO_VERSION = "v1"
 
 # Phases after which Velero changes nothing more.
+# The label Velero puts on every object a Restore created: how restored objects are found.
+RESTORE_NAME_LABEL = "velero.io/restore-name"
 FINISHED_PHASES = ("Completed", "PartiallyFailed", "Failed", "FailedValidation")
 FAILED_PHASES = ("Failed", "FailedValidation")
 

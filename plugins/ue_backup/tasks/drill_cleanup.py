@@ -32,12 +32,12 @@ from botocore.exceptions import ClientError
 from kubernetes.client.rest import ApiException
 
 from ue_backup.errors import PermanentFailure
+from ue_backup.hooks.velero import FINISHED_PHASES, RESTORE_NAME_LABEL, VeleroHook
 
 log = logging.getLogger(__name__)
 
 GONE, BUSY, PRESENT = "gone", "busy", "present"
 RESTORE_JOB_RUNNING = ("CREATED", "PENDING", "RUNNING")
-VELERO_RESTORE_LABEL = "velero.io/restore-name"
 
 
 @dataclass(frozen=True)
@@ -96,8 +96,6 @@ class DrillResources:
 
     @cached_property
     def velero(self) -> Any:
-        from ue_backup.hooks.velero import VeleroHook
-
         return VeleroHook(conn_id=self.r["kubernetes_conn_id"])
 
     # --- the states ----------------------------------------------------------------------
@@ -256,8 +254,6 @@ class DrillResources:
     # --- Velero and the restored objects -----------------------------------------------
 
     def _velero_state(self) -> State:
-        from ue_backup.hooks.velero import FINISHED_PHASES
-
         name, namespace = self.r["velero_restore"], self.r["velero_namespace"]
         restore = self.velero.get_restore(namespace, name)
         modifiers = _read(
@@ -306,16 +302,17 @@ class DrillResources:
             paths.append(f"{api}/namespaces/{self.r['namespace']}/{plural}")
         return paths
 
+    def _restored_selector(self) -> list[tuple[str, str]]:
+        """The query selecting what the drill's Velero restore created."""
+        return [("labelSelector", f"{RESTORE_NAME_LABEL}={self.r['velero_restore']}")]
+
     def _restored(self) -> dict[str, list[dict[str, Any]]]:
-        selector = [("labelSelector", f"{VELERO_RESTORE_LABEL}={self.r['velero_restore']}")]
+        selector = self._restored_selector()
         found = {}
         for path in self._restored_types():
-            try:
-                items = self._api("GET", path, selector).get("items") or []
-            except ApiException as error:
-                if error.status != 404:  # 404: the cluster does not serve the type
-                    raise
-                items = []
+            # None (404): the cluster does not serve the type
+            listed = _read(lambda path=path: self._api("GET", path, selector)) or {}
+            items = listed.get("items") or []
             if items:
                 found[path] = items
         return found
@@ -339,7 +336,7 @@ class DrillResources:
         return State(PRESENT if live else BUSY, counts + ("" if live else " terminating"))
 
     def _delete_objects(self) -> None:
-        selector = [("labelSelector", f"{VELERO_RESTORE_LABEL}={self.r['velero_restore']}")]
+        selector = self._restored_selector()
         for path in self._restored():
             self._api("DELETE", path, selector, {"propagationPolicy": "Background"})
 

@@ -38,6 +38,7 @@ from ue_backup.dag_support import only_if
 from ue_backup.drill_report import COMPONENTS, build_report, report_key, report_table
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.ecd import ECD_GROUP, ECD_PLURAL, ECD_VERSION
+from ue_backup.hooks.velero import RESTORE_NAME_LABEL
 from ue_backup.notifications import TaskFailureNotifier
 from ue_backup.restore_scripts import DONE_MARKER, check_restored_tree
 from ue_backup.tasks.run_guard import refuse_while_running
@@ -49,7 +50,6 @@ DELETES_SETS = "it may delete the backup set being drilled"
 DRILL_PARAMS = ("backup_set", "allow_point_in_time_restore", "dry_run")
 DRILL_TAG = "ue-backup:drill"
 STARTED_AT = "started_at"  # the XCom key a restore start task records its start under
-VELERO_RESTORE_LABEL = "velero.io/restore-name"
 
 # What the drill's Velero restore brings back (its ``includedResources``), as (API group,
 # version, plural): the ECDs and the workloads the drill verifies, and the configuration
@@ -432,7 +432,7 @@ def verify_kubernetes(settings: Mapping[str, Any]) -> dict[str, Any]:
         settings["velero_namespace"], name
     )
     status = (restore or {}).get("status") or {}
-    selector = f"{VELERO_RESTORE_LABEL}={name}"
+    selector = f"{RESTORE_NAME_LABEL}={name}"
     hook = EcdHook(conn_id=settings["kubernetes_conn_id"])
     ecds = {
         e["metadata"]["name"]: (e.get("spec") or {}).get("enabled")
