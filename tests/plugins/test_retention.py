@@ -436,14 +436,7 @@ def test_nothing_is_deleted_when_no_set_can_be_restored():
         disk = T0 + timedelta(days=day, hours=1)
         world.rds(rds_raw(f"ueb-{set_id}", disk, "available", tags(ME, set_id)))
         world.rp(rp_raw(set_id, disk, "PARTIAL", tags(ME, set_id), GB))
-    decision = decide(
-        world.artifacts,
-        world.view,
-        installation=ME,
-        keep_last=1,
-        keep_days=0,
-        now=T0 + timedelta(days=100),
-    )
+    decision = run(world, {"keep_last": 1, "keep_days": 0, "now": T0 + timedelta(days=100)})
     assert decision["newest_restorable"] is None
     assert {s["action"] for s in decision["sets"]} == {KEEP}
     assert all(NOTHING_RESTORABLE in s["reasons"] for s in decision["sets"])
@@ -460,14 +453,7 @@ def test_a_set_borrowing_an_older_sets_snapshot_keeps_it():
                 rds_raw(f"ueb-{set_id}", disk - timedelta(seconds=1), "available", tags(ME, set_id))
             )
         world.rp(rp_raw(set_id, disk, "COMPLETED", tags(ME, set_id), GB))
-    decision = decide(
-        world.artifacts,
-        world.view,
-        installation=ME,
-        keep_last=1,
-        keep_days=0,
-        now=T0 + timedelta(days=30),
-    )
+    decision = run(world, {"keep_last": 1, "keep_days": 0, "now": T0 + timedelta(days=30)})
     verdict = {s["backup_set"]: s for s in decision["sets"]}
     assert verdict[ids[2]]["action"] == KEEP
     assert verdict[ids[1]]["action"] == KEEP
@@ -485,14 +471,7 @@ def test_failed_sets_do_not_push_good_ones_out():
         )
         state = "COMPLETED" if day < 2 else "PARTIAL"  # the two newest EFS jobs failed
         world.rp(rp_raw(set_id, disk, state, tags(ME, set_id), GB))
-    decision = decide(
-        world.artifacts,
-        world.view,
-        installation=ME,
-        keep_last=2,
-        keep_days=0,
-        now=T0 + timedelta(days=30),
-    )
+    decision = run(world, {"keep_last": 2, "keep_days": 0, "now": T0 + timedelta(days=30)})
     action = {s["backup_set"]: s["action"] for s in decision["sets"]}
     assert action == dict.fromkeys(ids, KEEP)  # 2 newest + the 2 newest restorable
     reasons = {s["backup_set"]: s["reasons"] for s in decision["sets"]}
@@ -546,14 +525,7 @@ def test_costs_per_component_follow_the_reported_sizes_and_prices():
         )
         world.rp(rp_raw(set_id, disk, "COMPLETED", tags(ME, set_id), (day + 1) * GB))
         world.mdb(mdb_raw(f"ueb-{set_id}", disk, "available", tags(ME, set_id), size_mb=1024))
-    decision = decide(
-        world.artifacts,
-        world.view,
-        installation=ME,
-        keep_last=1,
-        keep_days=0,
-        now=T0 + timedelta(days=30),
-    )
+    decision = run(world, {"keep_last": 1, "keep_days": 0, "now": T0 + timedelta(days=30)})
     assert [s["action"] for s in decision["sets"]] == [KEEP, DELETE, DELETE]
     costs = component_costs(decision, prices)["components"]
     assert costs["rds_snapshot"]["kept"]["monthly_usd"] == pytest.approx(20 * 0.05)
@@ -589,16 +561,7 @@ def test_the_newest_set_restorable_from_its_copies_is_kept_and_what_it_borrows()
                 rp_raw(f"{set_id}-copy", disk, "COMPLETED", tags(ME, set_id), GB, COPY_VAULT),
                 region=COPY_REGION,
             )
-    decision = decide(
-        world.artifacts,
-        world.view,
-        installation=ME,
-        keep_last=1,
-        keep_days=0,
-        now=T0 + timedelta(days=30),
-        copy_view=world.copy_view,
-        copy_region=COPY_REGION,
-    )
+    decision = run(world, {"keep_last": 1, "keep_days": 0, "now": T0 + timedelta(days=30)})
     verdict = {s["backup_set"]: s for s in decision["sets"]}
     assert decision["newest_restorable"] == ids[2]
     assert decision["newest_restorable_from_copies"] == ids[1]
