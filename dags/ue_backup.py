@@ -147,6 +147,7 @@ with DAG(
         names=xcom("suspend_workflows", "suspended"),
         drain_timeout_minutes=setting("drain_timeout_minutes"),
         **K8S,
+        **critical_path_wait(),
     )
     rds = RdsStartSnapshotOperator(
         task_id="rds_snapshot",

@@ -177,6 +177,7 @@ with DAG(
         names=xcom("suspend_workflows", "suspended"),
         drain_timeout_minutes=setting("drain_timeout_minutes", **S),
         **K8S,
+        **critical_path_wait(),
     )
     rds = RdsRestoreInstanceOperator(
         task_id="restore_database",
@@ -251,6 +252,7 @@ with DAG(
         "image": setting("purge_image", **S),
         "pre_execute": only_if("restore_efs", task_id="plan"),
         **K8S,
+        **critical_path_wait(),
     }
     place_efs = KubeEfsJobOperator(
         task_id="purge_and_place_efs",

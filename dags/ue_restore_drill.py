@@ -193,6 +193,7 @@ with DAG(
         "claim_name": drilled("efs_claim"),
         "image": drilled("job_image"),
         **K8S,
+        **critical_path_wait(),
     }
     purge_efs = KubeEfsJobOperator(
         task_id="purge_efs",

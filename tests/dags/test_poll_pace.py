@@ -1,10 +1,11 @@
-"""The waits on a critical path check every few seconds in production.
+"""The waits on a critical path check every few seconds in production, and end in the triggerer.
 
 The wait that closes the cold window holds the workflows suspended until it
 sees the EFS job end, and every restore wait adds to the recovery time (a
 drill measures it): at their services' usual 15 to 30 s pace each would add
-that much again on average. The DAG files are parsed as in production, without
-the tests' ``UE_BACKUP_POLL_SECONDS``.
+that much again on average, and a trip back to a worker after each adds a
+task start. The DAG files are parsed as in production, without the tests'
+``UE_BACKUP_POLL_SECONDS``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ from airflow.dag_processing.dagbag import DagBag
 bag = DagBag(dag_folder=sys.argv[1], bundle_path=sys.argv[1])
 assert not bag.import_errors, bag.import_errors
 print("PACE", json.dumps({
-    dag_id: {t.task_id: t.poke_interval for t in dag.tasks if hasattr(t, "poke_interval")}
+    dag_id: {
+        t.task_id: [t.poke_interval, getattr(t, "end_from_trigger", False)]
+        for t in dag.tasks if hasattr(t, "poke_interval")
+    }
     for dag_id, dag in bag.dags.items()
 }))
 """
@@ -39,14 +43,15 @@ RESTORE_WAITS = {
     "wait_kubernetes",
 }
 CRITICAL = {
-    "ue_backup": {"wait_efs_backup", "wait_datasync_copy"},
-    "ue_restore": RESTORE_WAITS,
-    "ue_restore_drill": RESTORE_WAITS,
+    "ue_backup": {"wait_workflows_drained", "wait_efs_backup", "wait_datasync_copy"},
+    "ue_restore": RESTORE_WAITS
+    | {"wait_workflows_drained", "purge_and_place_efs", "check_efs_clean"},
+    "ue_restore_drill": RESTORE_WAITS | {"purge_efs", "check_efs"},
 }
 
 
 @pytest.fixture(scope="module")
-def production_pace() -> dict[str, dict[str, float]]:
+def production_pace() -> dict[str, dict[str, tuple[float, bool]]]:
     env = {k: v for k, v in os.environ.items() if k != "UE_BACKUP_POLL_SECONDS"}
     done = subprocess.run(
         [sys.executable, "-c", PROBE, str(ROOT / "dags")],
@@ -64,12 +69,19 @@ def production_pace() -> dict[str, dict[str, float]]:
 def test_critical_path_waits_check_every_few_seconds(production_pace, dag_id):
     paces = production_pace[dag_id]
     assert CRITICAL[dag_id] <= set(paces), f"{dag_id} lacks {CRITICAL[dag_id] - set(paces)}"
-    slow = {t: paces[t] for t in CRITICAL[dag_id] if paces[t] > CRITICAL_PATH_POLL_SECONDS}
+    slow = {t: paces[t][0] for t in CRITICAL[dag_id] if paces[t][0] > CRITICAL_PATH_POLL_SECONDS}
     assert not slow, f"{dag_id}: critical-path waits checking less often than every 5 s: {slow}"
+
+
+@pytest.mark.parametrize("dag_id", sorted(CRITICAL))
+def test_critical_path_waits_end_in_the_triggerer(production_pace, dag_id):
+    paces = production_pace[dag_id]
+    back_to_worker = sorted(t for t in CRITICAL[dag_id] if not paces[t][1])
+    assert not back_to_worker, f"{dag_id}: waits resuming on a worker: {back_to_worker}"
 
 
 def test_waits_off_the_critical_path_keep_their_service_pace(production_pace):
     """The snapshots' waits run after the window closed: no need to ask AWS every 5 s."""
     backup = production_pace["ue_backup"]
-    assert backup["wait_rds_snapshot"] > CRITICAL_PATH_POLL_SECONDS
-    assert backup["wait_memorydb_snapshot"] > CRITICAL_PATH_POLL_SECONDS
+    assert backup["wait_rds_snapshot"][0] > CRITICAL_PATH_POLL_SECONDS
+    assert backup["wait_memorydb_snapshot"][0] > CRITICAL_PATH_POLL_SECONDS

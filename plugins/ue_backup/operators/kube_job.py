@@ -12,9 +12,9 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from ue_backup.hooks.kube_job import KubeJobHook
-from ue_backup.sensors.base import event_or_fail, poll_interval
+from ue_backup.sensors.base import ended_by_trigger, event_or_fail, poll_interval
 from ue_backup.triggers.base import run_inline
-from ue_backup.triggers.kube_job import KubeJobCompleteTrigger
+from ue_backup.triggers.kube_job import KubeJobCompleteTrigger, job_result
 
 
 class KubeEfsJobOperator(BaseOperator):
@@ -23,6 +23,8 @@ class KubeEfsJobOperator(BaseOperator):
     Give ``claim`` (an existing claim) or ``file_system_id`` (a claim named
     ``claim_name``, by default ``<job_name>-efs``, is created for it). The
     Job's log goes to the task log; a failed Job fails the task with its log.
+    ``poke_interval`` is how often the Job is checked; ``end_from_trigger``
+    ends the task in the triggerer when the Job succeeds.
     """
 
     template_fields = (
@@ -48,6 +50,8 @@ class KubeEfsJobOperator(BaseOperator):
         image: str = "busybox:1.36",
         kubernetes_conn_id: str = "kubernetes_default",
         deferrable: bool = True,
+        poke_interval: float = 10.0,
+        end_from_trigger: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -60,6 +64,8 @@ class KubeEfsJobOperator(BaseOperator):
         self.image = image
         self.kubernetes_conn_id = kubernetes_conn_id
         self.deferrable = deferrable
+        self.poke_interval = poke_interval
+        self.end_from_trigger = end_from_trigger
 
     def execute(self, context: Any) -> Any:
         hook = KubeJobHook(conn_id=self.kubernetes_conn_id)
@@ -77,14 +83,20 @@ class KubeEfsJobOperator(BaseOperator):
         trigger = KubeJobCompleteTrigger(
             namespace=self.namespace,
             name=self.job_name,
-            poll_interval=poll_interval(10),
+            poll_interval=poll_interval(self.poke_interval),
             kubernetes_conn_id=self.kubernetes_conn_id,
+            end_task=self.end_from_trigger and self.deferrable,
         )
         if self.deferrable:
             self.defer(trigger=trigger, method_name="execute_complete")
         return self.execute_complete(context, run_inline(trigger))
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict:
+        if ended_by_trigger(event):  # the triggerer logged it; return the same XCom
+            _, log = KubeJobHook(conn_id=self.kubernetes_conn_id).job_outcome(
+                self.namespace, self.job_name
+            )
+            return job_result(self.job_name, log)
         event = event_or_fail(event)
         self.log.info("Job %s succeeded; its log:\n%s", self.job_name, event.get("log", ""))
-        return {"job": self.job_name, "log": event.get("log", "")}
+        return job_result(self.job_name, event.get("log", ""))

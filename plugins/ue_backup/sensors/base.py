@@ -39,9 +39,21 @@ def poll_interval(default: float) -> float:
 CRITICAL_PATH_POLL_SECONDS = 5.0
 
 
-def critical_path_wait() -> dict[str, float]:
-    """The keyword arguments of a wait on a critical path: its check interval."""
-    return {"poke_interval": poll_interval(CRITICAL_PATH_POLL_SECONDS)}
+def critical_path_wait() -> dict[str, Any]:
+    """The keyword arguments of a wait on a critical path: its check interval, and ending
+    in the triggerer on success (no worker start between the wait and the next step)."""
+    return {"poke_interval": poll_interval(CRITICAL_PATH_POLL_SECONDS), "end_from_trigger": True}
+
+
+def ended_by_trigger(event: Any) -> bool:
+    """True when the trigger ended the task itself (``end_task``) and the task resumes anyway.
+
+    A deployment's triggerer marks such a task successful and never resumes
+    it. ``dag.test()`` (``airflow dags test``) runs the trigger inline and
+    resumes the task with the end event's payload, the state's name; the
+    task then returns what the trigger would have given as its XCom.
+    """
+    return event == "success"
 
 
 def event_or_fail(event: dict[str, Any] | None) -> dict[str, Any]:
@@ -56,17 +68,27 @@ class AwsWaiterSensor(AwsBaseSensor):
 
     :param resource_id: the id the trigger's waiter takes (job id, snapshot name, ...).
     :param deferrable: wait in the triggerer (the default) instead of a worker slot.
+    :param end_from_trigger: on success, end the task in the triggerer, without
+        going back to a worker (see ``ue_backup.triggers.base``).
     """
 
     trigger_class: type[ResourceWaiterTrigger]
     template_fields = aws_template_fields("resource_id")
 
-    def __init__(self, *, resource_id: str, deferrable: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        resource_id: str,
+        deferrable: bool = True,
+        end_from_trigger: bool = False,
+        **kwargs: Any,
+    ) -> None:
         kwargs.setdefault("poke_interval", poll_interval(self.trigger_class.DELAY))
         kwargs.setdefault("timeout", self.trigger_class.DELAY * self.trigger_class.MAX_ATTEMPTS)
         super().__init__(**kwargs)
         self.resource_id = resource_id
         self.deferrable = deferrable
+        self.end_from_trigger = end_from_trigger
 
     @property
     def aws_hook_class(self):
@@ -81,6 +103,7 @@ class AwsWaiterSensor(AwsBaseSensor):
             region_name=self.region_name,
             verify=self.verify,
             botocore_config=self.botocore_config,
+            end_task=self.end_from_trigger,
         )
 
     def execute(self, context: Any) -> Any:
@@ -112,6 +135,7 @@ class AwsWaiterSensor(AwsBaseSensor):
         return True
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> str:
-        event_or_fail(event)
+        if not ended_by_trigger(event):
+            event_or_fail(event)
         self.log.info("%s %s finished", self.trigger_class.WHAT, self.resource_id)
         return self.resource_id

@@ -9,7 +9,7 @@ from typing import Any
 from airflow.sdk import BaseSensorOperator
 
 from ue_backup.hooks.ecd import EcdHook
-from ue_backup.sensors.base import event_or_fail, poll_interval
+from ue_backup.sensors.base import ended_by_trigger, event_or_fail, poll_interval
 from ue_backup.triggers.ecd import EcdDrainedTrigger
 
 INLINE_CHECK_SECONDS = 0.5
@@ -38,6 +38,7 @@ class EcdDrainedSensor(BaseSensorOperator):
         kubernetes_conn_id: str = "kubernetes_default",
         deferrable: bool = True,
         inline_wait_seconds: float = 15.0,
+        end_from_trigger: bool = False,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("poke_interval", poll_interval(5))
@@ -48,6 +49,7 @@ class EcdDrainedSensor(BaseSensorOperator):
         self.kubernetes_conn_id = kubernetes_conn_id
         self.deferrable = deferrable
         self.inline_wait_seconds = inline_wait_seconds
+        self.end_from_trigger = end_from_trigger
 
     @property
     def drain_timeout(self) -> timedelta:
@@ -72,6 +74,7 @@ class EcdDrainedSensor(BaseSensorOperator):
                 deadline=deadline.isoformat(),
                 poll_interval=float(self.poke_interval),
                 kubernetes_conn_id=self.kubernetes_conn_id,
+                end_task=self.end_from_trigger,
             ),
             method_name="execute_complete",
             timeout=self.drain_timeout + timedelta(minutes=1),
@@ -94,6 +97,7 @@ class EcdDrainedSensor(BaseSensorOperator):
         return not still
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> list[str]:
-        event_or_fail(event)
+        if not ended_by_trigger(event):
+            event_or_fail(event)
         self.log.info("All %d ECD(s) drained", len(self.names))
         return list(self.names)

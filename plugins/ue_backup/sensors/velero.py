@@ -9,7 +9,7 @@ from airflow.sdk import BaseSensorOperator
 
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.velero import VeleroHook
-from ue_backup.sensors.base import event_or_fail, poll_interval
+from ue_backup.sensors.base import ended_by_trigger, event_or_fail, poll_interval
 from ue_backup.triggers.velero import VeleroPhaseTrigger, verdict
 
 
@@ -27,6 +27,7 @@ class _VeleroPhaseSensor(BaseSensorOperator):
         allow_partially_failed: bool = False,
         kubernetes_conn_id: str = "kubernetes_default",
         deferrable: bool = True,
+        end_from_trigger: bool = False,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("poke_interval", poll_interval(10))
@@ -37,6 +38,7 @@ class _VeleroPhaseSensor(BaseSensorOperator):
         self.allow_partially_failed = allow_partially_failed
         self.kubernetes_conn_id = kubernetes_conn_id
         self.deferrable = deferrable
+        self.end_from_trigger = end_from_trigger
 
     def execute(self, context: Any) -> Any:
         if not self.deferrable:
@@ -50,6 +52,7 @@ class _VeleroPhaseSensor(BaseSensorOperator):
                 allow_partially_failed=self.allow_partially_failed,
                 poll_interval=float(self.poke_interval),
                 kubernetes_conn_id=self.kubernetes_conn_id,
+                end_task=self.end_from_trigger,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),
@@ -67,7 +70,8 @@ class _VeleroPhaseSensor(BaseSensorOperator):
         return finished
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> str:
-        self.log.info(event_or_fail(event)["message"])
+        if not ended_by_trigger(event):
+            self.log.info(event_or_fail(event)["message"])
         return self.name
 
 

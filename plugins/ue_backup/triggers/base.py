@@ -4,6 +4,14 @@ A wait is described once, as a trigger. A deferrable task hands it to the
 triggerer and frees its worker slot; a non-deferrable one runs the very same
 trigger to its first event in the worker (``run_inline``). Either way the
 wait logic, its failure states and its messages are the same code.
+
+A trigger built with ``end_task=True`` ends its task itself when the wait
+succeeds (``TaskSuccessEvent`` with the task's return value as XCom): the task
+never goes back to a worker, which on a real deployment saves a worker start
+(a scheduler loop, a process, a DAG parse: about a second) on each wait where
+seconds count. A failure still goes back to the worker, so it fails there
+like any other: the task's ``execute_complete`` raises with the trigger's
+message, retries apply, and the failure callback sends its one alert.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from typing import Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.triggers.base import BaseTrigger, TaskSuccessEvent, TriggerEvent
 
 
 def run_inline(trigger: BaseTrigger) -> dict[str, Any]:
@@ -41,12 +49,42 @@ def failure(message: str, **payload: Any) -> TriggerEvent:
     return TriggerEvent({"status": "error", "message": message, **payload})
 
 
-class ResourceWaiterTrigger(AwsBaseWaiterTrigger):
+def is_success(event: TriggerEvent) -> bool:
+    return isinstance(event.payload, dict) and event.payload.get("status") == "success"
+
+
+class EndsTaskOnSuccess:
+    """What a trigger needs to end its task itself on success (``end_task``).
+
+    ``task_result`` turns the success payload into what the task would have
+    returned from ``execute_complete``, so the XCom is the same either way.
+    """
+
+    end_task: bool = False
+
+    def task_result(self, payload: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def ending(self, event: TriggerEvent) -> TriggerEvent:
+        """``event``, or the TaskSuccessEvent that replaces it when this trigger ends the task."""
+        if not (self.end_task and is_success(event)):
+            return event
+        result = self.task_result(event.payload)
+        self.log.info(  # type: ignore[attr-defined]
+            "%s; the task ends here, in the triggerer, returning %r",
+            event.payload.get("message") or "Wait succeeded",
+            result,
+        )
+        return TaskSuccessEvent(xcoms={"return_value": result})
+
+
+class ResourceWaiterTrigger(EndsTaskOnSuccess, AwsBaseWaiterTrigger):
     """Wait with one botocore waiter for one resource, named by ``resource_id``.
 
     Subclasses only declare the hook, the waiter, the argument naming the
     resource, and what to log; the triggerer rebuilds them from
-    ``resource_id`` and the connection parameters.
+    ``resource_id``, ``end_task`` and the connection parameters. A task
+    ended here returns ``resource_id``, as the sensor does.
     """
 
     aws_hook_class = AwsBaseHook
@@ -67,9 +105,11 @@ class ResourceWaiterTrigger(AwsBaseWaiterTrigger):
         region_name: str | None = None,
         verify: bool | str | None = None,
         botocore_config: dict[str, Any] | None = None,
+        end_task: bool = False,
     ) -> None:
+        self.end_task = end_task
         super().__init__(
-            serialized_fields={"resource_id": resource_id},
+            serialized_fields={"resource_id": resource_id, "end_task": end_task},
             waiter_name=self.WAITER,
             waiter_args={self.ID_ARGUMENT: resource_id},
             failure_message=f"{self.WHAT} {resource_id} failed",
@@ -87,15 +127,23 @@ class ResourceWaiterTrigger(AwsBaseWaiterTrigger):
             botocore_config=botocore_config,
         )
 
+    def task_result(self, payload: dict[str, Any]) -> Any:
+        return payload["resource_id"]
 
-class PollingTrigger(BaseTrigger):
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        async for event in super().run():
+            yield self.ending(event)
+
+
+class PollingTrigger(EndsTaskOnSuccess, BaseTrigger):
     """Poll a synchronous check until it gives an event; the Kubernetes waits share this loop.
 
     Subclasses list their constructor arguments in ``serialized`` (each stored
     as an attribute of that name) and implement ``check``, which runs in a
     thread with the same hook the non-deferred path uses, so both paths judge
     alike. ``check`` returns an event to end the wait, or None to poll again
-    after ``poll_interval`` seconds.
+    after ``poll_interval`` seconds. A subclass that can end its task lists
+    ``end_task`` among its arguments and implements ``task_result``.
     """
 
     serialized: tuple[str, ...] = ()
@@ -111,6 +159,6 @@ class PollingTrigger(BaseTrigger):
         while True:
             event = await asyncio.to_thread(self.check)
             if event is not None:
-                yield event
+                yield self.ending(event)
                 return
             await asyncio.sleep(self.poll_interval)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from airflow.triggers.base import TriggerEvent
 
@@ -17,7 +18,14 @@ class EcdDrainedTrigger(PollingTrigger):
     "stopped" exactly alike.
     """
 
-    serialized = ("namespace", "names", "deadline", "poll_interval", "kubernetes_conn_id")
+    serialized = (
+        "namespace",
+        "names",
+        "deadline",
+        "poll_interval",
+        "kubernetes_conn_id",
+        "end_task",
+    )
 
     def __init__(
         self,
@@ -27,13 +35,18 @@ class EcdDrainedTrigger(PollingTrigger):
         deadline: str,
         poll_interval: float = 5.0,
         kubernetes_conn_id: str = "kubernetes_default",
+        end_task: bool = False,
     ) -> None:
         super().__init__()
+        self.end_task = end_task
         self.namespace = namespace
         self.names = list(names)
         self.deadline = deadline
         self.poll_interval = poll_interval
         self.kubernetes_conn_id = kubernetes_conn_id
+
+    def task_result(self, payload: dict[str, Any]) -> list[str]:
+        return list(self.names)
 
     def check(self) -> TriggerEvent | None:
         still = EcdHook(conn_id=self.kubernetes_conn_id).running(self.namespace, self.names)

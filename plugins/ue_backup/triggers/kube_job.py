@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from airflow.triggers.base import TriggerEvent
 
 from ue_backup.hooks.kube_job import KubeJobHook
 from ue_backup.triggers.base import PollingTrigger, failure, success
 
 
+def job_result(name: str, log: str) -> dict[str, Any]:
+    """What a Job task returns (its XCom), whether it ends in the worker or the triggerer."""
+    return {"job": name, "log": log}
+
+
 class KubeJobCompleteTrigger(PollingTrigger):
     """Fires when the Job succeeded (with its log) or failed (with its reason and log)."""
 
-    serialized = ("namespace", "name", "poll_interval", "kubernetes_conn_id")
+    serialized = ("namespace", "name", "poll_interval", "kubernetes_conn_id", "end_task")
 
     def __init__(
         self,
@@ -20,12 +27,17 @@ class KubeJobCompleteTrigger(PollingTrigger):
         name: str,
         poll_interval: float = 10.0,
         kubernetes_conn_id: str = "kubernetes_default",
+        end_task: bool = False,
     ) -> None:
         super().__init__()
+        self.end_task = end_task
         self.namespace = namespace
         self.name = name
         self.poll_interval = poll_interval
         self.kubernetes_conn_id = kubernetes_conn_id
+
+    def task_result(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return job_result(self.name, payload.get("log", ""))
 
     def check(self) -> TriggerEvent | None:
         hook = KubeJobHook(conn_id=self.kubernetes_conn_id)

@@ -53,6 +53,7 @@ class VeleroPhaseTrigger(PollingTrigger):
         "allow_partially_failed",
         "poll_interval",
         "kubernetes_conn_id",
+        "end_task",
     )
 
     def __init__(
@@ -64,8 +65,10 @@ class VeleroPhaseTrigger(PollingTrigger):
         allow_partially_failed: bool = False,
         poll_interval: float = 10.0,
         kubernetes_conn_id: str = "kubernetes_default",
+        end_task: bool = False,
     ) -> None:
         super().__init__()
+        self.end_task = end_task
         if kind not in ("backup", "restore"):
             raise ValueError(f"kind {kind!r} is not 'backup' or 'restore'")
         self.namespace = namespace
@@ -74,6 +77,9 @@ class VeleroPhaseTrigger(PollingTrigger):
         self.allow_partially_failed = allow_partially_failed
         self.poll_interval = poll_interval
         self.kubernetes_conn_id = kubernetes_conn_id
+
+    def task_result(self, payload: dict[str, Any]) -> str:
+        return self.name
 
     def check(self) -> TriggerEvent | None:
         hook = VeleroHook(conn_id=self.kubernetes_conn_id)

@@ -7,9 +7,11 @@ waiter, so each failure test checks both paths on the same job.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
+from airflow.triggers.base import TaskSuccessEvent
 
 from tests.plugins.support import defer, eventually
 from tests.sandbox.faults import Fault
@@ -101,6 +103,35 @@ def test_a_completed_backup_job_deferred(sandbox, start_backup, context):
     assert deferral.wait() == {"status": "success", "resource_id": job_id}
     assert deferral.resume() == job_id
     assert AwsBackupHook().describe_backup_job(job_id)["State"] == "COMPLETED"
+
+
+def test_a_backup_job_wait_that_ends_in_the_triggerer(sandbox, start_backup, context):
+    """The wait closing the cold window: no worker start between the job's end and resume."""
+    job_id = start_backup()["BackupJobId"]
+    sensor = AwsBackupJobCompletedSensor(
+        task_id="wait_efs", resource_id=job_id, end_from_trigger=True
+    )
+
+    deferral = defer(sensor, context)
+    event = asyncio.run(anext(deferral.trigger.run()))
+
+    assert isinstance(event, TaskSuccessEvent)
+    assert event.xcoms == {"return_value": job_id}  # the XCom the sensor would return
+    assert deferral.resume() == job_id  # dag.test() resumes with the end event's payload
+
+
+def test_a_failed_job_still_fails_on_the_worker_when_ending_in_the_triggerer(
+    sandbox, start_backup, context
+):
+    sandbox.faults.add(Fault("backup", "StartBackupJob", kind="outcome", state="FAILED"))
+    job_id = start_backup("bad")["BackupJobId"]
+    sensor = AwsBackupJobCompletedSensor(task_id="w", resource_id=job_id, end_from_trigger=True)
+
+    deferral = defer(sensor, context)
+
+    assert deferral.wait()["status"] == "error"
+    with pytest.raises(PermanentFailure, match="FAILED"):
+        deferral.resume()
 
 
 def test_a_completed_backup_job_poked(sandbox, start_backup, hook, context):

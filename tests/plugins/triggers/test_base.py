@@ -8,11 +8,12 @@ import inspect
 import pkgutil
 
 import pytest
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.triggers.base import BaseTrigger, TaskSuccessEvent, TriggerEvent
 
 import ue_backup.triggers
 from tests.plugins.support import round_trip
 from ue_backup.triggers.base import (
+    EndsTaskOnSuccess,
     PollingTrigger,
     ResourceWaiterTrigger,
     failure,
@@ -31,8 +32,9 @@ AWS = {
     "region_name": "eu-central-1",
     "verify": False,
     "botocore_config": {"retries": {"mode": "standard", "max_attempts": 3}},
+    "end_task": True,
 }
-KUBERNETES = {"poll_interval": 0.5, "kubernetes_conn_id": "kubernetes_other"}
+KUBERNETES = {"poll_interval": 0.5, "kubernetes_conn_id": "kubernetes_other", "end_task": True}
 SAMPLES = {
     "EcdDrainedTrigger": {
         "namespace": "uepe",
@@ -153,3 +155,66 @@ def test_success_and_failure_events():
         "message": "broke",
         "name": "x",
     }
+
+
+class _Polls(PollingTrigger):
+    """Gives its events in turn; ends its task with the success payload's ``n``."""
+
+    serialized = ("events", "end_task")
+    poll_interval = 0
+
+    def __init__(self, events, end_task=False):
+        super().__init__()
+        self.events = list(events)
+        self.end_task = end_task
+
+    def task_result(self, payload):
+        return {"n": payload["n"]}
+
+    def check(self):
+        return self.events.pop(0)
+
+
+def first_event(trigger: BaseTrigger) -> TriggerEvent:
+    async def first():
+        async for event in trigger.run():
+            return event
+
+    return asyncio.run(first())
+
+
+def test_a_trigger_that_ends_its_task_gives_the_task_result_as_its_xcom():
+    event = first_event(_Polls([None, success(n=3)], end_task=True))
+
+    assert isinstance(event, TaskSuccessEvent)
+    assert event.xcoms == {"return_value": {"n": 3}}
+
+
+def test_a_failure_still_goes_back_to_the_worker():
+    """The worker raises it, with retries and the one alert, as for any failed step."""
+    event = first_event(_Polls([failure("broke", n=1)], end_task=True))
+
+    assert not isinstance(event, TaskSuccessEvent)
+    assert event.payload == {"status": "error", "message": "broke", "n": 1}
+
+
+def test_without_end_task_a_success_resumes_the_task():
+    event = first_event(_Polls([success(n=3)]))
+
+    assert not isinstance(event, TaskSuccessEvent)
+    assert event.payload == {"status": "success", "n": 3}
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [c for c in trigger_classes() if issubclass(c, EndsTaskOnSuccess) and "end_task" in sample(c)],
+    ids=lambda cls: cls.__name__,
+)
+def test_every_wait_that_can_end_its_task_says_what_it_returns(cls):
+    trigger = cls(**sample(cls))
+    payload = {"status": "success", "resource_id": "id-1", "name": "x", "names": ["a"], "log": ""}
+
+    event = trigger.ending(TriggerEvent(payload))
+
+    assert isinstance(event, TaskSuccessEvent)
+    assert event.xcoms["return_value"] not in (None, "", [])

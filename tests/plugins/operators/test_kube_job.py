@@ -1,0 +1,88 @@
+"""KubeEfsJobOperator against the sandbox: a script on an EFS file system, in a Job.
+
+Each way of waiting is checked: deferred and resumed on a worker, deferred
+and ended in the triggerer (``end_from_trigger``), and inline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from airflow.triggers.base import TaskSuccessEvent
+
+from tests.plugins.support import defer
+from ue_backup.errors import PermanentFailure
+from ue_backup.operators.kube_job import KubeEfsJobOperator
+
+NS = "uepe"
+
+
+@pytest.fixture
+def file_system(sandbox, fast) -> str:
+    fs = sandbox.aws.create_file_system("scratch")
+    (sandbox.aws.efs_path(fs) / "TEMP.x").write_text("half written")
+    return fs
+
+
+def job(task_id: str, script: str, file_system: str, **kwargs) -> KubeEfsJobOperator:
+    return KubeEfsJobOperator(
+        task_id=task_id,
+        namespace=NS,
+        job_name=task_id.replace("_", "-"),
+        script=script,
+        file_system_id=file_system,
+        **kwargs,
+    )
+
+
+def first_event(trigger):
+    async def first():
+        async for event in trigger.run():
+            return event
+
+    return asyncio.run(first())
+
+
+def test_a_job_deferred_and_resumed_returns_its_log(sandbox, file_system, context):
+    task = job("purge", "rm /efs/TEMP.x && echo purged", file_system)
+
+    deferral = defer(task, context)
+
+    assert deferral.resume() == {"job": "purge", "log": "purged\n"}
+    assert not (sandbox.aws.efs_path(file_system) / "TEMP.x").exists()
+
+
+def test_a_job_that_ends_in_the_triggerer_gives_the_same_xcom(sandbox, file_system, context):
+    task = job("purge_fast", "echo purged", file_system, end_from_trigger=True, poke_interval=5)
+
+    deferral = defer(task, context)
+    event = first_event(deferral.trigger)
+
+    assert deferral.trigger.poll_interval == pytest.approx(0.2)  # the tests' pace wins
+    assert isinstance(event, TaskSuccessEvent)
+    assert event.xcoms == {"return_value": {"job": "purge-fast", "log": "purged\n"}}
+    # dag.test() (airflow dags test) resumes such a task with the end event's payload
+    assert deferral.resume() == {"job": "purge-fast", "log": "purged\n"}
+
+
+def test_a_failed_job_goes_back_to_the_worker_and_fails_with_its_log(file_system, context):
+    task = job("check", "echo found TEMP.x; exit 3", file_system, end_from_trigger=True)
+
+    deferral = defer(task, context)
+    assert deferral.wait()["status"] == "error"
+    with pytest.raises(PermanentFailure, match=r"found TEMP\.x"):
+        deferral.resume()
+
+
+def test_a_job_inline(sandbox, file_system, context):
+    task = job("inline", "ls /efs", file_system, deferrable=False, end_from_trigger=True)
+
+    assert task.execute(context) == {"job": "inline", "log": "TEMP.x\n"}
+
+
+def test_a_claim_or_a_file_system_is_required(context):
+    task = KubeEfsJobOperator(task_id="j", namespace=NS, job_name="j", script="true")
+
+    with pytest.raises(ValueError, match="give claim or file_system_id"):
+        task.execute(context)
