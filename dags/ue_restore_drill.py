@@ -193,19 +193,20 @@ with DAG(
         "claim_name": drilled("efs_claim"),
         "image": drilled("job_image"),
         **K8S,
-        **critical_path_wait(),
     }
     purge_efs = KubeEfsJobOperator(
         task_id="purge_efs",
         job_name=drilled("place_job"),
         script=place_restored_tree(MOUNT, DID),
         **efs_job,
+        **critical_path_wait(),
     )
     check_efs = KubeEfsJobOperator(
         task_id="check_efs",
         job_name=drilled("check_job"),
         script=tree_check_script(MOUNT),
         **efs_job,
+        **critical_path_wait(result_read=True),  # verify_efs reads its log
     )
 
     @task

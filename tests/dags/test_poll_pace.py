@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +27,7 @@ import json, sys
 from airflow.dag_processing.dagbag import DagBag
 bag = DagBag(dag_folder=sys.argv[1], bundle_path=sys.argv[1])
 assert not bag.import_errors, bag.import_errors
+print("FILES", json.dumps({dag_id: dag.fileloc for dag_id, dag in bag.dags.items()}))
 print("PACE", json.dumps({
     dag_id: {
         t.task_id: [t.poke_interval, getattr(t, "end_from_trigger", False)]
@@ -46,12 +48,14 @@ CRITICAL = {
     "ue_backup": {"wait_workflows_drained", "wait_efs_backup", "wait_datasync_copy"},
     "ue_restore": RESTORE_WAITS
     | {"wait_workflows_drained", "purge_and_place_efs", "check_efs_clean"},
-    "ue_restore_drill": RESTORE_WAITS | {"purge_efs", "check_efs"},
+    "ue_restore_drill": RESTORE_WAITS | {"purge_efs"},
 }
+# Critical-path waits whose result a later task reads: they resume on a worker.
+RESULT_READ = {"ue_restore_drill": {"check_efs"}}
 
 
 @pytest.fixture(scope="module")
-def production_pace() -> dict[str, dict[str, tuple[float, bool]]]:
+def parsed() -> dict[str, dict]:
     env = {k: v for k, v in os.environ.items() if k != "UE_BACKUP_POLL_SECONDS"}
     done = subprocess.run(
         [sys.executable, "-c", PROBE, str(ROOT / "dags")],
@@ -61,15 +65,21 @@ def production_pace() -> dict[str, dict[str, tuple[float, bool]]]:
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    (line,) = [x for x in done.stdout.splitlines() if x.startswith("PACE ")]
-    return json.loads(line.removeprefix("PACE "))
+    lines = dict(x.split(" ", 1) for x in done.stdout.splitlines() if x[:6] in ("PACE {", "FILES "))
+    return {name: json.loads(value) for name, value in lines.items()}
+
+
+@pytest.fixture(scope="module")
+def production_pace(parsed) -> dict[str, dict[str, tuple[float, bool]]]:
+    return parsed["PACE"]
 
 
 @pytest.mark.parametrize("dag_id", sorted(CRITICAL))
 def test_critical_path_waits_check_every_few_seconds(production_pace, dag_id):
     paces = production_pace[dag_id]
     assert CRITICAL[dag_id] <= set(paces), f"{dag_id} lacks {CRITICAL[dag_id] - set(paces)}"
-    slow = {t: paces[t][0] for t in CRITICAL[dag_id] if paces[t][0] > CRITICAL_PATH_POLL_SECONDS}
+    waits = CRITICAL[dag_id] | RESULT_READ.get(dag_id, set())
+    slow = {t: paces[t][0] for t in waits if paces[t][0] > CRITICAL_PATH_POLL_SECONDS}
     assert not slow, f"{dag_id}: critical-path waits checking less often than every 5 s: {slow}"
 
 
@@ -78,6 +88,23 @@ def test_critical_path_waits_end_in_the_triggerer(production_pace, dag_id):
     paces = production_pace[dag_id]
     back_to_worker = sorted(t for t in CRITICAL[dag_id] if not paces[t][1])
     assert not back_to_worker, f"{dag_id}: waits resuming on a worker: {back_to_worker}"
+
+
+def xcom_reads(source: str, task_id: str) -> list[str]:
+    """Where a DAG file reads ``task_id``'s XCom: ``task_ids=...`` or the ``xcom(...)`` helper."""
+    quoted = f"[\"']{re.escape(task_id)}[\"']"
+    return re.findall(rf"(?:task_ids\s*=\s*|xcom\(\s*){quoted}", source)
+
+
+@pytest.mark.parametrize("dag_id", sorted(CRITICAL))
+def test_no_task_reads_the_xcom_of_a_wait_that_ends_in_the_triggerer(parsed, dag_id):
+    """Such a wait returns nothing (the triggerer's XCom would come back as text)."""
+    source = Path(parsed["FILES"][dag_id]).read_text()
+    ending = [t for t, (_, ends) in parsed["PACE"][dag_id].items() if ends]
+    read = {t: xcom_reads(source, t) for t in ending if xcom_reads(source, t)}
+    assert not read, f"{dag_id}: XComs read of tasks that end in the triggerer: {read}"
+    for task_id in RESULT_READ.get(dag_id, ()):
+        assert xcom_reads(source, task_id), f"{task_id} is read: the check above would see it"
 
 
 def test_waits_off_the_critical_path_keep_their_service_pace(production_pace):

@@ -49,6 +49,19 @@ def test_backup_runs_on_a_real_deployment_with_deferred_waits(deployed):
     # checked inline for its first seconds, and the sandbox's drains take less)
     for sensor in ("wait_efs_backup", "wait_rds_snapshot", "wait_velero_backup"):
         assert "Trigger fired event" in stack.trigger_log("ue_backup", run_id, sensor), sensor
+    # the wait closing the window ended in the triggerer: no worker start before resume
+    assert_ended_in_the_triggerer(stack, "ue_backup", run_id, "wait_efs_backup")
+
+
+def assert_ended_in_the_triggerer(stack, dag_id: str, run_id: str, task_id: str) -> None:
+    """The trigger ended the task, and no worker ran it again after it deferred."""
+    assert "the task ends here, in the triggerer" in stack.trigger_log(dag_id, run_id, task_id)
+    worker_log = next(
+        (stack.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}").glob(
+            "attempt=*.log"
+        )
+    ).read_text()
+    assert worker_log.count("Pre Execute") <= 1, worker_log[-2000:]
 
 
 def test_restore_plans_then_restores_side_by_side(deployed):
@@ -63,6 +76,8 @@ def test_restore_plans_then_restores_side_by_side(deployed):
     run = stack.wait_run("ue_restore", restore_id)
     assert run["state"] == "success", stack.task_states("ue_restore", restore_id)
     report = stack.xcom("ue_restore", restore_id, "report")
+    for wait in ("wait_efs", "wait_efs_mount_targets", "purge_and_place_efs", "check_efs_clean"):
+        assert_ended_in_the_triggerer(stack, "ue_restore", restore_id, wait)
     restored = sandbox.aws.efs_path(report["restored"]["efs_file_system_id"])
     files = {p.relative_to(restored).as_posix() for p in restored.rglob("*") if p.is_file()}
     assert set(LIVE_FILES) <= files

@@ -14,7 +14,7 @@ from airflow.sdk import BaseOperator
 from ue_backup.hooks.kube_job import KubeJobHook
 from ue_backup.sensors.base import ended_by_trigger, event_or_fail, poll_interval
 from ue_backup.triggers.base import run_inline
-from ue_backup.triggers.kube_job import KubeJobCompleteTrigger, job_result
+from ue_backup.triggers.kube_job import KubeJobCompleteTrigger
 
 
 class KubeEfsJobOperator(BaseOperator):
@@ -24,7 +24,7 @@ class KubeEfsJobOperator(BaseOperator):
     ``claim_name``, by default ``<job_name>-efs``, is created for it). The
     Job's log goes to the task log; a failed Job fails the task with its log.
     ``poke_interval`` is how often the Job is checked; ``end_from_trigger``
-    ends the task in the triggerer when the Job succeeds.
+    ends the task in the triggerer when the Job succeeds, with no XCom.
     """
 
     template_fields = (
@@ -91,12 +91,9 @@ class KubeEfsJobOperator(BaseOperator):
             self.defer(trigger=trigger, method_name="execute_complete")
         return self.execute_complete(context, run_inline(trigger))
 
-    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict:
-        if ended_by_trigger(event):  # the triggerer logged it; return the same XCom
-            _, log = KubeJobHook(conn_id=self.kubernetes_conn_id).job_outcome(
-                self.namespace, self.job_name
-            )
-            return job_result(self.job_name, log)
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict | None:
+        if ended_by_trigger(event):  # the triggerer logged the Job's output
+            return None
         event = event_or_fail(event)
         self.log.info("Job %s succeeded; its log:\n%s", self.job_name, event.get("log", ""))
-        return job_result(self.job_name, event.get("log", ""))
+        return {"job": self.job_name, "log": event.get("log", "")}

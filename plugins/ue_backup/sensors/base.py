@@ -39,10 +39,17 @@ def poll_interval(default: float) -> float:
 CRITICAL_PATH_POLL_SECONDS = 5.0
 
 
-def critical_path_wait() -> dict[str, Any]:
+def critical_path_wait(*, result_read: bool = False) -> dict[str, Any]:
     """The keyword arguments of a wait on a critical path: its check interval, and ending
-    in the triggerer on success (no worker start between the wait and the next step)."""
-    return {"poke_interval": poll_interval(CRITICAL_PATH_POLL_SECONDS), "end_from_trigger": True}
+    in the triggerer on success (no worker start between the wait and the next step).
+
+    A wait whose XCom a later task reads (``result_read``) resumes on a worker
+    instead: a task ended in the triggerer returns no XCom.
+    """
+    return {
+        "poke_interval": poll_interval(CRITICAL_PATH_POLL_SECONDS),
+        "end_from_trigger": not result_read,
+    }
 
 
 def ended_by_trigger(event: Any) -> bool:
@@ -51,7 +58,7 @@ def ended_by_trigger(event: Any) -> bool:
     A deployment's triggerer marks such a task successful and never resumes
     it. ``dag.test()`` (``airflow dags test``) runs the trigger inline and
     resumes the task with the end event's payload, the state's name; the
-    task then returns what the trigger would have given as its XCom.
+    task then returns nothing, as in a deployment (no XCom).
     """
     return event == "success"
 
@@ -134,8 +141,9 @@ class AwsWaiterSensor(AwsBaseSensor):
             return False
         return True
 
-    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> str:
-        if not ended_by_trigger(event):
-            event_or_fail(event)
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> str | None:
+        if ended_by_trigger(event):
+            return None
+        event_or_fail(event)
         self.log.info("%s %s finished", self.trigger_class.WHAT, self.resource_id)
         return self.resource_id

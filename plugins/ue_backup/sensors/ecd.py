@@ -96,8 +96,11 @@ class EcdDrainedSensor(BaseSensorOperator):
             self.log.info("Still running: %s", still)
         return not still
 
-    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> list[str]:
-        if not ended_by_trigger(event):
-            event_or_fail(event)
+    def execute_complete(
+        self, context: Any, event: dict[str, Any] | None = None
+    ) -> list[str] | None:
+        if ended_by_trigger(event):
+            return None
+        event_or_fail(event)
         self.log.info("All %d ECD(s) drained", len(self.names))
         return list(self.names)

@@ -69,9 +69,10 @@ class _VeleroPhaseSensor(BaseSensorOperator):
             raise PermanentFailure(message)
         return finished
 
-    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> str:
-        if not ended_by_trigger(event):
-            self.log.info(event_or_fail(event)["message"])
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> str | None:
+        if ended_by_trigger(event):
+            return None
+        self.log.info(event_or_fail(event)["message"])
         return self.name
 
 

@@ -6,12 +6,17 @@ trigger to its first event in the worker (``run_inline``). Either way the
 wait logic, its failure states and its messages are the same code.
 
 A trigger built with ``end_task=True`` ends its task itself when the wait
-succeeds (``TaskSuccessEvent`` with the task's return value as XCom): the task
-never goes back to a worker, which on a real deployment saves a worker start
-(a scheduler loop, a process, a DAG parse: about a second) on each wait where
-seconds count. A failure still goes back to the worker, so it fails there
-like any other: the task's ``execute_complete`` raises with the trigger's
-message, retries apply, and the failure callback sends its one alert.
+succeeds (``TaskSuccessEvent``): the task never goes back to a worker, which
+on a real deployment saves a worker start (a scheduler loop, a process, a DAG
+parse: about a second) on each wait where seconds count. A failure still goes
+back to the worker, so it fails there like any other: the task's
+``execute_complete`` raises with the trigger's message, retries apply, and
+the failure callback sends its one alert.
+
+Such a task returns no XCom. The triggerer could push one, but Airflow 3.3
+stores it JSON-encoded once more than a worker does, so a task reading it
+would get text instead of the value; only waits whose result nothing reads
+end here (``tests/dags/test_poll_pace.py`` checks that).
 """
 
 from __future__ import annotations
@@ -54,28 +59,23 @@ def is_success(event: TriggerEvent) -> bool:
 
 
 class EndsTaskOnSuccess:
-    """What a trigger needs to end its task itself on success (``end_task``).
-
-    ``task_result`` turns the success payload into what the task would have
-    returned from ``execute_complete``, so the XCom is the same either way.
-    """
+    """What a trigger needs to end its task itself on success (``end_task``)."""
 
     end_task: bool = False
 
-    def task_result(self, payload: dict[str, Any]) -> Any:
-        raise NotImplementedError
-
     def ending(self, event: TriggerEvent) -> TriggerEvent:
-        """``event``, or the TaskSuccessEvent that replaces it when this trigger ends the task."""
+        """``event``, or the TaskSuccessEvent that replaces it when this trigger ends the task.
+
+        The success payload is logged, so what the worker would have logged
+        (a Job's output, Velero's counts) is in the task's log all the same.
+        """
         if not (self.end_task and is_success(event)):
             return event
-        result = self.task_result(event.payload)
         self.log.info(  # type: ignore[attr-defined]
-            "%s; the task ends here, in the triggerer, returning %r",
-            event.payload.get("message") or "Wait succeeded",
-            result,
+            "Wait succeeded (%s); the task ends here, in the triggerer",
+            {k: v for k, v in event.payload.items() if k != "status"},
         )
-        return TaskSuccessEvent(xcoms={"return_value": result})
+        return TaskSuccessEvent()
 
 
 class ResourceWaiterTrigger(EndsTaskOnSuccess, AwsBaseWaiterTrigger):
@@ -83,8 +83,7 @@ class ResourceWaiterTrigger(EndsTaskOnSuccess, AwsBaseWaiterTrigger):
 
     Subclasses only declare the hook, the waiter, the argument naming the
     resource, and what to log; the triggerer rebuilds them from
-    ``resource_id``, ``end_task`` and the connection parameters. A task
-    ended here returns ``resource_id``, as the sensor does.
+    ``resource_id``, ``end_task`` and the connection parameters.
     """
 
     aws_hook_class = AwsBaseHook
@@ -127,9 +126,6 @@ class ResourceWaiterTrigger(EndsTaskOnSuccess, AwsBaseWaiterTrigger):
             botocore_config=botocore_config,
         )
 
-    def task_result(self, payload: dict[str, Any]) -> Any:
-        return payload["resource_id"]
-
     async def run(self) -> AsyncIterator[TriggerEvent]:
         async for event in super().run():
             yield self.ending(event)
@@ -143,7 +139,7 @@ class PollingTrigger(EndsTaskOnSuccess, BaseTrigger):
     thread with the same hook the non-deferred path uses, so both paths judge
     alike. ``check`` returns an event to end the wait, or None to poll again
     after ``poll_interval`` seconds. A subclass that can end its task lists
-    ``end_task`` among its arguments and implements ``task_result``.
+    ``end_task`` among its arguments.
     """
 
     serialized: tuple[str, ...] = ()

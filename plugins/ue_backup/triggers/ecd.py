@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from airflow.triggers.base import TriggerEvent
 
@@ -44,9 +43,6 @@ class EcdDrainedTrigger(PollingTrigger):
         self.deadline = deadline
         self.poll_interval = poll_interval
         self.kubernetes_conn_id = kubernetes_conn_id
-
-    def task_result(self, payload: dict[str, Any]) -> list[str]:
-        return list(self.names)
 
     def check(self) -> TriggerEvent | None:
         still = EcdHook(conn_id=self.kubernetes_conn_id).running(self.namespace, self.names)

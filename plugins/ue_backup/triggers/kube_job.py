@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from airflow.triggers.base import TriggerEvent
 
 from ue_backup.hooks.kube_job import KubeJobHook
 from ue_backup.triggers.base import PollingTrigger, failure, success
-
-
-def job_result(name: str, log: str) -> dict[str, Any]:
-    """What a Job task returns (its XCom), whether it ends in the worker or the triggerer."""
-    return {"job": name, "log": log}
 
 
 class KubeJobCompleteTrigger(PollingTrigger):
@@ -35,9 +28,6 @@ class KubeJobCompleteTrigger(PollingTrigger):
         self.name = name
         self.poll_interval = poll_interval
         self.kubernetes_conn_id = kubernetes_conn_id
-
-    def task_result(self, payload: dict[str, Any]) -> dict[str, Any]:
-        return job_result(self.name, payload.get("log", ""))
 
     def check(self) -> TriggerEvent | None:
         hook = KubeJobHook(conn_id=self.kubernetes_conn_id)

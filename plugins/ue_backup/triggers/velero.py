@@ -78,9 +78,6 @@ class VeleroPhaseTrigger(PollingTrigger):
         self.poll_interval = poll_interval
         self.kubernetes_conn_id = kubernetes_conn_id
 
-    def task_result(self, payload: dict[str, Any]) -> str:
-        return self.name
-
     def check(self) -> TriggerEvent | None:
         hook = VeleroHook(conn_id=self.kubernetes_conn_id)
         read = hook.get_backup if self.kind == "backup" else hook.get_restore
