@@ -44,12 +44,24 @@ def critical_path_wait(*, result_read: bool = False) -> dict[str, Any]:
     in the triggerer on success (no worker start between the wait and the next step).
 
     A wait whose XCom a later task reads (``result_read``) resumes on a worker
-    instead: a task ended in the triggerer returns no XCom.
+    instead: a task ended in the triggerer returns no XCom. So does every
+    wait where listeners are installed (``triggers_may_end_tasks``).
     """
     return {
         "poke_interval": poll_interval(CRITICAL_PATH_POLL_SECONDS),
-        "end_from_trigger": not result_read,
+        "end_from_trigger": not result_read and triggers_may_end_tasks(),
     }
+
+
+def triggers_may_end_tasks() -> bool:
+    """False where listeners are installed (OpenLineage, a plugin's): Airflow refuses to
+    load a DAG with a task ending in the triggerer then, since the listeners would miss
+    that task's end. The waits then resume on a worker: a second slower, never broken."""
+    try:
+        from airflow.listeners.listener import get_listener_manager
+    except ImportError:  # moved in a later Airflow: keep the path that always loads
+        return False
+    return not get_listener_manager().has_listeners
 
 
 def ended_by_trigger(event: Any) -> bool:
