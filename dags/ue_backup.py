@@ -33,7 +33,6 @@ import airflow.providers.amazon.aws.links.base_aws
 import airflow.providers.amazon.aws.operators.base_aws
 import airflow.providers.amazon.aws.sensors.base_aws
 import airflow.providers.amazon.aws.triggers.base
-import airflow.providers.cncf.kubernetes.hooks.kubernetes
 import airflow.providers.common.compat.notifier
 import airflow.providers.common.io.assets.file
 import airflow.providers.standard.decorators.python
@@ -41,6 +40,7 @@ import airflow.sdk.bases.operatorlink
 import airflow.sdk.definitions.decorators  # noqa: F401
 from airflow.sdk import DAG, Param, task
 
+from ue_backup.backup_set import COMPONENTS
 from ue_backup.compat import TriggerRule
 from ue_backup.dag_support import (
     BACKUP_SET_ASSET,
@@ -75,7 +75,6 @@ from ue_backup.sensors.ecd import EcdDrainedSensor
 from ue_backup.sensors.memorydb import MemoryDbSnapshotAvailableSensor
 from ue_backup.sensors.rds import RdsSnapshotAvailableSensor
 from ue_backup.sensors.velero import VeleroBackupCompletedSensor
-from ue_backup.tasks.preflight import COMPONENTS
 
 AWS = {"aws_conn_id": setting("aws_conn_id"), "region_name": setting("region")}
 COPY_REGION = {"aws_conn_id": setting("aws_conn_id"), "region_name": setting("copy_region")}

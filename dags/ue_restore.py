@@ -38,7 +38,6 @@ import airflow.providers.amazon.aws.links.base_aws
 import airflow.providers.amazon.aws.operators.base_aws
 import airflow.providers.amazon.aws.sensors.base_aws
 import airflow.providers.amazon.aws.triggers.base
-import airflow.providers.cncf.kubernetes.hooks.kubernetes
 import airflow.providers.common.compat.notifier
 import airflow.providers.common.io.assets.file
 import airflow.providers.standard.decorators.python
@@ -46,6 +45,7 @@ import airflow.sdk.bases.operatorlink
 import airflow.sdk.definitions.decorators  # noqa: F401
 from airflow.sdk import DAG, Param, task
 
+from ue_backup.backup_set import COMPONENTS
 from ue_backup.compat import TriggerRule
 from ue_backup.dag_support import (
     START_DATE,
@@ -69,7 +69,6 @@ from ue_backup.sensors.efs import EfsMountTargetsAvailableSensor
 from ue_backup.sensors.memorydb import MemoryDbClusterAvailableSensor
 from ue_backup.sensors.rds import RdsInstanceAvailableSensor
 from ue_backup.sensors.velero import VeleroRestoreCompletedSensor
-from ue_backup.tasks.preflight import COMPONENTS
 
 S = {"task_id": "validate"}
 AWS = {"aws_conn_id": setting("aws_conn_id", **S), "region_name": setting("region", **S)}

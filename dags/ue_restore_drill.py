@@ -36,7 +36,6 @@ import airflow.providers.amazon.aws.links.base_aws
 import airflow.providers.amazon.aws.operators.base_aws
 import airflow.providers.amazon.aws.sensors.base_aws
 import airflow.providers.amazon.aws.triggers.base
-import airflow.providers.cncf.kubernetes.hooks.kubernetes
 import airflow.providers.common.compat.notifier
 import airflow.providers.common.io.assets.file
 import airflow.providers.standard.decorators.python

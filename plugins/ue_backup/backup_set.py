@@ -13,6 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+# What a backup set can hold, and what a run's `components` param may name.
+COMPONENTS = ("database", "efs", "memorydb", "velero")
+
 INSTALLATION_TAG = "ue-backup:installation"
 BACKUP_SET_TAG = "ue-backup:backup-set"
 RUN_ID_TAG = "ue-backup:run-id"

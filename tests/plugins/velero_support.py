@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from tests.plugins.ecds import NS
-from ue_backup.hooks.velero import FINISHED_PHASES, VeleroHook
+from ue_backup.hooks.velero import VeleroHook
+from ue_backup.triggers.velero import FINISHED_PHASES
 
 VELERO = "velero"
 

@@ -28,9 +28,7 @@ from typing import Any
 from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
 from kubernetes.client.rest import ApiException
 
-ECD_GROUP = "mz.digitalroute.com"
-ECD_VERSION = "v1alpha1"
-ECD_PLURAL = "ecdeployments"
+from ue_backup.kube_names import ECD_GROUP, ECD_PLURAL, ECD_VERSION
 
 SUSPENDED_BY = "ue-backup/suspended-by"
 PREVIOUS_ENABLED = "ue-backup/previous-enabled"

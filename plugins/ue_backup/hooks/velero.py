@@ -14,16 +14,10 @@ import yaml
 from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
 from kubernetes.client.rest import ApiException
 
-from ue_backup.hooks.ecd import ECD_GROUP, ECD_PLURAL
+from ue_backup.kube_names import ECD_GROUP, ECD_PLURAL
 
 VELERO_GROUP = "velero.io"
 VELERO_VERSION = "v1"
-
-# Phases after which Velero changes nothing more.
-# The label Velero puts on every object a Restore created: how restored objects are found.
-RESTORE_NAME_LABEL = "velero.io/restore-name"
-FINISHED_PHASES = ("Completed", "PartiallyFailed", "Failed", "FailedValidation")
-FAILED_PHASES = ("Failed", "FailedValidation")
 
 
 def disable_ecds_modifier(namespaces: list[str]) -> dict[str, Any]:

@@ -8,11 +8,12 @@ on another worker, or replaced by the watchdog after a crash.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from ue_backup.hooks.ecd import EcdHook
+if TYPE_CHECKING:  # imported when used: a DAG parse never loads the Kubernetes client
+    from ue_backup.hooks.ecd import EcdHook
 
 
 class _EcdOperator(BaseOperator):
@@ -31,6 +32,8 @@ class _EcdOperator(BaseOperator):
 
     @property
     def hook(self) -> EcdHook:
+        from ue_backup.hooks.ecd import EcdHook
+
         return EcdHook(conn_id=self.kubernetes_conn_id)
 
 

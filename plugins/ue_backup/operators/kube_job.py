@@ -11,7 +11,6 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from ue_backup.hooks.kube_job import KubeJobHook
 from ue_backup.sensors.base import ended_by_trigger, event_or_fail, poll_interval
 from ue_backup.triggers.base import run_inline
 from ue_backup.triggers.kube_job import KubeJobCompleteTrigger
@@ -68,6 +67,8 @@ class KubeEfsJobOperator(BaseOperator):
         self.end_from_trigger = end_from_trigger
 
     def execute(self, context: Any) -> Any:
+        from ue_backup.hooks.kube_job import KubeJobHook  # not at parse: see sensors.base
+
         hook = KubeJobHook(conn_id=self.kubernetes_conn_id)
         claim = self.claim
         if not claim:

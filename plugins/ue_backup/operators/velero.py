@@ -6,12 +6,14 @@ created. No volume data is taken: EFS is backed up on its own.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from ue_backup.hooks.velero import VeleroHook
 from ue_backup.operators.base import BackupSetMixin
+
+if TYPE_CHECKING:  # imported when used: a DAG parse never loads the Kubernetes client
+    from ue_backup.hooks.velero import VeleroHook
 
 
 class _VeleroOperator(BackupSetMixin, BaseOperator):
@@ -30,6 +32,8 @@ class _VeleroOperator(BackupSetMixin, BaseOperator):
 
     @property
     def hook(self) -> VeleroHook:
+        from ue_backup.hooks.velero import VeleroHook
+
         return VeleroHook(conn_id=self.kubernetes_conn_id)
 
 

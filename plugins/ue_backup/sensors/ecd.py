@@ -8,7 +8,6 @@ from typing import Any
 
 from airflow.sdk import BaseSensorOperator
 
-from ue_backup.hooks.ecd import EcdHook
 from ue_backup.sensors.base import ended_by_trigger, event_or_fail, poll_interval
 from ue_backup.triggers.ecd import EcdDrainedTrigger
 
@@ -91,6 +90,8 @@ class EcdDrainedSensor(BaseSensorOperator):
             time.sleep(INLINE_CHECK_SECONDS)
 
     def poke(self, context: Any) -> bool:
+        from ue_backup.hooks.ecd import EcdHook  # not at parse: see sensors.base
+
         still = EcdHook(conn_id=self.kubernetes_conn_id).running(self.namespace, self.names)
         if still:
             self.log.info("Still running: %s", still)

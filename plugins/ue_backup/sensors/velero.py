@@ -8,7 +8,6 @@ from typing import Any
 from airflow.sdk import BaseSensorOperator
 
 from ue_backup.errors import PermanentFailure
-from ue_backup.hooks.velero import VeleroHook
 from ue_backup.sensors.base import ended_by_trigger, event_or_fail, poll_interval
 from ue_backup.triggers.velero import VeleroPhaseTrigger, verdict
 
@@ -59,6 +58,8 @@ class _VeleroPhaseSensor(BaseSensorOperator):
         )
 
     def poke(self, context: Any) -> bool:
+        from ue_backup.hooks.velero import VeleroHook  # not at parse: see sensors.base
+
         hook = VeleroHook(conn_id=self.kubernetes_conn_id)
         read = hook.get_backup if self.kind == "backup" else hook.get_restore
         finished, ok, message = verdict(

@@ -37,8 +37,7 @@ from ue_backup.config import ConfigError, EfsBackupMethod, InstallationConfig, l
 from ue_backup.dag_support import only_if
 from ue_backup.drill_report import COMPONENTS, build_report, report_key, report_table
 from ue_backup.errors import PermanentFailure
-from ue_backup.hooks.ecd import ECD_GROUP, ECD_PLURAL, ECD_VERSION
-from ue_backup.hooks.velero import RESTORE_NAME_LABEL
+from ue_backup.kube_names import ECD_GROUP, ECD_PLURAL, ECD_VERSION, RESTORE_NAME_LABEL
 from ue_backup.notifications import TaskFailureNotifier
 from ue_backup.restore_scripts import DONE_MARKER, check_restored_tree
 from ue_backup.tasks.run_guard import refuse_while_running
@@ -188,8 +187,8 @@ def prepare(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, 
     Returns the drill's settings: where to restore from (the plan), every
     name the drill will create, and which components it restores.
     """
+    from ue_backup.backup_set import COMPONENTS as RESTORE_COMPONENTS
     from ue_backup.planning import RestorePlanError, plan_restore
-    from ue_backup.tasks.preflight import COMPONENTS as RESTORE_COMPONENTS
     from ue_backup.tasks.restore_steps import (
         list_inventory,
         memorydb_seed,

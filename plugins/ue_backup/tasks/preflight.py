@@ -17,7 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ue_backup.aws import aws_client
-from ue_backup.backup_set import BackupSet
+from ue_backup.backup_set import COMPONENTS, BackupSet
 from ue_backup.config import ConfigError, InstallationConfig, load_config
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.ecd import EcdHook
@@ -25,7 +25,6 @@ from ue_backup.hooks.velero import VeleroHook
 
 log = logging.getLogger(__name__)
 
-COMPONENTS = ("database", "efs", "memorydb", "velero")
 BACKUP_PARAMS = ("components", "reason")
 
 

@@ -14,14 +14,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ue_backup.aws import aws_client, settings_client
-from ue_backup.backup_set import INSTALLATION_LABEL, INSTALLATION_TAG, BackupSet, tag_dict
+from ue_backup.backup_set import (
+    COMPONENTS,
+    INSTALLATION_LABEL,
+    INSTALLATION_TAG,
+    BackupSet,
+    tag_dict,
+)
 from ue_backup.config import ConfigError, InstallationConfig, load_config
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.aws_backup import AwsBackupHook
 from ue_backup.hooks.memorydb import MemoryDbHook
 from ue_backup.hooks.velero import VeleroHook
 from ue_backup.planning import RestorePlanError, plan_restore, to_utc
-from ue_backup.tasks.preflight import COMPONENTS
 from ue_backup.tasks.run_guard import refuse_while_running
 
 log = logging.getLogger(__name__)

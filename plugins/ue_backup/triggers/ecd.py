@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 from airflow.triggers.base import TriggerEvent
 
-from ue_backup.hooks.ecd import EcdHook
 from ue_backup.triggers.base import PollingTrigger, failure, success
 
 
@@ -45,6 +44,8 @@ class EcdDrainedTrigger(PollingTrigger):
         self.kubernetes_conn_id = kubernetes_conn_id
 
     def check(self) -> TriggerEvent | None:
+        from ue_backup.hooks.ecd import EcdHook  # not at parse: see sensors.base
+
         still = EcdHook(conn_id=self.kubernetes_conn_id).running(self.namespace, self.names)
         if not still:
             return success(names=self.names)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from airflow.triggers.base import TriggerEvent
 
-from ue_backup.hooks.kube_job import KubeJobHook
 from ue_backup.triggers.base import PollingTrigger, failure, success
 
 
@@ -30,6 +29,8 @@ class KubeJobCompleteTrigger(PollingTrigger):
         self.kubernetes_conn_id = kubernetes_conn_id
 
     def check(self) -> TriggerEvent | None:
+        from ue_backup.hooks.kube_job import KubeJobHook  # not at parse: see sensors.base
+
         hook = KubeJobHook(conn_id=self.kubernetes_conn_id)
         state, log = hook.job_outcome(self.namespace, self.name)
         if state == "succeeded":

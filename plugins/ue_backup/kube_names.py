@@ -1,0 +1,16 @@
+"""The Kubernetes API names the hooks and the DAG steps share.
+
+Kept apart from the hooks, whose modules load the Kubernetes client: a DAG
+file that only needs a name (a label, a resource group) loads nothing heavy
+when it is parsed, and neither does a task that never calls Kubernetes.
+"""
+
+from __future__ import annotations
+
+# The EC Deployment custom resource of Usage Engine.
+ECD_GROUP = "mz.digitalroute.com"
+ECD_VERSION = "v1alpha1"
+ECD_PLURAL = "ecdeployments"
+
+# The label Velero puts on every object a Restore created: how restored objects are found.
+RESTORE_NAME_LABEL = "velero.io/restore-name"
