@@ -361,8 +361,12 @@ def test_the_newest_restorable_set_survives_and_the_planner_still_finds_it(case)
     world, sets, policy = case
     decision = run(world, policy)
     action = {s["backup_set"]: s["action"] for s in decision["sets"]}
-    ours = sorted(sets, key=lambda s: BackupSet.parse(s).created_at, reverse=True)
-    good = [s for s in ours if restorable(world.view, s)]
+    # Retention judges the sets it may act on: those holding an artifact of ours. A set
+    # named only by another installation's artifacts (a "lying" tag on our own instance
+    # or vault) is not one of them: the planner could restore it, but it is never deleted.
+    held = {a.backup_set for a in world.artifacts if ours(a)}
+    mine = sorted(held & set(sets), key=lambda s: BackupSet.parse(s).created_at, reverse=True)
+    good = [s for s in mine if restorable(world.view, s)]
     assert decision["newest_restorable"] == (good[0] if good else None)
     if not good:
         assert DELETE not in action.values()
@@ -382,7 +386,7 @@ def test_the_newest_restorable_set_survives_and_the_planner_still_finds_it(case)
     # and the same from the copies in the copy region, the region a lost home leaves
     if world.copy_view is None:
         return
-    there = [s for s in ours if restorable(world.copy_view, s)]
+    there = [s for s in mine if restorable(world.copy_view, s)]
     assert decision["newest_restorable_from_copies"] == (there[0] if there else None)
     remaining_there = after(world.copy_view, decision, copies=True)
     if there:
@@ -440,6 +444,28 @@ def test_nothing_is_deleted_when_no_set_can_be_restored():
     assert decision["newest_restorable"] is None
     assert {s["action"] for s in decision["sets"]} == {KEEP}
     assert all(NOTHING_RESTORABLE in s["reasons"] for s in decision["sets"])
+
+
+def test_a_set_named_only_by_another_installations_artifacts_is_not_retentions():
+    """Found by the property above: our instance and vault hold artifacts tagged for
+    another installation but naming one of our set ids. The planner could restore
+    them; retention never touches them, so it judges ours without them."""
+    world = World(memorydb=False, velero=False, window=None)
+    mine = BackupSet.for_run(ME, T0).id
+    claimed = BackupSet.for_run(ME, T0 + timedelta(hours=1)).id
+    world.rds(rds_raw(f"ueb-{mine}", T0, "available", tags(ME, mine)))
+    world.rp(rp_raw(mine, T0 + timedelta(minutes=5), "COMPLETED", tags(ME, mine), GB))
+    world.rds(rds_raw("lying", T0 + timedelta(hours=1), "available", tags(OTHER, claimed)))
+    world.rp(
+        rp_raw("lying", T0 + timedelta(hours=1, minutes=5), "COMPLETED", tags(OTHER, claimed), GB)
+    )
+    assert restorable(world.view, claimed)  # the planner takes them
+
+    decision = run(world, {"keep_last": 1, "keep_days": 0, "now": T0 + timedelta(days=30)})
+
+    assert decision["newest_restorable"] == mine
+    assert [s["backup_set"] for s in decision["sets"]] == [mine]
+    assert {i["artifact"]["id"] for i in decision["ignored"]} >= {"lying"}
 
 
 def test_a_set_borrowing_an_older_sets_snapshot_keeps_it():
