@@ -241,7 +241,7 @@ with DAG(
         resource_id=xcom("restored_file_system", "file_system_id"),
         pre_execute=only_if("restore_efs", task_id="plan"),
         **AWS,
-        **critical_path_wait(),
+        **critical_path_wait(short=True),
     )
 
     efs_job = {
@@ -251,7 +251,7 @@ with DAG(
         "image": setting("purge_image", **S),
         "pre_execute": only_if("restore_efs", task_id="plan"),
         **K8S,
-        **critical_path_wait(),
+        **critical_path_wait(short=True),
     }
     place_efs = KubeEfsJobOperator(
         task_id="purge_and_place_efs",

@@ -184,7 +184,7 @@ with DAG(
         task_id="wait_efs_mount_targets",
         resource_id=xcom("drill_file_system", "file_system_id"),
         **AWS,
-        **critical_path_wait(),
+        **critical_path_wait(short=True),
     )
     efs_job = {
         "namespace": drilled("drill_namespace"),
@@ -198,14 +198,14 @@ with DAG(
         job_name=drilled("place_job"),
         script=place_restored_tree(MOUNT, DID),
         **efs_job,
-        **critical_path_wait(),
+        **critical_path_wait(short=True),
     )
     check_efs = KubeEfsJobOperator(
         task_id="check_efs",
         job_name=drilled("check_job"),
         script=tree_check_script(MOUNT),
         **efs_job,
-        **critical_path_wait(result_read=True),  # verify_efs reads its log
+        **critical_path_wait(result_read=True, short=True),  # verify_efs reads its log
     )
 
     @task

@@ -11,7 +11,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from ue_backup.sensors.base import ended_by_trigger, event_or_fail, poll_interval
+from ue_backup.sensors.base import done_inline, ended_by_trigger, event_or_fail, poll_interval
 from ue_backup.triggers.base import run_inline
 from ue_backup.triggers.kube_job import KubeJobCompleteTrigger
 
@@ -23,7 +23,8 @@ class KubeEfsJobOperator(BaseOperator):
     ``claim_name``, by default ``<job_name>-efs``, is created for it). The
     Job's log goes to the task log; a failed Job fails the task with its log.
     ``poke_interval`` is how often the Job is checked; ``end_from_trigger``
-    ends the task in the triggerer when the Job succeeds, with no XCom.
+    ends the task in the triggerer when the Job succeeds, with no XCom;
+    ``inline_wait_seconds`` checks in the worker for that long first.
     """
 
     template_fields = (
@@ -51,6 +52,7 @@ class KubeEfsJobOperator(BaseOperator):
         deferrable: bool = True,
         poke_interval: float = 10.0,
         end_from_trigger: bool = False,
+        inline_wait_seconds: float = 0.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -65,6 +67,7 @@ class KubeEfsJobOperator(BaseOperator):
         self.deferrable = deferrable
         self.poke_interval = poke_interval
         self.end_from_trigger = end_from_trigger
+        self.inline_wait_seconds = inline_wait_seconds
 
     def execute(self, context: Any) -> Any:
         from ue_backup.hooks.kube_job import KubeJobHook  # not at parse: see sensors.base
@@ -89,6 +92,14 @@ class KubeEfsJobOperator(BaseOperator):
             end_task=self.end_from_trigger and self.deferrable,
         )
         if self.deferrable:
+            # the trigger's own check judges the Job, inline as in the triggerer
+            event = (
+                done_inline(trigger.check, self.inline_wait_seconds)
+                if self.inline_wait_seconds
+                else None
+            )
+            if event is not None:
+                return self.execute_complete(context, event.payload)
             self.defer(trigger=trigger, method_name="execute_complete")
         return self.execute_complete(context, run_inline(trigger))
 

@@ -9,6 +9,8 @@ and failure, whichever way the task waits.
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -39,18 +41,27 @@ def poll_interval(default: float) -> float:
 CRITICAL_PATH_POLL_SECONDS = 5.0
 
 
-def critical_path_wait(*, result_read: bool = False) -> dict[str, Any]:
+# A wait usually over within seconds (mount targets, a Job on a small tree) checks in the
+# worker this long before it defers: a trip through the triggerer costs a second or two.
+SHORT_WAIT_INLINE_SECONDS = 15.0
+
+
+def critical_path_wait(*, result_read: bool = False, short: bool = False) -> dict[str, Any]:
     """The keyword arguments of a wait on a critical path: its check interval, and ending
     in the triggerer on success (no worker start between the wait and the next step).
 
     A wait whose XCom a later task reads (``result_read``) resumes on a worker
     instead: a task ended in the triggerer returns no XCom. So does every
-    wait where listeners are installed (``triggers_may_end_tasks``).
+    wait where listeners are installed (``triggers_may_end_tasks``). A
+    ``short`` wait first checks inline (``done_inline``).
     """
-    return {
+    kwargs: dict[str, Any] = {
         "poke_interval": poll_interval(CRITICAL_PATH_POLL_SECONDS),
         "end_from_trigger": not result_read and triggers_may_end_tasks(),
     }
+    if short:
+        kwargs["inline_wait_seconds"] = SHORT_WAIT_INLINE_SECONDS
+    return kwargs
 
 
 def triggers_may_end_tasks() -> bool:
@@ -75,6 +86,28 @@ def ended_by_trigger(event: Any) -> bool:
     return event == "success"
 
 
+INLINE_CHECK_SECONDS = 0.5
+
+
+def done_inline(check: Callable[[], Any], seconds: float) -> Any:
+    """``check()`` every half second for up to ``seconds``: its first truthy result, or None.
+
+    For a wait that is usually over within seconds (a drain, mount targets, a
+    small Job): a round trip through the triggerer costs a second or two more
+    (the triggerer picks up new triggers and reports events once a second),
+    so such a wait first checks in the worker, and defers only if the work
+    takes longer. A check that raises fails the task as the deferred wait would.
+    """
+    give_up = time.monotonic() + seconds
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() + INLINE_CHECK_SECONDS > give_up:
+            return None
+        time.sleep(INLINE_CHECK_SECONDS)
+
+
 def event_or_fail(event: dict[str, Any] | None) -> dict[str, Any]:
     """The trigger event when it reports success; otherwise fail the task with its message."""
     if not event or event.get("status") != "success":
@@ -89,6 +122,8 @@ class AwsWaiterSensor(AwsBaseSensor):
     :param deferrable: wait in the triggerer (the default) instead of a worker slot.
     :param end_from_trigger: on success, end the task in the triggerer, without
         going back to a worker (see ``ue_backup.triggers.base``).
+    :param inline_wait_seconds: check in the worker for this long before deferring
+        (``done_inline``), for a wait that is usually over within seconds.
     """
 
     trigger_class: type[ResourceWaiterTrigger]
@@ -100,6 +135,7 @@ class AwsWaiterSensor(AwsBaseSensor):
         resource_id: str,
         deferrable: bool = True,
         end_from_trigger: bool = False,
+        inline_wait_seconds: float = 0.0,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("poke_interval", poll_interval(self.trigger_class.DELAY))
@@ -108,6 +144,7 @@ class AwsWaiterSensor(AwsBaseSensor):
         self.resource_id = resource_id
         self.deferrable = deferrable
         self.end_from_trigger = end_from_trigger
+        self.inline_wait_seconds = inline_wait_seconds
 
     @property
     def aws_hook_class(self):
@@ -128,6 +165,11 @@ class AwsWaiterSensor(AwsBaseSensor):
     def execute(self, context: Any) -> Any:
         if not self.deferrable:
             super().execute(context)
+            return self.resource_id
+        if self.inline_wait_seconds and done_inline(
+            lambda: self.poke(context), self.inline_wait_seconds
+        ):
+            self.log.info("%s %s finished", self.trigger_class.WHAT, self.resource_id)
             return self.resource_id
         self.defer(
             trigger=self.trigger(),

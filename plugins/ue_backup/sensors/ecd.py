@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import BaseSensorOperator
 
-from ue_backup.sensors.base import ended_by_trigger, event_or_fail, poll_interval
+from ue_backup.sensors.base import done_inline, ended_by_trigger, event_or_fail, poll_interval
 from ue_backup.triggers.ecd import EcdDrainedTrigger
-
-INLINE_CHECK_SECONDS = 0.5
 
 
 class EcdDrainedSensor(BaseSensorOperator):
@@ -62,7 +59,7 @@ class EcdDrainedSensor(BaseSensorOperator):
         if not self.deferrable:
             super().execute(context)  # returns None: give the same XCom as execute_complete
             return list(self.names)
-        if self._drained_inline():
+        if done_inline(lambda: self.poke({}), min(self.inline_wait_seconds, self.timeout)):
             self.log.info("All %d ECD(s) drained", len(self.names))
             return list(self.names)
         deadline = datetime.now(UTC) + self.drain_timeout
@@ -78,16 +75,6 @@ class EcdDrainedSensor(BaseSensorOperator):
             method_name="execute_complete",
             timeout=self.drain_timeout + timedelta(minutes=1),
         )
-
-    def _drained_inline(self) -> bool:
-        """Check every half second for up to ``inline_wait_seconds``; True once drained."""
-        give_up = time.monotonic() + min(self.inline_wait_seconds, self.timeout)
-        while True:
-            if self.poke({}):
-                return True
-            if time.monotonic() + INLINE_CHECK_SECONDS > give_up:
-                return False
-            time.sleep(INLINE_CHECK_SECONDS)
 
     def poke(self, context: Any) -> bool:
         from ue_backup.hooks.ecd import EcdHook  # not at parse: see sensors.base

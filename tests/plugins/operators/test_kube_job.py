@@ -78,6 +78,25 @@ def test_a_failed_job_goes_back_to_the_worker_and_fails_with_its_log(file_system
         deferral.resume()
 
 
+def test_a_short_job_is_waited_for_in_the_worker_first(sandbox, file_system, context):
+    task = job("quick", "echo quick", file_system, inline_wait_seconds=10)
+
+    assert task.execute(context) == {"job": "quick", "log": "quick\n"}  # no TaskDeferred
+
+
+def test_a_short_job_that_fails_fails_the_task_with_its_log(file_system, context):
+    task = job("quick_fail", "echo found TEMP.x; exit 3", file_system, inline_wait_seconds=10)
+
+    with pytest.raises(PermanentFailure, match=r"found TEMP\.x"):
+        task.execute(context)
+
+
+def test_a_longer_job_still_defers(file_system, context):
+    task = job("slow", "sleep 5", file_system, inline_wait_seconds=0.5)
+
+    assert defer(task, context).trigger.name == "slow"
+
+
 def test_a_job_inline(sandbox, file_system, context):
     task = job("inline", "ls /efs", file_system, deferrable=False, end_from_trigger=True)
 

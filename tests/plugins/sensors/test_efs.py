@@ -34,6 +34,27 @@ def test_the_sensor_defers_until_every_mount_target_is_available(sandbox, new_fi
     assert states(sandbox, new_file_system) == ["available", "available"]
 
 
+def test_a_short_wait_checks_inline_before_it_defers(sandbox, new_file_system, context):
+    """Mount targets are usually up within seconds: no trip through the triggerer."""
+    sensor = EfsMountTargetsAvailableSensor(
+        task_id="wait", resource_id=new_file_system, inline_wait_seconds=10
+    )
+
+    assert sensor.execute(context) == new_file_system  # no TaskDeferred
+    assert states(sandbox, new_file_system) == ["available", "available"]
+
+
+def test_a_short_wait_still_defers_when_the_work_takes_longer(sandbox, new_file_system, context):
+    sandbox.durations.update(efs_mount_target=30)
+    newer = sandbox.aws.create_file_system("slow")
+    EfsHook().copy_mount_targets(new_file_system, newer)
+    sensor = EfsMountTargetsAvailableSensor(task_id="w", resource_id=newer, inline_wait_seconds=1)
+
+    deferral = defer(sensor, context)
+
+    assert deferral.trigger.waiter_args == {"FileSystemId": newer}
+
+
 def test_poking_waits_too_and_a_file_system_without_targets_is_ready_at_once(
     sandbox, new_file_system, context
 ):
