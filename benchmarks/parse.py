@@ -31,6 +31,21 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 with DAG("trivial", schedule=None, description="d", tags=["t"]):
     EmptyOperator(task_id="only")
 """
+# The same, with as many empty tasks in a chain as a DAG file of ours has: what Airflow
+# itself costs per task, the floor for a DAG of that size.
+EMPTY_TASKS = """
+from airflow.sdk import DAG, chain
+from airflow.providers.standard.operators.empty import EmptyOperator
+
+with DAG("empty_tasks", schedule=None, description="d", tags=["t"]):
+    chain(*[EmptyOperator(task_id=f"t{{i}}") for i in range({count})])
+"""
+COUNT_TASKS = """
+import sys
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1], bundle_path=sys.argv[2])
+print("SECONDS", sum(len(dag.tasks) for dag in bag.dags.values()))
+"""
 PARSE_COLD = """
 import sys, time
 from airflow.dag_processing.dagbag import DagBag
@@ -95,14 +110,26 @@ def forked_seconds(path: Path, runs: int) -> float:
     return statistics.median(_python(PARSE_FORKED, str(path), str(path.parent), str(runs)))
 
 
+def same_size_empty_dag(path: Path, folder: Path) -> Path:
+    """A DAG of as many empty tasks as ``path`` has, written into ``folder``."""
+    (count,) = _python(COUNT_TASKS, str(path), str(path.parent))
+    empty = folder / f"empty_{path.stem}.py"
+    empty.write_text(EMPTY_TASKS.format(count=int(count)))
+    return empty
+
+
 def run(runs: int = 5) -> list[dict[str, Any]]:
-    trivial = Path(tempfile.mkdtemp(prefix="ue-backup-parse-")) / "trivial.py"
+    folder = Path(tempfile.mkdtemp(prefix="ue-backup-parse-"))
+    trivial = folder / "trivial.py"
     trivial.write_text(TRIVIAL)
+    dags = sorted((ROOT / "dags").glob("ue_*.py"))
+    empties = {path: same_size_empty_dag(path, folder) for path in dags}
     results = []
     for condition, measure in (("dag_processor", forked_seconds), ("cold_process", cold_seconds)):
         baseline = measure(trivial, runs)
-        for path in sorted((ROOT / "dags").glob("ue_*.py")):
+        for path in dags:
             seconds = measure(path, runs)
+            same_size = measure(empties[path], runs)
             results.append(
                 {
                     "name": f"parse time of dags/{path.name} / a trivial DAG's ({condition})",
@@ -110,6 +137,9 @@ def run(runs: int = 5) -> list[dict[str, Any]]:
                     "dag_seconds": round(seconds, 4),
                     "trivial_seconds": round(baseline, 4),
                     "ratio": round(seconds / baseline, 2),
+                    # the floor: Airflow's own cost for a DAG of this many tasks
+                    "same_size_empty_dag_seconds": round(same_size, 4),
+                    "ratio_to_same_size_empty_dag": round(seconds / same_size, 2),
                 }
             )
     return results
