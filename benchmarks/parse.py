@@ -17,13 +17,12 @@ side by side:
 from __future__ import annotations
 
 import statistics
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.dags.parsing import ROOT, run_python
+
 TRIVIAL = """
 from airflow.sdk import DAG
 from airflow.providers.standard.operators.empty import EmptyOperator
@@ -80,18 +79,8 @@ for _ in range(runs):
 
 
 def _python(code: str, *args: str) -> list[float]:
-    done = subprocess.run(
-        [sys.executable, "-c", code, *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={
-            "PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT}",
-            "PATH": "/usr/bin:/bin",
-            # as a deployment sets it (docker-compose.yaml): no example DAGs or plugins
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        },
-    )
+    """The SECONDS lines ``code`` prints, run as a deployment parses (no example plugins)."""
+    done = run_python(code, *args)
     times = [
         float(line.split()[1]) for line in done.stdout.splitlines() if line.startswith("SECONDS ")
     ]

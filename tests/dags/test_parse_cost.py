@@ -16,13 +16,11 @@ when they call it, never by a parse.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.dags.parsing import ROOT, run_python
+
 HEAVY = ("boto3", "botocore", "aiobotocore", "kubernetes", "kubernetes_asyncio")
 KUBERNETES = ("kubernetes", "kubernetes_asyncio")
 PROBE = """
@@ -49,18 +47,8 @@ def modules() -> dict[str, dict[str, list[str]]]:
     found = {}
     for dag_file in DAG_FILES:
         path = ROOT / "dags" / dag_file
-        done = subprocess.run(
-            [sys.executable, "-c", PROBE, str(path), str(path.parent)],
-            capture_output=True,
-            text=True,
-            check=True,
-            env={
-                "PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT}",
-                "PATH": "/usr/bin:/bin",
-                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            },
-        )
-        lines = dict(x.split(" ", 1) for x in done.stdout.splitlines() if x[:4] in ("NEW ", "ALL "))
+        out = run_python(PROBE, str(path), str(path.parent)).stdout
+        lines = dict(x.split(" ", 1) for x in out.splitlines() if x[:4] in ("NEW ", "ALL "))
         found[dag_file] = {key: json.loads(value) for key, value in lines.items()}
     return found
 
