@@ -43,7 +43,7 @@ COUNT_TASKS = """
 import sys
 from airflow.dag_processing.dagbag import DagBag
 bag = DagBag(dag_folder=sys.argv[1], bundle_path=sys.argv[2])
-print("SECONDS", sum(len(dag.tasks) for dag in bag.dags.values()))
+print("TASKS", sum(len(dag.tasks) for dag in bag.dags.values()))
 """
 PARSE_COLD = """
 import sys, time
@@ -101,9 +101,10 @@ def forked_seconds(path: Path, runs: int) -> float:
 
 def same_size_empty_dag(path: Path, folder: Path) -> Path:
     """A DAG of as many empty tasks as ``path`` has, written into ``folder``."""
-    (count,) = _python(COUNT_TASKS, str(path), str(path.parent))
+    out = run_python(COUNT_TASKS, str(path), str(path.parent)).stdout
+    (count,) = [int(line.split()[1]) for line in out.splitlines() if line.startswith("TASKS ")]
     empty = folder / f"empty_{path.stem}.py"
-    empty.write_text(EMPTY_TASKS.format(count=int(count)))
+    empty.write_text(EMPTY_TASKS.format(count=count))
     return empty
 
 

@@ -1,4 +1,4 @@
-"""The Kubernetes API names the hooks and the DAG steps share.
+"""The Kubernetes API names and Velero facts the hooks, triggers and DAG steps share.
 
 Kept apart from the hooks, whose modules load the Kubernetes client: a DAG
 file that only needs a name (a label, a resource group) loads nothing heavy
@@ -14,3 +14,6 @@ ECD_PLURAL = "ecdeployments"
 
 # The label Velero puts on every object a Restore created: how restored objects are found.
 RESTORE_NAME_LABEL = "velero.io/restore-name"
+
+# Phases after which Velero changes a Backup or Restore no more.
+FINISHED_PHASES = ("Completed", "PartiallyFailed", "Failed", "FailedValidation")

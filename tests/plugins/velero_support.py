@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.plugins.ecds import NS
 from ue_backup.hooks.velero import VeleroHook
-from ue_backup.triggers.velero import FINISHED_PHASES
+from ue_backup.kube_names import FINISHED_PHASES
 
 VELERO = "velero"
 

@@ -70,7 +70,7 @@ class KubeEfsJobOperator(BaseOperator):
         self.inline_wait_seconds = inline_wait_seconds
 
     def execute(self, context: Any) -> Any:
-        from ue_backup.hooks.kube_job import KubeJobHook  # not at parse: see sensors.base
+        from ue_backup.hooks.kube_job import KubeJobHook  # not at parse: see kube_names
 
         hook = KubeJobHook(conn_id=self.kubernetes_conn_id)
         claim = self.claim

@@ -77,7 +77,7 @@ class EcdDrainedSensor(BaseSensorOperator):
         )
 
     def poke(self, context: Any) -> bool:
-        from ue_backup.hooks.ecd import EcdHook  # not at parse: see sensors.base
+        from ue_backup.hooks.ecd import EcdHook  # not at parse: see kube_names
 
         still = EcdHook(conn_id=self.kubernetes_conn_id).running(self.namespace, self.names)
         if still:

@@ -58,7 +58,7 @@ class _VeleroPhaseSensor(BaseSensorOperator):
         )
 
     def poke(self, context: Any) -> bool:
-        from ue_backup.hooks.velero import VeleroHook  # not at parse: see sensors.base
+        from ue_backup.hooks.velero import VeleroHook  # not at parse: see kube_names
 
         hook = VeleroHook(conn_id=self.kubernetes_conn_id)
         read = hook.get_backup if self.kind == "backup" else hook.get_restore

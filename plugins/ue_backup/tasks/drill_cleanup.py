@@ -33,8 +33,7 @@ from kubernetes.client.rest import ApiException
 
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.velero import VeleroHook
-from ue_backup.kube_names import RESTORE_NAME_LABEL
-from ue_backup.triggers.velero import FINISHED_PHASES
+from ue_backup.kube_names import FINISHED_PHASES, RESTORE_NAME_LABEL
 
 log = logging.getLogger(__name__)
 

@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from ue_backup.backup_set import COMPONENTS as RESTORE_COMPONENTS
 from ue_backup.backup_set import INSTALLATION_TAG, BackupSet
 from ue_backup.config import ConfigError, EfsBackupMethod, InstallationConfig, load_config
 from ue_backup.dag_support import only_if
@@ -187,7 +188,6 @@ def prepare(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, 
     Returns the drill's settings: where to restore from (the plan), every
     name the drill will create, and which components it restores.
     """
-    from ue_backup.backup_set import COMPONENTS as RESTORE_COMPONENTS
     from ue_backup.planning import RestorePlanError, plan_restore
     from ue_backup.tasks.restore_steps import (
         list_inventory,

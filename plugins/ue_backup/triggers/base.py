@@ -30,15 +30,20 @@ from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
 from airflow.triggers.base import BaseTrigger, TaskSuccessEvent, TriggerEvent
 
 
-def run_inline(trigger: BaseTrigger) -> dict[str, Any]:
-    """Run ``trigger`` in this process until its first event; returns the event's payload."""
+def first_event(trigger: BaseTrigger) -> TriggerEvent:
+    """Run ``trigger`` in this process until its first event, and return that event."""
 
-    async def first_event() -> TriggerEvent:
+    async def first() -> TriggerEvent:
         async for event in trigger.run():
             return event
         raise RuntimeError(f"{type(trigger).__name__} ended without an event")
 
-    return asyncio.run(first_event()).payload
+    return asyncio.run(first())
+
+
+def run_inline(trigger: BaseTrigger) -> dict[str, Any]:
+    """Run ``trigger`` in this process until its first event; returns the event's payload."""
+    return first_event(trigger).payload
 
 
 def trigger_classpath(trigger: BaseTrigger) -> str:

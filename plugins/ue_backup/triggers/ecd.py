@@ -44,7 +44,7 @@ class EcdDrainedTrigger(PollingTrigger):
         self.kubernetes_conn_id = kubernetes_conn_id
 
     def check(self) -> TriggerEvent | None:
-        from ue_backup.hooks.ecd import EcdHook  # not at parse: see sensors.base
+        from ue_backup.hooks.ecd import EcdHook  # not at parse: see kube_names
 
         still = EcdHook(conn_id=self.kubernetes_conn_id).running(self.namespace, self.names)
         if not still:

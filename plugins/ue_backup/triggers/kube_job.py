@@ -29,7 +29,7 @@ class KubeJobCompleteTrigger(PollingTrigger):
         self.kubernetes_conn_id = kubernetes_conn_id
 
     def check(self) -> TriggerEvent | None:
-        from ue_backup.hooks.kube_job import KubeJobHook  # not at parse: see sensors.base
+        from ue_backup.hooks.kube_job import KubeJobHook  # not at parse: see kube_names
 
         hook = KubeJobHook(conn_id=self.kubernetes_conn_id)
         state, log = hook.job_outcome(self.namespace, self.name)

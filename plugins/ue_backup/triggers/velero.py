@@ -6,11 +6,8 @@ from typing import Any
 
 from airflow.triggers.base import TriggerEvent
 
+from ue_backup.kube_names import FINISHED_PHASES
 from ue_backup.triggers.base import PollingTrigger, failure, success
-
-# Defined here, not in the hook's module, so a DAG parse that loads this trigger's sensor
-# does not load the Kubernetes client.
-FINISHED_PHASES = ("Completed", "PartiallyFailed", "Failed", "FailedValidation")
 
 
 def describe_outcome(kind: str, obj: dict[str, Any]) -> str:
@@ -82,7 +79,7 @@ class VeleroPhaseTrigger(PollingTrigger):
         self.kubernetes_conn_id = kubernetes_conn_id
 
     def check(self) -> TriggerEvent | None:
-        from ue_backup.hooks.velero import VeleroHook  # not at parse: see sensors.base
+        from ue_backup.hooks.velero import VeleroHook  # not at parse: see kube_names
 
         hook = VeleroHook(conn_id=self.kubernetes_conn_id)
         read = hook.get_backup if self.kind == "backup" else hook.get_restore

@@ -6,14 +6,13 @@ and ended in the triggerer (``end_from_trigger``), and inline.
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from airflow.triggers.base import TaskSuccessEvent
 
 from tests.plugins.support import defer
 from ue_backup.errors import PermanentFailure
 from ue_backup.operators.kube_job import KubeEfsJobOperator
+from ue_backup.triggers.base import first_event
 
 NS = "uepe"
 
@@ -34,14 +33,6 @@ def job(task_id: str, script: str, file_system: str, **kwargs) -> KubeEfsJobOper
         file_system_id=file_system,
         **kwargs,
     )
-
-
-def first_event(trigger):
-    async def first():
-        async for event in trigger.run():
-            return event
-
-    return asyncio.run(first())
 
 
 def test_a_job_deferred_and_resumed_returns_its_log(sandbox, file_system, context):

@@ -7,7 +7,6 @@ waiter, so each failure test checks both paths on the same job.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 import pytest
@@ -29,6 +28,7 @@ from ue_backup.sensors.aws_backup import (
     AwsBackupRestoreJobCompletedSensor,
 )
 from ue_backup.triggers.aws_backup import AwsBackupJobCompleteTrigger
+from ue_backup.triggers.base import first_event
 
 DONE = "COMPLETED"
 
@@ -113,7 +113,7 @@ def test_a_backup_job_wait_that_ends_in_the_triggerer(sandbox, start_backup, con
     )
 
     deferral = defer(sensor, context)
-    event = asyncio.run(anext(deferral.trigger.run()))
+    event = first_event(deferral.trigger)
 
     assert isinstance(event, TaskSuccessEvent)
     assert event.xcoms is None

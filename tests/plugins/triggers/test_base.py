@@ -17,6 +17,7 @@ from ue_backup.triggers.base import (
     PollingTrigger,
     ResourceWaiterTrigger,
     failure,
+    first_event,
     run_inline,
     success,
     trigger_classpath,
@@ -170,14 +171,6 @@ class _Polls(PollingTrigger):
 
     def check(self):
         return self.events.pop(0)
-
-
-def first_event(trigger: BaseTrigger) -> TriggerEvent:
-    async def first():
-        async for event in trigger.run():
-            return event
-
-    return asyncio.run(first())
 
 
 def test_a_trigger_that_ends_its_task_logs_the_outcome_and_pushes_no_xcom(capsys):
