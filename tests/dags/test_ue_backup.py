@@ -425,6 +425,39 @@ def test_watchdog_repairs_a_window_left_open_by_a_killed_run(sandbox, installati
     assert "WATCHDOG RESUMED ECD" in logged(capfd, caplog)
 
 
+def test_watchdog_never_resumes_the_ecds_of_a_run_airflow_still_runs(
+    sandbox, installation, tmp_path, monkeypatch, capfd, caplog
+):
+    """The live run is looked up through the real Task SDK (its state is an enum there).
+
+    The watchdog's own run stands in for a backup still copying past its deadline:
+    Airflow reports it running, so the ECDs stay off and the overdue alert goes once.
+    """
+    from ue_backup.hooks.ecd import EcdHook
+
+    topic = alert_topic(sandbox)
+    write_config(
+        {**installation.config, "alerts": {"sns_topic_arn": topic.topic_arn}}, tmp_path, monkeypatch
+    )
+    when = datetime.now(UTC).replace(microsecond=0)
+    live_run = f"ue_backup_watchdog/manual__{when.isoformat()}"  # dag.test's own run id
+    hook = EcdHook(conn_id="kubernetes_default")
+    deadline = datetime.now(UTC) - timedelta(minutes=1)
+    hook.suspend(NAMESPACE, installation.ecds, "ue-test-20261124t020000z", deadline, live_run)
+
+    result = run_dag("ue_backup_watchdog", logical_date=when, run_after=when)
+
+    assert result.state == "success", result.tasks
+    assert result.run.run_id == live_run.split("/", 1)[1]
+    assert not any(ecd_enabled(sandbox).values())  # left to the live run
+    outcome = result.xcom("resume_expired_suspensions")
+    assert outcome["resumed"] == {}
+    assert outcome["overdue"] == dict.fromkeys(installation.ecds, live_run)
+    (alert,) = topic.messages()
+    assert alert["subject"].startswith("ue-backup cold window overdue")
+    assert "WATCHDOG RESUMED" not in logged(capfd, caplog)
+
+
 def test_watchdog_leaves_a_window_within_its_deadline(sandbox, installation):
     from ue_backup.hooks.ecd import EcdHook
 

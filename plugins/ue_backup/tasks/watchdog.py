@@ -26,16 +26,28 @@ log = logging.getLogger(__name__)
 LIVE_RUN_STATES = ("queued", "running")
 
 
-def run_state(get_dagrun_state: Callable[[str, str], str], run: str) -> str:
+def state_value(state: Any) -> str:
+    """A run state as its plain value (``"running"``), whatever type Airflow handed back.
+
+    In a task, ``ti.get_dagrun_state`` returns the Task SDK's ``DagRunState``, a
+    ``(str, Enum)`` whose ``str()`` is ``"DagRunState.RUNNING"`` on Python 3.11, not
+    ``"running"``: comparing that with a plain string made every live run look gone,
+    and the watchdog resumed the ECDs of backups still copying. Compare by value.
+    """
+    return str(getattr(state, "value", state)).lower()
+
+
+def run_state(get_dagrun_state: Callable[[str, str], Any], run: str) -> str:
     """The state of ``<dag_id>/<run_id>``, or ``"gone"`` when Airflow no longer knows it."""
     dag_id, _, run_id = run.partition("/")
     if not dag_id or not run_id:
         return "gone"
     try:
-        return str(get_dagrun_state(dag_id, run_id))
+        state = get_dagrun_state(dag_id, run_id)
     except Exception as error:  # a deleted run or DAG is as dead as a failed one
         log.info("Run %s cannot be looked up (%s): treating it as gone", run, error)
         return "gone"
+    return state_value(state) if state is not None else "gone"
 
 
 Alert = Callable[[str, str], Any]
@@ -48,7 +60,7 @@ def _no_alert(subject: str, message: str) -> None:
 def repair(
     hook: EcdHook,
     namespace: str,
-    get_dagrun_state: Callable[[str, str], str],
+    get_dagrun_state: Callable[[str, str], Any],
     now: datetime | None = None,
     alert: Alert = _no_alert,
 ) -> dict[str, Any]:

@@ -13,6 +13,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+# What ti.get_dagrun_state returns in a real task: an enum, never a plain string.
+from airflow.sdk.api.datamodels._generated import DagRunState
+
 from tests.plugins.ecds import (
     NS,
     OTHER,
@@ -298,7 +301,7 @@ def test_the_watchdog_repairs_a_dead_run_after_its_deadline(sandbox, hook):
 
     def dagrun_state(dag_id: str, run_id: str) -> str:
         asked.append((dag_id, run_id))
-        return "failed"
+        return DagRunState.FAILED
 
     before = repair(hook, NS, dagrun_state)  # the deadline has not passed yet
     assert before["resumed"] == {}
@@ -324,7 +327,7 @@ def test_the_watchdog_leaves_a_live_run_alone_and_resumes_a_deleted_one(sandbox,
     def dagrun_state(dag_id: str, run_id: str) -> str:
         if run_id == "deleted":
             raise LookupError("no such run")
-        return "running"
+        return DagRunState.RUNNING
 
     result = repair(hook, NS, dagrun_state)
 
@@ -343,8 +346,8 @@ def test_an_overdue_window_of_a_live_run_is_announced_once(sandbox, hook):
     def alert(subject, message):
         alerts.append((subject, message))
 
-    first = repair(hook, NS, lambda d, r: "running", alert=alert)
-    second = repair(hook, NS, lambda d, r: "running", alert=alert)  # five minutes later
+    first = repair(hook, NS, lambda d, r: DagRunState.RUNNING, alert=alert)
+    second = repair(hook, NS, lambda d, r: DagRunState.RUNNING, alert=alert)  # five minutes later
 
     assert (
         first["overdue"]
@@ -358,7 +361,7 @@ def test_an_overdue_window_of_a_live_run_is_announced_once(sandbox, hook):
     assert set(enabled(sandbox).values()) == {False}  # a live run is never overridden
 
     # Once the run ends, the watchdog resumes, says so, and the overdue mark goes too.
-    third = repair(hook, NS, lambda d, r: "failed", alert=alert)
+    third = repair(hook, NS, lambda d, r: DagRunState.FAILED, alert=alert)
     assert third["resumed"] == {"ecd-a": "resumed", "ecd-b": "resumed"}
     assert "watchdog resumed 2 ECD(s)" in alerts[-1][0]
     assert all(not a for a in ours(sandbox).values())
@@ -370,7 +373,7 @@ def test_a_new_window_of_the_same_ecd_is_announced_again(sandbox, hook):
     alerts = []
     for run in ("ue_backup/first", "ue_backup/second"):
         hook.suspend_one(NS, "ecd-a", OWNER, past, run)
-        repair(hook, NS, lambda d, r: "running", alert=lambda s, m: alerts.append(m))
+        repair(hook, NS, lambda d, r: DagRunState.RUNNING, alert=lambda s, m: alerts.append(m))
         hook.resume(NS, OWNER)
     assert [("run ue_backup/first" in m, "run ue_backup/second" in m) for m in alerts] == [
         (True, False),
