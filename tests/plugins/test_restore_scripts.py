@@ -5,7 +5,18 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from ue_backup.restore_scripts import DONE_MARKER, check_restored_tree, place_restored_tree
+from ue_backup.restore_scripts import (
+    DONE_MARKER,
+    PLACING_MARKER,
+    STAGE_PREFIX,
+    check_restored_tree,
+    check_staged_tree,
+    discard_staged_tree,
+    place_restored_tree,
+    place_staged_tree,
+    restore_dir_name_since,
+    stage_restored_tree,
+)
 
 RESTORED = {
     "aggregation/state.bin": "restored",
@@ -71,3 +82,101 @@ def test_check_fails_on_a_dirty_tree(tmp_path):
     checked = sh(check_restored_tree(str(tmp_path)))
     assert checked.returncode == 1
     assert "DR_TMP_DIR" in checked.stdout
+
+
+# --- in place: prepare (stage, check) without touching the live data, then commit (place) ---
+
+OLD_DIR = "aws-backup-restore_2026-11-23T02-00-00-000000001Z"  # another restore's, older
+NEW_DIR = "aws-backup-restore_2026-11-24T02-00-05-000000001Z"
+SINCE = "2026-11-24T02-00-00"
+
+
+def live_tree(root: Path) -> dict[str, str]:
+    """The tree as workflows see it: without restore directories, set-aside data and markers."""
+    skip = ("aws-backup-", "ue-backup-", DONE_MARKER)
+    return {k: v for k, v in files(root).items() if not k.startswith(skip)}
+
+
+def test_preparation_leaves_the_live_data_alone_and_stages_only_this_restores_tree(tmp_path):
+    write(tmp_path, LIVE)
+    write(tmp_path / OLD_DIR, {"old": "older restore"})
+    write(tmp_path / NEW_DIR, RESTORED)
+    staged = sh(stage_restored_tree(str(tmp_path), "r5", SINCE))
+    assert staged.returncode == 0, staged.stdout + staged.stderr
+    assert live_tree(tmp_path) == LIVE
+    assert (tmp_path / OLD_DIR / "old").exists()
+    stage = files(tmp_path / f"{STAGE_PREFIX}r5")
+    assert stage == {"aggregation/state.bin": "restored", ".hidden-config": "restored"}
+    assert sh(stage_restored_tree(str(tmp_path), "r5", SINCE)).returncode == 0  # a retry
+    checked = sh(check_staged_tree(str(tmp_path), "r5"))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert live_tree(tmp_path) == LIVE
+
+
+def test_stage_refuses_a_directory_older_than_the_restore(tmp_path):
+    write(tmp_path / OLD_DIR, RESTORED)
+    staged = sh(stage_restored_tree(str(tmp_path), "r6", SINCE))
+    assert staged.returncode == 1
+    assert "no aws-backup-restore_ directory named at or after" in staged.stdout
+    assert (tmp_path / OLD_DIR).is_dir()
+
+
+def test_check_fails_on_a_dirty_missing_or_empty_staged_tree(tmp_path):
+    assert sh(check_staged_tree(str(tmp_path), "r7")).returncode == 1  # missing
+    (tmp_path / f"{STAGE_PREFIX}r7" / "empty").mkdir(parents=True)
+    empty = sh(check_staged_tree(str(tmp_path), "r7"))
+    assert empty.returncode == 1
+    assert "holds no file" in empty.stdout
+    write(tmp_path / f"{STAGE_PREFIX}r7", RESTORED)
+    dirty = sh(check_staged_tree(str(tmp_path), "r7"))
+    assert dirty.returncode == 1
+    assert "DR_TMP_DIR" in dirty.stdout
+
+
+def test_place_sets_live_data_aside_and_a_retry_after_a_half_placement_finishes_it(tmp_path):
+    write(tmp_path, LIVE)
+    write(tmp_path / f"{STAGE_PREFIX}r8", {"aggregation/state.bin": "restored", "b/c": "r"})
+    placed = sh(place_staged_tree(str(tmp_path), "r8"))
+    assert placed.returncode == 0, placed.stdout + placed.stderr
+    result = files(tmp_path)
+    assert live_tree(tmp_path) == {"aggregation/state.bin": "restored", "b/c": "r"}
+    assert result["ue-backup-replaced_r8/aggregation/state.bin"] == "live, newer"
+    assert result[DONE_MARKER].strip() == "r8"
+    assert PLACING_MARKER not in result
+    assert "in place already" in sh(place_staged_tree(str(tmp_path), "r8")).stdout
+
+    # stopped after phase one and part of phase two: a retry sets no restored entry aside
+    other = tmp_path / "other"
+    write(other, LIVE)
+    write(other / f"{STAGE_PREFIX}r9", {"aggregation/state.bin": "restored", "b/c": "r"})
+    (other / PLACING_MARKER).write_text("r9\n")
+    (other / "ue-backup-replaced_r9").mkdir()
+    for name in ("aggregation", "interworkflow"):
+        (other / name).rename(other / "ue-backup-replaced_r9" / name)
+    (other / f"{STAGE_PREFIX}r9" / "b").rename(other / "b")
+    assert sh(place_staged_tree(str(other), "r9")).returncode == 0
+    assert live_tree(other) == {"aggregation/state.bin": "restored", "b/c": "r"}
+    assert files(other)["ue-backup-replaced_r9/aggregation/state.bin"] == "live, newer"
+
+
+def test_discard_removes_this_restores_trees_only_and_never_after_the_commit(tmp_path):
+    write(tmp_path, LIVE)
+    write(tmp_path / OLD_DIR, {"old": "older restore"})
+    write(tmp_path / NEW_DIR, RESTORED)
+    write(tmp_path / f"{STAGE_PREFIX}r10", RESTORED)
+    done = sh(discard_staged_tree(str(tmp_path), "r10", SINCE))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert live_tree(tmp_path) == LIVE
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(("aws", "ue"))) == [
+        OLD_DIR
+    ]
+    (tmp_path / PLACING_MARKER).write_text("r10\n")
+    write(tmp_path / f"{STAGE_PREFIX}r10", RESTORED)
+    refused = sh(discard_staged_tree(str(tmp_path), "r10", SINCE))
+    assert refused.returncode == 1
+    assert (tmp_path / f"{STAGE_PREFIX}r10").is_dir()
+
+
+def test_the_restore_directory_cut_off_allows_for_clock_skew():
+    assert restore_dir_name_since("2026-11-24T03:00:30+01:00") == "2026-11-24T01-59-30"
+    assert restore_dir_name_since(None) == ""
