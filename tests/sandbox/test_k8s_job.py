@@ -217,3 +217,14 @@ def test_a_job_that_never_finishes(k8s, batch_api, core_api):
     time.sleep(0.2)
     status = batch_api.read_namespaced_job_status("stuck", NS).status
     assert (status.active, status.ready, status.conditions) == (1, 1, None)
+
+
+def test_a_job_whose_pod_fails_by_fault_runs_nothing(k8s, batch_api, core_api, tmp_path):
+    witness = tmp_path / "ran"
+    k8s.faults.add(Fault(service="k8s", operation="job", kind="outcome", target="doomed"))
+    batch_api.create_namespaced_job(NS, job("doomed", ["sh", "-c", f"touch {witness}"]))
+    status = finished(k8s, batch_api, "doomed")
+    assert status.failed == 1
+    assert [c.type for c in status.conditions] == ["FailureTarget", "Failed"]
+    assert pod_log(core_api, job_pods(core_api, "doomed")[0]) == "injected fault\n"
+    assert not witness.exists()

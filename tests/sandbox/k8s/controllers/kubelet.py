@@ -7,7 +7,8 @@
   ``durations.job``, with its volumes mapped to local directories
   (:mod:`tests.sandbox.k8s.mounts`), and ends Succeeded or Failed on its exit code;
   the output becomes the pod's log. Fault ``never`` on (``k8s``, ``job``,
-  ``<ns>/pods/<pod>``) leaves it Running for ever without running anything.
+  ``<ns>/pods/<pod>``) leaves it Running for ever without running anything; fault
+  ``outcome`` there ends it Failed at once, its message as the log, without running it.
 - A pod being deleted gracefully stops: a running process is killed at once; a
   long-running pod drains for ``durations.ecd_drain`` before it is removed (what an
   EC does while its workflows stop), unless fault ``never`` on (``k8s``, ``drain``,
@@ -119,6 +120,12 @@ class Kubelet:
                 }
             }
             self._set_status(pod, containerStatuses=self._container_status(pod, waiting, False))
+            return
+        failed = _runs_to_completion(pod) and self.ctx.faults.take(
+            "k8s", "job", _label(pod), kind="outcome"
+        )
+        if failed:
+            self._finish(pod, now, 1, f"{failed.message}\n", "Error")
             return
         if _runs_to_completion(pod) and not self.ctx.faults.take(
             "k8s", "job", _label(pod), kind="never"
