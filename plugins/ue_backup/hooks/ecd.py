@@ -10,7 +10,10 @@ again. So every suspension is recorded *on the resource itself*:
 - ``ue-backup/resume-deadline``: when the window must be closed at the latest;
 - ``ue-backup/suspended-at``: when this run switched it off;
 - ``ue-backup/suspending-run``: ``<dag_id>/<run_id>``, so the watchdog can ask
-  Airflow whether that run still lives.
+  Airflow whether that run still lives;
+- ``ue-backup/held``: why a suspension was kept for good (an in-place restore
+  that failed part-way through its commit); a held suspension has no resume
+  deadline, so the watchdog never resumes it.
 
 A retry, a teardown on another worker or the watchdog can then finish or
 undo the work of a run that crashed, from the cluster's state alone. Resume
@@ -36,6 +39,7 @@ RESUME_DEADLINE = "ue-backup/resume-deadline"
 SUSPENDED_AT = "ue-backup/suspended-at"
 SUSPENDING_RUN = "ue-backup/suspending-run"
 OVERDUE_ALERTED = "ue-backup/overdue-alerted"
+HELD = "ue-backup/held"
 SUSPENSION_ANNOTATIONS = (
     SUSPENDED_BY,
     PREVIOUS_ENABLED,
@@ -43,6 +47,7 @@ SUSPENSION_ANNOTATIONS = (
     SUSPENDED_AT,
     SUSPENDING_RUN,
     OVERDUE_ALERTED,
+    HELD,
 )
 
 CONFLICT_RETRIES = 5
@@ -311,6 +316,31 @@ class EcdHook(KubernetesHook):
         """Every recorded suspension in the namespace (of one owner if given)."""
         found = (Suspension.of(ecd) for ecd in self.list_ecds(namespace))
         return [s for s in found if s and (owner is None or s.owner == owner)]
+
+    def hold(self, namespace: str, owner: str, reason: str) -> list[str]:
+        """Keep this owner's suspensions for good: no resume deadline, ``ue-backup/held`` why.
+
+        For a restore that failed after it began to change the live system:
+        its workflows must stay off until an operator has made the system
+        consistent, and the watchdog resumes only suspensions whose deadline
+        passed. ``resume`` (or the operator) still undoes a held suspension.
+        Returns the names held; a second call changes nothing.
+        """
+        held = []
+        for suspension in self.suspensions(namespace, owner):
+
+            def decide(ecd):
+                current = Suspension.of(ecd)
+                annotations = ecd["metadata"].get("annotations") or {}
+                if not current or current.owner != owner:
+                    return None
+                if annotations.get(HELD) == reason and not current.deadline:
+                    return None
+                return {"metadata": {"annotations": {RESUME_DEADLINE: None, HELD: reason}}}
+
+            self._update_with_retry(namespace, suspension.name, decide)
+            held.append(suspension.name)
+        return held
 
     def resume(self, namespace: str, owner: str) -> dict[str, str]:
         """Resume every ECD this owner suspended, found from the cluster's annotations.

@@ -30,6 +30,7 @@ from tests.plugins.ecds import (
 )
 from tests.sandbox.faults import Fault
 from ue_backup.hooks.ecd import (
+    HELD,
     PREVIOUS_ENABLED,
     RESUME_DEADLINE,
     SUSPENDED_AT,
@@ -316,6 +317,25 @@ def test_the_watchdog_repairs_a_dead_run_after_its_deadline(sandbox, hook):
     assert all(not a for a in ours(sandbox).values())
     again = repair(hook, NS, dagrun_state, now=datetime.now(UTC) + timedelta(hours=1))
     assert (again["resumed"], again["overdue"]) == ({}, {})  # nothing left to repair
+
+
+def test_a_held_suspension_is_never_resumed_by_the_watchdog_but_still_by_resume(sandbox, hook):
+    seed_ecds(sandbox, a=True, b=True)
+    hook.suspend(NS, ["ecd-a", "ecd-b"], OWNER, datetime.now(UTC) + timedelta(minutes=5), RUN)
+    assert hook.hold(NS, OWNER, "restore failed half-way") == ["ecd-a", "ecd-b"]
+    sandbox.log.clear()
+    assert hook.hold(NS, OWNER, "restore failed half-way") == ["ecd-a", "ecd-b"]
+    assert switches(sandbox) == []
+    assert not sandbox.log.entries("k8s", "patch")
+    assert ours(sandbox)["ecd-a"][HELD] == "restore failed half-way"
+    assert RESUME_DEADLINE not in ours(sandbox)["ecd-a"]
+
+    later = datetime.now(UTC) + timedelta(days=30)
+    assert repair(hook, NS, lambda *_: DagRunState.FAILED, now=later)["resumed"] == {}
+    assert enabled(sandbox) == {"ecd-a": False, "ecd-b": False}
+
+    assert hook.resume(NS, OWNER) == {"ecd-a": "resumed", "ecd-b": "resumed"}
+    assert ours(sandbox)["ecd-a"] == {}
 
 
 def test_the_watchdog_leaves_a_live_run_alone_and_resumes_a_deleted_one(sandbox, hook):
