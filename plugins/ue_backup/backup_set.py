@@ -59,6 +59,12 @@ class BackupSet:
         return datetime.strptime(self.id.rsplit("-", 1)[1], "%Y%m%dt%H%M%Sz").replace(tzinfo=UTC)
 
     # --- names ---------------------------------------------------------------
+    # ``ueb-<set id>`` is at most 61 characters (an installation name is at most 40,
+    # config.INSTALLATION_RE) and holds no ``--`` (the configuration refuses one in an
+    # installation name): valid as an RDS and MemoryDB snapshot name and as a Kubernetes
+    # label value. Names restored from a set are named after the restore or the drill
+    # (tasks/restore_steps.restore_names, tasks/drill_steps.drill_names), which cut the
+    # installation name to fit (names.fit).
 
     @property
     def rds_snapshot_id(self) -> str:
@@ -78,10 +84,6 @@ class BackupSet:
 
     def copy_token(self, what: str) -> str:
         return f"ueb-{self.id}-{what}-copy"
-
-    def restore_name(self, what: str) -> str:
-        """Name of a side-by-side resource restored from this set (``what``: rds, memorydb, ...)."""
-        return f"ueb-{self.id}-{what}"
 
     @property
     def manifest_key(self) -> str:

@@ -17,3 +17,24 @@ RESTORE_NAME_LABEL = "velero.io/restore-name"
 
 # Phases after which Velero changes a Backup or Restore no more.
 FINISHED_PHASES = ("Completed", "PartiallyFailed", "Failed", "FailedValidation")
+
+
+# --- names derived from another object's name ------------------------------------------------
+# One definition each, so the object a hook creates and the one a cleanup or a test looks
+# for are the same. Each is a DNS-1123 subdomain (at most 253 characters) for every name the
+# project gives the object it derives from (tests/plugins/test_names.py).
+
+
+def modifiers_name(restore_name: str) -> str:
+    """The ConfigMap holding the resource modifiers of a Velero restore."""
+    return f"{restore_name}-modifiers"
+
+
+def delete_request_name(backup_name: str) -> str:
+    """The DeleteBackupRequest asking Velero to delete a backup."""
+    return f"{backup_name}-delete"
+
+
+def efs_volume_name(namespace: str, claim: str) -> str:
+    """The PersistentVolume (cluster-wide) bound to one namespace's EFS claim."""
+    return f"{namespace}-{claim}"

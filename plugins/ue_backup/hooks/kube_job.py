@@ -13,6 +13,8 @@ from typing import Any
 from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
 from kubernetes.client.rest import ApiException
 
+from ue_backup.kube_names import efs_volume_name
+
 EFS_CSI_DRIVER = "efs.csi.aws.com"
 MOUNT_PATH = "/efs"
 
@@ -30,7 +32,7 @@ class KubeJobHook(KubernetesHook):
 
     def ensure_efs_claim(self, namespace: str, name: str, file_system_id: str) -> str:
         """A PersistentVolume of the EFS CSI driver for the file system and a claim bound to it."""
-        volume = f"{namespace}-{name}"
+        volume = efs_volume_name(namespace, name)
         self._create(
             self.core_v1_client.create_persistent_volume,
             {

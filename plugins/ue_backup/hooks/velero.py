@@ -14,7 +14,7 @@ import yaml
 from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
 from kubernetes.client.rest import ApiException
 
-from ue_backup.kube_names import ECD_GROUP, ECD_PLURAL
+from ue_backup.kube_names import ECD_GROUP, ECD_PLURAL, delete_request_name, modifiers_name
 
 VELERO_GROUP = "velero.io"
 VELERO_VERSION = "v1"
@@ -87,7 +87,7 @@ class VeleroHook(KubernetesHook):
                 VELERO_GROUP, VELERO_VERSION, namespace, "restores", name
             ),
             lambda: self.core_v1_client.delete_namespaced_config_map(
-                f"{name}-modifiers", namespace
+                modifiers_name(name), namespace
             ),
         ):
             try:
@@ -106,7 +106,7 @@ class VeleroHook(KubernetesHook):
 
     def get_delete_request(self, namespace: str, backup_name: str) -> dict[str, Any] | None:
         """The DeleteBackupRequest ``request_backup_deletion`` made for that backup, if any."""
-        return self._get(namespace, "deletebackuprequests", f"{backup_name}-delete")
+        return self._get(namespace, "deletebackuprequests", delete_request_name(backup_name))
 
     def request_backup_deletion(self, namespace: str, backup: dict[str, Any]) -> dict[str, Any]:
         """Ask Velero to delete a backup and its data, as ``velero backup delete`` does.
@@ -118,7 +118,7 @@ class VeleroHook(KubernetesHook):
         failed) is replaced by a new one.
         """
         meta = backup["metadata"]
-        name = f"{meta['name']}-delete"
+        name = delete_request_name(meta["name"])
         existing = self._get(namespace, "deletebackuprequests", name)
         if existing is not None and (existing.get("status") or {}).get("phase") == "Processed":
             self.log.info("Velero processed %s without deleting the backup: asking again", name)
@@ -222,7 +222,7 @@ class VeleroHook(KubernetesHook):
         extra_rules: list[dict[str, Any]] | None = None,
     ) -> str:
         """The ConfigMap holding the resource modifiers of one restore (created once)."""
-        name = f"{restore_name}-modifiers"
+        name = modifiers_name(restore_name)
         modifiers = disable_ecds_modifier(namespaces)
         modifiers["resourceModifierRules"] += list(extra_rules or ())
         body = {

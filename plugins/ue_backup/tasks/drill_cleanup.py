@@ -33,7 +33,7 @@ from kubernetes.client.rest import ApiException
 
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.velero import VeleroHook
-from ue_backup.kube_names import FINISHED_PHASES, RESTORE_NAME_LABEL
+from ue_backup.kube_names import FINISHED_PHASES, RESTORE_NAME_LABEL, modifiers_name
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +259,7 @@ class DrillResources:
         restore = self.velero.get_restore(namespace, name)
         modifiers = _read(
             lambda: self.kube.core_v1_client.read_namespaced_config_map(
-                f"{name}-modifiers", namespace
+                modifiers_name(name), namespace
             )
         )
         if restore is None:

@@ -38,7 +38,14 @@ from ue_backup.config import ConfigError, EfsBackupMethod, InstallationConfig, l
 from ue_backup.dag_support import only_if
 from ue_backup.drill_report import COMPONENTS, build_report, report_key, report_table
 from ue_backup.errors import PermanentFailure
-from ue_backup.kube_names import ECD_GROUP, ECD_PLURAL, ECD_VERSION, RESTORE_NAME_LABEL
+from ue_backup.kube_names import (
+    ECD_GROUP,
+    ECD_PLURAL,
+    ECD_VERSION,
+    RESTORE_NAME_LABEL,
+    efs_volume_name,
+)
+from ue_backup.names import fit
 from ue_backup.notifications import TaskFailureNotifier
 from ue_backup.restore_scripts import DONE_MARKER, check_restored_tree
 from ue_backup.tasks.run_guard import refuse_while_running
@@ -97,11 +104,11 @@ def drill_id(installation: str, run_after: datetime) -> str:
     """The drill run's id, which names every temporary resource it creates.
 
     40 characters at most (MemoryDB's limit; RDS allows 63), no ``--`` and
-    no trailing hyphen (RDS refuses both). From the run, not from the set:
-    two drills of one set never share a resource, and a retry finds its own.
+    no trailing hyphen (RDS refuses both): the installation name is cut to
+    21 by ``names.fit``. From the run, not from the set: two drills of one
+    set never share a resource, and a retry finds its own.
     """
-    base = re.sub("-+", "-", installation[:21]).rstrip("-")
-    return f"{base}-drill-{run_after.astimezone(UTC):%y%m%d%H%M%S}"
+    return f"{fit(installation, 21)}-drill-{run_after.astimezone(UTC):%y%m%d%H%M%S}"
 
 
 def drill_namespace(cfg: InstallationConfig) -> str:
@@ -122,7 +129,7 @@ def drill_names(cfg: InstallationConfig, run_after: datetime) -> dict[str, str]:
         "drill_namespace": namespace,
         "efs_claim": claim,
         # The PersistentVolume KubeJobHook.ensure_efs_claim makes for that claim.
-        "efs_volume": f"{namespace}-{claim}",
+        "efs_volume": efs_volume_name(namespace, claim),
         "place_job": f"{did}-place",
         "check_job": f"{did}-check",
     }
