@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from tests.sandbox.aws.cloudwatch import AlarmClock
 from tests.sandbox.core import Sandbox
 from tests.sandbox.installation import seed_installation
 
@@ -31,9 +32,16 @@ def main(argv: list[str] | None = None) -> None:
         default="{}",
         help='JSON of durations in seconds, e.g. \'{"backup_job": 30, "rds_snapshot": 20}\'',
     )
+    parser.add_argument(
+        "--alarm-seconds",
+        type=float,
+        default=60.0,
+        help="evaluate CloudWatch alarms this often, with the real time (0: never)",
+    )
     args = parser.parse_args(argv)
 
     sandbox = Sandbox(args.root).start()
+    alarms = AlarmClock(args.alarm_seconds).start() if args.alarm_seconds > 0 else None
     sandbox.durations.update(**json.loads(args.durations))
     env = sandbox.connection_env()
     if args.seed:
@@ -54,6 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     stop.wait()
+    if alarms is not None:
+        alarms.stop()
     sandbox.stop()
 
 

@@ -26,7 +26,7 @@ from werkzeug.exceptions import NotFound
 from tests.sandbox.aws.errors import AwsError
 
 # SigV4 signing names that differ from botocore's service names.
-SERVICE_BY_SIGNING_NAME = {"elasticfilesystem": "efs"}
+SERVICE_BY_SIGNING_NAME = {"elasticfilesystem": "efs", "monitoring": "cloudwatch"}
 
 READ_PREFIXES = ("Describe", "List", "Get", "Head")
 

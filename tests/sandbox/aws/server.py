@@ -27,7 +27,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
-from tests.sandbox.aws import backup, backup_api, datasync, efs, memorydb, rds
+from tests.sandbox.aws import backup, backup_api, cloudwatch, datasync, efs, memorydb, rds
 from tests.sandbox.aws.context import SandboxContext, activate, deactivate
 from tests.sandbox.aws.extensions import MotoExtensions
 from tests.sandbox.aws.files import EfsFiles
@@ -95,6 +95,7 @@ class AwsSandbox:
                 rds.EXTENSION,
                 memorydb.EXTENSION,
                 datasync.EXTENSION,
+                cloudwatch.EXTENSION,
             ]
         )
         self._server: _Server | None = None
@@ -214,6 +215,14 @@ class AwsSandbox:
         """The directory holding an AWS Backup recovery point's copy of the data."""
         self.settle()
         return self.files.recovery_point(recovery_point_arn.rsplit(":", 1)[-1])
+
+    def evaluate_alarms(self, now: datetime) -> list[dict[str, Any]]:
+        """Evaluate every CloudWatch metric alarm at ``now``, notifying SNS of each change.
+
+        moto never evaluates alarms; tests move the clock with ``now`` (see
+        ``aws.cloudwatch``), the demo runs ``cloudwatch.AlarmClock``.
+        """
+        return cloudwatch.evaluate(now)
 
     def rds_restore_time(self, db_instance_identifier: str, region: str | None = None) -> datetime:
         """The point in time a point-in-time restore used for this new instance."""
