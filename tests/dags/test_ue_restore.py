@@ -196,6 +196,14 @@ def test_backfill_run_restores_to_its_logical_date(sandbox, three_backups, disk_
         ({"request_type": "point_in_time", "target_time": "2000-01-01T00:00:00Z"}, "no EFS"),
         ({"flavour": "vanilla"}, "not a parameter"),
         ({"source_region": "eu-central-1"}, "no cross_region is configured"),
+        (
+            {
+                "mode": "restore",
+                "request_type": "point_in_time",
+                "target_time": "2062-01-01T00:00:00Z",
+            },
+            "is after the moment of the request",
+        ),
     ],
     ids=[
         "in-place-unconfirmed",
@@ -205,6 +213,7 @@ def test_backfill_run_restores_to_its_logical_date(sandbox, three_backups, disk_
         "before-any-backup",
         "unknown-param",
         "no-copy-region",
+        "target-time-in-the-future",
     ],
 )
 def test_bad_params_and_impossible_requests_change_nothing(

@@ -61,9 +61,18 @@ def restore_id(installation: str, run_after: datetime) -> str:
 
 
 def check_request(
-    params: Mapping[str, Any], conf: Mapping[str, Any], logical_date: datetime | None
+    params: Mapping[str, Any],
+    conf: Mapping[str, Any],
+    logical_date: datetime | None,
+    requested_at: datetime | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
-    """(the planner's request, problems): every problem with the params, at once."""
+    """(the planner's request, problems): every problem with the params, at once.
+
+    ``requested_at`` is the moment the restore was asked for (the run's
+    ``run_after``; now when unknown). A ``target_time`` after it is refused: no
+    backup of the future exists, and the planner would otherwise quietly restore
+    the newest set for a mistyped year.
+    """
     problems = [
         f"params.{key}: is not a parameter of this DAG (known: {', '.join(RESTORE_PARAMS)})"
         for key in sorted(set(conf or {}) - set(RESTORE_PARAMS))
@@ -91,6 +100,11 @@ def check_request(
             problems.append(
                 f"params.target_time: {target!r} is not an ISO 8601 date-time "
                 "(required for request_type point_in_time when the run has no logical date)"
+            )
+        elif to_utc(request["target_time"]) > (asked := to_utc(requested_at or datetime.now(UTC))):
+            problems.append(
+                f"params.target_time: {request['target_time']} is after the moment of the "
+                f"request ({asked.isoformat()}): no backup of that moment exists (check the year)"
             )
     elif kind != "latest":
         problems.append(f"params.request_type: {kind!r} is not latest, backup_set or point_in_time")
@@ -141,7 +155,9 @@ def check_source_region(params: Mapping[str, Any], cfg: InstallationConfig) -> l
 def validate(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
     """Refuse bad params and configuration; return the restore run's settings."""
     dag_run = context["dag_run"]
-    request, problems = check_request(params, dag_run.conf or {}, dag_run.logical_date)
+    request, problems = check_request(
+        params, dag_run.conf or {}, dag_run.logical_date, getattr(dag_run, "run_after", None)
+    )
     try:
         cfg = load_config()
     except ConfigError as error:

@@ -1,8 +1,9 @@
-"""The region a restore works in: the home region or the configured copy region, nothing else."""
+"""The restore request's checks: the region it works in (home or copy region), its target time."""
 
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -51,3 +52,30 @@ def test_source_region_is_a_known_param():
 def test_the_vault_of_each_region():
     assert vault_in(WITH_COPIES, "eu-west-1") == "ue-test-vault"
     assert vault_in(WITH_COPIES, "eu-central-1") == "dr"
+
+
+ASKED_AT = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+POINT_IN_TIME = {"request_type": "point_in_time"}
+
+
+def test_a_target_time_after_the_request_is_refused_naming_the_field():
+    params = {**POINT_IN_TIME, "target_time": "2062-12-06T11:00:00Z"}  # a mistyped year
+    _, problems = check_request(params, params, None, ASKED_AT)
+    (problem,) = problems
+    assert problem.startswith("params.target_time: 2062-12-06T11:00:00+00:00 is after the moment")
+    assert ASKED_AT.isoformat() in problem
+
+
+@pytest.mark.parametrize("target", ["2026-12-06T11:59:59Z", "2026-12-06T12:00:00+00:00"])
+def test_a_target_time_up_to_the_request_is_accepted(target):
+    params = {**POINT_IN_TIME, "target_time": target}
+    request, problems = check_request(params, params, None, ASKED_AT)
+    assert problems == []
+    assert request["target_time"].startswith("2026-12-06T1")
+
+
+def test_without_the_moment_of_the_request_now_is_the_bound():
+    params = {**POINT_IN_TIME, "target_time": (datetime.now(UTC) + timedelta(hours=1)).isoformat()}
+    _, problems = check_request(params, params, None)
+    (problem,) = problems
+    assert "is after the moment of the request" in problem
