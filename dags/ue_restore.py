@@ -13,6 +13,14 @@ disabled, checks the restored tree, and only then resumes. Target
 restore; `in_place` replaces the live ones and needs `confirm` set to the
 installation name.
 
+In place, nothing live changes until every restored component is ready
+(`commit_point`); then the database is switched over and the EFS tree
+placed. A failure before that point leaves the live system as it was (the
+workflows as they were, the restore's trees removed from the live file
+system, what else it created named in the run's failure); a failure after
+it keeps the workflows off and names what is live and how to roll back
+(`resume_workflows` fails with it).
+
 A backfill run (`point_in_time` without a target time) restores to the
 run's logical date.
 
@@ -56,12 +64,18 @@ from ue_backup.dag_support import (
     xcom,
 )
 from ue_backup.operators.aws_backup import AwsBackupStartEfsRestoreJobOperator
-from ue_backup.operators.ecd import EcdResumeOperator, EcdSuspendOperator
+from ue_backup.operators.ecd import EcdSuspendOperator
 from ue_backup.operators.kube_job import KubeEfsJobOperator
 from ue_backup.operators.memorydb import MemoryDbRestoreClusterOperator
 from ue_backup.operators.rds import RdsRestoreInstanceOperator
 from ue_backup.operators.velero import VeleroCreateRestoreOperator
-from ue_backup.restore_scripts import check_restored_tree, place_restored_tree
+from ue_backup.restore_scripts import (
+    check_staged_tree,
+    discard_staged_tree,
+    place_staged_tree,
+    restore_dir_name_since,
+    stage_restored_tree,
+)
 from ue_backup.sensors.aws_backup import AwsBackupRestoreJobCompletedSensor
 from ue_backup.sensors.base import critical_path_wait
 from ue_backup.sensors.ecd import EcdDrainedSensor
@@ -69,6 +83,7 @@ from ue_backup.sensors.efs import EfsMountTargetsAvailableSensor
 from ue_backup.sensors.memorydb import MemoryDbClusterAvailableSensor
 from ue_backup.sensors.rds import RdsInstanceAvailableSensor
 from ue_backup.sensors.velero import VeleroRestoreCompletedSensor
+from ue_backup.tasks.restore_commit import discard_needed
 
 S = {"task_id": "validate"}
 AWS = {"aws_conn_id": setting("aws_conn_id", **S), "region_name": setting("region", **S)}
@@ -76,6 +91,11 @@ K8S = {"kubernetes_conn_id": setting("kubernetes_conn_id", **S)}
 MOUNT = "/efs"
 # The restore's id, which names what it creates (double quotes: it is also shell-quoted).
 RID = '{{ ti.xcom_pull(task_ids="validate")["restore_id"] }}'
+# This restore's EFS directory is named after a time past the suspension (empty side by side).
+SINCE = (
+    '{{ restore_dir_name_since((ti.xcom_pull(task_ids="suspend_workflows") or {})'
+    '.get("window_start")) }}'
+)
 
 
 def planned(key: str) -> str:
@@ -93,6 +113,7 @@ with DAG(
     default_args=default_args(),
     tags=["ue-backup", "restore"],
     render_template_as_native_obj=True,
+    user_defined_macros={"restore_dir_name_since": restore_dir_name_since},
     params={
         "request_type": Param(
             "latest",
@@ -173,7 +194,7 @@ with DAG(
     drained = EcdDrainedSensor(
         task_id="wait_workflows_drained",
         namespace=setting("namespace", **S),
-        names=xcom("suspend_workflows", "suspended"),
+        names=xcom("suspend_workflows", "selected"),  # every selected ECD's pods
         drain_timeout_minutes=setting("drain_timeout_minutes", **S),
         **K8S,
         **critical_path_wait(),
@@ -253,18 +274,30 @@ with DAG(
         **K8S,
         **critical_path_wait(short=True),
     }
-    place_efs = KubeEfsJobOperator(
-        task_id="purge_and_place_efs",
-        job_name=f"{RID}-place",
-        script=place_restored_tree(MOUNT, RID),
+    # Preparation: nothing live is touched. In place the restore directory lies on the live
+    # file system; it becomes ue-backup-restoring_<id>/, is purged and checked there.
+    purge_efs = KubeEfsJobOperator(
+        task_id="purge_efs",
+        job_name=f"{RID}-stage",
+        script=stage_restored_tree(MOUNT, RID, SINCE),
         **efs_job,
     )
     check_efs = KubeEfsJobOperator(
         task_id="check_efs_clean",
         job_name=f"{RID}-check",
-        script=check_restored_tree(MOUNT),
+        script=check_staged_tree(MOUNT, RID),
         **efs_job,
     )
+
+    @task(
+        trigger_rule=TriggerRule.NONE_FAILED,
+        pre_execute=only_if("in_place", task_id="validate"),
+    )
+    def commit_point(**context: Any) -> dict[str, Any]:
+        """In place: every restored component is ready; from here the live system changes."""
+        from ue_backup.tasks.restore_commit import commit
+
+        return commit(context["ti"].xcom_pull(task_ids="validate"))
 
     @task(pre_execute=only_if("switch_over_database", task_id="plan"))
     def switch_over_database(**context: Any) -> dict[str, Any]:
@@ -272,6 +305,27 @@ with DAG(
         from ue_backup.tasks.restore_steps import switch_over_database as switch
 
         return switch(context["ti"].xcom_pull(task_ids="validate"))
+
+    # The commit on disk (in place: the live data set aside, the staged tree to the root).
+    place_efs = KubeEfsJobOperator(
+        task_id="place_efs",
+        job_name=f"{RID}-place",
+        script=place_staged_tree(MOUNT, RID),
+        trigger_rule=TriggerRule.NONE_FAILED,
+        **efs_job,
+    )
+    # After a failure before the commit point: this restore's trees leave the live file system.
+    discard_efs = KubeEfsJobOperator(
+        task_id="discard_restored_tree",
+        job_name=f"{RID}-discard",
+        script=discard_staged_tree(MOUNT, RID, SINCE),
+        retries=5,
+        **{
+            **efs_job,
+            "file_system_id": setting("efs_file_system_id", **S),
+            "pre_execute": discard_needed,
+        },
+    ).as_teardown(setups=suspend)
 
     velero = VeleroCreateRestoreOperator(
         task_id="restore_kubernetes",
@@ -292,13 +346,24 @@ with DAG(
         **K8S,
         **critical_path_wait(),
     )
-    resume = EcdResumeOperator(
-        task_id="resume_workflows",
-        namespace=setting("namespace", **S),
-        owners="{{ (ti.xcom_pull(task_ids='plan') or {}).get('resume_owners') or [] }}",
-        retries=5,
-        **K8S,
-    ).as_teardown(setups=suspend, on_failure_fail_dagrun=True)
+
+    @task(retries=5)
+    def resume_workflows(**context: Any) -> dict[str, Any]:
+        """Resume, unless an in-place commit began and did not finish: then hold and say why.
+
+        Before the commit point nothing live changed: the ECDs go back to exactly
+        what they were. After a complete commit, the backup set's own suspension,
+        which Velero brought back, is resumed too. See ``tasks.restore_commit``.
+        """
+        from ue_backup.tasks.restore_commit import resume_after_restore
+
+        ti = context["ti"]
+        states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
+        return resume_after_restore(
+            ti.xcom_pull(task_ids="validate"), ti.xcom_pull(task_ids="plan") or {}, states
+        )
+
+    resume = resume_workflows().as_teardown(setups=suspend, on_failure_fail_dagrun=True)
 
     @task(trigger_rule=TriggerRule.NONE_FAILED)
     def report(**context: Any) -> dict[str, Any]:
@@ -318,12 +383,15 @@ with DAG(
     # back disabled, and only the resume, after the data is placed and checked, enables.
     drained >> [rds, efs, memorydb, velero]
     rds >> rds_ready
-    efs >> efs_ready >> restored_file_system() >> efs_mountable >> place_efs >> check_efs
+    efs >> efs_ready >> restored_file_system() >> efs_mountable >> purge_efs >> check_efs
     memorydb >> memorydb_ready
     velero >> velero_done
-    switch_over = switch_over_database()
-    rds_ready >> switch_over
-    [switch_over, check_efs, memorydb_ready, velero_done] >> resume
+    # The commit comes after every preparation, its two steps back to back.
+    prepared = [rds_ready, check_efs, memorydb_ready, velero_done]
+    committed, switch_over = commit_point(), switch_over_database()
+    prepared >> committed >> switch_over >> place_efs
+    check_efs >> place_efs  # side by side (no commit point) the tree is placed once checked
+    [*prepared, committed, switch_over, place_efs] >> discard_efs >> resume
     # The report is the run's one leaf: any failed step above fails the run.
-    [rds_ready, check_efs, memorydb_ready, velero_done, resume] >> report()
-    fail_run_if_any_task_failed(suspend, after=resume)
+    [*prepared, switch_over, place_efs, resume] >> report()
+    fail_run_if_any_task_failed(suspend, after=resume, summary_from="resume_workflows")

@@ -111,7 +111,10 @@ def only_if(key: str, *values: Any, task_id: str = "preflight") -> Callable[[Any
 
 
 def fail_run_if_any_task_failed(
-    setup: Any, after: Any, done: str = "the workflows were resumed"
+    setup: Any,
+    after: Any,
+    done: str = "the workflows were resumed",
+    summary_from: str | None = None,
 ) -> Any:
     """A last teardown that fails the run when any of its tasks failed or was stopped.
 
@@ -119,7 +122,9 @@ def fail_run_if_any_task_failed(
     teardowns run; the run's state is then computed from its leaves, which
     were skipped, and a run marked failed would end *success*. This teardown
     sees the failed or stopped tasks and fails the run, loudly. ``done`` says
-    what the run's other teardown has made safe.
+    what the run's other teardown has made safe; ``summary_from`` names a task
+    whose XCom ``summary``, when there is one, says it instead (the restore's
+    resume: what is live, what was left over).
     """
     from airflow.sdk import task
 
@@ -132,9 +137,10 @@ def fail_run_if_any_task_failed(
         states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
         failed = sorted(t for t, s in states.items() if s in ("failed", "upstream_failed"))
         if failed:
+            said = (ti.xcom_pull(task_ids=summary_from) or {}) if summary_from else {}
             raise PermanentFailure(
                 f"{len(failed)} task(s) of this run failed or were stopped: {failed} "
-                f"(see their logs); {done}"
+                f"(see their logs); {said.get('summary') or done}"
             )
         return "every task succeeded or was skipped"
 

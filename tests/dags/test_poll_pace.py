@@ -47,7 +47,7 @@ RESTORE_WAITS = {
 CRITICAL = {
     "ue_backup": {"wait_workflows_drained", "wait_efs_backup", "wait_datasync_copy"},
     "ue_restore": RESTORE_WAITS
-    | {"wait_workflows_drained", "purge_and_place_efs", "check_efs_clean"},
+    | {"wait_workflows_drained", "purge_efs", "check_efs_clean", "place_efs"},
     "ue_restore_drill": RESTORE_WAITS | {"purge_efs"},
 }
 # Critical-path waits whose result a later task reads: they resume on a worker.

@@ -79,7 +79,7 @@ def test_restore_plans_then_restores_side_by_side(deployed):
     # the long wait ended in the triggerer; the short ones (mount targets up in 0.3 s, Jobs
     # on a small tree) were done in the worker before any trip through the triggerer
     assert_ended_in_the_triggerer(stack, "ue_restore", restore_id, "wait_efs")
-    for short in ("wait_efs_mount_targets", "purge_and_place_efs", "check_efs_clean"):
+    for short in ("wait_efs_mount_targets", "purge_efs", "check_efs_clean", "place_efs"):
         assert stack.trigger_log("ue_restore", restore_id, short) == "", short
     restored = sandbox.aws.efs_path(report["restored"]["efs_file_system_id"])
     files = {p.relative_to(restored).as_posix() for p in restored.rglob("*") if p.is_file()}
