@@ -26,6 +26,7 @@ from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.aws_backup import AwsBackupHook
 from ue_backup.hooks.memorydb import MemoryDbHook
 from ue_backup.hooks.velero import VeleroHook
+from ue_backup.names import MEMORYDB_CLUSTER_MAX, RDS_INSTANCE_MAX, fit
 from ue_backup.planning import RestorePlanError, plan_restore, to_utc
 from ue_backup.tasks.run_guard import refuse_while_running
 
@@ -55,9 +56,33 @@ def restore_id(installation: str, run_after: datetime) -> str:
     """A short id for one restore run; restored resources are named from it.
 
     MemoryDB cluster names allow 40 characters, so the installation name is
-    cut to fit.
+    cut to 24 by ``names.fit``: a hyphen at the cut is dropped rather than
+    doubled (``--``, which RDS and MemoryDB refuse). Where the plain cut was
+    valid the id is unchanged; a run started before keeps the id its
+    ``validate`` stored anyway.
     """
-    return f"{installation[:24]}-r{run_after.astimezone(UTC):%y%m%d%H%M%S}"
+    return f"{fit(installation, 24)}-r{run_after.astimezone(UTC):%y%m%d%H%M%S}"
+
+
+def restore_names(installation: str, run_after: datetime) -> dict[str, str]:
+    """The restore run's id and the names of the instance and cluster it restores.
+
+    The DAG composes the rest (EFS token, claim, Jobs, Velero restore) from
+    the id in its templates (``<id>-efs``, ...). Each name is valid for its
+    service for every installation name the configuration accepts
+    (tests/plugins/test_names.py, tests/dags/test_restore_names.py).
+    """
+    rid = restore_id(installation, run_after)
+    return {
+        "restore_id": rid,
+        "rds_target": f"{rid}-db",
+        "memorydb_target": fit(f"{rid}-agg", MEMORYDB_CLUSTER_MAX),
+    }
+
+
+def replaced_name(live: str, rid: str) -> str:
+    """The name the live RDS instance is kept under once an in-place restore replaced it."""
+    return fit(f"{live}-replaced-{rid}", RDS_INSTANCE_MAX)
 
 
 def check_request(
@@ -173,14 +198,14 @@ def validate(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str,
         raise PermanentFailure("invalid params:\n" + "\n".join(f"  - {p}" for p in problems))
     if params.get("mode") == "restore":
         refuse_while_running(context["ti"], RESTORE_GUARDS)
-    rid = restore_id(cfg.installation, dag_run.run_after)
+    names = restore_names(cfg.installation, dag_run.run_after)
     wanted = set(params.get("components") or COMPONENTS)
     region = params.get("source_region") or cfg.region
     from_copy = region != cfg.region
     if from_copy:
         log.info("Restoring from the copy region %s: listing and restoring there", region)
     return {
-        "restore_id": rid,
+        **names,  # restore_id, rds_target, memorydb_target
         "installation": cfg.installation,
         # Every AWS task of the run works in ``region``: the home region, or the copy region.
         "region": region,
@@ -213,8 +238,6 @@ def validate(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str,
         "max_window_minutes": cfg.cold_window.max_window_minutes,
         "drain_timeout_minutes": cfg.cold_window.drain_timeout_minutes,
         "purge_image": cfg.kubernetes.job_image,
-        "rds_target": f"{rid}-db",
-        "memorydb_target": f"{rid}-agg"[:40],
     }
 
 
@@ -528,7 +551,7 @@ def switch_over_database(settings: Mapping[str, Any]) -> dict[str, Any]:
     """
     rds = settings_client(settings, "rds")
     live, restored = settings["rds_instance"], settings["rds_target"]
-    aside = f"{live}-replaced-{settings['restore_id']}"[:63].rstrip("-")
+    aside = replaced_name(live, settings["restore_id"])
 
     def exists(identifier: str) -> bool:
         try:

@@ -1,0 +1,63 @@
+"""The names the restore DAG composes in its templates are valid for every installation.
+
+The DAG names its EFS token, claim, Jobs and Velero restore ``<restore id>-...``
+in templates; ``restore_steps.restore_names`` gives the id (and
+``tests/plugins/test_names.py`` checks it and the plugin-made names). This
+renders the DAG's own templates with the settings of runs of installation
+names drawn from the configuration's rule and checks each name the DAG makes
+against the services' documented rules (``tests/plugins/names_support.py``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import jinja2
+from hypothesis import example, given, settings
+
+from tests.dags.runner import load_dags
+from tests.plugins.names_support import CASE_7, installations, problems_of, times
+from ue_backup.kube_names import efs_volume_name
+from ue_backup.tasks.restore_steps import restore_names
+
+RID_TEMPLATE = 'ti.xcom_pull(task_ids="validate")["restore_id"]'
+# What each templated field names, and the rules that name must meet.
+FIELD_RULES = {
+    "idempotency_token": ("backup token", "efs creation token"),  # also the new fs's token
+    "claim_name": ("k8s subdomain",),
+    "job_name": ("k8s label",),
+    "restore_name": ("k8s label", "k8s label value"),  # velero.io/restore-name selects by it
+}
+LONGEST_NAMESPACE = "n" * 63  # the claim's PersistentVolume is named <namespace>-<claim>
+
+
+def names_the_dag_makes(settings: dict) -> dict[tuple[str, str], str]:
+    """(task id, field) -> the rendered name, for every field naming something after the id."""
+    ti = SimpleNamespace(xcom_pull=lambda task_ids: settings if task_ids == "validate" else {})
+    return {
+        (task.task_id, field): jinja2.Template(value).render(ti=ti)
+        for task in load_dags()["ue_restore"].tasks
+        for field in task.template_fields
+        if field != "script"  # a shell script naming a directory, not an object
+        and isinstance(value := getattr(task, field, None), str)
+        and RID_TEMPLATE in value
+    }
+
+
+@settings(max_examples=200, deadline=None)
+@given(installations, times)
+@example(CASE_7, datetime(2026, 3, 1, tzinfo=UTC))
+def test_every_name_the_restore_dag_makes_is_valid(installation, when):
+    made = names_the_dag_makes(restore_names(installation, when))
+
+    assert {field for _, field in made} >= set(FIELD_RULES)
+    unknown = {where for where in made if where[1] not in FIELD_RULES}
+    assert not unknown, f"name these fields' rules in FIELD_RULES: {unknown}"
+    named = [(f"{task}.{field}", name, FIELD_RULES[field]) for (task, field), name in made.items()]
+    named += [
+        ("PersistentVolume", efs_volume_name(LONGEST_NAMESPACE, name), ("k8s subdomain",))
+        for (_, field), name in made.items()
+        if field == "claim_name"
+    ]
+    assert problems_of(named) == []
