@@ -143,7 +143,7 @@ with DAG(
     drained = EcdDrainedSensor(
         task_id="wait_workflows_drained",
         namespace=setting("namespace"),
-        names=xcom("suspend_workflows", "suspended"),
+        names=xcom("suspend_workflows", "selected"),  # every selected ECD's pods
         drain_timeout_minutes=setting("drain_timeout_minutes"),
         **K8S,
         **critical_path_wait(),

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.e2e
 
 def ecd_enabled(sandbox) -> dict[str, bool]:
     return {
-        e["metadata"]["name"]: e["spec"]["enabled"]
+        e["metadata"]["name"]: e["spec"].get("enabled", True)
         for e in sandbox.k8s.list("ecdeployments", NAMESPACE)
     }
 
@@ -101,6 +101,51 @@ def test_full_backup_with_a_short_cold_window(sandbox, installation, capfd, capl
     assert result.xcom("manifest")["backup_set"] == manifest["backup_set"]
     assert "PREFLIGHT WARNING: no cross_region copy" in logged(capfd, caplog)
     assert asset_event_extras(result)[-1]["backup_set"] == manifest["backup_set"]
+
+
+def switch_ecd(name: str, enabled: bool | None) -> None:
+    """Somebody else's write to an ECD's switch (None removes the field)."""
+    from ue_backup.hooks.ecd import ECD_GROUP, ECD_PLURAL, ECD_VERSION, EcdHook
+
+    EcdHook(conn_id="kubernetes_default").custom_object_client.patch_namespaced_custom_object(
+        ECD_GROUP, ECD_VERSION, NAMESPACE, ECD_PLURAL, name, {"spec": {"enabled": enabled}}
+    )
+
+
+def test_an_ecd_without_spec_enabled_is_suspended_drained_and_given_its_exact_form_back(
+    sandbox, installation
+):
+    switch_ecd("ecd-rating", None)  # no switch: the operator runs it
+    sandbox.k8s.wait_ecds_settled()
+    sandbox.log.clear()
+
+    result = run_dag("ue_backup")
+
+    assert result.state == "success", result.tasks
+    rating = sandbox.k8s.get("ecdeployments", NAMESPACE, "ecd-rating")
+    assert "enabled" not in rating["spec"]  # exactly as it was: the field absent again
+    assert all(not a for a in suspension_annotations(sandbox).values())
+    target = f"{NAMESPACE}/ecdeployments/ecd-rating"
+    writes = [m for m in mutations(sandbox, "k8s", "patch") if m.target.endswith(target)]
+    # each write as the object came out of it: switched off, then the field gone again
+    assert [m.detail.get("enabled", "absent") for m in writes] == [False, "absent"]
+    (stopped,) = [m for m in mutations(sandbox, "k8s", "ecd-pods-stopped") if m.target == target]
+    (rds,) = mutations(sandbox, "rds", "CreateDBSnapshot")
+    assert writes[0].at < stopped.at < rds.at < writes[-1].at  # drained inside the window
+
+
+def test_the_drain_waits_for_an_ecd_disabled_just_before_the_run(sandbox, installation):
+    """An ECD switched off by hand whose pods still run is waited for like the others."""
+    sandbox.faults.add(Fault("k8s", "drain", kind="never", target="ecd-aggregation", times=None))
+    switch_ecd("ecd-aggregation", False)  # its pod never stops: it would write during the copy
+    sandbox.log.clear()
+
+    result = run_dag("ue_backup")
+
+    assert result.state == "failed", result.tasks
+    assert result.tasks["wait_workflows_drained"] == "failed", result.tasks
+    assert mutations(sandbox, "rds", "CreateDBSnapshot") == []
+    assert ecd_enabled(sandbox) == {"ecd-rating": True, "ecd-aggregation": False}  # as left
 
 
 def asset_event_extras(result) -> list[dict]:

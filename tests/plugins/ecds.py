@@ -12,7 +12,7 @@ OTHER = OTHER_SET_ID
 RUN = "ue_backup/scheduled__2025-01-01T00:00:00+00:00"
 
 
-def seed_ecds(sandbox, **enabled: bool) -> list[str]:
+def seed_ecds(sandbox, **enabled: bool | None) -> list[str]:
     """ECDs named ``ecd-<key>`` (underscores become dashes), labelled as the selection wants."""
     sandbox.durations.update(ecd_drain=0.1, ecd_start=0.05)
     names = []
@@ -25,9 +25,11 @@ def seed_ecds(sandbox, **enabled: bool) -> list[str]:
     return names
 
 
-def enabled(sandbox) -> dict[str, bool]:
+def enabled(sandbox) -> dict[str, bool | str]:
+    """Each ECD's ``spec.enabled``, or ``"absent"`` where the field is not set."""
     return {
-        e["metadata"]["name"]: e["spec"]["enabled"] for e in sandbox.k8s.list("ecdeployments", NS)
+        e["metadata"]["name"]: e["spec"].get("enabled", "absent")
+        for e in sandbox.k8s.list("ecdeployments", NS)
     }
 
 

@@ -6,7 +6,8 @@ off while disk data is copied, and the system must always end up running
 again. So every suspension is recorded *on the resource itself*:
 
 - ``ue-backup/suspended-by``: the owner (the backup-set id of the run);
-- ``ue-backup/previous-enabled``: what ``spec.enabled`` was before;
+- ``ue-backup/previous-enabled``: what ``spec.enabled`` was before (``true``,
+  or ``absent`` when the field was not set: resume removes it again);
 - ``ue-backup/resume-deadline``: when the window must be closed at the latest;
 - ``ue-backup/suspended-at``: when this run switched it off;
 - ``ue-backup/suspending-run``: ``<dag_id>/<run_id>``, so the watchdog can ask
@@ -19,6 +20,10 @@ A retry, a teardown on another worker or the watchdog can then finish or
 undo the work of a run that crashed, from the cluster's state alone. Resume
 touches only ECDs whose annotation names the owner, and leaves alone an ECD
 that somebody re-enabled meanwhile.
+
+An ECD without ``spec.enabled`` counts as enabled (``is_enabled``): nothing
+documents that the operator treats a missing switch as off, and if it treats
+it as on, such an ECD would write to EFS during the whole window.
 """
 
 from __future__ import annotations
@@ -51,6 +56,19 @@ SUSPENSION_ANNOTATIONS = (
 )
 
 CONFLICT_RETRIES = 5
+# ``PREVIOUS_ENABLED`` when the ECD had no ``spec.enabled`` before it was suspended.
+ABSENT = "absent"
+
+
+def is_enabled(ecd: dict[str, Any]) -> bool:
+    """Whether an ECD runs: ``spec.enabled`` true, or not set at all (see the module doc)."""
+    return (ecd.get("spec") or {}).get("enabled", True) is not False
+
+
+def previous_form(ecd: dict[str, Any]) -> str:
+    """What ``PREVIOUS_ENABLED`` records of an ECD about to be suspended."""
+    spec = ecd.get("spec") or {}
+    return "true" if "enabled" in spec else ABSENT
 
 
 class EcdError(RuntimeError):
@@ -63,7 +81,7 @@ class Suspension:
 
     name: str
     owner: str
-    previous_enabled: bool
+    previous_enabled: bool | None  # None: spec.enabled was absent (an enabled ECD)
     deadline: datetime | None
     enabled_now: bool
     run: str = ""
@@ -79,12 +97,16 @@ class Suspension:
         return cls(
             name=ecd["metadata"]["name"],
             owner=owner,
-            previous_enabled=annotations.get(PREVIOUS_ENABLED, "true") == "true",
+            previous_enabled=_previous(annotations.get(PREVIOUS_ENABLED, "true")),
             deadline=datetime.fromisoformat(deadline) if deadline else None,
-            enabled_now=bool(ecd.get("spec", {}).get("enabled", False)),
+            enabled_now=is_enabled(ecd),
             run=annotations.get(SUSPENDING_RUN, ""),
             overdue_alerted=bool(annotations.get(OVERDUE_ALERTED)),
         )
+
+
+def _previous(recorded: str) -> bool | None:
+    return None if recorded == ABSENT else recorded == "true"
 
 
 def _now() -> datetime:
@@ -212,7 +234,7 @@ class EcdHook(KubernetesHook):
                     f"ECD {namespace}/{name} is held by another suspension ({suspension.owner}, "
                     f"deadline {suspension.deadline}); resume it or let the watchdog do so first"
                 )
-            if not ecd.get("spec", {}).get("enabled", False):
+            if not is_enabled(ecd):
                 self.log.info("ECD %s is disabled already (not by us): leaving it alone", name)
                 return None
             outcome["suspended"] = True
@@ -220,7 +242,7 @@ class EcdHook(KubernetesHook):
                 "metadata": {
                     "annotations": {
                         SUSPENDED_BY: owner,
-                        PREVIOUS_ENABLED: "true",
+                        PREVIOUS_ENABLED: previous_form(ecd),
                         RESUME_DEADLINE: deadline.astimezone(UTC).isoformat(),
                         SUSPENDED_AT: _now().isoformat(),
                         SUSPENDING_RUN: run,
@@ -253,6 +275,8 @@ class EcdHook(KubernetesHook):
                 outcome["result"] = "left-enabled"
             else:
                 outcome["result"] = "resumed"
+                # None in a merge patch removes the field: an ECD that had no
+                # spec.enabled gets none back, exactly as it was.
                 patch["spec"] = {"enabled": suspension.previous_enabled}
             return patch
 

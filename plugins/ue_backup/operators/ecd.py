@@ -43,8 +43,10 @@ class EcdSuspendOperator(_EcdOperator):
     Each ECD records ``suspended_by`` (the backup-set or restore id), its previous state and a
     resume deadline of ``max_window_minutes`` from now. If one fails, those
     already suspended are resumed before the task fails: a failed setup task
-    does not run its teardown. Returns ``{"suspended": [...], "window_start",
-    "resume_deadline"}``.
+    does not run its teardown. Returns ``{"suspended": [...], "selected": [...],
+    "window_start", "resume_deadline"}``: ``selected`` is every ECD of the
+    selection, which the drain waits for (an ECD disabled just before the run may
+    still have pods writing to EFS), ``suspended`` those this run switched off.
 
     With ``active`` false (a hot backup, or a window the platform manages)
     it suspends nothing and says so. It must still succeed rather than skip:
@@ -81,7 +83,7 @@ class EcdSuspendOperator(_EcdOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         if self.active in (False, "False", "false", None, ""):
             self.log.info("No managed cold window in this run: nothing to suspend")
-            return {"suspended": [], "already_disabled": [], "window_start": None}
+            return {"suspended": [], "selected": [], "already_disabled": [], "window_start": None}
         owner = self.suspended_by
         hook = self.hook
         ecds = hook.select_ecds(self.namespace, self.label_selector, self.names)
@@ -101,6 +103,7 @@ class EcdSuspendOperator(_EcdOperator):
         self.log.info("Cold window open at %s; resume deadline %s", window_start, deadline)
         return {
             "suspended": held,
+            "selected": names,
             "already_disabled": skipped,
             "window_start": window_start.isoformat(),
             "resume_deadline": deadline.isoformat(),

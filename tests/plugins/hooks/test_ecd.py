@@ -208,6 +208,24 @@ def test_resume_re_enables_exactly_what_this_owner_suspended(sandbox, hook, dead
     assert sorted(switches(sandbox)) == [("ecd-a", True), ("ecd-b", True)]
 
 
+def test_an_ecd_without_spec_enabled_counts_as_enabled_and_gets_its_exact_form_back(
+    sandbox, hook, deadline
+):
+    seed_ecds(sandbox, implicit=None)  # the operator runs an ECD that has no switch
+    assert hook.running(NS, ["ecd-implicit"])  # the sandbox runs it, as the operator may
+
+    assert hook.suspend(NS, ["ecd-implicit"], OWNER, deadline, RUN) == ["ecd-implicit"]
+    assert enabled(sandbox) == {"ecd-implicit": False}
+    assert ours(sandbox)["ecd-implicit"][PREVIOUS_ENABLED] == "absent"
+    sandbox.k8s.wait_until(lambda: not hook.running(NS, ["ecd-implicit"]))
+
+    assert hook.resume(NS, OWNER) == {"ecd-implicit": "resumed"}
+
+    assert enabled(sandbox) == {"ecd-implicit": "absent"}  # the field is gone again
+    assert ours(sandbox) == {"ecd-implicit": {}}
+    assert "enabled" not in ecd(sandbox, "ecd-implicit")["spec"]
+
+
 def test_a_second_resume_is_a_no_op(sandbox, hook, deadline):
     seed_ecds(sandbox, a=True)
     hook.suspend(NS, ["ecd-a"], OWNER, deadline, RUN)

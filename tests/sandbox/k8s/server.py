@@ -146,10 +146,11 @@ class KubernetesSandbox:
         namespace: str,
         name: str,
         labels: dict[str, str] | None = None,
-        enabled: bool = True,
+        enabled: bool | None = True,
         workflows: list[Any] | None = None,
         annotations: dict[str, str] | None = None,
     ) -> Obj:
+        """An ECD; ``enabled=None`` leaves ``spec.enabled`` out (the operator then runs it)."""
         body = {
             "apiVersion": ECD_API,
             "kind": "ECDeployment",
@@ -160,6 +161,8 @@ class KubernetesSandbox:
                 "image": "digitalroute/uepe-ec:sandbox",
             },
         }
+        if enabled is None:
+            del body["spec"]["enabled"]
         return self.create("ecdeployments", body, namespace)
 
     def create_efs_pvc(
