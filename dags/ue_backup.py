@@ -10,6 +10,10 @@ the manifest happen after the window, and so do the copies to the
 `cross_region` region when one is configured (RDS snapshot copy, AWS Backup
 copy job, MemoryDB export copied to a bucket there).
 
+Once the set is verified and its manifest written, `publish_rpo_metric` tells
+CloudWatch (`UeBackup/VerifiedBackupSets`), which the RPO guard's alarm
+watches from outside Airflow.
+
 Resume is a teardown: it runs whatever fails, is skipped or is marked failed
 by hand; the `ue_backup_watchdog` DAG resumes what a killed run left behind.
 
@@ -335,7 +339,17 @@ with DAG(
         }
         return result
 
+    @task
+    def publish_rpo_metric(**context: Any) -> dict[str, Any]:
+        """Tell CloudWatch a verified set exists, per region: the RPO alarm counts these."""
+        from ue_backup.tasks.rpo import publish_verified
+
+        ti = context["ti"]
+        return publish_verified(
+            ti.xcom_pull(task_ids="preflight"), ti.xcom_pull(task_ids="manifest")
+        )
+
     checked = verify()
     [rds_available, efs_done, datasync_done, memorydb_available, velero_done] >> checked
     [rds_copy_available, efs_copy_done, memorydb_copy] >> checked
-    [checked, resume] >> manifest()
+    [checked, resume] >> manifest() >> publish_rpo_metric()

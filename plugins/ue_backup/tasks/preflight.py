@@ -1,11 +1,13 @@
 """The backup DAG's first task: refuse bad input, check every resource, then plan the run.
 
-Nothing is changed in AWS or Kubernetes here. Every problem found is reported
-at once; warnings an operator should act on (no Multi-AZ standby, no
-automated backups, no copy region, no MemoryDB retention) are logged loudly
-but do not stop the backup. The result is the run's *settings*: one flat
-dict that the later tasks read through templates, with ``None`` for every
-component this installation (or this run's params) leaves out.
+Nothing is changed in AWS or Kubernetes here but the RPO guard's CloudWatch
+alarm (created or updated once params, configuration and RPO are known good,
+see ``tasks.rpo``). Every problem found is reported at once; warnings an
+operator should act on (no Multi-AZ standby, no automated backups, no copy
+region, no MemoryDB retention) are logged loudly but do not stop the backup.
+The result is the run's *settings*: one flat dict that the later tasks read
+through templates, with ``None`` for every component this installation (or
+this run's params) leaves out.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ue_backup import rpo
 from ue_backup.aws import aws_client
 from ue_backup.backup_set import COMPONENTS, BackupSet
 from ue_backup.config import ConfigError, InstallationConfig, load_config
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.ecd import EcdHook
 from ue_backup.hooks.velero import VeleroHook
+from ue_backup.tasks.rpo import ensure_alarms, rpo_settings
 
 log = logging.getLogger(__name__)
 
@@ -321,17 +325,24 @@ def preflight(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str
             f"a ue_restore run is in progress ({running_restores}): a backup now would capture "
             "a half-restored system; try again when it has finished"
         )
+    problems = [f"{path}: {message}" for path, message in rpo.problems(cfg)]
+    if problems:
+        raise PermanentFailure("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
     problems, warnings = check_resources(cfg, requested)
     for warning in warnings:
         log.warning("PREFLIGHT WARNING: %s", warning)
+    # The RPO alarm is the one thing preflight changes, once the input is known good: a
+    # run whose resources are broken is exactly when the alarm must exist.
+    _probe(problems, "rpo", "the CloudWatch RPO alarm", lambda: ensure_alarms(cfg))
     if problems:
         raise PermanentFailure(
-            "preflight found problems (nothing was changed):\n"
+            "preflight found problems (nothing was changed but the RPO alarm, if any):\n"
             + "\n".join(f"  - {p}" for p in problems)
         )
     backup_set = BackupSet.for_run(cfg.installation, dag_run.run_after, context["run_id"])
     settings = settings_for(cfg, backup_set, requested, params.get("reason"))
     settings["warnings"] = warnings
+    settings.update(rpo_settings(cfg))
     log.info(
         "Backup set %s of %s: components %s, cold window %s%s",
         backup_set.id,
