@@ -42,10 +42,10 @@ PLACEHOLDER = re.compile(r"\$\{([A-Za-z]+)\}")
 INLINE_POLICY_LIMIT = 10_240
 MANAGED_POLICY_LIMIT = 6_144
 
-# A restore's id is "<installation, cut to 24>-r<yymmddHHMMSS>" (restore_steps.restore_id);
-# the resources a side-by-side restore creates are named after it.
+# A restore's id is "<installation, cut to 24 by names.fit>-r<yymmddHHMMSS>"
+# (restore_steps.restore_id); the resources a side-by-side restore creates are named after it.
 RESTORE_STAMP = "-r" + "?" * 12
-# A drill's id is "<installation, cut to 21, no '--', no trailing '-'>-drill-<yymmddHHMMSS>"
+# A drill's id is "<installation, cut to 21 by names.fit>-drill-<yymmddHHMMSS>"
 # (drill_steps.drill_id); every temporary resource of a drill is named after it.
 DRILL_STAMP = "-drill-" + "?" * 12
 
@@ -73,14 +73,20 @@ COMPONENTS = {
     "S3Copy": "MemoryDbCopyBucket",
     "S3Drill": "DrillId",
     "Sns": "SnsTopicArn",
+    "CloudWatch": "MetricsRegion",
 }
+
+
+def _plugins() -> None:
+    """Put ``plugins/`` on the path: the rules and names come from the DAGs' own code."""
+    plugins = str(HERE.parent / "plugins")
+    if plugins not in sys.path:
+        sys.path.insert(0, plugins)
 
 
 def _config(data: Mapping[str, Any]) -> Any:
     """The validated configuration (``ue_backup.config``), so defaults match the DAGs'."""
-    plugins = str(HERE.parent / "plugins")
-    if plugins not in sys.path:
-        sys.path.insert(0, plugins)
+    _plugins()
     from ue_backup.config import parse_config
 
     return parse_config(dict(data))
@@ -88,7 +94,18 @@ def _config(data: Mapping[str, Any]) -> Any:
 
 def drill_id_pattern(installation: str) -> str:
     """Every drill id of the installation (``drill_steps.drill_id``), with ``?`` wildcards."""
-    return re.sub("-+", "-", installation[:21]).rstrip("-") + DRILL_STAMP
+    _plugins()
+    from ue_backup.names import DRILL_ID_KEEP, fit
+
+    return fit(installation, DRILL_ID_KEEP) + DRILL_STAMP
+
+
+def restore_id_pattern(installation: str) -> str:
+    """Every restore id of the installation (``restore_steps.restore_id``), with wildcards."""
+    _plugins()
+    from ue_backup.names import RESTORE_ID_KEEP, fit
+
+    return fit(installation, RESTORE_ID_KEEP) + RESTORE_STAMP
 
 
 def drill_namespace(cfg: Any) -> str:
@@ -119,7 +136,7 @@ def iam_values(
         "AccountId": str(account_id),
         "Installation": cfg.installation,
         "BackupSet": cfg.installation + SET_STAMP,
-        "RestoreId": cfg.installation[:24] + RESTORE_STAMP,
+        "RestoreId": restore_id_pattern(cfg.installation),
         "DrillId": drill_id_pattern(cfg.installation) if drills else None,
         "DbInstanceIdentifier": cfg.database.rds_instance_identifier if cfg.uses_rds else None,
         "EfsFileSystemId": cfg.efs.file_system_id,
@@ -137,7 +154,18 @@ def iam_values(
         "MemoryDbExportBucket": cross.memorydb_export_bucket if cross and cfg.memorydb else None,
         "MemoryDbCopyBucket": cross.memorydb_bucket if cross and cfg.memorydb else None,
         "SnsTopicArn": cfg.alerts.sns_topic_arn if cfg.alerts else None,
+        # The RPO guard's metric and alarms (ue_backup.tasks.rpo), when the guard is on.
+        "MetricsRegion": _metrics_region(cfg),
     }
+
+
+def _metrics_region(cfg: Any) -> str | None:
+    """Where the RPO guard's metric and alarms live; None when the guard is off."""
+    from ue_backup.rpo import targets
+
+    if not targets(cfg):
+        return None
+    return cfg.alerts.region if cfg.alerts else cfg.region
 
 
 def k8s_values(config: Mapping[str, Any], service_account: str) -> dict[str, str | None]:

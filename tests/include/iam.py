@@ -229,6 +229,18 @@ RESOURCES: dict[str, Callable[[Where, dict], list[str]]] = {
     "elasticfilesystem:DeleteMountTarget": lambda w, p: [
         w.arn("elasticfilesystem", f"file-system/{ANY}")
     ],
+    # PutMetricData has no resource type (its namespace is a condition key); the alarm
+    # actions are authorized against each alarm they name.
+    "cloudwatch:PutMetricData": lambda w, p: [ANY],
+    "cloudwatch:PutMetricAlarm": lambda w, p: [w.arn("cloudwatch", f"alarm:{p['AlarmName']}")],
+    "cloudwatch:DescribeAlarms": lambda w, p: [
+        w.arn("cloudwatch", f"alarm:{name}") for name in p.get("AlarmNames") or [ANY]
+    ],
+}
+
+# Condition keys an action's own authorization carries, from the request's parameters.
+ACTION_KEYS: dict[str, Callable[[dict], dict[str, Any]]] = {
+    "cloudwatch:PutMetricData": lambda p: {"cloudwatch:namespace": p.get("Namespace")},
 }
 
 
@@ -370,7 +382,8 @@ def requirements(request: Mapping[str, Any], account: str) -> list[Requirement]:
     tags = tags_of(params)
     carried = (tags or {}) if action in REQUEST_TAG_ACTIONS else None
     resources = RESOURCES.get(action, lambda w, p: generic_resources(service, w, p))(where, params)
-    needed = [Requirement(action, arn, carried, None, source) for arn in resources]
+    keys = tuple(ACTION_KEYS.get(action, lambda p: {})(params).items())
+    needed = [Requirement(action, arn, carried, None, source, keys) for arn in resources]
     if tags and service in TAGGING:
         created = CREATES[action](where, params) if action in CREATES else resources
         needed += [Requirement(TAGGING[service], arn, tags, None, source) for arn in created]
@@ -492,6 +505,7 @@ KNOWN_KEYS = (
     "iam:PassedToService",
     "kms:ViaService",
     "kms:GrantIsForAWSResource",
+    "cloudwatch:namespace",
 )
 
 

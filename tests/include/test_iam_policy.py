@@ -459,7 +459,8 @@ def test_an_s3_copy_reads_its_source_and_tags_need_their_own_action():
 
 
 def test_the_name_patterns_cover_the_names_the_code_makes_and_no_others():
-    for name in ("ue-test", "a" * 40, "ab--cd-efghijklmnopqrst-uvw"):
+    # The last: a '-' at the 24th and the 21st character, where the ids cut the name.
+    for name in ("ue-test", "a" * 40, "abcdefghijklmnopqrst-uv-wxyz"):
         cfg = parse_config({**CONFIG, "installation": name})
         values = iam_values({**CONFIG, "installation": name}, ACCOUNT)
         when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -667,3 +668,21 @@ def test_a_policy_too_large_for_a_role_is_split_into_managed_policies(tmp_path):
     written = sorted(out.glob("ue-backup-*.json"))
     assert [str(p) for p in written] == done.stdout.split()
     assert [json.loads(p.read_text()) for p in written] == parts
+
+
+def test_the_rpo_guard_publishes_to_its_namespace_and_keeps_its_own_alarms_only():
+    guarded = {**FULL, "schedule": "0 2 * * *"}
+    metric = request("cloudwatch", "PutMetricData", Namespace="UeBackup", MetricData=[])
+    alarm = request("cloudwatch", "PutMetricAlarm", AlarmName="ue-backup-rpo-ue-test-eu-west-1")
+    copy_alarm = request(
+        "cloudwatch", "DescribeAlarms", AlarmNames=[f"ue-backup-rpo-ue-test-{COPY_REGION}"]
+    )
+    assert not denied([metric, alarm, copy_alarm], config=guarded)
+    other_namespace = request("cloudwatch", "PutMetricData", Namespace="Other", MetricData=[])
+    assert denied([other_namespace], config=guarded) == {"cloudwatch:PutMetricData"}
+    other = request("cloudwatch", "PutMetricAlarm", AlarmName="ue-backup-rpo-ue-test-2-eu-west-1")
+    assert denied([other], config=guarded) == {"cloudwatch:PutMetricAlarm"}
+    every = request("cloudwatch", "DescribeAlarms")
+    assert denied([every], config=guarded) == {"cloudwatch:DescribeAlarms"}
+    # No schedule and no rpo section: the guard is off, and so are its permissions.
+    assert not {a for a in iam.allowed_actions(rendered(config=FULL)) if "cloudwatch" in a}
