@@ -26,6 +26,13 @@ EFS_CREATION_TOKEN_MAX = 64
 # Kubernetes: a DNS-1123 label (a Job's name, a label value, a namespace).
 K8S_LABEL_MAX = 63
 
+# How much of the installation name a restore id and a drill id keep: room for
+# "-r<12 digits>-agg" and "-drill-<12 digits>" within MemoryDB's 40. Used by the ids
+# (tasks/restore_steps.restore_id, tasks/drill_steps.drill_id) and by the IAM policy's
+# patterns of them (include/render.py), which must match what the ids are.
+RESTORE_ID_KEEP = 24
+DRILL_ID_KEEP = 21
+
 _HYPHENS = re.compile("-{2,}")
 
 

@@ -45,7 +45,7 @@ from ue_backup.kube_names import (
     RESTORE_NAME_LABEL,
     efs_volume_name,
 )
-from ue_backup.names import fit
+from ue_backup.names import DRILL_ID_KEEP, fit
 from ue_backup.notifications import TaskFailureNotifier
 from ue_backup.restore_scripts import DONE_MARKER, check_restored_tree
 from ue_backup.tasks.run_guard import refuse_while_running
@@ -108,7 +108,7 @@ def drill_id(installation: str, run_after: datetime) -> str:
     21 by ``names.fit``. From the run, not from the set: two drills of one
     set never share a resource, and a retry finds its own.
     """
-    return f"{fit(installation, 21)}-drill-{run_after.astimezone(UTC):%y%m%d%H%M%S}"
+    return f"{fit(installation, DRILL_ID_KEEP)}-drill-{run_after.astimezone(UTC):%y%m%d%H%M%S}"
 
 
 def drill_namespace(cfg: InstallationConfig) -> str:

@@ -26,7 +26,7 @@ from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.aws_backup import AwsBackupHook
 from ue_backup.hooks.memorydb import MemoryDbHook
 from ue_backup.hooks.velero import VeleroHook
-from ue_backup.names import MEMORYDB_CLUSTER_MAX, RDS_INSTANCE_MAX, fit
+from ue_backup.names import MEMORYDB_CLUSTER_MAX, RDS_INSTANCE_MAX, RESTORE_ID_KEEP, fit
 from ue_backup.planning import RestorePlanError, plan_restore, to_utc
 from ue_backup.tasks.run_guard import refuse_while_running
 
@@ -61,7 +61,7 @@ def restore_id(installation: str, run_after: datetime) -> str:
     valid the id is unchanged; a run started before keeps the id its
     ``validate`` stored anyway.
     """
-    return f"{fit(installation, 24)}-r{run_after.astimezone(UTC):%y%m%d%H%M%S}"
+    return f"{fit(installation, RESTORE_ID_KEEP)}-r{run_after.astimezone(UTC):%y%m%d%H%M%S}"
 
 
 def restore_names(installation: str, run_after: datetime) -> dict[str, str]:
