@@ -50,6 +50,27 @@ def sandbox(sandbox_session, monkeypatch):
     return sandbox_session
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _fast_aws_retries():
+    """botocore's retries back off a hundred times faster here than against AWS.
+
+    Standard mode waits up to 20 s before retrying a throttled call; the
+    sandbox answers in milliseconds and its throttling is a fault a test
+    armed, so a test of 20 throttles in a row would wait minutes for nothing.
+    What is retried and how often is botocore's own decision, unchanged.
+    """
+    from botocore.retries import standard
+
+    original = standard.ExponentialBackoff.delay_amount
+
+    def faster(self, context):
+        return original(self, context) / 100
+
+    standard.ExponentialBackoff.delay_amount = faster
+    yield
+    standard.ExponentialBackoff.delay_amount = original
+
+
 # --- the permission recorder ------------------------------------------------------------
 # Every request the system makes to the sandbox during the end-to-end tests, for the
 # IAM policy and RBAC checks in tests/include/ (see tests/include/recorder.py).

@@ -1,8 +1,18 @@
-"""A boto3 client for one AWS service through an Airflow connection.
+"""AWS clients through an Airflow connection, every one with botocore's retries.
 
 The task steps (preflight, verification, inventory, switch-over) make a few
 single calls to services that have no hook of this project; they all get
 their client here, through the provider's AwsBaseHook and its connection.
+
+This module is also the one place that says how an AWS call retries. A busy
+account answers ``ThrottlingException`` for minutes; botocore's default
+(legacy mode, 5 attempts) gave up after four retries and failed a backup.
+Every hook of the project mixes in ``RetryingHookMixin``: its clients, sync
+and async (the triggers' aiobotocore clients), retry in the configured mode
+(``aws_retries`` in the configuration; operators, sensors and triggers take it
+from the run's settings as ``botocore_config``). Precedence, the provider's
+own: a hook's explicit ``config``, else the connection's extra
+``config_kwargs``; ``retries`` missing from both is this module's default.
 """
 
 from __future__ import annotations
@@ -11,12 +21,67 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+from botocore.config import Config
+
+from ue_backup.config import AwsRetriesConfig
+
+SETTINGS_KEY = "aws_botocore_config"  # the run's settings carry the dict under this key
 
 
-def aws_client(aws_conn_id: str, region: str, client_type: str) -> Any:
-    return AwsBaseHook(aws_conn_id=aws_conn_id, region_name=region, client_type=client_type).conn
+def botocore_config(retries: AwsRetriesConfig | None = None) -> dict[str, Any]:
+    """The botocore configuration (a dict, as operators, sensors and triggers serialize it)."""
+    retries = retries or AwsRetriesConfig()
+    return {"retries": {"mode": retries.mode.value, "total_max_attempts": retries.max_attempts}}
 
 
-def settings_client(settings: Mapping[str, Any], client_type: str) -> Any:
-    """The client for a DAG run's settings, which carry ``aws_conn_id`` and ``region``."""
-    return aws_client(settings["aws_conn_id"], settings["region"], client_type)
+class RetryingHookMixin:
+    """An AwsBaseHook whose clients always retry in standard (or adaptive) mode.
+
+    ``config`` is what the provider hands to every client and session it
+    makes (``get_client_type``, also for ``get_async_conn``), so overriding it
+    covers both. The default only fills in ``retries`` when neither the hook's
+    ``config`` nor the connection's ``config_kwargs`` set them.
+    """
+
+    @property
+    def config(self) -> Config:
+        given = super().config  # type: ignore[misc]
+        return Config(**botocore_config()).merge(given)
+
+
+class RetryingAwsHook(RetryingHookMixin, AwsBaseHook):
+    """The provider's generic hook, with retries: for services without a hook here."""
+
+
+def aws_client(
+    aws_conn_id: str, region: str, client_type: str, config: Mapping[str, Any] | None = None
+) -> Any:
+    return RetryingAwsHook(
+        aws_conn_id=aws_conn_id,
+        region_name=region,
+        client_type=client_type,
+        config=dict(config) if config else None,
+    ).conn
+
+
+def settings_client(
+    settings: Mapping[str, Any], client_type: str, region: str | None = None
+) -> Any:
+    """The client for a DAG run's settings, which carry ``aws_conn_id``, ``region`` and the
+    retries; ``region`` overrides the settings' (a copy region)."""
+    return aws_client(
+        settings["aws_conn_id"],
+        region or settings["region"],
+        client_type,
+        settings.get(SETTINGS_KEY),
+    )
+
+
+def settings_hook(hook_class: type, settings: Mapping[str, Any], region: str | None = None) -> Any:
+    """A hook of ``hook_class`` for a DAG run's settings (connection, region, retries)."""
+    config = settings.get(SETTINGS_KEY)
+    return hook_class(
+        aws_conn_id=settings["aws_conn_id"],
+        region_name=region or settings["region"],
+        config=dict(config) if config else None,
+    )

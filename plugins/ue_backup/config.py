@@ -496,6 +496,26 @@ class CrossRegionConfig(_Model):
         return self.backup_vault_arn.rsplit(":", 1)[-1] if self.backup_vault_arn else None
 
 
+class RetryMode(StrEnum):
+    STANDARD = "standard"
+    ADAPTIVE = "adaptive"
+
+
+class AwsRetriesConfig(_Model):
+    """How every AWS call the project makes retries a transient error (botocore's retries).
+
+    A busy account answers ``ThrottlingException`` for minutes at a time, and a
+    service may answer 5xx or drop a connection: botocore retries each call up
+    to ``max_attempts`` times in all (the first included) with exponential
+    backoff, in ``standard`` mode (or ``adaptive``: also slows the client down
+    while throttled). Waits never fail on such an error anyway: they check
+    again later, until their own timeout.
+    """
+
+    mode: RetryMode = RetryMode.STANDARD
+    max_attempts: Annotated[int, Field(ge=1, le=50)] = 10
+
+
 class AlertsConfig(_Model):
     """Where failures and an overdue cold window are announced (an SNS topic).
 
@@ -510,34 +530,6 @@ class AlertsConfig(_Model):
     @property
     def region(self) -> str:
         return self.sns_topic_arn.split(":")[3]
-
-
-RPO_MAX_MINUTES = 7 * 24 * 60  # what a CloudWatch metric alarm can watch (ue_backup.rpo)
-
-
-class RpoConfig(_Model):
-    """The RPO guard: the largest acceptable age, in minutes, of the newest restorable set.
-
-    ``home_minutes`` for the home region, ``copy_minutes`` for the
-    ``cross_region`` region (default: ``home_minutes``). Left out, the RPO is
-    twice the schedule's longest interval plus ``cold_window.max_window_minutes``
-    (one failed run tolerated, two in a row page), at most 7 days; without a
-    schedule and without values the guard is off. Preflight refuses an RPO
-    shorter than the schedule's interval (``ue_backup.rpo.problems``).
-    """
-
-    home_minutes: PositiveInt | None = None
-    copy_minutes: PositiveInt | None = None
-
-    @field_validator("home_minutes", "copy_minutes")
-    @classmethod
-    def _alarm_can_watch(cls, value: int | None) -> int | None:
-        if value is not None and value > RPO_MAX_MINUTES:
-            raise ValueError(
-                f"{value} minutes is more than {RPO_MAX_MINUTES} (7 days): a CloudWatch metric "
-                "alarm evaluates at most 7 days of data, so the RPO could not be guarded"
-            )
-        return value
 
 
 # --- the installation --------------------------------------------------------
@@ -561,7 +553,7 @@ class InstallationConfig(_Model):
     prices: PricesConfig = PricesConfig()
     cross_region: CrossRegionConfig | None = None
     alerts: AlertsConfig | None = None
-    rpo: RpoConfig = RpoConfig()
+    aws_retries: AwsRetriesConfig = AwsRetriesConfig()
     aws_conn_id: str = "aws_default"
     kubernetes_conn_id: str = "kubernetes_default"
 

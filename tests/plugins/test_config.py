@@ -482,3 +482,23 @@ def test_memorydb_copy_region_must_be_the_sets_copy_region():
     assert "differs from cross_region.region" in problems_of(data)["memorydb.copy_region"]
     data["memorydb"]["copy_region"] = "eu-central-1"
     assert parse_config(data).memorydb.copy_region == "eu-central-1"
+
+
+def test_aws_retries_default_to_standard_mode_and_ten_attempts():
+    cfg = parse_config(VALID)
+    assert (cfg.aws_retries.mode.value, cfg.aws_retries.max_attempts) == ("standard", 10)
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ({"max_attempts": 0}, "greater than or equal to 1"),
+        ({"max_attempts": 500}, "less than or equal to 50"),
+        ({"mode": "legacy"}, "'standard' or 'adaptive'"),
+    ],
+)
+def test_bad_aws_retries_are_refused_by_field(value, words):
+    problems = problems_of(with_change("aws_retries", value))
+    field = f"aws_retries.{next(iter(value))}"
+    assert field in problems, problems
+    assert words in problems[field]

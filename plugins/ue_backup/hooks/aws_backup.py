@@ -11,6 +11,7 @@ from typing import Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
+from ue_backup.aws import RetryingHookMixin
 from ue_backup.waiters import CustomWaitersMixin
 
 # Terminal states per job kind; anything else is still running.
@@ -19,7 +20,7 @@ RESTORE_JOB_FAILED = ("FAILED", "ABORTED")
 COPY_JOB_FAILED = ("FAILED", "ABORTED", "PARTIAL")
 
 
-class AwsBackupHook(CustomWaitersMixin, AwsBaseHook):
+class AwsBackupHook(RetryingHookMixin, CustomWaitersMixin, AwsBaseHook):
     """Interact with AWS Backup through the ``backup`` boto3 client."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

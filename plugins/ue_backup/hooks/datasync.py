@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from airflow.providers.amazon.aws.hooks.datasync import DataSyncHook as ProviderDataSyncHook
 
+from ue_backup.aws import RetryingHookMixin
 from ue_backup.waiters import CustomWaitersMixin
 
 
-class DataSyncHook(CustomWaitersMixin, ProviderDataSyncHook):
-    """The provider's DataSync hook with this project's waiters."""
+class DataSyncHook(RetryingHookMixin, CustomWaitersMixin, ProviderDataSyncHook):
+    """The provider's DataSync hook with this project's waiters and retries."""

@@ -14,10 +14,11 @@ from typing import Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
+from ue_backup.aws import RetryingHookMixin
 from ue_backup.waiters import CustomWaitersMixin
 
 
-class EfsHook(CustomWaitersMixin, AwsBaseHook):
+class EfsHook(RetryingHookMixin, CustomWaitersMixin, AwsBaseHook):
     """Interact with Amazon EFS through the ``efs`` boto3 client."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -10,11 +10,12 @@ from typing import Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
+from ue_backup.aws import RetryingHookMixin
 from ue_backup.backup_set import tag_dict
 from ue_backup.waiters import CustomWaitersMixin
 
 
-class MemoryDbHook(CustomWaitersMixin, AwsBaseHook):
+class MemoryDbHook(RetryingHookMixin, CustomWaitersMixin, AwsBaseHook):
     """Interact with Amazon MemoryDB through the ``memorydb`` boto3 client."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

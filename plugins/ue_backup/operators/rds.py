@@ -12,11 +12,11 @@ import time
 from datetime import datetime
 from typing import Any
 
-from airflow.providers.amazon.aws.hooks.rds import RdsHook
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
 from ue_backup.errors import PermanentFailure
+from ue_backup.hooks.rds import RdsHook
 from ue_backup.links.console import RdsSnapshotLink
 from ue_backup.operators.base import BackupSetMixin
 from ue_backup.planning import to_utc

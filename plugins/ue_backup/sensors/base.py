@@ -14,10 +14,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import jmespath
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from botocore.exceptions import WaiterError
 
 from ue_backup.errors import PermanentFailure
 from ue_backup.triggers.base import ResourceWaiterTrigger
@@ -178,21 +176,22 @@ class AwsWaiterSensor(AwsBaseSensor):
         )
 
     def poke(self, context: Any) -> bool:
+        """One waiter attempt, judged as the trigger judges its checks (``trigger.judge``):
+        a failure state fails the task for good, another error fails this try (retries
+        apply), a transient error or a state still in progress is "not yet"."""
         trigger = self.trigger()
         waiter = self.hook.get_waiter(trigger.waiter_name)
         try:
             waiter.wait(**trigger.waiter_args, WaiterConfig={"MaxAttempts": 1})
-        except WaiterError as error:
-            if "terminal failure" in str(error):
-                status = ", ".join(
-                    f"{query}: {jmespath.search(query, error.last_response or {})}"
-                    for query in trigger.status_queries
-                )
-                raise PermanentFailure(f"{trigger.failure_message}: {status}") from None
-            if "Unexpected error" in str(error):  # an API error no acceptor expects: retryable
-                raise RuntimeError(f"{trigger.status_message}: {error}") from error
-            self.log.info("%s: %s", trigger.status_message, error.last_response and "not yet")
-            return False
+        except Exception as error:
+            verdict = trigger.judge(error)
+            if verdict is None:
+                self.log.info("%s: not yet", trigger.status_message)
+                return False
+            kind, message = verdict
+            if kind == "failed":
+                raise PermanentFailure(message) from None
+            raise RuntimeError(message) from error
         return True
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> str | None:

@@ -17,6 +17,11 @@ Such a task returns no XCom. The triggerer could push one, but Airflow 3.3
 stores it JSON-encoded once more than a worker does, so a task reading it
 would get text instead of the value; only waits whose result nothing reads
 end here (``tests/dags/test_poll_pace.py`` checks that).
+
+Every wait treats a transient error (throttling, a 5xx answer, a lost
+connection: ``ue_backup.transient``) as "not yet" and checks again at its
+next interval, until its own timeout; only a failure state or another error
+ends it as failed.
 """
 
 from __future__ import annotations
@@ -25,9 +30,13 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import jmespath
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
 from airflow.triggers.base import BaseTrigger, TaskSuccessEvent, TriggerEvent
+from botocore.exceptions import WaiterError
+
+from ue_backup.transient import is_transient
 
 
 def first_event(trigger: BaseTrigger) -> TriggerEvent:
@@ -131,9 +140,66 @@ class ResourceWaiterTrigger(EndsTaskOnSuccess, AwsBaseWaiterTrigger):
             botocore_config=botocore_config,
         )
 
+    def status(self, response: dict[str, Any] | None) -> str:
+        """The resource's state as the waiter saw it: the status queries' values, as the
+        provider words them (``FAILED - no space``)."""
+        values = (jmespath.search(query, response or {}) for query in self.status_queries)
+        return " - ".join(str(v) for v in values if v not in (None, ""))
+
+    def judge(self, error: BaseException) -> tuple[str, str] | None:
+        """What one waiter check that raised ``error`` means.
+
+        None: not yet (still running, or a transient error: throttling, 5xx,
+        a lost connection). Otherwise ``("failed", message)`` for a failure
+        state the waiter's acceptors name, ``("error", message)`` for another
+        error (access denied, a resource that does not exist). The sensor's
+        poke and this trigger's loop both judge by this.
+        """
+        if isinstance(error, WaiterError) and "terminal failure" in str(error):
+            return "failed", f"{self.failure_message}: {self.status(error.last_response)}"
+        if is_transient(error):
+            self.log.info("%s: not yet (transient error: %s)", self.status_message, error)
+            return None
+        if isinstance(error, WaiterError):
+            if (error.last_response or {}).get("Error"):
+                return "error", f"{self.failure_message}: {error}"
+            return None  # the one attempt ended without a final state: still running
+        return "error", f"{self.failure_message}: {type(error).__name__}: {error}"
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        async for event in super().run():
-            yield self.ending(event)
+        """Check every ``waiter_delay`` seconds, ``attempts`` times, one waiter attempt each.
+
+        Not the provider's ``async_wait``: that fails on a connection error,
+        and on an error answer outside its list of retriable codes (a 5xx
+        ``ServiceUnavailableException``, say); here every transient error is
+        "not yet" and counts as one check, so the wait ends at its own time.
+        """
+        hook = self.hook()
+        async with await hook.get_async_conn() as client:
+            waiter = hook.get_waiter(
+                self.waiter_name,
+                deferrable=True,
+                client=client,
+                config_overrides=self.waiter_config_overrides,
+            )
+            for attempt in range(self.attempts):
+                if attempt:
+                    await asyncio.sleep(self.waiter_delay)
+                try:
+                    await waiter.wait(**self.waiter_args, WaiterConfig={"MaxAttempts": 1})
+                except Exception as error:  # judged: a failure, or not yet
+                    verdict = self.judge(error)
+                    if verdict is not None:
+                        yield failure(verdict[1], **{self.return_key: self.return_value})
+                        return
+                    continue
+                yield self.ending(success(**{self.return_key: self.return_value}))
+                return
+        yield failure(
+            f"{self.status_message}: still not finished after {self.attempts} checks "
+            f"{self.waiter_delay} s apart",
+            **{self.return_key: self.return_value},
+        )
 
 
 class PollingTrigger(EndsTaskOnSuccess, BaseTrigger):
@@ -144,7 +210,8 @@ class PollingTrigger(EndsTaskOnSuccess, BaseTrigger):
     thread with the same hook the non-deferred path uses, so both paths judge
     alike. ``check`` returns an event to end the wait, or None to poll again
     after ``poll_interval`` seconds. A subclass that can end its task lists
-    ``end_task`` among its arguments.
+    ``end_task`` among its arguments. A check that raises a transient error
+    (``ue_backup.transient``) counts as "not yet"; any other error ends the wait.
     """
 
     serialized: tuple[str, ...] = ()
@@ -158,7 +225,13 @@ class PollingTrigger(EndsTaskOnSuccess, BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         while True:
-            event = await asyncio.to_thread(self.check)
+            try:
+                event = await asyncio.to_thread(self.check)
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                self.log.info("Not yet: transient error, checking again: %s", error)
+                event = None
             if event is not None:
                 yield self.ending(event)
                 return

@@ -8,8 +8,7 @@ snapshot can take hours, so this trigger uses botocore's own
 
 from __future__ import annotations
 
-from airflow.providers.amazon.aws.hooks.rds import RdsHook
-
+from ue_backup.hooks.rds import RdsHook
 from ue_backup.triggers.base import ResourceWaiterTrigger
 
 

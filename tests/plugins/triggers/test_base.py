@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+import json
 import pkgutil
 
 import pytest
@@ -211,3 +212,118 @@ def test_every_wait_that_can_end_its_task_ends_it_on_success_only(cls):
     assert cls(**{**sample(cls), "end_task": False}).ending(success()).payload == {
         "status": "success"
     }
+
+
+# --- transient errors are "not yet" ----------------------------------------------------------
+# One attempt per call (botocore gives up at once), so every throttle reaches the wait itself.
+
+ONE_ATTEMPT = {"retries": {"mode": "standard", "total_max_attempts": 1}}
+
+
+@pytest.fixture
+def snapshot(sandbox):
+    from ue_backup.hooks.memorydb import MemoryDbHook
+
+    sandbox.durations.update(memorydb_snapshot=0.1)
+    client = sandbox.client("memorydb")
+    client.create_cluster(
+        ClusterName="agg", NodeType="db.t4g.small", ACLName="open-access", NumShards=1
+    )
+    client.create_snapshot(ClusterName="agg", SnapshotName="snap")
+    assert MemoryDbHook(config=ONE_ATTEMPT).conn.meta.config.retries["total_max_attempts"] == 1
+    return "snap"
+
+
+def snapshot_trigger(**kwargs):
+    from ue_backup.triggers.memorydb import MemoryDbSnapshotAvailableTrigger
+
+    return round_trip(
+        MemoryDbSnapshotAvailableTrigger(
+            resource_id="snap", waiter_delay=0.05, botocore_config=ONE_ATTEMPT, **kwargs
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("ThrottlingException", 400),
+        ("ServiceUnavailableException", 503),  # not in the provider's list of retriable codes
+        ("InternalServerError", 500),
+    ],
+)
+def test_an_aws_wait_treats_throttling_and_5xx_as_not_yet(sandbox, snapshot, code, status):
+    from tests.sandbox.faults import Fault
+
+    sandbox.faults.add(Fault("memorydb", "DescribeSnapshots", code=code, status=status, times=20))
+
+    assert run_inline(snapshot_trigger()) == {"status": "success", "resource_id": "snap"}
+    assert sandbox.faults.armed() == []
+
+
+def test_an_aws_wait_that_only_meets_throttling_ends_at_its_own_time(sandbox, snapshot):
+    from tests.sandbox.faults import Fault
+
+    sandbox.faults.add(
+        Fault("memorydb", "DescribeSnapshots", code="ThrottlingException", status=400, times=None)
+    )
+
+    event = run_inline(snapshot_trigger(waiter_max_attempts=4))
+
+    assert event["status"] == "error"
+    assert "still not finished after 4 checks" in event["message"]
+
+
+def test_an_aws_wait_survives_a_lost_connection(sandbox, snapshot, monkeypatch):
+    connection = json.loads(sandbox.aws.airflow_connection())
+    connection["extra"]["endpoint_url"] = "http://127.0.0.1:9"  # nothing listens: refused
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
+
+    event = run_inline(snapshot_trigger(waiter_max_attempts=3))
+
+    assert event["status"] == "error"
+    assert "still not finished after 3 checks" in event["message"]
+
+
+def test_an_aws_wait_fails_on_an_error_that_is_not_transient(sandbox, snapshot):
+    from tests.sandbox.faults import Fault
+
+    sandbox.faults.add(
+        Fault("memorydb", "DescribeSnapshots", code="AccessDeniedException", status=403)
+    )
+
+    event = run_inline(snapshot_trigger())
+
+    assert event["status"] == "error"
+    assert "AccessDeniedException" in event["message"]
+
+
+class _Flaky(PollingTrigger):
+    """Raises its errors in turn, then succeeds."""
+
+    serialized = ()
+    poll_interval = 0
+
+    def __init__(self, errors):
+        super().__init__()
+        self.errors = list(errors)
+
+    def check(self):
+        if self.errors:
+            raise self.errors.pop(0)
+        return success(n=1)
+
+
+def test_a_polling_wait_treats_kubernetes_throttling_and_5xx_as_not_yet():
+    from kubernetes.client.exceptions import ApiException
+
+    errors = [ApiException(status=429), ApiException(status=503), ConnectionResetError()]
+
+    assert run_inline(_Flaky(errors)) == {"status": "success", "n": 1}
+
+
+def test_a_polling_wait_fails_on_an_error_that_is_not_transient():
+    from kubernetes.client.exceptions import ApiException
+
+    with pytest.raises(ApiException):
+        run_inline(_Flaky([ApiException(status=403)]))
