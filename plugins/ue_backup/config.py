@@ -532,6 +532,34 @@ class AlertsConfig(_Model):
         return self.sns_topic_arn.split(":")[3]
 
 
+RPO_MAX_MINUTES = 7 * 24 * 60  # what a CloudWatch metric alarm can watch (ue_backup.rpo)
+
+
+class RpoConfig(_Model):
+    """The RPO guard: the largest acceptable age, in minutes, of the newest restorable set.
+
+    ``home_minutes`` for the home region, ``copy_minutes`` for the
+    ``cross_region`` region (default: ``home_minutes``). Left out, the RPO is
+    twice the schedule's longest interval plus ``cold_window.max_window_minutes``
+    (one failed run tolerated, two in a row page), at most 7 days; without a
+    schedule and without values the guard is off. Preflight refuses an RPO
+    shorter than the schedule's interval (``ue_backup.rpo.problems``).
+    """
+
+    home_minutes: PositiveInt | None = None
+    copy_minutes: PositiveInt | None = None
+
+    @field_validator("home_minutes", "copy_minutes")
+    @classmethod
+    def _alarm_can_watch(cls, value: int | None) -> int | None:
+        if value is not None and value > RPO_MAX_MINUTES:
+            raise ValueError(
+                f"{value} minutes is more than {RPO_MAX_MINUTES} (7 days): a CloudWatch metric "
+                "alarm evaluates at most 7 days of data, so the RPO could not be guarded"
+            )
+        return value
+
+
 # --- the installation --------------------------------------------------------
 
 
@@ -553,6 +581,7 @@ class InstallationConfig(_Model):
     prices: PricesConfig = PricesConfig()
     cross_region: CrossRegionConfig | None = None
     alerts: AlertsConfig | None = None
+    rpo: RpoConfig = RpoConfig()
     aws_retries: AwsRetriesConfig = AwsRetriesConfig()
     aws_conn_id: str = "aws_default"
     kubernetes_conn_id: str = "kubernetes_default"
