@@ -223,6 +223,28 @@ def aws_tag_value(value: str) -> list[str]:
     return []
 
 
+def cloudwatch_alarm_name(name: str) -> list[str]:
+    """A CloudWatch alarm name (PutMetricAlarm.AlarmName).
+
+    botocore cloudwatch model: min 1, max 255. CloudWatch API reference,
+    PutMetricAlarm: "The name must contain only UTF-8 characters, and can't contain
+    ASCII control characters".
+    """
+    problems = []
+    if not 1 <= len(name) <= 255:
+        problems.append(f"must hold 1 to 255 characters (has {len(name)})")
+    if not name.isprintable():
+        problems.append("must not hold control characters")
+    return problems
+
+
+def cloudwatch_dimension_value(value: str) -> list[str]:
+    """A CloudWatch metric dimension value: botocore cloudwatch model, Dimension.Value 1-1024."""
+    if not 1 <= len(value) <= 1024:
+        return [f"must hold 1 to 1024 characters (has {len(value)})"]
+    return []
+
+
 RULES: dict[str, Callable[[str], list[str]]] = {
     "rds instance": rds_instance_identifier,
     "rds snapshot": rds_snapshot_identifier,
@@ -235,6 +257,8 @@ RULES: dict[str, Callable[[str], list[str]]] = {
     "k8s label value": k8s_label_value,
     "s3 key": s3_key,
     "aws tag value": aws_tag_value,
+    "cloudwatch alarm": cloudwatch_alarm_name,
+    "cloudwatch dimension value": cloudwatch_dimension_value,
 }
 
 
@@ -261,6 +285,7 @@ BOTOCORE_PARAMETERS: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("backup", "StartRestoreJob", "IdempotencyToken"),
     ),
     "s3 key": (("s3", "PutObject", "Key"), ("s3", "CopyObject", "Key")),
+    "cloudwatch alarm": (("cloudwatch", "PutMetricAlarm", "AlarmName"),),
 }
 
 
