@@ -62,7 +62,10 @@ SNS_TOPIC_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9
 S3_BUCKET_RE = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 K8S_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 K8S_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
-INSTALLATION_RE = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
+# Every snapshot and restored resource is named after the installation (``ueb-<name>-<time>``,
+# ``<name>-r<time>-db``): 40 characters leave room for the rest under RDS's and MemoryDB's
+# limits, and "--" would make names both refuse (tests/plugins/test_names.py).
+INSTALLATION_RE = re.compile(r"^[a-z](?!.*--)[a-z0-9-]{0,38}[a-z0-9]$")
 # One requirement of a Kubernetes label selector: key, key=value, key!=value,
 # key in (a,b), key notin (a,b), !key.
 _LABEL_KEY = r"([a-z0-9A-Z.\-/_]+)"
@@ -586,9 +589,21 @@ class InstallationConfig(_Model):
     aws_conn_id: str = "aws_default"
     kubernetes_conn_id: str = "kubernetes_default"
 
-    _name = field_validator("installation")(
-        _matches(INSTALLATION_RE, "installation name (lowercase letters, digits, '-')")
-    )
+    @field_validator("installation")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if "--" in value:
+            raise ValueError(
+                f"{value!r} holds '--': the snapshots and restored resources named after the "
+                "installation would too, and RDS and MemoryDB refuse two hyphens in a row"
+            )
+        if not INSTALLATION_RE.match(value):
+            raise ValueError(
+                f"{value!r} is not a valid installation name (2 to 40 lowercase letters, "
+                "digits and '-', a letter first, no '-' last)"
+            )
+        return value
+
     _region = field_validator("region")(_matches(REGION_RE, "AWS region"))
 
     _schedule = field_validator("schedule")(_cron)

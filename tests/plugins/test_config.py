@@ -102,6 +102,8 @@ INVALID = [
     # (what, dotted path to change, new value or ... to delete, field named, words in message)
     ("missing name", "installation", ..., "installation", "required"),
     ("bad name", "installation", "UE Prod!", "installation", "not a valid installation name"),
+    ("name too long", "installation", "a" * 41, "installation", "not a valid installation name"),
+    ("name with --", "installation", "ue--prod", "installation", "RDS and MemoryDB refuse"),
     ("bad region", "region", "europe-1", "region", "not a valid AWS region"),
     ("missing database", "database", ..., "database", "required"),
     ("unknown engine", "database.engine", "oracle", "database.engine", "rds"),
