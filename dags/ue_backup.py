@@ -80,8 +80,14 @@ from ue_backup.sensors.memorydb import MemoryDbSnapshotAvailableSensor
 from ue_backup.sensors.rds import RdsSnapshotAvailableSensor
 from ue_backup.sensors.velero import VeleroBackupCompletedSensor
 
-AWS = {"aws_conn_id": setting("aws_conn_id"), "region_name": setting("region")}
-COPY_REGION = {"aws_conn_id": setting("aws_conn_id"), "region_name": setting("copy_region")}
+# Every AWS step retries as the configuration says (aws_retries; ue_backup.aws).
+RETRIES = {"botocore_config": setting("aws_botocore_config")}
+AWS = {"aws_conn_id": setting("aws_conn_id"), "region_name": setting("region"), **RETRIES}
+COPY_REGION = {
+    "aws_conn_id": setting("aws_conn_id"),
+    "region_name": setting("copy_region"),
+    **RETRIES,
+}
 K8S = {"kubernetes_conn_id": setting("kubernetes_conn_id")}
 SET = {"backup_set_id": setting("backup_set")}
 

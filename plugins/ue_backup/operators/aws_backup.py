@@ -66,6 +66,7 @@ class AwsBackupStartEfsBackupJobOperator(BackupSetMixin, _AwsBackupJobOperator):
     """
 
     template_fields = aws_template_fields(
+        "botocore_config",
         "backup_set_id",
         "file_system_id",
         "backup_vault_name",
@@ -155,6 +156,7 @@ class AwsBackupStartEfsRestoreJobOperator(_AwsBackupJobOperator):
     """
 
     template_fields = aws_template_fields(
+        "botocore_config",
         "recovery_point_arn",
         "iam_role_arn",
         "idempotency_token",
@@ -209,6 +211,7 @@ class AwsBackupStartCopyJobOperator(_AwsBackupJobOperator):
     """
 
     template_fields = aws_template_fields(
+        "botocore_config",
         "recovery_point_arn",
         "source_vault_name",
         "destination_vault_arn",

@@ -23,7 +23,7 @@ class DataSyncStartCopyOperator(BackupSetMixin, AwsBaseOperator[DataSyncHook]):
     """Start the EFS-to-EFS task for this backup set; returns ``{"task_execution_arn", ...}``."""
 
     aws_hook_class = DataSyncHook
-    template_fields = aws_template_fields("backup_set_id", "task_arn")
+    template_fields = aws_template_fields("botocore_config", "backup_set_id", "task_arn")
 
     def __init__(self, *, backup_set_id: str, task_arn: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)

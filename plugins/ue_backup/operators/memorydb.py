@@ -17,12 +17,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.memorydb import MemoryDbHook
+from ue_backup.hooks.s3 import S3Hook
 from ue_backup.links.console import MemoryDbSnapshotLink
 from ue_backup.operators.base import BackupSetMixin
 from ue_backup.planning import iso, memorydb_snapshot_time
@@ -60,7 +60,7 @@ class MemoryDbCreateSnapshotOperator(BackupSetMixin, AwsBaseOperator[MemoryDbHoo
     """Create the set's snapshot of the cluster (a retry reuses it); returns its record."""
 
     aws_hook_class = MemoryDbHook
-    template_fields = aws_template_fields("backup_set_id", "cluster_name")
+    template_fields = aws_template_fields("botocore_config", "backup_set_id", "cluster_name")
     operator_extra_links = (MemoryDbSnapshotLink(),)
 
     def __init__(self, *, backup_set_id: str, cluster_name: str, **kwargs: Any) -> None:
@@ -98,6 +98,7 @@ class MemoryDbRestoreClusterOperator(AwsBaseOperator[MemoryDbHook]):
 
     aws_hook_class = MemoryDbHook
     template_fields = aws_template_fields(
+        "botocore_config",
         "snapshot_name",
         "snapshot_arns",
         "target_cluster_name",
@@ -180,7 +181,9 @@ class MemoryDbCopySnapshotOperator(AwsBaseOperator[MemoryDbHook]):
     """Copy a snapshot (to another name, optionally exported to an S3 bucket)."""
 
     aws_hook_class = MemoryDbHook
-    template_fields = aws_template_fields("source_snapshot_name", "target_snapshot_name")
+    template_fields = aws_template_fields(
+        "botocore_config", "source_snapshot_name", "target_snapshot_name"
+    )
 
     def __init__(
         self,
@@ -248,7 +251,7 @@ def rdb_keys(s3: Any, bucket: str, snapshot_name: str) -> list[dict[str, Any]]:
 
 def s3_client(hook: AwsBaseHook, region: str) -> Any:
     """An S3 client through the hook's connection, in ``region``."""
-    return S3Hook(aws_conn_id=hook.aws_conn_id, region_name=region).conn
+    return S3Hook(aws_conn_id=hook.aws_conn_id, region_name=region, config=hook.config).conn
 
 
 class MemoryDbExportSnapshotOperator(BackupSetMixin, AwsBaseOperator[MemoryDbHook]):
@@ -261,7 +264,7 @@ class MemoryDbExportSnapshotOperator(BackupSetMixin, AwsBaseOperator[MemoryDbHoo
     """
 
     aws_hook_class = MemoryDbHook
-    template_fields = aws_template_fields("backup_set_id", "bucket")
+    template_fields = aws_template_fields("botocore_config", "backup_set_id", "bucket")
 
     def __init__(self, *, backup_set_id: str, bucket: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -302,7 +305,7 @@ class MemoryDbCopyExportOperator(BackupSetMixin, AwsBaseOperator[MemoryDbHook]):
 
     aws_hook_class = MemoryDbHook
     template_fields = aws_template_fields(
-        "backup_set_id", "export_bucket", "target_bucket", "destination_region"
+        "botocore_config", "backup_set_id", "export_bucket", "target_bucket", "destination_region"
     )
 
     def __init__(

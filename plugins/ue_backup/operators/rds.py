@@ -59,7 +59,9 @@ class RdsStartSnapshotOperator(BackupSetMixin, AwsBaseOperator[RdsHook]):
     """
 
     aws_hook_class = RdsHook
-    template_fields = aws_template_fields("backup_set_id", "db_instance_identifier")
+    template_fields = aws_template_fields(
+        "botocore_config", "backup_set_id", "db_instance_identifier"
+    )
     operator_extra_links = (RdsSnapshotLink(),)
 
     def __init__(
@@ -128,6 +130,7 @@ class RdsRestoreInstanceOperator(AwsBaseOperator[RdsHook]):
 
     aws_hook_class = RdsHook
     template_fields = aws_template_fields(
+        "botocore_config",
         "target_instance_identifier",
         "source_instance_identifier",
         "snapshot_id",
@@ -269,7 +272,9 @@ class RdsCopySnapshotOperator(BackupSetMixin, AwsBaseOperator[RdsHook]):
     """
 
     aws_hook_class = RdsHook
-    template_fields = aws_template_fields("backup_set_id", "source_snapshot_arn", "kms_key_id")
+    template_fields = aws_template_fields(
+        "botocore_config", "backup_set_id", "source_snapshot_arn", "kms_key_id"
+    )
     operator_extra_links = (RdsSnapshotLink(),)
 
     def __init__(

@@ -125,7 +125,7 @@ class AwsWaiterSensor(AwsBaseSensor):
     """
 
     trigger_class: type[ResourceWaiterTrigger]
-    template_fields = aws_template_fields("resource_id")
+    template_fields = aws_template_fields("botocore_config", "resource_id")
 
     def __init__(
         self,

@@ -13,16 +13,16 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from botocore.exceptions import ClientError
 
-from ue_backup.aws import aws_client, settings_client
+from ue_backup.aws import settings_client, settings_hook
 from ue_backup.backup_set import BackupSet, tag_dict
 from ue_backup.config import PricesConfig, load_config
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.aws_backup import AwsBackupHook
 from ue_backup.hooks.ecd import EcdHook
 from ue_backup.hooks.memorydb import MemoryDbHook
+from ue_backup.hooks.s3 import S3Hook
 from ue_backup.hooks.velero import VeleroHook
 from ue_backup.manifest import build_manifest, manifest_json, summary_table
 from ue_backup.operators.memorydb import snapshot_record as memorydb_record
@@ -94,7 +94,7 @@ def read_artifacts(settings: Mapping[str, Any], records: Mapping[str, Any]) -> d
             )["DBSnapshots"][0]
         )
     if records.get("efs"):
-        backup = AwsBackupHook(aws_conn_id=settings["aws_conn_id"], region_name=settings["region"])
+        backup = settings_hook(AwsBackupHook, settings)
         found["backup_job"] = backup.describe_backup_job(records["efs"]["job_id"])
         arn = records["efs"]["recovery_point_arn"] or found["backup_job"]["RecoveryPointArn"]
         found["recovery_point"] = _unless_missing(
@@ -108,7 +108,7 @@ def read_artifacts(settings: Mapping[str, Any], records: Mapping[str, Any]) -> d
             )
         )
     if records.get("memorydb"):
-        hook = MemoryDbHook(aws_conn_id=settings["aws_conn_id"], region_name=settings["region"])
+        hook = settings_hook(MemoryDbHook, settings)
         snapshot = hook.get_snapshot(records["memorydb"]["id"])
         found["memorydb_snapshot"] = snapshot
         if snapshot:
@@ -127,17 +127,17 @@ def read_copies(
     """Describe the cross-region copies, each in the region that holds it."""
     region = settings.get("copy_region")
     if records.get("rds_copy"):
-        rds = aws_client(settings["aws_conn_id"], region, "rds")
+        rds = settings_client(settings, "rds", region=region)
         found["rds_snapshot_copy"] = _unless_missing(
             lambda: rds.describe_db_snapshots(DBSnapshotIdentifier=records["rds_copy"]["id"])[
                 "DBSnapshots"
             ][0]
         )
     if records.get("efs_copy"):
-        home = AwsBackupHook(aws_conn_id=settings["aws_conn_id"], region_name=settings["region"])
+        home = settings_hook(AwsBackupHook, settings)
         job = home.describe_copy_job(records["efs_copy"]["job_id"])
         found["copy_job"] = job
-        far = AwsBackupHook(aws_conn_id=settings["aws_conn_id"], region_name=region)
+        far = settings_hook(AwsBackupHook, settings, region=region)
         vault = job["DestinationBackupVaultArn"].rsplit(":", 1)[-1]
         arn = job.get("DestinationRecoveryPointArn")
         if arn:
@@ -146,7 +146,7 @@ def read_copies(
             )
             found["recovery_point_copy_tags"] = far.recovery_point_tags(arn)
     if records.get("memorydb_copy"):
-        s3 = aws_client(settings["aws_conn_id"], region, "s3")
+        s3 = settings_client(settings, "s3", region=region)
         bucket, objects = records["memorydb_copy"]["bucket"], []
         for arn in records["memorydb_copy"]["snapshot_arns"]:
             key = arn.split("/", 1)[1]
@@ -295,7 +295,7 @@ def write_manifest(
     backup_set = BackupSet.parse(settings["backup_set"], run_id=run_id)
     memorydb_first = False
     if settings.get("memorydb_cluster"):
-        hook = MemoryDbHook(aws_conn_id=settings["aws_conn_id"], region_name=settings["region"])
+        hook = settings_hook(MemoryDbHook, settings)
         memorydb_first = len(hook.list_snapshots(settings["memorydb_cluster"])) <= 1
     manifest = build_manifest(
         backup_set,
@@ -307,7 +307,7 @@ def write_manifest(
         created_at=datetime.now(UTC),
     )
     key = f"{settings['manifest_prefix']}{backup_set.manifest_key}"
-    S3Hook(aws_conn_id=settings["aws_conn_id"], region_name=settings["region"]).load_string(
+    settings_hook(S3Hook, settings).load_string(
         manifest_json(manifest), key=key, bucket_name=settings["manifest_bucket"], replace=True
     )
     manifest["location"] = f"s3://{settings['manifest_bucket']}/{key}"

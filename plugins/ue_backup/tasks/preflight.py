@@ -19,13 +19,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ue_backup import rpo
-from ue_backup.aws import aws_client
+from ue_backup.aws import SETTINGS_KEY, aws_client, botocore_config
 from ue_backup.backup_set import COMPONENTS, BackupSet
 from ue_backup.config import ConfigError, InstallationConfig, load_config
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.ecd import EcdHook
 from ue_backup.hooks.velero import VeleroHook
 from ue_backup.tasks.rpo import ensure_alarms, rpo_settings
+from ue_backup.transient import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -60,18 +61,26 @@ def check_params(params: Mapping[str, Any], conf: Mapping[str, Any]) -> list[str
 
 
 def _aws(cfg: InstallationConfig, client_type: str):
-    return aws_client(cfg.aws_conn_id, cfg.region, client_type)
+    return aws_client(cfg.aws_conn_id, cfg.region, client_type, botocore_config(cfg.aws_retries))
 
 
 def _probe(problems: list[str], field: str, what: str, call: Callable[[], Any]) -> Any:
-    """Run one existence check; a failure becomes a problem naming the field."""
+    """Run one existence check; a failure becomes a problem naming the field.
+
+    Except a transient error (throttling, 5xx, no connection) that outlasted
+    botocore's retries: it says nothing about the resource, so it fails this
+    try, and Airflow retries the task, instead of refusing the run.
+    """
     try:
         return call()
-    except ClientError as error:
+    except Exception as error:
+        if is_transient(error):
+            raise RuntimeError(f"{field}: {what} could not be checked now: {error}") from error
+        if not isinstance(error, ClientError):
+            problems.append(f"{field}: {what} cannot be used ({error})")
+            return None
         code = error.response.get("Error", {}).get("Code", "ClientError")
         problems.append(f"{field}: {what} cannot be used ({code}: {error})")
-    except Exception as error:  # every failure is a problem to list, not a crash
-        problems.append(f"{field}: {what} cannot be used ({error})")
     return None
 
 
@@ -186,7 +195,9 @@ def check_copy_resources(
     assert cross is not None
 
     def far(client_type: str):
-        return aws_client(cfg.aws_conn_id, cross.region, client_type)
+        return aws_client(
+            cfg.aws_conn_id, cross.region, client_type, botocore_config(cfg.aws_retries)
+        )
 
     if cfg.efs.aws_backup and cross.backup_vault_name:
         _probe(
@@ -224,7 +235,7 @@ def check_copy_resources(
                 f"cross_region.{field}",
                 f"S3 bucket {bucket}",
                 lambda bucket=bucket, region=region: aws_client(
-                    cfg.aws_conn_id, region, "s3"
+                    cfg.aws_conn_id, region, "s3", botocore_config(cfg.aws_retries)
                 ).get_bucket_location(Bucket=bucket),
             )
             # get_bucket_location says None for us-east-1, the region it was made in otherwise.
@@ -249,6 +260,7 @@ def settings_for(
         "region": cfg.region,
         "reason": reason or "",
         "aws_conn_id": cfg.aws_conn_id,
+        SETTINGS_KEY: botocore_config(cfg.aws_retries),
         "kubernetes_conn_id": cfg.kubernetes_conn_id,
         "rds_instance": cfg.database.rds_instance_identifier if "database" in wanted else None,
         "efs_file_system_id": efs.file_system_id,
