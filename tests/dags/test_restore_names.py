@@ -14,10 +14,13 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import jinja2
+import pytest
 from hypothesis import example, given, settings
 
-from tests.dags.runner import load_dags
+from tests.dags.runner import load_dags, run_dag, write_config
 from tests.plugins.names_support import CASE_7, installations, problems_of, times
+from tests.sandbox.aws.network import add_mount_targets
+from tests.sandbox.installation import seed_installation
 from ue_backup.kube_names import efs_volume_name
 from ue_backup.tasks.restore_steps import restore_names
 
@@ -61,3 +64,32 @@ def test_every_name_the_restore_dag_makes_is_valid(installation, when):
         if field == "claim_name"
     ]
     assert problems_of(named) == []
+
+
+@pytest.mark.e2e
+def test_case_7_backs_up_and_restores_side_by_side_on_the_sandbox(
+    sandbox_session, tmp_path, monkeypatch
+):
+    """Case 7 end to end: the sandbox's RDS refuses '--' as AWS does, as the old id made."""
+    sandbox = sandbox_session
+    sandbox.reset()
+    for name, value in sandbox.connection_env().items():
+        monkeypatch.setenv(name, value)
+    inst = seed_installation(sandbox, CASE_7)
+    add_mount_targets(sandbox, inst.file_system_id)
+    inst.config["cold_window"]["drain_timeout_minutes"] = 0.05
+    write_config(inst.config, tmp_path, monkeypatch)
+    assert run_dag("ue_backup").state == "success"
+
+    result = run_dag("ue_restore", {"mode": "restore"})
+
+    assert result.state == "success", result.tasks
+    rid = result.xcom("validate")["restore_id"]
+    assert rid.startswith("abcdefghijklmnopqrstuvw-r")
+    restored = result.xcom("report")["restored"]
+    rds = sandbox.client("rds").describe_db_instances(DBInstanceIdentifier=restored["database"])
+    assert rds["DBInstances"][0]["DBInstanceStatus"] == "available"
+    memorydb = sandbox.client("memorydb").describe_clusters(
+        ClusterName=restored["memorydb_cluster"]
+    )
+    assert memorydb["Clusters"][0]["Status"] == "available"
