@@ -221,6 +221,8 @@ with DAG(
         task_id="resume_workflows",
         namespace=setting("namespace"),
         owners=setting("backup_set"),
+        # judged before resuming: every ECD stayed stopped while the copies ran
+        windows=[xcom("suspend_workflows"), xcom("check_external_window")],
         retries=5,
         **K8S,
     ).as_teardown(setups=suspend, on_failure_fail_dagrun=True)
@@ -323,7 +325,8 @@ with DAG(
             "efs_copy": ti.xcom_pull(task_ids="copy_efs_recovery_point"),
             "memorydb_copy": ti.xcom_pull(task_ids="copy_memorydb_snapshot"),
         }
-        return run_verify(ti.xcom_pull(task_ids="preflight"), records)
+        window = (ti.xcom_pull(task_ids="resume_workflows") or {}).get("window")
+        return run_verify(ti.xcom_pull(task_ids="preflight"), records, window)
 
     @task(trigger_rule=TriggerRule.NONE_FAILED, outlets=[BACKUP_SET_ASSET])
     def manifest(**context: Any) -> dict[str, Any]:
@@ -335,8 +338,18 @@ with DAG(
         start = (ti.xcom_pull(task_ids="suspend_workflows") or {}).get("window_start") or (
             ti.xcom_pull(task_ids="check_external_window") or {}
         ).get("window_start")
-        end = (ti.xcom_pull(task_ids="resume_workflows") or {}).get("window_end")
-        window = {"start": start, "end": end, "mode": settings["cold_window"]} if start else None
+        closed = ti.xcom_pull(task_ids="resume_workflows") or {}
+        proof = closed.get("window") or {}  # its verdict: intact, else verify failed
+        window = (
+            {
+                "start": start,
+                "end": closed.get("window_end"),
+                "mode": settings["cold_window"],
+                "state": proof.get("state", "none"),
+            }
+            if start
+            else None
+        )
         result = write_manifest(settings, ti.xcom_pull(task_ids="verify"), window, ti.run_id)
         context["outlet_events"][BACKUP_SET_ASSET].extra = {
             "installation": result["installation"],
@@ -358,4 +371,5 @@ with DAG(
     checked = verify()
     [rds_available, efs_done, datasync_done, memorydb_available, velero_done] >> checked
     [rds_copy_available, efs_copy_done, memorydb_copy] >> checked
+    resume >> checked  # verify reads the window's verdict, judged before resuming
     [checked, resume] >> manifest() >> publish_rpo_metric()

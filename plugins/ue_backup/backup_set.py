@@ -19,6 +19,10 @@ COMPONENTS = ("database", "efs", "memorydb", "velero")
 INSTALLATION_TAG = "ue-backup:installation"
 BACKUP_SET_TAG = "ue-backup:backup-set"
 RUN_ID_TAG = "ue-backup:run-id"
+# Put on every artifact of a set by its verification: "passed" or "failed" (absent: its
+# run never verified it), and how its cold window ended: "intact", "broken" or "none".
+VERIFIED_TAG = "ue-backup:verified"
+WINDOW_TAG = "ue-backup:window"
 
 
 def tag_dict(tags: Iterable[Mapping[str, str]] | None) -> dict[str, str]:
@@ -29,6 +33,8 @@ def tag_dict(tags: Iterable[Mapping[str, str]] | None) -> dict[str, str]:
 # Kubernetes label keys allow one '/', not ':'.
 BACKUP_SET_LABEL = "ue-backup/backup-set"
 INSTALLATION_LABEL = "ue-backup/installation"
+VERIFIED_LABEL = "ue-backup/verified"
+WINDOW_LABEL = "ue-backup/window"
 
 _SET_ID_RE = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]-\d{8}t\d{6}z$")
 

@@ -92,6 +92,8 @@ def build_manifest(
             "end": iso(end) if end else None,
             "seconds": round((end - start).total_seconds(), 3) if end else None,
             "mode": cold_window.get("mode"),
+            # proven at its close (cold_window.judge): "intact" or, without a window, "none"
+            "state": cold_window.get("state", "none"),
         }
     return {
         "version": MANIFEST_VERSION,

@@ -148,6 +148,88 @@ def test_the_drain_waits_for_an_ecd_disabled_just_before_the_run(sandbox, instal
     assert ecd_enabled(sandbox) == {"ecd-rating": True, "ecd-aggregation": False}  # as left
 
 
+def when_mutated(sandbox, service: str, operation: str, action, timeout: float = 60.0):
+    """Run ``action`` in the background as soon as the sandbox records ``operation``."""
+    import threading
+    import time
+
+    def wait_then_act():
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if sandbox.log.entries(service, operation):
+                action()
+                return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=wait_then_act, daemon=True)
+    thread.start()
+    return thread
+
+
+def set_marks(sandbox, result) -> dict[str, tuple[str, str]]:
+    """(ue-backup:verified, ue-backup:window) on the run's RDS snapshot and recovery point."""
+    rds = sandbox.client("rds")
+    (snapshot,) = rds.describe_db_snapshots(DBSnapshotIdentifier=result.xcom("rds_snapshot")["id"])[
+        "DBSnapshots"
+    ]
+    rds_tags = {t["Key"]: t["Value"] for t in snapshot["TagList"]}
+    point = result.xcom("efs_backup")["recovery_point_arn"]
+    efs_tags = sandbox.client("backup").list_tags(ResourceArn=point)["Tags"]
+    return {
+        kind: (tags.get("ue-backup:verified"), tags.get("ue-backup:window"))
+        for kind, tags in (("rds", rds_tags), ("efs", efs_tags))
+    }
+
+
+def test_an_ecd_switched_on_while_the_efs_job_runs_breaks_the_window_loudly(
+    sandbox, installation, tmp_path, monkeypatch, capfd, caplog
+):
+    topic = alert_topic(sandbox)
+    write_config(
+        {**installation.config, "alerts": {"sns_topic_arn": topic.topic_arn}}, tmp_path, monkeypatch
+    )
+    sandbox.durations.update(backup_job=3.0)  # time for someone to step in
+    someone = when_mutated(
+        sandbox, "backup", "StartBackupJob", lambda: switch_ecd("ecd-rating", True)
+    )
+
+    result = run_dag("ue_backup")
+    someone.join()
+
+    assert result.state == "failed", result.tasks
+    assert result.tasks["verify"] == "failed", result.tasks
+    assert result.tasks["manifest"] in ("upstream_failed", "skipped"), result.tasks
+    verdict = result.xcom("resume_workflows")["window"]
+    assert verdict["state"] == "broken"
+    assert any(p.startswith("ECD ecd-rating was changed") for p in verdict["problems"])
+    # the ECDs end as the operator left them: the re-enabled one on, the other resumed
+    assert ecd_enabled(sandbox) == {"ecd-rating": True, "ecd-aggregation": True}
+    assert result.xcom("resume_workflows")["outcomes"]["ecd-rating"] == "left-enabled"
+    alerts = topic.messages()
+    assert [a["subject"] for a in alerts] == ["ue-backup ue-test: ue_backup failed at verify"]
+    (alert,) = alerts
+    assert "verify" in alert["subject"]
+    assert "ECD ecd-rating was changed by someone else during the window" in alert["message"]
+    # every artifact says so: no planner takes this set by default
+    assert set_marks(sandbox, result) == {"rds": ("failed", "broken"), "efs": ("failed", "broken")}
+
+
+def test_an_intact_window_is_proven_and_every_artifact_marked_verified(sandbox, installation):
+    result = run_dag("ue_backup")
+
+    assert result.state == "success", result.tasks
+    verdict = result.xcom("resume_workflows")["window"]
+    assert (verdict["state"], verdict["problems"]) == ("intact", [])
+    assert verdict["ecds"] == sorted(installation.ecds)
+    manifest = manifest_in_s3(sandbox, installation)
+    assert manifest["cold_window"]["state"] == "intact"
+    window_check = [
+        c for c in manifest["verification"]["checks"] if c["check"] == "cold window intact"
+    ]
+    assert [c["ok"] for c in window_check] == [True]
+    assert set_marks(sandbox, result) == {"rds": ("passed", "intact"), "efs": ("passed", "intact")}
+
+
 def asset_event_extras(result) -> list[dict]:
     """The extras of the backup-set Asset events this run emitted."""
     from airflow.models.asset import AssetEvent, AssetModel

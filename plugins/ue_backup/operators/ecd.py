@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from ue_backup.cold_window import judge, mark
+
 if TYPE_CHECKING:  # imported when used: a DAG parse never loads the Kubernetes client
     from ue_backup.hooks.ecd import EcdHook
 
@@ -101,9 +103,15 @@ class EcdSuspendOperator(_EcdOperator):
                 "Left alone (disabled before this run, not ours to resume): %s", skipped
             )
         self.log.info("Cold window open at %s; resume deadline %s", window_start, deadline)
+        # Read again after switching: the generations the window's close is judged against.
+        opened = hook.select_ecds(self.namespace, self.label_selector, self.names)
         return {
             "suspended": held,
             "selected": names,
+            "ecds": mark(opened),
+            "namespace": self.namespace,
+            "label_selector": self.label_selector,
+            "names": self.names,
             "already_disabled": skipped,
             "window_start": window_start.isoformat(),
             "resume_deadline": deadline.isoformat(),
@@ -117,17 +125,64 @@ class EcdResumeOperator(_EcdOperator):
     a half-finished suspension. A second run is a no-op; an ECD somebody
     re-enabled meanwhile is left as it is. Several owners serve a restore:
     its own suspension, and the backup set's, which Velero brought back on
-    the restored ECDs. Returns ``{"outcomes", "window_end"}``.
+    the restored ECDs. Returns ``{"outcomes", "window_end", "window"}``.
+
+    ``windows``: the records of the window's opening (the suspend task's, or in
+    external mode the window check's); the first that recorded ECDs is judged
+    (``cold_window.judge``) before anything is resumed, since it runs once
+    every copy has completed. ``window`` is that verdict, None without a record.
     """
 
-    template_fields = ("namespace", "owners", "kubernetes_conn_id")
+    template_fields = ("namespace", "owners", "kubernetes_conn_id", "windows")
 
-    def __init__(self, *, owners: list[str] | str, **kwargs: Any) -> None:
+    def __init__(
+        self, *, owners: list[str] | str, windows: list[Any] | str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.owners = owners
+        self.windows = windows
+
+    def judge_window(self, owners: list[str]) -> dict[str, Any] | None:
+        """The cold window's verdict, judged on the cluster as it is now (before resuming)."""
+        records = self.windows if isinstance(self.windows, list) else [self.windows]
+        opened = next((r for r in records if isinstance(r, dict) and "ecds" in r), None)
+        if opened is None:
+            return None
+        hook, namespace = self.hook, opened.get("namespace") or self.namespace
+        names = opened.get("names") or []
+        found = hook.list_ecds(namespace, None if names else opened.get("label_selector"))
+        now = [e for e in found if not names or e["metadata"]["name"] in names]
+        # A retry after a partial resume: what an earlier try resumed changed by our own
+        # hand, so it is judged by that try's log, not again here.
+        ours = {s.name for owner in owners for s in hook.suspensions(namespace, owner)}
+        resumed = set(opened.get("suspended") or ()) - ours
+        if resumed:
+            self.log.warning("Resumed by an earlier try, not judged again: %s", sorted(resumed))
+        record = {**opened, "ecds": {k: v for k, v in opened["ecds"].items() if k not in resumed}}
+        now = [e for e in now if e["metadata"]["name"] not in resumed]
+        names_now = sorted({*record["ecds"], *(e["metadata"]["name"] for e in now)})
+        until = opened.get("until")
+        verdict = judge(
+            record,
+            now,
+            hook.running(namespace, names_now),
+            datetime.now(UTC),
+            datetime.fromisoformat(until) if until else None,
+        )
+        for problem in verdict["problems"]:
+            self.log.error("COLD WINDOW BROKEN: %s", problem)
+        if not verdict["problems"]:
+            self.log.info(
+                "Cold window intact: %d ECD(s) stayed stopped from %s to %s",
+                len(record["ecds"]),
+                verdict["start"],
+                verdict["closed_at"],
+            )
+        return verdict
 
     def execute(self, context: Any) -> dict[str, Any]:
         owners = [self.owners] if isinstance(self.owners, str) else list(self.owners or [])
+        window = self.judge_window(owners)
         outcomes: dict[str, str] = {}
         for owner in filter(None, owners):
             outcomes.update(self.hook.resume(self.namespace, owner))
@@ -136,4 +191,4 @@ class EcdResumeOperator(_EcdOperator):
             self.log.info("ECD %s: %s", name, outcome)
         if not outcomes:
             self.log.info("No ECD is suspended by %s: nothing to resume", owners)
-        return {"outcomes": outcomes, "window_end": window_end.isoformat()}
+        return {"outcomes": outcomes, "window_end": window_end.isoformat(), "window": window}

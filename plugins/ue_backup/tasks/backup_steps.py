@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from ue_backup.aws import settings_client, settings_hook
 from ue_backup.backup_set import BackupSet, tag_dict
+from ue_backup.cold_window import NO_WINDOW, mark
 from ue_backup.config import PricesConfig, load_config
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.aws_backup import AwsBackupHook
@@ -28,7 +29,8 @@ from ue_backup.manifest import build_manifest, manifest_json, summary_table
 from ue_backup.operators.memorydb import snapshot_record as memorydb_record
 from ue_backup.operators.rds import copy_record as rds_copy_record
 from ue_backup.operators.rds import snapshot_record as rds_record
-from ue_backup.tasks.external_window import refusal
+from ue_backup.tasks.external_window import current_window, refusal
+from ue_backup.tasks.set_marks import mark_set
 from ue_backup.tasks.verify import failure_message, verify_set
 
 log = logging.getLogger(__name__)
@@ -53,7 +55,18 @@ def check_external_window(settings: Mapping[str, Any]) -> dict[str, Any]:
     if reason:
         raise PermanentFailure(f"external cold window: {reason}; nothing was backed up")
     log.info("Inside the platform's suspension window; all %d ECD(s) stopped", len(names))
-    return {"window_start": now.isoformat(), "stopped": names}
+    _, until = current_window(window.external_suspend_from, window.external_suspend_until, now)
+    # What the window's close is judged against (EcdResumeOperator): the same ECDs,
+    # still stopped and unchanged, and the copies complete before ``until``.
+    return {
+        "window_start": now.isoformat(),
+        "stopped": names,
+        "ecds": mark(ecds),
+        "until": until.isoformat(),
+        "namespace": settings["namespace"],
+        "label_selector": settings["ecd_label_selector"],
+        "names": settings["ecd_names"],
+    }
 
 
 def _unless_missing(describe):
@@ -158,11 +171,18 @@ def read_copies(
         found["memorydb_copy"] = objects
 
 
-def verify(settings: Mapping[str, Any], records: Mapping[str, Any]) -> dict[str, Any]:
+def verify(
+    settings: Mapping[str, Any],
+    records: Mapping[str, Any],
+    window: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """Verify the set as AWS and Kubernetes describe it now; fail naming every failed check.
 
-    Returns the verification and the artifacts' manifest records, so the
-    manifest is built from exactly what was verified.
+    ``window`` is the cold window's verdict at its close (``EcdResumeOperator``).
+    Every artifact is marked with the outcome (``set_marks``), passed or not, so
+    the planner can tell a verified set from one that is not. Returns the
+    verification and the artifacts' manifest records, so the manifest is built
+    from exactly what was verified.
     """
     backup_set = BackupSet.parse(settings["backup_set"])
     found = read_artifacts(settings, records)
@@ -183,9 +203,15 @@ def verify(settings: Mapping[str, Any], records: Mapping[str, Any]) -> dict[str,
         recovery_point_copy=found["recovery_point_copy"],
         recovery_point_copy_tags=found["recovery_point_copy_tags"],
         memorydb_copy=found["memorydb_copy"],
+        cold_window=window,
+        window_required=settings.get("cold_window") in ("managed", "external"),
     )
     for c in verification["checks"]:
         log.info("%s %s: %s", "PASS" if c["ok"] else "FAIL", c["check"], c["detail"])
+    window_state = (window or {}).get("state") or (
+        "unproven" if settings.get("cold_window") in ("managed", "external") else NO_WINDOW
+    )
+    mark_set(settings, found, verification["result"], window_state)
     if verification["result"] != "passed":
         raise PermanentFailure(failure_message(verification))
     return {**verification, "artifacts": manifest_artifacts(found, settings, records)}

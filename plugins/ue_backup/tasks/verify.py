@@ -34,6 +34,8 @@ def verify_set(
     recovery_point_copy: Mapping[str, Any] | None = None,
     recovery_point_copy_tags: Mapping[str, str] | None = None,
     memorydb_copy: list[Mapping[str, Any]] | None = None,
+    cold_window: Mapping[str, Any] | None = None,
+    window_required: bool = False,
 ) -> dict[str, Any]:
     """Judge the artifacts as AWS and Kubernetes describe them now.
 
@@ -42,6 +44,8 @@ def verify_set(
     None for a component the set does not have. The cross-region copies are
     the same shapes as their region describes them; ``memorydb_copy`` is the
     copied ``.rdb`` files (HeadObject with ``Key`` and ``Tags`` added).
+    ``cold_window`` is the window's verdict at its close (``cold_window.judge``);
+    with ``window_required`` (a managed or external window) a set without one fails.
     Returns ``{"result", "checks": [{"check", "ok", "detail"}]}``.
     """
     checks: list[dict[str, Any]] = []
@@ -119,6 +123,17 @@ def verify_set(
                 database < when,
                 f"database {database.isoformat()} vs {other} {when.isoformat()}",
             )
+    if cold_window is not None or window_required:
+        problems = (cold_window or {}).get("problems") or []
+        detail = (
+            "; ".join(problems)
+            if problems
+            else f"every selected ECD stayed stopped from {cold_window['start']} until the "
+            f"copies completed ({cold_window['closed_at']})"
+            if cold_window
+            else "the window's close was never judged (did resume_workflows run?)"
+        )
+        check("cold window intact", bool(cold_window) and not problems, detail)
     failed = [c for c in checks if not c["ok"]]
     return {"result": "failed" if failed else "passed", "checks": checks}
 

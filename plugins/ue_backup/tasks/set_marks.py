@@ -1,0 +1,62 @@
+"""Mark every artifact of a backup set with its verification's verdict.
+
+The planner restores by default only sets their backup verified
+(``planning``): it reads the verdict from the artifacts themselves, not from
+Airflow or the manifest bucket, so the verdict survives a lost Airflow
+database and travels with the copies into the copy region. A set whose run
+failed before verification carries no verdict at all, which counts as
+unverified too.
+
+Marked: the RDS snapshot and its copy, the EFS recovery point and its copy,
+the MemoryDB snapshot (tags). Not marked: the Velero backup (that would need
+``patch`` on Velero backups, which the RBAC does not grant) and the MemoryDB
+copy's ``.rdb`` objects (S3 replaces an object's whole tag set); the planner
+judges a set by its disk point, which is always marked.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from ue_backup.aws import aws_client
+from ue_backup.backup_set import VERIFIED_TAG, WINDOW_TAG
+from ue_backup.hooks.aws_backup import AwsBackupHook
+from ue_backup.hooks.memorydb import MemoryDbHook
+
+log = logging.getLogger(__name__)
+
+
+def mark_set(
+    settings: Mapping[str, Any], found: Mapping[str, Any], verified: str, window: str
+) -> list[str]:
+    """Tag each described artifact ``ue-backup:verified`` and ``ue-backup:window``.
+
+    Tagging is idempotent: a retried verification writes the same tags again.
+    Returns the ARNs marked.
+    """
+    tags = {VERIFIED_TAG: verified, WINDOW_TAG: window}
+    tag_list = [{"Key": k, "Value": v} for k, v in tags.items()]
+    conn, home, copy = settings["aws_conn_id"], settings["region"], settings.get("copy_region")
+    marked = []
+    for key, region in (("rds_snapshot", home), ("rds_snapshot_copy", copy)):
+        if found.get(key) and region:
+            arn = found[key]["DBSnapshotArn"]
+            aws_client(conn, region, "rds").add_tags_to_resource(ResourceName=arn, Tags=tag_list)
+            marked.append(arn)
+    for key, region in (("recovery_point", home), ("recovery_point_copy", copy)):
+        if found.get(key) and region:
+            arn = found[key]["RecoveryPointArn"]
+            AwsBackupHook(aws_conn_id=conn, region_name=region).conn.tag_resource(
+                ResourceArn=arn, Tags=tags
+            )
+            marked.append(arn)
+    if found.get("memorydb_snapshot"):
+        arn = found["memorydb_snapshot"]["ARN"]
+        MemoryDbHook(aws_conn_id=conn, region_name=home).conn.tag_resource(
+            ResourceArn=arn, Tags=tag_list
+        )
+        marked.append(arn)
+    log.info("Marked %d artifact(s) %s: %s", len(marked), tags, marked)
+    return marked
