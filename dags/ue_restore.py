@@ -131,6 +131,14 @@ with DAG(
         "allow_point_in_time_restore": Param(
             True, type="boolean", title="Allow RDS point-in-time restore"
         ),
+        "allow_unverified": Param(
+            False,
+            type="boolean",
+            title="Allow an unverified backup set",
+            description="Off: only sets their backup verified (artifacts complete, rule 1, "
+            "cold window intact) are restored. On: the newest set may be one whose run failed; "
+            "the plan says so.",
+        ),
         "mode": Param(
             "plan", enum=["plan", "restore"], title="Mode", description="plan is a dry run"
         ),

@@ -11,6 +11,14 @@ files or keys that the restored disk does not hold, which aborts workflows; a
 database that is older only loses work, which a disaster recovery accepts.
 Equal times do not count as older: the order of two writes in the same
 instant is unknown.
+
+Verified means restorable: by default only a set whose backup run verified it
+(every artifact in its success state, rule 1, the cold window intact) is
+planned. The verdict is read from the disk point's ``ue-backup:verified`` tag
+(``tasks.set_marks``); a set without it (its run failed before verification,
+or still runs) or with ``failed`` is skipped, and the plan lists it with the
+reason. A request with ``allow_unverified`` may still take one, and the plan
+then says so in words (``warning``).
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ue_backup.backup_set import BACKUP_SET_LABEL as VELERO_BACKUP_SET_LABEL
-from ue_backup.backup_set import BACKUP_SET_TAG, tag_dict
+from ue_backup.backup_set import BACKUP_SET_TAG, VERIFIED_TAG, WINDOW_TAG, tag_dict
 
 PITR_MARGIN = timedelta(seconds=1)
 
@@ -143,6 +151,7 @@ def normalise_request(request: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "type": kind,
         "allow_point_in_time_restore": bool(request.get("allow_point_in_time_restore", True)),
+        "allow_unverified": bool(request.get("allow_unverified", False)),
     }
     if kind == "backup_set":
         if not request.get("backup_set"):
@@ -295,6 +304,32 @@ class _Planner:
         return {"backup_name": backup.id, "time": iso(backup.time), "backup_set": backup.backup_set}
 
 
+def unverified_reason(disk: Point) -> str | None:
+    """Why the disk point's set does not count as verified, or None when it does."""
+    tags = disk.raw.get("Tags") or {}
+    verdict, window = tags.get(VERIFIED_TAG), tags.get(WINDOW_TAG)
+    if verdict == "passed":
+        return None
+    if verdict is None:
+        return (
+            f"backup set {disk.backup_set or '(none)'} was never verified: its backup run "
+            "failed before verification, or still runs"
+        )
+    broken = f" (cold window {window})" if window and window != "intact" else ""
+    return f"backup set {disk.backup_set or '(none)'} failed its verification{broken}"
+
+
+def _with_verdict(plan: dict[str, Any], disk: Point) -> dict[str, Any]:
+    """The plan, saying whether its set was verified, and in words when it was not."""
+    reason = unverified_reason(disk)
+    plan = {**plan, "verified": reason is None}
+    if reason:
+        plan["warning"] = (
+            f"UNVERIFIED: {reason}; restored only because the request allows unverified sets"
+        )
+    return plan
+
+
 def _rejection(disk: Point, reason: str) -> dict[str, Any]:
     return {
         "recovery_point_arn": disk.id,
@@ -335,23 +370,30 @@ def plan_restore(inventory: Mapping[str, Any], request: Mapping[str, Any]) -> di
                 f"backup set {wanted!r} has no COMPLETED EFS recovery point "
                 "(the set is incomplete, failed or does not exist)"
             )
+        unverified = unverified_reason(of_set[-1])
+        if unverified and not req["allow_unverified"]:
+            raise RestorePlanError(f"{unverified}; to restore it anyway, ask with allow_unverified")
         verdict = planner.judge(of_set[-1], same_set_only=True)
         if isinstance(verdict, str):
             raise RestorePlanError(
                 f"backup set {wanted!r} cannot be restored consistently: {verdict}"
             )
-        return {**verdict, "request": req, "rejected": []}
+        return _with_verdict({**verdict, "request": req, "rejected": []}, of_set[-1])
 
     target = to_utc(req.get("target_time"))
     for disk in reversed(disks):
         if target is not None and disk.time > target:
             rejected.append(_rejection(disk, f"after the target time {iso(target)}"))
             continue
+        unverified = unverified_reason(disk)
+        if unverified and not req["allow_unverified"]:
+            rejected.append(_rejection(disk, unverified))
+            continue
         verdict = planner.judge(disk)
         if isinstance(verdict, str):
             rejected.append(_rejection(disk, verdict))
             continue
-        return {**verdict, "request": req, "rejected": rejected}
+        return _with_verdict({**verdict, "request": req, "rejected": rejected}, disk)
 
     if target is not None and all(d.time > target for d in disks):
         raise RestorePlanError(
@@ -359,6 +401,7 @@ def plan_restore(inventory: Mapping[str, Any], request: Mapping[str, Any]) -> di
             f"the oldest is {iso(disks[0].time)}"
         )
     raise _refusal(
-        "no EFS recovery point can be restored with a database point strictly before it:",
+        "no EFS recovery point of a verified set can be restored with a database point "
+        "strictly before it:",
         [r for r in rejected if not r["reason"].startswith("after the target")],
     )

@@ -534,6 +534,36 @@ def test_each_fault_fails_the_run_resumes_the_workflows_and_alerts_once(
         assert "phase PartiallyFailed" in output
 
 
+# --- verified means restorable ---------------------------------------------------------------
+
+
+def test_the_set_of_a_failed_run_is_never_restored_by_default_and_the_plan_says_why(
+    sandbox, installation, capfd, caplog
+):
+    verified = run_dag("ue_backup")
+    assert verified.state == "success", verified.tasks
+    sandbox.faults.add(FAULTS["velero-partially-failed"])
+    failed = run_dag("ue_backup")  # its EFS job completed; verification never ran
+    assert failed.state == "failed", failed.tasks
+    good, bad = (r.xcom("preflight")["backup_set"] for r in (verified, failed))
+
+    plan = run_dag("ue_restore").xcom("plan")["plan"]
+
+    assert (plan["backup_set"], plan["verified"]) == (good, True)
+    assert [(r["backup_set"], r["reason"]) for r in plan["rejected"]] == [
+        (
+            bad,
+            f"backup set {bad} was never verified: its backup run failed before "
+            "verification, or still runs",
+        )
+    ]
+    assert f"(set {bad}): backup set {bad} was never verified" in logged(capfd, caplog)
+
+    allowed = run_dag("ue_restore", {"allow_unverified": True}).xcom("plan")["plan"]
+    assert (allowed["backup_set"], allowed["verified"]) == (bad, False)
+    assert allowed["warning"].startswith(f"UNVERIFIED: backup set {bad} was never verified")
+
+
 # --- the watchdog ----------------------------------------------------------------------------
 
 

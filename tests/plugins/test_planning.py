@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from ue_backup.backup_set import VERIFIED_TAG
 from ue_backup.planning import (
     BACKUP_SET_TAG,
     RestorePlanError,
@@ -34,12 +35,16 @@ def rds(name, minutes, status="available", backup_set=None, kind="manual"):
     }
 
 
-def rp(name, minutes, status="COMPLETED", backup_set=None):
+def rp(name, minutes, status="COMPLETED", backup_set=None, verified="passed"):
+    """A recovery point; ``verified`` is its set's verdict tag (None: never verified)."""
+    tags = {BACKUP_SET_TAG: backup_set} if backup_set else {}
+    if verified:
+        tags[VERIFIED_TAG] = verified
     return {
         "RecoveryPointArn": f"arn:aws:backup:eu-west-1:123456789012:recovery-point:{name}",
         "CreationDate": at(minutes),
         "Status": status,
-        "Tags": {BACKUP_SET_TAG: backup_set} if backup_set else {},
+        "Tags": tags,
     }
 
 
@@ -101,6 +106,67 @@ def test_latest_takes_the_newest_complete_set():
     assert plan["memorydb"] is None
     assert plan["velero"] is None
     assert plan["rejected"] == []
+
+
+# --- verified means restorable ----------------------------------------------------
+
+
+def three_sets(newest_verified, middle_verified="passed"):
+    """b1 verified; b2 and b3 as given (None: their run never verified them)."""
+    return inventory(
+        rds_snapshots=[rds(f"s{i}", 60 * i, backup_set=f"b{i}") for i in (1, 2, 3)],
+        efs_recovery_points=[
+            rp("r1", 61, backup_set="b1"),
+            rp("r2", 121, backup_set="b2", verified=middle_verified),
+            rp("r3", 181, backup_set="b3", verified=newest_verified),
+        ],
+    )
+
+
+NO_PITR = {"type": "latest", "allow_point_in_time_restore": False}
+
+
+def test_latest_skips_newer_unverified_sets_and_lists_each_with_its_reason():
+    inv = three_sets(newest_verified=None, middle_verified="failed")
+    inv["efs_recovery_points"][1]["Tags"]["ue-backup:window"] = "broken"
+
+    plan = plan_restore(inv, NO_PITR)
+
+    assert (plan["backup_set"], plan["verified"]) == ("b1", True)
+    assert "warning" not in plan
+    assert [(r["backup_set"], r["reason"]) for r in plan["rejected"]] == [
+        (
+            "b3",
+            "backup set b3 was never verified: its backup run failed before verification, "
+            "or still runs",
+        ),
+        ("b2", "backup set b2 failed its verification (cold window broken)"),
+    ]
+
+
+def test_an_unverified_set_is_taken_only_when_the_request_allows_it_and_the_plan_says_so():
+    plan = plan_restore(three_sets(newest_verified=None), {**NO_PITR, "allow_unverified": True})
+
+    assert (plan["backup_set"], plan["verified"]) == ("b3", False)
+    assert plan["warning"].startswith("UNVERIFIED: backup set b3 was never verified")
+    assert plan["rejected"] == []
+
+
+def test_a_named_unverified_set_is_refused_unless_allowed():
+    inv = three_sets(newest_verified="failed")
+    with pytest.raises(RestorePlanError, match="b3 failed its verification; to restore it anyway"):
+        plan_restore(inv, {"type": "backup_set", "backup_set": "b3"})
+    plan = plan_restore(inv, {"type": "backup_set", "backup_set": "b3", "allow_unverified": True})
+    assert (plan["backup_set"], plan["verified"]) == ("b3", False)
+
+
+def test_with_no_verified_set_nothing_is_planned_and_the_refusal_says_why():
+    inv = inventory(
+        rds_snapshots=[rds("s1", 0, backup_set="b1")],
+        efs_recovery_points=[rp("r1", 1, backup_set="b1", verified=None)],
+    )
+    with pytest.raises(RestorePlanError, match="b1 was never verified"):
+        plan_restore(inv, NO_PITR)
 
 
 def test_failed_efs_job_is_passed_over():

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ue_backup.backup_set import BackupSet
+from ue_backup.backup_set import VERIFIED_TAG, BackupSet
 from ue_backup.config import PricesConfig
 from ue_backup.manifest import GB
 from ue_backup.planning import RestorePlanError, plan_restore
@@ -73,7 +73,7 @@ def rp_raw(name, when, status, tagged, size, vault=VAULT):
         "CreationDate": when,
         "Status": status,
         "BackupSizeInBytes": size,
-        "Tags": tagged,
+        "Tags": {VERIFIED_TAG: "passed", **tagged},  # its backup verified it
     }
 
 

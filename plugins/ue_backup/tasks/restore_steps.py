@@ -37,6 +37,7 @@ RESTORE_PARAMS = (
     "backup_set",
     "target_time",
     "allow_point_in_time_restore",
+    "allow_unverified",
     "mode",
     "target",
     "confirm",
@@ -106,6 +107,8 @@ def check_request(
     request: dict[str, Any] = {
         "type": kind,
         "allow_point_in_time_restore": bool(params.get("allow_point_in_time_restore", True)),
+        # off by default: only sets their backup verified are restored (planning)
+        "allow_unverified": bool(params.get("allow_unverified", False)),
     }
     if kind == "backup_set":
         try:
@@ -536,8 +539,13 @@ def plan_table(plan: Mapping[str, Any]) -> str:
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.append(f"backup set: {plan.get('backup_set') or '(none: mixed points)'}")
-    for rejected in plan.get("rejected", [])[:10]:
-        lines.append(f"passed over {rejected['time']}: {rejected['reason']}")
+    lines.append(f"verified by its backup: {'yes' if plan.get('verified', True) else 'NO'}")
+    if plan.get("warning"):
+        lines.append(plan["warning"])
+    # every newer set passed over, and why (not verified, no older database point, ...)
+    for rejected in plan.get("rejected", []):
+        of_set = f" (set {rejected['backup_set']})" if rejected.get("backup_set") else ""
+        lines.append(f"passed over {rejected['time']}{of_set}: {rejected['reason']}")
     return "\n".join(lines)
 
 
