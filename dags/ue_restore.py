@@ -86,7 +86,12 @@ from ue_backup.sensors.velero import VeleroRestoreCompletedSensor
 from ue_backup.tasks.restore_commit import discard_needed
 
 S = {"task_id": "validate"}
-AWS = {"aws_conn_id": setting("aws_conn_id", **S), "region_name": setting("region", **S)}
+# Every AWS step retries as the configuration says (aws_retries; ue_backup.aws).
+AWS = {
+    "aws_conn_id": setting("aws_conn_id", **S),
+    "region_name": setting("region", **S),
+    "botocore_config": setting("aws_botocore_config", **S),
+}
 K8S = {"kubernetes_conn_id": setting("kubernetes_conn_id", **S)}
 MOUNT = "/efs"
 # The restore's id, which names what it creates (double quotes: it is also shell-quoted).

@@ -109,3 +109,31 @@ def test_a_template_in_a_plain_field_is_reported(dag_folder: Path):
     assert integrity_report(dag_folder)["plain"] == [
         "task one: output_encoding holds a template but is not templated"
     ]
+
+
+def test_every_aws_step_of_every_dag_retries_as_the_configuration_says():
+    """Each AWS operator and sensor takes its botocore config from its run's settings.
+
+    Without it a step would retry with the module default, whatever
+    ``aws_retries`` says (ue_backup.aws).
+    """
+    from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+    from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
+
+    from tests.dags.runner import load_dags
+
+    unconfigured = {
+        f"{dag_id}.{task.task_id}"
+        for dag_id, dag in load_dags().items()
+        for task in dag.tasks
+        if isinstance(task, AwsBaseOperator | AwsBaseSensor)
+        and "aws_botocore_config" not in str(task.botocore_config)
+    }
+    aws_steps = [
+        t
+        for d in load_dags().values()
+        for t in d.tasks
+        if isinstance(t, AwsBaseOperator | AwsBaseSensor)
+    ]
+    assert len(aws_steps) > 20  # the check looks at something
+    assert unconfigured == set()

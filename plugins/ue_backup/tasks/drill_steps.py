@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from ue_backup.aws import SETTINGS_KEY, botocore_config, settings_hook
 from ue_backup.backup_set import COMPONENTS as RESTORE_COMPONENTS
 from ue_backup.backup_set import INSTALLATION_TAG, BackupSet
 from ue_backup.config import ConfigError, EfsBackupMethod, InstallationConfig, load_config
@@ -221,6 +222,7 @@ def prepare(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, 
         "installation": cfg.installation,
         "region": cfg.region,
         "aws_conn_id": cfg.aws_conn_id,
+        SETTINGS_KEY: botocore_config(cfg.aws_retries),  # how every AWS call retries
         "kubernetes_conn_id": cfg.kubernetes_conn_id,
     }
     inventory = list_inventory(base, cfg)
@@ -350,7 +352,7 @@ def drill_file_system(settings: Mapping[str, Any], job_id: str) -> dict[str, Any
     from ue_backup.hooks.aws_backup import AwsBackupHook
     from ue_backup.hooks.efs import EfsHook
 
-    hook = AwsBackupHook(aws_conn_id=settings["aws_conn_id"], region_name=settings["region"])
+    hook = settings_hook(AwsBackupHook, settings)
     job = hook.describe_restore_job(job_id)
     fs_id = (job.get("CreatedResourceArn") or "").rsplit("/", 1)[-1]
     if not fs_id or fs_id == settings["efs_file_system_id"]:
@@ -359,7 +361,7 @@ def drill_file_system(settings: Mapping[str, Any], job_id: str) -> dict[str, Any
         )
     described = settings_client(settings, "efs").describe_file_systems(FileSystemId=fs_id)
     file_system = described["FileSystems"][0]
-    efs = EfsHook(aws_conn_id=settings["aws_conn_id"], region_name=settings["region"])
+    efs = settings_hook(EfsHook, settings)
     targets = efs.copy_mount_targets(settings["efs_file_system_id"], fs_id)
     created, completed = job.get("CreationDate"), job.get("CompletionDate")
     return {
@@ -407,7 +409,7 @@ def verify_memorydb(settings: Mapping[str, Any]) -> dict[str, Any]:
     from ue_backup.hooks.memorydb import MemoryDbHook
 
     name = settings["memorydb_target"]
-    hook = MemoryDbHook(aws_conn_id=settings["aws_conn_id"], region_name=settings["region"])
+    hook = settings_hook(MemoryDbHook, settings)
     cluster = hook.get_cluster(name)
     if cluster is None:
         raise PermanentFailure(f"restored MemoryDB cluster {name} does not exist")

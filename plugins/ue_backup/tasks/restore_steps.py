@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ue_backup.aws import aws_client, settings_client
+from ue_backup.aws import SETTINGS_KEY, botocore_config, settings_client, settings_hook
 from ue_backup.backup_set import (
     COMPONENTS,
     INSTALLATION_LABEL,
@@ -215,6 +215,7 @@ def validate(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str,
         "home_region": cfg.region,
         "from_copy": from_copy,
         "aws_conn_id": cfg.aws_conn_id,
+        SETTINGS_KEY: botocore_config(cfg.aws_retries),  # how every AWS call retries
         "kubernetes_conn_id": cfg.kubernetes_conn_id,
         "request": request,
         "mode": params.get("mode", "plan"),
@@ -256,7 +257,7 @@ def restored_file_system(settings: Mapping[str, Any], restore: Mapping[str, Any]
     """
     from ue_backup.hooks.efs import EfsHook
 
-    hook = AwsBackupHook(aws_conn_id=settings["aws_conn_id"], region_name=settings["region"])
+    hook = settings_hook(AwsBackupHook, settings)
     job = hook.describe_restore_job(restore["job_id"])
     fs_id = job["CreatedResourceArn"].rsplit("/", 1)[-1]
     mount_targets = None
@@ -269,7 +270,7 @@ def restored_file_system(settings: Mapping[str, Any], restore: Mapping[str, Any]
                 settings["region"],
             )
         else:
-            efs = EfsHook(aws_conn_id=settings["aws_conn_id"], region_name=settings["region"])
+            efs = settings_hook(EfsHook, settings)
             targets = efs.copy_mount_targets(settings["efs_file_system_id"], fs_id)
             mount_targets = len(targets)
     return {"file_system_id": fs_id, "mount_targets": mount_targets}
@@ -305,7 +306,7 @@ def list_inventory(settings: Mapping[str, Any], cfg: InstallationConfig) -> dict
         windows = [b["RestoreWindow"] for b in backups if b.get("RestoreWindow")]
         inventory["rds_restore_window"] = windows[0] if windows else None
     if cfg.efs.aws_backup:
-        hook = AwsBackupHook(aws_conn_id=settings["aws_conn_id"], region_name=settings["region"])
+        hook = settings_hook(AwsBackupHook, settings)
         efs = settings_client(settings, "efs").describe_file_systems(
             FileSystemId=cfg.efs.file_system_id
         )
@@ -313,7 +314,7 @@ def list_inventory(settings: Mapping[str, Any], cfg: InstallationConfig) -> dict
             cfg.efs.aws_backup.vault_name, efs["FileSystems"][0]["FileSystemArn"]
         )
     if cfg.memorydb:
-        hook = MemoryDbHook(aws_conn_id=settings["aws_conn_id"], region_name=settings["region"])
+        hook = settings_hook(MemoryDbHook, settings)
         inventory["memorydb_snapshots"] = hook.list_snapshots(cfg.memorydb.cluster_name)
     if cfg.velero:
         inventory["velero_backups"] = VeleroHook(conn_id=cfg.kubernetes_conn_id).list_backups(
@@ -342,11 +343,11 @@ def list_copy_inventory(settings: Mapping[str, Any], cfg: InstallationConfig) ->
     automated backups there, so no point-in-time restore is offered; the
     MemoryDB copies (``.rdb`` files in S3) are presented as snapshots.
     """
-    region, aws_conn_id = settings["region"], settings["aws_conn_id"]
+    region = settings["region"]
     inventory = empty_inventory(cfg)
     if cfg.uses_rds:
         pages = (
-            aws_client(aws_conn_id, region, "rds")
+            settings_client(settings, "rds")
             .get_paginator("describe_db_snapshots")
             .paginate(SnapshotType="manual")
         )
@@ -358,9 +359,7 @@ def list_copy_inventory(settings: Mapping[str, Any], cfg: InstallationConfig) ->
         ]
     vault = vault_in(cfg, region)
     if vault:
-        points = AwsBackupHook(aws_conn_id=aws_conn_id, region_name=region).list_recovery_points(
-            vault
-        )
+        points = settings_hook(AwsBackupHook, settings).list_recovery_points(vault)
         inventory["efs_recovery_points"] = [
             rp
             for rp in points
@@ -369,7 +368,7 @@ def list_copy_inventory(settings: Mapping[str, Any], cfg: InstallationConfig) ->
         ]
     if cfg.memorydb and cfg.cross_region and cfg.cross_region.memorydb_bucket:
         inventory["memorydb_snapshots"] = memorydb_copies(
-            aws_client(aws_conn_id, region, "s3"), cfg.cross_region.memorydb_bucket, cfg
+            settings_client(settings, "s3"), cfg.cross_region.memorydb_bucket, cfg
         )
     if cfg.velero:
         inventory["velero_backups"] = VeleroHook(conn_id=cfg.kubernetes_conn_id).list_backups(

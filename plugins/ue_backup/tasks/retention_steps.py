@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import UTC
 from typing import Any
 
+from ue_backup.aws import SETTINGS_KEY, botocore_config
 from ue_backup.backup_set import BackupSet
 from ue_backup.config import ConfigError, PricesConfig, load_config
 from ue_backup.errors import PermanentFailure
@@ -91,6 +92,7 @@ def validate(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str,
         "installation": cfg.installation,
         "region": cfg.region,
         "aws_conn_id": cfg.aws_conn_id,
+        SETTINGS_KEY: botocore_config(cfg.aws_retries),  # how every AWS call retries
         "kubernetes_conn_id": cfg.kubernetes_conn_id,
         "dry_run": dry_run,
         "apply": not dry_run,

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ue_backup import rpo
-from ue_backup.aws import aws_client
+from ue_backup.aws import SETTINGS_KEY, aws_client, botocore_config
 from ue_backup.config import InstallationConfig
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ def newest_restorable(cfg: InstallationConfig, region: str) -> datetime | None:
         "installation": cfg.installation,
         "region": region,
         "aws_conn_id": cfg.aws_conn_id,
+        SETTINGS_KEY: botocore_config(cfg.aws_retries),  # how every AWS call retries
         "kubernetes_conn_id": cfg.kubernetes_conn_id,
     }
     try:

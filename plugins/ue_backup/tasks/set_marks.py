@@ -20,7 +20,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from ue_backup.aws import aws_client
+from ue_backup.aws import settings_client, settings_hook
 from ue_backup.backup_set import VERIFIED_TAG, WINDOW_TAG
 from ue_backup.hooks.aws_backup import AwsBackupHook
 from ue_backup.hooks.memorydb import MemoryDbHook
@@ -38,23 +38,24 @@ def mark_set(
     """
     tags = {VERIFIED_TAG: verified, WINDOW_TAG: window}
     tag_list = [{"Key": k, "Value": v} for k, v in tags.items()]
-    conn, home, copy = settings["aws_conn_id"], settings["region"], settings.get("copy_region")
+    home, copy = settings["region"], settings.get("copy_region")
     marked = []
     for key, region in (("rds_snapshot", home), ("rds_snapshot_copy", copy)):
         if found.get(key) and region:
             arn = found[key]["DBSnapshotArn"]
-            aws_client(conn, region, "rds").add_tags_to_resource(ResourceName=arn, Tags=tag_list)
+            rds = settings_client(settings, "rds", region)
+            rds.add_tags_to_resource(ResourceName=arn, Tags=tag_list)
             marked.append(arn)
     for key, region in (("recovery_point", home), ("recovery_point_copy", copy)):
         if found.get(key) and region:
             arn = found[key]["RecoveryPointArn"]
-            AwsBackupHook(aws_conn_id=conn, region_name=region).conn.tag_resource(
+            settings_hook(AwsBackupHook, settings, region).conn.tag_resource(
                 ResourceArn=arn, Tags=tags
             )
             marked.append(arn)
     if found.get("memorydb_snapshot"):
         arn = found["memorydb_snapshot"]["ARN"]
-        MemoryDbHook(aws_conn_id=conn, region_name=home).conn.tag_resource(
+        settings_hook(MemoryDbHook, settings, home).conn.tag_resource(
             ResourceArn=arn, Tags=tag_list
         )
         marked.append(arn)
