@@ -86,6 +86,20 @@ class Suspension:
     enabled_now: bool
     run: str = ""
     overdue_alerted: bool = False
+    suspended_at: datetime | None = None
+    created_at: datetime | None = None
+
+    @property
+    def restored(self) -> bool:
+        """The suspension is older than the ECD itself: it came back with a restore.
+
+        Velero restores an ECD with the annotations it had when it was backed up,
+        inside that backup's cold window: a suspension by a run long gone, its
+        deadline long past. Only the restore that brought it back may resume it
+        (its teardown resumes the backup set's suspension); the watchdog must not,
+        or workflows would start on a half-restored system.
+        """
+        return bool(self.suspended_at and self.created_at and self.suspended_at < self.created_at)
 
     @classmethod
     def of(cls, ecd: dict[str, Any]) -> Suspension | None:
@@ -94,6 +108,8 @@ class Suspension:
         if not owner:
             return None
         deadline = annotations.get(RESUME_DEADLINE)
+        suspended_at = annotations.get(SUSPENDED_AT)
+        created_at = ecd["metadata"].get("creationTimestamp")
         return cls(
             name=ecd["metadata"]["name"],
             owner=owner,
@@ -102,7 +118,17 @@ class Suspension:
             enabled_now=is_enabled(ecd),
             run=annotations.get(SUSPENDING_RUN, ""),
             overdue_alerted=bool(annotations.get(OVERDUE_ALERTED)),
+            suspended_at=_parse_time(suspended_at),
+            created_at=_parse_time(created_at),
         )
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
 def _previous(recorded: str) -> bool | None:
@@ -382,6 +408,14 @@ class EcdHook(KubernetesHook):
         return outcomes
 
     def expired_suspensions(self, namespace: str, now: datetime | None = None) -> list[Suspension]:
-        """Suspensions whose resume deadline has passed: the watchdog's work list."""
+        """Suspensions whose resume deadline has passed: the watchdog's work list.
+
+        A suspension that came back with a restore (``Suspension.restored``) is
+        never on it: its restore resumes it.
+        """
         now = now or _now()
-        return [s for s in self.suspensions(namespace) if s.deadline and s.deadline < now]
+        return [
+            s
+            for s in self.suspensions(namespace)
+            if s.deadline and s.deadline < now and not s.restored
+        ]

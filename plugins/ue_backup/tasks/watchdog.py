@@ -37,16 +37,36 @@ def state_value(state: Any) -> str:
     return str(getattr(state, "value", state)).lower()
 
 
+def not_found(error: Exception) -> bool:
+    """Whether a failed run lookup means the run (or its DAG) does not exist.
+
+    The Execution API answers 404 (or 410) for a deleted run. A worker's task gets
+    it as ``AirflowRuntimeError`` with the status in its ``ErrorResponse``; a task
+    run in-process (``dag.test``) as the API client's ``ServerResponseError``, with
+    the HTTP response. Anything else (a 5xx, a timeout, a lost connection) says
+    nothing about the run.
+    """
+    detail = getattr(getattr(error, "error", None), "detail", None) or {}
+    status = detail.get("status_code") if isinstance(detail, dict) else None
+    response = getattr(error, "response", None)
+    status = status or getattr(response, "status_code", None)
+    return status in (404, 410)
+
+
 def run_state(get_dagrun_state: Callable[[str, str], Any], run: str) -> str:
-    """The state of ``<dag_id>/<run_id>``, or ``"gone"`` when Airflow no longer knows it."""
+    """The state of ``<dag_id>/<run_id>``: ``"gone"`` when Airflow no longer knows it,
+    ``"unknown"`` when it could not be asked (the suspension is then left alone)."""
     dag_id, _, run_id = run.partition("/")
     if not dag_id or not run_id:
         return "gone"
     try:
         state = get_dagrun_state(dag_id, run_id)
-    except Exception as error:  # a deleted run or DAG is as dead as a failed one
-        log.info("Run %s cannot be looked up (%s): treating it as gone", run, error)
-        return "gone"
+    except Exception as error:
+        if not_found(error):  # a deleted run or DAG is as dead as a failed one
+            log.info("Run %s does not exist (%s): treating it as gone", run, error)
+            return "gone"
+        log.error("WATCHDOG: cannot tell whether run %s lives (%s): leaving it for now", run, error)
+        return "unknown"
     return state_value(state) if state is not None else "gone"
 
 
@@ -69,6 +89,8 @@ def repair(
     resumed, overdue, announce = {}, {}, {}
     for suspension in hook.expired_suspensions(namespace, now):
         state = run_state(get_dagrun_state, suspension.run)
+        if state == "unknown":  # never resume what may still be copying; next round asks again
+            continue
         if state in LIVE_RUN_STATES:
             log.error(
                 "WATCHDOG: ECD %s is past its resume deadline %s, but run %s is still %s: "
@@ -103,9 +125,21 @@ def repair(
             "The run that suspended them is gone and their resume deadline passed; "
             f"the watchdog switched them back: {resumed}. Check the backup run's logs.",
         )
+    restored = sorted(s.name for s in hook.suspensions(namespace) if s.restored)
+    if restored:
+        log.info(
+            "Left to the restore that brought them back (their suspension is older than the "
+            "ECD itself): %s",
+            restored,
+        )
     if not resumed and not overdue:
         log.info("No ECD in %s is suspended past its deadline", namespace)
-    return {"resumed": resumed, "overdue": overdue, "checked_at": now.isoformat()}
+    return {
+        "resumed": resumed,
+        "overdue": overdue,
+        "restored": restored,
+        "checked_at": now.isoformat(),
+    }
 
 
 def _alert_overdue(

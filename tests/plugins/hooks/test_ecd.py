@@ -17,6 +17,7 @@ import pytest
 from airflow.sdk.api.datamodels._generated import DagRunState
 
 from tests.plugins.ecds import (
+    LABELS,
     NS,
     OTHER,
     OWNER,
@@ -356,6 +357,58 @@ def test_a_held_suspension_is_never_resumed_by_the_watchdog_but_still_by_resume(
     assert ours(sandbox)["ecd-a"] == {}
 
 
+def api_error(status: int) -> Exception:
+    """What the Task SDK raises when the Execution API answers ``status`` to a run lookup."""
+    from airflow.sdk.exceptions import AirflowRuntimeError, ErrorType
+    from airflow.sdk.execution_time.comms import ErrorResponse
+
+    return AirflowRuntimeError(
+        ErrorResponse(error=ErrorType.API_SERVER_ERROR, detail={"status_code": status})
+    )
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_the_watchdog_resumes_nothing_when_it_cannot_ask_airflow(sandbox, hook, status):
+    """An API error says nothing about the run: its ECDs stay off until the next round."""
+    seed_ecds(sandbox, a=True)
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    hook.suspend_one(NS, "ecd-a", OWNER, past, "ue_backup/maybe-running")
+
+    def unreachable(dag_id, run_id):
+        raise api_error(status)
+
+    result = repair(hook, NS, unreachable)
+
+    assert (result["resumed"], result["overdue"]) == ({}, {})
+    assert enabled(sandbox) == {"ecd-a": False}
+
+
+def test_the_watchdog_never_resumes_a_suspension_that_came_back_with_a_restore(sandbox, hook):
+    """Velero restores an ECD with the annotations of the backup's window: not the watchdog's."""
+    sandbox.durations.update(ecd_drain=0.1, ecd_start=0.05)
+    long_ago = datetime.now(UTC) - timedelta(days=2)
+    sandbox.k8s.create_ecd(
+        NS,
+        "ecd-restored",
+        labels=dict(LABELS),
+        enabled=False,
+        annotations={
+            SUSPENDED_BY: OTHER,
+            PREVIOUS_ENABLED: "true",
+            RESUME_DEADLINE: (long_ago + timedelta(hours=1)).isoformat(),
+            SUSPENDED_AT: long_ago.isoformat(),
+            SUSPENDING_RUN: "ue_backup/long-finished",
+        },
+    )
+
+    result = repair(hook, NS, lambda d, r: DagRunState.SUCCESS)
+
+    assert result["resumed"] == {}
+    assert result["restored"] == ["ecd-restored"]
+    assert enabled(sandbox) == {"ecd-restored": False}
+    assert hook.resume(NS, OTHER) == {"ecd-restored": "resumed"}  # its restore still can
+
+
 def test_the_watchdog_leaves_a_live_run_alone_and_resumes_a_deleted_one(sandbox, hook):
     seed_ecds(sandbox, live=True, gone=True)
     past = datetime.now(UTC) - timedelta(minutes=1)
@@ -364,7 +417,7 @@ def test_the_watchdog_leaves_a_live_run_alone_and_resumes_a_deleted_one(sandbox,
 
     def dagrun_state(dag_id: str, run_id: str) -> str:
         if run_id == "deleted":
-            raise LookupError("no such run")
+            raise api_error(404)
         return DagRunState.RUNNING
 
     result = repair(hook, NS, dagrun_state)
