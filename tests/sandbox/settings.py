@@ -20,6 +20,7 @@ class Durations:
     rds_snapshot_copy: float = 0.5  # RDS snapshot copy (any region) pending -> available
     rds_instance: float = 0.5  # RDS restored instance creating -> available
     rds_delete: float = 0.5  # RDS instance deleting -> gone
+    rds_rename: float = 0.5  # RDS rename: old id renaming, new id unknown -> new id available
     memorydb_snapshot: float = 0.5  # MemoryDB snapshot creating -> available
     memorydb_export: float = 0.5  # MemoryDB snapshot exporting to S3 -> available
     memorydb_cluster: float = 0.5  # MemoryDB cluster (restore) creating -> available

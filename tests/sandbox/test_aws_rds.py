@@ -320,3 +320,45 @@ def test_a_restore_in_the_copy_region_from_the_copy(aws, rds):  # noqa: F811
     assert [i["DBInstanceIdentifier"] for i in far.describe_db_instances()["DBInstances"]] == [
         "ue-db-dr"
     ]
+
+
+def describe(rds, name):
+    try:
+        return rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]
+    except rds.exceptions.DBInstanceNotFoundFault:
+        return None
+
+
+def test_a_rename_is_asynchronous_as_in_aws(aws, rds):  # noqa: F811
+    aws.durations.update(rds_rename=0.4)
+
+    renamed = rds.modify_db_instance(
+        DBInstanceIdentifier="ue-db", NewDBInstanceIdentifier="ue-db-new", ApplyImmediately=True
+    )["DBInstance"]
+
+    # at first: the old id renaming, the new one unknown (the waiter cannot wait for it)
+    assert renamed["DBInstanceStatus"] == "renaming"
+    assert renamed["PendingModifiedValues"] == {"DBInstanceIdentifier": "ue-db-new"}
+    assert describe(rds, "ue-db-new") is None
+    with pytest.raises(Exception, match="DBInstanceNotFound"):
+        rds.get_waiter("db_instance_available").wait(
+            DBInstanceIdentifier="ue-db-new", WaiterConfig={"Delay": 0.05, "MaxAttempts": 2}
+        )
+    with pytest.raises(ClientError, match="InvalidDBInstanceState"):
+        rds.modify_db_instance(
+            DBInstanceIdentifier="ue-db", NewDBInstanceIdentifier="other", ApplyImmediately=True
+        )
+    seen = wait_until(lambda: describe(rds, "ue-db-new"), lambda i: i is not None)
+    # then: available under the new id only, nothing pending
+    assert seen[-1]["DBInstanceStatus"] == "available"
+    assert not seen[-1].get("PendingModifiedValues")
+    assert describe(rds, "ue-db") is None
+
+
+def test_a_rename_needs_a_free_name(aws, rds):  # noqa: F811
+    create_instance(aws, "ue-db-2")
+    with pytest.raises(ClientError, match="DBInstanceAlreadyExists"):
+        rds.modify_db_instance(
+            DBInstanceIdentifier="ue-db", NewDBInstanceIdentifier="ue-db-2", ApplyImmediately=True
+        )
+    assert describe(rds, "ue-db")["DBInstanceStatus"] == "available"

@@ -19,6 +19,15 @@ cross-region copy, ``SourceDBSnapshotIdentifier`` as AWS describes them.
 moto deletes an instance at once; here it is ``deleting`` for
 ``durations.rds_delete`` and then gone, and deleting one that is still
 ``creating`` (or already ``deleting``) is refused with ``InvalidDBInstanceState``.
+
+moto renames an instance at once. AWS renames asynchronously: right after
+``ModifyDBInstance(NewDBInstanceIdentifier=..., ApplyImmediately=True)`` the
+old id is ``renaming`` (``PendingModifiedValues.DBInstanceIdentifier`` the new
+one) and the new id answers ``DBInstanceNotFound``; only later is the instance
+``available`` under the new id and the old id gone. Here that takes
+``durations.rds_rename``; a rename is refused unless the instance is
+``available`` and the new id is free, as AWS does. Without ``ApplyImmediately``
+the rename waits for the maintenance window: it stays pending, never applied.
 """
 
 from __future__ import annotations
@@ -44,6 +53,7 @@ class RdsState:
     def __init__(self, backend: RDSBackend) -> None:
         self.restore_times: dict[str, datetime] = {}
         self.deleting: dict[str, Progress] = {}
+        self.renaming: dict[str, tuple[str, Progress]] = {}  # old id: (new id, progress)
 
 
 def restore_time(account: str, region: str, db_instance_identifier: str) -> datetime:
@@ -89,6 +99,12 @@ class DeletingDBInstance(TimedStatus, DBInstance):
     running_statuses = ("deleting",)
 
 
+class RenamingDBInstance(TimedStatus, DBInstance):
+    """An instance being renamed: ``renaming`` under its old id until its ``Progress`` ends."""
+
+    running_statuses = ("renaming",)
+
+
 def restore_window(instance: DBInstance) -> dict[str, datetime] | None:
     """From when the instance was available until now; None while it is not backed up."""
     progress = instance.__dict__.get("progress")
@@ -130,6 +146,7 @@ class SandboxRdsResponse(OneCallAtATime, RDSResponse):
     def call_action(self) -> Any:
         with current().lock:
             self._forget_deleted()
+            self._finish_renames()
             return super().call_action()
 
     def _forget_deleted(self) -> None:
@@ -141,6 +158,60 @@ class SandboxRdsResponse(OneCallAtATime, RDSResponse):
                 if identifier in self.backend.databases:
                     self.backend.delete_db_instance(identifier, skip_final_snapshot=True)
 
+    def _finish_renames(self) -> None:
+        """Renames whose time is up take effect: the instance answers to its new id only."""
+        state = state_of(self.backend, RdsState)
+        for old, (new, progress) in list(state.renaming.items()):
+            if not progress.finished:
+                continue
+            del state.renaming[old]
+            instance = self.backend.databases.get(old)
+            if instance is None:
+                continue
+            instance.pending_modified_values = {}
+            if not progress.will_fail:
+                self.backend.modify_db_instance(old, {"new_db_instance_identifier": new})
+
+    def modify_db_instance(self) -> ActionResult:
+        """A rename is asynchronous (see the module doc); any other change is moto's."""
+        new = self.params.get("NewDBInstanceIdentifier")
+        if not new:
+            return super().modify_db_instance()
+        identifier = self.params["DBInstanceIdentifier"]
+        instance = self.backend.describe_db_instances(identifier)[0]
+        if instance.status != "available":
+            raise AwsError(
+                "InvalidDBInstanceState",
+                f"Instance {identifier} is currently {instance.status}: it cannot be modified now.",
+            )
+        state = state_of(self.backend, RdsState)
+        taken = set(self.backend.databases) | {n for n, _ in state.renaming.values()}
+        if new in taken:
+            raise AwsError("DBInstanceAlreadyExists", f"DB instance {new} already exists.")
+        others = set(self.params.original_dict()) - {
+            "DBInstanceIdentifier",
+            "NewDBInstanceIdentifier",
+            "ApplyImmediately",
+        }
+        if others:
+            raise AwsError(
+                "InvalidParameterCombination",
+                f"the sandbox renames an instance alone, without {sorted(others)}",
+            )
+        instance.pending_modified_values = {"DBInstanceIdentifier": new}
+        if not self.params.get("ApplyImmediately"):
+            return ActionResult({"DBInstance": instance})  # waits for the maintenance window
+        progress = Progress.begin(
+            "rds",
+            "ModifyDBInstance",
+            self._target("ModifyDBInstance"),
+            current().durations.rds_rename,
+        )
+        make_timed(instance, RenamingDBInstance, progress)
+        instance.status = "available"  # once renamed
+        state.renaming[identifier] = (new, progress)
+        return ActionResult({"DBInstance": instance})
+
     def delete_db_instance(self) -> ActionResult:
         """``deleting`` for ``durations.rds_delete``, refused while creating or already deleting.
 
@@ -149,7 +220,7 @@ class SandboxRdsResponse(OneCallAtATime, RDSResponse):
         """
         identifier = self.params["DBInstanceIdentifier"]
         instance = self.backend.describe_db_instances(identifier)[0]
-        if instance.status in ("creating", "deleting"):
+        if instance.status in ("creating", "deleting", "renaming"):
             raise AwsError(
                 "InvalidDBInstanceState",
                 f"Instance {identifier} is currently {instance.status}: it cannot be deleted now.",
