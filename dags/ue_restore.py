@@ -83,6 +83,7 @@ from ue_backup.sensors.efs import EfsMountTargetsAvailableSensor
 from ue_backup.sensors.memorydb import MemoryDbClusterAvailableSensor
 from ue_backup.sensors.rds import RdsInstanceAvailableSensor
 from ue_backup.sensors.velero import VeleroRestoreCompletedSensor
+from ue_backup.switch_over import SWITCH_OVER_TIMEOUT
 from ue_backup.tasks.restore_commit import discard_needed
 
 S = {"task_id": "validate"}
@@ -312,7 +313,10 @@ with DAG(
 
         return commit(context["ti"].xcom_pull(task_ids="validate"))
 
-    @task(pre_execute=only_if("switch_over_database", task_id="plan"))
+    @task(
+        pre_execute=only_if("switch_over_database", task_id="plan"),
+        execution_timeout=SWITCH_OVER_TIMEOUT,  # its poll gives up before, naming the states
+    )
     def switch_over_database(**context: Any) -> dict[str, Any]:
         """In place: the restored instance takes the live name; the old one is set aside."""
         from ue_backup.tasks.restore_steps import switch_over_database as switch

@@ -548,41 +548,86 @@ def plan_table(plan: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def switch_over_database(settings: Mapping[str, Any]) -> dict[str, Any]:
+def switch_over_database(
+    settings: Mapping[str, Any], timeout_seconds: float | None = None
+) -> dict[str, Any]:
     """In place: the restored instance takes the live instance's name; the old one is kept.
 
     The live instance is renamed ``<name>-replaced-<restore id>`` (kept for
     the operator to delete), then the restored one gets the live name, so
-    the platform's endpoint needs no change. Safe to re-run: each rename is
-    skipped once done.
+    the platform's endpoint needs no change. RDS renames asynchronously (the
+    old id ``renaming``, the new one not found for a while), so each move is
+    decided by ``switch_over.next_step`` from the three ids' states, polled
+    until the restored instance is ``available`` under the live name and its
+    old id gone; a retry asks the same way and goes on where RDS is.
     """
+    import time
+
+    from ue_backup.sensors.base import poll_interval
+    from ue_backup.switch_over import (
+        SWITCH_OVER_MINUTES,
+        SWITCH_OVER_POLL_SECONDS,
+        describe,
+        next_step,
+    )
+    from ue_backup.transient import is_transient
+
     rds = settings_client(settings, "rds")
     live, restored = settings["rds_instance"], settings["rds_target"]
     aside = replaced_name(live, settings["restore_id"])
-
-    def exists(identifier: str) -> bool:
+    interval = poll_interval(SWITCH_OVER_POLL_SECONDS)
+    timeout_seconds = SWITCH_OVER_MINUTES * 60 if timeout_seconds is None else timeout_seconds
+    deadline = time.monotonic() + timeout_seconds
+    renamed: list[str] = []
+    seen: dict[str, Any] = {}
+    doubt = None  # a state that made no sense once: read again before believing it
+    while True:
         try:
-            rds.describe_db_instances(DBInstanceIdentifier=identifier)
+            # Each rename's old id before its new one: a rename ending between two reads
+            # then shows both ids (wait), never neither.
+            seen = instance_states(rds, (restored, live, aside))
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            log.warning("RDS did not answer (%s): not yet", error)
+        else:
+            step = next_step(live, aside, restored, seen)
+            if step.kind == "done":
+                log.info("RDS switch-over of %s done: %s", live, step.why)
+                return {"live": live, "replaced": aside, "renamed": renamed}
+            if step.kind == "stuck" and doubt == step.why:
+                raise PermanentFailure(f"RDS switch-over of {live} cannot go on: {step.why}")
+            doubt = step.why if step.kind == "stuck" else None
+            if step.kind == "rename":
+                log.info("Renaming RDS instance %s to %s (%s)", step.old, step.new, step.why)
+                rds.modify_db_instance(
+                    DBInstanceIdentifier=step.old,
+                    NewDBInstanceIdentifier=step.new,
+                    ApplyImmediately=True,
+                )
+                renamed.append(f"{step.old} -> {step.new}")
+                continue
+            log.info("RDS switch-over of %s: not yet (%s)", live, step.why)
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"RDS switch-over of {live} not done after {timeout_seconds:.0f} s: "
+                f"{describe(seen)}; a retry goes on from these states"
+            )
+        time.sleep(interval)
+
+
+def instance_states(rds: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    """Each id's ``switch_over.Instance``, or None where RDS does not know it (yet or any more)."""
+    from ue_backup.switch_over import Instance
+
+    states: dict[str, Any] = {}
+    for name in names:
+        try:
+            found = rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"]
         except rds.exceptions.DBInstanceNotFoundFault:
-            return False
-        return True
-
-    def rename(old: str, new: str) -> None:
-        log.info("Renaming RDS instance %s to %s", old, new)
-        rds.modify_db_instance(
-            DBInstanceIdentifier=old, NewDBInstanceIdentifier=new, ApplyImmediately=True
-        )
-        rds.get_waiter("db_instance_available").wait(
-            DBInstanceIdentifier=new, WaiterConfig={"Delay": 5, "MaxAttempts": 720}
-        )
-
-    if exists(restored):
-        if exists(live) and not exists(aside):
-            rename(live, aside)
-        rename(restored, live)
-    else:
-        log.info("RDS switch-over of %s done already", live)
-    return {"live": live, "replaced": aside}
+            found = []
+        states[name] = Instance.of(found[0]) if found else None
+    return states
 
 
 def restore_report(
