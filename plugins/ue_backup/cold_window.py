@@ -24,6 +24,7 @@ from typing import Any
 
 # How a set's window ended, as its artifacts' ``ue-backup:window`` tag says (backup_set).
 INTACT, BROKEN, NO_WINDOW = "intact", "broken", "none"
+UNPROVEN = "unproven"  # the window's close was not (or no longer) judged
 
 
 def mark(ecds: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -69,6 +70,10 @@ def judge(
         problems.append(f"ECD {name} joined the selection {between} and was never stopped")
     for name in sorted(set(before) & set(now)):
         was, ecd = before[name], now[name]
+        if was.get("enabled") and opened.get("mode") != "external":
+            # ours are switched off before the record is made; the platform's own
+            # suspension (external mode) may stop pods without touching the switch
+            problems.append(f"ECD {name} was enabled when the window opened ({start})")
         if was.get("uid") and ecd["metadata"].get("uid") != was["uid"]:
             problems.append(f"ECD {name} was deleted and created again {between}")
             continue

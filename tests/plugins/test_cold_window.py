@@ -73,3 +73,11 @@ def test_the_mark_records_what_the_judge_compares():
     assert mark([ecd("a", generation=7, enabled=None)]) == {
         "a": {"uid": "uid-a", "generation": 7, "enabled": True}
     }
+
+
+def test_an_ecd_still_enabled_when_a_managed_window_opened_breaks_it():
+    opened = {**OPENED, "mode": "managed", "ecds": mark([ecd("a", enabled=True), ecd("b")])}
+    (problem,) = judge(opened, [ecd("a", enabled=True), ecd("b")], {}, CLOSED)["problems"]
+    assert problem == f"ECD a was enabled when the window opened ({START.isoformat()})"
+    external = {**opened, "mode": "external"}  # the platform may stop pods, switch untouched
+    assert judge(external, [ecd("a", enabled=True), ecd("b")], {}, CLOSED)["problems"] == []

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from ue_backup.cold_window import judge, mark
+from ue_backup.cold_window import UNPROVEN, judge, mark
 
 if TYPE_CHECKING:  # imported when used: a DAG parse never loads the Kubernetes client
     from ue_backup.hooks.ecd import EcdHook
@@ -109,6 +109,7 @@ class EcdSuspendOperator(_EcdOperator):
             "suspended": held,
             "selected": names,
             "ecds": mark(opened),
+            "mode": "managed",
             "namespace": self.namespace,
             "label_selector": self.label_selector,
             "names": self.names,
@@ -153,11 +154,9 @@ class EcdResumeOperator(_EcdOperator):
         found = hook.list_ecds(namespace, None if names else opened.get("label_selector"))
         now = [e for e in found if not names or e["metadata"]["name"] in names]
         # A retry after a partial resume: what an earlier try resumed changed by our own
-        # hand, so it is judged by that try's log, not again here.
+        # hand and cannot be judged again, and that try's verdict is lost with its XCom.
         ours = {s.name for owner in owners for s in hook.suspensions(namespace, owner)}
         resumed = set(opened.get("suspended") or ()) - ours
-        if resumed:
-            self.log.warning("Resumed by an earlier try, not judged again: %s", sorted(resumed))
         record = {**opened, "ecds": {k: v for k, v in opened["ecds"].items() if k not in resumed}}
         now = [e for e in now if e["metadata"]["name"] not in resumed]
         names_now = sorted({*record["ecds"], *(e["metadata"]["name"] for e in now)})
@@ -169,8 +168,14 @@ class EcdResumeOperator(_EcdOperator):
             datetime.now(UTC),
             datetime.fromisoformat(until) if until else None,
         )
+        if resumed:
+            verdict["state"] = UNPROVEN
+            verdict["problems"].append(
+                f"ECDs {sorted(resumed)} were resumed by an earlier try of this task, whose "
+                "verdict was lost with it: the window cannot be proven any more"
+            )
         for problem in verdict["problems"]:
-            self.log.error("COLD WINDOW BROKEN: %s", problem)
+            self.log.error("COLD WINDOW %s: %s", verdict["state"].upper(), problem)
         if not verdict["problems"]:
             self.log.info(
                 "Cold window intact: %d ECD(s) stayed stopped from %s to %s",

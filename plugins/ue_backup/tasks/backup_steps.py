@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from ue_backup.aws import settings_client, settings_hook
 from ue_backup.backup_set import BackupSet, tag_dict
-from ue_backup.cold_window import NO_WINDOW, mark
+from ue_backup.cold_window import NO_WINDOW, UNPROVEN, mark
 from ue_backup.config import PricesConfig, load_config
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.aws_backup import AwsBackupHook
@@ -62,6 +62,7 @@ def check_external_window(settings: Mapping[str, Any]) -> dict[str, Any]:
         "window_start": now.isoformat(),
         "stopped": names,
         "ecds": mark(ecds),
+        "mode": "external",
         "until": until.isoformat(),
         "namespace": settings["namespace"],
         "label_selector": settings["ecd_label_selector"],
@@ -209,7 +210,7 @@ def verify(
     for c in verification["checks"]:
         log.info("%s %s: %s", "PASS" if c["ok"] else "FAIL", c["check"], c["detail"])
     window_state = (window or {}).get("state") or (
-        "unproven" if settings.get("cold_window") in ("managed", "external") else NO_WINDOW
+        UNPROVEN if settings.get("cold_window") in ("managed", "external") else NO_WINDOW
     )
     mark_set(settings, found, verification["result"], window_state)
     if verification["result"] != "passed":

@@ -134,6 +134,19 @@ def verify_set(
             else "the window's close was never judged (did resume_workflows run?)"
         )
         check("cold window intact", bool(cold_window) and not problems, detail)
+    if cold_window and memorydb_snapshot is not None:
+        # The window closes when the EFS job completes, not when the MemoryDB snapshot
+        # does: its data is each shard's fork, at SnapshotCreationTime, which must
+        # therefore fall inside the window.
+        shards = (memorydb_snapshot.get("ClusterConfiguration") or {}).get("Shards") or []
+        forks = [to_utc(s["SnapshotCreationTime"]) for s in shards if s.get("SnapshotCreationTime")]
+        closed = to_utc(cold_window["closed_at"])
+        check(
+            "memorydb snapshot inside the cold window",
+            bool(forks) and max(forks) <= closed,
+            f"last shard forked {max(forks).isoformat() if forks else 'never'}, "
+            f"window closed {closed.isoformat()}",
+        )
     failed = [c for c in checks if not c["ok"]]
     return {"result": "failed" if failed else "passed", "checks": checks}
 

@@ -220,3 +220,40 @@ def test_a_suspend_interrupted_half_way_is_finished_by_its_retry(sandbox, contex
     assert result["suspended"] == names
     assert enabled(sandbox) == dict.fromkeys(names, False)
     assert sorted(n for n, on in switches(sandbox) if not on) == names  # one write each
+
+
+# --- the window's proof, judged by the resume before it switches anything back --------------
+
+
+def test_the_resume_judges_the_window_it_closes(sandbox, context):
+    seed_ecds(sandbox, a=True, b=True)
+    opened = suspend_operator().execute(context)
+    sandbox.k8s.wait_until(lambda: not EcdHook().running(NS, ["ecd-a", "ecd-b"]))
+
+    result = EcdResumeOperator(
+        task_id="resume_workflows", namespace=NS, owners=OWNER, windows=[opened, None]
+    ).execute(context)
+
+    assert (result["window"]["state"], result["window"]["problems"]) == ("intact", [])
+    assert enabled(sandbox) == {"ecd-a": True, "ecd-b": True}
+
+
+def test_a_retried_resume_never_turns_a_broken_window_intact(sandbox, context):
+    """Try 1 sees ecd-a re-enabled, resumes it, then fails on ecd-b; its verdict is lost."""
+    seed_ecds(sandbox, a=True, b=True)
+    opened = suspend_operator().execute(context)
+    EcdHook().custom_object_client.patch_namespaced_custom_object(  # somebody, by hand
+        "mz.digitalroute.com", "v1alpha1", NS, "ecdeployments", "ecd-a", {"spec": {"enabled": True}}
+    )
+    resume = EcdResumeOperator(
+        task_id="resume_workflows", namespace=NS, owners=OWNER, windows=[opened]
+    )
+    sandbox.faults.add(Fault("k8s", "patch", target=f"{NS}/ecdeployments/ecd-b", status=500))
+    with pytest.raises(EcdError):
+        resume.execute(context)
+
+    again = resume.execute(context)
+
+    assert again["window"]["state"] == "unproven"
+    assert "['ecd-a'] were resumed by an earlier try" in again["window"]["problems"][-1]
+    assert enabled(sandbox) == {"ecd-a": True, "ecd-b": True}
