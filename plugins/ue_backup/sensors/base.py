@@ -107,9 +107,17 @@ def done_inline(check: Callable[[], Any], seconds: float) -> Any:
 
 
 def event_or_fail(event: dict[str, Any] | None) -> dict[str, Any]:
-    """The trigger event when it reports success; otherwise fail the task with its message."""
+    """The trigger event when it reports success; otherwise fail the task with its message.
+
+    A failure state fails the task for good; an error of the check itself (kind
+    "error": access denied while IAM propagates, expired credentials) fails this
+    try only, so the task's retries ask again, as a poke's error does.
+    """
     if not event or event.get("status") != "success":
-        raise PermanentFailure((event or {}).get("message") or f"wait failed: {event!r}")
+        message = (event or {}).get("message") or f"wait failed: {event!r}"
+        if (event or {}).get("kind") == "error":
+            raise RuntimeError(message)
+        raise PermanentFailure(message)
     return event
 
 

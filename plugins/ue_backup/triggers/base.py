@@ -64,8 +64,11 @@ def success(**payload: Any) -> TriggerEvent:
     return TriggerEvent({"status": "success", **payload})
 
 
-def failure(message: str, **payload: Any) -> TriggerEvent:
-    return TriggerEvent({"status": "error", "message": message, **payload})
+def failure(message: str, kind: str = "failed", **payload: Any) -> TriggerEvent:
+    """A wait that ended badly: ``kind`` "failed" (a failure state: the task fails for
+    good) or "error" (the check itself failed, access denied say: the task's retries
+    apply, with a new client and new credentials)."""
+    return TriggerEvent({"status": "error", "kind": kind, "message": message, **payload})
 
 
 def is_success(event: TriggerEvent) -> bool:
@@ -190,7 +193,8 @@ class ResourceWaiterTrigger(EndsTaskOnSuccess, AwsBaseWaiterTrigger):
                 except Exception as error:  # judged: a failure, or not yet
                     verdict = self.judge(error)
                     if verdict is not None:
-                        yield failure(verdict[1], **{self.return_key: self.return_value})
+                        kind, message = verdict
+                        yield failure(message, kind, **{self.return_key: self.return_value})
                         return
                     continue
                 yield self.ending(success(**{self.return_key: self.return_value}))

@@ -13,6 +13,8 @@ from airflow.triggers.base import BaseTrigger, TaskSuccessEvent, TriggerEvent
 
 import ue_backup.triggers
 from tests.plugins.support import round_trip
+from ue_backup.errors import PermanentFailure
+from ue_backup.sensors.base import event_or_fail
 from ue_backup.triggers.base import (
     EndsTaskOnSuccess,
     PollingTrigger,
@@ -154,9 +156,11 @@ def test_success_and_failure_events():
     assert success(name="x").payload == {"status": "success", "name": "x"}
     assert failure("broke", name="x").payload == {
         "status": "error",
+        "kind": "failed",
         "message": "broke",
         "name": "x",
     }
+    assert failure("denied", "error").payload["kind"] == "error"
 
 
 class _Polls(PollingTrigger):
@@ -189,7 +193,7 @@ def test_a_failure_still_goes_back_to_the_worker():
     event = first_event(_Polls([failure("broke", n=1)], end_task=True))
 
     assert not isinstance(event, TaskSuccessEvent)
-    assert event.payload == {"status": "error", "message": "broke", "n": 1}
+    assert event.payload == {"status": "error", "kind": "failed", "message": "broke", "n": 1}
 
 
 def test_without_end_task_a_success_resumes_the_task():
@@ -294,8 +298,24 @@ def test_an_aws_wait_fails_on_an_error_that_is_not_transient(sandbox, snapshot):
 
     event = run_inline(snapshot_trigger())
 
-    assert event["status"] == "error"
+    assert (event["status"], event["kind"]) == ("error", "error")
     assert "AccessDeniedException" in event["message"]
+    # the task fails this try only: its retries ask again (new client, new credentials)
+    with pytest.raises(RuntimeError, match="AccessDeniedException") as failed:
+        event_or_fail(event)
+    assert not isinstance(failed.value, PermanentFailure)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"status": "error", "kind": "failed", "message": "MemoryDB snapshot failed"},
+        {"status": "error", "message": "MemoryDB snapshot failed"},  # a trigger of before
+    ],
+)
+def test_a_failure_state_fails_the_task_for_good(event):
+    with pytest.raises(PermanentFailure, match="MemoryDB snapshot failed"):
+        event_or_fail(event)
 
 
 class _Flaky(PollingTrigger):

@@ -62,6 +62,7 @@ def test_fires_an_error_for_a_missing_restore(sandbox, hook):
 
     assert event == {
         "status": "error",
+        "kind": "failed",
         "message": "Velero restore nope does not exist",
         "name": "nope",
     }
