@@ -35,7 +35,9 @@ def disable_ecds_modifier(namespaces: list[str]) -> dict[str, Any]:
                     "resourceNameRegex": ".*",
                     "namespaces": namespaces,
                 },
-                "patches": [{"operation": "replace", "path": "/spec/enabled", "value": "false"}],
+                # "add", not "replace": JSON Patch's replace fails on an ECD that has no
+                # spec.enabled (which counts as enabled), and Velero would skip it
+                "patches": [{"operation": "add", "path": "/spec/enabled", "value": "false"}],
             }
         ],
     }

@@ -90,11 +90,24 @@ def test_creating_a_restore_again_creates_nothing(sandbox, hook):
     assert len(mutations(sandbox, "k8s", "create", f"{VELERO}/configmaps/r1-modifiers")) == 1
 
 
-def test_the_modifier_replaces_spec_enabled_of_every_ecd_in_the_namespaces():
+def test_the_modifier_disables_every_ecd_in_the_namespaces():
     (rule,) = disable_ecds_modifier(["uepe", "other"])["resourceModifierRules"]
     assert rule["conditions"]["groupResource"] == "ecdeployments.mz.digitalroute.com"
     assert rule["conditions"]["namespaces"] == ["uepe", "other"]
-    assert rule["patches"] == [{"operation": "replace", "path": "/spec/enabled", "value": "false"}]
+    assert rule["patches"] == [{"operation": "add", "path": "/spec/enabled", "value": "false"}]
+
+
+@pytest.mark.parametrize("spec", [{"enabled": True}, {"enabled": False}, {}])
+def test_the_modifier_disables_an_ecd_whatever_its_switch_said(spec):
+    """Applied as Velero applies it (the sandbox's rules), also without spec.enabled."""
+    from tests.sandbox.k8s.velero.modifiers import apply
+
+    ecd = {"metadata": {"name": "e", "namespace": "uepe"}, "spec": {"image": "x", **spec}}
+    rules = disable_ecds_modifier(["uepe"])["resourceModifierRules"]
+
+    restored = apply(rules, ecd, "ecdeployments.mz.digitalroute.com")
+
+    assert restored["spec"] == {"image": "x", "enabled": False}
 
 
 def test_deleting_a_backup_goes_through_a_delete_request_a_retry_renews(sandbox, hook):
