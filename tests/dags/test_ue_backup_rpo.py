@@ -101,3 +101,21 @@ def test_backups_stop_the_alarm_fires_once_and_the_check_alerts_once_per_change(
     cloudwatch, airflow = split(guarded.messages())
     assert [m["subject"] for m in airflow] == ["ue-backup ue-test: RPO met again in eu-west-1"]
     assert [m["subject"].split(":")[0] for m in cloudwatch] == ["OK"]
+
+
+def test_an_alarm_that_cannot_be_kept_is_alerted_and_never_stops_the_backup(sandbox, guarded):
+    """A missing permission or CloudWatch outage must not cause the RPO loss it watches for."""
+    from tests.sandbox.faults import Fault
+
+    sandbox.faults.add(
+        Fault("cloudwatch", "PutMetricAlarm", code="AccessDenied", status=403, times=None)
+    )
+
+    backup = run_dag("ue_backup")
+
+    assert backup.state == "success", backup.tasks
+    (warning,) = [w for w in backup.xcom("preflight")["warnings"] if w.startswith("rpo:")]
+    assert "could not be kept" in warning
+    alerts = [m for m in guarded.messages() if "RPO alarm not kept" in (m["subject"] or "")]
+    assert len(alerts) == 1
+    assert "AccessDenied" in alerts[0]["message"]

@@ -25,6 +25,7 @@ from ue_backup.config import ConfigError, InstallationConfig, load_config
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.ecd import EcdHook
 from ue_backup.hooks.velero import VeleroHook
+from ue_backup.notifications import send_alert
 from ue_backup.tasks.rpo import ensure_alarms, rpo_settings
 from ue_backup.transient import is_transient
 
@@ -82,6 +83,24 @@ def _probe(problems: list[str], field: str, what: str, call: Callable[[], Any]) 
         code = error.response.get("Error", {}).get("Code", "ClientError")
         problems.append(f"{field}: {what} cannot be used ({code}: {error})")
     return None
+
+
+def keep_rpo_alarm(cfg: InstallationConfig, warnings: list[str]) -> None:
+    """Create or update the RPO alarm; a failure is loud but never stops the backup.
+
+    The alarm watches for backups that stop: refusing a backup because the watch
+    could not be set (CloudWatch down, a permission missing) would cause the very
+    loss it is there to report. The failure is a warning and an alert instead.
+    """
+    try:
+        ensure_alarms(cfg)
+    except Exception as error:
+        warning = (
+            f"rpo: the CloudWatch RPO alarm could not be kept ({type(error).__name__}: {error}); "
+            "backing up anyway, but nothing outside Airflow watches the RPO until it is fixed"
+        )
+        warnings.append(warning)
+        send_alert(cfg, f"ue-backup {cfg.installation}: RPO alarm not kept", warning)
 
 
 def check_resources(cfg: InstallationConfig, wanted: set[str]) -> tuple[list[str], list[str]]:
@@ -345,7 +364,7 @@ def preflight(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str
         log.warning("PREFLIGHT WARNING: %s", warning)
     # The RPO alarm is the one thing preflight changes, once the input is known good: a
     # run whose resources are broken is exactly when the alarm must exist.
-    _probe(problems, "rpo", "the CloudWatch RPO alarm", lambda: ensure_alarms(cfg))
+    keep_rpo_alarm(cfg, warnings)
     if problems:
         raise PermanentFailure(
             "preflight found problems (nothing was changed but the RPO alarm, if any):\n"
