@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from tests.plugins.names_support import CASE_7, installations, problems_of, times
+from tests.plugins.test_config import VALID
 from ue_backup.backup_set import BackupSet
 from ue_backup.config import K8S_NAME_RE, RDS_ID_RE, ConfigError, parse_config
 from ue_backup.drill_report import report_key
@@ -29,23 +30,7 @@ from ue_backup.rpo import alarm_name, dimensions
 from ue_backup.tasks.drill_steps import drill_id, drill_names
 from ue_backup.tasks.restore_steps import replaced_name, restore_id, restore_names
 
-CONFIG = {
-    "installation": "ue-test",
-    "region": "eu-west-1",
-    "database": {"engine": "rds", "rds_instance_identifier": "ue-test-db"},
-    "efs": {
-        "file_system_id": "fs-0123456789abcdef0",
-        "backup_method": "aws_backup",
-        "aws_backup": {
-            "vault_name": "ue-test-vault",
-            "iam_role_arn": "arn:aws:iam::123456789012:role/ue-backup",
-        },
-    },
-    "memorydb": {"cluster_name": "ue-test-agg"},
-    "kubernetes": {"namespace": "uepe", "ecd_selection": {"names": ["ecd-a"]}},
-    "velero": {"included_namespaces": ["uepe"]},
-    "manifests": {"bucket": "ue-test-manifests"},
-}
+CONFIG = VALID  # tests/plugins/test_config.py: a valid installation, copied per use
 RUN_AFTER = datetime(2026, 3, 1, 4, 0, 0, tzinfo=UTC)
 
 
