@@ -7,6 +7,10 @@ substring) and is consumed ``times`` times (None: for ever). Kinds:
   ``status``): throttling is ``error`` with code ``ThrottlingException`` /
   HTTP 429 for Kubernetes; a 409 Conflict is ``error`` with status 409.
 - ``hang``: the call is held ``seconds`` before it is answered normally.
+- ``lost``: the call is carried out (state changes, the mutation log records
+  it) but its answer is lost: the caller gets the error ``error`` would give
+  (default 500 ``InternalFailure``), as after a 5xx or a connection dropped
+  once the service had acted. The caller's retry then meets what it made.
 - ``outcome``: an asynchronous job ends in a failure state instead of success:
   ``state`` is e.g. ``FAILED``/``ABORTED``/``EXPIRED``/``PARTIAL`` (AWS Backup),
   ``ERROR`` (DataSync), ``failed`` (RDS, MemoryDB), ``PartiallyFailed``/``Failed``
@@ -24,7 +28,7 @@ import threading
 from dataclasses import dataclass
 from typing import Literal
 
-FaultKind = Literal["error", "hang", "outcome", "never"]
+FaultKind = Literal["error", "hang", "lost", "outcome", "never"]
 
 
 @dataclass

@@ -115,3 +115,43 @@ def test_a_hang_longer_than_the_read_timeout_times_the_client_out(aws):  # noqa:
 
     with pytest.raises(ReadTimeoutError):
         efs.describe_file_systems()
+
+
+def test_a_lost_answer_comes_after_the_call_was_carried_out(aws):  # noqa: F811
+    aws.faults.add(service="backup", operation="CreateBackupVault", kind="lost", times=2)
+    backup = aws.client("backup", config=Config(retries={"total_max_attempts": 2}))
+
+    with pytest.raises(ClientError) as lost:  # botocore retried once: the vault existed then
+        backup.create_backup_vault(BackupVaultName="ue-vault")
+
+    assert lost.value.response["Error"]["Code"] == "InternalFailure"
+    assert lost.value.response["ResponseMetadata"]["RetryAttempts"] == 1
+    assert [v["BackupVaultName"] for v in backup.list_backup_vaults()["BackupVaultList"]] == [
+        "ue-vault"
+    ]
+    entries = aws.log.entries("backup", "CreateBackupVault")
+    assert [(e.detail["status"], e.detail["served"], e.detail["lost"]) for e in entries] == [
+        (500, 200, True),
+        (500, 400, True),  # the retry was refused (AlreadyExistsException), lost too
+    ]
+
+
+def test_a_lost_answer_of_a_query_call_is_retried_into_the_real_refusal(aws):  # noqa: F811
+    rds = aws.client("rds")
+    rds.create_db_instance(
+        DBInstanceIdentifier="db", Engine="postgres", DBInstanceClass="db.t3.micro"
+    )
+    aws.faults.add(
+        service="rds",
+        operation="CreateDBSnapshot",
+        kind="lost",
+        code="ServiceUnavailable",
+        status=503,
+    )
+
+    with pytest.raises(rds.exceptions.DBSnapshotAlreadyExistsFault):
+        rds.create_db_snapshot(DBSnapshotIdentifier="snap", DBInstanceIdentifier="db")
+
+    assert len(rds.describe_db_snapshots(DBSnapshotIdentifier="snap")["DBSnapshots"]) == 1
+    assert [e.detail["status"] for e in aws.log.entries("rds", "CreateDBSnapshot")] == [503, 400]
+    assert aws.faults.armed() == []

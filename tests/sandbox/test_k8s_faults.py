@@ -101,3 +101,17 @@ def test_faults_on_create_and_delete_of_core_objects(k8s, core_api):
         core_api.delete_namespaced_config_map("cfg", NS)
     assert json.loads(forbidden.value.body)["reason"] == "Forbidden"
     assert k8s.get("configmaps", NS, "cfg")
+
+
+def test_a_lost_answer_comes_after_the_request_was_carried_out(k8s, core_api):
+    k8s.faults.add(
+        Fault(service="k8s", operation="create", kind="lost", target=f"{NS}/configmaps/")
+    )
+    with pytest.raises(ApiException) as lost:
+        core_api.create_namespaced_config_map(NS, {"metadata": {"name": "cfg"}})
+    assert lost.value.status == 500
+    assert k8s.get("configmaps", NS, "cfg")  # made all the same
+    assert len(k8s.log.entries("k8s", "create")) == 1
+    with pytest.raises(ApiException) as again:  # the caller's retry meets it
+        core_api.create_namespaced_config_map(NS, {"metadata": {"name": "cfg"}})
+    assert again.value.status == 409

@@ -3,7 +3,8 @@
 Every signed AWS request passes here first. Its service, operation and target
 decide which armed faults apply: a ``hang`` holds the answer, an ``error``
 replaces it with the service's own error format (a ``ThrottlingException``
-goes through botocore's retry handler like a real one). Every state-changing
+goes through botocore's retry handler like a real one), a ``lost`` serves
+the call and then answers that error instead of the real answer. Every state-changing
 call is written to the mutation log when it arrives, whatever its answer; the
 HTTP status is added to the entry's ``detail`` once known, so a test can tell
 refused calls from accepted ones. Every signed request, reads included, is
@@ -20,8 +21,8 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from tests.sandbox.aws.protocol import AwsCall, error_response, identify, signing_scope
-from tests.sandbox.faults import FaultBook
-from tests.sandbox.mutation_log import MutationLog
+from tests.sandbox.faults import Fault, FaultBook
+from tests.sandbox.mutation_log import Mutation, MutationLog
 from tests.sandbox.request_log import SETUP_AGENT, TAG_READS, RequestLog
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -74,7 +75,10 @@ class FaultsAndMutations:
             return self._error(call, error.code, error.message, error.status)(
                 environ, record_status
             )
+        lost = self.faults.take(call.service, call.operation, call.target, kind="lost")
         self.before_each()
+        if lost is not None:
+            return self._lose(environ, call, lost, entry)(environ, record_status)
         tag_read = (call.service, call.operation) in TAG_READS
         if not ((call.mutating or tag_read) and call.protocol in ("json", "rest-json")):
             self._log_request(environ, call)
@@ -93,6 +97,32 @@ class FaultsAndMutations:
         else:
             self._log_request(environ, call, _arns(body))
         return [body]
+
+    def _lose(
+        self, environ: dict[str, Any], call: AwsCall, lost: Fault, entry: Mutation | None
+    ) -> Response:
+        """Serve the call in full, then answer ``lost``'s error instead of the real answer.
+
+        The entry keeps the real status as ``served`` (``status`` is what the
+        caller got), and the request log what the call made, as if answered.
+        """
+        served: list[int] = []
+
+        def keep_status(status: str, headers: list, *args: Any) -> Callable[[bytes], None]:
+            served.append(int(status.split(" ", 1)[0]))
+            return lambda data: None
+
+        answer = self.app(environ, keep_status)
+        try:
+            body = b"".join(answer)
+        finally:
+            if hasattr(answer, "close"):
+                answer.close()
+        if entry is not None:
+            entry.detail.update(served=served[0] if served else None, lost=True)
+        json_answer = call.protocol in ("json", "rest-json")
+        self._log_request(environ, call, _arns(body) if json_answer and call.mutating else None)
+        return self._error(call, lost.code, lost.message, lost.status)
 
     def _log_request(
         self,

@@ -5,7 +5,8 @@ Faults are consulted before a resource request is served, with the verb
 (get/list/create/replace/patch/delete) and the target ``<ns>/<plural>/<name>``:
 a ``hang`` fault delays the request by its ``seconds``, an ``error`` fault answers
 with its ``status`` and ``message`` as a ``Status`` (429 with ``Retry-After`` =
-``seconds`` rounded up).
+``seconds`` rounded up); a ``lost`` fault lets the request be served (the object
+is created, the mutation log says so) and then answers as ``error`` would.
 
 Every authenticated request is written to the request log
 (``tests/sandbox/request_log.py``) in RBAC's terms: the verb (``watch``,
@@ -95,7 +96,11 @@ class KubeApi:
         verb = self._verb(request.method, target)
         self._log_request(request, verb, target)
         self._inject_faults(verb, target)
-        return self._serve(request, target)
+        lost = self.faults.take("k8s", verb, target.label, kind="lost")
+        response = self._serve(request, target)
+        if lost:  # carried out, but the answer is lost: the caller sees the fault's error
+            raise errors.from_fault(lost)
+        return response
 
     def _authenticate(self, request: Request, parts: list[str]) -> None:
         """Bearer token from the kubeconfig; anonymous callers only see version and health."""
