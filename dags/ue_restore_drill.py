@@ -313,5 +313,8 @@ with DAG(
     ).as_teardown(setups=prepared, on_failure_fail_dagrun=True)
     verified >> cleanup
     fail_run_if_any_task_failed(
-        prepared, after=cleanup, done="the drill's temporary resources were deleted"
+        prepared,
+        after=cleanup,
+        done="the drill's temporary resources were deleted",
+        not_done="the drill's temporary resources were NOT all deleted",
     )

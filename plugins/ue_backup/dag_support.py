@@ -114,6 +114,7 @@ def fail_run_if_any_task_failed(
     setup: Any,
     after: Any,
     done: str = "the workflows were resumed",
+    not_done: str = "the workflows were NOT resumed",
     summary_from: str | None = None,
 ) -> Any:
     """A last teardown that fails the run when any of its tasks failed or was stopped.
@@ -121,29 +122,60 @@ def fail_run_if_any_task_failed(
     "Mark run as failed" in the UI skips every pending task but lets the
     teardowns run; the run's state is then computed from its leaves, which
     were skipped, and a run marked failed would end *success*. This teardown
-    sees the failed or stopped tasks and fails the run, loudly. ``done`` says
-    what the run's other teardown has made safe; ``summary_from`` names a task
-    whose XCom ``summary``, when there is one, says it instead (the restore's
-    resume: what is live, what was left over).
+    sees the failed or stopped tasks and fails the run, loudly.
+
+    What it says of the run's other teardown (``after``) comes from that
+    task's state, never assumed: ``done`` when it succeeded (or, with
+    ``summary_from``, that task's XCom ``summary``: the restore's resume says
+    what is live and what was left over), ``not_done`` with its state when it
+    did not, followed by the ``summary`` it pushed under that key before
+    failing (the restore's resume: what is live and what to do).
     """
     from airflow.sdk import task
 
     from ue_backup.errors import PermanentFailure
+
+    after_id = getattr(after, "operator", after).task_id
 
     # No alert of its own: the failed step has sent one, naming itself.
     @task(task_id="run_outcome", retries=1, on_failure_callback=None)
     def run_outcome(**context: Any) -> str:
         ti = context["ti"]
         states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
+        states = {name: getattr(state, "value", state) for name, state in states.items()}
         failed = sorted(t for t, s in states.items() if s in ("failed", "upstream_failed"))
         if failed:
-            said = (ti.xcom_pull(task_ids=summary_from) or {}) if summary_from else {}
             raise PermanentFailure(
                 f"{len(failed)} task(s) of this run failed or were stopped: {failed} "
-                f"(see their logs); {said.get('summary') or done}"
+                f"(see their logs); {teardown_said(ti, states.get(after_id))}"
             )
         return "every task succeeded or was skipped"
+
+    def teardown_said(ti: Any, state: str | None) -> str:
+        said = pushed = None
+        if summary_from and state == "success":
+            said = (ti.xcom_pull(task_ids=summary_from) or {}).get("summary")
+        elif summary_from:
+            pushed = ti.xcom_pull(task_ids=summary_from, key="summary")
+        return teardown_outcome(after_id, state, done, not_done, said or pushed)
 
     outcome = run_outcome().as_teardown(setups=setup, on_failure_fail_dagrun=True)
     after >> outcome
     return outcome
+
+
+def teardown_outcome(
+    task_id: str, state: str | None, done: str, not_done: str, summary: str | None = None
+) -> str:
+    """What ``run_outcome`` says of the run's other teardown, from that task's state.
+
+    ``done`` only when it succeeded (its ``summary`` instead when it gave
+    one); otherwise ``not_done`` with its state, then the ``summary`` it left
+    before failing. A failed resume never reads "the workflows were resumed".
+    """
+    if state == "success":
+        return summary or done
+    if state == "skipped":
+        return f"{task_id} was skipped"
+    text = f"{not_done} ({task_id}: {state or 'did not run'}; see its log)"
+    return f"{text}: {summary}" if summary else text

@@ -54,7 +54,7 @@ class RunResult:
     tasks: dict[str, str]
     run: Any
 
-    def xcom(self, task_id: str) -> Any:
+    def xcom(self, task_id: str, key: str = "return_value") -> Any:
         from airflow.models.xcom import XComModel
         from airflow.utils.session import create_session
 
@@ -65,7 +65,7 @@ class RunResult:
                     dag_id=self.run.dag_id,
                     run_id=self.run.run_id,
                     task_id=task_id,
-                    key="return_value",
+                    key=key,
                 )
                 .scalar()
             )
