@@ -19,7 +19,9 @@ placed. A failure before that point leaves the live system as it was (the
 workflows as they were, the restore's trees removed from the live file
 system, what else it created named in the run's failure); a failure after
 it keeps the workflows off and names what is live and how to roll back
-(`resume_workflows` fails with it).
+(`resume_workflows` fails with it). MemoryDB cannot be renamed: a complete
+in-place restore with MemoryDB also keeps the workflows off and fails,
+naming the restored cluster to point the platform at and how to resume.
 
 A backfill run (`point_in_time` without a target time) restores to the
 run's logical date.
@@ -370,15 +372,21 @@ with DAG(
 
         Before the commit point nothing live changed: the ECDs go back to exactly
         what they were. After a complete commit, the backup set's own suspension,
-        which Velero brought back, is resumed too. See ``tasks.restore_commit``.
+        which Velero brought back, is resumed too; with MemoryDB restored in place
+        the ECDs are held instead, until the platform points at the restored
+        cluster (the task fails, so the alert names it). See ``tasks.restore_commit``.
         """
-        from ue_backup.tasks.restore_commit import resume_after_restore
+        from ue_backup.tasks.restore_commit import WorkflowsHeld, resume_after_restore
 
         ti = context["ti"]
         states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
-        return resume_after_restore(
-            ti.xcom_pull(task_ids="validate"), ti.xcom_pull(task_ids="plan") or {}, states
-        )
+        try:
+            return resume_after_restore(
+                ti.xcom_pull(task_ids="validate"), ti.xcom_pull(task_ids="plan") or {}, states
+            )
+        except WorkflowsHeld as held:
+            ti.xcom_push(key="summary", value=str(held))  # run_outcome repeats it
+            raise
 
     resume = resume_workflows().as_teardown(setups=suspend, on_failure_fail_dagrun=True)
 

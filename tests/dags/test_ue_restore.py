@@ -7,6 +7,7 @@ from datetime import datetime
 import pytest
 
 from tests.dags.runner import run_dag, write_config
+from tests.plugins.alerts_support import alert_topic
 from tests.sandbox.aws.network import add_mount_targets
 from tests.sandbox.faults import Fault
 from tests.sandbox.installation import (
@@ -17,6 +18,7 @@ from tests.sandbox.installation import (
     add_cross_region,
     seed_installation,
 )
+from ue_backup.hooks.ecd import HELD, RESUME_DEADLINE
 
 pytestmark = pytest.mark.e2e
 
@@ -250,13 +252,32 @@ def test_a_restore_refuses_while_a_backup_or_retention_runs(
 
 
 def test_in_place_restore_replaces_the_live_data(sandbox, installation, three_backups):
+    """Without MemoryDB (components), everything restored takes the live place: resumed."""
     live = installation.efs_path(sandbox)
     (live / "aggregation" / "written-after-backup.bin").write_text("newer than the backup")
     result = run_dag(
-        "ue_restore", {"mode": "restore", "target": "in_place", "confirm": installation.name}
+        "ue_restore",
+        {
+            "mode": "restore",
+            "target": "in_place",
+            "confirm": installation.name,
+            "components": ["database", "efs", "velero"],
+        },
     )
     assert result.state == "success", result.tasks
-    files = tree(live)
+    assert_restored_in_place(sandbox, installation)
+    # the workflows were suspended during the restore and run again afterwards
+    enabled = {
+        e["metadata"]["name"]: e["spec"]["enabled"]
+        for e in sandbox.k8s.list("ecdeployments", NAMESPACE)
+    }
+    assert enabled == dict.fromkeys(installation.ecds, True)
+    assert sandbox.log.entries("k8s", "patch")
+
+
+def assert_restored_in_place(sandbox, installation) -> None:
+    """The restored tree and instance are live; what was live is kept aside."""
+    files = tree(installation.efs_path(sandbox))
     restored = {k for k in files if not k.startswith("ue-backup-replaced_")}
     assert restored == set(LIVE_FILES) | {MARKER}
     aside = [k for k in files if k.startswith("ue-backup-replaced_")]
@@ -266,13 +287,105 @@ def test_in_place_restore_replaces_the_live_data(sandbox, installation, three_ba
     names = {i["DBInstanceIdentifier"] for i in rds.describe_db_instances()["DBInstances"]}
     assert installation.rds_instance in names
     assert any(n.startswith(f"{installation.rds_instance}-replaced-") for n in names)
-    # the workflows were suspended during the restore and run again afterwards
-    enabled = {
-        e["metadata"]["name"]: e["spec"]["enabled"]
-        for e in sandbox.k8s.list("ecdeployments", NAMESPACE)
-    }
-    assert enabled == dict.fromkeys(installation.ecds, True)
-    assert sandbox.log.entries("k8s", "patch")
+
+
+def test_in_place_restore_with_memorydb_holds_the_workflows_until_the_platform_is_repointed(
+    sandbox, installation, three_backups, capfd, caplog, tmp_path, monkeypatch
+):
+    """MemoryDB cannot be renamed: the platform still uses the live cluster, newer than the
+    restored data. The workflows stay off and held, the run fails loudly (one alert) naming
+    the restored cluster and its endpoint, and the commands it gives resume them afterwards."""
+    topic = alert_topic(sandbox)
+    write_config(
+        {**installation.config, "alerts": {"sns_topic_arn": topic.topic_arn}}, tmp_path, monkeypatch
+    )
+    live = installation.efs_path(sandbox)
+    (live / "aggregation" / "written-after-backup.bin").write_text("newer than the backup")
+
+    result = run_dag(
+        "ue_restore", {"mode": "restore", "target": "in_place", "confirm": installation.name}
+    )
+
+    assert result.state == "failed", result.tasks
+    for step in ("commit_point", "switch_over_database", "place_efs", "wait_memorydb"):
+        assert result.tasks[step] == "success", result.tasks
+    assert result.tasks["resume_workflows"] == "failed"
+    assert result.tasks["run_outcome"] == "failed"
+    assert_restored_in_place(sandbox, installation)
+    ecds = {e["metadata"]["name"]: e for e in sandbox.k8s.list("ecdeployments", NAMESPACE)}
+    for name, ecd in ecds.items():
+        notes = ecd["metadata"].get("annotations") or {}
+        assert ecd["spec"]["enabled"] is False, name
+        assert notes.get(HELD), name
+        assert RESUME_DEADLINE not in notes, name
+    target = result.xcom("validate")["memorydb_target"]
+    (cluster,) = sandbox.client("memorydb").describe_clusters(ClusterName=target)["Clusters"]
+    endpoint = f"{cluster['ClusterEndpoint']['Address']}:{cluster['ClusterEndpoint']['Port']}"
+    report = result.xcom("resume_workflows", key="summary")
+    assert report.startswith("ACTION REQUIRED")
+    assert f"LIVE MemoryDB cluster {installation.memorydb_cluster}" in report
+    assert (
+        f"Point the platform at the restored MemoryDB cluster {target} (endpoint {endpoint})"
+        in report
+    )
+    assert f"{installation.rds_instance} is the RESTORED instance" in report
+    (alert,) = topic.messages()  # loud: the failed resume alerts, once
+    assert alert["subject"] == "ue-backup ue-test: ue_restore failed at resume_workflows"
+    assert target in alert["message"]
+    output = logged(capfd, caplog)
+    # run_outcome says so from the resume's state, never "the workflows were resumed"
+    assert (
+        "the workflows were NOT resumed (resume_workflows: failed; see its log): ACTION REQUIRED"
+        in output
+    )
+    assert "the workflows were resumed" not in output
+
+    # the platform now uses the restored cluster: the given commands resume every ECD
+    commands = [line.strip() for line in report.splitlines() if "kubectl" in line]
+    assert len(commands) == len(ecds)
+    apply_kubectl_patches(commands)
+    after = {e["metadata"]["name"]: e for e in sandbox.k8s.list("ecdeployments", NAMESPACE)}
+    assert {n: e["spec"].get("enabled") for n, e in after.items()} == dict.fromkeys(ecds, True)
+    assert not any(
+        k.startswith("ue-backup/")
+        for e in after.values()
+        for k in (e["metadata"].get("annotations") or {})
+    )
+
+
+def logged(capfd, caplog) -> str:
+    """Everything the run logged: task logs reach either stdout or logging handlers."""
+    out, err = capfd.readouterr()
+    return out + err + caplog.text
+
+
+def apply_kubectl_patches(commands: list[str]) -> None:
+    """Run ``kubectl -n NS patch PLURAL.GROUP NAME --type merge -p 'JSON'`` on the sandbox."""
+    import json
+    import shlex
+
+    from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
+    from kubernetes.client import CustomObjectsApi
+
+    api = CustomObjectsApi(KubernetesHook(conn_id="kubernetes_default").api_client)
+    for command in commands:
+        words = shlex.split(command)
+        assert words[:5] == [
+            "kubectl",
+            "-n",
+            NAMESPACE,
+            "patch",
+            "ecdeployments.mz.digitalroute.com",
+        ]
+        assert words[6:9] == ["--type", "merge", "-p"]
+        api.patch_namespaced_custom_object(
+            "mz.digitalroute.com",
+            "v1alpha1",
+            NAMESPACE,
+            "ecdeployments",
+            words[5],
+            json.loads(words[9]),
+        )
 
 
 # --- disaster recovery: from the copy region (last: it starts from an empty sandbox) ---------

@@ -155,6 +155,15 @@ def test_a_failed_switch_over_holds_the_workflows_and_names_the_live_database(
     message = "\n".join(capfd.readouterr())
     assert "The workflows were NOT resumed" in message
     assert f"Database: not switched over: {inst.rds_instance} is still" in message
+    # the run's outcome says so from the resume's state, with what the resume left in its XCom
+    report = result.xcom("resume_workflows", key="summary")
+    assert report.startswith(f"The in-place restore {rid} failed during its commit")
+    assert "kubectl -n" in report  # how to resume each ECD once the system is consistent
+    assert (
+        "the workflows were NOT resumed (resume_workflows: failed; see its log): "
+        f"The in-place restore {rid} failed during its commit"
+    ) in message
+    assert "the workflows were resumed" not in message
     assert "EFS" in message
     assert "not touched: the live data is at the root" in message
 
@@ -181,6 +190,40 @@ def test_a_failed_placement_holds_the_workflows_and_says_how_to_roll_back(
     assert f"then {aside} to {inst.rds_instance}" in message
     assert f"ue-backup-replaced_{rid}/" in message
     assert "Go forward: clear place_efs" in message
+
+
+def test_the_clean_up_never_removes_a_tree_the_efs_restore_job_may_still_write(
+    sandbox_session, tmp_path, monkeypatch, capfd
+):
+    """wait_efs failed while AWS Backup may still be writing into the live file system (here
+    AWS Backup cannot be asked at all): the clean-up removes nothing and names the job and the
+    directory, instead of deleting a tree the job goes on writing."""
+    sandbox = sandbox_session
+    inst = build_world(sandbox, tmp_path, monkeypatch)
+    sandbox.durations.update(restore_job=2)
+    before = live_state(sandbox, inst)
+    denied = Fault(
+        "backup", "DescribeRestoreJob", code="AccessDeniedException", status=403, times=None
+    )
+
+    result = restore(inst, [denied], sandbox)
+
+    assert result.state == "failed", result.tasks
+    assert result.tasks["wait_efs"] == "failed"
+    assert result.tasks["discard_restored_tree"] == "failed"
+    assert result.tasks["resume_workflows"] == "success"
+    assert live_state(sandbox, inst)["ecds"] == before["ecds"]
+    job = result.xcom("restore_efs")["job_id"]
+    message = "\n".join(capfd.readouterr())
+    assert f"the EFS restore job {job} is not known, not ended" in message
+    assert (
+        f"aws-backup-restore_* directory at the root of the live file system {inst.file_system_id}"
+        in message
+    )
+    assert "AWS Backup cannot cancel" in message
+    summary = result.xcom("resume_workflows")["summary"]
+    assert "aws-backup-restore_* directory made by this restore" in summary
+    assert "if its EFS restore job still runs, wait for it to end first" in summary
 
 
 def assert_held(state: dict) -> None:

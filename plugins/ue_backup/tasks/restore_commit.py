@@ -13,7 +13,13 @@ tree aside and moves the restored one to the root. The teardown
   have been removed from the live file system (``discard_restored_tree``),
   and what it created elsewhere (instance, cluster, Velero restore) is named
   in the run's failure for the operator to delete;
-- ``committed``: every commit step succeeded; the workflows are resumed;
+- ``committed``: every commit step succeeded; the workflows are resumed,
+  unless MemoryDB was restored too: a cluster cannot be renamed, so the
+  platform still points at the live cluster, newer than the restored
+  database and files. The ECDs are then held as in ``half`` and the task
+  fails (so the alert fires) naming what is live, the restored cluster and
+  its endpoint to point the platform at, and the commands that resume the
+  ECDs afterwards (``repoint_report``);
 - ``half``: the commit began and did not finish. The ECDs stay off, held for
   good (``EcdHook.hold``: the watchdog leaves them alone), nothing set aside
   is touched, and the task fails naming what is live now and how to roll
@@ -25,14 +31,20 @@ Side by side nothing live is ever changed: the stage is always ``untouched``.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ue_backup.aws import settings_client
+from ue_backup.aws import settings_client, settings_hook
 from ue_backup.errors import PermanentFailure
-from ue_backup.restore_scripts import ASIDE_PREFIX, PLACING_MARKER, STAGE_PREFIX
+from ue_backup.restore_scripts import (
+    ASIDE_PREFIX,
+    PLACING_MARKER,
+    RESTORE_DIR_PREFIX,
+    STAGE_PREFIX,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +68,14 @@ def stage(states: Mapping[str, Any]) -> str:
 def _value(state: Any) -> str | None:
     """A state as its plain value, whatever type Airflow hands back (an Enum's str differs)."""
     return getattr(state, "value", state)
+
+
+class WorkflowsHeld(PermanentFailure):
+    """The restore's teardown kept the workflows off; the message says what is live and why.
+
+    ``resume_workflows`` pushes the message as its XCom ``summary`` before it
+    fails, so the run's outcome repeats it instead of guessing.
+    """
 
 
 def commit(settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -84,11 +104,73 @@ def discard_needed(context: Any) -> None:
         raise AirflowSkipException("no EFS restore job was started: nothing to remove")
     if ti.xcom_pull(task_ids=COMMIT_POINT) is not None:
         raise AirflowSkipException("the commit point was passed: the trees stay as they are")
+    wait_for_restore_job_end(settings, ti.xcom_pull(task_ids="restore_efs")["job_id"])
+
+
+# EFS restore jobs in a final state: nothing writes into the live file system any more.
+RESTORE_JOB_ENDED = ("COMPLETED", "ABORTED", "FAILED")
+# How long one attempt of discard_restored_tree waits for a restore job still writing (its
+# retries wait again); the poll's pace is the sensors' (UE_BACKUP_POLL_SECONDS in tests).
+RESTORE_JOB_WAIT_MINUTES = 20
+RESTORE_JOB_POLL_SECONDS = 30.0
+
+
+def wait_for_restore_job_end(
+    settings: Mapping[str, Any], job_id: str, timeout_seconds: float | None = None
+) -> str:
+    """Wait until the EFS restore job has stopped writing into the live file system.
+
+    The clean-up must not remove a tree the job is still writing: it would
+    leave a partial tree at the live root. ``wait_efs`` may have failed or
+    timed out, or the run been marked failed, while the job runs on, and
+    AWS Backup cannot cancel a restore job. So the clean-up waits, bounded,
+    for a final state and otherwise fails, removing nothing, naming the job
+    and the directory it writes. Returns the job's final state.
+    """
+    import time
+
+    from ue_backup.hooks.aws_backup import AwsBackupHook
+    from ue_backup.sensors.base import poll_interval
+    from ue_backup.transient import is_transient
+
+    timeout = RESTORE_JOB_WAIT_MINUTES * 60 if timeout_seconds is None else timeout_seconds
+    deadline, interval = time.monotonic() + timeout, poll_interval(RESTORE_JOB_POLL_SECONDS)
+    hook = settings_hook(AwsBackupHook, settings)
+    status = "not known"
+    while True:
+        try:
+            status = hook.describe_restore_job(job_id).get("Status") or "not known"
+        except Exception as error:
+            if not is_transient(error):
+                raise RuntimeError(
+                    f"{still_writing(settings, job_id, 'not known')}; describing it failed: {error}"
+                ) from error
+            log.warning("AWS Backup did not answer (%s): not yet", error)
+        if status in RESTORE_JOB_ENDED:
+            log.info("EFS restore job %s is %s: its trees can be removed", job_id, status)
+            return status
+        if time.monotonic() > deadline:
+            raise TimeoutError(still_writing(settings, job_id, status))
+        log.info("EFS restore job %s is %s: waiting before removing its trees", job_id, status)
+        time.sleep(interval)
+
+
+def still_writing(settings: Mapping[str, Any], job_id: str, status: str) -> str:
+    """Why nothing is removed yet: the job, the directory it writes, and what to do."""
+    return (
+        f"the EFS restore job {job_id} is {status}, not ended: it may still be writing an "
+        f"{RESTORE_DIR_PREFIX}* directory at the root of the live file system "
+        f"{settings['efs_file_system_id']}, so nothing was removed (AWS Backup cannot cancel "
+        "a restore job). Once the job has ended, clear discard_restored_tree: it removes "
+        f"that directory and {STAGE_PREFIX}{settings['restore_id']}/"
+    )
 
 
 def replaced_instance(settings: Mapping[str, Any]) -> str:
-    """The name the switch-over gives the instance that was live."""
-    return f"{settings['rds_instance']}-replaced-{settings['restore_id']}"[:63].rstrip("-")
+    """The name the switch-over gives the instance that was live (the switch-over's own)."""
+    from ue_backup.tasks.restore_steps import replaced_name
+
+    return replaced_name(settings["rds_instance"], settings["restore_id"])
 
 
 def resume_after_restore(
@@ -96,8 +178,10 @@ def resume_after_restore(
 ) -> dict[str, Any]:
     """The restore's teardown: resume, or hold the workflows and say what is live.
 
-    Returns ``{"stage", "outcomes", "left_over", "summary"}``; raises, after
-    holding the ECDs, when the commit began and did not finish.
+    Returns ``{"stage", "outcomes", "left_over", "summary"}``; raises
+    ``WorkflowsHeld``, after holding the ECDs, when the commit began and did
+    not finish, or when it finished with MemoryDB restored (the platform must
+    first be pointed at the restored cluster).
     """
     from ue_backup.hooks.ecd import EcdHook
 
@@ -107,7 +191,17 @@ def resume_after_restore(
     owners = list(planned.get("resume_owners") or [rid])
     if where == "half":
         held = sorted({name for owner in owners for name in hook.hold(namespace, owner, HOLD)})
-        raise PermanentFailure(half_done_report(settings, planned, states, held))
+        raise WorkflowsHeld(
+            half_done_report(settings, planned, states, held)
+            + "\n"
+            + resume_commands(namespace, held_suspensions(hook, namespace, owners))
+        )
+    if where == "committed" and settings.get("in_place") and planned.get("restore_memorydb"):
+        for owner in owners:
+            hook.hold(namespace, owner, HOLD_FOR_MEMORYDB)
+        raise WorkflowsHeld(
+            repoint_report(settings, planned, held_suspensions(hook, namespace, owners))
+        )
     if where == "untouched":
         owners = [rid]  # what Velero brought back with the backup set's suspension stays off
     outcomes: dict[str, str] = {}
@@ -130,6 +224,90 @@ def resume_after_restore(
 
 
 HOLD = "an in-place restore failed during its commit: see the run's resume_workflows log"
+HOLD_FOR_MEMORYDB = (
+    "an in-place restore is done but the platform still uses the live MemoryDB cluster: "
+    "see the run's resume_workflows log"
+)
+
+
+def held_suspensions(hook: Any, namespace: str, owners: list[str]) -> list[Any]:
+    """The held ECDs' suspensions (``hooks.ecd.Suspension``), each once, by name."""
+    found = {s.name: s for owner in owners for s in hook.suspensions(namespace, owner)}
+    return [found[name] for name in sorted(found)]
+
+
+def resume_commands(namespace: str, suspensions: list[Any]) -> str:
+    """The commands that resume each held ECD exactly as ``EcdHook.resume`` would.
+
+    ``spec.enabled`` back to its ``ue-backup/previous-enabled`` value (null
+    removes a field that was absent) and every ``ue-backup/`` annotation
+    removed, in one merge patch per ECD.
+    """
+    from ue_backup.hooks.ecd import SUSPENSION_ANNOTATIONS
+    from ue_backup.kube_names import ECD_GROUP, ECD_PLURAL
+
+    if not suspensions:
+        return "ECDs: none was suspended: nothing to resume."
+    lines = ["To resume the ECDs afterwards, run for each (it is what the restore would do):"]
+    for suspension in suspensions:
+        patch = {
+            "metadata": {"annotations": dict.fromkeys(SUSPENSION_ANNOTATIONS)},
+            "spec": {"enabled": suspension.previous_enabled},
+        }
+        lines.append(
+            f"  kubectl -n {namespace} patch {ECD_PLURAL}.{ECD_GROUP} {suspension.name} "
+            f"--type merge -p '{json.dumps(patch, separators=(',', ':'))}'"
+        )
+    return "\n".join(lines)
+
+
+def repoint_report(settings: Mapping[str, Any], planned: Mapping[str, Any], held: list[Any]) -> str:
+    """A complete in-place commit with MemoryDB: what is live, and what the operator does now.
+
+    The restored database and files are live, but MemoryDB cannot rename a
+    cluster: the platform still points at the live one, whose state is newer
+    than both. Workflows must not run on that mix, so they stay off until the
+    platform points at the restored cluster.
+    """
+    rid, live_cluster = settings["restore_id"], settings["memorydb_cluster"]
+    restored = settings["memorydb_target"]
+    lines = [
+        f"ACTION REQUIRED: the in-place restore {rid} replaced the live data, but the "
+        "workflows were NOT resumed: the platform still uses the LIVE MemoryDB cluster "
+        f"{live_cluster}, whose state is newer than the restored database and files.",
+    ]
+    if planned.get("switch_over_database"):
+        lines.append(database_now(settings))
+    if planned.get("restore_efs"):
+        lines.append(efs_now(settings, "success"))
+    lines.append(f"MemoryDB: the platform still uses the LIVE cluster {live_cluster}.")
+    lines.append(
+        f"Point the platform at the restored MemoryDB cluster {restored} "
+        f"({cluster_endpoint(settings, restored)}): MemoryDB cannot rename a cluster, so the "
+        "restore cannot put it in the live one's place."
+    )
+    lines.append(
+        f"ECDs: kept off and held (no resume deadline, so the watchdog leaves them): "
+        f"{', '.join(s.name for s in held) or 'none'}."
+    )
+    lines.append(resume_commands(settings["namespace"], held))
+    lines.append(
+        f"Then {live_cluster} is yours to delete once you no longer need it. To go back "
+        f"instead, roll the database and EFS back as above, delete {restored} and resume the "
+        "ECDs the same way."
+    )
+    return "\n".join(lines)
+
+
+def cluster_endpoint(settings: Mapping[str, Any], cluster: str) -> str:
+    """``endpoint host:port`` of a MemoryDB cluster, or why it is not known."""
+    try:
+        found = settings_client(settings, "memorydb").describe_clusters(ClusterName=cluster)
+        endpoint = found["Clusters"][0]["ClusterEndpoint"]
+        return f"endpoint {endpoint['Address']}:{endpoint['Port']}"
+    except Exception as error:  # the report must be given even when this is not known
+        log.warning("The endpoint of MemoryDB cluster %s is not known: %s", cluster, error)
+        return f"endpoint not known: {error}; see its ClusterEndpoint"
 
 
 def _outcomes(outcomes: Mapping[str, str]) -> str:
@@ -159,7 +337,8 @@ def left_over(
         left.append(
             f"on the live file system {settings['efs_file_system_id']} (the Job "
             f"{DISCARD_TASK} did not remove them): {STAGE_PREFIX}{rid}/ and any "
-            "aws-backup-restore_* directory made by this restore"
+            f"{RESTORE_DIR_PREFIX}* directory made by this restore (if its EFS restore job "
+            "still runs, wait for it to end first: AWS Backup cannot cancel it)"
         )
     return left
 
@@ -197,22 +376,29 @@ def half_done_report(
 
 
 def database_now(settings: Mapping[str, Any]) -> str:
-    """Which instance carries the live name now, read from RDS, and the renames that undo it."""
+    """Which instance carries the live name now, read from RDS, and the renames that undo it.
+
+    Read as the switch-over reads it (status, ``PendingModifiedValues``): a
+    rename RDS has not finished shows the old id ``renaming`` and no new id.
+    """
+    from ue_backup.switch_over import describe
+    from ue_backup.tasks.restore_steps import instance_states
+
     rds = settings_client(settings, "rds")
     live, restored, aside = (
         settings["rds_instance"],
         settings["rds_target"],
         replaced_instance(settings),
     )
-
-    def exists(identifier: str) -> bool:
-        try:
-            rds.describe_db_instances(DBInstanceIdentifier=identifier)
-        except rds.exceptions.DBInstanceNotFoundFault:
-            return False
-        return True
-
-    found = (exists(live), exists(aside), exists(restored))
+    seen = instance_states(rds, (restored, live, aside))
+    renaming = [name for name, instance in seen.items() if instance and instance.in_rename]
+    if renaming:
+        return (
+            f"Database: a rename is under way ({describe(seen)}): wait until RDS shows no "
+            f"instance renaming, then read the states again: {restored} -> {live} finishes the "
+            f"switch-over; {aside} back to {live} rolls it back."
+        )
+    found = tuple(seen[name] is not None for name in (live, aside, restored))
     if found == (True, False, True):
         return (
             f"Database: not switched over: {live} is still the instance that was live; "
@@ -229,8 +415,7 @@ def database_now(settings: Mapping[str, Any]) -> str:
             f"Database: switched over: {live} is the RESTORED instance; the one that was live "
             f"is {aside}. Roll back: rename {live} to {restored}, then {aside} to {live}."
         )
-    named = dict(zip((live, aside, restored), found, strict=True))
-    return f"Database: unexpected instances (name: exists): {named}; a rename may be under way."
+    return f"Database: unexpected instances: {describe(seen)}."
 
 
 def efs_now(settings: Mapping[str, Any], placed: str | None) -> str:

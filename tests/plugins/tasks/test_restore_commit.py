@@ -26,3 +26,96 @@ def test_stage(states, expected):
     assert stage(states) == expected
     # Airflow may hand back its (str, Enum) states, whose str() is not the value
     assert stage({k: TaskInstanceState(v) for k, v in states.items()}) == expected
+
+
+# --- the clean-up never removes a tree the EFS restore job is still writing -----------------
+
+
+@pytest.fixture
+def restore_job(sandbox, monkeypatch):
+    """Start an in-place EFS restore job on the sandbox; returns (settings, start)."""
+    from tests.sandbox.faults import Fault
+
+    monkeypatch.setenv("UE_BACKUP_POLL_SECONDS", "0.05")
+    aws = sandbox.aws
+    aws.durations.update(backup_job=0, restore_job=0.6)
+    fs_id = aws.create_file_system("live")
+    (aws.efs_path(fs_id) / "data.txt").write_text("live")
+    backup = sandbox.client("backup")
+    backup.create_backup_vault(BackupVaultName="ue-vault")
+    arn = sandbox.client("efs").describe_file_systems(FileSystemId=fs_id)["FileSystems"][0][
+        "FileSystemArn"
+    ]
+    role = "arn:aws:iam::123456789012:role/ue-backup"
+    point = backup.start_backup_job(
+        BackupVaultName="ue-vault", ResourceArn=arn, IamRoleArn=role, IdempotencyToken="s1"
+    )["RecoveryPointArn"]
+    settings = {
+        "aws_conn_id": "aws_default",
+        "region": backup.meta.region_name,
+        "efs_file_system_id": fs_id,
+        "restore_id": "ue-test-r260101000000",
+    }
+
+    def start(never=False):
+        if never:
+            sandbox.faults.add(Fault("backup", "StartRestoreJob", kind="never"))
+        metadata = backup.get_recovery_point_restore_metadata(
+            BackupVaultName="ue-vault", RecoveryPointArn=point
+        )["RestoreMetadata"]
+        return backup.start_restore_job(
+            RecoveryPointArn=point, IamRoleArn=role, Metadata={**metadata, "newFileSystem": "false"}
+        )["RestoreJobId"]
+
+    return settings, start, backup
+
+
+def test_the_clean_up_waits_for_a_restore_job_still_writing(restore_job):
+    from ue_backup.tasks.restore_commit import wait_for_restore_job_end
+
+    settings, start, backup = restore_job
+    job = start()
+    assert backup.describe_restore_job(RestoreJobId=job)["Status"] in ("PENDING", "RUNNING")
+
+    assert wait_for_restore_job_end(settings, job, timeout_seconds=10) == "COMPLETED"
+
+
+def test_the_clean_up_gives_up_naming_the_job_and_the_directory(restore_job):
+    from ue_backup.tasks.restore_commit import wait_for_restore_job_end
+
+    settings, start, _ = restore_job
+    job = start(never=True)
+
+    with pytest.raises(TimeoutError) as failure:
+        wait_for_restore_job_end(settings, job, timeout_seconds=0.3)
+    message = str(failure.value)
+    assert f"the EFS restore job {job} is" in message
+    assert "aws-backup-restore_* directory at the root of the live file system " in message
+    assert settings["efs_file_system_id"] in message
+    assert "AWS Backup cannot cancel a restore job" in message
+
+
+def test_the_resume_commands_put_each_ecd_back_exactly_as_the_restore_would():
+    import json
+    import shlex
+
+    from ue_backup.hooks.ecd import SUSPENSION_ANNOTATIONS, Suspension
+    from ue_backup.tasks.restore_commit import resume_commands
+
+    def held(name, previous):
+        return Suspension(name, "r1", previous, None, enabled_now=False)
+
+    text = resume_commands("uepe", [held("ecd-a", True), held("ecd-b", None)])
+
+    patches = {}
+    for line in text.splitlines()[1:]:
+        words = shlex.split(line)
+        assert words[:4] == ["kubectl", "-n", "uepe", "patch"]
+        assert words[4] == "ecdeployments.mz.digitalroute.com"
+        assert words[6:9] == ["--type", "merge", "-p"]
+        patches[words[5]] = json.loads(words[9])
+    assert patches["ecd-a"]["spec"] == {"enabled": True}
+    assert patches["ecd-b"]["spec"] == {"enabled": None}  # the field was absent: removed again
+    for patch in patches.values():
+        assert patch["metadata"]["annotations"] == dict.fromkeys(SUSPENSION_ANNOTATIONS)
+    assert resume_commands("uepe", []) == "ECDs: none was suspended: nothing to resume."
