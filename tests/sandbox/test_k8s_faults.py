@@ -111,7 +111,8 @@ def test_a_lost_answer_comes_after_the_request_was_carried_out(k8s, core_api):
         core_api.create_namespaced_config_map(NS, {"metadata": {"name": "cfg"}})
     assert lost.value.status == 500
     assert k8s.get("configmaps", NS, "cfg")  # made all the same
-    assert len(k8s.log.entries("k8s", "create")) == 1
+    (made,) = k8s.log.entries("k8s", "create")
+    assert (made.detail["served"], made.detail["lost"]) == (201, True)
     with pytest.raises(ApiException) as again:  # the caller's retry meets it
         core_api.create_namespaced_config_map(NS, {"metadata": {"name": "cfg"}})
     assert again.value.status == 409

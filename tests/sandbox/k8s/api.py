@@ -97,8 +97,12 @@ class KubeApi:
         self._log_request(request, verb, target)
         self._inject_faults(verb, target)
         lost = self.faults.take("k8s", verb, target.label, kind="lost")
+        logged = len(self.handlers.log)
         response = self._serve(request, target)
         if lost:  # carried out, but the answer is lost: the caller sees the fault's error
+            for entry in self.handlers.log.entries()[logged:]:
+                if entry.operation == verb and entry.target.startswith(target.label):
+                    entry.detail.update(served=response.status_code, lost=True)
             raise errors.from_fault(lost)
         return response
 
