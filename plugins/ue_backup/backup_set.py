@@ -113,3 +113,24 @@ class BackupSet:
     def labels(self) -> dict[str, str]:
         """Kubernetes labels (Velero objects): label keys cannot hold ':'."""
         return {INSTALLATION_LABEL: self.installation, BACKUP_SET_LABEL: self.id}
+
+    # --- ownership -----------------------------------------------------------
+    # A start whose answer was lost (a 5xx, a dropped connection after AWS acted) is
+    # retried, by botocore or by the task, and meets an artifact of the set's name. It
+    # is adopted only when its tags say it is this set's: a snapshot of that name made
+    # by anyone else (another deployment of the same installation, a person) is not.
+
+    def owns(self, tags: Mapping[str, str] | None) -> bool:
+        """True when an artifact's tags (a dict) name this installation and set."""
+        tags = tags or {}
+        return (
+            tags.get(INSTALLATION_TAG) == self.installation and tags.get(BACKUP_SET_TAG) == self.id
+        )
+
+    def owns_labels(self, labels: Mapping[str, str] | None) -> bool:
+        """True when a Kubernetes object's labels name this installation and set."""
+        labels = labels or {}
+        return (
+            labels.get(INSTALLATION_LABEL) == self.installation
+            and labels.get(BACKUP_SET_LABEL) == self.id
+        )

@@ -49,6 +49,23 @@ def test_tags_and_labels():
     assert all(len(v) <= 63 for v in s.labels.values())
 
 
+def test_a_set_owns_what_carries_its_installation_and_set_whatever_the_run():
+    s = BackupSet.for_run("ue-prod", RUN_AFTER, "manual__1")
+    other_run = BackupSet.for_run("ue-prod", RUN_AFTER, "manual__2")
+    assert s.owns(s.tags)
+    assert s.owns(other_run.tags)
+    assert s.owns_labels(s.labels)
+    assert s.owns_labels({**s.labels, "extra": "x"})
+    later = BackupSet.for_run("ue-prod", RUN_AFTER + timedelta(hours=1))
+    other_installation = BackupSet("ue-prod-2", s.id)
+    for foreign in (later, other_installation):
+        assert not s.owns(foreign.tags)
+        assert not s.owns_labels(foreign.labels)
+    assert not s.owns({BACKUP_SET_TAG: s.id})  # no installation tag
+    assert not s.owns(None)
+    assert not s.owns_labels({})
+
+
 def test_names_fit_aws_and_kubernetes_limits():
     s = BackupSet.for_run("a" * 40, RUN_AFTER)
     for name in (s.rds_snapshot_id, s.memorydb_snapshot_name, s.velero_backup_name):

@@ -11,8 +11,11 @@ from typing import Any
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
 from ue_backup.aws import RetryingHookMixin
-from ue_backup.backup_set import tag_dict
+from ue_backup.backup_set import BACKUP_SET_TAG, INSTALLATION_TAG, tag_dict
+from ue_backup.errors import PermanentFailure
 from ue_backup.waiters import CustomWaitersMixin
+
+OWNER_TAGS = (INSTALLATION_TAG, BACKUP_SET_TAG)  # what makes a snapshot a set's own
 
 
 class MemoryDbHook(RetryingHookMixin, CustomWaitersMixin, AwsBaseHook):
@@ -34,14 +37,45 @@ class MemoryDbHook(RetryingHookMixin, CustomWaitersMixin, AwsBaseHook):
     def create_snapshot(
         self, *, cluster_name: str, snapshot_name: str, tags: list[dict[str, str]]
     ) -> dict[str, Any]:
-        """Create the snapshot, or return the existing one of that name (a retry)."""
+        """Create the snapshot, or return the existing one of that name (a retry).
+
+        An existing snapshot is returned only when it is of ``cluster_name``
+        and carries every one of ``tags``' installation and set tags; any
+        other of that name raises ``PermanentFailure``. So is a create that
+        botocore retried after its answer was lost (a 5xx, a dropped
+        connection): the retry meets ``SnapshotAlreadyExistsFault``, and the
+        snapshot its first attempt made is adopted.
+        """
         existing = self.get_snapshot(snapshot_name)
         if existing is not None:
+            existing = self._ours(existing, cluster_name, tags)
             self.log.info("MemoryDB snapshot %s exists already: reusing it", snapshot_name)
             return existing
-        return self.conn.create_snapshot(
-            ClusterName=cluster_name, SnapshotName=snapshot_name, Tags=tags
-        )["Snapshot"]
+        try:
+            return self.conn.create_snapshot(
+                ClusterName=cluster_name, SnapshotName=snapshot_name, Tags=tags
+            )["Snapshot"]
+        except self.conn.exceptions.SnapshotAlreadyExistsFault:
+            existing = self.get_snapshot(snapshot_name)
+            if existing is None:
+                raise
+            existing = self._ours(existing, cluster_name, tags)
+            self.log.info("MemoryDB snapshot %s was made by an earlier attempt", snapshot_name)
+            return existing
+
+    def _ours(
+        self, snapshot: dict[str, Any], cluster_name: str, tags: list[dict[str, str]]
+    ) -> dict[str, Any]:
+        """The snapshot, when it is of the cluster and carries the set's tags; else refuse."""
+        wanted = {k: v for k, v in tag_dict(tags).items() if k in OWNER_TAGS}
+        found = self.tags(snapshot["ARN"])
+        cluster = (snapshot.get("ClusterConfiguration") or {}).get("Name")
+        if cluster != cluster_name or any(found.get(k) != v for k, v in wanted.items()):
+            raise PermanentFailure(
+                f"MemoryDB snapshot {snapshot['Name']} exists but is not this set's "
+                f"(cluster {cluster}, tags {found}): not adopting it"
+            )
+        return snapshot
 
     def list_snapshots(self, cluster_name: str) -> list[dict[str, Any]]:
         """Every snapshot of the cluster, in detail and with its tags (as a dict)."""

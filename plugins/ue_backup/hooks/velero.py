@@ -14,7 +14,10 @@ import yaml
 from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
 from kubernetes.client.rest import ApiException
 
+from ue_backup.backup_set import BACKUP_SET_LABEL, INSTALLATION_LABEL
+from ue_backup.errors import PermanentFailure
 from ue_backup.kube_names import ECD_GROUP, ECD_PLURAL, delete_request_name, modifiers_name
+from ue_backup.transient import is_transient
 
 VELERO_GROUP = "velero.io"
 VELERO_VERSION = "v1"
@@ -43,6 +46,19 @@ def disable_ecds_modifier(namespaces: list[str]) -> dict[str, Any]:
     }
 
 
+def _ours(existing: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """``existing``, when its ownership labels are the ones ``body`` asks for; else refuse."""
+    wanted = body["metadata"].get("labels") or {}
+    found = existing.get("metadata", {}).get("labels") or {}
+    owners = [key for key in (INSTALLATION_LABEL, BACKUP_SET_LABEL) if key in wanted]
+    if any(found.get(key) != wanted[key] for key in owners):
+        raise PermanentFailure(
+            f"Velero {existing.get('kind', 'object')} {body['metadata']['name']} exists but "
+            f"is not this set's (labels {found}): not adopting it"
+        )
+    return existing
+
+
 class VeleroHook(KubernetesHook):
     """Velero Backup and Restore objects through the ``kubernetes_default`` connection."""
 
@@ -57,20 +73,34 @@ class VeleroHook(KubernetesHook):
             raise
 
     def _create(self, namespace: str, plural: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Create the object, or return the existing one of that name (a retry)."""
+        """Create the object, or return the existing one of that name (a retry).
+
+        Also when the create's answer was lost (a 5xx, a dropped connection:
+        the Kubernetes client never retries a POST) but the object is there.
+        An existing object is returned only when its installation and set
+        labels are the body's; another one of that name is refused.
+        """
         name = body["metadata"]["name"]
         existing = self._get(namespace, plural, name)
         if existing is not None:
+            existing = _ours(existing, body)
             self.log.info("Velero %s %s exists already: reusing it", plural, name)
             return existing
         try:
             return self.custom_object_client.create_namespaced_custom_object(
                 VELERO_GROUP, VELERO_VERSION, namespace, plural, body
             )
-        except ApiException as error:
-            if error.status == 409:  # created between our read and our write
-                return self._get(namespace, plural, name)
-            raise
+        except Exception as error:
+            # 409: created between our read and our write; transient: maybe created
+            # before the answer was lost
+            if getattr(error, "status", None) != 409 and not is_transient(error):
+                raise
+            existing = self._get(namespace, plural, name)
+            if existing is None:
+                raise
+            existing = _ours(existing, body)
+            self.log.info("Velero %s %s was created by this call: adopting it", plural, name)
+            return existing
 
     def get_backup(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self._get(namespace, "backups", name)

@@ -15,6 +15,7 @@ from typing import Any
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
+from ue_backup.backup_set import BackupSet, tag_dict
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.rds import RdsHook
 from ue_backup.links.console import RdsSnapshotLink
@@ -54,8 +55,10 @@ def snapshot_record(snapshot: dict[str, Any]) -> dict[str, Any]:
 class RdsStartSnapshotOperator(BackupSetMixin, AwsBaseOperator[RdsHook]):
     """Start the set's manual DB snapshot and return once its SnapshotCreateTime is fixed.
 
-    A retry finds the snapshot of the same name and returns it. Returns the
-    snapshot record (id, arn, time, state, size_bytes).
+    A retry finds the snapshot of the same name and returns it; so does a
+    create that botocore retried after its answer was lost ("already exists").
+    Either way only a snapshot tagged with this set, of this instance, is
+    adopted. Returns the snapshot record (id, arn, time, state, size_bytes).
     """
 
     aws_hook_class = RdsHook
@@ -82,19 +85,50 @@ class RdsStartSnapshotOperator(BackupSetMixin, AwsBaseOperator[RdsHook]):
     def _find(self, snapshot_id: str) -> dict[str, Any] | None:
         return find_snapshot(self.hook.conn, snapshot_id)
 
-    def execute(self, context: Any) -> dict[str, Any]:
-        backup_set = self.backup_set(context)
+    def _ours(self, snapshot: dict[str, Any], backup_set: BackupSet) -> dict[str, Any]:
+        """The snapshot, when its tags and instance say this set made it; else refuse."""
+        tags = tag_dict(snapshot.get("TagList"))
+        instance = snapshot.get("DBInstanceIdentifier")
+        if not backup_set.owns(tags) or instance != self.db_instance_identifier:
+            raise PermanentFailure(
+                f"RDS snapshot {snapshot['DBSnapshotIdentifier']} exists but is not set "
+                f"{backup_set.id}'s (instance {instance}, tags {tags}): not adopting it"
+            )
+        return snapshot
+
+    def _start(self, backup_set: BackupSet) -> dict[str, Any]:
+        """Create the set's snapshot, or adopt the one an earlier try or attempt made."""
         snapshot_id = backup_set.rds_snapshot_id
         snapshot = self._find(snapshot_id)
-        if snapshot is None:
-            snapshot = self.hook.conn.create_db_snapshot(
+        if snapshot is not None:
+            snapshot = self._ours(snapshot, backup_set)
+            self.log.info("RDS snapshot %s exists already (a retry): reusing it", snapshot_id)
+            return snapshot
+        conn = self.hook.conn
+        try:
+            snapshot = conn.create_db_snapshot(
                 DBSnapshotIdentifier=snapshot_id,
                 DBInstanceIdentifier=self.db_instance_identifier,
                 Tags=backup_set.tag_list,
             )["DBSnapshot"]
-            self.log.info("RDS snapshot %s of %s started", snapshot_id, self.db_instance_identifier)
-        else:
-            self.log.info("RDS snapshot %s exists already (a retry): reusing it", snapshot_id)
+        except conn.exceptions.DBSnapshotAlreadyExistsFault:
+            # botocore retried a create whose answer was lost (5xx, dropped connection):
+            # its first attempt made the snapshot
+            snapshot = self._find(snapshot_id)
+            if snapshot is None:
+                raise
+            snapshot = self._ours(snapshot, backup_set)
+            self.log.info(
+                "RDS snapshot %s was made by an earlier attempt: adopting it", snapshot_id
+            )
+            return snapshot
+        self.log.info("RDS snapshot %s of %s started", snapshot_id, self.db_instance_identifier)
+        return snapshot
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        backup_set = self.backup_set(context)
+        snapshot_id = backup_set.rds_snapshot_id
+        snapshot = self._start(backup_set)
         RdsSnapshotLink.persist(
             context=context,
             operator=self,

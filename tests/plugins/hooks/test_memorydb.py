@@ -8,6 +8,7 @@ from botocore.exceptions import WaiterError
 from tests.plugins.support import mutations
 from tests.sandbox.faults import Fault
 from tests.sandbox.installation import seed_installation
+from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.memorydb import MemoryDbHook
 from ue_backup.waiters import WAITERS_DIR
 
@@ -73,3 +74,36 @@ def test_list_snapshots_of_a_cluster_with_their_tags(sandbox, hook, cluster):
 def test_get_cluster(sandbox, hook, cluster):
     assert hook.get_cluster(cluster)["Name"] == cluster
     assert hook.get_cluster("no-such-cluster") is None
+
+
+def test_a_create_whose_answer_was_lost_returns_the_snapshot_it_made(sandbox, hook, cluster):
+    sandbox.faults.add(Fault("memorydb", "CreateSnapshot", kind="lost"))
+
+    created = hook.create_snapshot(cluster_name=cluster, snapshot_name="snap", tags=TAGS)
+
+    assert created["Name"] == "snap"
+    made, refused = sandbox.log.entries("memorydb", "CreateSnapshot")
+    assert (made.detail["served"], refused.detail["status"]) == (200, 400)
+
+
+OTHER_SET = [{"Key": "ue-backup:backup-set", "Value": "ue-test-20990101t000000z"}]
+
+
+@pytest.mark.parametrize("tags", [[], OTHER_SET], ids=["untagged", "another-set"])
+def test_a_snapshot_of_the_name_that_is_not_the_sets_is_refused(sandbox, hook, cluster, tags):
+    sandbox.client("memorydb").create_snapshot(ClusterName=cluster, SnapshotName="snap", Tags=tags)
+
+    with pytest.raises(PermanentFailure, match="snap exists but is not this set's"):
+        hook.create_snapshot(cluster_name=cluster, snapshot_name="snap", tags=TAGS)
+
+    # and when the look came before the other's create, the create's refusal is not taken
+    # for a lost answer of ours
+    sandbox.faults.add(
+        Fault("memorydb", "DescribeSnapshots", code="SnapshotNotFoundFault", status=400)
+    )
+    with pytest.raises(PermanentFailure, match="not this set's"):
+        hook.create_snapshot(cluster_name=cluster, snapshot_name="snap", tags=TAGS)
+    assert [e.detail["status"] for e in sandbox.log.entries("memorydb", "CreateSnapshot")] == [
+        200,
+        400,
+    ]

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from kubernetes.client.exceptions import ApiException
 
 from tests.plugins.ecds import NS, enabled, seed_ecds
 from tests.plugins.support import mutations
 from tests.plugins.velero_support import VELERO, finished, phase, start_backup
+from tests.sandbox.faults import Fault
+from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.ecd import ECD_GROUP, ECD_PLURAL, ECD_VERSION
 from ue_backup.hooks.velero import VeleroHook, disable_ecds_modifier
 
@@ -128,3 +131,41 @@ def test_deleting_a_backup_goes_through_a_delete_request_a_retry_renews(sandbox,
     sandbox.k8s.wait_until(lambda: hook.get_backup(VELERO, "b1") is None)
     assert sandbox.k8s.velero_backup_items("b1") == []
     assert len(mutations(sandbox, "k8s", "create", f"{VELERO}/deletebackuprequests/b1-delete")) == 2
+
+
+def test_a_create_whose_answer_was_lost_returns_the_backup_it_made(sandbox, hook):
+    sandbox.faults.add(Fault("k8s", "create", kind="lost", target=f"{VELERO}/backups", status=503))
+
+    assert start_backup(hook, "b1") == "b1"
+
+    (made,) = sandbox.log.entries("k8s", "create")
+    assert (made.target, made.detail["lost"]) == (f"{VELERO}/backups/b1", True)
+
+
+def test_a_create_that_failed_before_it_was_carried_out_still_fails(sandbox, hook):
+    sandbox.faults.add(Fault("k8s", "create", target=f"{VELERO}/backups", status=503))
+
+    with pytest.raises(ApiException) as failed:
+        start_backup(hook, "b1")
+
+    assert failed.value.status == 503
+    assert hook.get_backup(VELERO, "b1") is None
+
+
+@pytest.mark.parametrize("lost", [False, True], ids=["found-first", "after-a-lost-answer"])
+def test_a_backup_of_the_name_that_is_not_the_sets_is_refused(sandbox, hook, lost):
+    start_backup(hook, "b1")  # labelled set "b1"
+    if lost:  # the look comes first and finds nothing; the create is refused
+        sandbox.faults.add(
+            Fault("k8s", "get", target=f"{VELERO}/backups/b1", status=404, message="gone")
+        )
+
+    with pytest.raises(PermanentFailure, match="b1 exists but is not this set's"):
+        hook.create_backup(
+            namespace=VELERO,
+            name="b1",
+            labels={"ue-backup/backup-set": "another"},
+            included_namespaces=[NS],
+            storage_location="default",
+            ttl="24h0m0s",
+        )

@@ -105,6 +105,61 @@ def test_a_retry_after_success_reuses_the_snapshot(sandbox, installation, rds):
     assert len(mutations(sandbox, "rds", "CreateDBSnapshot")) == 1
 
 
+def test_a_create_whose_answer_was_lost_adopts_its_snapshot_in_the_same_try(
+    sandbox, installation, rds, context
+):
+    sandbox.faults.add(Fault("rds", "CreateDBSnapshot", kind="lost"))
+
+    record = snapshot_operator(installation).execute(context)  # botocore retried: "exists"
+
+    assert record["id"] == SNAPSHOT_ID
+    made, refused = sandbox.log.entries("rds", "CreateDBSnapshot")
+    assert (made.detail["served"], refused.detail["status"]) == (200, 400)
+    assert len(rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]) == 1
+
+
+def foreign_snapshot(rds, installation, tags: list[dict]) -> None:
+    rds.create_db_snapshot(
+        DBSnapshotIdentifier=SNAPSHOT_ID,
+        DBInstanceIdentifier=installation.rds_instance,
+        Tags=tags,
+    )
+
+
+OTHER_SET = [
+    {"Key": "ue-backup:installation", "Value": "ue-test"},
+    {"Key": "ue-backup:backup-set", "Value": "ue-test-20990101t000000z"},
+]
+
+
+@pytest.mark.parametrize("tags", [[], OTHER_SET], ids=["untagged", "another-set"])
+def test_a_snapshot_of_the_name_that_is_not_the_sets_is_never_adopted(
+    sandbox, installation, rds, context, tags
+):
+    foreign_snapshot(rds, installation, tags)
+
+    with pytest.raises(PermanentFailure, match=f"{SNAPSHOT_ID} exists but is not set"):
+        snapshot_operator(installation).execute(context)
+
+    assert len(mutations(sandbox, "rds", "CreateDBSnapshot")) == 1  # the foreign one only
+
+
+def test_a_snapshot_made_by_another_between_look_and_create_is_not_adopted(
+    sandbox, installation, rds, context
+):
+    foreign_snapshot(rds, installation, OTHER_SET)
+    # the look finds nothing (it came before the other's create), the create meets it
+    sandbox.faults.add(Fault("rds", "DescribeDBSnapshots", code="DBSnapshotNotFound", status=404))
+
+    with pytest.raises(PermanentFailure, match="ue-test-20990101t000000z"):
+        snapshot_operator(installation).execute(context)
+
+    assert [m.detail["status"] for m in sandbox.log.entries("rds", "CreateDBSnapshot")] == [
+        200,
+        400,
+    ]
+
+
 def test_a_snapshot_that_fails_before_its_time_is_fixed_fails_the_task(
     sandbox, installation, context
 ):
