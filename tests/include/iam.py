@@ -182,6 +182,8 @@ RESOURCES: dict[str, Callable[[Where, dict], list[str]]] = {
     "rds:DescribeDBSnapshots": _named_or_any("rds", "DBSnapshotIdentifier"),
     "rds:DescribeDBInstanceAutomatedBackups": lambda w, p: [w.arn("rds", f"auto-backup:{ANY}")],
     "rds:ModifyDBInstance": lambda w, p: [_rds("db")(w, p["DBInstanceIdentifier"])],
+    # tags an existing resource named by its ARN (verify's verdict on a snapshot)
+    "rds:AddTagsToResource": lambda w, p: [p["ResourceName"]],
     "rds:RestoreDBInstanceFromDBSnapshot": lambda w, p: [
         _rds("db")(w, p["DBInstanceIdentifier"]),
         _rds("snapshot")(w, p["DBSnapshotIdentifier"]),

@@ -332,6 +332,13 @@ def test_resources_follow_the_service_authorization_reference():
     )
     assert resources("s3", "PutObject", Bucket="b", Key="k/x") == ["arn:aws:s3:::b/k/x"]
     assert resources("efs", "DescribeFileSystems") == [arn("elasticfilesystem", "file-system/*")]
+    # tagging an existing resource is authorized on that resource (verify's verdict)
+    tagged = arn("rds", f"snapshot:{SNAPSHOT}")
+    assert set(
+        resources(
+            "rds", "AddTagsToResource", ResourceName=tagged, Tags=[{"Key": "ue-backup:verified"}]
+        )
+    ) == {tagged}
 
 
 def test_a_pattern_covers_a_list_only_with_a_wildcard_in_its_place():
