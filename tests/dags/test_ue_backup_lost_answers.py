@@ -108,3 +108,24 @@ def test_a_start_whose_answer_was_lost_still_makes_exactly_one_artifact(
         calls = sandbox.log.entries(service, operation)
         assert [e.detail["status"] for e in calls] == statuses[service], calls
         assert calls[0].detail["served"] == 200, calls  # the first call made it
+
+
+def test_a_datasync_start_whose_answer_was_lost_queues_no_second_copy(
+    sandbox, tmp_path, monkeypatch
+):
+    """StartTaskExecution has no token: the step sends it once and looks for its execution."""
+    installation = seed_installation(sandbox, "ue-test", method="datasync")
+    installation.config["cold_window"]["drain_timeout_minutes"] = 0.05
+    write_config(installation.config, tmp_path, monkeypatch)
+    sandbox.faults.add(Fault("datasync", "StartTaskExecution", kind="lost"))
+
+    result = run_dag("ue_backup")
+
+    assert result.state == "success", result.tasks
+    assert result.xcom("verify")["result"] == "passed"
+    task_arn = installation.config["efs"]["datasync"]["task_arn"]
+    executions = sandbox.client("datasync").list_task_executions(TaskArn=task_arn)
+    assert len(executions["TaskExecutions"]) == 1
+    (started,) = sandbox.log.entries("datasync", "StartTaskExecution")
+    assert (started.detail["status"], started.detail["served"]) == (500, 200)
+    assert tries(result)["datasync_copy"] == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.plugins.support import OTHER_SET_ID, RUN_ID, SET_ID, defer, make_context, mutations
+from tests.sandbox.faults import Fault
 from tests.sandbox.installation import LIVE_FILES, TEMPORARY_FILES, seed_installation
 from ue_backup.backup_set import BackupSet
 from ue_backup.hooks.datasync import DataSyncHook
@@ -92,3 +93,35 @@ def test_another_set_starts_its_own_execution(sandbox, installation, task_arn):
 
     assert other["task_execution_arn"] != first["task_execution_arn"]
     assert len(mutations(sandbox, "datasync", "StartTaskExecution")) == 2
+
+
+@pytest.mark.parametrize("lost", [1, 3])
+def test_a_start_whose_answer_was_lost_starts_one_execution(
+    sandbox, installation, task_arn, context, lost
+):
+    sandbox.faults.add(Fault("datasync", "StartTaskExecution", kind="lost", times=lost))
+
+    result = copy_operator(task_arn).execute(context)
+
+    (started,) = sandbox.log.entries("datasync", "StartTaskExecution")  # sent once, not retried
+    assert (started.detail["lost"], started.detail["served"]) == (True, 200)
+    executions = DataSyncHook().get_conn().list_task_executions(TaskArn=task_arn)
+    assert [e["TaskExecutionArn"] for e in executions["TaskExecutions"]] == [
+        result["task_execution_arn"]
+    ]
+    # no second start: the lost answers a retry would have met are left unused
+    assert [f.times for f in sandbox.faults.armed()] == ([] if lost == 1 else [lost - 1])
+
+
+def test_a_start_refused_before_it_was_carried_out_is_sent_again(
+    sandbox, installation, task_arn, context
+):
+    sandbox.faults.add(
+        Fault("datasync", "StartTaskExecution", code="ThrottlingException", status=400, times=2)
+    )
+
+    result = copy_operator(task_arn).execute(context)
+
+    statuses = [e.detail["status"] for e in sandbox.log.entries("datasync", "StartTaskExecution")]
+    assert statuses == [400, 400, 200]
+    assert result["task_execution_arn"]
