@@ -10,19 +10,12 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.sandbox.aws.fixtures import aws, wait_until  # noqa: F401
+from tests.sandbox.aws.fixtures import aws, create_db_instance, wait_until  # noqa: F401
 from tests.sandbox.faults import Fault
 
 
 def create_instance(aws, name: str = "drill-db") -> None:  # noqa: F811
-    aws.client("rds").create_db_instance(
-        DBInstanceIdentifier=name,
-        DBInstanceClass="db.t3.micro",
-        Engine="postgres",
-        MasterUsername="mz",
-        MasterUserPassword="password1",
-        AllocatedStorage=20,
-    )
+    create_db_instance(aws.client("rds"), name)
 
 
 def instance_status(rds, name: str) -> str | None:

@@ -8,22 +8,14 @@ from datetime import timedelta
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.sandbox.aws.fixtures import aws, wait_until  # noqa: F401
+from tests.sandbox.aws.fixtures import aws, create_db_instance, wait_until  # noqa: F401
 from tests.sandbox.aws.server import AwsSandbox
 
 TAGS = [{"Key": "ue-backup:backup-set", "Value": "set-1"}]
 
 
 def create_instance(aws: AwsSandbox, name: str = "ue-db", retention: int = 7) -> None:  # noqa: F811
-    aws.client("rds").create_db_instance(
-        DBInstanceIdentifier=name,
-        DBInstanceClass="db.t3.micro",
-        Engine="postgres",
-        MasterUsername="mz",
-        MasterUserPassword="password1",
-        AllocatedStorage=20,
-        BackupRetentionPeriod=retention,
-    )
+    create_db_instance(aws.client("rds"), name, BackupRetentionPeriod=retention)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.sandbox.aws.fixtures import create_db_instance
 from ue_backup.errors import PermanentFailure
 from ue_backup.tasks.restore_steps import replaced_name, switch_over_database
 
@@ -23,14 +24,7 @@ def rds(sandbox, monkeypatch):
     sandbox.durations.update(rds_instance=0, rds_rename=1.5)  # checkable on a busy machine
     client = sandbox.client("rds")
     for name in (LIVE, RESTORED):
-        client.create_db_instance(
-            DBInstanceIdentifier=name,
-            DBInstanceClass="db.t3.micro",
-            Engine="postgres",
-            MasterUsername="mz",
-            MasterUserPassword="password1",
-            AllocatedStorage=20,
-        )
+        create_db_instance(client, name)
     return client
 
 

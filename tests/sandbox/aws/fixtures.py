@@ -38,3 +38,16 @@ def wait_until(
         time.sleep(0.02)
         seen.append(observe())
     return seen
+
+
+def create_db_instance(client: Any, name: str, **extra: Any) -> None:
+    """A small PostgreSQL instance in the sandbox's RDS (``client`` is an RDS client)."""
+    client.create_db_instance(
+        DBInstanceIdentifier=name,
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        MasterUsername="mz",
+        MasterUserPassword="password1",
+        AllocatedStorage=20,
+        **extra,
+    )
