@@ -36,6 +36,23 @@ INSTALLATION_LABEL = "ue-backup/installation"
 VERIFIED_LABEL = "ue-backup/verified"
 WINDOW_LABEL = "ue-backup/window"
 
+# What makes an artifact a set's own: its installation and set, as tags or as labels.
+OWNER_TAGS = (INSTALLATION_TAG, BACKUP_SET_TAG)
+OWNER_LABELS = (INSTALLATION_LABEL, BACKUP_SET_LABEL)
+
+
+def same_owner(
+    wanted: Mapping[str, str] | None, found: Mapping[str, str] | None, keys: Iterable[str]
+) -> bool:
+    """True when ``found`` carries each of ``keys`` that ``wanted`` names, with its value.
+
+    The one ownership rule: a start meeting an artifact of its name adopts it only
+    when this holds (``BackupSet.owns``, the MemoryDB and Velero hooks).
+    """
+    wanted, found = wanted or {}, found or {}
+    return all(found.get(key) == wanted[key] for key in keys if key in wanted)
+
+
 _SET_ID_RE = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]-\d{8}t\d{6}z$")
 
 
@@ -122,15 +139,8 @@ class BackupSet:
 
     def owns(self, tags: Mapping[str, str] | None) -> bool:
         """True when an artifact's tags (a dict) name this installation and set."""
-        tags = tags or {}
-        return (
-            tags.get(INSTALLATION_TAG) == self.installation and tags.get(BACKUP_SET_TAG) == self.id
-        )
+        return same_owner(self.tags, tags, OWNER_TAGS)
 
     def owns_labels(self, labels: Mapping[str, str] | None) -> bool:
         """True when a Kubernetes object's labels name this installation and set."""
-        labels = labels or {}
-        return (
-            labels.get(INSTALLATION_LABEL) == self.installation
-            and labels.get(BACKUP_SET_LABEL) == self.id
-        )
+        return same_owner(self.labels, labels, OWNER_LABELS)

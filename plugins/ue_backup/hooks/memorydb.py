@@ -11,11 +11,9 @@ from typing import Any
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
 from ue_backup.aws import RetryingHookMixin
-from ue_backup.backup_set import BACKUP_SET_TAG, INSTALLATION_TAG, tag_dict
+from ue_backup.backup_set import OWNER_TAGS, same_owner, tag_dict
 from ue_backup.errors import PermanentFailure
 from ue_backup.waiters import CustomWaitersMixin
-
-OWNER_TAGS = (INSTALLATION_TAG, BACKUP_SET_TAG)  # what makes a snapshot a set's own
 
 
 class MemoryDbHook(RetryingHookMixin, CustomWaitersMixin, AwsBaseHook):
@@ -67,10 +65,9 @@ class MemoryDbHook(RetryingHookMixin, CustomWaitersMixin, AwsBaseHook):
         self, snapshot: dict[str, Any], cluster_name: str, tags: list[dict[str, str]]
     ) -> dict[str, Any]:
         """The snapshot, when it is of the cluster and carries the set's tags; else refuse."""
-        wanted = {k: v for k, v in tag_dict(tags).items() if k in OWNER_TAGS}
         found = self.tags(snapshot["ARN"])
         cluster = (snapshot.get("ClusterConfiguration") or {}).get("Name")
-        if cluster != cluster_name or any(found.get(k) != v for k, v in wanted.items()):
+        if cluster != cluster_name or not same_owner(tag_dict(tags), found, OWNER_TAGS):
             raise PermanentFailure(
                 f"MemoryDB snapshot {snapshot['Name']} exists but is not this set's "
                 f"(cluster {cluster}, tags {found}): not adopting it"

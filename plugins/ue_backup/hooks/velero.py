@@ -14,7 +14,7 @@ import yaml
 from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
 from kubernetes.client.rest import ApiException
 
-from ue_backup.backup_set import BACKUP_SET_LABEL, INSTALLATION_LABEL
+from ue_backup.backup_set import OWNER_LABELS, same_owner
 from ue_backup.errors import PermanentFailure
 from ue_backup.kube_names import ECD_GROUP, ECD_PLURAL, delete_request_name, modifiers_name
 from ue_backup.transient import is_transient
@@ -48,10 +48,8 @@ def disable_ecds_modifier(namespaces: list[str]) -> dict[str, Any]:
 
 def _ours(existing: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     """``existing``, when its ownership labels are the ones ``body`` asks for; else refuse."""
-    wanted = body["metadata"].get("labels") or {}
     found = existing.get("metadata", {}).get("labels") or {}
-    owners = [key for key in (INSTALLATION_LABEL, BACKUP_SET_LABEL) if key in wanted]
-    if any(found.get(key) != wanted[key] for key in owners):
+    if not same_owner(body["metadata"].get("labels"), found, OWNER_LABELS):
         raise PermanentFailure(
             f"Velero {existing.get('kind', 'object')} {body['metadata']['name']} exists but "
             f"is not this set's (labels {found}): not adopting it"
