@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from ue_backup.kube_names import is_enabled
+
 # How a set's window ended, as its artifacts' ``ue-backup:window`` tag says (backup_set).
 INTACT, BROKEN, NO_WINDOW = "intact", "broken", "none"
 UNPROVEN = "unproven"  # the window's close was not (or no longer) judged
@@ -33,7 +35,7 @@ def mark(ecds: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
         ecd["metadata"]["name"]: {
             "uid": ecd["metadata"].get("uid"),
             "generation": ecd["metadata"].get("generation"),
-            "enabled": (ecd.get("spec") or {}).get("enabled", True) is not False,
+            "enabled": is_enabled(ecd),
         }
         for ecd in ecds
     }
@@ -78,7 +80,7 @@ def judge(
             problems.append(f"ECD {name} was deleted and created again {between}")
             continue
         if ecd["metadata"].get("generation") != was.get("generation"):
-            on = (ecd.get("spec") or {}).get("enabled", True) is not False
+            on = is_enabled(ecd)
             moment = last_change(ecd) or between
             what = "is enabled now" if on else "is disabled again now"
             problems.append(

@@ -7,6 +7,8 @@ when it is parsed, and neither does a task that never calls Kubernetes.
 
 from __future__ import annotations
 
+from typing import Any
+
 # The EC Deployment custom resource of Usage Engine.
 ECD_GROUP = "mz.digitalroute.com"
 ECD_VERSION = "v1alpha1"
@@ -38,3 +40,13 @@ def delete_request_name(backup_name: str) -> str:
 def efs_volume_name(namespace: str, claim: str) -> str:
     """The PersistentVolume (cluster-wide) bound to one namespace's EFS claim."""
     return f"{namespace}-{claim}"
+
+
+def is_enabled(ecd: dict[str, Any]) -> bool:
+    """Whether an ECD runs: ``spec.enabled`` true, or not set at all.
+
+    Nothing documents that the EC operator treats a missing switch as off; if it
+    treats it as on, an ECD without one writes to EFS during a whole window. So
+    the suspension, the drain and the window's proof all count it as enabled.
+    """
+    return (ecd.get("spec") or {}).get("enabled", True) is not False

@@ -36,7 +36,8 @@ from typing import Any
 from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
 from kubernetes.client.rest import ApiException
 
-from ue_backup.kube_names import ECD_GROUP, ECD_PLURAL, ECD_VERSION
+from ue_backup.kube_names import ECD_GROUP, ECD_PLURAL, ECD_VERSION, is_enabled
+from ue_backup.planning import to_utc
 
 SUSPENDED_BY = "ue-backup/suspended-by"
 PREVIOUS_ENABLED = "ue-backup/previous-enabled"
@@ -58,11 +59,6 @@ SUSPENSION_ANNOTATIONS = (
 CONFLICT_RETRIES = 5
 # ``PREVIOUS_ENABLED`` when the ECD had no ``spec.enabled`` before it was suspended.
 ABSENT = "absent"
-
-
-def is_enabled(ecd: dict[str, Any]) -> bool:
-    """Whether an ECD runs: ``spec.enabled`` true, or not set at all (see the module doc)."""
-    return (ecd.get("spec") or {}).get("enabled", True) is not False
 
 
 def previous_form(ecd: dict[str, Any]) -> str:
@@ -118,17 +114,9 @@ class Suspension:
             enabled_now=is_enabled(ecd),
             run=annotations.get(SUSPENDING_RUN, ""),
             overdue_alerted=bool(annotations.get(OVERDUE_ALERTED)),
-            suspended_at=_parse_time(suspended_at),
-            created_at=_parse_time(created_at),
+            suspended_at=to_utc(suspended_at) if suspended_at else None,
+            created_at=to_utc(created_at) if created_at else None,
         )
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
 def _previous(recorded: str) -> bool | None:
