@@ -21,6 +21,7 @@ from airflow.sdk import Asset
 from ue_backup.compat import AirflowSkipException
 from ue_backup.config import load_config_for_parsing
 from ue_backup.notifications import TaskFailureNotifier
+from ue_backup.states import state_value
 
 OWNER = "ue-backup"
 POOL = "ue_backup"
@@ -142,7 +143,7 @@ def fail_run_if_any_task_failed(
     def run_outcome(**context: Any) -> str:
         ti = context["ti"]
         states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
-        states = {name: getattr(state, "value", state) for name, state in states.items()}
+        states = {name: state_value(state) for name, state in states.items()}
         failed = sorted(t for t, s in states.items() if s in ("failed", "upstream_failed"))
         if failed:
             raise PermanentFailure(

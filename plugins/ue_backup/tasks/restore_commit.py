@@ -45,6 +45,7 @@ from ue_backup.restore_scripts import (
     RESTORE_DIR_PREFIX,
     STAGE_PREFIX,
 )
+from ue_backup.states import state_value
 
 log = logging.getLogger(__name__)
 
@@ -57,17 +58,12 @@ DONE = ("success", "skipped")
 
 def stage(states: Mapping[str, Any]) -> str:
     """``untouched``, ``committed`` or ``half``, from the run's task states."""
-    states = {task: _value(state) for task, state in states.items()}
+    states = {task: state_value(state) for task, state in states.items()}
     if states.get(COMMIT_POINT) != "success":
         return "untouched"
     if all(states.get(task) in DONE for task in COMMIT_TASKS):
         return "committed"
     return "half"
-
-
-def _value(state: Any) -> str | None:
-    """A state as its plain value, whatever type Airflow hands back (an Enum's str differs)."""
-    return getattr(state, "value", state)
 
 
 class WorkflowsHeld(PermanentFailure):
@@ -210,7 +206,7 @@ def resume_after_restore(
     for name, outcome in sorted(outcomes.items()):
         log.info("ECD %s: %s", name, outcome)
     left = left_over(settings, planned, states) if settings.get("in_place") else []
-    failed = sorted(t for t, s in states.items() if _value(s) in ("failed", "upstream_failed"))
+    failed = sorted(t for t, s in states.items() if state_value(s) in ("failed", "upstream_failed"))
     summary = ""
     if where == "untouched" and failed and settings.get("in_place"):
         summary = (
@@ -318,7 +314,7 @@ def left_over(
     settings: Mapping[str, Any], planned: Mapping[str, Any], states: Mapping[str, Any]
 ) -> list[str]:
     """What a restore stopped before its commit point created and did not remove."""
-    states = {task: _value(state) for task, state in states.items()}
+    states = {task: state_value(state) for task, state in states.items()}
     rid, left = settings["restore_id"], []
     if planned.get("restore_database") and states.get("restore_database") == "success":
         left.append(f"the restored RDS instance {settings['rds_target']}")
@@ -350,7 +346,7 @@ def half_done_report(
     held: list[str],
 ) -> str:
     """What is live after a commit that began and did not finish, and how to roll back."""
-    states = {task: _value(state) for task, state in states.items()}
+    states = {task: state_value(state) for task, state in states.items()}
     rid = settings["restore_id"]
     lines = [
         f"The in-place restore {rid} failed during its commit (switch_over_database: "

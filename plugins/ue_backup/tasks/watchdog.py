@@ -20,21 +20,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ue_backup.hooks.ecd import EcdHook
+from ue_backup.states import state_value
 
 log = logging.getLogger(__name__)
 
 LIVE_RUN_STATES = ("queued", "running")
-
-
-def state_value(state: Any) -> str:
-    """A run state as its plain value (``"running"``), whatever type Airflow handed back.
-
-    In a task, ``ti.get_dagrun_state`` returns the Task SDK's ``DagRunState``, a
-    ``(str, Enum)`` whose ``str()`` is ``"DagRunState.RUNNING"`` on Python 3.11, not
-    ``"running"``: comparing that with a plain string made every live run look gone,
-    and the watchdog resumed the ECDs of backups still copying. Compare by value.
-    """
-    return str(getattr(state, "value", state)).lower()
 
 
 def not_found(error: Exception) -> bool:
