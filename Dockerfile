@@ -19,7 +19,7 @@ RUN pip install --no-cache-dir \
         -r /opt/ue-backup/requirements.txt \
         -c /opt/ue-backup/constraints.txt
 
-# The emulated AWS and Kubernetes of tests/sandbox (docker compose profile "sandbox").
+# The emulated AWS and Kubernetes of sandbox/ (docker compose profile "sandbox").
 FROM airflow AS sandbox
 COPY --chown=airflow:0 requirements-dev.txt /opt/ue-backup/
 RUN pip install --no-cache-dir \

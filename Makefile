@@ -59,7 +59,7 @@ demo: $(STAMP) $(DEMO_HOME)/.migrated
 
 # The sandbox alone, for trying the DAGs by hand: prints the connection settings.
 sandbox: $(STAMP)
-	$(BIN)/python -m tests.sandbox --seed ue-demo --config-out $(DEMO_HOME)/installation.yaml
+	$(BIN)/python -m sandbox --seed ue-demo --config-out $(DEMO_HOME)/installation.yaml
 
 clean:
 	rm -rf $(VENV) $(TEST_HOME) .sandbox .airflow-demo

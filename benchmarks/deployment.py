@@ -15,8 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tests.deploy.stack import BACKUP_FORM, RESTORE_FORM, AirflowStack, deployment
-from tests.sandbox.core import Sandbox
+from sandbox.airflow_harness.stack import BACKUP_FORM, RESTORE_FORM, AirflowStack, deployment
+from sandbox.core import Sandbox
 
 DURATIONS = {
     "backup_job": 30,

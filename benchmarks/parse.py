@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tests.dags.parsing import ROOT, run_python
+from sandbox.airflow_harness.parsing import ROOT, run_python
 
 TRIVIAL = """
 from airflow.sdk import DAG

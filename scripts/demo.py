@@ -45,9 +45,9 @@ def main() -> int:
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")  # the summary is ours
     os.environ.setdefault("UE_BACKUP_RETRY_DELAY_SECONDS", "2")
     os.environ.setdefault("UE_BACKUP_POLL_SECONDS", "1")
-    from tests.dags.runner import run_dag
-    from tests.sandbox.core import Sandbox
-    from tests.sandbox.installation import NAMESPACE, seed_installation
+    from sandbox.airflow_harness.dag_runner import run_dag
+    from sandbox.core import Sandbox
+    from sandbox.installation import NAMESPACE, seed_installation
 
     work = ROOT / ".airflow-demo"
     work.mkdir(exist_ok=True)
@@ -91,7 +91,7 @@ def main() -> int:
         }
         print(f"ECDs after the backup (all running again): {enabled}")
 
-        from tests.dags.runner import load_dags
+        from sandbox.airflow_harness.dag_runner import load_dags
 
         if "ue_restore" not in load_dags():
             banner("ue_restore is not built yet: the demo stops after the backup")

@@ -34,7 +34,7 @@ for name, value in {
 
 @pytest.fixture(scope="session")
 def sandbox_session(tmp_path_factory):
-    from tests.sandbox.core import Sandbox
+    from sandbox.core import Sandbox
 
     sandbox = Sandbox(tmp_path_factory.mktemp("sandbox")).start()
     yield sandbox

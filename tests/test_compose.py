@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.sandbox_gateway import parse_args as gateway_args
+from sandbox.gateway import parse_args as gateway_args
 from ue_backup.dag_support import POOL
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -223,10 +223,10 @@ def sandbox_problems(compose: dict[str, Any]) -> list[str]:
     for name, service in sorted(services.items()):
         if name != "ue-sandbox" and "sandbox" in service.get("profiles", []):
             problems.append(f"{name}: only the sandbox belongs to the profile sandbox")
-    if on_host(sandbox, f"{CONTAINER_HOME}/tests") != (ROOT / "tests").resolve():
-        problems.append("ue-sandbox does not mount ./tests")
+    if on_host(sandbox, f"{CONTAINER_HOME}/sandbox") != (ROOT / "sandbox").resolve():
+        problems.append("ue-sandbox does not mount ./sandbox")
     words = command_words(sandbox)
-    if words[:3] != ["python", "-m", "tests.sandbox_gateway"]:
+    if words[:3] != ["python", "-m", "sandbox.gateway"]:
         return [*problems, f"ue-sandbox runs {words[:3]}, not the sandbox gateway"]
     try:
         args, sandbox_args = gateway_args(words[3:])

@@ -7,8 +7,8 @@ derives from it, so they cannot drift apart:
 - ``purge_command()``: the shell command of the Kubernetes Job that removes
   them after an AWS Backup restore (AWS Backup cannot exclude paths);
 - ``check_clean_command()``: the Job that verifies a restored tree is clean;
-- ``is_temporary()`` / ``find_temporary()``: the Python predicate used by the
-  verification and the tests.
+- ``is_temporary()``: the Python predicate of the same rule, for code that
+  judges names itself.
 
 What is temporary (Usage Engine's own working areas):
 

@@ -120,7 +120,7 @@ def test_every_aws_step_of_every_dag_retries_as_the_configuration_says():
     from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
     from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 
-    from tests.dags.runner import load_dags
+    from sandbox.airflow_harness.dag_runner import load_dags
 
     unconfigured = {
         f"{dag_id}.{task.task_id}"

@@ -19,7 +19,7 @@ import json
 
 import pytest
 
-from tests.dags.parsing import ROOT, run_python
+from sandbox.airflow_harness.parsing import ROOT, run_python
 
 HEAVY = ("boto3", "botocore", "aiobotocore", "kubernetes", "kubernetes_asyncio")
 KUBERNETES = ("kubernetes", "kubernetes_asyncio")

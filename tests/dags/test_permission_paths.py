@@ -15,8 +15,8 @@ from datetime import datetime
 
 import pytest
 
-from tests.dags.runner import rerun, run_dag, write_config
-from tests.sandbox.installation import COPY_REGION, add_cross_region, seed_installation
+from sandbox.airflow_harness.dag_runner import rerun, run_dag, write_config
+from sandbox.installation import COPY_REGION, add_cross_region, seed_installation
 
 pytestmark = pytest.mark.e2e
 

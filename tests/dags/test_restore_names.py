@@ -17,10 +17,10 @@ import jinja2
 import pytest
 from hypothesis import example, given, settings
 
-from tests.dags.runner import load_dags, run_dag, write_config
+from sandbox.airflow_harness.dag_runner import load_dags, run_dag, write_config
+from sandbox.aws.network import add_mount_targets
+from sandbox.installation import seed_installation
 from tests.plugins.names_support import CASE_7, installations, problems_of, times
-from tests.sandbox.aws.network import add_mount_targets
-from tests.sandbox.installation import seed_installation
 from ue_backup.kube_names import efs_volume_name
 from ue_backup.tasks.restore_steps import restore_names
 

@@ -11,16 +11,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.dags.runner import rerun, run_dag, write_config
-from tests.plugins.alerts_support import alert_topic
-from tests.sandbox.faults import Fault
-from tests.sandbox.installation import (
+from sandbox.airflow_harness.dag_runner import rerun, run_dag, write_config
+from sandbox.faults import Fault
+from sandbox.installation import (
     COPY_REGION,
     NAMESPACE,
     TEMPORARY_FILES,
     add_cross_region,
     seed_installation,
 )
+from tests.plugins.alerts_support import alert_topic
 
 pytestmark = pytest.mark.e2e
 

@@ -17,9 +17,9 @@ import time
 import pytest
 from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
 
-from tests.dags.runner import rerun, run_dag, write_config
-from tests.sandbox.faults import Fault
-from tests.sandbox.installation import ROLE_ARN, seed_installation
+from sandbox.airflow_harness.dag_runner import rerun, run_dag, write_config
+from sandbox.faults import Fault
+from sandbox.installation import ROLE_ARN, seed_installation
 from ue_backup.config import load_config_file
 from ue_backup.manifest import GB
 from ue_backup.operators.memorydb import META_NODE_TYPE, META_SHARDS, META_SNAPSHOT, META_TIME

@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.dags.runner import run_dag, write_config
+from sandbox.airflow_harness.dag_runner import run_dag, write_config
+from sandbox.installation import seed_installation
 from tests.plugins.alerts_support import alert_topic
-from tests.sandbox.installation import seed_installation
 from ue_backup.tasks.rpo import STATE_VARIABLE
 
 pytestmark = pytest.mark.e2e
@@ -105,7 +105,7 @@ def test_backups_stop_the_alarm_fires_once_and_the_check_alerts_once_per_change(
 
 def test_an_alarm_that_cannot_be_kept_is_alerted_and_never_stops_the_backup(sandbox, guarded):
     """A missing permission or CloudWatch outage must not cause the RPO loss it watches for."""
-    from tests.sandbox.faults import Fault
+    from sandbox.faults import Fault
 
     sandbox.faults.add(
         Fault("cloudwatch", "PutMetricAlarm", code="AccessDenied", status=403, times=None)

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dags.runner import run_dag, write_config
-from tests.sandbox.faults import Fault
-from tests.sandbox.installation import seed_installation
+from sandbox.airflow_harness.dag_runner import run_dag, write_config
+from sandbox.faults import Fault
+from sandbox.installation import seed_installation
 
 pytestmark = pytest.mark.e2e
 

@@ -6,11 +6,10 @@ from datetime import datetime
 
 import pytest
 
-from tests.dags.runner import run_dag, write_config
-from tests.plugins.alerts_support import alert_topic
-from tests.sandbox.aws.network import add_mount_targets
-from tests.sandbox.faults import Fault
-from tests.sandbox.installation import (
+from sandbox.airflow_harness.dag_runner import run_dag, write_config
+from sandbox.aws.network import add_mount_targets
+from sandbox.faults import Fault
+from sandbox.installation import (
     COPY_REGION,
     LIVE_FILES,
     NAMESPACE,
@@ -18,6 +17,7 @@ from tests.sandbox.installation import (
     add_cross_region,
     seed_installation,
 )
+from tests.plugins.alerts_support import alert_topic
 from ue_backup.hooks.ecd import HELD, RESUME_DEADLINE
 
 pytestmark = pytest.mark.e2e

@@ -13,11 +13,11 @@ from datetime import datetime
 
 import pytest
 
-from tests.dags.runner import load_dags, run_dag, write_config
+from sandbox.airflow_harness.dag_runner import load_dags, run_dag, write_config
+from sandbox.aws.network import add_mount_targets
+from sandbox.faults import Fault
+from sandbox.installation import LIVE_FILES, NAMESPACE, seed_installation
 from tests.plugins.alerts_support import alert_topic
-from tests.sandbox.aws.network import add_mount_targets
-from tests.sandbox.faults import Fault
-from tests.sandbox.installation import LIVE_FILES, NAMESPACE, seed_installation
 from ue_backup.drill_report import COMPONENTS
 
 pytestmark = pytest.mark.e2e

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dags.runner import run_dag, write_config
-from tests.sandbox.faults import Fault
-from tests.sandbox.installation import NAMESPACE, seed_installation
+from sandbox.airflow_harness.dag_runner import run_dag, write_config
+from sandbox.faults import Fault
+from sandbox.installation import NAMESPACE, seed_installation
 from ue_backup.hooks.ecd import HELD, RESUME_DEADLINE
 
 pytestmark = pytest.mark.e2e

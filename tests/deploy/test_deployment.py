@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.deploy.stack import BACKUP_FORM, RESTORE_FORM, AirflowStack, deployment
+from sandbox.airflow_harness.stack import BACKUP_FORM, RESTORE_FORM, AirflowStack, deployment
+from sandbox.faults import Fault
+from sandbox.installation import LIVE_FILES, NAMESPACE, TEMPORARY_FILES
 from tests.include import iam, rbac
 from tests.include.recorder import Recording
 from tests.include.support import ACCOUNT, grants_for, policy_for
 from tests.plugins.alerts_support import AlertTopic, alert_topic
-from tests.sandbox.faults import Fault
-from tests.sandbox.installation import LIVE_FILES, NAMESPACE, TEMPORARY_FILES
 
 pytestmark = pytest.mark.deploy
 

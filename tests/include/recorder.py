@@ -1,7 +1,7 @@
 """Records every AWS and Kubernetes request the system makes during the end-to-end tests.
 
 A pytest plugin (registered by ``tests/conftest.py``). It listens to the
-sandbox's request log (``tests/sandbox/request_log.py``), which sees each
+sandbox's request log (``sandbox/request_log.py``), which sees each
 request on the server side, whatever made it: the provider's hooks in a
 task, the async hooks in a trigger, or real Airflow processes. While a test
 marked ``e2e`` runs (its fixtures included), every request of the system

@@ -20,9 +20,9 @@ from include.render import (
     render_policy,
     render_rbac,
 )
+from sandbox.aws.server import AwsSandbox
 from tests.include import rbac
 from tests.include.recorder import ROOT, Recording
-from tests.sandbox.aws.server import AwsSandbox
 
 ACCOUNT = AwsSandbox.account  # the account every sandbox ARN carries
 SERVICE_ACCOUNT = rbac.Subject("airflow", "airflow-worker")

@@ -28,10 +28,10 @@ from include.render import (
     render_policy,
     split_policy,
 )
+from sandbox.installation import ROLE_ARN
 from tests.include import iam
 from tests.include.recorder import ROOT
 from tests.include.support import ACCOUNT, iam_template, incomplete_note, policy_for
-from tests.sandbox.installation import ROLE_ARN
 from ue_backup.backup_set import BackupSet
 from ue_backup.config import parse_config
 from ue_backup.tasks import drill_steps

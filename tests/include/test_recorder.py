@@ -6,8 +6,8 @@ import contextlib
 from pathlib import Path
 from types import SimpleNamespace
 
+from sandbox.request_log import ApiRequest
 from tests.include.recorder import ROOT, Recording, RequestRecorder, e2e_modules
-from tests.sandbox.request_log import ApiRequest
 
 BACKUP = "tests/dags/test_ue_backup.py"
 RESTORE = "tests/dags/test_ue_restore.py"

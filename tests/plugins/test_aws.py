@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from tests.sandbox.faults import Fault
+from sandbox.faults import Fault
 from ue_backup.aws import (
     RetryingAwsHook,
     aws_client,

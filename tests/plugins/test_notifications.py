@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from sandbox.installation import seed_installation
 from tests.plugins.alerts_support import alert_topic
-from tests.sandbox.installation import seed_installation
 from ue_backup.config import ConfigError, InstallationConfig, parse_config
 from ue_backup.errors import PermanentFailure
 from ue_backup.notifications import TaskFailureNotifier, failure_alert, send_alert

@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.sandbox.aws.fixtures import aws, wait_until  # noqa: F401
-from tests.sandbox.aws.server import AwsSandbox
+from sandbox.aws.fixtures import aws, wait_until  # noqa: F401
+from sandbox.aws.server import AwsSandbox
 
 ROLE = "arn:aws:iam::123456789012:role/backup"
 TAGS = {"ue-backup:installation": "prod", "ue-backup:backup-set": "set-1"}

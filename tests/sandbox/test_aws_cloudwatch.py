@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.sandbox.aws.fixtures import aws  # noqa: F401
+from sandbox.aws.fixtures import aws  # noqa: F401
 
 DIMENSIONS = [
     {"Name": "Installation", "Value": "ue-test"},

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from tests.sandbox.aws.fixtures import aws, wait_until  # noqa: F401
-from tests.sandbox.aws.patterns import SimplePatternFilter
-from tests.sandbox.aws.server import AwsSandbox
+from sandbox.aws.fixtures import aws, wait_until  # noqa: F401
+from sandbox.aws.patterns import SimplePatternFilter
+from sandbox.aws.server import AwsSandbox
 
 EC2 = {
     "SubnetArn": "arn:aws:ec2:eu-west-1:123456789012:subnet/subnet-1",

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.sandbox.aws.fixtures import aws, create_db_instance, wait_until  # noqa: F401
-from tests.sandbox.faults import Fault
+from sandbox.aws.fixtures import aws, create_db_instance, wait_until  # noqa: F401
+from sandbox.faults import Fault
 
 
 def create_instance(aws, name: str = "drill-db") -> None:  # noqa: F811

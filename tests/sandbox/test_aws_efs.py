@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.sandbox.aws.fixtures import aws, wait_until  # noqa: F401
-from tests.sandbox.aws.network import add_mount_targets
+from sandbox.aws.fixtures import aws, wait_until  # noqa: F401
+from sandbox.aws.network import add_mount_targets
 
 
 def test_a_file_system_created_through_the_api_gets_an_empty_directory(aws):  # noqa: F811

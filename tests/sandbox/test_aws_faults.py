@@ -11,7 +11,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-from tests.sandbox.aws.fixtures import aws  # noqa: F401
+from sandbox.aws.fixtures import aws  # noqa: F401
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.sandbox.aws.fixtures import aws, wait_until  # noqa: F401
+from sandbox.aws.fixtures import aws, wait_until  # noqa: F401
 
 TAGS = [{"Key": "ue-backup:backup-set", "Value": "set-1"}]
 

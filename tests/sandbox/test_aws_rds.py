@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.sandbox.aws.fixtures import aws, create_db_instance, wait_until  # noqa: F401
-from tests.sandbox.aws.server import AwsSandbox
+from sandbox.aws.fixtures import aws, create_db_instance, wait_until  # noqa: F401
+from sandbox.aws.server import AwsSandbox
 
 TAGS = [{"Key": "ue-backup:backup-set", "Value": "set-1"}]
 

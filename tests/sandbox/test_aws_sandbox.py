@@ -8,14 +8,14 @@ import time
 import pytest
 from moto.backup import urls as backup_urls
 
-from tests.sandbox.aws import backup_api
-from tests.sandbox.aws.backup_api import SandboxBackupResponse
-from tests.sandbox.aws.extensions import MotoExtensions
-from tests.sandbox.aws.fixtures import aws  # noqa: F401
-from tests.sandbox.aws.server import AwsSandbox
-from tests.sandbox.faults import FaultBook
-from tests.sandbox.mutation_log import MutationLog
-from tests.sandbox.settings import Durations
+from sandbox.aws import backup_api
+from sandbox.aws.backup_api import SandboxBackupResponse
+from sandbox.aws.extensions import MotoExtensions
+from sandbox.aws.fixtures import aws  # noqa: F401
+from sandbox.aws.server import AwsSandbox
+from sandbox.faults import FaultBook
+from sandbox.mutation_log import MutationLog
+from sandbox.settings import Durations
 
 
 def test_it_listens_on_loopback_only(aws):  # noqa: F811

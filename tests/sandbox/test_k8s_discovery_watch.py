@@ -7,7 +7,7 @@ import threading
 import pytest
 from kubernetes import client, dynamic, watch
 
-pytest_plugins = ["tests.sandbox.k8s.fixtures"]
+pytest_plugins = ["sandbox.k8s.fixtures"]
 
 NS = "uepe"
 ECD = {"group": "mz.digitalroute.com", "version": "v1alpha1", "plural": "ecdeployments"}

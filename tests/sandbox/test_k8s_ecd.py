@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from tests.sandbox.faults import Fault
+from sandbox.faults import Fault
 
-pytest_plugins = ["tests.sandbox.k8s.fixtures"]
+pytest_plugins = ["sandbox.k8s.fixtures"]
 
 NS = "uepe"
 ECD = {"group": "mz.digitalroute.com", "version": "v1alpha1", "plural": "ecdeployments"}

@@ -8,9 +8,9 @@ import asyncio
 import pytest
 from kubernetes import client
 
-from tests.sandbox.faults import Fault
+from sandbox.faults import Fault
 
-pytest_plugins = ["tests.sandbox.k8s.fixtures"]
+pytest_plugins = ["sandbox.k8s.fixtures"]
 
 NS = "uepe"
 ECD = ("mz.digitalroute.com", "v1alpha1", "ecdeployments")

@@ -8,9 +8,9 @@ import time
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from tests.sandbox.faults import Fault
+from sandbox.faults import Fault
 
-pytest_plugins = ["tests.sandbox.k8s.fixtures"]
+pytest_plugins = ["sandbox.k8s.fixtures"]
 
 NS = "uepe"
 TEMP_FOLDERS = "-type d \\( -name tmp -o -name DR_TMP_DIR -o -name pending \\)"

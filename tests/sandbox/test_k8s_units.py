@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.sandbox.k8s import patches
-from tests.sandbox.k8s.mounts import EFS_DRIVER, efs_directory
-from tests.sandbox.k8s.runner import rewrite, unrewrite
-from tests.sandbox.k8s.selectors import Requirement, parse_label_selector
-from tests.sandbox.k8s.timestamps import parse_go_duration
-from tests.sandbox.k8s.velero import modifiers
+from sandbox.k8s import patches
+from sandbox.k8s.mounts import EFS_DRIVER, efs_directory
+from sandbox.k8s.runner import rewrite, unrewrite
+from sandbox.k8s.selectors import Requirement, parse_label_selector
+from sandbox.k8s.timestamps import parse_go_duration
+from sandbox.k8s.velero import modifiers
 
 
 def test_json_patch_operations():

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.sandbox.faults import Fault
-from tests.sandbox.k8s.timestamps import parse_rfc3339
+from sandbox.faults import Fault
+from sandbox.k8s.timestamps import parse_rfc3339
 
-pytest_plugins = ["tests.sandbox.k8s.fixtures"]
+pytest_plugins = ["sandbox.k8s.fixtures"]
 
 NS = "uepe"
 VELERO = "velero"

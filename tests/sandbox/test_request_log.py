@@ -9,10 +9,10 @@ import urllib.request
 import boto3
 import pytest
 
-from tests.sandbox.aws.fixtures import aws  # noqa: F401
-from tests.sandbox.request_log import RequestLog
+from sandbox.aws.fixtures import aws  # noqa: F401
+from sandbox.request_log import RequestLog
 
-pytest_plugins = ["tests.sandbox.k8s.fixtures"]
+pytest_plugins = ["sandbox.k8s.fixtures"]
 
 NS = "uepe"
 

@@ -7,9 +7,9 @@ import json
 import pytest
 from botocore.exceptions import WaiterError
 
+from sandbox.faults import Fault
+from sandbox.installation import LIVE_FILES, ROLE_ARN, seed_installation
 from tests.plugins.support import RUN_ID, SET_ID, eventually
-from tests.sandbox.faults import Fault
-from tests.sandbox.installation import LIVE_FILES, ROLE_ARN, seed_installation
 from ue_backup.backup_set import BackupSet
 from ue_backup.hooks.aws_backup import (
     BACKUP_JOB_FAILED,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import WaiterError
 
-from tests.sandbox.faults import Fault
-from tests.sandbox.installation import seed_installation
+from sandbox.faults import Fault
+from sandbox.installation import seed_installation
 from ue_backup.hooks.datasync import DataSyncHook
 from ue_backup.waiters import WAITERS_DIR
 

@@ -16,6 +16,7 @@ import pytest
 # What ti.get_dagrun_state returns in a real task: an enum, never a plain string.
 from airflow.sdk.api.datamodels._generated import DagRunState
 
+from sandbox.faults import Fault
 from tests.plugins.ecds import (
     LABELS,
     NS,
@@ -29,7 +30,6 @@ from tests.plugins.ecds import (
     switches,
     untouched,
 )
-from tests.sandbox.faults import Fault
 from ue_backup.hooks.ecd import (
     HELD,
     PREVIOUS_ENABLED,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from sandbox.aws.network import add_mount_targets
 from tests.plugins.support import mutations
-from tests.sandbox.aws.network import add_mount_targets
 from ue_backup.hooks.efs import EfsHook
 
 

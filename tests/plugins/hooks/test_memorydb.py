@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import WaiterError
 
+from sandbox.faults import Fault
+from sandbox.installation import seed_installation
 from tests.plugins.support import mutations
-from tests.sandbox.faults import Fault
-from tests.sandbox.installation import seed_installation
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.memorydb import MemoryDbHook
 from ue_backup.waiters import WAITERS_DIR

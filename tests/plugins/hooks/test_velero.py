@@ -6,10 +6,10 @@ import pytest
 import yaml
 from kubernetes.client.exceptions import ApiException
 
+from sandbox.faults import Fault
 from tests.plugins.ecds import NS, enabled, seed_ecds
 from tests.plugins.support import mutations
 from tests.plugins.velero_support import VELERO, finished, phase, start_backup
-from tests.sandbox.faults import Fault
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.ecd import ECD_GROUP, ECD_PLURAL, ECD_VERSION
 from ue_backup.hooks.velero import VeleroHook, disable_ecds_modifier
@@ -103,7 +103,7 @@ def test_the_modifier_disables_every_ecd_in_the_namespaces():
 @pytest.mark.parametrize("spec", [{"enabled": True}, {"enabled": False}, {}])
 def test_the_modifier_disables_an_ecd_whatever_its_switch_said(spec):
     """Applied as Velero applies it (the sandbox's rules), also without spec.enabled."""
-    from tests.sandbox.k8s.velero.modifiers import apply
+    from sandbox.k8s.velero.modifiers import apply
 
     ecd = {"metadata": {"name": "e", "namespace": "uepe"}, "spec": {"image": "x", **spec}}
     rules = disable_ecds_modifier(["uepe"])["resourceModifierRules"]

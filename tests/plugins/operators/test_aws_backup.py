@@ -10,6 +10,8 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
+from sandbox.faults import Fault
+from sandbox.installation import LIVE_FILES, ROLE_ARN, seed_installation
 from tests.plugins.support import (
     RUN_ID,
     SET_ID,
@@ -19,8 +21,6 @@ from tests.plugins.support import (
     mutations,
     pushed_links,
 )
-from tests.sandbox.faults import Fault
-from tests.sandbox.installation import LIVE_FILES, ROLE_ARN, seed_installation
 from ue_backup.backup_set import BackupSet
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.aws_backup import BACKUP_JOB_FAILED, AwsBackupHook

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from sandbox.faults import Fault
+from sandbox.installation import LIVE_FILES, TEMPORARY_FILES, seed_installation
 from tests.plugins.support import OTHER_SET_ID, RUN_ID, SET_ID, defer, make_context, mutations
-from tests.sandbox.faults import Fault
-from tests.sandbox.installation import LIVE_FILES, TEMPORARY_FILES, seed_installation
 from ue_backup.backup_set import BackupSet
 from ue_backup.hooks.datasync import DataSyncHook
 from ue_backup.operators.datasync import DataSyncStartCopyOperator

@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
 
+from sandbox.installation import NAMESPACE, ROLE_ARN, seed_installation
 from tests.plugins.support import eventually, make_context, mutations, round_trip
-from tests.sandbox.installation import NAMESPACE, ROLE_ARN, seed_installation
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.aws_backup import AwsBackupHook
 from ue_backup.hooks.kube_job import KubeJobHook

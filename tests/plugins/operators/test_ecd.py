@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from sandbox.faults import Fault
 from tests.plugins.ecds import (
     NS,
     OTHER,
@@ -24,7 +25,6 @@ from tests.plugins.ecds import (
     untouched,
 )
 from tests.plugins.support import make_context
-from tests.sandbox.faults import Fault
 from ue_backup.hooks.ecd import RESUME_DEADLINE, SUSPENDED_BY, SUSPENDING_RUN, EcdError, EcdHook
 from ue_backup.operators.ecd import EcdResumeOperator, EcdSuspendOperator
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
+from sandbox.installation import seed_installation
 from tests.plugins.support import (
     RUN_ID,
     SET_ID,
@@ -14,7 +15,6 @@ from tests.plugins.support import (
     mutations,
     pushed_links,
 )
-from tests.sandbox.installation import seed_installation
 from ue_backup.backup_set import BackupSet
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.memorydb import MemoryDbHook
@@ -251,7 +251,7 @@ def test_an_incomplete_export_fails_the_copy_for_a_retry(sandbox, hook, cluster,
 
 
 def test_a_failed_export_fails_its_wait(sandbox, hook, cluster, buckets, context):
-    from tests.sandbox.faults import Fault
+    from sandbox.faults import Fault
 
     available_snapshot(sandbox, hook, cluster)
     sandbox.faults.add(Fault("memorydb", "CopySnapshot", kind="outcome", state="failed"))

@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from botocore.exceptions import ClientError
 
+from sandbox.faults import Fault
+from sandbox.installation import seed_installation
 from tests.plugins.support import (
     RUN_ID,
     SET_ID,
@@ -21,8 +23,6 @@ from tests.plugins.support import (
     mutations,
     pushed_links,
 )
-from tests.sandbox.faults import Fault
-from tests.sandbox.installation import seed_installation
 from ue_backup.backup_set import BackupSet
 from ue_backup.errors import PermanentFailure
 from ue_backup.links.console import RdsSnapshotLink

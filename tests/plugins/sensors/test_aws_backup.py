@@ -12,9 +12,9 @@ from datetime import timedelta
 import pytest
 from airflow.triggers.base import TaskSuccessEvent
 
+from sandbox.faults import Fault
+from sandbox.installation import ROLE_ARN, seed_installation
 from tests.plugins.support import defer, eventually
-from tests.sandbox.faults import Fault
-from tests.sandbox.installation import ROLE_ARN, seed_installation
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.aws_backup import (
     BACKUP_JOB_FAILED,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.sandbox.faults import Fault
+from sandbox.faults import Fault
 from ue_backup.sensors.memorydb import MemoryDbSnapshotAvailableSensor
 
 ONE_ATTEMPT = {"retries": {"mode": "standard", "total_max_attempts": 1}}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from sandbox.faults import Fault
+from sandbox.installation import seed_installation
 from tests.plugins.support import defer
-from tests.sandbox.faults import Fault
-from tests.sandbox.installation import seed_installation
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.datasync import DataSyncHook
 from ue_backup.sensors.datasync import DataSyncTaskExecutionCompletedSensor

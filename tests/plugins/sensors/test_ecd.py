@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from airflow.sdk.exceptions import AirflowSensorTimeout
 
+from sandbox.faults import Fault
 from tests.plugins.ecds import NS, OWNER, seed_ecds
 from tests.plugins.support import defer
-from tests.sandbox.faults import Fault
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.ecd import EcdHook
 from ue_backup.sensors.ecd import EcdDrainedSensor

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from sandbox.aws.network import add_mount_targets
 from tests.plugins.support import defer
-from tests.sandbox.aws.network import add_mount_targets
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.efs import EfsHook
 from ue_backup.sensors.efs import EfsMountTargetsAvailableSensor

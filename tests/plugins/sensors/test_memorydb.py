@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from sandbox.faults import Fault
 from tests.plugins.support import defer, eventually
-from tests.sandbox.faults import Fault
 from ue_backup.errors import PermanentFailure
 from ue_backup.sensors.memorydb import (
     MemoryDbClusterAvailableSensor,

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
+from sandbox.faults import Fault
+from sandbox.installation import seed_installation
 from tests.plugins.support import defer
-from tests.sandbox.faults import Fault
-from tests.sandbox.installation import seed_installation
 from ue_backup.errors import PermanentFailure
 from ue_backup.sensors.rds import RdsInstanceAvailableSensor, RdsSnapshotAvailableSensor
 

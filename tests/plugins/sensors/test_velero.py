@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 
+from sandbox.faults import Fault
 from tests.plugins.ecds import NS, seed_ecds
 from tests.plugins.support import defer
 from tests.plugins.velero_support import VELERO, finished, start_backup
-from tests.sandbox.faults import Fault
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.velero import VeleroHook
 from ue_backup.sensors.velero import VeleroBackupCompletedSensor, VeleroRestoreCompletedSensor

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.sandbox.installation import LIVE_FILES, TEMPORARY_FILES, write_tree
-from tests.sandbox.k8s.velero import modifiers
+from sandbox.installation import LIVE_FILES, TEMPORARY_FILES, write_tree
+from sandbox.k8s.velero import modifiers
 from ue_backup.config import MEMORYDB_NAME_RE, RDS_ID_RE, parse_config
 from ue_backup.hooks.velero import disable_ecds_modifier
 from ue_backup.restore_scripts import DONE_MARKER

@@ -34,7 +34,7 @@ def test_stage(states, expected):
 @pytest.fixture
 def restore_job(sandbox, monkeypatch):
     """Start an in-place EFS restore job on the sandbox; returns (settings, start)."""
-    from tests.sandbox.faults import Fault
+    from sandbox.faults import Fault
 
     monkeypatch.setenv("UE_BACKUP_POLL_SECONDS", "0.05")
     aws = sandbox.aws

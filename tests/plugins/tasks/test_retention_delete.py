@@ -12,8 +12,8 @@ import json
 
 import pytest
 
-from tests.sandbox.faults import Fault
-from tests.sandbox.installation import seed_installation
+from sandbox.faults import Fault
+from sandbox.installation import seed_installation
 from ue_backup.backup_set import BackupSet
 from ue_backup.config import parse_config
 from ue_backup.errors import PermanentFailure

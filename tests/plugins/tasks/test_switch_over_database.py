@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.sandbox.aws.fixtures import create_db_instance
+from sandbox.aws.fixtures import create_db_instance
 from ue_backup.errors import PermanentFailure
 from ue_backup.tasks.restore_steps import replaced_name, switch_over_database
 

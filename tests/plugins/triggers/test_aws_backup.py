@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from sandbox.faults import Fault
+from sandbox.installation import ROLE_ARN, seed_installation
 from tests.plugins.support import round_trip
-from tests.sandbox.faults import Fault
-from tests.sandbox.installation import ROLE_ARN, seed_installation
 from ue_backup.hooks.aws_backup import AwsBackupHook
 from ue_backup.triggers.aws_backup import (
     AwsBackupCopyJobCompleteTrigger,

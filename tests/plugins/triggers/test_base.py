@@ -257,7 +257,7 @@ def snapshot_trigger(**kwargs):
     ],
 )
 def test_an_aws_wait_treats_throttling_and_5xx_as_not_yet(sandbox, snapshot, code, status):
-    from tests.sandbox.faults import Fault
+    from sandbox.faults import Fault
 
     sandbox.faults.add(Fault("memorydb", "DescribeSnapshots", code=code, status=status, times=20))
 
@@ -266,7 +266,7 @@ def test_an_aws_wait_treats_throttling_and_5xx_as_not_yet(sandbox, snapshot, cod
 
 
 def test_an_aws_wait_that_only_meets_throttling_ends_at_its_own_time(sandbox, snapshot):
-    from tests.sandbox.faults import Fault
+    from sandbox.faults import Fault
 
     sandbox.faults.add(
         Fault("memorydb", "DescribeSnapshots", code="ThrottlingException", status=400, times=None)
@@ -290,7 +290,7 @@ def test_an_aws_wait_survives_a_lost_connection(sandbox, snapshot, monkeypatch):
 
 
 def test_an_aws_wait_fails_on_an_error_that_is_not_transient(sandbox, snapshot):
-    from tests.sandbox.faults import Fault
+    from sandbox.faults import Fault
 
     sandbox.faults.add(
         Fault("memorydb", "DescribeSnapshots", code="AccessDeniedException", status=403)

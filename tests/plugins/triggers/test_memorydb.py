@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from sandbox.faults import Fault
 from tests.plugins.support import round_trip
-from tests.sandbox.faults import Fault
 from ue_backup.triggers.base import run_inline
 from ue_backup.triggers.memorydb import (
     MemoryDbClusterAvailableTrigger,

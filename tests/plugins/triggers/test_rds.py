@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from sandbox.faults import Fault
+from sandbox.installation import seed_installation
 from tests.plugins.support import round_trip
-from tests.sandbox.faults import Fault
-from tests.sandbox.installation import seed_installation
 from ue_backup.triggers.base import run_inline
 from ue_backup.triggers.rds import RdsInstanceAvailableTrigger, RdsSnapshotAvailableTrigger
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from sandbox.faults import Fault
 from tests.plugins.ecds import seed_ecds
 from tests.plugins.support import round_trip
 from tests.plugins.velero_support import VELERO, start_backup
-from tests.sandbox.faults import Fault
 from ue_backup.hooks.velero import VeleroHook
 from ue_backup.triggers.base import run_inline
 from ue_backup.triggers.velero import VeleroPhaseTrigger, describe_outcome, verdict

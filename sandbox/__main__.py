@@ -1,0 +1,71 @@
+"""Start the sandbox standalone: ``python -m sandbox [--seed NAME] [--durations ...]``.
+
+Prints the endpoints and the Airflow connection settings, optionally seeds a
+small installation and writes its configuration file, then serves until
+interrupted. Everything listens on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import signal
+import threading
+from pathlib import Path
+
+import yaml
+
+from sandbox.aws.cloudwatch import AlarmClock
+from sandbox.core import Sandbox
+from sandbox.installation import seed_installation
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, help="where the sandbox keeps its files")
+    parser.add_argument("--seed", metavar="NAME", help="create a small installation NAME")
+    parser.add_argument("--config-out", type=Path, help="write the seeded configuration here")
+    parser.add_argument("--env-out", type=Path, help="write the connection settings here")
+    parser.add_argument(
+        "--durations",
+        default="{}",
+        help='JSON of durations in seconds, e.g. \'{"backup_job": 30, "rds_snapshot": 20}\'',
+    )
+    parser.add_argument(
+        "--alarm-seconds",
+        type=float,
+        default=60.0,
+        help="evaluate CloudWatch alarms this often, with the real time (0: never)",
+    )
+    args = parser.parse_args(argv)
+
+    sandbox = Sandbox(args.root).start()
+    alarms = AlarmClock(args.alarm_seconds).start() if args.alarm_seconds > 0 else None
+    sandbox.durations.update(**json.loads(args.durations))
+    env = sandbox.connection_env()
+    if args.seed:
+        installation = seed_installation(sandbox, args.seed)
+        if args.config_out:
+            args.config_out.write_text(yaml.safe_dump(installation.config, sort_keys=False))
+            env["UE_BACKUP_CONFIG_FILE"] = str(args.config_out.resolve())
+        print(f"seeded installation {args.seed}: EFS {installation.file_system_id}")
+    lines = [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
+    if args.env_out:
+        args.env_out.write_text("\n".join(lines) + "\n")
+    print(f"AWS endpoint:        {sandbox.aws.endpoint_url}")
+    print(f"Kubernetes endpoint: {sandbox.k8s.url} (kubeconfig {sandbox.k8s.kubeconfig_path})")
+    print("Airflow connection settings:")
+    print("\n".join(lines), flush=True)
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    if alarms is not None:
+        alarms.stop()
+    sandbox.stop()
+
+
+if __name__ == "__main__":
+    main()

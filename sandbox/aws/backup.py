@@ -1,0 +1,301 @@
+"""AWS Backup for EFS, which moto lacks: the jobs and recovery points of an account and region.
+
+The state hangs off moto's ``BackupBackend`` (so moto's reset forgets it) and
+uses moto's vaults and tagging; the start calls check their input the way
+AWS does before anything is created. The jobs themselves are in
+``backup_jobs``, the recovery points in ``recovery_points``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime
+from typing import Any
+
+from moto.backup.models import BackupBackend, Vault, backup_backends
+
+from sandbox.aws import efs
+from sandbox.aws.backup_jobs import BackupJob, CopyJob, RestoreJob
+from sandbox.aws.context import current, existing_states, state_of
+from sandbox.aws.errors import AwsError
+from sandbox.aws.files import copy_tree
+from sandbox.aws.progress import Progress
+from sandbox.aws.recovery_points import RecoveryPoint
+
+
+def backup_store(backend: BackupBackend) -> BackupStore:
+    return state_of(backend, BackupStore)
+
+
+def settle_all() -> None:
+    """Do the file work of every job, in every account and region, that has ended."""
+    with current().lock:
+        for store in existing_states(backup_backends):
+            store.settle()
+
+
+class BackupStore:
+    """Jobs and recovery points of one account and region."""
+
+    def __init__(self, backend: BackupBackend) -> None:
+        self.backend = backend
+        self.account = backend.account_id
+        self.region = backend.region_name
+        self.points: dict[str, RecoveryPoint] = {}
+        self.backup_jobs: dict[str, BackupJob] = {}
+        self.restore_jobs: dict[str, RestoreJob] = {}
+        self.copy_jobs: dict[str, CopyJob] = {}
+        self.by_token: dict[tuple[str, str], Any] = {}
+
+    def settle(self) -> None:
+        for jobs in (self.backup_jobs, self.copy_jobs, self.restore_jobs):
+            for job in list(jobs.values()):
+                job.settle()
+
+    # --- recovery points -------------------------------------------------------------
+
+    def vault(self, name: str) -> Vault:
+        vault = self.backend.vaults.get(name)
+        if vault is None:
+            raise AwsError("ResourceNotFoundException", f"Backup vault {name} does not exist.")
+        return vault
+
+    def point(self, arn: str, vault_name: str | None = None) -> RecoveryPoint:
+        point = self.points.get(arn)
+        if point is None or (vault_name and point.vault.backup_vault_name != vault_name):
+            raise AwsError("ResourceNotFoundException", f"Recovery point {arn} not found.")
+        return point
+
+    def add(self, point: RecoveryPoint, tags: dict[str, str] | None) -> None:
+        self.points[point.arn] = point
+        point.vault.num_of_recovery_points += 1
+        if tags:
+            self.backend.tag_resource(point.arn, tags)
+
+    def discard(self, point: RecoveryPoint) -> None:
+        if self.points.pop(point.arn, None) is not None:
+            point.vault.num_of_recovery_points -= 1
+        self.backend.tagger.delete_all_tags_for_resource(point.arn)
+        shutil.rmtree(point.path, ignore_errors=True)
+
+    def tags_of(self, point: RecoveryPoint) -> dict[str, str]:
+        return self.backend.list_tags(point.arn)
+
+    def points_in_vault(
+        self, vault_name: str, resource_arn: str | None = None
+    ) -> list[RecoveryPoint]:
+        self.vault(vault_name)
+        return [
+            point
+            for point in self.points.values()
+            if point.vault.backup_vault_name == vault_name
+            and (resource_arn is None or point.resource_arn == resource_arn)
+        ]
+
+    def points_of_resource(self, resource_arn: str) -> list[RecoveryPoint]:
+        return [point for point in self.points.values() if point.resource_arn == resource_arn]
+
+    def delete_point(self, vault_name: str, arn: str) -> None:
+        point = self.point(arn, vault_name)
+        if point.status == "CREATING":
+            raise AwsError(
+                "InvalidResourceStateException",
+                "Recovery point cannot be deleted while its backup job is running.",
+            )
+        self.discard(point)
+
+    # --- jobs --------------------------------------------------------------------------
+
+    def _remembered(self, operation: str, token: str | None) -> Any:
+        return self.by_token.get((operation, token)) if token else None
+
+    def _remember(self, operation: str, token: str | None, job: Any) -> None:
+        if token:
+            self.by_token[(operation, token)] = job
+
+    def start_backup_job(self, params: dict[str, Any], target: str) -> BackupJob:
+        token = params.get("IdempotencyToken")
+        known = self._remembered("StartBackupJob", token)
+        if known is not None:
+            return known
+        vault = self.vault(params["BackupVaultName"])
+        resource_arn = params["ResourceArn"]
+        self._check_efs_resource(resource_arn)
+        _check_windows(params)
+        _check_lifecycle(params.get("Lifecycle"))
+        point = RecoveryPoint(vault, resource_arn, params["IamRoleArn"], params.get("Lifecycle"))
+        file_system = efs.find_file_system(
+            self.account, self.region, efs.file_system_id(resource_arn)
+        )
+        point.restore_metadata = {
+            "file-system-id": file_system.file_system_id,
+            "Encrypted": "true" if file_system.encrypted else "false",
+            "PerformanceMode": file_system.performance_mode,
+            "CreationToken": file_system.creation_token,
+            "newFileSystem": "false",
+        }
+        progress = Progress.begin(
+            "backup", "StartBackupJob", target, current().durations.backup_job
+        )
+        point.creation_date = progress.started_at
+        copy_tree(current().files.file_system(file_system.file_system_id), point.path)
+        job = BackupJob(self, point, progress, params.get("StartWindowMinutes"))
+        self.add(point, params.get("RecoveryPointTags"))
+        self.backup_jobs[job.id] = job
+        self._remember("StartBackupJob", token, job)
+        return job
+
+    def _check_efs_resource(self, resource_arn: str) -> None:
+        parts = resource_arn.split(":", 5)
+        if len(parts) != 6 or parts[2] != "elasticfilesystem" or "file-system/" not in parts[5]:
+            raise AwsError(
+                "InvalidParameterValueException",
+                f"Invalid resource ARN {resource_arn}: the sandbox backs up EFS file systems only.",
+            )
+        fs_id = efs.file_system_id(resource_arn)
+        if (parts[3], parts[4]) != (self.region, self.account) or not efs.find_file_system(
+            self.account, self.region, fs_id
+        ):
+            raise AwsError("ResourceNotFoundException", f"Resource {resource_arn} not found.")
+
+    def backup_job(self, job_id: str) -> BackupJob:
+        job = self.backup_jobs.get(job_id)
+        if job is None:
+            raise AwsError("ResourceNotFoundException", f"Backup job {job_id} not found.")
+        return job
+
+    def list_backup_jobs(self, params: dict[str, Any]) -> list[BackupJob]:
+        before, after = _utc(params.get("ByCreatedBefore")), _utc(params.get("ByCreatedAfter"))
+
+        def keep(job: BackupJob) -> bool:
+            created = job.progress.started_at
+            return (
+                params.get("ByResourceArn") in (None, job.point.resource_arn)
+                and params.get("ByState") in (None, job.state)
+                and params.get("ByBackupVaultName") in (None, job.point.vault.backup_vault_name)
+                and params.get("ByResourceType") in (None, "EFS")
+                and (before is None or created < before)
+                and (after is None or created > after)
+            )
+
+        return [job for job in self.backup_jobs.values() if keep(job)]
+
+    def start_restore_job(self, params: dict[str, Any], target: str) -> RestoreJob:
+        token = params.get("IdempotencyToken")
+        known = self._remembered("StartRestoreJob", token)
+        if known is not None:
+            return known
+        point = self.point(params["RecoveryPointArn"])
+        if point.status not in ("COMPLETED", "PARTIAL"):
+            raise AwsError(
+                "InvalidRequestException", f"Recovery point {point.arn} is {point.status}."
+            )
+        metadata = dict(params["Metadata"])
+        self._check_restore_metadata(metadata)
+        progress = Progress.begin(
+            "backup", "StartRestoreJob", target, current().durations.restore_job
+        )
+        job = RestoreJob(self, point, progress, metadata, params.get("IamRoleArn"))
+        self.restore_jobs[job.id] = job
+        self._remember("StartRestoreJob", token, job)
+        return job
+
+    def _check_restore_metadata(self, metadata: dict[str, str]) -> None:
+        def invalid(message: str) -> AwsError:
+            return AwsError("InvalidParameterValueException", message)
+
+        for key in ("file-system-id", "newFileSystem"):
+            if key not in metadata:
+                raise invalid(f"Restore metadata is missing {key}.")
+        if metadata["newFileSystem"] not in ("true", "false"):
+            raise invalid("newFileSystem must be 'true' or 'false'.")
+        if metadata.get("KmsKeyId") and metadata.get("Encrypted") != "true":
+            raise invalid("Encrypted must be 'true' when KmsKeyId is given.")
+        if metadata["newFileSystem"] == "false" and not efs.find_file_system(
+            self.account, self.region, metadata["file-system-id"]
+        ):
+            raise AwsError(
+                "ResourceNotFoundException", f"File system {metadata['file-system-id']} not found."
+            )
+        if "ItemsToRestore" in metadata:
+            try:
+                items = json.loads(metadata["ItemsToRestore"])
+            except ValueError:
+                raise invalid("ItemsToRestore must be a JSON array of paths.") from None
+            if (
+                not isinstance(items, list)
+                or not 1 <= len(items) <= 5
+                or not all(isinstance(i, str) and i.startswith("/") for i in items)
+            ):
+                raise invalid("ItemsToRestore must hold 1 to 5 paths starting with '/'.")
+
+    def restore_job(self, job_id: str) -> RestoreJob:
+        job = self.restore_jobs.get(job_id)
+        if job is None:
+            raise AwsError("ResourceNotFoundException", f"Restore job {job_id} not found.")
+        return job
+
+    def start_copy_job(self, params: dict[str, Any], target: str) -> CopyJob:
+        token = params.get("IdempotencyToken")
+        known = self._remembered("StartCopyJob", token)
+        if known is not None:
+            return known
+        self.vault(params["SourceBackupVaultName"])
+        point = self.point(params["RecoveryPointArn"], params["SourceBackupVaultName"])
+        if point.status not in ("COMPLETED", "PARTIAL"):
+            raise AwsError(
+                "InvalidRequestException", f"Recovery point {point.arn} is {point.status}."
+            )
+        destination_arn = params["DestinationBackupVaultArn"]
+        parts = destination_arn.split(":", 6)
+        if len(parts) != 7 or parts[5] != "backup-vault":
+            raise AwsError(
+                "InvalidParameterValueException", f"Invalid vault ARN {destination_arn}."
+            )
+        destination = backup_store(backup_backends[parts[4]][parts[3]])
+        destination_vault = destination.vault(parts[6])
+        progress = Progress.begin("backup", "StartCopyJob", target, current().durations.copy_job)
+        job = CopyJob(
+            self,
+            point,
+            destination,
+            destination_vault,
+            progress,
+            params["IamRoleArn"],
+            params.get("Lifecycle"),
+        )
+        self.copy_jobs[job.id] = job
+        self._remember("StartCopyJob", token, job)
+        return job
+
+    def copy_job(self, job_id: str) -> CopyJob:
+        job = self.copy_jobs.get(job_id)
+        if job is None:
+            raise AwsError("ResourceNotFoundException", f"Copy job {job_id} not found.")
+        return job
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """moto parses query timestamps without a zone; AWS means UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+def _check_windows(params: dict[str, Any]) -> None:
+    start = params.get("StartWindowMinutes")
+    if start is not None and start < 60:
+        raise AwsError(
+            "InvalidParameterValueException", "StartWindowMinutes must be at least 60 minutes."
+        )
+
+
+def _check_lifecycle(lifecycle: dict[str, Any] | None) -> None:
+    cold = (lifecycle or {}).get("MoveToColdStorageAfterDays")
+    delete = (lifecycle or {}).get("DeleteAfterDays")
+    if cold is not None and delete is not None and delete < cold + 90:
+        raise AwsError(
+            "InvalidParameterValueException",
+            "DeleteAfterDays must be at least 90 days more than MoveToColdStorageAfterDays.",
+        )

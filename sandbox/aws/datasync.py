@@ -1,0 +1,244 @@
+"""DataSync EFS-to-EFS: locations on the sandbox's file systems, executions that really copy.
+
+moto has no EFS locations, no tags, no ListTaskExecutions, stores exclude
+filters without applying them and invents an INITIALIZING status. Here an
+EFS location is a file system plus a subdirectory, and an execution goes
+QUEUED, LAUNCHING, PREPARING, TRANSFERRING, VERIFYING over
+``durations.datasync_execution`` and then SUCCESS (or ERROR, under an outcome
+fault), copying the source tree to the destination without what the exclude
+filter matches. The copy is made when the execution is first seen past its
+transfer; like DataSync it overwrites changed files and keeps files that
+exist only at the destination.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from moto.core.responses import ActionResult
+from moto.datasync import urls
+from moto.datasync.models import DataSyncBackend, Location, Task, datasync_backends
+from moto.datasync.responses import DataSyncResponse
+
+from sandbox.aws import efs
+from sandbox.aws.context import OneCallAtATime, current, existing_states, state_of
+from sandbox.aws.errors import AwsError
+from sandbox.aws.extensions import Extension
+from sandbox.aws.files import TreeSize, copy_tree, tree_size
+from sandbox.aws.patterns import SimplePatternFilter
+from sandbox.aws.progress import Job, Progress
+from sandbox.aws.protocol import target_of
+
+PHASES = ("QUEUED", "LAUNCHING", "PREPARING", "TRANSFERRING", "VERIFYING")
+TRANSFERRED_FROM = PHASES.index("VERIFYING")
+
+
+def settle_all() -> None:
+    """Make the copies of every execution, in every account and region, past its transfer."""
+    with current().lock:
+        for state in existing_states(datasync_backends):
+            for execution in state.executions.values():
+                execution.settle()
+
+
+class DataSyncState:
+    """Executions (moto's own never copy anything) and tags of one account and region."""
+
+    def __init__(self, backend: DataSyncBackend) -> None:
+        self.backend = backend
+        self.executions: dict[str, Execution] = {}
+        self.tags: dict[str, dict[str, str]] = {}
+
+    def tag(self, arn: str, tags: list[dict[str, str]] | None) -> None:
+        pairs = {tag["Key"]: tag.get("Value", "") for tag in tags or []}
+        self.tags.setdefault(arn, {}).update(pairs)
+
+    def tags_of(self, arn: str) -> dict[str, str]:
+        known = {*self.backend.locations, *self.backend.tasks, *self.executions}
+        if arn not in known:
+            raise AwsError("InvalidRequestException", f"Resource {arn} is not found.")
+        return self.tags.setdefault(arn, {})
+
+
+def _location_directory(location: Location) -> Path:
+    if location.typ != "EFS":
+        raise AwsError(
+            "InvalidRequestException", "The sandbox's DataSync copies between EFS locations only."
+        )
+    fs_id = efs.file_system_id(location.metadata["EfsFilesystemArn"])
+    return current().files.file_system(fs_id) / location.metadata["Subdirectory"].strip("/")
+
+
+class Execution(Job):
+    running = PHASES
+    success = "SUCCESS"
+    failure = "ERROR"
+
+    def __init__(
+        self,
+        arn: str,
+        task: Task,
+        directories: tuple[Path, Path],
+        excludes: list[dict[str, str]],
+        progress: Progress,
+    ) -> None:
+        super().__init__(progress)
+        self.arn = arn
+        self.task = task
+        self.source, self.destination = directories
+        self.excludes = excludes
+        self.filter = SimplePatternFilter(rule["Value"] for rule in excludes)
+        self.estimated = tree_size(self.source, skip=self.filter.matches)
+        self.transferred: TreeSize | None = None
+
+    def settle(self) -> None:
+        """Copy as soon as the transfer phase is over, then end as ``Job`` does."""
+        past_transfer = PHASES.index(self.progress.phase(PHASES)) >= TRANSFERRED_FROM
+        if self.transferred is None and past_transfer and not self.progress.will_fail:
+            self.transferred = copy_tree(self.source, self.destination, skip=self.filter.matches)
+        super().settle()
+
+    def finish(self) -> str:
+        if self.task.current_task_execution_arn == self.arn:
+            self.task.status = "AVAILABLE"
+            self.task.current_task_execution_arn = None
+        return self.progress.outcome(self.success, self.failure)
+
+    def described(self) -> dict[str, Any]:
+        transferred = self.transferred or TreeSize(0, 0)
+        failed = self.outcome == self.failure
+        step = "ERROR" if failed else "SUCCESS"
+        result = {
+            "PrepareStatus": "PENDING" if self.state in PHASES[:3] else step,
+            "TransferStatus": step if self.transferred or failed else "PENDING",
+            "VerifyStatus": step if self.outcome else "PENDING",
+        }
+        if failed:
+            result["ErrorCode"] = "SandboxFault"
+            result["ErrorDetail"] = self.message or ""
+        return {
+            "TaskExecutionArn": self.arn,
+            "Status": self.state,
+            "Options": self.task.metadata.get("Options") or {},
+            "Excludes": self.excludes,
+            "Includes": [],
+            "StartTime": self.progress.started_at,
+            "EstimatedFilesToTransfer": self.estimated.files,
+            "EstimatedBytesToTransfer": self.estimated.bytes,
+            "FilesTransferred": transferred.files,
+            "BytesWritten": transferred.bytes,
+            "BytesTransferred": transferred.bytes,
+            "FilesVerified": transferred.files if self.outcome else 0,
+            "Result": result,
+        }
+
+
+class SandboxDataSyncResponse(OneCallAtATime, DataSyncResponse):
+    @property
+    def _request(self) -> dict[str, Any]:
+        return json.loads(self.body or "{}")
+
+    @property
+    def _state(self) -> DataSyncState:
+        return state_of(self.datasync_backend, DataSyncState)
+
+    def create_location_efs(self) -> ActionResult:
+        request = self._request
+        arn = request["EfsFilesystemArn"]
+        parts = arn.split(":", 5)
+        if len(parts) != 6 or parts[2] != "elasticfilesystem":
+            raise AwsError("InvalidRequestException", f"Invalid EFS file system ARN {arn}.")
+        fs_id = efs.file_system_id(arn)
+        if efs.find_file_system(parts[4], parts[3], fs_id) is None:
+            raise AwsError("InvalidRequestException", f"File system {fs_id} not found.")
+        subdirectory = "/" + (request.get("Subdirectory") or "").strip("/")
+        metadata = {
+            "EfsFilesystemArn": arn,
+            "Subdirectory": subdirectory,
+            "Ec2Config": request["Ec2Config"],
+            "AccessPointArn": request.get("AccessPointArn"),
+            "FileSystemAccessRoleArn": request.get("FileSystemAccessRoleArn"),
+            "InTransitEncryption": request.get("InTransitEncryption"),
+            "CreationTime": datetime.now(UTC),
+        }
+        uri = f"efs://{parts[3]}.{fs_id}{subdirectory.rstrip('/')}/"
+        location_arn = self.datasync_backend.create_location(uri, typ="EFS", metadata=metadata)
+        self._state.tag(location_arn, request.get("Tags"))
+        return ActionResult({"LocationArn": location_arn})
+
+    def describe_location_efs(self) -> ActionResult:
+        location = self.datasync_backend._get_location(self._request["LocationArn"], typ="EFS")
+        described = {key: value for key, value in location.metadata.items() if value is not None}
+        described.pop("EfsFilesystemArn")
+        described.pop("Subdirectory")
+        return ActionResult({"LocationArn": location.arn, "LocationUri": location.uri, **described})
+
+    def start_task_execution(self) -> ActionResult:
+        request = self._request
+        task = self.datasync_backend._get_task(request["TaskArn"])
+        if request.get("Includes") or task.metadata.get("Includes"):
+            raise AwsError(
+                "InvalidRequestException", "The sandbox's DataSync does not apply include filters."
+            )
+        excludes = request.get("Excludes") or task.metadata.get("Excludes") or []
+        locations = self.datasync_backend.locations
+        directories = (
+            _location_directory(locations[task.source_location_arn]),
+            _location_directory(locations[task.destination_location_arn]),
+        )
+        self.datasync_backend.arn_counter += 1
+        arn = f"{task.arn}/execution/exec-{self.datasync_backend.arn_counter:017d}"
+        progress = Progress.begin(
+            "datasync",
+            "StartTaskExecution",
+            target_of("datasync", "StartTaskExecution", request),
+            current().durations.datasync_execution,
+        )
+        self._state.executions[arn] = Execution(arn, task, directories, excludes, progress)
+        self._state.tag(arn, request.get("Tags"))
+        task.status = "RUNNING"
+        task.current_task_execution_arn = arn
+        return ActionResult({"TaskExecutionArn": arn})
+
+    def list_task_executions(self) -> ActionResult:
+        task_arn = self._request.get("TaskArn")
+        executions = [
+            {"TaskExecutionArn": execution.arn, "Status": execution.state}
+            for execution in self._state.executions.values()
+            if task_arn in (None, execution.task.arn)
+        ]
+        return ActionResult({"TaskExecutions": executions})
+
+    def describe_task_execution(self) -> ActionResult:
+        arn = self._request["TaskExecutionArn"]
+        execution = self._state.executions.get(arn)
+        if execution is None:
+            raise AwsError("InvalidRequestException", f"Task execution {arn} is not found.")
+        execution.settle()
+        return ActionResult(execution.described())
+
+    def create_task(self) -> Any:
+        response = super().create_task()
+        self._state.tag(json.loads(response)["TaskArn"], self._request.get("Tags"))
+        return response
+
+    def list_tags_for_resource(self) -> ActionResult:
+        tags = self._state.tags_of(self._request["ResourceArn"])
+        return ActionResult({"Tags": [{"Key": k, "Value": v} for k, v in tags.items()]})
+
+    def tag_resource(self) -> ActionResult:
+        self._state.tags_of(self._request["ResourceArn"])
+        self._state.tag(self._request["ResourceArn"], self._request["Tags"])
+        return ActionResult({})
+
+    def untag_resource(self) -> ActionResult:
+        tags = self._state.tags_of(self._request["ResourceArn"])
+        for key in self._request["Keys"]:
+            tags.pop(key, None)
+        return ActionResult({})
+
+
+EXTENSION = Extension(urls, SandboxDataSyncResponse)

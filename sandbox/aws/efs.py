@@ -1,0 +1,109 @@
+"""EFS: moto's file systems, whose contents are the sandbox's directories.
+
+moto keeps the API (create, describe, tags, mount targets); the sandbox gives
+every file system its directory and makes ``SizeInBytes`` the size of what is
+in it, as EFS meters it. A new mount target is ``creating`` for
+``durations.efs_mount_target`` (moto makes it ``available`` at once; EFS takes
+a minute or two), so whoever mounts a new file system must wait for it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from moto.efs import urls
+from moto.efs.models import EFSBackend, MountTarget, efs_backends
+from moto.efs.responses import EFSResponse
+
+from sandbox.aws.context import OneCallAtATime, current
+from sandbox.aws.extensions import Extension
+from sandbox.aws.files import tree_size
+from sandbox.aws.progress import Progress
+
+
+def efs_backend(account: str, region: str) -> EFSBackend:
+    return efs_backends[account][region]
+
+
+def file_system_id(arn: str) -> str:
+    """``fs-123`` from ``arn:aws:elasticfilesystem:<region>:<account>:file-system/fs-123``."""
+    return arn.rsplit("/", 1)[-1]
+
+
+def find_file_system(account: str, region: str, fs_id: str) -> Any | None:
+    return efs_backend(account, region).file_systems_by_id.get(fs_id)
+
+
+def create_file_system(
+    account: str,
+    region: str,
+    creation_token: str,
+    *,
+    performance_mode: str = "generalPurpose",
+    encrypted: bool = False,
+    kms_key_id: str | None = None,
+    tags: list[dict[str, str]] | None = None,
+) -> Any:
+    """A new moto file system and its (empty) directory."""
+    file_system = efs_backend(account, region).create_file_system(
+        creation_token=creation_token,
+        performance_mode=performance_mode,
+        encrypted=encrypted,
+        kms_key_id=kms_key_id,  # type: ignore[arg-type]
+        throughput_mode="bursting",
+        provisioned_throughput_in_mibps=None,  # type: ignore[arg-type]
+        availability_zone_name=None,  # type: ignore[arg-type]
+        backup=False,
+        tags=tags or [],
+    )
+    current().files.file_system(file_system.file_system_id)
+    return file_system
+
+
+class TimedMountTarget(MountTarget):
+    """A moto mount target that is ``creating`` until its ``_progress`` ends."""
+
+    _progress: Progress
+
+    def info_json(self) -> dict[str, Any]:
+        described = super().info_json()
+        described["LifeCycleState"] = "available" if self._progress.finished else "creating"
+        return described
+
+
+class SandboxEfsResponse(OneCallAtATime, EFSResponse):
+    def create_mount_target(self) -> Any:
+        body, headers = super().create_mount_target()
+        created = json.loads(body)
+        mount_target = self.efs_backend.mount_targets_by_id[created["MountTargetId"]]
+        mount_target.__class__ = TimedMountTarget
+        mount_target._progress = Progress.begin(
+            "efs",
+            "CreateMountTarget",
+            created["FileSystemId"],
+            current().durations.efs_mount_target,
+        )
+        return json.dumps(mount_target.info_json()), headers
+
+    def create_file_system(self) -> Any:
+        body, headers = super().create_file_system()
+        current().files.file_system(json.loads(body)["FileSystemId"])
+        return body, headers
+
+    def describe_file_systems(self) -> Any:
+        for file_system in self.efs_backend.file_systems_by_id.values():
+            # What moto reports as SizeInBytes.Value.
+            file_system._size_value = tree_size(
+                current().files.file_system(file_system.file_system_id)
+            ).bytes
+        return super().describe_file_systems()
+
+    def delete_file_system(self) -> Any:
+        file_system_id = self._get_param("FileSystemId")
+        response = super().delete_file_system()
+        current().files.remove_file_system(file_system_id)
+        return response
+
+
+EXTENSION = Extension(urls, SandboxEfsResponse)

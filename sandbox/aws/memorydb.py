@@ -1,0 +1,264 @@
+"""MemoryDB: moto's clusters and snapshots, with the real service's timing and checks.
+
+moto makes snapshots ``available`` at once, restores a cluster from any
+snapshot name, finds the wrong snapshot when asked by cluster and name, and has
+no ``CopySnapshot``. Here a snapshot is ``creating`` (a copy ``copying``) for
+``durations.memorydb_snapshot``, a cluster restored from a snapshot is
+``creating`` for ``durations.memorydb_cluster`` and needs a snapshot that
+exists and is available, and ``CopySnapshot`` makes the target snapshot.
+
+``CopySnapshot`` with ``TargetBucket`` exports instead, as MemoryDB does: the
+bucket must exist in the snapshot's own region (MemoryDB cannot copy or
+export a snapshot to another region), one ``<name>-<shard>.rdb`` object per
+shard is written to it at once, and the source snapshot shows ``exporting``
+for ``durations.memorydb_export``. ``CreateCluster`` with ``SnapshotArns``
+seeds a cluster from such objects, which must be in a bucket of the
+cluster's region.
+
+moto deletes a cluster at once; here it is ``deleting`` for
+``durations.memorydb_delete`` and then gone, and only an ``available`` (or
+``create-failed``) cluster can be deleted (``InvalidClusterStateFault``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from moto.core.responses import ActionResult
+from moto.memorydb import urls
+from moto.memorydb.models import MemoryDBCluster, MemoryDBSnapshot
+from moto.memorydb.responses import MemoryDBResponse
+from moto.s3.models import s3_backends
+
+from sandbox.aws.context import OneCallAtATime, current, state_of
+from sandbox.aws.errors import AwsError
+from sandbox.aws.extensions import Extension
+from sandbox.aws.progress import Progress, TimedStatus, make_timed
+from sandbox.aws.protocol import target_of
+
+
+class TimedSnapshot(TimedStatus, MemoryDBSnapshot):
+    """A moto snapshot that is ``creating`` (or ``copying``) until its ``Progress`` ends."""
+
+
+class TimedCluster(TimedStatus, MemoryDBCluster):
+    """A moto cluster that is ``creating`` until its ``Progress`` ends."""
+
+    failure_status = "create-failed"
+
+
+class DeletingCluster(TimedStatus, MemoryDBCluster):
+    """A cluster being deleted: ``deleting`` until its ``Progress`` ends, then gone."""
+
+    running_statuses = ("deleting",)
+
+
+class MemoryDbState:
+    """What one account and region remembers beyond moto: the clusters being deleted."""
+
+    def __init__(self, backend: Any) -> None:
+        self.deleting: dict[str, Progress] = {}
+
+
+class SandboxMemoryDbResponse(OneCallAtATime, MemoryDBResponse):
+    @property
+    def _request(self) -> dict[str, Any]:
+        return json.loads(self.body or "{}")
+
+    def call_action(self) -> Any:
+        with current().lock:
+            self._forget_deleted()
+            return super().call_action()
+
+    def _forget_deleted(self) -> None:
+        """Clusters whose deletion has run its time are gone (moto removes them at once)."""
+        state = state_of(self.memorydb_backend, MemoryDbState)
+        for name, progress in list(state.deleting.items()):
+            if progress.finished:
+                del state.deleting[name]
+                self.memorydb_backend.clusters.pop(name, None)
+
+    def delete_cluster(self) -> ActionResult:
+        """``deleting`` for ``durations.memorydb_delete``; refused unless the cluster is settled.
+
+        MemoryDB refuses to delete a cluster that is being created, updated or
+        already deleted; a cluster whose creation failed can be deleted.
+        """
+        request = self._request
+        name = request.get("ClusterName")
+        cluster = self.memorydb_backend.clusters.get(name)
+        if cluster is None:
+            raise AwsError("ClusterNotFoundFault", f"Cluster {name} not found.")
+        if cluster.status not in ("available", "create-failed"):
+            raise AwsError(
+                "InvalidClusterStateFault",
+                f"Cluster {name} is {cluster.status}: it cannot be deleted now.",
+            )
+        if request.get("FinalSnapshotName"):
+            self.memorydb_backend.create_snapshot(
+                cluster_name=name, snapshot_name=request["FinalSnapshotName"], source="manual"
+            )
+        progress = self._progress("DeleteCluster", current().durations.memorydb_delete)
+        make_timed(cluster, DeletingCluster, progress)
+        cluster.status = "deleting"
+        state_of(self.memorydb_backend, MemoryDbState).deleting[name] = progress
+        return ActionResult({"Cluster": cluster.to_dict()})
+
+    def _progress(self, operation: str, duration: float) -> Progress:
+        return Progress.begin(
+            "memorydb", operation, target_of("memorydb", operation, self._request), duration
+        )
+
+    def _snapshot(self, name: str) -> MemoryDBSnapshot:
+        snapshot = self.memorydb_backend.snapshots.get(name)
+        if snapshot is None:
+            raise AwsError("SnapshotNotFoundFault", f"Snapshot {name} not found.")
+        return snapshot
+
+    def create_snapshot(self) -> ActionResult:
+        cluster = self.memorydb_backend.clusters.get(self._request.get("ClusterName"))
+        if cluster is not None and cluster.status != "available":
+            raise AwsError(
+                "InvalidClusterStateFault", f"Cluster {cluster.cluster_name} is not available."
+            )
+        result = super().create_snapshot()
+        snapshot = self.memorydb_backend.snapshots[self._request["SnapshotName"]]
+        self._time(snapshot, "creating", "CreateSnapshot")
+        result.result["Snapshot"]["Status"] = snapshot.status  # type: ignore[index]
+        return result
+
+    def copy_snapshot(self) -> ActionResult:
+        request = self._request
+        source = self._snapshot(request["SourceSnapshotName"])
+        if source.status != "available":
+            raise AwsError(
+                "InvalidSnapshotStateFault", f"Snapshot {source.snapshot_name} is not available."
+            )
+        name = request["TargetSnapshotName"]
+        if request.get("TargetBucket"):
+            return self._export(source, name, request["TargetBucket"])
+        if name in self.memorydb_backend.snapshots:
+            raise AwsError("SnapshotAlreadyExistsFault", f"Snapshot {name} already exists.")
+        target = MemoryDBSnapshot(
+            account_id=self.current_account,
+            region_name=self.region,
+            cluster=source.cluster,
+            snapshot_name=name,
+            kms_key_id=request.get("KmsKeyId") or source.kms_key_id,
+            tags=request.get("Tags"),
+            source="manual",
+        )
+        target.shards = copy.deepcopy(source.shards)  # the data, and its point in time
+        self.memorydb_backend.snapshots[name] = target
+        if request.get("Tags"):
+            self.memorydb_backend.tag_resource(target.arn, request["Tags"])
+        self._time(target, "copying", "CopySnapshot")
+        return ActionResult({"Snapshot": target.to_dict()})
+
+    def _export(self, source: MemoryDBSnapshot, name: str, bucket_name: str) -> ActionResult:
+        """Write the snapshot's shards to the bucket as ``.rdb`` objects; nothing else changes."""
+        s3 = s3_backends[self.current_account]["aws"]
+        bucket = s3.buckets.get(bucket_name)
+        if bucket is None:
+            raise AwsError(
+                "InvalidParameterValueException", f"The S3 bucket {bucket_name} does not exist."
+            )
+        if bucket.region_name != self.region:
+            raise AwsError(
+                "InvalidParameterValueException",
+                f"The S3 bucket {bucket_name} is in {bucket.region_name}, not in {self.region}: "
+                "a snapshot can only be exported to a bucket in its own region.",
+            )
+        keys = [export_key(name, i) for i in range(1, len(source.shards) + 1)]
+        if any(key in bucket.keys for key in keys):
+            raise AwsError(
+                "SnapshotAlreadyExistsFault", f"Snapshot {name} already exists in {bucket_name}."
+            )
+        for key, shard in zip(keys, source.shards, strict=True):
+            s3.put_object(bucket_name, key, rdb_bytes(source, shard))
+        self._time(source, "exporting", "CopySnapshot", current().durations.memorydb_export)
+        return ActionResult({"Snapshot": source.to_dict()})
+
+    def _time(
+        self,
+        snapshot: MemoryDBSnapshot,
+        running_status: str,
+        operation: str,
+        duration: float | None = None,
+    ) -> None:
+        make_timed(
+            snapshot,
+            TimedSnapshot,
+            self._progress(
+                operation,
+                current().durations.memorydb_snapshot if duration is None else duration,
+            ),
+            running_statuses=(running_status,),
+        )
+
+    def describe_snapshots(self) -> ActionResult:
+        request = self._request
+        cluster_name, name = request.get("ClusterName"), request.get("SnapshotName")
+        if not (cluster_name and name):
+            return super().describe_snapshots()
+        snapshot = self._snapshot(name)
+        if snapshot.cluster_name != cluster_name or request.get("Source") not in (
+            None,
+            snapshot.source,
+        ):
+            raise AwsError("SnapshotNotFoundFault", f"Snapshot {name} not found.")
+        shown = snapshot.to_desc_dict() if request.get("ShowDetail") else snapshot.to_dict()
+        return ActionResult({"Snapshots": [shown]})
+
+    def create_cluster(self) -> ActionResult:
+        snapshot_name = self._request.get("SnapshotName")
+        snapshot_arns = self._request.get("SnapshotArns")
+        if snapshot_name is None and not snapshot_arns:
+            return super().create_cluster()
+        if snapshot_name is not None and self._snapshot(snapshot_name).status != "available":
+            raise AwsError(
+                "InvalidParameterValueException", f"Snapshot {snapshot_name} is not available."
+            )
+        for arn in snapshot_arns or ():
+            self._check_seed(arn)
+        result = super().create_cluster()
+        cluster = self.memorydb_backend.clusters[self._request["ClusterName"]]
+        make_timed(
+            cluster,
+            TimedCluster,
+            self._progress("CreateCluster", current().durations.memorydb_cluster),
+        )
+        result.result["Cluster"]["Status"] = cluster.status  # type: ignore[index]
+        return result
+
+    def _check_seed(self, arn: str) -> None:
+        """An ``.rdb`` object to seed a cluster from: it must exist, in this region."""
+        bucket_name, _, key = arn.removeprefix("arn:aws:s3:::").partition("/")
+        bucket = s3_backends[self.current_account]["aws"].buckets.get(bucket_name)
+        if not arn.startswith("arn:aws:s3:::") or bucket is None or key not in bucket.keys:
+            raise AwsError("InvalidParameterValueException", f"No snapshot object at {arn}.")
+        if bucket.region_name != self.region:
+            raise AwsError(
+                "InvalidParameterValueException",
+                f"The snapshot object {arn} is in {bucket.region_name}, not in {self.region}.",
+            )
+
+
+def export_key(name: str, shard: int) -> str:
+    """The object an export writes for one shard (1-based)."""
+    return f"{name}-{shard:04d}.rdb"
+
+
+def rdb_bytes(snapshot: MemoryDBSnapshot, shard: dict[str, Any]) -> bytes:
+    """A stand-in for a shard's RDB file: the header and what the shard held, as JSON."""
+    body = {
+        "cluster": snapshot.cluster_name,
+        "shard": shard["Name"],
+        "time": shard["SnapshotCreationTime"].isoformat(),
+    }
+    return b"REDIS0011" + json.dumps(body).encode() + b"\n" * 1024
+
+
+EXTENSION = Extension(urls, SandboxMemoryDbResponse)

@@ -1,0 +1,391 @@
+"""RDS: moto's database, with the timing and the point-in-time rules of the real service.
+
+moto makes snapshots and restored instances ``available`` at once and accepts
+any point-in-time restore. Here a manual snapshot is ``creating`` for
+``durations.rds_snapshot`` and has no ``SnapshotCreateTime`` until
+``durations.rds_snapshot_time_fixed``; a restored instance is ``creating`` for
+``durations.rds_instance``; ``describe_db_instance_automated_backups`` gives the
+restore window; and a point-in-time restore is checked against it as AWS does,
+remembering the time it used (``restore_time``).
+
+moto copies snapshots, across regions too (the destination region's client
+with the source ARN), but makes the copy ``available`` at once and copies
+any source. Here the source must be ``available``, an encrypted snapshot
+needs ``KmsKeyId`` to leave its region (moto checks the key exists there),
+the copy is ``pending`` for ``durations.rds_snapshot_copy`` (an outcome
+fault makes it ``failed``), and it carries ``SourceRegion`` and, for a
+cross-region copy, ``SourceDBSnapshotIdentifier`` as AWS describes them.
+
+moto deletes an instance at once; here it is ``deleting`` for
+``durations.rds_delete`` and then gone, and deleting one that is still
+``creating`` (or already ``deleting``) is refused with ``InvalidDBInstanceState``.
+
+moto renames an instance at once. AWS renames asynchronously: right after
+``ModifyDBInstance(NewDBInstanceIdentifier=..., ApplyImmediately=True)`` the
+old id is ``renaming`` (``PendingModifiedValues.DBInstanceIdentifier`` the new
+one) and the new id answers ``DBInstanceNotFound``; only later is the instance
+``available`` under the new id and the old id gone. Here that takes
+``durations.rds_rename``; a rename is refused unless the instance is
+``available`` and the new id is free, as AWS does. Without ``ApplyImmediately``
+the rename waits for the maintenance window: it stays pending, never applied.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from moto.core.responses import ActionResult
+from moto.rds import urls
+from moto.rds.models import DBInstance, DBSnapshot, RDSBackend, rds_backends
+from moto.rds.responses import RDSResponse
+
+from sandbox.aws.context import OneCallAtATime, current, state_of
+from sandbox.aws.errors import AwsError
+from sandbox.aws.extensions import Extension
+from sandbox.aws.progress import Progress, TimedStatus, make_timed
+from sandbox.aws.protocol import target_of
+
+
+class RdsState:
+    """What one account and region remembers beyond moto: restore times, instances deleting."""
+
+    def __init__(self, backend: RDSBackend) -> None:
+        self.restore_times: dict[str, datetime] = {}
+        self.deleting: dict[str, Progress] = {}
+        self.renaming: dict[str, tuple[str, Progress]] = {}  # old id: (new id, progress)
+
+
+def restore_time(account: str, region: str, db_instance_identifier: str) -> datetime:
+    state = state_of(rds_backends[account][region], RdsState)
+    return state.restore_times[db_instance_identifier.lower()]
+
+
+class TimedDBSnapshot(TimedStatus, DBSnapshot):
+    """A moto snapshot whose status, time and progress follow its ``Progress``."""
+
+    time_fixed_after: float
+
+    @property
+    def snapshot_create_time(self) -> datetime | None:
+        return self.created if self.progress.elapsed >= self.time_fixed_after else None
+
+    @property
+    def percent_progress(self) -> int:
+        return int(self.progress.fraction * 100)
+
+
+class TimedDBSnapshotCopy(TimedStatus, DBSnapshot):
+    """A copy of a snapshot: ``pending`` until its ``Progress`` ends.
+
+    Its ``SnapshotCreateTime`` is the copy's own (AWS: it "changes for the
+    copy"); ``OriginalSnapshotCreateTime`` stays the source's.
+    """
+
+    running_statuses = ("pending",)
+
+    @property
+    def percent_progress(self) -> int:
+        return int(self.progress.fraction * 100)
+
+
+class TimedDBInstance(TimedStatus, DBInstance):
+    """A moto instance that is ``creating`` until its ``Progress`` ends."""
+
+
+class DeletingDBInstance(TimedStatus, DBInstance):
+    """An instance being deleted: ``deleting`` until its ``Progress`` ends, then gone."""
+
+    running_statuses = ("deleting",)
+
+
+class RenamingDBInstance(TimedStatus, DBInstance):
+    """An instance being renamed: ``renaming`` under its old id until its ``Progress`` ends."""
+
+    running_statuses = ("renaming",)
+
+
+def restore_window(instance: DBInstance) -> dict[str, datetime] | None:
+    """From when the instance was available until now; None while it is not backed up."""
+    progress = instance.__dict__.get("progress")
+    since = instance.created.replace(tzinfo=UTC) if progress is None else progress.finished_at
+    if not instance.backup_retention_period or since is None or instance.status == "failed":
+        return None
+    return {"EarliestTime": since, "LatestTime": datetime.now(UTC)}
+
+
+class AutomatedBackup:
+    """One instance's automated backups, in ``DescribeDBInstanceAutomatedBackups``' shape."""
+
+    def __init__(self, instance: DBInstance, window: dict[str, datetime]) -> None:
+        self.db_instance_arn = instance.db_instance_arn
+        self.dbi_resource_id = instance.dbi_resource_id
+        self.region = instance.backend.region_name
+        self.db_instance_identifier = instance.db_instance_identifier
+        self.restore_window = window
+        self.allocated_storage = instance.allocated_storage
+        self.status = "active"
+        self.port = instance.port
+        self.instance_create_time = instance.created
+        self.master_username = instance.master_username
+        self.engine = instance.engine
+        self.engine_version = instance.engine_version
+        self.encrypted = instance.storage_encrypted
+        self.storage_type = instance.storage_type
+        self.backup_retention_period = instance.backup_retention_period
+        self.db_instance_automated_backups_arn = (
+            f"arn:aws:rds:{self.region}:{instance.backend.account_id}"
+            f":auto-backup:ab-{instance.dbi_resource_id.lower()}"
+        )
+
+
+class SandboxRdsResponse(OneCallAtATime, RDSResponse):
+    def _target(self, operation: str) -> str:
+        return target_of("rds", operation, self.params.original_dict())
+
+    def call_action(self) -> Any:
+        with current().lock:
+            self._forget_deleted()
+            self._finish_renames()
+            return super().call_action()
+
+    def _forget_deleted(self) -> None:
+        """Instances whose deletion has run its time are gone (moto removes them at once)."""
+        state = state_of(self.backend, RdsState)
+        for identifier, progress in list(state.deleting.items()):
+            if progress.finished:
+                del state.deleting[identifier]
+                if identifier in self.backend.databases:
+                    self.backend.delete_db_instance(identifier, skip_final_snapshot=True)
+
+    def _finish_renames(self) -> None:
+        """Renames whose time is up take effect: the instance answers to its new id only."""
+        state = state_of(self.backend, RdsState)
+        for old, (new, progress) in list(state.renaming.items()):
+            if not progress.finished:
+                continue
+            del state.renaming[old]
+            instance = self.backend.databases.get(old)
+            if instance is None:
+                continue
+            instance.pending_modified_values = {}
+            if not progress.will_fail:
+                self.backend.modify_db_instance(old, {"new_db_instance_identifier": new})
+
+    def modify_db_instance(self) -> ActionResult:
+        """A rename is asynchronous (see the module doc); any other change is moto's."""
+        new = self.params.get("NewDBInstanceIdentifier")
+        if not new:
+            return super().modify_db_instance()
+        identifier = self.params["DBInstanceIdentifier"]
+        instance = self.backend.describe_db_instances(identifier)[0]
+        if instance.status != "available":
+            raise AwsError(
+                "InvalidDBInstanceState",
+                f"Instance {identifier} is currently {instance.status}: it cannot be modified now.",
+            )
+        state = state_of(self.backend, RdsState)
+        taken = set(self.backend.databases) | {n for n, _ in state.renaming.values()}
+        if new in taken:
+            raise AwsError("DBInstanceAlreadyExists", f"DB instance {new} already exists.")
+        others = set(self.params.original_dict()) - {
+            "DBInstanceIdentifier",
+            "NewDBInstanceIdentifier",
+            "ApplyImmediately",
+        }
+        if others:
+            raise AwsError(
+                "InvalidParameterCombination",
+                f"the sandbox renames an instance alone, without {sorted(others)}",
+            )
+        instance.pending_modified_values = {"DBInstanceIdentifier": new}
+        if not self.params.get("ApplyImmediately"):
+            return ActionResult({"DBInstance": instance})  # waits for the maintenance window
+        progress = Progress.begin(
+            "rds",
+            "ModifyDBInstance",
+            self._target("ModifyDBInstance"),
+            current().durations.rds_rename,
+        )
+        make_timed(instance, RenamingDBInstance, progress)
+        instance.status = "available"  # once renamed
+        state.renaming[identifier] = (new, progress)
+        return ActionResult({"DBInstance": instance})
+
+    def delete_db_instance(self) -> ActionResult:
+        """``deleting`` for ``durations.rds_delete``, refused while creating or already deleting.
+
+        A final snapshot needs ``FinalDBSnapshotIdentifier`` unless ``SkipFinalSnapshot``,
+        as AWS requires; the sandbox takes it at once, from moto.
+        """
+        identifier = self.params["DBInstanceIdentifier"]
+        instance = self.backend.describe_db_instances(identifier)[0]
+        if instance.status in ("creating", "deleting", "renaming"):
+            raise AwsError(
+                "InvalidDBInstanceState",
+                f"Instance {identifier} is currently {instance.status}: it cannot be deleted now.",
+            )
+        final = self.params.get("FinalDBSnapshotIdentifier")
+        if not self.params.get("SkipFinalSnapshot") and not final:
+            raise AwsError(
+                "InvalidParameterCombination",
+                "FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.",
+            )
+        if instance.deletion_protection:
+            raise AwsError(
+                "InvalidParameterCombination",
+                "Cannot delete protected DB Instance, please disable deletion protection "
+                "and try again.",
+            )
+        if final and not self.params.get("SkipFinalSnapshot"):
+            self.backend.create_db_snapshot(identifier, final, snapshot_type="manual")
+        progress = Progress.begin(
+            "rds",
+            "DeleteDBInstance",
+            self._target("DeleteDBInstance"),
+            current().durations.rds_delete,
+        )
+        make_timed(instance, DeletingDBInstance, progress)
+        instance.status = "deleting"
+        state_of(self.backend, RdsState).deleting[instance.db_instance_identifier] = progress
+        return ActionResult({"DBInstance": instance})
+
+    def create_db_snapshot(self) -> ActionResult:
+        instance = self.backend.describe_db_instances(self.params["DBInstanceIdentifier"])[0]
+        if instance.status != "available":
+            raise AwsError(
+                "InvalidDBInstanceState",
+                f"Instance {instance.db_instance_identifier} is not in available state.",
+            )
+        result = super().create_db_snapshot()
+        durations = current().durations
+        make_timed(
+            result.result["DBSnapshot"],  # type: ignore[index]
+            TimedDBSnapshot,
+            Progress.begin(
+                "rds", "CreateDBSnapshot", self._target("CreateDBSnapshot"), durations.rds_snapshot
+            ),
+            time_fixed_after=durations.rds_snapshot_time_fixed,
+        )
+        return result
+
+    def copy_db_snapshot(self) -> ActionResult:
+        source_id = self.params["SourceDBSnapshotIdentifier"]
+        source = self.backend.get_db_snapshot(source_id)
+        if source.status != "available":
+            raise AwsError(
+                "InvalidDBSnapshotState", f"Snapshot {source_id} is not in available state."
+            )
+        here = self.backend.region_name
+        source_region = source_id.split(":")[3] if source_id.startswith("arn:") else here
+        if source_region != here and source.encrypted and not self.params.get("KmsKeyId"):
+            raise AwsError(
+                "InvalidParameterCombination",
+                "KmsKeyId is required to copy an encrypted DB snapshot to another region.",
+            )
+        result = super().copy_db_snapshot()
+        copy = result.result["DBSnapshot"]  # type: ignore[index]
+        make_timed(
+            copy,
+            TimedDBSnapshotCopy,
+            Progress.begin(
+                "rds",
+                "CopyDBSnapshot",
+                self._target("CopyDBSnapshot"),
+                current().durations.rds_snapshot_copy,
+            ),
+            source_region=source_region,
+        )
+        if source_region != here:
+            copy.source_db_snapshot_identifier = source.db_snapshot_arn
+        return result
+
+    def restore_db_instance_from_db_snapshot(self) -> ActionResult:
+        snapshot_id = self.params["DBSnapshotIdentifier"]
+        snapshot = self.backend.describe_db_snapshots(None, snapshot_id.split(":")[-1])[0]
+        if snapshot.status != "available":
+            raise AwsError(
+                "InvalidDBSnapshotState", f"Snapshot {snapshot_id} is not in available state."
+            )
+        return self._restored(
+            "RestoreDBInstanceFromDBSnapshot", super().restore_db_instance_from_db_snapshot
+        )
+
+    def restore_db_instance_to_point_in_time(self) -> ActionResult:
+        source = self.backend.describe_db_instances(self.params["SourceDBInstanceIdentifier"])[0]
+        used = self._checked_restore_time(source)
+        result = self._restored(
+            "RestoreDBInstanceToPointInTime", super().restore_db_instance_to_point_in_time
+        )
+        state = state_of(self.backend, RdsState)
+        state.restore_times[self.params["TargetDBInstanceIdentifier"].lower()] = used
+        return result
+
+    def _checked_restore_time(self, source: DBInstance) -> datetime:
+        """The time to restore to, refused the way AWS refuses it."""
+        requested = self.params.get("RestoreTime")
+        use_latest = bool(self.params.get("UseLatestRestorableTime"))
+        if requested is not None and use_latest:
+            raise AwsError(
+                "InvalidParameterCombination",
+                "Cannot specify both RestoreTime and UseLatestRestorableTime.",
+            )
+        if requested is None and not use_latest:
+            raise AwsError(
+                "InvalidParameterCombination",
+                "Either RestoreTime or UseLatestRestorableTime must be specified.",
+            )
+        if not source.backup_retention_period:
+            raise AwsError(
+                "PointInTimeRestoreNotEnabled",
+                f"Point-in-time restore is not enabled for {source.db_instance_identifier}: "
+                "its backup retention period is 0.",
+            )
+        window = restore_window(source)
+        if window is None:
+            raise AwsError(
+                "InvalidDBInstanceState",
+                f"Instance {source.db_instance_identifier} has no restorable time yet.",
+            )
+        if use_latest:
+            return window["LatestTime"]
+        if requested.tzinfo is None:
+            requested = requested.replace(tzinfo=UTC)
+        if not window["EarliestTime"] <= requested <= window["LatestTime"]:
+            raise AwsError(
+                "InvalidRestoreFault",
+                f"The restore time {requested.isoformat()} is outside the restorable window "
+                f"{window['EarliestTime'].isoformat()} to {window['LatestTime'].isoformat()}.",
+            )
+        return requested
+
+    def _restored(self, operation: str, restore: Any) -> ActionResult:
+        result = restore()
+        make_timed(
+            result.result["DBInstance"],
+            TimedDBInstance,
+            Progress.begin(
+                "rds", operation, self._target(operation), current().durations.rds_instance
+            ),
+        )
+        return result
+
+    def describe_db_instance_automated_backups(self) -> ActionResult:
+        identifier = self.params.get("DBInstanceIdentifier")
+        resource_id = self.params.get("DbiResourceId")
+        backups = [
+            AutomatedBackup(instance, window)
+            for instance in self.backend.databases.values()
+            if identifier in (None, instance.db_instance_identifier)
+            and resource_id in (None, instance.dbi_resource_id)
+            and (window := restore_window(instance)) is not None
+        ]
+        if not backups and (identifier or resource_id):
+            raise AwsError(
+                "DBInstanceAutomatedBackupNotFound",
+                f"No automated backup found for {identifier or resource_id}.",
+            )
+        return ActionResult({"DBInstanceAutomatedBackups": backups})
+
+
+EXTENSION = Extension(urls, SandboxRdsResponse)

@@ -1,0 +1,215 @@
+"""A small Usage Engine installation in the sandbox, and its ue-backup configuration.
+
+Used by the end-to-end tests and by ``make demo``: an RDS instance with
+automated backups, an EFS file system holding a realistic tree (with
+temporary files that must never be restored), a backup vault, a MemoryDB
+cluster, a manifest bucket, running EC Deployments, and Velero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sandbox.core import Sandbox
+
+NAMESPACE = "uepe"
+ECD_LABELS = {"app.kubernetes.io/part-of": "usage-engine"}
+ROLE_ARN = "arn:aws:iam::123456789012:role/ue-backup-aws-backup"
+
+# The EFS tree: what a restore must bring back, and what it must not.
+LIVE_FILES = {
+    "aggregation/session-1/state.bin": "aggregated usage of session 1",
+    "aggregation/session-2/state.bin": "aggregated usage of session 2",
+    "duplicate-udr/wf-rating/index.db": "duplicate UDR index",
+    "interworkflow/out/batch-0006": "inter-workflow batch 6",
+    "archive/done/file-0008": "archived file 8",
+    "derby/seg0/c1.dat": "platform database page",
+}
+TEMPORARY_FILES = {
+    "aggregation/session-1/TEMP.state.bin": "half-written aggregation state",
+    "duplicate-udr/wf-rating/tmp/chunk-1": "duplicate UDR scratch",
+    "interworkflow/DR_TMP_DIR/batch-0007": "inter-workflow batch in flight",
+    "archive/pending/file-0009": "file being archived",
+    "TEMP.lock": "a lock file",
+}
+
+
+@dataclass
+class Installation:
+    """What was created, and the configuration that describes it."""
+
+    name: str
+    file_system_id: str
+    rds_instance: str | None
+    memorydb_cluster: str | None
+    vault: str | None
+    bucket: str
+    ecds: list[str]
+    config: dict[str, Any] = field(default_factory=dict)
+    datasync_target: str | None = None
+
+    def efs_path(self, sandbox: Sandbox) -> Path:
+        return sandbox.aws.efs_path(self.file_system_id)
+
+
+def write_tree(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def seed_installation(
+    sandbox: Sandbox,
+    name: str = "ue-test",
+    *,
+    database: str = "rds",
+    method: str = "aws_backup",
+    memorydb: bool = True,
+    velero: bool = True,
+    cold_window: bool = True,
+    ecds: tuple[str, ...] = ("ecd-rating", "ecd-aggregation"),
+) -> Installation:
+    """Create the installation in the sandbox, then clear the mutation log.
+
+    Returns the installation with ``config``: a valid ue-backup configuration
+    mapping for it.
+    """
+    region = sandbox.region
+    rds = sandbox.client("rds")
+    rds_instance = f"{name}-db" if database == "rds" else None
+    if rds_instance:
+        rds.create_db_instance(
+            DBInstanceIdentifier=rds_instance,
+            DBInstanceClass="db.t3.medium",
+            Engine="postgres",
+            AllocatedStorage=20,
+            MasterUsername="platform",
+            MasterUserPassword="sandbox-only-password",
+            BackupRetentionPeriod=7,
+            MultiAZ=True,
+        )
+    fs_id = sandbox.aws.create_file_system(f"{name}-efs")
+    tree = sandbox.aws.efs_path(fs_id)
+    write_tree(tree, LIVE_FILES)
+    write_tree(tree, TEMPORARY_FILES)
+    vault = f"{name}-vault" if method == "aws_backup" else None
+    if vault:
+        sandbox.client("backup").create_backup_vault(BackupVaultName=vault)
+    cluster = f"{name}-agg" if memorydb else None
+    if cluster:
+        sandbox.client("memorydb").create_cluster(
+            ClusterName=cluster,
+            NodeType="db.t4g.small",
+            ACLName="open-access",
+            NumShards=1,
+            SnapshotRetentionLimit=3,
+        )
+    bucket = f"{name}-manifests"
+    sandbox.client("s3").create_bucket(
+        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region}
+    )
+    for ecd in ecds:
+        sandbox.k8s.create_ecd(NAMESPACE, ecd, labels=dict(ECD_LABELS), enabled=True)
+    sandbox.k8s.create_efs_pvc(NAMESPACE, "ue-efs", fs_id)
+    installation = Installation(
+        name=name,
+        file_system_id=fs_id,
+        rds_instance=rds_instance,
+        memorydb_cluster=cluster,
+        vault=vault,
+        bucket=bucket,
+        ecds=list(ecds),
+    )
+    efs_section: dict[str, Any] = {"file_system_id": fs_id, "backup_method": method}
+    if method == "aws_backup":
+        efs_section["aws_backup"] = {"vault_name": vault, "iam_role_arn": ROLE_ARN}
+    else:
+        installation.datasync_target = sandbox.aws.create_file_system(f"{name}-efs-copy")
+        efs_section["datasync"] = {
+            "target_file_system_id": installation.datasync_target,
+            "task_arn": _datasync_task(sandbox, fs_id, installation.datasync_target),
+        }
+    installation.config = {
+        "installation": name,
+        "region": region,
+        "database": {"engine": database, "rds_instance_identifier": rds_instance}
+        if rds_instance
+        else {"engine": "derby"},
+        "efs": efs_section,
+        "kubernetes": {
+            "namespace": NAMESPACE,
+            "ecd_selection": {"label_selector": "app.kubernetes.io/part-of=usage-engine"},
+        },
+        "cold_window": {
+            "disk_storage_used": ["aggregation", "duplicate_udr", "inter_workflow"]
+            if cold_window
+            else [],
+            "drain_timeout_minutes": 1,
+            "max_window_minutes": 30,
+        },
+        "manifests": {"bucket": bucket},
+    }
+    if cluster:
+        installation.config["memorydb"] = {"cluster_name": cluster, "snapshot_retention_days": 3}
+    if velero:
+        installation.config["velero"] = {"included_namespaces": [NAMESPACE]}
+    sandbox.k8s.wait_ecds_settled()
+    sandbox.log.clear()
+    return installation
+
+
+def _datasync_task(sandbox: Sandbox, source_fs: str, target_fs: str) -> str:
+    """An EFS-to-EFS DataSync task between the two file systems."""
+    datasync = sandbox.client("datasync")
+    efs = sandbox.client("efs")
+    account = "123456789012"
+    subnet = f"arn:aws:ec2:{sandbox.region}:{account}:subnet/subnet-0123456789abcdef0"
+    group = f"arn:aws:ec2:{sandbox.region}:{account}:security-group/sg-0123456789abcdef0"
+
+    def location(fs_id: str) -> str:
+        arn = efs.describe_file_systems(FileSystemId=fs_id)["FileSystems"][0]["FileSystemArn"]
+        return datasync.create_location_efs(
+            EfsFilesystemArn=arn,
+            Ec2Config={"SubnetArn": subnet, "SecurityGroupArns": [group]},
+            Subdirectory="/",
+        )["LocationArn"]
+
+    return datasync.create_task(
+        SourceLocationArn=location(source_fs),
+        DestinationLocationArn=location(target_fs),
+        Name="ue-backup-efs-copy",
+    )["TaskArn"]
+
+
+COPY_REGION = "eu-central-1"
+
+
+def add_cross_region(
+    sandbox: Sandbox, installation: Installation, region: str = COPY_REGION
+) -> None:
+    """Configure copies of every set into ``region``: its vault, and MemoryDB's two buckets.
+
+    The vault and the bucket there are created in ``region``, the MemoryDB
+    export bucket in the home region (MemoryDB exports only there). Updates
+    ``installation.config``; the mutation log is cleared again.
+    """
+    account = "123456789012"
+    cross: dict[str, Any] = {"region": region}
+    if installation.vault:
+        vault = f"{installation.name}-dr-vault"
+        sandbox.client("backup", region=region).create_backup_vault(BackupVaultName=vault)
+        cross["backup_vault_arn"] = f"arn:aws:backup:{region}:{account}:backup-vault:{vault}"
+    if installation.memorydb_cluster:
+        for key, name, where in (
+            ("memorydb_export_bucket", f"{installation.name}-memorydb-export", sandbox.region),
+            ("memorydb_bucket", f"{installation.name}-memorydb-dr", region),
+        ):
+            sandbox.client("s3", region=where).create_bucket(
+                Bucket=name, CreateBucketConfiguration={"LocationConstraint": where}
+            )
+            cross[key] = name
+    installation.config["cross_region"] = cross
+    sandbox.log.clear()
