@@ -24,8 +24,8 @@ from ue_backup.backup_set import (
     tag_dict,
 )
 from ue_backup.manifest import GB
-from ue_backup.operators.memorydb import snapshot_record as memorydb_record
 from ue_backup.planning import iso, memorydb_snapshot_time, rds_snapshot_time, to_utc
+from ue_backup.records import memorydb_snapshot_record
 
 # The kinds, as the manifest names them; a copy in another region adds "_copy".
 RDS_SNAPSHOT = "rds_snapshot"
@@ -151,7 +151,7 @@ def memorydb_snapshot(snapshot: Mapping[str, Any], region: str, home_region: str
         backup_set=tags.get(BACKUP_SET_TAG),
         state=snapshot.get("Status"),
         time=iso(when) if when else None,
-        size_bytes=memorydb_record(dict(snapshot))["size_bytes"],
+        size_bytes=memorydb_snapshot_record(dict(snapshot))["size_bytes"],
         group=(snapshot.get("ClusterConfiguration") or {}).get("Name"),
     )
 

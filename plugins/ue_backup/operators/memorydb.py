@@ -26,34 +26,15 @@ from ue_backup.hooks.s3 import S3Hook
 from ue_backup.links.console import MemoryDbSnapshotLink
 from ue_backup.operators.base import BackupSetMixin
 from ue_backup.planning import iso, memorydb_snapshot_time
-
-
-def snapshot_record(snapshot: dict[str, Any]) -> dict[str, Any]:
-    """The manifest's view of a MemoryDB snapshot (time: its earliest shard's)."""
-    when = memorydb_snapshot_time(snapshot)
-    shards = (snapshot.get("ClusterConfiguration") or {}).get("Shards") or []
-    sizes = [s.get("Size") for s in shards if s.get("Size")]
-    return {
-        "id": snapshot["Name"],
-        "arn": snapshot.get("ARN"),
-        "time": iso(when) if when else None,
-        "state": snapshot.get("Status"),
-        "size_bytes": _size_bytes(sizes),
-        "cluster": (snapshot.get("ClusterConfiguration") or {}).get("Name"),
-    }
-
-
-def _size_bytes(sizes: list[str]) -> int | None:
-    """MemoryDB reports shard sizes as strings such as ``"11 MB"``."""
-    units = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
-    total = 0
-    for size in sizes:
-        number, _, unit = str(size).partition(" ")
-        try:
-            total += int(float(number) * units.get(unit.upper() or "B", 1))
-        except ValueError:
-            return None
-    return total or None
+from ue_backup.records import (
+    META_ENGINE,
+    META_NODE_TYPE,
+    META_SHARDS,
+    META_SNAPSHOT,
+    META_TIME,
+    memorydb_snapshot_record,
+    s3_object_arn,
+)
 
 
 class MemoryDbCreateSnapshotOperator(BackupSetMixin, AwsBaseOperator[MemoryDbHook]):
@@ -83,7 +64,7 @@ class MemoryDbCreateSnapshotOperator(BackupSetMixin, AwsBaseOperator[MemoryDbHoo
             snapshot_name=snapshot["Name"],
         )
         self.log.info("MemoryDB snapshot %s of %s started", snapshot["Name"], self.cluster_name)
-        return snapshot_record(snapshot)
+        return memorydb_snapshot_record(snapshot)
 
 
 class MemoryDbRestoreClusterOperator(AwsBaseOperator[MemoryDbHook]):
@@ -203,14 +184,14 @@ class MemoryDbCopySnapshotOperator(AwsBaseOperator[MemoryDbHook]):
     def execute(self, context: Any) -> dict[str, Any]:
         existing = self.hook.get_snapshot(self.target_snapshot_name)
         if existing is not None:
-            return snapshot_record(existing)
+            return memorydb_snapshot_record(existing)
         kwargs = {"TargetBucket": self.target_bucket, "KmsKeyId": self.kms_key_id}
         copied = self.hook.conn.copy_snapshot(
             SourceSnapshotName=self.source_snapshot_name,
             TargetSnapshotName=self.target_snapshot_name,
             **{k: v for k, v in kwargs.items() if v},
         )["Snapshot"]
-        return snapshot_record(copied)
+        return memorydb_snapshot_record(copied)
 
 
 # --- cross-region copies -----------------------------------------------------------------
@@ -218,23 +199,10 @@ class MemoryDbCopySnapshotOperator(AwsBaseOperator[MemoryDbHook]):
 # bucket of its own region. The set's copy in another region is therefore its
 # export's .rdb files, copied to a bucket there, from which a cluster is seeded.
 
-# User metadata on each copied .rdb file: what a restore there needs to know.
-META_SNAPSHOT, META_TIME, META_NODE_TYPE, META_SHARDS, META_ENGINE = (
-    "ue-backup-snapshot",
-    "ue-backup-snapshot-time",
-    "ue-backup-node-type",
-    "ue-backup-num-shards",
-    "ue-backup-engine-version",
-)
-
 
 def export_prefix(snapshot_name: str) -> str:
     """The key prefix of a snapshot's export: MemoryDB writes ``<name>-0001.rdb``, ..."""
     return f"{snapshot_name}-"
-
-
-def s3_object_arn(bucket: str, key: str) -> str:
-    return f"arn:aws:s3:::{bucket}/{key}"
 
 
 def rdb_keys(s3: Any, bucket: str, snapshot_name: str) -> list[dict[str, Any]]:

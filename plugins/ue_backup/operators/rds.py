@@ -21,8 +21,8 @@ from ue_backup.hooks.rds import RdsHook
 from ue_backup.links.console import RdsSnapshotLink
 from ue_backup.operators.base import BackupSetMixin
 from ue_backup.planning import to_utc
+from ue_backup.records import rds_copy_record, rds_snapshot_record
 
-GB = 1024**3
 # The snapshot's time is fixed within seconds and every second of this wait is
 # inside the cold window: check often (describe_db_snapshots is cheap).
 TIME_FIXED_CHECK_SECONDS = 0.5
@@ -37,19 +37,6 @@ def find_snapshot(conn: Any, snapshot_id: str) -> dict[str, Any] | None:
         return conn.describe_db_snapshots(DBSnapshotIdentifier=snapshot_id)["DBSnapshots"][0]
     except conn.exceptions.DBSnapshotNotFoundFault:
         return None
-
-
-def snapshot_record(snapshot: dict[str, Any]) -> dict[str, Any]:
-    """The manifest's view of a DB snapshot."""
-    created = snapshot.get("SnapshotCreateTime")
-    return {
-        "id": snapshot["DBSnapshotIdentifier"],
-        "arn": snapshot.get("DBSnapshotArn"),
-        "time": created.isoformat() if created else None,
-        "state": snapshot["Status"],
-        "size_bytes": (snapshot.get("AllocatedStorage") or 0) * GB or None,
-        "instance": snapshot.get("DBInstanceIdentifier"),
-    }
 
 
 class RdsStartSnapshotOperator(BackupSetMixin, AwsBaseOperator[RdsHook]):
@@ -147,7 +134,7 @@ class RdsStartSnapshotOperator(BackupSetMixin, AwsBaseOperator[RdsHook]):
                 )
             time.sleep(self.check_interval)
             snapshot = self._find(snapshot_id) or snapshot
-        record = snapshot_record(snapshot)
+        record = rds_snapshot_record(snapshot)
         self.log.info("RDS snapshot %s point in time: %s", snapshot_id, record["time"])
         return record
 
@@ -273,24 +260,6 @@ class RdsRestoreInstanceOperator(AwsBaseOperator[RdsHook]):
         return {"id": self.target_instance_identifier, "state": "creating", "from": how}
 
 
-def copy_record(snapshot: dict[str, Any], region: str) -> dict[str, Any]:
-    """The manifest's view of a snapshot's copy in another region.
-
-    ``time`` is the data's point in time, ``OriginalSnapshotCreateTime``:
-    AWS gives a copy a ``SnapshotCreateTime`` of its own (kept as
-    ``copied_at``), which says nothing about the data.
-    """
-    original = snapshot.get("OriginalSnapshotCreateTime")
-    copied = snapshot.get("SnapshotCreateTime")
-    return {
-        **snapshot_record(snapshot),
-        "time": (original or copied).isoformat() if (original or copied) else None,
-        "copied_at": copied.isoformat() if copied else None,
-        "region": region,
-        "source_arn": snapshot.get("SourceDBSnapshotIdentifier"),
-    }
-
-
 class RdsCopySnapshotOperator(BackupSetMixin, AwsBaseOperator[RdsHook]):
     """Copy the set's snapshot into another region: ``region_name`` is the destination.
 
@@ -370,4 +339,4 @@ class RdsCopySnapshotOperator(BackupSetMixin, AwsBaseOperator[RdsHook]):
             aws_partition=self.hook.conn_partition,
             snapshot_id=copy_id,
         )
-        return copy_record(copy, region)
+        return rds_copy_record(copy, region)

@@ -26,9 +26,7 @@ from ue_backup.hooks.memorydb import MemoryDbHook
 from ue_backup.hooks.s3 import S3Hook
 from ue_backup.hooks.velero import VeleroHook
 from ue_backup.manifest import build_manifest, manifest_json, summary_table
-from ue_backup.operators.memorydb import snapshot_record as memorydb_record
-from ue_backup.operators.rds import copy_record as rds_copy_record
-from ue_backup.operators.rds import snapshot_record as rds_record
+from ue_backup.records import memorydb_snapshot_record, rds_copy_record, rds_snapshot_record
 from ue_backup.tasks.external_window import current_window, refusal
 from ue_backup.tasks.set_marks import mark_set
 from ue_backup.tasks.verify import failure_message, verify_set
@@ -279,7 +277,9 @@ def home_artifacts(found: Mapping[str, Any]) -> dict[str, Any]:
     rp, job = found.get("recovery_point"), found.get("backup_job")
     execution, velero = found.get("datasync_execution"), found.get("velero_backup")
     return {
-        "rds_snapshot": rds_record(found["rds_snapshot"]) if found.get("rds_snapshot") else None,
+        "rds_snapshot": rds_snapshot_record(found["rds_snapshot"])
+        if found.get("rds_snapshot")
+        else None,
         "efs_recovery_point": {
             "id": rp["RecoveryPointArn"],
             "arn": rp["RecoveryPointArn"],
@@ -299,7 +299,7 @@ def home_artifacts(found: Mapping[str, Any]) -> dict[str, Any]:
         }
         if execution
         else None,
-        "memorydb_snapshot": memorydb_record(found["memorydb_snapshot"])
+        "memorydb_snapshot": memorydb_snapshot_record(found["memorydb_snapshot"])
         if found.get("memorydb_snapshot")
         else None,
         "velero_backup": {

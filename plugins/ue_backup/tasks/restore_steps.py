@@ -389,7 +389,7 @@ def memorydb_copies(s3: Any, bucket: str, cfg: InstallationConfig) -> list[dict[
     ``MemoryDbCopyExportOperator`` wrote; ``SnapshotArns`` are what a cluster
     is seeded from.
     """
-    from ue_backup.operators.memorydb import (
+    from ue_backup.records import (
         META_NODE_TYPE,
         META_SHARDS,
         META_SNAPSHOT,

@@ -198,7 +198,7 @@ def _check_copies(
             f"copy {copied and copied.isoformat()} vs source {original and original.isoformat()}",
         )
     if memorydb_copy is not None:
-        from ue_backup.operators.memorydb import META_SHARDS, META_TIME
+        from ue_backup.records import META_SHARDS, META_TIME
 
         shards = len(
             ((memorydb_snapshot or {}).get("ClusterConfiguration") or {}).get("Shards") or []

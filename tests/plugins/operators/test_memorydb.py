@@ -20,16 +20,13 @@ from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.memorydb import MemoryDbHook
 from ue_backup.links.console import MemoryDbSnapshotLink
 from ue_backup.operators.memorydb import (
-    META_NODE_TYPE,
-    META_SHARDS,
-    META_TIME,
     MemoryDbCopyExportOperator,
     MemoryDbCopySnapshotOperator,
     MemoryDbCreateSnapshotOperator,
     MemoryDbExportSnapshotOperator,
     MemoryDbRestoreClusterOperator,
-    snapshot_record,
 )
+from ue_backup.records import META_NODE_TYPE, META_SHARDS, META_TIME, memorydb_snapshot_record
 from ue_backup.sensors.memorydb import (
     MemoryDbClusterAvailableSensor,
     MemoryDbSnapshotAvailableSensor,
@@ -150,7 +147,7 @@ def test_copy_a_snapshot_once(sandbox, hook, cluster):
     assert first["id"] == again["id"] == "copy-1"
     assert len(mutations(sandbox, "memorydb", "CopySnapshot")) == 1
     # The copy keeps the data's point in time, not the time of the copy.
-    assert again["time"] == snapshot_record(hook.get_snapshot(SNAPSHOT))["time"]
+    assert again["time"] == memorydb_snapshot_record(hook.get_snapshot(SNAPSHOT))["time"]
     assert again["time"] is not None
 
 
@@ -213,7 +210,7 @@ def test_export_then_copy_to_a_bucket_of_the_other_region_with_the_sets_tags(
     assert keys == [f"{SNAPSHOT}-0001.rdb"]
     assert record["snapshot_arns"] == [f"arn:aws:s3:::{DR}/{SNAPSHOT}-0001.rdb"]
     assert (record["region"], record["state"], record["bucket"]) == (FAR, "available", DR)
-    source = snapshot_record(hook.get_snapshot(SNAPSHOT))
+    source = memorydb_snapshot_record(hook.get_snapshot(SNAPSHOT))
     assert record["time"] == source["time"]
     head = far.head_object(Bucket=DR, Key=keys[0])
     assert record["size_bytes"] == head["ContentLength"] > 0

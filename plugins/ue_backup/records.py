@@ -1,0 +1,89 @@
+"""The records the manifest, verification and retention read, and the metadata a copy carries.
+
+An operator returns a record of what it made (a snapshot's id, time, state,
+size); the backup's read-back and retention describe the same resources and
+must read them the same way, so the shapes live here, below both, not in the
+operator modules. Likewise the user metadata keys written on each copied
+MemoryDB ``.rdb`` file, which a restore and verification read back. Nothing
+here calls AWS: each function reshapes an API answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ue_backup.manifest import GB
+from ue_backup.planning import iso, memorydb_snapshot_time
+
+
+def rds_snapshot_record(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """The manifest's view of a DB snapshot."""
+    created = snapshot.get("SnapshotCreateTime")
+    return {
+        "id": snapshot["DBSnapshotIdentifier"],
+        "arn": snapshot.get("DBSnapshotArn"),
+        "time": created.isoformat() if created else None,
+        "state": snapshot["Status"],
+        "size_bytes": (snapshot.get("AllocatedStorage") or 0) * GB or None,
+        "instance": snapshot.get("DBInstanceIdentifier"),
+    }
+
+
+def rds_copy_record(snapshot: dict[str, Any], region: str) -> dict[str, Any]:
+    """The manifest's view of a snapshot's copy in another region.
+
+    ``time`` is the data's point in time, ``OriginalSnapshotCreateTime``:
+    AWS gives a copy a ``SnapshotCreateTime`` of its own (kept as
+    ``copied_at``), which says nothing about the data.
+    """
+    original = snapshot.get("OriginalSnapshotCreateTime")
+    copied = snapshot.get("SnapshotCreateTime")
+    return {
+        **rds_snapshot_record(snapshot),
+        "time": (original or copied).isoformat() if (original or copied) else None,
+        "copied_at": copied.isoformat() if copied else None,
+        "region": region,
+        "source_arn": snapshot.get("SourceDBSnapshotIdentifier"),
+    }
+
+
+def memorydb_snapshot_record(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """The manifest's view of a MemoryDB snapshot (time: its earliest shard's)."""
+    when = memorydb_snapshot_time(snapshot)
+    shards = (snapshot.get("ClusterConfiguration") or {}).get("Shards") or []
+    sizes = [s.get("Size") for s in shards if s.get("Size")]
+    return {
+        "id": snapshot["Name"],
+        "arn": snapshot.get("ARN"),
+        "time": iso(when) if when else None,
+        "state": snapshot.get("Status"),
+        "size_bytes": _size_bytes(sizes),
+        "cluster": (snapshot.get("ClusterConfiguration") or {}).get("Name"),
+    }
+
+
+def _size_bytes(sizes: list[str]) -> int | None:
+    """MemoryDB reports shard sizes as strings such as ``"11 MB"``."""
+    units = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+    total = 0
+    for size in sizes:
+        number, _, unit = str(size).partition(" ")
+        try:
+            total += int(float(number) * units.get(unit.upper() or "B", 1))
+        except ValueError:
+            return None
+    return total or None
+
+
+# User metadata on each copied .rdb file: what a restore there needs to know.
+META_SNAPSHOT, META_TIME, META_NODE_TYPE, META_SHARDS, META_ENGINE = (
+    "ue-backup-snapshot",
+    "ue-backup-snapshot-time",
+    "ue-backup-node-type",
+    "ue-backup-num-shards",
+    "ue-backup-engine-version",
+)
+
+
+def s3_object_arn(bucket: str, key: str) -> str:
+    return f"arn:aws:s3:::{bucket}/{key}"
