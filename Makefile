@@ -57,9 +57,12 @@ bench: $(STAMP) postgres
 demo: $(STAMP) $(DEMO_HOME)/.migrated
 	$(call airflow_env,$(DEMO_HOME)) $(BIN)/python scripts/demo.py
 
-# The sandbox alone, for trying the DAGs by hand: prints the connection settings.
+# The sandbox alone, for trying the DAGs by hand: prints the connection settings and
+# writes them to $(DEMO_HOME)/sandbox.env (`source` it), the control API's URL included.
 sandbox: $(STAMP)
-	$(BIN)/python -m sandbox --seed ue-demo --config-out $(DEMO_HOME)/installation.yaml
+	mkdir -p $(DEMO_HOME)
+	$(BIN)/python -m sandbox --seed ue-demo --config-out $(DEMO_HOME)/installation.yaml \
+		--env-out $(DEMO_HOME)/sandbox.env
 
 clean:
 	rm -rf $(VENV) $(TEST_HOME) .sandbox .airflow-demo

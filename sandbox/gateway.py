@@ -3,11 +3,13 @@
 The sandbox (``python -m sandbox``) listens on 127.0.0.1 only, on free
 ports, so in the docker-compose stack the Airflow containers could not reach
 it. This gateway runs it with the sandbox options given after ``--``, relays
-two fixed ports on every interface of its container to the sandbox's AWS and
-Kubernetes ports, and writes the connection settings that point there:
+three fixed ports on every interface of its container to the sandbox's AWS,
+Kubernetes and control API (``sandbox/control.py``) ports, and writes the
+connection settings that point there:
 
 - ``--env-out``: ``AIRFLOW_CONN_AWS_DEFAULT``, ``AIRFLOW_CONN_KUBERNETES_DEFAULT``
-  and the rest of what the sandbox prints, in docker compose's env-file format
+  ``UE_SANDBOX_CONTROL_URL`` and the rest of what the sandbox prints, in
+  docker compose's env-file format
   (the Airflow services list this file in ``env_file``);
 - ``--kubeconfig-out``: the sandbox's kubeconfig with the public address, the
   file the Kubernetes connection names.
@@ -39,6 +41,7 @@ import yaml
 
 AWS_CONN = "AIRFLOW_CONN_AWS_DEFAULT"
 K8S_CONN = "AIRFLOW_CONN_KUBERNETES_DEFAULT"
+CONTROL_URL = "UE_SANDBOX_CONTROL_URL"  # sandbox.control.ENV_NAME, without importing the sandbox
 SANDBOX_START_TIMEOUT = 120.0
 
 
@@ -66,7 +69,13 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def public_env(env: dict[str, str], host: str, aws_port: int, kubeconfig: Path) -> dict[str, str]:
+def public_env(
+    env: dict[str, str],
+    host: str,
+    aws_port: int,
+    kubeconfig: Path,
+    control_port: int | None = None,
+) -> dict[str, str]:
     """The sandbox's settings, pointed at ``host`` (the gateway) instead of 127.0.0.1."""
     aws = json.loads(env[AWS_CONN])
     aws["extra"]["endpoint_url"] = f"http://{host}:{aws_port}"
@@ -77,7 +86,10 @@ def public_env(env: dict[str, str], host: str, aws_port: int, kubeconfig: Path) 
         config.setdefault("s3", {})["addressing_style"] = "path"
     k8s = json.loads(env[K8S_CONN])
     k8s["extra"]["kube_config_path"] = str(kubeconfig)
-    return {**env, AWS_CONN: json.dumps(aws), K8S_CONN: json.dumps(k8s)}
+    public = {**env, AWS_CONN: json.dumps(aws), K8S_CONN: json.dumps(k8s)}
+    if CONTROL_URL in env and control_port is not None:
+        public[CONTROL_URL] = f"http://{host}:{control_port}"
+    return public
 
 
 def public_kubeconfig(text: str, host: str, port: int) -> str:
@@ -178,9 +190,14 @@ async def _serve(
         await start_relay(args.listen, args.aws_port, ports["aws"]),
         await start_relay(args.listen, args.k8s_port, ports["k8s"]),
     ]
+    if "control" in ports:
+        servers.append(await start_relay(args.listen, args.control_port, ports["control"]))
     write_atomically(args.env_out, env_file_text(public))
     print(f"gateway: AWS on {args.public_host}:{args.aws_port} -> 127.0.0.1:{ports['aws']}")
     print(f"gateway: Kubernetes on {args.public_host}:{args.k8s_port} -> 127.0.0.1:{ports['k8s']}")
+    if "control" in ports:
+        target = f"127.0.0.1:{ports['control']}"
+        print(f"gateway: control API on {args.public_host}:{args.control_port} -> {target}")
     print(f"gateway: connection settings in {args.env_out}", flush=True)
 
     stop = asyncio.Event()
@@ -207,6 +224,7 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     )
     parser.add_argument("--aws-port", type=int, default=4566)
     parser.add_argument("--k8s-port", type=int, default=6443)
+    parser.add_argument("--control-port", type=int, default=4599, help="the control API")
     parser.add_argument("--env-out", type=Path, required=True)
     parser.add_argument("--kubeconfig-out", type=Path, required=True)
     args = parser.parse_args(own)
@@ -231,11 +249,15 @@ def main(argv: list[str] | None = None) -> int:
                 "aws": _port(aws["extra"]["endpoint_url"]),
                 "k8s": _port(kubeconfig["clusters"][0]["cluster"]["server"]),
             }
+            if CONTROL_URL in env:
+                ports["control"] = _port(env[CONTROL_URL])
             write_atomically(
                 args.kubeconfig_out,
                 public_kubeconfig(kubeconfig_text, args.public_host, args.k8s_port),
             )
-            public = public_env(env, args.public_host, args.aws_port, args.kubeconfig_out)
+            public = public_env(
+                env, args.public_host, args.aws_port, args.kubeconfig_out, args.control_port
+            )
             asyncio.run(_serve(args, sandbox, public, ports))
         finally:
             if sandbox.poll() is None:

@@ -20,8 +20,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from sandbox.control import ControlClient
 from sandbox.gateway import (
     AWS_CONN,
+    CONTROL_URL,
     K8S_CONN,
     env_file_text,
     parse_args,
@@ -62,6 +64,13 @@ def test_settings_point_at_the_gateway_by_name_with_path_style_s3():
     k8s = json.loads(env[K8S_CONN])
     assert k8s["extra"]["kube_config_path"] == "/opt/airflow/config/kube.yaml"
     assert env["AWS_DEFAULT_REGION"] == "eu-west-1"
+
+
+def test_the_control_api_is_named_by_the_gateway():
+    env = {**SANDBOX_ENV, CONTROL_URL: "http://127.0.0.1:39001"}
+    public = public_env(env, "ue-sandbox", 4566, Path("/k.yaml"), control_port=4599)
+    assert public[CONTROL_URL] == "http://ue-sandbox:4599"
+    assert CONTROL_URL not in public_env(SANDBOX_ENV, "ue-sandbox", 4566, Path("/k.yaml"), 4599)
 
 
 def test_an_address_keeps_botocores_default_addressing():
@@ -127,6 +136,7 @@ def test_airflow_reaches_the_sandbox_through_the_gateway(tmp_path, monkeypatch):
         "--listen=127.0.0.1",
         f"--aws-port={_free_port()}",
         f"--k8s-port={_free_port()}",
+        f"--control-port={_free_port()}",
         f"--env-out={env_out}",
         f"--kubeconfig-out={kubeconfig_out}",
         "--",
@@ -161,6 +171,10 @@ def test_airflow_reaches_the_sandbox_through_the_gateway(tmp_path, monkeypatch):
             "mz.digitalroute.com", "v1alpha1", "uepe", "ecdeployments"
         )
         assert ecds["items"], "the seeded ECDs are not visible through the gateway"
+
+        control = ControlClient(os.environ[CONTROL_URL])
+        assert control.url.startswith("http://localhost:")
+        assert ("s3", "PutObject") in {(m.service, m.operation) for m in control.mutations()}
     finally:
         gateway.send_signal(signal.SIGTERM)
         gateway.wait(timeout=30)
