@@ -20,6 +20,7 @@ from ue_backup.backup_set import BackupSet, tag_dict
 from ue_backup.cold_window import NO_WINDOW, UNPROVEN, mark
 from ue_backup.config import PricesConfig, load_config
 from ue_backup.errors import PermanentFailure
+from ue_backup.external_window import current_window, refusal
 from ue_backup.hooks.aws_backup import AwsBackupHook
 from ue_backup.hooks.ecd import EcdHook
 from ue_backup.hooks.memorydb import MemoryDbHook
@@ -27,9 +28,8 @@ from ue_backup.hooks.s3 import S3Hook
 from ue_backup.hooks.velero import VeleroHook
 from ue_backup.manifest import build_manifest, manifest_json, summary_table
 from ue_backup.records import memorydb_snapshot_record, rds_copy_record, rds_snapshot_record
-from ue_backup.tasks.external_window import current_window, refusal
 from ue_backup.tasks.set_marks import mark_set
-from ue_backup.tasks.verify import failure_message, verify_set
+from ue_backup.verify import failure_message, verify_set
 
 log = logging.getLogger(__name__)
 

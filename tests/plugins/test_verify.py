@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from ue_backup.backup_set import BackupSet
-from ue_backup.tasks.verify import verify_set
+from ue_backup.verify import verify_set
 
 SET = BackupSet.parse("ue-test-20261206t020000z")
 T0 = datetime(2026, 12, 6, 2, 0, tzinfo=UTC)

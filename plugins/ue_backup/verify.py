@@ -1,8 +1,9 @@
 """Verify a backup set after the cold window: states, rule 1, tags, temporary files.
 
-Each check reads the artifact back from AWS or Kubernetes rather than
-trusting what the starting task returned. A failed check fails the run with
-the exact reason; all checks are run and reported together.
+Each check judges the artifacts as read back from AWS or Kubernetes
+(``tasks/backup_steps`` describes them) rather than trusting what the
+starting task returned. A failed check fails the run with the exact reason;
+all checks are run and reported together. A pure rule: it calls nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from ue_backup.backup_set import BACKUP_SET_LABEL, BackupSet, tag_dict
 from ue_backup.planning import memorydb_snapshot_time, to_utc
+from ue_backup.records import META_SHARDS, META_TIME
 from ue_backup.temp_files import datasync_excludes
 
 
@@ -198,8 +200,6 @@ def _check_copies(
             f"copy {copied and copied.isoformat()} vs source {original and original.isoformat()}",
         )
     if memorydb_copy is not None:
-        from ue_backup.records import META_SHARDS, META_TIME
-
         shards = len(
             ((memorydb_snapshot or {}).get("ClusterConfiguration") or {}).get("Shards") or []
         )
