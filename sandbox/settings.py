@@ -2,7 +2,7 @@
 
 Tests keep these short; the demo and the benchmarks set realistic ones
 (EFS job 30 s, RDS snapshot 20 s, ...). Changed at any time through
-``Sandbox.settings`` (in process) or the control API (out of process).
+``Sandbox.durations`` (in process) or the control API (``sandbox/control.py``, out of process).
 """
 
 from __future__ import annotations
