@@ -73,12 +73,12 @@ from ue_backup.sensors.aws_backup import (
     AwsBackupCopyJobCompletedSensor,
     AwsBackupJobCompletedSensor,
 )
-from ue_backup.sensors.base import critical_path_wait
 from ue_backup.sensors.datasync import DataSyncTaskExecutionCompletedSensor
 from ue_backup.sensors.ecd import EcdDrainedSensor
 from ue_backup.sensors.memorydb import MemoryDbSnapshotAvailableSensor
 from ue_backup.sensors.rds import RdsSnapshotAvailableSensor
 from ue_backup.sensors.velero import VeleroBackupCompletedSensor
+from ue_backup.triggers.waits import critical_path_wait
 
 # Every AWS step retries as the configuration says (aws_retries; ue_backup.aws).
 RETRIES = {"botocore_config": setting("aws_botocore_config")}

@@ -79,7 +79,6 @@ from ue_backup.restore_scripts import (
     stage_restored_tree,
 )
 from ue_backup.sensors.aws_backup import AwsBackupRestoreJobCompletedSensor
-from ue_backup.sensors.base import critical_path_wait
 from ue_backup.sensors.ecd import EcdDrainedSensor
 from ue_backup.sensors.efs import EfsMountTargetsAvailableSensor
 from ue_backup.sensors.memorydb import MemoryDbClusterAvailableSensor
@@ -87,6 +86,7 @@ from ue_backup.sensors.rds import RdsInstanceAvailableSensor
 from ue_backup.sensors.velero import VeleroRestoreCompletedSensor
 from ue_backup.switch_over import SWITCH_OVER_TIMEOUT
 from ue_backup.tasks.restore_commit import discard_needed
+from ue_backup.triggers.waits import critical_path_wait
 
 S = {"task_id": "validate"}
 # Every AWS step retries as the configuration says (aws_retries; ue_backup.aws).

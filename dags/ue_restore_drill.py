@@ -60,7 +60,6 @@ from ue_backup.operators.rds import RdsRestoreInstanceOperator
 from ue_backup.operators.velero import VeleroCreateRestoreOperator
 from ue_backup.restore_scripts import place_restored_tree
 from ue_backup.sensors.aws_backup import AwsBackupRestoreJobCompletedSensor
-from ue_backup.sensors.base import critical_path_wait
 from ue_backup.sensors.efs import EfsMountTargetsAvailableSensor
 from ue_backup.sensors.memorydb import MemoryDbClusterAvailableSensor
 from ue_backup.sensors.rds import RdsInstanceAvailableSensor
@@ -72,6 +71,7 @@ from ue_backup.tasks.drill_steps import (
     tree_check_script,
     velero_resource_names,
 )
+from ue_backup.triggers.waits import critical_path_wait
 
 S = {"task_id": "prepare"}
 # Every AWS step retries as the configuration says (aws_retries; ue_backup.aws).

@@ -34,7 +34,7 @@ def default_args() -> dict[str, Any]:
 
     ``UE_BACKUP_RETRY_DELAY_SECONDS`` (default 60) shortens the retry delay
     for tests and demos, where the sandbox answers in seconds (see also
-    ``UE_BACKUP_POLL_SECONDS`` in ``sensors.base``).
+    ``UE_BACKUP_POLL_SECONDS`` in ``triggers.waits``).
     """
     delay = float(os.environ.get("UE_BACKUP_RETRY_DELAY_SECONDS", "60"))
     return {

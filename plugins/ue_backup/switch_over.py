@@ -22,7 +22,7 @@ from typing import Any
 # and goes on); the task's execution_timeout (``SWITCH_OVER_TIMEOUT``) is a little longer.
 SWITCH_OVER_MINUTES = 30
 SWITCH_OVER_TIMEOUT = timedelta(minutes=SWITCH_OVER_MINUTES + 5)
-SWITCH_OVER_POLL_SECONDS = 10.0  # UE_BACKUP_POLL_SECONDS in tests (sensors.base.poll_interval)
+SWITCH_OVER_POLL_SECONDS = 10.0  # UE_BACKUP_POLL_SECONDS in tests (triggers.waits.poll_interval)
 
 AVAILABLE = "available"
 RENAMING = "renaming"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from ue_backup.sensors.base import CRITICAL_PATH_POLL_SECONDS
+from ue_backup.triggers.waits import CRITICAL_PATH_POLL_SECONDS
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = """

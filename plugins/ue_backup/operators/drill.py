@@ -14,9 +14,9 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from ue_backup.errors import PermanentFailure
-from ue_backup.sensors.base import event_or_fail, poll_interval
 from ue_backup.triggers.base import run_inline
 from ue_backup.triggers.drill import DrillCleanupSettledTrigger
+from ue_backup.triggers.waits import event_or_fail, poll_interval
 
 
 class DrillCleanupOperator(BaseOperator):

@@ -11,9 +11,9 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from ue_backup.sensors.base import done_inline, ended_by_trigger, event_or_fail, poll_interval
 from ue_backup.triggers.base import run_inline
 from ue_backup.triggers.kube_job import KubeJobCompleteTrigger
+from ue_backup.triggers.waits import done_inline, ended_by_trigger, event_or_fail, poll_interval
 
 
 class KubeEfsJobOperator(BaseOperator):

@@ -7,8 +7,8 @@ from typing import Any
 
 from airflow.sdk import BaseSensorOperator
 
-from ue_backup.sensors.base import done_inline, ended_by_trigger, event_or_fail, poll_interval
 from ue_backup.triggers.ecd import EcdDrainedTrigger
+from ue_backup.triggers.waits import done_inline, ended_by_trigger, event_or_fail, poll_interval
 
 
 class EcdDrainedSensor(BaseSensorOperator):

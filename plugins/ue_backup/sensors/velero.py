@@ -8,8 +8,8 @@ from typing import Any
 from airflow.sdk import BaseSensorOperator
 
 from ue_backup.errors import PermanentFailure
-from ue_backup.sensors.base import ended_by_trigger, event_or_fail, poll_interval
 from ue_backup.triggers.velero import VeleroPhaseTrigger, verdict
+from ue_backup.triggers.waits import ended_by_trigger, event_or_fail, poll_interval
 
 
 class _VeleroPhaseSensor(BaseSensorOperator):

@@ -126,8 +126,8 @@ def wait_for_restore_job_end(
     import time
 
     from ue_backup.hooks.aws_backup import AwsBackupHook
-    from ue_backup.sensors.base import poll_interval
     from ue_backup.transient import is_transient
+    from ue_backup.triggers.waits import poll_interval
 
     timeout = RESTORE_JOB_WAIT_MINUTES * 60 if timeout_seconds is None else timeout_seconds
     deadline, interval = time.monotonic() + timeout, poll_interval(RESTORE_JOB_POLL_SECONDS)

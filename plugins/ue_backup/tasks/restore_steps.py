@@ -563,7 +563,6 @@ def switch_over_database(
     """
     import time
 
-    from ue_backup.sensors.base import poll_interval
     from ue_backup.switch_over import (
         SWITCH_OVER_MINUTES,
         SWITCH_OVER_POLL_SECONDS,
@@ -571,6 +570,7 @@ def switch_over_database(
         next_step,
     )
     from ue_backup.transient import is_transient
+    from ue_backup.triggers.waits import poll_interval
 
     rds = settings_client(settings, "rds")
     live, restored = settings["rds_instance"], settings["rds_target"]

@@ -25,7 +25,7 @@ from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.velero import VeleroHook
 from ue_backup.retention import ownership_problem, to_delete
 from ue_backup.retention_artifacts import MANIFEST, Artifact
-from ue_backup.sensors.base import poll_interval
+from ue_backup.triggers.waits import poll_interval
 
 log = logging.getLogger(__name__)
 

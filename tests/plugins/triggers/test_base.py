@@ -14,7 +14,6 @@ from airflow.triggers.base import BaseTrigger, TaskSuccessEvent, TriggerEvent
 import ue_backup.triggers
 from tests.plugins.support import round_trip
 from ue_backup.errors import PermanentFailure
-from ue_backup.sensors.base import event_or_fail
 from ue_backup.triggers.base import (
     EndsTaskOnSuccess,
     PollingTrigger,
@@ -25,6 +24,7 @@ from ue_backup.triggers.base import (
     success,
     trigger_classpath,
 )
+from ue_backup.triggers.waits import event_or_fail
 
 # Non-default values for every parameter, so a parameter the trigger forgets to
 # serialize shows up as a difference after the round trip.
