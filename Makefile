@@ -21,10 +21,12 @@ AIRFLOW_ENV := $(call airflow_env,$(TEST_HOME))
 
 install: $(STAMP)
 
+# --compile-bytecode: every process the tests start (xdist workers, parse checks, the
+# deployment's components) would otherwise compile the same modules again.
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet uv==0.13.9
-	$(BIN)/uv pip install --python $(BIN)/python -r requirements-dev.txt -c constraints.txt
+	$(BIN)/uv pip install --compile-bytecode --python $(BIN)/python -r requirements-dev.txt -c constraints.txt
 	touch $@
 
 %/.migrated: $(STAMP)
@@ -36,8 +38,17 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The whole suite in two steps: every test but the permission checks, spread over
+# TEST_WORKERS processes (pytest-xdist; most of a test's time is spent waiting on the
+# sandbox and Airflow, so more processes than cores pay), then the IAM and RBAC checks
+# of the requests the workers recorded (tests/include/recorder.py).
+TEST_WORKERS ?= 4
+RECORDING := $(CURDIR)/build/permissions/recording.json
 test: $(STAMP) $(TEST_HOME)/.migrated lint
-	$(AIRFLOW_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(AIRFLOW_ENV) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal \
+		-m "not deploy and not permissions" --ue-recording $(RECORDING) $(PYTEST_ARGS)
+	$(AIRFLOW_ENV) $(BIN)/python -m pytest tests/include -m permissions \
+		--ue-check-recording $(RECORDING) $(PYTEST_ARGS)
 
 # PostgreSQL from Debian's packages, for the deployment test's metadata database.
 postgres:

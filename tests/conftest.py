@@ -7,6 +7,7 @@ defaults here let a single ``pytest`` call work the same way.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,27 @@ for name, value in {
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_home}/airflow.db",
 }.items():
     os.environ.setdefault(name, value)
+
+
+def _home_of_this_worker() -> None:
+    """Under pytest-xdist (``make test``), each worker gets a copy of the migrated home.
+
+    SQLite takes one writer at a time: workers sharing one database would wait
+    on each other's locks (and time out). The copy is made before anything
+    imports Airflow, which reads its configuration once, at import.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    shared = Path(os.environ["AIRFLOW_HOME"])
+    home = shared / "workers" / worker
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shared / "airflow.db", home / "airflow.db")
+    os.environ["AIRFLOW_HOME"] = str(home)
+    os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{home}/airflow.db"
+
+
+_home_of_this_worker()
 
 
 # --- the sandbox ---------------------------------------------------------------------------
@@ -69,6 +91,106 @@ def _fast_aws_retries():
     standard.ExponentialBackoff.delay_amount = faster
     yield
     standard.ExponentialBackoff.delay_amount = original
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _botocore_data_read_once():
+    """Every botocore session in this process shares one data loader.
+
+    Each Airflow AWS hook makes a new boto3 session, and each session reads and
+    parses botocore's service models again (several MB of JSON per service):
+    about a third of an end-to-end test's time. Within one session botocore
+    already shares its loader between clients; sharing it between sessions
+    returns the same models, read once. The models are not changed: only how
+    often the same files are parsed.
+    """
+    import botocore.loaders
+    import botocore.session
+
+    original = botocore.session.create_loader
+    loaders: dict[object, botocore.loaders.Loader] = {}
+
+    def shared_loader(search_path_string=None):
+        if search_path_string not in loaders:
+            loaders[search_path_string] = original(search_path_string)
+        return loaders[search_path_string]
+
+    botocore.session.create_loader = shared_loader
+    yield
+    botocore.session.create_loader = original
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _aws_hook_caller_without_source():
+    """The amazon provider's hooks find their calling operator without reading source files.
+
+    ``AwsGenericHook`` names the calling operator in its user agent by walking
+    ``inspect.stack()``, which looks up the source file of every frame of the
+    stack (a fifth of a second per hook in this deep, module-heavy process).
+    The provider reads only each frame, its function name and its locals: the
+    frames are handed over as they are, without the file lookups.
+    """
+    import inspect
+    import sys
+    import types
+
+    from airflow.providers.amazon.aws.hooks import base_aws
+
+    def stack(context: int = 1) -> list[inspect.FrameInfo]:
+        frames, frame = [], sys._getframe(1)
+        while frame is not None:
+            code = frame.f_code
+            frames.append(
+                inspect.FrameInfo(frame, code.co_filename, frame.f_lineno, code.co_name, None, None)
+            )
+            frame = frame.f_back
+        return frames
+
+    base_aws.inspect = types.SimpleNamespace(
+        **{name: getattr(inspect, name) for name in dir(inspect) if not name.startswith("__")},
+    )
+    base_aws.inspect.stack = stack
+    yield
+    base_aws.inspect = inspect
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _param_schemas_checked_once():
+    """Each DAG param's JSON schema is checked against its meta-schema once, not per use.
+
+    Airflow validates a run's params with ``jsonschema.validate`` for every task
+    it runs, and that call first checks the schema itself against the draft's
+    meta-schema: thousands of identical checks per session, a tenth of an
+    end-to-end test's time. The check of a schema is a pure function of the
+    schema, so it is remembered once passed (a failing one still fails every
+    time); every value is still validated on every call.
+    """
+    import json
+
+    import jsonschema
+
+    validators = [
+        cls
+        for cls in vars(jsonschema.validators).values()
+        if isinstance(cls, type) and "check_schema" in cls.__dict__
+    ]
+    originals = {cls: cls.__dict__["check_schema"] for cls in validators}
+    passed: set[tuple[type, str]] = set()
+
+    def remembering(original):
+        def check_schema(cls, schema, *args, **kwargs):
+            key = (cls, json.dumps(schema, sort_keys=True, default=repr))
+            if key not in passed:
+                original.__func__(cls, schema, *args, **kwargs)
+                passed.add(key)
+
+        return classmethod(check_schema)
+
+    for cls, original in originals.items():
+        cls.check_schema = remembering(original)
+    yield
+    for cls, original in originals.items():
+        cls.check_schema = original
 
 
 # --- the permission recorder ------------------------------------------------------------

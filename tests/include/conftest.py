@@ -6,8 +6,10 @@ run alone, ``-k``, a ``file::test`` argument) is run first in a subprocess
 with its own recorder (``support.run_modules``), so a check never judges a
 partial recording: it only takes longer. The checks that need it run after
 every other test of the session (the recorder moves them to the end).
-``--ue-check-recording PATH`` checks an earlier recording instead (to iterate
-on the policy without running the suites again).
+``--ue-check-recording PATH`` checks an earlier recording instead: the one
+``make test``'s parallel step merged from its workers, or one kept to iterate
+on the policy without running the suites again; modules it does not hold
+whole are run first, as above.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ from tests.include.support import run_modules
 def e2e_recording(request: pytest.FixtureRequest, tmp_path_factory) -> Recording:
     earlier = request.config.getoption("ue_check_recording")
     if earlier:
-        return Recording.read(Path(earlier))
-    recorder = request.config.pluginmanager.get_plugin(NAME)
-    recording = recorder.recording()
-    missing = recorder.missing_modules()
+        recording = Recording.read(Path(earlier))
+        missing = recording.missing_modules()
+    else:
+        recorder = request.config.pluginmanager.get_plugin(NAME)
+        recording = recorder.recording()
+        missing = recorder.missing_modules()
     if missing:
         path = tmp_path_factory.mktemp("recording") / "recording.json"
         recording = recording.merged(run_modules(missing, path))

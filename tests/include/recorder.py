@@ -12,9 +12,14 @@ Requests of the tests' own set-up clients (``caller="setup"``) are left out.
 
 At the end of the session the recording is written to
 ``build/permissions/recording.json`` (or ``--ue-recording PATH``) when an
-end-to-end test ran. ``tests/include/`` checks it against ``include/iam``
-and ``include/k8s``; when this session did not run every end-to-end module
-whole, those checks run the missing modules in a subprocess first (see
+end-to-end test ran. Under pytest-xdist (``make test``) each worker writes
+its part beside it, the controller merges the parts into that file, and the
+permission checks (marked ``permissions``) are left to a second, serial
+``pytest -m permissions --ue-check-recording PATH`` (a worker sees only its
+share of the requests, so no worker can judge the whole).
+``tests/include/`` checks it against ``include/iam`` and ``include/k8s``; when
+this session did not run every end-to-end module whole, those checks run the
+missing modules in a subprocess first (see
 ``missing_modules`` and ``tests/include/conftest.py``).
 """
 
@@ -49,25 +54,39 @@ def e2e_modules(root: Path = ROOT) -> list[str]:
 
 class Recording:
     """What the system asked for: ``requests`` (dicts of ``ApiRequest`` plus ``test`` and
-    ``config``: an index into ``configs``, the raw configuration mappings) and which
-    end-to-end tests ran with which outcome."""
+    ``config``: an index into ``configs``, the raw configuration mappings), which
+    end-to-end tests ran with which outcome, and ``whole``: the end-to-end modules the
+    recording session selected whole (``None`` when not known, as in older recordings)."""
 
     def __init__(
         self,
         requests: list[dict[str, Any]] | None = None,
         configs: list[Any] | None = None,
         outcomes: dict[str, str] | None = None,
+        whole: list[str] | None = None,
     ) -> None:
         self.requests = requests or []
         self.configs = configs or []
         self.outcomes = outcomes or {}
+        self.whole = whole
 
     def as_dict(self) -> dict[str, Any]:
-        return {"requests": self.requests, "configs": self.configs, "outcomes": self.outcomes}
+        return {
+            "requests": self.requests,
+            "configs": self.configs,
+            "outcomes": self.outcomes,
+            "whole": self.whole,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Recording:
-        return cls(data["requests"], data["configs"], data["outcomes"])
+        return cls(data["requests"], data["configs"], data["outcomes"], data.get("whole"))
+
+    def missing_modules(self) -> list[str]:
+        """The end-to-end modules this recording does not hold whole (none if unknown)."""
+        if self.whole is None:
+            return []
+        return [m for m in e2e_modules() if m not in self.whole]
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,10 +105,15 @@ class Recording:
             {**r, "config": None if r["config"] is None else r["config"] + shift}
             for r in other.requests
         ]
+        if self.whole is None or other.whole is None:
+            whole = self.whole if other.whole is None else other.whole
+        else:
+            whole = sorted(set(self.whole) | set(other.whole))
         return Recording(
             self.requests + moved,
             self.configs + other.configs,
             {**self.outcomes, **other.outcomes},
+            whole,
         )
 
     def failed_tests(self) -> list[str]:
@@ -111,11 +135,15 @@ class RequestRecorder:
 
     # --- which end-to-end modules this session runs whole ---------------------------
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(
         self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
     ) -> None:
-        """The permission checks run last, after every end-to-end test of the session."""
+        """The permission checks are marked ``permissions`` (before ``-m`` selects) and run
+        last, after every end-to-end test of the session."""
         checks = [i for i in items if "e2e_recording" in getattr(i, "fixturenames", ())]
+        for check in checks:
+            check.add_marker(pytest.mark.permissions)
         if checks:
             rest = [i for i in items if i not in checks]
             items[:] = rest + checks
@@ -136,13 +164,18 @@ class RequestRecorder:
             if item.get_closest_marker("e2e"):
                 self._partial.add(Path(item.path).resolve())
 
-    def missing_modules(self) -> list[str]:
-        """The end-to-end modules whose requests this session does not record whole."""
+    def whole_modules(self) -> list[str]:
+        """The end-to-end modules whose requests this session records whole."""
         return [
             m
             for m in e2e_modules()
-            if m not in self._collected or (ROOT / m).resolve() in self._partial
+            if m in self._collected and (ROOT / m).resolve() not in self._partial
         ]
+
+    def missing_modules(self) -> list[str]:
+        """The end-to-end modules whose requests this session does not record whole."""
+        whole = set(self.whole_modules())
+        return [m for m in e2e_modules() if m not in whole]
 
     # --- recording ---------------------------------------------------------------------------
 
@@ -203,10 +236,45 @@ class RequestRecorder:
 
     def recording(self) -> Recording:
         with self._lock:
-            return Recording(list(self._requests), list(self._configs), dict(self._outcomes))
+            return Recording(
+                list(self._requests),
+                list(self._configs),
+                dict(self._outcomes),
+                self.whole_modules(),
+            )
+
+    # --- pytest-xdist: a part per worker, merged by the controller --------------------------
+
+    def _role(self) -> str | None:
+        if hasattr(self.config, "workerinput"):
+            return "worker"
+        if getattr(getattr(self.config, "option", None), "numprocesses", None):
+            return "controller"
+        return None
+
+    def _parts(self) -> list[Path]:
+        return sorted(self.output.parent.glob(f"{self.output.stem}.part-*.json"))
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if self._role() == "controller":
+            for stale in self._parts():
+                stale.unlink()
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if self._outcomes:
+        role = self._role()
+        if role == "controller":
+            parts = self._parts()
+            if parts:
+                merged = Recording(whole=None)
+                for part in parts:
+                    merged = merged.merged(Recording.read(part))
+                merged.write(self.output)
+                for part in parts:
+                    part.unlink()
+        elif role == "worker":
+            worker = self.config.workerinput["workerid"]
+            self.recording().write(self.output.with_name(f"{self.output.stem}.part-{worker}.json"))
+        elif self._outcomes:
             self.recording().write(self.output)
 
 

@@ -19,16 +19,28 @@ class Item:
         self.path = ROOT / nodeid.split("::", 1)[0]
         self.fixturenames = ("sandbox",)
         self._e2e = e2e
+        self.markers: list[str] = []
 
     def get_closest_marker(self, name: str):
         return object() if name == "e2e" and self._e2e else None
 
+    def add_marker(self, marker) -> None:
+        self.markers.append(marker.name)
 
-def recorder(*args: str, output: Path | None = None) -> RequestRecorder:
+
+def recorder(
+    *args: str, output: Path | None = None, workers: int | None = None, worker: str | None = None
+) -> RequestRecorder:
+    """A recorder alone (``workers``: as pytest-xdist's controller; ``worker``: as that worker)."""
     options = {"ue_recording": output}
     config = SimpleNamespace(
-        getoption=options.get, args=list(args), invocation_params=SimpleNamespace(dir=ROOT)
+        getoption=options.get,
+        args=list(args),
+        invocation_params=SimpleNamespace(dir=ROOT),
+        option=SimpleNamespace(numprocesses=workers),
     )
+    if worker:
+        config.workerinput = {"workerid": worker}
     return RequestRecorder(config)
 
 
@@ -71,6 +83,8 @@ def test_the_checks_run_after_every_other_test():
     items = [check, Item(f"{BACKUP}::test_a"), Item("tests/plugins/test_config.py::test_x")]
     recorder().pytest_collection_modifyitems(None, None, items)
     assert items[-1] is check
+    assert check.markers == ["permissions"]  # make test runs them in a step of their own
+    assert items[0].markers == []
     assert [i.nodeid for i in items[:2]] == [
         f"{BACKUP}::test_a",
         "tests/plugins/test_config.py::test_x",
@@ -134,3 +148,35 @@ def test_the_recording_is_written_when_end_to_end_tests_ran(tmp_path):
     busy.pytest_runtest_logreport(report)
     busy.pytest_sessionfinish(None)
     assert Recording.read(path).outcomes == {f"{BACKUP}::test_a": "passed"}
+
+
+def test_under_xdist_each_worker_writes_its_part_and_the_controller_merges_them(tmp_path):
+    path = tmp_path / "recording.json"
+    controller = recorder(output=path, workers=2)
+    (tmp_path / "recording.part-gw9.json").write_text("stale")  # from an interrupted run
+    controller.pytest_sessionstart(None)
+    assert not (tmp_path / "recording.part-gw9.json").exists()
+
+    for worker, test in (("gw0", "test_a"), ("gw1", "test_b")):
+        rec = collected(
+            recorder(BACKUP, output=path, worker=worker),
+            Item(f"{BACKUP}::test_a"),
+            Item(f"{BACKUP}::test_b"),
+        )
+        report = SimpleNamespace(nodeid=f"{BACKUP}::{test}", failed=False, skipped=False)
+        rec.pytest_runtest_logreport(report)
+        rec.pytest_sessionfinish(None)
+    assert not path.exists()  # a worker alone never writes the whole
+
+    controller.pytest_sessionfinish(None)
+    merged = Recording.read(path)
+    assert merged.outcomes == {f"{BACKUP}::test_a": "passed", f"{BACKUP}::test_b": "passed"}
+    assert BACKUP in merged.whole
+    assert BACKUP not in merged.missing_modules()
+    assert RESTORE in merged.missing_modules()  # not collected by these workers
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["recording.json"]
+
+
+def test_a_recording_of_unknown_extent_is_taken_as_whole():
+    assert Recording([], [], {}).missing_modules() == []
+    assert RESTORE in Recording([], [], {}, whole=[BACKUP]).missing_modules()
