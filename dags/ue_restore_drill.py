@@ -52,6 +52,7 @@ from ue_backup.dag_support import (
     setting,
     xcom,
 )
+from ue_backup.drill_dag import DrillReportNotifier, drill_step
 from ue_backup.operators.aws_backup import AwsBackupStartEfsRestoreJobOperator
 from ue_backup.operators.drill import DrillCleanupOperator
 from ue_backup.operators.kube_job import KubeEfsJobOperator
@@ -65,8 +66,6 @@ from ue_backup.sensors.memorydb import MemoryDbClusterAvailableSensor
 from ue_backup.sensors.rds import RdsInstanceAvailableSensor
 from ue_backup.sensors.velero import VeleroRestoreCompletedSensor
 from ue_backup.tasks.drill_steps import (
-    DrillReportNotifier,
-    drill_step,
     modifier_rules,
     tree_check_script,
     velero_resource_names,

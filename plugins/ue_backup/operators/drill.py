@@ -53,7 +53,8 @@ class DrillCleanupOperator(BaseOperator):
         return self._round(context, 1)
 
     def _round(self, context: Any, number: int) -> dict[str, Any]:
-        from ue_backup.tasks.drill_cleanup import GONE, DrillResources, summary
+        from ue_backup.drill_resources import GONE, summary
+        from ue_backup.hooks.drill import DrillResources
 
         states = DrillResources(dict(self.drill_resources), self.efs_restore_job).delete_round()
         self.log.info("Cleanup round %d:\n%s", number, summary(states))

@@ -3,7 +3,7 @@
 A drill restores the newest restorable backup set (or a named one) side by
 side into temporary resources named after the drill run, proves each one
 usable, measures how long that took, and leaves nothing behind (the cleanup
-is ``tasks/drill_cleanup.py``). It reuses the restore's planner and
+is ``hooks/drill.py``). It reuses the restore's planner and
 inventory (``tasks/restore_steps.py``), so it rehearses exactly what a real
 restore would do, and it never writes to the live installation: every name
 it creates is its own, and the live names are kept in its settings only to
@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,18 +36,14 @@ from ue_backup.aws import SETTINGS_KEY, botocore_config, settings_hook
 from ue_backup.backup_set import COMPONENTS as RESTORE_COMPONENTS
 from ue_backup.backup_set import INSTALLATION_TAG, BackupSet
 from ue_backup.config import ConfigError, EfsBackupMethod, InstallationConfig, load_config
-from ue_backup.dag_support import only_if
 from ue_backup.drill_report import COMPONENTS, build_report, report_key, report_table
+from ue_backup.drill_resources import RESTORED_RESOURCES
 from ue_backup.errors import PermanentFailure
 from ue_backup.kube_names import (
-    ECD_GROUP,
-    ECD_PLURAL,
-    ECD_VERSION,
     RESTORE_NAME_LABEL,
     efs_volume_name,
 )
 from ue_backup.names import DRILL_ID_KEEP, fit
-from ue_backup.notifications import TaskFailureNotifier
 from ue_backup.restore_scripts import DONE_MARKER, check_restored_tree
 from ue_backup.tasks.run_guard import refuse_while_running
 
@@ -59,18 +55,6 @@ DRILL_PARAMS = ("backup_set", "allow_point_in_time_restore", "dry_run")
 DRILL_TAG = "ue-backup:drill"
 STARTED_AT = "started_at"  # the XCom key a restore start task records its start under
 
-# What the drill's Velero restore brings back (its ``includedResources``), as (API group,
-# version, plural): the ECDs and the workloads the drill verifies, and the configuration
-# they read. Nothing else: not what runs (pods, jobs), not claims that would point at the
-# live file system, not ingresses that would compete for the live host names, and not
-# secrets, whose restored copies the drill's account would then have to be allowed to
-# list. The cleanup deletes exactly these types, and the drill Role in
-# include/k8s/rbac.yaml grants exactly them (tests/include/test_k8s_rbac.py checks both).
-RESTORED_RESOURCES = (
-    (ECD_GROUP, ECD_VERSION, ECD_PLURAL),
-    ("apps", "v1", "deployments"),
-    ("", "v1", "configmaps"),
-)
 SCALED_TO_ZERO = ("deployments.apps",)
 
 
@@ -81,21 +65,6 @@ def velero_resource_names() -> list[str]:
 
 class DrillFailed(PermanentFailure):
     """The drill did not prove the set restorable; the failed steps have alerted already."""
-
-
-class DrillReportNotifier(TaskFailureNotifier):
-    """The report's failure alert, except when it only repeats a failed step's own alert.
-
-    The report fails the run when a drill step failed (``DrillFailed``); that
-    step has sent its alert, naming itself. A report that cannot be written
-    alerts as any step does.
-    """
-
-    def notify(self, context: Any) -> None:
-        if isinstance(context.get("exception"), DrillFailed):
-            log.info("No alert from the report: the failed step has sent one")
-            return
-        super().notify(context)
 
 
 # --- names ---------------------------------------------------------------------------------
@@ -293,20 +262,6 @@ def prepare(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, 
     if dry_run:
         log.info("Dry run: this is what the drill would restore; nothing was created")
     return settings
-
-
-def drill_step(flag: str) -> Callable[[Any], None]:
-    """``pre_execute`` of a restore start: skip unless the plan restores it; record the start.
-
-    The start time (an XCom ``started_at``) begins the component's measured RTO.
-    """
-    gate = only_if(flag, task_id="prepare")
-
-    def start(context: Any) -> None:
-        gate(context)
-        context["ti"].xcom_push(key=STARTED_AT, value=datetime.now(UTC).isoformat())
-
-    return start
 
 
 def _now() -> str:

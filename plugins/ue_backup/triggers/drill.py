@@ -32,7 +32,8 @@ class DrillCleanupSettledTrigger(PollingTrigger):
         self.poll_interval = poll_interval
 
     def check(self) -> TriggerEvent | None:
-        from ue_backup.tasks.drill_cleanup import BUSY, DrillResources
+        from ue_backup.drill_resources import BUSY
+        from ue_backup.hooks.drill import DrillResources
 
         states = DrillResources(self.resources, self.efs_restore_job).states()
         busy = {name: str(state) for name, state in states.items() if state.status == BUSY}

@@ -4,7 +4,7 @@ A drill leaves a full copy of the installation behind if nothing removes
 it: an RDS instance, a file system, a MemoryDB cluster and restored
 Kubernetes objects, all billed or running. The cleanup is the drill DAG's
 teardown; it finds each temporary resource by the name the drill gave it
-(``drill_steps.drill_names``), so it works after a failure at any step and
+(``tasks/drill_steps.drill_names``), so it works after a failure at any step and
 after a retry, and "already deleted" is simply done.
 
 Each resource is in one of three states: ``gone``; ``present`` (a delete
@@ -15,6 +15,11 @@ present; ``DrillCleanupOperator`` then waits in the triggerer until nothing
 is busy, and rounds again until everything is gone. Reading the states
 changes nothing, so the trigger uses the very same code.
 
+This is the hook of the drill's cleanup: every AWS and Kubernetes call it
+makes is here. The states and the resource types it deletes are pure rules
+(``ue_backup.drill_resources``), so the drill's steps and DAG share them
+without importing this module (and the Kubernetes client with it).
+
 Never the live installation: every name is compared with the live
 instance, cluster, file system and namespaces before anything is deleted.
 """
@@ -24,30 +29,25 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from botocore.exceptions import ClientError
 from kubernetes.client.rest import ApiException
 
+from ue_backup.drill_resources import (
+    BUSY,
+    GONE,
+    PRESENT,
+    RESTORE_JOB_RUNNING,
+    RESTORED_RESOURCES,
+    State,
+)
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.velero import VeleroHook
 from ue_backup.kube_names import FINISHED_PHASES, RESTORE_NAME_LABEL, modifiers_name
 
 log = logging.getLogger(__name__)
-
-GONE, BUSY, PRESENT = "gone", "busy", "present"
-RESTORE_JOB_RUNNING = ("CREATED", "PENDING", "RUNNING")
-
-
-@dataclass(frozen=True)
-class State:
-    status: str
-    detail: str = ""
-
-    def __str__(self) -> str:
-        return f"{self.status}{f' ({self.detail})' if self.detail else ''}"
 
 
 def _gone() -> State:
@@ -291,12 +291,10 @@ class DrillResources:
     def _restored_types(self) -> list[str]:
         """The collection path, in the drill namespace, of each type the drill's restore brings.
 
-        Exactly ``drill_steps.RESTORED_RESOURCES``, the restore's
+        Exactly ``drill_resources.RESTORED_RESOURCES``, the restore's
         ``includedResources``: nothing else can carry its label, and these are
         the types the drill Role lets the cleanup list and delete.
         """
-        from ue_backup.tasks.drill_steps import RESTORED_RESOURCES
-
         paths = []
         for group, version, plural in RESTORED_RESOURCES:
             api = f"/apis/{group}/{version}" if group else f"/api/{version}"
@@ -424,9 +422,3 @@ def _object_state(obj: Any, what: str) -> State:
     if obj.metadata.deletion_timestamp:
         return State(BUSY, f"{what} terminating")
     return State(PRESENT, what)
-
-
-def summary(states: Mapping[str, State]) -> str:
-    """The states as lines for the task log."""
-    width = max((len(name) for name in states), default=0)
-    return "\n".join(f"{name.ljust(width)}  {state}" for name, state in states.items())
