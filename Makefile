@@ -17,7 +17,7 @@ airflow_env = AIRFLOW_HOME=$(1) \
 	AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=sqlite:///$(1)/airflow.db
 AIRFLOW_ENV := $(call airflow_env,$(TEST_HOME))
 
-.PHONY: install test lint demo sandbox itest postgres bench clean
+.PHONY: install test check lint demo sandbox itest postgres bench clean
 
 install: $(STAMP)
 
@@ -45,10 +45,16 @@ lint: $(STAMP)
 TEST_WORKERS ?= 4
 RECORDING := $(CURDIR)/build/permissions/recording.json
 test: $(STAMP) $(TEST_HOME)/.migrated lint
-	$(AIRFLOW_ENV) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal \
+	$(AIRFLOW_ENV) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup \
 		-m "not deploy and not permissions" --ue-recording $(RECORDING) $(PYTEST_ARGS)
 	$(AIRFLOW_ENV) $(BIN)/python -m pytest tests/include -m permissions \
 		--ue-check-recording $(RECORDING) $(PYTEST_ARGS)
+
+# The fast tier, for the edit-run loop (under a minute): lint, then every test that needs
+# neither the sandbox nor a whole DAG run (the pure rules, property tests, DAG structure).
+FAST_TESTS := not e2e and not sandbox and not slow and not deploy and not permissions
+check: $(STAMP) $(TEST_HOME)/.migrated lint
+	$(AIRFLOW_ENV) $(BIN)/python -m pytest -n 2 -m "$(FAST_TESTS)" $(PYTEST_ARGS)
 
 # PostgreSQL from Debian's packages, for the deployment test's metadata database.
 postgres:

@@ -21,6 +21,8 @@ import pytest
 
 from sandbox.airflow_harness.parsing import ROOT, run_python
 
+pytestmark = pytest.mark.slow  # parses in fresh processes: not in make check
+
 HEAVY = ("boto3", "botocore", "aiobotocore", "kubernetes", "kubernetes_asyncio")
 KUBERNETES = ("kubernetes", "kubernetes_asyncio")
 PROBE = """

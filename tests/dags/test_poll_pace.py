@@ -21,6 +21,8 @@ import pytest
 
 from ue_backup.triggers.waits import CRITICAL_PATH_POLL_SECONDS
 
+pytestmark = pytest.mark.slow  # parses in fresh processes: not in make check
+
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = """
 import json, sys

@@ -67,6 +67,7 @@ def _backup_client(env: dict[str, str]):
     )
 
 
+@pytest.mark.slow  # a sandbox in a subprocess: not in make check
 def test_a_standalone_sandbox_is_driven_over_http(standalone):
     control = ControlClient(standalone[ENV_NAME])
     assert control.url.startswith("http://127.0.0.1:")

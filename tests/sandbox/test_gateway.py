@@ -121,6 +121,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow  # a sandbox in a subprocess: not in make check
 def test_airflow_reaches_the_sandbox_through_the_gateway(tmp_path, monkeypatch):
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook

@@ -13,6 +13,8 @@ import pytest
 
 from scripts.mwaa_package import build
 
+pytestmark = pytest.mark.slow  # builds and unpacks the archive: not in make check
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "plugins" / "ue_backup"
 
