@@ -20,9 +20,8 @@ What is temporary (Usage Engine's own working areas):
 
 from __future__ import annotations
 
-import os
 import shlex
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 TEMP_NAME_PREFIX = "TEMP."
 TEMP_FOLDER_NAMES: tuple[str, ...] = ("tmp", "DR_TMP_DIR", "pending")
@@ -47,29 +46,6 @@ def is_temporary(relative_path: str | PurePosixPath, is_dir: bool = False) -> bo
     if any(a in TEMP_FOLDER_NAMES or _is_temp_name(a) for a in ancestors):
         return True
     return _is_temp_name(name) or (is_dir and name in TEMP_FOLDER_NAMES)
-
-
-def find_temporary(root: str | os.PathLike[str]) -> list[str]:
-    """The top-most temporary entries under ``root``, as sorted relative POSIX paths.
-
-    Entries below a temporary folder are not listed again: removing the
-    listed ones removes everything temporary.
-    """
-    root = Path(root)
-    found: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        rel = Path(dirpath).relative_to(root)
-        for name in list(dirnames):
-            path = (rel / name).as_posix()
-            if is_temporary(path, is_dir=True):
-                found.append(path)
-                dirnames.remove(name)  # do not descend: everything below is temporary
-        found.extend(
-            (rel / name).as_posix()
-            for name in filenames
-            if is_temporary((rel / name).as_posix(), is_dir=False)
-        )
-    return sorted(found)
 
 
 def datasync_excludes() -> list[dict[str, str]]:

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.plugins.temp_tree import find_temporary
 from ue_backup.temp_files import (
     TEMP_FOLDER_NAMES,
     check_clean_command,
     datasync_excludes,
-    find_temporary,
     is_temporary,
     purge_command,
 )

@@ -16,7 +16,6 @@ from ue_backup.waiters import CustomWaitersMixin
 
 # Terminal states per job kind; anything else is still running.
 BACKUP_JOB_FAILED = ("FAILED", "ABORTED", "EXPIRED", "PARTIAL")
-RESTORE_JOB_FAILED = ("FAILED", "ABORTED")
 COPY_JOB_FAILED = ("FAILED", "ABORTED", "PARTIAL")
 
 

@@ -158,42 +158,6 @@ class MemoryDbRestoreClusterOperator(AwsBaseOperator[MemoryDbHook]):
         return {"id": self.target_cluster_name, "state": "creating"}
 
 
-class MemoryDbCopySnapshotOperator(AwsBaseOperator[MemoryDbHook]):
-    """Copy a snapshot (to another name, optionally exported to an S3 bucket)."""
-
-    aws_hook_class = MemoryDbHook
-    template_fields = aws_template_fields(
-        "botocore_config", "source_snapshot_name", "target_snapshot_name"
-    )
-
-    def __init__(
-        self,
-        *,
-        source_snapshot_name: str,
-        target_snapshot_name: str,
-        target_bucket: str | None = None,
-        kms_key_id: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.source_snapshot_name = source_snapshot_name
-        self.target_snapshot_name = target_snapshot_name
-        self.target_bucket = target_bucket
-        self.kms_key_id = kms_key_id
-
-    def execute(self, context: Any) -> dict[str, Any]:
-        existing = self.hook.get_snapshot(self.target_snapshot_name)
-        if existing is not None:
-            return memorydb_snapshot_record(existing)
-        kwargs = {"TargetBucket": self.target_bucket, "KmsKeyId": self.kms_key_id}
-        copied = self.hook.conn.copy_snapshot(
-            SourceSnapshotName=self.source_snapshot_name,
-            TargetSnapshotName=self.target_snapshot_name,
-            **{k: v for k, v in kwargs.items() if v},
-        )["Snapshot"]
-        return memorydb_snapshot_record(copied)
-
-
 # --- cross-region copies -----------------------------------------------------------------
 # MemoryDB has no cross-region snapshot copy, and exports a snapshot only to an S3
 # bucket of its own region. The set's copy in another region is therefore its

@@ -14,13 +14,15 @@ from ue_backup.backup_set import BackupSet
 from ue_backup.hooks.aws_backup import (
     BACKUP_JOB_FAILED,
     COPY_JOB_FAILED,
-    RESTORE_JOB_FAILED,
     AwsBackupHook,
 )
 from ue_backup.waiters import WAITERS_DIR
 
 FAST_WAIT = {"Delay": 0.1, "MaxAttempts": 100}
 DONE = "COMPLETED"
+
+# What AWS Backup calls a failed restore job (the waiter in waiters/backup.json says the same).
+RESTORE_JOB_FAILED = ("FAILED", "ABORTED")
 
 
 @pytest.fixture

@@ -7,11 +7,12 @@ import pytest
 from sandbox.faults import Fault
 from sandbox.installation import LIVE_FILES, TEMPORARY_FILES, seed_installation
 from tests.plugins.support import OTHER_SET_ID, RUN_ID, SET_ID, defer, make_context, mutations
+from tests.plugins.temp_tree import find_temporary
 from ue_backup.backup_set import BackupSet
 from ue_backup.hooks.datasync import DataSyncHook
 from ue_backup.operators.datasync import DataSyncStartCopyOperator
 from ue_backup.sensors.datasync import DataSyncTaskExecutionCompletedSensor
-from ue_backup.temp_files import datasync_excludes, find_temporary
+from ue_backup.temp_files import datasync_excludes
 
 
 @pytest.fixture

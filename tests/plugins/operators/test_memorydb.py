@@ -21,7 +21,6 @@ from ue_backup.hooks.memorydb import MemoryDbHook
 from ue_backup.links.console import MemoryDbSnapshotLink
 from ue_backup.operators.memorydb import (
     MemoryDbCopyExportOperator,
-    MemoryDbCopySnapshotOperator,
     MemoryDbCreateSnapshotOperator,
     MemoryDbExportSnapshotOperator,
     MemoryDbRestoreClusterOperator,
@@ -133,22 +132,6 @@ def test_a_missing_source_cluster_is_refused(sandbox, cluster, context):
     with pytest.raises(PermanentFailure, match="source MemoryDB cluster nope not found"):
         restore_operator(cluster, source="nope").execute(context)
     assert mutations(sandbox, "memorydb", "CreateCluster") == []
-
-
-def test_copy_a_snapshot_once(sandbox, hook, cluster):
-    available_snapshot(sandbox, hook, cluster)
-    operator = MemoryDbCopySnapshotOperator(
-        task_id="copy_memorydb", source_snapshot_name=SNAPSHOT, target_snapshot_name="copy-1"
-    )
-
-    first = operator.execute(make_context())
-    again = operator.execute(make_context())
-
-    assert first["id"] == again["id"] == "copy-1"
-    assert len(mutations(sandbox, "memorydb", "CopySnapshot")) == 1
-    # The copy keeps the data's point in time, not the time of the copy.
-    assert again["time"] == memorydb_snapshot_record(hook.get_snapshot(SNAPSHOT))["time"]
-    assert again["time"] is not None
 
 
 # --- the cross-region copy: export at home, files copied to a bucket there ------------------

@@ -19,7 +19,6 @@ from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.aws_backup import (
     BACKUP_JOB_FAILED,
     COPY_JOB_FAILED,
-    RESTORE_JOB_FAILED,
     AwsBackupHook,
 )
 from ue_backup.sensors.aws_backup import (
@@ -31,6 +30,9 @@ from ue_backup.triggers.aws_backup import AwsBackupJobCompleteTrigger
 from ue_backup.triggers.base import first_event
 
 DONE = "COMPLETED"
+
+# What AWS Backup calls a failed restore job (the waiter in waiters/backup.json says the same).
+RESTORE_JOB_FAILED = ("FAILED", "ABORTED")
 
 
 @pytest.fixture
