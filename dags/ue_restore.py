@@ -70,6 +70,7 @@ from ue_backup.operators.ecd import EcdSuspendOperator
 from ue_backup.operators.kube_job import KubeEfsJobOperator
 from ue_backup.operators.memorydb import MemoryDbRestoreClusterOperator
 from ue_backup.operators.rds import RdsRestoreInstanceOperator
+from ue_backup.operators.rds_switch_over import RdsSwitchOverOperator
 from ue_backup.operators.velero import VeleroCreateRestoreOperator
 from ue_backup.restore_scripts import (
     check_staged_tree,
@@ -315,15 +316,17 @@ with DAG(
 
         return commit(context["ti"].xcom_pull(task_ids="validate"))
 
-    @task(
+    # In place: the restored instance takes the live name; the old one is set aside. Each
+    # asynchronous rename is waited for in the triggerer (RdsSwitchOverOperator).
+    switch_over = RdsSwitchOverOperator(
+        task_id="switch_over_database",
+        live_instance=setting("rds_instance", **S),
+        restored_instance=setting("rds_target", **S),
+        restore_id=RID,
         pre_execute=only_if("switch_over_database", task_id="plan"),
-        execution_timeout=SWITCH_OVER_TIMEOUT,  # its poll gives up before, naming the states
+        execution_timeout=SWITCH_OVER_TIMEOUT,  # its attempt gives up before, naming the states
+        **AWS,
     )
-    def switch_over_database(**context: Any) -> dict[str, Any]:
-        """In place: the restored instance takes the live name; the old one is set aside."""
-        from ue_backup.tasks.restore_steps import switch_over_database as switch
-
-        return switch(context["ti"].xcom_pull(task_ids="validate"))
 
     # The commit on disk (in place: the live data set aside, the staged tree to the root).
     place_efs = KubeEfsJobOperator(
@@ -413,7 +416,7 @@ with DAG(
     velero >> velero_done
     # The commit comes after every preparation, its two steps back to back.
     prepared = [rds_ready, check_efs, memorydb_ready, velero_done]
-    committed, switch_over = commit_point(), switch_over_database()
+    committed = commit_point()
     prepared >> committed >> switch_over >> place_efs
     check_efs >> place_efs  # side by side (no commit point) the tree is placed once checked
     [*prepared, committed, switch_over, place_efs] >> discard_efs >> resume

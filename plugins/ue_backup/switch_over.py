@@ -7,8 +7,9 @@ call the old id is ``renaming`` (``PendingModifiedValues.DBInstanceIdentifier``
 the new one) and the new id answers ``DBInstanceNotFound``, for minutes. So no
 step here trusts existence alone: ``next_step`` reads the three ids' states and
 says what to do now (rename, wait, done, or stop because the states make no
-sense), and a retry, or the poll after a rename, simply asks again.
-Pure: ``tasks.restore_steps.switch_over_database`` does the calls.
+sense), and a retry, or the check after a rename, simply asks again.
+Pure: ``operators.rds_switch_over.RdsSwitchOverOperator`` does the calls and
+``triggers.rds.RdsSwitchOverTrigger`` waits between them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-# How long one attempt polls its renames before it gives up (a retry reads the states again
+from ue_backup.names import RDS_INSTANCE_MAX, fit
+
+# How long one attempt waits for its renames before it gives up (a retry reads the states again
 # and goes on); the task's execution_timeout (``SWITCH_OVER_TIMEOUT``) is a little longer.
 SWITCH_OVER_MINUTES = 30
 SWITCH_OVER_TIMEOUT = timedelta(minutes=SWITCH_OVER_MINUTES + 5)
@@ -26,6 +29,11 @@ SWITCH_OVER_POLL_SECONDS = 10.0  # UE_BACKUP_POLL_SECONDS in tests (triggers.wai
 
 AVAILABLE = "available"
 RENAMING = "renaming"
+
+
+def replaced_name(live: str, rid: str) -> str:
+    """The name the live RDS instance is kept under once an in-place restore replaced it."""
+    return fit(f"{live}-replaced-{rid}", RDS_INSTANCE_MAX)
 
 
 @dataclass(frozen=True)

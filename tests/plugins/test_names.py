@@ -27,8 +27,9 @@ from ue_backup.kube_names import delete_request_name, modifiers_name
 from ue_backup.names import MEMORYDB_CLUSTER_MAX, fit
 from ue_backup.operators.memorydb import export_prefix
 from ue_backup.rpo import alarm_name, dimensions
+from ue_backup.switch_over import replaced_name
 from ue_backup.tasks.drill_steps import drill_id, drill_names
-from ue_backup.tasks.restore_steps import replaced_name, restore_id, restore_names
+from ue_backup.tasks.restore_steps import restore_id, restore_names
 
 CONFIG = VALID  # tests/plugins/test_config.py: a valid installation, copied per use
 RUN_AFTER = datetime(2026, 3, 1, 4, 0, 0, tzinfo=UTC)

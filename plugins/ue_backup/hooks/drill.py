@@ -44,6 +44,7 @@ from ue_backup.drill_resources import (
     State,
 )
 from ue_backup.errors import PermanentFailure
+from ue_backup.hooks.rds import RdsHook
 from ue_backup.hooks.velero import VeleroHook
 from ue_backup.kube_names import FINISHED_PHASES, RESTORE_NAME_LABEL, modifiers_name
 
@@ -74,8 +75,8 @@ class DrillResources:
         return aws_client(self.r["aws_conn_id"], self.r["region"], service)
 
     @cached_property
-    def rds(self) -> Any:
-        return self._aws("rds")
+    def rds(self) -> RdsHook:
+        return RdsHook(aws_conn_id=self.r["aws_conn_id"], region_name=self.r["region"])
 
     @cached_property
     def memorydb(self) -> Any:
@@ -155,11 +156,8 @@ class DrillResources:
     # --- RDS -------------------------------------------------------------------------------
 
     def _rds_state(self) -> State:
-        try:
-            instance = self.rds.describe_db_instances(DBInstanceIdentifier=self.r["rds_instance"])[
-                "DBInstances"
-            ][0]
-        except self.rds.exceptions.DBInstanceNotFoundFault:
+        instance = self.rds.get_instance(self.r["rds_instance"])
+        if instance is None:
             return _gone()
         status = instance["DBInstanceStatus"]
         if status == "deleting":
@@ -170,11 +168,7 @@ class DrillResources:
 
     def _delete_rds(self) -> None:
         try:
-            self.rds.delete_db_instance(
-                DBInstanceIdentifier=self.r["rds_instance"],
-                SkipFinalSnapshot=True,
-                DeleteAutomatedBackups=True,
-            )
+            self.rds.delete_instance(self.r["rds_instance"])
         except ClientError as error:
             if _code(error) not in ("InvalidDBInstanceState", "DBInstanceNotFound"):
                 raise

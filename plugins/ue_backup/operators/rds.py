@@ -31,14 +31,6 @@ SNAPSHOT_FAILED = ("failed", "deleting", "deleted", "incompatible-restore")
 MAX_COPY_ATTEMPTS = 5
 
 
-def find_snapshot(conn: Any, snapshot_id: str) -> dict[str, Any] | None:
-    """The DB snapshot of that name, or None: how a retry finds what it made before."""
-    try:
-        return conn.describe_db_snapshots(DBSnapshotIdentifier=snapshot_id)["DBSnapshots"][0]
-    except conn.exceptions.DBSnapshotNotFoundFault:
-        return None
-
-
 class RdsStartSnapshotOperator(BackupSetMixin, AwsBaseOperator[RdsHook]):
     """Start the set's manual DB snapshot and return once its SnapshotCreateTime is fixed.
 
@@ -70,7 +62,7 @@ class RdsStartSnapshotOperator(BackupSetMixin, AwsBaseOperator[RdsHook]):
         self.check_interval = check_interval or TIME_FIXED_CHECK_SECONDS
 
     def _find(self, snapshot_id: str) -> dict[str, Any] | None:
-        return find_snapshot(self.hook.conn, snapshot_id)
+        return self.hook.get_snapshot(snapshot_id)
 
     def _ours(self, snapshot: dict[str, Any], backup_set: BackupSet) -> dict[str, Any]:
         """The snapshot, when its tags and instance say this set made it; else refuse."""
@@ -91,14 +83,13 @@ class RdsStartSnapshotOperator(BackupSetMixin, AwsBaseOperator[RdsHook]):
             snapshot = self._ours(snapshot, backup_set)
             self.log.info("RDS snapshot %s exists already (a retry): reusing it", snapshot_id)
             return snapshot
-        conn = self.hook.conn
         try:
-            snapshot = conn.create_db_snapshot(
-                DBSnapshotIdentifier=snapshot_id,
-                DBInstanceIdentifier=self.db_instance_identifier,
-                Tags=backup_set.tag_list,
-            )["DBSnapshot"]
-        except conn.exceptions.DBSnapshotAlreadyExistsFault:
+            snapshot = self.hook.create_snapshot(
+                snapshot_id=snapshot_id,
+                instance=self.db_instance_identifier,
+                tags=backup_set.tag_list,
+            )
+        except self.hook.conn.exceptions.DBSnapshotAlreadyExistsFault:
             # botocore retried a create whose answer was lost (5xx, dropped connection):
             # its first attempt made the snapshot
             snapshot = self._find(snapshot_id)
@@ -177,26 +168,18 @@ class RdsRestoreInstanceOperator(AwsBaseOperator[RdsHook]):
         self.tags = tags or {}
 
     def _instance(self, identifier: str) -> dict[str, Any] | None:
-        try:
-            return self.hook.conn.describe_db_instances(DBInstanceIdentifier=identifier)[
-                "DBInstances"
-            ][0]
-        except self.hook.conn.exceptions.DBInstanceNotFoundFault:
-            return None
+        return self.hook.get_instance(identifier)
 
     def _check_restore_time(self, restore_time: datetime) -> None:
         """Refuse a time outside the automated backups' restore window, before AWS is asked."""
-        backups = self.hook.conn.describe_db_instance_automated_backups(
-            DBInstanceIdentifier=self.source_instance_identifier
-        ).get("DBInstanceAutomatedBackups", [])
-        windows = [b["RestoreWindow"] for b in backups if b.get("RestoreWindow")]
-        if not windows:
+        window = self.hook.restore_window(self.source_instance_identifier)
+        if not window:
             raise PermanentFailure(
                 f"{self.source_instance_identifier} has no automated backups (retention 0?): "
                 "point-in-time restore is not possible"
             )
-        earliest = to_utc(windows[0].get("EarliestTime"))
-        latest = to_utc(windows[0].get("LatestTime"))
+        earliest = to_utc(window.get("EarliestTime"))
+        latest = to_utc(window.get("LatestTime"))
         if (earliest and restore_time < earliest) or (latest and restore_time > latest):
             raise PermanentFailure(
                 f"restore time {restore_time.isoformat()} is outside the restore window "
@@ -240,19 +223,17 @@ class RdsRestoreInstanceOperator(AwsBaseOperator[RdsHook]):
         }
         common = {k: v for k, v in common.items() if v not in (None, [])}
         if self.snapshot_id:
-            self.hook.conn.restore_db_instance_from_db_snapshot(
-                DBInstanceIdentifier=self.target_instance_identifier,
-                DBSnapshotIdentifier=self.snapshot_id,
-                **common,
+            self.hook.restore_from_snapshot(
+                target=self.target_instance_identifier, snapshot_id=self.snapshot_id, **common
             )
             how = f"snapshot {self.snapshot_id}"
         else:
             restore_time = to_utc(self.restore_time)
             self._check_restore_time(restore_time)
-            self.hook.conn.restore_db_instance_to_point_in_time(
-                SourceDBInstanceIdentifier=self.source_instance_identifier,
-                TargetDBInstanceIdentifier=self.target_instance_identifier,
-                RestoreTime=restore_time,
+            self.hook.restore_to_point_in_time(
+                source=self.source_instance_identifier,
+                target=self.target_instance_identifier,
+                restore_time=restore_time,
                 **common,
             )
             how = f"point in time {restore_time.isoformat()}"
@@ -294,7 +275,7 @@ class RdsCopySnapshotOperator(BackupSetMixin, AwsBaseOperator[RdsHook]):
         self.kms_key_id = kms_key_id
 
     def _find(self, snapshot_id: str) -> dict[str, Any] | None:
-        return find_snapshot(self.hook.conn, snapshot_id)
+        return self.hook.get_snapshot(snapshot_id)
 
     def execute(self, context: Any) -> dict[str, Any]:
         backup_set = self.backup_set(context)
@@ -311,15 +292,13 @@ class RdsCopySnapshotOperator(BackupSetMixin, AwsBaseOperator[RdsHook]):
             copy_id = backup_set.rds_snapshot_id + (f"-{attempt}" if attempt > 1 else "")
             copy = self._find(copy_id)
             if copy is None:
-                kwargs: dict[str, Any] = {
-                    "SourceDBSnapshotIdentifier": self.source_snapshot_arn,
-                    "TargetDBSnapshotIdentifier": copy_id,
-                    "SourceRegion": source_region,
-                    "Tags": backup_set.tag_list,
-                }
-                if self.kms_key_id:
-                    kwargs["KmsKeyId"] = self.kms_key_id
-                copy = self.hook.conn.copy_db_snapshot(**kwargs)["DBSnapshot"]
+                copy = self.hook.copy_snapshot(
+                    source_arn=self.source_snapshot_arn,
+                    target_id=copy_id,
+                    source_region=source_region,
+                    tags=backup_set.tag_list,
+                    kms_key_id=self.kms_key_id,
+                )
                 self.log.info(
                     "Copying RDS snapshot %s to %s as %s", self.source_snapshot_arn, region, copy_id
                 )

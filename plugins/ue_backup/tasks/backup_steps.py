@@ -24,6 +24,7 @@ from ue_backup.external_window import current_window, refusal
 from ue_backup.hooks.aws_backup import AwsBackupHook
 from ue_backup.hooks.ecd import EcdHook
 from ue_backup.hooks.memorydb import MemoryDbHook
+from ue_backup.hooks.rds import RdsHook
 from ue_backup.hooks.s3 import S3Hook
 from ue_backup.hooks.velero import VeleroHook
 from ue_backup.manifest import build_manifest, manifest_json, summary_table
@@ -101,9 +102,7 @@ def read_artifacts(settings: Mapping[str, Any], records: Mapping[str, Any]) -> d
     )
     if records.get("rds"):
         found["rds_snapshot"] = _unless_missing(
-            lambda: settings_client(settings, "rds").describe_db_snapshots(
-                DBSnapshotIdentifier=records["rds"]["id"]
-            )["DBSnapshots"][0]
+            lambda: settings_hook(RdsHook, settings).describe_snapshot(records["rds"]["id"])
         )
     if records.get("efs"):
         backup = settings_hook(AwsBackupHook, settings)
@@ -139,11 +138,9 @@ def read_copies(
     """Describe the cross-region copies, each in the region that holds it."""
     region = settings.get("copy_region")
     if records.get("rds_copy"):
-        rds = settings_client(settings, "rds", region=region)
+        rds = settings_hook(RdsHook, settings, region=region)
         found["rds_snapshot_copy"] = _unless_missing(
-            lambda: rds.describe_db_snapshots(DBSnapshotIdentifier=records["rds_copy"]["id"])[
-                "DBSnapshots"
-            ][0]
+            lambda: rds.describe_snapshot(records["rds_copy"]["id"])
         )
     if records.get("efs_copy"):
         home = settings_hook(AwsBackupHook, settings)

@@ -273,12 +273,11 @@ def _now() -> str:
 
 def verify_database(settings: Mapping[str, Any]) -> dict[str, Any]:
     """The new instance is ``available`` and has an endpoint (no SQL: see the module doc)."""
-    from ue_backup.aws import settings_client
+    from ue_backup.aws import settings_hook
+    from ue_backup.hooks.rds import RdsHook
 
     name = settings["rds_target"]
-    instance = settings_client(settings, "rds").describe_db_instances(DBInstanceIdentifier=name)[
-        "DBInstances"
-    ][0]
+    instance = settings_hook(RdsHook, settings).describe_instance(name)
     endpoint = instance.get("Endpoint") or {}
     problems = []
     if instance["DBInstanceStatus"] != "available":

@@ -24,6 +24,7 @@ from ue_backup.backup_set import COMPONENTS, BackupSet
 from ue_backup.config import ConfigError, InstallationConfig, load_config
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.ecd import EcdHook
+from ue_backup.hooks.rds import RdsHook
 from ue_backup.hooks.velero import VeleroHook
 from ue_backup.notifications import send_alert
 from ue_backup.tasks.rpo import ensure_alarms, rpo_settings
@@ -63,6 +64,14 @@ def check_params(params: Mapping[str, Any], conf: Mapping[str, Any]) -> list[str
 
 def _aws(cfg: InstallationConfig, client_type: str):
     return aws_client(cfg.aws_conn_id, cfg.region, client_type, botocore_config(cfg.aws_retries))
+
+
+def _rds(cfg: InstallationConfig) -> RdsHook:
+    return RdsHook(
+        aws_conn_id=cfg.aws_conn_id,
+        region_name=cfg.region,
+        config=botocore_config(cfg.aws_retries),
+    )
 
 
 def _probe(problems: list[str], field: str, what: str, call: Callable[[], Any]) -> Any:
@@ -113,9 +122,7 @@ def check_resources(cfg: InstallationConfig, wanted: set[str]) -> tuple[list[str
             problems,
             "database.rds_instance_identifier",
             f"RDS instance {cfg.database.rds_instance_identifier}",
-            lambda: _aws(cfg, "rds").describe_db_instances(
-                DBInstanceIdentifier=cfg.database.rds_instance_identifier
-            )["DBInstances"][0],
+            lambda: _rds(cfg).describe_instance(cfg.database.rds_instance_identifier),
         )
         if instance is not None:
             if not instance.get("MultiAZ"):

@@ -164,7 +164,7 @@ def still_writing(settings: Mapping[str, Any], job_id: str, status: str) -> str:
 
 def replaced_instance(settings: Mapping[str, Any]) -> str:
     """The name the switch-over gives the instance that was live (the switch-over's own)."""
-    from ue_backup.tasks.restore_steps import replaced_name
+    from ue_backup.switch_over import replaced_name
 
     return replaced_name(settings["rds_instance"], settings["restore_id"])
 
@@ -377,16 +377,15 @@ def database_now(settings: Mapping[str, Any]) -> str:
     Read as the switch-over reads it (status, ``PendingModifiedValues``): a
     rename RDS has not finished shows the old id ``renaming`` and no new id.
     """
+    from ue_backup.hooks.rds import RdsHook
     from ue_backup.switch_over import describe
-    from ue_backup.tasks.restore_steps import instance_states
 
-    rds = settings_client(settings, "rds")
     live, restored, aside = (
         settings["rds_instance"],
         settings["rds_target"],
         replaced_instance(settings),
     )
-    seen = instance_states(rds, (restored, live, aside))
+    seen = settings_hook(RdsHook, settings).instance_states((restored, live, aside))
     renaming = [name for name, instance in seen.items() if instance and instance.in_rename]
     if renaming:
         return (

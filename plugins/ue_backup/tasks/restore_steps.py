@@ -25,8 +25,9 @@ from ue_backup.config import ConfigError, InstallationConfig, load_config
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.aws_backup import AwsBackupHook
 from ue_backup.hooks.memorydb import MemoryDbHook
+from ue_backup.hooks.rds import RdsHook
 from ue_backup.hooks.velero import VeleroHook
-from ue_backup.names import MEMORYDB_CLUSTER_MAX, RDS_INSTANCE_MAX, RESTORE_ID_KEEP, fit
+from ue_backup.names import MEMORYDB_CLUSTER_MAX, RESTORE_ID_KEEP, fit
 from ue_backup.planning import RestorePlanError, plan_restore, to_utc
 from ue_backup.tasks.run_guard import refuse_while_running
 
@@ -79,11 +80,6 @@ def restore_names(installation: str, run_after: datetime) -> dict[str, str]:
         "rds_target": f"{rid}-db",
         "memorydb_target": fit(f"{rid}-agg", MEMORYDB_CLUSTER_MAX),
     }
-
-
-def replaced_name(live: str, rid: str) -> str:
-    """The name the live RDS instance is kept under once an in-place restore replaced it."""
-    return fit(f"{live}-replaced-{rid}", RDS_INSTANCE_MAX)
 
 
 def check_request(
@@ -295,16 +291,11 @@ def list_inventory(settings: Mapping[str, Any], cfg: InstallationConfig) -> dict
         return list_copy_inventory(settings, cfg)
     inventory = empty_inventory(cfg)
     if cfg.uses_rds:
-        rds = settings_client(settings, "rds")
-        pages = rds.get_paginator("describe_db_snapshots").paginate(
-            DBInstanceIdentifier=cfg.database.rds_instance_identifier, SnapshotType="manual"
+        rds = settings_hook(RdsHook, settings)
+        inventory["rds_snapshots"] = rds.list_manual_snapshots(
+            cfg.database.rds_instance_identifier
         )
-        inventory["rds_snapshots"] = [s for page in pages for s in page["DBSnapshots"]]
-        backups = rds.describe_db_instance_automated_backups(
-            DBInstanceIdentifier=cfg.database.rds_instance_identifier
-        ).get("DBInstanceAutomatedBackups", [])
-        windows = [b["RestoreWindow"] for b in backups if b.get("RestoreWindow")]
-        inventory["rds_restore_window"] = windows[0] if windows else None
+        inventory["rds_restore_window"] = rds.restore_window(cfg.database.rds_instance_identifier)
     if cfg.efs.aws_backup:
         hook = settings_hook(AwsBackupHook, settings)
         efs = settings_client(settings, "efs").describe_file_systems(
@@ -346,15 +337,9 @@ def list_copy_inventory(settings: Mapping[str, Any], cfg: InstallationConfig) ->
     region = settings["region"]
     inventory = empty_inventory(cfg)
     if cfg.uses_rds:
-        pages = (
-            settings_client(settings, "rds")
-            .get_paginator("describe_db_snapshots")
-            .paginate(SnapshotType="manual")
-        )
         inventory["rds_snapshots"] = [
             snapshot
-            for page in pages
-            for snapshot in page["DBSnapshots"]
+            for snapshot in settings_hook(RdsHook, settings).list_manual_snapshots()
             if _tag_value(snapshot.get("TagList"), INSTALLATION_TAG) == cfg.installation
         ]
     vault = vault_in(cfg, region)
@@ -546,88 +531,6 @@ def plan_table(plan: Mapping[str, Any]) -> str:
         of_set = f" (set {rejected['backup_set']})" if rejected.get("backup_set") else ""
         lines.append(f"passed over {rejected['time']}{of_set}: {rejected['reason']}")
     return "\n".join(lines)
-
-
-def switch_over_database(
-    settings: Mapping[str, Any], timeout_seconds: float | None = None
-) -> dict[str, Any]:
-    """In place: the restored instance takes the live instance's name; the old one is kept.
-
-    The live instance is renamed ``<name>-replaced-<restore id>`` (kept for
-    the operator to delete), then the restored one gets the live name, so
-    the platform's endpoint needs no change. RDS renames asynchronously (the
-    old id ``renaming``, the new one not found for a while), so each move is
-    decided by ``switch_over.next_step`` from the three ids' states, polled
-    until the restored instance is ``available`` under the live name and its
-    old id gone; a retry asks the same way and goes on where RDS is.
-    """
-    import time
-
-    from ue_backup.switch_over import (
-        SWITCH_OVER_MINUTES,
-        SWITCH_OVER_POLL_SECONDS,
-        describe,
-        next_step,
-    )
-    from ue_backup.transient import is_transient
-    from ue_backup.triggers.waits import poll_interval
-
-    rds = settings_client(settings, "rds")
-    live, restored = settings["rds_instance"], settings["rds_target"]
-    aside = replaced_name(live, settings["restore_id"])
-    interval = poll_interval(SWITCH_OVER_POLL_SECONDS)
-    timeout_seconds = SWITCH_OVER_MINUTES * 60 if timeout_seconds is None else timeout_seconds
-    deadline = time.monotonic() + timeout_seconds
-    renamed: list[str] = []
-    seen: dict[str, Any] = {}
-    doubt = None  # a state that made no sense once: read again before believing it
-    while True:
-        try:
-            # Each rename's old id before its new one: a rename ending between two reads
-            # then shows both ids (wait), never neither.
-            seen = instance_states(rds, (restored, live, aside))
-        except Exception as error:
-            if not is_transient(error):
-                raise
-            log.warning("RDS did not answer (%s): not yet", error)
-        else:
-            step = next_step(live, aside, restored, seen)
-            if step.kind == "done":
-                log.info("RDS switch-over of %s done: %s", live, step.why)
-                return {"live": live, "replaced": aside, "renamed": renamed}
-            if step.kind == "stuck" and doubt == step.why:
-                raise PermanentFailure(f"RDS switch-over of {live} cannot go on: {step.why}")
-            doubt = step.why if step.kind == "stuck" else None
-            if step.kind == "rename":
-                log.info("Renaming RDS instance %s to %s (%s)", step.old, step.new, step.why)
-                rds.modify_db_instance(
-                    DBInstanceIdentifier=step.old,
-                    NewDBInstanceIdentifier=step.new,
-                    ApplyImmediately=True,
-                )
-                renamed.append(f"{step.old} -> {step.new}")
-                continue
-            log.info("RDS switch-over of %s: not yet (%s)", live, step.why)
-        if time.monotonic() > deadline:
-            raise TimeoutError(
-                f"RDS switch-over of {live} not done after {timeout_seconds:.0f} s: "
-                f"{describe(seen)}; a retry goes on from these states"
-            )
-        time.sleep(interval)
-
-
-def instance_states(rds: Any, names: tuple[str, ...]) -> dict[str, Any]:
-    """Each id's ``switch_over.Instance``, or None where RDS does not know it (yet or any more)."""
-    from ue_backup.switch_over import Instance
-
-    states: dict[str, Any] = {}
-    for name in names:
-        try:
-            found = rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"]
-        except rds.exceptions.DBInstanceNotFoundFault:
-            found = []
-        states[name] = Instance.of(found[0]) if found else None
-    return states
 
 
 def restore_report(

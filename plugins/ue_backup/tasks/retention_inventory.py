@@ -21,11 +21,11 @@ from typing import Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-from ue_backup.aws import aws_client
 from ue_backup.backup_set import INSTALLATION_LABEL, tag_dict
 from ue_backup.config import InstallationConfig
 from ue_backup.hooks.aws_backup import AwsBackupHook
 from ue_backup.hooks.memorydb import MemoryDbHook
+from ue_backup.hooks.rds import RdsHook
 from ue_backup.hooks.velero import VeleroHook
 from ue_backup.retention_artifacts import (
     Artifact,
@@ -42,12 +42,8 @@ log = logging.getLogger(__name__)
 
 
 def _rds(conn_id: str, region: str, home: str) -> list[Artifact]:
-    pages = (
-        aws_client(conn_id, region, "rds")
-        .get_paginator("describe_db_snapshots")
-        .paginate(SnapshotType="manual")
-    )
-    return [rds_snapshot(s, region, home) for page in pages for s in page["DBSnapshots"]]
+    hook = RdsHook(aws_conn_id=conn_id, region_name=region)
+    return [rds_snapshot(s, region, home) for s in hook.list_manual_snapshots()]
 
 
 def _recovery_points(conn_id: str, region: str, home: str, vault: str) -> list[Artifact]:

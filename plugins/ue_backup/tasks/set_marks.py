@@ -20,10 +20,11 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from ue_backup.aws import settings_client, settings_hook
+from ue_backup.aws import settings_hook
 from ue_backup.backup_set import VERIFIED_TAG, WINDOW_TAG
 from ue_backup.hooks.aws_backup import AwsBackupHook
 from ue_backup.hooks.memorydb import MemoryDbHook
+from ue_backup.hooks.rds import RdsHook
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,7 @@ def mark_set(
     for key, region in (("rds_snapshot", home), ("rds_snapshot_copy", copy)):
         if found.get(key) and region:
             arn = found[key]["DBSnapshotArn"]
-            rds = settings_client(settings, "rds", region)
-            rds.add_tags_to_resource(ResourceName=arn, Tags=tag_list)
+            settings_hook(RdsHook, settings, region).add_tags(arn, tag_list)
             marked.append(arn)
     for key, region in (("recovery_point", home), ("recovery_point_copy", copy)):
         if found.get(key) and region:

@@ -1,4 +1,4 @@
-"""The switch-over on the sandbox's RDS, which renames asynchronously as AWS does.
+"""The switch-over (``RdsSwitchOverOperator``) on the sandbox's RDS, which renames asynchronously.
 
 Right after a rename the old id is ``renaming`` and the new one not found; the
 switch-over must wait through that (the DBInstanceAvailable waiter raises at
@@ -11,7 +11,8 @@ import pytest
 
 from sandbox.aws.fixtures import create_db_instance
 from ue_backup.errors import PermanentFailure
-from ue_backup.tasks.restore_steps import replaced_name, switch_over_database
+from ue_backup.operators.rds_switch_over import RdsSwitchOverOperator
+from ue_backup.switch_over import replaced_name
 
 LIVE, RID = "ue-db", "ue-test-r260101000000"
 RESTORED = f"{RID}-db"
@@ -36,6 +37,20 @@ def settings(rds):
         "rds_target": RESTORED,
         "restore_id": RID,
     }
+
+
+def switch_over_database(settings, timeout_seconds=None):
+    """The DAG's switch-over task, its waits run in this process (the trigger, inline)."""
+    return RdsSwitchOverOperator(
+        task_id="switch_over_database",
+        live_instance=settings["rds_instance"],
+        restored_instance=settings["rds_target"],
+        restore_id=settings["restore_id"],
+        attempt_seconds=timeout_seconds,
+        deferrable=False,
+        aws_conn_id=settings["aws_conn_id"],
+        region_name=settings["region"],
+    ).execute({})
 
 
 def status(rds, name):
