@@ -47,13 +47,13 @@ from airflow.sdk import DAG, Param, task
 from ue_backup.backup_set import COMPONENTS
 from ue_backup.compat import TriggerRule
 from ue_backup.dag_support import (
+    BACKUP,
     BACKUP_SET_ASSET,
     START_DATE,
     backup_schedule,
     default_args,
     fail_run_if_any_task_failed,
     only_if,
-    setting,
     xcom,
 )
 from ue_backup.operators.aws_backup import (
@@ -80,16 +80,18 @@ from ue_backup.sensors.rds import RdsSnapshotAvailableSensor
 from ue_backup.sensors.velero import VeleroBackupCompletedSensor
 from ue_backup.triggers.waits import critical_path_wait
 
+# The run's settings are preflight's BackupRunSettings (ue_backup.run_settings): BACKUP.<field>
+# is its template, and a field the model does not have fails this file's import.
 # Every AWS step retries as the configuration says (aws_retries; ue_backup.aws).
-RETRIES = {"botocore_config": setting("aws_botocore_config")}
-AWS = {"aws_conn_id": setting("aws_conn_id"), "region_name": setting("region"), **RETRIES}
+RETRIES = {"botocore_config": BACKUP.aws_botocore_config}
+AWS = {"aws_conn_id": BACKUP.aws_conn_id, "region_name": BACKUP.region, **RETRIES}
 COPY_REGION = {
-    "aws_conn_id": setting("aws_conn_id"),
-    "region_name": setting("copy_region"),
+    "aws_conn_id": BACKUP.aws_conn_id,
+    "region_name": BACKUP.copy_region,
     **RETRIES,
 }
-K8S = {"kubernetes_conn_id": setting("kubernetes_conn_id")}
-SET = {"backup_set_id": setting("backup_set")}
+K8S = {"kubernetes_conn_id": BACKUP.kubernetes_conn_id}
+SET = {"backup_set_id": BACKUP.backup_set}
 
 with DAG(
     dag_id="ue_backup",
@@ -127,7 +129,7 @@ with DAG(
 
         return run_preflight(params or {}, context)
 
-    @task(pre_execute=only_if("cold_window", "external"))
+    @task(pre_execute=only_if(BACKUP.cold_window, "external"))
     def check_external_window(**context: Any) -> dict[str, Any]:
         """External mode: inside the platform's window, every ECD stopped, time to finish."""
         from ue_backup.tasks.backup_steps import check_external_window as check
@@ -140,41 +142,41 @@ with DAG(
     # --- the cold window ---------------------------------------------------------
     suspend = EcdSuspendOperator(
         task_id="suspend_workflows",
-        namespace=setting("namespace"),
-        label_selector=setting("ecd_label_selector"),
-        names=setting("ecd_names"),
-        max_window_minutes=setting("max_window_minutes"),
-        active=setting("managed_window"),
-        suspended_by=setting("backup_set"),
+        namespace=BACKUP.namespace,
+        label_selector=BACKUP.ecd_label_selector,
+        names=BACKUP.ecd_names,
+        max_window_minutes=BACKUP.max_window_minutes,
+        active=BACKUP.managed_window,
+        suspended_by=BACKUP.backup_set,
         # after the external-window check, which is skipped in a managed window
         trigger_rule=TriggerRule.NONE_FAILED,
         **K8S,
     )
     drained = EcdDrainedSensor(
         task_id="wait_workflows_drained",
-        namespace=setting("namespace"),
+        namespace=BACKUP.namespace,
         names=xcom("suspend_workflows", "selected"),  # every selected ECD's pods
-        drain_timeout_minutes=setting("drain_timeout_minutes"),
+        drain_timeout_minutes=BACKUP.drain_timeout_minutes,
         **K8S,
         **critical_path_wait(),
     )
     rds = RdsStartSnapshotOperator(
         task_id="rds_snapshot",
-        db_instance_identifier=setting("rds_instance"),
+        db_instance_identifier=BACKUP.rds_instance,
         trigger_rule=TriggerRule.NONE_FAILED,
-        pre_execute=only_if("rds_instance"),
+        pre_execute=only_if(BACKUP.rds_instance),
         **SET,
         **AWS,
     )
     efs = AwsBackupStartEfsBackupJobOperator(
         task_id="efs_backup",
-        file_system_id=setting("efs_file_system_id"),
-        backup_vault_name=setting("backup_vault"),
-        iam_role_arn=setting("backup_role_arn"),
-        lifecycle=setting("backup_lifecycle"),
-        complete_window_minutes=setting("backup_complete_window_minutes"),
+        file_system_id=BACKUP.efs_file_system_id,
+        backup_vault_name=BACKUP.backup_vault,
+        iam_role_arn=BACKUP.backup_role_arn,
+        lifecycle=BACKUP.backup_lifecycle,
+        complete_window_minutes=BACKUP.backup_complete_window_minutes,
         trigger_rule=TriggerRule.NONE_FAILED,
-        pre_execute=only_if("efs_method", "aws_backup"),
+        pre_execute=only_if(BACKUP.efs_method, "aws_backup"),
         **SET,
         **AWS,
     )
@@ -186,9 +188,9 @@ with DAG(
     )
     datasync = DataSyncStartCopyOperator(
         task_id="datasync_copy",
-        task_arn=setting("datasync_task_arn"),
+        task_arn=BACKUP.datasync_task_arn,
         trigger_rule=TriggerRule.NONE_FAILED,
-        pre_execute=only_if("efs_method", "datasync"),
+        pre_execute=only_if(BACKUP.efs_method, "datasync"),
         **SET,
         **AWS,
     )
@@ -200,27 +202,27 @@ with DAG(
     )
     memorydb = MemoryDbCreateSnapshotOperator(
         task_id="memorydb_snapshot",
-        cluster_name=setting("memorydb_cluster"),
+        cluster_name=BACKUP.memorydb_cluster,
         trigger_rule=TriggerRule.NONE_FAILED,
-        pre_execute=only_if("memorydb_cluster"),
+        pre_execute=only_if(BACKUP.memorydb_cluster),
         **SET,
         **AWS,
     )
     velero = VeleroCreateBackupOperator(
         task_id="velero_backup",
-        velero_namespace=setting("velero_namespace"),
-        included_namespaces=setting("velero_included_namespaces"),
-        storage_location=setting("velero_storage_location"),
-        ttl=setting("velero_ttl"),
+        velero_namespace=BACKUP.velero_namespace,
+        included_namespaces=BACKUP.velero_included_namespaces,
+        storage_location=BACKUP.velero_storage_location,
+        ttl=BACKUP.velero_ttl,
         trigger_rule=TriggerRule.NONE_FAILED,
-        pre_execute=only_if("velero_namespace"),
+        pre_execute=only_if(BACKUP.velero_namespace),
         **SET,
         **K8S,
     )
     resume = EcdResumeOperator(
         task_id="resume_workflows",
-        namespace=setting("namespace"),
-        owners=setting("backup_set"),
+        namespace=BACKUP.namespace,
+        owners=BACKUP.backup_set,
         # judged before resuming: every ECD stayed stopped while the copies ran
         windows=[xcom("suspend_workflows"), xcom("check_external_window")],
         retries=5,
@@ -248,8 +250,8 @@ with DAG(
     velero_done = VeleroBackupCompletedSensor(
         task_id="wait_velero_backup",
         name=xcom("velero_backup", "name"),
-        namespace=setting("velero_namespace"),
-        allow_partially_failed=setting("velero_allow_partially_failed"),
+        namespace=BACKUP.velero_namespace,
+        allow_partially_failed=BACKUP.velero_allow_partially_failed,
         **K8S,
     )
     rds >> rds_available
@@ -260,8 +262,8 @@ with DAG(
     rds_copy = RdsCopySnapshotOperator(
         task_id="copy_rds_snapshot",
         source_snapshot_arn=xcom("rds_snapshot", "arn"),
-        kms_key_id=setting("copy_rds_kms_key_id"),
-        pre_execute=only_if("copy_rds"),
+        kms_key_id=BACKUP.copy_rds_kms_key_id,
+        pre_execute=only_if(BACKUP.copy_rds),
         **SET,
         **COPY_REGION,
     )
@@ -271,11 +273,11 @@ with DAG(
     efs_copy = AwsBackupStartCopyJobOperator(
         task_id="copy_efs_recovery_point",
         recovery_point_arn=xcom("efs_backup", "recovery_point_arn"),
-        source_vault_name=setting("backup_vault"),
-        destination_vault_arn=setting("copy_backup_vault_arn"),
-        iam_role_arn=setting("backup_role_arn"),
-        lifecycle=setting("backup_lifecycle"),
-        pre_execute=only_if("copy_efs"),
+        source_vault_name=BACKUP.backup_vault,
+        destination_vault_arn=BACKUP.copy_backup_vault_arn,
+        iam_role_arn=BACKUP.backup_role_arn,
+        lifecycle=BACKUP.backup_lifecycle,
+        pre_execute=only_if(BACKUP.copy_efs),
         **SET,
         **AWS,
     )
@@ -286,8 +288,8 @@ with DAG(
     )
     memorydb_export = MemoryDbExportSnapshotOperator(
         task_id="export_memorydb_snapshot",
-        bucket=setting("memorydb_export_bucket"),
-        pre_execute=only_if("copy_memorydb"),
+        bucket=BACKUP.memorydb_export_bucket,
+        pre_execute=only_if(BACKUP.copy_memorydb),
         **SET,
         **AWS,
     )
@@ -298,9 +300,9 @@ with DAG(
     )
     memorydb_copy = MemoryDbCopyExportOperator(
         task_id="copy_memorydb_snapshot",
-        export_bucket=setting("memorydb_export_bucket"),
-        target_bucket=setting("memorydb_copy_bucket"),
-        destination_region=setting("copy_region"),
+        export_bucket=BACKUP.memorydb_export_bucket,
+        target_bucket=BACKUP.memorydb_copy_bucket,
+        destination_region=BACKUP.copy_region,
         **SET,
         **AWS,
     )

@@ -36,7 +36,7 @@ import airflow.sdk.definitions.decorators  # noqa: F401
 from airflow.sdk import DAG, Param, task
 
 from ue_backup.compat import TriggerRule
-from ue_backup.dag_support import START_DATE, default_args, only_if, retention_schedule
+from ue_backup.dag_support import RETENTION, START_DATE, default_args, only_if, retention_schedule
 
 with DAG(
     dag_id="ue_backup_retention",
@@ -88,7 +88,7 @@ with DAG(
         ti = context["ti"]
         return run_plan(ti.xcom_pull(task_ids="validate"), ti.xcom_pull(task_ids="inventory"))
 
-    @task(pre_execute=only_if("apply", task_id="validate"))
+    @task(pre_execute=only_if(RETENTION.apply))
     def delete(**context: Any) -> dict[str, Any]:
         """Delete the artifacts of the sets the plan gives up (skipped in a dry run)."""
         from ue_backup.tasks.retention_delete import delete as run_delete

@@ -58,11 +58,12 @@ from airflow.sdk import DAG, Param, task
 from ue_backup.backup_set import COMPONENTS
 from ue_backup.compat import TriggerRule
 from ue_backup.dag_support import (
+    PLANNED,
+    RESTORE,
     START_DATE,
     default_args,
     fail_run_if_any_task_failed,
     only_if,
-    setting,
     xcom,
 )
 from ue_backup.operators.aws_backup import AwsBackupStartEfsRestoreJobOperator
@@ -89,26 +90,23 @@ from ue_backup.switch_over import SWITCH_OVER_TIMEOUT
 from ue_backup.tasks.restore_commit import discard_needed
 from ue_backup.triggers.waits import critical_path_wait
 
-S = {"task_id": "validate"}
+# validate's RestoreRunSettings and plan's RestorePlanResult (ue_backup.run_settings):
+# RESTORE.<field> and PLANNED.<field> are their templates, checked when this file is parsed.
 # Every AWS step retries as the configuration says (aws_retries; ue_backup.aws).
 AWS = {
-    "aws_conn_id": setting("aws_conn_id", **S),
-    "region_name": setting("region", **S),
-    "botocore_config": setting("aws_botocore_config", **S),
+    "aws_conn_id": RESTORE.aws_conn_id,
+    "region_name": RESTORE.region,
+    "botocore_config": RESTORE.aws_botocore_config,
 }
-K8S = {"kubernetes_conn_id": setting("kubernetes_conn_id", **S)}
+K8S = {"kubernetes_conn_id": RESTORE.kubernetes_conn_id}
 MOUNT = "/efs"
 # The restore's id, which names what it creates (double quotes: it is also shell-quoted).
-RID = '{{ ti.xcom_pull(task_ids="validate")["restore_id"] }}'
+RID = RESTORE.restore_id
 # This restore's EFS directory is named after a time past the suspension (empty side by side).
 SINCE = (
     '{{ restore_dir_name_since((ti.xcom_pull(task_ids="suspend_workflows") or {})'
     '.get("window_start")) }}'
 )
-
-
-def planned(key: str) -> str:
-    return xcom("plan", key)
 
 
 with DAG(
@@ -200,46 +198,46 @@ with DAG(
 
     suspend = EcdSuspendOperator(
         task_id="suspend_workflows",
-        namespace=setting("namespace", **S),
-        label_selector=setting("ecd_label_selector", **S),
-        names=setting("ecd_names", **S),
-        max_window_minutes=setting("max_window_minutes", **S),
-        suspended_by=setting("restore_id", **S),
-        active=setting("in_place", **S),
+        namespace=RESTORE.namespace,
+        label_selector=RESTORE.ecd_label_selector,
+        names=RESTORE.ecd_names,
+        max_window_minutes=RESTORE.max_window_minutes,
+        suspended_by=RESTORE.restore_id,
+        active=RESTORE.in_place,
         **K8S,
     )
     drained = EcdDrainedSensor(
         task_id="wait_workflows_drained",
-        namespace=setting("namespace", **S),
+        namespace=RESTORE.namespace,
         names=xcom("suspend_workflows", "selected"),  # every selected ECD's pods
-        drain_timeout_minutes=setting("drain_timeout_minutes", **S),
+        drain_timeout_minutes=RESTORE.drain_timeout_minutes,
         **K8S,
         **critical_path_wait(),
     )
     rds = RdsRestoreInstanceOperator(
         task_id="restore_database",
-        target_instance_identifier=setting("rds_target", **S),
-        source_instance_identifier=setting("rds_shape_source", **S),
-        snapshot_id=planned("rds_snapshot_id"),
-        restore_time=planned("rds_restore_time"),
+        target_instance_identifier=RESTORE.rds_target,
+        source_instance_identifier=RESTORE.rds_shape_source,
+        snapshot_id=PLANNED.rds_snapshot_id,
+        restore_time=PLANNED.rds_restore_time,
         tags={"ue-backup:restore": RID},
-        pre_execute=only_if("restore_database", task_id="plan"),
+        pre_execute=only_if(PLANNED.restore_database),
         **AWS,
     )
     rds_ready = RdsInstanceAvailableSensor(
         task_id="wait_database",
-        resource_id=setting("rds_target", **S),
+        resource_id=RESTORE.rds_target,
         **AWS,
         **critical_path_wait(),
     )
     efs = AwsBackupStartEfsRestoreJobOperator(
         task_id="restore_efs",
-        recovery_point_arn=planned("recovery_point_arn"),
-        iam_role_arn=setting("backup_role_arn", **S),
+        recovery_point_arn=PLANNED.recovery_point_arn,
+        iam_role_arn=RESTORE.backup_role_arn,
         idempotency_token=f"{RID}-efs",
-        file_system_id=setting("efs_file_system_id", **S),
-        new_file_system="{{ not ti.xcom_pull(task_ids='validate')['in_place'] }}",
-        pre_execute=only_if("restore_efs", task_id="plan"),
+        file_system_id=RESTORE.efs_file_system_id,
+        new_file_system=f"{{{{ not {RESTORE.in_place.expression} }}}}",
+        pre_execute=only_if(PLANNED.restore_efs),
         **AWS,
     )
     efs_ready = AwsBackupRestoreJobCompletedSensor(
@@ -250,23 +248,23 @@ with DAG(
     )
     memorydb = MemoryDbRestoreClusterOperator(
         task_id="restore_memorydb",
-        snapshot_name=planned("memorydb_snapshot_name"),
-        snapshot_arns=planned("memorydb_snapshot_arns"),
-        node_type=planned("memorydb_node_type"),
-        num_shards=planned("memorydb_num_shards"),
-        target_cluster_name=setting("memorydb_target", **S),
-        source_cluster_name=setting("memorydb_shape_source", **S),
-        pre_execute=only_if("restore_memorydb", task_id="plan"),
+        snapshot_name=PLANNED.memorydb_snapshot_name,
+        snapshot_arns=PLANNED.memorydb_snapshot_arns,
+        node_type=PLANNED.memorydb_node_type,
+        num_shards=PLANNED.memorydb_num_shards,
+        target_cluster_name=RESTORE.memorydb_target,
+        source_cluster_name=RESTORE.memorydb_shape_source,
+        pre_execute=only_if(PLANNED.restore_memorydb),
         **AWS,
     )
     memorydb_ready = MemoryDbClusterAvailableSensor(
         task_id="wait_memorydb",
-        resource_id=setting("memorydb_target", **S),
+        resource_id=RESTORE.memorydb_target,
         **AWS,
         **critical_path_wait(),
     )
 
-    @task(pre_execute=only_if("restore_efs", task_id="plan"))
+    @task(pre_execute=only_if(PLANNED.restore_efs))
     def restored_file_system(**context: Any) -> dict[str, Any]:
         """Where the EFS data was restored (new or live file system), made mountable."""
         from ue_backup.tasks.restore_steps import restored_file_system as find
@@ -277,17 +275,17 @@ with DAG(
     efs_mountable = EfsMountTargetsAvailableSensor(
         task_id="wait_efs_mount_targets",
         resource_id=xcom("restored_file_system", "file_system_id"),
-        pre_execute=only_if("restore_efs", task_id="plan"),
+        pre_execute=only_if(PLANNED.restore_efs),
         **AWS,
         **critical_path_wait(short=True),
     )
 
     efs_job = {
-        "namespace": setting("namespace", **S),
+        "namespace": RESTORE.namespace,
         "file_system_id": xcom("restored_file_system", "file_system_id"),
         "claim_name": f"{RID}-efs",
-        "image": setting("purge_image", **S),
-        "pre_execute": only_if("restore_efs", task_id="plan"),
+        "image": RESTORE.purge_image,
+        "pre_execute": only_if(PLANNED.restore_efs),
         **K8S,
         **critical_path_wait(short=True),
     }
@@ -308,7 +306,7 @@ with DAG(
 
     @task(
         trigger_rule=TriggerRule.NONE_FAILED,
-        pre_execute=only_if("in_place", task_id="validate"),
+        pre_execute=only_if(RESTORE.in_place),
     )
     def commit_point(**context: Any) -> dict[str, Any]:
         """In place: every restored component is ready; from here the live system changes."""
@@ -320,10 +318,10 @@ with DAG(
     # asynchronous rename is waited for in the triggerer (RdsSwitchOverOperator).
     switch_over = RdsSwitchOverOperator(
         task_id="switch_over_database",
-        live_instance=setting("rds_instance", **S),
-        restored_instance=setting("rds_target", **S),
+        live_instance=RESTORE.rds_instance,
+        restored_instance=RESTORE.rds_target,
         restore_id=RID,
-        pre_execute=only_if("switch_over_database", task_id="plan"),
+        pre_execute=only_if(PLANNED.switch_over_database),
         execution_timeout=SWITCH_OVER_TIMEOUT,  # its attempt gives up before, naming the states
         **AWS,
     )
@@ -344,27 +342,27 @@ with DAG(
         retries=5,
         **{
             **efs_job,
-            "file_system_id": setting("efs_file_system_id", **S),
+            "file_system_id": RESTORE.efs_file_system_id,
             "pre_execute": discard_needed,
         },
     ).as_teardown(setups=suspend)
 
     velero = VeleroCreateRestoreOperator(
         task_id="restore_kubernetes",
-        backup_set_id=planned("velero_backup_set"),
-        velero_namespace=setting("velero_namespace", **S),
-        backup_name=planned("velero_backup_name"),
+        backup_set_id=PLANNED.velero_backup_set,
+        velero_namespace=RESTORE.velero_namespace,
+        backup_name=PLANNED.velero_backup_name,
         restore_name=RID,
-        ecd_namespaces=[setting("namespace", **S)],
+        ecd_namespaces=[RESTORE.namespace],
         existing_resource_policy="none",
         trigger_rule=TriggerRule.NONE_FAILED,
-        pre_execute=only_if("restore_velero", task_id="plan"),
+        pre_execute=only_if(PLANNED.restore_velero),
         **K8S,
     )
     velero_done = VeleroRestoreCompletedSensor(
         task_id="wait_kubernetes",
         name=xcom("restore_kubernetes", "name"),
-        namespace=setting("velero_namespace", **S),
+        namespace=RESTORE.velero_namespace,
         **K8S,
         **critical_path_wait(),
     )

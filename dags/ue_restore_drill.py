@@ -45,11 +45,11 @@ from airflow.sdk import DAG, Param, task
 
 from ue_backup.compat import TriggerRule
 from ue_backup.dag_support import (
+    DRILL,
     START_DATE,
     default_args,
     drill_schedule,
     fail_run_if_any_task_failed,
-    setting,
     xcom,
 )
 from ue_backup.drill_dag import DrillReportNotifier, drill_step
@@ -72,21 +72,18 @@ from ue_backup.tasks.drill_steps import (
 )
 from ue_backup.triggers.waits import critical_path_wait
 
-S = {"task_id": "prepare"}
+# prepare's DrillRunSettings (ue_backup.run_settings): DRILL.<field> is its template,
+# checked when this file is parsed.
 # Every AWS step retries as the configuration says (aws_retries; ue_backup.aws).
 AWS = {
-    "aws_conn_id": setting("aws_conn_id", **S),
-    "region_name": setting("region", **S),
-    "botocore_config": setting("aws_botocore_config", **S),
+    "aws_conn_id": DRILL.aws_conn_id,
+    "region_name": DRILL.region,
+    "botocore_config": DRILL.aws_botocore_config,
 }
-K8S = {"kubernetes_conn_id": setting("kubernetes_conn_id", **S)}
+K8S = {"kubernetes_conn_id": DRILL.kubernetes_conn_id}
 MOUNT = "/efs"
 # The drill's id, which names what it creates (double quotes: it is also shell-quoted).
-DID = '{{ ti.xcom_pull(task_ids="prepare")["drill_id"] }}'
-
-
-def drilled(key: str) -> str:
-    return setting(key, **S)
+DID = DRILL.drill_id
 
 
 with DAG(
@@ -134,17 +131,17 @@ with DAG(
     # --- the database ------------------------------------------------------------------
     restore_database = RdsRestoreInstanceOperator(
         task_id="restore_database",
-        target_instance_identifier=drilled("rds_target"),
-        source_instance_identifier=drilled("rds_instance"),
-        snapshot_id=drilled("rds_snapshot_id"),
-        restore_time=drilled("rds_restore_time"),
-        tags=drilled("tags"),
-        pre_execute=drill_step("restore_database"),
+        target_instance_identifier=DRILL.rds_target,
+        source_instance_identifier=DRILL.rds_instance,
+        snapshot_id=DRILL.rds_snapshot_id,
+        restore_time=DRILL.rds_restore_time,
+        tags=DRILL.tags,
+        pre_execute=drill_step(DRILL.restore_database),
         **AWS,
     )
     wait_database = RdsInstanceAvailableSensor(
         task_id="wait_database",
-        resource_id=drilled("rds_target"),
+        resource_id=DRILL.rds_target,
         **AWS,
         **critical_path_wait(),
     )
@@ -159,12 +156,12 @@ with DAG(
     # --- EFS ---------------------------------------------------------------------------
     restore_efs = AwsBackupStartEfsRestoreJobOperator(
         task_id="restore_efs",
-        recovery_point_arn=drilled("recovery_point_arn"),
-        iam_role_arn=drilled("backup_role_arn"),
-        idempotency_token=drilled("efs_token"),
-        file_system_id=drilled("efs_file_system_id"),
+        recovery_point_arn=DRILL.recovery_point_arn,
+        iam_role_arn=DRILL.backup_role_arn,
+        idempotency_token=DRILL.efs_token,
+        file_system_id=DRILL.efs_file_system_id,
         new_file_system=True,
-        pre_execute=drill_step("restore_efs"),
+        pre_execute=drill_step(DRILL.restore_efs),
         **AWS,
     )
     wait_efs = AwsBackupRestoreJobCompletedSensor(
@@ -191,22 +188,22 @@ with DAG(
         **critical_path_wait(short=True),
     )
     efs_job = {
-        "namespace": drilled("drill_namespace"),
+        "namespace": DRILL.drill_namespace,
         "file_system_id": xcom("drill_file_system", "file_system_id"),
-        "claim_name": drilled("efs_claim"),
-        "image": drilled("job_image"),
+        "claim_name": DRILL.efs_claim,
+        "image": DRILL.job_image,
         **K8S,
     }
     purge_efs = KubeEfsJobOperator(
         task_id="purge_efs",
-        job_name=drilled("place_job"),
+        job_name=DRILL.place_job,
         script=place_restored_tree(MOUNT, DID),
         **efs_job,
         **critical_path_wait(short=True),
     )
     check_efs = KubeEfsJobOperator(
         task_id="check_efs",
-        job_name=drilled("check_job"),
+        job_name=DRILL.check_job,
         script=tree_check_script(MOUNT),
         **efs_job,
         **critical_path_wait(result_read=True, short=True),  # verify_efs reads its log
@@ -225,19 +222,19 @@ with DAG(
     # --- MemoryDB ------------------------------------------------------------------------
     restore_memorydb = MemoryDbRestoreClusterOperator(
         task_id="restore_memorydb",
-        snapshot_name=drilled("memorydb_snapshot_name"),
-        snapshot_arns=drilled("memorydb_snapshot_arns"),
-        node_type=drilled("memorydb_node_type"),
-        num_shards=drilled("memorydb_num_shards"),
-        target_cluster_name=drilled("memorydb_target"),
-        source_cluster_name=drilled("memorydb_cluster"),
-        tags=drilled("tags"),
-        pre_execute=drill_step("restore_memorydb"),
+        snapshot_name=DRILL.memorydb_snapshot_name,
+        snapshot_arns=DRILL.memorydb_snapshot_arns,
+        node_type=DRILL.memorydb_node_type,
+        num_shards=DRILL.memorydb_num_shards,
+        target_cluster_name=DRILL.memorydb_target,
+        source_cluster_name=DRILL.memorydb_cluster,
+        tags=DRILL.tags,
+        pre_execute=drill_step(DRILL.restore_memorydb),
         **AWS,
     )
     wait_memorydb = MemoryDbClusterAvailableSensor(
         task_id="wait_memorydb",
-        resource_id=drilled("memorydb_target"),
+        resource_id=DRILL.memorydb_target,
         **AWS,
         **critical_path_wait(),
     )
@@ -252,23 +249,23 @@ with DAG(
     # --- Kubernetes ------------------------------------------------------------------------
     restore_kubernetes = VeleroCreateRestoreOperator(
         task_id="restore_kubernetes",
-        backup_set_id=drilled("velero_backup_set"),
-        velero_namespace=drilled("velero_namespace"),
-        backup_name=drilled("velero_backup_name"),
-        restore_name=drilled("velero_restore"),
-        ecd_namespaces=drilled("ecd_namespaces"),
-        included_namespaces=[drilled("namespace")],
-        namespace_mapping=drilled("namespace_mapping"),
+        backup_set_id=DRILL.velero_backup_set,
+        velero_namespace=DRILL.velero_namespace,
+        backup_name=DRILL.velero_backup_name,
+        restore_name=DRILL.velero_restore,
+        ecd_namespaces=DRILL.ecd_namespaces,
+        included_namespaces=[DRILL.namespace],
+        namespace_mapping=DRILL.namespace_mapping,
         include_cluster_resources=False,
         included_resources=velero_resource_names(),
         extra_modifier_rules=modifier_rules(),
-        pre_execute=drill_step("restore_velero"),
+        pre_execute=drill_step(DRILL.restore_velero),
         **K8S,
     )
     wait_kubernetes = VeleroRestoreCompletedSensor(
         task_id="wait_kubernetes",
         name=xcom("restore_kubernetes", "name"),
-        namespace=drilled("velero_namespace"),
+        namespace=DRILL.velero_namespace,
         **K8S,
         **critical_path_wait(),
     )
@@ -306,7 +303,7 @@ with DAG(
 
     cleanup = DrillCleanupOperator(
         task_id="cleanup",
-        drill_resources=drilled("resources"),
+        drill_resources=DRILL.resources,
         efs_restore_job="{{ (ti.xcom_pull(task_ids='restore_efs') or {}).get('job_id') }}",
         retries=5,
     ).as_teardown(setups=prepared, on_failure_fail_dagrun=True)

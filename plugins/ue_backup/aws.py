@@ -23,15 +23,10 @@ from typing import Any
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from botocore.config import Config
 
-from ue_backup.config import AwsRetriesConfig
+# How a run's retries are written (in its typed settings, run_settings): one place.
+from ue_backup.run_settings import botocore_config
 
 SETTINGS_KEY = "aws_botocore_config"  # the run's settings carry the dict under this key
-
-
-def botocore_config(retries: AwsRetriesConfig | None = None) -> dict[str, Any]:
-    """The botocore configuration (a dict, as operators, sensors and triggers serialize it)."""
-    retries = retries or AwsRetriesConfig()
-    return {"retries": {"mode": retries.mode.value, "total_max_attempts": retries.max_attempts}}
 
 
 class RetryingHookMixin:

@@ -2,10 +2,13 @@
 
 The DAG files stay thin and declarative; everything they need at parse time
 comes from here and costs no database or network access. Configuration is
-read at run time by each DAG's first task, which returns the run's settings;
-later tasks read them through ``setting(...)`` templates, and tasks of a
+read at run time by each DAG's first task, which returns the run's settings
+(a model of ``run_settings``, dumped to JSON); later tasks read them through
+templates checked against that model when the DAG file is parsed
+(``BACKUP.rds_instance``; a misspelt field fails the import), and tasks of a
 component the installation does not have skip themselves
-(``pre_execute=only_if(...)``), so one DAG shape serves every variant.
+(``pre_execute=only_if(BACKUP.rds_instance)``), so one DAG shape serves
+every variant.
 """
 
 from __future__ import annotations
@@ -13,14 +16,23 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from datetime import timedelta
+from difflib import get_close_matches
 from typing import Any
 
 import pendulum
 from airflow.sdk import Asset
+from pydantic import BaseModel
 
 from ue_backup.compat import AirflowSkipException
 from ue_backup.config import load_config_for_parsing
 from ue_backup.notifications import TaskFailureNotifier
+from ue_backup.run_settings import (
+    BackupRunSettings,
+    DrillRunSettings,
+    RestorePlanResult,
+    RestoreRunSettings,
+    RetentionRunSettings,
+)
 from ue_backup.states import state_value
 
 OWNER = "ue-backup"
@@ -88,9 +100,82 @@ def drill_schedule() -> Any:
     return cron
 
 
-def setting(key: str, task_id: str = "preflight") -> str:
-    """A template for one key of the run's settings (rendered as a native object)."""
-    return f"{{{{ ti.xcom_pull(task_ids='{task_id}')['{key}'] }}}}"
+class Setting(str):
+    """A template for one field of a run's settings, rendered as a native object.
+
+    It is the template string itself (operators take it as any template), and
+    knows its field (``key``) and the task that returned the settings
+    (``task_id``), so ``only_if`` reads the same field the template names.
+    """
+
+    key: str
+    task_id: str
+
+    def __new__(cls, template: str, key: str = "", task_id: str = "") -> Setting:
+        made = super().__new__(cls, template)
+        made.key, made.task_id = key, task_id
+        return made
+
+    @property
+    def expression(self) -> str:
+        """The Jinja expression alone (``ti.xcom_pull(...)["key"]``), to build a larger one."""
+        return f'ti.xcom_pull(task_ids="{self.task_id}")["{self.key}"]'
+
+
+class UnknownSetting(AttributeError):
+    """A DAG file names a settings field its model does not have: a parse error, by design."""
+
+
+class SettingsTemplates:
+    """The templates of one DAG run's settings model, checked when the DAG file is parsed.
+
+    ``BACKUP.rds_instance`` is the template of ``BackupRunSettings.rds_instance``
+    as the ``preflight`` task returned it; a field the model does not have
+    raises ``UnknownSetting`` naming the model, the field and its close matches,
+    so a misspelt key fails the DAG's import instead of rendering None (or,
+    through ``only_if``, silently skipping a component).
+    """
+
+    def __init__(self, model: type[BaseModel], task_id: str) -> None:
+        self._model = model
+        self._task_id = task_id
+
+    def __getattr__(self, name: str) -> Setting:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        fields = self._model.model_fields
+        if name not in fields:
+            close = get_close_matches(name, list(fields), n=3)
+            hint = f" (close matches: {', '.join(close)})" if close else ""
+            raise UnknownSetting(
+                f"{self._model.__name__} has no field {name!r}{hint}: the task "
+                f"{self._task_id!r} never returns it (see ue_backup/run_settings.py)"
+            )
+        template = f'{{{{ ti.xcom_pull(task_ids="{self._task_id}")["{name}"] }}}}'
+        return Setting(template, key=name, task_id=self._task_id)
+
+    def __repr__(self) -> str:
+        return f"settings_templates({self._model.__name__}, task_id={self._task_id!r})"
+
+
+def settings_templates(model: type[BaseModel], task_id: str) -> SettingsTemplates:
+    """Templates for the fields of ``model`` as the task ``task_id`` returns it."""
+    return SettingsTemplates(model, task_id)
+
+
+# The run settings each DAG reads, by the task that returns them (ue_backup/run_settings.py).
+BACKUP = settings_templates(BackupRunSettings, task_id="preflight")
+RESTORE = settings_templates(RestoreRunSettings, task_id="validate")
+PLANNED = settings_templates(RestorePlanResult, task_id="plan")
+DRILL = settings_templates(DrillRunSettings, task_id="prepare")
+RETENTION = settings_templates(RetentionRunSettings, task_id="validate")
+# Which models a task id returns ("validate" is the restore's and retention's first task).
+SETTINGS_OF: dict[str, tuple[type[BaseModel], ...]] = {
+    "preflight": (BackupRunSettings,),
+    "validate": (RestoreRunSettings, RetentionRunSettings),
+    "plan": (RestorePlanResult,),
+    "prepare": (DrillRunSettings,),
+}
 
 
 def xcom(task_id: str, key: str | None = None) -> str:
@@ -99,8 +184,31 @@ def xcom(task_id: str, key: str | None = None) -> str:
     return f"{{{{ ti.xcom_pull(task_ids='{task_id}'){tail} }}}}"
 
 
-def only_if(key: str, *values: Any, task_id: str = "preflight") -> Callable[[Any], None]:
-    """A ``pre_execute`` hook: skip the task unless the setting is set (or is one of values)."""
+def setting(key: str, task_id: str = "preflight") -> Setting:
+    """The template of one settings field named by its key, checked all the same.
+
+    Prefer the typed form (``BACKUP.rds_instance``). The key must be a field
+    of a model the task ``task_id`` returns (``SETTINGS_OF``), else the DAG
+    file fails to parse, naming the key.
+    """
+    models = SETTINGS_OF.get(task_id)
+    if not models:
+        raise UnknownSetting(f"no settings model is returned by a task {task_id!r}")
+    known = [m for m in models if key in m.model_fields]
+    # Unknown everywhere: let the first model name it, with its close matches.
+    return getattr(settings_templates(known[0] if known else models[0], task_id), key)
+
+
+def only_if(field: str, *values: Any, task_id: str | None = None) -> Callable[[Any], None]:
+    """A ``pre_execute`` hook: skip the task unless the setting is set (or is one of values).
+
+    ``field`` is a checked template (``BACKUP.rds_instance``), or a key that
+    ``setting`` checks against the settings ``task_id`` returns: a field the
+    settings do not have is a parse error, never a silent skip.
+    """
+    if not isinstance(field, Setting):
+        field = setting(field, task_id=task_id or "preflight")
+    key, task_id = field.key, field.task_id
 
     def check(context: Any) -> None:
         settings = context["ti"].xcom_pull(task_ids=task_id) or {}

@@ -32,6 +32,10 @@ FIELD_RULES = {
     "job_name": ("k8s label",),
     "restore_name": ("k8s label", "k8s label value"),  # velero.io/restore-name selects by it
 }
+# Fields that carry the id but name nothing: an annotation's value (any text), and the id the
+# switch-over derives the set-aside instance's name from (switch_over.replaced_name, checked
+# in tests/plugins/test_names.py).
+CARRY_THE_ID = {"suspended_by", "restore_id"}
 LONGEST_NAMESPACE = "n" * 63  # the claim's PersistentVolume is named <namespace>-<claim>
 
 
@@ -43,6 +47,7 @@ def names_the_dag_makes(settings: dict) -> dict[tuple[str, str], str]:
         for task in load_dags()["ue_restore"].tasks
         for field in task.template_fields
         if field != "script"  # a shell script naming a directory, not an object
+        and field not in CARRY_THE_ID
         and isinstance(value := getattr(task, field, None), str)
         and RID_TEMPLATE in value
     }

@@ -32,9 +32,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ue_backup.aws import SETTINGS_KEY, botocore_config, settings_hook
-from ue_backup.backup_set import COMPONENTS as RESTORE_COMPONENTS
-from ue_backup.backup_set import INSTALLATION_TAG, BackupSet
+from ue_backup.aws import settings_hook
+from ue_backup.backup_set import BackupSet
 from ue_backup.config import ConfigError, EfsBackupMethod, InstallationConfig, load_config
 from ue_backup.drill_report import COMPONENTS, build_report, report_key, report_table
 from ue_backup.drill_resources import RESTORED_RESOURCES
@@ -45,6 +44,7 @@ from ue_backup.kube_names import (
 )
 from ue_backup.names import DRILL_ID_KEEP, fit
 from ue_backup.restore_scripts import DONE_MARKER, check_restored_tree
+from ue_backup.run_settings import DrillRunSettings, aws_access
 from ue_backup.tasks.run_guard import refuse_while_running
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,6 @@ log = logging.getLogger(__name__)
 DELETES_SETS = "it may delete the backup set being drilled"
 
 DRILL_PARAMS = ("backup_set", "allow_point_in_time_restore", "dry_run")
-DRILL_TAG = "ue-backup:drill"
 STARTED_AT = "started_at"  # the XCom key a restore start task records its start under
 
 SCALED_TO_ZERO = ("deployments.apps",)
@@ -166,12 +165,7 @@ def prepare(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, 
     name the drill will create, and which components it restores.
     """
     from ue_backup.planning import RestorePlanError, plan_restore
-    from ue_backup.tasks.restore_steps import (
-        list_inventory,
-        memorydb_seed,
-        plan_table,
-        restore_steps_of,
-    )
+    from ue_backup.tasks.restore_steps import list_inventory, plan_table
 
     dag_run = context["dag_run"]
     request, problems = check_params(params, dag_run.conf or {})
@@ -187,81 +181,22 @@ def prepare(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, 
         refuse_while_running(context["ti"], {"ue_backup_retention": DELETES_SETS})
     started = dag_run.start_date or datetime.now(UTC)
     names = drill_names(cfg, dag_run.run_after)
-    base = {
-        "installation": cfg.installation,
-        "region": cfg.region,
-        "aws_conn_id": cfg.aws_conn_id,
-        SETTINGS_KEY: botocore_config(cfg.aws_retries),  # how every AWS call retries
-        "kubernetes_conn_id": cfg.kubernetes_conn_id,
-    }
-    inventory = list_inventory(base, cfg)
+    inventory = list_inventory(aws_access(cfg), cfg)
     try:
         plan = plan_restore(inventory, request)
     except RestorePlanError as error:
         raise PermanentFailure(f"no backup set to drill ({request}): {error}") from None
-    steps = restore_steps_of(
-        plan,
-        {
-            "restoring": not dry_run,
-            "components": list(RESTORE_COMPONENTS),
-            "in_place": False,
-            "restore_id": names["drill_id"],
-        },
-    )
-    live = {
-        "rds_instance": cfg.database.rds_instance_identifier,
-        "memorydb_cluster": cfg.memorydb.cluster_name if cfg.memorydb else None,
-        "file_system_id": cfg.efs.file_system_id,
-        "namespaces": sorted(
-            {cfg.kubernetes.namespace} | set(cfg.velero.included_namespaces if cfg.velero else ())
-        ),
-    }
-    settings = {
-        **base,
-        **names,
-        **steps,
-        **memorydb_seed(plan, inventory),
-        "dry_run": dry_run,
-        "started_at": started.astimezone(UTC).isoformat(),
-        "backup_set": plan.get("backup_set"),
-        "plan": plan,
-        "namespace": cfg.kubernetes.namespace,
-        "namespace_mapping": {cfg.kubernetes.namespace: names["drill_namespace"]},
-        "ecd_namespaces": [cfg.kubernetes.namespace, names["drill_namespace"]],
-        "velero_namespace": cfg.velero.namespace if cfg.velero else None,
-        "efs_file_system_id": cfg.efs.file_system_id,
-        "backup_role_arn": cfg.efs.aws_backup.iam_role_arn if cfg.efs.aws_backup else None,
-        "rds_instance": cfg.database.rds_instance_identifier,
-        "memorydb_cluster": cfg.memorydb.cluster_name if cfg.memorydb else None,
-        "job_image": cfg.kubernetes.job_image,
-        "tags": {DRILL_TAG: names["drill_id"], INSTALLATION_TAG: cfg.installation},
-        "manifest_bucket": cfg.manifests.bucket,
-        "manifest_prefix": cfg.manifests.prefix,
-        "live": live,
-        "resources": {
-            **base,
-            "rds_instance": names["rds_target"] if cfg.uses_rds else None,
-            "memorydb_cluster": names["memorydb_target"] if cfg.memorydb else None,
-            "efs_creation_token": names["efs_token"],
-            "velero_namespace": cfg.velero.namespace if cfg.velero else None,
-            "velero_restore": names["velero_restore"] if cfg.velero else None,
-            "namespace": names["drill_namespace"],
-            "jobs": [names["place_job"], names["check_job"]],
-            "claim": names["efs_claim"],
-            "volume": names["efs_volume"],
-            "live": live,
-        },
-    }
+    settings = DrillRunSettings.build(cfg, names, plan, inventory, dry_run, started)
     log.info(
         "Restore drill %s of %s:\n%s\nTemporary resources: %s",
-        names["drill_id"],
+        settings.drill_id,
         cfg.installation,
         plan_table(plan),
-        json.dumps({k: settings[k] for k in names}, indent=2),
+        json.dumps(names, indent=2),
     )
     if dry_run:
         log.info("Dry run: this is what the drill would restore; nothing was created")
-    return settings
+    return settings.dump()
 
 
 def _now() -> str:

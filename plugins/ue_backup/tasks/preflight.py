@@ -5,9 +5,10 @@ alarm (created or updated once params, configuration and RPO are known good,
 see ``tasks.rpo``). Every problem found is reported at once; warnings an
 operator should act on (no Multi-AZ standby, no automated backups, no copy
 region, no MemoryDB retention) are logged loudly but do not stop the backup.
-The result is the run's *settings*: one flat dict that the later tasks read
-through templates, with ``None`` for every component this installation (or
-this run's params) leaves out.
+The result is the run's *settings*: a ``run_settings.BackupRunSettings``,
+returned as its JSON dump, that the later tasks read through templates
+checked against that model, with ``None`` for every component this
+installation (or this run's params) leaves out.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ue_backup import rpo
-from ue_backup.aws import SETTINGS_KEY, aws_client, botocore_config
+from ue_backup.aws import aws_client, botocore_config
 from ue_backup.backup_set import COMPONENTS, BackupSet
 from ue_backup.config import ConfigError, InstallationConfig, load_config
 from ue_backup.errors import PermanentFailure
@@ -27,7 +28,8 @@ from ue_backup.hooks.ecd import EcdHook
 from ue_backup.hooks.rds import RdsHook
 from ue_backup.hooks.velero import VeleroHook
 from ue_backup.notifications import send_alert
-from ue_backup.tasks.rpo import ensure_alarms, rpo_settings
+from ue_backup.run_settings import BackupRunSettings
+from ue_backup.tasks.rpo import ensure_alarms
 from ue_backup.transient import is_transient
 
 log = logging.getLogger(__name__)
@@ -272,69 +274,6 @@ def check_copy_resources(
                 )
 
 
-def settings_for(
-    cfg: InstallationConfig, backup_set: BackupSet, wanted: set[str], reason: str | None
-) -> dict[str, Any]:
-    """The flat settings every later task reads; None marks a component left out."""
-    efs = cfg.efs
-    window = cfg.cold_window
-    mode = window.mode.value if window.required else "none"
-    velero = cfg.velero if "velero" in wanted else None
-    return {
-        "backup_set": backup_set.id,
-        "installation": cfg.installation,
-        "region": cfg.region,
-        "reason": reason or "",
-        "aws_conn_id": cfg.aws_conn_id,
-        SETTINGS_KEY: botocore_config(cfg.aws_retries),
-        "kubernetes_conn_id": cfg.kubernetes_conn_id,
-        "rds_instance": cfg.database.rds_instance_identifier if "database" in wanted else None,
-        "efs_file_system_id": efs.file_system_id,
-        "efs_method": efs.backup_method.value,
-        "backup_vault": efs.aws_backup.vault_name if efs.aws_backup else None,
-        "backup_role_arn": efs.aws_backup.iam_role_arn if efs.aws_backup else None,
-        "backup_lifecycle": efs.aws_backup.lifecycle.as_aws() if efs.aws_backup else None,
-        "backup_complete_window_minutes": (
-            efs.aws_backup.complete_window_minutes if efs.aws_backup else None
-        ),
-        "datasync_task_arn": efs.datasync.task_arn if efs.datasync else None,
-        "memorydb_cluster": (
-            cfg.memorydb.cluster_name if cfg.memorydb and "memorydb" in wanted else None
-        ),
-        "velero_namespace": velero.namespace if velero else None,
-        "velero_included_namespaces": velero.included_namespaces if velero else None,
-        "velero_storage_location": velero.storage_location if velero else None,
-        "velero_ttl": velero.ttl if velero else None,
-        "velero_allow_partially_failed": velero.allow_partially_failed if velero else False,
-        "cold_window": mode,
-        "managed_window": mode == "managed",
-        "namespace": cfg.kubernetes.namespace,
-        "ecd_label_selector": cfg.kubernetes.ecd_selection.label_selector,
-        "ecd_names": list(cfg.kubernetes.ecd_selection.names),
-        "drain_timeout_minutes": window.drain_timeout_minutes,
-        "max_window_minutes": window.max_window_minutes,
-        "manifest_bucket": cfg.manifests.bucket,
-        "manifest_prefix": cfg.manifests.prefix,
-        "prices": cfg.prices.model_dump(),
-        **copy_settings(cfg, wanted),
-    }
-
-
-def copy_settings(cfg: InstallationConfig, wanted: set[str]) -> dict[str, Any]:
-    """Where this run's cross-region copies go; each ``copy_*`` flag gates its tasks."""
-    cross = cfg.cross_region
-    return {
-        "copy_region": cross.region if cross else None,
-        "copy_rds": bool(cross and cfg.uses_rds and "database" in wanted),
-        "copy_rds_kms_key_id": cross.rds_kms_key_id if cross else None,
-        "copy_efs": bool(cross and cfg.efs.aws_backup),
-        "copy_backup_vault_arn": cross.backup_vault_arn if cross else None,
-        "copy_memorydb": bool(cross and cfg.memorydb and "memorydb" in wanted),
-        "memorydb_export_bucket": cross.memorydb_export_bucket if cross else None,
-        "memorydb_copy_bucket": cross.memorydb_bucket if cross else None,
-    }
-
-
 def preflight(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
     """Validate params and configuration, check resources, refuse overlaps; return settings."""
     dag_run = context["dag_run"]
@@ -378,15 +317,15 @@ def preflight(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str
             + "\n".join(f"  - {p}" for p in problems)
         )
     backup_set = BackupSet.for_run(cfg.installation, dag_run.run_after, context["run_id"])
-    settings = settings_for(cfg, backup_set, requested, params.get("reason"))
-    settings["warnings"] = warnings
-    settings.update(rpo_settings(cfg))
+    settings = BackupRunSettings.build(
+        cfg, backup_set.id, requested, params.get("reason"), warnings
+    )
     log.info(
         "Backup set %s of %s: components %s, cold window %s%s",
         backup_set.id,
         cfg.installation,
         sorted(requested),
-        settings["cold_window"],
-        f", reason: {settings['reason']}" if settings["reason"] else "",
+        settings.cold_window,
+        f", reason: {settings.reason}" if settings.reason else "",
     )
-    return settings
+    return settings.dump()

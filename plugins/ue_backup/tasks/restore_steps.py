@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ue_backup.aws import SETTINGS_KEY, botocore_config, settings_client, settings_hook
+from ue_backup.aws import settings_client, settings_hook
 from ue_backup.backup_set import (
     COMPONENTS,
     INSTALLATION_LABEL,
@@ -29,6 +29,7 @@ from ue_backup.hooks.rds import RdsHook
 from ue_backup.hooks.velero import VeleroHook
 from ue_backup.names import MEMORYDB_CLUSTER_MAX, RESTORE_ID_KEEP, fit
 from ue_backup.planning import RestorePlanError, plan_restore, to_utc
+from ue_backup.run_settings import RestorePlanResult, RestoreRunSettings, vault_in
 from ue_backup.tasks.run_guard import refuse_while_running
 
 log = logging.getLogger(__name__)
@@ -197,48 +198,12 @@ def validate(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str,
         raise PermanentFailure("invalid params:\n" + "\n".join(f"  - {p}" for p in problems))
     if params.get("mode") == "restore":
         refuse_while_running(context["ti"], RESTORE_GUARDS)
-    names = restore_names(cfg.installation, dag_run.run_after)
-    wanted = set(params.get("components") or COMPONENTS)
-    region = params.get("source_region") or cfg.region
-    from_copy = region != cfg.region
-    if from_copy:
-        log.info("Restoring from the copy region %s: listing and restoring there", region)
-    return {
-        **names,  # restore_id, rds_target, memorydb_target
-        "installation": cfg.installation,
-        # Every AWS task of the run works in ``region``: the home region, or the copy region.
-        "region": region,
-        "home_region": cfg.region,
-        "from_copy": from_copy,
-        "aws_conn_id": cfg.aws_conn_id,
-        SETTINGS_KEY: botocore_config(cfg.aws_retries),  # how every AWS call retries
-        "kubernetes_conn_id": cfg.kubernetes_conn_id,
-        "request": request,
-        "mode": params.get("mode", "plan"),
-        "target": target,
-        "restoring": params.get("mode") == "restore",
-        "in_place": target == "in_place" and params.get("mode") == "restore",
-        "components": sorted(wanted),
-        "namespace": cfg.kubernetes.namespace,
-        "ecd_label_selector": cfg.kubernetes.ecd_selection.label_selector,
-        "ecd_names": list(cfg.kubernetes.ecd_selection.names),
-        "rds_instance": cfg.database.rds_instance_identifier,
-        "efs_file_system_id": cfg.efs.file_system_id,
-        "backup_vault": vault_in(cfg, region),
-        "backup_role_arn": cfg.efs.aws_backup.iam_role_arn if cfg.efs.aws_backup else None,
-        "memorydb_cluster": cfg.memorydb.cluster_name if cfg.memorydb else None,
-        # What a restored instance or cluster is shaped like: the live one at home; in the
-        # copy region there is none, and the snapshot (or the copy's metadata) decides.
-        "rds_shape_source": None if from_copy else cfg.database.rds_instance_identifier,
-        "memorydb_shape_source": None
-        if from_copy or not cfg.memorydb
-        else cfg.memorydb.cluster_name,
-        "velero_namespace": cfg.velero.namespace if cfg.velero else None,
-        "velero_included_namespaces": cfg.velero.included_namespaces if cfg.velero else None,
-        "max_window_minutes": cfg.cold_window.max_window_minutes,
-        "drain_timeout_minutes": cfg.cold_window.drain_timeout_minutes,
-        "purge_image": cfg.kubernetes.job_image,
-    }
+    settings = RestoreRunSettings.build(
+        cfg, restore_names(cfg.installation, dag_run.run_after), request, params
+    )
+    if settings.from_copy:
+        log.info("Restoring from the copy region %s: listing and restoring there", settings.region)
+    return settings.dump()
 
 
 def restored_file_system(settings: Mapping[str, Any], restore: Mapping[str, Any]) -> dict[str, Any]:
@@ -272,15 +237,6 @@ def restored_file_system(settings: Mapping[str, Any], restore: Mapping[str, Any]
     return {"file_system_id": fs_id, "mount_targets": mount_targets}
 
 
-def vault_in(cfg: InstallationConfig, region: str) -> str | None:
-    """The backup vault holding the installation's recovery points in ``region``."""
-    if not cfg.efs.aws_backup:
-        return None
-    if region != cfg.region and cfg.cross_region and region == cfg.cross_region.region:
-        return cfg.cross_region.backup_vault_name
-    return cfg.efs.aws_backup.vault_name
-
-
 def list_inventory(settings: Mapping[str, Any], cfg: InstallationConfig) -> dict[str, Any]:
     """Everything restorable of this installation, in the shapes the APIs return.
 
@@ -292,9 +248,7 @@ def list_inventory(settings: Mapping[str, Any], cfg: InstallationConfig) -> dict
     inventory = empty_inventory(cfg)
     if cfg.uses_rds:
         rds = settings_hook(RdsHook, settings)
-        inventory["rds_snapshots"] = rds.list_manual_snapshots(
-            cfg.database.rds_instance_identifier
-        )
+        inventory["rds_snapshots"] = rds.list_manual_snapshots(cfg.database.rds_instance_identifier)
         inventory["rds_restore_window"] = rds.restore_window(cfg.database.rds_instance_identifier)
     if cfg.efs.aws_backup:
         hook = settings_hook(AwsBackupHook, settings)
@@ -428,78 +382,25 @@ def plan(settings: Mapping[str, Any]) -> dict[str, Any]:
     """List, plan, log the plan as a table; refuse with the planner's reason.
 
     Returns the plan under ``plan`` and, flat beside it, what each restore
-    task needs: whether it runs (``restore_<component>``) and its source.
+    task needs: whether it runs (``restore_<component>``) and its source
+    (``run_settings.RestorePlanResult``).
     """
+    run = RestoreRunSettings.model_validate(settings)
     cfg = load_config()
     inventory = list_inventory(settings, cfg)
-    wanted = set(settings["components"])
-    if "memorydb" not in wanted:
+    if "memorydb" not in run.components:
         inventory["memorydb_snapshots"] = None
-    if "velero" not in wanted:
+    if "velero" not in run.components:
         inventory["velero_backups"] = None
     try:
-        result = plan_restore(inventory, settings["request"])
+        result = plan_restore(inventory, run.request)
     except RestorePlanError as error:
-        raise PermanentFailure(
-            f"no consistent restore for {settings['request']}: {error}"
-        ) from None
-    where = f" (from the copy region {settings['region']})" if settings.get("from_copy") else ""
-    log.info("Restore plan for %s%s:\n%s", settings["installation"], where, plan_table(result))
-    if not settings["restoring"]:
+        raise PermanentFailure(f"no consistent restore for {run.request}: {error}") from None
+    where = f" (from the copy region {run.region})" if run.from_copy else ""
+    log.info("Restore plan for %s%s:\n%s", run.installation, where, plan_table(result))
+    if not run.restoring:
         log.info("Mode 'plan': this is what a restore would do; nothing was changed")
-    return {
-        "plan": result,
-        "region": settings.get("region"),
-        **restore_steps_of(result, settings),
-        **memorydb_seed(result, inventory),
-    }
-
-
-def memorydb_seed(plan: Mapping[str, Any], inventory: Mapping[str, Any]) -> dict[str, Any]:
-    """For a MemoryDB copy (files in S3): the files and shape to seed a cluster from.
-
-    A planned copy is restored from ``memorydb_snapshot_arns`` instead of a
-    snapshot name; elsewhere these are None and the name is used.
-    """
-    chosen = (plan.get("memorydb") or {}).get("snapshot_name")
-    for snapshot in inventory.get("memorydb_snapshots") or ():
-        if snapshot["Name"] == chosen and snapshot.get("SnapshotArns"):
-            config = snapshot["ClusterConfiguration"]
-            return {
-                "memorydb_snapshot_name": None,
-                "memorydb_snapshot_arns": snapshot["SnapshotArns"],
-                "memorydb_node_type": config.get("NodeType"),
-                "memorydb_num_shards": config.get("NumShards"),
-            }
-    return {
-        "memorydb_snapshot_arns": None,
-        "memorydb_node_type": None,
-        "memorydb_num_shards": None,
-    }
-
-
-def restore_steps_of(plan: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
-    """Which restore tasks run, and what each restores from."""
-    restoring, wanted = settings["restoring"], set(settings["components"])
-    database, memorydb, velero = plan["database"], plan.get("memorydb"), plan.get("velero")
-    return {
-        "restore_database": restoring and "database" in wanted and database["kind"] != "derby",
-        "restore_efs": restoring and "efs" in wanted,
-        "restore_memorydb": restoring and "memorydb" in wanted and memorydb is not None,
-        "restore_velero": restoring and "velero" in wanted and velero is not None,
-        "rds_snapshot_id": database.get("snapshot_id"),
-        "rds_restore_time": database.get("restore_time"),
-        "recovery_point_arn": plan["disk"]["recovery_point_arn"],
-        "memorydb_snapshot_name": memorydb["snapshot_name"] if memorydb else None,
-        "velero_backup_name": velero["backup_name"] if velero else None,
-        "velero_backup_set": (velero or {}).get("backup_set") or plan.get("backup_set"),
-        "switch_over_database": restoring
-        and settings["in_place"]
-        and "database" in wanted
-        and database["kind"] != "derby",
-        "resume_owners": [settings["restore_id"]]
-        + ([plan["backup_set"]] if settings["in_place"] and plan.get("backup_set") else []),
-    }
+    return RestorePlanResult.build(run, result, inventory).dump()
 
 
 def plan_table(plan: Mapping[str, Any]) -> str:

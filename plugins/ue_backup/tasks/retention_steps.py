@@ -14,13 +14,13 @@ from collections.abc import Mapping
 from datetime import UTC
 from typing import Any
 
-from ue_backup.aws import SETTINGS_KEY, botocore_config
 from ue_backup.backup_set import BackupSet
 from ue_backup.config import ConfigError, PricesConfig, load_config
 from ue_backup.errors import PermanentFailure
 from ue_backup.retention import decide, to_delete
 from ue_backup.retention_artifacts import Artifact
 from ue_backup.retention_cost import component_costs, cost_table, plan_table
+from ue_backup.run_settings import RetentionRunSettings
 
 log = logging.getLogger(__name__)
 
@@ -79,29 +79,16 @@ def validate(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str,
         raise PermanentFailure("invalid params:\n" + "\n".join(f"  - {p}" for p in problems))
     dry_run = bool(params.get("dry_run", False))
     refuse_if_restoring(context["ti"], dry_run)
-    now = dag_run.run_after.astimezone(UTC)
     log.info(
         "Retention of %s at %s: keep the newest %d sets and any younger than %d days%s",
         cfg.installation,
-        now.isoformat(),
+        dag_run.run_after.astimezone(UTC).isoformat(),
         cfg.retention.keep_last,
         cfg.retention.keep_days,
         " (dry run: nothing is deleted)" if dry_run else "",
     )
-    return {
-        "installation": cfg.installation,
-        "region": cfg.region,
-        "aws_conn_id": cfg.aws_conn_id,
-        SETTINGS_KEY: botocore_config(cfg.aws_retries),  # how every AWS call retries
-        "kubernetes_conn_id": cfg.kubernetes_conn_id,
-        "dry_run": dry_run,
-        "apply": not dry_run,
-        "keep_sets": sorted(set(params.get("keep_sets") or [])),
-        "keep_last": cfg.retention.keep_last,
-        "keep_days": cfg.retention.keep_days,
-        "prices": cfg.prices.model_dump(),
-        "now": now.isoformat(),
-    }
+    keep_sets = params.get("keep_sets") or []
+    return RetentionRunSettings.build(cfg, dry_run, keep_sets, dag_run.run_after).dump()
 
 
 def inventory(settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -113,23 +100,24 @@ def inventory(settings: Mapping[str, Any]) -> dict[str, Any]:
 
 def plan(settings: Mapping[str, Any], listed: Mapping[str, Any]) -> dict[str, Any]:
     """The policy's decision on the inventory, logged as a table with the costs."""
-    in_use = dict.fromkeys(settings["keep_sets"], "named in this run's keep_sets")
+    run = RetentionRunSettings.model_validate(settings)
+    in_use = dict.fromkeys(run.keep_sets, "named in this run's keep_sets")
     decision = decide(
         [Artifact.from_json(a) for a in listed["artifacts"]],
         listed["restore_view"],
-        installation=settings["installation"],
-        keep_last=settings["keep_last"],
-        keep_days=settings["keep_days"],
-        now=settings["now"],
+        installation=run.installation,
+        keep_last=run.keep_last,
+        keep_days=run.keep_days,
+        now=run.now,
         in_use=in_use,
         copy_view=listed.get("copy_view"),
         copy_region=listed.get("copy_region"),
     )
-    prices = PricesConfig(**settings["prices"])
-    log.info("Retention plan for %s:\n%s", settings["installation"], plan_table(decision, prices))
+    prices = PricesConfig(**run.prices)
+    log.info("Retention plan for %s:\n%s", run.installation, plan_table(decision, prices))
     log.info("Monthly storage cost:\n%s", cost_table(component_costs(decision, prices)))
     doomed = [s["backup_set"] for s in to_delete(decision)]
-    verb = "would delete" if settings["dry_run"] else "deletes"
+    verb = "would delete" if run.dry_run else "deletes"
     log.info("This run %s %d set(s): %s", verb, len(doomed), ", ".join(doomed) or "none")
     return decision
 
@@ -138,12 +126,13 @@ def summary(
     settings: Mapping[str, Any], decision: Mapping[str, Any], deleted: Mapping[str, Any] | None
 ) -> dict[str, Any]:
     """What went (or would go), and the monthly cost kept and removed per component."""
-    prices = PricesConfig(**settings["prices"])
+    run = RetentionRunSettings.model_validate(settings)
+    prices = PricesConfig(**run.prices)
     costs = component_costs(decision, prices)
     sets = [s["backup_set"] for s in to_delete(decision)]
     outcomes = (deleted or {}).get("outcomes", [])
     saved = costs["total_monthly_usd"]["removed"]
-    if settings["dry_run"]:
+    if run.dry_run:
         headline = f"Dry run: {len(sets)} set(s) would be deleted, saving {saved:.2f} USD/month"
     else:
         headline = (
@@ -160,9 +149,9 @@ def summary(
             outcome["outcome"],
         )
     return {
-        "dry_run": settings["dry_run"],
-        "deleted_sets": [] if settings["dry_run"] else sets,
-        "would_delete_sets": sets if settings["dry_run"] else [],
+        "dry_run": run.dry_run,
+        "deleted_sets": [] if run.dry_run else sets,
+        "would_delete_sets": sets if run.dry_run else [],
         "kept_sets": [s["backup_set"] for s in decision["sets"] if s["action"] == "keep"],
         "outcomes": outcomes,
         "costs": costs,

@@ -26,19 +26,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ue_backup import rpo
-from ue_backup.aws import SETTINGS_KEY, aws_client, botocore_config
+from ue_backup.aws import aws_client
 from ue_backup.config import InstallationConfig
+from ue_backup.run_settings import aws_access, metrics_region
 
 log = logging.getLogger(__name__)
 
 STATE_VARIABLE = "ue_backup_rpo_state"
 # CloudWatch refuses data points older than two weeks; a set that old is long past any RPO.
 METRIC_MAX_AGE = timedelta(days=14) - timedelta(hours=1)
-
-
-def metrics_region(cfg: InstallationConfig) -> str:
-    """Where the metric and the alarms live: the alerts topic's region, else the home one."""
-    return cfg.alerts.region if cfg.alerts else cfg.region
 
 
 # --- inside Airflow -------------------------------------------------------------------------
@@ -54,13 +50,7 @@ def newest_restorable(cfg: InstallationConfig, region: str) -> datetime | None:
     from ue_backup.planning import RestorePlanError, plan_restore
     from ue_backup.tasks.restore_steps import list_inventory
 
-    settings = {
-        "installation": cfg.installation,
-        "region": region,
-        "aws_conn_id": cfg.aws_conn_id,
-        SETTINGS_KEY: botocore_config(cfg.aws_retries),  # how every AWS call retries
-        "kubernetes_conn_id": cfg.kubernetes_conn_id,
-    }
+    settings = aws_access(cfg, region)
     try:
         plan = plan_restore(list_inventory(settings, cfg), {"type": "latest"})
     except RestorePlanError as error:
@@ -145,12 +135,6 @@ def verified_regions(settings: Mapping[str, Any], manifest: Mapping[str, Any]) -
     }
     copied = settings.get("copy_efs") and all(artifacts.get(k) for k, w in made.items() if w)
     return [settings["region"], settings["copy_region"]] if copied else [settings["region"]]
-
-
-def rpo_settings(cfg: InstallationConfig) -> dict[str, Any]:
-    """What the backup run's later tasks need of the guard (preflight's settings)."""
-    targets = rpo.targets(cfg)
-    return {"rpo_minutes": targets or None, "metrics_region": metrics_region(cfg)}
 
 
 def set_point(manifest: Mapping[str, Any]) -> datetime:
