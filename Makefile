@@ -41,11 +41,14 @@ lint: $(STAMP)
 # The whole suite in two steps: every test but the permission checks, spread over
 # TEST_WORKERS processes (pytest-xdist; most of a test's time is spent waiting on the
 # sandbox and Airflow, so more processes than cores pay), then the IAM and RBAC checks
-# of the requests the workers recorded (tests/include/recorder.py).
+# of the requests the workers recorded (tests/include/recorder.py). --dist loadscope:
+# each module runs whole, in order, on one worker, so a module-scoped world is built
+# once and retention's tests that build on each other keep their order. (loadgroup
+# would balance better, but pytest-xdist 3.8 cannot rename node ids under pytest 9.)
 TEST_WORKERS ?= 4
 RECORDING := $(CURDIR)/build/permissions/recording.json
 test: $(STAMP) $(TEST_HOME)/.migrated lint
-	$(AIRFLOW_ENV) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup \
+	$(AIRFLOW_ENV) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope \
 		-m "not deploy and not permissions" --ue-recording $(RECORDING) $(PYTEST_ARGS)
 	$(AIRFLOW_ENV) $(BIN)/python -m pytest tests/include -m permissions \
 		--ue-check-recording $(RECORDING) $(PYTEST_ARGS)

@@ -215,22 +215,3 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if SANDBOX_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.sandbox)
-        if _uses_a_module_fixture(item):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
-
-
-def _uses_a_module_fixture(item: pytest.Item) -> bool:
-    """Whether the test shares a module-scoped fixture (a world built once per module).
-
-    Such a module runs whole, in order, on one pytest-xdist worker (``--dist
-    loadgroup``): its world is built once, not once per worker, and tests that
-    build on what an earlier one left (retention's module) see it.
-    """
-    info = getattr(item, "_fixtureinfo", None)
-    if info is None:
-        return False
-    return any(
-        definitions[-1].scope == "module"
-        for definitions in info.name2fixturedefs.values()
-        if definitions
-    )
