@@ -143,19 +143,25 @@ class SettingsTemplates:
     def __getattr__(self, name: str) -> Setting:
         if name.startswith("__"):
             raise AttributeError(name)
-        fields = self._model.model_fields
-        if name not in fields:
-            close = get_close_matches(name, list(fields), n=3)
-            hint = f" (close matches: {', '.join(close)})" if close else ""
-            raise UnknownSetting(
-                f"{self._model.__name__} has no field {name!r}{hint}: the task "
-                f"{self._task_id!r} never returns it (see ue_backup/run_settings.py)"
-            )
+        if name not in self._model.model_fields:
+            raise unknown_setting((self._model,), name, self._task_id)
         template = f'{{{{ ti.xcom_pull(task_ids="{self._task_id}")["{name}"] }}}}'
         return Setting(template, key=name, task_id=self._task_id)
 
     def __repr__(self) -> str:
         return f"settings_templates({self._model.__name__}, task_id={self._task_id!r})"
+
+
+def unknown_setting(models: tuple[type[BaseModel], ...], key: str, task_id: str) -> UnknownSetting:
+    """The parse error for ``key``: the model(s), the field, and the fields close to it."""
+    fields = [f for model in models for f in model.model_fields]
+    close = get_close_matches(key, fields, n=3)
+    hint = f" (close matches: {', '.join(close)})" if close else ""
+    names = " or ".join(model.__name__ for model in models)
+    return UnknownSetting(
+        f"{names} has no field {key!r}{hint}: the task {task_id!r} never returns it "
+        "(see ue_backup/run_settings.py)"
+    )
 
 
 def settings_templates(model: type[BaseModel], task_id: str) -> SettingsTemplates:
@@ -195,8 +201,9 @@ def setting(key: str, task_id: str = "preflight") -> Setting:
     if not models:
         raise UnknownSetting(f"no settings model is returned by a task {task_id!r}")
     known = [m for m in models if key in m.model_fields]
-    # Unknown everywhere: let the first model name it, with its close matches.
-    return getattr(settings_templates(known[0] if known else models[0], task_id), key)
+    if not known:
+        raise unknown_setting(models, key, task_id)
+    return getattr(settings_templates(known[0], task_id), key)
 
 
 def only_if(field: str, *values: Any, task_id: str | None = None) -> Callable[[Any], None]:
