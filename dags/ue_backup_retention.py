@@ -37,6 +37,7 @@ from airflow.sdk import DAG, Param, task
 
 from ue_backup.compat import TriggerRule
 from ue_backup.dag_support import RETENTION, START_DATE, default_args, only_if, retention_schedule
+from ue_backup.tasks.retention_delete import RetentionDeleteOperator
 
 with DAG(
     dag_id="ue_backup_retention",
@@ -88,15 +89,9 @@ with DAG(
         ti = context["ti"]
         return run_plan(ti.xcom_pull(task_ids="validate"), ti.xcom_pull(task_ids="inventory"))
 
-    @task(pre_execute=only_if(RETENTION.apply))
-    def delete(**context: Any) -> dict[str, Any]:
-        """Delete the artifacts of the sets the plan gives up (skipped in a dry run)."""
-        from ue_backup.tasks.retention_delete import delete as run_delete
-        from ue_backup.tasks.retention_steps import refuse_if_restoring
-
-        ti = context["ti"]
-        refuse_if_restoring(ti)  # one may have started since validate
-        return run_delete(ti.xcom_pull(task_ids="validate"), ti.xcom_pull(task_ids="plan"))
+    # Delete the artifacts of the sets the plan gives up (skipped in a dry run), refusing while
+    # a restore runs (one may have started since validate); waits for Velero in the triggerer.
+    delete = RetentionDeleteOperator(task_id="delete", pre_execute=only_if(RETENTION.apply))
 
     @task(trigger_rule=TriggerRule.NONE_FAILED)
     def summary(**context: Any) -> dict[str, Any]:
@@ -110,4 +105,4 @@ with DAG(
             ti.xcom_pull(task_ids="delete"),
         )
 
-    validate() >> inventory() >> plan() >> delete() >> summary()
+    validate() >> inventory() >> plan() >> delete >> summary()

@@ -13,7 +13,10 @@ RDS renames asynchronously (the old id ``renaming`` and the new one not
 found, for minutes): between renames the task defers to
 ``RdsSwitchOverTrigger``, which frees the worker slot until there is
 something to do again (``method_name`` continuation: ``execute_complete``
-reads and acts once more).
+reads and acts once more). What the attempt has done so far (its renames,
+its deadline) is kept in the task's XCom across the wait (``PROGRESS_KEY``),
+not in the deferral's kwargs: ``dag.test()`` resumes a task with the event
+alone, and XComs survive a deferral.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from ue_backup.transient import is_transient
 from ue_backup.triggers.base import run_inline
 from ue_backup.triggers.rds import RdsSwitchOverTrigger
 from ue_backup.triggers.waits import event_or_fail, poll_interval
+
+PROGRESS_KEY = "switch_over_progress"  # {"renamed": [...], "deadline": epoch seconds}
 
 
 class RdsSwitchOverOperator(AwsBaseOperator[RdsHook]):
@@ -118,20 +123,21 @@ class RdsSwitchOverOperator(AwsBaseOperator[RdsHook]):
             verify=self.verify,
             botocore_config=self.botocore_config,
         )
-        kwargs = {"renamed": renamed, "deadline": deadline}
-        if self.deferrable:
-            self.defer(trigger=trigger, method_name="execute_complete", kwargs=kwargs)
-        return self.execute_complete(context, run_inline(trigger), **kwargs)
+        if not self.deferrable:
+            return self._after_wait(context, run_inline(trigger), renamed, deadline)
+        context["ti"].xcom_push(key=PROGRESS_KEY, value={"renamed": renamed, "deadline": deadline})
+        self.defer(trigger=trigger, method_name="execute_complete")
 
-    def execute_complete(
-        self,
-        context: Any,
-        event: dict[str, Any] | None = None,
-        renamed: list[str] | None = None,
-        deadline: float = 0.0,
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resumed after a wait: this attempt's progress from XCom, then ``_after_wait``."""
+        progress = context["ti"].xcom_pull(task_ids=self.task_id, key=PROGRESS_KEY) or {}
+        return self._after_wait(context, event, progress["renamed"], progress["deadline"])
+
+    def _after_wait(
+        self, context: Any, event: dict[str, Any] | None, renamed: list[str], deadline: float
     ) -> dict[str, Any]:
-        """After a wait: fail with the trigger's message, or read the states and go on."""
+        """Fail with the trigger's message, or read the states and go on."""
         if (event or {}).get("kind") == "timeout":
             raise TimeoutError(event["message"])
         event_or_fail(event)
-        return self._advance(context, list(renamed or []), deadline)
+        return self._advance(context, list(renamed), deadline)

@@ -4,7 +4,9 @@ Idempotent, so a retry (or a second run) is safe: an artifact already gone
 counts as deleted. The decision is checked again before anything is
 deleted: every artifact must be this installation's and of the set it is
 deleted with. Velero backups go through a DeleteBackupRequest (their data
-leaves the bucket too) and are waited for. A set's manifest goes last, and
+leaves the bucket too) and are waited for: in the DAG the task defers to
+``VeleroDeletionTrigger`` meanwhile (``RetentionDeleteOperator``), so no
+worker slot sleeps through Velero's work. A set's manifest goes last, and
 only once everything else of the set is gone, so a set half deleted by a
 failure still has its record; a failure fails the task after every other
 deletion was tried, and the retry picks up what is left.
@@ -15,22 +17,27 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.sdk import BaseOperator
 from botocore.exceptions import ClientError
 
 from ue_backup.aws import aws_client
 from ue_backup.errors import PermanentFailure
-from ue_backup.hooks.velero import VeleroHook
+from ue_backup.hooks.rds import RdsHook
 from ue_backup.retention import ownership_problem, to_delete
 from ue_backup.retention_artifacts import MANIFEST, Artifact
-from ue_backup.triggers.waits import poll_interval
+from ue_backup.triggers.base import run_inline
+from ue_backup.triggers.velero import VeleroDeletionTrigger
+from ue_backup.triggers.waits import event_or_fail, poll_interval
 
 log = logging.getLogger(__name__)
 
 DELETED, GONE, REQUESTED = "deleted", "already gone", "deletion requested"
 VELERO_DELETE_TIMEOUT_SECONDS = 600
+STATE_KEY = "deletion_state"  # what start() did, kept across the deferred wait
 # Error codes that mean the artifact does not exist (any more).
 NOT_FOUND = {
     "DBSnapshotNotFound",
@@ -55,10 +62,17 @@ class _Deleter:
             )
         return self._clients[service, region]
 
+    def _rds(self, region: str) -> RdsHook:
+        if ("rds", region) not in self._clients:
+            self._clients["rds", region] = RdsHook(
+                aws_conn_id=self.settings["aws_conn_id"], region_name=region
+            )
+        return self._clients["rds", region]
+
     def delete(self, a: Artifact) -> str:
         try:
             if a.service == "rds":
-                self._client("rds", a.region).delete_db_snapshot(DBSnapshotIdentifier=a.id)
+                self._rds(a.region).delete_snapshot(a.id)
             elif a.service == "backup":
                 return self._recovery_point(a)
             elif a.service == "memorydb":
@@ -102,6 +116,8 @@ class _Deleter:
         return DELETED
 
     def _velero(self, a: Artifact) -> str:
+        from ue_backup.hooks.velero import VeleroHook  # not at parse: the Kubernetes client
+
         hook = VeleroHook(conn_id=self.settings["kubernetes_conn_id"])
         backup = hook.get_backup(a.container, a.id)
         if backup is None:
@@ -137,80 +153,154 @@ def _key(a: Artifact) -> tuple[str, str, str | None]:
     return a.kind, a.id, a.region
 
 
-def _wait_velero(
-    settings: Mapping[str, Any], requested: list[Artifact]
-) -> list[tuple[Artifact, str]]:
-    """Wait until Velero has dealt with each request; the backups it did not delete, and why.
+def start(settings: Mapping[str, Any], decision: Mapping[str, Any]) -> dict[str, Any]:
+    """Check the decision and delete every artifact but the manifests; the state to go on with.
 
-    A backup is dealt with once it is gone, or once Velero processed its
-    request and the backup is still there: Velero never looks at a processed
-    request again, so waiting longer would only delay the report (a retry
-    makes a new request).
+    Returns ``outcomes`` (as ``delete`` reports them), ``failed`` (set: its
+    problems) and ``requested`` (the Velero backups whose deletion was asked
+    for, to wait for), all JSON: the task may defer between this and ``finish``.
     """
-    hook = VeleroHook(conn_id=settings["kubernetes_conn_id"])
-    deadline = time.monotonic() + VELERO_DELETE_TIMEOUT_SECONDS
-    left, refused = list(requested), {}
-    while left and time.monotonic() < deadline:
-        still = []
-        for a in left:
-            if hook.get_backup(a.container, a.id) is None:
-                continue
-            status = (hook.get_delete_request(a.container, a.id) or {}).get("status") or {}
-            if status.get("phase") == "Processed":
-                refused[_key(a)] = status.get("errors") or ["processed, backup kept"]
-            else:
-                still.append(a)
-        left = still
-        if left:
-            time.sleep(poll_interval(5))
-    problems = []
-    for a in requested:
-        errors = refused.get(_key(a)) or (["not deleted in time"] if a in left else None)
-        if errors:
-            problems.append((a, f"{a.label}: Velero did not delete it: {'; '.join(errors)}"))
-    return problems
-
-
-def delete(settings: Mapping[str, Any], decision: Mapping[str, Any]) -> dict[str, Any]:
-    """Delete every artifact of every set the decision deletes; returns each outcome."""
     pairs = _check(decision, settings["installation"])
-    set_of = {_key(a): backup_set for backup_set, a in pairs}
     deleter = _Deleter(settings)
-    outcomes: dict[tuple, dict[str, Any]] = {}
+    outcomes: list[dict[str, Any]] = []
     failed: dict[str, list[str]] = {}
-
-    def attempt(backup_set: str, artifact: Artifact) -> None:
-        try:
-            outcome = deleter.delete(artifact)
-        except PermanentFailure:
-            raise
-        except Exception as error:  # every failure is reported; the others still go
-            failed.setdefault(backup_set, []).append(f"{artifact.label}: {error}")
-            return
-        log.info("%s: %s %s", backup_set, artifact.label, outcome)
-        outcomes[_key(artifact)] = {
-            "backup_set": backup_set,
-            **artifact.as_json(),
-            "outcome": outcome,
-        }
-
     for backup_set, artifact in pairs:
         if artifact.kind != MANIFEST:
-            attempt(backup_set, artifact)
-    requested = [a for _, a in pairs if outcomes.get(_key(a), {}).get("outcome") == REQUESTED]
-    for artifact, problem in _wait_velero(settings, requested):
-        failed.setdefault(set_of[_key(artifact)], []).append(problem)
-        del outcomes[_key(artifact)]
-    for artifact in requested:
-        if _key(artifact) in outcomes:
-            outcomes[_key(artifact)]["outcome"] = DELETED
-    for backup_set, artifact in pairs:
+            _attempt(deleter, backup_set, artifact, outcomes, failed)
+    requested = [o for o in outcomes if o["outcome"] == REQUESTED]
+    return {
+        "outcomes": outcomes,
+        "failed": failed,
+        "requested": [[o["container"], o["id"]] for o in requested],
+    }
+
+
+def _attempt(
+    deleter: _Deleter,
+    backup_set: str,
+    artifact: Artifact,
+    outcomes: list[dict[str, Any]],
+    failed: dict[str, list[str]],
+) -> None:
+    """Delete one artifact, adding its outcome, or its failure (the others still go)."""
+    try:
+        outcome = deleter.delete(artifact)
+    except PermanentFailure:
+        raise
+    except Exception as error:  # every failure is reported; the others still go
+        failed.setdefault(backup_set, []).append(f"{artifact.label}: {error}")
+        return
+    log.info("%s: %s %s", backup_set, artifact.label, outcome)
+    outcomes.append({"backup_set": backup_set, **artifact.as_json(), "outcome": outcome})
+
+
+def velero_wait(settings: Mapping[str, Any], state: Mapping[str, Any]) -> VeleroDeletionTrigger:
+    """The wait for Velero's deletions that ``start`` requested (at most ten minutes)."""
+    return VeleroDeletionTrigger(
+        backups=state["requested"],
+        deadline=time.time() + VELERO_DELETE_TIMEOUT_SECONDS,
+        poll_interval=poll_interval(5),
+        kubernetes_conn_id=settings["kubernetes_conn_id"],
+    )
+
+
+def finish(
+    settings: Mapping[str, Any],
+    decision: Mapping[str, Any],
+    state: Mapping[str, Any],
+    waited: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """After Velero's wait (``waited``: its event): the manifests of complete sets, the report.
+
+    A Velero backup Velero kept, or did not delete in time, fails its set;
+    the others are deleted. A set's manifest goes only when nothing else of
+    the set failed. Raises, naming every problem, when anything is left.
+    """
+    event = event_or_fail(waited) if state["requested"] else {"refused": {}, "left": []}
+    outcomes = [dict(o) for o in state["outcomes"]]
+    failed = {k: list(v) for k, v in state["failed"].items()}
+    for entry in [o for o in outcomes if o["outcome"] == REQUESTED]:
+        errors = event["refused"].get(entry["id"]) or (
+            ["not deleted in time"] if entry["id"] in event["left"] else None
+        )
+        if errors:
+            label = Artifact.from_json(_artifact_json(entry)).label
+            problem = f"{label}: Velero did not delete it: {'; '.join(errors)}"
+            failed.setdefault(entry["backup_set"], []).append(problem)
+            outcomes.remove(entry)
+        else:
+            entry["outcome"] = DELETED
+    deleter = _Deleter(settings)
+    for backup_set, artifact in _check(decision, settings["installation"]):
         if artifact.kind == MANIFEST and backup_set not in failed:
-            attempt(backup_set, artifact)
+            _attempt(deleter, backup_set, artifact, outcomes, failed)
     if failed:
         lines = [f"  - {p}" for problems in failed.values() for p in problems]
         raise RuntimeError(
             "retention could not delete everything (a retry picks up what is left):\n"
             + "\n".join(lines)
         )
-    return {"outcomes": list(outcomes.values())}
+    return {"outcomes": outcomes}
+
+
+def _artifact_json(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """The artifact of an outcome entry (its ``backup_set`` is the artifact's own)."""
+    return {k: v for k, v in entry.items() if k != "outcome"}
+
+
+def delete(settings: Mapping[str, Any], decision: Mapping[str, Any]) -> dict[str, Any]:
+    """Delete every artifact of every set the decision deletes, in this process; each outcome.
+
+    ``start``, Velero's wait run inline, ``finish``: what the DAG's
+    ``RetentionDeleteOperator`` does with the wait deferred.
+    """
+    state = start(settings, decision)
+    waited = run_inline(velero_wait(settings, state)) if state["requested"] else None
+    return finish(settings, decision, state, waited)
+
+
+class RetentionDeleteOperator(BaseOperator):
+    """The retention DAG's ``delete`` task: delete, defer while Velero deletes, then finish.
+
+    Refuses while a restore runs (one may have started since ``validate``),
+    reads the run's settings and decision from ``validate`` and ``plan``, and
+    deletes (``start``); while Velero works through its DeleteBackupRequests
+    the task waits in the triggerer (``VeleroDeletionTrigger``), not in a
+    worker slot; ``finish`` then deletes the manifests and fails loudly,
+    naming every artifact left. A retry starts again: what is gone counts as
+    deleted. What ``start`` did is kept in the task's XCom across the wait
+    (``STATE_KEY``): ``dag.test()`` resumes a task with the event alone, and
+    XComs survive a deferral.
+    """
+
+    def __init__(self, *, deferrable: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.deferrable = deferrable
+
+    def _inputs(self, context: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        ti = context["ti"]
+        return ti.xcom_pull(task_ids="validate"), ti.xcom_pull(task_ids="plan")
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from ue_backup.tasks.retention_steps import refuse_if_restoring
+
+        refuse_if_restoring(context["ti"])
+        settings, decision = self._inputs(context)
+        state = start(settings, decision)
+        if not state["requested"]:
+            return finish(settings, decision, state, None)
+        trigger = velero_wait(settings, state)
+        if not self.deferrable:
+            return finish(settings, decision, state, run_inline(trigger))
+        context["ti"].xcom_push(key=STATE_KEY, value=state)
+        self.defer(
+            trigger=trigger,
+            method_name="execute_complete",
+            timeout=timedelta(seconds=VELERO_DELETE_TIMEOUT_SECONDS + 300),
+        )
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resumed after Velero's wait: ``finish`` with what ``start`` kept in XCom."""
+        settings, decision = self._inputs(context)
+        state = context["ti"].xcom_pull(task_ids=self.task_id, key=STATE_KEY)
+        return finish(settings, decision, state, event)

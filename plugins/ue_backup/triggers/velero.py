@@ -90,3 +90,66 @@ class VeleroPhaseTrigger(PollingTrigger):
             return (success if ok else failure)(message=message, name=self.name)
         self.log.info(message)
         return None
+
+
+def deletion_outcome(hook: Any, namespace: str, name: str) -> tuple[bool, list[str] | None]:
+    """(dealt with, Velero's errors) for a backup whose deletion was requested.
+
+    Dealt with: the backup is gone (no errors), or Velero processed the
+    request and the backup is still there (its errors, or "processed, backup
+    kept"). Velero never looks at a processed request again, so waiting
+    longer for it would only delay the report: a retry makes a new request.
+    """
+    if hook.get_backup(namespace, name) is None:
+        return True, None
+    status = (hook.get_delete_request(namespace, name) or {}).get("status") or {}
+    if status.get("phase") == "Processed":
+        return True, status.get("errors") or ["processed, backup kept"]
+    return False, None
+
+
+class VeleroDeletionTrigger(PollingTrigger):
+    """Fires when Velero has dealt with every requested backup deletion, or at ``deadline``.
+
+    ``backups`` are ``[namespace, name]`` pairs. The event always reports
+    success with what was seen: ``refused`` (name: Velero's errors) for the
+    backups Velero kept, and ``left`` for those still not dealt with at
+    ``deadline`` (epoch seconds). Judging is the task's: retention deletes
+    everything else first and reports each backup it could not delete.
+    Reads only; a transient error is "not yet", another ends the wait failed.
+    """
+
+    serialized = ("backups", "deadline", "poll_interval", "kubernetes_conn_id")
+
+    def __init__(
+        self,
+        *,
+        backups: list[list[str]],
+        deadline: float,
+        poll_interval: float = 5.0,
+        kubernetes_conn_id: str = "kubernetes_default",
+    ) -> None:
+        super().__init__()
+        self.backups = [list(pair) for pair in backups]
+        self.deadline = deadline
+        self.poll_interval = poll_interval
+        self.kubernetes_conn_id = kubernetes_conn_id
+
+    def check(self) -> TriggerEvent | None:
+        import time
+
+        from ue_backup.hooks.velero import VeleroHook  # not at parse: see kube_names
+
+        hook = VeleroHook(conn_id=self.kubernetes_conn_id)
+        refused: dict[str, list[str]] = {}
+        left: list[str] = []
+        for namespace, name in self.backups:
+            dealt_with, errors = deletion_outcome(hook, namespace, name)
+            if errors:
+                refused[name] = errors
+            elif not dealt_with:
+                left.append(name)
+        if left and time.time() < self.deadline:
+            self.log.info("Velero has not deleted these backups yet: %s", left)
+            return None
+        return success(refused=refused, left=left)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from airflow.sdk.exceptions import TaskDeferred
 from botocore.exceptions import ClientError
 
 from sandbox.faults import Fault
@@ -22,6 +23,7 @@ from tests.plugins.support import (
     make_context,
     mutations,
     pushed_links,
+    round_trip,
 )
 from ue_backup.backup_set import BackupSet
 from ue_backup.errors import PermanentFailure
@@ -32,6 +34,7 @@ from ue_backup.operators.rds import (
     RdsStartSnapshotOperator,
 )
 from ue_backup.sensors.rds import RdsInstanceAvailableSensor, RdsSnapshotAvailableSensor
+from ue_backup.triggers.base import run_inline
 
 SNAPSHOT_ID = f"ueb-{SET_ID}"
 TARGET = "ue-test-db-restored"
@@ -411,3 +414,57 @@ def test_restore_from_a_copy_without_a_source_instance_takes_the_snapshots_shape
     )
     with pytest.raises(ClientError):
         describe(rds, TARGET)  # nothing was made at home
+
+
+# --- the in-place switch-over ------------------------------------------------------------
+
+
+class XcomTi:
+    """A task instance that keeps the task's own XComs (the switch-over's progress)."""
+
+    def __init__(self) -> None:
+        self.xcoms: dict[str, object] = {}
+
+    def xcom_push(self, key, value):
+        self.xcoms[key] = value
+
+    def xcom_pull(self, task_ids, key="return_value"):
+        assert task_ids == "switch_over_database"
+        return self.xcoms.get(key)
+
+
+def test_the_switch_over_defers_after_each_rename_and_resumes_from_its_xcom(sandbox, monkeypatch):
+    from sandbox.aws.fixtures import create_db_instance
+    from ue_backup.operators.rds_switch_over import PROGRESS_KEY, RdsSwitchOverOperator
+    from ue_backup.switch_over import replaced_name
+    from ue_backup.triggers.rds import RdsSwitchOverTrigger
+
+    monkeypatch.setenv("UE_BACKUP_POLL_SECONDS", "0.05")
+    sandbox.durations.update(rds_instance=0, rds_rename=0.5)
+    rds = sandbox.client("rds")
+    for name in ("ue-db", "r1-db"):
+        create_db_instance(rds, name)
+    aside = replaced_name("ue-db", "r1")
+    task = RdsSwitchOverOperator(
+        task_id="switch_over_database",
+        live_instance="ue-db",
+        restored_instance="r1-db",
+        restore_id="r1",
+    )
+    context = {"ti": XcomTi()}
+
+    first = defer(task, context)
+    assert isinstance(first.trigger, RdsSwitchOverTrigger)
+    assert context["ti"].xcoms[PROGRESS_KEY]["renamed"] == [f"ue-db -> {aside}"]
+    with pytest.raises(TaskDeferred) as second:
+        first.resume()
+    assert context["ti"].xcoms[PROGRESS_KEY]["renamed"] == [f"ue-db -> {aside}", "r1-db -> ue-db"]
+    event = run_inline(round_trip(second.value.trigger))
+    result = task.resume_execution(second.value.method_name, {"event": event}, context)
+
+    assert result == {
+        "live": "ue-db",
+        "replaced": aside,
+        "renamed": [f"ue-db -> {aside}", "r1-db -> ue-db"],
+    }
+    assert len(mutations(sandbox, "rds", "ModifyDBInstance")) == 2

@@ -14,12 +14,14 @@ import pytest
 
 from sandbox.faults import Fault
 from sandbox.installation import seed_installation
+from tests.plugins.support import defer
 from ue_backup.backup_set import BackupSet
 from ue_backup.config import parse_config
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.velero import VeleroHook
-from ue_backup.tasks.retention_delete import DELETED, GONE, delete
+from ue_backup.tasks.retention_delete import DELETED, GONE, RetentionDeleteOperator, delete
 from ue_backup.tasks.retention_inventory import list_artifacts
+from ue_backup.triggers.velero import VeleroDeletionTrigger
 
 SET = BackupSet("ue-test", "ue-test-20260101t000000z")
 SETTINGS = {
@@ -118,3 +120,60 @@ def test_a_decision_naming_anything_not_ours_is_refused_before_any_change(sandbo
 
     assert sandbox.log.entries() == []
     assert len(listed(world)) == 4
+
+
+class FakeTi:
+    """What the delete task reads and keeps: validate's settings, plan's decision, its XCom."""
+
+    task_id = "delete"
+
+    def __init__(self, settings, decision) -> None:
+        self.xcoms = {("validate", "return_value"): settings, ("plan", "return_value"): decision}
+
+    def get_dr_count(self, dag_id, states):
+        return 0  # no restore runs
+
+    def xcom_push(self, key, value):
+        self.xcoms[self.task_id, key] = value
+
+    def xcom_pull(self, task_ids, key="return_value"):
+        return self.xcoms.get((task_ids, key))
+
+
+def test_the_task_waits_for_velero_in_the_triggerer_and_finishes_on_resume(sandbox, world):
+    artifacts = listed(world)
+    task = RetentionDeleteOperator(task_id="delete")
+    context = {"ti": FakeTi(SETTINGS, decision(artifacts))}
+
+    deferral = defer(task, context)
+
+    assert isinstance(deferral.trigger, VeleroDeletionTrigger)
+    left = {a.kind for a in listed(world)}
+    assert "manifest" in left  # it waits for Velero's deletion
+    assert left <= {"velero_backup", "manifest"}
+    outcomes = deferral.resume()["outcomes"]
+    assert {o["kind"]: o["outcome"] for o in outcomes} == {
+        "rds_snapshot": DELETED,
+        "memorydb_snapshot": DELETED,
+        "velero_backup": DELETED,
+        "manifest": DELETED,
+    }
+    assert listed(world) == []
+
+
+def test_a_backup_velero_kept_fails_the_task_after_the_wait_and_keeps_the_manifest(sandbox, world):
+    sandbox.faults.add(
+        Fault(
+            "k8s",
+            "velero-deletebackuprequest",
+            kind="outcome",
+            target=f"velero/deletebackuprequests/{SET.velero_backup_name}-delete",
+            message="AccessDenied on the bucket",
+        )
+    )
+    task = RetentionDeleteOperator(task_id="delete")
+    deferral = defer(task, {"ti": FakeTi(SETTINGS, decision(listed(world)))})
+
+    with pytest.raises(RuntimeError, match=r"Velero did not delete it: .*AccessDenied"):
+        deferral.resume()
+    assert {a.kind for a in listed(world)} == {"velero_backup", "manifest"}

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from sandbox.faults import Fault
 from tests.plugins.ecds import seed_ecds
 from tests.plugins.support import round_trip
-from tests.plugins.velero_support import VELERO, start_backup
+from tests.plugins.velero_support import VELERO, finished, start_backup
 from ue_backup.hooks.velero import VeleroHook
 from ue_backup.triggers.base import run_inline
-from ue_backup.triggers.velero import VeleroPhaseTrigger, describe_outcome, verdict
+from ue_backup.triggers.velero import (
+    VeleroDeletionTrigger,
+    VeleroPhaseTrigger,
+    describe_outcome,
+    verdict,
+)
 
 
 def trigger(name: str, **kwargs) -> VeleroPhaseTrigger:
@@ -106,3 +113,60 @@ def test_the_outcome_names_counts_and_reasons():
         "Velero backup b: phase FailedValidation, errors 0, warnings 3, "
         "validation errors: bad ttl; bad namespace"
     )
+
+
+# --- retention's wait for Velero's deletions ------------------------------------------------
+
+
+def deletion(names, deadline_in: float = 10.0) -> VeleroDeletionTrigger:
+    return round_trip(
+        VeleroDeletionTrigger(
+            backups=[[VELERO, name] for name in names],
+            deadline=time.time() + deadline_in,
+            poll_interval=0.05,
+        )
+    )
+
+
+def requested(sandbox, hook, name: str) -> None:
+    start_backup(hook, name)
+    hook.request_backup_deletion(VELERO, finished(sandbox, hook, "backup", name))
+
+
+def test_the_deletion_trigger_fires_once_velero_deleted_every_backup(sandbox, hook):
+    for name in ("b1", "b2"):
+        requested(sandbox, hook, name)
+
+    event = run_inline(deletion(["b1", "b2"]))
+
+    assert event == {"status": "success", "refused": {}, "left": []}
+    assert hook.get_backup(VELERO, "b1") is None
+    assert hook.get_backup(VELERO, "b2") is None
+
+
+def test_the_deletion_trigger_reports_what_velero_refused(sandbox, hook):
+    sandbox.faults.add(
+        Fault(
+            "k8s",
+            "velero-deletebackuprequest",
+            kind="outcome",
+            target=f"{VELERO}/deletebackuprequests/b1-delete",
+            message="AccessDenied on the bucket",
+        )
+    )
+    requested(sandbox, hook, "b1")
+
+    event = run_inline(deletion(["b1"]))
+
+    assert event["status"] == "success"  # the task judges: it deletes the rest first
+    assert event["left"] == []
+    assert "AccessDenied on the bucket" in "; ".join(event["refused"]["b1"])
+
+
+def test_the_deletion_trigger_names_what_is_left_at_its_deadline(sandbox, hook):
+    start_backup(hook, "b1")
+    finished(sandbox, hook, "backup", "b1")  # no deletion requested: it never goes
+
+    event = run_inline(deletion(["b1"], deadline_in=0.2))
+
+    assert event == {"status": "success", "refused": {}, "left": ["b1"]}
