@@ -41,10 +41,9 @@ lint: $(STAMP)
 # The whole suite in two steps: every test but the permission checks, spread over
 # TEST_WORKERS processes (pytest-xdist; most of a test's time is spent waiting on the
 # sandbox and Airflow, so more processes than cores pay), then the IAM and RBAC checks
-# of the requests the workers recorded (tests/include/recorder.py). --dist loadscope:
-# each module runs whole, in order, on one worker, so a module-scoped world is built
-# once and retention's tests that build on each other keep their order. (loadgroup
-# would balance better, but pytest-xdist 3.8 cannot rename node ids under pytest 9.)
+# of the requests the workers recorded (tests/include/recorder.py). --dist loadscope,
+# as tests/conftest.py refines it: a module with a module-scoped world runs whole, in
+# order, on one worker (its world built once); every other test is scheduled alone.
 TEST_WORKERS ?= 4
 RECORDING := $(CURDIR)/build/permissions/recording.json
 test: $(STAMP) $(TEST_HOME)/.migrated lint

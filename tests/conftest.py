@@ -6,7 +6,9 @@ defaults here let a single ``pytest`` call work the same way.
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -215,3 +217,33 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if SANDBOX_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.sandbox)
+
+
+# --- pytest-xdist: which tests must share a worker -------------------------------------------
+# A module with a module-scoped world (a sandbox installation built once and shared, as in
+# retention's module, whose tests build on each other in order) runs whole, in order, on
+# one worker; every other test is scheduled on its own, so the largest end-to-end module
+# (tests/dags/test_ue_backup.py) spreads over every worker. pytest-xdist's own loadgroup
+# would say this with markers, but under pytest 9 it cannot rename the node ids it relies on.
+
+MODULE_WORLD = re.compile(r'^@pytest\.fixture\(scope="module"', re.M)
+
+
+@functools.cache
+def _has_module_world(module: str) -> bool:
+    path = ROOT / module
+    return path.is_file() and bool(MODULE_WORLD.search(path.read_text(encoding="utf-8")))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadscope``, with a scope per module only where the module keeps a world."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleWorldScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if _has_module_world(module) else nodeid
+
+    return ModuleWorldScheduling(config, log)
