@@ -141,7 +141,7 @@ class SettingsTemplates:
         self._task_id = task_id
 
     def __getattr__(self, name: str) -> Setting:
-        if name.startswith("__"):
+        if name.startswith("_"):  # not a field: Python's protocols, or unset attributes
             raise AttributeError(name)
         if name not in self._model.model_fields:
             raise unknown_setting((self._model,), name, self._task_id)

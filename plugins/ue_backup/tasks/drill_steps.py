@@ -391,6 +391,7 @@ def report(context: Mapping[str, Any]) -> dict[str, Any]:
     settings = ti.xcom_pull(task_ids="prepare")
     if not settings:
         raise DrillFailed("the drill was refused before anything was created: see prepare's log")
+    run = DrillRunSettings.model_validate(settings)
     states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
     failed = sorted(t for t, s in states.items() if s == "failed")
     records = {
@@ -401,15 +402,13 @@ def report(context: Mapping[str, Any]) -> dict[str, Any]:
         for name, spec in COMPONENTS.items()
     }
     result = build_report(settings, records, failed)
-    if not settings["dry_run"]:
-        key = report_key(
-            settings["manifest_prefix"], settings["installation"], settings["drill_id"]
-        )
-        result["location"] = f"s3://{settings['manifest_bucket']}/{key}"
-        S3Hook(aws_conn_id=settings["aws_conn_id"], region_name=settings["region"]).load_string(
+    if not run.dry_run:
+        key = report_key(run.manifest_prefix, run.installation, run.drill_id)
+        result["location"] = f"s3://{run.manifest_bucket}/{key}"
+        S3Hook(aws_conn_id=run.aws_conn_id, region_name=run.region).load_string(
             json.dumps(result, indent=2, sort_keys=True),
             key=key,
-            bucket_name=settings["manifest_bucket"],
+            bucket_name=run.manifest_bucket,
             replace=True,
         )
     log.info("%s", report_table(result))
@@ -418,7 +417,7 @@ def report(context: Mapping[str, Any]) -> dict[str, Any]:
     if result["outcome"] == "failed":
         unproven = [n for n, c in result["components"].items() if c["status"] == "failed"]
         raise DrillFailed(
-            f"restore drill {settings['drill_id']} failed: {unproven} not verified "
+            f"restore drill {run.drill_id} failed: {unproven} not verified "
             f"(failed steps: {', '.join(failed) or 'none recorded'}); the cleanup deletes "
             "the temporary resources"
         )
