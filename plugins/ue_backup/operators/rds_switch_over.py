@@ -130,7 +130,9 @@ class RdsSwitchOverOperator(AwsBaseOperator[RdsHook]):
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resumed after a wait: this attempt's progress from XCom, then ``_after_wait``."""
-        progress = context["ti"].xcom_pull(task_ids=self.task_id, key=PROGRESS_KEY) or {}
+        progress = context["ti"].xcom_pull(task_ids=self.task_id, key=PROGRESS_KEY)
+        if not progress:  # never expected: a retry reads the states and starts again
+            raise RuntimeError(f"{PROGRESS_KEY} is missing from this try's XCom")
         return self._after_wait(context, event, progress["renamed"], progress["deadline"])
 
     def _after_wait(

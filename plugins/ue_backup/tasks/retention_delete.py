@@ -303,4 +303,6 @@ class RetentionDeleteOperator(BaseOperator):
         """Resumed after Velero's wait: ``finish`` with what ``start`` kept in XCom."""
         settings, decision = self._inputs(context)
         state = context["ti"].xcom_pull(task_ids=self.task_id, key=STATE_KEY)
+        if not state:  # never expected: a retry starts again, and what is gone counts as deleted
+            raise RuntimeError(f"{STATE_KEY} is missing from this try's XCom")
         return finish(settings, decision, state, event)
