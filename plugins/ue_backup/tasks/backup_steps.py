@@ -29,6 +29,7 @@ from ue_backup.hooks.s3 import S3Hook
 from ue_backup.hooks.velero import VeleroHook
 from ue_backup.manifest import build_manifest, manifest_json, summary_table
 from ue_backup.records import memorydb_snapshot_record, rds_copy_record, rds_snapshot_record
+from ue_backup.run_settings import BackupRunSettings
 from ue_backup.tasks.set_marks import mark_set
 from ue_backup.verify import failure_message, verify_set
 
@@ -37,11 +38,10 @@ log = logging.getLogger(__name__)
 
 def check_external_window(settings: Mapping[str, Any]) -> dict[str, Any]:
     """External mode: refuse unless inside the platform's window, stopped, with time to finish."""
+    run = BackupRunSettings.model_validate(settings)
     window = load_config().cold_window
-    selection = EcdHook(conn_id=settings["kubernetes_conn_id"])
-    ecds = selection.select_ecds(
-        settings["namespace"], settings["ecd_label_selector"], settings["ecd_names"]
-    )
+    selection = EcdHook(conn_id=run.kubernetes_conn_id)
+    ecds = selection.select_ecds(run.namespace, run.ecd_label_selector, run.ecd_names)
     names = [e["metadata"]["name"] for e in ecds]
     now = datetime.now(UTC)
     reason = refusal(
@@ -49,7 +49,7 @@ def check_external_window(settings: Mapping[str, Any]) -> dict[str, Any]:
         window.external_suspend_until,
         now,
         timedelta(minutes=window.expected_backup_minutes),
-        selection.running(settings["namespace"], names),
+        selection.running(run.namespace, names),
     )
     if reason:
         raise PermanentFailure(f"external cold window: {reason}; nothing was backed up")
@@ -63,9 +63,9 @@ def check_external_window(settings: Mapping[str, Any]) -> dict[str, Any]:
         "ecds": mark(ecds),
         "mode": "external",
         "until": until.isoformat(),
-        "namespace": settings["namespace"],
-        "label_selector": settings["ecd_label_selector"],
-        "names": settings["ecd_names"],
+        "namespace": run.namespace,
+        "label_selector": run.ecd_label_selector,
+        "names": run.ecd_names,
     }
 
 
@@ -180,7 +180,8 @@ def verify(
     verification and the artifacts' manifest records, so the manifest is built
     from exactly what was verified.
     """
-    backup_set = BackupSet.parse(settings["backup_set"])
+    run = BackupRunSettings.model_validate(settings)
+    backup_set = BackupSet.parse(run.backup_set)
     found = read_artifacts(settings, records)
     missing = [kind for kind, record in records.items() if record and not found[FOUND_AS[kind]]]
     if missing:
@@ -194,18 +195,18 @@ def verify(
         memorydb_tags=found["memorydb_tags"],
         velero_backup=found["velero_backup"],
         datasync_execution=found["datasync_execution"],
-        allow_velero_partially_failed=settings["velero_allow_partially_failed"],
+        allow_velero_partially_failed=run.velero_allow_partially_failed,
         rds_snapshot_copy=found["rds_snapshot_copy"],
         recovery_point_copy=found["recovery_point_copy"],
         recovery_point_copy_tags=found["recovery_point_copy_tags"],
         memorydb_copy=found["memorydb_copy"],
         cold_window=window,
-        window_required=settings.get("cold_window") in ("managed", "external"),
+        window_required=run.cold_window in ("managed", "external"),
     )
     for c in verification["checks"]:
         log.info("%s %s: %s", "PASS" if c["ok"] else "FAIL", c["check"], c["detail"])
     window_state = (window or {}).get("state") or (
-        UNPROVEN if settings.get("cold_window") in ("managed", "external") else NO_WINDOW
+        UNPROVEN if run.cold_window in ("managed", "external") else NO_WINDOW
     )
     mark_set(settings, found, verification["result"], window_state)
     if verification["result"] != "passed":
@@ -316,25 +317,26 @@ def write_manifest(
     run_id: str,
 ) -> dict[str, Any]:
     """Build the manifest from the verified artifacts, write it to S3 and return it."""
-    backup_set = BackupSet.parse(settings["backup_set"], run_id=run_id)
+    run = BackupRunSettings.model_validate(settings)
+    backup_set = BackupSet.parse(run.backup_set, run_id=run_id)
     memorydb_first = False
-    if settings.get("memorydb_cluster"):
+    if run.memorydb_cluster:
         hook = settings_hook(MemoryDbHook, settings)
-        memorydb_first = len(hook.list_snapshots(settings["memorydb_cluster"])) <= 1
+        memorydb_first = len(hook.list_snapshots(run.memorydb_cluster)) <= 1
     manifest = build_manifest(
         backup_set,
         verified["artifacts"],
-        prices=PricesConfig(**settings["prices"]),
+        prices=PricesConfig(**run.prices),
         cold_window=window,
         verification={k: v for k, v in verified.items() if k != "artifacts"},
         memorydb_first_snapshot=memorydb_first,
         created_at=datetime.now(UTC),
     )
-    key = f"{settings['manifest_prefix']}{backup_set.manifest_key}"
+    key = f"{run.manifest_prefix}{backup_set.manifest_key}"
     settings_hook(S3Hook, settings).load_string(
-        manifest_json(manifest), key=key, bucket_name=settings["manifest_bucket"], replace=True
+        manifest_json(manifest), key=key, bucket_name=run.manifest_bucket, replace=True
     )
-    manifest["location"] = f"s3://{settings['manifest_bucket']}/{key}"
+    manifest["location"] = f"s3://{run.manifest_bucket}/{key}"
     log.info("Backup set %s\n%s", backup_set.id, summary_table(manifest))
     log.info("Manifest written to %s", manifest["location"])
     return manifest

@@ -442,35 +442,36 @@ def restore_report(
     resumed: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     """The restore's outcome in a few lines: what exists now, and what the operator does next."""
+    run = RestoreRunSettings.model_validate(settings)
     plan = planned["plan"]
-    database = settings["rds_target"] if planned.get("restore_database") else None
+    database = run.rds_target if planned.get("restore_database") else None
     if planned.get("switch_over_database"):
-        database = settings["rds_instance"]
-    memorydb = settings["memorydb_target"] if planned.get("restore_memorydb") else None
+        database = run.rds_instance
+    memorydb = run.memorydb_target if planned.get("restore_memorydb") else None
     restored = {
         "database": database,
         "efs_file_system_id": (efs or {}).get("file_system_id"),
         "memorydb_cluster": memorydb,
-        "velero_restore": settings["restore_id"] if planned.get("restore_velero") else None,
+        "velero_restore": run.restore_id if planned.get("restore_velero") else None,
     }
     next_steps = []
-    if settings["target"] == "side_by_side" and planned.get("restore_efs"):
+    if run.target == "side_by_side" and planned.get("restore_efs"):
         next_steps.append(
             "side by side: point the platform at the restored resources, then enable its ECDs"
         )
-    if settings["in_place"] and planned.get("restore_memorydb"):
+    if run.in_place and planned.get("restore_memorydb"):
         next_steps.append(f"MemoryDB cannot be renamed: point the platform at cluster {memorydb}")
-    if settings["in_place"] and planned.get("restore_efs"):
+    if run.in_place and planned.get("restore_efs"):
         next_steps.append(
-            f"the EFS data that was live is kept in ue-backup-replaced_{settings['restore_id']}/"
+            f"the EFS data that was live is kept in ue-backup-replaced_{run.restore_id}/"
         )
     report = {
-        "restore_id": settings["restore_id"],
+        "restore_id": run.restore_id,
         "backup_set": plan.get("backup_set"),
-        "target": settings["target"],
+        "target": run.target,
         "restored": restored,
         "resumed": (resumed or {}).get("outcomes", {}),
         "next_steps": next_steps,
     }
-    log.info("Restore %s:\n%s", settings["restore_id"], json.dumps(report, indent=2))
+    log.info("Restore %s:\n%s", run.restore_id, json.dumps(report, indent=2))
     return report
