@@ -451,6 +451,26 @@ def test_bad_params_are_refused_by_preflight(sandbox, installation, conf):
     assert len(sandbox.log) == 0
 
 
+def test_a_backup_refuses_while_a_restore_runs(sandbox, installation, monkeypatch, capfd, caplog):
+    """A backup now would capture a half-restored system (tasks/run_guard.COLLISIONS)."""
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    original = RuntimeTaskInstance.get_dr_count
+
+    def count(dag_id, *args, **kwargs):
+        return 1 if dag_id == "ue_restore" else original(dag_id, *args, **kwargs)
+
+    monkeypatch.setattr(RuntimeTaskInstance, "get_dr_count", staticmethod(count))
+    result = run_dag("ue_backup")
+    assert result.state == "failed"
+    assert result.tasks["preflight"] == "failed", result.tasks
+    assert len(sandbox.log) == 0
+    out, err = capfd.readouterr()
+    assert "a ue_restore run is in progress: a backup now would capture" in (
+        out + err + caplog.text
+    )
+
+
 @pytest.mark.parametrize(
     "conf",
     [{"components": ["efs", "tape"]}, {"reason": "x" * 501}],

@@ -49,7 +49,6 @@ from ue_backup.tasks.run_guard import refuse_while_running
 
 log = logging.getLogger(__name__)
 
-DELETES_SETS = "it may delete the backup set being drilled"
 
 DRILL_PARAMS = ("backup_set", "allow_point_in_time_restore", "dry_run")
 STARTED_AT = "started_at"  # the XCom key a restore start task records its start under
@@ -178,7 +177,7 @@ def prepare(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, 
         raise PermanentFailure("invalid drill request:\n" + "\n".join(f"  - {p}" for p in problems))
     dry_run = params.get("dry_run", False) is True
     if not dry_run:
-        refuse_while_running(context["ti"], {"ue_backup_retention": DELETES_SETS})
+        refuse_while_running(context["ti"], "ue_restore_drill")
     started = dag_run.start_date or datetime.now(UTC)
     names = drill_names(cfg, dag_run.run_after)
     inventory = list_inventory(aws_access(cfg), cfg)

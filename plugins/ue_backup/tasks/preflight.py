@@ -30,6 +30,7 @@ from ue_backup.hooks.velero import VeleroHook
 from ue_backup.notifications import send_alert
 from ue_backup.run_settings import BackupRunSettings
 from ue_backup.tasks.rpo import ensure_alarms
+from ue_backup.tasks.run_guard import refuse_while_running
 from ue_backup.transient import is_transient
 
 log = logging.getLogger(__name__)
@@ -296,12 +297,7 @@ def preflight(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str
         raise PermanentFailure(
             f"params.components: {absent} are not configured for installation {cfg.installation}"
         )
-    running_restores = context["ti"].get_dr_count(dag_id="ue_restore", states=["running"])
-    if running_restores:
-        raise PermanentFailure(
-            f"a ue_restore run is in progress ({running_restores}): a backup now would capture "
-            "a half-restored system; try again when it has finished"
-        )
+    refuse_while_running(context["ti"], "ue_backup")
     problems = [f"{path}: {message}" for path, message in rpo.problems(cfg)]
     if problems:
         raise PermanentFailure("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))

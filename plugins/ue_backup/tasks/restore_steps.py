@@ -48,10 +48,6 @@ RESTORE_PARAMS = (
 )
 MODES = ("plan", "restore")
 # What a restore (not a plan) must not overlap, and why.
-RESTORE_GUARDS = {
-    "ue_backup": "it suspends the same workflows",
-    "ue_backup_retention": "it may delete the backup set being restored",
-}
 TARGETS = ("side_by_side", "in_place")
 
 
@@ -197,7 +193,7 @@ def validate(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str,
     if problems:
         raise PermanentFailure("invalid params:\n" + "\n".join(f"  - {p}" for p in problems))
     if params.get("mode") == "restore":
-        refuse_while_running(context["ti"], RESTORE_GUARDS)
+        refuse_while_running(context["ti"], "ue_restore")
     settings = RestoreRunSettings.build(
         cfg, restore_names(cfg.installation, dag_run.run_after), request, params
     )

@@ -21,12 +21,13 @@ from ue_backup.retention import decide, to_delete
 from ue_backup.retention_artifacts import Artifact
 from ue_backup.retention_cost import component_costs, cost_table, plan_table
 from ue_backup.run_settings import RetentionRunSettings
+from ue_backup.tasks.run_guard import COLLISIONS, running_collisions
 
 log = logging.getLogger(__name__)
 
 RETENTION_PARAMS = ("dry_run", "keep_sets")
-# The DAGs that read a backup set while they run: a restore, and a restore drill.
-RESTORE_DAGS = ("ue_restore", "ue_restore_drill")
+# The DAGs that read a backup set while they run (run_guard.COLLISIONS): a restore, a drill.
+RESTORE_DAGS = tuple(COLLISIONS["ue_backup_retention"])
 RESTORE_RUNNING = (
     "a restore is in progress ({count} run(s) of {dags}): it may be reading any backup set, "
     "so retention deletes nothing now; run it again when the restore has finished"
@@ -35,7 +36,7 @@ RESTORE_RUNNING = (
 
 def refuse_if_restoring(ti: Any, dry_run: bool = False) -> None:
     """Fail (or, for a dry run, warn) while a restore or restore drill runs."""
-    count = sum(ti.get_dr_count(dag_id=d, states=["running"]) for d in RESTORE_DAGS)
+    count = sum(running_collisions(ti, "ue_backup_retention").values())
     if count and not dry_run:
         raise PermanentFailure(RESTORE_RUNNING.format(count=count, dags=" or ".join(RESTORE_DAGS)))
     if count:

@@ -1,25 +1,52 @@
 """Refuse to start while another ue-backup DAG is running that would race this one.
 
-A restore must not run while a backup suspends the same workflows, nor while
-retention deletes artifacts (it could delete the set being restored); a
-drill must not restore a set retention is deleting. Checked in the first
-task, before anything is changed, with the reason in the message.
+The one table of which runs collide (``COLLISIONS``), read by the first task
+of every DAG it names, before anything is changed, with the reason in the
+message. Every collision is refused from both sides: a backup never starts
+during a restore (it would capture a half-restored system), nor a restore
+during a backup (both suspend the same workflows); retention never deletes
+while a restore or a drill may be reading a set, nor do they start while it
+deletes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from ue_backup.errors import PermanentFailure
 
+# DAG about to start -> {DAG whose running run it must not race: why}.
+COLLISIONS: dict[str, dict[str, str]] = {
+    "ue_backup": {
+        "ue_restore": "a backup now would capture a half-restored system",
+    },
+    "ue_restore": {
+        "ue_backup": "it suspends the same workflows",
+        "ue_backup_retention": "it may delete the backup set being restored",
+    },
+    "ue_restore_drill": {
+        "ue_backup_retention": "it may delete the backup set being drilled",
+    },
+    "ue_backup_retention": {
+        "ue_restore": "it may be reading any backup set",
+        "ue_restore_drill": "it may be reading any backup set",
+    },
+}
 
-def refuse_while_running(ti: Any, guards: Mapping[str, str]) -> None:
-    """Fail when any DAG in ``guards`` has a running run; ``guards`` maps dag id to why."""
+
+def running_collisions(ti: Any, dag_id: str) -> dict[str, int]:
+    """The DAGs ``dag_id`` must not race that have running runs, with how many."""
+    counts = {
+        other: ti.get_dr_count(dag_id=other, states=["running"]) for other in COLLISIONS[dag_id]
+    }
+    return {other: count for other, count in counts.items() if count}
+
+
+def refuse_while_running(ti: Any, dag_id: str) -> None:
+    """Fail when a DAG that ``dag_id`` must not race has a running run, naming it and why."""
+    why = COLLISIONS[dag_id]
     busy = [
-        f"a {dag_id} run is in progress: {why}"
-        for dag_id, why in guards.items()
-        if ti.get_dr_count(dag_id=dag_id, states=["running"])
+        f"a {other} run is in progress: {why[other]}" for other in running_collisions(ti, dag_id)
     ]
     if busy:
         raise PermanentFailure("; ".join(busy) + ". Start again when it has finished.")
