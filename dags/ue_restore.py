@@ -267,10 +267,12 @@ with DAG(
     @task(pre_execute=only_if(PLANNED.restore_efs))
     def restored_file_system(**context: Any) -> dict[str, Any]:
         """Where the EFS data was restored (new or live file system), made mountable."""
-        from ue_backup.tasks.restore_steps import restored_file_system as find
+        from ue_backup.tasks.restored_efs import restored_file_system as find
 
         ti = context["ti"]
-        return find(ti.xcom_pull(task_ids="validate"), ti.xcom_pull(task_ids="restore_efs"))
+        return find(
+            ti.xcom_pull(task_ids="validate"), ti.xcom_pull(task_ids="restore_efs")["job_id"]
+        )
 
     efs_mountable = EfsMountTargetsAvailableSensor(
         task_id="wait_efs_mount_targets",

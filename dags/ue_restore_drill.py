@@ -174,12 +174,11 @@ with DAG(
     @task
     def drill_file_system(**context: Any) -> dict[str, Any]:
         """The new file system the restore made (never the live one), given mount targets."""
-        from ue_backup.tasks.drill_steps import drill_file_system as find
+        from ue_backup.tasks.restored_efs import restored_file_system as find
 
         ti = context["ti"]
-        return find(
-            ti.xcom_pull(task_ids="prepare"), ti.xcom_pull(task_ids="restore_efs")["job_id"]
-        )
+        job_id = ti.xcom_pull(task_ids="restore_efs")["job_id"]
+        return find(ti.xcom_pull(task_ids="prepare"), job_id, new_only=True)
 
     wait_efs_mount_targets = EfsMountTargetsAvailableSensor(
         task_id="wait_efs_mount_targets",

@@ -25,6 +25,10 @@ class EfsHook(RetryingHookMixin, CustomWaitersMixin, AwsBaseHook):
         kwargs["client_type"] = "efs"
         super().__init__(*args, **kwargs)
 
+    def describe_file_system(self, file_system_id: str) -> dict[str, Any]:
+        """The file system as EFS describes it (``LifeCycleState``, ``PerformanceMode``, ...)."""
+        return self.conn.describe_file_systems(FileSystemId=file_system_id)["FileSystems"][0]
+
     def mount_targets(self, file_system_id: str) -> list[dict[str, Any]]:
         return self.conn.describe_mount_targets(FileSystemId=file_system_id).get("MountTargets", [])
 

@@ -229,39 +229,6 @@ def verify_database(settings: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def drill_file_system(settings: Mapping[str, Any], job_id: str) -> dict[str, Any]:
-    """The new file system the restore job made (refused if it were the live one), made mountable.
-
-    AWS Backup gives a new file system no mount target; the drill's Jobs can
-    only mount it through one in their node's zone, so it gets one in every
-    subnet the live file system has one in, with the same security groups.
-    """
-    from ue_backup.aws import settings_client
-    from ue_backup.hooks.aws_backup import AwsBackupHook
-    from ue_backup.hooks.efs import EfsHook
-
-    hook = settings_hook(AwsBackupHook, settings)
-    job = hook.describe_restore_job(job_id)
-    fs_id = (job.get("CreatedResourceArn") or "").rsplit("/", 1)[-1]
-    if not fs_id or fs_id == settings["efs_file_system_id"]:
-        raise PermanentFailure(
-            f"restore job {job_id} created {fs_id or 'no file system'}, not a new file system"
-        )
-    described = settings_client(settings, "efs").describe_file_systems(FileSystemId=fs_id)
-    file_system = described["FileSystems"][0]
-    efs = settings_hook(EfsHook, settings)
-    targets = efs.copy_mount_targets(settings["efs_file_system_id"], fs_id)
-    created, completed = job.get("CreationDate"), job.get("CompletionDate")
-    return {
-        "file_system_id": fs_id,
-        "state": file_system["LifeCycleState"],
-        "mount_targets": len(targets),
-        "restore_job": job_id,
-        "restore_job_created": created.isoformat() if created else None,
-        "restore_job_completed": completed.isoformat() if completed else None,
-    }
-
-
 def tree_check_script(mount: str) -> str:
     """The check Job's script: no temporary file (rule 2), and the tree is not empty."""
     marker = DONE_MARKER

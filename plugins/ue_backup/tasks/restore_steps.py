@@ -202,37 +202,6 @@ def validate(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str,
     return settings.dump()
 
 
-def restored_file_system(settings: Mapping[str, Any], restore: Mapping[str, Any]) -> dict[str, Any]:
-    """The file system the EFS restore job wrote to, given mount targets when it is new.
-
-    In place it is the live file system. Side by side AWS Backup creates a new
-    one without mount targets, which the purge Job's EFS CSI volume cannot
-    mount: at home it gets one in each subnet of the live file system, with
-    its security groups (``EfsHook.copy_mount_targets``). In the copy region
-    there is no live file system to copy them from: the log says so, and the
-    mount targets must come from that region's network set-up.
-    """
-    from ue_backup.hooks.efs import EfsHook
-
-    hook = settings_hook(AwsBackupHook, settings)
-    job = hook.describe_restore_job(restore["job_id"])
-    fs_id = job["CreatedResourceArn"].rsplit("/", 1)[-1]
-    mount_targets = None
-    if fs_id != settings["efs_file_system_id"]:
-        if settings.get("from_copy"):
-            log.warning(
-                "File system %s was restored in %s, where no live file system has mount "
-                "targets to copy: give it mount targets in the cluster's subnets",
-                fs_id,
-                settings["region"],
-            )
-        else:
-            efs = settings_hook(EfsHook, settings)
-            targets = efs.copy_mount_targets(settings["efs_file_system_id"], fs_id)
-            mount_targets = len(targets)
-    return {"file_system_id": fs_id, "mount_targets": mount_targets}
-
-
 def list_inventory(settings: Mapping[str, Any], cfg: InstallationConfig) -> dict[str, Any]:
     """Everything restorable of this installation, in the shapes the APIs return.
 

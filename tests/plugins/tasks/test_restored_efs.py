@@ -1,0 +1,82 @@
+"""One step finds the restored file system for the restore and the drill."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from ue_backup.errors import PermanentFailure
+from ue_backup.hooks.aws_backup import AwsBackupHook
+from ue_backup.tasks import restored_efs
+
+LIVE, NEW = "fs-live", "fs-new"
+
+
+class FakeBackup:
+    def __init__(self, created: str) -> None:
+        self.created = created
+
+    def describe_restore_job(self, job_id: str) -> dict:
+        arn = f"arn:aws:elasticfilesystem:eu-west-1:000000000000:file-system/{self.created}"
+        return {"CreatedResourceArn": arn, "CreationDate": datetime(2026, 1, 1, tzinfo=UTC)}
+
+
+class FakeEfs:
+    def __init__(self) -> None:
+        self.copied: list[tuple[str, str]] = []
+
+    def copy_mount_targets(self, source: str, target: str) -> list[dict]:
+        self.copied.append((source, target))
+        return [{"SubnetId": "a"}, {"SubnetId": "b"}]
+
+    def describe_file_system(self, fs_id: str) -> dict:
+        return {"LifeCycleState": "available"}
+
+
+@pytest.fixture
+def hooks(monkeypatch):
+    made = {"efs": FakeEfs()}
+
+    def settings_hook(cls, settings):
+        return made["backup"] if cls is AwsBackupHook else made["efs"]
+
+    monkeypatch.setattr(restored_efs, "settings_hook", settings_hook)
+    return made
+
+
+def test_side_by_side_the_new_file_system_gets_the_live_ones_mount_targets(hooks):
+    hooks["backup"] = FakeBackup(NEW)
+    found = restored_efs.restored_file_system({"efs_file_system_id": LIVE}, "job-1")
+    assert found == {"file_system_id": NEW, "mount_targets": 2}
+    assert hooks["efs"].copied == [(LIVE, NEW)]
+
+
+def test_in_place_the_live_file_system_is_left_as_it_is(hooks):
+    hooks["backup"] = FakeBackup(LIVE)
+    found = restored_efs.restored_file_system({"efs_file_system_id": LIVE}, "job-1")
+    assert found == {"file_system_id": LIVE, "mount_targets": None}
+    assert hooks["efs"].copied == []
+
+
+def test_in_the_copy_region_no_mount_target_is_copied(hooks):
+    hooks["backup"] = FakeBackup(NEW)
+    settings = {"efs_file_system_id": LIVE, "from_copy": True, "region": "eu-central-1"}
+    assert restored_efs.restored_file_system(settings, "job-1")["mount_targets"] is None
+    assert hooks["efs"].copied == []
+
+
+def test_the_drill_refuses_a_restore_into_the_live_file_system(hooks):
+    hooks["backup"] = FakeBackup(LIVE)
+    with pytest.raises(PermanentFailure, match="created fs-live, not a new file system"):
+        restored_efs.restored_file_system({"efs_file_system_id": LIVE}, "job-1", new_only=True)
+    assert hooks["efs"].copied == []
+
+
+def test_the_drill_learns_the_state_and_the_jobs_times(hooks):
+    hooks["backup"] = FakeBackup(NEW)
+    found = restored_efs.restored_file_system({"efs_file_system_id": LIVE}, "job-1", new_only=True)
+    assert found["state"] == "available"
+    assert found["restore_job"] == "job-1"
+    assert found["restore_job_created"] == "2026-01-01T00:00:00+00:00"
+    assert found["restore_job_completed"] is None
