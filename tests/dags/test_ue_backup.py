@@ -20,6 +20,7 @@ from sandbox.installation import (
     add_cross_region,
     seed_installation,
 )
+from tests.dags.running import pretend_running
 from tests.plugins.alerts_support import alert_topic
 
 pytestmark = pytest.mark.e2e
@@ -453,14 +454,7 @@ def test_bad_params_are_refused_by_preflight(sandbox, installation, conf):
 
 def test_a_backup_refuses_while_a_restore_runs(sandbox, installation, monkeypatch, capfd, caplog):
     """A backup now would capture a half-restored system (tasks/run_guard.COLLISIONS)."""
-    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
-
-    original = RuntimeTaskInstance.get_dr_count
-
-    def count(dag_id, *args, **kwargs):
-        return 1 if dag_id == "ue_restore" else original(dag_id, *args, **kwargs)
-
-    monkeypatch.setattr(RuntimeTaskInstance, "get_dr_count", staticmethod(count))
+    pretend_running(monkeypatch, "ue_restore")
     result = run_dag("ue_backup")
     assert result.state == "failed"
     assert result.tasks["preflight"] == "failed", result.tasks

@@ -17,6 +17,7 @@ from sandbox.installation import (
     add_cross_region,
     seed_installation,
 )
+from tests.dags.running import pretend_running
 from tests.plugins.alerts_support import alert_topic
 from ue_backup.hooks.ecd import HELD, RESUME_DEADLINE
 
@@ -234,14 +235,7 @@ def test_bad_params_and_impossible_requests_change_nothing(
 def test_a_restore_refuses_while_a_backup_or_retention_runs(
     sandbox, three_backups, busy, monkeypatch, capfd, caplog
 ):
-    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
-
-    original = RuntimeTaskInstance.get_dr_count
-
-    def count(dag_id, *args, **kwargs):
-        return 1 if dag_id == busy else original(dag_id, *args, **kwargs)
-
-    monkeypatch.setattr(RuntimeTaskInstance, "get_dr_count", staticmethod(count))
+    pretend_running(monkeypatch, busy)
     assert run_dag("ue_restore").state == "success"  # a plan only reads: it may overlap
     result = run_dag("ue_restore", {"mode": "restore"})
     assert result.state == "failed"

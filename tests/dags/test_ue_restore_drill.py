@@ -17,6 +17,7 @@ from sandbox.airflow_harness.dag_runner import load_dags, run_dag, write_config
 from sandbox.aws.network import add_mount_targets
 from sandbox.faults import Fault
 from sandbox.installation import LIVE_FILES, NAMESPACE, seed_installation
+from tests.dags.running import pretend_running
 from tests.plugins.alerts_support import alert_topic
 from ue_backup.drill_report import COMPONENTS
 
@@ -382,14 +383,7 @@ def test_bad_input_is_refused_before_anything_changes(
 
 
 def test_a_drill_refuses_while_retention_runs(sandbox, installation, monkeypatch, capfd, caplog):
-    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
-
-    original = RuntimeTaskInstance.get_dr_count
-
-    def count(dag_id, *args, **kwargs):
-        return 1 if dag_id == "ue_backup_retention" else original(dag_id, *args, **kwargs)
-
-    monkeypatch.setattr(RuntimeTaskInstance, "get_dr_count", staticmethod(count))
+    pretend_running(monkeypatch, "ue_backup_retention")
     result = run_dag("ue_restore_drill")
 
     assert result.tasks["prepare"] == "failed", result.tasks
