@@ -62,6 +62,7 @@ from ue_backup.dag_support import (
     RESTORE,
     START_DATE,
     default_args,
+    expression,
     fail_run_if_any_task_failed,
     only_if,
     xcom,
@@ -236,7 +237,7 @@ with DAG(
         iam_role_arn=RESTORE.backup_role_arn,
         idempotency_token=f"{RID}-efs",
         file_system_id=RESTORE.efs_file_system_id,
-        new_file_system=f"{{{{ not {RESTORE.in_place.expression} }}}}",
+        new_file_system=f"{{{{ not {expression(RESTORE.in_place)} }}}}",
         pre_execute=only_if(PLANNED.restore_efs),
         **AWS,
     )

@@ -14,6 +14,7 @@ every variant.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from difflib import get_close_matches
@@ -100,26 +101,26 @@ def drill_schedule() -> Any:
     return cron
 
 
-class Setting(str):
-    """A template for one field of a run's settings, rendered as a native object.
+# The template of one settings field: a plain ``str``, because the DAG processor serializes
+# every operator argument and refuses a subclass of str (``dag.test()`` never serializes, so
+# only a real deployment showed it: tests/deploy). The field and the task it comes from are
+# read back from the text by ``setting_field``.
+SETTING_TEMPLATE = '{{{{ ti.xcom_pull(task_ids="{task_id}")["{key}"] }}}}'
+_SETTING = re.compile(r'^\{\{ ti\.xcom_pull\(task_ids="(?P<task_id>\w+)"\)\["(?P<key>\w+)"\] \}\}$')
 
-    It is the template string itself (operators take it as any template), and
-    knows its field (``key``) and the task that returned the settings
-    (``task_id``), so ``only_if`` reads the same field the template names.
-    """
 
-    key: str
-    task_id: str
+def setting_field(template: str) -> tuple[str, str] | None:
+    """``(task_id, key)`` of a settings template made here; None for any other text."""
+    found = _SETTING.match(template)
+    return (found["task_id"], found["key"]) if found else None
 
-    def __new__(cls, template: str, key: str = "", task_id: str = "") -> Setting:
-        made = super().__new__(cls, template)
-        made.key, made.task_id = key, task_id
-        return made
 
-    @property
-    def expression(self) -> str:
-        """The Jinja expression alone (``ti.xcom_pull(...)["key"]``), to build a larger one."""
-        return f'ti.xcom_pull(task_ids="{self.task_id}")["{self.key}"]'
+def expression(template: str) -> str:
+    """The Jinja expression of a settings template alone, to build a larger one."""
+    task_id, key = setting_field(template) or (None, None)
+    if key is None:
+        raise ValueError(f"not a settings template: {template!r}")
+    return f'ti.xcom_pull(task_ids="{task_id}")["{key}"]'
 
 
 class UnknownSetting(AttributeError):
@@ -140,13 +141,12 @@ class SettingsTemplates:
         self._model = model
         self._task_id = task_id
 
-    def __getattr__(self, name: str) -> Setting:
+    def __getattr__(self, name: str) -> str:
         if name.startswith("_"):  # not a field: Python's protocols, or unset attributes
             raise AttributeError(name)
         if name not in self._model.model_fields:
             raise unknown_setting((self._model,), name, self._task_id)
-        template = f'{{{{ ti.xcom_pull(task_ids="{self._task_id}")["{name}"] }}}}'
-        return Setting(template, key=name, task_id=self._task_id)
+        return SETTING_TEMPLATE.format(task_id=self._task_id, key=name)
 
     def __repr__(self) -> str:
         return f"settings_templates({self._model.__name__}, task_id={self._task_id!r})"
@@ -190,7 +190,7 @@ def xcom(task_id: str, key: str | None = None) -> str:
     return f"{{{{ ti.xcom_pull(task_ids='{task_id}'){tail} }}}}"
 
 
-def setting(key: str, task_id: str = "preflight") -> Setting:
+def setting(key: str, task_id: str = "preflight") -> str:
     """The template of one settings field named by its key, checked all the same.
 
     Prefer the typed form (``BACKUP.rds_instance``). The key must be a field
@@ -213,9 +213,10 @@ def only_if(field: str, *values: Any, task_id: str | None = None) -> Callable[[A
     ``setting`` checks against the settings ``task_id`` returns: a field the
     settings do not have is a parse error, never a silent skip.
     """
-    if not isinstance(field, Setting):
-        field = setting(field, task_id=task_id or "preflight")
-    key, task_id = field.key, field.task_id
+    found = setting_field(field)
+    if found is None:
+        found = setting_field(setting(field, task_id=task_id or "preflight"))
+    task_id, key = found
 
     def check(context: Any) -> None:
         settings = context["ti"].xcom_pull(task_ids=task_id) or {}

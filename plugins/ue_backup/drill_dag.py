@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from ue_backup.dag_support import Setting, only_if
+from ue_backup.dag_support import only_if
 from ue_backup.notifications import TaskFailureNotifier
 from ue_backup.tasks.drill_steps import STARTED_AT, DrillFailed
 
@@ -34,7 +34,7 @@ class DrillReportNotifier(TaskFailureNotifier):
         super().notify(context)
 
 
-def drill_step(flag: Setting) -> Callable[[Any], None]:
+def drill_step(flag: str) -> Callable[[Any], None]:
     """``pre_execute`` of a restore start: skip unless the plan restores it; record the start.
 
     ``flag`` is a checked field of the drill's settings (``DRILL.restore_efs``).

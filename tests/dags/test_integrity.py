@@ -137,3 +137,26 @@ def test_every_aws_step_of_every_dag_retries_as_the_configuration_says():
     ]
     assert len(aws_steps) > 20  # the check looks at something
     assert unconfigured == set()
+
+
+def test_every_dag_crosses_the_dag_processors_wire():
+    """Each DAG serializes and encodes as a real DAG processor sends it to its manager.
+
+    ``dag.test()`` never serializes a DAG, so an operator argument the
+    serializer or the msgpack channel refuses (a subclass of ``str`` did)
+    passes every end-to-end test and fails only on a deployment.
+    """
+    import structlog
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.dag_processing.processor import DagFileParsingResult, _serialize_dags
+    from airflow.sdk.execution_time.comms import _new_encoder
+
+    from sandbox.airflow_harness.dag_runner import DAGS
+
+    bag = DagBag(dag_folder=str(DAGS), bundle_path=DAGS)
+    assert not bag.import_errors, bag.import_errors
+    serialized, errors = _serialize_dags(bag, structlog.get_logger())
+    assert not errors, errors
+    assert sorted(d.dag_id for d in serialized) == sorted(bag.dag_ids)
+    result = DagFileParsingResult(fileloc=str(DAGS), serialized_dags=serialized, import_errors={})
+    assert _new_encoder().encode(result)

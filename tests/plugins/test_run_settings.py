@@ -27,6 +27,7 @@ from ue_backup.dag_support import (
     UnknownSetting,
     only_if,
     setting,
+    setting_field,
 )
 from ue_backup.run_settings import (
     BackupRunSettings,
@@ -195,7 +196,8 @@ def test_the_templates_name_each_field_of_their_model(templates, model, task_id)
     for field in model.model_fields:
         template = getattr(templates, field)
         assert template == f'{{{{ ti.xcom_pull(task_ids="{task_id}")["{field}"] }}}}'
-        assert (template.key, template.task_id) == (field, task_id)
+        assert type(template) is str  # the DAG processor serializes no subclass of str
+        assert setting_field(template) == (task_id, field)
 
 
 def test_a_misspelt_template_names_the_model_the_field_and_close_matches():
@@ -213,8 +215,8 @@ def test_only_if_and_setting_refuse_a_key_the_settings_do_not_have():
     with pytest.raises(UnknownSetting, match="'copy_rsd'"):
         setting("copy_rsd")
     # A key of either model a task id returns ("validate": restore and retention) is known.
-    assert setting("apply", task_id="validate").key == "apply"
-    assert setting("in_place", task_id="validate").key == "in_place"
+    assert setting_field(setting("apply", task_id="validate")) == ("validate", "apply")
+    assert setting_field(setting("in_place", task_id="validate")) == ("validate", "in_place")
 
 
 class _Ti:
