@@ -10,20 +10,17 @@ from sandbox.airflow_harness.dag_runner import run_dag, write_config
 from sandbox.aws.network import add_mount_targets
 from sandbox.faults import Fault
 from sandbox.installation import (
-    COPY_REGION,
     LIVE_FILES,
     NAMESPACE,
     TEMPORARY_FILES,
-    add_cross_region,
     seed_installation,
 )
+from tests.dags.restore_support import MARKER, state_changes, tree
 from tests.dags.running import pretend_running
 from tests.plugins.alerts_support import alert_topic
 from ue_backup.hooks.ecd import HELD, RESUME_DEADLINE
 
 pytestmark = pytest.mark.e2e
-
-MARKER = ".ue-backup-restored"
 
 
 @pytest.fixture(scope="module")
@@ -80,24 +77,6 @@ def three_backups(world):
 def disk_times(world):
     """The EFS points in time of the two complete sets."""
     return world[3]
-
-
-def tree(root) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): p.read_text() for p in root.rglob("*") if p.is_file()}
-
-
-def state_changes(sandbox) -> list:
-    """Mutations made by the restore itself (controllers' own bookkeeping aside)."""
-    return [m for m in sandbox.log.entries() if m.operation in MUTATING]
-
-
-MUTATING = {"create", "replace", "patch", "delete"} | {
-    "RestoreDBInstanceFromDBSnapshot",
-    "RestoreDBInstanceToPointInTime",
-    "StartRestoreJob",
-    "CreateCluster",
-    "ModifyDBInstance",
-}
 
 
 def test_dry_run_plans_the_newest_complete_set_and_changes_nothing(sandbox, three_backups):
@@ -380,74 +359,3 @@ def apply_kubectl_patches(commands: list[str]) -> None:
             words[5],
             json.loads(words[9]),
         )
-
-
-# --- disaster recovery: from the copy region (last: it starts from an empty sandbox) ---------
-
-
-@pytest.fixture
-def copied_world(sandbox_session, tmp_path, monkeypatch):
-    """A fresh installation with copies configured, and one backup set copied."""
-    sandbox = sandbox_session
-    sandbox.reset()
-    for name, value in sandbox.connection_env().items():
-        monkeypatch.setenv(name, value)
-    inst = seed_installation(sandbox, "ue-test")
-    inst.config["cold_window"]["drain_timeout_minutes"] = 0.05
-    add_cross_region(sandbox, inst)
-    write_config(inst.config, tmp_path, monkeypatch)
-    backup = run_dag("ue_backup")
-    assert backup.state == "success", backup.tasks
-    sandbox.log.clear()
-    return sandbox, inst, backup.xcom("manifest")
-
-
-def test_a_restore_from_the_copy_region_creates_everything_there(copied_world):
-    sandbox, installation, manifest = copied_world
-
-    result = run_dag("ue_restore", {"mode": "restore", "source_region": COPY_REGION})
-
-    assert result.state == "success", result.tasks
-    report = result.xcom("report")
-    assert report["backup_set"] == manifest["backup_set"]
-    plan = result.xcom("plan")
-    assert plan["rds_snapshot_id"] == manifest["artifacts"]["rds_snapshot_copy"]["id"]
-    assert plan["recovery_point_arn"] == manifest["artifacts"]["efs_recovery_point_copy"]["arn"]
-    # the database, the file system and the cluster are new resources in the copy region
-    far_rds = sandbox.client("rds", region=COPY_REGION)
-    database = far_rds.describe_db_instances(DBInstanceIdentifier=report["restored"]["database"])
-    assert database["DBInstances"][0]["DBInstanceStatus"] == "available"
-    far_efs = sandbox.client("efs", region=COPY_REGION)
-    fs_id = report["restored"]["efs_file_system_id"]
-    assert far_efs.describe_file_systems(FileSystemId=fs_id)["FileSystems"]
-    files = tree(sandbox.aws.efs_path(fs_id))
-    assert set(files) == set(LIVE_FILES) | {MARKER}  # temporary files purged there too
-    far_memorydb = sandbox.client("memorydb", region=COPY_REGION)
-    cluster = far_memorydb.describe_clusters(ClusterName=report["restored"]["memorydb_cluster"])
-    assert cluster["Clusters"][0]["Status"] == "available"
-    # nothing was restored in the home region, and the live workflows never stopped
-    home = {
-        i["DBInstanceIdentifier"]
-        for i in sandbox.client("rds").describe_db_instances()["DBInstances"]
-    }
-    assert home == {installation.rds_instance}
-    assert sandbox.log.entries("rds", "RestoreDBInstanceToPointInTime") == []
-    assert not [m for m in sandbox.log.entries("k8s", "patch") if "ecdeployments" in m.target]
-
-
-def test_the_copy_region_refuses_an_in_place_restore(copied_world, capfd, caplog):
-    sandbox, installation, _ = copied_world
-    conf = {
-        "mode": "restore",
-        "source_region": COPY_REGION,
-        "target": "in_place",
-        "confirm": installation.name,
-    }
-
-    result = run_dag("ue_restore", conf)
-
-    assert result.state == "failed"
-    assert result.tasks["validate"] == "failed"
-    assert state_changes(sandbox) == []
-    out, err = capfd.readouterr()
-    assert "side_by_side only" in out + err + caplog.text
