@@ -376,3 +376,51 @@ def test_the_rules_catch_an_upward_edge_and_a_cycle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
     assert cycles({"a": {"a"}}) == [["a", "a"]]
     assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+# --- every AWS call of a task step goes through a hook method ------------------------------
+
+# The ways to a raw boto3 client: the project's client helpers, the provider's factory,
+# and a hook's client (``hook.conn``, ``hook.get_conn()``).
+RAW_CLIENT_CALLS = ("aws_client", "settings_client", "get_client_type", "get_conn")
+# Being moved by the inventory work (issue 15's inventory change, in progress beside this
+# rule): these task steps may still make raw calls until that change lands. Remove an entry
+# with the change that moves its calls; nothing else may be added here.
+RAW_CLIENT_ALLOWED = frozenset(
+    {
+        "ue_backup.tasks.backup_steps",
+        "ue_backup.tasks.restore_steps",
+        "ue_backup.tasks.retention_inventory",
+    }
+)
+
+
+def raw_client_uses(path: Path) -> list[str]:
+    """Where a module reaches a boto3 client itself: a call of one of ``RAW_CLIENT_CALLS``,
+    or any use of a ``.conn`` attribute (``hook.conn.delete_object``, ``conn = hook.conn``)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+            if name in RAW_CLIENT_CALLS:
+                found.append(f"line {node.lineno}: {name}()")
+        elif isinstance(node, ast.Attribute) and node.attr == "conn":
+            found.append(f"line {node.lineno}: .conn")
+    return sorted(set(found), key=lambda text: int(text.split()[1].rstrip(":")))
+
+
+def test_task_steps_make_no_raw_aws_call():
+    """``tasks/`` is glue: every AWS call is a hook method (issue 15, "hooks own every AWS
+    call"), so what the IAM policy must allow is read off the hooks alone."""
+    files, _ = the_graph()
+    offending = [
+        f"{name} {use}"
+        for name, path in files.items()
+        if (name == "ue_backup.tasks" or name.startswith("ue_backup.tasks."))
+        and name not in RAW_CLIENT_ALLOWED
+        for use in raw_client_uses(path)
+    ]
+    assert offending == [], "raw AWS clients in task steps (add a hook method):\n  " + (
+        "\n  ".join(offending)
+    )

@@ -151,3 +151,41 @@ class AwsBackupHook(RetryingHookMixin, CustomWaitersMixin, AwsBaseHook):
 
     def describe_copy_job(self, job_id: str) -> dict[str, Any]:
         return self.conn.describe_copy_job(CopyJobId=job_id)["CopyJob"]
+
+    # --- vaults, deletion and marks (the task steps' calls) -------------------------------
+
+    def describe_vault(self, vault_name: str) -> dict[str, Any]:
+        """The backup vault; raises AWS Backup's own error when it is not there or not ours.
+
+        Preflight's check: it reports the error's code (``ResourceNotFoundException``,
+        ``AccessDeniedException``) naming the configured vault, and retries a
+        transient one, so the error is raised, never turned into a yes or no.
+        """
+        return self.conn.describe_backup_vault(BackupVaultName=vault_name)
+
+    def recovery_point_arns(self, vault_name: str) -> set[str]:
+        """The ARNs of every recovery point the vault lists, without their tags.
+
+        Retention asks whether a point is still there before deleting it
+        (``tasks.retention_delete``): one listing per vault, no ``ListTags``
+        per point as ``list_recovery_points`` makes.
+        """
+        pages = self.conn.get_paginator("list_recovery_points_by_backup_vault").paginate(
+            BackupVaultName=vault_name
+        )
+        return {p["RecoveryPointArn"] for page in pages for p in page["RecoveryPoints"]}
+
+    def delete_recovery_point(self, vault_name: str, recovery_point_arn: str) -> None:
+        """Delete a recovery point (retention); raises AWS Backup's error when it cannot."""
+        self.conn.delete_recovery_point(
+            BackupVaultName=vault_name, RecoveryPointArn=recovery_point_arn
+        )
+
+    def tag_recovery_point(self, recovery_point_arn: str, tags: dict[str, str]) -> None:
+        """Add ``tags`` to a recovery point (verification's verdict); others stay as they are.
+
+        AWS Backup takes the tags as a dict here, not as the list of
+        ``Key``/``Value`` pairs RDS and MemoryDB take. Writing the same tags
+        again changes nothing, so a retried verification is safe.
+        """
+        self.conn.tag_resource(ResourceArn=recovery_point_arn, Tags=tags)

@@ -95,3 +95,28 @@ class MemoryDbHook(RetryingHookMixin, CustomWaitersMixin, AwsBaseHook):
             return self.conn.describe_clusters(ClusterName=cluster_name)["Clusters"][0]
         except self.conn.exceptions.ClusterNotFoundFault:
             return None
+
+    def describe_cluster(self, cluster_name: str) -> dict[str, Any]:
+        """The cluster; raises ``ClusterNotFoundFault`` where ``get_cluster`` says None.
+
+        For callers that report MemoryDB's own error: preflight names its code
+        when the configured cluster cannot be used, and the in-place restore's
+        report says why a restored cluster's endpoint is not known.
+        """
+        return self.conn.describe_clusters(ClusterName=cluster_name)["Clusters"][0]
+
+    def delete_snapshot(self, snapshot_name: str) -> None:
+        """Delete a snapshot (retention); raises ``SnapshotNotFoundFault`` when it is gone.
+
+        The error is raised, not swallowed: retention counts that code as
+        "already gone" along with the other services' NotFound codes.
+        """
+        self.conn.delete_snapshot(SnapshotName=snapshot_name)
+
+    def add_tags(self, arn: str, tags: list[dict[str, str]]) -> None:
+        """Add ``tags`` (``Key``/``Value`` pairs) to a snapshot or cluster; others stay.
+
+        Verification marks the set's snapshot with its verdict through this;
+        writing the same tags again changes nothing.
+        """
+        self.conn.tag_resource(ResourceArn=arn, Tags=tags)

@@ -1,11 +1,15 @@
 """S3: the provider's hook, with this project's retries (``ue_backup.aws``).
 
 Manifests, drill reports and the MemoryDB export copies go through the
-provider's ``S3Hook``; this subclass only makes its clients retry throttling
-(``SlowDown``) and 5xx answers as configured.
+provider's ``S3Hook``; this subclass makes its clients retry throttling
+(``SlowDown``) and 5xx answers as configured, and adds the few calls the task
+steps make that the provider's hook has not as they need them (preflight's
+bucket checks, retention's one-key deletes).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook as ProviderS3Hook
 
@@ -14,3 +18,35 @@ from ue_backup.aws import RetryingHookMixin
 
 class S3Hook(RetryingHookMixin, ProviderS3Hook):
     """The provider's S3 hook with this project's retries."""
+
+    def head_bucket(self, bucket: str) -> dict[str, Any]:
+        """HEAD the bucket; raises S3's error (404, 403, 5xx) instead of answering False.
+
+        The provider's ``check_for_bucket`` answers False for any error, a
+        throttled or failing S3 included. Preflight must tell those apart: an
+        absent or forbidden bucket refuses the run naming S3's code, a
+        transient error fails the try for Airflow to retry.
+        """
+        return self.get_conn().head_bucket(Bucket=bucket)
+
+    def bucket_region(self, bucket: str) -> str:
+        """The region the bucket is in (``GetBucketLocation``; S3 says None for us-east-1).
+
+        Preflight checks that each MemoryDB copy bucket is in the region its
+        step works in: a MemoryDB export only writes to a bucket of its own
+        region. Raises S3's error when the bucket cannot be read.
+        """
+        found = self.get_conn().get_bucket_location(Bucket=bucket)
+        return found.get("LocationConstraint") or "us-east-1"
+
+    def delete_key(self, bucket: str, key: str) -> None:
+        """Delete one object with ``DeleteObject``; raises S3's error when it is refused.
+
+        Not the provider's ``delete_objects``: ``DeleteObjects`` names only the
+        bucket in its request and reports a refused key inside a successful
+        answer. The IAM policy allows deleting under the installation's own
+        prefix only (``include/iam``), and the permission check judges each
+        recorded request by the resource it names, so retention deletes its
+        manifests one key at a time, each request naming its object.
+        """
+        self.get_conn().delete_object(Bucket=bucket, Key=key)

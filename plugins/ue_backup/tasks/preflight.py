@@ -20,15 +20,20 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ue_backup import rpo
-from ue_backup.aws import aws_client, botocore_config
 from ue_backup.backup_set import COMPONENTS, BackupSet
 from ue_backup.config import ConfigError, InstallationConfig, load_config
 from ue_backup.errors import PermanentFailure
+from ue_backup.hooks.aws_backup import AwsBackupHook
+from ue_backup.hooks.datasync import DataSyncHook
 from ue_backup.hooks.ecd import EcdHook
+from ue_backup.hooks.efs import EfsHook
+from ue_backup.hooks.kms import KmsHook
+from ue_backup.hooks.memorydb import MemoryDbHook
 from ue_backup.hooks.rds import RdsHook
+from ue_backup.hooks.s3 import S3Hook
 from ue_backup.hooks.velero import VeleroHook
 from ue_backup.notifications import send_alert
-from ue_backup.run_settings import BackupRunSettings
+from ue_backup.run_settings import BackupRunSettings, botocore_config
 from ue_backup.tasks.rpo import ensure_alarms
 from ue_backup.tasks.run_guard import refuse_while_running
 from ue_backup.transient import is_transient
@@ -65,14 +70,12 @@ def check_params(params: Mapping[str, Any], conf: Mapping[str, Any]) -> list[str
     return problems
 
 
-def _aws(cfg: InstallationConfig, client_type: str):
-    return aws_client(cfg.aws_conn_id, cfg.region, client_type, botocore_config(cfg.aws_retries))
-
-
-def _rds(cfg: InstallationConfig) -> RdsHook:
-    return RdsHook(
+def _hook(cfg: InstallationConfig, hook_class: type, region: str | None = None) -> Any:
+    """A hook of ``hook_class`` on the installation's connection and retries, in ``region``
+    (the home region unless given)."""
+    return hook_class(
         aws_conn_id=cfg.aws_conn_id,
-        region_name=cfg.region,
+        region_name=region or cfg.region,
         config=botocore_config(cfg.aws_retries),
     )
 
@@ -125,7 +128,7 @@ def check_resources(cfg: InstallationConfig, wanted: set[str]) -> tuple[list[str
             problems,
             "database.rds_instance_identifier",
             f"RDS instance {cfg.database.rds_instance_identifier}",
-            lambda: _rds(cfg).describe_instance(cfg.database.rds_instance_identifier),
+            lambda: _hook(cfg, RdsHook).describe_instance(cfg.database.rds_instance_identifier),
         )
         if instance is not None:
             if not instance.get("MultiAZ"):
@@ -141,16 +144,14 @@ def check_resources(cfg: InstallationConfig, wanted: set[str]) -> tuple[list[str
         problems,
         "efs.file_system_id",
         f"EFS file system {cfg.efs.file_system_id}",
-        lambda: _aws(cfg, "efs").describe_file_systems(FileSystemId=cfg.efs.file_system_id),
+        lambda: _hook(cfg, EfsHook).describe_file_system(cfg.efs.file_system_id),
     )
     if cfg.efs.aws_backup:
         _probe(
             problems,
             "efs.aws_backup.vault_name",
             f"backup vault {cfg.efs.aws_backup.vault_name}",
-            lambda: _aws(cfg, "backup").describe_backup_vault(
-                BackupVaultName=cfg.efs.aws_backup.vault_name
-            ),
+            lambda: _hook(cfg, AwsBackupHook).describe_vault(cfg.efs.aws_backup.vault_name),
         )
     if cfg.efs.datasync and not cfg.efs.datasync.task_arn:
         problems.append(
@@ -162,16 +163,14 @@ def check_resources(cfg: InstallationConfig, wanted: set[str]) -> tuple[list[str
             problems,
             "efs.datasync.task_arn",
             f"DataSync task {cfg.efs.datasync.task_arn}",
-            lambda: _aws(cfg, "datasync").describe_task(TaskArn=cfg.efs.datasync.task_arn),
+            lambda: _hook(cfg, DataSyncHook).get_task_description(cfg.efs.datasync.task_arn),
         )
     if cfg.memorydb and "memorydb" in wanted:
         cluster = _probe(
             problems,
             "memorydb.cluster_name",
             f"MemoryDB cluster {cfg.memorydb.cluster_name}",
-            lambda: _aws(cfg, "memorydb").describe_clusters(ClusterName=cfg.memorydb.cluster_name)[
-                "Clusters"
-            ][0],
+            lambda: _hook(cfg, MemoryDbHook).describe_cluster(cfg.memorydb.cluster_name),
         )
         if cluster is not None and not cluster.get("SnapshotRetentionLimit"):
             warnings.append(
@@ -182,7 +181,7 @@ def check_resources(cfg: InstallationConfig, wanted: set[str]) -> tuple[list[str
         problems,
         "manifests.bucket",
         f"S3 bucket {cfg.manifests.bucket}",
-        lambda: _aws(cfg, "s3").head_bucket(Bucket=cfg.manifests.bucket),
+        lambda: _hook(cfg, S3Hook).head_bucket(cfg.manifests.bucket),
     )
     if cfg.cold_window.required:
         selection = cfg.kubernetes.ecd_selection
@@ -223,17 +222,12 @@ def check_copy_resources(
     cross = cfg.cross_region
     assert cross is not None
 
-    def far(client_type: str):
-        return aws_client(
-            cfg.aws_conn_id, cross.region, client_type, botocore_config(cfg.aws_retries)
-        )
-
     if cfg.efs.aws_backup and cross.backup_vault_name:
         _probe(
             problems,
             "cross_region.backup_vault_arn",
             f"backup vault {cross.backup_vault_name} in {cross.region}",
-            lambda: far("backup").describe_backup_vault(BackupVaultName=cross.backup_vault_name),
+            lambda: _hook(cfg, AwsBackupHook, cross.region).describe_vault(cross.backup_vault_name),
         )
     if cfg.efs.datasync:
         warnings.append(
@@ -246,7 +240,7 @@ def check_copy_resources(
                 problems,
                 "cross_region.rds_kms_key_id",
                 f"KMS key {cross.rds_kms_key_id} in {cross.region}",
-                lambda: far("kms").describe_key(KeyId=cross.rds_kms_key_id),
+                lambda: _hook(cfg, KmsHook, cross.region).describe_key(cross.rds_kms_key_id),
             )
         elif instance is not None and instance.get("StorageEncrypted"):
             problems.append(
@@ -259,16 +253,14 @@ def check_copy_resources(
             ("memorydb_export_bucket", cross.memorydb_export_bucket, cfg.region),
             ("memorydb_bucket", cross.memorydb_bucket, cross.region),
         ):
-            location = _probe(
+            where = _probe(
                 problems,
                 f"cross_region.{field}",
                 f"S3 bucket {bucket}",
-                lambda bucket=bucket, region=region: aws_client(
-                    cfg.aws_conn_id, region, "s3", botocore_config(cfg.aws_retries)
-                ).get_bucket_location(Bucket=bucket),
+                lambda bucket=bucket, region=region: _hook(cfg, S3Hook, region).bucket_region(
+                    bucket
+                ),
             )
-            # get_bucket_location says None for us-east-1, the region it was made in otherwise.
-            where = location and (location.get("LocationConstraint") or "us-east-1")
             if where and where != region:
                 problems.append(
                     f"cross_region.{field}: S3 bucket {bucket} is in {where}, not in {region}"

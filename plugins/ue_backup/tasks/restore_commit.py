@@ -37,7 +37,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ue_backup.aws import settings_client, settings_hook
 from ue_backup.errors import PermanentFailure
 from ue_backup.restore_scripts import (
     ASIDE_PREFIX,
@@ -45,6 +44,7 @@ from ue_backup.restore_scripts import (
     RESTORE_DIR_PREFIX,
     STAGE_PREFIX,
 )
+from ue_backup.run_settings import RestorePlanResult, RestoreRunSettings
 from ue_backup.states import state_value
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,18 @@ COMMIT_POINT = "commit_point"
 COMMIT_TASKS = ("switch_over_database", "place_efs")
 DISCARD_TASK = "discard_restored_tree"
 DONE = ("success", "skipped")
+
+
+def _hook(run: RestoreRunSettings, hook_class: type) -> Any:
+    """A hook of ``hook_class`` for the run: its connection, region and retries."""
+    return hook_class(
+        aws_conn_id=run.aws_conn_id, region_name=run.region, config=run.aws_botocore_config
+    )
+
+
+def _plan_of(planned: Mapping[str, Any] | None) -> RestorePlanResult | None:
+    """``plan``'s XCom, typed; None when the run stopped before it planned."""
+    return RestorePlanResult.model_validate(planned) if planned else None
 
 
 def stage(states: Mapping[str, Any]) -> str:
@@ -76,12 +88,13 @@ class WorkflowsHeld(PermanentFailure):
 
 def commit(settings: Mapping[str, Any]) -> dict[str, Any]:
     """The commit point: every restored component is ready; from here the live system changes."""
+    run = RestoreRunSettings.model_validate(settings)
     log.info(
         "Every restored component of %s is ready: committing (the database switch-over, "
         "then the EFS placement). A failure from here keeps the workflows off.",
-        settings["restore_id"],
+        run.restore_id,
     )
-    return {"restore_id": settings["restore_id"], "at": datetime.now(UTC).isoformat()}
+    return {"restore_id": run.restore_id, "at": datetime.now(UTC).isoformat()}
 
 
 def discard_needed(context: Any) -> None:
@@ -93,14 +106,15 @@ def discard_needed(context: Any) -> None:
     from ue_backup.compat import AirflowSkipException
 
     ti = context["ti"]
-    settings = ti.xcom_pull(task_ids="validate") or {}
-    if not settings.get("in_place"):
+    settings = ti.xcom_pull(task_ids="validate")
+    run = RestoreRunSettings.model_validate(settings) if settings else None
+    if run is None or not run.in_place:
         raise AirflowSkipException("side by side: nothing of the restore is on a live file system")
     if ti.xcom_pull(task_ids="restore_efs") is None:
         raise AirflowSkipException("no EFS restore job was started: nothing to remove")
     if ti.xcom_pull(task_ids=COMMIT_POINT) is not None:
         raise AirflowSkipException("the commit point was passed: the trees stay as they are")
-    wait_for_restore_job_end(settings, ti.xcom_pull(task_ids="restore_efs")["job_id"])
+    wait_for_restore_job_end(run, ti.xcom_pull(task_ids="restore_efs")["job_id"])
 
 
 # EFS restore jobs in a final state: nothing writes into the live file system any more.
@@ -112,7 +126,7 @@ RESTORE_JOB_POLL_SECONDS = 30.0
 
 
 def wait_for_restore_job_end(
-    settings: Mapping[str, Any], job_id: str, timeout_seconds: float | None = None
+    run: RestoreRunSettings, job_id: str, timeout_seconds: float | None = None
 ) -> str:
     """Wait until the EFS restore job has stopped writing into the live file system.
 
@@ -131,7 +145,7 @@ def wait_for_restore_job_end(
 
     timeout = RESTORE_JOB_WAIT_MINUTES * 60 if timeout_seconds is None else timeout_seconds
     deadline, interval = time.monotonic() + timeout, poll_interval(RESTORE_JOB_POLL_SECONDS)
-    hook = settings_hook(AwsBackupHook, settings)
+    hook = _hook(run, AwsBackupHook)
     status = "not known"
     while True:
         try:
@@ -139,34 +153,34 @@ def wait_for_restore_job_end(
         except Exception as error:
             if not is_transient(error):
                 raise RuntimeError(
-                    f"{still_writing(settings, job_id, 'not known')}; describing it failed: {error}"
+                    f"{still_writing(run, job_id, 'not known')}; describing it failed: {error}"
                 ) from error
             log.warning("AWS Backup did not answer (%s): not yet", error)
         if status in RESTORE_JOB_ENDED:
             log.info("EFS restore job %s is %s: its trees can be removed", job_id, status)
             return status
         if time.monotonic() > deadline:
-            raise TimeoutError(still_writing(settings, job_id, status))
+            raise TimeoutError(still_writing(run, job_id, status))
         log.info("EFS restore job %s is %s: waiting before removing its trees", job_id, status)
         time.sleep(interval)
 
 
-def still_writing(settings: Mapping[str, Any], job_id: str, status: str) -> str:
+def still_writing(run: RestoreRunSettings, job_id: str, status: str) -> str:
     """Why nothing is removed yet: the job, the directory it writes, and what to do."""
     return (
         f"the EFS restore job {job_id} is {status}, not ended: it may still be writing an "
         f"{RESTORE_DIR_PREFIX}* directory at the root of the live file system "
-        f"{settings['efs_file_system_id']}, so nothing was removed (AWS Backup cannot cancel "
+        f"{run.efs_file_system_id}, so nothing was removed (AWS Backup cannot cancel "
         "a restore job). Once the job has ended, clear discard_restored_tree: it removes "
-        f"that directory and {STAGE_PREFIX}{settings['restore_id']}/"
+        f"that directory and {STAGE_PREFIX}{run.restore_id}/"
     )
 
 
-def replaced_instance(settings: Mapping[str, Any]) -> str:
+def replaced_instance(run: RestoreRunSettings) -> str:
     """The name the switch-over gives the instance that was live (the switch-over's own)."""
     from ue_backup.switch_over import replaced_name
 
-    return replaced_name(settings["rds_instance"], settings["restore_id"])
+    return replaced_name(run.rds_instance, run.restore_id)
 
 
 def resume_after_restore(
@@ -181,23 +195,22 @@ def resume_after_restore(
     """
     from ue_backup.hooks.ecd import EcdHook
 
-    hook = EcdHook(conn_id=settings["kubernetes_conn_id"])
-    namespace, rid = settings["namespace"], settings["restore_id"]
-    where = stage(states) if settings.get("in_place") else "untouched"
-    owners = list(planned.get("resume_owners") or [rid])
+    run, plan = RestoreRunSettings.model_validate(settings), _plan_of(planned)
+    hook = EcdHook(conn_id=run.kubernetes_conn_id)
+    namespace, rid = run.namespace, run.restore_id
+    where = stage(states) if run.in_place else "untouched"
+    owners = list((plan.resume_owners if plan else None) or [rid])
     if where == "half":
         held = sorted({name for owner in owners for name in hook.hold(namespace, owner, HOLD)})
         raise WorkflowsHeld(
-            half_done_report(settings, planned, states, held)
+            half_done_report(run, plan, states, held)
             + "\n"
             + resume_commands(namespace, held_suspensions(hook, namespace, owners))
         )
-    if where == "committed" and settings.get("in_place") and planned.get("restore_memorydb"):
+    if where == "committed" and run.in_place and plan and plan.restore_memorydb:
         for owner in owners:
             hook.hold(namespace, owner, HOLD_FOR_MEMORYDB)
-        raise WorkflowsHeld(
-            repoint_report(settings, planned, held_suspensions(hook, namespace, owners))
-        )
+        raise WorkflowsHeld(repoint_report(run, plan, held_suspensions(hook, namespace, owners)))
     if where == "untouched":
         owners = [rid]  # what Velero brought back with the backup set's suspension stays off
     outcomes: dict[str, str] = {}
@@ -205,10 +218,10 @@ def resume_after_restore(
         outcomes.update(hook.resume(namespace, owner))
     for name, outcome in sorted(outcomes.items()):
         log.info("ECD %s: %s", name, outcome)
-    left = left_over(settings, planned, states) if settings.get("in_place") else []
+    left = left_over(run, plan, states) if run.in_place else []
     failed = sorted(t for t, s in states.items() if state_value(s) in ("failed", "upstream_failed"))
     summary = ""
-    if where == "untouched" and failed and settings.get("in_place"):
+    if where == "untouched" and failed and run.in_place:
         summary = (
             f"the in-place restore {rid} stopped before its commit point: nothing live was "
             f"changed and the workflows are as they were ({_outcomes(outcomes)})"
@@ -257,7 +270,7 @@ def resume_commands(namespace: str, suspensions: list[Any]) -> str:
     return "\n".join(lines)
 
 
-def repoint_report(settings: Mapping[str, Any], planned: Mapping[str, Any], held: list[Any]) -> str:
+def repoint_report(run: RestoreRunSettings, plan: RestorePlanResult, held: list[Any]) -> str:
     """A complete in-place commit with MemoryDB: what is live, and what the operator does now.
 
     The restored database and files are live, but MemoryDB cannot rename a
@@ -265,28 +278,27 @@ def repoint_report(settings: Mapping[str, Any], planned: Mapping[str, Any], held
     than both. Workflows must not run on that mix, so they stay off until the
     platform points at the restored cluster.
     """
-    rid, live_cluster = settings["restore_id"], settings["memorydb_cluster"]
-    restored = settings["memorydb_target"]
+    rid, live_cluster, restored = run.restore_id, run.memorydb_cluster, run.memorydb_target
     lines = [
         f"ACTION REQUIRED: the in-place restore {rid} replaced the live data, but the "
         "workflows were NOT resumed: the platform still uses the LIVE MemoryDB cluster "
         f"{live_cluster}, whose state is newer than the restored database and files.",
     ]
-    if planned.get("switch_over_database"):
-        lines.append(database_now(settings))
-    if planned.get("restore_efs"):
-        lines.append(efs_now(settings, "success"))
+    if plan.switch_over_database:
+        lines.append(database_now(run))
+    if plan.restore_efs:
+        lines.append(efs_now(run, "success"))
     lines.append(f"MemoryDB: the platform still uses the LIVE cluster {live_cluster}.")
     lines.append(
         f"Point the platform at the restored MemoryDB cluster {restored} "
-        f"({cluster_endpoint(settings, restored)}): MemoryDB cannot rename a cluster, so the "
+        f"({cluster_endpoint(run, restored)}): MemoryDB cannot rename a cluster, so the "
         "restore cannot put it in the live one's place."
     )
     lines.append(
         f"ECDs: kept off and held (no resume deadline, so the watchdog leaves them): "
         f"{', '.join(s.name for s in held) or 'none'}."
     )
-    lines.append(resume_commands(settings["namespace"], held))
+    lines.append(resume_commands(run.namespace, held))
     lines.append(
         f"Then {live_cluster} is yours to delete once you no longer need it. To go back "
         f"instead, roll the database and EFS back as above, delete {restored} and resume the "
@@ -295,11 +307,12 @@ def repoint_report(settings: Mapping[str, Any], planned: Mapping[str, Any], held
     return "\n".join(lines)
 
 
-def cluster_endpoint(settings: Mapping[str, Any], cluster: str) -> str:
+def cluster_endpoint(run: RestoreRunSettings, cluster: str) -> str:
     """``endpoint host:port`` of a MemoryDB cluster, or why it is not known."""
+    from ue_backup.hooks.memorydb import MemoryDbHook
+
     try:
-        found = settings_client(settings, "memorydb").describe_clusters(ClusterName=cluster)
-        endpoint = found["Clusters"][0]["ClusterEndpoint"]
+        endpoint = _hook(run, MemoryDbHook).describe_cluster(cluster)["ClusterEndpoint"]
         return f"endpoint {endpoint['Address']}:{endpoint['Port']}"
     except Exception as error:  # the report must be given even when this is not known
         log.warning("The endpoint of MemoryDB cluster %s is not known: %s", cluster, error)
@@ -311,27 +324,29 @@ def _outcomes(outcomes: Mapping[str, str]) -> str:
 
 
 def left_over(
-    settings: Mapping[str, Any], planned: Mapping[str, Any], states: Mapping[str, Any]
+    run: RestoreRunSettings, plan: RestorePlanResult | None, states: Mapping[str, Any]
 ) -> list[str]:
     """What a restore stopped before its commit point created and did not remove."""
     states = {task: state_value(state) for task, state in states.items()}
-    rid, left = settings["restore_id"], []
-    if planned.get("restore_database") and states.get("restore_database") == "success":
-        left.append(f"the restored RDS instance {settings['rds_target']}")
-    if planned.get("restore_memorydb") and states.get("restore_memorydb") == "success":
-        left.append(f"the restored MemoryDB cluster {settings['memorydb_target']}")
-    if planned.get("restore_velero") and states.get("restore_kubernetes") == "success":
+    rid, left = run.restore_id, []
+    if plan is None:
+        return left
+    if plan.restore_database and states.get("restore_database") == "success":
+        left.append(f"the restored RDS instance {run.rds_target}")
+    if plan.restore_memorydb and states.get("restore_memorydb") == "success":
+        left.append(f"the restored MemoryDB cluster {run.memorydb_target}")
+    if plan.restore_velero and states.get("restore_kubernetes") == "success":
         left.append(
             f"what the Velero restore {rid} created (labelled velero.io/restore-name={rid}), "
             "ECDs disabled"
         )
     if (
-        planned.get("restore_efs")
+        plan.restore_efs
         and states.get("restore_efs") == "success"
         and states.get(DISCARD_TASK) != "success"
     ):
         left.append(
-            f"on the live file system {settings['efs_file_system_id']} (the Job "
+            f"on the live file system {run.efs_file_system_id} (the Job "
             f"{DISCARD_TASK} did not remove them): {STAGE_PREFIX}{rid}/ and any "
             f"{RESTORE_DIR_PREFIX}* directory made by this restore (if its EFS restore job "
             "still runs, wait for it to end first: AWS Backup cannot cancel it)"
@@ -340,28 +355,27 @@ def left_over(
 
 
 def half_done_report(
-    settings: Mapping[str, Any],
-    planned: Mapping[str, Any],
+    run: RestoreRunSettings,
+    plan: RestorePlanResult | None,
     states: Mapping[str, Any],
     held: list[str],
 ) -> str:
     """What is live after a commit that began and did not finish, and how to roll back."""
     states = {task: state_value(state) for task, state in states.items()}
-    rid = settings["restore_id"]
+    rid = run.restore_id
     lines = [
         f"The in-place restore {rid} failed during its commit (switch_over_database: "
         f"{states.get('switch_over_database')}, place_efs: {states.get('place_efs')}). "
         "The workflows were NOT resumed: the live system may mix restored and live data.",
     ]
-    if planned.get("switch_over_database"):
-        lines.append(database_now(settings))
-    if planned.get("restore_efs"):
-        lines.append(efs_now(settings, states.get("place_efs")))
-    if planned.get("restore_memorydb"):
+    if plan and plan.switch_over_database:
+        lines.append(database_now(run))
+    if plan and plan.restore_efs:
+        lines.append(efs_now(run, states.get("place_efs")))
+    if plan and plan.restore_memorydb:
         lines.append(
             "MemoryDB: nothing swapped (a cluster cannot be renamed): the platform still uses "
-            f"{settings['memorydb_cluster']}; the restored cluster is "
-            f"{settings['memorydb_target']}."
+            f"{run.memorydb_cluster}; the restored cluster is {run.memorydb_target}."
         )
     lines.append(
         f"ECDs: kept off and held (no resume deadline, so the watchdog leaves them): "
@@ -371,7 +385,7 @@ def half_done_report(
     return "\n".join(lines)
 
 
-def database_now(settings: Mapping[str, Any]) -> str:
+def database_now(run: RestoreRunSettings) -> str:
     """Which instance carries the live name now, read from RDS, and the renames that undo it.
 
     Read as the switch-over reads it (status, ``PendingModifiedValues``): a
@@ -380,12 +394,8 @@ def database_now(settings: Mapping[str, Any]) -> str:
     from ue_backup.hooks.rds import RdsHook
     from ue_backup.switch_over import describe
 
-    live, restored, aside = (
-        settings["rds_instance"],
-        settings["rds_target"],
-        replaced_instance(settings),
-    )
-    seen = settings_hook(RdsHook, settings).instance_states((restored, live, aside))
+    live, restored, aside = run.rds_instance, run.rds_target, replaced_instance(run)
+    seen = _hook(run, RdsHook).instance_states((restored, live, aside))
     renaming = [name for name, instance in seen.items() if instance and instance.in_rename]
     if renaming:
         return (
@@ -413,9 +423,9 @@ def database_now(settings: Mapping[str, Any]) -> str:
     return f"Database: unexpected instances: {describe(seen)}."
 
 
-def efs_now(settings: Mapping[str, Any], placed: str | None) -> str:
+def efs_now(run: RestoreRunSettings, placed: str | None) -> str:
     """Where the live and the restored trees are on the live file system, and how to undo it."""
-    fs, rid = settings["efs_file_system_id"], settings["restore_id"]
+    fs, rid = run.efs_file_system_id, run.restore_id
     aside, staged = f"{ASIDE_PREFIX}{rid}/", f"{STAGE_PREFIX}{rid}/"
     if placed == "success":
         return (

@@ -20,13 +20,14 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk import BaseOperator
 from botocore.exceptions import ClientError
 
-from ue_backup.aws import aws_client
 from ue_backup.errors import PermanentFailure
+from ue_backup.hooks.aws_backup import AwsBackupHook
+from ue_backup.hooks.memorydb import MemoryDbHook
 from ue_backup.hooks.rds import RdsHook
+from ue_backup.hooks.s3 import S3Hook
 from ue_backup.retention import ownership_problem, to_delete
 from ue_backup.retention_artifacts import MANIFEST, Artifact
 from ue_backup.triggers.base import run_inline
@@ -48,35 +49,28 @@ NOT_FOUND = {
 
 
 class _Deleter:
-    """One delete call per artifact kind, with clients made once per service and region."""
+    """One delete call per artifact kind, through hooks made once per service and region."""
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self.settings = settings
-        self._clients: dict[tuple[str, str], Any] = {}
+        self._hooks: dict[tuple[type, str], Any] = {}
         self._points: dict[tuple[str, str], set[str]] = {}  # (region, vault) -> listed ARNs
 
-    def _client(self, service: str, region: str) -> Any:
-        if (service, region) not in self._clients:
-            self._clients[service, region] = aws_client(
-                self.settings["aws_conn_id"], region, service
-            )
-        return self._clients[service, region]
-
-    def _rds(self, region: str) -> RdsHook:
-        if ("rds", region) not in self._clients:
-            self._clients["rds", region] = RdsHook(
+    def _hook(self, hook_class: type, region: str) -> Any:
+        if (hook_class, region) not in self._hooks:
+            self._hooks[hook_class, region] = hook_class(
                 aws_conn_id=self.settings["aws_conn_id"], region_name=region
             )
-        return self._clients["rds", region]
+        return self._hooks[hook_class, region]
 
     def delete(self, a: Artifact) -> str:
         try:
             if a.service == "rds":
-                self._rds(a.region).delete_snapshot(a.id)
+                self._hook(RdsHook, a.region).delete_snapshot(a.id)
             elif a.service == "backup":
                 return self._recovery_point(a)
             elif a.service == "memorydb":
-                self._client("memorydb", a.region).delete_snapshot(SnapshotName=a.id)
+                self._hook(MemoryDbHook, a.region).delete_snapshot(a.id)
             elif a.service == "velero":
                 return self._velero(a)
             elif a.service == "s3":
@@ -98,21 +92,13 @@ class _Deleter:
         with AccessDenied instead of ResourceNotFound: the vault's listing
         (no tag condition) tells "already gone" first.
         """
+        hook = self._hook(AwsBackupHook, a.region)
         key = (a.region, a.container)
         if key not in self._points:
-            pages = (
-                self._client("backup", a.region)
-                .get_paginator("list_recovery_points_by_backup_vault")
-                .paginate(BackupVaultName=a.container)
-            )
-            self._points[key] = {
-                p["RecoveryPointArn"] for page in pages for p in page["RecoveryPoints"]
-            }
+            self._points[key] = hook.recovery_point_arns(a.container)
         if a.id not in self._points[key]:
             return GONE
-        self._client("backup", a.region).delete_recovery_point(
-            BackupVaultName=a.container, RecoveryPointArn=a.id
-        )
+        hook.delete_recovery_point(a.container, a.id)
         return DELETED
 
     def _velero(self, a: Artifact) -> str:
@@ -126,10 +112,10 @@ class _Deleter:
         return REQUESTED
 
     def _object(self, a: Artifact) -> str:
-        hook = S3Hook(aws_conn_id=self.settings["aws_conn_id"], region_name=a.region)
+        hook = self._hook(S3Hook, a.region)
         if not hook.check_for_key(a.id, a.container):
             return GONE
-        hook.conn.delete_object(Bucket=a.container, Key=a.id)
+        hook.delete_key(a.container, a.id)
         return DELETED
 
 

@@ -26,9 +26,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ue_backup import rpo
-from ue_backup.aws import aws_client
 from ue_backup.config import InstallationConfig
-from ue_backup.run_settings import aws_access, metrics_region
+from ue_backup.hooks.cloudwatch import CloudWatchHook
+from ue_backup.run_settings import BackupRunSettings, aws_access, botocore_config, metrics_region
 
 log = logging.getLogger(__name__)
 
@@ -124,17 +124,17 @@ def check(
 # --- outside Airflow: the metric ----------------------------------------------------------
 
 
-def verified_regions(settings: Mapping[str, Any], manifest: Mapping[str, Any]) -> list[str]:
+def verified_regions(run: BackupRunSettings, manifest: Mapping[str, Any]) -> list[str]:
     """The regions a verified set can be restored from: home, and the copy region when
     its copies are in the manifest (``verify`` checked them)."""
     artifacts = manifest.get("artifacts") or {}
     made = {
-        "rds_snapshot_copy": settings.get("copy_rds"),
-        "efs_recovery_point_copy": settings.get("copy_efs"),
-        "memorydb_snapshot_copy": settings.get("copy_memorydb"),
+        "rds_snapshot_copy": run.copy_rds,
+        "efs_recovery_point_copy": run.copy_efs,
+        "memorydb_snapshot_copy": run.copy_memorydb,
     }
-    copied = settings.get("copy_efs") and all(artifacts.get(k) for k, w in made.items() if w)
-    return [settings["region"], settings["copy_region"]] if copied else [settings["region"]]
+    copied = run.copy_efs and all(artifacts.get(k) for k, w in made.items() if w)
+    return [run.region, run.copy_region] if copied and run.copy_region else [run.region]
 
 
 def set_point(manifest: Mapping[str, Any]) -> datetime:
@@ -157,8 +157,10 @@ def publish_verified(
     set's age as the in-Airflow check does: a set verified later than the RPO
     after its point does not silence it. Publishing the same set again (a
     retry) adds a point at the same time: the alarm only asks for one.
+    ``settings``: preflight's ``BackupRunSettings``, as its XCom dump.
     """
-    if not settings.get("rpo_minutes"):
+    run = BackupRunSettings.model_validate(settings)
+    if not run.rpo_minutes:
         log.info("RPO guard off: no metric published")
         return {"published": []}
     now = now or datetime.now(UTC)
@@ -166,14 +168,18 @@ def publish_verified(
     if now - point > METRIC_MAX_AGE:
         log.warning("Set point %s is older than CloudWatch accepts; not published", point)
         return {"published": []}
-    regions = verified_regions(settings, manifest)
-    client = aws_client(settings["aws_conn_id"], settings["metrics_region"], "cloudwatch")
-    client.put_metric_data(
-        Namespace=rpo.NAMESPACE,
-        MetricData=[
+    regions = verified_regions(run, manifest)
+    hook = CloudWatchHook(
+        aws_conn_id=run.aws_conn_id,
+        region_name=run.metrics_region,
+        config=run.aws_botocore_config,
+    )
+    hook.put_metric_data(
+        rpo.NAMESPACE,
+        [
             {
                 "MetricName": rpo.METRIC,
-                "Dimensions": rpo.dimensions(settings["installation"], region),
+                "Dimensions": rpo.dimensions(run.installation, region),
                 "Timestamp": point,
                 "Value": 1.0,
                 "Unit": "Count",
@@ -187,7 +193,7 @@ def publish_verified(
         rpo.METRIC,
         point.isoformat(),
         regions,
-        settings["metrics_region"],
+        run.metrics_region,
     )
     return {"published": regions, "time": point.isoformat()}
 
@@ -205,15 +211,18 @@ def ensure_alarms(cfg: InstallationConfig) -> dict[str, str]:
     targets = rpo.targets(cfg)
     if not targets:
         return {}
-    client = aws_client(cfg.aws_conn_id, metrics_region(cfg), "cloudwatch")
+    hook = CloudWatchHook(
+        aws_conn_id=cfg.aws_conn_id,
+        region_name=metrics_region(cfg),
+        config=botocore_config(cfg.aws_retries),
+    )
     topic = cfg.alerts.sns_topic_arn if cfg.alerts else None
     done = {}
     for region, minutes in targets.items():
         spec = rpo.alarm_spec(cfg.installation, region, minutes, topic)
-        found = client.describe_alarms(AlarmNames=[spec["AlarmName"]], AlarmTypes=["MetricAlarm"])
-        existing = next(iter(found.get("MetricAlarms") or []), None)
+        existing = hook.get_metric_alarm(spec["AlarmName"])
         if rpo.alarm_differs(spec, existing):
-            client.put_metric_alarm(**spec)
+            hook.put_metric_alarm(spec)
             done[spec["AlarmName"]] = "created" if existing is None else "updated"
         else:
             done[spec["AlarmName"]] = "unchanged"

@@ -49,15 +49,11 @@ def mark_set(
     for key, region in (("recovery_point", home), ("recovery_point_copy", copy)):
         if found.get(key) and region:
             arn = found[key]["RecoveryPointArn"]
-            settings_hook(AwsBackupHook, settings, region).conn.tag_resource(
-                ResourceArn=arn, Tags=tags
-            )
+            settings_hook(AwsBackupHook, settings, region).tag_recovery_point(arn, tags)
             marked.append(arn)
     if found.get("memorydb_snapshot"):
         arn = found["memorydb_snapshot"]["ARN"]
-        settings_hook(MemoryDbHook, settings, home).conn.tag_resource(
-            ResourceArn=arn, Tags=tag_list
-        )
+        settings_hook(MemoryDbHook, settings, home).add_tags(arn, tag_list)
         marked.append(arn)
     log.info("Marked %d artifact(s) %s: %s", len(marked), tags, marked)
     return marked

@@ -197,3 +197,47 @@ def test_copy_to_another_regions_vault(sandbox, hook, installation):
 
     (copied,) = AwsBackupHook(region_name="eu-central-1").list_recovery_points("dr-vault")
     assert copied["Tags"]["ue-backup:backup-set"] == SET_ID
+
+
+# --- vaults, deletion and marks (the calls preflight, retention and verify make) ----------
+
+
+def test_describe_vault_raises_aws_backups_error_for_a_missing_vault(sandbox, hook, installation):
+    from botocore.exceptions import ClientError
+
+    assert hook.describe_vault(installation.vault)["BackupVaultName"] == installation.vault
+    with pytest.raises(ClientError) as missing:
+        hook.describe_vault("no-such-vault")
+    assert missing.value.response["Error"]["Code"] in (
+        "ResourceNotFoundException",
+        "AccessDeniedException",
+    )
+
+
+def test_listed_arns_and_a_deleted_point_that_the_vault_no_longer_lists(
+    sandbox, hook, installation
+):
+    jobs = [start(hook, sandbox, installation, token) for token in ("token-1", "token-2")]
+    for job in jobs:
+        hook.get_waiter("backup_job_complete").wait(
+            BackupJobId=job["BackupJobId"], WaiterConfig=FAST_WAIT
+        )
+    kept, gone = (job["RecoveryPointArn"] for job in jobs)
+    assert hook.recovery_point_arns(installation.vault) == {kept, gone}
+    sandbox.log.clear()
+
+    hook.delete_recovery_point(installation.vault, gone)
+
+    assert hook.recovery_point_arns(installation.vault) == {kept}
+    assert [m.operation for m in sandbox.log.entries("backup")] == ["DeleteRecoveryPoint"]
+
+
+def test_tag_recovery_point_adds_the_tags_and_keeps_the_others(sandbox, hook, installation):
+    arn = start(hook, sandbox, installation)["RecoveryPointArn"]
+
+    hook.tag_recovery_point(arn, {"ue-backup:verified": "passed"})
+    hook.tag_recovery_point(arn, {"ue-backup:verified": "passed"})  # a retry: the same
+
+    tags = hook.recovery_point_tags(arn)
+    assert tags["ue-backup:verified"] == "passed"
+    assert tags["ue-backup:backup-set"] == SET_ID

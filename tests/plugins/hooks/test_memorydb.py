@@ -107,3 +107,37 @@ def test_a_snapshot_of_the_name_that_is_not_the_sets_is_refused(sandbox, hook, c
         200,
         400,
     ]
+
+
+# --- the calls preflight, retention, verify and the restore's report make -----------------
+
+
+def test_describe_cluster_raises_where_get_cluster_says_none(sandbox, hook, cluster):
+    assert hook.describe_cluster(cluster)["Name"] == cluster
+    with pytest.raises(hook.conn.exceptions.ClusterNotFoundFault):
+        hook.describe_cluster("no-such-cluster")
+
+
+def test_delete_snapshot_then_deleting_it_again_is_snapshot_not_found(sandbox, hook, cluster):
+    from botocore.exceptions import ClientError
+
+    hook.create_snapshot(cluster_name=cluster, snapshot_name="old", tags=TAGS)
+    hook.get_waiter("snapshot_available").wait(SnapshotName="old", WaiterConfig=FAST_WAIT)
+
+    hook.delete_snapshot("old")
+
+    assert hook.get_snapshot("old") is None
+    with pytest.raises(ClientError) as again:
+        hook.delete_snapshot("old")
+    assert again.value.response["Error"]["Code"] == "SnapshotNotFoundFault"  # retention: gone
+
+
+def test_add_tags_adds_to_the_snapshots_tags(sandbox, hook, cluster):
+    snapshot = hook.create_snapshot(cluster_name=cluster, snapshot_name="snap", tags=TAGS)
+
+    hook.add_tags(snapshot["ARN"], [{"Key": "ue-backup:verified", "Value": "passed"}])
+
+    assert hook.tags(snapshot["ARN"]) == {
+        "ue-backup:backup-set": "ue-test-20250101t000000z",
+        "ue-backup:verified": "passed",
+    }

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 from airflow.utils.state import TaskInstanceState
 
+from tests.plugins.test_config import VALID
+from ue_backup.config import parse_config
+from ue_backup.run_settings import RestoreRunSettings
 from ue_backup.tasks.restore_commit import stage
 
 S, F, UF, SK = "success", "failed", "upstream_failed", "skipped"
@@ -31,6 +36,16 @@ def test_stage(states, expected):
 # --- the clean-up never removes a tree the EFS restore job is still writing -----------------
 
 
+def restore_settings(**changes) -> RestoreRunSettings:
+    """An in-place restore's settings (the test configuration's), with ``changes``."""
+    cfg = parse_config(copy.deepcopy(VALID))
+    names = {"restore_id": "r", "rds_target": "r", "memorydb_target": "r"}
+    run = RestoreRunSettings.build(
+        cfg, names, {"type": "latest"}, {"mode": "restore", "target": "in_place"}
+    )
+    return run.model_copy(update=changes)
+
+
 @pytest.fixture
 def restore_job(sandbox, monkeypatch):
     """Start an in-place EFS restore job on the sandbox; returns (settings, start)."""
@@ -50,12 +65,9 @@ def restore_job(sandbox, monkeypatch):
     point = backup.start_backup_job(
         BackupVaultName="ue-vault", ResourceArn=arn, IamRoleArn=role, IdempotencyToken="s1"
     )["RecoveryPointArn"]
-    settings = {
-        "aws_conn_id": "aws_default",
-        "region": backup.meta.region_name,
-        "efs_file_system_id": fs_id,
-        "restore_id": "ue-test-r260101000000",
-    }
+    settings = restore_settings(
+        region=backup.meta.region_name, efs_file_system_id=fs_id, restore_id="ue-test-r260101000000"
+    )
 
     def start(never=False):
         if never:
@@ -91,7 +103,7 @@ def test_the_clean_up_gives_up_naming_the_job_and_the_directory(restore_job):
     message = str(failure.value)
     assert f"the EFS restore job {job} is" in message
     assert "aws-backup-restore_* directory at the root of the live file system " in message
-    assert settings["efs_file_system_id"] in message
+    assert settings.efs_file_system_id in message
     assert "AWS Backup cannot cancel a restore job" in message
 
 
