@@ -46,14 +46,17 @@ from airflow.sdk import DAG, Param, task
 
 from ue_backup.backup_set import COMPONENTS
 from ue_backup.compat import TriggerRule
+from ue_backup.dag_shape import backup_steps_needed
 from ue_backup.dag_support import (
     BACKUP,
     BACKUP_SET_ASSET,
     START_DATE,
     backup_schedule,
+    dag_shape,
     default_args,
     fail_run_if_any_task_failed,
     only_if,
+    refuse_unbuilt_steps,
     xcom,
 )
 from ue_backup.operators.aws_backup import (
@@ -69,6 +72,7 @@ from ue_backup.operators.memorydb import (
 )
 from ue_backup.operators.rds import RdsCopySnapshotOperator, RdsStartSnapshotOperator
 from ue_backup.operators.velero import VeleroCreateBackupOperator
+from ue_backup.run_settings import BackupRunSettings
 from ue_backup.sensors.aws_backup import (
     AwsBackupCopyJobCompletedSensor,
     AwsBackupJobCompletedSensor,
@@ -92,6 +96,8 @@ COPY_REGION = {
 }
 K8S = {"kubernetes_conn_id": BACKUP.kubernetes_conn_id}
 SET = {"backup_set_id": BACKUP.backup_set}
+# The components the configuration file has (all of them with the Variable): no task for others.
+SHAPE = dag_shape()
 
 with DAG(
     dag_id="ue_backup",
@@ -127,17 +133,23 @@ with DAG(
         """Validate params and configuration, check every resource; nothing is changed."""
         from ue_backup.tasks.preflight import preflight as run_preflight
 
-        return run_preflight(params or {}, context)
-
-    @task(pre_execute=only_if(BACKUP.cold_window, "external"))
-    def check_external_window(**context: Any) -> dict[str, Any]:
-        """External mode: inside the platform's window, every ECD stopped, time to finish."""
-        from ue_backup.tasks.backup_steps import check_external_window as check
-
-        return check(context["ti"].xcom_pull(task_ids="preflight"))
+        settings = run_preflight(params or {}, context)
+        needed = backup_steps_needed(BackupRunSettings.model_validate(settings))
+        refuse_unbuilt_steps(context["ti"], needed)
+        return settings
 
     settings = preflight()
-    external = check_external_window()
+    external = None
+    if SHAPE.external_window:
+
+        @task(pre_execute=only_if(BACKUP.cold_window, "external"))
+        def check_external_window(**context: Any) -> dict[str, Any]:
+            """External mode: inside the platform's window, every ECD stopped, time to finish."""
+            from ue_backup.tasks.backup_steps import check_external_window as check
+
+            return check(context["ti"].xcom_pull(task_ids="preflight"))
+
+        external = check_external_window()
 
     # --- the cold window ---------------------------------------------------------
     suspend = EcdSuspendOperator(
@@ -160,65 +172,6 @@ with DAG(
         **K8S,
         **critical_path_wait(),
     )
-    rds = RdsStartSnapshotOperator(
-        task_id="rds_snapshot",
-        db_instance_identifier=BACKUP.rds_instance,
-        trigger_rule=TriggerRule.NONE_FAILED,
-        pre_execute=only_if(BACKUP.rds_instance),
-        **SET,
-        **AWS,
-    )
-    efs = AwsBackupStartEfsBackupJobOperator(
-        task_id="efs_backup",
-        file_system_id=BACKUP.efs_file_system_id,
-        backup_vault_name=BACKUP.backup_vault,
-        iam_role_arn=BACKUP.backup_role_arn,
-        lifecycle=BACKUP.backup_lifecycle,
-        complete_window_minutes=BACKUP.backup_complete_window_minutes,
-        trigger_rule=TriggerRule.NONE_FAILED,
-        pre_execute=only_if(BACKUP.efs_method, "aws_backup"),
-        **SET,
-        **AWS,
-    )
-    efs_done = AwsBackupJobCompletedSensor(
-        task_id="wait_efs_backup",
-        resource_id=xcom("efs_backup", "job_id"),
-        **AWS,
-        **critical_path_wait(),
-    )
-    datasync = DataSyncStartCopyOperator(
-        task_id="datasync_copy",
-        task_arn=BACKUP.datasync_task_arn,
-        trigger_rule=TriggerRule.NONE_FAILED,
-        pre_execute=only_if(BACKUP.efs_method, "datasync"),
-        **SET,
-        **AWS,
-    )
-    datasync_done = DataSyncTaskExecutionCompletedSensor(
-        task_id="wait_datasync_copy",
-        resource_id=xcom("datasync_copy", "task_execution_arn"),
-        **AWS,
-        **critical_path_wait(),
-    )
-    memorydb = MemoryDbCreateSnapshotOperator(
-        task_id="memorydb_snapshot",
-        cluster_name=BACKUP.memorydb_cluster,
-        trigger_rule=TriggerRule.NONE_FAILED,
-        pre_execute=only_if(BACKUP.memorydb_cluster),
-        **SET,
-        **AWS,
-    )
-    velero = VeleroCreateBackupOperator(
-        task_id="velero_backup",
-        velero_namespace=BACKUP.velero_namespace,
-        included_namespaces=BACKUP.velero_included_namespaces,
-        storage_location=BACKUP.velero_storage_location,
-        ttl=BACKUP.velero_ttl,
-        trigger_rule=TriggerRule.NONE_FAILED,
-        pre_execute=only_if(BACKUP.velero_namespace),
-        **SET,
-        **K8S,
-    )
     resume = EcdResumeOperator(
         task_id="resume_workflows",
         namespace=BACKUP.namespace,
@@ -229,87 +182,191 @@ with DAG(
         **K8S,
     ).as_teardown(setups=suspend, on_failure_fail_dagrun=True)
 
+    # Each component the configuration file has (all of them with the Variable): its point in
+    # time inside the window (``in_window``, before the resume), its wait after the window
+    # (``settled``, before the verification), and its cross-region copy after both.
+    database = None  # its point is fixed before the disk's and the cache's (rule 1)
+    after_database: list[Any] = []
+    in_window: list[Any] = []
+    settled: list[Any] = []
+
+    if SHAPE.database:
+        rds = RdsStartSnapshotOperator(
+            task_id="rds_snapshot",
+            db_instance_identifier=BACKUP.rds_instance,
+            trigger_rule=TriggerRule.NONE_FAILED,
+            pre_execute=only_if(BACKUP.rds_instance),
+            **SET,
+            **AWS,
+        )
+        rds_available = RdsSnapshotAvailableSensor(
+            task_id="wait_rds_snapshot", resource_id=xcom("rds_snapshot", "id"), **AWS
+        )
+        rds >> rds_available
+        database = rds
+        settled.append(rds_available)
+        if SHAPE.copy_rds:
+            rds_copy = RdsCopySnapshotOperator(
+                task_id="copy_rds_snapshot",
+                source_snapshot_arn=xcom("rds_snapshot", "arn"),
+                kms_key_id=BACKUP.copy_rds_kms_key_id,
+                pre_execute=only_if(BACKUP.copy_rds),
+                **SET,
+                **COPY_REGION,
+            )
+            rds_copy_available = RdsSnapshotAvailableSensor(
+                task_id="wait_rds_snapshot_copy",
+                resource_id=xcom("copy_rds_snapshot", "id"),
+                **COPY_REGION,
+            )
+            # The window is closed first (resume): a copy never holds the workflows suspended.
+            [rds_available, resume] >> rds_copy >> rds_copy_available
+            settled.append(rds_copy_available)
+
+    if SHAPE.efs_aws_backup:
+        efs = AwsBackupStartEfsBackupJobOperator(
+            task_id="efs_backup",
+            file_system_id=BACKUP.efs_file_system_id,
+            backup_vault_name=BACKUP.backup_vault,
+            iam_role_arn=BACKUP.backup_role_arn,
+            lifecycle=BACKUP.backup_lifecycle,
+            complete_window_minutes=BACKUP.backup_complete_window_minutes,
+            trigger_rule=TriggerRule.NONE_FAILED,
+            pre_execute=only_if(BACKUP.efs_method, "aws_backup"),
+            **SET,
+            **AWS,
+        )
+        efs_done = AwsBackupJobCompletedSensor(
+            task_id="wait_efs_backup",
+            resource_id=xcom("efs_backup", "job_id"),
+            **AWS,
+            **critical_path_wait(),
+        )
+        # The disk point is fixed when the job has finished: the window waits for it.
+        efs >> efs_done
+        after_database.append(efs)
+        in_window.append(efs_done)
+        settled.append(efs_done)
+        if SHAPE.copy_efs:
+            efs_copy = AwsBackupStartCopyJobOperator(
+                task_id="copy_efs_recovery_point",
+                recovery_point_arn=xcom("efs_backup", "recovery_point_arn"),
+                source_vault_name=BACKUP.backup_vault,
+                destination_vault_arn=BACKUP.copy_backup_vault_arn,
+                iam_role_arn=BACKUP.backup_role_arn,
+                lifecycle=BACKUP.backup_lifecycle,
+                pre_execute=only_if(BACKUP.copy_efs),
+                **SET,
+                **AWS,
+            )
+            efs_copy_done = AwsBackupCopyJobCompletedSensor(
+                task_id="wait_efs_recovery_point_copy",
+                resource_id=xcom("copy_efs_recovery_point", "job_id"),
+                **AWS,
+            )
+            [efs_done, resume] >> efs_copy >> efs_copy_done
+            settled.append(efs_copy_done)
+
+    if SHAPE.efs_datasync:
+        datasync = DataSyncStartCopyOperator(
+            task_id="datasync_copy",
+            task_arn=BACKUP.datasync_task_arn,
+            trigger_rule=TriggerRule.NONE_FAILED,
+            pre_execute=only_if(BACKUP.efs_method, "datasync"),
+            **SET,
+            **AWS,
+        )
+        datasync_done = DataSyncTaskExecutionCompletedSensor(
+            task_id="wait_datasync_copy",
+            resource_id=xcom("datasync_copy", "task_execution_arn"),
+            **AWS,
+            **critical_path_wait(),
+        )
+        datasync >> datasync_done
+        after_database.append(datasync)
+        in_window.append(datasync_done)
+        settled.append(datasync_done)
+
+    if SHAPE.memorydb:
+        memorydb = MemoryDbCreateSnapshotOperator(
+            task_id="memorydb_snapshot",
+            cluster_name=BACKUP.memorydb_cluster,
+            trigger_rule=TriggerRule.NONE_FAILED,
+            pre_execute=only_if(BACKUP.memorydb_cluster),
+            **SET,
+            **AWS,
+        )
+        memorydb_available = MemoryDbSnapshotAvailableSensor(
+            task_id="wait_memorydb_snapshot",
+            resource_id=xcom("memorydb_snapshot", "id"),
+            **AWS,
+        )
+        memorydb >> memorydb_available
+        after_database.append(memorydb)
+        in_window.append(memorydb)
+        settled.append(memorydb_available)
+        if SHAPE.copy_memorydb:
+            memorydb_export = MemoryDbExportSnapshotOperator(
+                task_id="export_memorydb_snapshot",
+                bucket=BACKUP.memorydb_export_bucket,
+                pre_execute=only_if(BACKUP.copy_memorydb),
+                **SET,
+                **AWS,
+            )
+            memorydb_exported = MemoryDbSnapshotAvailableSensor(
+                task_id="wait_memorydb_export",
+                resource_id=xcom("export_memorydb_snapshot", "snapshot"),
+                **AWS,
+            )
+            memorydb_copy = MemoryDbCopyExportOperator(
+                task_id="copy_memorydb_snapshot",
+                export_bucket=BACKUP.memorydb_export_bucket,
+                target_bucket=BACKUP.memorydb_copy_bucket,
+                destination_region=BACKUP.copy_region,
+                **SET,
+                **AWS,
+            )
+            [memorydb_available, resume] >> memorydb_export >> memorydb_exported
+            memorydb_exported >> memorydb_copy
+            settled.append(memorydb_copy)
+
+    if SHAPE.velero:
+        velero = VeleroCreateBackupOperator(
+            task_id="velero_backup",
+            velero_namespace=BACKUP.velero_namespace,
+            included_namespaces=BACKUP.velero_included_namespaces,
+            storage_location=BACKUP.velero_storage_location,
+            ttl=BACKUP.velero_ttl,
+            trigger_rule=TriggerRule.NONE_FAILED,
+            pre_execute=only_if(BACKUP.velero_namespace),
+            **SET,
+            **K8S,
+        )
+        velero_done = VeleroBackupCompletedSensor(
+            task_id="wait_velero_backup",
+            name=xcom("velero_backup", "name"),
+            namespace=BACKUP.velero_namespace,
+            allow_partially_failed=BACKUP.velero_allow_partially_failed,
+            **K8S,
+        )
+        drained >> velero >> velero_done
+        in_window.append(velero)
+        settled.append(velero_done)
+
     # The external-window check comes before the window opens, not beside it: whatever
     # it takes (Airflow may take seconds to finish even a skipped task) never holds the
     # workflows suspended. In an external window nothing is suspended anyway.
-    settings >> external >> suspend >> drained
-    drained >> rds >> [efs, datasync, memorydb]
-    drained >> velero
-    efs >> efs_done
-    datasync >> datasync_done
-    [efs_done, datasync_done, memorydb, velero] >> resume
+    if external:
+        settings >> external >> suspend
+    else:
+        settings >> suspend
+    suspend >> drained
+    if database:
+        drained >> database >> after_database
+    else:
+        drained >> after_database
+    in_window >> resume
     fail_run_if_any_task_failed(suspend, after=resume)
-
-    # --- after the window ----------------------------------------------------------
-    rds_available = RdsSnapshotAvailableSensor(
-        task_id="wait_rds_snapshot", resource_id=xcom("rds_snapshot", "id"), **AWS
-    )
-    memorydb_available = MemoryDbSnapshotAvailableSensor(
-        task_id="wait_memorydb_snapshot", resource_id=xcom("memorydb_snapshot", "id"), **AWS
-    )
-    velero_done = VeleroBackupCompletedSensor(
-        task_id="wait_velero_backup",
-        name=xcom("velero_backup", "name"),
-        namespace=BACKUP.velero_namespace,
-        allow_partially_failed=BACKUP.velero_allow_partially_failed,
-        **K8S,
-    )
-    rds >> rds_available
-    memorydb >> memorydb_available
-    velero >> velero_done
-
-    # --- cross-region copies: after the window, each of a complete artifact -------------
-    rds_copy = RdsCopySnapshotOperator(
-        task_id="copy_rds_snapshot",
-        source_snapshot_arn=xcom("rds_snapshot", "arn"),
-        kms_key_id=BACKUP.copy_rds_kms_key_id,
-        pre_execute=only_if(BACKUP.copy_rds),
-        **SET,
-        **COPY_REGION,
-    )
-    rds_copy_available = RdsSnapshotAvailableSensor(
-        task_id="wait_rds_snapshot_copy", resource_id=xcom("copy_rds_snapshot", "id"), **COPY_REGION
-    )
-    efs_copy = AwsBackupStartCopyJobOperator(
-        task_id="copy_efs_recovery_point",
-        recovery_point_arn=xcom("efs_backup", "recovery_point_arn"),
-        source_vault_name=BACKUP.backup_vault,
-        destination_vault_arn=BACKUP.copy_backup_vault_arn,
-        iam_role_arn=BACKUP.backup_role_arn,
-        lifecycle=BACKUP.backup_lifecycle,
-        pre_execute=only_if(BACKUP.copy_efs),
-        **SET,
-        **AWS,
-    )
-    efs_copy_done = AwsBackupCopyJobCompletedSensor(
-        task_id="wait_efs_recovery_point_copy",
-        resource_id=xcom("copy_efs_recovery_point", "job_id"),
-        **AWS,
-    )
-    memorydb_export = MemoryDbExportSnapshotOperator(
-        task_id="export_memorydb_snapshot",
-        bucket=BACKUP.memorydb_export_bucket,
-        pre_execute=only_if(BACKUP.copy_memorydb),
-        **SET,
-        **AWS,
-    )
-    memorydb_exported = MemoryDbSnapshotAvailableSensor(
-        task_id="wait_memorydb_export",
-        resource_id=xcom("export_memorydb_snapshot", "snapshot"),
-        **AWS,
-    )
-    memorydb_copy = MemoryDbCopyExportOperator(
-        task_id="copy_memorydb_snapshot",
-        export_bucket=BACKUP.memorydb_export_bucket,
-        target_bucket=BACKUP.memorydb_copy_bucket,
-        destination_region=BACKUP.copy_region,
-        **SET,
-        **AWS,
-    )
-    # The window is closed first (resume): a copy never holds the workflows suspended.
-    [rds_available, resume] >> rds_copy >> rds_copy_available
-    [efs_done, resume] >> efs_copy >> efs_copy_done
-    [memorydb_available, resume] >> memorydb_export >> memorydb_exported >> memorydb_copy
 
     @task(trigger_rule=TriggerRule.NONE_FAILED, retries=1)
     def verify(**context: Any) -> dict[str, Any]:
@@ -371,7 +428,6 @@ with DAG(
         )
 
     checked = verify()
-    [rds_available, efs_done, datasync_done, memorydb_available, velero_done] >> checked
-    [rds_copy_available, efs_copy_done, memorydb_copy] >> checked
+    settled >> checked
     resume >> checked  # verify reads the window's verdict, judged before resuming
     [checked, resume] >> manifest() >> publish_rpo_metric()

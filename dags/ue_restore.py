@@ -53,27 +53,27 @@ import airflow.providers.common.io.assets.file
 import airflow.providers.standard.decorators.python
 import airflow.sdk.bases.operatorlink
 import airflow.sdk.definitions.decorators  # noqa: F401
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, Param, chain, task
 
 from ue_backup.backup_set import COMPONENTS
 from ue_backup.compat import TriggerRule
+from ue_backup.dag_shape import restore_steps_needed
 from ue_backup.dag_support import (
     PLANNED,
     RESTORE,
     START_DATE,
+    dag_shape,
     default_args,
     expression,
     fail_run_if_any_task_failed,
     only_if,
+    refuse_unbuilt_steps,
     xcom,
 )
-from ue_backup.operators.aws_backup import AwsBackupStartEfsRestoreJobOperator
 from ue_backup.operators.ecd import EcdSuspendOperator
 from ue_backup.operators.kube_job import KubeEfsJobOperator
-from ue_backup.operators.memorydb import MemoryDbRestoreClusterOperator
-from ue_backup.operators.rds import RdsRestoreInstanceOperator
 from ue_backup.operators.rds_switch_over import RdsSwitchOverOperator
-from ue_backup.operators.velero import VeleroCreateRestoreOperator
+from ue_backup.restore_chain import EfsJob, RestoreChainSpec, restore_chain
 from ue_backup.restore_scripts import (
     check_staged_tree,
     discard_staged_tree,
@@ -81,12 +81,8 @@ from ue_backup.restore_scripts import (
     restore_dir_name_since,
     stage_restored_tree,
 )
-from ue_backup.sensors.aws_backup import AwsBackupRestoreJobCompletedSensor
+from ue_backup.run_settings import RestorePlanResult
 from ue_backup.sensors.ecd import EcdDrainedSensor
-from ue_backup.sensors.efs import EfsMountTargetsAvailableSensor
-from ue_backup.sensors.memorydb import MemoryDbClusterAvailableSensor
-from ue_backup.sensors.rds import RdsInstanceAvailableSensor
-from ue_backup.sensors.velero import VeleroRestoreCompletedSensor
 from ue_backup.switch_over import SWITCH_OVER_TIMEOUT
 from ue_backup.tasks.restore_commit import discard_needed
 from ue_backup.triggers.waits import critical_path_wait
@@ -108,6 +104,8 @@ SINCE = (
     '{{ restore_dir_name_since((ti.xcom_pull(task_ids="suspend_workflows") or {})'
     '.get("window_start")) }}'
 )
+# The components the configuration file has (all of them with the Variable): no task for others.
+SHAPE = dag_shape()
 
 
 with DAG(
@@ -192,7 +190,10 @@ with DAG(
         """List what exists, plan with rule 1, log the plan; mode plan stops after this."""
         from ue_backup.tasks.restore_steps import plan as run_plan
 
-        return run_plan(context["ti"].xcom_pull(task_ids="validate"))
+        ti = context["ti"]
+        planned = run_plan(ti.xcom_pull(task_ids="validate"))
+        refuse_unbuilt_steps(ti, restore_steps_needed(RestorePlanResult.model_validate(planned)))
+        return planned
 
     settings, planned_restore = validate(), plan()
     settings >> planned_restore
@@ -215,74 +216,8 @@ with DAG(
         **K8S,
         **critical_path_wait(),
     )
-    rds = RdsRestoreInstanceOperator(
-        task_id="restore_database",
-        target_instance_identifier=RESTORE.rds_target,
-        source_instance_identifier=RESTORE.rds_shape_source,
-        snapshot_id=PLANNED.rds_snapshot_id,
-        restore_time=PLANNED.rds_restore_time,
-        tags={"ue-backup:restore": RID},
-        pre_execute=only_if(PLANNED.restore_database),
-        **AWS,
-    )
-    rds_ready = RdsInstanceAvailableSensor(
-        task_id="wait_database",
-        resource_id=RESTORE.rds_target,
-        **AWS,
-        **critical_path_wait(),
-    )
-    efs = AwsBackupStartEfsRestoreJobOperator(
-        task_id="restore_efs",
-        recovery_point_arn=PLANNED.recovery_point_arn,
-        iam_role_arn=RESTORE.backup_role_arn,
-        idempotency_token=f"{RID}-efs",
-        file_system_id=RESTORE.efs_file_system_id,
-        new_file_system=f"{{{{ not {expression(RESTORE.in_place)} }}}}",
-        pre_execute=only_if(PLANNED.restore_efs),
-        **AWS,
-    )
-    efs_ready = AwsBackupRestoreJobCompletedSensor(
-        task_id="wait_efs",
-        resource_id=xcom("restore_efs", "job_id"),
-        **AWS,
-        **critical_path_wait(),
-    )
-    memorydb = MemoryDbRestoreClusterOperator(
-        task_id="restore_memorydb",
-        snapshot_name=PLANNED.memorydb_snapshot_name,
-        snapshot_arns=PLANNED.memorydb_snapshot_arns,
-        node_type=PLANNED.memorydb_node_type,
-        num_shards=PLANNED.memorydb_num_shards,
-        target_cluster_name=RESTORE.memorydb_target,
-        source_cluster_name=RESTORE.memorydb_shape_source,
-        pre_execute=only_if(PLANNED.restore_memorydb),
-        **AWS,
-    )
-    memorydb_ready = MemoryDbClusterAvailableSensor(
-        task_id="wait_memorydb",
-        resource_id=RESTORE.memorydb_target,
-        **AWS,
-        **critical_path_wait(),
-    )
-
-    @task(pre_execute=only_if(PLANNED.restore_efs))
-    def restored_file_system(**context: Any) -> dict[str, Any]:
-        """Where the EFS data was restored (new or live file system), made mountable."""
-        from ue_backup.tasks.restored_efs import restored_file_system as find
-
-        ti = context["ti"]
-        return find(
-            ti.xcom_pull(task_ids="validate"), ti.xcom_pull(task_ids="restore_efs")["job_id"]
-        )
-
-    efs_mountable = EfsMountTargetsAvailableSensor(
-        task_id="wait_efs_mount_targets",
-        resource_id=xcom("restored_file_system", "file_system_id"),
-        pre_execute=only_if(PLANNED.restore_efs),
-        **AWS,
-        **critical_path_wait(short=True),
-    )
-
+    # Preparation: nothing live is touched. In place the restore directory lies on the live
+    # file system; it becomes ue-backup-restoring_<id>/, is purged and checked there.
     efs_job = {
         "namespace": RESTORE.namespace,
         "file_system_id": xcom("restored_file_system", "file_system_id"),
@@ -292,19 +227,36 @@ with DAG(
         **K8S,
         **critical_path_wait(short=True),
     }
-    # Preparation: nothing live is touched. In place the restore directory lies on the live
-    # file system; it becomes ue-backup-restoring_<id>/, is purged and checked there.
-    purge_efs = KubeEfsJobOperator(
-        task_id="purge_efs",
-        job_name=f"{RID}-stage",
-        script=stage_restored_tree(MOUNT, RID, SINCE),
-        **efs_job,
-    )
-    check_efs = KubeEfsJobOperator(
-        task_id="check_efs_clean",
-        job_name=f"{RID}-check",
-        script=check_staged_tree(MOUNT, RID),
-        **efs_job,
+    restored = restore_chain(
+        RestoreChainSpec(
+            steps=PLANNED,
+            settings_task="validate",
+            gate=only_if,
+            aws=AWS,
+            kubernetes=K8S,
+            rds_target=RESTORE.rds_target,
+            rds_source=RESTORE.rds_shape_source,
+            rds_tags={"ue-backup:restore": RID},
+            memorydb_target=RESTORE.memorydb_target,
+            memorydb_source=RESTORE.memorydb_shape_source,
+            backup_role_arn=RESTORE.backup_role_arn,
+            efs_file_system_id=RESTORE.efs_file_system_id,
+            efs_token=f"{RID}-efs",
+            new_file_system=f"{{{{ not {expression(RESTORE.in_place)} }}}}",
+            efs_job=efs_job,
+            purge=EfsJob(f"{RID}-stage", stage_restored_tree(MOUNT, RID, SINCE)),
+            check=EfsJob(f"{RID}-check", check_staged_tree(MOUNT, RID)),
+            check_result_read=False,
+            new_file_system_only=False,
+            velero={
+                "velero_namespace": RESTORE.velero_namespace,
+                "restore_name": RID,
+                "ecd_namespaces": [RESTORE.namespace],
+                "existing_resource_policy": "none",
+                "trigger_rule": TriggerRule.NONE_FAILED,
+            },
+            shape=SHAPE,
+        )
     )
 
     @task(
@@ -318,16 +270,21 @@ with DAG(
         return commit(context["ti"].xcom_pull(task_ids="validate"))
 
     # In place: the restored instance takes the live name; the old one is set aside. Each
-    # asynchronous rename is waited for in the triggerer (RdsSwitchOverOperator).
-    switch_over = RdsSwitchOverOperator(
-        task_id="switch_over_database",
-        live_instance=RESTORE.rds_instance,
-        restored_instance=RESTORE.rds_target,
-        restore_id=RID,
-        pre_execute=only_if(PLANNED.switch_over_database),
-        execution_timeout=SWITCH_OVER_TIMEOUT,  # its attempt gives up before, naming the states
-        **AWS,
-    )
+    # asynchronous rename is waited for in the triggerer (RdsSwitchOverOperator). Derby
+    # (no RDS in the configuration file) has no database to switch over.
+    switch_over = []
+    if SHAPE.database:
+        switch_over.append(
+            RdsSwitchOverOperator(
+                task_id="switch_over_database",
+                live_instance=RESTORE.rds_instance,
+                restored_instance=RESTORE.rds_target,
+                restore_id=RID,
+                pre_execute=only_if(PLANNED.switch_over_database),
+                execution_timeout=SWITCH_OVER_TIMEOUT,  # the attempt gives up first, naming why
+                **AWS,
+            )
+        )
 
     # The commit on disk (in place: the live data set aside, the staged tree to the root).
     place_efs = KubeEfsJobOperator(
@@ -349,26 +306,6 @@ with DAG(
             "pre_execute": discard_needed,
         },
     ).as_teardown(setups=suspend)
-
-    velero = VeleroCreateRestoreOperator(
-        task_id="restore_kubernetes",
-        backup_set_id=PLANNED.velero_backup_set,
-        velero_namespace=RESTORE.velero_namespace,
-        backup_name=PLANNED.velero_backup_name,
-        restore_name=RID,
-        ecd_namespaces=[RESTORE.namespace],
-        existing_resource_policy="none",
-        trigger_rule=TriggerRule.NONE_FAILED,
-        pre_execute=only_if(PLANNED.restore_velero),
-        **K8S,
-    )
-    velero_done = VeleroRestoreCompletedSensor(
-        task_id="wait_kubernetes",
-        name=xcom("restore_kubernetes", "name"),
-        namespace=RESTORE.velero_namespace,
-        **K8S,
-        **critical_path_wait(),
-    )
 
     @task(retries=5)
     def resume_workflows(**context: Any) -> dict[str, Any]:
@@ -410,17 +347,15 @@ with DAG(
     planned_restore >> suspend >> drained
     # Kubernetes resources are restored beside the data, not after it: every ECD comes
     # back disabled, and only the resume, after the data is placed and checked, enables.
-    drained >> [rds, efs, memorydb, velero]
-    rds >> rds_ready
-    efs >> efs_ready >> restored_file_system() >> efs_mountable >> purge_efs >> check_efs
-    memorydb >> memorydb_ready
-    velero >> velero_done
-    # The commit comes after every preparation, its two steps back to back.
-    prepared = [rds_ready, check_efs, memorydb_ready, velero_done]
+    drained >> restored.starts
+    # The commit comes after every preparation, its steps back to back.
+    prepared = restored.ready_steps()
     committed = commit_point()
-    prepared >> committed >> switch_over >> place_efs
-    check_efs >> place_efs  # side by side (no commit point) the tree is placed once checked
-    [*prepared, committed, switch_over, place_efs] >> discard_efs >> resume
+    commit_steps = [committed, *switch_over, place_efs]
+    prepared >> committed
+    chain(*commit_steps)
+    restored.ready["efs"] >> place_efs  # side by side (no commit point): placed once checked
+    [*prepared, *commit_steps] >> discard_efs >> resume
     # The report is the run's one leaf: any failed step above fails the run.
-    [*prepared, switch_over, place_efs, resume] >> report()
+    [*prepared, *commit_steps[1:], resume] >> report()
     fail_run_if_any_task_failed(suspend, after=resume, summary_from="resume_workflows")

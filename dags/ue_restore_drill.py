@@ -44,33 +44,26 @@ import airflow.sdk.definitions.decorators  # noqa: F401
 from airflow.sdk import DAG, Param, task
 
 from ue_backup.compat import TriggerRule
+from ue_backup.dag_shape import restore_steps_needed
 from ue_backup.dag_support import (
     DRILL,
     START_DATE,
+    dag_shape,
     default_args,
     drill_schedule,
     fail_run_if_any_task_failed,
-    xcom,
+    refuse_unbuilt_steps,
 )
 from ue_backup.drill_dag import DrillReportNotifier, drill_step
-from ue_backup.operators.aws_backup import AwsBackupStartEfsRestoreJobOperator
 from ue_backup.operators.drill import DrillCleanupOperator
-from ue_backup.operators.kube_job import KubeEfsJobOperator
-from ue_backup.operators.memorydb import MemoryDbRestoreClusterOperator
-from ue_backup.operators.rds import RdsRestoreInstanceOperator
-from ue_backup.operators.velero import VeleroCreateRestoreOperator
+from ue_backup.restore_chain import EfsJob, RestoreChainSpec, restore_chain
 from ue_backup.restore_scripts import place_restored_tree
-from ue_backup.sensors.aws_backup import AwsBackupRestoreJobCompletedSensor
-from ue_backup.sensors.efs import EfsMountTargetsAvailableSensor
-from ue_backup.sensors.memorydb import MemoryDbClusterAvailableSensor
-from ue_backup.sensors.rds import RdsInstanceAvailableSensor
-from ue_backup.sensors.velero import VeleroRestoreCompletedSensor
+from ue_backup.run_settings import DrillRunSettings
 from ue_backup.tasks.drill_steps import (
     modifier_rules,
     tree_check_script,
     velero_resource_names,
 )
-from ue_backup.triggers.waits import critical_path_wait
 
 # prepare's DrillRunSettings (ue_backup.run_settings): DRILL.<field> is its template,
 # checked when this file is parsed.
@@ -84,6 +77,8 @@ K8S = {"kubernetes_conn_id": DRILL.kubernetes_conn_id}
 MOUNT = "/efs"
 # The drill's id, which names what it creates (double quotes: it is also shell-quoted).
 DID = DRILL.drill_id
+# The components the configuration file has (all of them with the Variable): no task for others.
+SHAPE = dag_shape()
 
 
 with DAG(
@@ -124,89 +119,60 @@ with DAG(
         """Refuse bad input, plan with rule 1, name every temporary resource; changes nothing."""
         from ue_backup.tasks.drill_steps import prepare as run_prepare
 
-        return run_prepare(params or {}, context)
+        settings = run_prepare(params or {}, context)
+        needed = restore_steps_needed(DrillRunSettings.model_validate(settings))
+        refuse_unbuilt_steps(context["ti"], needed)
+        return settings
 
     prepared = prepare()
 
-    # --- the database ------------------------------------------------------------------
-    restore_database = RdsRestoreInstanceOperator(
-        task_id="restore_database",
-        target_instance_identifier=DRILL.rds_target,
-        source_instance_identifier=DRILL.rds_instance,
-        snapshot_id=DRILL.rds_snapshot_id,
-        restore_time=DRILL.rds_restore_time,
-        tags=DRILL.tags,
-        pre_execute=drill_step(DRILL.restore_database),
-        **AWS,
-    )
-    wait_database = RdsInstanceAvailableSensor(
-        task_id="wait_database",
-        resource_id=DRILL.rds_target,
-        **AWS,
-        **critical_path_wait(),
+    # --- the restore chain, as ue_restore builds it, into temporary resources --------------
+    restored = restore_chain(
+        RestoreChainSpec(
+            steps=DRILL,
+            settings_task="prepare",
+            gate=drill_step,  # also starts the component's clock (its RTO)
+            aws=AWS,
+            kubernetes=K8S,
+            rds_target=DRILL.rds_target,
+            rds_source=DRILL.rds_instance,
+            memorydb_target=DRILL.memorydb_target,
+            memorydb_source=DRILL.memorydb_cluster,
+            tags=DRILL.tags,
+            backup_role_arn=DRILL.backup_role_arn,
+            efs_file_system_id=DRILL.efs_file_system_id,
+            efs_token=DRILL.efs_token,
+            new_file_system=True,
+            efs_job={
+                "namespace": DRILL.drill_namespace,
+                "claim_name": DRILL.efs_claim,
+                "image": DRILL.job_image,
+            },
+            purge=EfsJob(DRILL.place_job, place_restored_tree(MOUNT, DID)),
+            check=EfsJob(DRILL.check_job, tree_check_script(MOUNT)),
+            check_result_read=True,  # verify_efs reads its log
+            new_file_system_only=True,  # never the live file system
+            velero={
+                "velero_namespace": DRILL.velero_namespace,
+                "restore_name": DRILL.velero_restore,
+                "ecd_namespaces": DRILL.ecd_namespaces,
+                "included_namespaces": [DRILL.namespace],
+                "namespace_mapping": DRILL.namespace_mapping,
+                "include_cluster_resources": False,
+                "included_resources": velero_resource_names(),
+                "extra_modifier_rules": modifier_rules(),
+            },
+            shape=SHAPE,
+        )
     )
 
+    # --- each restored component checked usable -------------------------------------------
     @task
     def verify_database(**context: Any) -> dict[str, Any]:
         """Available with an endpoint: what the sandbox and a credential-less drill can check."""
         from ue_backup.tasks.drill_steps import verify_database as verify
 
         return verify(context["ti"].xcom_pull(task_ids="prepare"))
-
-    # --- EFS ---------------------------------------------------------------------------
-    restore_efs = AwsBackupStartEfsRestoreJobOperator(
-        task_id="restore_efs",
-        recovery_point_arn=DRILL.recovery_point_arn,
-        iam_role_arn=DRILL.backup_role_arn,
-        idempotency_token=DRILL.efs_token,
-        file_system_id=DRILL.efs_file_system_id,
-        new_file_system=True,
-        pre_execute=drill_step(DRILL.restore_efs),
-        **AWS,
-    )
-    wait_efs = AwsBackupRestoreJobCompletedSensor(
-        task_id="wait_efs",
-        resource_id=xcom("restore_efs", "job_id"),
-        **AWS,
-        **critical_path_wait(),
-    )
-
-    @task
-    def drill_file_system(**context: Any) -> dict[str, Any]:
-        """The new file system the restore made (never the live one), given mount targets."""
-        from ue_backup.tasks.restored_efs import restored_file_system as find
-
-        ti = context["ti"]
-        job_id = ti.xcom_pull(task_ids="restore_efs")["job_id"]
-        return find(ti.xcom_pull(task_ids="prepare"), job_id, new_only=True)
-
-    wait_efs_mount_targets = EfsMountTargetsAvailableSensor(
-        task_id="wait_efs_mount_targets",
-        resource_id=xcom("drill_file_system", "file_system_id"),
-        **AWS,
-        **critical_path_wait(short=True),
-    )
-    efs_job = {
-        "namespace": DRILL.drill_namespace,
-        "file_system_id": xcom("drill_file_system", "file_system_id"),
-        "claim_name": DRILL.efs_claim,
-        "image": DRILL.job_image,
-        **K8S,
-    }
-    purge_efs = KubeEfsJobOperator(
-        task_id="purge_efs",
-        job_name=DRILL.place_job,
-        script=place_restored_tree(MOUNT, DID),
-        **efs_job,
-        **critical_path_wait(short=True),
-    )
-    check_efs = KubeEfsJobOperator(
-        task_id="check_efs",
-        job_name=DRILL.check_job,
-        script=tree_check_script(MOUNT),
-        **efs_job,
-        **critical_path_wait(result_read=True, short=True),  # verify_efs reads its log
-    )
 
     @task
     def verify_efs(**context: Any) -> dict[str, Any]:
@@ -215,28 +181,9 @@ with DAG(
 
         ti = context["ti"]
         return verify(
-            ti.xcom_pull(task_ids="drill_file_system"), ti.xcom_pull(task_ids="check_efs")
+            ti.xcom_pull(task_ids="restored_file_system"),
+            ti.xcom_pull(task_ids="check_efs_clean"),
         )
-
-    # --- MemoryDB ------------------------------------------------------------------------
-    restore_memorydb = MemoryDbRestoreClusterOperator(
-        task_id="restore_memorydb",
-        snapshot_name=DRILL.memorydb_snapshot_name,
-        snapshot_arns=DRILL.memorydb_snapshot_arns,
-        node_type=DRILL.memorydb_node_type,
-        num_shards=DRILL.memorydb_num_shards,
-        target_cluster_name=DRILL.memorydb_target,
-        source_cluster_name=DRILL.memorydb_cluster,
-        tags=DRILL.tags,
-        pre_execute=drill_step(DRILL.restore_memorydb),
-        **AWS,
-    )
-    wait_memorydb = MemoryDbClusterAvailableSensor(
-        task_id="wait_memorydb",
-        resource_id=DRILL.memorydb_target,
-        **AWS,
-        **critical_path_wait(),
-    )
 
     @task
     def verify_memorydb(**context: Any) -> dict[str, Any]:
@@ -245,36 +192,21 @@ with DAG(
 
         return verify(context["ti"].xcom_pull(task_ids="prepare"))
 
-    # --- Kubernetes ------------------------------------------------------------------------
-    restore_kubernetes = VeleroCreateRestoreOperator(
-        task_id="restore_kubernetes",
-        backup_set_id=DRILL.velero_backup_set,
-        velero_namespace=DRILL.velero_namespace,
-        backup_name=DRILL.velero_backup_name,
-        restore_name=DRILL.velero_restore,
-        ecd_namespaces=DRILL.ecd_namespaces,
-        included_namespaces=[DRILL.namespace],
-        namespace_mapping=DRILL.namespace_mapping,
-        include_cluster_resources=False,
-        included_resources=velero_resource_names(),
-        extra_modifier_rules=modifier_rules(),
-        pre_execute=drill_step(DRILL.restore_velero),
-        **K8S,
-    )
-    wait_kubernetes = VeleroRestoreCompletedSensor(
-        task_id="wait_kubernetes",
-        name=xcom("restore_kubernetes", "name"),
-        namespace=DRILL.velero_namespace,
-        **K8S,
-        **critical_path_wait(),
-    )
-
     @task
     def verify_kubernetes(**context: Any) -> dict[str, Any]:
         """Objects restored into the drill namespace, every ECD disabled, no replica running."""
         from ue_backup.tasks.drill_steps import verify_kubernetes as verify
 
         return verify(context["ti"].xcom_pull(task_ids="prepare"))
+
+    checks = {
+        "database": verify_database,
+        "efs": verify_efs,
+        "memorydb": verify_memorydb,
+        "kubernetes": verify_kubernetes,
+    }
+    verified = [ready >> checks[part]() for part, ready in restored.ready.items()]
+    prepared >> restored.starts
 
     # The report runs whatever happened: a failed drill leaves its evidence too. It is the
     # run's leaf, so a failed step (or a refused drill) fails the run; it alerts only for
@@ -286,18 +218,6 @@ with DAG(
 
         return write_report(context)
 
-    verified = [
-        verify_database(),
-        verify_efs(),
-        verify_memorydb(),
-        verify_kubernetes(),
-    ]
-    prepared >> [restore_database, restore_efs, restore_memorydb, restore_kubernetes]
-    restore_database >> wait_database >> verified[0]
-    restore_efs >> wait_efs >> drill_file_system() >> wait_efs_mount_targets >> purge_efs
-    purge_efs >> check_efs >> verified[1]
-    restore_memorydb >> wait_memorydb >> verified[2]
-    restore_kubernetes >> wait_kubernetes >> verified[3]
     verified >> report()
 
     cleanup = DrillCleanupOperator(

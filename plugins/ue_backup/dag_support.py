@@ -26,6 +26,7 @@ from pydantic import BaseModel
 
 from ue_backup.compat import AirflowSkipException
 from ue_backup.config import load_config_for_parsing
+from ue_backup.dag_shape import DagShape, unbuilt_message, unbuilt_steps
 from ue_backup.notifications import TaskFailureNotifier
 from ue_backup.run_settings import (
     BackupRunSettings,
@@ -69,6 +70,30 @@ def backup_schedule() -> str | None:
     return cfg.schedule if cfg else None
 
 
+def dag_shape() -> DagShape:
+    """Which optional steps the DAG files build: from the configuration file, else all.
+
+    Read when the DAG file is parsed, like the schedule; a configuration kept
+    in the Variable (or an invalid file) builds every step (``DagShape``).
+    """
+    return DagShape.of(load_config_for_parsing())
+
+
+def refuse_unbuilt_steps(ti: Any, needed: dict[str, bool]) -> None:
+    """Fail the calling task when this run's DAG has no task for a step its settings need.
+
+    The run's tasks are read from Airflow (the task instances it was created
+    with), not from the DAG file as parsed now: the run executes the DAG
+    version it was created from (``dag_shape.unbuilt_steps``).
+    """
+    from ue_backup.errors import PermanentFailure
+
+    states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
+    missing = unbuilt_steps(needed, states)
+    if missing:
+        raise PermanentFailure(unbuilt_message(missing))
+
+
 def retention_schedule() -> str | None:
     """The retention schedule from the configuration file, else the default (daily).
 
@@ -105,7 +130,8 @@ def drill_schedule() -> Any:
 # every operator argument and refuses a subclass of str (``dag.test()`` never serializes, so
 # only a real deployment showed it: tests/deploy). The field and the task it comes from are
 # read back from the text by ``setting_field``.
-SETTING_TEMPLATE = '{{{{ ti.xcom_pull(task_ids="{task_id}")["{key}"] }}}}'
+SETTING_EXPRESSION = 'ti.xcom_pull(task_ids="{task_id}")["{key}"]'
+SETTING_TEMPLATE = "{{{{ " + SETTING_EXPRESSION + " }}}}"
 _SETTING = re.compile(r'^\{\{ ti\.xcom_pull\(task_ids="(?P<task_id>\w+)"\)\["(?P<key>\w+)"\] \}\}$')
 
 
@@ -117,10 +143,11 @@ def setting_field(template: str) -> tuple[str, str] | None:
 
 def expression(template: str) -> str:
     """The Jinja expression of a settings template alone, to build a larger one."""
-    task_id, key = setting_field(template) or (None, None)
-    if key is None:
+    found = setting_field(template)
+    if found is None:
         raise ValueError(f"not a settings template: {template!r}")
-    return f'ti.xcom_pull(task_ids="{task_id}")["{key}"]'
+    task_id, key = found
+    return SETTING_EXPRESSION.format(task_id=task_id, key=key)
 
 
 class UnknownSetting(AttributeError):
@@ -175,13 +202,6 @@ RESTORE = settings_templates(RestoreRunSettings, task_id="validate")
 PLANNED = settings_templates(RestorePlanResult, task_id="plan")
 DRILL = settings_templates(DrillRunSettings, task_id="prepare")
 RETENTION = settings_templates(RetentionRunSettings, task_id="validate")
-# Which models a task id returns ("validate" is the restore's and retention's first task).
-SETTINGS_OF: dict[str, tuple[type[BaseModel], ...]] = {
-    "preflight": (BackupRunSettings,),
-    "validate": (RestoreRunSettings, RetentionRunSettings),
-    "plan": (RestorePlanResult,),
-    "prepare": (DrillRunSettings,),
-}
 
 
 def xcom(task_id: str, key: str | None = None) -> str:
@@ -190,32 +210,18 @@ def xcom(task_id: str, key: str | None = None) -> str:
     return f"{{{{ ti.xcom_pull(task_ids='{task_id}'){tail} }}}}"
 
 
-def setting(key: str, task_id: str = "preflight") -> str:
-    """The template of one settings field named by its key, checked all the same.
-
-    Prefer the typed form (``BACKUP.rds_instance``). The key must be a field
-    of a model the task ``task_id`` returns (``SETTINGS_OF``), else the DAG
-    file fails to parse, naming the key.
-    """
-    models = SETTINGS_OF.get(task_id)
-    if not models:
-        raise UnknownSetting(f"no settings model is returned by a task {task_id!r}")
-    known = [m for m in models if key in m.model_fields]
-    if not known:
-        raise unknown_setting(models, key, task_id)
-    return getattr(settings_templates(known[0], task_id), key)
-
-
-def only_if(field: str, *values: Any, task_id: str | None = None) -> Callable[[Any], None]:
+def only_if(field: str, *values: Any) -> Callable[[Any], None]:
     """A ``pre_execute`` hook: skip the task unless the setting is set (or is one of values).
 
-    ``field`` is a checked template (``BACKUP.rds_instance``), or a key that
-    ``setting`` checks against the settings ``task_id`` returns: a field the
-    settings do not have is a parse error, never a silent skip.
+    ``field`` is a checked template (``BACKUP.rds_instance``): a field the
+    settings do not have failed when the template was made, so a gate never
+    skips a component silently on a misspelt key.
     """
     found = setting_field(field)
     if found is None:
-        found = setting_field(setting(field, task_id=task_id or "preflight"))
+        raise ValueError(
+            f"only_if takes a settings template such as BACKUP.rds_instance, not {field!r}"
+        )
     task_id, key = found
 
     def check(context: Any) -> None:

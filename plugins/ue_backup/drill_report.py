@@ -37,10 +37,10 @@ COMPONENTS: dict[str, dict[str, Any]] = {
         "steps": (
             "restore_efs",
             "wait_efs",
-            "drill_file_system",
+            "restored_file_system",
             "wait_efs_mount_targets",
             "purge_efs",
-            "check_efs",
+            "check_efs_clean",
             "verify_efs",
         ),
     },

@@ -21,6 +21,8 @@ from typing import Any
 
 import yaml
 
+from ue_backup.config import CONFIG_FILE_ENV
+
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 
 # The sandbox answers in seconds: poll and retry at that pace.
@@ -57,21 +59,42 @@ def _short_idle() -> Iterator[None]:
 
 @functools.cache
 def load_dags() -> dict[str, Any]:
-    """Parse the DAG folder once per session (with the fast pace in force)."""
+    """Parse the DAG folder once per session, in its full shape (with the fast pace in force).
+
+    No configuration file is seen at parse time, as with a configuration kept
+    in the Variable: every optional step is built, and the one a run's
+    configuration leaves out skips itself. ``load_shaped_dags`` parses the
+    shape a configuration file gives.
+    """
+    return _parse({CONFIG_FILE_ENV: None})
+
+
+def load_shaped_dags(config_file: Path) -> dict[str, Any]:
+    """Parse the DAG folder as a deployment with this configuration file does (``DagShape``)."""
+    return _parse({CONFIG_FILE_ENV: str(config_file)})
+
+
+def _parse(env: dict[str, str | None]) -> dict[str, Any]:
     from airflow.dag_processing.dagbag import DagBag
 
-    saved = {k: os.environ.get(k) for k in FAST}
-    os.environ.update(FAST)
+    settings = {**FAST, **env}
+    saved = {k: os.environ.get(k) for k in settings}
+    for key, value in settings.items():
+        _set_env(key, value)
     try:
         bag = DagBag(dag_folder=str(DAGS), bundle_path=DAGS)
     finally:
         for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+            _set_env(key, value)
     assert not bag.import_errors, bag.import_errors
     return bag.dags
+
+
+def _set_env(key: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(key, None)
+    else:
+        os.environ[key] = value
 
 
 @functools.cache
@@ -108,7 +131,7 @@ def write_config(config: dict[str, Any], tmp_path: Path, monkeypatch) -> Path:
     """Write the installation configuration and point ue-backup at it."""
     path = tmp_path / "installation.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
-    monkeypatch.setenv("UE_BACKUP_CONFIG_FILE", str(path))
+    monkeypatch.setenv(CONFIG_FILE_ENV, str(path))
     return path
 
 
@@ -136,14 +159,17 @@ def run_dag(
     *,
     logical_date: datetime | None = None,
     run_after: datetime | None = None,
+    dags: dict[str, Any] | None = None,
 ) -> RunResult:
     """Run one DAG run to its end; returns its state and every task's state.
 
     ``dag.test`` applies a run's conf to the parsed DAG's params in place, so
     every run passes every param: the parsed defaults, overridden by ``conf``.
+    ``dags`` (``load_shaped_dags``) runs a DAG in the shape a configuration
+    file gives; by default the full shape (``load_dags``).
     """
     defaults = default_params(dag_id)
-    dag = load_dags()[dag_id]
+    dag = (dags or load_dags())[dag_id]
     kwargs: dict[str, Any] = {"run_conf": {**defaults, **(conf or {})}}
     if logical_date is not None:
         kwargs["logical_date"] = logical_date

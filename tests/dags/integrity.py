@@ -101,3 +101,24 @@ def integrity_report(folder: Path) -> dict[str, list[str]]:
         if problems:
             report[dag_id] = problems
     return report
+
+
+def assert_crosses_the_wire(bag) -> None:
+    """Every DAG of ``bag`` serializes and encodes as a real DAG processor sends it.
+
+    ``dag.test()`` never serializes a DAG, so an operator argument the
+    serializer or the msgpack channel refuses (a subclass of ``str`` did)
+    passes every end-to-end test and fails only on a deployment.
+    """
+    import structlog
+    from airflow.dag_processing.processor import DagFileParsingResult, _serialize_dags
+    from airflow.sdk.execution_time.comms import _new_encoder
+
+    assert not bag.import_errors, bag.import_errors
+    serialized, errors = _serialize_dags(bag, structlog.get_logger())
+    assert not errors, errors
+    assert sorted(d.dag_id for d in serialized) == sorted(bag.dag_ids)
+    result = DagFileParsingResult(
+        fileloc=str(bag.dag_folder), serialized_dags=serialized, import_errors={}
+    )
+    assert _new_encoder().encode(result)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dags.integrity import integrity_report, load_dag_folder
+from tests.dags.integrity import assert_crosses_the_wire, integrity_report, load_dag_folder
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 
@@ -140,23 +140,11 @@ def test_every_aws_step_of_every_dag_retries_as_the_configuration_says():
 
 
 def test_every_dag_crosses_the_dag_processors_wire():
-    """Each DAG serializes and encodes as a real DAG processor sends it to its manager.
-
-    ``dag.test()`` never serializes a DAG, so an operator argument the
-    serializer or the msgpack channel refuses (a subclass of ``str`` did)
-    passes every end-to-end test and fails only on a deployment.
-    """
-    import structlog
+    """Each DAG serializes and encodes as a real DAG processor sends it to its manager
+    (``integrity.assert_crosses_the_wire``), in the full shape; the shapes a
+    configuration file gives are checked in test_dag_shapes."""
     from airflow.dag_processing.dagbag import DagBag
-    from airflow.dag_processing.processor import DagFileParsingResult, _serialize_dags
-    from airflow.sdk.execution_time.comms import _new_encoder
 
     from sandbox.airflow_harness.dag_runner import DAGS
 
-    bag = DagBag(dag_folder=str(DAGS), bundle_path=DAGS)
-    assert not bag.import_errors, bag.import_errors
-    serialized, errors = _serialize_dags(bag, structlog.get_logger())
-    assert not errors, errors
-    assert sorted(d.dag_id for d in serialized) == sorted(bag.dag_ids)
-    result = DagFileParsingResult(fileloc=str(DAGS), serialized_dags=serialized, import_errors={})
-    assert _new_encoder().encode(result)
+    assert_crosses_the_wire(DagBag(dag_folder=str(DAGS), bundle_path=DAGS))

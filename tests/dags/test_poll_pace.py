@@ -53,7 +53,7 @@ CRITICAL = {
     "ue_restore_drill": RESTORE_WAITS | {"purge_efs"},
 }
 # Critical-path waits whose result a later task reads: they resume on a worker.
-RESULT_READ = {"ue_restore_drill": {"check_efs"}}
+RESULT_READ = {"ue_restore_drill": {"check_efs_clean"}}
 
 
 def parse_dags(**settings: str) -> dict[str, dict]:

@@ -97,22 +97,17 @@ MISSPELT = [
     ("ue_backup.py", "only_if(BACKUP.copy_efs)", "only_if(BACKUP.copy_efss)", "copy_efss"),
     (
         "ue_restore.py",
-        "only_if(PLANNED.restore_velero)",
-        "only_if(PLANNED.restore_velro)",
-        "restore_velro",
+        "only_if(PLANNED.switch_over_database)",
+        "only_if(PLANNED.switch_over_databse)",
+        "switch_over_databse",
     ),
     (
         "ue_restore_drill.py",
-        "drill_step(DRILL.restore_memorydb)",
-        "drill_step(DRILL.restore_memdb)",
-        "restore_memdb",
+        "memorydb_target=DRILL.memorydb_target,",
+        "memorydb_target=DRILL.memorydb_targt,",
+        "memorydb_targt",
     ),
-    (
-        "ue_backup_retention.py",
-        "only_if(RETENTION.apply)",
-        'only_if("aply", task_id="validate")',
-        "aply",
-    ),
+    ("ue_backup_retention.py", "only_if(RETENTION.apply)", "only_if(RETENTION.aply)", "aply"),
 ]
 
 

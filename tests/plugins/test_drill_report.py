@@ -79,7 +79,7 @@ def test_a_failed_step_fails_its_component_and_gives_no_total():
 
 def test_a_verified_component_whose_step_failed_later_is_not_passed():
     """A verification result does not outweigh a failed step of the same component."""
-    report = build_report(drill(), records(), failed_steps=["check_efs"])
+    report = build_report(drill(), records(), failed_steps=["check_efs_clean"])
 
     assert report["components"]["efs"]["status"] == "failed"
     assert report["outcome"] == "failed"

@@ -85,6 +85,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ue_backup.records",
             "ue_backup.drill_resources",
             "ue_backup.run_settings",
+            "ue_backup.dag_shape",
         ),
     ),
     ("AWS support", ("ue_backup.aws", "ue_backup.transient")),
@@ -103,7 +104,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("task steps", ("ue_backup.tasks", "ue_backup.tasks.*")),
-    ("DAG support", ("ue_backup.dag_support", "ue_backup.drill_dag")),
+    ("DAG support", ("ue_backup.dag_support", "ue_backup.drill_dag", "ue_backup.restore_chain")),
     ("DAG files", ("dags.*",)),
 )
 

@@ -25,8 +25,8 @@ from ue_backup.dag_support import (
     RESTORE,
     RETENTION,
     UnknownSetting,
+    expression,
     only_if,
-    setting,
     setting_field,
 )
 from ue_backup.run_settings import (
@@ -209,14 +209,19 @@ def test_a_misspelt_template_names_the_model_the_field_and_close_matches():
     assert "close matches: rds_instance" in message
 
 
-def test_only_if_and_setting_refuse_a_key_the_settings_do_not_have():
+def test_only_if_takes_only_a_checked_template():
+    """A bare key string could be misspelt without a parse error: only_if refuses it."""
+    with pytest.raises(ValueError, match=r"settings template such as BACKUP\.rds_instance"):
+        only_if("restore_efs")
     with pytest.raises(UnknownSetting, match="RestorePlanResult has no field 'restore_efss'"):
-        only_if("restore_efss", task_id="plan")
-    with pytest.raises(UnknownSetting, match="'copy_rsd'"):
-        setting("copy_rsd")
-    # A key of either model a task id returns ("validate": restore and retention) is known.
-    assert setting_field(setting("apply", task_id="validate")) == ("validate", "apply")
-    assert setting_field(setting("in_place", task_id="validate")) == ("validate", "in_place")
+        only_if(PLANNED.restore_efss)
+
+
+def test_expression_is_the_template_without_its_braces():
+    assert expression(RESTORE.in_place) == 'ti.xcom_pull(task_ids="validate")["in_place"]'
+    assert RESTORE.in_place == "{{ " + expression(RESTORE.in_place) + " }}"
+    with pytest.raises(ValueError, match="not a settings template"):
+        expression("{{ params.mode }}")
 
 
 class _Ti:

@@ -1,0 +1,246 @@
+"""The restore chain, built once for ``ue_restore`` and ``ue_restore_drill``.
+
+Both DAGs restore a planned backup set the same way: the database from a
+snapshot or to a point in time, EFS through an AWS Backup restore job into a
+file system given mount targets and purged of temporary files by a Job, the
+MemoryDB cluster from its snapshot, the Kubernetes resources through Velero,
+each followed by its wait. Only the targets differ (a restore names what it
+creates after the restore, a drill after the drill; a drill always restores
+EFS into a new file system) and what each DAG does around the chain (the
+restore's cold window and commit; the drill's checks and cleanup). So one
+factory builds the chain from a ``RestoreChainSpec``, and a fix to a step
+reaches both DAGs.
+
+Each component is a TaskGroup (database, efs, memorydb, kubernetes), shown
+as one row in the grid that opens to its steps; the task ids carry no group
+prefix, so they are the same in both DAGs and in every log, alert and test.
+A component the parse-time configuration does not have (``DagShape``) gets
+no group at all. DAG-support layer: it builds tasks, it runs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ue_backup.dag_shape import DagShape
+from ue_backup.dag_support import xcom
+from ue_backup.operators.aws_backup import AwsBackupStartEfsRestoreJobOperator
+from ue_backup.operators.kube_job import KubeEfsJobOperator
+from ue_backup.operators.memorydb import MemoryDbRestoreClusterOperator
+from ue_backup.operators.rds import RdsRestoreInstanceOperator
+from ue_backup.operators.velero import VeleroCreateRestoreOperator
+from ue_backup.sensors.aws_backup import AwsBackupRestoreJobCompletedSensor
+from ue_backup.sensors.efs import EfsMountTargetsAvailableSensor
+from ue_backup.sensors.memorydb import MemoryDbClusterAvailableSensor
+from ue_backup.sensors.rds import RdsInstanceAvailableSensor
+from ue_backup.sensors.velero import VeleroRestoreCompletedSensor
+from ue_backup.triggers.waits import critical_path_wait
+
+
+@dataclass(frozen=True)
+class EfsJob:
+    """One Job on the restored file system: its name and its script."""
+
+    job_name: str
+    script: str
+
+
+@dataclass(frozen=True)
+class RestoreChainSpec:
+    """What one DAG's restore chain restores from, where to, and how a start is gated.
+
+    Every value is a template or a literal as the operators take it.
+    ``steps`` are the plan's ``RestoreSteps`` templates (``PLANNED`` or
+    ``DRILL``); ``settings_task`` returns the run's settings, which the
+    restored-file-system step reads; ``gate`` makes a restore start's
+    ``pre_execute`` from a ``steps`` flag (``only_if``, or the drill's
+    ``drill_step``, which also starts its clock).
+    """
+
+    steps: Any
+    settings_task: str
+    gate: Callable[[str], Callable[[Any], None]]
+    aws: Mapping[str, Any]
+    kubernetes: Mapping[str, Any]
+    rds_target: str
+    rds_source: str
+    memorydb_target: str
+    memorydb_source: str
+    backup_role_arn: str
+    efs_file_system_id: str
+    efs_token: str
+    new_file_system: Any
+    efs_job: Mapping[str, Any]  # namespace, claim_name, image (and any pre_execute or wait)
+    purge: EfsJob
+    check: EfsJob
+    check_result_read: bool  # a later task reads the check Job's log (the drill's verify)
+    new_file_system_only: bool  # refuse a job that restored into the live file system
+    velero: Mapping[str, Any]  # VeleroCreateRestoreOperator's other arguments
+    tags: Any = None
+    rds_tags: Any = None
+    shape: DagShape = field(default_factory=DagShape)
+
+
+@dataclass
+class RestoreChain:
+    """The chain's tasks a DAG wires to: its starts, and each component's last step."""
+
+    starts: list[Any]
+    ready: dict[str, Any]  # by component: the step after which it is restored and checked
+
+    def ready_steps(self) -> list[Any]:
+        return list(self.ready.values())
+
+
+def restore_chain(spec: RestoreChainSpec) -> RestoreChain:
+    """Build the chain's TaskGroups in the current DAG; the DAG wires their ends."""
+    builders = {
+        "database": _database if spec.shape.database else None,
+        "efs": _efs,
+        "memorydb": _memorydb if spec.shape.memorydb else None,
+        "kubernetes": _kubernetes if spec.shape.velero else None,
+    }
+    chain = RestoreChain(starts=[], ready={})
+    for component, build in builders.items():
+        if build is not None:
+            start, ready = build(spec)
+            chain.starts.append(start)
+            chain.ready[component] = ready
+    return chain
+
+
+def _group(group_id: str, tooltip: str) -> Any:
+    from airflow.sdk import TaskGroup
+
+    return TaskGroup(group_id=group_id, prefix_group_id=False, tooltip=tooltip)
+
+
+def _database(spec: RestoreChainSpec) -> tuple[Any, Any]:
+    with _group("database", "The RDS instance: restored from a snapshot or to a time"):
+        restore = RdsRestoreInstanceOperator(
+            task_id="restore_database",
+            target_instance_identifier=spec.rds_target,
+            source_instance_identifier=spec.rds_source,
+            snapshot_id=spec.steps.rds_snapshot_id,
+            restore_time=spec.steps.rds_restore_time,
+            tags=spec.rds_tags if spec.rds_tags is not None else spec.tags,
+            pre_execute=spec.gate(spec.steps.restore_database),
+            **spec.aws,
+        )
+        ready = RdsInstanceAvailableSensor(
+            task_id="wait_database",
+            resource_id=spec.rds_target,
+            **spec.aws,
+            **critical_path_wait(),
+        )
+        restore >> ready
+    return restore, ready
+
+
+def _efs(spec: RestoreChainSpec) -> tuple[Any, Any]:
+    from airflow.sdk import task
+
+    with _group("efs", "The EFS data: restored, mountable, temporary files purged, checked"):
+        restore = AwsBackupStartEfsRestoreJobOperator(
+            task_id="restore_efs",
+            recovery_point_arn=spec.steps.recovery_point_arn,
+            iam_role_arn=spec.backup_role_arn,
+            idempotency_token=spec.efs_token,
+            file_system_id=spec.efs_file_system_id,
+            new_file_system=spec.new_file_system,
+            pre_execute=spec.gate(spec.steps.restore_efs),
+            **spec.aws,
+        )
+        restored = AwsBackupRestoreJobCompletedSensor(
+            task_id="wait_efs",
+            resource_id=xcom("restore_efs", "job_id"),
+            **spec.aws,
+            **critical_path_wait(),
+        )
+
+        @task(task_id="restored_file_system")
+        def restored_file_system(**context: Any) -> dict[str, Any]:
+            """Where the EFS data was restored, given mount targets like the live ones."""
+            from ue_backup.tasks.restored_efs import restored_file_system as find
+
+            ti = context["ti"]
+            return find(
+                ti.xcom_pull(task_ids=spec.settings_task),
+                ti.xcom_pull(task_ids="restore_efs")["job_id"],
+                new_only=spec.new_file_system_only,
+            )
+
+        mountable = EfsMountTargetsAvailableSensor(
+            task_id="wait_efs_mount_targets",
+            resource_id=xcom("restored_file_system", "file_system_id"),
+            **spec.aws,
+            **critical_path_wait(short=True),
+        )
+        job = {
+            **spec.kubernetes,
+            **critical_path_wait(short=True),
+            **spec.efs_job,
+            "file_system_id": xcom("restored_file_system", "file_system_id"),
+        }
+        purge = KubeEfsJobOperator(
+            task_id="purge_efs",
+            job_name=spec.purge.job_name,
+            script=spec.purge.script,
+            **job,
+        )
+        read = critical_path_wait(result_read=spec.check_result_read, short=True)
+        check = KubeEfsJobOperator(
+            task_id="check_efs_clean",
+            job_name=spec.check.job_name,
+            script=spec.check.script,
+            **{**job, **read},
+        )
+        restore >> restored >> restored_file_system() >> mountable >> purge >> check
+    return restore, check
+
+
+def _memorydb(spec: RestoreChainSpec) -> tuple[Any, Any]:
+    with _group("memorydb", "The MemoryDB cluster: restored from its snapshot"):
+        restore = MemoryDbRestoreClusterOperator(
+            task_id="restore_memorydb",
+            snapshot_name=spec.steps.memorydb_snapshot_name,
+            snapshot_arns=spec.steps.memorydb_snapshot_arns,
+            node_type=spec.steps.memorydb_node_type,
+            num_shards=spec.steps.memorydb_num_shards,
+            target_cluster_name=spec.memorydb_target,
+            source_cluster_name=spec.memorydb_source,
+            tags=spec.tags,
+            pre_execute=spec.gate(spec.steps.restore_memorydb),
+            **spec.aws,
+        )
+        ready = MemoryDbClusterAvailableSensor(
+            task_id="wait_memorydb",
+            resource_id=spec.memorydb_target,
+            **spec.aws,
+            **critical_path_wait(),
+        )
+        restore >> ready
+    return restore, ready
+
+
+def _kubernetes(spec: RestoreChainSpec) -> tuple[Any, Any]:
+    with _group("kubernetes", "The Kubernetes resources: restored by Velero, ECDs disabled"):
+        restore = VeleroCreateRestoreOperator(
+            task_id="restore_kubernetes",
+            backup_set_id=spec.steps.velero_backup_set,
+            backup_name=spec.steps.velero_backup_name,
+            pre_execute=spec.gate(spec.steps.restore_velero),
+            **spec.velero,
+            **spec.kubernetes,
+        )
+        ready = VeleroRestoreCompletedSensor(
+            task_id="wait_kubernetes",
+            name=xcom("restore_kubernetes", "name"),
+            namespace=spec.velero["velero_namespace"],
+            **spec.kubernetes,
+            **critical_path_wait(),
+        )
+        restore >> ready
+    return restore, ready

@@ -1,0 +1,128 @@
+"""The shape a configuration gives the DAGs, and the steps a run's settings need."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.plugins.test_config import CROSS_REGION, VALID, with_change
+from ue_backup.config import parse_config
+from ue_backup.dag_shape import (
+    DagShape,
+    backup_steps_needed,
+    restore_steps_needed,
+    unbuilt_message,
+    unbuilt_steps,
+)
+from ue_backup.run_settings import BackupRunSettings, RestoreSteps
+
+DERBY_ALONE = {
+    **with_change("database", {"engine": "derby"}),
+    "memorydb": None,
+    "velero": None,
+}
+DATASYNC = with_change(
+    "efs",
+    {
+        "file_system_id": "fs-0123456789abcdef0",
+        "backup_method": "datasync",
+        "datasync": {
+            "target_file_system_id": "fs-0fedcba9876543210",
+            "task_arn": "arn:aws:datasync:eu-west-1:123456789012:task/task-0123456789abcdef0",
+        },
+    },
+)
+EXTERNAL = with_change(
+    "cold_window",
+    {
+        "disk_storage_used": ["aggregation"],
+        "mode": "external",
+        "external_suspend_from": "0 1 * * *",
+        "external_suspend_until": "0 2 * * *",
+    },
+)
+
+
+def test_without_a_configuration_file_every_step_is_built():
+    assert DagShape.of(None) == DagShape()
+    assert DagShape.of(None).left_out() == []
+
+
+def test_the_full_configuration_leaves_out_the_other_efs_method_copies_and_external_check():
+    shape = DagShape.of(parse_config(VALID))
+    assert shape.left_out() == [
+        "efs_datasync",
+        "external_window",
+        "copy_rds",
+        "copy_efs",
+        "copy_memorydb",
+    ]
+
+
+def test_derby_without_memorydb_and_velero_builds_only_efs():
+    shape = DagShape.of(parse_config(DERBY_ALONE))
+    assert not shape.database
+    assert not shape.memorydb
+    assert not shape.velero
+    assert shape.efs_aws_backup
+    assert not shape.efs_datasync
+    assert not shape.copy_rds
+
+
+def test_cross_region_copies_follow_the_components_they_copy():
+    shape = DagShape.of(parse_config({**VALID, "cross_region": CROSS_REGION}))
+    assert shape.copy_rds
+    assert shape.copy_efs
+    assert shape.copy_memorydb
+    derby = DagShape.of(parse_config({**DERBY_ALONE, "cross_region": CROSS_REGION}))
+    assert not derby.copy_rds
+    assert derby.copy_efs
+    assert not derby.copy_memorydb
+    datasync = DagShape.of(parse_config({**DATASYNC, "cross_region": CROSS_REGION}))
+    assert not datasync.copy_efs  # a DataSync copy has no recovery point to copy
+
+
+def test_datasync_and_external_window():
+    assert DagShape.of(parse_config(DATASYNC)).left_out()[0] == "efs_aws_backup"
+    assert DagShape.of(parse_config(EXTERNAL)).external_window
+    hot = DagShape.of(parse_config(with_change("cold_window", {"disk_storage_used": []})))
+    assert not hot.external_window
+
+
+def backup_settings(data: dict) -> BackupRunSettings:
+    from ue_backup.backup_set import COMPONENTS
+
+    return BackupRunSettings.build(parse_config(data), "ue-test-20260101T0000Z", set(COMPONENTS))
+
+
+def test_a_component_added_after_the_parse_is_named():
+    needed = backup_steps_needed(backup_settings(VALID))
+    built = {"rds_snapshot", "efs_backup", "velero_backup", "preflight"}
+    assert unbuilt_steps(needed, built) == ["memorydb_snapshot"]
+    message = unbuilt_message(["memorydb_snapshot"])
+    assert "['memorydb_snapshot']" in message
+    assert "Nothing was changed" in message
+
+
+@pytest.mark.parametrize("flag", ["restore_database", "restore_memorydb", "restore_velero"])
+def test_the_restore_steps_needed_follow_the_plan(flag):
+    steps = RestoreSteps(
+        restore_database=False,
+        restore_efs=True,
+        restore_memorydb=False,
+        restore_velero=False,
+        rds_snapshot_id=None,
+        rds_restore_time=None,
+        recovery_point_arn="arn:aws:backup:eu-west-1:123456789012:recovery-point:x",
+        memorydb_snapshot_name=None,
+        velero_backup_name=None,
+        velero_backup_set=None,
+        switch_over_database=False,
+        resume_owners=[],
+        memorydb_snapshot_arns=None,
+        memorydb_node_type=None,
+        memorydb_num_shards=None,
+    )
+    assert unbuilt_steps(restore_steps_needed(steps), []) == []
+    wanted = steps.model_copy(update={flag: True})
+    task = {"restore_velero": "restore_kubernetes"}.get(flag, flag)
+    assert unbuilt_steps(restore_steps_needed(wanted), ["restore_efs"]) == [task]
