@@ -138,7 +138,7 @@ def decide(
     """Keep or delete each backup set of ``installation``, with every reason.
 
     ``artifacts`` are all the artifacts listed (any owner); ``restore_view``
-    is what the restore planner lists (``restore_steps.list_inventory``), and
+    is what the restore planner lists (``inventory.list_inventory``), and
     ``copy_view`` what it lists in the cross-region copy region, where the
     newest set restorable from its copies is kept too (the one a lost home
     region leaves); ``in_use`` maps set ids to why they are in use. Returns

@@ -21,12 +21,12 @@ from sandbox.airflow_harness.dag_runner import rerun, run_dag, write_config
 from sandbox.faults import Fault
 from sandbox.installation import ROLE_ARN, seed_installation
 from ue_backup.config import load_config_file
+from ue_backup.inventory import list_artifacts
 from ue_backup.manifest import GB
 from ue_backup.planning import iso, memorydb_snapshot_time
 from ue_backup.records import META_NODE_TYPE, META_SHARDS, META_SNAPSHOT, META_TIME
 from ue_backup.tasks.retention_delete import GONE
 from ue_backup.tasks.retention_delete import delete as delete_sets
-from ue_backup.tasks.retention_inventory import list_artifacts
 
 pytestmark = pytest.mark.e2e
 

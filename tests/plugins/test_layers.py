@@ -32,8 +32,9 @@ these choices written down here:
   between the pure rules and the hooks, because ``aws`` subclasses the
   provider's ``AwsBaseHook``; ``transient`` imports nothing of ours and could
   sit lower, it stays here because only the AWS side uses it.
-- ``waiters`` (botocore waiter definitions read by the hooks) is in the hooks
-  layer.
+- ``waiters`` (botocore waiter definitions read by the hooks) and
+  ``inventory`` (every listing of what exists, made through the hooks, for
+  restore, drill, retention and verification) are in the hooks layer.
 - Package ``__init__`` modules belong to their package's layer; the empty
   ``ue_backup/__init__.py`` is in the lowest.
 
@@ -89,7 +90,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("AWS support", ("ue_backup.aws", "ue_backup.transient")),
-    ("hooks", ("ue_backup.hooks", "ue_backup.hooks.*", "ue_backup.waiters")),
+    ("hooks", ("ue_backup.hooks", "ue_backup.hooks.*", "ue_backup.waiters", "ue_backup.inventory")),
     ("triggers", ("ue_backup.triggers", "ue_backup.triggers.*")),
     (
         "operators, sensors, links, notifications",
@@ -384,16 +385,9 @@ def test_the_rules_catch_an_upward_edge_and_a_cycle():
 # The ways to a raw boto3 client: the project's client helpers, the provider's factory,
 # and a hook's client (``hook.conn``, ``hook.get_conn()``).
 RAW_CLIENT_CALLS = ("aws_client", "settings_client", "get_client_type", "get_conn")
-# Being moved by the inventory work (issue 15's inventory change, in progress beside this
-# rule): these task steps may still make raw calls until that change lands. Remove an entry
-# with the change that moves its calls; nothing else may be added here.
-RAW_CLIENT_ALLOWED = frozenset(
-    {
-        "ue_backup.tasks.backup_steps",
-        "ue_backup.tasks.restore_steps",
-        "ue_backup.tasks.retention_inventory",
-    }
-)
+# None left: the inventory work moved the last raw calls (backup_steps, restore_steps,
+# retention_inventory) into ``ue_backup.inventory``. Nothing may be added here.
+RAW_CLIENT_ALLOWED: frozenset[str] = frozenset()
 
 
 def raw_client_uses(path: Path) -> list[str]:

@@ -74,14 +74,13 @@ class MemoryDbHook(RetryingHookMixin, CustomWaitersMixin, AwsBaseHook):
             )
         return snapshot
 
-    def list_snapshots(self, cluster_name: str) -> list[dict[str, Any]]:
-        """Every snapshot of the cluster, in detail and with its tags (as a dict)."""
+    def list_snapshots(self, cluster_name: str | None = None) -> list[dict[str, Any]]:
+        """Every snapshot of the cluster (None: of every cluster), in detail, with its tags."""
+        kwargs: dict[str, Any] = {"ShowDetail": True}
+        if cluster_name:
+            kwargs["ClusterName"] = cluster_name
         paginator = self.conn.get_paginator("describe_snapshots")
-        snapshots = [
-            s
-            for page in paginator.paginate(ClusterName=cluster_name, ShowDetail=True)
-            for s in page["Snapshots"]
-        ]
+        snapshots = [s for page in paginator.paginate(**kwargs) for s in page["Snapshots"]]
         for snapshot in snapshots:
             snapshot["Tags"] = self.tags(snapshot["ARN"])
         return snapshots

@@ -14,6 +14,7 @@ from typing import Any
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook as ProviderS3Hook
 
 from ue_backup.aws import RetryingHookMixin
+from ue_backup.backup_set import tag_dict
 
 
 class S3Hook(RetryingHookMixin, ProviderS3Hook):
@@ -50,3 +51,18 @@ class S3Hook(RetryingHookMixin, ProviderS3Hook):
         manifests one key at a time, each request naming its object.
         """
         self.get_conn().delete_object(Bucket=bucket, Key=key)
+
+    def list_objects(self, bucket: str, prefix: str = "") -> list[dict[str, Any]]:
+        """Every object under ``prefix``, as ``ListObjectsV2`` lists it (Key, Size, ...).
+
+        The inventory needs sizes and times, which ``list_keys`` drops; the
+        provider's ``get_file_metadata`` is deprecated, and its successor
+        ``iter_file_metadata`` is newer than the provider MWAA's 3.0.6 pins.
+        """
+        paginator = self.get_conn().get_paginator("list_objects_v2")
+        pages = paginator.paginate(Bucket=bucket, Prefix=prefix)
+        return [item for page in pages for item in page.get("Contents") or ()]
+
+    def object_tags(self, key: str, bucket: str) -> dict[str, str]:
+        """One object's tags as a dict (the provider's hook reads only a bucket's tags)."""
+        return tag_dict(self.get_conn().get_object_tagging(Bucket=bucket, Key=key).get("TagSet"))

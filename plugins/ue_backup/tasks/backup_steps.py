@@ -1,7 +1,8 @@
 """The backup DAG's own steps that are not a single AWS or Kubernetes call.
 
 Each function takes the run's settings (from ``preflight``) and what the
-earlier tasks returned (their XComs), reads the artifacts back, and either
+earlier tasks returned (their XComs), reads the artifacts back (through
+``ue_backup.inventory.read_artifacts``, the one inventory), and either
 returns a JSON-serialisable result or fails the task with a reason an
 operator can act on.
 """
@@ -13,20 +14,16 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from ue_backup.aws import settings_client, settings_hook
-from ue_backup.backup_set import BackupSet, tag_dict
+from ue_backup.aws import settings_hook
+from ue_backup.backup_set import BackupSet
 from ue_backup.cold_window import NO_WINDOW, UNPROVEN, mark
 from ue_backup.config import PricesConfig, load_config
 from ue_backup.errors import PermanentFailure
 from ue_backup.external_window import current_window, refusal
-from ue_backup.hooks.aws_backup import AwsBackupHook
 from ue_backup.hooks.ecd import EcdHook
 from ue_backup.hooks.memorydb import MemoryDbHook
-from ue_backup.hooks.rds import RdsHook
 from ue_backup.hooks.s3 import S3Hook
-from ue_backup.hooks.velero import VeleroHook
+from ue_backup.inventory import read_artifacts
 from ue_backup.manifest import build_manifest, manifest_json, summary_table
 from ue_backup.records import memorydb_snapshot_record, rds_copy_record, rds_snapshot_record
 from ue_backup.run_settings import BackupRunSettings
@@ -67,104 +64,6 @@ def check_external_window(settings: Mapping[str, Any]) -> dict[str, Any]:
         "label_selector": run.ecd_label_selector,
         "names": run.ecd_names,
     }
-
-
-def _unless_missing(describe):
-    """The description, or None when AWS says the artifact does not exist."""
-    try:
-        return describe()
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        if "NotFound" in code or code == "InvalidRequestException":
-            log.error("Artifact not found: %s", error)
-            return None
-        raise
-
-
-def read_artifacts(settings: Mapping[str, Any], records: Mapping[str, Any]) -> dict[str, Any]:
-    """Describe every artifact of the set as AWS and Kubernetes see it now."""
-    found: dict[str, Any] = dict.fromkeys(
-        (
-            "rds_snapshot",
-            "recovery_point",
-            "recovery_point_tags",
-            "backup_job",
-            "memorydb_snapshot",
-            "memorydb_tags",
-            "velero_backup",
-            "datasync_execution",
-            "rds_snapshot_copy",
-            "copy_job",
-            "recovery_point_copy",
-            "recovery_point_copy_tags",
-            "memorydb_copy",
-        )
-    )
-    if records.get("rds"):
-        found["rds_snapshot"] = _unless_missing(
-            lambda: settings_hook(RdsHook, settings).describe_snapshot(records["rds"]["id"])
-        )
-    if records.get("efs"):
-        backup = settings_hook(AwsBackupHook, settings)
-        found["backup_job"] = backup.describe_backup_job(records["efs"]["job_id"])
-        arn = records["efs"]["recovery_point_arn"] or found["backup_job"]["RecoveryPointArn"]
-        found["recovery_point"] = _unless_missing(
-            lambda: backup.describe_recovery_point(settings["backup_vault"], arn)
-        )
-        found["recovery_point_tags"] = backup.recovery_point_tags(arn)
-    if records.get("datasync"):
-        found["datasync_execution"] = _unless_missing(
-            lambda: settings_client(settings, "datasync").describe_task_execution(
-                TaskExecutionArn=records["datasync"]["task_execution_arn"]
-            )
-        )
-    if records.get("memorydb"):
-        hook = settings_hook(MemoryDbHook, settings)
-        snapshot = hook.get_snapshot(records["memorydb"]["id"])
-        found["memorydb_snapshot"] = snapshot
-        if snapshot:
-            found["memorydb_tags"] = hook.tags(snapshot["ARN"])
-    if records.get("velero"):
-        found["velero_backup"] = VeleroHook(conn_id=settings["kubernetes_conn_id"]).get_backup(
-            records["velero"]["namespace"], records["velero"]["name"]
-        )
-    read_copies(settings, records, found)
-    return found
-
-
-def read_copies(
-    settings: Mapping[str, Any], records: Mapping[str, Any], found: dict[str, Any]
-) -> None:
-    """Describe the cross-region copies, each in the region that holds it."""
-    region = settings.get("copy_region")
-    if records.get("rds_copy"):
-        rds = settings_hook(RdsHook, settings, region=region)
-        found["rds_snapshot_copy"] = _unless_missing(
-            lambda: rds.describe_snapshot(records["rds_copy"]["id"])
-        )
-    if records.get("efs_copy"):
-        home = settings_hook(AwsBackupHook, settings)
-        job = home.describe_copy_job(records["efs_copy"]["job_id"])
-        found["copy_job"] = job
-        far = settings_hook(AwsBackupHook, settings, region=region)
-        vault = job["DestinationBackupVaultArn"].rsplit(":", 1)[-1]
-        arn = job.get("DestinationRecoveryPointArn")
-        if arn:
-            found["recovery_point_copy"] = _unless_missing(
-                lambda: far.describe_recovery_point(vault, arn)
-            )
-            found["recovery_point_copy_tags"] = far.recovery_point_tags(arn)
-    if records.get("memorydb_copy"):
-        s3 = settings_client(settings, "s3", region=region)
-        bucket, objects = records["memorydb_copy"]["bucket"], []
-        for arn in records["memorydb_copy"]["snapshot_arns"]:
-            key = arn.split("/", 1)[1]
-            head = _unless_missing(lambda key=key: s3.head_object(Bucket=bucket, Key=key))
-            if head is None:
-                continue
-            tags = tag_dict(s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"])
-            objects.append({**head, "Key": key, "Tags": tags})
-        found["memorydb_copy"] = objects
 
 
 def verify(

@@ -163,8 +163,9 @@ def prepare(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, 
     Returns the drill's settings: where to restore from (the plan), every
     name the drill will create, and which components it restores.
     """
+    from ue_backup.inventory import list_inventory
     from ue_backup.planning import RestorePlanError, plan_restore
-    from ue_backup.tasks.restore_steps import list_inventory, plan_table
+    from ue_backup.tasks.restore_steps import plan_table
 
     dag_run = context["dag_run"]
     request, problems = check_params(params, dag_run.conf or {})

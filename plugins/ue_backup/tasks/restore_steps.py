@@ -1,7 +1,8 @@
 """The restore DAG's own steps: check the request, list what exists, plan, check the result.
 
 Nothing restores without a plan, and the plan comes from the pure planner
-(``planning.plan_restore``) fed with what AWS and Kubernetes list. Bad
+(``planning.plan_restore``) fed with what AWS and Kubernetes list
+(``ue_backup.inventory.list_inventory``, the one inventory). Bad
 params and impossible requests are refused here, before anything changes.
 """
 
@@ -13,23 +14,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ue_backup.aws import settings_client, settings_hook
-from ue_backup.backup_set import (
-    COMPONENTS,
-    INSTALLATION_LABEL,
-    INSTALLATION_TAG,
-    BackupSet,
-    tag_dict,
-)
+from ue_backup.backup_set import COMPONENTS, BackupSet
 from ue_backup.config import ConfigError, InstallationConfig, load_config
 from ue_backup.errors import PermanentFailure
-from ue_backup.hooks.aws_backup import AwsBackupHook
-from ue_backup.hooks.memorydb import MemoryDbHook
-from ue_backup.hooks.rds import RdsHook
-from ue_backup.hooks.velero import VeleroHook
+from ue_backup.inventory import list_inventory
 from ue_backup.names import MEMORYDB_CLUSTER_MAX, RESTORE_ID_KEEP, fit
 from ue_backup.planning import RestorePlanError, plan_restore, to_utc
-from ue_backup.run_settings import RestorePlanResult, RestoreRunSettings, vault_in
+from ue_backup.run_settings import RestorePlanResult, RestoreRunSettings
 from ue_backup.tasks.run_guard import refuse_while_running
 
 log = logging.getLogger(__name__)
@@ -202,147 +193,6 @@ def validate(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str,
     return settings.dump()
 
 
-def list_inventory(settings: Mapping[str, Any], cfg: InstallationConfig) -> dict[str, Any]:
-    """Everything restorable of this installation, in the shapes the APIs return.
-
-    In the home region, or, when ``settings["region"]`` is the copy region,
-    the set's copies there (``list_copy_inventory``).
-    """
-    if settings.get("region", cfg.region) != cfg.region:
-        return list_copy_inventory(settings, cfg)
-    inventory = empty_inventory(cfg)
-    if cfg.uses_rds:
-        rds = settings_hook(RdsHook, settings)
-        inventory["rds_snapshots"] = rds.list_manual_snapshots(cfg.database.rds_instance_identifier)
-        inventory["rds_restore_window"] = rds.restore_window(cfg.database.rds_instance_identifier)
-    if cfg.efs.aws_backup:
-        hook = settings_hook(AwsBackupHook, settings)
-        efs = settings_client(settings, "efs").describe_file_systems(
-            FileSystemId=cfg.efs.file_system_id
-        )
-        inventory["efs_recovery_points"] = hook.list_recovery_points(
-            cfg.efs.aws_backup.vault_name, efs["FileSystems"][0]["FileSystemArn"]
-        )
-    if cfg.memorydb:
-        hook = settings_hook(MemoryDbHook, settings)
-        inventory["memorydb_snapshots"] = hook.list_snapshots(cfg.memorydb.cluster_name)
-    if cfg.velero:
-        inventory["velero_backups"] = VeleroHook(conn_id=cfg.kubernetes_conn_id).list_backups(
-            cfg.velero.namespace, f"{INSTALLATION_LABEL}={cfg.installation}"
-        )
-    return json.loads(json.dumps(inventory, default=_iso))
-
-
-def empty_inventory(cfg: InstallationConfig) -> dict[str, Any]:
-    """The planner's inventory before anything is listed: None where a component is absent."""
-    return {
-        "database": "rds" if cfg.uses_rds else "derby",
-        "rds_snapshots": None,
-        "rds_restore_window": None,
-        "efs_recovery_points": [],
-        "memorydb_snapshots": None,
-        "velero_backups": None,
-    }
-
-
-def list_copy_inventory(settings: Mapping[str, Any], cfg: InstallationConfig) -> dict[str, Any]:
-    """The installation's copies in the copy region, in the shapes the planner takes.
-
-    Nothing in the home region is asked (it may be the region that was lost):
-    copies are found by the installation's tag. RDS copies have no
-    automated backups there, so no point-in-time restore is offered; the
-    MemoryDB copies (``.rdb`` files in S3) are presented as snapshots.
-    """
-    region = settings["region"]
-    inventory = empty_inventory(cfg)
-    if cfg.uses_rds:
-        inventory["rds_snapshots"] = [
-            snapshot
-            for snapshot in settings_hook(RdsHook, settings).list_manual_snapshots()
-            if _tag_value(snapshot.get("TagList"), INSTALLATION_TAG) == cfg.installation
-        ]
-    vault = vault_in(cfg, region)
-    if vault:
-        points = settings_hook(AwsBackupHook, settings).list_recovery_points(vault)
-        inventory["efs_recovery_points"] = [
-            rp
-            for rp in points
-            if rp.get("ResourceType", "EFS") == "EFS"
-            and (rp.get("Tags") or {}).get(INSTALLATION_TAG) == cfg.installation
-        ]
-    if cfg.memorydb and cfg.cross_region and cfg.cross_region.memorydb_bucket:
-        inventory["memorydb_snapshots"] = memorydb_copies(
-            settings_client(settings, "s3"), cfg.cross_region.memorydb_bucket, cfg
-        )
-    if cfg.velero:
-        inventory["velero_backups"] = VeleroHook(conn_id=cfg.kubernetes_conn_id).list_backups(
-            cfg.velero.namespace, f"{INSTALLATION_LABEL}={cfg.installation}"
-        )
-    return json.loads(json.dumps(inventory, default=_iso))
-
-
-def _tag_value(tags: list[dict[str, str]] | None, key: str) -> str | None:
-    return next((t["Value"] for t in tags or () if t["Key"] == key), None)
-
-
-def memorydb_copies(s3: Any, bucket: str, cfg: InstallationConfig) -> list[dict[str, Any]]:
-    """The installation's MemoryDB snapshot copies in ``bucket``, as MemoryDB snapshots.
-
-    Each copy is its ``.rdb`` files; one is ``available`` when every shard's
-    file is there. Its time, node type and shard count are the metadata
-    ``MemoryDbCopyExportOperator`` wrote; ``SnapshotArns`` are what a cluster
-    is seeded from.
-    """
-    from ue_backup.records import (
-        META_NODE_TYPE,
-        META_SHARDS,
-        META_SNAPSHOT,
-        META_TIME,
-        s3_object_arn,
-    )
-
-    snapshots: dict[str, dict[str, Any]] = {}
-    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="ueb-")
-    for obj in (o for page in pages for o in page.get("Contents", [])):
-        if not obj["Key"].endswith(".rdb"):
-            continue
-        tags = tag_dict(s3.get_object_tagging(Bucket=bucket, Key=obj["Key"])["TagSet"])
-        if tags.get(INSTALLATION_TAG) != cfg.installation:
-            continue
-        meta = s3.head_object(Bucket=bucket, Key=obj["Key"]).get("Metadata") or {}
-        name = meta.get(META_SNAPSHOT)
-        if not name or not meta.get(META_TIME):
-            continue
-        snapshot = snapshots.setdefault(
-            name,
-            {
-                "Name": name,
-                "Tags": tags,
-                "ClusterConfiguration": {
-                    "NodeType": meta.get(META_NODE_TYPE),
-                    "NumShards": int(meta.get(META_SHARDS) or 0),
-                    "Shards": [],
-                },
-                "SnapshotArns": [],
-            },
-        )
-        snapshot["SnapshotArns"].append(s3_object_arn(bucket, obj["Key"]))
-        snapshot["ClusterConfiguration"]["Shards"].append(
-            {"Name": obj["Key"], "SnapshotCreationTime": meta[META_TIME], "Size": obj["Size"]}
-        )
-    for snapshot in snapshots.values():
-        complete = len(snapshot["SnapshotArns"]) == snapshot["ClusterConfiguration"]["NumShards"]
-        snapshot["Status"] = "available" if complete else "incomplete"
-        snapshot["SnapshotArns"].sort()
-    return list(snapshots.values())
-
-
-def _iso(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
 def plan(settings: Mapping[str, Any]) -> dict[str, Any]:
     """List, plan, log the plan as a table; refuse with the planner's reason.
 
@@ -352,7 +202,7 @@ def plan(settings: Mapping[str, Any]) -> dict[str, Any]:
     """
     run = RestoreRunSettings.model_validate(settings)
     cfg = load_config()
-    inventory = list_inventory(settings, cfg)
+    inventory = list_inventory(settings, cfg)  # what exists: ue_backup.inventory
     if "memorydb" not in run.components:
         inventory["memorydb_snapshots"] = None
     if "velero" not in run.components:

@@ -93,8 +93,8 @@ def validate(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str,
 
 
 def inventory(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """List everything (read-only); see ``retention_inventory``."""
-    from ue_backup.tasks.retention_inventory import inventory as list_all
+    """List everything (read-only); see ``ue_backup.inventory.retention_inventory``."""
+    from ue_backup.inventory import retention_inventory as list_all
 
     return list_all(settings, load_config())
 

@@ -9,7 +9,8 @@ import pytest
 
 from tests.plugins.test_config import CROSS_REGION, VALID
 from ue_backup.config import parse_config
-from ue_backup.tasks.restore_steps import check_request, check_source_region, vault_in
+from ue_backup.run_settings import vault_in
+from ue_backup.tasks.restore_steps import check_request, check_source_region
 
 WITH_COPIES = parse_config({**VALID, "cross_region": CROSS_REGION})
 HOME_ONLY = parse_config(copy.deepcopy(VALID))

@@ -19,8 +19,8 @@ from ue_backup.backup_set import BackupSet
 from ue_backup.config import parse_config
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.velero import VeleroHook
+from ue_backup.inventory import list_artifacts
 from ue_backup.tasks.retention_delete import DELETED, GONE, RetentionDeleteOperator, delete
-from ue_backup.tasks.retention_inventory import list_artifacts
 from ue_backup.triggers.velero import VeleroDeletionTrigger
 
 SET = BackupSet("ue-test", "ue-test-20260101t000000z")
