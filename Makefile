@@ -17,7 +17,7 @@ airflow_env = AIRFLOW_HOME=$(1) \
 	AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=sqlite:///$(1)/airflow.db
 AIRFLOW_ENV := $(call airflow_env,$(TEST_HOME))
 
-.PHONY: install test check lint demo sandbox itest postgres bench clean
+.PHONY: install test check lint demo sandbox itest postgres redis bench clean
 
 install: $(STAMP)
 
@@ -46,7 +46,7 @@ lint: $(STAMP)
 # order, on one worker (its world built once); every other test is scheduled alone.
 TEST_WORKERS ?= 4
 RECORDING := $(CURDIR)/build/permissions/recording.json
-test: $(STAMP) $(TEST_HOME)/.migrated lint
+test: $(STAMP) $(TEST_HOME)/.migrated lint redis
 	$(AIRFLOW_ENV) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope \
 		-m "not deploy and not permissions" --ue-recording $(RECORDING) $(PYTEST_ARGS)
 	$(AIRFLOW_ENV) $(BIN)/python -m pytest tests/include -m permissions \
@@ -62,6 +62,12 @@ check: $(STAMP) $(TEST_HOME)/.migrated lint
 postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb > /dev/null 2>&1 || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql > /dev/null)
+
+# Redis from Debian's packages, for the sandbox's MemoryDB clusters with real data
+# (sandbox/aws/memorydb_data.py; the tests that switch the sandbox's real_data on).
+redis:
+	@command -v redis-server > /dev/null 2>&1 || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server > /dev/null)
 
 # The DAGs on real Airflow components (api-server, scheduler, dag-processor,
 # triggerer; LocalExecutor on PostgreSQL) against the sandbox.

@@ -24,16 +24,26 @@ class Sandbox:
     """Both halves of the sandbox, sharing faults, the mutation and request logs, the durations.
 
     ``requests`` (every request served, reads included) is not emptied by ``reset``.
+    ``real_data``: real PostgreSQL and Redis servers behind RDS and MemoryDB
+    (``AwsSandbox.real_data``; also settable later as ``sandbox.aws.real_data``).
     """
 
-    def __init__(self, root: Path | None = None, region: str = "eu-west-1") -> None:
+    def __init__(
+        self, root: Path | None = None, region: str = "eu-west-1", real_data: bool = False
+    ) -> None:
         self.root = Path(root or tempfile.mkdtemp(prefix="ue-backup-sandbox-"))
         self.faults = FaultBook()
         self.log = MutationLog()
         self.requests = RequestLog()
         self.durations = Durations()
         self.aws = AwsSandbox(
-            self.root / "aws", self.faults, self.log, self.durations, region, self.requests
+            self.root / "aws",
+            self.faults,
+            self.log,
+            self.durations,
+            region,
+            self.requests,
+            real_data=real_data,
         )
         self.k8s = KubernetesSandbox(
             self.root / "k8s",

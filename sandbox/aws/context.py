@@ -27,12 +27,17 @@ _active: SandboxContext | None = None
 
 @dataclass
 class SandboxContext:
-    """What the extensions need; ``lock`` serialises every change to sandbox state."""
+    """What the extensions need; ``lock`` serialises every change to sandbox state.
+
+    ``real_data``: RDS instances and MemoryDB clusters get real servers on 127.0.0.1
+    behind their endpoints (``AwsSandbox.real_data``); off, they hold no data, as moto's.
+    """
 
     files: EfsFiles
     faults: FaultBook
     durations: Durations
     lock: threading.RLock = field(default_factory=threading.RLock)
+    real_data: bool = False
 
 
 def activate(context: SandboxContext) -> None:

@@ -4,13 +4,14 @@ The sandbox is started once per session by ``sandbox_session`` in
 ``tests/conftest.py`` (moto's state is process-wide, so there can be only one);
 ``aws`` hands a test its AWS half, emptied first: no resources, no faults, an
 empty mutation log and the default (short) durations. Import ``aws`` into a
-test module to use it.
+test module to use it; ``real_data`` is ``aws`` with the sandbox's real data stores
+switched on for the test (``AwsSandbox.real_data``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
@@ -24,6 +25,20 @@ T = TypeVar("T")
 def aws(sandbox_session: Any) -> AwsSandbox:
     sandbox_session.reset()
     return sandbox_session.aws
+
+
+@pytest.fixture
+def real_data(aws: AwsSandbox) -> Iterator[AwsSandbox]:
+    """``aws`` with real data stores behind RDS and MemoryDB for this test, off again after.
+
+    Only what the test creates gets a server; the reset after stops every one.
+    """
+    aws.real_data = True
+    try:
+        yield aws
+    finally:
+        aws.real_data = False
+        aws.reset()
 
 
 def wait_until(

@@ -18,6 +18,10 @@ cluster's region.
 moto deletes a cluster at once; here it is ``deleting`` for
 ``durations.memorydb_delete`` and then gone, and only an ``available`` (or
 ``create-failed``) cluster can be deleted (``InvalidClusterStateFault``).
+
+With the sandbox's ``real_data`` on, each cluster is a real ``redis-server`` on
+127.0.0.1 and each snapshot its RDB file (``memorydb_data``): the hooks below
+start, save, copy, export, load and stop them; off, nothing of that runs.
 """
 
 from __future__ import annotations
@@ -32,11 +36,13 @@ from moto.memorydb.models import MemoryDBCluster, MemoryDBSnapshot
 from moto.memorydb.responses import MemoryDBResponse
 from moto.s3.models import s3_backends
 
+from sandbox.aws import memorydb_data as data
 from sandbox.aws.context import OneCallAtATime, current, state_of
 from sandbox.aws.errors import AwsError
 from sandbox.aws.extensions import Extension
 from sandbox.aws.progress import Progress, TimedStatus, make_timed
 from sandbox.aws.protocol import target_of
+from sandbox.aws.resp import HOST
 
 
 class TimedSnapshot(TimedStatus, MemoryDBSnapshot):
@@ -100,11 +106,21 @@ class SandboxMemoryDbResponse(OneCallAtATime, MemoryDBResponse):
             self.memorydb_backend.create_snapshot(
                 cluster_name=name, snapshot_name=request["FinalSnapshotName"], source="manual"
             )
+            data.take_snapshot(self._root, self._key(name), self._key(request["FinalSnapshotName"]))
+        data.stop_cluster(self._key(name))
         progress = self._progress("DeleteCluster", current().durations.memorydb_delete)
         make_timed(cluster, DeletingCluster, progress)
         cluster.status = "deleting"
         state_of(self.memorydb_backend, MemoryDbState).deleting[name] = progress
         return ActionResult({"Cluster": cluster.to_dict()})
+
+    def _key(self, name: str) -> data.Key:
+        """A cluster's or snapshot's key among the real data stores (``memorydb_data``)."""
+        return (self.current_account, self.region, name)
+
+    @property
+    def _root(self) -> Any:
+        return current().files.root
 
     def _progress(self, operation: str, duration: float) -> Progress:
         return Progress.begin(
@@ -125,6 +141,9 @@ class SandboxMemoryDbResponse(OneCallAtATime, MemoryDBResponse):
             )
         result = super().create_snapshot()
         snapshot = self.memorydb_backend.snapshots[self._request["SnapshotName"]]
+        data.take_snapshot(
+            self._root, self._key(snapshot.cluster_name), self._key(snapshot.snapshot_name)
+        )
         self._time(snapshot, "creating", "CreateSnapshot")
         result.result["Snapshot"]["Status"] = snapshot.status  # type: ignore[index]
         return result
@@ -152,6 +171,7 @@ class SandboxMemoryDbResponse(OneCallAtATime, MemoryDBResponse):
         )
         target.shards = copy.deepcopy(source.shards)  # the data, and its point in time
         self.memorydb_backend.snapshots[name] = target
+        data.copy_snapshot(self._root, self._key(source.snapshot_name), self._key(name))
         if request.get("Tags"):
             self.memorydb_backend.tag_resource(target.arn, request["Tags"])
         self._time(target, "copying", "CopySnapshot")
@@ -176,8 +196,9 @@ class SandboxMemoryDbResponse(OneCallAtATime, MemoryDBResponse):
             raise AwsError(
                 "SnapshotAlreadyExistsFault", f"Snapshot {name} already exists in {bucket_name}."
             )
+        real = data.snapshot_rdb(self._key(source.snapshot_name))  # the whole data set, or None
         for key, shard in zip(keys, source.shards, strict=True):
-            s3.put_object(bucket_name, key, rdb_bytes(source, shard))
+            s3.put_object(bucket_name, key, real or rdb_bytes(source, shard))
         self._time(source, "exporting", "CopySnapshot", current().durations.memorydb_export)
         return ActionResult({"Snapshot": source.to_dict()})
 
@@ -216,7 +237,7 @@ class SandboxMemoryDbResponse(OneCallAtATime, MemoryDBResponse):
         snapshot_name = self._request.get("SnapshotName")
         snapshot_arns = self._request.get("SnapshotArns")
         if snapshot_name is None and not snapshot_arns:
-            return super().create_cluster()
+            return self._serve(super().create_cluster(), [])
         if snapshot_name is not None and self._snapshot(snapshot_name).status != "available":
             raise AwsError(
                 "InvalidParameterValueException", f"Snapshot {snapshot_name} is not available."
@@ -230,7 +251,46 @@ class SandboxMemoryDbResponse(OneCallAtATime, MemoryDBResponse):
             TimedCluster,
             self._progress("CreateCluster", current().durations.memorydb_cluster),
         )
+        result = self._serve(result, self._seeds(snapshot_name, snapshot_arns or []))
         result.result["Cluster"]["Status"] = cluster.status  # type: ignore[index]
+        return result
+
+    def _serve(self, result: ActionResult, seeds: list[bytes]) -> ActionResult:
+        """With ``real_data``: the new cluster's server, loaded from ``seeds``, as its endpoint.
+
+        A seed Redis cannot load leaves the cluster ``create-failed`` once it has been
+        ``creating`` for its time, as MemoryDB fails on a bad RDB file.
+        """
+        if not current().real_data:
+            return result
+        cluster = self.memorydb_backend.clusters[self._request["ClusterName"]]
+        try:
+            server = data.start_cluster(self._root, self._key(cluster.cluster_name), seeds)
+        except data.RedisLoadError:
+            cluster.status = "create-failed"
+            return result
+        cluster.cluster_endpoint = {"Address": HOST, "Port": server.port}
+        for shard in cluster.shards:
+            for node in shard["Nodes"]:
+                node["Endpoint"] = dict(cluster.cluster_endpoint)
+        result.result["Cluster"] = cluster.to_dict()  # type: ignore[index]
+        return result
+
+    def _seeds(self, snapshot_name: str | None, arns: list[str]) -> list[bytes]:
+        """The RDB files a new cluster loads: its snapshot's (if it has one), or the objects'."""
+        if snapshot_name is not None:
+            rdb = data.snapshot_rdb(self._key(snapshot_name))
+            return [rdb] if rdb is not None else []
+        buckets = s3_backends[self.current_account]["aws"].buckets
+        seeds = []
+        for arn in arns:
+            bucket_name, _, key = arn.removeprefix("arn:aws:s3:::").partition("/")
+            seeds.append(buckets[bucket_name].keys[key].value)
+        return seeds
+
+    def delete_snapshot(self) -> ActionResult:
+        result = super().delete_snapshot()
+        data.forget_snapshot(self._key(self._request["SnapshotName"]))
         return result
 
     def _check_seed(self, arn: str) -> None:

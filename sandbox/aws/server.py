@@ -27,7 +27,16 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
-from sandbox.aws import backup, backup_api, cloudwatch, datasync, efs, memorydb, rds
+from sandbox.aws import (
+    backup,
+    backup_api,
+    cloudwatch,
+    datasync,
+    efs,
+    memorydb,
+    memorydb_data,
+    rds,
+)
 from sandbox.aws.context import SandboxContext, activate, deactivate
 from sandbox.aws.extensions import MotoExtensions
 from sandbox.aws.files import EfsFiles
@@ -67,6 +76,11 @@ class AwsSandbox:
 
     ``faults``, ``log``, ``durations`` and ``requests`` are shared with the
     Kubernetes half and belong to the caller: ``reset`` leaves them alone.
+
+    ``real_data`` (off by default, settable at any time) puts real servers on 127.0.0.1
+    behind the RDS instances and MemoryDB clusters created from then on, so restores
+    can be checked by their contents; it costs a process per resource, which the rest
+    of the suite does not pay. ``reset`` and ``stop`` stop every such server.
     """
 
     account = DEFAULT_ACCOUNT_ID  # moto's default account, which any dummy key maps to
@@ -79,6 +93,7 @@ class AwsSandbox:
         durations: Durations,
         region: str = "eu-west-1",
         requests: RequestLog | None = None,
+        real_data: bool = False,
     ) -> None:
         self.root = Path(root)
         self.faults = faults
@@ -87,7 +102,7 @@ class AwsSandbox:
         self.requests = requests if requests is not None else RequestLog()
         self.region = region
         self.files = EfsFiles(self.root)
-        self._context = SandboxContext(self.files, faults, durations)
+        self._context = SandboxContext(self.files, faults, durations, real_data=real_data)
         self._extensions = MotoExtensions(
             [
                 backup_api.EXTENSION,
@@ -123,14 +138,31 @@ class AwsSandbox:
             self._front.close()
         self._server.stop()
         self._server = None
+        self._stop_data_stores()
         self._extensions.uninstall()
         deactivate()
 
     def reset(self) -> None:
-        """Forget every AWS resource, job and file; faults and the log belong to the caller."""
+        """Forget every AWS resource, job and file; faults and the log belong to the caller.
+
+        The real data stores' servers are stopped; ``real_data`` itself stays as it is.
+        """
         with self._context.lock:
+            self._stop_data_stores()
             moto_api_backend.reset()
             self.files.clear()
+
+    @property
+    def real_data(self) -> bool:
+        return self._context.real_data
+
+    @real_data.setter
+    def real_data(self, value: bool) -> None:
+        self._context.real_data = value
+
+    def _stop_data_stores(self) -> None:
+        """Stop every real server behind a resource (``real_data``), forgetting its files."""
+        memorydb_data.stop_all()
 
     def __enter__(self) -> AwsSandbox:
         self.start()
