@@ -24,6 +24,7 @@ their files. ``redis-server`` comes from Debian (``make redis``).
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import socket
 import subprocess
@@ -241,3 +242,8 @@ def stop_all() -> None:
     for root in list(_roots):
         shutil.rmtree(root, ignore_errors=True)
     _roots.clear()
+
+
+# A process that ends without stopping its sandbox (an interrupted test run) still
+# stops its servers; one killed outright cannot, and leaves them running.
+atexit.register(stop_all)
