@@ -28,6 +28,11 @@ one) and the new id answers ``DBInstanceNotFound``; only later is the instance
 ``durations.rds_rename``; a rename is refused unless the instance is
 ``available`` and the new id is free, as AWS does. Without ``ApplyImmediately``
 the rename waits for the maintenance window: it stays pending, never applied.
+
+With the sandbox's ``real_data`` on, each PostgreSQL instance is a real server
+on 127.0.0.1, its snapshots real copies and its restores real servers started
+from them or recovered to a point in time: ``rds_data`` (called from the
+operations below) says how.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from moto.rds import urls
 from moto.rds.models import DBInstance, DBSnapshot, RDSBackend, rds_backends
 from moto.rds.responses import RDSResponse
 
+from sandbox.aws import rds_data
 from sandbox.aws.context import OneCallAtATime, current, state_of
 from sandbox.aws.errors import AwsError
 from sandbox.aws.extensions import Extension
@@ -111,7 +117,8 @@ def restore_window(instance: DBInstance) -> dict[str, datetime] | None:
     since = instance.created.replace(tzinfo=UTC) if progress is None else progress.finished_at
     if not instance.backup_retention_period or since is None or instance.status == "failed":
         return None
-    return {"EarliestTime": since, "LatestTime": datetime.now(UTC)}
+    latest = rds_data.latest_restorable_time(instance)  # None: no real server behind it
+    return {"EarliestTime": since, "LatestTime": latest or datetime.now(UTC)}
 
 
 class AutomatedBackup:
@@ -156,6 +163,7 @@ class SandboxRdsResponse(OneCallAtATime, RDSResponse):
             if progress.finished:
                 del state.deleting[identifier]
                 if identifier in self.backend.databases:
+                    rds_data.gone(self.backend.databases[identifier])
                     self.backend.delete_db_instance(identifier, skip_final_snapshot=True)
 
     def _finish_renames(self) -> None:
@@ -171,6 +179,19 @@ class SandboxRdsResponse(OneCallAtATime, RDSResponse):
             instance.pending_modified_values = {}
             if not progress.will_fail:
                 self.backend.modify_db_instance(old, {"new_db_instance_identifier": new})
+
+    def create_db_instance(self) -> ActionResult:
+        result = super().create_db_instance()
+        instance = result.result["DBInstance"]  # type: ignore[index]
+        rds_data.created(instance, self.params.get("MasterUserPassword"))
+        return result
+
+    def describe_db_instances(self) -> ActionResult:
+        identifier = self.params.get("DBInstanceIdentifier")
+        for instance in list(self.backend.databases.values()):
+            if identifier in (None, instance.db_instance_identifier):
+                rds_data.latest_restorable_time(instance)  # its LatestRestorableTime, fresh
+        return super().describe_db_instances()
 
     def modify_db_instance(self) -> ActionResult:
         """A rename is asynchronous (see the module doc); any other change is moto's."""
@@ -238,7 +259,8 @@ class SandboxRdsResponse(OneCallAtATime, RDSResponse):
                 "and try again.",
             )
         if final and not self.params.get("SkipFinalSnapshot"):
-            self.backend.create_db_snapshot(identifier, final, snapshot_type="manual")
+            snapshot = self.backend.create_db_snapshot(identifier, final, snapshot_type="manual")
+            rds_data.snapshot_taken(instance, snapshot)
         progress = Progress.begin(
             "rds",
             "DeleteDBInstance",
@@ -247,6 +269,7 @@ class SandboxRdsResponse(OneCallAtATime, RDSResponse):
         )
         make_timed(instance, DeletingDBInstance, progress)
         instance.status = "deleting"
+        rds_data.deleting(instance)
         state_of(self.backend, RdsState).deleting[instance.db_instance_identifier] = progress
         return ActionResult({"DBInstance": instance})
 
@@ -258,6 +281,7 @@ class SandboxRdsResponse(OneCallAtATime, RDSResponse):
                 f"Instance {instance.db_instance_identifier} is not in available state.",
             )
         result = super().create_db_snapshot()
+        rds_data.snapshot_taken(instance, result.result["DBSnapshot"])  # type: ignore[index]
         durations = current().durations
         make_timed(
             result.result["DBSnapshot"],  # type: ignore[index]
@@ -298,6 +322,12 @@ class SandboxRdsResponse(OneCallAtATime, RDSResponse):
         )
         if source_region != here:
             copy.source_db_snapshot_identifier = source.db_snapshot_arn
+        rds_data.snapshot_copied(source, copy)
+        return result
+
+    def delete_db_snapshot(self) -> ActionResult:
+        result = super().delete_db_snapshot()
+        rds_data.snapshot_deleted(result.result["DBSnapshot"])  # type: ignore[index]
         return result
 
     def restore_db_instance_from_db_snapshot(self) -> ActionResult:
@@ -307,18 +337,32 @@ class SandboxRdsResponse(OneCallAtATime, RDSResponse):
             raise AwsError(
                 "InvalidDBSnapshotState", f"Snapshot {snapshot_id} is not in available state."
             )
-        return self._restored(
+        result = self._restored(
             "RestoreDBInstanceFromDBSnapshot", super().restore_db_instance_from_db_snapshot
         )
+        rds_data.restored_from_snapshot(snapshot, result.result["DBInstance"])  # type: ignore[index]
+        return result
 
     def restore_db_instance_to_point_in_time(self) -> ActionResult:
         source = self.backend.describe_db_instances(self.params["SourceDBInstanceIdentifier"])[0]
+        rds_data.archive_source(source)  # all it committed so far is restorable
         used = self._checked_restore_time(source)
-        result = self._restored(
-            "RestoreDBInstanceToPointInTime", super().restore_db_instance_to_point_in_time
-        )
+        secret = source.__dict__.pop("master_user_secret", None)  # moto deep-copies the source
+        try:
+            result = self._restored(
+                "RestoreDBInstanceToPointInTime", super().restore_db_instance_to_point_in_time
+            )
+        finally:
+            if secret is not None:
+                source.master_user_secret = secret
         state = state_of(self.backend, RdsState)
         state.restore_times[self.params["TargetDBInstanceIdentifier"].lower()] = used
+        rds_data.restored_to_point_in_time(
+            source,
+            result.result["DBInstance"],  # type: ignore[index]
+            used,
+            bool(self.params.get("UseLatestRestorableTime")),
+        )
         return result
 
     def _checked_restore_time(self, source: DBInstance) -> datetime:

@@ -36,6 +36,7 @@ from sandbox.aws import (
     memorydb,
     memorydb_data,
     rds,
+    rds_data,
 )
 from sandbox.aws.context import SandboxContext, activate, deactivate
 from sandbox.aws.extensions import MotoExtensions
@@ -163,6 +164,7 @@ class AwsSandbox:
     def _stop_data_stores(self) -> None:
         """Stop every real server behind a resource (``real_data``), forgetting its files."""
         memorydb_data.stop_all()
+        rds_data.stop_all()
 
     def __enter__(self) -> AwsSandbox:
         self.start()
