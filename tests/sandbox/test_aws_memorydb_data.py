@@ -6,8 +6,6 @@ back, clusters deleted and the sandbox reset: each checked by what the servers h
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from sandbox.aws import memorydb_data
@@ -161,7 +159,6 @@ def test_with_real_data_off_nothing_is_started(aws):  # noqa: F811
 
     live = create(client, "ue-aggr")
     snapshot(client, "ue-aggr", "set-1")
-    time.sleep(0.05)
     restored = create(client, "ue-aggr-restored", SnapshotName="set-1")
 
     assert memorydb_data.running_ports() == []
