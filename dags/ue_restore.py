@@ -81,7 +81,7 @@ from ue_backup.restore_scripts import (
     restore_dir_name_since,
     stage_restored_tree,
 )
-from ue_backup.run_settings import RestorePlanResult
+from ue_backup.run_settings import RestorePlanResult, RestoreRunSettings
 from ue_backup.sensors.ecd import EcdDrainedSensor
 from ue_backup.switch_over import SWITCH_OVER_TIMEOUT
 from ue_backup.tasks.restore_commit import discard_needed
@@ -231,6 +231,7 @@ with DAG(
         RestoreChainSpec(
             steps=PLANNED,
             settings_task="validate",
+            settings_model=RestoreRunSettings,
             gate=only_if,
             aws=AWS,
             kubernetes=K8S,

@@ -131,6 +131,7 @@ with DAG(
         RestoreChainSpec(
             steps=DRILL,
             settings_task="prepare",
+            settings_model=DrillRunSettings,
             gate=drill_step,  # also starts the component's clock (its RTO)
             aws=AWS,
             kubernetes=K8S,

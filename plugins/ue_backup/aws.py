@@ -24,7 +24,7 @@ from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from botocore.config import Config
 
 # How a run's retries are written (in its typed settings, run_settings): one place.
-from ue_backup.run_settings import botocore_config
+from ue_backup.run_settings import RunSettings, botocore_config
 
 SETTINGS_KEY = "aws_botocore_config"  # the run's settings carry the dict under this key
 
@@ -59,24 +59,33 @@ def aws_client(
     ).conn
 
 
+def _access(settings: RunSettings | Mapping[str, Any]) -> Mapping[str, Any]:
+    """A run's settings as a mapping: the typed model, or its XCom value."""
+    return settings.model_dump() if isinstance(settings, RunSettings) else settings
+
+
 def settings_client(
-    settings: Mapping[str, Any], client_type: str, region: str | None = None
+    settings: RunSettings | Mapping[str, Any], client_type: str, region: str | None = None
 ) -> Any:
     """The client for a DAG run's settings, which carry ``aws_conn_id``, ``region`` and the
     retries; ``region`` overrides the settings' (a copy region)."""
+    access = _access(settings)
     return aws_client(
-        settings["aws_conn_id"],
-        region or settings["region"],
+        access["aws_conn_id"],
+        region or access["region"],
         client_type,
-        settings.get(SETTINGS_KEY),
+        access.get(SETTINGS_KEY),
     )
 
 
-def settings_hook(hook_class: type, settings: Mapping[str, Any], region: str | None = None) -> Any:
+def settings_hook(
+    hook_class: type, settings: RunSettings | Mapping[str, Any], region: str | None = None
+) -> Any:
     """A hook of ``hook_class`` for a DAG run's settings (connection, region, retries)."""
-    config = settings.get(SETTINGS_KEY)
+    access = _access(settings)
+    config = access.get(SETTINGS_KEY)
     return hook_class(
-        aws_conn_id=settings["aws_conn_id"],
-        region_name=region or settings["region"],
+        aws_conn_id=access["aws_conn_id"],
+        region_name=region or access["region"],
         config=dict(config) if config else None,
     )

@@ -31,6 +31,7 @@ from ue_backup.operators.kube_job import KubeEfsJobOperator
 from ue_backup.operators.memorydb import MemoryDbRestoreClusterOperator
 from ue_backup.operators.rds import RdsRestoreInstanceOperator
 from ue_backup.operators.velero import VeleroCreateRestoreOperator
+from ue_backup.run_settings import DrillRunSettings, RestoreRunSettings
 from ue_backup.sensors.aws_backup import AwsBackupRestoreJobCompletedSensor
 from ue_backup.sensors.efs import EfsMountTargetsAvailableSensor
 from ue_backup.sensors.memorydb import MemoryDbClusterAvailableSensor
@@ -53,14 +54,15 @@ class RestoreChainSpec:
 
     Every value is a template or a literal as the operators take it.
     ``steps`` are the plan's ``RestoreSteps`` templates (``PLANNED`` or
-    ``DRILL``); ``settings_task`` returns the run's settings, which the
-    restored-file-system step reads; ``gate`` makes a restore start's
-    ``pre_execute`` from a ``steps`` flag (``only_if``, or the drill's
-    ``drill_step``, which also starts its clock).
+    ``DRILL``); ``settings_task`` returns the run's settings
+    (``settings_model``), which the restored-file-system step reads;
+    ``gate`` makes a restore start's ``pre_execute`` from a ``steps`` flag
+    (``only_if``, or the drill's ``drill_step``, which also starts its clock).
     """
 
     steps: Any
     settings_task: str
+    settings_model: type[RestoreRunSettings] | type[DrillRunSettings]
     gate: Callable[[str], Callable[[Any], None]]
     aws: Mapping[str, Any]
     kubernetes: Mapping[str, Any]
@@ -166,11 +168,9 @@ def _efs(spec: RestoreChainSpec) -> tuple[Any, Any]:
             from ue_backup.tasks.restored_efs import restored_file_system as find
 
             ti = context["ti"]
-            return find(
-                ti.xcom_pull(task_ids=spec.settings_task),
-                ti.xcom_pull(task_ids="restore_efs")["job_id"],
-                new_only=spec.new_file_system_only,
-            )
+            settings = spec.settings_model.model_validate(ti.xcom_pull(task_ids=spec.settings_task))
+            job_id = ti.xcom_pull(task_ids="restore_efs")["job_id"]
+            return find(settings, job_id, new_only=spec.new_file_system_only)
 
         mountable = EfsMountTargetsAvailableSensor(
             task_id="wait_efs_mount_targets",

@@ -20,6 +20,7 @@ from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
 from sandbox.airflow_harness.dag_runner import rerun, run_dag, write_config
 from sandbox.faults import Fault
 from sandbox.installation import ROLE_ARN, seed_installation
+from tests.plugins.tasks.test_retention_delete import SETTINGS
 from ue_backup.config import load_config_file
 from ue_backup.inventory import list_artifacts
 from ue_backup.manifest import GB
@@ -469,11 +470,6 @@ def test_a_real_run_deletes_exactly_the_oldest_set(world, sandbox, sets):
 
 
 # What the retention delete step gets from its run's settings, for calling it directly.
-DELETE_SETTINGS = {
-    "installation": "ue-test",
-    "aws_conn_id": "aws_default",
-    "kubernetes_conn_id": "kubernetes_default",
-}
 
 
 def _artifact(kind, service, id, region, container, backup_set):
@@ -530,7 +526,7 @@ def test_deleting_again_finds_everything_gone(world, sandbox, sets):
             }
         ]
     }
-    outcome = delete_sets(DELETE_SETTINGS, stale)
+    outcome = delete_sets(SETTINGS, stale)
     assert [o["outcome"] for o in outcome["outcomes"]] == [GONE] * 7
     # the delete calls were made, and AWS answered "not found" to each: nothing changed
     # (a recovery point is looked for in its vault first: IAM scopes its deletion by the
@@ -581,13 +577,13 @@ def test_a_velero_deletion_that_failed_is_asked_again_on_retry(world, sandbox, s
     )
 
     with pytest.raises(RuntimeError, match=r"Velero did not delete it: .*AccessDenied"):
-        delete_sets(DELETE_SETTINGS, decision)
+        delete_sets(SETTINGS, decision)
     assert sandbox.k8s.get("backups", "velero", name) is not None
     assert sandbox.k8s.get("deletebackuprequests", "velero", request)["status"]["phase"] == (
         "Processed"
     )
 
-    outcome = delete_sets(DELETE_SETTINGS, decision)  # the retry
+    outcome = delete_sets(SETTINGS, decision)  # the retry
 
     assert [o["outcome"] for o in outcome["outcomes"]] == ["deleted"]
     assert sandbox.k8s.get("backups", "velero", name) is None

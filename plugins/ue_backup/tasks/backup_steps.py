@@ -107,10 +107,10 @@ def verify(
     window_state = (window or {}).get("state") or (
         UNPROVEN if run.cold_window in ("managed", "external") else NO_WINDOW
     )
-    mark_set(settings, found, verification["result"], window_state)
+    mark_set(run, found, verification["result"], window_state)
     if verification["result"] != "passed":
         raise PermanentFailure(failure_message(verification))
-    return {**verification, "artifacts": manifest_artifacts(found, settings, records)}
+    return {**verification, "artifacts": manifest_artifacts(found, run.copy_region, records)}
 
 
 # Which described artifact answers for each record kind.
@@ -128,18 +128,18 @@ FOUND_AS = {
 
 def manifest_artifacts(
     found: Mapping[str, Any],
-    settings: Mapping[str, Any] | None = None,
+    copy_region: str | None = None,
     records: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The manifest's artifact records from the described artifacts (copies included)."""
-    return {**home_artifacts(found), **copy_artifacts(found, settings or {}, records or {})}
+    return {**home_artifacts(found), **copy_artifacts(found, copy_region, records or {})}
 
 
 def copy_artifacts(
-    found: Mapping[str, Any], settings: Mapping[str, Any], records: Mapping[str, Any]
+    found: Mapping[str, Any], copy_region: str | None, records: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """The cross-region copies' records: region, id/arn, point in time, state, size."""
-    region = settings.get("copy_region")
+    """The cross-region copies' records (in ``copy_region``): id/arn, point in time, state, size."""
+    region = copy_region
     rp, job = found.get("recovery_point_copy"), found.get("copy_job") or {}
     memorydb = records.get("memorydb_copy")
     copied_files = found.get("memorydb_copy") or []

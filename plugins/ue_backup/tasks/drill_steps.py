@@ -211,8 +211,9 @@ def verify_database(settings: Mapping[str, Any]) -> dict[str, Any]:
     from ue_backup.aws import settings_hook
     from ue_backup.hooks.rds import RdsHook
 
-    name = settings["rds_target"]
-    instance = settings_hook(RdsHook, settings).describe_instance(name)
+    run = DrillRunSettings.model_validate(settings)
+    name = run.rds_target
+    instance = settings_hook(RdsHook, run).describe_instance(name)
     endpoint = instance.get("Endpoint") or {}
     problems = []
     if instance["DBInstanceStatus"] != "available":
@@ -264,8 +265,9 @@ def verify_memorydb(settings: Mapping[str, Any]) -> dict[str, Any]:
     """The new cluster is ``available`` and has an endpoint."""
     from ue_backup.hooks.memorydb import MemoryDbHook
 
-    name = settings["memorydb_target"]
-    hook = settings_hook(MemoryDbHook, settings)
+    run = DrillRunSettings.model_validate(settings)
+    name = run.memorydb_target
+    hook = settings_hook(MemoryDbHook, run)
     cluster = hook.get_cluster(name)
     if cluster is None:
         raise PermanentFailure(f"restored MemoryDB cluster {name} does not exist")
@@ -291,13 +293,12 @@ def verify_kubernetes(settings: Mapping[str, Any]) -> dict[str, Any]:
     from ue_backup.hooks.ecd import EcdHook
     from ue_backup.hooks.velero import VeleroHook
 
-    name, namespace = settings["velero_restore"], settings["drill_namespace"]
-    restore = VeleroHook(conn_id=settings["kubernetes_conn_id"]).get_restore(
-        settings["velero_namespace"], name
-    )
+    run = DrillRunSettings.model_validate(settings)
+    name, namespace = run.velero_restore, run.drill_namespace
+    restore = VeleroHook(conn_id=run.kubernetes_conn_id).get_restore(run.velero_namespace, name)
     status = (restore or {}).get("status") or {}
     selector = f"{RESTORE_NAME_LABEL}={name}"
-    hook = EcdHook(conn_id=settings["kubernetes_conn_id"])
+    hook = EcdHook(conn_id=run.kubernetes_conn_id)
     ecds = {
         e["metadata"]["name"]: (e.get("spec") or {}).get("enabled")
         for e in hook.list_ecds(namespace, selector)

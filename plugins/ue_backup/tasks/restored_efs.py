@@ -12,18 +12,18 @@ says so, and the mount targets must come from that region's network set-up.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 from ue_backup.aws import settings_hook
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.aws_backup import AwsBackupHook
+from ue_backup.run_settings import DrillRunSettings, RestoreRunSettings
 
 log = logging.getLogger(__name__)
 
 
 def restored_file_system(
-    settings: Mapping[str, Any], job_id: str, *, new_only: bool = False
+    settings: RestoreRunSettings | DrillRunSettings, job_id: str, *, new_only: bool = False
 ) -> dict[str, Any]:
     """Where restore job ``job_id`` put the data, given mount targets when it is new.
 
@@ -37,7 +37,7 @@ def restored_file_system(
 
     job = settings_hook(AwsBackupHook, settings).describe_restore_job(job_id)
     fs_id = (job.get("CreatedResourceArn") or "").rsplit("/", 1)[-1]
-    live = settings["efs_file_system_id"]
+    live = settings.efs_file_system_id
     if new_only and (not fs_id or fs_id == live):
         raise PermanentFailure(
             f"restore job {job_id} created {fs_id or 'no file system'}, not a new file system"
@@ -45,12 +45,12 @@ def restored_file_system(
     found: dict[str, Any] = {"file_system_id": fs_id, "mount_targets": None}
     if fs_id != live:
         efs = settings_hook(EfsHook, settings)
-        if settings.get("from_copy"):
+        if isinstance(settings, RestoreRunSettings) and settings.from_copy:
             log.warning(
                 "File system %s was restored in %s, where no live file system has mount "
                 "targets to copy: give it mount targets in the cluster's subnets",
                 fs_id,
-                settings["region"],
+                settings.region,
             )
         else:
             found["mount_targets"] = len(efs.copy_mount_targets(live, fs_id))

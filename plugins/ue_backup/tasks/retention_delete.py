@@ -23,6 +23,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from botocore.exceptions import ClientError
 
+from ue_backup.aws import settings_hook
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.aws_backup import AwsBackupHook
 from ue_backup.hooks.memorydb import MemoryDbHook
@@ -30,6 +31,7 @@ from ue_backup.hooks.rds import RdsHook
 from ue_backup.hooks.s3 import S3Hook
 from ue_backup.retention import ownership_problem, to_delete
 from ue_backup.retention_artifacts import MANIFEST, Artifact
+from ue_backup.run_settings import RetentionRunSettings
 from ue_backup.triggers.base import run_inline
 from ue_backup.triggers.velero import VeleroDeletionTrigger
 from ue_backup.triggers.waits import event_or_fail, poll_interval
@@ -51,16 +53,14 @@ NOT_FOUND = {
 class _Deleter:
     """One delete call per artifact kind, through hooks made once per service and region."""
 
-    def __init__(self, settings: Mapping[str, Any]) -> None:
+    def __init__(self, settings: RetentionRunSettings) -> None:
         self.settings = settings
         self._hooks: dict[tuple[type, str], Any] = {}
         self._points: dict[tuple[str, str], set[str]] = {}  # (region, vault) -> listed ARNs
 
     def _hook(self, hook_class: type, region: str) -> Any:
         if (hook_class, region) not in self._hooks:
-            self._hooks[hook_class, region] = hook_class(
-                aws_conn_id=self.settings["aws_conn_id"], region_name=region
-            )
+            self._hooks[hook_class, region] = settings_hook(hook_class, self.settings, region)
         return self._hooks[hook_class, region]
 
     def delete(self, a: Artifact) -> str:
@@ -104,7 +104,7 @@ class _Deleter:
     def _velero(self, a: Artifact) -> str:
         from ue_backup.hooks.velero import VeleroHook  # not at parse: the Kubernetes client
 
-        hook = VeleroHook(conn_id=self.settings["kubernetes_conn_id"])
+        hook = VeleroHook(conn_id=self.settings.kubernetes_conn_id)
         backup = hook.get_backup(a.container, a.id)
         if backup is None:
             return GONE
@@ -139,14 +139,14 @@ def _key(a: Artifact) -> tuple[str, str, str | None]:
     return a.kind, a.id, a.region
 
 
-def start(settings: Mapping[str, Any], decision: Mapping[str, Any]) -> dict[str, Any]:
+def start(settings: RetentionRunSettings, decision: Mapping[str, Any]) -> dict[str, Any]:
     """Check the decision and delete every artifact but the manifests; the state to go on with.
 
     Returns ``outcomes`` (as ``delete`` reports them), ``failed`` (set: its
     problems) and ``requested`` (the Velero backups whose deletion was asked
     for, to wait for), all JSON: the task may defer between this and ``finish``.
     """
-    pairs = _check(decision, settings["installation"])
+    pairs = _check(decision, settings.installation)
     deleter = _Deleter(settings)
     outcomes: list[dict[str, Any]] = []
     failed: dict[str, list[str]] = {}
@@ -180,18 +180,18 @@ def _attempt(
     outcomes.append({"backup_set": backup_set, **artifact.as_json(), "outcome": outcome})
 
 
-def velero_wait(settings: Mapping[str, Any], state: Mapping[str, Any]) -> VeleroDeletionTrigger:
+def velero_wait(settings: RetentionRunSettings, state: Mapping[str, Any]) -> VeleroDeletionTrigger:
     """The wait for Velero's deletions that ``start`` requested (at most ten minutes)."""
     return VeleroDeletionTrigger(
         backups=state["requested"],
         deadline=time.time() + VELERO_DELETE_TIMEOUT_SECONDS,
         poll_interval=poll_interval(5),
-        kubernetes_conn_id=settings["kubernetes_conn_id"],
+        kubernetes_conn_id=settings.kubernetes_conn_id,
     )
 
 
 def finish(
-    settings: Mapping[str, Any],
+    settings: RetentionRunSettings,
     decision: Mapping[str, Any],
     state: Mapping[str, Any],
     waited: Mapping[str, Any] | None,
@@ -217,7 +217,7 @@ def finish(
         else:
             entry["outcome"] = DELETED
     deleter = _Deleter(settings)
-    for backup_set, artifact in _check(decision, settings["installation"]):
+    for backup_set, artifact in _check(decision, settings.installation):
         if artifact.kind == MANIFEST and backup_set not in failed:
             _attempt(deleter, backup_set, artifact, outcomes, failed)
     if failed:
@@ -234,7 +234,7 @@ def _artifact_json(entry: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in entry.items() if k != "outcome"}
 
 
-def delete(settings: Mapping[str, Any], decision: Mapping[str, Any]) -> dict[str, Any]:
+def delete(settings: RetentionRunSettings, decision: Mapping[str, Any]) -> dict[str, Any]:
     """Delete every artifact of every set the decision deletes, in this process; each outcome.
 
     ``start``, Velero's wait run inline, ``finish``: what the DAG's
@@ -263,9 +263,10 @@ class RetentionDeleteOperator(BaseOperator):
         super().__init__(**kwargs)
         self.deferrable = deferrable
 
-    def _inputs(self, context: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _inputs(self, context: Any) -> tuple[RetentionRunSettings, dict[str, Any]]:
         ti = context["ti"]
-        return ti.xcom_pull(task_ids="validate"), ti.xcom_pull(task_ids="plan")
+        settings = RetentionRunSettings.model_validate(ti.xcom_pull(task_ids="validate"))
+        return settings, ti.xcom_pull(task_ids="plan")
 
     def execute(self, context: Any) -> dict[str, Any]:
         from ue_backup.tasks.retention_steps import refuse_if_restoring

@@ -47,8 +47,8 @@ def newest_restorable(cfg: InstallationConfig, region: str) -> datetime | None:
     whatever makes a set restorable for ``ue_restore`` (rule 1, verification)
     decides here too.
     """
+    from ue_backup.inventory import list_inventory
     from ue_backup.planning import RestorePlanError, plan_restore
-    from ue_backup.tasks.restore_steps import list_inventory
 
     settings = aws_access(cfg, region)
     try:

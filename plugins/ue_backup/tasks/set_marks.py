@@ -25,12 +25,13 @@ from ue_backup.backup_set import VERIFIED_TAG, WINDOW_TAG
 from ue_backup.hooks.aws_backup import AwsBackupHook
 from ue_backup.hooks.memorydb import MemoryDbHook
 from ue_backup.hooks.rds import RdsHook
+from ue_backup.run_settings import BackupRunSettings
 
 log = logging.getLogger(__name__)
 
 
 def mark_set(
-    settings: Mapping[str, Any], found: Mapping[str, Any], verified: str, window: str
+    settings: BackupRunSettings, found: Mapping[str, Any], verified: str, window: str
 ) -> list[str]:
     """Tag each described artifact ``ue-backup:verified`` and ``ue-backup:window``.
 
@@ -39,7 +40,7 @@ def mark_set(
     """
     tags = {VERIFIED_TAG: verified, WINDOW_TAG: window}
     tag_list = [{"Key": k, "Value": v} for k, v in tags.items()]
-    home, copy = settings["region"], settings.get("copy_region")
+    home, copy = settings.region, settings.copy_region
     marked = []
     for key, region in (("rds_snapshot", home), ("rds_snapshot_copy", copy)):
         if found.get(key) and region:

@@ -6,11 +6,23 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.plugins.test_config import CROSS_REGION, VALID
+from ue_backup.config import parse_config
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.aws_backup import AwsBackupHook
+from ue_backup.run_settings import RestoreRunSettings
 from ue_backup.tasks import restored_efs
+from ue_backup.tasks.restore_steps import restore_names
 
-LIVE, NEW = "fs-live", "fs-new"
+LIVE, NEW = VALID["efs"]["file_system_id"], "fs-0fedcba9876543210"
+
+
+def restore_settings(source_region: str | None = None) -> RestoreRunSettings:
+    """A restore's settings as validate builds them, from the home or the copy region."""
+    cfg = parse_config({**VALID, "cross_region": CROSS_REGION})
+    names = restore_names(cfg.installation, datetime(2026, 1, 2, tzinfo=UTC))
+    params = {"mode": "restore", "source_region": source_region}
+    return RestoreRunSettings.build(cfg, names, {"type": "latest"}, params)
 
 
 class FakeBackup:
@@ -47,35 +59,36 @@ def hooks(monkeypatch):
 
 def test_side_by_side_the_new_file_system_gets_the_live_ones_mount_targets(hooks):
     hooks["backup"] = FakeBackup(NEW)
-    found = restored_efs.restored_file_system({"efs_file_system_id": LIVE}, "job-1")
+    found = restored_efs.restored_file_system(restore_settings(), "job-1")
     assert found == {"file_system_id": NEW, "mount_targets": 2}
     assert hooks["efs"].copied == [(LIVE, NEW)]
 
 
 def test_in_place_the_live_file_system_is_left_as_it_is(hooks):
     hooks["backup"] = FakeBackup(LIVE)
-    found = restored_efs.restored_file_system({"efs_file_system_id": LIVE}, "job-1")
+    found = restored_efs.restored_file_system(restore_settings(), "job-1")
     assert found == {"file_system_id": LIVE, "mount_targets": None}
     assert hooks["efs"].copied == []
 
 
 def test_in_the_copy_region_no_mount_target_is_copied(hooks):
     hooks["backup"] = FakeBackup(NEW)
-    settings = {"efs_file_system_id": LIVE, "from_copy": True, "region": "eu-central-1"}
+    settings = restore_settings(source_region=CROSS_REGION["region"])
+    assert settings.from_copy
     assert restored_efs.restored_file_system(settings, "job-1")["mount_targets"] is None
     assert hooks["efs"].copied == []
 
 
 def test_the_drill_refuses_a_restore_into_the_live_file_system(hooks):
     hooks["backup"] = FakeBackup(LIVE)
-    with pytest.raises(PermanentFailure, match="created fs-live, not a new file system"):
-        restored_efs.restored_file_system({"efs_file_system_id": LIVE}, "job-1", new_only=True)
+    with pytest.raises(PermanentFailure, match=f"created {LIVE}, not a new file system"):
+        restored_efs.restored_file_system(restore_settings(), "job-1", new_only=True)
     assert hooks["efs"].copied == []
 
 
 def test_the_drill_learns_the_state_and_the_jobs_times(hooks):
     hooks["backup"] = FakeBackup(NEW)
-    found = restored_efs.restored_file_system({"efs_file_system_id": LIVE}, "job-1", new_only=True)
+    found = restored_efs.restored_file_system(restore_settings(), "job-1", new_only=True)
     assert found["state"] == "available"
     assert found["restore_job"] == "job-1"
     assert found["restore_job_created"] == "2026-01-01T00:00:00+00:00"

@@ -20,15 +20,26 @@ from ue_backup.config import parse_config
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.velero import VeleroHook
 from ue_backup.inventory import list_artifacts
+from ue_backup.run_settings import RetentionRunSettings, botocore_config
 from ue_backup.tasks.retention_delete import DELETED, GONE, RetentionDeleteOperator, delete
 from ue_backup.triggers.velero import VeleroDeletionTrigger
 
 SET = BackupSet("ue-test", "ue-test-20260101t000000z")
-SETTINGS = {
-    "installation": "ue-test",
-    "aws_conn_id": "aws_default",
-    "kubernetes_conn_id": "kubernetes_default",
-}
+# The delete step's settings, as validate returns them (regions come from each artifact).
+SETTINGS = RetentionRunSettings(
+    installation="ue-test",
+    region="eu-west-1",
+    aws_conn_id="aws_default",
+    aws_botocore_config=botocore_config(),
+    kubernetes_conn_id="kubernetes_default",
+    dry_run=False,
+    apply=True,
+    keep_sets=[],
+    keep_last=7,
+    keep_days=14,
+    prices={},
+    now="2026-01-01T00:00:00+00:00",
+)
 
 
 @pytest.fixture
@@ -143,7 +154,7 @@ class FakeTi:
 def test_the_task_waits_for_velero_in_the_triggerer_and_finishes_on_resume(sandbox, world):
     artifacts = listed(world)
     task = RetentionDeleteOperator(task_id="delete")
-    context = {"ti": FakeTi(SETTINGS, decision(artifacts))}
+    context = {"ti": FakeTi(SETTINGS.dump(), decision(artifacts))}
 
     deferral = defer(task, context)
 
@@ -172,7 +183,7 @@ def test_a_backup_velero_kept_fails_the_task_after_the_wait_and_keeps_the_manife
         )
     )
     task = RetentionDeleteOperator(task_id="delete")
-    deferral = defer(task, {"ti": FakeTi(SETTINGS, decision(listed(world)))})
+    deferral = defer(task, {"ti": FakeTi(SETTINGS.dump(), decision(listed(world)))})
 
     with pytest.raises(RuntimeError, match=r"Velero did not delete it: .*AccessDenied"):
         deferral.resume()
