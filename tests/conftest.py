@@ -75,6 +75,35 @@ def sandbox(sandbox_session, monkeypatch):
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _no_run_left_running_by_an_earlier_session():
+    """A DAG run an earlier, killed test session left ``running`` is ended before any test.
+
+    The test home's database outlives a session; a session stopped mid-run
+    (a timeout, Ctrl-C) leaves its run ``running`` there, and the run guard
+    (``tasks/run_guard``) then refuses every later backup or restore as
+    colliding with it. A fresh clone starts empty; this makes a reused home
+    start the same way. Only runs of this project's DAGs are touched.
+    """
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        with create_session() as session:
+            left = (
+                session.query(DagRun)
+                .filter(DagRun.dag_id.like("ue_%"))
+                .filter(DagRun.state.in_([DagRunState.RUNNING, DagRunState.QUEUED]))
+                .all()
+            )
+            for run in left:
+                run.state = DagRunState.FAILED
+    except OperationalError:  # a home not migrated yet: no run can be left in it
+        pass
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _fast_aws_retries():
     """botocore's retries back off a hundred times faster here than against AWS.
 
