@@ -46,7 +46,7 @@ lint: $(STAMP)
 # order, on one worker (its world built once); every other test is scheduled alone.
 TEST_WORKERS ?= 4
 RECORDING := $(CURDIR)/build/permissions/recording.json
-test: $(STAMP) $(TEST_HOME)/.migrated lint redis
+test: $(STAMP) $(TEST_HOME)/.migrated lint redis postgres
 	$(AIRFLOW_ENV) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope \
 		-m "not deploy and not permissions" --ue-recording $(RECORDING) $(PYTEST_ARGS)
 	$(AIRFLOW_ENV) $(BIN)/python -m pytest tests/include -m permissions \
@@ -58,7 +58,8 @@ FAST_TESTS := not e2e and not sandbox and not slow and not deploy and not permis
 check: $(STAMP) $(TEST_HOME)/.migrated lint
 	$(AIRFLOW_ENV) $(BIN)/python -m pytest -n 2 -m "$(FAST_TESTS)" $(PYTEST_ARGS)
 
-# PostgreSQL from Debian's packages, for the deployment test's metadata database.
+# PostgreSQL from Debian's packages, for the deployment test's metadata database and
+# the sandbox's RDS instances with real_data (tests/sandbox/test_aws_rds_data.py).
 postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb > /dev/null 2>&1 || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql > /dev/null)
