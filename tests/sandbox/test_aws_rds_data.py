@@ -30,11 +30,11 @@ def available(rds, name: str) -> dict:
 
 def connect(aws, instance: dict, password: str | None = None):  # noqa: F811
     """Log in as the master user with the password its secret holds (or ``password``)."""
-    secret = aws.client("secretsmanager").get_secret_value(
-        SecretId=instance["MasterUserSecret"]["SecretArn"]
-    )
+    arn = instance["MasterUserSecret"]["SecretArn"]  # in the instance's region
+    secret = aws.client("secretsmanager", region=arn.split(":")[3]).get_secret_value(SecretId=arn)
     login = json.loads(secret["SecretString"])
     endpoint = instance["Endpoint"]
+    assert endpoint["Address"] == "127.0.0.1"  # a real server (never a name to look up)
     connection = psycopg2.connect(
         host=endpoint["Address"],
         port=endpoint["Port"],
@@ -200,3 +200,29 @@ def test_without_real_data_nothing_is_started(aws):  # noqa: F811
     assert instance["Endpoint"]["Address"] != "127.0.0.1"  # moto's made-up host name
     assert "MasterUserSecret" not in instance
     assert rds_data._store is None
+
+
+def test_a_copy_of_a_snapshot_in_another_region_restores_the_same_rows(real_data, live):  # noqa: F811
+    rds, instance = live
+    with connect(real_data, instance) as connection, connection.cursor() as cursor:
+        cursor.execute("INSERT INTO rows (n) SELECT generate_series(1, 5)")
+    snapshot = rds.create_db_snapshot(DBInstanceIdentifier="ue-db", DBSnapshotIdentifier="set-1")
+    rds.get_waiter("db_snapshot_available").wait(
+        DBSnapshotIdentifier="set-1", WaiterConfig={"Delay": 0.05}
+    )
+    far = real_data.client("rds", region="us-east-1")
+
+    far.copy_db_snapshot(
+        SourceDBSnapshotIdentifier=snapshot["DBSnapshot"]["DBSnapshotArn"],
+        TargetDBSnapshotIdentifier="set-1-copy",
+        SourceRegion=real_data.region,
+    )
+    far.get_waiter("db_snapshot_available").wait(
+        DBSnapshotIdentifier="set-1-copy", WaiterConfig={"Delay": 0.05}
+    )
+    rds.delete_db_snapshot(DBSnapshotIdentifier="set-1")  # the copy keeps its files
+    far.restore_db_instance_from_db_snapshot(
+        DBInstanceIdentifier="ue-db-far", DBSnapshotIdentifier="set-1-copy"
+    )
+
+    assert rows(real_data, available(far, "ue-db-far")) == [1, 2, 3, 4, 5]
