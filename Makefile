@@ -44,13 +44,16 @@ lint: $(STAMP)
 # of the requests the workers recorded (tests/include/recorder.py). --dist loadscope,
 # as tests/conftest.py refines it: a module with a module-scoped world runs whole, in
 # order, on one worker (its world built once); every other test is scheduled alone.
+# The recording's path is given as --opt=PATH: as a separate argument, pytest takes an
+# existing file for a test path and never loads tests/conftest.py, whose option it is
+# (the second `make test` in a checkout failed with "unrecognized arguments").
 TEST_WORKERS ?= 4
 RECORDING := $(CURDIR)/build/permissions/recording.json
 test: $(STAMP) $(TEST_HOME)/.migrated lint redis postgres
 	$(AIRFLOW_ENV) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope \
-		-m "not deploy and not permissions" --ue-recording $(RECORDING) $(PYTEST_ARGS)
+		-m "not deploy and not permissions" --ue-recording=$(RECORDING) $(PYTEST_ARGS)
 	$(AIRFLOW_ENV) $(BIN)/python -m pytest tests/include -m permissions \
-		--ue-check-recording $(RECORDING) $(PYTEST_ARGS)
+		--ue-check-recording=$(RECORDING) $(PYTEST_ARGS)
 
 # The fast tier, for the edit-run loop (under a minute): lint, then every test that needs
 # neither the sandbox nor a whole DAG run (the pure rules, property tests, DAG structure).
