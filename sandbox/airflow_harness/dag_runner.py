@@ -66,15 +66,20 @@ def load_dags() -> dict[str, Any]:
     configuration leaves out skips itself. ``load_shaped_dags`` parses the
     shape a configuration file gives.
     """
-    return _parse({CONFIG_FILE_ENV: None})
+    return _parse({CONFIG_FILE_ENV: None}).dags
 
 
 def load_shaped_dags(config_file: Path) -> dict[str, Any]:
     """Parse the DAG folder as a deployment with this configuration file does (``DagShape``)."""
+    return parse_shaped(config_file).dags
+
+
+def parse_shaped(config_file: Path) -> Any:
+    """The DagBag of ``load_shaped_dags`` (for a test that serializes it as the processor does)."""
     return _parse({CONFIG_FILE_ENV: str(config_file)})
 
 
-def _parse(env: dict[str, str | None]) -> dict[str, Any]:
+def _parse(env: dict[str, str | None]) -> Any:
     from airflow.dag_processing.dagbag import DagBag
 
     settings = {**FAST, **env}
@@ -87,7 +92,7 @@ def _parse(env: dict[str, str | None]) -> dict[str, Any]:
         for key, value in saved.items():
             _set_env(key, value)
     assert not bag.import_errors, bag.import_errors
-    return bag.dags
+    return bag
 
 
 def _set_env(key: str, value: str | None) -> None:

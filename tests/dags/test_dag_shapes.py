@@ -20,7 +20,13 @@ from typing import Any
 import pytest
 import yaml
 
-from sandbox.airflow_harness.dag_runner import load_dags, load_shaped_dags, run_dag, write_config
+from sandbox.airflow_harness.dag_runner import (
+    load_dags,
+    load_shaped_dags,
+    parse_shaped,
+    run_dag,
+    write_config,
+)
 from sandbox.installation import seed_installation
 from tests.dags.integrity import assert_crosses_the_wire
 from tests.plugins.test_config import CROSS_REGION, VALID
@@ -82,14 +88,20 @@ DERBY_ALONE_LEFT_OUT = {
 
 
 @pytest.fixture(scope="module")
-def shaped(tmp_path_factory) -> dict[str, dict[str, Any]]:
-    """Every case's DAGs, parsed with its configuration file."""
+def bags(tmp_path_factory) -> dict[str, Any]:
+    """Every case's DagBag, parsed with its configuration file."""
     out = {}
     for case, data in CONFIGS.items():
         path = tmp_path_factory.mktemp(case) / "installation.yaml"
         path.write_text(yaml.safe_dump(data, sort_keys=False))
-        out[case] = load_shaped_dags(path)
+        out[case] = parse_shaped(path)
     return out
+
+
+@pytest.fixture(scope="module")
+def shaped(bags) -> dict[str, dict[str, Any]]:
+    """Every case's DAGs, by DAG id."""
+    return {case: bag.dags for case, bag in bags.items()}
 
 
 def graph(dag) -> dict[str, set[str]]:
@@ -175,13 +187,8 @@ def test_a_configuration_needs_no_step_its_own_shape_lacks(shaped, case):
 
 
 @pytest.mark.parametrize("case", CONFIGS)
-def test_every_shape_crosses_the_dag_processors_wire(case, tmp_path, monkeypatch):
-    from airflow.dag_processing.dagbag import DagBag
-
-    from sandbox.airflow_harness.dag_runner import DAGS
-
-    write_config(CONFIGS[case], tmp_path, monkeypatch)
-    assert_crosses_the_wire(DagBag(dag_folder=str(DAGS), bundle_path=DAGS))
+def test_every_shape_crosses_the_dag_processors_wire(bags, case):
+    assert_crosses_the_wire(bags[case])
 
 
 # --- end to end: shaped DAGs against the sandbox -------------------------------------------
