@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from sandbox import workload
 from sandbox.aws.server import AwsSandbox
 from sandbox.faults import FaultBook
 from sandbox.k8s.server import KubernetesSandbox
@@ -68,6 +69,7 @@ class Sandbox:
         return self
 
     def stop(self) -> None:
+        workload.stop_all(self)
         self.k8s.stop()
         self.aws.stop()
 
@@ -75,7 +77,9 @@ class Sandbox:
         """Back to empty: no resources, no faults, an empty mutation log, default durations.
 
         The request log is kept: it is the whole session's record (``tests/include``).
+        Running workloads (``sandbox/workload.py``) are stopped first.
         """
+        workload.stop_all(self)  # before its database, cluster and pods go
         self.faults.clear()
         self.k8s.reset()
         self.aws.reset()
