@@ -563,6 +563,142 @@ class RpoConfig(_Model):
         return value
 
 
+# --- verification of a restored system (application checks) ------------------
+
+# The image of the check Job: built from include/images/ue-backup-checks/Dockerfile
+# (Debian 12 with its psql and redis-cli, the versions the tests run the script with).
+DEFAULT_CHECK_IMAGE = "ue-backup-checks:1.0"
+# A check's name is printed in its result line and may later name Kubernetes objects.
+CHECK_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$")
+# The names the two reference checks report under; no SQL check may take them.
+EFS_REFERENCES_CHECK = "efs_references"
+REDIS_REFERENCES_CHECK = "redis_references"
+
+
+class ComparisonOp(StrEnum):
+    EQ = "=="
+    NE = "!="
+    LT = "<"
+    LE = "<="
+    GT = ">"
+    GE = ">="
+
+
+class SqlExpectation(StrEnum):
+    ROWS = "rows"  # at least one row
+    NO_ROWS = "no_rows"
+
+
+def _query(value: str | None) -> str | None:
+    """A field validator: a query is sent to psql as one argument, so it is text, not empty."""
+    if value is not None and not value:
+        raise ValueError("must not be empty")
+    if value is not None and "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    return value
+
+
+class Comparison(_Model):
+    """What the single value a query returns must be: ``{op: ">=", value: 1}`` (numbers)."""
+
+    op: ComparisonOp
+    value: Annotated[float, Field(strict=True, allow_inf_nan=False)]
+
+    @field_validator("op", mode="before")
+    @classmethod
+    def _known_op(cls, value: Any) -> Any:
+        if value not in {op.value for op in ComparisonOp}:
+            known = ", ".join(repr(op.value) for op in ComparisonOp)
+            raise ValueError(f"{value!r} is not a known comparison; use one of {known}")
+        return value
+
+
+class SqlCheck(_Model):
+    """One SQL check: ``query`` must return rows, no rows, or one value that compares."""
+
+    name: str
+    query: str
+    expect: SqlExpectation | Comparison
+
+    _name = field_validator("name")(_matches(CHECK_NAME_RE, "check name"))
+    _query = field_validator("query")(_query)
+
+    @field_validator("expect", mode="before")
+    @classmethod
+    def _expectation(cls, value: Any) -> Any:
+        """A word or a comparison, each refused in its own words (not as a union's two errors)."""
+        if isinstance(value, str):
+            if value not in {e.value for e in SqlExpectation}:
+                raise ValueError(
+                    f"{value!r} is not an expectation: give 'rows', 'no_rows' "
+                    "or a comparison (op and value)"
+                )
+            return SqlExpectation(value)
+        if not isinstance(value, dict):
+            raise ValueError("give 'rows', 'no_rows' or a comparison (op and value)")
+        try:
+            return Comparison.model_validate(value)
+        except ValidationError as error:
+            first = error.errors()[0]
+            raise PydanticCustomError(
+                "expect",
+                _message(first),
+                {"field": ".".join(str(part) for part in first["loc"])},
+            ) from None
+
+
+class ReferenceChecks(_Model):
+    """Queries listing what the restored database references, to be found on EFS and in Redis.
+
+    ``efs_paths_query`` returns paths relative to the EFS root, one per row;
+    ``redis_keys_query`` returns Redis keys, one per row. ``sample``: how many
+    missing items (or unexpected rows of a ``no_rows`` SQL check) a failing
+    check names.
+    """
+
+    efs_paths_query: str | None = None
+    redis_keys_query: str | None = None
+    sample: Annotated[int, Field(ge=1, le=1000)] = 10
+
+    _queries = field_validator("efs_paths_query", "redis_keys_query")(_query)
+
+
+class VerificationConfig(_Model):
+    """Application-level checks run against a restored system (optional; default: none).
+
+    They run in a Kubernetes Job in ``image``, which must contain POSIX ``sh``,
+    ``psql`` and ``redis-cli`` (ue_backup.app_checks renders its script).
+    """
+
+    image: str = DEFAULT_CHECK_IMAGE
+    sql_checks: list[SqlCheck] = []
+    reference_checks: ReferenceChecks = ReferenceChecks()
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str) -> str:
+        if not value or any(c.isspace() for c in value):
+            raise ValueError(f"{value!r} is not an image reference")
+        return value
+
+    @field_validator("sql_checks")
+    @classmethod
+    def _unique_names(cls, value: list[SqlCheck]) -> list[SqlCheck]:
+        names = [check.name for check in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"names {twice} more than once; each check needs its own name")
+        reserved = sorted({EFS_REFERENCES_CHECK, REDIS_REFERENCES_CHECK} & set(names))
+        if reserved:
+            raise ValueError(f"{reserved} are the reference checks' own names; choose another")
+        return value
+
+    @property
+    def has_checks(self) -> bool:
+        refs = self.reference_checks
+        return bool(self.sql_checks or refs.efs_paths_query or refs.redis_keys_query)
+
+
 # --- the installation --------------------------------------------------------
 
 
@@ -585,6 +721,7 @@ class InstallationConfig(_Model):
     cross_region: CrossRegionConfig | None = None
     alerts: AlertsConfig | None = None
     rpo: RpoConfig = RpoConfig()
+    verification: VerificationConfig = VerificationConfig()
     aws_retries: AwsRetriesConfig = AwsRetriesConfig()
     aws_conn_id: str = "aws_default"
     kubernetes_conn_id: str = "kubernetes_default"
@@ -660,6 +797,7 @@ def _cross_section_problems(cfg: InstallationConfig):
             "is in the home region; it must be in cross_region.region",
         )
     yield from _memorydb_copy_problems(cfg)
+    yield from _verification_problems(cfg)
 
 
 def _memorydb_copy_problems(cfg: InstallationConfig):
@@ -694,6 +832,22 @@ def _memorydb_copy_problems(cfg: InstallationConfig):
         yield (
             "cross_region.memorydb_bucket",
             "is the export bucket itself; it must be a bucket in cross_region.region",
+        )
+
+
+def _verification_problems(cfg: InstallationConfig):
+    """Checks the installation cannot run: psql needs RDS, a key check needs MemoryDB."""
+    verification = cfg.verification
+    if verification.has_checks and not cfg.uses_rds:
+        yield (
+            "verification",
+            "checks query the database with psql: they need database.engine 'rds' "
+            "(Derby cannot be queried from the check Job)",
+        )
+    if verification.reference_checks.redis_keys_query and not cfg.memorydb:
+        yield (
+            "verification.reference_checks.redis_keys_query",
+            "needs a memorydb section: the keys are looked up in the restored cluster",
         )
 
 

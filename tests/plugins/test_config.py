@@ -10,10 +10,13 @@ import pytest
 
 from ue_backup.config import (
     CONFIG_FILE_ENV,
+    DEFAULT_CHECK_IMAGE,
     ColdWindowMode,
+    ComparisonOp,
     ConfigError,
     DatabaseEngine,
     EfsBackupMethod,
+    SqlExpectation,
     load_config,
     load_config_file,
     load_config_for_parsing,
@@ -504,3 +507,148 @@ def test_bad_aws_retries_are_refused_by_field(value, words):
     field = f"aws_retries.{next(iter(value))}"
     assert field in problems, problems
     assert words in problems[field]
+
+
+# --- verification (application checks on a restored system) ---------------------
+
+CHECK = {"name": "sessions", "query": "SELECT 1 FROM sessions", "expect": "rows"}
+
+
+def test_verification_is_optional_and_runs_nothing_by_default():
+    verification = parse_config(VALID).verification
+    assert not verification.has_checks
+    assert verification.image == DEFAULT_CHECK_IMAGE
+    assert verification.reference_checks.sample == 10
+
+
+def test_verification_takes_every_expectation_and_both_reference_queries():
+    checks = [
+        CHECK,
+        {"name": "no-orphans", "query": "SELECT id\nFROM t WHERE n = 'it''s'", "expect": "no_rows"},
+        {"name": "count", "query": "SELECT count(*) FROM t", "expect": {"op": ">=", "value": 1}},
+    ]
+    data = with_change(
+        "verification",
+        {
+            "image": "registry.example.com/ue-backup-checks:1.0",
+            "sql_checks": checks,
+            "reference_checks": {
+                "efs_paths_query": "SELECT path FROM files",
+                "redis_keys_query": "SELECT key FROM keys",
+                "sample": 3,
+            },
+        },
+    )
+    verification = parse_config(data).verification
+    assert verification.has_checks
+    assert [c.expect for c in verification.sql_checks[:2]] == [
+        SqlExpectation.ROWS,
+        SqlExpectation.NO_ROWS,
+    ]
+    comparison = verification.sql_checks[2].expect
+    assert (comparison.op, comparison.value) == (ComparisonOp.GE, 1)
+    assert verification.sql_checks[1].query == "SELECT id\nFROM t WHERE n = 'it''s'"
+
+
+BAD_VERIFICATION = [
+    # (what, verification section, field named, words in message)
+    (
+        "unknown op",
+        {"sql_checks": [{**CHECK, "expect": {"op": "=~", "value": 1}}]},
+        "verification.sql_checks.0.expect.op",
+        "'=~' is not a known comparison; use one of '==', '!=', '<', '<=', '>', '>='",
+    ),
+    (
+        "unknown expectation",
+        {"sql_checks": [{**CHECK, "expect": "some_rows"}]},
+        "verification.sql_checks.0.expect",
+        "'some_rows' is not an expectation",
+    ),
+    (
+        "comparison without value",
+        {"sql_checks": [{**CHECK, "expect": {"op": ">"}}]},
+        "verification.sql_checks.0.expect.value",
+        "required",
+    ),
+    (
+        "comparison with a word",
+        {"sql_checks": [{**CHECK, "expect": {"op": ">", "value": "1"}}]},
+        "verification.sql_checks.0.expect.value",
+        "valid number",
+    ),
+    (
+        "comparison with a stray key",
+        {"sql_checks": [{**CHECK, "expect": {"op": ">", "value": 1, "of": "x"}}]},
+        "verification.sql_checks.0.expect.of",
+        "not a known option",
+    ),
+    (
+        "empty query",
+        {"sql_checks": [{**CHECK, "query": "   "}]},
+        "verification.sql_checks.0.query",
+        "must not be empty",
+    ),
+    (
+        "bad name",
+        {"sql_checks": [{**CHECK, "name": "Sessions Check"}]},
+        "verification.sql_checks.0.name",
+        "not a valid check name",
+    ),
+    (
+        "same name twice",
+        {"sql_checks": [CHECK, {**CHECK, "expect": "no_rows"}]},
+        "verification.sql_checks",
+        "['sessions'] more than once",
+    ),
+    (
+        "reference check's name",
+        {"sql_checks": [{**CHECK, "name": "efs_references"}]},
+        "verification.sql_checks",
+        "reference checks' own names",
+    ),
+    (
+        "empty reference query",
+        {"reference_checks": {"efs_paths_query": ""}},
+        "verification.reference_checks.efs_paths_query",
+        "must not be empty",
+    ),
+    (
+        "no sample",
+        {"reference_checks": {"sample": 0}},
+        "verification.reference_checks.sample",
+        "greater than or equal to 1",
+    ),
+    (
+        "image with a space",
+        {"image": "ue checks"},
+        "verification.image",
+        "not an image reference",
+    ),
+    (
+        "unknown option",
+        {"sql_check": [CHECK]},
+        "verification.sql_check",
+        "not a known option",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("section", "field", "words"),
+    [case[1:] for case in BAD_VERIFICATION],
+    ids=[case[0] for case in BAD_VERIFICATION],
+)
+def test_a_bad_verification_value_is_refused_naming_its_field(section, field, words):
+    problems = problems_of(with_change("verification", section))
+    assert field in problems, problems
+    assert words in problems[field]
+
+
+def test_checks_need_an_rds_database_and_key_checks_need_memorydb():
+    refs = {"efs_paths_query": "SELECT p FROM f", "redis_keys_query": "SELECT k FROM r"}
+    data = with_change("verification", {"reference_checks": refs})
+    data["database"] = {"engine": "derby"}
+    del data["memorydb"]
+    problems = problems_of(data)
+    assert "need database.engine 'rds'" in problems["verification"]
+    assert "needs a memorydb section" in problems["verification.reference_checks.redis_keys_query"]
