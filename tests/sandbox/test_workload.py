@@ -243,6 +243,9 @@ def test_a_database_snapshot_taken_after_the_copies_restores_with_dangling_refer
     assert found["missing_keys"], found
     assert all(key.startswith("ue:aggregation:") for key in found["missing_keys"])
     assert set(found["by_table"]) <= set(TABLES)
+    endpoint = rds_available(world, instance)["Endpoint"]
+    by_endpoint = f"{endpoint['Address']}:{endpoint['Port']}"
+    assert dangling(world, by_endpoint, fs_copy, cluster) == found  # the same database
     # the same database against the live disk and cache: nothing missing there
     live = dangling(world, instance, installation.file_system_id, installation.memorydb_cluster)
     assert live["dangling"] == 0, live
