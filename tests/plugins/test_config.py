@@ -652,3 +652,14 @@ def test_checks_need_an_rds_database_and_key_checks_need_memorydb():
     problems = problems_of(data)
     assert "need database.engine 'rds'" in problems["verification"]
     assert "needs a memorydb section" in problems["verification.reference_checks.redis_keys_query"]
+
+
+def test_the_examples_verification_section_loads():
+    verification = load_config_file(EXAMPLE).verification
+    assert [c.name for c in verification.sql_checks] == [
+        "sessions-present",
+        "no-stuck-batches",
+        "enough-sessions",
+    ]
+    assert verification.reference_checks.efs_paths_query
+    assert verification.reference_checks.redis_keys_query
