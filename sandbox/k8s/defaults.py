@@ -72,7 +72,20 @@ def _pv(obj: dict[str, Any]) -> None:
     obj["status"] = {"phase": "Available"}
 
 
+def _secret(obj: dict[str, Any]) -> None:
+    """``type`` Opaque by default; ``stringData`` (write-only) folded into ``data`` as base64."""
+    import base64
+
+    obj.setdefault("type", "Opaque")
+    plain = obj.pop("stringData", None) or {}
+    data = obj.setdefault("data", {}) or {}
+    for key, value in plain.items():
+        data[key] = base64.b64encode(str(value).encode()).decode()
+    obj["data"] = data
+
+
 _DEFAULTS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "secrets": _secret,
     "pods": _pod,
     "jobs": _job,
     "deployments": _deployment,

@@ -98,6 +98,10 @@ PVS = ResourceType(
 CONFIGMAPS = ResourceType(
     "", "v1", "configmaps", "ConfigMap", status_subresource=False, short_names=("cm",)
 )
+# Secrets: a Job's credentials come from one through env valueFrom.secretKeyRef, which
+# the kubelet resolves (sandbox/k8s/controllers/kubelet.py); stringData is folded into
+# data on create (sandbox/k8s/defaults.py).
+SECRETS = ResourceType("", "v1", "secrets", "Secret", status_subresource=False)
 EVENTS = ResourceType(
     "",
     "v1",
@@ -121,6 +125,7 @@ ALL = (
     PVCS,
     PVS,
     CONFIGMAPS,
+    SECRETS,
     EVENTS,
     DEPLOYMENTS,
     JOBS,

@@ -24,6 +24,7 @@ from typing import Any
 
 from sandbox.k8s.controllers.loop import ControllerContext
 from sandbox.k8s.controllers.objects import condition, merge_conditions
+from sandbox.k8s.env import EnvError, resolve_env
 from sandbox.k8s.mounts import MountError, pod_mounts
 from sandbox.k8s.resources import PODS
 from sandbox.k8s.runner import DEFAULT_TIMEOUT, PodProcess
@@ -130,7 +131,14 @@ class Kubelet:
         if _runs_to_completion(pod) and not self.ctx.faults.take(
             "k8s", "job", _label(pod), kind="never"
         ):
-            container = pod["spec"]["containers"][0]
+            try:
+                namespace = pod["metadata"]["namespace"]
+                container = resolve_env(self.ctx.store, namespace, pod["spec"]["containers"][0])
+            except EnvError as error:
+                reason = "CreateContainerConfigError"
+                waiting = {"waiting": {"reason": reason, "message": str(error)}}
+                self._set_status(pod, containerStatuses=self._container_status(pod, waiting, False))
+                return
             timeout = pod["spec"].get("activeDeadlineSeconds", DEFAULT_TIMEOUT)
             try:
                 self._processes[uid] = PodProcess(container, mounts, scratch, timeout)
