@@ -27,7 +27,7 @@ from sandbox.airflow_harness.dag_runner import (
     run_dag,
     write_config,
 )
-from sandbox.installation import seed_installation
+from sandbox.installation import NAMESPACE, seed_installation
 from tests.dags.integrity import assert_crosses_the_wire
 from tests.plugins.test_config import CROSS_REGION, VALID
 from tests.plugins.test_dag_shape import DATASYNC, DERBY_ALONE, EXTERNAL
@@ -222,7 +222,19 @@ def test_a_derby_installation_backs_up_restores_and_drills_with_only_its_tasks(
     assert drill.state == "success", drill.tasks
     assert not set(drill.tasks) & DERBY_ALONE_LEFT_OUT["ue_restore_drill"]
     assert drill.xcom("report")["outcome"] == "passed"
-    assert inst.file_system_id
+
+    # In place, the commit has no database to switch over: placing the tree completes it,
+    # and the workflows are resumed (a missing switch-over task is not a half-done commit).
+    conf = {"mode": "restore", "target": "in_place", "confirm": inst.name}
+    in_place = run_dag("ue_restore", conf, dags=dags)
+    assert in_place.state == "success", in_place.tasks
+    assert in_place.tasks["place_efs"] == "success"
+    assert "switch_over_database" not in in_place.tasks
+    enabled = {
+        e["metadata"]["name"]: e["spec"].get("enabled", True)
+        for e in sandbox.k8s.list("ecdeployments", NAMESPACE)
+    }
+    assert enabled == dict.fromkeys(inst.ecds, True)
 
 
 @pytest.mark.e2e

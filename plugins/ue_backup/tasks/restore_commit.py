@@ -68,12 +68,23 @@ def _plan_of(planned: Mapping[str, Any] | None) -> RestorePlanResult | None:
     return RestorePlanResult.model_validate(planned) if planned else None
 
 
+def built_commit_tasks(states: Mapping[str, Any]) -> list[str]:
+    """The commit steps this run has: every task of the run has a state entry (None before
+    it ran); a step its DAG never built (no database switch-over for Derby, ``DagShape``)
+    has none, and has nothing to finish."""
+    return [task for task in COMMIT_TASKS if task in states]
+
+
 def stage(states: Mapping[str, Any]) -> str:
-    """``untouched``, ``committed`` or ``half``, from the run's task states."""
+    """``untouched``, ``committed`` or ``half``, from the run's task states.
+
+    A commit step that never ran (``None``) or was ``removed`` from the run
+    counts as not done: the live system may be half changed.
+    """
     states = {task: state_value(state) for task, state in states.items()}
     if states.get(COMMIT_POINT) != "success":
         return "untouched"
-    if all(states.get(task) in DONE for task in COMMIT_TASKS):
+    if all(states[task] in DONE for task in built_commit_tasks(states)):
         return "committed"
     return "half"
 
@@ -363,9 +374,9 @@ def half_done_report(
     """What is live after a commit that began and did not finish, and how to roll back."""
     states = {task: state_value(state) for task, state in states.items()}
     rid = run.restore_id
+    steps = ", ".join(f"{task}: {states[task]}" for task in built_commit_tasks(states))
     lines = [
-        f"The in-place restore {rid} failed during its commit (switch_over_database: "
-        f"{states.get('switch_over_database')}, place_efs: {states.get('place_efs')}). "
+        f"The in-place restore {rid} failed during its commit ({steps}). "
         "The workflows were NOT resumed: the live system may mix restored and live data.",
     ]
     if plan and plan.switch_over_database:

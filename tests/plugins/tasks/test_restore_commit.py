@@ -24,13 +24,19 @@ S, F, UF, SK = "success", "failed", "upstream_failed", "skipped"
         ({"commit_point": S, "switch_over_database": SK, "place_efs": S}, "committed"),
         ({"commit_point": S, "switch_over_database": F, "place_efs": UF}, "half"),
         ({"commit_point": S, "switch_over_database": S, "place_efs": F}, "half"),
-        ({"commit_point": S}, "half"),  # a commit step that never ran (the run was stopped)
+        # commit steps that never ran (the run was stopped): every task has an entry
+        ({"commit_point": S, "switch_over_database": None, "place_efs": None}, "half"),
+        ({"commit_point": S, "switch_over_database": S, "place_efs": "removed"}, "half"),
+        # Derby, shaped by the configuration file: no switch-over task was ever built
+        ({"commit_point": S, "place_efs": S}, "committed"),
+        ({"commit_point": S, "place_efs": F}, "half"),
     ],
 )
 def test_stage(states, expected):
     assert stage(states) == expected
     # Airflow may hand back its (str, Enum) states, whose str() is not the value
-    assert stage({k: TaskInstanceState(v) for k, v in states.items()}) == expected
+    enums = {k: TaskInstanceState(v) if v else v for k, v in states.items()}
+    assert stage(enums) == expected
 
 
 # --- the clean-up never removes a tree the EFS restore job is still writing -----------------
