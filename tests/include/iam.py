@@ -133,6 +133,12 @@ IDENTIFIERS: dict[str, dict[str, Callable[[Where, str], str]]] = {
         "TargetSnapshotName": _slash("memorydb", "snapshot"),
     },
     "efs": {"FileSystemId": _slash("elasticfilesystem", "file-system")},
+    # a secret's ARN or name (GetSecretValue: the checks read an RDS-managed one by its ARN)
+    "secretsmanager": {
+        "SecretId": lambda w, name: (
+            name if name.startswith("arn:") else w.arn("secretsmanager", f"secret:{name}")
+        )
+    },
     "backup": {
         "BackupVaultName": lambda w, name: w.arn("backup", f"backup-vault:{name}"),
         "SourceBackupVaultName": lambda w, name: w.arn("backup", f"backup-vault:{name}"),

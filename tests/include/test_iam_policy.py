@@ -214,6 +214,24 @@ def test_resources_outside_the_installation_are_denied():
     assert denied([other_bucket]) == denied([outside_prefix]) == {"s3:PutObject"}
 
 
+def test_the_checks_read_rds_managed_secrets_and_no_other():
+    """The application checks read a restored instance's master login; nothing else."""
+    rds_secret = arn("secretsmanager", "secret:rds!db-0b7e1f1e-2a3b-4c5d-8e9f-0123456789ab-AbCdEf")
+    assert not denied([request("secretsmanager", "GetSecretValue", SecretId=rds_secret)])
+    copy_secret = rds_secret.replace(REGION, COPY_REGION)
+    read_copy = in_region(
+        COPY_REGION, request("secretsmanager", "GetSecretValue", SecretId=copy_secret)
+    )
+    assert not denied([read_copy], config=FULL)
+    assert denied([read_copy]) == {"secretsmanager:GetSecretValue"}  # no copy region configured
+    for other in (
+        arn("secretsmanager", "secret:airflow/connections/aws_default-AbCdEf"),
+        "prod/db",
+    ):
+        read = request("secretsmanager", "GetSecretValue", SecretId=other)
+        assert denied([read]) == {"secretsmanager:GetSecretValue"}
+
+
 def test_a_snapshot_without_the_installation_tag_is_denied():
     create = {"DBSnapshotIdentifier": SNAPSHOT, "DBInstanceIdentifier": "ue-test-db"}
     assert not denied([request("rds", "CreateDBSnapshot", Tags=SET_TAGS, **create)])

@@ -126,8 +126,8 @@ def test_each_verb_removed_from_the_rbac_is_reported(e2e_recording):
 
 
 def test_a_verb_the_rbac_lacks_is_denied():
-    delete = request("delete", "batch", "jobs", "uepe", "r1-place")
-    assert check([delete]).denied == ["delete jobs/r1-place (batch) in uepe [synthetic]"]
+    patch = request("patch", "batch", "jobs", "uepe", "r1-place")
+    assert check([patch]).denied == ["patch jobs/r1-place (batch) in uepe [synthetic]"]
 
 
 def test_a_grant_nothing_uses_is_reported_as_unused():
@@ -151,7 +151,10 @@ def test_grants_hold_in_their_own_namespace_only():
     assert not check([request("create", "batch", "jobs", "uepe-drill")]).denied
     assert not check([request("deletecollection", "apps", "deployments", "uepe-drill")]).denied
     assert check([request("deletecollection", "apps", "deployments", "uepe")]).denied
-    assert check([request("delete", "batch", "jobs", "uepe", "r1-place")]).denied
+    assert check([request("patch", "batch", "jobs", "uepe", "r1-place")]).denied
+    # the checks' Secret is made and deleted, never read back
+    assert not check([request("delete", "", "secrets", "uepe", "r1-checks")]).denied
+    assert check([request("get", "", "secrets", "uepe", "r1-checks")]).denied
     assert check([request("list", "", "secrets", "uepe-drill")]).denied
 
 

@@ -117,3 +117,100 @@ class KubeJobHook(KubernetesHook):
             )
             logs.append(response.data.decode(errors="replace"))
         return "\n".join(logs)
+
+    # --- the application checks' Job and its Secret (operators.app_checks) ---------------
+
+    def create_job_with_secret_env(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        image: str,
+        script: str,
+        claim: str | None,
+        env: dict[str, str],
+        secret_keys: list[str],
+        ttl_seconds: int,
+        deadline_seconds: int,
+    ) -> str:
+        """Create the Job (never adopting one: a leftover may hold stale results); its uid.
+
+        ``env`` becomes plain values; each of ``secret_keys`` an entry read from
+        the Secret named like the Job (``valueFrom.secretKeyRef``), which the
+        caller creates next, owned by the Job: the pod waits for it
+        (``CreateContainerConfigError``) and the Secret goes when the Job goes,
+        whether the task deletes it or ``ttlSecondsAfterFinished`` does.
+        """
+        entries: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in env.items()]
+        entries += [
+            {"name": key, "valueFrom": {"secretKeyRef": {"name": name, "key": key}}}
+            for key in secret_keys
+        ]
+        container: dict[str, Any] = {
+            "name": "checks",
+            "image": image,
+            "command": ["sh", "-c", script],
+            "env": entries,
+        }
+        pod: dict[str, Any] = {"restartPolicy": "Never", "containers": [container]}
+        if claim:
+            container["volumeMounts"] = [{"name": "efs", "mountPath": MOUNT_PATH}]
+            pod["volumes"] = [{"name": "efs", "persistentVolumeClaim": {"claimName": claim}}]
+        body = {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "ue-backup"}},
+            "spec": {
+                "backoffLimit": 0,
+                "ttlSecondsAfterFinished": ttl_seconds,
+                "activeDeadlineSeconds": deadline_seconds,
+                "template": {"spec": pod},
+            },
+        }
+        job = self.batch_v1_client.create_namespaced_job(namespace, body)
+        return job.metadata.uid
+
+    def create_owned_secret(
+        self, namespace: str, name: str, data: dict[str, str], *, job_uid: str
+    ) -> None:
+        """A Secret holding ``data``, owned by the Job ``name`` (uid ``job_uid``).
+
+        An error names the status only: an API error's body could quote the request.
+        """
+        body = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {
+                "name": name,
+                "labels": {"app.kubernetes.io/part-of": "ue-backup"},
+                "ownerReferences": [
+                    {"apiVersion": "batch/v1", "kind": "Job", "name": name, "uid": job_uid}
+                ],
+            },
+            "type": "Opaque",
+            "stringData": data,
+        }
+        try:
+            self.core_v1_client.create_namespaced_secret(namespace, body)
+        except ApiException as error:
+            raise RuntimeError(
+                f"creating Secret {namespace}/{name} failed: {error.status} {error.reason}"
+            ) from None
+
+    def delete_job(self, namespace: str, name: str) -> None:
+        """Delete the Job and, in the background, its pods; gone already is fine."""
+        try:
+            self.batch_v1_client.delete_namespaced_job(
+                name, namespace, propagation_policy="Background"
+            )
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
+    def delete_secret(self, namespace: str, name: str) -> None:
+        """Delete the Secret; gone already (its Job's deletion took it) is fine."""
+        try:
+            self.core_v1_client.delete_namespaced_secret(name, namespace)
+        except ApiException as error:
+            if error.status != 404:
+                raise

@@ -1,0 +1,282 @@
+"""Run the configured application checks against a restored system, in a Kubernetes Job.
+
+Airflow's workers usually have no route to a restored database; the
+installation's cluster has. So the checks (``ue_backup.app_checks`` renders
+their script) run in a Job there, with the restored EFS file system mounted,
+pointed at the restored RDS instance and MemoryDB cluster. Where they are is
+read at run time (RDS and MemoryDB describe calls); the database password
+comes from the instance's managed master secret (``MasterUserSecret``),
+read with Secrets Manager, and reaches the pod only through a Kubernetes
+Secret created for this run and owned by its Job: never the Job's spec, a
+log or XCom. The Job and its Secret are deleted when the task ends, passed
+or failed (a retry makes them again); ``ttlSecondsAfterFinished`` deletes
+them if the task itself dies first.
+
+The result is the Job's log parsed into one result per check, returned (and
+pushed as the return value when the checks fail, for the report to read); a
+failing check fails the task with its name and a sample of what is missing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk.bases.xcom import BaseXCom
+from airflow.sdk.exceptions import TaskDeferred
+
+from ue_backup.app_checks import (
+    DB_PASSWORD_ENV,
+    CheckResult,
+    ChecksLogError,
+    parse_log,
+    render_script,
+)
+from ue_backup.config import VerificationConfig
+from ue_backup.errors import PermanentFailure
+from ue_backup.operators.kube_job import KubeEfsJobOperator
+from ue_backup.triggers.base import run_inline
+from ue_backup.triggers.kube_job import KubeJobCompleteTrigger
+from ue_backup.triggers.waits import done_inline, poll_interval
+
+# A finished Job (and the Secret it owns) is deleted by Kubernetes this long after it
+# ended, should the task die before it deletes them itself.
+JOB_TTL_SECONDS = 600
+# The Job is stopped after this long, whatever its checks are doing.
+JOB_DEADLINE_SECONDS = 1800
+# psql waits this long for the server before the check reports an error.
+CONNECT_TIMEOUT_SECONDS = 10
+
+
+class AppChecksOperator(KubeEfsJobOperator):
+    """Run ``verification``'s checks in the Job ``job_name`` against a restored system.
+
+    ``db_instance_identifier``: the restored RDS instance (its endpoint and
+    managed master secret are read when the task runs; ``database`` names the
+    database, by default the instance's ``DBName``); ``memorydb_cluster_name``:
+    the restored cluster, when a Redis reference check is configured
+    (``redis_tls`` overrides the cluster's ``TLSEnabled``); ``claim`` or
+    ``file_system_id``: the restored EFS, when an EFS reference check is.
+    ``image`` defaults to the verification's image. ``verification`` is a
+    ``VerificationConfig`` or its mapping, and is not templated (a query may
+    hold braces).
+    """
+
+    template_fields = (
+        *KubeEfsJobOperator.template_fields,
+        "db_instance_identifier",
+        "database",
+        "memorydb_cluster_name",
+        "aws_conn_id",
+        "region_name",
+    )
+
+    def __init__(
+        self,
+        *,
+        verification: VerificationConfig | dict[str, Any],
+        db_instance_identifier: str,
+        database: str | None = None,
+        memorydb_cluster_name: str | None = None,
+        redis_tls: bool | None = None,
+        image: str | None = None,
+        aws_conn_id: str | None = "aws_default",
+        region_name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.verification = VerificationConfig.model_validate(verification)
+        kwargs.pop("end_from_trigger", None)  # the task must resume: it cleans up, it returns
+        super().__init__(
+            script="", image=image or self.verification.image, end_from_trigger=False, **kwargs
+        )
+        self.db_instance_identifier = db_instance_identifier
+        self.database = database
+        self.memorydb_cluster_name = memorydb_cluster_name
+        self.redis_tls = redis_tls
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+
+    # --- start ---------------------------------------------------------------------------
+
+    def execute(self, context: Any) -> Any:
+        from ue_backup.hooks.kube_job import MOUNT_PATH, KubeJobHook
+
+        if not self.verification.has_checks:
+            raise PermanentFailure("the verification section configures no check")
+        env, secret = self._target()
+        hook = KubeJobHook(conn_id=self.kubernetes_conn_id)
+        claim = self.claim
+        if not claim and self.file_system_id:
+            claim = hook.ensure_efs_claim(
+                self.namespace, self.claim_name or f"{self.job_name}-efs", self.file_system_id
+            )
+        script = render_script(self.verification, efs_mount=MOUNT_PATH if claim else None)
+        self._clean(hook)  # what an earlier try left: its results are not this try's
+        try:
+            uid = hook.create_job_with_secret_env(
+                self.namespace,
+                self.job_name,
+                image=self.image,
+                script=script,
+                claim=claim,
+                env=env,
+                secret_keys=sorted(secret),
+                ttl_seconds=JOB_TTL_SECONDS,
+                deadline_seconds=JOB_DEADLINE_SECONDS,
+            )
+            hook.create_owned_secret(self.namespace, self.job_name, secret, job_uid=uid)
+        except BaseException:
+            self._clean(hook)
+            raise
+        self.log.info(
+            "Check Job %s/%s started against %s (%s)",
+            self.namespace,
+            self.job_name,
+            self.db_instance_identifier,
+            ", ".join(f"{k}={v}" for k, v in env.items()),
+        )
+        trigger = KubeJobCompleteTrigger(
+            namespace=self.namespace,
+            name=self.job_name,
+            poll_interval=poll_interval(self.poke_interval),
+            kubernetes_conn_id=self.kubernetes_conn_id,
+        )
+        try:
+            if self.deferrable:
+                event = (
+                    done_inline(trigger.check, self.inline_wait_seconds)
+                    if self.inline_wait_seconds
+                    else None
+                )
+                if event is None:
+                    self.defer(trigger=trigger, method_name="execute_complete")
+                payload = event.payload
+            else:
+                payload = run_inline(trigger)
+        except TaskDeferred:
+            raise
+        except BaseException:
+            self._clean(hook)
+            raise
+        return self.execute_complete(context, payload)
+
+    def _target(self) -> tuple[dict[str, str], dict[str, str]]:
+        """The Job's plain environment, and its secret one (only ever in the Secret)."""
+        from airflow.providers.amazon.aws.hooks.secrets_manager import SecretsManagerHook
+        from airflow.sdk.log import mask_secret
+
+        from ue_backup.hooks.memorydb import MemoryDbHook
+        from ue_backup.hooks.rds import RdsHook
+
+        aws = {"aws_conn_id": self.aws_conn_id, "region_name": self.region_name}
+        instance = RdsHook(**aws).describe_instance(self.db_instance_identifier)
+        endpoint = instance.get("Endpoint") or {}
+        if not endpoint.get("Address"):
+            raise RuntimeError(f"{self.db_instance_identifier} has no endpoint yet")
+        arn = (instance.get("MasterUserSecret") or {}).get("SecretArn")
+        if not arn:
+            raise PermanentFailure(
+                f"{self.db_instance_identifier} has no managed master password"
+                " (MasterUserSecret): the checks read their login from it"
+            )
+        # the secret lives in the instance's region (a copy region's restore: that one)
+        login = SecretsManagerHook(
+            aws_conn_id=self.aws_conn_id, region_name=arn.split(":")[3]
+        ).get_secret_as_dict(arn)
+        password = login.get("password")
+        if not password or not login.get("username"):
+            raise PermanentFailure(f"the secret of {self.db_instance_identifier} has no login")
+        mask_secret(password)
+        env = {
+            "PGHOST": endpoint["Address"],
+            "PGPORT": str(endpoint.get("Port") or 5432),
+            "PGDATABASE": self.database or instance.get("DBName") or "postgres",
+            "PGUSER": login["username"],
+            "PGCONNECT_TIMEOUT": str(CONNECT_TIMEOUT_SECONDS),
+        }
+        if self.verification.reference_checks.redis_keys_query:
+            if not self.memorydb_cluster_name:
+                raise PermanentFailure("a Redis reference check needs memorydb_cluster_name")
+            cluster = MemoryDbHook(**aws).describe_cluster(self.memorydb_cluster_name)
+            where = cluster.get("ClusterEndpoint") or {}
+            if not where.get("Address"):
+                raise RuntimeError(f"{self.memorydb_cluster_name} has no endpoint yet")
+            tls = cluster.get("TLSEnabled", True) if self.redis_tls is None else self.redis_tls
+            env.update(
+                UE_CHECK_REDIS_HOST=where["Address"],
+                UE_CHECK_REDIS_PORT=str(where.get("Port") or 6379),
+                UE_CHECK_REDIS_TLS="1" if tls else "0",
+            )
+        return env, {DB_PASSWORD_ENV: password}
+
+    # --- end -----------------------------------------------------------------------------
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict:
+        from ue_backup.hooks.kube_job import KubeJobHook
+
+        hook = KubeJobHook(conn_id=self.kubernetes_conn_id)
+        try:
+            event = event or {}
+            if event.get("status") != "success" and event.get("kind") == "error":
+                # the wait's own check failed (access denied, say): this try only
+                raise RuntimeError(event.get("message") or f"wait failed: {event!r}")
+            log = hook.job_log(self.namespace, self.job_name)
+            return self._judge(context, log, event)
+        finally:
+            self._clean(hook)
+
+    def _judge(self, context: Any, log: str, event: dict[str, Any]) -> dict:
+        try:
+            results = parse_log(log, self.verification)
+        except ChecksLogError as error:
+            why = "" if event.get("status") == "success" else f"{event.get('message')}\n"
+            raise PermanentFailure(f"the check Job {self.job_name}: {why}{error}") from None
+        summary = summarize(self.job_name, results)
+        self.log.info("Application checks:\n%s", table(results))
+        failed = [r for r in results if not r.ok]
+        if failed:
+            context["ti"].xcom_push(key=BaseXCom.XCOM_RETURN_KEY, value=summary)
+            raise PermanentFailure(
+                f"{len(failed)} of {len(results)} application check(s) failed: "
+                + "; ".join(describe_failure(r) for r in failed)
+            )
+        return summary
+
+    def _clean(self, hook: Any) -> None:
+        hook.delete_job(self.namespace, self.job_name)
+        hook.delete_secret(self.namespace, self.job_name)
+
+
+def summarize(job: str, results: list[CheckResult]) -> dict[str, Any]:
+    """What the task reports: every result, how many passed and failed, the seconds spent."""
+    passed = sum(1 for r in results if r.ok)
+    return {
+        "job": job,
+        "results": [r.model_dump(mode="json") for r in results],
+        "passed": passed,
+        "failed": len(results) - passed,
+        "seconds": round(sum(r.seconds for r in results), 3),
+    }
+
+
+def describe_failure(result: CheckResult) -> str:
+    """One failed check in a sentence: its name, and what is missing or wrong."""
+    if result.error:
+        return f"{result.name}: {result.error}"
+    if result.missing:
+        return f"{result.name}: {result.missing} of {result.count} missing, e.g. {result.sample}"
+    if result.value is not None:
+        return f"{result.name}: the value was {result.value}"
+    if result.sample:
+        return f"{result.name}: {result.count} unexpected row(s), e.g. {result.sample}"
+    return f"{result.name}: {result.count} row(s), not what it expects"
+
+
+def table(results: list[CheckResult]) -> str:
+    """The verification table: check, result, count, seconds."""
+    rows = [("check", "result", "count", "seconds")] + [
+        (r.name, "ok" if r.ok else "FAILED", str(r.count), f"{r.seconds:.3f}") for r in results
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows
+    )
