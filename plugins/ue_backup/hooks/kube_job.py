@@ -214,3 +214,17 @@ class KubeJobHook(KubernetesHook):
         except ApiException as error:
             if error.status != 404:
                 raise
+
+    def job_log_by_uid(self, namespace: str, uid: str) -> str:
+        """The log of the pods of exactly this Job (by its uid): not those of an earlier Job
+        of the same name whose pods the garbage collector has not removed yet."""
+        pods = self.core_v1_client.list_namespaced_pod(
+            namespace, label_selector=f"batch.kubernetes.io/controller-uid={uid}"
+        )
+        logs = []
+        for pod in pods.items:
+            response = self.core_v1_client.read_namespaced_pod_log(
+                pod.metadata.name, namespace, _preload_content=False
+            )
+            logs.append(response.data.decode(errors="replace"))
+        return "\n".join(logs)

@@ -148,7 +148,11 @@ class AppChecksOperator(KubeEfsJobOperator):
                     else None
                 )
                 if event is None:
-                    self.defer(trigger=trigger, method_name="execute_complete")
+                    self.defer(
+                        trigger=trigger,
+                        method_name="execute_complete",
+                        kwargs={"job_uid": uid},
+                    )
                 payload = event.payload
             else:
                 payload = run_inline(trigger)
@@ -157,7 +161,7 @@ class AppChecksOperator(KubeEfsJobOperator):
         except BaseException:
             self._clean(hook)
             raise
-        return self.execute_complete(context, payload)
+        return self.execute_complete(context, payload, job_uid=uid)
 
     def _target(self) -> tuple[dict[str, str], dict[str, str]]:
         """The Job's plain environment, and its secret one (only ever in the Secret)."""
@@ -210,7 +214,9 @@ class AppChecksOperator(KubeEfsJobOperator):
 
     # --- end -----------------------------------------------------------------------------
 
-    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict:
+    def execute_complete(
+        self, context: Any, event: dict[str, Any] | None = None, job_uid: str | None = None
+    ) -> dict:
         from ue_backup.hooks.kube_job import KubeJobHook
 
         hook = KubeJobHook(conn_id=self.kubernetes_conn_id)
@@ -219,7 +225,11 @@ class AppChecksOperator(KubeEfsJobOperator):
             if event.get("status") != "success" and event.get("kind") == "error":
                 # the wait's own check failed (access denied, say): this try only
                 raise RuntimeError(event.get("message") or f"wait failed: {event!r}")
-            log = hook.job_log(self.namespace, self.job_name)
+            log = (
+                hook.job_log_by_uid(self.namespace, job_uid)
+                if job_uid
+                else hook.job_log(self.namespace, self.job_name)
+            )
             return self._judge(context, log, event)
         finally:
             self._clean(hook)

@@ -314,3 +314,59 @@ def test_a_missing_file_and_key_fail_the_task_naming_them(sandbox, restored, cap
     assert (report["passed"], report["failed"]) == (2, 2)
     assert restored.password not in log + json.dumps(report)
     assert_nothing_left(sandbox)
+
+
+STALE = {
+    "name": "sessions-present",
+    "kind": "sql",
+    "ok": False,
+    "count": 0,
+    "missing": 0,
+    "sample": [],
+    "value": None,
+    "error": None,
+    "seconds": 0.0,
+}
+
+
+def test_a_retry_replaces_what_an_earlier_try_left_and_reads_only_its_own_job(
+    sandbox, restored, capfd, caplog
+):
+    """An earlier try killed before its cleanup left its Job (finished, a failed result in
+    its pod's log) and its Secret: the retry deletes both, runs its own Job, and judges
+    that Job's log alone."""
+    stale_line = "UE-CHECK " + json.dumps(STALE)
+    sandbox.k8s.create(
+        "jobs",
+        {
+            "metadata": {"name": JOB},
+            "spec": {
+                "backoffLimit": 0,
+                "template": {
+                    "spec": {
+                        "restartPolicy": "Never",
+                        "containers": [
+                            {"name": "checks", "image": "x", "command": ["echo", stale_line]}
+                        ],
+                    }
+                },
+            },
+        },
+        NS,
+    )
+    sandbox.k8s.create(
+        "secrets", {"metadata": {"name": JOB}, "stringData": {"PGPASSWORD": "old"}}, NS
+    )
+    sandbox.k8s.wait_until(
+        lambda: (sandbox.k8s.get("jobs", NS, JOB).get("status") or {}).get("succeeded")
+    )
+    (old_pod,) = sandbox.k8s.list("pods", NS, f"job-name={JOB}")
+    assert sandbox.k8s.pod_log(NS, old_pod["metadata"]["name"]).startswith("UE-CHECK")
+
+    result = run_checks(restored, "app_checks_retry")
+
+    assert (result.state, result.tasks) == ("success", {"app_checks": "success"}), logged(
+        capfd, caplog
+    )[-3000:]
+    assert [r["ok"] for r in result.xcom("app_checks")["results"]] == [True] * 4
+    assert_nothing_left(sandbox)
