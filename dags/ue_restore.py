@@ -268,7 +268,9 @@ with DAG(
         """In place: every restored component is ready; from here the live system changes."""
         from ue_backup.tasks.restore_commit import commit
 
-        return commit(context["ti"].xcom_pull(task_ids="validate"))
+        ti = context["ti"]
+        states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
+        return commit(ti.xcom_pull(task_ids="validate"), ti.xcom_pull(task_ids="plan"), states)
 
     # In place: the restored instance takes the live name; the old one is set aside. Each
     # asynchronous rename is waited for in the triggerer (RdsSwitchOverOperator). Derby

@@ -9,11 +9,17 @@ every step, and a step whose component is absent skips itself, as before.
 
 The DAG a run executes was parsed at some earlier moment; the configuration
 its first task reads is the current one. When a component was added in
-between, the run has no task for it and would silently leave it out. So the
-first task of every DAG compares the steps its settings need
+between, the run may have no task for it yet and would silently leave it
+out. So the first task of every DAG compares the steps its settings need
 (``backup_steps_needed``, ``restore_steps_needed``) with the tasks the run
-really has, and refuses, before anything is changed, to run without one
-(``unbuilt_steps``).
+really has (``present_tasks``: a task ``removed`` from the run does not
+count) and, before anything is changed, fails with ``StaleShape``
+(``unbuilt_steps``). That failure is retried: for a DAG-folder bundle (and
+MWAA's) the scheduler moves a running run to the newest DAG version once the
+DAG processor has re-read the file, adding the new tasks, so a retry finds
+them. The same move marks the unfinished tasks of a component removed from
+the file ``removed``, which is why an in-place restore's commit point
+checks every planned component itself (``tasks/restore_commit.commit``).
 
 Pure: reads models, changes nothing.
 """
@@ -22,9 +28,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
+from typing import Any
 
 from ue_backup.config import ColdWindowMode, EfsBackupMethod, InstallationConfig
 from ue_backup.run_settings import BackupRunSettings, RestoreSteps
+from ue_backup.states import state_value
+
+
+class StaleShape(RuntimeError):
+    """The run has no task for a step its settings need; retried (see the module doc)."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +101,11 @@ def restore_steps_needed(steps: RestoreSteps) -> dict[str, bool]:
     }
 
 
+def present_tasks(states: Mapping[str, Any]) -> set[str]:
+    """The tasks a run has, from its task states: every task but those ``removed`` from it."""
+    return {task for task, state in states.items() if state_value(state) != "removed"}
+
+
 def unbuilt_steps(needed: Mapping[str, bool], task_ids: Iterable[str]) -> list[str]:
     """The needed steps this run has no task for, sorted (empty: the run can do its job)."""
     present = set(task_ids)
@@ -100,6 +117,7 @@ def unbuilt_message(missing: list[str]) -> str:
     return (
         f"this run's DAG has no task {missing}, which the configuration now needs: it was "
         "parsed before the configuration file gained that component. Nothing was changed. "
-        "Trigger the DAG again once its graph shows the step (the DAG processor re-reads the "
-        "file within [dag_processor] min_file_process_interval)."
+        "The task retries: once the DAG processor has re-read the file ([dag_processor] "
+        "min_file_process_interval), the scheduler adds the steps to this run. If the "
+        "retries run out, trigger the DAG again once its graph shows the steps."
     )

@@ -26,7 +26,13 @@ from pydantic import BaseModel
 
 from ue_backup.compat import AirflowSkipException
 from ue_backup.config import load_config_for_parsing
-from ue_backup.dag_shape import DagShape, unbuilt_message, unbuilt_steps
+from ue_backup.dag_shape import (
+    DagShape,
+    StaleShape,
+    present_tasks,
+    unbuilt_message,
+    unbuilt_steps,
+)
 from ue_backup.notifications import TaskFailureNotifier
 from ue_backup.run_settings import (
     BackupRunSettings,
@@ -80,18 +86,17 @@ def dag_shape() -> DagShape:
 
 
 def refuse_unbuilt_steps(ti: Any, needed: dict[str, bool]) -> None:
-    """Fail the calling task when this run's DAG has no task for a step its settings need.
+    """Fail the calling task when this run has no task for a step its settings need.
 
-    The run's tasks are read from Airflow (the task instances it was created
-    with), not from the DAG file as parsed now: the run executes the DAG
-    version it was created from (``dag_shape.unbuilt_steps``).
+    The run's tasks are read from Airflow (its task instances, those removed
+    from it left out), not from the DAG file as parsed now. The failure
+    (``StaleShape``) is retried like any task failure: the scheduler adds the
+    new steps to the run once the file is re-read (``dag_shape``).
     """
-    from ue_backup.errors import PermanentFailure
-
     states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
-    missing = unbuilt_steps(needed, states)
+    missing = unbuilt_steps(needed, present_tasks(states))
     if missing:
-        raise PermanentFailure(unbuilt_message(missing))
+        raise StaleShape(unbuilt_message(missing))
 
 
 def retention_schedule() -> str | None:

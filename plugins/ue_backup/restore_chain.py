@@ -165,12 +165,15 @@ def _efs(spec: RestoreChainSpec) -> tuple[Any, Any]:
         @task(task_id="restored_file_system")
         def restored_file_system(**context: Any) -> dict[str, Any]:
             """Where the EFS data was restored, given mount targets like the live ones."""
+            from ue_backup.compat import AirflowSkipException
             from ue_backup.tasks.restored_efs import restored_file_system as find
 
             ti = context["ti"]
+            started = ti.xcom_pull(task_ids="restore_efs")
+            if not started:  # restore_efs skipped (its gate), or marked by hand: nothing to find
+                raise AirflowSkipException("no EFS restore job was started in this run")
             settings = spec.settings_model.model_validate(ti.xcom_pull(task_ids=spec.settings_task))
-            job_id = ti.xcom_pull(task_ids="restore_efs")["job_id"]
-            return find(settings, job_id, new_only=spec.new_file_system_only)
+            return find(settings, started["job_id"], new_only=spec.new_file_system_only)
 
         mountable = EfsMountTargetsAvailableSensor(
             task_id="wait_efs_mount_targets",

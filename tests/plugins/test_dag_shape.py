@@ -126,3 +126,25 @@ def test_the_restore_steps_needed_follow_the_plan(flag):
     wanted = steps.model_copy(update={flag: True})
     task = {"restore_velero": "restore_kubernetes"}.get(flag, flag)
     assert unbuilt_steps(restore_steps_needed(wanted), ["restore_efs"]) == [task]
+
+
+def test_a_task_removed_from_the_run_is_not_present():
+    from airflow.utils.state import TaskInstanceState
+
+    from ue_backup.dag_shape import present_tasks
+
+    states = {"preflight": "running", "memorydb_snapshot": TaskInstanceState.REMOVED, "x": None}
+    assert present_tasks(states) == {"preflight", "x"}
+    needed = {"memorydb_snapshot": True}
+    assert unbuilt_steps(needed, present_tasks(states)) == ["memorydb_snapshot"]
+
+
+def test_a_stale_shape_is_retried_not_failed_for_good():
+    """The scheduler adds the new steps to the run once the file is re-read: a retry finds
+    them. A permanent failure would lose a scheduled backup until the next schedule."""
+    from ue_backup.compat import AirflowFailException
+    from ue_backup.dag_shape import StaleShape
+    from ue_backup.errors import PermanentFailure
+
+    assert not issubclass(StaleShape, (AirflowFailException, PermanentFailure))
+    assert "The task retries" in unbuilt_message(["velero_backup"])

@@ -97,9 +97,46 @@ class WorkflowsHeld(PermanentFailure):
     """
 
 
-def commit(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The commit point: every restored component is ready; from here the live system changes."""
+# The step after which each planned component is restored and checked (restore_chain).
+READY_STEPS = {
+    "restore_database": "wait_database",
+    "restore_efs": "check_efs_clean",
+    "restore_memorydb": "wait_memorydb",
+    "restore_velero": "wait_kubernetes",
+}
+
+
+def not_ready(plan: RestorePlanResult, states: Mapping[str, Any]) -> list[str]:
+    """Each planned component whose ready step did not succeed, as ``step (state)``.
+
+    The commit point's trigger rule lets it run after skipped steps, and a
+    component taken out of the configuration file while the run waited has
+    its steps ``removed``: neither may reach the point of no return.
+    """
+    states = {task: state_value(state) for task, state in states.items()}
+    return [
+        f"{step} ({states.get(step) or 'not in this run'})"
+        for flag, step in READY_STEPS.items()
+        if getattr(plan, flag) and states.get(step) != "success"
+    ]
+
+
+def commit(
+    settings: Mapping[str, Any], planned: Mapping[str, Any], states: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The commit point: every restored component is ready; from here the live system changes.
+
+    Refuses, with nothing live changed, unless every component the plan
+    restores reached its ready step (``not_ready``).
+    """
     run = RestoreRunSettings.model_validate(settings)
+    missing = not_ready(RestorePlanResult.model_validate(planned), states)
+    if missing:
+        raise PermanentFailure(
+            f"the in-place restore {run.restore_id} does not commit: planned components are "
+            f"not ready: {', '.join(missing)}. Nothing live was changed; the workflows are "
+            "resumed as they were."
+        )
     log.info(
         "Every restored component of %s is ready: committing (the database switch-over, "
         "then the EFS placement). A failure from here keeps the workflows off.",

@@ -9,8 +9,9 @@ from airflow.utils.state import TaskInstanceState
 
 from tests.plugins.test_config import VALID
 from ue_backup.config import parse_config
-from ue_backup.run_settings import RestoreRunSettings
-from ue_backup.tasks.restore_commit import stage
+from ue_backup.errors import PermanentFailure
+from ue_backup.run_settings import RestorePlanResult, RestoreRunSettings
+from ue_backup.tasks.restore_commit import commit, not_ready, stage
 
 S, F, UF, SK = "success", "failed", "upstream_failed", "skipped"
 
@@ -137,3 +138,70 @@ def test_the_resume_commands_put_each_ecd_back_exactly_as_the_restore_would():
     for patch in patches.values():
         assert patch["metadata"]["annotations"] == dict.fromkeys(SUSPENSION_ANNOTATIONS)
     assert resume_commands("uepe", []) == "ECDs: none was suspended: nothing to resume."
+
+
+# --- the commit point refuses without every planned component ready --------------------------
+
+
+def planned(**flags) -> RestorePlanResult:
+    """A plan restoring the components named True in ``flags`` (the rest left out)."""
+    steps = dict.fromkeys(
+        ("restore_database", "restore_efs", "restore_memorydb", "restore_velero"), False
+    )
+    return RestorePlanResult(
+        **{**steps, **flags},
+        rds_snapshot_id=None,
+        rds_restore_time=None,
+        recovery_point_arn="arn:aws:backup:eu-west-1:123456789012:recovery-point:x",
+        memorydb_snapshot_name=None,
+        velero_backup_name=None,
+        velero_backup_set=None,
+        switch_over_database=False,
+        resume_owners=[],
+        memorydb_snapshot_arns=None,
+        memorydb_node_type=None,
+        memorydb_num_shards=None,
+        plan={},
+        region="eu-west-1",
+    )
+
+
+READY = {"wait_database": S, "check_efs_clean": S, "wait_memorydb": S, "wait_kubernetes": S}
+
+
+def test_every_planned_component_ready_commits():
+    plan = planned(restore_database=True, restore_efs=True, restore_memorydb=True)
+    assert not_ready(plan, READY) == []
+    assert not_ready(plan, {k: TaskInstanceState(v) for k, v in READY.items()}) == []
+
+
+@pytest.mark.parametrize(
+    ("states", "expected"),
+    [
+        # MemoryDB taken out of the configuration file while the run waited: its steps removed
+        ({**READY, "wait_memorydb": "removed"}, ["wait_memorydb (removed)"]),
+        ({**READY, "wait_database": SK}, ["wait_database (skipped)"]),
+        # a shape without MemoryDB at all, though the plan restores it
+        (
+            {k: v for k, v in READY.items() if k != "wait_memorydb"},
+            ["wait_memorydb (not in this run)"],
+        ),
+    ],
+)
+def test_a_planned_component_not_ready_is_named(states, expected):
+    plan = planned(restore_database=True, restore_efs=True, restore_memorydb=True)
+    assert not_ready(plan, states) == expected
+
+
+def test_components_the_plan_leaves_out_may_be_skipped():
+    plan = planned(restore_efs=True)
+    states = {**READY, "wait_database": SK, "wait_memorydb": SK, "wait_kubernetes": SK}
+    assert not_ready(plan, states) == []
+
+
+def test_the_commit_refuses_naming_what_is_not_ready():
+    settings = restore_settings().dump()
+    plan = planned(restore_efs=True, restore_velero=True).dump()
+    with pytest.raises(PermanentFailure, match=r"not ready: wait_kubernetes \(removed\)"):
+        commit(settings, plan, {**READY, "wait_kubernetes": "removed"})
+    assert commit(settings, plan, READY)["restore_id"] == settings["restore_id"]
