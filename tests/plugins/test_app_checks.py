@@ -32,10 +32,16 @@ from ue_backup.app_checks import (
 )
 from ue_backup.config import VerificationConfig
 
-PSQL_AND_REDIS = shutil.which("psql") and shutil.which("redis-cli")
-needs_tools = pytest.mark.skipif(
-    not PSQL_AND_REDIS, reason="psql and redis-cli come from Debian (make postgres, make redis)"
-)
+
+@pytest.fixture
+def tools():
+    """psql and redis-cli, which make test installs from Debian: missing is a failure, not a
+    skip (a skipped check proves nothing)."""
+    missing = [tool for tool in ("psql", "redis-cli") if not shutil.which(tool)]
+    assert not missing, f"{missing} not installed: run make postgres redis"
+
+
+needs_tools = pytest.mark.usefixtures("tools")
 
 # Paths and keys with a space, a quote and a double quote: each must reach test -e and
 # EXISTS exactly as the database holds it.
