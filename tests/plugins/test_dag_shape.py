@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.plugins.plans import restore_steps
 from tests.plugins.test_config import CROSS_REGION, VALID, with_change
 from ue_backup.config import parse_config
 from ue_backup.dag_shape import (
@@ -105,23 +106,7 @@ def test_a_component_added_after_the_parse_is_named():
 
 @pytest.mark.parametrize("flag", ["restore_database", "restore_memorydb", "restore_velero"])
 def test_the_restore_steps_needed_follow_the_plan(flag):
-    steps = RestoreSteps(
-        restore_database=False,
-        restore_efs=True,
-        restore_memorydb=False,
-        restore_velero=False,
-        rds_snapshot_id=None,
-        rds_restore_time=None,
-        recovery_point_arn="arn:aws:backup:eu-west-1:123456789012:recovery-point:x",
-        memorydb_snapshot_name=None,
-        velero_backup_name=None,
-        velero_backup_set=None,
-        switch_over_database=False,
-        resume_owners=[],
-        memorydb_snapshot_arns=None,
-        memorydb_node_type=None,
-        memorydb_num_shards=None,
-    )
+    steps = RestoreSteps(**restore_steps(restore_efs=True))
     assert unbuilt_steps(restore_steps_needed(steps), []) == []
     wanted = steps.model_copy(update={flag: True})
     task = {"restore_velero": "restore_kubernetes"}.get(flag, flag)

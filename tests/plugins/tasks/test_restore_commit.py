@@ -7,6 +7,7 @@ import copy
 import pytest
 from airflow.utils.state import TaskInstanceState
 
+from tests.plugins.plans import restore_steps
 from tests.plugins.test_config import VALID
 from ue_backup.config import parse_config
 from ue_backup.errors import PermanentFailure
@@ -145,25 +146,7 @@ def test_the_resume_commands_put_each_ecd_back_exactly_as_the_restore_would():
 
 def planned(**flags) -> RestorePlanResult:
     """A plan restoring the components named True in ``flags`` (the rest left out)."""
-    steps = dict.fromkeys(
-        ("restore_database", "restore_efs", "restore_memorydb", "restore_velero"), False
-    )
-    return RestorePlanResult(
-        **{**steps, **flags},
-        rds_snapshot_id=None,
-        rds_restore_time=None,
-        recovery_point_arn="arn:aws:backup:eu-west-1:123456789012:recovery-point:x",
-        memorydb_snapshot_name=None,
-        velero_backup_name=None,
-        velero_backup_set=None,
-        switch_over_database=False,
-        resume_owners=[],
-        memorydb_snapshot_arns=None,
-        memorydb_node_type=None,
-        memorydb_num_shards=None,
-        plan={},
-        region="eu-west-1",
-    )
+    return RestorePlanResult(**restore_steps(**flags), plan={}, region="eu-west-1")
 
 
 READY = {"wait_database": S, "check_efs_clean": S, "wait_memorydb": S, "wait_kubernetes": S}
