@@ -62,9 +62,7 @@ def test_a_missing_secret_keeps_the_pod_waiting_until_it_exists(k8s, core_api, b
     assert pod_log(core_api, pod) == "password is [now]\n"
 
 
-def test_an_optional_reference_to_a_missing_key_leaves_the_variable_unset(
-    k8s, core_api, batch_api
-):
+def test_an_optional_reference_to_a_missing_key_leaves_the_variable_unset(k8s, core_api, batch_api):
     core_api.create_namespaced_secret(NS, secret("db", user="platform"))
     batch_api.create_namespaced_job(NS, env_job("check", "db", optional=True))
 
