@@ -22,6 +22,11 @@ except ImportError:  # Airflow 3.0
     )
 
 try:
+    from airflow.sdk.exceptions import TaskDeferred
+except ImportError:  # Airflow 3.0: what its BaseOperator.defer raises
+    from airflow.exceptions import TaskDeferred  # type: ignore[no-redef]
+
+try:
     from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable
 except ImportError:  # Airflow 3.0
     from airflow.timetables.assets import AssetOrTimeSchedule  # type: ignore[no-redef]
@@ -32,5 +37,6 @@ __all__ = [
     "AirflowSkipException",
     "AssetOrTimeSchedule",
     "CronTriggerTimetable",
+    "TaskDeferred",
     "TriggerRule",
 ]

@@ -22,7 +22,6 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.sdk.bases.xcom import BaseXCom
-from airflow.sdk.exceptions import TaskDeferred
 
 from ue_backup.app_checks import (
     DB_PASSWORD_ENV,
@@ -31,6 +30,7 @@ from ue_backup.app_checks import (
     parse_log,
     render_script,
 )
+from ue_backup.compat import TaskDeferred
 from ue_backup.config import VerificationConfig
 from ue_backup.errors import PermanentFailure
 from ue_backup.operators.kube_job import KubeEfsJobOperator
