@@ -109,7 +109,11 @@ class KubeJobHook(KubernetesHook):
         return "running", ""
 
     def job_log(self, namespace: str, name: str) -> str:
-        pods = self.core_v1_client.list_namespaced_pod(namespace, label_selector=f"job-name={name}")
+        return self._pods_log(namespace, f"job-name={name}")
+
+    def _pods_log(self, namespace: str, selector: str) -> str:
+        """The logs of the pods ``selector`` picks, one after the other."""
+        pods = self.core_v1_client.list_namespaced_pod(namespace, label_selector=selector)
         logs = []
         for pod in pods.items:
             response = self.core_v1_client.read_namespaced_pod_log(
@@ -218,13 +222,4 @@ class KubeJobHook(KubernetesHook):
     def job_log_by_uid(self, namespace: str, uid: str) -> str:
         """The log of the pods of exactly this Job (by its uid): not those of an earlier Job
         of the same name whose pods the garbage collector has not removed yet."""
-        pods = self.core_v1_client.list_namespaced_pod(
-            namespace, label_selector=f"batch.kubernetes.io/controller-uid={uid}"
-        )
-        logs = []
-        for pod in pods.items:
-            response = self.core_v1_client.read_namespaced_pod_log(
-                pod.metadata.name, namespace, _preload_content=False
-            )
-            logs.append(response.data.decode(errors="replace"))
-        return "\n".join(logs)
+        return self._pods_log(namespace, f"batch.kubernetes.io/controller-uid={uid}")

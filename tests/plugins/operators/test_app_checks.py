@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,18 +29,11 @@ import pytest
 from sandbox.airflow_harness.dag_runner import RunResult, _short_idle, write_config
 from sandbox.aws.fixtures import aws, real_data, wait_until  # noqa: F401
 from sandbox.aws.resp import command
+from tests.plugins.test_app_checks import tools  # noqa: F401
 from ue_backup.config import parse_config
 from ue_backup.tasks.restore_steps import restore_id
 
-pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(autouse=True)
-def _tools():
-    """psql and redis-cli, which make test installs from Debian: missing is a failure, not a
-    skip (a skipped check proves nothing)."""
-    missing = [tool for tool in ("psql", "redis-cli") if not shutil.which(tool)]
-    assert not missing, f"{missing} not installed: run make postgres redis"
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("tools")]
 
 
 NS = "uepe"
