@@ -67,7 +67,9 @@ def stream(
             yield _line("ADDED", item)
     else:
         since = int(start)
-    while not stopped.is_set() and store.epoch == epoch and time.monotonic() < deadline:
+    # One pass always runs, so a too-old starting version is answered 410 on arrival (as
+    # the API server does) even when the timeout has passed before the first pass.
+    while True:
         try:
             events = store.events_after(since)
         except errors.ApiError as error:
@@ -78,4 +80,6 @@ def stream(
             kind = _translate(event, target, labels, fields)
             if kind:
                 yield _line(kind, event.obj)
+        if stopped.is_set() or store.epoch != epoch or time.monotonic() >= deadline:
+            return
         store.wait_for_change(since, min(_POLL, max(0.0, deadline - time.monotonic())))
