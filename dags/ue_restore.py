@@ -83,6 +83,7 @@ from ue_backup.restore_scripts import (
 )
 from ue_backup.run_settings import RestorePlanResult, RestoreRunSettings
 from ue_backup.sensors.ecd import EcdDrainedSensor
+from ue_backup.states import run_task_states
 from ue_backup.switch_over import SWITCH_OVER_TIMEOUT
 from ue_backup.tasks.restore_commit import discard_needed
 from ue_backup.triggers.waits import critical_path_wait
@@ -269,7 +270,7 @@ with DAG(
         from ue_backup.tasks.restore_commit import commit
 
         ti = context["ti"]
-        states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
+        states = run_task_states(ti)
         return commit(ti.xcom_pull(task_ids="validate"), ti.xcom_pull(task_ids="plan"), states)
 
     # In place: the restored instance takes the live name; the old one is set aside. Each
@@ -323,7 +324,7 @@ with DAG(
         from ue_backup.tasks.restore_commit import WorkflowsHeld, resume_after_restore
 
         ti = context["ti"]
-        states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
+        states = run_task_states(ti)
         try:
             return resume_after_restore(
                 ti.xcom_pull(task_ids="validate"), ti.xcom_pull(task_ids="plan") or {}, states

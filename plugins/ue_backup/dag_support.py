@@ -41,7 +41,7 @@ from ue_backup.run_settings import (
     RestoreRunSettings,
     RetentionRunSettings,
 )
-from ue_backup.states import state_value
+from ue_backup.states import run_task_states, state_value
 
 OWNER = "ue-backup"
 POOL = "ue_backup"
@@ -93,7 +93,7 @@ def refuse_unbuilt_steps(ti: Any, needed: dict[str, bool]) -> None:
     (``StaleShape``) is retried like any task failure: the scheduler adds the
     new steps to the run once the file is re-read (``dag_shape``).
     """
-    states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
+    states = run_task_states(ti)
     missing = unbuilt_steps(needed, present_tasks(states))
     if missing:
         raise StaleShape(unbuilt_message(missing))
@@ -269,7 +269,7 @@ def fail_run_if_any_task_failed(
     @task(task_id="run_outcome", retries=1, on_failure_callback=None)
     def run_outcome(**context: Any) -> str:
         ti = context["ti"]
-        states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
+        states = run_task_states(ti)
         states = {name: state_value(state) for name, state in states.items()}
         failed = sorted(t for t, s in states.items() if s in ("failed", "upstream_failed"))
         if failed:

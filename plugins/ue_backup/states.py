@@ -18,3 +18,12 @@ def state_value(state: Any) -> str | None:
     if state is None:
         return None
     return str(getattr(state, "value", state)).lower()
+
+
+def run_task_states(ti: Any) -> dict[str, Any]:
+    """Every task's state in ``ti``'s own DAG run, as the Task SDK reports it.
+
+    Read from the run (through the API server), not from the DAG file as parsed now:
+    a run keeps the task set it was created with.
+    """
+    return ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})

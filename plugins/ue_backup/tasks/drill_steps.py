@@ -45,6 +45,7 @@ from ue_backup.kube_names import (
 from ue_backup.names import DRILL_ID_KEEP, fit
 from ue_backup.restore_scripts import DONE_MARKER, check_restored_tree
 from ue_backup.run_settings import DrillRunSettings, aws_access
+from ue_backup.states import run_task_states, state_value
 from ue_backup.tasks.run_guard import refuse_while_running
 
 log = logging.getLogger(__name__)
@@ -360,8 +361,8 @@ def report(context: Mapping[str, Any]) -> dict[str, Any]:
     if not settings:
         raise DrillFailed("the drill was refused before anything was created: see prepare's log")
     run = DrillRunSettings.model_validate(settings)
-    states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
-    failed = sorted(t for t, s in states.items() if s == "failed")
+    states = run_task_states(ti)
+    failed = sorted(t for t, s in states.items() if state_value(s) == "failed")
     records = {
         name: {
             "started_at": ti.xcom_pull(task_ids=spec["start"], key=STARTED_AT),
