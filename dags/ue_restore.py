@@ -8,7 +8,10 @@ MemoryDB points**. Mode `plan` stops there (a dry run: nothing changes).
 Mode `restore` restores RDS, EFS and MemoryDB in parallel, removes the
 temporary files from the restored EFS tree before any workflow can see it,
 restores the Kubernetes resources beside them with every ECD kept
-disabled, checks the restored tree, and only then resumes. Target
+disabled, checks the restored tree, runs the configured application checks
+(`verification`) on the restored system, and only then resumes. In place, a
+failed application check keeps the workflows off (resuming onto
+inconsistent data would be worse) and names the check and what is missing. Target
 `side_by_side` (the default) creates new resources named after the
 restore; `in_place` replaces the live ones and needs `confirm` set to the
 installation name.
@@ -70,10 +73,11 @@ from ue_backup.dag_support import (
     refuse_unbuilt_steps,
     xcom,
 )
+from ue_backup.notifications import UnlessInPlaceNotifier
 from ue_backup.operators.ecd import EcdSuspendOperator
 from ue_backup.operators.kube_job import KubeEfsJobOperator
 from ue_backup.operators.rds_switch_over import RdsSwitchOverOperator
-from ue_backup.restore_chain import EfsJob, RestoreChainSpec, restore_chain
+from ue_backup.restore_chain import EfsJob, RestoreChainSpec, check_application, restore_chain
 from ue_backup.restore_scripts import (
     check_staged_tree,
     discard_staged_tree,
@@ -228,38 +232,37 @@ with DAG(
         **K8S,
         **critical_path_wait(short=True),
     }
-    restored = restore_chain(
-        RestoreChainSpec(
-            steps=PLANNED,
-            settings_task="validate",
-            settings_model=RestoreRunSettings,
-            gate=only_if,
-            aws=AWS,
-            kubernetes=K8S,
-            rds_target=RESTORE.rds_target,
-            rds_source=RESTORE.rds_shape_source,
-            rds_tags={"ue-backup:restore": RID},
-            memorydb_target=RESTORE.memorydb_target,
-            memorydb_source=RESTORE.memorydb_shape_source,
-            backup_role_arn=RESTORE.backup_role_arn,
-            efs_file_system_id=RESTORE.efs_file_system_id,
-            efs_token=f"{RID}-efs",
-            new_file_system=f"{{{{ not {expression(RESTORE.in_place)} }}}}",
-            efs_job=efs_job,
-            purge=EfsJob(f"{RID}-stage", stage_restored_tree(MOUNT, RID, SINCE)),
-            check=EfsJob(f"{RID}-check", check_staged_tree(MOUNT, RID)),
-            check_result_read=False,
-            new_file_system_only=False,
-            velero={
-                "velero_namespace": RESTORE.velero_namespace,
-                "restore_name": RID,
-                "ecd_namespaces": [RESTORE.namespace],
-                "existing_resource_policy": "none",
-                "trigger_rule": TriggerRule.NONE_FAILED,
-            },
-            shape=SHAPE,
-        )
+    spec = RestoreChainSpec(
+        steps=PLANNED,
+        settings_task="validate",
+        settings_model=RestoreRunSettings,
+        gate=only_if,
+        aws=AWS,
+        kubernetes=K8S,
+        rds_target=RESTORE.rds_target,
+        rds_source=RESTORE.rds_shape_source,
+        rds_tags={"ue-backup:restore": RID},
+        memorydb_target=RESTORE.memorydb_target,
+        memorydb_source=RESTORE.memorydb_shape_source,
+        backup_role_arn=RESTORE.backup_role_arn,
+        efs_file_system_id=RESTORE.efs_file_system_id,
+        efs_token=f"{RID}-efs",
+        new_file_system=f"{{{{ not {expression(RESTORE.in_place)} }}}}",
+        efs_job=efs_job,
+        purge=EfsJob(f"{RID}-stage", stage_restored_tree(MOUNT, RID, SINCE)),
+        check=EfsJob(f"{RID}-check", check_staged_tree(MOUNT, RID)),
+        check_result_read=False,
+        new_file_system_only=False,
+        velero={
+            "velero_namespace": RESTORE.velero_namespace,
+            "restore_name": RID,
+            "ecd_namespaces": [RESTORE.namespace],
+            "existing_resource_policy": "none",
+            "trigger_rule": TriggerRule.NONE_FAILED,
+        },
+        shape=SHAPE,
     )
+    restored = restore_chain(spec)
 
     @task(
         trigger_rule=TriggerRule.NONE_FAILED,
@@ -311,6 +314,22 @@ with DAG(
         },
     ).as_teardown(setups=suspend)
 
+    # The application checks (config: verification) on what was restored, once it is in
+    # place: side by side on the new resources, in place on what is live now. In place a
+    # failure holds the workflows, and resume_workflows' alert names it (one alert).
+    checks = []
+    if SHAPE.app_checks:
+        checks.append(
+            check_application(
+                spec,
+                job_name=f"{RID}-verify",
+                namespace=RESTORE.namespace,
+                claim_name=f"{RID}-efs",
+                trigger_rule=TriggerRule.NONE_FAILED,
+                on_failure_callback=[UnlessInPlaceNotifier()],
+            )
+        )
+
     @task(retries=5)
     def resume_workflows(**context: Any) -> dict[str, Any]:
         """Resume, unless an in-place commit began and did not finish: then hold and say why.
@@ -327,7 +346,10 @@ with DAG(
         states = run_task_states(ti)
         try:
             return resume_after_restore(
-                ti.xcom_pull(task_ids="validate"), ti.xcom_pull(task_ids="plan") or {}, states
+                ti.xcom_pull(task_ids="validate"),
+                ti.xcom_pull(task_ids="plan") or {},
+                states,
+                checks=ti.xcom_pull(task_ids="check_application"),
             )
         except WorkflowsHeld as held:
             ti.xcom_push(key="summary", value=str(held))  # run_outcome repeats it
@@ -346,6 +368,7 @@ with DAG(
             ti.xcom_pull(task_ids="plan"),
             efs=ti.xcom_pull(task_ids="restored_file_system"),
             resumed=ti.xcom_pull(task_ids="resume_workflows"),
+            checks=ti.xcom_pull(task_ids="check_application"),
         )
 
     planned_restore >> suspend >> drained
@@ -359,7 +382,10 @@ with DAG(
     prepared >> committed
     chain(*commit_steps)
     restored.ready["efs"] >> place_efs  # side by side (no commit point): placed once checked
-    [*prepared, *commit_steps] >> discard_efs >> resume
+    # The checks see the restore complete: every component ready, in place also committed.
+    for check in checks:
+        [*prepared, *commit_steps[1:]] >> check
+    [*prepared, *commit_steps, *checks] >> discard_efs >> resume
     # The report is the run's one leaf: any failed step above fails the run.
-    [*prepared, *commit_steps[1:], resume] >> report()
+    [*prepared, *commit_steps[1:], *checks, resume] >> report()
     fail_run_if_any_task_failed(suspend, after=resume, summary_from="resume_workflows")

@@ -11,8 +11,11 @@ installation is only read.
 
 Then verifies each one usable (instance and cluster available with an
 endpoint, EFS tree present and free of temporary files, Kubernetes objects
-restored with ECDs disabled), and writes a report with the measured restore
-time (RTO) per component and in total to the task log, the XCom and S3
+restored with ECDs disabled), runs the configured application checks
+(`verification`: SQL and reference checks, in a Job in the drill namespace)
+on the restored system, and writes a report with the measured restore time
+(RTO) per component and in total, and the checks' results and time apart
+from it, to the task log, the XCom and S3
 (`<manifests prefix>drills/<installation>/<drill id>.json`).
 
 The `cleanup` teardown deletes every temporary resource whatever happened,
@@ -56,7 +59,7 @@ from ue_backup.dag_support import (
 )
 from ue_backup.drill_dag import DrillReportNotifier, drill_step
 from ue_backup.operators.drill import DrillCleanupOperator
-from ue_backup.restore_chain import EfsJob, RestoreChainSpec, restore_chain
+from ue_backup.restore_chain import EfsJob, RestoreChainSpec, check_application, restore_chain
 from ue_backup.restore_scripts import place_restored_tree
 from ue_backup.run_settings import DrillRunSettings
 from ue_backup.tasks.drill_steps import (
@@ -127,45 +130,44 @@ with DAG(
     prepared = prepare()
 
     # --- the restore chain, as ue_restore builds it, into temporary resources --------------
-    restored = restore_chain(
-        RestoreChainSpec(
-            steps=DRILL,
-            settings_task="prepare",
-            settings_model=DrillRunSettings,
-            gate=drill_step,  # also starts the component's clock (its RTO)
-            aws=AWS,
-            kubernetes=K8S,
-            rds_target=DRILL.rds_target,
-            rds_source=DRILL.rds_instance,
-            memorydb_target=DRILL.memorydb_target,
-            memorydb_source=DRILL.memorydb_cluster,
-            tags=DRILL.tags,
-            backup_role_arn=DRILL.backup_role_arn,
-            efs_file_system_id=DRILL.efs_file_system_id,
-            efs_token=DRILL.efs_token,
-            new_file_system=True,
-            efs_job={
-                "namespace": DRILL.drill_namespace,
-                "claim_name": DRILL.efs_claim,
-                "image": DRILL.job_image,
-            },
-            purge=EfsJob(DRILL.place_job, place_restored_tree(MOUNT, DID)),
-            check=EfsJob(DRILL.check_job, tree_check_script(MOUNT)),
-            check_result_read=True,  # verify_efs reads its log
-            new_file_system_only=True,  # never the live file system
-            velero={
-                "velero_namespace": DRILL.velero_namespace,
-                "restore_name": DRILL.velero_restore,
-                "ecd_namespaces": DRILL.ecd_namespaces,
-                "included_namespaces": [DRILL.namespace],
-                "namespace_mapping": DRILL.namespace_mapping,
-                "include_cluster_resources": False,
-                "included_resources": velero_resource_names(),
-                "extra_modifier_rules": modifier_rules(),
-            },
-            shape=SHAPE,
-        )
+    spec = RestoreChainSpec(
+        steps=DRILL,
+        settings_task="prepare",
+        settings_model=DrillRunSettings,
+        gate=drill_step,  # also starts the component's clock (its RTO)
+        aws=AWS,
+        kubernetes=K8S,
+        rds_target=DRILL.rds_target,
+        rds_source=DRILL.rds_instance,
+        memorydb_target=DRILL.memorydb_target,
+        memorydb_source=DRILL.memorydb_cluster,
+        tags=DRILL.tags,
+        backup_role_arn=DRILL.backup_role_arn,
+        efs_file_system_id=DRILL.efs_file_system_id,
+        efs_token=DRILL.efs_token,
+        new_file_system=True,
+        efs_job={
+            "namespace": DRILL.drill_namespace,
+            "claim_name": DRILL.efs_claim,
+            "image": DRILL.job_image,
+        },
+        purge=EfsJob(DRILL.place_job, place_restored_tree(MOUNT, DID)),
+        check=EfsJob(DRILL.check_job, tree_check_script(MOUNT)),
+        check_result_read=True,  # verify_efs reads its log
+        new_file_system_only=True,  # never the live file system
+        velero={
+            "velero_namespace": DRILL.velero_namespace,
+            "restore_name": DRILL.velero_restore,
+            "ecd_namespaces": DRILL.ecd_namespaces,
+            "included_namespaces": [DRILL.namespace],
+            "namespace_mapping": DRILL.namespace_mapping,
+            "include_cluster_resources": False,
+            "included_resources": velero_resource_names(),
+            "extra_modifier_rules": modifier_rules(),
+        },
+        shape=SHAPE,
     )
+    restored = restore_chain(spec)
 
     # --- each restored component checked usable -------------------------------------------
     @task
@@ -208,6 +210,18 @@ with DAG(
     }
     verified = [ready >> checks[part]() for part, ready in restored.ready.items()]
     prepared >> restored.starts
+
+    # --- the application checks (config: verification), timed apart from the RTO ----------
+    if SHAPE.app_checks:
+        checked = check_application(
+            spec,
+            job_name=DRILL.app_check_job,
+            namespace=DRILL.drill_namespace,
+            claim_name=DRILL.efs_claim,
+            trigger_rule=TriggerRule.NONE_FAILED,  # after the components the plan restored
+        )
+        verified >> checked
+        verified = [*verified, checked]
 
     # The report runs whatever happened: a failed drill leaves its evidence too. It is the
     # run's leaf, so a failed step (or a refused drill) fails the run; it alerts only for

@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -87,6 +89,32 @@ def planned_checks(verification: VerificationConfig) -> list[tuple[str, CheckKin
     if refs.redis_keys_query:
         planned.append((REDIS_REFERENCES_CHECK, CheckKind.REDIS_KEYS))
     return planned
+
+
+def checks_for_restore(
+    verification: VerificationConfig, *, database: bool, efs: bool, redis: bool
+) -> VerificationConfig | None:
+    """The checks a restore can run, given which components it restored; None: none.
+
+    Every check queries the restored database, so nothing runs without it. A
+    reference check looks in a restored file system or cluster only: against
+    the live one (a partial restore) it would judge data the restore did not
+    bring back, so it is left out, and the run's log says so.
+    """
+    if not database or not verification.has_checks:
+        return None
+    refs = verification.reference_checks
+    kept = verification.model_copy(
+        update={
+            "reference_checks": refs.model_copy(
+                update={
+                    "efs_paths_query": refs.efs_paths_query if efs else None,
+                    "redis_keys_query": refs.redis_keys_query if redis else None,
+                }
+            )
+        }
+    )
+    return kept if kept.has_checks else None
 
 
 def render_script(verification: VerificationConfig, *, efs_mount: str | None = None) -> str:
@@ -164,6 +192,74 @@ def parse_log(log: str, verification: VerificationConfig) -> list[CheckResult]:
 # --- the script's fixed parts ---------------------------------------------------
 # Kept free of single quotes where they are quoted into the script (shlex.quote copes
 # anyway); every awk runs with LC_ALL=C so it works on bytes, as psql and redis-cli do.
+
+
+def summarize(job: str, results: list[CheckResult]) -> dict[str, Any]:
+    """What the task reports: every result, how many passed and failed, the seconds spent."""
+    passed = sum(1 for r in results if r.ok)
+    return {
+        "job": job,
+        "results": [r.model_dump(mode="json") for r in results],
+        "passed": passed,
+        "failed": len(results) - passed,
+        "seconds": round(sum(r.seconds for r in results), 3),
+    }
+
+
+def describe_failure(result: CheckResult) -> str:
+    """One failed check in a sentence: its name, and what is missing or wrong."""
+    if result.error:
+        return f"{result.name}: {result.error}"
+    if result.missing:
+        return f"{result.name}: {result.missing} of {result.count} missing, e.g. {result.sample}"
+    if result.value is not None:
+        return f"{result.name}: the value was {result.value}"
+    if result.sample:
+        return f"{result.name}: {result.count} unexpected row(s), e.g. {result.sample}"
+    return f"{result.name}: {result.count} row(s), not what it expects"
+
+
+def table(results: list[CheckResult]) -> str:
+    """The verification table: check, result, count, seconds."""
+    rows = [("check", "result", "count", "seconds")] + [
+        (r.name, "ok" if r.ok else "FAILED", str(r.count), f"{r.seconds:.3f}") for r in results
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows
+    )
+
+
+def failures_of(summary: dict[str, Any] | None) -> list[str]:
+    """Each failed check of a ``summarize`` result, in a sentence (empty: none failed)."""
+    results = [CheckResult.model_validate(r) for r in (summary or {}).get("results", ())]
+    return [describe_failure(r) for r in results if not r.ok]
+
+
+def report_entry(planned: bool, summary: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The application checks in a restore's or drill's report: status, counts, results.
+
+    ``not configured`` when the plan runs none; ``not run`` when it does and
+    no result came back (the Job could not start, or the step was skipped):
+    a drill that did not check did not prove the restore usable.
+    """
+    if not planned:
+        return {"status": "not configured", "seconds": None, "results": []}
+    if not summary:
+        return {"status": "not run", "seconds": None, "results": []}
+    return {
+        "status": "failed" if summary.get("failed") else "passed",
+        "passed": summary.get("passed", 0),
+        "failed": summary.get("failed", 0),
+        "seconds": summary.get("seconds"),
+        "results": list(summary.get("results") or ()),
+    }
+
+
+def results_table(results: list[dict[str, Any]]) -> str:
+    """``table`` of the results as a report holds them (JSON)."""
+    return table([CheckResult.model_validate(r) for r in results])
+
 
 _PRELUDE = """\
 #!/bin/sh

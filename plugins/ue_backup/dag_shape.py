@@ -2,7 +2,8 @@
 
 A configuration kept in a file is read when the DAG files are parsed, so a
 component the installation does not have (no RDS with Derby, no MemoryDB,
-no Velero, the other EFS method, no cross-region copy, no external window)
+no Velero, the other EFS method, no cross-region copy, no external window,
+no application checks)
 gets no tasks at all: a run's grid shows only what it does. A configuration
 kept in the Airflow Variable is only known at run time; the DAGs then keep
 every step, and a step whose component is absent skips itself, as before.
@@ -52,6 +53,7 @@ class DagShape:
     copy_rds: bool = True
     copy_efs: bool = True
     copy_memorydb: bool = True
+    app_checks: bool = True  # the verification section configures checks (and RDS)
 
     @classmethod
     def of(cls, cfg: InstallationConfig | None) -> DagShape:
@@ -70,6 +72,7 @@ class DagShape:
             copy_rds=cross and cfg.uses_rds,
             copy_efs=cross and cfg.efs.aws_backup is not None,
             copy_memorydb=cross and cfg.memorydb is not None,
+            app_checks=cfg.verification.has_checks and cfg.uses_rds,
         )
 
     def left_out(self) -> list[str]:
@@ -98,6 +101,7 @@ def restore_steps_needed(steps: RestoreSteps) -> dict[str, bool]:
         "restore_database": steps.restore_database,
         "restore_memorydb": steps.restore_memorydb,
         "restore_kubernetes": steps.restore_velero,
+        "check_application": steps.check_application,
     }
 
 

@@ -21,6 +21,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from ue_backup.app_checks import report_entry
+
 # Each component: the flag the drill's plan sets when it restores it, the task that
 # starts its restore (and records when), the task that verifies it, and every task of it.
 COMPONENTS: dict[str, dict[str, Any]] = {
@@ -114,14 +116,19 @@ def build_report(
     records: Mapping[str, Mapping[str, Any]],
     failed_steps: Iterable[str],
     finished_at: datetime | None = None,
+    verification: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The drill's report from its settings (``drill``) and what each component recorded.
 
-    The outcome is ``passed`` only when every planned component was verified
-    and no step failed; the total RTO is given only then (a recovery that
-    did not complete has no recovery time).
+    The outcome is ``passed`` only when every planned component was verified,
+    the application checks the plan runs (``check_application``) all passed,
+    and no step failed; the total RTO is given only then (a recovery that did
+    not complete has no recovery time). ``verification`` is the checks'
+    summary (``app_checks.summarize``); their time is reported apart from the
+    RTO, which measures the restore alone.
     """
     failed = sorted(set(failed_steps))
+    checks = report_entry(bool(drill.get("check_application")), verification)
     components = {
         name: component_result(name, bool(drill.get(spec["flag"])), records.get(name, {}), failed)
         for name, spec in COMPONENTS.items()
@@ -129,7 +136,12 @@ def build_report(
     planned = [c for c in components.values() if c["status"] != "not restored"]
     if drill.get("dry_run"):
         outcome = DRY_RUN
-    elif failed or not planned or any(c["status"] != "verified" for c in planned):
+    elif (
+        failed
+        or not planned
+        or any(c["status"] != "verified" for c in planned)
+        or checks["status"] not in ("passed", "not configured")
+    ):
         outcome = FAILED
     else:
         outcome = PASSED
@@ -147,6 +159,7 @@ def build_report(
         "finished_at": (finished_at or datetime.now(UTC)).isoformat(),
         "rto_seconds": {"total": total, **rto},
         "components": components,
+        "verification": checks,
         "failed_steps": failed,
         "restored_from": {
             "database": plan.get("database"),

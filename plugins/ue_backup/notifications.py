@@ -90,3 +90,19 @@ class TaskFailureNotifier(BaseNotifier):
         except Exception:
             # An alerting outage must not hide the original failure in the log.
             log.exception("Sending the failure alert to %s failed", cfg.alerts)
+
+
+class UnlessInPlaceNotifier(TaskFailureNotifier):
+    """``TaskFailureNotifier``, except in an in-place restore (``validate``'s ``in_place``).
+
+    There the run's ``resume_workflows`` fails too, holding the workflows, and
+    its alert names this step's failure with what is live and how to resume:
+    one failure, one alert.
+    """
+
+    def notify(self, context: Any) -> None:
+        settings = context["ti"].xcom_pull(task_ids="validate") or {}
+        if settings.get("in_place"):
+            log.error("No alert from this step: resume_workflows' alert names its failure")
+            return
+        super().notify(context)

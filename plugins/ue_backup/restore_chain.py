@@ -16,6 +16,10 @@ as one row in the grid that opens to its steps; the task ids carry no group
 prefix, so they are the same in both DAGs and in every log, alert and test.
 A component the parse-time configuration does not have (``DagShape``) gets
 no group at all. DAG-support layer: it builds tasks, it runs nothing.
+
+After the chain, both DAGs run the configured application checks on what it
+restored (``check_application``): the same step, pointed where each DAG
+needs it.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ue_backup.dag_shape import DagShape
-from ue_backup.dag_support import xcom
+from ue_backup.dag_support import only_if, xcom
+from ue_backup.operators.app_checks import AppChecksOperator
 from ue_backup.operators.aws_backup import AwsBackupStartEfsRestoreJobOperator
 from ue_backup.operators.kube_job import KubeEfsJobOperator
 from ue_backup.operators.memorydb import MemoryDbRestoreClusterOperator
@@ -247,3 +252,32 @@ def _kubernetes(spec: RestoreChainSpec) -> tuple[Any, Any]:
         )
         restore >> ready
     return restore, ready
+
+
+def check_application(
+    spec: RestoreChainSpec, *, job_name: str, namespace: str, claim_name: str, **kwargs: Any
+) -> Any:
+    """The application checks (config ``verification``) on what the chain restored.
+
+    What they query comes from the plan (``RestoreSteps.check_*``: the
+    restored instance, in place under its live name after the switch-over;
+    the restored cluster), the file system from ``restored_file_system``; the
+    checks the plan can judge are in its ``verification``, rendered when the
+    task runs. Skipped when the plan runs none.
+    """
+    return AppChecksOperator(
+        task_id="check_application",
+        verification=spec.steps.verification,
+        db_instance_identifier=spec.steps.check_database,
+        memorydb_cluster_name=spec.steps.check_cluster,
+        job_name=job_name,
+        namespace=namespace,
+        claim_name=claim_name,
+        file_system_id=xcom("restored_file_system", "file_system_id"),
+        pre_execute=only_if(spec.steps.check_application),
+        aws_conn_id=spec.aws["aws_conn_id"],
+        region_name=spec.aws["region_name"],
+        **spec.kubernetes,
+        **critical_path_wait(short=True),
+        **kwargs,
+    )

@@ -20,8 +20,9 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ue_backup.app_checks import checks_for_restore
 from ue_backup.backup_set import COMPONENTS, INSTALLATION_TAG
-from ue_backup.config import AwsRetriesConfig, InstallationConfig
+from ue_backup.config import AwsRetriesConfig, InstallationConfig, VerificationConfig
 from ue_backup.rpo import targets as rpo_targets
 
 # Minutes as the configuration has them: an int stays an int (the templates render it as given).
@@ -212,6 +213,9 @@ class RestoreRunSettings(RunSettings):
     max_window_minutes: Minutes = _field("How long the workflows may stay suspended.")
     drain_timeout_minutes: Minutes = _field("How long the ECDs may take to drain.")
     purge_image: str = _field("The image of the EFS Jobs (config: kubernetes.job_image).")
+    verification: dict[str, Any] | None = _field(
+        "The configured application checks (config: verification); None: none.", None
+    )
 
     @classmethod
     def build(
@@ -257,7 +261,13 @@ class RestoreRunSettings(RunSettings):
             max_window_minutes=cfg.cold_window.max_window_minutes,
             drain_timeout_minutes=cfg.cold_window.drain_timeout_minutes,
             purge_image=cfg.kubernetes.job_image,
+            verification=verification_of(cfg),
         )
+
+
+def verification_of(cfg: InstallationConfig) -> dict[str, Any] | None:
+    """The configured application checks as a run carries them; None when there are none."""
+    return cfg.verification.model_dump(mode="json") if cfg.verification.has_checks else None
 
 
 def vault_in(cfg: InstallationConfig, region: str) -> str | None:
@@ -293,10 +303,52 @@ class RestoreSteps(BaseModel):
     memorydb_snapshot_arns: list[str] | None = _field("A MemoryDB copy's .rdb files (S3).")
     memorydb_node_type: str | None = _field("A MemoryDB copy's node type.")
     memorydb_num_shards: int | None = _field("A MemoryDB copy's shard count.")
+    check_application: bool = _field(
+        "Whether the application checks run (config: verification).", False
+    )
+    check_database: str | None = _field("The RDS instance the checks query.", None)
+    check_cluster: str | None = _field(
+        "The MemoryDB cluster the Redis reference check reads.", None
+    )
+    verification: dict[str, Any] | None = _field(
+        "The checks this run runs (a VerificationConfig): those its restore can judge.", None
+    )
 
     def dump(self) -> dict[str, Any]:
         """The XCom value: JSON types, the keys the templates read."""
         return self.model_dump(mode="json")
+
+    @staticmethod
+    def checks_of(
+        steps: Mapping[str, Any],
+        verification: VerificationConfig | None,
+        database: str | None,
+        cluster: str | None,
+    ) -> dict[str, Any]:
+        """Whether and against what the application checks run (``app_checks``).
+
+        ``database`` and ``cluster``: the names the restored instance and
+        cluster carry when the checks run (in place: the live name after the
+        switch-over).
+        """
+        chosen = (
+            checks_for_restore(
+                verification,
+                database=steps["restore_database"],
+                efs=steps["restore_efs"],
+                redis=steps["restore_memorydb"],
+            )
+            if verification is not None
+            else None
+        )
+        return {
+            "check_application": chosen is not None,
+            "check_database": database if chosen else None,
+            "check_cluster": (
+                cluster if chosen and chosen.reference_checks.redis_keys_query else None
+            ),
+            "verification": chosen.model_dump(mode="json") if chosen else None,
+        }
 
     @staticmethod
     def steps_of(
@@ -365,10 +417,19 @@ class RestorePlanResult(RestoreSteps):
         steps = cls.steps_of(
             plan, settings.restoring, settings.components, settings.in_place, settings.restore_id
         )
+        checks = cls.checks_of(
+            steps,
+            VerificationConfig.model_validate(settings.verification)
+            if settings.verification
+            else None,
+            # in place, the checks run after the switch-over: the restored instance is live
+            settings.rds_instance if steps["switch_over_database"] else settings.rds_target,
+            settings.memorydb_target,
+        )
         return cls(
             plan=plan,
             region=settings.region,
-            **{**steps, **cls.memorydb_seed(plan, inventory)},
+            **{**steps, **cls.memorydb_seed(plan, inventory), **checks},
         )
 
 
@@ -388,6 +449,7 @@ class DrillRunSettings(RunSettings, RestoreSteps):
     efs_volume: str = _field("The PersistentVolume made for that claim.")
     place_job: str = _field("The Job that purges the restored tree.")
     check_job: str = _field("The Job that checks the restored tree.")
+    app_check_job: str = _field("The Job that runs the application checks.")
     dry_run: bool = _field("params.dry_run: plan and name, create nothing.")
     started_at: str = _field("When the drill run started (ISO 8601, UTC).")
     backup_set: str | None = _field("The backup set drilled.")
@@ -420,6 +482,12 @@ class DrillRunSettings(RunSettings, RestoreSteps):
         """From the plan prepare made and the names ``drill_steps.drill_names`` gave."""
         base = aws_access(cfg)
         steps = cls.steps_of(plan, not dry_run, list(COMPONENTS), False, names["drill_id"])
+        checks = cls.checks_of(
+            steps,
+            cfg.verification,
+            names["rds_target"],
+            names["memorydb_target"],
+        )
         live = {
             "rds_instance": cfg.database.rds_instance_identifier,
             "memorydb_cluster": cfg.memorydb.cluster_name if cfg.memorydb else None,
@@ -432,7 +500,7 @@ class DrillRunSettings(RunSettings, RestoreSteps):
         return cls(
             **base,
             **names,
-            **{**steps, **cls.memorydb_seed(plan, inventory)},
+            **{**steps, **cls.memorydb_seed(plan, inventory), **checks},
             dry_run=dry_run,
             started_at=started.astimezone(UTC).isoformat(),
             backup_set=plan.get("backup_set"),
@@ -458,7 +526,7 @@ class DrillRunSettings(RunSettings, RestoreSteps):
                 "velero_namespace": cfg.velero.namespace if cfg.velero else None,
                 "velero_restore": names["velero_restore"] if cfg.velero else None,
                 "namespace": names["drill_namespace"],
-                "jobs": [names["place_job"], names["check_job"]],
+                "jobs": [names["place_job"], names["check_job"], names["app_check_job"]],
                 "claim": names["efs_claim"],
                 "volume": names["efs_volume"],
                 "live": live,

@@ -36,8 +36,10 @@ from ue_backup.config import parse_config
 from ue_backup.dag_shape import backup_steps_needed, unbuilt_steps
 from ue_backup.run_settings import BackupRunSettings
 
+# The full case also configures application checks, so it keeps check_application.
+CHECKS = {"sql_checks": [{"name": "sessions", "query": "select 1", "expect": "rows"}]}
 CONFIGS = {
-    "full": VALID,
+    "full": {**VALID, "verification": CHECKS},
     "derby-alone": DERBY_ALONE,
     "datasync": DATASYNC,
     "external-cross-region": {**EXTERNAL, "cross_region": CROSS_REGION},
@@ -72,6 +74,7 @@ DERBY_ALONE_LEFT_OUT = {
         "wait_memorydb",
         "restore_kubernetes",
         "wait_kubernetes",
+        "check_application",
     },
     "ue_restore_drill": {
         "restore_database",
@@ -83,6 +86,7 @@ DERBY_ALONE_LEFT_OUT = {
         "restore_kubernetes",
         "wait_kubernetes",
         "verify_kubernetes",
+        "check_application",
     },
 }
 

@@ -56,7 +56,15 @@ def test_the_full_configuration_leaves_out_the_other_efs_method_copies_and_exter
         "copy_rds",
         "copy_efs",
         "copy_memorydb",
+        "app_checks",
     ]
+
+
+def test_application_checks_are_built_only_when_the_verification_section_has_some():
+    checks = {"sql_checks": [{"name": "sessions", "query": "select 1", "expect": "rows"}]}
+    assert DagShape.of(parse_config({**VALID, "verification": checks})).app_checks
+    only_image = {"image": "checks:2"}
+    assert not DagShape.of(parse_config({**VALID, "verification": only_image})).app_checks
 
 
 def test_derby_without_memorydb_and_velero_builds_only_efs():

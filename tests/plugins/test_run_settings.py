@@ -68,19 +68,21 @@ RESTORE_KEYS = AWS | {
     "ecd_names", "rds_instance", "efs_file_system_id", "backup_vault", "backup_role_arn",
     "memorydb_cluster", "rds_shape_source", "memorydb_shape_source", "velero_namespace",
     "velero_included_namespaces", "max_window_minutes", "drain_timeout_minutes", "purge_image",
+    "verification",
 }  # fmt: skip
 STEP_KEYS = {
     "restore_database", "restore_efs", "restore_memorydb", "restore_velero", "rds_snapshot_id",
     "rds_restore_time", "recovery_point_arn", "memorydb_snapshot_name", "velero_backup_name",
     "velero_backup_set", "switch_over_database", "resume_owners", "memorydb_snapshot_arns",
-    "memorydb_node_type", "memorydb_num_shards",
+    "memorydb_node_type", "memorydb_num_shards", "check_application", "check_database",
+    "check_cluster", "verification",
 }  # fmt: skip
 PLAN_KEYS = STEP_KEYS | {"plan", "region"}
 DRILL_KEYS = AWS | STEP_KEYS | {
     "drill_id", "rds_target", "memorydb_target", "efs_token", "velero_restore",
-    "drill_namespace", "efs_claim", "efs_volume", "place_job", "check_job", "dry_run",
-    "started_at", "backup_set", "plan", "namespace", "namespace_mapping", "ecd_namespaces",
-    "velero_namespace", "efs_file_system_id", "backup_role_arn", "rds_instance",
+    "drill_namespace", "efs_claim", "efs_volume", "place_job", "check_job", "app_check_job",
+    "dry_run", "started_at", "backup_set", "plan", "namespace", "namespace_mapping",
+    "ecd_namespaces", "velero_namespace", "efs_file_system_id", "backup_role_arn", "rds_instance",
     "memorydb_cluster", "job_image", "tags", "manifest_bucket", "manifest_prefix", "live",
     "resources",
 }  # fmt: skip
@@ -241,3 +243,64 @@ def test_only_if_skips_on_the_field_it_was_given():
         gate({"ti": _Ti({"preflight": {"efs_method": "aws_backup"}})})
     with pytest.raises(AirflowSkipException, match="restore_efs is False"):
         only_if(PLANNED.restore_efs)({"ti": _Ti({"plan": {"restore_efs": False}})})
+
+
+CHECKS = {
+    "sql_checks": [{"name": "sessions", "query": "select 1", "expect": "rows"}],
+    "reference_checks": {"efs_paths_query": "select 'a'", "redis_keys_query": "select 'k'"},
+}
+
+
+@pytest.mark.parametrize(
+    ("params", "database"),
+    [
+        ({"mode": "restore"}, "rds_target"),  # side by side: the new instance
+        ({"mode": "restore", "target": "in_place"}, "rds_instance"),  # switched over: live name
+    ],
+)
+def test_the_checks_query_the_instance_that_carries_the_restored_data(params, database):
+    cfg = parse_config({**copy.deepcopy(VALID), "verification": CHECKS})
+    names = restore_names(cfg.installation, RUN_AFTER)
+    settings = RestoreRunSettings.build(cfg, names, {"type": "latest"}, params)
+    planned = RestorePlanResult.build(settings, a_plan(cfg), {})
+    assert planned.check_application
+    assert planned.check_database == getattr(settings, database)
+    assert planned.check_cluster == settings.memorydb_target
+    assert planned.verification == cfg.verification.model_dump(mode="json")
+
+
+def test_a_plan_runs_no_check_without_configured_checks_a_restore_or_the_database():
+    cfg = parse_config({**copy.deepcopy(VALID), "verification": CHECKS})
+    names = restore_names(cfg.installation, RUN_AFTER)
+
+    def planned(params):
+        settings = RestoreRunSettings.build(cfg, names, {"type": "latest"}, params)
+        return RestorePlanResult.build(settings, a_plan(cfg), {})
+
+    assert not planned({"mode": "plan"}).check_application  # a dry run restores nothing
+    only_efs = planned({"mode": "restore", "components": ["efs", "memorydb"]})
+    assert not only_efs.check_application  # nothing to query
+    assert only_efs.check_database is None
+    no_cache = planned({"mode": "restore", "components": ["database", "efs"]})
+    assert no_cache.check_application
+    assert no_cache.check_cluster is None  # the live cluster is not judged
+    assert no_cache.verification["reference_checks"]["redis_keys_query"] is None
+    unconfigured = parse_config(copy.deepcopy(VALID))
+    settings = RestoreRunSettings.build(
+        unconfigured, names, {"type": "latest"}, {"mode": "restore"}
+    )
+    assert not RestorePlanResult.build(settings, a_plan(unconfigured), {}).check_application
+
+
+def test_a_drill_checks_its_own_temporary_instance_and_cluster():
+    cfg = parse_config({**copy.deepcopy(VALID), "verification": CHECKS})
+    names = drill_names(cfg, RUN_AFTER)
+    drill = DrillRunSettings.build(cfg, names, a_plan(cfg), {}, False, RUN_AFTER)
+    assert drill.check_application
+    assert (drill.check_database, drill.check_cluster) == (
+        names["rds_target"],
+        names["memorydb_target"],
+    )
+    assert names["app_check_job"] in drill.resources["jobs"]  # the cleanup deletes it too
+    dry = DrillRunSettings.build(cfg, names, a_plan(cfg), {}, True, RUN_AFTER)
+    assert not dry.check_application

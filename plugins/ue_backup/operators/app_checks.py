@@ -25,10 +25,12 @@ from airflow.sdk.bases.xcom import BaseXCom
 
 from ue_backup.app_checks import (
     DB_PASSWORD_ENV,
-    CheckResult,
     ChecksLogError,
+    describe_failure,
     parse_log,
     render_script,
+    summarize,
+    table,
 )
 from ue_backup.compat import TaskDeferred
 from ue_backup.config import VerificationConfig
@@ -57,12 +59,15 @@ class AppChecksOperator(KubeEfsJobOperator):
     (``redis_tls`` overrides the cluster's ``TLSEnabled``); ``claim`` or
     ``file_system_id``: the restored EFS, when an EFS reference check is.
     ``image`` defaults to the verification's image. ``verification`` is a
-    ``VerificationConfig`` or its mapping, and is not templated (a query may
-    hold braces).
+    ``VerificationConfig`` (or its mapping), or a template that renders to one
+    when the task runs (a DAG whose configuration is only known at run time):
+    a model is never rendered, and a template's result is not rendered again,
+    so a query's own braces are safe either way.
     """
 
     template_fields = (
         *KubeEfsJobOperator.template_fields,
+        "verification",
         "db_instance_identifier",
         "database",
         "memorydb_cluster_name",
@@ -73,7 +78,7 @@ class AppChecksOperator(KubeEfsJobOperator):
     def __init__(
         self,
         *,
-        verification: VerificationConfig | dict[str, Any],
+        verification: VerificationConfig | dict[str, Any] | str,
         db_instance_identifier: str,
         database: str | None = None,
         memorydb_cluster_name: str | None = None,
@@ -83,11 +88,14 @@ class AppChecksOperator(KubeEfsJobOperator):
         region_name: str | None = None,
         **kwargs: Any,
     ) -> None:
-        self.verification = VerificationConfig.model_validate(verification)
-        kwargs.pop("end_from_trigger", None)  # the task must resume: it cleans up, it returns
-        super().__init__(
-            script="", image=image or self.verification.image, end_from_trigger=False, **kwargs
+        # a mapping becomes a model now: Airflow would render a mapping's strings as templates
+        self.verification: Any = (
+            verification
+            if isinstance(verification, str)
+            else VerificationConfig.model_validate(verification)
         )
+        kwargs.pop("end_from_trigger", None)  # the task must resume: it cleans up, it returns
+        super().__init__(script="", image=image or "", end_from_trigger=False, **kwargs)
         self.db_instance_identifier = db_instance_identifier
         self.database = database
         self.memorydb_cluster_name = memorydb_cluster_name
@@ -100,12 +108,16 @@ class AppChecksOperator(KubeEfsJobOperator):
     def execute(self, context: Any) -> Any:
         from ue_backup.hooks.kube_job import MOUNT_PATH, KubeJobHook
 
+        self.verification = VerificationConfig.model_validate(self.verification or {})
         if not self.verification.has_checks:
             raise PermanentFailure("the verification section configures no check")
+        self.image = self.image or self.verification.image
         env, secret = self._target()
         hook = KubeJobHook(conn_id=self.kubernetes_conn_id)
         claim = self.claim
-        if not claim and self.file_system_id:
+        if not self.verification.reference_checks.efs_paths_query:
+            claim = None  # nothing to look for on EFS: no volume to mount
+        elif not claim and self.file_system_id:
             claim = hook.ensure_efs_claim(
                 self.namespace, self.claim_name or f"{self.job_name}-efs", self.file_system_id
             )
@@ -220,6 +232,8 @@ class AppChecksOperator(KubeEfsJobOperator):
         from ue_backup.hooks.kube_job import KubeJobHook
 
         hook = KubeJobHook(conn_id=self.kubernetes_conn_id)
+        # resumed after a deferral: a new operator, its template rendered again
+        self.verification = VerificationConfig.model_validate(self.verification or {})
         try:
             event = event or {}
             if event.get("status") != "success" and event.get("kind") == "error":
@@ -254,39 +268,3 @@ class AppChecksOperator(KubeEfsJobOperator):
     def _clean(self, hook: Any) -> None:
         hook.delete_job(self.namespace, self.job_name)
         hook.delete_secret(self.namespace, self.job_name)
-
-
-def summarize(job: str, results: list[CheckResult]) -> dict[str, Any]:
-    """What the task reports: every result, how many passed and failed, the seconds spent."""
-    passed = sum(1 for r in results if r.ok)
-    return {
-        "job": job,
-        "results": [r.model_dump(mode="json") for r in results],
-        "passed": passed,
-        "failed": len(results) - passed,
-        "seconds": round(sum(r.seconds for r in results), 3),
-    }
-
-
-def describe_failure(result: CheckResult) -> str:
-    """One failed check in a sentence: its name, and what is missing or wrong."""
-    if result.error:
-        return f"{result.name}: {result.error}"
-    if result.missing:
-        return f"{result.name}: {result.missing} of {result.count} missing, e.g. {result.sample}"
-    if result.value is not None:
-        return f"{result.name}: the value was {result.value}"
-    if result.sample:
-        return f"{result.name}: {result.count} unexpected row(s), e.g. {result.sample}"
-    return f"{result.name}: {result.count} row(s), not what it expects"
-
-
-def table(results: list[CheckResult]) -> str:
-    """The verification table: check, result, count, seconds."""
-    rows = [("check", "result", "count", "seconds")] + [
-        (r.name, "ok" if r.ok else "FAILED", str(r.count), f"{r.seconds:.3f}") for r in results
-    ]
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows
-    )

@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from ue_backup.app_checks import results_table
 from ue_backup.aws import settings_hook
 from ue_backup.backup_set import BackupSet
 from ue_backup.config import ConfigError, EfsBackupMethod, InstallationConfig, load_config
@@ -101,6 +102,7 @@ def drill_names(cfg: InstallationConfig, run_after: datetime) -> dict[str, str]:
         "efs_volume": efs_volume_name(namespace, claim),
         "place_job": f"{did}-place",
         "check_job": f"{did}-check",
+        "app_check_job": f"{did}-verify",
     }
 
 
@@ -370,7 +372,9 @@ def report(context: Mapping[str, Any]) -> dict[str, Any]:
         }
         for name, spec in COMPONENTS.items()
     }
-    result = build_report(settings, records, failed)
+    result = build_report(
+        settings, records, failed, verification=ti.xcom_pull(task_ids="check_application")
+    )
     if not run.dry_run:
         key = report_key(run.manifest_prefix, run.installation, run.drill_id)
         result["location"] = f"s3://{run.manifest_bucket}/{key}"
@@ -381,10 +385,14 @@ def report(context: Mapping[str, Any]) -> dict[str, Any]:
             replace=True,
         )
     log.info("%s", report_table(result))
+    if result["verification"]["results"]:
+        log.info("Application checks:\n%s", results_table(result["verification"]["results"]))
     if result.get("location"):
         log.info("Drill report written to %s", result["location"])
     if result["outcome"] == "failed":
         unproven = [n for n, c in result["components"].items() if c["status"] == "failed"]
+        if result["verification"]["status"] in ("failed", "not run"):
+            unproven.append(f"application checks ({result['verification']['status']})")
         raise DrillFailed(
             f"restore drill {run.drill_id} failed: {unproven} not verified "
             f"(failed steps: {', '.join(failed) or 'none recorded'}); the cleanup deletes "

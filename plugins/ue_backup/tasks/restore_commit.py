@@ -14,7 +14,10 @@ tree aside and moves the restored one to the root. The teardown
   and what it created elsewhere (instance, cluster, Velero restore) is named
   in the run's failure for the operator to delete;
 - ``committed``: every commit step succeeded; the workflows are resumed,
-  unless MemoryDB was restored too: a cluster cannot be renamed, so the
+  unless the application checks (``check_application``) failed: the ECDs are
+  then held and the task fails naming the failed checks, what is live and
+  how to roll back (``checks_failed_report``); or unless MemoryDB was
+  restored too: a cluster cannot be renamed, so the
   platform still points at the live cluster, newer than the restored
   database and files. The ECDs are then held as in ``half`` and the task
   fails (so the alert fires) naming what is live, the restored cluster and
@@ -53,6 +56,8 @@ COMMIT_POINT = "commit_point"
 # The steps after the commit point that change the live system, in their order.
 COMMIT_TASKS = ("switch_over_database", "place_efs")
 DISCARD_TASK = "discard_restored_tree"
+# The application checks, after the commit (in place): a failure holds the workflows.
+CHECK_TASK = "check_application"
 DONE = ("success", "skipped")
 
 
@@ -232,14 +237,19 @@ def replaced_instance(run: RestoreRunSettings) -> str:
 
 
 def resume_after_restore(
-    settings: Mapping[str, Any], planned: Mapping[str, Any], states: Mapping[str, Any]
+    settings: Mapping[str, Any],
+    planned: Mapping[str, Any],
+    states: Mapping[str, Any],
+    checks: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The restore's teardown: resume, or hold the workflows and say what is live.
 
     Returns ``{"stage", "outcomes", "left_over", "summary"}``; raises
     ``WorkflowsHeld``, after holding the ECDs, when the commit began and did
-    not finish, or when it finished with MemoryDB restored (the platform must
-    first be pointed at the restored cluster).
+    not finish, when it finished and the application checks failed
+    (``checks``: their summary, when they returned one), or when it finished
+    with MemoryDB restored (the platform must first be pointed at the
+    restored cluster).
     """
     from ue_backup.hooks.ecd import EcdHook
 
@@ -252,6 +262,15 @@ def resume_after_restore(
         held = sorted({name for owner in owners for name in hook.hold(namespace, owner, HOLD)})
         raise WorkflowsHeld(
             half_done_report(run, plan, states, held)
+            + "\n"
+            + resume_commands(namespace, held_suspensions(hook, namespace, owners))
+        )
+    if where == "committed" and state_value(states.get(CHECK_TASK)) == "failed":
+        held = sorted(
+            {name for owner in owners for name in hook.hold(namespace, owner, HOLD_FOR_CHECKS)}
+        )
+        raise WorkflowsHeld(
+            checks_failed_report(run, plan, states, held, checks)
             + "\n"
             + resume_commands(namespace, held_suspensions(hook, namespace, owners))
         )
@@ -281,6 +300,10 @@ def resume_after_restore(
 
 
 HOLD = "an in-place restore failed during its commit: see the run's resume_workflows log"
+HOLD_FOR_CHECKS = (
+    "an in-place restore is done but its application checks failed: see the run's "
+    "resume_workflows log"
+)
 HOLD_FOR_MEMORYDB = (
     "an in-place restore is done but the platform still uses the live MemoryDB cluster: "
     "see the run's resume_workflows log"
@@ -416,10 +439,46 @@ def half_done_report(
         f"The in-place restore {rid} failed during its commit ({steps}). "
         "The workflows were NOT resumed: the live system may mix restored and live data.",
     ]
+    return "\n".join(lines + live_now(run, plan, states, held))
+
+
+def checks_failed_report(
+    run: RestoreRunSettings,
+    plan: RestorePlanResult | None,
+    states: Mapping[str, Any],
+    held: list[str],
+    checks: Mapping[str, Any] | None,
+) -> str:
+    """What is live after a complete commit whose application checks failed, and what next."""
+    from ue_backup.app_checks import failures_of
+
+    failures = failures_of(dict(checks) if checks else None)
+    why = (
+        "; ".join(failures)
+        if failures
+        else f"{CHECK_TASK} ended without results (see its log: the Job could not run)"
+    )
+    lines = [
+        f"The in-place restore {run.restore_id} is committed, but its application checks "
+        f"failed: {why}. The workflows were NOT resumed: resuming onto data that fails its "
+        "checks would be worse. Find out why (a restore that broke a reference, or a check "
+        "that no longer fits the data), then roll back or resume as below."
+    ]
+    return "\n".join(lines + live_now(run, plan, states, held))
+
+
+def live_now(
+    run: RestoreRunSettings,
+    plan: RestorePlanResult | None,
+    states: Mapping[str, Any],
+    held: list[str],
+) -> list[str]:
+    """Per component, what is live now and how to undo it; then the held ECDs."""
+    lines = []
     if plan and plan.switch_over_database:
         lines.append(database_now(run))
     if plan and plan.restore_efs:
-        lines.append(efs_now(run, states.get("place_efs")))
+        lines.append(efs_now(run, state_value(states.get("place_efs"))))
     if plan and plan.restore_memorydb:
         lines.append(
             "MemoryDB: nothing swapped (a cluster cannot be renamed): the platform still uses "
@@ -430,7 +489,7 @@ def half_done_report(
         f"{', '.join(held) or 'none'}. Once the system is consistent, switch each back to its "
         "ue-backup/previous-enabled value and remove its ue-backup/ annotations."
     )
-    return "\n".join(lines)
+    return lines
 
 
 def database_now(run: RestoreRunSettings) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from ue_backup.app_checks import report_entry, results_table
 from ue_backup.backup_set import COMPONENTS, BackupSet
 from ue_backup.config import ConfigError, InstallationConfig, load_config
 from ue_backup.errors import PermanentFailure
@@ -255,6 +256,7 @@ def restore_report(
     *,
     efs: Mapping[str, Any] | None,
     resumed: Mapping[str, Any] | None,
+    checks: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The restore's outcome in a few lines: what exists now, and what the operator does next."""
     run = RestoreRunSettings.model_validate(settings)
@@ -286,7 +288,10 @@ def restore_report(
         "target": run.target,
         "restored": restored,
         "resumed": (resumed or {}).get("outcomes", {}),
+        "verification": report_entry(bool(planned.get("check_application")), checks),
         "next_steps": next_steps,
     }
     log.info("Restore %s:\n%s", run.restore_id, json.dumps(report, indent=2))
+    if checks:
+        log.info("Application checks:\n%s", results_table(checks["results"]))
     return report
