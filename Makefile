@@ -42,8 +42,9 @@ lint: $(STAMP)
 # TEST_WORKERS processes (pytest-xdist; most of a test's time is spent waiting on the
 # sandbox and Airflow, so more processes than cores pay), then the IAM and RBAC checks
 # of the requests the workers recorded (tests/include/recorder.py). --dist loadscope,
-# as tests/conftest.py refines it: a module with a module-scoped world runs whole, in
-# order, on one worker (its world built once); every other test is scheduled alone.
+# as tests/conftest.py refines it: the tests of a module that use its module-scoped
+# world run together, in order, on one worker (the world built once); every other test
+# is scheduled alone; the longest units go out first (tests/scheduling.py).
 # The recording's path is given as --opt=PATH: as a separate argument, pytest takes an
 # existing file for a test path and never loads tests/conftest.py, whose option it is
 # (the second `make test` in a checkout failed with "unrecognized arguments").

@@ -6,14 +6,13 @@ defaults here let a single ``pytest`` call work the same way.
 
 from __future__ import annotations
 
-import functools
 import os
-import re
 import shutil
 from pathlib import Path
 
 import pytest
 
+from tests import scheduling
 from tests.include.recorder import NAME as RECORDER
 from tests.include.recorder import RequestRecorder
 from tests.include.recorder import pytest_addoption as pytest_addoption
@@ -246,37 +245,55 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if SANDBOX_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.sandbox)
-    # The modules that run whole on one xdist worker (below) go first, so the longest
-    # units of work start at once and the single tests fill in around them; each module
-    # keeps its own order. A serial run takes as long either way.
-    items.sort(key=lambda item: not _has_module_world(item.nodeid.split("::", 1)[0]))
+    # The longest units of work go out first, so they start at once and the short ones
+    # fill in around them at the end: a module's world (the end-to-end ones first), then
+    # the single end-to-end and slow tests, then the rest. Each module's world keeps its
+    # tests in file order. A serial run takes as long either way.
+    items.sort(key=_rank_of(items))
+
+
+def _rank_of(items):
+    """The sort key of ``pytest_collection_modifyitems``: one rank for a whole world."""
+    marks = {item.nodeid: {m.name for m in item.iter_markers()} for item in items}
+    world_rank: dict[str, int] = {}
+    for item in items:
+        if scheduling.in_world(item.nodeid):
+            module = item.nodeid.split("::", 1)[0]
+            rank = scheduling.WORLD_E2E if "e2e" in marks[item.nodeid] else scheduling.WORLD
+            world_rank[module] = min(rank, world_rank.get(module, rank))
+
+    def rank(item) -> int:
+        if scheduling.in_world(item.nodeid):
+            return world_rank[item.nodeid.split("::", 1)[0]]
+        long = scheduling.LONG_MARKS & marks[item.nodeid]
+        return scheduling.LONG_SINGLE if long else scheduling.SINGLE
+
+    return rank
 
 
 # --- pytest-xdist: which tests must share a worker -------------------------------------------
-# A module with a module-scoped world (a sandbox installation built once and shared, as in
-# retention's module, whose tests build on each other in order) runs whole, in order, on
-# one worker; every other test is scheduled on its own, so the largest end-to-end module
-# (tests/dags/test_ue_backup.py) spreads over every worker. pytest-xdist's own loadgroup
-# would say this with markers, but under pytest 9 it cannot rename the node ids it relies on.
-
-MODULE_WORLD = re.compile(r'^@pytest\.fixture\(scope="module"', re.M)
-
-
-@functools.cache
-def _has_module_world(module: str) -> bool:
-    path = ROOT / module
-    return path.is_file() and bool(MODULE_WORLD.search(path.read_text(encoding="utf-8")))
+# A test that uses its module's module-scoped world (a sandbox installation built once and
+# shared, as in retention's module, whose tests build on each other in order) runs with the
+# rest of that world, in order, on one worker; every other test is scheduled on its own, so
+# the largest end-to-end module (tests/dags/test_ue_backup.py) spreads over every worker
+# (tests/scheduling.py reads which tests use a world). pytest-xdist's own loadgroup would
+# say this with markers, but under pytest 9 it cannot rename the node ids it relies on.
 
 
 def pytest_xdist_make_scheduler(config, log):
-    """``--dist loadscope``, with a scope per module only where the module keeps a world."""
+    """``--dist loadscope``, with a scope per world, and the units in the collected order.
+
+    xdist would reorder the units by their number of tests (a world of 23 quick
+    compose checks before the restore module's 17 restores); the order
+    ``pytest_collection_modifyitems`` gives (longest first) is kept instead.
+    """
     if config.getvalue("dist") != "loadscope":
         return None
     from xdist.scheduler import LoadScopeScheduling
 
     class ModuleWorldScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::", 1)[0]
-            return module if _has_module_world(module) else nodeid
+            return scheduling.scope(nodeid)
 
+    config.option.loadscopereorder = False
     return ModuleWorldScheduling(config, log)
