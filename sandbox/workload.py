@@ -70,6 +70,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg2
 
+from sandbox.aws import rds_data
 from sandbox.aws.resp import RedisError, command
 
 if TYPE_CHECKING:
@@ -132,20 +133,21 @@ def _connect(sandbox: Sandbox, instance: str | dict[str, Any], region: str | Non
         else:
             instance = rds.describe_db_instances(DBInstanceIdentifier=instance)["DBInstances"][0]
     endpoint = instance.get("Endpoint") or {}
-    if endpoint.get("Address") != "127.0.0.1" or "MasterUserSecret" not in instance:
+    admin = rds_data.admin_login(endpoint.get("Port") or 0)
+    if endpoint.get("Address") != "127.0.0.1" or admin is None:
         raise LookupError(
             f"{instance['DBInstanceIdentifier']} has no real server (is real_data on?)"
         )
-    arn = instance["MasterUserSecret"]["SecretArn"]
-    secrets = sandbox.client("secretsmanager", region=arn.split(":")[3])
-    login = json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"])
+    if "MasterUserSecret" in instance:  # as the platform logs in
+        arn = instance["MasterUserSecret"]["SecretArn"]
+        secrets = sandbox.client("secretsmanager", region=arn.split(":")[3])
+        login = json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"])
+        where = {"host": "127.0.0.1", "port": endpoint["Port"]}
+        where |= {"user": login["username"], "password": login["password"]}
+    else:  # a restored copy has no secret (as in RDS): the oracle reads it as the sandbox
+        where = admin
     connection = psycopg2.connect(
-        host="127.0.0.1",
-        port=endpoint["Port"],
-        user=login["username"],
-        password=login["password"],
-        dbname=instance.get("DBName") or "postgres",
-        connect_timeout=5,
+        **where, dbname=instance.get("DBName") or "postgres", connect_timeout=5
     )
     connection.autocommit = True
     return connection

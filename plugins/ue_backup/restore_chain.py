@@ -269,6 +269,8 @@ def check_application(
         task_id="check_application",
         verification=spec.steps.verification,
         db_instance_identifier=spec.steps.check_database,
+        login_instance=spec.steps.check_login_instance,
+        manage_password=spec.steps.check_manage_password,
         memorydb_cluster_name=spec.steps.check_cluster,
         job_name=job_name,
         namespace=namespace,

@@ -24,6 +24,7 @@ from ue_backup.app_checks import checks_for_restore
 from ue_backup.backup_set import COMPONENTS, INSTALLATION_TAG
 from ue_backup.config import AwsRetriesConfig, InstallationConfig, VerificationConfig
 from ue_backup.rpo import targets as rpo_targets
+from ue_backup.switch_over import replaced_name
 
 # Minutes as the configuration has them: an int stays an int (the templates render it as given).
 Minutes = int | float
@@ -310,6 +311,12 @@ class RestoreSteps(BaseModel):
     check_cluster: str | None = _field(
         "The MemoryDB cluster the Redis reference check reads.", None
     )
+    check_login_instance: str | None = _field(
+        "The instance whose master secret logs the checks in (None: the checked one).", None
+    )
+    check_manage_password: bool = _field(
+        "Whether the checked copy, not live, may get a managed master password.", False
+    )
     verification: dict[str, Any] | None = _field(
         "The checks this run runs (a VerificationConfig): those its restore can judge.", None
     )
@@ -324,12 +331,18 @@ class RestoreSteps(BaseModel):
         verification: VerificationConfig | None,
         database: str | None,
         cluster: str | None,
+        login_instance: str | None = None,
     ) -> dict[str, Any]:
         """Whether and against what the application checks run (``app_checks``).
 
         ``database`` and ``cluster``: the names the restored instance and
         cluster carry when the checks run (in place: the live name after the
-        switch-over).
+        switch-over). The login: RDS restores a PostgreSQL copy with the
+        source's password and no managed secret. A copy nobody uses yet (side
+        by side, a drill) is given one (``ModifyDBInstance``); the database that
+        is live after an in-place restore is not (the platform logs in with the
+        password it has): ``login_instance``, the instance it replaced, lends
+        its secret, and a login that fails is a check that fails.
         """
         chosen = (
             checks_for_restore(
@@ -348,6 +361,8 @@ class RestoreSteps(BaseModel):
                 cluster if chosen and chosen.reference_checks.redis_keys_query else None
             ),
             "verification": chosen.model_dump(mode="json") if chosen else None,
+            "check_login_instance": login_instance if chosen else None,
+            "check_manage_password": bool(chosen) and login_instance is None,
         }
 
     @staticmethod
@@ -425,6 +440,9 @@ class RestorePlanResult(RestoreSteps):
             # in place, the checks run after the switch-over: the restored instance is live
             settings.rds_instance if steps["switch_over_database"] else settings.rds_target,
             settings.memorydb_target,
+            replaced_name(settings.rds_instance, settings.restore_id)
+            if steps["switch_over_database"] and settings.rds_instance
+            else None,
         )
         return cls(
             plan=plan,

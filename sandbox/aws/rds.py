@@ -197,7 +197,10 @@ class SandboxRdsResponse(OneCallAtATime, RDSResponse):
         """A rename is asynchronous (see the module doc); any other change is moto's."""
         new = self.params.get("NewDBInstanceIdentifier")
         if not new:
-            return super().modify_db_instance()
+            result = super().modify_db_instance()
+            if self.params.get("ManageMasterUserPassword"):
+                rds_data.password_managed(result.result["DBInstance"])  # type: ignore[index]
+            return result
         identifier = self.params["DBInstanceIdentifier"]
         instance = self.backend.describe_db_instances(identifier)[0]
         if instance.status != "available":

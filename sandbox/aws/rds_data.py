@@ -7,10 +7,11 @@ restored, is a real server (``postgres_server.PostgresServer``) on 127.0.0.1:
 - its master password lives in a Secrets Manager secret, as with RDS managed
   master passwords: ``MasterUserSecret.SecretArn`` names it, the secret string is
   ``{"username", "password"}``. A created instance's password is its
-  ``MasterUserPassword`` (random with ``ManageMasterUserPassword``); a restored
-  instance gets a new secret and a new random password (RDS does so when the
-  restore manages the password; the sandbox always does, so no restored copy
-  shares a live password);
+  ``MasterUserPassword`` (random with ``ManageMasterUserPassword``). A restored
+  instance has the password its copy holds (the source's at that moment) and no
+  secret, as RDS restores a PostgreSQL instance (``ManageMasterUserPassword`` on
+  a restore is Oracle's only); ``ModifyDBInstance(ManageMasterUserPassword=True)``
+  gives any instance a new random password in a new secret;
 - WAL is archived continuously; ``CreateDBSnapshot`` (and a final snapshot) is
   a ``pg_basebackup`` taken during the call, so it holds what was committed
   before the call returned; a restore from it starts a new server from a copy;
@@ -46,11 +47,18 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from moto.rds.models import DBInstance, DBSnapshot, MasterUserSecret
 
 from sandbox.aws.context import current
-from sandbox.aws.postgres_server import PostgresServer, copy_tree, make_template, own_dir
+from sandbox.aws.postgres_server import (
+    ADMIN,
+    PostgresServer,
+    copy_tree,
+    make_template,
+    own_dir,
+)
 
 REFRESH = timedelta(seconds=1)  # at most one forced archive a second, per instance
 
@@ -134,6 +142,18 @@ def _wanted(instance: DBInstance) -> bool:
     return current().real_data and str(instance.engine).startswith("postgres")
 
 
+def admin_login(port: int) -> dict[str, Any] | None:
+    """How the sandbox's administrator reaches the server on ``port`` (psycopg2 keywords).
+
+    For the tests' own oracles (``sandbox.workload``): a restored copy has no
+    secret, and a test that reads it must not need the password a check reads.
+    """
+    for _, real in _store.instances.values() if _store else ():
+        if real.server.running and real.server.port == port:
+            return {"host": str(real.server.socket), "port": port, "user": ADMIN}
+    return None
+
+
 # --- instances ---------------------------------------------------------------------------
 
 
@@ -164,10 +184,20 @@ def created(instance: DBInstance, password: str | None) -> None:
 
 def _serve(instance: DBInstance, real: RealInstance, password: str) -> None:
     """Point the instance at its server, and its master password's secret at ``password``."""
-    server = real.server
-    server.query(f"ALTER ROLE {_quoted(instance.master_username)} PASSWORD %s", password)
-    instance.port = server.port
-    instance.Endpoint = {"Address": "127.0.0.1", "Port": server.port}
+    _point(instance, real)
+    _manage_password(instance, real, password)
+
+
+def _point(instance: DBInstance, real: RealInstance) -> None:
+    """The instance's endpoint is its server's; all it committed so far is restorable."""
+    instance.port = real.server.port
+    instance.Endpoint = {"Address": "127.0.0.1", "Port": real.server.port}
+    _archived(real, real.server.archive_now())
+
+
+def _manage_password(instance: DBInstance, real: RealInstance, password: str) -> None:
+    """The master user's password becomes ``password``, kept in the instance's own secret."""
+    real.server.query(f"ALTER ROLE {_quoted(instance.master_username)} PASSWORD %s", password)
     secret = instance.__dict__.get("master_user_secret")
     if secret is None or secret.resource is not instance:
         secret = MasterUserSecret(instance, None)
@@ -180,7 +210,14 @@ def _serve(instance: DBInstance, real: RealInstance, password: str) -> None:
         None,
         ["AWSCURRENT"],
     )
-    _archived(real, real.server.archive_now())
+
+
+def password_managed(instance: DBInstance) -> None:
+    """``ModifyDBInstance(ManageMasterUserPassword=True)``: RDS makes a new password and
+    keeps it in a new secret (moto made the secret; the server learns the password)."""
+    real = _real(instance)
+    if real is not None and real.server.running:
+        _manage_password(instance, real, secrets.token_urlsafe(18))
 
 
 def _archived(real: RealInstance, moment: datetime) -> None:
@@ -302,14 +339,22 @@ def restored_to_point_in_time(
 def _start_restored(
     store: RdsData, instance: DBInstance, server: PostgresServer, recovery: dict[str, str] | None
 ) -> None:
-    """Start the restored copy, take its first base backup, give it a new password."""
+    """Start the restored copy and take its first base backup.
+
+    Its master password is the one the copy holds (the source's at the restored
+    moment), and it has no managed secret: RDS offers ``ManageMasterUserPassword``
+    on a restore from a snapshot or to a point in time only for Oracle, so a
+    PostgreSQL copy gets one only from a later ``ModifyDBInstance``.
+    """
     real = RealInstance(server)
     store.instances[id(instance)] = (instance, real)
     server.start(recovery)
     base = store.new_folder("b")
     server.base_backup(base)
     real.base_backups.append(BaseBackup(base, datetime.now(UTC)))
-    _serve(instance, real, secrets.token_urlsafe(18))
+    instance.__dict__.pop("master_user_secret", None)
+    instance.manage_master_user_password = False
+    _point(instance, real)
 
 
 def _unserved(instance: DBInstance) -> None:

@@ -277,6 +277,17 @@ DEPENDENCIES: dict[str, Callable[[Where, dict], list[tuple]]] = {
         if p.get("TargetBucket")
         else []
     ),
+    # RDS's guide (password management with Secrets Manager, permissions): asking RDS to
+    # manage an instance's master password creates and tags its secret on the caller's
+    # behalf, named rds!db-<id> (the default key, aws/secretsmanager: no KMS permission).
+    "rds:ModifyDBInstance": lambda w, p: (
+        [
+            ("secretsmanager:CreateSecret", w.arn("secretsmanager", f"secret:rds!{ANY}")),
+            ("secretsmanager:TagResource", w.arn("secretsmanager", f"secret:rds!{ANY}")),
+        ]
+        if p.get("ManageMasterUserPassword")
+        else []
+    ),
     # A cluster seeded from .rdb files reads each of them.
     "memorydb:CreateCluster": lambda w, p: [
         ("s3:GetObject", arn) for arn in p.get("SnapshotArns") or []

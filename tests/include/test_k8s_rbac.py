@@ -167,7 +167,10 @@ def test_the_drill_role_lists_and_deletes_exactly_what_the_drill_restores():
     for verb in ("list", "deletecollection"):
         granted = {(g.group, g.resource) for g in drill_role if g.verb == verb}
         assert granted - own == restored, verb
-    assert not {("", "secrets")} & {(g.group, g.resource) for g in drill_role}
+    # secrets: only the checks' own, made and deleted, never read (restored copies of the
+    # live ones are left out of the restore, and could not be read anyway)
+    secrets = {g.verb for g in drill_role if (g.group, g.resource) == ("", "secrets")}
+    assert secrets == {"create", "delete"}
 
 
 def test_subresources_are_granted_by_name():

@@ -36,6 +36,7 @@ from ue_backup.run_settings import (
     RestoreRunSettings,
     RetentionRunSettings,
 )
+from ue_backup.switch_over import replaced_name
 from ue_backup.tasks.drill_steps import drill_names
 from ue_backup.tasks.restore_steps import restore_names
 
@@ -75,7 +76,7 @@ STEP_KEYS = {
     "rds_restore_time", "recovery_point_arn", "memorydb_snapshot_name", "velero_backup_name",
     "velero_backup_set", "switch_over_database", "resume_owners", "memorydb_snapshot_arns",
     "memorydb_node_type", "memorydb_num_shards", "check_application", "check_database",
-    "check_cluster", "verification",
+    "check_cluster", "verification", "check_login_instance", "check_manage_password",
 }  # fmt: skip
 PLAN_KEYS = STEP_KEYS | {"plan", "region"}
 DRILL_KEYS = AWS | STEP_KEYS | {
@@ -266,6 +267,14 @@ def test_the_checks_query_the_instance_that_carries_the_restored_data(params, da
     assert planned.check_application
     assert planned.check_database == getattr(settings, database)
     assert planned.check_cluster == settings.memorydb_target
+    if database == "rds_instance":  # live: keeps its password, the replaced one lends its login
+        assert planned.check_login_instance == replaced_name(
+            settings.rds_instance, settings.restore_id
+        )
+        assert not planned.check_manage_password
+    else:  # a copy nobody uses yet: RDS gives it a managed password
+        assert planned.check_login_instance is None
+        assert planned.check_manage_password
     assert planned.verification == cfg.verification.model_dump(mode="json")
 
 
@@ -302,5 +311,7 @@ def test_a_drill_checks_its_own_temporary_instance_and_cluster():
         names["memorydb_target"],
     )
     assert names["app_check_job"] in drill.resources["jobs"]  # the cleanup deletes it too
+    assert drill.check_manage_password
+    assert drill.check_login_instance is None
     dry = DrillRunSettings.build(cfg, names, a_plan(cfg), {}, True, RUN_AFTER)
     assert not dry.check_application

@@ -28,9 +28,13 @@ def available(rds, name: str) -> dict:
     )[-1]
 
 
-def connect(aws, instance: dict, password: str | None = None):  # noqa: F811
-    """Log in as the master user with the password its secret holds (or ``password``)."""
-    arn = instance["MasterUserSecret"]["SecretArn"]  # in the instance's region
+def connect(aws, instance: dict, password: str | None = None, login_of: dict | None = None):  # noqa: F811
+    """Log in as the master user with the password its secret holds (or ``password``).
+
+    A restored copy has no secret: ``login_of`` names the instance whose secret holds
+    its password (the source's, unchanged since the restored moment).
+    """
+    arn = (login_of or instance)["MasterUserSecret"]["SecretArn"]  # in its region
     secret = aws.client("secretsmanager", region=arn.split(":")[3]).get_secret_value(SecretId=arn)
     login = json.loads(secret["SecretString"])
     endpoint = instance["Endpoint"]
@@ -47,8 +51,8 @@ def connect(aws, instance: dict, password: str | None = None):  # noqa: F811
     return connection
 
 
-def rows(aws, instance: dict) -> list[int]:  # noqa: F811
-    with connect(aws, instance) as connection, connection.cursor() as cursor:
+def rows(aws, instance: dict, login_of: dict | None = None) -> list[int]:  # noqa: F811
+    with connect(aws, instance, login_of=login_of) as connection, connection.cursor() as cursor:
         cursor.execute("SELECT n FROM rows ORDER BY n")
         return [n for (n,) in cursor.fetchall()]
 
@@ -120,11 +124,14 @@ def test_a_point_in_time_restore_holds_exactly_the_rows_committed_before_its_tim
     expected = writer.committed_before(target)
     assert len(expected) > 20  # rows on both sides of it
     assert writer.begun_after(target)
-    held = rows(real_data, restored)
+    held = rows(real_data, restored, login_of=instance)
     assert held[: len(expected)] == expected  # every row committed before T
     assert not set(held) & set(writer.begun_after(target))  # none begun after T
     assert held == list(range(1, len(held) + 1))  # and nothing out of order: a prefix
-    with connect(real_data, restored) as connection, connection.cursor() as cursor:
+    with (
+        connect(real_data, restored, login_of=instance) as connection,
+        connection.cursor() as cursor,
+    ):
         cursor.execute("SELECT max(at) FROM rows")
         assert cursor.fetchone()[0] < target  # exactly: the server's own commit times
     assert restored["Endpoint"]["Port"] != instance["Endpoint"]["Port"]
@@ -152,7 +159,7 @@ def test_a_snapshot_restore_holds_exactly_the_rows_of_the_snapshots_moment(
     rds.restore_db_instance_from_db_snapshot(
         DBInstanceIdentifier="ue-db-snap", DBSnapshotIdentifier="set-1"
     )
-    held = rows(real_data, available(rds, "ue-db-snap"))
+    held = rows(real_data, available(rds, "ue-db-snap"), login_of=instance)
 
     assert set(writer.committed_before(called)) <= set(held)
     assert not set(held) & set(writer.begun_after(returned))
@@ -172,6 +179,36 @@ def test_the_master_user_secret_holds_the_password_that_logs_in(real_data):  # n
         assert cursor.fetchone() == ("mz", "127.0.0.1")
     with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
         connect(real_data, instance, password="not-the-password")
+
+
+def test_a_restored_copy_has_no_secret_until_rds_is_asked_to_manage_its_password(
+    real_data,  # noqa: F811
+    live,
+):
+    """As RDS restores PostgreSQL: the copy keeps the source's password and gets no secret
+    (ManageMasterUserPassword on a restore is Oracle's only); a ModifyDBInstance gives it
+    a new password in its own secret."""
+    rds, instance = live
+    rds.create_db_snapshot(DBInstanceIdentifier="ue-db", DBSnapshotIdentifier="set-1")
+    rds.get_waiter("db_snapshot_available").wait(
+        DBSnapshotIdentifier="set-1", WaiterConfig={"Delay": 0.05}
+    )
+    rds.restore_db_instance_from_db_snapshot(
+        DBInstanceIdentifier="ue-db-snap", DBSnapshotIdentifier="set-1"
+    )
+    copy = available(rds, "ue-db-snap")
+    assert "MasterUserSecret" not in copy
+    connect(real_data, copy, login_of=instance).close()  # the source's password logs in
+
+    rds.modify_db_instance(
+        DBInstanceIdentifier="ue-db-snap", ManageMasterUserPassword=True, ApplyImmediately=True
+    )
+    managed = available(rds, "ue-db-snap")
+    assert managed["MasterUserSecret"]["SecretArn"] != instance["MasterUserSecret"]["SecretArn"]
+    connect(real_data, managed).close()  # its own secret logs in
+    with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
+        connect(real_data, managed, login_of=instance)  # the source's password no longer
+    connect(real_data, instance).close()  # and the source is untouched
 
 
 def test_deleting_the_instance_stops_its_server_and_reset_stops_the_rest(real_data):  # noqa: F811
@@ -225,4 +262,4 @@ def test_a_copy_of_a_snapshot_in_another_region_restores_the_same_rows(real_data
         DBInstanceIdentifier="ue-db-far", DBSnapshotIdentifier="set-1-copy"
     )
 
-    assert rows(real_data, available(far, "ue-db-far")) == [1, 2, 3, 4, 5]
+    assert rows(real_data, available(far, "ue-db-far"), login_of=instance) == [1, 2, 3, 4, 5]

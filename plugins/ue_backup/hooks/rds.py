@@ -71,6 +71,17 @@ class RdsHook(RetryingHookMixin, ProviderRdsHook):
             DBInstanceIdentifier=old, NewDBInstanceIdentifier=new, ApplyImmediately=True
         )
 
+    def manage_master_password(self, identifier: str) -> None:
+        """Let RDS make the instance's master password and keep it in a secret of its own.
+
+        RDS restores a PostgreSQL instance without a managed password (the
+        restore's ``ManageMasterUserPassword`` is Oracle's only); this is how a
+        restored copy gets one. RDS creates the secret on the caller's behalf.
+        """
+        self.conn.modify_db_instance(
+            DBInstanceIdentifier=identifier, ManageMasterUserPassword=True, ApplyImmediately=True
+        )
+
     def delete_instance(self, identifier: str) -> None:
         """Delete a temporary instance with its automated backups and no final snapshot."""
         self.conn.delete_db_instance(

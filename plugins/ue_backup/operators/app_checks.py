@@ -5,8 +5,13 @@ installation's cluster has. So the checks (``ue_backup.app_checks`` renders
 their script) run in a Job there, with the restored EFS file system mounted,
 pointed at the restored RDS instance and MemoryDB cluster. Where they are is
 read at run time (RDS and MemoryDB describe calls); the database password
-comes from the instance's managed master secret (``MasterUserSecret``),
-read with Secrets Manager, and reaches the pod only through a Kubernetes
+comes from an RDS-managed master secret (``MasterUserSecret``), read with
+Secrets Manager. RDS restores a PostgreSQL copy with its source's password
+and no such secret: a copy nobody uses yet (side by side, a drill) first
+gets one (``manage_password``: RDS makes a new password nobody sees); after
+an in-place restore the instance it replaced lends its secret
+(``login_instance``), since the live database keeps the password the
+platform has. The password reaches the pod only through a Kubernetes
 Secret created for this run and owned by its Job: never the Job's spec, a
 log or XCom. The Job and its Secret are deleted when the task ends, passed
 or failed (a retry makes them again); ``ttlSecondsAfterFinished`` deletes
@@ -19,6 +24,8 @@ failing check fails the task with its name and a sample of what is missing.
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk.bases.xcom import BaseXCom
@@ -47,6 +54,14 @@ JOB_TTL_SECONDS = 600
 JOB_DEADLINE_SECONDS = 1800
 # psql waits this long for the server before the check reports an error.
 CONNECT_TIMEOUT_SECONDS = 10
+# How often, and how many times, the task looks for a copy's new managed password.
+PASSWORD_POLL_SECONDS = 15
+PASSWORD_WAIT_ROUNDS = 40
+
+
+def _truthy(value: Any) -> bool:
+    """A templated flag: True, or a rendered "True" (render_template_as_native_obj off)."""
+    return value is True or str(value).lower() == "true"
 
 
 class AppChecksOperator(KubeEfsJobOperator):
@@ -69,6 +84,8 @@ class AppChecksOperator(KubeEfsJobOperator):
         *KubeEfsJobOperator.template_fields,
         "verification",
         "db_instance_identifier",
+        "login_instance",
+        "manage_password",
         "database",
         "memorydb_cluster_name",
         "aws_conn_id",
@@ -80,6 +97,8 @@ class AppChecksOperator(KubeEfsJobOperator):
         *,
         verification: VerificationConfig | dict[str, Any] | str,
         db_instance_identifier: str,
+        login_instance: str | None = None,
+        manage_password: bool | str = False,
         database: str | None = None,
         memorydb_cluster_name: str | None = None,
         redis_tls: bool | None = None,
@@ -97,7 +116,10 @@ class AppChecksOperator(KubeEfsJobOperator):
         kwargs.pop("end_from_trigger", None)  # the task must resume: it cleans up, it returns
         super().__init__(script="", image=image or "", end_from_trigger=False, **kwargs)
         self.db_instance_identifier = db_instance_identifier
+        self.login_instance = login_instance
+        self.manage_password = manage_password
         self.database = database
+        self._password_rounds = 0
         self.memorydb_cluster_name = memorydb_cluster_name
         self.redis_tls = redis_tls
         self.aws_conn_id = aws_conn_id
@@ -112,7 +134,10 @@ class AppChecksOperator(KubeEfsJobOperator):
         if not self.verification.has_checks:
             raise PermanentFailure("the verification section configures no check")
         self.image = self.image or self.verification.image
-        env, secret = self._target()
+        instance, arn = self._login_secret()
+        if arn is None:
+            return self._await_password(context, instance)
+        env, secret = self._target(instance, arn)
         hook = KubeJobHook(conn_id=self.kubernetes_conn_id)
         claim = self.claim
         if not self.verification.reference_checks.efs_paths_query:
@@ -175,25 +200,81 @@ class AppChecksOperator(KubeEfsJobOperator):
             raise
         return self.execute_complete(context, payload, job_uid=uid)
 
-    def _target(self) -> tuple[dict[str, str], dict[str, str]]:
+    # --- the login -----------------------------------------------------------------------
+
+    def _rds(self) -> Any:
+        from ue_backup.hooks.rds import RdsHook
+
+        return RdsHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
+
+    def _login_secret(self) -> tuple[dict[str, Any], str | None]:
+        """The checked instance, and the secret that logs the checks in (None: none yet).
+
+        The secret is the checked instance's own managed master secret, or that
+        of ``login_instance`` (in place: the instance the restore replaced), once
+        Secrets Manager holds it (``SecretStatus`` active).
+        """
+        rds = self._rds()
+        instance = rds.describe_instance(self.db_instance_identifier)
+        source = rds.describe_instance(self.login_instance) if self.login_instance else instance
+        secret = source.get("MasterUserSecret") or {}
+        ready = secret.get("SecretArn") and secret.get("SecretStatus", "active") == "active"
+        return instance, secret["SecretArn"] if ready else None
+
+    def _await_password(self, context: Any, instance: dict[str, Any]) -> Any:
+        """Ask RDS to manage the copy's master password (once), then look again later.
+
+        RDS restores a PostgreSQL instance with the source's password and no
+        managed secret, so a copy nobody uses yet (``manage_password``: side by
+        side, a drill) is given one: RDS makes a new password and keeps it in
+        a new secret, and nobody ever sees it. Never for the database that is
+        live (in place), whose password the platform uses.
+        """
+        name = self.db_instance_identifier
+        if self.login_instance or not _truthy(self.manage_password):
+            lender = f" (the login of {self.login_instance})" if self.login_instance else ""
+            raise PermanentFailure(
+                f"no managed master password to log the checks in to {name}{lender}: "
+                "the checks read their login from an RDS-managed secret (MasterUserSecret)"
+            )
+        if not (instance.get("MasterUserSecret") or {}).get("SecretArn"):
+            self._rds().manage_master_password(name)
+            self.log.info(
+                "%s was restored without a managed master password (RDS restores PostgreSQL "
+                "so): asked RDS to give it one, kept in a secret of its own",
+                name,
+            )
+        self._password_rounds += 1
+        if self._password_rounds > PASSWORD_WAIT_ROUNDS:
+            raise RuntimeError(f"RDS has not made {name}'s managed master password yet")
+        delay = poll_interval(PASSWORD_POLL_SECONDS)
+        if self.deferrable:
+            from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
+
+            self.defer(
+                trigger=TimeDeltaTrigger(timedelta(seconds=delay)),
+                method_name="execute_after_password_wait",
+                kwargs={"rounds": self._password_rounds},
+            )
+        time.sleep(delay)
+        return self.execute(context)
+
+    def execute_after_password_wait(self, context: Any, event: Any = None, rounds: int = 0) -> Any:
+        """Resumed after a wait for the managed password: start over, counting the waits."""
+        self._password_rounds = rounds
+        return self.execute(context)
+
+    def _target(self, instance: dict[str, Any], arn: str) -> tuple[dict[str, str], dict[str, str]]:
         """The Job's plain environment, and its secret one (only ever in the Secret)."""
         from airflow.providers.amazon.aws.hooks.secrets_manager import SecretsManagerHook
         from airflow.sdk.log import mask_secret
 
         from ue_backup.hooks.memorydb import MemoryDbHook
-        from ue_backup.hooks.rds import RdsHook
 
         aws = {"aws_conn_id": self.aws_conn_id, "region_name": self.region_name}
-        instance = RdsHook(**aws).describe_instance(self.db_instance_identifier)
         endpoint = instance.get("Endpoint") or {}
         if not endpoint.get("Address"):
             raise RuntimeError(f"{self.db_instance_identifier} has no endpoint yet")
-        arn = (instance.get("MasterUserSecret") or {}).get("SecretArn")
-        if not arn:
-            raise PermanentFailure(
-                f"{self.db_instance_identifier} has no managed master password"
-                " (MasterUserSecret): the checks read their login from it"
-            )
         # the secret lives in the instance's region (a copy region's restore: that one)
         login = SecretsManagerHook(
             aws_conn_id=self.aws_conn_id, region_name=arn.split(":")[3]

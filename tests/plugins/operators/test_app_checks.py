@@ -1,7 +1,7 @@
 """AppChecksOperator end to end: a restored system checked from a Job, in a real DAG run.
 
 The sandbox's ``real_data`` puts a real PostgreSQL server behind RDS (the
-restored instance comes from a snapshot, with its own secret and password)
+restored instance comes from a snapshot, as RDS restores it: without a secret)
 and a real redis-server behind MemoryDB; the Job's pod runs the rendered
 script with /bin/sh, psql and redis-cli on this machine, the restored EFS
 mounted. A tiny DAG (``airflow.sdk``) runs the operator with ``dag.test``,
@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 import pytest
@@ -66,13 +67,19 @@ VERIFICATION = {
 
 @dataclass
 class Restored:
-    """What a restore made, and the restored database's password (to look for it)."""
+    """What a restore made; ``password()``, the restored database's (to look for it)."""
 
     file_system_id: str
     efs: Path
     redis_port: int
-    password: str
+    sandbox_aws: Any
     config: dict
+
+    def password(self) -> str:
+        """The restored copy's managed password: made by RDS when the checks asked for it."""
+        rds = self.sandbox_aws.client("rds")
+        instance = rds.describe_db_instances(DBInstanceIdentifier=RESTORED_DB)["DBInstances"][0]
+        return _login(self.sandbox_aws, instance)["password"]
 
 
 def _login(sandbox_aws, instance: dict) -> dict:
@@ -135,7 +142,8 @@ def restored(sandbox, real_data, tmp_path, monkeypatch, fast) -> Restored:  # no
     rds.restore_db_instance_from_db_snapshot(
         DBInstanceIdentifier=RESTORED_DB, DBSnapshotIdentifier="set-1"
     )
-    password = _login(real_data, _available(rds, RESTORED_DB))["password"]
+    # as RDS restores PostgreSQL: the source's password, no managed secret of its own
+    assert "MasterUserSecret" not in _available(rds, RESTORED_DB)
 
     real_data.durations.update(memorydb_cluster=0.05)
     memorydb = real_data.client("memorydb")
@@ -175,11 +183,14 @@ def restored(sandbox, real_data, tmp_path, monkeypatch, fast) -> Restored:  # no
         "verification": VERIFICATION,
     }
     write_config(config, tmp_path, monkeypatch)  # in force for the request recorder
-    return Restored(fs, efs, port, password, config)
+    return Restored(fs, efs, port, real_data, config)
 
 
-def run_checks(restored: Restored, dag_id: str) -> RunResult:
-    """One DAG run of one AppChecksOperator task against the restored system."""
+def run_checks(restored: Restored, dag_id: str, **login: Any) -> RunResult:
+    """One DAG run of one AppChecksOperator task against the restored system.
+
+    ``login``: how it logs in (by default, as side by side: the copy is given a managed
+    password)."""
     from airflow.sdk import DAG
 
     from ue_backup.operators.app_checks import AppChecksOperator
@@ -192,6 +203,7 @@ def run_checks(restored: Restored, dag_id: str) -> RunResult:
             job_name=JOB,
             verification=verification,
             db_instance_identifier=RESTORED_DB,
+            **(login or {"manage_password": True}),
             memorydb_cluster_name=RESTORED_CLUSTER,
             redis_tls=False,  # the sandbox's redis-server speaks plain RESP
             file_system_id="{{ params.fs }}",
@@ -269,7 +281,7 @@ def test_a_consistent_restore_passes_every_check_and_leaves_no_credential(
         {"apiVersion": "batch/v1", "kind": "Job", "name": JOB, "uid": job["metadata"]["uid"]}
     ]
     assert {k: base64.b64decode(v).decode() for k, v in secret["data"].items()} == {
-        "PGPASSWORD": restored.password
+        "PGPASSWORD": restored.password()
     }
     env = job["spec"]["template"]["spec"]["containers"][0]["env"]
     assert {
@@ -283,7 +295,7 @@ def test_a_consistent_restore_passes_every_check_and_leaves_no_credential(
         json.dumps(objects.get("pods", [])),
         json.dumps(report),
     ):
-        assert restored.password not in text
+        assert restored.password() not in text
     assert_nothing_left(sandbox)
 
 
@@ -307,7 +319,7 @@ def test_a_missing_file_and_key_fail_the_task_naming_them(sandbox, restored, cap
     ]
     assert report["results"][2]["sample"] == [SESSIONS[1][1]]
     assert (report["passed"], report["failed"]) == (2, 2)
-    assert restored.password not in log + json.dumps(report)
+    assert restored.password() not in log + json.dumps(report)
     assert_nothing_left(sandbox)
 
 
@@ -365,3 +377,31 @@ def test_a_retry_replaces_what_an_earlier_try_left_and_reads_only_its_own_job(
     )[-3000:]
     assert [r["ok"] for r in result.xcom("app_checks")["results"]] == [True] * 4
     assert_nothing_left(sandbox)
+
+
+def test_after_an_in_place_restore_the_replaced_instance_lends_its_login(
+    sandbox, restored, capfd, caplog
+):
+    """The live database keeps the password the platform has: no new one is made; the
+    login of the instance it replaced (here the snapshot's source) logs the checks in."""
+    result = run_checks(restored, "app_checks_in_place", login_instance=f"{INSTALLATION}-db")
+
+    assert (result.state, result.tasks) == ("success", {"app_checks": "success"}), logged(
+        capfd, caplog
+    )[-3000:]
+    rds = restored.sandbox_aws.client("rds")
+    copy = rds.describe_db_instances(DBInstanceIdentifier=RESTORED_DB)["DBInstances"][0]
+    assert "MasterUserSecret" not in copy  # its password was not changed
+    assert_nothing_left(sandbox)
+
+
+def test_a_copy_without_a_managed_password_is_refused_unless_it_may_get_one(
+    sandbox, restored, capfd, caplog
+):
+    result = run_checks(restored, "app_checks_no_login", manage_password=False)
+
+    assert (result.state, result.tasks) == ("failed", {"app_checks": "failed"})
+    assert f"no managed master password to log the checks in to {RESTORED_DB}" in logged(
+        capfd, caplog
+    )
+    assert sandbox.k8s.get("jobs", NS, JOB) is None  # refused before any Job
