@@ -67,25 +67,28 @@ def claim_file_system(sandbox, namespace: str, claim: str) -> str:
     return volume["spec"]["csi"]["volumeHandle"].split(":", 1)[0]
 
 
-def oracle_at_check(sandbox, monkeypatch) -> list[dict[str, Any]]:
-    """Every check task as it started: when, its target, what ``dangling`` found there."""
+def oracle_at_check(sandbox, monkeypatch) -> dict[str, dict[str, Any]]:
+    """Each check task, by id, as it last entered ``execute`` (the entry that starts its Job):
+    when, its target, and what ``dangling`` found there.
+
+    ``execute`` may run more than once for one try (it defers while RDS gives a
+    restored instance its managed password, and resumes in ``execute``); the
+    restored system is the same each time, so the last entry stands for all.
+    """
     from ue_backup.operators.app_checks import AppChecksOperator
 
-    seen: list[dict[str, Any]] = []
+    seen: dict[str, dict[str, Any]] = {}
     original = AppChecksOperator.execute
 
-    def execute(self, context):
+    def execute(self, context, *args, **kwargs):
         fs = self.file_system_id or claim_file_system(sandbox, self.namespace, self.claim)
         target = (self.db_instance_identifier, fs, self.memorydb_cluster_name)
-        seen.append(
-            {
-                "task": self.task_id,
-                "started": time.time(),
-                "target": target,
-                "found": dangling(sandbox, *target, region=self.region_name),
-            }
-        )
-        return original(self, context)
+        seen[self.task_id] = {
+            "started": time.time(),
+            "target": target,
+            "found": dangling(sandbox, *target, region=self.region_name),
+        }
+        return original(self, context, *args, **kwargs)
 
     monkeypatch.setattr(AppChecksOperator, "execute", execute)
     return seen
