@@ -360,7 +360,7 @@ with DAG(
     @task(trigger_rule=TriggerRule.NONE_FAILED)
     def report(**context: Any) -> dict[str, Any]:
         """What was restored, from which points, and what is left for the operator."""
-        from ue_backup.tasks.restore_steps import restore_report
+        from ue_backup.tasks.restore_steps import password_managed, restore_report
 
         ti = context["ti"]
         return restore_report(
@@ -369,6 +369,7 @@ with DAG(
             efs=ti.xcom_pull(task_ids="restored_file_system"),
             resumed=ti.xcom_pull(task_ids="resume_workflows"),
             checks=ti.xcom_pull(task_ids="check_application"),
+            password_managed=password_managed(ti),
         )
 
     planned_restore >> suspend >> drained

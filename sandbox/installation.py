@@ -87,7 +87,7 @@ def seed_installation(
             Engine="postgres",
             AllocatedStorage=20,
             MasterUsername="platform",
-            MasterUserPassword="sandbox-only-password",
+            ManageMasterUserPassword=True,  # RDS keeps it in Secrets Manager
             BackupRetentionPeriod=7,
             MultiAZ=True,
         )

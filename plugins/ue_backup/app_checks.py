@@ -46,6 +46,11 @@ from ue_backup.config import (
 RESULT_PREFIX = "UE-CHECK "
 DB_PASSWORD_ENV = "PGPASSWORD"
 REDIS_PASSWORD_ENV = "REDISCLI_AUTH"
+# The check step's XCom keys: the secret the checks logged in with (its ARN, never its
+# value), and the instance whose master password it asked RDS to manage (a copy's
+# password then changed: the restore's report says so).
+LOGIN_SECRET_KEY = "login_secret"
+PASSWORD_MANAGED_KEY = "password_managed"
 
 
 class CheckKind(StrEnum):
@@ -377,8 +382,14 @@ ue_redis() {
     [ -n "${UE_CHECK_REDIS_USER:-}" ] && set -- "$@" --user "$UE_CHECK_REDIS_USER"
     ue_name=$1; shift
     LC_ALL=C awk "$ue_hex_awk" "$ue_work/items" >"$ue_work/commands"
+    ue_wait=${UE_CHECK_REDIS_WAIT:-10}
     if [ "$ue_count" -eq 0 ]; then
       : >"$ue_work/replies"
+    elif ! timeout "$ue_wait" redis-cli "$@" PING >"$ue_work/replies" 2>"$ue_work/err"; then
+      # a TLS client and a plain server (or the reverse) wait for each other for ever
+      ue_why "$ue_work/err"
+      [ -s "$ue_work/err" ] || ue_error="no answer within ${ue_wait} s: is TLS on \
+(UE_CHECK_REDIS_TLS) as the cluster has it?"
     elif ! redis-cli "$@" <"$ue_work/commands" >"$ue_work/replies" 2>"$ue_work/err"; then
       ue_why "$ue_work/err"
     fi

@@ -56,13 +56,18 @@ def wait_until(
 
 
 def create_db_instance(client: Any, name: str, **extra: Any) -> None:
-    """A small PostgreSQL instance in the sandbox's RDS (``client`` is an RDS client)."""
+    """A small PostgreSQL instance in the sandbox's RDS (``client`` is an RDS client).
+
+    Its master password is ``password1``, unless ``ManageMasterUserPassword`` lets RDS
+    make one (AWS refuses both together).
+    """
+    password = {} if extra.get("ManageMasterUserPassword") else {"MasterUserPassword": "password1"}
     client.create_db_instance(
         DBInstanceIdentifier=name,
         DBInstanceClass="db.t3.micro",
         Engine="postgres",
         MasterUsername="mz",
-        MasterUserPassword="password1",
         AllocatedStorage=20,
+        **password,
         **extra,
     )

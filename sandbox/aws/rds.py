@@ -183,7 +183,11 @@ class SandboxRdsResponse(OneCallAtATime, RDSResponse):
     def create_db_instance(self) -> ActionResult:
         result = super().create_db_instance()
         instance = result.result["DBInstance"]  # type: ignore[index]
-        rds_data.created(instance, self.params.get("MasterUserPassword"))
+        rds_data.created(
+            instance,
+            self.params.get("MasterUserPassword"),
+            managed=bool(self.params.get("ManageMasterUserPassword")),
+        )
         return result
 
     def describe_db_instances(self) -> ActionResult:

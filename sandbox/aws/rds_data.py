@@ -4,14 +4,15 @@ With ``real_data`` on, every PostgreSQL instance the sandbox serves, created or
 restored, is a real server (``postgres_server.PostgresServer``) on 127.0.0.1:
 
 - its ``Endpoint`` is ``127.0.0.1`` and the server's own port;
-- its master password lives in a Secrets Manager secret, as with RDS managed
-  master passwords: ``MasterUserSecret.SecretArn`` names it, the secret string is
-  ``{"username", "password"}``. A created instance's password is its
-  ``MasterUserPassword`` (random with ``ManageMasterUserPassword``). A restored
-  instance has the password its copy holds (the source's at that moment) and no
-  secret, as RDS restores a PostgreSQL instance (``ManageMasterUserPassword`` on
-  a restore is Oracle's only); ``ModifyDBInstance(ManageMasterUserPassword=True)``
-  gives any instance a new random password in a new secret;
+- its master password: a created instance's is its ``MasterUserPassword``,
+  with no secret; with ``ManageMasterUserPassword`` a random one, kept in a
+  Secrets Manager secret as RDS keeps managed master passwords
+  (``MasterUserSecret.SecretArn`` names it, the secret string is
+  ``{"username", "password"}``). A restored instance has the password its copy
+  holds (the source's at that moment) and no secret, as RDS restores a
+  PostgreSQL instance (``ManageMasterUserPassword`` on a restore is Oracle's
+  only); ``ModifyDBInstance(ManageMasterUserPassword=True)`` gives any
+  instance a new random password in a new secret;
 - WAL is archived continuously; ``CreateDBSnapshot`` (and a final snapshot) is
   a ``pg_basebackup`` taken during the call, so it holds what was committed
   before the call returned; a restore from it starts a new server from a copy;
@@ -161,8 +162,11 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def created(instance: DBInstance, password: str | None) -> None:
+def created(instance: DBInstance, password: str | None, *, managed: bool = False) -> None:
     """A new instance (``CreateDBInstance``): an empty cluster with its master user.
+
+    Its password is ``password`` (``MasterUserPassword``, no secret), or, ``managed``
+    (``ManageMasterUserPassword``), a random one kept in its own secret, as RDS does.
 
     The template it is copied from, cleanly shut down, is its first base backup:
     the instance's archive holds all WAL written since.
@@ -179,7 +183,11 @@ def created(instance: DBInstance, password: str | None) -> None:
     server.query(f"ALTER DATABASE postgres OWNER TO {master}")
     if instance.db_name and instance.db_name != "postgres":
         server.query(f"CREATE DATABASE {_quoted(instance.db_name)} OWNER {master}")
-    _serve(instance, real, password or secrets.token_urlsafe(18))
+    if managed:
+        _serve(instance, real, secrets.token_urlsafe(18))
+    else:
+        server.query(f"ALTER ROLE {master} PASSWORD %s", password or "")
+        _point(instance, real)
 
 
 def _serve(instance: DBInstance, real: RealInstance, password: str) -> None:

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,7 +112,7 @@ class Restored:
 def restored(real_data, tmp_path) -> Restored:  # noqa: F811
     """An instance and a cluster with real servers, and an EFS directory, all consistent."""
     rds = real_data.client("rds")
-    create_db_instance(rds, "ue-db", DBName="ue")
+    create_db_instance(rds, "ue-db", DBName="ue", ManageMasterUserPassword=True)
     instance = wait_until(
         lambda: rds.describe_db_instances(DBInstanceIdentifier="ue-db")["DBInstances"][0],
         lambda i: i["DBInstanceStatus"] == "available",
@@ -282,6 +283,21 @@ def test_unreachable_stores_fail_with_the_tools_reason_and_never_the_password(re
     keys = results(done)["redis_references"]
     assert not keys["ok"]
     assert "Could not connect" in keys["error"]
+
+
+def test_a_tls_client_against_a_plain_server_fails_in_bounded_time(restored):
+    """redis-cli --tls and a plain server wait for each other for ever: the check says so."""
+    verification = VerificationConfig.model_validate(CHECKS)
+    script = render_script(verification, efs_mount=str(restored.mount))
+    started = time.monotonic()
+    done = restored.run(script, UE_CHECK_REDIS_TLS="1", UE_CHECK_REDIS_WAIT="1")
+
+    keys = results(done)["redis_references"]
+    assert not keys["ok"]
+    assert keys["error"] == (
+        "no answer within 1 s: is TLS on (UE_CHECK_REDIS_TLS) as the cluster has it?"
+    )
+    assert time.monotonic() - started < 30
 
 
 # --- without servers ------------------------------------------------------------

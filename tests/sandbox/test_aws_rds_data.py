@@ -92,7 +92,9 @@ class Writer(threading.Thread):
 def live(real_data):  # noqa: F811
     """A real instance ``ue-db`` with a table ``rows``; (rds client, its description)."""
     rds = real_data.client("rds")
-    create_db_instance(rds, "ue-db", BackupRetentionPeriod=7, DBName="ue")
+    create_db_instance(
+        rds, "ue-db", BackupRetentionPeriod=7, DBName="ue", ManageMasterUserPassword=True
+    )
     instance = available(rds, "ue-db")
     with connect(real_data, instance) as connection, connection.cursor() as cursor:
         cursor.execute(
@@ -169,7 +171,7 @@ def test_a_snapshot_restore_holds_exactly_the_rows_of_the_snapshots_moment(
 
 def test_the_master_user_secret_holds_the_password_that_logs_in(real_data):  # noqa: F811
     rds = real_data.client("rds")
-    create_db_instance(rds, "ue-db", DBName="ue")
+    create_db_instance(rds, "ue-db", DBName="ue", ManageMasterUserPassword=True)
     instance = available(rds, "ue-db")
 
     assert instance["Endpoint"]["Address"] == "127.0.0.1"
@@ -179,6 +181,20 @@ def test_the_master_user_secret_holds_the_password_that_logs_in(real_data):  # n
         assert cursor.fetchone() == ("mz", "127.0.0.1")
     with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
         connect(real_data, instance, password="not-the-password")
+
+
+def test_an_instance_made_with_a_password_has_no_secret_and_that_password_logs_in(
+    real_data,  # noqa: F811
+):
+    rds = real_data.client("rds")
+    create_db_instance(rds, "ue-plain", DBName="ue")  # MasterUserPassword password1
+    instance = available(rds, "ue-plain")
+    assert "MasterUserSecret" not in instance  # as RDS: only a managed password has one
+    endpoint = instance["Endpoint"]
+    login = {"host": endpoint["Address"], "port": endpoint["Port"], "user": "mz", "dbname": "ue"}
+    psycopg2.connect(**login, password="password1", connect_timeout=5).close()
+    with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
+        psycopg2.connect(**login, password="not-the-password", connect_timeout=5)
 
 
 def test_a_restored_copy_has_no_secret_until_rds_is_asked_to_manage_its_password(
@@ -213,8 +229,8 @@ def test_a_restored_copy_has_no_secret_until_rds_is_asked_to_manage_its_password
 
 def test_deleting_the_instance_stops_its_server_and_reset_stops_the_rest(real_data):  # noqa: F811
     rds = real_data.client("rds")
-    create_db_instance(rds, "ue-db", DBName="ue")
-    create_db_instance(rds, "ue-other", DBName="ue")
+    create_db_instance(rds, "ue-db", DBName="ue", ManageMasterUserPassword=True)
+    create_db_instance(rds, "ue-other", DBName="ue", ManageMasterUserPassword=True)
     deleted, other = available(rds, "ue-db"), available(rds, "ue-other")
     connect(real_data, deleted).close()
 

@@ -32,6 +32,8 @@ from airflow.sdk.bases.xcom import BaseXCom
 
 from ue_backup.app_checks import (
     DB_PASSWORD_ENV,
+    LOGIN_SECRET_KEY,
+    PASSWORD_MANAGED_KEY,
     ChecksLogError,
     describe_failure,
     parse_log,
@@ -137,6 +139,7 @@ class AppChecksOperator(KubeEfsJobOperator):
         instance, arn = self._login_secret()
         if arn is None:
             return self._await_password(context, instance)
+        context["ti"].xcom_push(key=LOGIN_SECRET_KEY, value=arn)  # its name, never its value
         env, secret = self._target(instance, arn)
         hook = KubeJobHook(conn_id=self.kubernetes_conn_id)
         claim = self.claim
@@ -218,7 +221,13 @@ class AppChecksOperator(KubeEfsJobOperator):
         instance = rds.describe_instance(self.db_instance_identifier)
         source = rds.describe_instance(self.login_instance) if self.login_instance else instance
         secret = source.get("MasterUserSecret") or {}
-        ready = secret.get("SecretArn") and secret.get("SecretStatus", "active") == "active"
+        ready = (
+            secret.get("SecretArn")
+            and secret.get("SecretStatus", "active") == "active"
+            # a password being set (RDS modifying the instance) may not log in yet
+            and instance.get("DBInstanceStatus", "available") == "available"
+            and not (instance.get("PendingModifiedValues") or {}).get("MasterUserPassword")
+        )
         return instance, secret["SecretArn"] if ready else None
 
     def _await_password(self, context: Any, instance: dict[str, Any]) -> Any:
@@ -231,19 +240,33 @@ class AppChecksOperator(KubeEfsJobOperator):
         live (in place), whose password the platform uses.
         """
         name = self.db_instance_identifier
-        if self.login_instance or not _truthy(self.manage_password):
+        owner = self.login_instance or name
+        has_secret = (
+            self._rds().describe_instance(owner) if self.login_instance else instance
+        ).get("MasterUserSecret")
+        if not has_secret and (self.login_instance or not _truthy(self.manage_password)):
             lender = f" (the login of {self.login_instance})" if self.login_instance else ""
             raise PermanentFailure(
                 f"no managed master password to log the checks in to {name}{lender}: "
                 "the checks read their login from an RDS-managed secret (MasterUserSecret)"
             )
-        if not (instance.get("MasterUserSecret") or {}).get("SecretArn"):
-            self._rds().manage_master_password(name)
-            self.log.info(
-                "%s was restored without a managed master password (RDS restores PostgreSQL "
-                "so): asked RDS to give it one, kept in a secret of its own",
-                name,
-            )
+        if not has_secret:
+            from botocore.exceptions import ClientError
+
+            try:
+                self._rds().manage_master_password(name)
+            except ClientError as error:  # still busy after its restore (backing-up): later
+                if error.response.get("Error", {}).get("Code") != "InvalidDBInstanceState":
+                    raise
+                self.log.info("%s cannot be modified yet: %s", name, error)
+            else:
+                self.log.info(
+                    "%s was restored without a managed master password (RDS restores "
+                    "PostgreSQL so): asked RDS to give it one, kept in a secret of its own",
+                    name,
+                )
+                # the restore's report tells the operator: the copy's password changed
+                context["ti"].xcom_push(key=PASSWORD_MANAGED_KEY, value=name)
         self._password_rounds += 1
         if self._password_rounds > PASSWORD_WAIT_ROUNDS:
             raise RuntimeError(f"RDS has not made {name}'s managed master password yet")

@@ -58,7 +58,6 @@ COMMIT_TASKS = ("switch_over_database", "place_efs")
 DISCARD_TASK = "discard_restored_tree"
 # The application checks, after the commit (in place): a failure holds the workflows.
 CHECK_TASK = "check_application"
-DONE = ("success", "skipped")
 
 
 def _hook(run: RestoreRunSettings, hook_class: type) -> Any:
@@ -80,18 +79,41 @@ def built_commit_tasks(states: Mapping[str, Any]) -> list[str]:
     return [task for task in COMMIT_TASKS if task in states]
 
 
-def stage(states: Mapping[str, Any]) -> str:
+# The plan's flag that makes each commit step necessary (a step it does not need may skip).
+COMMIT_NEEDS = {"switch_over_database": "switch_over_database", "place_efs": "restore_efs"}
+
+
+def stage(states: Mapping[str, Any], plan: RestorePlanResult | None = None) -> str:
     """``untouched``, ``committed`` or ``half``, from the run's task states.
 
     A commit step that never ran (``None``) or was ``removed`` from the run
-    counts as not done: the live system may be half changed.
+    counts as not done: the live system may be half changed. So does a step
+    the ``plan`` needs that was ``skipped`` (the run marked failed by hand
+    while it waited): only a step the plan does not need may skip.
     """
     states = {task: state_value(state) for task, state in states.items()}
     if states.get(COMMIT_POINT) != "success":
         return "untouched"
-    if all(states[task] in DONE for task in built_commit_tasks(states)):
+
+    def done(task: str) -> bool:
+        needed = plan is not None and getattr(plan, COMMIT_NEEDS[task])
+        return states[task] == "success" or (states[task] == "skipped" and not needed)
+
+    if all(done(task) for task in built_commit_tasks(states)):
         return "committed"
     return "half"
+
+
+def checks_not_passed(plan: RestorePlanResult | None, states: Mapping[str, Any]) -> str | None:
+    """The application checks' state when the plan runs them and they did not pass.
+
+    Fails closed: a check that failed, was skipped (the run marked failed while
+    it waited), was removed, or never ran leaves the restore unverified.
+    """
+    if not (plan and plan.check_application):
+        return None
+    state = state_value(states.get(CHECK_TASK))
+    return None if state == "success" else (state or "not run")
 
 
 class WorkflowsHeld(PermanentFailure):
@@ -256,7 +278,7 @@ def resume_after_restore(
     run, plan = RestoreRunSettings.model_validate(settings), _plan_of(planned)
     hook = EcdHook(conn_id=run.kubernetes_conn_id)
     namespace, rid = run.namespace, run.restore_id
-    where = stage(states) if run.in_place else "untouched"
+    where = stage(states, plan) if run.in_place else "untouched"
     owners = list((plan.resume_owners if plan else None) or [rid])
     if where == "half":
         held = sorted({name for owner in owners for name in hook.hold(namespace, owner, HOLD)})
@@ -265,12 +287,13 @@ def resume_after_restore(
             + "\n"
             + resume_commands(namespace, held_suspensions(hook, namespace, owners))
         )
-    if where == "committed" and state_value(states.get(CHECK_TASK)) == "failed":
+    unverified = checks_not_passed(plan, states) if where == "committed" else None
+    if unverified:
         held = sorted(
             {name for owner in owners for name in hook.hold(namespace, owner, HOLD_FOR_CHECKS)}
         )
         raise WorkflowsHeld(
-            checks_failed_report(run, plan, states, held, checks)
+            checks_failed_report(run, plan, states, held, checks, unverified)
             + "\n"
             + resume_commands(namespace, held_suspensions(hook, namespace, owners))
         )
@@ -448,20 +471,22 @@ def checks_failed_report(
     states: Mapping[str, Any],
     held: list[str],
     checks: Mapping[str, Any] | None,
+    state: str = "failed",
 ) -> str:
-    """What is live after a complete commit whose application checks failed, and what next."""
+    """What is live after a complete commit whose application checks did not pass."""
     from ue_backup.app_checks import failures_of
 
     failures = failures_of(dict(checks) if checks else None)
-    why = (
-        "; ".join(failures)
-        if failures
-        else f"{CHECK_TASK} ended without results (see its log: the Job could not run)"
-    )
+    if failures:
+        why = "failed: " + "; ".join(failures)
+    elif state == "failed":
+        why = f"failed without results ({CHECK_TASK}'s log says why: the Job could not run)"
+    else:
+        why = f"did not run ({CHECK_TASK}: {state})"
     lines = [
         f"The in-place restore {run.restore_id} is committed, but its application checks "
-        f"failed: {why}. The workflows were NOT resumed: resuming onto data that fails its "
-        "checks would be worse. Find out why (a restore that broke a reference, or a check "
+        f"{why}. The workflows were NOT resumed: resuming onto data not shown consistent "
+        "would be worse. Find out why (a restore that broke a reference, or a check "
         "that no longer fits the data), then roll back or resume as below."
     ]
     return "\n".join(lines + live_now(run, plan, states, held))

@@ -14,9 +14,16 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ue_backup.app_checks import report_entry, results_table
+from ue_backup.app_checks import (
+    LOGIN_SECRET_KEY,
+    PASSWORD_MANAGED_KEY,
+    planned_checks,
+    report_entry,
+    results_table,
+)
+from ue_backup.aws import settings_hook
 from ue_backup.backup_set import COMPONENTS, BackupSet
-from ue_backup.config import ConfigError, InstallationConfig, load_config
+from ue_backup.config import ConfigError, InstallationConfig, VerificationConfig, load_config
 from ue_backup.errors import PermanentFailure
 from ue_backup.inventory import list_inventory
 from ue_backup.names import MEMORYDB_CLUSTER_MAX, RESTORE_ID_KEEP, fit
@@ -216,7 +223,49 @@ def plan(settings: Mapping[str, Any]) -> dict[str, Any]:
     log.info("Restore plan for %s%s:\n%s", run.installation, where, plan_table(result))
     if not run.restoring:
         log.info("Mode 'plan': this is what a restore would do; nothing was changed")
-    return RestorePlanResult.build(run, result, inventory).dump()
+    planned = RestorePlanResult.build(run, result, inventory)
+    log_checks(run, planned)
+    refuse_checks_without_a_login(run, planned)
+    return planned.dump()
+
+
+def log_checks(run: RestoreRunSettings, planned: RestorePlanResult) -> None:
+    """Which configured application checks this restore runs, and which it leaves out."""
+    if not run.verification:
+        return
+    configured = VerificationConfig.model_validate(run.verification)
+    chosen = VerificationConfig.model_validate(planned.verification or {})
+    left_out = [n for n, _ in planned_checks(configured) if n not in dict(planned_checks(chosen))]
+    if not planned.check_application:
+        log.info("Application checks: none run (no database restored, or nothing restored)")
+    elif left_out:
+        log.info(
+            "Application checks: %s left out (their file system or cluster is not restored)",
+            ", ".join(left_out),
+        )
+
+
+def refuse_checks_without_a_login(run: RestoreRunSettings, planned: RestorePlanResult) -> None:
+    """In place, refuse before anything changes when the checks could not log in after it.
+
+    The live database keeps its password after an in-place restore (the
+    platform's), so the checks borrow the replaced instance's RDS-managed
+    secret; an instance without one would leave the committed restore
+    unverified and the workflows held.
+    """
+    if not planned.check_login_instance or not run.rds_instance:
+        return
+    from ue_backup.hooks.rds import RdsHook
+
+    live = settings_hook(RdsHook, run).describe_instance(run.rds_instance)
+    if not (live.get("MasterUserSecret") or {}).get("SecretArn"):
+        raise PermanentFailure(
+            f"verification: the checks of an in-place restore log in with the live instance's "
+            f"RDS-managed master password (MasterUserSecret), and {run.rds_instance} has none. "
+            "Nothing was changed. Let RDS manage its master password in Secrets Manager "
+            "(the platform then reads it there), restore side by side, or remove the checks "
+            "from the configuration's verification section."
+        )
 
 
 def plan_table(plan: Mapping[str, Any]) -> str:
@@ -257,8 +306,13 @@ def restore_report(
     efs: Mapping[str, Any] | None,
     resumed: Mapping[str, Any] | None,
     checks: Mapping[str, Any] | None = None,
+    password_managed: tuple[str, str | None] | None = None,
 ) -> dict[str, Any]:
-    """The restore's outcome in a few lines: what exists now, and what the operator does next."""
+    """The restore's outcome in a few lines: what exists now, and what the operator does next.
+
+    ``password_managed``: (instance, secret ARN) when the application checks let RDS
+    manage a copy's master password (it is then no longer the source's).
+    """
     run = RestoreRunSettings.model_validate(settings)
     plan = planned["plan"]
     database = run.rds_target if planned.get("restore_database") else None
@@ -282,6 +336,12 @@ def restore_report(
         next_steps.append(
             f"the EFS data that was live is kept in ue-backup-replaced_{run.restore_id}/"
         )
+    if password_managed:
+        instance, secret = password_managed
+        next_steps.append(
+            f"the application checks let RDS manage the master password of {instance}: it "
+            f"is no longer the source's; the platform logs in with the secret {secret}"
+        )
     report = {
         "restore_id": run.restore_id,
         "backup_set": plan.get("backup_set"),
@@ -295,3 +355,14 @@ def restore_report(
     if checks:
         log.info("Application checks:\n%s", results_table(checks["results"]))
     return report
+
+
+def password_managed(ti: Any) -> tuple[str, str | None] | None:
+    """The copy whose master password the application checks let RDS manage, and its secret.
+
+    Read from ``check_application``'s XComs (``AppChecksOperator``): None when it
+    changed no password.
+    """
+    instance = ti.xcom_pull(task_ids="check_application", key=PASSWORD_MANAGED_KEY)
+    secret = ti.xcom_pull(task_ids="check_application", key=LOGIN_SECRET_KEY)
+    return (instance, secret) if instance else None

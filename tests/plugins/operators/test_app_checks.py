@@ -124,7 +124,7 @@ def restored(sandbox, real_data, tmp_path, monkeypatch, fast) -> Restored:  # no
         DBInstanceClass="db.t3.micro",
         Engine="postgres",
         MasterUsername="platform",
-        MasterUserPassword="sandbox-only-password",
+        ManageMasterUserPassword=True,
         AllocatedStorage=20,
         DBName="ue",
     )

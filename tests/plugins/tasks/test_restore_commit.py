@@ -12,7 +12,7 @@ from tests.plugins.test_config import VALID
 from ue_backup.config import parse_config
 from ue_backup.errors import PermanentFailure
 from ue_backup.run_settings import RestorePlanResult, RestoreRunSettings
-from ue_backup.tasks.restore_commit import commit, not_ready, stage
+from ue_backup.tasks.restore_commit import checks_not_passed, commit, not_ready, stage
 
 S, F, UF, SK = "success", "failed", "upstream_failed", "skipped"
 
@@ -188,3 +188,34 @@ def test_the_commit_refuses_naming_what_is_not_ready():
     with pytest.raises(PermanentFailure, match=r"not ready: wait_kubernetes \(removed\)"):
         commit(settings, plan, {**READY, "wait_kubernetes": "removed"})
     assert commit(settings, plan, READY)["restore_id"] == settings["restore_id"]
+
+
+# --- after the commit: a step the plan needs may not be skipped, the checks must pass ---------
+
+
+def test_a_needed_commit_step_that_was_skipped_is_not_a_commit():
+    """ "Mark as failed" while place_efs waited skips it: the database switched, EFS not placed."""
+    states = {"commit_point": S, "switch_over_database": S, "place_efs": SK}
+    plan = planned(restore_database=True, restore_efs=True, switch_over_database=True)
+    assert stage(states, plan) == "half"
+    no_efs = planned(restore_database=True, switch_over_database=True)
+    assert stage(states, no_efs) == "committed"  # the plan never needed it
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        (S, None),
+        (F, "failed"),
+        (SK, "skipped"),  # the run marked failed while the check waited
+        ("removed", "removed"),
+        (UF, "upstream_failed"),
+        (None, "not run"),
+    ],
+)
+def test_the_checks_fail_closed(state, expected):
+    plan = planned(restore_database=True, restore_efs=True, check_application=True)
+    assert checks_not_passed(plan, {"check_application": state}) == expected
+    assert checks_not_passed(plan, {}) == "not run"  # no task: shaped before checks existed
+    unchecked = planned(restore_database=True, restore_efs=True)
+    assert checks_not_passed(unchecked, {"check_application": state}) is None

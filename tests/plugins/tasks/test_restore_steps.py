@@ -80,3 +80,40 @@ def test_without_the_moment_of_the_request_now_is_the_bound():
     _, problems = check_request(params, params, None)
     (problem,) = problems
     assert "is after the moment of the request" in problem
+
+
+# --- in place, the checks need the live instance's managed login, refused before anything ---
+
+
+def checked_in_place(cfg, live: str):
+    """An in-place restore plan of ``cfg`` whose checks borrow ``live``'s login."""
+    from tests.plugins.test_run_settings import a_plan
+    from ue_backup.run_settings import RestorePlanResult, RestoreRunSettings
+    from ue_backup.tasks.restore_steps import restore_names
+
+    names = restore_names(cfg.installation, datetime(2026, 3, 1, tzinfo=UTC))
+    params = {"mode": "restore", "target": "in_place"}
+    settings = RestoreRunSettings.build(cfg, names, {"type": "latest"}, params)
+    return settings, RestorePlanResult.build(settings, a_plan(cfg), {})
+
+
+@pytest.mark.parametrize("managed", [True, False])
+def test_an_in_place_restore_with_checks_needs_the_live_instances_managed_login(sandbox, managed):
+    from sandbox.aws.fixtures import create_db_instance
+    from ue_backup.errors import PermanentFailure
+    from ue_backup.tasks.restore_steps import refuse_checks_without_a_login
+
+    live = "ue-live-db"
+    create_db_instance(sandbox.client("rds"), live, ManageMasterUserPassword=managed)
+    checks = {"sql_checks": [{"name": "sessions", "query": "select 1", "expect": "rows"}]}
+    data = copy.deepcopy(VALID)
+    data["database"]["rds_instance_identifier"] = live
+    cfg = parse_config({**data, "region": sandbox.region, "verification": checks})
+    settings, planned = checked_in_place(cfg, live)
+    assert planned.check_login_instance  # the replaced instance lends its login
+
+    if managed:
+        refuse_checks_without_a_login(settings, planned)  # passes
+        return
+    with pytest.raises(PermanentFailure, match=rf"{live} has none. Nothing was changed"):
+        refuse_checks_without_a_login(settings, planned)
