@@ -84,7 +84,7 @@ bench: $(STAMP) postgres
 	PYTHONPATH=plugins:. $(BIN)/python -m benchmarks
 
 # Back up and restore a small installation in the sandbox, and show the result.
-demo: $(STAMP) $(DEMO_HOME)/.migrated
+demo: $(STAMP) $(DEMO_HOME)/.migrated redis postgres
 	$(call airflow_env,$(DEMO_HOME)) $(BIN)/python scripts/demo.py
 
 # The sandbox alone, for trying the DAGs by hand: prints the connection settings and

@@ -68,6 +68,7 @@ def seed_installation(
     database: str = "rds",
     method: str = "aws_backup",
     memorydb: bool = True,
+    memorydb_tls: bool = True,
     velero: bool = True,
     cold_window: bool = True,
     ecds: tuple[str, ...] = ("ecd-rating", "ecd-aggregation"),
@@ -106,6 +107,9 @@ def seed_installation(
             ACLName="open-access",
             NumShards=1,
             SnapshotRetentionLimit=3,
+            # MemoryDB's default; a real-data cluster's redis-server speaks plain RESP, so
+            # whatever reads it (the application checks) needs TLS off to match
+            TLSEnabled=memorydb_tls,
         )
     bucket = f"{name}-manifests"
     sandbox.client("s3").create_bucket(

@@ -95,6 +95,41 @@ CREATE TABLE IF NOT EXISTS interworkflow_batches (
 """
 
 
+# The configuration's ``verification`` section for this schema (as an operator would write
+# it for Usage Engine's own): SQL checks, and reference checks listing every EFS path and
+# Redis key the rows name. The demo and the end-to-end tests run it.
+EVERY_PATH = " UNION ALL ".join(f"SELECT efs_path FROM {table}" for table in TABLES)
+VERIFICATION: dict[str, Any] = {
+    "sql_checks": [
+        {
+            "name": "sessions-exist",
+            "query": "SELECT id FROM aggregation_sessions",
+            "expect": "rows",
+        },
+        {
+            # with MemoryDB every aggregation session keeps its state in a key
+            "name": "no-session-without-key",
+            "query": "SELECT id FROM aggregation_sessions WHERE redis_key IS NULL",
+            "expect": "no_rows",
+        },
+        {
+            # the three kinds of write take turns: a restore holds all of them
+            "name": "every-kind-of-write",
+            "query": "SELECT (SELECT count(*) > 0 FROM aggregation_sessions)::int"
+            " + (SELECT count(*) > 0 FROM duplicate_udr_index)::int"
+            " + (SELECT count(*) > 0 FROM interworkflow_batches)::int",
+            "expect": {"op": "==", "value": 3},
+        },
+    ],
+    "reference_checks": {
+        "efs_paths_query": EVERY_PATH,
+        "redis_keys_query": "SELECT redis_key FROM aggregation_sessions"
+        " WHERE redis_key IS NOT NULL",
+        "sample": 5,
+    },
+}
+
+
 def efs_file(table: str, ecd: str, n: int) -> str:
     """Where write ``n`` of ``ecd`` puts its file, relative to the file system's root."""
     return {

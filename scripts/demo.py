@@ -1,10 +1,15 @@
 """``make demo``: back up, then restore, a small Usage Engine installation in the sandbox.
 
-Starts the emulated AWS and Kubernetes on 127.0.0.1, creates an installation
-(running ECDs, an EFS tree with real and temporary files, RDS, MemoryDB,
-Velero), runs ``ue_backup`` and then ``ue_restore`` with ``dag.test()``
-(every task in this process, deferred waits through their triggers), and
-prints what happened and where to look. Nothing leaves this machine.
+Starts the emulated AWS and Kubernetes on 127.0.0.1, with real data stores
+(PostgreSQL behind RDS, redis-server behind MemoryDB), creates an
+installation (running ECDs, an EFS tree with real and temporary files, RDS,
+MemoryDB, Velero) whose ECDs keep writing linked state (``sandbox.workload``:
+files and keys first, then the database rows naming them) while
+``ue_backup`` runs, then restores the set side by side with ``ue_restore``,
+whose application checks (``verification``) query the restored database and
+look for every file and key it names. ``dag.test()`` runs every task in this
+process, deferred waits through their triggers. It prints what happened and
+where to look. Nothing leaves this machine.
 """
 
 from __future__ import annotations
@@ -48,12 +53,14 @@ def main() -> int:
     from sandbox.airflow_harness.dag_runner import run_dag
     from sandbox.core import Sandbox
     from sandbox.installation import NAMESPACE, seed_installation
+    from sandbox.workload import VERIFICATION, Workload
 
     work = ROOT / ".airflow-demo"
     work.mkdir(exist_ok=True)
-    sandbox = Sandbox(work / "sandbox").start()
+    sandbox = Sandbox(work / "sandbox", real_data=True).start()
     try:
-        installation = seed_installation(sandbox, "ue-demo")
+        installation = seed_installation(sandbox, "ue-demo", memorydb_tls=False)
+        installation.config["verification"] = VERIFICATION
         sandbox.durations.update(**DURATIONS)
         config = work / "installation.yaml"
         import yaml
@@ -71,10 +78,15 @@ def main() -> int:
         for path in tree(efs):
             print(f"    {path}")
 
-        banner("ue_backup")
+        banner("ue_backup, while the ECDs write (files and keys, then the rows naming them)")
+        workload = Workload(sandbox, installation).start()
         started = time.monotonic()
-        backup = run_dag("ue_backup", {"reason": "make demo"})
+        try:
+            backup = run_dag("ue_backup", {"reason": "make demo"})
+        finally:
+            workload.stop()
         print(f"ue_backup finished {backup.state} in {time.monotonic() - started:.1f} s")
+        print(f"the ECDs wrote {workload.rows_written} linked rows, files and keys meanwhile")
         for task, state in sorted(backup.tasks.items()):
             print(f"    {task:28} {state}")
         if backup.state != "success":
@@ -109,9 +121,15 @@ def main() -> int:
         if restore.state != "success":
             return 1
         report = restore.xcom("report")
-        print(json.dumps(report, indent=2))
+        print(json.dumps({k: v for k, v in report.items() if k != "verification"}, indent=2))
         restored = sandbox.aws.efs_path(report["restored"]["efs_file_system_id"])
-        print(f"restored EFS tree (no temporary file): {tree(restored)}")
+        files = tree(restored)
+        print(f"restored EFS tree (no temporary file): {len(files)} files, e.g. {files[:5]}")
+        from ue_backup.app_checks import results_table
+
+        checks = report["verification"]
+        print(f"\napplication checks on the restored system: {checks['status']}")
+        print(results_table(checks["results"]))
         banner(f"Done. Configuration, sandbox files and Airflow's database: {work}")
         return 0
     finally:

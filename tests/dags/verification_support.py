@@ -1,7 +1,7 @@
 """What the application-level verification tests share: the checks, an oracle, a forced plan.
 
-``VERIFICATION`` is the configuration's ``verification`` section for the sandbox's
-workload schema (``sandbox/workload.py``): a few SQL checks, and reference checks
+``VERIFICATION`` (``sandbox.workload``'s) is the configuration's ``verification``
+section for the sandbox's workload schema: a few SQL checks, and reference checks
 listing every EFS path and Redis key the rows name.
 
 ``oracle_at_check`` records, whenever an ``AppChecksOperator`` starts, what the
@@ -21,39 +21,9 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from sandbox.workload import TABLES, dangling
+from sandbox.workload import VERIFICATION, dangling
 
-SAMPLE = 5
-EVERY_PATH = " UNION ALL ".join(f"SELECT efs_path FROM {table}" for table in TABLES)
-VERIFICATION: dict[str, Any] = {
-    "sql_checks": [
-        {
-            "name": "sessions-exist",
-            "query": "SELECT id FROM aggregation_sessions",
-            "expect": "rows",
-        },
-        {
-            # with MemoryDB every aggregation session keeps its state in a key
-            "name": "no-session-without-key",
-            "query": "SELECT id FROM aggregation_sessions WHERE redis_key IS NULL",
-            "expect": "no_rows",
-        },
-        {
-            # the three kinds of write take turns: a restore holds all of them
-            "name": "every-kind-of-write",
-            "query": "SELECT (SELECT count(*) > 0 FROM aggregation_sessions)::int"
-            " + (SELECT count(*) > 0 FROM duplicate_udr_index)::int"
-            " + (SELECT count(*) > 0 FROM interworkflow_batches)::int",
-            "expect": {"op": "==", "value": 3},
-        },
-    ],
-    "reference_checks": {
-        "efs_paths_query": EVERY_PATH,
-        "redis_keys_query": "SELECT redis_key FROM aggregation_sessions"
-        " WHERE redis_key IS NOT NULL",
-        "sample": SAMPLE,
-    },
-}
+SAMPLE = VERIFICATION["reference_checks"]["sample"]
 CHECK_NAMES = [c["name"] for c in VERIFICATION["sql_checks"]] + [
     "efs_references",
     "redis_references",
