@@ -217,6 +217,8 @@ class RestoreRunSettings(RunSettings):
     verification: dict[str, Any] | None = _field(
         "The configured application checks (config: verification); None: none.", None
     )
+    manifest_bucket: str | None = _field("The S3 bucket the report is kept in.", None)
+    manifest_prefix: str = _field("The key prefix of the manifests (and reports).", "")
 
     @classmethod
     def build(
@@ -263,6 +265,8 @@ class RestoreRunSettings(RunSettings):
             drain_timeout_minutes=cfg.cold_window.drain_timeout_minutes,
             purge_image=cfg.kubernetes.job_image,
             verification=verification_of(cfg),
+            manifest_bucket=cfg.manifests.bucket,
+            manifest_prefix=cfg.manifests.prefix,
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import pytest
@@ -18,6 +19,7 @@ from sandbox.installation import (
 from tests.dags.restore_support import MARKER, state_changes, tree
 from tests.dags.running import pretend_running
 from tests.plugins.alerts_support import alert_topic
+from ue_backup.config import parse_config
 from ue_backup.hooks.ecd import HELD, RESUME_DEADLINE
 
 pytestmark = pytest.mark.e2e
@@ -132,6 +134,12 @@ def test_side_by_side_restore_of_the_latest_set(sandbox, installation, three_bac
         ClusterName=report["restored"]["memorydb_cluster"]
     )
     assert memorydb["Clusters"][0]["Status"] == "available"
+    # the report is kept beside the manifests, as the drills' are
+    bucket, key = report["location"].removeprefix("s3://").split("/", 1)
+    prefix = parse_config(installation.config).manifests.prefix
+    assert key == f"{prefix}restores/ue-test/{report['restore_id']}.json"
+    kept = json.loads(sandbox.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert kept["restored"] == report["restored"]
 
 
 def test_restore_of_a_named_set_uses_that_set(sandbox, three_backups):

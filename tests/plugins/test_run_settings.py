@@ -69,7 +69,7 @@ RESTORE_KEYS = AWS | {
     "ecd_names", "rds_instance", "efs_file_system_id", "backup_vault", "backup_role_arn",
     "memorydb_cluster", "rds_shape_source", "memorydb_shape_source", "velero_namespace",
     "velero_included_namespaces", "max_window_minutes", "drain_timeout_minutes", "purge_image",
-    "verification",
+    "verification", "manifest_bucket", "manifest_prefix",
 }  # fmt: skip
 STEP_KEYS = {
     "restore_database", "restore_efs", "restore_memorydb", "restore_velero", "rds_snapshot_id",

@@ -351,6 +351,8 @@ def restore_report(
         "verification": report_entry(bool(planned.get("check_application")), checks),
         "next_steps": next_steps,
     }
+    if run.restoring:
+        report["location"] = keep_report(run, report)
     log.info("Restore %s:\n%s", run.restore_id, json.dumps(report, indent=2))
     if checks:
         log.info("Application checks:\n%s", results_table(checks["results"]))
@@ -366,3 +368,40 @@ def password_managed(ti: Any) -> tuple[str, str | None] | None:
     instance = ti.xcom_pull(task_ids="check_application", key=PASSWORD_MANAGED_KEY)
     secret = ti.xcom_pull(task_ids="check_application", key=LOGIN_SECRET_KEY)
     return (instance, secret) if instance else None
+
+
+def restore_report_key(prefix: str, installation: str, restore_id: str) -> str:
+    """Where a restore's report is kept: beside the manifests, as the drills' are."""
+    return f"{prefix}restores/{installation}/{restore_id}.json"
+
+
+def keep_report(run: RestoreRunSettings, report: Mapping[str, Any]) -> str | None:
+    """Write the report to S3 beside the manifests; its location, or None when S3 refused.
+
+    The bucket is in the home region: restoring in the copy region because the
+    home region is lost, it may be out of reach. The restore is done by then,
+    so that is a warning (the report stays in this log and the XCom), never a
+    failed restore.
+    """
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    if not run.manifest_bucket:
+        return None
+    key = restore_report_key(run.manifest_prefix, run.installation, run.restore_id)
+    try:
+        S3Hook(aws_conn_id=run.aws_conn_id, region_name=run.home_region).load_string(
+            json.dumps(report, indent=2, sort_keys=True),
+            key=key,
+            bucket_name=run.manifest_bucket,
+            replace=True,
+        )
+    except Exception as error:  # S3 unreachable or refused: the restore itself is done
+        log.warning(
+            "The restore report could not be kept in s3://%s/%s (%s): it is in this log and "
+            "the task's XCom",
+            run.manifest_bucket,
+            key,
+            error,
+        )
+        return None
+    return f"s3://{run.manifest_bucket}/{key}"
