@@ -47,25 +47,6 @@ def wait_rows(sandbox, workload: Workload, more_than: int, timeout: float = 20.0
     sandbox.k8s.wait_until(lambda: workload.rows_written > more_than, timeout=timeout)
 
 
-def with_plain_memorydb(sandbox, inst):
-    """The installation's MemoryDB cluster, created with TLS off (and in its configuration).
-
-    The sandbox's redis-server speaks plain RESP; a cluster left at MemoryDB's default
-    (TLS on) would have the check Job speak TLS to it, and its restored copies too.
-    """
-    inst.memorydb_cluster = f"{inst.name}-agg"
-    sandbox.client("memorydb").create_cluster(
-        ClusterName=inst.memorydb_cluster,
-        NodeType="db.t4g.small",
-        ACLName="open-access",
-        NumShards=1,
-        SnapshotRetentionLimit=3,
-        TLSEnabled=False,
-    )
-    inst.config["memorydb"] = {"cluster_name": inst.memorydb_cluster, "snapshot_retention_days": 3}
-    return inst
-
-
 @pytest.fixture(scope="module")
 def world(sandbox_session, tmp_path_factory):
     """One installation, its workload written through one backup; the workload stopped after.
@@ -82,9 +63,8 @@ def world(sandbox_session, tmp_path_factory):
             for name, value in sandbox.connection_env().items():
                 patch.setenv(name, value)
             sandbox.durations.update(**DURATIONS)
-            inst = with_plain_memorydb(
-                sandbox, seed_installation(sandbox, "ue-test", memorydb=False)
-            )
+            # TLS off: the real-data redis-server speaks plain RESP (and so must the checks)
+            inst = seed_installation(sandbox, "ue-test", memorydb_tls=False)
             rds = sandbox.client("rds")
             rds.get_waiter("db_instance_available").wait(
                 DBInstanceIdentifier=inst.rds_instance, WaiterConfig={"Delay": 0.1}
