@@ -37,6 +37,8 @@ def is_ready(pod: Obj) -> bool:
 
 
 class DeploymentController:
+    time_driven = False  # acts on Deployments and pods as the store holds them
+
     def __init__(self, ctx: ControllerContext) -> None:
         self.ctx = ctx
 

@@ -33,6 +33,8 @@ def enabled(ecd: Obj) -> bool:
 
 
 class EcdController:
+    time_driven = False  # acts on ECDs and Deployments as the store holds them
+
     def __init__(self, ctx: ControllerContext) -> None:
         self.ctx = ctx
 

@@ -11,6 +11,8 @@ from sandbox.k8s.resources import ALL
 
 
 class GarbageCollector:
+    time_driven = False  # acts on owners gone from the store
+
     def __init__(self, ctx: ControllerContext) -> None:
         self.ctx = ctx
 

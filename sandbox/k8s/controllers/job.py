@@ -22,6 +22,8 @@ _TERMINAL = ("Complete", "Failed")
 
 
 class JobController:
+    time_driven = True  # activeDeadlineSeconds
+
     def __init__(self, ctx: ControllerContext) -> None:
         self.ctx = ctx
 

@@ -43,6 +43,8 @@ def _label(pod: Obj) -> str:
 
 
 class Kubelet:
+    time_driven = True  # start delays, running processes, drains
+
     def __init__(self, ctx: ControllerContext) -> None:
         self.ctx = ctx
         self._first_seen: dict[str, float] = {}

@@ -91,6 +91,8 @@ def _backup_problems(spec: dict[str, Any]) -> list[str]:
 
 
 class VeleroController:
+    time_driven = True  # each backup and restore takes durations.velero
+
     def __init__(self, ctx: ControllerContext) -> None:
         self.ctx = ctx
         self.storage = BackupStorage(ctx.root / "velero")

@@ -14,6 +14,8 @@ from sandbox.k8s.store import Obj
 
 
 class VolumeBinder:
+    time_driven = False  # acts on claims and volumes as the store holds them
+
     def __init__(self, ctx: ControllerContext) -> None:
         self.ctx = ctx
 
