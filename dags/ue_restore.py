@@ -357,12 +357,20 @@ with DAG(
 
     resume = resume_workflows().as_teardown(setups=suspend, on_failure_fail_dagrun=True)
 
-    @task(trigger_rule=TriggerRule.NONE_FAILED)
+    # All done: a restore whose only failure is its application checks still reports
+    # what exists (the failed checks in it); after any other failure it skips, and
+    # run_outcome fails the run.
+    @task(trigger_rule=TriggerRule.ALL_DONE)
     def report(**context: Any) -> dict[str, Any]:
         """What was restored, from which points, and what is left for the operator."""
-        from ue_backup.tasks.restore_steps import password_managed, restore_report
+        from ue_backup.tasks.restore_steps import (
+            password_managed,
+            refuse_report_after_failure,
+            restore_report,
+        )
 
         ti = context["ti"]
+        refuse_report_after_failure(run_task_states(ti))
         return restore_report(
             ti.xcom_pull(task_ids="validate"),
             ti.xcom_pull(task_ids="plan"),
@@ -387,6 +395,6 @@ with DAG(
     for check in checks:
         [*prepared, *commit_steps[1:]] >> check
     [*prepared, *commit_steps, *checks] >> discard_efs >> resume
-    # The report is the run's one leaf: any failed step above fails the run.
+    # The report comes last; run_outcome fails the run when any step failed.
     [*prepared, *commit_steps[1:], *checks, resume] >> report()
     fail_run_if_any_task_failed(suspend, after=resume, summary_from="resume_workflows")

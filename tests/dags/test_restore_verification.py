@@ -17,6 +17,7 @@ the live system, so it runs last.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import pytest
@@ -247,6 +248,15 @@ def test_a_restore_whose_database_is_newer_than_its_disk_fails_its_checks(
     assert f"efs_references: {efs['missing']} of {efs['count']} missing, e.g. [" in log
     assert found["missing_files"][0] in log or efs["sample"][0] in log
     assert "redis_references:" in log
+    # the restore exists: its report still says what it is, with the failed checks in it
+    assert result.tasks["report"] == "success", result.tasks
+    assert result.tasks["run_outcome"] == "failed", result.tasks
+    report = result.xcom("report")
+    assert report["verification"]["status"] == "failed"
+    assert report["verification"]["failed"] == summary["failed"]
+    bucket, key = report["location"].removeprefix("s3://").split("/", 1)
+    kept = json.loads(sandbox.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert kept["verification"]["status"] == "failed"
 
 
 def test_an_in_place_restore_that_fails_its_checks_keeps_the_workflows_off(

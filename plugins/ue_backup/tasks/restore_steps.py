@@ -405,3 +405,26 @@ def keep_report(run: RestoreRunSettings, report: Mapping[str, Any]) -> str | Non
         )
         return None
     return f"s3://{run.manifest_bucket}/{key}"
+
+
+# Steps whose failure still leaves a report worth keeping: the restore exists, and the
+# report says what it is and that its application checks failed.
+REPORTED_FAILURES = {"check_application"}
+
+
+def refuse_report_after_failure(states: Mapping[str, Any]) -> None:
+    """Skip the report when a step other than the checks failed (or never ran for it).
+
+    The run fails anyway (``run_outcome``), and the failed step has alerted: a
+    report of resources that may not exist would mislead.
+    """
+    from ue_backup.compat import AirflowSkipException
+    from ue_backup.states import state_value
+
+    failed = sorted(
+        task
+        for task, state in states.items()
+        if state_value(state) in ("failed", "upstream_failed") and task not in REPORTED_FAILURES
+    )
+    if failed:
+        raise AirflowSkipException(f"no report: {failed} did not succeed (see their logs)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -117,3 +118,14 @@ def test_an_in_place_restore_with_checks_needs_the_live_instances_managed_login(
         return
     with pytest.raises(PermanentFailure, match=rf"{live} has none. Nothing was changed"):
         refuse_checks_without_a_login(settings, planned)
+
+
+def test_the_report_is_kept_after_failed_checks_only():
+    from ue_backup.compat import AirflowSkipException
+    from ue_backup.tasks.restore_steps import refuse_report_after_failure
+
+    ok = {"restore_efs": "success", "commit_point": "skipped"}
+    refuse_report_after_failure({**ok, "check_application": "failed"})  # the restore exists
+    for failed in ({"restore_efs": "failed"}, {"place_efs": "upstream_failed"}):
+        with pytest.raises(AirflowSkipException, match=re.escape(str(sorted(failed)))):
+            refuse_report_after_failure({**ok, **failed, "check_application": "failed"})
