@@ -407,9 +407,10 @@ def keep_report(run: RestoreRunSettings, report: Mapping[str, Any]) -> str | Non
     return f"s3://{run.manifest_bucket}/{key}"
 
 
-# Steps whose failure still leaves a report worth keeping: the restore exists, and the
-# report says what it is and that its application checks failed.
-REPORTED_FAILURES = {"check_application"}
+# Failures that still leave a report worth keeping: the application checks (the restore
+# exists, and the report says what it is and that they failed), and run_outcome, which
+# only repeats the others (it may end before the report starts).
+REPORTED_FAILURES = {"check_application", "run_outcome"}
 
 
 def refuse_report_after_failure(states: Mapping[str, Any]) -> None:
