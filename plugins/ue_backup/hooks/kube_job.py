@@ -69,28 +69,7 @@ class KubeJobHook(KubernetesHook):
         self, namespace: str, name: str, *, image: str, script: str, claim: str
     ) -> dict[str, Any]:
         """Create the Job (once) that runs ``script`` with the claim mounted at /efs."""
-        body = {
-            "apiVersion": "batch/v1",
-            "kind": "Job",
-            "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "ue-backup"}},
-            "spec": {
-                "backoffLimit": 0,
-                "template": {
-                    "spec": {
-                        "restartPolicy": "Never",
-                        "containers": [
-                            {
-                                "name": "work",
-                                "image": image,
-                                "command": ["sh", "-c", script],
-                                "volumeMounts": [{"name": "efs", "mountPath": MOUNT_PATH}],
-                            }
-                        ],
-                        "volumes": [{"name": "efs", "persistentVolumeClaim": {"claimName": claim}}],
-                    }
-                },
-            },
-        }
+        body = job_body(name, container="work", image=image, script=script, claim=claim)
         self._create(self.batch_v1_client.create_namespaced_job, namespace, body)
         return {"job": name, "namespace": namespace}
 
@@ -150,27 +129,18 @@ class KubeJobHook(KubernetesHook):
             {"name": key, "valueFrom": {"secretKeyRef": {"name": name, "key": key}}}
             for key in secret_keys
         ]
-        container: dict[str, Any] = {
-            "name": "checks",
-            "image": image,
-            "command": ["sh", "-c", script],
-            "env": entries,
-        }
-        pod: dict[str, Any] = {"restartPolicy": "Never", "containers": [container]}
-        if claim:
-            container["volumeMounts"] = [{"name": "efs", "mountPath": MOUNT_PATH}]
-            pod["volumes"] = [{"name": "efs", "persistentVolumeClaim": {"claimName": claim}}]
-        body = {
-            "apiVersion": "batch/v1",
-            "kind": "Job",
-            "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "ue-backup"}},
-            "spec": {
-                "backoffLimit": 0,
+        body = job_body(
+            name,
+            container="checks",
+            image=image,
+            script=script,
+            claim=claim,
+            env=entries,
+            spec={
                 "ttlSecondsAfterFinished": ttl_seconds,
                 "activeDeadlineSeconds": deadline_seconds,
-                "template": {"spec": pod},
             },
-        }
+        )
         job = self.batch_v1_client.create_namespaced_job(namespace, body)
         return job.metadata.uid
 
@@ -223,3 +193,36 @@ class KubeJobHook(KubernetesHook):
         """The log of the pods of exactly this Job (by its uid): not those of an earlier Job
         of the same name whose pods the garbage collector has not removed yet."""
         return self._pods_log(namespace, f"batch.kubernetes.io/controller-uid={uid}")
+
+
+def job_body(
+    name: str,
+    *,
+    container: str,
+    image: str,
+    script: str,
+    claim: str | None,
+    env: list[dict[str, Any]] | None = None,
+    spec: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A Job that runs ``script`` with ``sh`` once (no retry), ``claim`` mounted at /efs.
+
+    ``env``: the container's entries; ``spec``: more Job fields (a TTL, a deadline).
+    """
+    pod_container: dict[str, Any] = {
+        "name": container,
+        "image": image,
+        "command": ["sh", "-c", script],
+    }
+    if env is not None:
+        pod_container["env"] = env
+    pod: dict[str, Any] = {"restartPolicy": "Never", "containers": [pod_container]}
+    if claim:
+        pod_container["volumeMounts"] = [{"name": "efs", "mountPath": MOUNT_PATH}]
+        pod["volumes"] = [{"name": "efs", "persistentVolumeClaim": {"claimName": claim}}]
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "ue-backup"}},
+        "spec": {"backoffLimit": 0, **(spec or {}), "template": {"spec": pod}},
+    }

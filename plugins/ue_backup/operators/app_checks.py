@@ -136,9 +136,10 @@ class AppChecksOperator(KubeEfsJobOperator):
         if not self.verification.has_checks:
             raise PermanentFailure("the verification section configures no check")
         self.image = self.image or self.verification.image
-        instance, arn = self._login_secret()
+        rds = self._rds()
+        instance, lender, arn = self._login_secret(rds)
         if arn is None:
-            return self._await_password(context, instance)
+            return self._await_password(context, rds, instance, lender)
         context["ti"].xcom_push(key=LOGIN_SECRET_KEY, value=arn)  # its name, never its value
         env, secret = self._target(instance, arn)
         hook = KubeJobHook(conn_id=self.kubernetes_conn_id)
@@ -210,14 +211,13 @@ class AppChecksOperator(KubeEfsJobOperator):
 
         return RdsHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
 
-    def _login_secret(self) -> tuple[dict[str, Any], str | None]:
-        """The checked instance, and the secret that logs the checks in (None: none yet).
+    def _login_secret(self, rds: Any) -> tuple[dict[str, Any], dict[str, Any], str | None]:
+        """The checked instance, the one whose secret logs in, and that secret (None: not yet).
 
         The secret is the checked instance's own managed master secret, or that
         of ``login_instance`` (in place: the instance the restore replaced), once
         Secrets Manager holds it (``SecretStatus`` active).
         """
-        rds = self._rds()
         instance = rds.describe_instance(self.db_instance_identifier)
         source = rds.describe_instance(self.login_instance) if self.login_instance else instance
         secret = source.get("MasterUserSecret") or {}
@@ -228,9 +228,11 @@ class AppChecksOperator(KubeEfsJobOperator):
             and instance.get("DBInstanceStatus", "available") == "available"
             and not (instance.get("PendingModifiedValues") or {}).get("MasterUserPassword")
         )
-        return instance, secret["SecretArn"] if ready else None
+        return instance, source, secret["SecretArn"] if ready else None
 
-    def _await_password(self, context: Any, instance: dict[str, Any]) -> Any:
+    def _await_password(
+        self, context: Any, rds: Any, instance: dict[str, Any], lender: dict[str, Any]
+    ) -> Any:
         """Ask RDS to manage the copy's master password (once), then look again later.
 
         RDS restores a PostgreSQL instance with the source's password and no
@@ -240,10 +242,7 @@ class AppChecksOperator(KubeEfsJobOperator):
         live (in place), whose password the platform uses.
         """
         name = self.db_instance_identifier
-        owner = self.login_instance or name
-        has_secret = (
-            self._rds().describe_instance(owner) if self.login_instance else instance
-        ).get("MasterUserSecret")
+        has_secret = lender.get("MasterUserSecret")
         if not has_secret and (self.login_instance or not _truthy(self.manage_password)):
             lender = f" (the login of {self.login_instance})" if self.login_instance else ""
             raise PermanentFailure(
@@ -254,7 +253,7 @@ class AppChecksOperator(KubeEfsJobOperator):
             from botocore.exceptions import ClientError
 
             try:
-                self._rds().manage_master_password(name)
+                rds.manage_master_password(name)
             except ClientError as error:  # still busy after its restore (backing-up): later
                 if error.response.get("Error", {}).get("Code") != "InvalidDBInstanceState":
                     raise

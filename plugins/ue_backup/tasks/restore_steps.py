@@ -235,7 +235,8 @@ def log_checks(run: RestoreRunSettings, planned: RestorePlanResult) -> None:
         return
     configured = VerificationConfig.model_validate(run.verification)
     chosen = VerificationConfig.model_validate(planned.verification or {})
-    left_out = [n for n, _ in planned_checks(configured) if n not in dict(planned_checks(chosen))]
+    kept = {name for name, _ in planned_checks(chosen)}
+    left_out = [name for name, _ in planned_checks(configured) if name not in kept]
     if not planned.check_application:
         log.info("Application checks: none run (no database restored, or nothing restored)")
     elif left_out:
