@@ -241,7 +241,9 @@ with DAG(
         kubernetes=K8S,
         rds_target=RESTORE.rds_target,
         rds_source=RESTORE.rds_shape_source,
-        rds_tags={"ue-backup:restore": RID},
+        # What the restore creates carries its id and installation: the IAM policy lets it
+        # create an instance or a cluster only with them (include/iam, aws:RequestTag).
+        tags={"ue-backup:installation": RESTORE.installation, "ue-backup:restore": RID},
         memorydb_target=RESTORE.memorydb_target,
         memorydb_source=RESTORE.memorydb_shape_source,
         backup_role_arn=RESTORE.backup_role_arn,

@@ -143,6 +143,7 @@ def iam_values(
         "BackupVaultName": aws_backup.vault_name if aws_backup else None,
         "BackupRoleArn": aws_backup.iam_role_arn if aws_backup else None,
         "DataSyncTaskArn": datasync.task_arn if datasync else None,
+        "DataSyncTargetFileSystemId": datasync.target_file_system_id if datasync else None,
         "MemoryDbClusterName": cfg.memorydb.cluster_name if cfg.memorydb else None,
         "ManifestBucket": cfg.manifests.bucket,
         "ManifestPrefix": cfg.manifests.prefix,

@@ -86,7 +86,6 @@ class RestoreChainSpec:
     new_file_system_only: bool  # refuse a job that restored into the live file system
     velero: Mapping[str, Any]  # VeleroCreateRestoreOperator's other arguments
     tags: Any = None
-    rds_tags: Any = None
     shape: DagShape = field(default_factory=DagShape)
 
 
@@ -132,7 +131,7 @@ def _database(spec: RestoreChainSpec) -> tuple[Any, Any]:
             source_instance_identifier=spec.rds_source,
             snapshot_id=spec.steps.rds_snapshot_id,
             restore_time=spec.steps.rds_restore_time,
-            tags=spec.rds_tags if spec.rds_tags is not None else spec.tags,
+            tags=spec.tags,
             pre_execute=spec.gate(spec.steps.restore_database),
             **spec.aws,
         )

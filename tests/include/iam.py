@@ -12,12 +12,13 @@ are those the recorded requests created it with, or those a tag listing's
 answer reported for it (the sandbox's request log keeps both).
 
 ``evaluate`` checks requirements against a policy document the way IAM does
-for identity policies with Allow statements only: an action is allowed on a
-resource when a statement lists the action, has a ``Resource`` pattern that
-covers the ARN (``*`` and ``?`` wildcards) and all its conditions hold. Every
+for identity policies: an action is allowed on a resource when a statement
+lists the action, has a ``Resource`` pattern that covers the ARN (``*`` and
+``?`` wildcards) and all its conditions hold, and no ``Deny`` statement
+applies to it in the same way (an explicit deny wins over any allow). Every
 resource of a request must be allowed. Anything the evaluator does not
-understand (Deny, NotAction, an unknown condition operator or key) fails
-loudly instead of being waved through.
+understand (NotAction, NotResource, an unknown condition operator or key)
+fails loudly instead of being waved through.
 
 Adding an action to the code: add it to ``include/iam/ue-backup-policy.json``.
 The generic rules below derive its resources from its parameters (``...Arn``
@@ -208,8 +209,10 @@ RESOURCES: dict[str, Callable[[Where, dict], list[str]]] = {
     "memorydb:DescribeClusters": _named_or_any("memorydb", "ClusterName"),
     "memorydb:DescribeSnapshots": _named_or_any("memorydb", "SnapshotName"),
     "memorydb:CreateSnapshot": lambda w, p: [_slash("memorydb", "cluster")(w, p["ClusterName"])],
+    # AWS never authorizes CreateCluster against the cluster (its resource types are the
+    # ACL, parameter group, subnet group and snapshot): the new cluster is scoped by the
+    # request's tags instead. The tagging of the new cluster is authorized against it.
     "memorydb:CreateCluster": lambda w, p: [
-        _slash("memorydb", "cluster")(w, p["ClusterName"]),
         _group(w, p, "memorydb", "acl", "ACLName", "/"),
         _group(w, p, "memorydb", "parametergroup", "ParameterGroupName", "/"),
         _group(w, p, "memorydb", "subnetgroup", "SubnetGroupName", "/"),
@@ -464,14 +467,14 @@ def _list(value: Any) -> list[Any]:
 
 
 def statements(policy: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The policy's statements, checked to be plain Allow statements with explicit actions."""
+    """The policy's statements, checked to be Allow or Deny statements with explicit actions."""
     if policy.get("Version") != "2012-10-17":
         raise PolicyError("Version must be 2012-10-17 (policy variables, current grammar)")
     found = []
     for statement in _list(policy["Statement"]):
         extra = set(statement) - {"Sid", "Effect", "Action", "Resource", "Condition"}
-        if extra or statement.get("Effect") != "Allow":
-            raise PolicyError(f"only Allow statements with Action/Resource: {statement}")
+        if extra or statement.get("Effect") not in ("Allow", "Deny"):
+            raise PolicyError(f"only Allow/Deny statements with Action/Resource: {statement}")
         for action in _list(statement["Action"]):
             if "*" in action or "?" in action:
                 raise PolicyError(f"wildcard action {action!r} in {statement.get('Sid')}")
@@ -480,7 +483,8 @@ def statements(policy: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def allowed_actions(policy: Mapping[str, Any]) -> set[str]:
-    return {a for s in statements(policy) for a in _list(s["Action"])}
+    """The actions Allow statements list (a Deny statement's actions are guarded, not used)."""
+    return {a for s in statements(policy) if s["Effect"] == "Allow" for a in _list(s["Action"])}
 
 
 @functools.cache
@@ -571,14 +575,31 @@ def allows(
     resource_tags: Mapping[str, Mapping[str, str]] | None = None,
 ) -> bool:
     context = context_of(requirement, resource_tags or {})
-    for statement in statements(policy):
-        if requirement.action not in _list(statement["Action"]):
-            continue
-        if not any(covers(p, requirement.resource) for p in _list(statement["Resource"])):
-            continue
-        if _condition_holds(statement.get("Condition") or {}, context):
-            return True
-    return False
+    applies = [
+        statement
+        for statement in statements(policy)
+        if requirement.action in _list(statement["Action"])
+        and any(covers(p, requirement.resource) for p in _list(statement["Resource"]))
+        and _condition_holds(statement.get("Condition") or {}, context)
+    ]
+    effects = {statement["Effect"] for statement in applies}
+    return "Allow" in effects and "Deny" not in effects
+
+
+def explicitly_denied(
+    policy: Mapping[str, Any],
+    requirement: Requirement,
+    resource_tags: Mapping[str, Mapping[str, str]] | None = None,
+) -> bool:
+    """Whether a Deny statement applies: refused whatever any Allow says."""
+    context = context_of(requirement, resource_tags or {})
+    return any(
+        statement["Effect"] == "Deny"
+        and requirement.action in _list(statement["Action"])
+        and any(covers(p, requirement.resource) for p in _list(statement["Resource"]))
+        and _condition_holds(statement.get("Condition") or {}, context)
+        for statement in statements(policy)
+    )
 
 
 @dataclass

@@ -373,7 +373,7 @@ def test_a_pattern_covers_a_list_only_with_a_wildcard_in_its_place():
 
 def test_the_policy_is_valid_with_explicit_actions_only():
     template = iam_template()
-    statements = iam.statements(template)  # refuses Deny, NotAction, wildcard actions
+    statements = iam.statements(template)  # refuses NotAction, NotResource, wildcard actions
     sids = [s["Sid"] for s in statements]
     assert len(sids) == len(set(sids))
     # the renderer leaves a statement out with the component its Sid names
@@ -390,10 +390,11 @@ def test_the_policy_is_valid_with_explicit_actions_only():
     [
         {"Effect": "Allow", "Action": ["rds:*"], "Resource": ["*"]},
         {"Effect": "Allow", "Action": ["rds:Describe*"], "Resource": ["*"]},
-        {"Effect": "Deny", "Action": ["rds:DeleteDBInstance"], "Resource": ["*"]},
+        {"Effect": "Deny", "Action": ["rds:DeleteDBInstance"], "NotResource": ["*"]},
         {"Effect": "Allow", "NotAction": ["iam:CreateUser"], "Resource": ["*"]},
+        {"Effect": "allow", "Action": ["rds:DescribeDBInstances"], "Resource": ["*"]},
     ],
-    ids=["service-wildcard", "describe-wildcard", "deny", "not-action"],
+    ids=["service-wildcard", "describe-wildcard", "not-resource", "not-action", "effect-case"],
 )
 def test_wildcards_and_other_grammar_are_refused(bad):
     with pytest.raises(iam.PolicyError):
