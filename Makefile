@@ -17,7 +17,7 @@ airflow_env = AIRFLOW_HOME=$(1) \
 	AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=sqlite:///$(1)/airflow.db
 AIRFLOW_ENV := $(call airflow_env,$(TEST_HOME))
 
-.PHONY: install test check lint demo sandbox itest postgres redis bench clean
+.PHONY: install test check lint demo sandbox itest postgres redis bench clean checkov
 
 install: $(STAMP)
 
@@ -27,6 +27,19 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet uv==0.13.9
 	$(BIN)/uv pip install --compile-bytecode --python $(BIN)/python -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+# checkov (tests/plugins/hooks/test_kube_job_checkov.py scans the Jobs the code builds) in
+# its own virtualenv: its dependencies clash with Airflow's pins. Installed as the main venv
+# is, with the main venv's uv, from requirements-checkov.txt and its full pin set
+# (constraints-checkov.txt, made by `uv pip compile`: see requirements-checkov.txt).
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+checkov: $(CHECKOV_STAMP)
+
+$(CHECKOV_STAMP): requirements-checkov.txt constraints-checkov.txt $(STAMP)
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(BIN)/uv pip install --compile-bytecode --python $(CHECKOV_VENV)/bin/python -r requirements-checkov.txt -c constraints-checkov.txt
 	touch $@
 
 %/.migrated: $(STAMP)
@@ -50,7 +63,7 @@ lint: $(STAMP)
 # (the second `make test` in a checkout failed with "unrecognized arguments").
 TEST_WORKERS ?= 4
 RECORDING := $(CURDIR)/build/permissions/recording.json
-test: $(STAMP) $(TEST_HOME)/.migrated lint redis postgres
+test: $(STAMP) $(TEST_HOME)/.migrated lint redis postgres checkov
 	$(AIRFLOW_ENV) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope \
 		-m "not deploy and not permissions" --ue-recording=$(RECORDING) $(PYTEST_ARGS)
 	$(AIRFLOW_ENV) $(BIN)/python -m pytest tests/include -m permissions \
@@ -95,7 +108,7 @@ sandbox: $(STAMP)
 		--env-out $(DEMO_HOME)/sandbox.env
 
 clean:
-	rm -rf $(VENV) $(TEST_HOME) .sandbox .airflow-demo
+	rm -rf $(VENV) $(CHECKOV_VENV) $(TEST_HOME) .sandbox .airflow-demo
 
 # Amazon MWAA: dist/plugins.zip (see "Deploying on Amazon MWAA" in the README).
 .PHONY: mwaa-package

@@ -150,6 +150,7 @@ with DAG(
             "namespace": DRILL.drill_namespace,
             "claim_name": DRILL.efs_claim,
             "image": DRILL.job_image,
+            "job": DRILL.jobs,  # resources, TTL, deadline (config: kubernetes.jobs)
         },
         purge=EfsJob(DRILL.place_job, place_restored_tree(MOUNT, DID)),
         check=EfsJob(DRILL.check_job, tree_check_script(MOUNT)),
@@ -218,6 +219,7 @@ with DAG(
             job_name=DRILL.app_check_job,
             namespace=DRILL.drill_namespace,
             claim_name=DRILL.efs_claim,
+            job=DRILL.jobs,
             trigger_rule=TriggerRule.NONE_FAILED,  # after the components the plan restored
         )
         verified >> checked

@@ -304,13 +304,138 @@ class EcdSelection(_Model):
         return not self.label_selector and not self.names
 
 
+# The default image of the EFS Jobs, pinned by digest so that a re-pointed tag cannot change
+# what runs as root on the platform's data. The digest is that of the multi-platform index of
+# docker.io/library/busybox:1.36.1, taken from public sources (no registry is reachable where
+# this was written): the same digest pins busybox:1.36.1 and busybox:1.36 in many unrelated
+# public repositories, one of which records it as Docker Hub's answer on 2026-10-03, another as
+# a `crane digest` read-back of busybox:1.36. Verify it (`crane digest busybox:1.36.1`) or pin
+# your own mirror's copy with kubernetes.jobs.image.
+DEFAULT_JOB_IMAGE = (
+    "busybox:1.36.1@sha256:73aaf090f3d85aa34ee199857f03fa3a95c8ede2ffd4cc2cdb5b94e566b11662"
+)
+# A Kubernetes resource quantity as this project writes them: a decimal number and a suffix.
+QUANTITY_RE = re.compile(r"^(?P<number>\d+(\.\d+)?)(?P<suffix>m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+_QUANTITY_FACTORS = {
+    None: 1, "m": 0.001, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
+    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+}  # fmt: skip
+
+
+def quantity_value(text: str) -> float:
+    """The number a resource quantity stands for (``"250m"`` is 0.25, ``"64Mi"`` 67108864)."""
+    found = QUANTITY_RE.match(text)
+    if not found:
+        raise ValueError(
+            f"{text!r} is not a Kubernetes quantity (a number and an optional suffix: "
+            "250m, 1, 64Mi, 1Gi)"
+        )
+    return float(found["number"]) * _QUANTITY_FACTORS[found["suffix"]]
+
+
+def _image_reference(value: str) -> str:
+    """A field validator: refuse an empty image reference or one holding whitespace."""
+    if not value or any(c.isspace() for c in value):
+        raise ValueError(f"{value!r} is not an image reference")
+    return value
+
+
+class JobResources(_Model):
+    """CPU and memory of one side (requests or limits) of a Job's container."""
+
+    cpu: str
+    memory: str
+
+    @field_validator("cpu", "memory", mode="before")
+    @classmethod
+    def _number_as_text(cls, value: Any) -> Any:
+        """``cpu: 1`` in YAML is a number; Kubernetes takes it as the quantity "1"."""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+    @field_validator("cpu", "memory")
+    @classmethod
+    def _quantity(cls, value: str) -> str:
+        if quantity_value(value) <= 0:
+            raise ValueError(f"{value!r} must be more than zero")
+        return value
+
+
+class JobsConfig(_Model):
+    """How every Kubernetes Job ue-backup starts in the cluster runs (``kubernetes.jobs``).
+
+    The EFS Jobs (purge, check, stage, place, discard; the drill's) run in
+    ``image`` (POSIX sh, find, rm, mv); the application checks' Job runs in
+    ``verification.image`` with the same resources and deadline. Requests and
+    limits let a namespace whose ResourceQuota requires them admit the Jobs.
+    ``ttl_seconds_after_finished``: Kubernetes deletes a finished Job (and its
+    pod) this long after it ended; ue-backup's Role cannot delete Jobs in the
+    Usage Engine namespace, so without it they would pile up there.
+    ``active_deadline_seconds``: a Job still running this long after it started
+    is stopped and failed (``DeadlineExceeded``). The tasks that wait for a Job
+    have no timeout of their own, so this deadline is what bounds them: it must
+    cover the longest Job (a purge of a large restored tree over NFS).
+    """
+
+    image: str = DEFAULT_JOB_IMAGE
+    requests: JobResources = JobResources(cpu="100m", memory="64Mi")
+    limits: JobResources = JobResources(cpu="1", memory="256Mi")
+    ttl_seconds_after_finished: NonNegativeInt = 3600
+    active_deadline_seconds: Annotated[int, Field(gt=0, le=7 * 24 * 3600)] = 4 * 3600
+
+    _image = field_validator("image")(_image_reference)
+
+    @model_validator(mode="after")
+    def _requests_within_limits(self) -> JobsConfig:
+        for resource in ("cpu", "memory"):
+            request = getattr(self.requests, resource)
+            limit = getattr(self.limits, resource)
+            if quantity_value(request) > quantity_value(limit):
+                raise PydanticCustomError(
+                    "conflict",
+                    f"{resource} request {request} is more than its limit {limit}: "
+                    "Kubernetes refuses such a Job",
+                    {"field": f"requests.{resource}"},
+                )
+        return self
+
+
 class KubernetesConfig(_Model):
     namespace: str
     ecd_selection: EcdSelection = EcdSelection()
-    # Image of the purge job (any image with POSIX sh, find and rm).
-    job_image: str = "busybox:1.36"
+    jobs: JobsConfig = JobsConfig()
 
     _ns = field_validator("namespace")(_matches(K8S_NAME_RE, "Kubernetes namespace"))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _job_image_alias(cls, data: Any) -> Any:
+        """``job_image`` (deprecated) is ``jobs.image``: kept so older files still load."""
+        if not isinstance(data, dict) or "job_image" not in data:
+            return data
+        data = dict(data)
+        image = data.pop("job_image")
+        jobs = data.get("jobs")
+        jobs = dict(jobs) if isinstance(jobs, dict) else ({} if jobs is None else jobs)
+        if not isinstance(jobs, dict):
+            return data  # the jobs section's own validation names what is wrong with it
+        if "image" in jobs and jobs["image"] != image:
+            raise PydanticCustomError(
+                "conflict",
+                "job_image (deprecated) and jobs.image differ: give jobs.image only",
+                {"field": "job_image"},
+            )
+        logging.getLogger(__name__).warning(
+            "kubernetes.job_image is deprecated: use kubernetes.jobs.image"
+        )
+        data["jobs"] = {**jobs, "image": image}
+        return data
+
+    @property
+    def job_image(self) -> str:
+        """The EFS Jobs' image (``jobs.image``; the deprecated option's name)."""
+        return self.jobs.image
 
 
 class VeleroConfig(_Model):

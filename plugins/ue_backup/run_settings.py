@@ -213,7 +213,10 @@ class RestoreRunSettings(RunSettings):
     velero_included_namespaces: list[str] | None = _field("The namespaces Velero backed up.")
     max_window_minutes: Minutes = _field("How long the workflows may stay suspended.")
     drain_timeout_minutes: Minutes = _field("How long the ECDs may take to drain.")
-    purge_image: str = _field("The image of the EFS Jobs (config: kubernetes.job_image).")
+    purge_image: str = _field("The image of the EFS Jobs (config: kubernetes.jobs.image).")
+    jobs: dict[str, Any] = _field(
+        "How the run's Kubernetes Jobs run (config: kubernetes.jobs), as JobsConfig takes it."
+    )
     verification: dict[str, Any] | None = _field(
         "The configured application checks (config: verification); None: none.", None
     )
@@ -263,7 +266,8 @@ class RestoreRunSettings(RunSettings):
             velero_included_namespaces=cfg.velero.included_namespaces if cfg.velero else None,
             max_window_minutes=cfg.cold_window.max_window_minutes,
             drain_timeout_minutes=cfg.cold_window.drain_timeout_minutes,
-            purge_image=cfg.kubernetes.job_image,
+            purge_image=cfg.kubernetes.jobs.image,
+            jobs=cfg.kubernetes.jobs.model_dump(mode="json"),
             verification=verification_of(cfg),
             manifest_bucket=cfg.manifests.bucket,
             manifest_prefix=cfg.manifests.prefix,
@@ -484,7 +488,10 @@ class DrillRunSettings(RunSettings, RestoreSteps):
     backup_role_arn: str | None = _field("The IAM role AWS Backup restore jobs run as.")
     rds_instance: str | None = _field("The live RDS instance (a restored one's shape).")
     memorydb_cluster: str | None = _field("The live MemoryDB cluster (a restored one's shape).")
-    job_image: str = _field("The image of the drill's EFS Jobs.")
+    job_image: str = _field("The image of the drill's EFS Jobs (config: kubernetes.jobs.image).")
+    jobs: dict[str, Any] = _field(
+        "How the drill's Kubernetes Jobs run (config: kubernetes.jobs), as JobsConfig takes it."
+    )
     tags: dict[str, str] = _field("The tags of every temporary AWS resource.")
     manifest_bucket: str = _field("The S3 bucket the report is written to.")
     manifest_prefix: str = _field("The key prefix of the manifests (and reports).")
@@ -535,7 +542,8 @@ class DrillRunSettings(RunSettings, RestoreSteps):
             backup_role_arn=cfg.efs.aws_backup.iam_role_arn if cfg.efs.aws_backup else None,
             rds_instance=cfg.database.rds_instance_identifier,
             memorydb_cluster=cfg.memorydb.cluster_name if cfg.memorydb else None,
-            job_image=cfg.kubernetes.job_image,
+            job_image=cfg.kubernetes.jobs.image,
+            jobs=cfg.kubernetes.jobs.model_dump(mode="json"),
             tags={DRILL_TAG: names["drill_id"], INSTALLATION_TAG: cfg.installation},
             manifest_bucket=cfg.manifests.bucket,
             manifest_prefix=cfg.manifests.prefix,

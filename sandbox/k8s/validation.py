@@ -153,6 +153,68 @@ def _job(obj: dict[str, Any]) -> Causes:
         )
     if spec.get("backoffLimit", 0) < 0:
         causes.append(("spec.backoffLimit", "Invalid value: must be greater than or equal to 0"))
+    deadline = spec.get("activeDeadlineSeconds")
+    if deadline is not None and (not _is_int(deadline) or deadline <= 0):
+        causes.append(
+            ("spec.activeDeadlineSeconds", f"Invalid value: {deadline!r}: must be greater than 0")
+        )
+    ttl = spec.get("ttlSecondsAfterFinished")
+    if ttl is not None and (not _is_int(ttl) or ttl < 0):
+        causes.append(
+            (
+                "spec.ttlSecondsAfterFinished",
+                f"Invalid value: {ttl!r}: must be greater than or equal to 0",
+            )
+        )
+    for index, container in enumerate(pod_spec.get("containers") or []):
+        causes += _resources(container, f"spec.template.spec.containers[{index}].resources")
+    return causes
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# A resource quantity (apimachinery's resource.Quantity) as clients write them: a number and
+# a suffix (exponents and signs are not modelled, and refused).
+_QUANTITY = re.compile(
+    r"^(?P<n>[0-9]+(\.[0-9]*)?|\.[0-9]+)(?P<s>m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
+)
+_FACTORS = {
+    None: 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
+    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+}  # fmt: skip
+
+
+def _resources(container: dict[str, Any], prefix: str) -> Causes:
+    """Quantities that parse, and no request above its limit (the checks a server makes)."""
+    resources = container.get("resources") or {}
+    values: dict[str, dict[str, float]] = {}
+    causes: Causes = []
+    for side in ("requests", "limits"):
+        for name, text in (resources.get(side) or {}).items():
+            found = _QUANTITY.match(str(text))
+            if not found:
+                causes.append(
+                    (
+                        f"{prefix}.{side}[{name}]",
+                        f'Invalid value: "{text}": quantities must match the regular expression '
+                        "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
+                    )
+                )
+                continue
+            values.setdefault(side, {})[name] = float(found["n"]) * _FACTORS[found["s"]]
+    for name, request in values.get("requests", {}).items():
+        limit = values.get("limits", {}).get(name)
+        if limit is not None and request > limit:
+            text = resources["requests"][name]
+            causes.append(
+                (
+                    f"{prefix}.requests",
+                    f'Invalid value: "{text}": must be less than or equal to {name} limit of '
+                    f"{resources['limits'][name]}",
+                )
+            )
     return causes
 
 

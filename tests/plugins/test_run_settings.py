@@ -69,7 +69,7 @@ RESTORE_KEYS = AWS | {
     "ecd_names", "rds_instance", "efs_file_system_id", "backup_vault", "backup_role_arn",
     "memorydb_cluster", "rds_shape_source", "memorydb_shape_source", "velero_namespace",
     "velero_included_namespaces", "max_window_minutes", "drain_timeout_minutes", "purge_image",
-    "verification", "manifest_bucket", "manifest_prefix",
+    "jobs", "verification", "manifest_bucket", "manifest_prefix",
 }  # fmt: skip
 STEP_KEYS = {
     "restore_database", "restore_efs", "restore_memorydb", "restore_velero", "rds_snapshot_id",
@@ -84,7 +84,7 @@ DRILL_KEYS = AWS | STEP_KEYS | {
     "drill_namespace", "efs_claim", "efs_volume", "place_job", "check_job", "app_check_job",
     "dry_run", "started_at", "backup_set", "plan", "namespace", "namespace_mapping",
     "ecd_namespaces", "velero_namespace", "efs_file_system_id", "backup_role_arn", "rds_instance",
-    "memorydb_cluster", "job_image", "tags", "manifest_bucket", "manifest_prefix", "live",
+    "memorydb_cluster", "job_image", "jobs", "tags", "manifest_bucket", "manifest_prefix", "live",
     "resources",
 }  # fmt: skip
 RETENTION_KEYS = AWS | {

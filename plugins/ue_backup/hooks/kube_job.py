@@ -13,10 +13,29 @@ from typing import Any
 from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
 from kubernetes.client.rest import ApiException
 
+from ue_backup.config import JobsConfig
 from ue_backup.kube_names import efs_volume_name
 
 EFS_CSI_DRIVER = "efs.csi.aws.com"
 MOUNT_PATH = "/efs"
+# The root file system is read-only; scratch space (the checks' mktemp -d) is an emptyDir here.
+SCRATCH_PATH = "/tmp"
+SCRATCH_SIZE = "64Mi"
+
+# The image's default user is root, and the Jobs stay root: the files on EFS belong to the
+# platform's user (whatever uid the installation runs as), and a Job moves, renames and
+# deletes them. Every capability is dropped and only these are added back:
+# - DAC_OVERRIDE: write into directories the platform's user owns (mv out of and into them,
+#   rm of their entries, the marker files at the root) and read what it made private;
+# - FOWNER: the operations the kernel allows only to a file's owner, on files root does not
+#   own: removing or renaming entries of a sticky directory, keeping times and modes on mv.
+# Not CHOWN: no script changes an owner, and mv stays within the one file system (a rename
+# keeps the owner), so nothing is copied and re-owned.
+EFS_WORK_CAPABILITIES = ("DAC_OVERRIDE", "FOWNER")
+# The application checks only query and look for paths (test -e): they run as the user their
+# image runs as (include/images/ue-backup-checks/Dockerfile: USER 65534, nobody), whatever
+# image is configured, with no capability at all.
+CHECKS_USER = 65534
 
 
 class KubeJobHook(KubernetesHook):
@@ -66,10 +85,30 @@ class KubeJobHook(KubernetesHook):
         return name
 
     def run_job(
-        self, namespace: str, name: str, *, image: str, script: str, claim: str
+        self,
+        namespace: str,
+        name: str,
+        *,
+        script: str,
+        claim: str,
+        settings: JobsConfig | None = None,
+        image: str | None = None,
     ) -> dict[str, Any]:
-        """Create the Job (once) that runs ``script`` with the claim mounted at /efs."""
-        body = job_body(name, container="work", image=image, script=script, claim=claim)
+        """Create the Job (once) that runs ``script`` with the claim mounted at /efs.
+
+        ``settings``: the Jobs' configuration (default: its defaults); ``image``
+        overrides its image.
+        """
+        body = job_body(
+            name,
+            namespace=namespace,
+            container="work",
+            image=image,
+            script=script,
+            claim=claim,
+            settings=settings or JobsConfig(),
+            capabilities=EFS_WORK_CAPABILITIES,
+        )
         self._create(self.batch_v1_client.create_namespaced_job, namespace, body)
         return {"job": name, "namespace": namespace}
 
@@ -79,7 +118,8 @@ class KubeJobHook(KubernetesHook):
         status = job.status
         if status.succeeded:
             return "succeeded", self.job_log(namespace, name)
-        if status.failed:
+        ended = [c for c in status.conditions or [] if c.type == "Failed" and c.status == "True"]
+        if status.failed or ended:  # the condition alone: stopped before a pod could fail
             reasons = [c.message or c.reason for c in status.conditions or [] if c.type == "Failed"]
             return (
                 "failed",
@@ -113,8 +153,8 @@ class KubeJobHook(KubernetesHook):
         claim: str | None,
         env: dict[str, str],
         secret_keys: list[str],
+        settings: JobsConfig,
         ttl_seconds: int,
-        deadline_seconds: int,
     ) -> str:
         """Create the Job (never adopting one: a leftover may hold stale results); its uid.
 
@@ -122,7 +162,8 @@ class KubeJobHook(KubernetesHook):
         the Secret named like the Job (``valueFrom.secretKeyRef``), which the
         caller creates next, owned by the Job: the pod waits for it
         (``CreateContainerConfigError``) and the Secret goes when the Job goes,
-        whether the task deletes it or ``ttlSecondsAfterFinished`` does.
+        whether the task deletes it or ``ttlSecondsAfterFinished`` does:
+        ``ttl_seconds``, at most the configured one (the Secret holds a password).
         """
         entries: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in env.items()]
         entries += [
@@ -131,15 +172,15 @@ class KubeJobHook(KubernetesHook):
         ]
         body = job_body(
             name,
+            namespace=namespace,
             container="checks",
             image=image,
             script=script,
             claim=claim,
             env=entries,
-            spec={
-                "ttlSecondsAfterFinished": ttl_seconds,
-                "activeDeadlineSeconds": deadline_seconds,
-            },
+            settings=settings,
+            run_as_user=CHECKS_USER,
+            ttl_seconds=min(ttl_seconds, settings.ttl_seconds_after_finished),
         )
         job = self.batch_v1_client.create_namespaced_job(namespace, body)
         return job.metadata.uid
@@ -198,31 +239,79 @@ class KubeJobHook(KubernetesHook):
 def job_body(
     name: str,
     *,
+    namespace: str,
     container: str,
-    image: str,
     script: str,
     claim: str | None,
+    settings: JobsConfig,
+    image: str | None = None,
     env: list[dict[str, Any]] | None = None,
-    spec: dict[str, Any] | None = None,
+    capabilities: tuple[str, ...] = (),
+    run_as_user: int | None = None,
+    ttl_seconds: int | None = None,
 ) -> dict[str, Any]:
-    """A Job that runs ``script`` with ``sh`` once (no retry), ``claim`` mounted at /efs.
+    """A hardened Job that runs ``script`` with ``sh`` once (no retry), ``claim`` at /efs.
 
-    ``env``: the container's entries; ``spec``: more Job fields (a TTL, a deadline).
+    Every Job ue-backup starts is built here: no privilege escalation, every
+    capability dropped but ``capabilities``, a read-only root file system (an
+    emptyDir at /tmp for scratch), the runtime's default seccomp profile, no
+    service-account token (the scripts never call the API), requests and
+    limits, a deadline and a TTL from ``settings`` (``kubernetes.jobs``).
+    ``image``: the settings' image unless given; ``env``: the container's
+    entries; ``run_as_user``: a non-root user (uid and gid) to run as, instead
+    of the image's; ``ttl_seconds``: a shorter TTL than the settings' one.
     """
+    added = {"add": list(capabilities)} if capabilities else {}
+    user = (
+        {"runAsNonRoot": True, "runAsUser": run_as_user, "runAsGroup": run_as_user}
+        if run_as_user
+        else {}
+    )
+    mounts = [{"name": "scratch", "mountPath": SCRATCH_PATH}]
+    volumes: list[dict[str, Any]] = [{"name": "scratch", "emptyDir": {"sizeLimit": SCRATCH_SIZE}}]
+    if claim:
+        mounts.append({"name": "efs", "mountPath": MOUNT_PATH})
+        volumes.append({"name": "efs", "persistentVolumeClaim": {"claimName": claim}})
     pod_container: dict[str, Any] = {
         "name": container,
-        "image": image,
+        "image": image or settings.image,
         "command": ["sh", "-c", script],
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "privileged": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"], **added},
+            "seccompProfile": {"type": "RuntimeDefault"},
+            **user,
+        },
+        "resources": {
+            "requests": settings.requests.model_dump(),
+            "limits": settings.limits.model_dump(),
+        },
+        "volumeMounts": mounts,
     }
     if env is not None:
         pod_container["env"] = env
-    pod: dict[str, Any] = {"restartPolicy": "Never", "containers": [pod_container]}
-    if claim:
-        pod_container["volumeMounts"] = [{"name": "efs", "mountPath": MOUNT_PATH}]
-        pod["volumes"] = [{"name": "efs", "persistentVolumeClaim": {"claimName": claim}}]
+    pod: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [pod_container],
+        "volumes": volumes,
+    }
+    ttl = settings.ttl_seconds_after_finished if ttl_seconds is None else ttl_seconds
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "ue-backup"}},
-        "spec": {"backoffLimit": 0, **(spec or {}), "template": {"spec": pod}},
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/part-of": "ue-backup"},
+        },
+        "spec": {
+            "backoffLimit": 0,
+            "ttlSecondsAfterFinished": ttl,
+            "activeDeadlineSeconds": settings.active_deadline_seconds,
+            "template": {"spec": pod},
+        },
     }

@@ -44,16 +44,16 @@ from ue_backup.app_checks import (
 from ue_backup.compat import TaskDeferred
 from ue_backup.config import VerificationConfig
 from ue_backup.errors import PermanentFailure
-from ue_backup.operators.kube_job import KubeEfsJobOperator
+from ue_backup.operators.kube_job import KubeEfsJobOperator, job_settings
 from ue_backup.triggers.base import run_inline
 from ue_backup.triggers.kube_job import KubeJobCompleteTrigger
 from ue_backup.triggers.waits import done_inline, poll_interval
 
 # A finished Job (and the Secret it owns) is deleted by Kubernetes this long after it
-# ended, should the task die before it deletes them itself.
+# ended, should the task die before it deletes them itself: at most this (the Secret holds a
+# password), less when kubernetes.jobs.ttl_seconds_after_finished is less. The Job is stopped
+# after kubernetes.jobs.active_deadline_seconds, whatever its checks are doing.
 JOB_TTL_SECONDS = 600
-# The Job is stopped after this long, whatever its checks are doing.
-JOB_DEADLINE_SECONDS = 1800
 # psql waits this long for the server before the check reports an error.
 CONNECT_TIMEOUT_SECONDS = 10
 # How often, and how many times, the task looks for a copy's new managed password.
@@ -161,8 +161,8 @@ class AppChecksOperator(KubeEfsJobOperator):
                 claim=claim,
                 env=env,
                 secret_keys=sorted(secret),
+                settings=job_settings(self.job),
                 ttl_seconds=JOB_TTL_SECONDS,
-                deadline_seconds=JOB_DEADLINE_SECONDS,
             )
             hook.create_owned_secret(self.namespace, self.job_name, secret, job_uid=uid)
         except BaseException:

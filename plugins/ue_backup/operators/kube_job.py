@@ -11,6 +11,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from ue_backup.config import JobsConfig
 from ue_backup.triggers.base import run_inline
 from ue_backup.triggers.kube_job import KubeJobCompleteTrigger
 from ue_backup.triggers.waits import done_inline, ended_by_trigger, event_or_fail, poll_interval
@@ -25,6 +26,10 @@ class KubeEfsJobOperator(BaseOperator):
     ``poke_interval`` is how often the Job is checked; ``end_from_trigger``
     ends the task in the triggerer when the Job succeeds, with no XCom;
     ``inline_wait_seconds`` checks in the worker for that long first.
+    ``job``: the Jobs' settings (config ``kubernetes.jobs``: resources, TTL,
+    deadline, image), a ``JobsConfig``, its mapping or a template rendering to
+    one (the run's settings); default: their defaults. ``image`` overrides
+    their image. The wait has no timeout: the Job's deadline ends it.
     """
 
     template_fields = (
@@ -35,6 +40,7 @@ class KubeEfsJobOperator(BaseOperator):
         "claim_name",
         "file_system_id",
         "image",
+        "job",
         "kubernetes_conn_id",
     )
 
@@ -47,7 +53,8 @@ class KubeEfsJobOperator(BaseOperator):
         claim: str | None = None,
         file_system_id: str | None = None,
         claim_name: str | None = None,
-        image: str = "busybox:1.36",
+        image: str | None = None,
+        job: JobsConfig | dict[str, Any] | str | None = None,
         kubernetes_conn_id: str = "kubernetes_default",
         deferrable: bool = True,
         poke_interval: float = 10.0,
@@ -63,6 +70,7 @@ class KubeEfsJobOperator(BaseOperator):
         self.file_system_id = file_system_id
         self.claim_name = claim_name
         self.image = image
+        self.job = job
         self.kubernetes_conn_id = kubernetes_conn_id
         self.deferrable = deferrable
         self.poke_interval = poke_interval
@@ -81,7 +89,12 @@ class KubeEfsJobOperator(BaseOperator):
                 self.namespace, self.claim_name or f"{self.job_name}-efs", self.file_system_id
             )
         hook.run_job(
-            self.namespace, self.job_name, image=self.image, script=self.script, claim=claim
+            self.namespace,
+            self.job_name,
+            image=self.image or None,
+            script=self.script,
+            claim=claim,
+            settings=job_settings(self.job),
         )
         self.log.info("Job %s/%s started on claim %s", self.namespace, self.job_name, claim)
         trigger = KubeJobCompleteTrigger(
@@ -109,3 +122,15 @@ class KubeEfsJobOperator(BaseOperator):
         event = event_or_fail(event)
         self.log.info("Job %s succeeded; its log:\n%s", self.job_name, event.get("log", ""))
         return {"job": self.job_name, "log": event.get("log", "")}
+
+
+def job_settings(value: JobsConfig | dict[str, Any] | str | None) -> JobsConfig:
+    """The Jobs' settings an operator was given (rendered): a model, its mapping, or None."""
+    if isinstance(value, JobsConfig):
+        return value
+    if isinstance(value, str):
+        raise ValueError(
+            f"job settings rendered to text, not a mapping: {value[:80]!r} "
+            "(the DAG needs render_template_as_native_obj=True)"
+        )
+    return JobsConfig.model_validate(value or {})

@@ -2,7 +2,10 @@
 to ``backoffLimit``, ``activeDeadlineSeconds`` enforced, and the status clients poll
 (``startTime``, ``active``/``ready``/``succeeded``/``failed``, ``completionTime``
 and the terminal conditions ``SuccessCriteriaMet`` + ``Complete`` or ``FailureTarget``
-+ ``Failed``, as Kubernetes 1.31+ writes them).
++ ``Failed``, as Kubernetes 1.31+ writes them). A finished Job with
+``ttlSecondsAfterFinished`` is deleted that long after it finished (the TTL-after-finished
+controller's work), its pods and whatever else it owns following through the garbage
+collector, as with ``propagationPolicy: Background``.
 
 Simplifications: ``parallelism`` and ``completions`` above 1, indexed jobs, pod
 failure policies and the exponential back-off between retries are not modelled; an
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 from sandbox.k8s.controllers.loop import ControllerContext
 from sandbox.k8s.controllers.objects import condition, owner_reference
+from sandbox.k8s.errors import ApiError
 from sandbox.k8s.resources import JOBS, PODS
 from sandbox.k8s.store import Obj, random_suffix
 from sandbox.k8s.timestamps import parse_rfc3339, rfc3339
@@ -33,9 +37,25 @@ class JobController:
     def reconcile(self, now: float) -> None:
         for job in self.ctx.store.list(JOBS):
             conditions = job.get("status", {}).get("conditions") or []
-            finished = any(c["type"] in _TERMINAL and c["status"] == "True" for c in conditions)
-            if not finished and not job["metadata"].get("deletionTimestamp"):
+            ended = [c for c in conditions if c["type"] in _TERMINAL and c["status"] == "True"]
+            if job["metadata"].get("deletionTimestamp"):
+                continue
+            if not ended:
                 self._sync(job, now)
+            else:
+                self._expire(job, parse_rfc3339(ended[0]["lastTransitionTime"]), now)
+
+    def _expire(self, job: Obj, finished: float, now: float) -> None:
+        """Delete a finished Job whose ``ttlSecondsAfterFinished`` has passed."""
+        ttl = job["spec"].get("ttlSecondsAfterFinished")
+        if ttl is None or now - finished < ttl:
+            return
+        meta = job["metadata"]
+        try:
+            self.ctx.store.delete(JOBS, meta["namespace"], meta["name"], propagation="Background")
+        except ApiError as error:  # deleted meanwhile by a client: nothing left to do
+            if error.code != 404:
+                raise
 
     def _sync(self, job: Obj, now: float) -> None:
         store, meta, spec = self.ctx.store, job["metadata"], job["spec"]
@@ -75,6 +95,8 @@ class JobController:
         if outcome:
             for pod in active:
                 store.delete(PODS, meta["namespace"], pod["metadata"]["name"])
+            if outcome[0] == "Failed":  # a pod stopped at the deadline counts as failed
+                failed += len(active)
             active = []
         counts = {"active": len(active), "succeeded": succeeded, "failed": failed}
         status.update({k: v for k, v in counts.items() if v})

@@ -9,7 +9,9 @@ from __future__ import annotations
 import pytest
 from airflow.triggers.base import TaskSuccessEvent
 
+from sandbox.k8s.resources import JOBS
 from tests.plugins.support import defer
+from ue_backup.config import DEFAULT_JOB_IMAGE
 from ue_backup.errors import PermanentFailure
 from ue_backup.operators.kube_job import KubeEfsJobOperator
 from ue_backup.triggers.base import first_event
@@ -99,3 +101,26 @@ def test_a_claim_or_a_file_system_is_required(context):
 
     with pytest.raises(ValueError, match="give claim or file_system_id"):
         task.execute(context)
+
+
+def test_the_job_settings_reach_the_job_and_its_deadline_ends_the_wait(
+    sandbox, file_system, context
+):
+    """The wait has no timeout of its own: a Job past its deadline fails, and so does the task."""
+    settings = {
+        "active_deadline_seconds": 1,
+        "ttl_seconds_after_finished": 120,
+        "requests": {"cpu": "50m", "memory": "16Mi"},
+        "limits": {"cpu": "200m", "memory": "32Mi"},
+    }
+    task = job("too_slow", "sleep 30", file_system, job=settings, inline_wait_seconds=10)
+
+    with pytest.raises(PermanentFailure, match="active longer than specified deadline"):
+        task.execute(context)
+
+    stored = sandbox.k8s.store.get(JOBS, NS, "too-slow")
+    assert stored["spec"]["activeDeadlineSeconds"] == 1
+    assert stored["spec"]["ttlSecondsAfterFinished"] == 120
+    (container,) = stored["spec"]["template"]["spec"]["containers"]
+    assert container["resources"] == {k: settings[k] for k in ("requests", "limits")}
+    assert container["image"] == DEFAULT_JOB_IMAGE  # no image given: the settings' default
