@@ -36,6 +36,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from ue_backup.immutable import ImmutableConfig
+
 CONFIG_FILE_ENV = "UE_BACKUP_CONFIG_FILE"
 CONFIG_VARIABLE = "ue_backup_config"
 
@@ -845,6 +847,7 @@ class InstallationConfig(_Model):
     prices: PricesConfig = PricesConfig()
     cross_region: CrossRegionConfig | None = None
     alerts: AlertsConfig | None = None
+    immutable: ImmutableConfig | None = None
     rpo: RpoConfig = RpoConfig()
     verification: VerificationConfig = VerificationConfig()
     aws_retries: AwsRetriesConfig = AwsRetriesConfig()

@@ -212,7 +212,13 @@ class AwsSandbox:
                 "conn_type": "aws",
                 "login": ACCESS_KEY,
                 "password": SECRET_KEY,
-                "extra": {"endpoint_url": self.endpoint_url, "region_name": self.region},
+                "extra": {
+                    "endpoint_url": self.endpoint_url,
+                    "region_name": self.region,
+                    # The provider never sends an AssumeRole (a connection's role_arn extra)
+                    # to the global endpoint_url, only to STS's own: here too, never to AWS.
+                    "service_config": {"sts": {"endpoint_url": self.endpoint_url}},
+                },
             }
         )
 

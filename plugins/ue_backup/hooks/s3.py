@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook as ProviderS3Hook
+from botocore.exceptions import ClientError
 
 from ue_backup.aws import RetryingHookMixin
 from ue_backup.backup_set import tag_dict
@@ -39,6 +40,23 @@ class S3Hook(RetryingHookMixin, ProviderS3Hook):
         """
         found = self.get_conn().get_bucket_location(Bucket=bucket)
         return found.get("LocationConstraint") or "us-east-1"
+
+    def object_lock(self, bucket: str) -> dict[str, Any]:
+        """The bucket's Object Lock configuration; ``{}`` when it has none.
+
+        S3 answers a bucket without Object Lock with the error
+        ``ObjectLockConfigurationNotFoundError``: that is an answer (no lock), not a
+        failure; any other error is raised.
+        """
+        try:
+            return self.get_conn().get_object_lock_configuration(Bucket=bucket)
+        except ClientError as error:
+            if (
+                error.response.get("Error", {}).get("Code")
+                == "ObjectLockConfigurationNotFoundError"
+            ):
+                return {}
+            raise
 
     def delete_key(self, bucket: str, key: str) -> None:
         """Delete one object with ``DeleteObject``; raises S3's error when it is refused.

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
+from airflow.providers.amazon.aws.hooks.sts import StsHook
 from botocore.exceptions import ClientError
 
-from ue_backup import rpo
+from ue_backup import immutable, rpo
 from ue_backup.backup_set import COMPONENTS, BackupSet
 from ue_backup.config import ConfigError, InstallationConfig, load_config
 from ue_backup.errors import PermanentFailure
@@ -208,7 +210,72 @@ def check_resources(cfg: InstallationConfig, wanted: set[str]) -> tuple[list[str
         warnings.append("no cross_region copy is configured: a lost region loses every backup")
     else:
         check_copy_resources(cfg, wanted, instance, problems, warnings)
+    if cfg.immutable is None:
+        warnings.append(
+            "no immutable section is configured: the Airflow role can delete every backup it made"
+        )
+    else:
+        check_immutable_locks(cfg, problems, warnings)
     return problems, warnings
+
+
+def check_immutable_locks(
+    cfg: InstallationConfig, problems: list[str], warnings: list[str]
+) -> None:
+    """The protected account's locks, read through its own connection, before any copy.
+
+    Who the connection is (the protected account, the configured role, not the
+    installation's account), the vault's Vault Lock and the bucket's Object Lock
+    in compliance mode, each at least ``min_retention_days`` (``immutable``'s rules).
+    """
+    locked = cfg.immutable
+    assert locked is not None
+    region = locked.region_or(cfg.region)
+
+    def hook(hook_class: type) -> Any:
+        return hook_class(
+            aws_conn_id=locked.aws_conn_id,
+            region_name=region,
+            config=botocore_config(cfg.aws_retries),
+        )
+
+    field = f"{immutable.SECTION}.aws_conn_id"
+    who = _probe(
+        problems,
+        field,
+        f"connection {locked.aws_conn_id}",
+        lambda: hook(StsHook).conn.get_caller_identity(),
+    )
+    if who is None:
+        return  # the rest would only repeat that the connection does not work
+    home = _probe(
+        problems,
+        "aws_conn_id",
+        f"connection {cfg.aws_conn_id}",
+        lambda: _hook(cfg, StsHook).get_account_number(),
+    )
+    identity = immutable.identity_problems(locked, who, home)
+    if identity:
+        problems += identity
+        return  # the locks read through the wrong identity would say nothing
+    vault = _probe(
+        problems,
+        f"{immutable.SECTION}.backup_vault_name",
+        f"backup vault {locked.backup_vault_name} in {region} of {locked.account_id}",
+        lambda: hook(AwsBackupHook).describe_vault(locked.backup_vault_name),
+    )
+    if vault is not None:
+        problems += immutable.vault_lock_problems(locked, vault)
+        warnings += immutable.vault_lock_warnings(vault, datetime.now(UTC))
+    lock = _probe(
+        problems,
+        f"{immutable.SECTION}.bucket",
+        f"S3 bucket {locked.bucket} of {locked.account_id}",
+        lambda: hook(S3Hook).object_lock(locked.bucket),
+    )
+    if lock is not None:
+        problems += immutable.bucket_lock_problems(locked, lock)
+    warnings.append(immutable.NOT_BUILT_YET)
 
 
 def check_copy_resources(

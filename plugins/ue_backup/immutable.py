@@ -1,0 +1,211 @@
+"""Immutable copies out of the Airflow role's reach: the configuration and its lock rules.
+
+The role behind ``aws_default`` can delete every backup it made (retention
+does so daily): one leaked Airflow credential, or one bad retention change,
+would erase the whole history. The answer is a copy that role cannot delete:
+
+- in another AWS account (the *protected* account), reached through its own
+  Airflow connection (``aws_conn_id``) whose role lives there;
+- EFS and database copies in an AWS Backup vault under Vault Lock (compliance
+  mode: once its grace time is over, nobody, the account's root included, can
+  delete a recovery point before its retention ends, nor remove the lock);
+- MemoryDB ``.rdb`` files and the manifests in an S3 bucket with Object Lock
+  in compliance mode (the same guarantee, per object version).
+
+This module holds the typed section and the pure rules a lock must satisfy;
+preflight (``tasks/preflight.py``) reads the vault's and the bucket's lock
+through the protected connection and applies them. Built so far: the section
+and those checks. The copies themselves are not made yet (docs/architecture.md
+says what comes next); preflight says so in a warning on every run, so a
+configured section is never mistaken for protection.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, PositiveInt, field_validator, model_validator
+
+ACCOUNT_RE = re.compile(r"^\d{12}$")
+ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>\d{12}):role/[\w+=,.@/-]{1,512}$")
+VAULT_NAME_RE = re.compile(r"^[a-zA-Z0-9\-_]{2,50}$")
+BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
+CONN_ID_RE = re.compile(r"^[\w.-]{1,250}$")
+SECTION = "immutable"
+NOT_BUILT_YET = (
+    f"{SECTION}: the locks are verified, but this version makes no copies into them yet: the "
+    "backups are still deletable by the Airflow role (see the README, 'Immutable copies')"
+)
+
+
+class ImmutableConfig(BaseModel):
+    """Where the copies the Airflow role cannot delete are kept, and how long at least.
+
+    ``account_id``: the protected account (not the installation's).
+    ``role_arn``: the role there that ``aws_conn_id`` assumes (the connection's
+    ``role_arn`` extra); preflight checks the connection really is that role.
+    ``region``: the locked vault's and bucket's region (default: the home region).
+    ``backup_vault_name``: a vault there under Vault Lock.
+    ``bucket``: a bucket there with Object Lock in compliance mode by default.
+    ``min_retention_days``: the least time every locked copy is kept; the vault's
+    minimum retention and the bucket's default retention must be at least this.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    account_id: str
+    role_arn: str
+    aws_conn_id: str = "aws_immutable"
+    region: str | None = None
+    backup_vault_name: str
+    bucket: str
+    min_retention_days: PositiveInt = 35
+
+    @field_validator("account_id")
+    @classmethod
+    def _account(cls, value: str) -> str:
+        if not ACCOUNT_RE.match(value):
+            raise ValueError(f"{value!r} is not an AWS account id (12 digits)")
+        return value
+
+    @field_validator("role_arn")
+    @classmethod
+    def _role(cls, value: str) -> str:
+        if not ROLE_ARN_RE.match(value):
+            raise ValueError(f"{value!r} is not an IAM role ARN")
+        return value
+
+    @field_validator("aws_conn_id")
+    @classmethod
+    def _conn(cls, value: str) -> str:
+        if not CONN_ID_RE.match(value):
+            raise ValueError(f"{value!r} is not an Airflow connection id")
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is not None and not REGION_RE.match(value):
+            raise ValueError(f"{value!r} is not an AWS region")
+        return value
+
+    @field_validator("backup_vault_name")
+    @classmethod
+    def _vault(cls, value: str) -> str:
+        if not VAULT_NAME_RE.match(value):
+            raise ValueError(f"{value!r} is not a backup vault name (2-50 of a-z A-Z 0-9 - _)")
+        return value
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, value: str) -> str:
+        if not BUCKET_RE.match(value):
+            raise ValueError(f"{value!r} is not an S3 bucket name")
+        return value
+
+    @model_validator(mode="after")
+    def _role_in_the_protected_account(self) -> ImmutableConfig:
+        role_account = ROLE_ARN_RE.match(self.role_arn)["account"]
+        if role_account != self.account_id:
+            raise ValueError(
+                f"role_arn is in account {role_account}, not in account_id {self.account_id}: "
+                "the connection must reach the protected account"
+            )
+        return self
+
+    def region_or(self, home_region: str) -> str:
+        return self.region or home_region
+
+
+# --- the rules a lock must satisfy (inputs: AWS's answers, outputs: problems) ------------
+
+
+def identity_problems(
+    immutable: ImmutableConfig, protected: Mapping[str, Any], home_account: str | None
+) -> list[str]:
+    """Problems with who ``aws_conn_id`` is (``sts:GetCallerIdentity``'s answer).
+
+    A "protected" copy in the installation's own account is in the Airflow role's
+    reach after all; a connection that is not the configured role may have rights
+    the checks here do not see.
+    """
+    problems = []
+    account = str(protected.get("Account", ""))
+    if account != immutable.account_id:
+        problems.append(
+            f"{SECTION}.aws_conn_id: connection {immutable.aws_conn_id} reaches account "
+            f"{account or '?'}, not account_id {immutable.account_id}"
+        )
+    if home_account is not None and home_account == immutable.account_id:
+        problems.append(
+            f"{SECTION}.account_id: {immutable.account_id} is the installation's own account "
+            "(the Airflow role's): copies there are not out of its reach"
+        )
+    role_name = immutable.role_arn.rsplit("/", 1)[-1]
+    arn = str(protected.get("Arn", ""))
+    # An assumed role's identity: arn:aws:sts::<account>:assumed-role/<role name>/<session>
+    if f":assumed-role/{role_name}/" not in arn:
+        problems.append(
+            f"{SECTION}.role_arn: connection {immutable.aws_conn_id} is {arn or '?'}, not the "
+            f"role {immutable.role_arn} (set the connection's role_arn extra to it)"
+        )
+    return problems
+
+
+def vault_lock_problems(immutable: ImmutableConfig, vault: Mapping[str, Any]) -> list[str]:
+    """Problems with the vault's lock (``backup:DescribeBackupVault``'s answer).
+
+    ``Locked`` is true once a lock is configured, also during its grace time
+    (``LockDate`` in the future), when the lock can still be removed: that is
+    reported too, as not yet immutable.
+    """
+    field = f"{SECTION}.backup_vault_name"
+    name = immutable.backup_vault_name
+    if not vault.get("Locked"):
+        return [f"{field}: vault {name} has no Vault Lock: its recovery points can be deleted"]
+    problems = []
+    minimum = vault.get("MinRetentionDays")
+    if minimum is None or int(minimum) < immutable.min_retention_days:
+        problems.append(
+            f"{field}: vault {name} keeps recovery points at least {minimum} days, fewer than "
+            f"min_retention_days {immutable.min_retention_days}"
+        )
+    return problems
+
+
+def vault_lock_warnings(vault: Mapping[str, Any], now: Any) -> list[str]:
+    """A lock still in its grace time can be removed: loud, but the copies may go on."""
+    lock_date = vault.get("LockDate")
+    if lock_date is not None and lock_date > now:
+        return [
+            f"{SECTION}.backup_vault_name: the Vault Lock can still be removed until {lock_date} "
+            "(its grace time): the copies become immutable only then"
+        ]
+    return []
+
+
+def bucket_lock_problems(immutable: ImmutableConfig, lock: Mapping[str, Any]) -> list[str]:
+    """Problems with the bucket's Object Lock (``s3:GetObjectLockConfiguration``'s answer;
+    ``{}``: the bucket has no Object Lock configuration)."""
+    field = f"{SECTION}.bucket"
+    name = immutable.bucket
+    configuration = lock.get("ObjectLockConfiguration") or {}
+    if configuration.get("ObjectLockEnabled") != "Enabled":
+        return [f"{field}: bucket {name} has no Object Lock: its objects can be deleted"]
+    retention = (configuration.get("Rule") or {}).get("DefaultRetention") or {}
+    if retention.get("Mode") != "COMPLIANCE":
+        mode = retention.get("Mode") or "no default retention"
+        return [
+            f"{field}: bucket {name}'s default retention is {mode}, not COMPLIANCE: a role with "
+            "s3:BypassGovernanceRetention (or none at all) can delete the objects"
+        ]
+    days = retention.get("Days") or 365 * (retention.get("Years") or 0)
+    if days < immutable.min_retention_days:
+        return [
+            f"{field}: bucket {name} keeps objects {days} days by default, fewer than "
+            f"min_retention_days {immutable.min_retention_days}"
+        ]
+    return []

@@ -1,0 +1,95 @@
+"""ue_backup.immutable: the section's validation and the lock rules (pure)."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.plugins.tasks.test_preflight_immutable import CONFIG, PROTECTED, ROLE
+from ue_backup.config import ConfigError, parse_config
+from ue_backup.immutable import (
+    ImmutableConfig,
+    bucket_lock_problems,
+    identity_problems,
+    vault_lock_problems,
+    vault_lock_warnings,
+)
+
+SECTION = CONFIG["immutable"]
+
+
+def _refused(**changes) -> str:
+    config = copy.deepcopy(CONFIG)
+    config["immutable"].update(changes)
+    with pytest.raises(ConfigError) as refused:
+        parse_config(config)
+    return str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"account_id": "2222"}, "immutable.account_id"),
+        ({"role_arn": "ue-backup-immutable"}, "immutable.role_arn"),
+        ({"role_arn": "arn:aws:iam::999988887777:role/x"}, "not in account_id 222233334444"),
+        ({"backup_vault_name": "a"}, "immutable.backup_vault_name"),
+        ({"bucket": "Not_A_Bucket"}, "immutable.bucket"),
+        ({"min_retention_days": 0}, "immutable.min_retention_days"),
+        ({"region": "europe"}, "immutable.region"),
+        ({"vault": "x"}, "immutable.vault"),
+    ],
+    ids=["account", "role", "role-account", "vault", "bucket", "days", "region", "unknown-key"],
+)
+def test_bad_values_are_refused_naming_the_field(changes, named):
+    assert named in _refused(**changes)
+
+
+def test_a_good_section_parses_with_safe_defaults():
+    section = parse_config(copy.deepcopy(CONFIG)).immutable
+    assert section.aws_conn_id == "aws_immutable"
+    assert section.region_or("eu-west-1") == "eu-west-1"
+    assert section.min_retention_days == 35
+
+
+LOCKED = ImmutableConfig(**SECTION)
+ASSUMED = {
+    "Account": PROTECTED,
+    "Arn": f"arn:aws:sts::{PROTECTED}:assumed-role/ue-backup-immutable/s",
+}
+
+
+def test_the_identity_must_be_the_role_in_the_protected_account_and_not_the_home_one():
+    assert identity_problems(LOCKED, ASSUMED, "123456789012") == []
+    assert identity_problems(LOCKED, ASSUMED, PROTECTED)[0].startswith("immutable.account_id:")
+    other_role = {**ASSUMED, "Arn": f"arn:aws:sts::{PROTECTED}:assumed-role/admin/s"}
+    assert identity_problems(LOCKED, other_role, None)[0].startswith("immutable.role_arn:")
+    assert ROLE.endswith("/ue-backup-immutable")
+
+
+def test_vault_locks():
+    assert vault_lock_problems(LOCKED, {"Locked": True, "MinRetentionDays": 35}) == []
+    assert "has no Vault Lock" in vault_lock_problems(LOCKED, {"Locked": False})[0]
+    assert "fewer than" in vault_lock_problems(LOCKED, {"Locked": True, "MinRetentionDays": 1})[0]
+    assert "fewer than" in vault_lock_problems(LOCKED, {"Locked": True})[0]
+    now = datetime(2026, 12, 7, tzinfo=UTC)
+    assert vault_lock_warnings({"LockDate": now + timedelta(days=1)}, now)
+    assert vault_lock_warnings({"LockDate": now - timedelta(days=1)}, now) == []
+
+
+def _lock(mode="COMPLIANCE", **retention):
+    rule = {"DefaultRetention": {"Mode": mode, **retention}} if mode else {}
+    return {"ObjectLockConfiguration": {"ObjectLockEnabled": "Enabled", "Rule": rule}}
+
+
+def test_bucket_locks():
+    assert bucket_lock_problems(LOCKED, _lock(Days=35)) == []
+    assert bucket_lock_problems(LOCKED, _lock(Years=1)) == []
+    assert "has no Object Lock" in bucket_lock_problems(LOCKED, {})[0]
+    assert (
+        "GOVERNANCE, not COMPLIANCE"
+        in bucket_lock_problems(LOCKED, _lock("GOVERNANCE", Days=99))[0]
+    )
+    assert "no default retention" in bucket_lock_problems(LOCKED, _lock(None))[0]
+    assert "7 days by default" in bucket_lock_problems(LOCKED, _lock(Days=7))[0]
