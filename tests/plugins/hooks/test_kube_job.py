@@ -96,3 +96,14 @@ def test_configured_settings_reach_every_job():
         assert job["spec"]["ttlSecondsAfterFinished"] == 300, kind  # below the checks' 600
         if not kind.startswith("app-checks"):
             assert container["image"] == settings.image, kind
+
+
+@pytest.mark.parametrize("kind", sorted(JOBS))
+def test_every_job_has_only_fields_kubernetes_knows(kind):
+    """Through the client's typed models (built from Kubernetes' OpenAPI schema) and back:
+    a misspelt or misplaced field is dropped on the way, and the body would differ."""
+    from kubernetes.client import ApiClient
+
+    client = ApiClient()
+    typed = client._ApiClient__deserialize(JOBS[kind], "V1Job")
+    assert client.sanitize_for_serialization(typed) == JOBS[kind]
