@@ -185,6 +185,22 @@ def _aws_hook_caller_without_source():
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _execution_api_in_one_hop():
+    """``dag.test()``'s Execution API calls reach the same app in one thread hop each way.
+
+    A third of an end-to-end test's CPU went into carrying each task's API calls
+    between threads and rebuilding FastAPI dependencies per call
+    (``sandbox/airflow_harness/execution_api.py``); the app, its routes and
+    endpoints answer every call as before.
+    """
+    from sandbox.airflow_harness import execution_api
+
+    undo = execution_api.install()
+    yield
+    undo()
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _param_schemas_checked_once():
     """Each DAG param's JSON schema is checked against its meta-schema once, not per use.
 

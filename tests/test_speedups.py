@@ -37,3 +37,111 @@ def test_botocore_sessions_share_one_loader_and_still_build_clients():
     assert loader is second._session.get_component("data_loader")
     client = second.client("rds", region_name="eu-west-1", endpoint_url="http://127.0.0.1:9")
     assert "DescribeDBInstances" in client.meta.service_model.operation_names
+
+
+# --- dag.test()'s Execution API in one hop (sandbox/airflow_harness/execution_api.py) ------
+
+
+@pytest.mark.slow  # builds Airflow's in-process Execution API (seconds, once per process)
+def test_the_execution_api_answers_dag_test_through_the_one_hop_transport():
+    from airflow.sdk.exceptions import ErrorType
+    from airflow.sdk.execution_time.comms import ErrorResponse
+    from airflow.sdk.execution_time.supervisor import InProcessTestSupervisor, in_process_api_server
+
+    client = InProcessTestSupervisor._api_client()
+    assert type(in_process_api_server().transport).__name__ == "_OneHopTransport"
+    missing = client.variables.get("ue_backup_speedups_no_such_variable")
+    assert isinstance(missing, ErrorResponse)
+    assert missing.error == ErrorType.VARIABLE_NOT_FOUND
+    client.variables.set("ue_backup_speedups_variable", "a value", "set through the API")
+    assert client.variables.get("ue_backup_speedups_variable").value == "a value"
+    client.variables.delete("ue_backup_speedups_variable")
+
+
+def test_worker_threads_are_kept_outside_the_execution_api():
+    import threading
+
+    import anyio
+    import anyio.to_thread
+
+    async def where() -> int:
+        return await anyio.to_thread.run_sync(threading.get_ident)
+
+    assert anyio.run(where) != threading.get_ident()
+
+
+def test_dependency_overrides_are_still_honoured_and_route_dependants_stay_fresh():
+    import asyncio
+
+    import httpx
+    from fastapi import Depends, FastAPI
+    from fastapi.dependencies.utils import get_dependant
+
+    def real() -> str:
+        return "real"
+
+    def first(q: str = "-") -> str:
+        return f"first {q}"
+
+    def second(r: str = "-") -> str:  # its own parameters: solved from its own Dependant
+        return f"second {r}"
+
+    app = FastAPI()
+
+    @app.get("/which")
+    def which(answer: str = Depends(real)) -> str:
+        return answer
+
+    async def answers() -> list[str]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return [(await client.get("/which?q=1&r=2")).json() for _ in range(2)]
+
+    app.dependency_overrides[real] = first
+    assert asyncio.run(answers()) == ["first 1"] * 2
+    app.dependency_overrides[real] = second
+    assert asyncio.run(answers()) == ["second 2"] * 2
+    app.dependency_overrides.clear()
+    assert asyncio.run(answers()) == ["real"] * 2
+    assert get_dependant(path="/", call=real) is not get_dependant(path="/", call=real)
+
+
+def test_a_lambda_override_is_not_kept_alive_after_its_requests():
+    """dag.test() overrides the DAG bag with a new lambda per task: none may outlive its task."""
+    import asyncio
+    import gc
+    import weakref
+
+    import httpx
+    from fastapi import Depends, FastAPI
+
+    def real() -> str:
+        return "real"
+
+    app = FastAPI()
+
+    @app.get("/which")
+    def which(answer: str = Depends(real)) -> str:
+        return answer
+
+    class DagBag:
+        pass
+
+    def holding(held):
+        return lambda: type(held).__name__  # as dag.test(): lambda: dag_bag
+
+    bag = DagBag()
+    gone = weakref.ref(bag)
+    app.dependency_overrides[real] = holding(bag)
+    del bag
+
+    async def answer() -> str:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return (await client.get("/which")).json()
+
+    assert asyncio.run(answer()) == "DagBag"
+    assert gone() is not None
+    app.dependency_overrides.clear()
+    gc.collect()
+    assert gone() is None
