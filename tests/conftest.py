@@ -201,6 +201,20 @@ def _execution_api_in_one_hop():
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _dag_folder_parsed_and_written_once_per_change():
+    """``dag.test()`` parses and writes the DAG folder again only when what a parse reads changed.
+
+    Every run re-parsed the whole folder and wrote every DAG to the database,
+    unchanged (``sandbox/airflow_harness/bundle_sync.py``).
+    """
+    from sandbox.airflow_harness import bundle_sync
+
+    undo = bundle_sync.install()
+    yield
+    undo()
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _param_schemas_checked_once():
     """Each DAG param's JSON schema is checked against its meta-schema once, not per use.
 

@@ -145,3 +145,70 @@ def test_a_lambda_override_is_not_kept_alive_after_its_requests():
     app.dependency_overrides.clear()
     gc.collect()
     assert gone() is None
+
+
+# --- dag.test()'s parse and write of the DAG folder (sandbox/airflow_harness/bundle_sync.py) --
+
+
+def test_a_parse_fingerprint_follows_the_environment_the_configuration_and_the_dag_files(
+    tmp_path, monkeypatch
+):
+    from sandbox.airflow_harness.bundle_sync import fingerprint
+
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "a.py").write_text("A = 1\n")
+    config = tmp_path / "installation.yaml"
+    config.write_text("name: one\n")
+    monkeypatch.setenv("UE_BACKUP_CONFIG_FILE", str(config))
+    first = fingerprint(dags)
+    monkeypatch.setenv("PYTEST_CURRENT_TEST", "another test")
+    monkeypatch.setenv("AIRFLOW_CTX_DAG_RUN_ID", "the last task run's")
+    assert fingerprint(dags) == first
+    config.write_text("name: two\n")
+    assert fingerprint(dags) != first
+    config.write_text("name: one\n")
+    assert fingerprint(dags) == first
+    monkeypatch.setenv("UE_BACKUP_POLL_SECONDS", "7")
+    assert fingerprint(dags) != first
+    monkeypatch.delenv("UE_BACKUP_POLL_SECONDS")
+    (dags / "a.py").write_text("A = 22\n")
+    assert fingerprint(dags) != first
+
+
+@pytest.mark.slow  # parses the DAG folder twice and writes it to the test database
+def test_dag_test_parses_and_writes_the_dag_folder_again_only_after_a_change(tmp_path, monkeypatch):
+    from airflow.dag_processing import collection, dagbag
+
+    from sandbox.airflow_harness import bundle_sync
+    from sandbox.airflow_harness.dag_runner import DAGS
+
+    monkeypatch.setattr(bundle_sync, "_from_dag_test", lambda: True)  # as dag.test() calls
+    writes = []
+    update = collection.update_dag_parsing_results_in_db
+
+    def counted(*args, **kwargs):
+        writes.append(args[0])
+        return update(*args, **kwargs)
+
+    monkeypatch.setattr(collection, "update_dag_parsing_results_in_db", counted)
+    monkeypatch.delenv("UE_BACKUP_CONFIG_FILE", raising=False)
+
+    def parse():
+        return dagbag.BundleDagBag(dag_folder=DAGS, bundle_path=DAGS, bundle_name="dags-folder")
+
+    full = parse()
+    assert parse() is full
+    dagbag.sync_bag_to_db(full, "dags-folder", None)
+    dagbag.sync_bag_to_db(full, "dags-folder", None)
+    assert writes == ["dags-folder"]  # the second write would have changed nothing
+    config = tmp_path / "installation.yaml"
+    config.write_text("{}\n")  # invalid: the DAGs keep their full shape, yet another parse
+    monkeypatch.setenv("UE_BACKUP_CONFIG_FILE", str(config))
+    other = parse()
+    assert other is not full
+    dagbag.sync_bag_to_db(other, "dags-folder", None)
+    monkeypatch.delenv("UE_BACKUP_CONFIG_FILE")
+    assert parse() is full
+    dagbag.sync_bag_to_db(full, "dags-folder", None)
+    assert len(writes) == 3  # another bag was written in between: written again
