@@ -228,6 +228,7 @@ with DAG(
         "file_system_id": xcom("restored_file_system", "file_system_id"),
         "claim_name": f"{RID}-efs",
         "image": RESTORE.purge_image,
+        "job": RESTORE.jobs,  # resources, TTL, deadline (config: kubernetes.jobs)
         "pre_execute": only_if(PLANNED.restore_efs),
         **K8S,
         **critical_path_wait(short=True),
@@ -327,6 +328,7 @@ with DAG(
                 job_name=f"{RID}-verify",
                 namespace=RESTORE.namespace,
                 claim_name=f"{RID}-efs",
+                job=RESTORE.jobs,
                 trigger_rule=TriggerRule.NONE_FAILED,
                 on_failure_callback=[UnlessInPlaceNotifier()],
             )

@@ -16,10 +16,10 @@ this module accepts is one AWS's data accepts.
   ARN, which AWS never checks), and a ``"*"`` for an action that has a resource
   type (in an Allow statement: a grant wider than it needs to be; the
   reference's ``"*"`` row of such an action only carries condition keys);
-- a condition key the action does not support (IAM then has no value for it,
-  so the statement silently never applies, or, with ``Null``, always does).
-  Global keys (``aws:...`` other than the tag keys) are supported by every
-  action.
+- a condition key the action does not support for a resource the statement
+  names (IAM then has no value for it, so the statement silently never
+  applies to it, or, with ``Null``, always does). Only the global keys every
+  request carries (``GLOBAL_KEYS``) count as supported by every action.
 
 ``parliament_findings(policy)`` is parliament with its community auditors,
 minus the findings ``SUPPRESSED`` names with the reason.
@@ -36,6 +36,28 @@ from typing import Any
 
 # Service-specific global keys: supported only where the action lists them.
 TAG_KEYS = ("aws:RequestTag/", "aws:ResourceTag/", "aws:TagKeys")
+# Global keys in every request context (IAM User Guide, "AWS global condition context
+# keys": the principal's and the request's properties). Others (aws:SourceArn,
+# aws:SourceAccount, aws:ResourceOrgID, ...) are present only for some services or
+# calls, so a statement using one is refused here until a reason is written down.
+GLOBAL_KEYS = (
+    "aws:PrincipalArn",
+    "aws:PrincipalAccount",
+    "aws:PrincipalOrgID",
+    "aws:PrincipalOrgPaths",
+    "aws:PrincipalTag/",
+    "aws:PrincipalType",
+    "aws:userid",
+    "aws:username",
+    "aws:RequestedRegion",
+    "aws:SecureTransport",
+    "aws:SourceIp",
+    "aws:CurrentTime",
+    "aws:EpochTime",
+    "aws:ViaAWSService",
+    "aws:CalledVia",
+    "aws:MultiFactorAuthPresent",
+)
 
 # parliament's findings that are accepted, each with the reason (issue, action).
 SUPPRESSED: dict[tuple[str, str], str] = {
@@ -65,26 +87,63 @@ def _entries(action: str) -> tuple[dict[str, Any], ...]:
     rows = data.get(service) if isinstance(data, dict) else None
     # policy_sentry matches the name case-insensitively; IAM does too, but the policy
     # should spell actions as AWS does.
-    return tuple(row for row in rows or () if row["action"] == action)
+    return tuple(_concrete(row) for row in rows or () if row["action"] == action)
+
+
+# AWS Backup's recovery point format names its vendor and resource type as variables: any
+# seven-part ARN would match it. A recovery point is an AWS Backup one (EFS and others) or,
+# for RDS, an RDS snapshot AWS Backup made (Service Authorization Reference, AWS Backup).
+_RECOVERY_POINT = "arn:${Partition}:${Vendor}:${Region}:*:${ResourceType}:${RecoveryPointId}"
+_RECOVERY_POINTS = (
+    "arn:${Partition}:backup:${Region}:${Account}:recovery-point:${RecoveryPointId}",
+    "arn:${Partition}:rds:${Region}:${Account}:snapshot:awsbackup:${RecoveryPointId}",
+)
+
+
+def _concrete(row: dict[str, Any]) -> dict[str, Any]:
+    if row["resource_arn_format"] != _RECOVERY_POINT:
+        return row
+    return {**row, "resource_arn_format": _RECOVERY_POINTS}
 
 
 def defined(action: str) -> bool:
     return bool(_entries(action))
 
 
+def _formats_of(row: Mapping[str, Any]) -> list[str]:
+    found = row["resource_arn_format"]
+    return list(found) if isinstance(found, tuple) else [found]
+
+
 def arn_formats(action: str) -> list[str]:
     """The ARN formats of the resource types the action is authorized against; ``"*"``
     when it supports none (only ``Resource: "*"`` applies)."""
-    return [row["resource_arn_format"] for row in _entries(action)]
+    return [arn_format for row in _entries(action) for arn_format in _formats_of(row)]
 
 
-def condition_keys(action: str) -> set[str]:
-    """Every condition key the action supports (its own and its resource types')."""
-    return {key for row in _entries(action) for key in row["condition_keys"]}
+def condition_keys(action: str, resource: str | None = None) -> set[str]:
+    """The condition keys the action supports: for ``resource``, those of its resource
+    type's row and of the action's own ``"*"`` row; without one, every row's."""
+    rows = _entries(action)
+    if resource is not None and resource != "*":
+        arn_format = resource_type_of(action, resource)
+        rows = tuple(
+            row
+            for row in rows
+            if row["resource_arn_format"] == "*" or arn_format in _formats_of(row)
+        )
+    return {key for row in rows for key in row["condition_keys"]}
 
 
 # A variable of an ARN format that may hold "/" (an S3 object key, a path).
-_MAY_HOLD_SLASH = {"${ObjectName}", "${RecoveryPointId}", "${Path}"}
+_MAY_HOLD_SLASH = {
+    "${ObjectName}",
+    "${RecoveryPointId}",
+    "${Path}",
+    "${RoleNameWithPath}",
+    "${UserNameWithPath}",
+    "${SecretId}",
+}
 
 
 @functools.cache
@@ -116,10 +175,11 @@ def _key_form(key: str) -> str:
     return re.sub(r"/.*$", "/${TagKey}", key) if "/" in key else key
 
 
-def key_supported(action: str, key: str) -> bool:
-    if key.startswith("aws:") and not key.startswith(TAG_KEYS):
-        return True  # a global key: present in every request context it applies to
-    return _key_form(key) in {_key_form(k) for k in condition_keys(action)}
+def key_supported(action: str, key: str, resource: str | None = None) -> bool:
+    """Whether IAM has a value for ``key`` when it authorizes ``action`` (on ``resource``)."""
+    if key.startswith(GLOBAL_KEYS):
+        return True
+    return _key_form(key) in {_key_form(k) for k in condition_keys(action, resource)}
 
 
 def problems(policy: Mapping[str, Any]) -> list[str]:
@@ -147,11 +207,12 @@ def problems(policy: Mapping[str, Any]) -> list[str]:
                         f"resource types: {formats}), so that entry scopes nothing"
                     )
             for key in keys:
-                if not key_supported(action, key):
-                    found.append(
-                        f"{sid}: {action} does not support the condition key {key} "
-                        f"(it supports {sorted(condition_keys(action))})"
-                    )
+                for resource in _list(statement["Resource"]):
+                    if not key_supported(action, key, resource):
+                        found.append(
+                            f"{sid}: {action} on {resource} does not support the condition "
+                            f"key {key} (it supports {sorted(condition_keys(action, resource))})"
+                        )
     return found
 
 

@@ -118,6 +118,52 @@ def test_an_allow_on_star_for_an_action_with_a_resource_type_is_refused():
     assert "rds:DeleteDBSnapshot on '*'" in problem
 
 
+@pytest.mark.parametrize(
+    ("statement", "expected"),
+    [
+        (  # AWS Backup's recovery point format has variables for its vendor and type
+            {
+                "Effect": "Deny",
+                "Action": ["backup:UpdateRecoveryPointLifecycle"],
+                "Resource": [arn("backup", "backup-vault:ue-test-vault")],
+            },
+            "is never authorized against",
+        ),
+        (  # a global key present only for some services' requests
+            {
+                "Effect": "Allow",
+                "Action": ["rds:DescribeDBInstances"],
+                "Resource": [arn("rds", "db:ue-test-db")],
+                "Condition": {"StringEquals": {"aws:SourceArn": "x"}},
+            },
+            "does not support the condition key aws:SourceArn",
+        ),
+        (  # a key of another resource type than the one the statement names
+            {
+                "Effect": "Allow",
+                "Action": ["rds:DeleteDBSnapshot"],
+                "Resource": [arn("rds", f"snapshot:{SNAPSHOT}")],
+                "Condition": {"StringEquals": {"rds:db-tag/a": "x"}},
+            },
+            "does not support the condition key rds:db-tag/a",
+        ),
+    ],
+    ids=["recovery-point-on-a-vault", "source-arn", "key-of-another-type"],
+)
+def test_what_outside_review_found_the_check_accepting_is_refused(statement, expected):
+    [problem] = aws.problems(_with(statement))
+    assert expected in problem
+
+
+def test_a_role_with_a_path_is_a_role():
+    """AWS Backup's default role has a path (service-role/): its ARN is a role's."""
+    role = f"arn:aws:iam::{ACCOUNT}:role/service-role/AWSBackupDefaultServiceRole"
+    assert (
+        aws.problems(_with({"Effect": "Allow", "Action": ["iam:PassRole"], "Resource": [role]}))
+        == []
+    )
+
+
 def test_parliament_reports_what_is_not_suppressed():
     policy = _with({"Effect": "Allow", "Action": ["iam:CreateAccessKey"], "Resource": ["*"]})
     found = aws.parliament_findings(policy)

@@ -43,6 +43,9 @@ from ue_backup.transient import is_transient
 log = logging.getLogger(__name__)
 
 BACKUP_PARAMS = ("components", "reason")
+# The tag that puts an RDS instance under the IAM policy's tag-based guard
+# (RdsGuardProtectedInstances), which follows the instance through a rename.
+PROTECTED_TAG = "ue-backup:protected"
 
 
 def check_params(params: Mapping[str, Any], conf: Mapping[str, Any]) -> list[str]:
@@ -136,6 +139,14 @@ def check_resources(cfg: InstallationConfig, wanted: set[str]) -> tuple[list[str
             if not instance.get("MultiAZ"):
                 warnings.append(
                     f"RDS instance {cfg.database.rds_instance_identifier} has no Multi-AZ standby"
+                )
+            tags = {t.get("Key"): t.get("Value") for t in instance.get("TagList") or []}
+            if tags.get(PROTECTED_TAG) != "true":
+                warnings.append(
+                    f"RDS instance {cfg.database.rds_instance_identifier} lacks the tag "
+                    f"{PROTECTED_TAG}=true: the IAM guard that keeps it from being renamed and "
+                    "deleted as a drill's copy needs it (README, Permissions); set it outside "
+                    "ue-backup, which may neither set nor remove it"
                 )
             if not instance.get("BackupRetentionPeriod"):
                 warnings.append(
