@@ -103,6 +103,16 @@ class BackupStore:
                 "InvalidResourceStateException",
                 "Recovery point cannot be deleted while its backup job is running.",
             )
+        if point.vault.locked:
+            # Vault Lock: no recovery point of a locked vault is deleted before its
+            # retention ends, by anyone (the account's root included).
+            delete_at = (point.described().get("CalculatedLifecycle") or {}).get("DeleteAt")
+            if delete_at is None or delete_at > datetime.now(UTC):
+                raise AwsError(
+                    "InvalidRequestException",
+                    f"Recovery point {arn} is in the locked vault {vault_name} and cannot be "
+                    f"deleted before {delete_at or 'its retention ends'}.",
+                )
         self.discard(point)
 
     # --- jobs --------------------------------------------------------------------------

@@ -212,6 +212,10 @@ class CopyJob(Job):
         """The destination vault gets a recovery point with the same data and tags."""
         if self.progress.will_fail:
             return self.progress.outcome("COMPLETED", "FAILED")
+        refused = vault_lock_refuses(self.destination_vault, self.lifecycle)
+        if refused:
+            self.message = refused
+            return "FAILED"
         copy = RecoveryPoint(
             self.destination_vault,
             self.point.resource_arn,
@@ -249,3 +253,29 @@ class CopyJob(Job):
                 "IsParent": False,
             }
         )
+
+
+def vault_lock_refuses(vault: Any, lifecycle: dict[str, Any] | None) -> str | None:
+    """Why a locked vault fails a copy into it (None: it does not).
+
+    AWS Backup: with ``MinRetentionDays`` set, "any backup or copy job to the vault
+    must have a lifecycle policy with a retention period equal to or longer than the
+    minimum retention period", else the vault fails the job; ``MaxRetentionDays``
+    bounds it from above.
+    """
+    if not getattr(vault, "locked", False):
+        return None
+    days = (lifecycle or {}).get("DeleteAfterDays")
+    least = getattr(vault, "min_retention_days", None)
+    most = getattr(vault, "max_retention_days", None)
+    if least is not None and (days is None or days < least):
+        return (
+            f"The retention period of the job ({days or 'none'}) is shorter than the minimum "
+            f"retention period of the locked vault ({least} days)."
+        )
+    if most is not None and (days is None or days > most):
+        return (
+            f"The retention period of the job ({days or 'none'}) is longer than the maximum "
+            f"retention period of the locked vault ({most} days)."
+        )
+    return None

@@ -1,0 +1,118 @@
+"""AWS Backup Vault Lock in the sandbox: a copy into another account's locked vault.
+
+What the immutable copies rely on: a copy job may put the recovery point into a
+vault of another account (the protected one); a locked vault fails a job whose
+retention is shorter than its minimum, and refuses to delete a recovery point
+before its retention ends, whoever asks (the protected account's own role too).
+"""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from sandbox.aws.fixtures import aws, wait_until  # noqa: F401
+from sandbox.aws.server import AwsSandbox
+from tests.sandbox.test_aws_backup import ROLE, TAGS, efs, finished, start  # noqa: F401
+
+PROTECTED = "222233334444"
+LOCKED = "ue-locked"
+
+
+def _protected(aws: AwsSandbox, service: str):  # noqa: F811
+    """A client with the protected account's credentials (AssumeRole, as the provider does)."""
+    credentials = aws.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{PROTECTED}:role/ue-backup-immutable", RoleSessionName="test"
+    )["Credentials"]
+    return boto3.client(
+        service,
+        region_name=aws.region,
+        endpoint_url=aws.endpoint_url,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+
+
+@pytest.fixture
+def locked_vault(aws):  # noqa: F811
+    backup = _protected(aws, "backup")
+    arn = backup.create_backup_vault(BackupVaultName=LOCKED)["BackupVaultArn"]
+    backup.put_backup_vault_lock_configuration(BackupVaultName=LOCKED, MinRetentionDays=35)
+    return arn
+
+
+def _copy(aws, efs, destination: str, days: int | None, token: str) -> dict:  # noqa: F811
+    job = start(aws, efs, token=f"backup-{token}")
+    finished(aws, job["BackupJobId"])
+    backup = aws.client("backup")
+    copy = backup.start_copy_job(
+        RecoveryPointArn=job["RecoveryPointArn"],
+        SourceBackupVaultName=efs.vault,
+        DestinationBackupVaultArn=destination,
+        IamRoleArn=ROLE,
+        IdempotencyToken=token,
+        **({"Lifecycle": {"DeleteAfterDays": days}} if days else {}),
+    )
+    return wait_until(
+        lambda: backup.describe_copy_job(CopyJobId=copy["CopyJobId"])["CopyJob"],
+        lambda c: c["State"] in ("COMPLETED", "FAILED"),
+    )[-1]
+
+
+def test_a_copy_lands_in_the_other_accounts_locked_vault_with_its_tags(aws, efs, locked_vault):  # noqa: F811
+    assert f":{PROTECTED}:" in locked_vault
+    copy = _copy(aws, efs, locked_vault, 35, "c1")
+    assert copy["State"] == "COMPLETED", copy
+    protected = _protected(aws, "backup")
+    [point] = protected.list_recovery_points_by_backup_vault(BackupVaultName=LOCKED)[
+        "RecoveryPoints"
+    ]
+    assert point["RecoveryPointArn"] == copy["DestinationRecoveryPointArn"]
+    assert f":{PROTECTED}:recovery-point:" in point["RecoveryPointArn"]
+    assert protected.list_tags(ResourceArn=point["RecoveryPointArn"])["Tags"] == TAGS
+    # the installation's account has nothing of it to list (or delete)
+    assert aws.client("backup").list_backup_vaults()["BackupVaultList"][0]["BackupVaultName"] == (
+        efs.vault
+    )
+
+
+@pytest.mark.parametrize("days", [None, 7], ids=["no-lifecycle", "shorter-than-the-lock"])
+def test_a_locked_vault_fails_a_copy_kept_less_than_its_minimum(aws, efs, locked_vault, days):  # noqa: F811
+    copy = _copy(aws, efs, locked_vault, days, f"c-{days}")
+    assert copy["State"] == "FAILED"
+    assert (
+        "shorter than the minimum retention period of the locked vault (35 days)"
+        in (copy["StatusMessage"])
+    )
+    assert (
+        _protected(aws, "backup").list_recovery_points_by_backup_vault(BackupVaultName=LOCKED)[
+            "RecoveryPoints"
+        ]
+        == []
+    )
+
+
+def test_nobody_deletes_a_recovery_point_of_a_locked_vault_before_its_retention(
+    aws,  # noqa: F811
+    efs,  # noqa: F811
+    locked_vault,
+):
+    copy = _copy(aws, efs, locked_vault, 35, "c2")
+    protected = _protected(aws, "backup")
+    with pytest.raises(ClientError) as refused:
+        protected.delete_recovery_point(
+            BackupVaultName=LOCKED, RecoveryPointArn=copy["DestinationRecoveryPointArn"]
+        )
+    assert refused.value.response["Error"]["Code"] == "InvalidRequestException"
+    assert "cannot be deleted before" in str(refused.value)
+    assert (
+        len(
+            protected.list_recovery_points_by_backup_vault(BackupVaultName=LOCKED)["RecoveryPoints"]
+        )
+        == 1
+    )
+    # an unlocked vault's point is deleted as before
+    source = copy["SourceRecoveryPointArn"]
+    aws.client("backup").delete_recovery_point(BackupVaultName=efs.vault, RecoveryPointArn=source)
