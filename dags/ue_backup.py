@@ -266,6 +266,27 @@ with DAG(
             )
             [efs_done, resume] >> efs_copy >> efs_copy_done
             settled.append(efs_copy_done)
+        if SHAPE.copy_efs_immutable:
+            # Out of the Airflow role's reach: into the protected account's locked vault.
+            locked_copy = AwsBackupStartCopyJobOperator(
+                task_id="copy_efs_immutable",
+                recovery_point_arn=xcom("efs_backup", "recovery_point_arn"),
+                source_vault_name=BACKUP.backup_vault,
+                destination_vault_arn=BACKUP.immutable_vault_arn,
+                iam_role_arn=BACKUP.backup_role_arn,
+                lifecycle=BACKUP.immutable_lifecycle,
+                copy_of="efs-immutable",
+                pre_execute=only_if(BACKUP.copy_efs_immutable),
+                **SET,
+                **AWS,
+            )
+            locked_copy_done = AwsBackupCopyJobCompletedSensor(
+                task_id="wait_efs_immutable_copy",
+                resource_id=xcom("copy_efs_immutable", "job_id"),
+                **AWS,
+            )
+            [efs_done, resume] >> locked_copy >> locked_copy_done
+            settled.append(locked_copy_done)
 
     if SHAPE.efs_datasync:
         datasync = DataSyncStartCopyOperator(
@@ -383,6 +404,7 @@ with DAG(
             "rds_copy": ti.xcom_pull(task_ids="copy_rds_snapshot"),
             "efs_copy": ti.xcom_pull(task_ids="copy_efs_recovery_point"),
             "memorydb_copy": ti.xcom_pull(task_ids="copy_memorydb_snapshot"),
+            "efs_immutable": ti.xcom_pull(task_ids="copy_efs_immutable"),
         }
         window = (ti.xcom_pull(task_ids="resume_workflows") or {}).get("window")
         return run_verify(ti.xcom_pull(task_ids="preflight"), records, window)

@@ -53,6 +53,7 @@ class DagShape:
     copy_rds: bool = True
     copy_efs: bool = True
     copy_memorydb: bool = True
+    copy_efs_immutable: bool = True  # the immutable section (and AWS Backup for EFS)
     app_checks: bool = True  # the verification section configures checks (and RDS)
 
     @classmethod
@@ -72,6 +73,7 @@ class DagShape:
             copy_rds=cross and cfg.uses_rds,
             copy_efs=cross and cfg.efs.aws_backup is not None,
             copy_memorydb=cross and cfg.memorydb is not None,
+            copy_efs_immutable=cfg.immutable is not None and cfg.efs.aws_backup is not None,
             app_checks=cfg.verification.has_checks and cfg.uses_rds,
         )
 
@@ -92,6 +94,7 @@ def backup_steps_needed(run: BackupRunSettings) -> dict[str, bool]:
         "copy_rds_snapshot": run.copy_rds,
         "copy_efs_recovery_point": run.copy_efs,
         "export_memorydb_snapshot": run.copy_memorydb,
+        "copy_efs_immutable": run.copy_efs_immutable,
     }
 
 

@@ -14,10 +14,11 @@ would erase the whole history. The answer is a copy that role cannot delete:
 
 This module holds the typed section and the pure rules a lock must satisfy;
 preflight (``tasks/preflight.py``) reads the vault's and the bucket's lock
-through the protected connection and applies them. Built so far: the section
-and those checks. The copies themselves are not made yet (docs/architecture.md
-says what comes next); preflight says so in a warning on every run, so a
-configured section is never mistaken for protection.
+through the protected connection and applies them. Built so far: the section,
+those checks, and the EFS recovery point's copy into the locked vault (the
+backup DAG's ``copy_efs_immutable``). The database, MemoryDB and manifest
+copies are not made yet; preflight says so in a warning on every run, so a
+configured section is never mistaken for whole protection.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
 CONN_ID_RE = re.compile(r"^[\w.-]{1,250}$")
 SECTION = "immutable"
 NOT_BUILT_YET = (
-    f"{SECTION}: the locks are verified, but this version makes no copies into them yet: the "
-    "backups are still deletable by the Airflow role (see the README, 'Immutable copies')"
+    f"{SECTION}: the locks are verified and the EFS recovery point is copied into the locked "
+    "vault, but the database, MemoryDB and the manifests are not copied there yet: a restore "
+    "still needs the installation's own copies of those (see the README, 'Immutable copies')"
 )
 
 
@@ -50,8 +52,9 @@ class ImmutableConfig(BaseModel):
     ``region``: the locked vault's and bucket's region (default: the home region).
     ``backup_vault_name``: a vault there under Vault Lock.
     ``bucket``: a bucket there with Object Lock in compliance mode by default.
-    ``min_retention_days``: the least time every locked copy is kept; the vault's
-    minimum retention and the bucket's default retention must be at least this.
+    ``min_retention_days``: how long every locked copy is kept (its lifecycle): the
+    vault's lock must accept that (its MinRetentionDays at most, its MaxRetentionDays
+    at least this) and the bucket's default retention must be at least this.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -119,6 +122,32 @@ class ImmutableConfig(BaseModel):
     def region_or(self, home_region: str) -> str:
         return self.region or home_region
 
+    def vault_arn(self, home_region: str) -> str:
+        """The locked vault's ARN, which a copy job in the installation's account names."""
+        region = self.region_or(home_region)
+        return (
+            f"arn:{partition_of(region)}:backup:{region}:{self.account_id}:"
+            f"backup-vault:{self.backup_vault_name}"
+        )
+
+    @property
+    def lifecycle(self) -> dict[str, int]:
+        """What every copy into the locked vault is kept for (AWS Backup's Lifecycle).
+
+        Exactly ``min_retention_days``: a locked vault fails a job kept less than its
+        minimum, and a copy kept longer costs more than the configuration asked for.
+        """
+        return {"DeleteAfterDays": self.min_retention_days}
+
+
+def partition_of(region: str) -> str:
+    """The AWS partition a region belongs to (an ARN's second field)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
 
 # --- the rules a lock must satisfy (inputs: AWS's answers, outputs: problems) ------------
 
@@ -158,20 +187,34 @@ def identity_problems(
 def vault_lock_problems(immutable: ImmutableConfig, vault: Mapping[str, Any]) -> list[str]:
     """Problems with the vault's lock (``backup:DescribeBackupVault``'s answer).
 
-    ``Locked`` is true once a lock is configured, also during its grace time
-    (``LockDate`` in the future), when the lock can still be removed: that is
-    reported too, as not yet immutable.
+    A locked vault refuses to delete any recovery point before its retention ends and
+    to shorten it: that is the protection. Its ``MinRetentionDays`` and
+    ``MaxRetentionDays`` bound the retention of every job into it; the copies are
+    kept ``min_retention_days`` (``ImmutableConfig.lifecycle``), so a lock whose
+    bounds exclude that would fail every copy: refused here, before the first.
+    ``Locked`` is true also during the lock's grace time (``vault_lock_warnings``).
     """
     field = f"{SECTION}.backup_vault_name"
     name = immutable.backup_vault_name
+    days = immutable.min_retention_days
     if not vault.get("Locked"):
         return [f"{field}: vault {name} has no Vault Lock: its recovery points can be deleted"]
     problems = []
-    minimum = vault.get("MinRetentionDays")
-    if minimum is None or int(minimum) < immutable.min_retention_days:
+    least, most = vault.get("MinRetentionDays"), vault.get("MaxRetentionDays")
+    if least is None:
         problems.append(
-            f"{field}: vault {name} keeps recovery points at least {minimum} days, fewer than "
-            f"min_retention_days {immutable.min_retention_days}"
+            f"{field}: vault {name}'s lock sets no MinRetentionDays: it would accept copies "
+            "kept a day, so nothing makes the vault keep what it holds long enough"
+        )
+    elif int(least) > days:
+        problems.append(
+            f"{field}: vault {name} accepts only copies kept at least {least} days; "
+            f"min_retention_days {days} would fail every copy (raise it to {least})"
+        )
+    if most is not None and int(most) < days:
+        problems.append(
+            f"{field}: vault {name} accepts only copies kept at most {most} days; "
+            f"min_retention_days {days} would fail every copy"
         )
     return problems
 

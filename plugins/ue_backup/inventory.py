@@ -348,6 +348,7 @@ READ_BACK = (
     "recovery_point_copy",
     "recovery_point_copy_tags",
     "memorydb_copy",
+    "immutable_copy_job",
 )
 
 
@@ -393,8 +394,12 @@ def read_artifacts(settings: Access, records: Mapping[str, Any]) -> dict[str, An
 
 
 def read_copies(settings: Access, records: Mapping[str, Any], found: dict[str, Any]) -> None:
-    """Describe the cross-region copies, each in the region that holds it."""
+    """Describe the cross-region copies, each in the region that holds it, and the copy
+    job into the locked vault (from the installation's account, which started it)."""
     region = BackupRunSettings.model_validate(settings).copy_region
+    if records.get("efs_immutable"):
+        home = settings_hook(AwsBackupHook, settings)
+        found["immutable_copy_job"] = home.describe_copy_job(records["efs_immutable"]["job_id"])
     if records.get("rds_copy"):
         rds = settings_hook(RdsHook, settings, region=region)
         found["rds_snapshot_copy"] = _unless_missing(

@@ -32,6 +32,8 @@ PRICE_OF = {
     "rds_snapshot_copy": "rds_snapshot_gb_month",
     "efs_recovery_point_copy": "efs_warm_gb_month",
     "memorydb_snapshot_copy": "s3_standard_gb_month",
+    # The copy in the protected account's locked vault: paid by that account.
+    "efs_recovery_point_immutable": "efs_warm_gb_month",
 }
 
 

@@ -115,6 +115,15 @@ class BackupRunSettings(RunSettings):
     copy_memorydb: bool = _field("Whether the MemoryDB snapshot is exported and copied.")
     memorydb_export_bucket: str | None = _field("The home-region bucket MemoryDB exports to.")
     memorydb_copy_bucket: str | None = _field("The copy region's bucket the export goes to.")
+    copy_efs_immutable: bool = _field(
+        "Whether the EFS recovery point is copied into the locked vault (config: immutable).",
+        False,
+    )
+    immutable_vault_arn: str | None = _field("The locked vault in the protected account.", None)
+    immutable_lifecycle: dict[str, int] | None = _field(
+        "How long the locked copies are kept (immutable.min_retention_days).", None
+    )
+    immutable_account: str | None = _field("The protected account (immutable.account_id).", None)
     warnings: list[str] = _field("What preflight warned of (logged, kept in the manifest).")
     rpo_minutes: dict[str, int] | None = _field("The RPO per watched region; None: guard off.")
     metrics_region: str = _field("Where the RPO metric and alarms live.")
@@ -175,6 +184,11 @@ class BackupRunSettings(RunSettings):
             copy_memorydb=bool(cross and memorydb),
             memorydb_export_bucket=cross.memorydb_export_bucket if cross else None,
             memorydb_copy_bucket=cross.memorydb_bucket if cross else None,
+            # The copy out of the Airflow role's reach (config: immutable).
+            copy_efs_immutable=bool(cfg.immutable and efs.aws_backup),
+            immutable_vault_arn=cfg.immutable.vault_arn(cfg.region) if cfg.immutable else None,
+            immutable_lifecycle=cfg.immutable.lifecycle if cfg.immutable else None,
+            immutable_account=cfg.immutable.account_id if cfg.immutable else None,
             warnings=list(warnings or []),
             # What the later tasks need of the RPO guard (tasks/rpo.py).
             rpo_minutes=targets or None,

@@ -36,6 +36,9 @@ def verify_set(
     recovery_point_copy: Mapping[str, Any] | None = None,
     recovery_point_copy_tags: Mapping[str, str] | None = None,
     memorydb_copy: list[Mapping[str, Any]] | None = None,
+    immutable_copy_job: Mapping[str, Any] | None = None,
+    immutable_lifecycle: Mapping[str, int] | None = None,
+    immutable_account: str | None = None,
     cold_window: Mapping[str, Any] | None = None,
     window_required: bool = False,
 ) -> dict[str, Any]:
@@ -54,6 +57,9 @@ def verify_set(
 
     def check(name: str, ok: bool, detail: str) -> None:
         checks.append({"check": name, "ok": bool(ok), "detail": detail})
+
+    if immutable_copy_job is not None:
+        _check_immutable_copy(check, immutable_copy_job, immutable_lifecycle, immutable_account)
 
     _check_copies(
         check,
@@ -220,6 +226,33 @@ def _check_copies(
                 f"time {meta.get(META_TIME)} vs snapshot "
                 f"{source_time and source_time.isoformat()}, shards {meta.get(META_SHARDS)}",
             )
+
+
+def _check_immutable_copy(
+    check, job: Mapping[str, Any], lifecycle: Mapping[str, int] | None, account: str | None
+) -> None:
+    """The copy into the locked vault completed, there, kept as long as configured.
+
+    Read from the copy job (the installation's account started it and may describe
+    it); the locked vault itself is the protected account's, and a locked vault
+    fails a copy kept less than its minimum, so a completed job is a locked copy.
+    """
+    state = job.get("State")
+    check("efs immutable copy completed", state == "COMPLETED", f"state {state}")
+    vault = str(job.get("DestinationBackupVaultArn") or "")
+    parts = vault.split(":")
+    check(
+        "efs immutable copy in the protected account",
+        len(parts) > 4 and parts[4] == account,
+        f"vault {vault}, protected account {account}",
+    )
+    kept = (job.get("DestinationRecoveryPointLifecycle") or {}).get("DeleteAfterDays")
+    wanted = (lifecycle or {}).get("DeleteAfterDays")
+    check(
+        "efs immutable copy retention",
+        kept is not None and wanted is not None and kept >= wanted,
+        f"kept {kept} days, at least {wanted} wanted",
+    )
 
 
 def failure_message(verification: Mapping[str, Any]) -> str:

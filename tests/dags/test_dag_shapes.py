@@ -65,6 +65,8 @@ DERBY_ALONE_LEFT_OUT = {
         "export_memorydb_snapshot",
         "wait_memorydb_export",
         "copy_memorydb_snapshot",
+        "copy_efs_immutable",
+        "wait_efs_immutable_copy",
     },
     "ue_restore": {
         "restore_database",
@@ -147,6 +149,8 @@ def test_the_full_configuration_leaves_out_only_what_it_does_not_use(shaped):
         "export_memorydb_snapshot",
         "wait_memorydb_export",
         "copy_memorydb_snapshot",
+        "copy_efs_immutable",
+        "wait_efs_immutable_copy",
     }
     for dag_id in ("ue_restore", "ue_restore_drill"):
         assert set(dags[dag_id].task_ids) == set(full[dag_id].task_ids), dag_id

@@ -56,6 +56,7 @@ def test_the_full_configuration_leaves_out_the_other_efs_method_copies_and_exter
         "copy_rds",
         "copy_efs",
         "copy_memorydb",
+        "copy_efs_immutable",
         "app_checks",
     ]
 

@@ -61,7 +61,8 @@ BACKUP_KEYS = AWS | {
     "max_window_minutes", "manifest_bucket", "manifest_prefix", "prices", "copy_region",
     "copy_rds", "copy_rds_kms_key_id", "copy_efs", "copy_backup_vault_arn", "copy_memorydb",
     "memorydb_export_bucket", "memorydb_copy_bucket", "warnings", "rpo_minutes",
-    "metrics_region",
+    "metrics_region", "copy_efs_immutable", "immutable_vault_arn", "immutable_lifecycle",
+    "immutable_account",
 }  # fmt: skip
 RESTORE_KEYS = AWS | {
     "restore_id", "rds_target", "memorydb_target", "home_region", "from_copy", "request", "mode",

@@ -102,3 +102,34 @@ def test_rule_1_fails_a_database_point_not_older_than_the_disk():
     result, checks = verify(rds_snapshot=snapshot(20), recovery_point=recovery_point(20))
     assert result == "failed"
     assert checks["rule 1: database older than efs"][0] is False
+
+
+LOCKED_VAULT = "arn:aws:backup:eu-west-1:222233334444:backup-vault:ue-locked"
+
+
+def immutable_job(state="COMPLETED", vault=LOCKED_VAULT, days=35):
+    return {
+        "State": state,
+        "DestinationBackupVaultArn": vault,
+        "DestinationRecoveryPointLifecycle": {"DeleteAfterDays": days} if days else None,
+    }
+
+
+def test_the_locked_copy_must_be_complete_in_the_protected_account_and_kept_long_enough():
+    def judged(job):
+        return verify(
+            immutable_copy_job=job,
+            immutable_lifecycle={"DeleteAfterDays": 35},
+            immutable_account="222233334444",
+        )
+
+    result, checks = judged(immutable_job())
+    assert result == "passed"
+    assert checks["efs immutable copy retention"] == (True, "kept 35 days, at least 35 wanted")
+    assert judged(immutable_job(state="FAILED"))[1]["efs immutable copy completed"][0] is False
+    home_vault = LOCKED_VAULT.replace("222233334444", "123456789012")
+    result, checks = judged(immutable_job(vault=home_vault))
+    assert result == "failed"
+    assert checks["efs immutable copy in the protected account"][0] is False
+    assert judged(immutable_job(days=7))[1]["efs immutable copy retention"][0] is False
+    assert judged(immutable_job(days=None))[0] == "failed"

@@ -231,6 +231,7 @@ class AwsBackupStartCopyJobOperator(_AwsBackupJobOperator):
         idempotency_token: str | None = None,
         backup_set_id: str | None = None,
         lifecycle: dict[str, int] | None = None,
+        copy_of: str = "efs",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -243,12 +244,15 @@ class AwsBackupStartCopyJobOperator(_AwsBackupJobOperator):
         self.idempotency_token = idempotency_token
         self.backup_set_id = backup_set_id
         self.lifecycle = lifecycle
+        # Names the copy in its tokens: two copies of one recovery point (to the copy
+        # region, to the locked vault) must not share a token, or AWS answers the first.
+        self.copy_of = copy_of
 
     def _tokens(self, context: Any) -> list[str]:
         if self.idempotency_token:
             return [self.idempotency_token]
         token = BackupSet.parse(self.backup_set_id, str(context.get("run_id") or "")).copy_token(
-            "efs"
+            self.copy_of
         )
         return [token + (f"-{n}" if n > 1 else "") for n in range(1, MAX_JOB_ATTEMPTS + 1)]
 

@@ -99,6 +99,9 @@ def verify(
         recovery_point_copy=found["recovery_point_copy"],
         recovery_point_copy_tags=found["recovery_point_copy_tags"],
         memorydb_copy=found["memorydb_copy"],
+        immutable_copy_job=found["immutable_copy_job"],
+        immutable_lifecycle=run.immutable_lifecycle,
+        immutable_account=run.immutable_account,
         cold_window=window,
         window_required=run.cold_window in ("managed", "external"),
     )
@@ -123,6 +126,7 @@ FOUND_AS = {
     "rds_copy": "rds_snapshot_copy",
     "efs_copy": "recovery_point_copy",
     "memorydb_copy": "memorydb_copy",
+    "efs_immutable": "immutable_copy_job",
 }
 
 
@@ -132,7 +136,31 @@ def manifest_artifacts(
     records: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The manifest's artifact records from the described artifacts (copies included)."""
-    return {**home_artifacts(found), **copy_artifacts(found, copy_region, records or {})}
+    return {
+        **home_artifacts(found),
+        **copy_artifacts(found, copy_region, records or {}),
+        "efs_recovery_point_immutable": immutable_record(found.get("immutable_copy_job")),
+    }
+
+
+def immutable_record(job: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The locked copy's record, as the copy job that made it describes it."""
+    if not job:
+        return None
+    vault_arn = job.get("DestinationBackupVaultArn") or ""
+    return {
+        "id": job.get("DestinationRecoveryPointArn"),
+        "arn": job.get("DestinationRecoveryPointArn"),
+        "state": job.get("State"),
+        "size_bytes": job.get("BackupSizeInBytes"),
+        "vault_arn": vault_arn,
+        "account": vault_arn.split(":")[4] if vault_arn.count(":") >= 5 else None,
+        "region": vault_arn.split(":")[3] if vault_arn.count(":") >= 5 else None,
+        "retention_days": (job.get("DestinationRecoveryPointLifecycle") or {}).get(
+            "DeleteAfterDays"
+        ),
+        "copy_job_id": job.get("CopyJobId"),
+    }
 
 
 def copy_artifacts(

@@ -18,7 +18,6 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from airflow.providers.amazon.aws.hooks.sts import StsHook
 from botocore.exceptions import ClientError
 
 from ue_backup import immutable, rpo
@@ -33,6 +32,7 @@ from ue_backup.hooks.kms import KmsHook
 from ue_backup.hooks.memorydb import MemoryDbHook
 from ue_backup.hooks.rds import RdsHook
 from ue_backup.hooks.s3 import S3Hook
+from ue_backup.hooks.sts import StsHook
 from ue_backup.hooks.velero import VeleroHook
 from ue_backup.notifications import send_alert
 from ue_backup.run_settings import BackupRunSettings, botocore_config
@@ -255,7 +255,7 @@ def check_immutable_locks(
         problems,
         field,
         f"connection {locked.aws_conn_id}",
-        lambda: hook(StsHook).conn.get_caller_identity(),
+        lambda: hook(StsHook).caller_identity(),
     )
     if who is None:
         return  # the rest would only repeat that the connection does not work

@@ -124,7 +124,7 @@ def test_a_vault_lock_still_in_its_grace_time_is_a_warning(protected):
     ("vault", "bucket", "expected"),
     [
         ({"min_days": None}, {}, "immutable.backup_vault_name: vault ue-test-locked has no Vault"),
-        ({"min_days": 7}, {}, "keeps recovery points at least 7 days, fewer than"),
+        ({"min_days": 90}, {}, "min_retention_days 35 would fail every copy (raise it to 90)"),
         (
             {},
             {"mode": None},
@@ -133,7 +133,13 @@ def test_a_vault_lock_still_in_its_grace_time_is_a_warning(protected):
         ({}, {"mode": "GOVERNANCE"}, "default retention is GOVERNANCE, not COMPLIANCE"),
         ({}, {"days": 7}, "keeps objects 7 days by default, fewer than min_retention_days 35"),
     ],
-    ids=["no-vault-lock", "short-vault-lock", "no-object-lock", "governance", "short-retention"],
+    ids=[
+        "no-vault-lock",
+        "lock-longer-than-the-copies",
+        "no-object-lock",
+        "governance",
+        "short-retention",
+    ],
 )
 def test_each_weak_lock_is_a_problem_naming_the_field(protected, vault, bucket, expected):
     _vault(protected, **vault)

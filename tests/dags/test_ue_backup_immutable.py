@@ -1,0 +1,117 @@
+"""ue_backup with an immutable section: the EFS recovery point lands in the protected
+account's locked vault, out of the Airflow role's reach, and the manifest says so.
+
+Not marked ``e2e`` yet, so the permission check does not record it: preflight reads
+the protected account through its own connection (``aws_immutable``), and those
+requests must be judged against the protected role's policy, which is not written
+yet (include/iam has only the Airflow role's). The installation's own requests here
+(the copy job, its description) are the same actions the cross-region copy makes,
+which the recorded suites check.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from botocore.exceptions import ClientError
+
+from sandbox.airflow_harness.dag_runner import run_dag, write_config
+from sandbox.installation import COPY_REGION, add_cross_region, seed_installation
+from tests.plugins.tasks.test_preflight_immutable import (
+    BUCKET,
+    PROTECTED,
+    ROLE,
+    VAULT,
+    _bucket,
+    _protected_client,
+    _vault,
+)
+
+pytestmark = pytest.mark.slow  # a whole DAG run: not in make check
+
+
+@pytest.fixture
+def installation(sandbox, tmp_path, monkeypatch):
+    inst = seed_installation(sandbox, "ue-test", memorydb=False, velero=False)
+    inst.config["cold_window"]["drain_timeout_minutes"] = 0.05
+    connection = json.loads(sandbox.aws.airflow_connection())
+    connection["extra"]["role_arn"] = ROLE
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_IMMUTABLE", json.dumps(connection))
+    inst.config["immutable"] = {
+        "account_id": PROTECTED,
+        "role_arn": ROLE,
+        "backup_vault_name": VAULT,
+        "bucket": BUCKET,
+        "min_retention_days": 35,
+    }
+    _vault(sandbox)
+    _bucket(sandbox)
+    write_config(inst.config, tmp_path, monkeypatch)
+    return inst
+
+
+def _manifest(sandbox, installation) -> dict:
+    s3 = sandbox.client("s3")
+    [key] = [o["Key"] for o in s3.list_objects_v2(Bucket=installation.bucket)["Contents"]]
+    return json.loads(s3.get_object(Bucket=installation.bucket, Key=key)["Body"].read())
+
+
+def test_the_recovery_point_is_copied_into_the_locked_vault_where_nobody_deletes_it(
+    sandbox, installation, tmp_path, monkeypatch
+):
+    add_cross_region(sandbox, installation)
+    write_config(installation.config, tmp_path, monkeypatch)
+
+    result = run_dag("ue_backup")
+
+    assert result.state == "success", result.tasks
+    assert result.tasks["copy_efs_immutable"] == "success"
+    assert result.tasks["wait_efs_immutable_copy"] == "success"
+    manifest = _manifest(sandbox, installation)
+    checks = {c["check"]: c["ok"] for c in manifest["verification"]["checks"]}
+    assert checks["efs immutable copy completed"]
+    assert checks["efs immutable copy in the protected account"]
+    assert checks["efs immutable copy retention"]
+    locked = manifest["artifacts"]["efs_recovery_point_immutable"]
+    assert (locked["account"], locked["state"], locked["retention_days"]) == (
+        PROTECTED,
+        "COMPLETED",
+        35,
+    )
+    # it is in the protected account's locked vault, with the set's tags
+    protected = _protected_client(sandbox, "backup")
+    [point] = protected.list_recovery_points_by_backup_vault(BackupVaultName=VAULT)[
+        "RecoveryPoints"
+    ]
+    assert point["RecoveryPointArn"] == locked["arn"]
+    tags = protected.list_tags(ResourceArn=locked["arn"])["Tags"]
+    assert tags["ue-backup:backup-set"] == manifest["backup_set"]
+    # and nobody deletes it before its retention: not the protected account's own role
+    with pytest.raises(ClientError) as refused:
+        protected.delete_recovery_point(BackupVaultName=VAULT, RecoveryPointArn=locked["arn"])
+    assert refused.value.response["Error"]["Code"] == "InvalidRequestException"
+    # beside the cross-region copy: two copy jobs, each with a token of its own (a shared
+    # token would have AWS answer the first job again, and one copy would be missing)
+    assert len(sandbox.log.entries("backup", "StartCopyJob")) == 2
+    far = sandbox.client("backup", region=COPY_REGION)
+    vault = installation.config["cross_region"]["backup_vault_arn"].rsplit(":", 1)[-1]
+    assert (
+        len(far.list_recovery_points_by_backup_vault(BackupVaultName=vault)["RecoveryPoints"]) == 1
+    )
+
+
+def test_a_lock_that_would_fail_every_copy_refuses_the_run_before_anything_changes(
+    sandbox, installation
+):
+    """The vault accepts only copies kept 90 days; this installation keeps them 35."""
+    protected = _protected_client(sandbox, "backup")
+    protected.put_backup_vault_lock_configuration(BackupVaultName=VAULT, MinRetentionDays=90)
+
+    result = run_dag("ue_backup")
+
+    assert result.state == "failed"
+    assert result.tasks["preflight"] == "failed"
+    assert sandbox.log.entries("rds", "CreateDBSnapshot") == []
+    assert sandbox.log.entries("backup", "StartBackupJob") == []
+    assert sandbox.log.entries("k8s", "patch") == []  # the workflows were never suspended
