@@ -79,6 +79,10 @@ def public_env(
     """The sandbox's settings, pointed at ``host`` (the gateway) instead of 127.0.0.1."""
     aws = json.loads(env[AWS_CONN])
     aws["extra"]["endpoint_url"] = f"http://{host}:{aws_port}"
+    # The provider's AssumeRole goes to STS's own endpoint: through the gateway as well.
+    for service in aws["extra"].get("service_config", {}).values():
+        if "endpoint_url" in service:
+            service["endpoint_url"] = aws["extra"]["endpoint_url"]
     if not _is_ip(host):
         # botocore addresses S3 buckets as <bucket>.<host> for a named endpoint,
         # a name no container can resolve: keep the path style used for 127.0.0.1.

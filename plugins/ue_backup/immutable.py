@@ -23,6 +23,7 @@ configured section is never mistaken for whole protection.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -200,6 +201,12 @@ def vault_lock_problems(immutable: ImmutableConfig, vault: Mapping[str, Any]) ->
     if not vault.get("Locked"):
         return [f"{field}: vault {name} has no Vault Lock: its recovery points can be deleted"]
     problems = []
+    if vault.get("LockDate") is None:
+        problems.append(
+            f"{field}: vault {name}'s Vault Lock is in governance mode (set without "
+            "ChangeableForDays): anyone allowed backup:DeleteBackupVaultLockConfiguration can "
+            "remove it at any time, and then delete the copies; lock it in compliance mode"
+        )
     least, most = vault.get("MinRetentionDays"), vault.get("MaxRetentionDays")
     if least is None:
         problems.append(
@@ -220,14 +227,56 @@ def vault_lock_problems(immutable: ImmutableConfig, vault: Mapping[str, Any]) ->
 
 
 def vault_lock_warnings(vault: Mapping[str, Any], now: Any) -> list[str]:
-    """A lock still in its grace time can be removed: loud, but the copies may go on."""
+    """A compliance lock still in its grace time can be removed: loud, but the copies may go
+    on (refusing would leave the installation without copies for the grace time's days)."""
     lock_date = vault.get("LockDate")
     if lock_date is not None and lock_date > now:
         return [
-            f"{SECTION}.backup_vault_name: the Vault Lock can still be removed until {lock_date} "
-            "(its grace time): the copies become immutable only then"
+            f"{SECTION}.backup_vault_name: the Vault Lock is in its grace time until {lock_date}: "
+            "until then anyone allowed backup:DeleteBackupVaultLockConfiguration in the "
+            "protected account (its role in Airflow included) can remove it and delete the copies"
         ]
     return []
+
+
+def access_policy_problems(
+    immutable: ImmutableConfig, policy: str | None, home_account: str | None
+) -> list[str]:
+    """Problems with the locked vault's access policy: a copy job started in the
+    installation's account (``home_account``) lands there only when it allows
+    ``backup:CopyIntoBackupVault`` from that account (AWS also needs cross-account
+    backup enabled in the organization, which only AWS Organizations tells).
+
+    Without the grant every copy fails after the cold window, on every run.
+    """
+    field = f"{SECTION}.backup_vault_name"
+    name = immutable.backup_vault_name
+    if not policy:
+        return [
+            f"{field}: vault {name} has no access policy: copies from account "
+            f"{home_account or '?'} are refused (allow backup:CopyIntoBackupVault from it)"
+        ]
+    try:
+        document = json.loads(policy)
+    except ValueError:
+        return [f"{field}: vault {name}'s access policy is not JSON"]
+    statements = document.get("Statement") or []
+    for statement in statements if isinstance(statements, list) else [statements]:
+        actions = statement.get("Action") or []
+        actions = actions if isinstance(actions, list) else [actions]
+        principal = statement.get("Principal")
+        aws = principal.get("AWS") if isinstance(principal, Mapping) else principal
+        who = aws if isinstance(aws, list) else [aws]
+        if (
+            statement.get("Effect") == "Allow"
+            and set(actions) & {"backup:CopyIntoBackupVault", "backup:*", "*"}
+            and any(w == "*" or (home_account and f"{home_account}" in str(w)) for w in who)
+        ):
+            return []
+    return [
+        f"{field}: vault {name}'s access policy does not allow backup:CopyIntoBackupVault from "
+        f"account {home_account or '?'}: every copy would be refused"
+    ]
 
 
 def bucket_lock_problems(immutable: ImmutableConfig, lock: Mapping[str, Any]) -> list[str]:

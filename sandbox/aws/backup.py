@@ -47,6 +47,7 @@ class BackupStore:
         self.restore_jobs: dict[str, RestoreJob] = {}
         self.copy_jobs: dict[str, CopyJob] = {}
         self.by_token: dict[tuple[str, str], Any] = {}
+        self.access_policies: dict[str, str] = {}
 
     def settle(self) -> None:
         for jobs in (self.backup_jobs, self.copy_jobs, self.restore_jobs):
@@ -95,6 +96,44 @@ class BackupStore:
 
     def points_of_resource(self, resource_arn: str) -> list[RecoveryPoint]:
         return [point for point in self.points.values() if point.resource_arn == resource_arn]
+
+    def put_access_policy(self, vault_name: str, policy: str | None) -> None:
+        self.vault(vault_name)
+        if policy is None:
+            self.access_policies.pop(vault_name, None)
+        else:
+            self.access_policies[vault_name] = policy
+
+    def access_policy(self, vault_name: str) -> str:
+        self.vault(vault_name)
+        if vault_name not in self.access_policies:
+            raise AwsError(
+                "ResourceNotFoundException", f"Backup vault {vault_name} has no access policy."
+            )
+        return self.access_policies[vault_name]
+
+    def lets_copy_in(self, vault_name: str, account: str) -> bool:
+        """Whether the vault's access policy allows ``backup:CopyIntoBackupVault`` from
+        ``account`` (an Allow naming it, its root, or any principal; conditions such as
+        ``aws:PrincipalOrgID`` are taken as met)."""
+        try:
+            document = json.loads(self.access_policies.get(vault_name) or "{}")
+        except ValueError:
+            return False
+        statements = document.get("Statement") or []
+        for statement in statements if isinstance(statements, list) else [statements]:
+            actions = statement.get("Action") or []
+            actions = actions if isinstance(actions, list) else [actions]
+            principal = statement.get("Principal")
+            aws = principal.get("AWS") if isinstance(principal, dict) else principal
+            who = aws if isinstance(aws, list) else [aws]
+            if (
+                statement.get("Effect") == "Allow"
+                and set(actions) & {"backup:CopyIntoBackupVault", "backup:*", "*"}
+                and any(w == "*" or w == account or f":{account}:" in str(w) for w in who)
+            ):
+                return True
+        return False
 
     def delete_point(self, vault_name: str, arn: str) -> None:
         point = self.point(arn, vault_name)
@@ -265,6 +304,18 @@ class BackupStore:
             )
         destination = backup_store(backup_backends[parts[4]][parts[3]])
         destination_vault = destination.vault(parts[6])
+        # Into another account's vault only where its access policy lets this account in
+        # (AWS also needs cross-account backup enabled in the organization): else the job
+        # fails, after it started, with access denied.
+        denied = (
+            None
+            if destination.account == self.account
+            or destination.lets_copy_in(parts[6], self.account)
+            else (
+                f"Access denied: the access policy of backup vault {parts[6]} does not allow "
+                f"backup:CopyIntoBackupVault from account {self.account}."
+            )
+        )
         progress = Progress.begin("backup", "StartCopyJob", target, current().durations.copy_job)
         job = CopyJob(
             self,
@@ -274,6 +325,7 @@ class BackupStore:
             progress,
             params["IamRoleArn"],
             params.get("Lifecycle"),
+            denied,
         )
         self.copy_jobs[job.id] = job
         self._remember("StartCopyJob", token, job)

@@ -29,6 +29,7 @@ ADDED_PATHS = (
     "{0}/restore-jobs/(?P<restoreJobId>[^/]+)$",
     "{0}/copy-jobs$",
     "{0}/copy-jobs/(?P<copyJobId>[^/]+)$",
+    "{0}/backup-vaults/(?P<backupVaultName>[^/]+)/access-policy$",
 )
 
 
@@ -65,6 +66,27 @@ class SandboxBackupResponse(OneCallAtATime, BackupResponse):
     def list_backup_jobs(self) -> ActionResult:
         jobs = self.store.list_backup_jobs(self.params)
         return ActionResult({"BackupJobs": [job.described(self.current_account) for job in jobs]})
+
+    # --- vault access policies (what lets another account copy into a vault) ----------------
+
+    def put_backup_vault_access_policy(self) -> EmptyResult:
+        self.store.put_access_policy(self._get_param("BackupVaultName"), self._get_param("Policy"))
+        return EmptyResult()
+
+    def get_backup_vault_access_policy(self) -> ActionResult:
+        name = self._get_param("BackupVaultName")
+        vault = self.store.vault(name)
+        return ActionResult(
+            {
+                "BackupVaultName": name,
+                "BackupVaultArn": vault.backup_vault_arn,
+                "Policy": self.store.access_policy(name),
+            }
+        )
+
+    def delete_backup_vault_access_policy(self) -> EmptyResult:
+        self.store.put_access_policy(self._get_param("BackupVaultName"), None)
+        return EmptyResult()
 
     # --- recovery points -----------------------------------------------------------------
 

@@ -197,11 +197,13 @@ class CopyJob(Job):
         progress: Progress,
         role: str,
         lifecycle: dict[str, Any] | None,
+        denied: str | None = None,
     ) -> None:
         super().__init__(progress)
         self.id = new_id()
         self.store = store
         self.point = point
+        self.denied = denied
         self.destination = destination
         self.destination_vault = destination_vault
         self.destination_point_arn = recovery_point_arn(destination_vault, new_id())
@@ -212,7 +214,7 @@ class CopyJob(Job):
         """The destination vault gets a recovery point with the same data and tags."""
         if self.progress.will_fail:
             return self.progress.outcome("COMPLETED", "FAILED")
-        refused = vault_lock_refuses(self.destination_vault, self.lifecycle)
+        refused = self.denied or vault_lock_refuses(self.destination_vault, self.lifecycle)
         if refused:
             self.message = refused
             return "FAILED"

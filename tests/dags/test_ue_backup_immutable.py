@@ -91,6 +91,9 @@ def test_the_recovery_point_is_copied_into_the_locked_vault_where_nobody_deletes
     with pytest.raises(ClientError) as refused:
         protected.delete_recovery_point(BackupVaultName=VAULT, RecoveryPointArn=locked["arn"])
     assert refused.value.response["Error"]["Code"] == "InvalidRequestException"
+    # nor remove the lock first: it is past its grace time
+    with pytest.raises(ClientError):
+        protected.delete_backup_vault_lock_configuration(BackupVaultName=VAULT)
     # beside the cross-region copy: two copy jobs, each with a token of its own (a shared
     # token would have AWS answer the first job again, and one copy would be missing)
     assert len(sandbox.log.entries("backup", "StartCopyJob")) == 2
@@ -102,11 +105,12 @@ def test_the_recovery_point_is_copied_into_the_locked_vault_where_nobody_deletes
 
 
 def test_a_lock_that_would_fail_every_copy_refuses_the_run_before_anything_changes(
-    sandbox, installation
+    sandbox, installation, tmp_path, monkeypatch
 ):
-    """The vault accepts only copies kept 90 days; this installation keeps them 35."""
-    protected = _protected_client(sandbox, "backup")
-    protected.put_backup_vault_lock_configuration(BackupVaultName=VAULT, MinRetentionDays=90)
+    """The vault accepts only copies kept 35 days or more; this installation keeps them 20
+    (its lock, past its grace time, cannot be changed: the configuration must)."""
+    installation.config["immutable"]["min_retention_days"] = 20
+    write_config(installation.config, tmp_path, monkeypatch)
 
     result = run_dag("ue_backup")
 

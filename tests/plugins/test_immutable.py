@@ -69,15 +69,22 @@ def test_the_identity_must_be_the_role_in_the_protected_account_and_not_the_home
 
 
 def test_vault_locks():
-    assert vault_lock_problems(LOCKED, {"Locked": True, "MinRetentionDays": 35}) == []
-    assert vault_lock_problems(LOCKED, {"Locked": True, "MinRetentionDays": 7}) == []
-    assert "has no Vault Lock" in vault_lock_problems(LOCKED, {"Locked": False})[0]
-    too_long = vault_lock_problems(LOCKED, {"Locked": True, "MinRetentionDays": 90})
-    assert "would fail every copy (raise it to 90)" in too_long[0]
-    too_short = {"Locked": True, "MinRetentionDays": 7, "MaxRetentionDays": 30}
-    assert "at most 30 days" in vault_lock_problems(LOCKED, too_short)[0]
-    assert "sets no MinRetentionDays" in vault_lock_problems(LOCKED, {"Locked": True})[0]
     now = datetime(2026, 12, 7, tzinfo=UTC)
+    compliance = {"Locked": True, "LockDate": now - timedelta(days=1)}
+    assert vault_lock_problems(LOCKED, {**compliance, "MinRetentionDays": 35}) == []
+    assert vault_lock_problems(LOCKED, {**compliance, "MinRetentionDays": 7}) == []
+    assert "has no Vault Lock" in vault_lock_problems(LOCKED, {"Locked": False})[0]
+    governance = vault_lock_problems(LOCKED, {"Locked": True, "MinRetentionDays": 35})
+    assert governance == [
+        "immutable.backup_vault_name: vault ue-test-locked's Vault Lock is in governance mode "
+        "(set without ChangeableForDays): anyone allowed backup:DeleteBackupVaultLockConfiguration "
+        "can remove it at any time, and then delete the copies; lock it in compliance mode"
+    ]
+    too_long = vault_lock_problems(LOCKED, {**compliance, "MinRetentionDays": 90})
+    assert "would fail every copy (raise it to 90)" in too_long[0]
+    too_short = {**compliance, "MinRetentionDays": 7, "MaxRetentionDays": 30}
+    assert "at most 30 days" in vault_lock_problems(LOCKED, too_short)[0]
+    assert "sets no MinRetentionDays" in vault_lock_problems(LOCKED, compliance)[0]
     assert vault_lock_warnings({"LockDate": now + timedelta(days=1)}, now)
     assert vault_lock_warnings({"LockDate": now - timedelta(days=1)}, now) == []
 

@@ -8,6 +8,8 @@ before its retention ends, whoever asks (the protected account's own role too).
 
 from __future__ import annotations
 
+import json
+
 import boto3
 import pytest
 from botocore.exceptions import ClientError
@@ -40,7 +42,24 @@ def locked_vault(aws):  # noqa: F811
     backup = _protected(aws, "backup")
     arn = backup.create_backup_vault(BackupVaultName=LOCKED)["BackupVaultArn"]
     backup.put_backup_vault_lock_configuration(BackupVaultName=LOCKED, MinRetentionDays=35)
+    _grant(backup, aws.account)
     return arn
+
+
+def _grant(backup, account: str) -> None:
+    """The locked vault's access policy: ``account`` may copy into it."""
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                "Action": "backup:CopyIntoBackupVault",
+                "Resource": "*",
+            }
+        ],
+    }
+    backup.put_backup_vault_access_policy(BackupVaultName=LOCKED, Policy=json.dumps(policy))
 
 
 def _copy(aws, efs, destination: str, days: int | None, token: str) -> dict:  # noqa: F811
@@ -116,3 +135,18 @@ def test_nobody_deletes_a_recovery_point_of_a_locked_vault_before_its_retention(
     # an unlocked vault's point is deleted as before
     source = copy["SourceRecoveryPointArn"]
     aws.client("backup").delete_recovery_point(BackupVaultName=efs.vault, RecoveryPointArn=source)
+
+
+def test_a_copy_into_another_account_needs_its_vaults_grant(aws, efs, locked_vault):  # noqa: F811
+    """AWS: the destination vault's access policy must allow backup:CopyIntoBackupVault
+    from the source account; without it the copy job fails."""
+    protected = _protected(aws, "backup")
+    protected.delete_backup_vault_access_policy(BackupVaultName=LOCKED)
+    copy = _copy(aws, efs, locked_vault, 35, "c3")
+    assert copy["State"] == "FAILED"
+    assert "does not allow backup:CopyIntoBackupVault from account" in copy["StatusMessage"]
+    _grant(protected, "999988887777")  # another account's grant is not this one's
+    assert _copy(aws, efs, locked_vault, 35, "c4")["State"] == "FAILED"
+    protected.delete_backup_vault_access_policy(BackupVaultName=LOCKED)
+    with pytest.raises(ClientError):
+        protected.get_backup_vault_access_policy(BackupVaultName=LOCKED)

@@ -115,7 +115,12 @@ def test_the_airflow_connection_points_the_amazon_provider_here(aws, monkeypatch
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
     connection = json.loads(aws.airflow_connection())
-    assert connection["extra"] == {"endpoint_url": aws.endpoint_url, "region_name": "eu-west-1"}
+    assert connection["extra"] == {
+        "endpoint_url": aws.endpoint_url,
+        "region_name": "eu-west-1",
+        # a connection's role_arn extra makes the provider call STS there, never AWS's
+        "service_config": {"sts": {"endpoint_url": aws.endpoint_url}},
+    }
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", aws.airflow_connection())
 
     hook = AwsBaseHook(aws_conn_id="aws_default", client_type="memorydb")

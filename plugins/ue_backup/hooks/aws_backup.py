@@ -154,6 +154,17 @@ class AwsBackupHook(RetryingHookMixin, CustomWaitersMixin, AwsBaseHook):
 
     # --- vaults, deletion and marks (the task steps' calls) -------------------------------
 
+    def vault_access_policy(self, vault_name: str) -> str | None:
+        """The vault's access policy (a JSON document); None when it has none.
+
+        AWS Backup answers a vault without one with ``ResourceNotFoundException``:
+        an answer (no policy), not a failure; any other error is raised.
+        """
+        try:
+            return self.conn.get_backup_vault_access_policy(BackupVaultName=vault_name)["Policy"]
+        except self.conn.exceptions.ResourceNotFoundException:
+            return None
+
     def describe_vault(self, vault_name: str) -> dict[str, Any]:
         """The backup vault; raises AWS Backup's own error when it is not there or not ours.
 

@@ -278,6 +278,14 @@ def check_immutable_locks(
     if vault is not None:
         problems += immutable.vault_lock_problems(locked, vault)
         warnings += immutable.vault_lock_warnings(vault, datetime.now(UTC))
+        policy = _probe(
+            problems,
+            f"{immutable.SECTION}.backup_vault_name",
+            f"the access policy of backup vault {locked.backup_vault_name}",
+            lambda: hook(AwsBackupHook).vault_access_policy(locked.backup_vault_name) or "",
+        )
+        if policy is not None:
+            problems += immutable.access_policy_problems(locked, policy, home)
     lock = _probe(
         problems,
         f"{immutable.SECTION}.bucket",

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 
 import boto3
 import pytest
+from moto.backup.models import backup_backends
 
 from sandbox.installation import ROLE_ARN
 from ue_backup.config import parse_config
@@ -68,14 +70,43 @@ def protected(sandbox, monkeypatch):
     return sandbox
 
 
-def _vault(sandbox, *, min_days: int | None = 35, grace_days: int | None = None) -> None:
+HOME = "123456789012"  # the sandbox's own account: the installation's
+
+
+def _vault(
+    sandbox,
+    *,
+    min_days: int | None = 35,
+    mode: str = "compliance",
+    grant: str | None = HOME,
+) -> None:
+    """The locked vault: in compliance mode past its grace time unless ``mode`` says
+    ``grace`` (still removable) or ``governance`` (no ChangeableForDays: removable at any
+    time); its access policy lets ``grant`` copy into it."""
     backup = _protected_client(sandbox, "backup")
     backup.create_backup_vault(BackupVaultName=VAULT)
     if min_days is not None:
         lock = {"BackupVaultName": VAULT, "MinRetentionDays": min_days}
-        if grace_days is not None:
-            lock["ChangeableForDays"] = grace_days
+        if mode in ("compliance", "grace"):
+            lock["ChangeableForDays"] = 3
         backup.put_backup_vault_lock_configuration(**lock)
+        if mode == "compliance":
+            # The grace time (at least 3 days) passed: moto keeps the lock date in its backend.
+            vault = backup_backends[PROTECTED][sandbox.region].vaults[VAULT]
+            vault.lock_date = time.time() - 60
+    if grant is not None:
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{grant}:root"},
+                    "Action": "backup:CopyIntoBackupVault",
+                    "Resource": "*",
+                }
+            ],
+        }
+        backup.put_backup_vault_access_policy(BackupVaultName=VAULT, Policy=json.dumps(policy))
 
 
 def _bucket(sandbox, *, mode: str | None = "COMPLIANCE", days: int = 35) -> None:
@@ -113,11 +144,11 @@ def test_locked_vault_and_bucket_in_the_protected_account_pass_and_say_what_is_n
 
 
 def test_a_vault_lock_still_in_its_grace_time_is_a_warning(protected):
-    _vault(protected, grace_days=3)
+    _vault(protected, mode="grace")
     _bucket(protected)
     problems, warnings = _check()
     assert problems == []
-    assert any("can still be removed until" in w for w in warnings), warnings
+    assert any("is in its grace time until" in w for w in warnings), warnings
 
 
 @pytest.mark.parametrize(
@@ -132,6 +163,9 @@ def test_a_vault_lock_still_in_its_grace_time_is_a_warning(protected):
         ),
         ({}, {"mode": "GOVERNANCE"}, "default retention is GOVERNANCE, not COMPLIANCE"),
         ({}, {"days": 7}, "keeps objects 7 days by default, fewer than min_retention_days 35"),
+        ({"mode": "governance"}, {}, "Vault Lock is in governance mode"),
+        ({"grant": None}, {}, "has no access policy: copies from account 123456789012"),
+        ({"grant": "999988887777"}, {}, "does not allow backup:CopyIntoBackupVault from account"),
     ],
     ids=[
         "no-vault-lock",
@@ -139,6 +173,9 @@ def test_a_vault_lock_still_in_its_grace_time_is_a_warning(protected):
         "no-object-lock",
         "governance",
         "short-retention",
+        "governance-vault-lock",
+        "no-access-policy",
+        "another-accounts-grant",
     ],
 )
 def test_each_weak_lock_is_a_problem_naming_the_field(protected, vault, bucket, expected):
