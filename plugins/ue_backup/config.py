@@ -22,7 +22,7 @@ import os
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 import yaml
 from pydantic import (
@@ -35,8 +35,6 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
-
-from ue_backup.immutable import ImmutableConfig
 
 CONFIG_FILE_ENV = "UE_BACKUP_CONFIG_FILE"
 CONFIG_VARIABLE = "ue_backup_config"
@@ -68,6 +66,8 @@ K8S_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 # ``<name>-r<time>-db``): 40 characters leave room for the rest under RDS's and MemoryDB's
 # limits, and "--" would make names both refuse (tests/plugins/test_names.py).
 INSTALLATION_RE = re.compile(r"^[a-z](?!.*--)[a-z0-9-]{0,38}[a-z0-9]$")
+ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
+CONN_ID_RE = re.compile(r"^[\w.-]{1,250}$")
 # One requirement of a Kubernetes label selector: key, key=value, key!=value,
 # key in (a,b), key notin (a,b), !key.
 _LABEL_KEY = r"([a-z0-9A-Z.\-/_]+)"
@@ -827,6 +827,75 @@ class VerificationConfig(_Model):
 
 
 # --- the installation --------------------------------------------------------
+
+
+def partition_of(region: str) -> str:
+    """The AWS partition a region belongs to (an ARN's second field)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+class ImmutableConfig(_Model):
+    """Where the copies the Airflow role cannot delete are kept, and how long at least.
+
+    ``account_id``: the protected account (not the installation's).
+    ``role_arn``: the role there that ``aws_conn_id`` assumes (the connection's
+    ``role_arn`` extra); preflight checks the connection really is that role.
+    ``region``: the locked vault's and bucket's region (default: the home region).
+    ``backup_vault_name``: a vault there under Vault Lock.
+    ``bucket``: a bucket there with Object Lock in compliance mode by default.
+    ``min_retention_days``: how long every locked copy is kept (its lifecycle): the
+    vault's lock must accept that (its MinRetentionDays at most, its MaxRetentionDays
+    at least this) and the bucket's default retention must be at least this.
+    """
+
+    account_id: str
+    role_arn: str
+    aws_conn_id: str = "aws_immutable"
+    region: str | None = None
+    backup_vault_name: str
+    bucket: str
+    min_retention_days: PositiveInt = 35
+
+    _account = field_validator("account_id")(_matches(ACCOUNT_ID_RE, "AWS account id (12 digits)"))
+    _role = field_validator("role_arn")(_matches(IAM_ROLE_ARN_RE, "IAM role ARN"))
+    _conn = field_validator("aws_conn_id")(_matches(CONN_ID_RE, "Airflow connection id"))
+    _region = field_validator("region")(_matches(REGION_RE, "AWS region"))
+    _vault = field_validator("backup_vault_name")(_matches(VAULT_NAME_RE, "backup vault name"))
+    _bucket = field_validator("bucket")(_matches(S3_BUCKET_RE, "S3 bucket name"))
+
+    @model_validator(mode="after")
+    def _role_in_the_protected_account(self) -> Self:
+        role_account = self.role_arn.split(":")[4]
+        if role_account != self.account_id:
+            raise ValueError(
+                f"role_arn is in account {role_account}, not in account_id {self.account_id}: "
+                "the connection must reach the protected account"
+            )
+        return self
+
+    def region_or(self, home_region: str) -> str:
+        return self.region or home_region
+
+    def vault_arn(self, home_region: str) -> str:
+        """The locked vault's ARN, which a copy job in the installation's account names."""
+        region = self.region_or(home_region)
+        return (
+            f"arn:{partition_of(region)}:backup:{region}:{self.account_id}:"
+            f"backup-vault:{self.backup_vault_name}"
+        )
+
+    @property
+    def lifecycle(self) -> dict[str, int]:
+        """What every copy into the locked vault is kept for (AWS Backup's Lifecycle).
+
+        Exactly ``min_retention_days``: a locked vault fails a job kept less than its
+        minimum, and a copy kept longer costs more than the configuration asked for.
+        """
+        return {"DeleteAfterDays": self.min_retention_days}
 
 
 class InstallationConfig(_Model):

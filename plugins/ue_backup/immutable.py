@@ -12,7 +12,8 @@ would erase the whole history. The answer is a copy that role cannot delete:
 - MemoryDB ``.rdb`` files and the manifests in an S3 bucket with Object Lock
   in compliance mode (the same guarantee, per object version).
 
-This module holds the typed section and the pure rules a lock must satisfy;
+This module holds the pure rules a lock must satisfy (the typed section,
+``config.ImmutableConfig``, is with the other sections);
 preflight (``tasks/preflight.py``) reads the vault's and the bucket's lock
 through the protected connection and applies them. Built so far: the section,
 those checks, and the EFS recovery point's copy into the locked vault (the
@@ -24,130 +25,17 @@ configured section is never mistaken for whole protection.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, PositiveInt, field_validator, model_validator
+from ue_backup.config import ImmutableConfig
 
-ACCOUNT_RE = re.compile(r"^\d{12}$")
-ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>\d{12}):role/[\w+=,.@/-]{1,512}$")
-VAULT_NAME_RE = re.compile(r"^[a-zA-Z0-9\-_]{2,50}$")
-BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
-CONN_ID_RE = re.compile(r"^[\w.-]{1,250}$")
 SECTION = "immutable"
 NOT_BUILT_YET = (
     f"{SECTION}: the locks are verified and the EFS recovery point is copied into the locked "
     "vault, but the database, MemoryDB and the manifests are not copied there yet: a restore "
     "still needs the installation's own copies of those (see the README, 'Immutable copies')"
 )
-
-
-class ImmutableConfig(BaseModel):
-    """Where the copies the Airflow role cannot delete are kept, and how long at least.
-
-    ``account_id``: the protected account (not the installation's).
-    ``role_arn``: the role there that ``aws_conn_id`` assumes (the connection's
-    ``role_arn`` extra); preflight checks the connection really is that role.
-    ``region``: the locked vault's and bucket's region (default: the home region).
-    ``backup_vault_name``: a vault there under Vault Lock.
-    ``bucket``: a bucket there with Object Lock in compliance mode by default.
-    ``min_retention_days``: how long every locked copy is kept (its lifecycle): the
-    vault's lock must accept that (its MinRetentionDays at most, its MaxRetentionDays
-    at least this) and the bucket's default retention must be at least this.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    account_id: str
-    role_arn: str
-    aws_conn_id: str = "aws_immutable"
-    region: str | None = None
-    backup_vault_name: str
-    bucket: str
-    min_retention_days: PositiveInt = 35
-
-    @field_validator("account_id")
-    @classmethod
-    def _account(cls, value: str) -> str:
-        if not ACCOUNT_RE.match(value):
-            raise ValueError(f"{value!r} is not an AWS account id (12 digits)")
-        return value
-
-    @field_validator("role_arn")
-    @classmethod
-    def _role(cls, value: str) -> str:
-        if not ROLE_ARN_RE.match(value):
-            raise ValueError(f"{value!r} is not an IAM role ARN")
-        return value
-
-    @field_validator("aws_conn_id")
-    @classmethod
-    def _conn(cls, value: str) -> str:
-        if not CONN_ID_RE.match(value):
-            raise ValueError(f"{value!r} is not an Airflow connection id")
-        return value
-
-    @field_validator("region")
-    @classmethod
-    def _region(cls, value: str | None) -> str | None:
-        if value is not None and not REGION_RE.match(value):
-            raise ValueError(f"{value!r} is not an AWS region")
-        return value
-
-    @field_validator("backup_vault_name")
-    @classmethod
-    def _vault(cls, value: str) -> str:
-        if not VAULT_NAME_RE.match(value):
-            raise ValueError(f"{value!r} is not a backup vault name (2-50 of a-z A-Z 0-9 - _)")
-        return value
-
-    @field_validator("bucket")
-    @classmethod
-    def _bucket(cls, value: str) -> str:
-        if not BUCKET_RE.match(value):
-            raise ValueError(f"{value!r} is not an S3 bucket name")
-        return value
-
-    @model_validator(mode="after")
-    def _role_in_the_protected_account(self) -> ImmutableConfig:
-        role_account = ROLE_ARN_RE.match(self.role_arn)["account"]
-        if role_account != self.account_id:
-            raise ValueError(
-                f"role_arn is in account {role_account}, not in account_id {self.account_id}: "
-                "the connection must reach the protected account"
-            )
-        return self
-
-    def region_or(self, home_region: str) -> str:
-        return self.region or home_region
-
-    def vault_arn(self, home_region: str) -> str:
-        """The locked vault's ARN, which a copy job in the installation's account names."""
-        region = self.region_or(home_region)
-        return (
-            f"arn:{partition_of(region)}:backup:{region}:{self.account_id}:"
-            f"backup-vault:{self.backup_vault_name}"
-        )
-
-    @property
-    def lifecycle(self) -> dict[str, int]:
-        """What every copy into the locked vault is kept for (AWS Backup's Lifecycle).
-
-        Exactly ``min_retention_days``: a locked vault fails a job kept less than its
-        minimum, and a copy kept longer costs more than the configuration asked for.
-        """
-        return {"DeleteAfterDays": self.min_retention_days}
-
-
-def partition_of(region: str) -> str:
-    """The AWS partition a region belongs to (an ARN's second field)."""
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
 
 
 # --- the rules a lock must satisfy (inputs: AWS's answers, outputs: problems) ------------

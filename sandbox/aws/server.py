@@ -205,6 +205,22 @@ class AwsSandbox:
             **options,
         )
 
+    def client_as(self, role_arn: str, service: str, region: str | None = None) -> Any:
+        """A set-up client in the role's account: its AssumeRole credentials, which moto
+        maps to the account the role's ARN names (another account than ``account``)."""
+        credentials = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="setup")[
+            "Credentials"
+        ]
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint_url,
+            region_name=region or self.region,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            config=Config(user_agent_extra=SETUP_AGENT),
+        )
+
     def airflow_connection(self) -> str:
         """The ``AIRFLOW_CONN_AWS_DEFAULT`` value (JSON) that points the amazon provider here."""
         return json.dumps(

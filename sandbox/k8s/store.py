@@ -27,6 +27,21 @@ from sandbox.k8s.selectors import FieldRequirement, Requirement, matches
 from sandbox.k8s.timestamps import rfc3339
 from sandbox.k8s.validation import check_decodable, validate
 
+
+def clone(value: Any) -> Any:
+    """A deep copy of a JSON-shaped object (dicts, lists, scalars), as ``copy.deepcopy``
+    makes it but several times faster: the controllers copy every object they list, and
+    ``deepcopy``'s memo and dispatch were a large part of a running sandbox's CPU.
+    Anything else (not expected in a stored object) goes to ``copy.deepcopy``."""
+    if isinstance(value, dict):
+        return {key: clone(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [clone(item) for item in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return copy.deepcopy(value)
+
+
 Obj = dict[str, Any]
 _SERVER_FIELDS = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")
 _NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
@@ -90,7 +105,7 @@ class Store:
     def find(self, rt: ResourceType, namespace: str | None, name: str) -> Obj | None:
         with self._lock:
             obj = self._objects.get(_key(rt, namespace, name))
-            return copy.deepcopy(obj) if obj else None
+            return clone(obj) if obj else None
 
     def get(self, rt: ResourceType, namespace: str | None, name: str) -> Obj:
         obj = self.find(rt, namespace, name)
@@ -108,7 +123,7 @@ class Store:
         """Matching objects sorted by namespace and name; ``namespace=None`` means all."""
         with self._lock:
             found = [
-                copy.deepcopy(obj)
+                clone(obj)
                 for (group_resource, ns, _), obj in sorted(self._objects.items())
                 if group_resource == rt.group_resource
                 and (namespace is None or not rt.namespaced or ns == namespace)
@@ -139,7 +154,7 @@ class Store:
         """Every object with an ownerReference to ``uid``, for the controllers and the GC."""
         with self._lock:
             return [
-                (rt, copy.deepcopy(obj))
+                (rt, clone(obj))
                 for rt in ALL
                 for (group_resource, _, _), obj in sorted(self._objects.items())
                 if group_resource == rt.group_resource
@@ -158,7 +173,7 @@ class Store:
         self, rt: ResourceType, namespace: str | None, body: Obj, dry_run: bool = False
     ) -> Obj:
         check_decodable(body)
-        obj = copy.deepcopy(body)
+        obj = clone(body)
         meta = obj.setdefault("metadata", {})
         with self._lock:
             if not meta.get("name") and meta.get("generateName"):
@@ -202,7 +217,7 @@ class Store:
         """
         with self._lock:
             current = self.get(rt, namespace, name)
-            new = mutate(copy.deepcopy(current))
+            new = mutate(clone(current))
             check_decodable(new)
             new_meta = new.setdefault("metadata", {})
             self._check_preconditions(rt, current, new_meta, require_rv)
@@ -264,7 +279,7 @@ class Store:
         if not rt.status_subresource:
             return new
         if subresource == "status":
-            result = copy.deepcopy(current)
+            result = clone(current)
             result["status"] = new.get("status") or {}
             return result
         result = dict(new)
@@ -345,8 +360,8 @@ class Store:
         self._rv += 1
         obj["metadata"]["resourceVersion"] = str(self._rv)
         meta = obj["metadata"]
-        self._objects[_key(rt, meta.get("namespace"), meta["name"])] = copy.deepcopy(obj)
-        self._record(Event(self._rv, event, rt, copy.deepcopy(obj), previous))
+        self._objects[_key(rt, meta.get("namespace"), meta["name"])] = clone(obj)
+        self._record(Event(self._rv, event, rt, clone(obj), previous))
         return obj
 
     def _drop(self, rt: ResourceType, obj: Obj) -> None:
@@ -355,7 +370,7 @@ class Store:
         if rt == PODS:
             self._logs.pop((meta["namespace"], meta["name"]), None)
         self._rv += 1
-        self._record(Event(self._rv, "DELETED", rt, copy.deepcopy(obj), copy.deepcopy(obj)))
+        self._record(Event(self._rv, "DELETED", rt, clone(obj), clone(obj)))
 
     def _record(self, event: Event) -> None:
         if len(self._events) == self._events.maxlen:

@@ -160,6 +160,12 @@ def test_each_action_removed_from_the_policy_is_reported(e2e_recording):
     """For every action: a policy without it denies some request of the recording."""
     requests = [r for r in e2e_recording.requests if r["api"] == "aws"]
     template = iam_template()
+    # Only the requests that need an action can be denied by its removal: judging those
+    # alone gives the same verdict on it, without evaluating the whole recording ~80 times.
+    needing: dict[str, list[dict]] = {}
+    for req in requests:
+        for action in {r.action for r in iam.requirements(req, ACCOUNT)}:
+            needing.setdefault(action, []).append(req)
     unnoticed = []
     for action in sorted(iam.allowed_actions(template)):
         weaker = copy.deepcopy(template)
@@ -174,7 +180,9 @@ def test_each_action_removed_from_the_policy_is_reported(e2e_recording):
                 render[req["config"]] = render_policy(weaker, values)
             return render[req["config"]]
 
-        verdict = iam.evaluate(requests, policy, iam.allowed_actions(weaker), ACCOUNT)
+        verdict = iam.evaluate(
+            needing.get(action, []), policy, iam.allowed_actions(weaker), ACCOUNT
+        )
         if action not in {d.action for d in verdict.denied}:
             unnoticed.append(action)
     assert not unnoticed

@@ -8,9 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.plugins.tasks.test_preflight_immutable import CONFIG, PROTECTED, ROLE
-from ue_backup.config import ConfigError, parse_config
+from ue_backup.config import ConfigError, ImmutableConfig, parse_config
 from ue_backup.immutable import (
-    ImmutableConfig,
     bucket_lock_problems,
     identity_problems,
     vault_lock_problems,

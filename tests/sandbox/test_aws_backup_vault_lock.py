@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -24,17 +23,7 @@ LOCKED = "ue-locked"
 
 def _protected(aws: AwsSandbox, service: str):  # noqa: F811
     """A client with the protected account's credentials (AssumeRole, as the provider does)."""
-    credentials = aws.client("sts").assume_role(
-        RoleArn=f"arn:aws:iam::{PROTECTED}:role/ue-backup-immutable", RoleSessionName="test"
-    )["Credentials"]
-    return boto3.client(
-        service,
-        region_name=aws.region,
-        endpoint_url=aws.endpoint_url,
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    )
+    return aws.client_as(f"arn:aws:iam::{PROTECTED}:role/ue-backup-immutable", service)
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import copy
 import json
 import time
 
-import boto3
 import pytest
 from moto.backup.models import backup_backends
 
@@ -48,17 +47,7 @@ CONFIG = {
 
 def _protected_client(sandbox, service: str):
     """A client of the protected account: credentials of its role, as the provider gets them."""
-    credentials = sandbox.client("sts").assume_role(RoleArn=ROLE, RoleSessionName="setup")[
-        "Credentials"
-    ]
-    return boto3.client(
-        service,
-        region_name=sandbox.region,
-        endpoint_url=sandbox.aws.endpoint_url,
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    )
+    return sandbox.aws.client_as(ROLE, service)
 
 
 @pytest.fixture
