@@ -79,13 +79,17 @@ def settings_client(
 
 
 def settings_hook(
-    hook_class: type, settings: RunSettings | Mapping[str, Any], region: str | None = None
+    hook_class: type,
+    settings: RunSettings | Mapping[str, Any],
+    region: str | None = None,
+    conn_id: str | None = None,
 ) -> Any:
-    """A hook of ``hook_class`` for a DAG run's settings (connection, region, retries)."""
+    """A hook of ``hook_class`` for a DAG run's settings (connection, region, retries);
+    ``conn_id`` overrides the settings' connection (the protected account's)."""
     access = _access(settings)
     config = access.get(SETTINGS_KEY)
     return hook_class(
-        aws_conn_id=access["aws_conn_id"],
+        aws_conn_id=conn_id or access["aws_conn_id"],
         region_name=region or access["region"],
         config=dict(config) if config else None,
     )

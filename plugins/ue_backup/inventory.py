@@ -349,6 +349,8 @@ READ_BACK = (
     "recovery_point_copy_tags",
     "memorydb_copy",
     "immutable_copy_job",
+    "immutable_recovery_point",
+    "immutable_vault",
 )
 
 
@@ -399,7 +401,19 @@ def read_copies(settings: Access, records: Mapping[str, Any], found: dict[str, A
     region = BackupRunSettings.model_validate(settings).copy_region
     if records.get("efs_immutable"):
         home = settings_hook(AwsBackupHook, settings)
-        found["immutable_copy_job"] = home.describe_copy_job(records["efs_immutable"]["job_id"])
+        job = home.describe_copy_job(records["efs_immutable"]["job_id"])
+        found["immutable_copy_job"] = job
+        # The copy itself, where it lives: read through the protected account's connection.
+        run = BackupRunSettings.model_validate(settings)
+        protected = settings_hook(
+            AwsBackupHook, settings, region=run.immutable_region, conn_id=run.immutable_conn_id
+        )
+        arn = job.get("DestinationRecoveryPointArn")
+        if arn:
+            found["immutable_recovery_point"] = _unless_missing(
+                lambda: protected.describe_recovery_point(run.immutable_vault, arn)
+            )
+        found["immutable_vault"] = protected.describe_vault(run.immutable_vault)
     if records.get("rds_copy"):
         rds = settings_hook(RdsHook, settings, region=region)
         found["rds_snapshot_copy"] = _unless_missing(

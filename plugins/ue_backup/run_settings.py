@@ -124,6 +124,11 @@ class BackupRunSettings(RunSettings):
         "How long the locked copies are kept (immutable.min_retention_days).", None
     )
     immutable_account: str | None = _field("The protected account (immutable.account_id).", None)
+    immutable_conn_id: str | None = _field(
+        "The Airflow connection to the protected account (immutable.aws_conn_id).", None
+    )
+    immutable_region: str | None = _field("The locked vault's region.", None)
+    immutable_vault: str | None = _field("The locked vault's name.", None)
     warnings: list[str] = _field("What preflight warned of (logged, kept in the manifest).")
     rpo_minutes: dict[str, int] | None = _field("The RPO per watched region; None: guard off.")
     metrics_region: str = _field("Where the RPO metric and alarms live.")
@@ -189,6 +194,9 @@ class BackupRunSettings(RunSettings):
             immutable_vault_arn=cfg.immutable.vault_arn(cfg.region) if cfg.immutable else None,
             immutable_lifecycle=cfg.immutable.lifecycle if cfg.immutable else None,
             immutable_account=cfg.immutable.account_id if cfg.immutable else None,
+            immutable_conn_id=cfg.immutable.aws_conn_id if cfg.immutable else None,
+            immutable_region=cfg.immutable.region_or(cfg.region) if cfg.immutable else None,
+            immutable_vault=cfg.immutable.backup_vault_name if cfg.immutable else None,
             warnings=list(warnings or []),
             # What the later tasks need of the RPO guard (tasks/rpo.py).
             rpo_minutes=targets or None,

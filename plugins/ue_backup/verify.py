@@ -9,6 +9,7 @@ all checks are run and reported together. A pure rule: it calls nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from ue_backup.backup_set import BACKUP_SET_LABEL, BackupSet, tag_dict
@@ -37,6 +38,8 @@ def verify_set(
     recovery_point_copy_tags: Mapping[str, str] | None = None,
     memorydb_copy: list[Mapping[str, Any]] | None = None,
     immutable_copy_job: Mapping[str, Any] | None = None,
+    immutable_recovery_point: Mapping[str, Any] | None = None,
+    immutable_vault: Mapping[str, Any] | None = None,
     immutable_lifecycle: Mapping[str, int] | None = None,
     immutable_account: str | None = None,
     cold_window: Mapping[str, Any] | None = None,
@@ -60,6 +63,9 @@ def verify_set(
 
     if immutable_copy_job is not None:
         _check_immutable_copy(check, immutable_copy_job, immutable_lifecycle, immutable_account)
+        _check_locked_copy(
+            check, immutable_recovery_point, immutable_vault, recovery_point, immutable_lifecycle
+        )
 
     _check_copies(
         check,
@@ -252,6 +258,44 @@ def _check_immutable_copy(
         "efs immutable copy retention",
         kept is not None and wanted is not None and kept >= wanted,
         f"kept {kept} days, at least {wanted} wanted",
+    )
+
+
+def _check_locked_copy(
+    check,
+    point: Mapping[str, Any] | None,
+    vault: Mapping[str, Any] | None,
+    source: Mapping[str, Any] | None,
+    lifecycle: Mapping[str, int] | None,
+) -> None:
+    """The copy as the protected account describes it: complete, the source's point in
+    time, in a vault whose lock is in force, and kept (``DeleteAt``) as long as configured."""
+    status = (point or {}).get("Status")
+    check("efs immutable copy readable in the protected account", point is not None, f"{status}")
+    if point is None:
+        return
+    check("efs immutable copy status", status == "COMPLETED", f"status {status}")
+    copied = to_utc(point.get("CreationDate"))
+    original = to_utc((source or {}).get("CreationDate"))
+    check(
+        "efs immutable copy point in time",
+        copied is not None and copied == original,
+        f"copy {copied and copied.isoformat()} vs source {original and original.isoformat()}",
+    )
+    lock_date = to_utc((vault or {}).get("LockDate"))
+    check(
+        "efs immutable copy in a locked vault",
+        bool((vault or {}).get("Locked")) and lock_date is not None,
+        f"Locked {(vault or {}).get('Locked')}, lock date {lock_date and lock_date.isoformat()}",
+    )
+    delete_at = to_utc((point.get("CalculatedLifecycle") or {}).get("DeleteAt"))
+    days = (lifecycle or {}).get("DeleteAfterDays")
+    wanted = copied + timedelta(days=days) if copied and days else None
+    check(
+        "efs immutable copy locked until",
+        delete_at is not None and wanted is not None and delete_at >= wanted,
+        f"delete at {delete_at and delete_at.isoformat()}, "
+        f"not before {wanted and wanted.isoformat()} wanted",
     )
 
 

@@ -73,12 +73,16 @@ def test_the_recovery_point_is_copied_into_the_locked_vault_where_nobody_deletes
     assert checks["efs immutable copy completed"]
     assert checks["efs immutable copy in the protected account"]
     assert checks["efs immutable copy retention"]
+    assert checks["efs immutable copy in a locked vault"]
+    assert checks["efs immutable copy locked until"]
     locked = manifest["artifacts"]["efs_recovery_point_immutable"]
     assert (locked["account"], locked["state"], locked["retention_days"]) == (
         PROTECTED,
         "COMPLETED",
         35,
     )
+    assert locked["time"] == manifest["artifacts"]["efs_recovery_point"]["time"]
+    assert locked["locked_until"] > locked["time"]
     # it is in the protected account's locked vault, with the set's tags
     protected = _protected_client(sandbox, "backup")
     [point] = protected.list_recovery_points_by_backup_vault(BackupVaultName=VAULT)[

@@ -62,7 +62,7 @@ BACKUP_KEYS = AWS | {
     "copy_rds", "copy_rds_kms_key_id", "copy_efs", "copy_backup_vault_arn", "copy_memorydb",
     "memorydb_export_bucket", "memorydb_copy_bucket", "warnings", "rpo_minutes",
     "metrics_region", "copy_efs_immutable", "immutable_vault_arn", "immutable_lifecycle",
-    "immutable_account",
+    "immutable_account", "immutable_conn_id", "immutable_region", "immutable_vault",
 }  # fmt: skip
 RESTORE_KEYS = AWS | {
     "restore_id", "rds_target", "memorydb_target", "home_region", "from_copy", "request", "mode",

@@ -115,10 +115,23 @@ def immutable_job(state="COMPLETED", vault=LOCKED_VAULT, days=35):
     }
 
 
+def locked_point(seconds=20, days=35, status="COMPLETED"):
+    return {
+        "Status": status,
+        "CreationDate": at(seconds),
+        "CalculatedLifecycle": {"DeleteAt": at(seconds) + timedelta(days=days)},
+    }
+
+
+LOCKED = {"Locked": True, "LockDate": at(-86400)}
+
+
 def test_the_locked_copy_must_be_complete_in_the_protected_account_and_kept_long_enough():
-    def judged(job):
+    def judged(job, point=None, vault=LOCKED):
         return verify(
             immutable_copy_job=job,
+            immutable_recovery_point=point or locked_point(),
+            immutable_vault=vault,
             immutable_lifecycle={"DeleteAfterDays": 35},
             immutable_account="222233334444",
         )
@@ -133,3 +146,35 @@ def test_the_locked_copy_must_be_complete_in_the_protected_account_and_kept_long
     assert checks["efs immutable copy in the protected account"][0] is False
     assert judged(immutable_job(days=7))[1]["efs immutable copy retention"][0] is False
     assert judged(immutable_job(days=None))[0] == "failed"
+
+
+def test_the_locked_copy_is_judged_where_it_lives():
+    """Read through the protected account: the copy's own state, point in time, lock and
+    the date before which nobody deletes it; the copy job alone cannot say these."""
+
+    def judged(point, vault=LOCKED):
+        return verify(
+            immutable_copy_job=immutable_job(),
+            immutable_recovery_point=point,
+            immutable_vault=vault,
+            immutable_lifecycle={"DeleteAfterDays": 35},
+            immutable_account="222233334444",
+        )
+
+    result, checks = judged(locked_point())
+    assert result == "passed", checks
+    assert checks["efs immutable copy locked until"][0]
+    assert judged(locked_point(days=7))[1]["efs immutable copy locked until"][0] is False
+    assert judged(locked_point(seconds=21))[1]["efs immutable copy point in time"][0] is False
+    assert judged(locked_point(status="EXPIRED"))[1]["efs immutable copy status"][0] is False
+    governance = {"Locked": True}  # no lock date: removable at any time
+    assert judged(locked_point(), governance)[1]["efs immutable copy in a locked vault"][0] is False
+    result, checks = verify(
+        immutable_copy_job=immutable_job(),
+        immutable_recovery_point=None,
+        immutable_vault=LOCKED,
+        immutable_lifecycle={"DeleteAfterDays": 35},
+        immutable_account="222233334444",
+    )
+    assert result == "failed"
+    assert checks["efs immutable copy readable in the protected account"][0] is False

@@ -100,6 +100,8 @@ def verify(
         recovery_point_copy_tags=found["recovery_point_copy_tags"],
         memorydb_copy=found["memorydb_copy"],
         immutable_copy_job=found["immutable_copy_job"],
+        immutable_recovery_point=found["immutable_recovery_point"],
+        immutable_vault=found["immutable_vault"],
         immutable_lifecycle=run.immutable_lifecycle,
         immutable_account=run.immutable_account,
         cold_window=window,
@@ -139,14 +141,21 @@ def manifest_artifacts(
     return {
         **home_artifacts(found),
         **copy_artifacts(found, copy_region, records or {}),
-        "efs_recovery_point_immutable": immutable_record(found.get("immutable_copy_job")),
+        "efs_recovery_point_immutable": immutable_record(
+            found.get("immutable_copy_job"), found.get("immutable_recovery_point")
+        ),
     }
 
 
-def immutable_record(job: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The locked copy's record, as the copy job that made it describes it."""
+def immutable_record(
+    job: Mapping[str, Any] | None, point: Mapping[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """The locked copy's record: the copy job that made it, and the copy as the protected
+    account describes it (its point in time, and the date before which nobody deletes it)."""
     if not job:
         return None
+    delete_at = ((point or {}).get("CalculatedLifecycle") or {}).get("DeleteAt")
+    created = (point or {}).get("CreationDate")
     vault_arn = job.get("DestinationBackupVaultArn") or ""
     return {
         "id": job.get("DestinationRecoveryPointArn"),
@@ -160,6 +169,8 @@ def immutable_record(job: Mapping[str, Any] | None) -> dict[str, Any] | None:
             "DeleteAfterDays"
         ),
         "copy_job_id": job.get("CopyJobId"),
+        "time": created.isoformat() if created else None,
+        "locked_until": delete_at.isoformat() if delete_at else None,
     }
 
 
