@@ -32,9 +32,11 @@ PRICE_OF = {
     "rds_snapshot_copy": "rds_snapshot_gb_month",
     "efs_recovery_point_copy": "efs_warm_gb_month",
     "memorydb_snapshot_copy": "s3_standard_gb_month",
-    # The copy in the protected account's locked vault: paid by that account.
+    # The copy in the protected account's locked vault: paid by that account, so counted
+    # apart (PROTECTED_KINDS), never in the installation's own total.
     "efs_recovery_point_immutable": "efs_warm_gb_month",
 }
+PROTECTED_KINDS = frozenset({"efs_recovery_point_immutable"})
 
 
 def monthly_cost(
@@ -73,7 +75,7 @@ def build_manifest(
     component the installation does not have.
     """
     entries: dict[str, Any] = {}
-    total = 0.0
+    total = protected = 0.0
     for kind, artifact in artifacts.items():
         if artifact is None:
             entries[kind] = None
@@ -83,7 +85,10 @@ def build_manifest(
             entry["time"] = iso(to_utc(entry["time"]))
         free = kind == "memorydb_snapshot" and memorydb_first_snapshot
         entry["monthly_cost_usd"] = monthly_cost(kind, entry.get("size_bytes"), prices, free)
-        total += entry["monthly_cost_usd"] or 0.0
+        if kind in PROTECTED_KINDS:
+            protected += entry["monthly_cost_usd"] or 0.0
+        else:
+            total += entry["monthly_cost_usd"] or 0.0
         entries[kind] = entry
     window = None
     if cold_window and cold_window.get("start"):
@@ -107,6 +112,8 @@ def build_manifest(
         "cold_window": window,
         "verification": dict(verification),
         "monthly_cost_usd": round(total, 4),
+        # What the locked copies cost the protected account (config: immutable).
+        "protected_account_monthly_cost_usd": round(protected, 4),
         "prices_usd_per_gb_month": prices.model_dump(),
     }
 
@@ -156,4 +163,9 @@ def summary_table(manifest: Mapping[str, Any]) -> str:
         lines.append("cold window: none (hot backup)")
     lines.append(f"verification: {manifest['verification'].get('result', 'unknown')}")
     lines.append(f"estimated storage cost: {manifest['monthly_cost_usd']:.2f} USD/month")
+    if manifest.get("protected_account_monthly_cost_usd"):
+        lines.append(
+            "estimated storage cost in the protected account (locked copies): "
+            f"{manifest['protected_account_monthly_cost_usd']:.2f} USD/month"
+        )
     return "\n".join(lines)

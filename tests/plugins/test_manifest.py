@@ -104,3 +104,19 @@ def test_summary_table_names_every_artifact_and_the_window():
     assert "40.0 s" in table
     assert "2.12 USD/month" in table
     assert "hot backup" in summary_table(make(cold_window=None))
+
+
+def test_the_locked_copy_is_the_protected_accounts_cost_not_the_installations():
+    locked = {"id": "arn:locked", "state": "COMPLETED", "size_bytes": 10 * GB}
+    m = build_manifest(
+        SET,
+        {**ARTIFACTS, "efs_recovery_point_immutable": locked},
+        prices=PricesConfig(),
+        cold_window=None,
+        verification={"result": "passed", "checks": []},
+    )
+    assert m["artifacts"]["efs_recovery_point_immutable"]["monthly_cost_usd"] == 0.95
+    assert m["monthly_cost_usd"] == 2.12  # as without it
+    assert m["protected_account_monthly_cost_usd"] == 0.95
+    assert "in the protected account (locked copies): 0.95 USD/month" in summary_table(m)
+    assert "protected account" not in summary_table(make())
