@@ -398,13 +398,13 @@ def read_artifacts(settings: Access, records: Mapping[str, Any]) -> dict[str, An
 def read_copies(settings: Access, records: Mapping[str, Any], found: dict[str, Any]) -> None:
     """Describe the cross-region copies, each in the region that holds it, and the copy
     job into the locked vault (from the installation's account, which started it)."""
-    region = BackupRunSettings.model_validate(settings).copy_region
+    run = BackupRunSettings.model_validate(settings)
+    region = run.copy_region
+    home = settings_hook(AwsBackupHook, settings)  # the copy jobs: where they were started
     if records.get("efs_immutable"):
-        home = settings_hook(AwsBackupHook, settings)
         job = home.describe_copy_job(records["efs_immutable"]["job_id"])
         found["immutable_copy_job"] = job
         # The copy itself, where it lives: read through the protected account's connection.
-        run = BackupRunSettings.model_validate(settings)
         protected = settings_hook(
             AwsBackupHook, settings, region=run.immutable_region, conn_id=run.immutable_conn_id
         )
@@ -420,7 +420,6 @@ def read_copies(settings: Access, records: Mapping[str, Any], found: dict[str, A
             lambda: rds.describe_snapshot(records["rds_copy"]["id"])
         )
     if records.get("efs_copy"):
-        home = settings_hook(AwsBackupHook, settings)
         job = home.describe_copy_job(records["efs_copy"]["job_id"])
         found["copy_job"] = job
         far = settings_hook(AwsBackupHook, settings, region=region)

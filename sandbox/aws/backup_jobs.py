@@ -257,7 +257,7 @@ class CopyJob(Job):
         )
 
 
-def vault_lock_refuses(vault: Any, lifecycle: dict[str, Any] | None) -> str | None:
+def vault_lock_refuses(vault: Vault, lifecycle: dict[str, Any] | None) -> str | None:
     """Why a locked vault fails a copy into it (None: it does not).
 
     AWS Backup: with ``MinRetentionDays`` set, "any backup or copy job to the vault
@@ -265,11 +265,10 @@ def vault_lock_refuses(vault: Any, lifecycle: dict[str, Any] | None) -> str | No
     minimum retention period", else the vault fails the job; ``MaxRetentionDays``
     bounds it from above.
     """
-    if not getattr(vault, "locked", False):
+    if not vault.locked:
         return None
     days = (lifecycle or {}).get("DeleteAfterDays")
-    least = getattr(vault, "min_retention_days", None)
-    most = getattr(vault, "max_retention_days", None)
+    least, most = vault.min_retention_days, vault.max_retention_days
     if least is not None and (days is None or days < least):
         return (
             f"The retention period of the job ({days or 'none'}) is shorter than the minimum "

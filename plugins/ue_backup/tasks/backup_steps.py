@@ -157,14 +157,16 @@ def immutable_record(
     delete_at = ((point or {}).get("CalculatedLifecycle") or {}).get("DeleteAt")
     created = (point or {}).get("CreationDate")
     vault_arn = job.get("DestinationBackupVaultArn") or ""
+    # arn:<partition>:backup:<region>:<account>:backup-vault:<name>
+    parts = vault_arn.split(":") if vault_arn.count(":") >= 5 else [None] * 5
     return {
         "id": job.get("DestinationRecoveryPointArn"),
         "arn": job.get("DestinationRecoveryPointArn"),
         "state": job.get("State"),
         "size_bytes": job.get("BackupSizeInBytes"),
         "vault_arn": vault_arn,
-        "account": vault_arn.split(":")[4] if vault_arn.count(":") >= 5 else None,
-        "region": vault_arn.split(":")[3] if vault_arn.count(":") >= 5 else None,
+        "account": parts[4],
+        "region": parts[3],
         "retention_days": (job.get("DestinationRecoveryPointLifecycle") or {}).get(
             "DeleteAfterDays"
         ),

@@ -21,7 +21,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ue_backup import immutable, rpo
-from ue_backup.backup_set import COMPONENTS, BackupSet
+from ue_backup.backup_set import COMPONENTS, BackupSet, tag_dict
 from ue_backup.config import ConfigError, InstallationConfig, load_config
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.aws_backup import AwsBackupHook
@@ -75,11 +75,16 @@ def check_params(params: Mapping[str, Any], conf: Mapping[str, Any]) -> list[str
     return problems
 
 
-def _hook(cfg: InstallationConfig, hook_class: type, region: str | None = None) -> Any:
-    """A hook of ``hook_class`` on the installation's connection and retries, in ``region``
-    (the home region unless given)."""
+def _hook(
+    cfg: InstallationConfig,
+    hook_class: type,
+    region: str | None = None,
+    conn_id: str | None = None,
+) -> Any:
+    """A hook of ``hook_class`` on the installation's connection (or ``conn_id``, the
+    protected account's) and retries, in ``region`` (the home region unless given)."""
     return hook_class(
-        aws_conn_id=cfg.aws_conn_id,
+        aws_conn_id=conn_id or cfg.aws_conn_id,
         region_name=region or cfg.region,
         config=botocore_config(cfg.aws_retries),
     )
@@ -140,8 +145,7 @@ def check_resources(cfg: InstallationConfig, wanted: set[str]) -> tuple[list[str
                 warnings.append(
                     f"RDS instance {cfg.database.rds_instance_identifier} has no Multi-AZ standby"
                 )
-            tags = {t.get("Key"): t.get("Value") for t in instance.get("TagList") or []}
-            if tags.get(PROTECTED_TAG) != "true":
+            if tag_dict(instance.get("TagList")).get(PROTECTED_TAG) != "true":
                 warnings.append(
                     f"RDS instance {cfg.database.rds_instance_identifier} lacks the tag "
                     f"{PROTECTED_TAG}=true: the IAM guard that keeps it from being renamed and "
@@ -244,11 +248,7 @@ def check_immutable_locks(
     region = locked.region_or(cfg.region)
 
     def hook(hook_class: type) -> Any:
-        return hook_class(
-            aws_conn_id=locked.aws_conn_id,
-            region_name=region,
-            config=botocore_config(cfg.aws_retries),
-        )
+        return _hook(cfg, hook_class, region, conn_id=locked.aws_conn_id)
 
     field = f"{immutable.SECTION}.aws_conn_id"
     who = _probe(
