@@ -129,6 +129,9 @@ class BackupRunSettings(RunSettings):
     )
     immutable_region: str | None = _field("The locked vault's region.", None)
     immutable_vault: str | None = _field("The locked vault's name.", None)
+    immutable_bucket: str | None = _field(
+        "The protected account's Object Lock bucket (immutable.bucket).", None
+    )
     warnings: list[str] = _field("What preflight warned of (logged, kept in the manifest).")
     rpo_minutes: dict[str, int] | None = _field("The RPO per watched region; None: guard off.")
     metrics_region: str = _field("Where the RPO metric and alarms live.")
@@ -197,6 +200,7 @@ class BackupRunSettings(RunSettings):
             immutable_conn_id=cfg.immutable.aws_conn_id if cfg.immutable else None,
             immutable_region=cfg.immutable.region_or(cfg.region) if cfg.immutable else None,
             immutable_vault=cfg.immutable.backup_vault_name if cfg.immutable else None,
+            immutable_bucket=cfg.immutable.bucket if cfg.immutable else None,
             warnings=list(warnings or []),
             # What the later tasks need of the RPO guard (tasks/rpo.py).
             rpo_minutes=targets or None,
