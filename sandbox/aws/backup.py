@@ -1,9 +1,11 @@
-"""AWS Backup for EFS, which moto lacks: the jobs and recovery points of an account and region.
+"""AWS Backup for EFS and RDS, which moto lacks: the jobs and recovery points of an account
+and region.
 
 The state hangs off moto's ``BackupBackend`` (so moto's reset forgets it) and
 uses moto's vaults and tagging; the start calls check their input the way
 AWS does before anything is created. The jobs themselves are in
-``backup_jobs``, the recovery points in ``recovery_points``.
+``backup_jobs``, the recovery points in ``recovery_points``, what an RDS job
+does in RDS in ``backup_rds``.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ from typing import Any
 
 from moto.backup.models import BackupBackend, Vault, backup_backends
 
-from sandbox.aws import efs
+from sandbox.aws import backup_rds, efs
 from sandbox.aws.backup_jobs import BackupJob, CopyJob, RestoreJob
 from sandbox.aws.context import current, existing_states, state_of
 from sandbox.aws.errors import AwsError
 from sandbox.aws.files import copy_tree
 from sandbox.aws.progress import Progress
-from sandbox.aws.recovery_points import RecoveryPoint
+from sandbox.aws.recovery_points import RecoveryPoint, new_id
 
 
 def backup_store(backend: BackupBackend) -> BackupStore:
@@ -78,20 +80,23 @@ class BackupStore:
         if self.points.pop(point.arn, None) is not None:
             point.vault.num_of_recovery_points -= 1
         self.backend.tagger.delete_all_tags_for_resource(point.arn)
+        if point.resource_type == backup_rds.RESOURCE_TYPE:
+            backup_rds.delete_snapshot(point.arn)
         shutil.rmtree(point.path, ignore_errors=True)
 
     def tags_of(self, point: RecoveryPoint) -> dict[str, str]:
         return self.backend.list_tags(point.arn)
 
     def points_in_vault(
-        self, vault_name: str, resource_arn: str | None = None
+        self, vault_name: str, resource_arn: str | None = None, resource_type: str | None = None
     ) -> list[RecoveryPoint]:
         self.vault(vault_name)
         return [
             point
             for point in self.points.values()
             if point.vault.backup_vault_name == vault_name
-            and (resource_arn is None or point.resource_arn == resource_arn)
+            and resource_arn in (None, point.resource_arn)
+            and resource_type in (None, point.resource_type)
         ]
 
     def points_of_resource(self, resource_arn: str) -> list[RecoveryPoint]:
@@ -170,6 +175,8 @@ class BackupStore:
             return known
         vault = self.vault(params["BackupVaultName"])
         resource_arn = params["ResourceArn"]
+        if backup_rds.is_rds(resource_arn):
+            return self._start_rds_backup_job(vault, params, target)
         self._check_efs_resource(resource_arn)
         _check_windows(params)
         _check_lifecycle(params.get("Lifecycle"))
@@ -195,12 +202,41 @@ class BackupStore:
         self._remember("StartBackupJob", token, job)
         return job
 
+    def _start_rds_backup_job(self, vault: Vault, params: dict[str, Any], target: str) -> BackupJob:
+        """An RDS instance's backup: its snapshot, taken now, is the recovery point."""
+        resource_arn = params["ResourceArn"]
+        instance = backup_rds.instance_to_back_up(self.account, self.region, resource_arn)
+        _check_windows(params)
+        _check_lifecycle(params.get("Lifecycle"))
+        progress = Progress.begin(
+            "backup", "StartBackupJob", target, current().durations.backup_job
+        )
+        job_id = new_id().lower()
+        snapshot = backup_rds.take_snapshot(instance, job_id, progress)
+        point = RecoveryPoint(
+            vault,
+            instance.db_instance_arn,
+            params["IamRoleArn"],
+            params.get("Lifecycle"),
+            point_id=job_id,
+            resource_type=backup_rds.RESOURCE_TYPE,
+            arn=snapshot.db_snapshot_arn,
+        )
+        point.creation_date = progress.started_at
+        point.restore_metadata = backup_rds.restore_metadata(instance)
+        job = BackupJob(self, point, progress, params.get("StartWindowMinutes"), job_id)
+        self.add(point, params.get("RecoveryPointTags"))
+        self.backup_jobs[job.id] = job
+        self._remember("StartBackupJob", params.get("IdempotencyToken"), job)
+        return job
+
     def _check_efs_resource(self, resource_arn: str) -> None:
         parts = resource_arn.split(":", 5)
         if len(parts) != 6 or parts[2] != "elasticfilesystem" or "file-system/" not in parts[5]:
             raise AwsError(
                 "InvalidParameterValueException",
-                f"Invalid resource ARN {resource_arn}: the sandbox backs up EFS file systems only.",
+                f"Invalid resource ARN {resource_arn}: the sandbox backs up EFS file systems "
+                "and RDS DB instances only.",
             )
         fs_id = efs.file_system_id(resource_arn)
         if (parts[3], parts[4]) != (self.region, self.account) or not efs.find_file_system(
@@ -223,7 +259,7 @@ class BackupStore:
                 params.get("ByResourceArn") in (None, job.point.resource_arn)
                 and params.get("ByState") in (None, job.state)
                 and params.get("ByBackupVaultName") in (None, job.point.vault.backup_vault_name)
-                and params.get("ByResourceType") in (None, "EFS")
+                and params.get("ByResourceType") in (None, job.point.resource_type)
                 and (before is None or created < before)
                 and (after is None or created > after)
             )
@@ -241,7 +277,10 @@ class BackupStore:
                 "InvalidRequestException", f"Recovery point {point.arn} is {point.status}."
             )
         metadata = dict(params["Metadata"])
-        self._check_restore_metadata(metadata)
+        if point.resource_type == backup_rds.RESOURCE_TYPE:
+            metadata = backup_rds.normalized_metadata(metadata, point.restore_metadata)
+        else:
+            self._check_restore_metadata(metadata)
         progress = Progress.begin(
             "backup", "StartRestoreJob", target, current().durations.restore_job
         )

@@ -92,7 +92,9 @@ class SandboxBackupResponse(OneCallAtATime, BackupResponse):
 
     def list_recovery_points_by_backup_vault(self) -> ActionResult:
         points = self.store.points_in_vault(
-            self._get_param("BackupVaultName"), self._get_param("ByResourceArn")
+            self._get_param("BackupVaultName"),
+            self._get_param("ByResourceArn"),
+            self._get_param("ByResourceType"),
         )
         return ActionResult({"RecoveryPoints": [point.by_vault() for point in points]})
 
@@ -115,7 +117,7 @@ class SandboxBackupResponse(OneCallAtATime, BackupResponse):
                 "BackupVaultArn": point.vault.backup_vault_arn,
                 "RecoveryPointArn": point.arn,
                 "RestoreMetadata": point.restore_metadata,
-                "ResourceType": "EFS",
+                "ResourceType": point.resource_type,
             }
         )
 

@@ -7,6 +7,9 @@ not atomic, or drops the point if it failed; a restore writes into a new
 ``aws-backup-restore_<timestamp>/`` directory off the root of an existing or a
 new file system and never overwrites anything; a copy puts a recovery point,
 with its tags and the source's creation date, into the destination vault.
+An RDS job does its RDS work through ``backup_rds``: the backup's snapshot is
+taken at the start call, a copy makes the destination's snapshot and a restore
+the new instance when the job ends.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from moto.backup.models import Vault
 
-from sandbox.aws import efs
+from sandbox.aws import backup_rds, efs
 from sandbox.aws.context import current
 from sandbox.aws.files import copy_changed, copy_tree
 from sandbox.aws.progress import Job, Progress
@@ -49,9 +52,10 @@ class BackupJob(Job):
         point: RecoveryPoint,
         progress: Progress,
         start_window_minutes: int | None,
+        job_id: str | None = None,
     ) -> None:
         super().__init__(progress)
-        self.id = new_id()
+        self.id = job_id or new_id()
         self.store = store
         self.point = point
         self.start_by = progress.started_at + timedelta(
@@ -63,6 +67,12 @@ class BackupJob(Job):
         outcome = self.progress.outcome("COMPLETED", "FAILED")
         if outcome in FAILED_WITHOUT_RECOVERY_POINT:
             self.store.discard(self.point)
+            return outcome
+        if self.point.resource_type == backup_rds.RESOURCE_TYPE:  # a snapshot: atomic
+            self.point.complete(
+                self.progress.finished_at, outcome, backup_rds.snapshot_bytes(self.point.arn)
+            )
+            self.point.status_message = self.progress.failure_message
             return outcome
         copy_changed(
             current().files.file_system(efs.file_system_id(self.point.resource_arn)),
@@ -85,7 +95,7 @@ class BackupJob(Job):
                 "RecoveryPointArn": point.arn,
                 "RecoveryPointLifecycle": point.lifecycle,
                 "ResourceArn": point.resource_arn,
-                "ResourceType": "EFS",
+                "ResourceType": point.resource_type,
                 "IamRoleArn": point.iam_role_arn,
                 "CreationDate": self.progress.started_at,
                 "CompletionDate": self.completion_date,
@@ -120,9 +130,14 @@ class RestoreJob(Job):
         self.created_resource_arn: str | None = None
 
     def finish(self) -> str:
-        """The data lands in a new ``aws-backup-restore_`` directory of the target."""
+        """The data lands in a new ``aws-backup-restore_`` directory of the target
+        (an RDS point: in a new instance)."""
         if self.progress.will_fail:
             return self.progress.outcome("COMPLETED", "FAILED")
+        if self.point.resource_type == backup_rds.RESOURCE_TYPE:
+            created, failure = backup_rds.restore_instance(self.point.arn, self.metadata)
+            self.created_resource_arn, self.message = created, failure
+            return "FAILED" if failure else "COMPLETED"
         items = json.loads(self.metadata.get("ItemsToRestore") or "[]")
         missing = [item for item in items if not (self.point.path / item.lstrip("/")).exists()]
         if missing:
@@ -179,7 +194,7 @@ class RestoreJob(Job):
                 "BackupSizeInBytes": self.point.size,
                 "IamRoleArn": self.iam_role_arn,
                 "CreatedResourceArn": self.created_resource_arn,
-                "ResourceType": "EFS",
+                "ResourceType": self.point.resource_type,
                 "IsParent": False,
             }
         )
@@ -200,13 +215,18 @@ class CopyJob(Job):
         denied: str | None = None,
     ) -> None:
         super().__init__(progress)
-        self.id = new_id()
+        rds = point.resource_type == backup_rds.RESOURCE_TYPE
+        self.id = new_id().lower() if rds else new_id()
         self.store = store
         self.point = point
         self.denied = denied
         self.destination = destination
         self.destination_vault = destination_vault
-        self.destination_point_arn = recovery_point_arn(destination_vault, new_id())
+        self.destination_point_arn = (
+            backup_rds.copy_arn(destination.region, destination.account, self.id)
+            if rds
+            else recovery_point_arn(destination_vault, new_id())
+        )
         self.iam_role_arn = role
         self.lifecycle = lifecycle or point.lifecycle
 
@@ -214,7 +234,10 @@ class CopyJob(Job):
         """The destination vault gets a recovery point with the same data and tags."""
         if self.progress.will_fail:
             return self.progress.outcome("COMPLETED", "FAILED")
+        rds = self.point.resource_type == backup_rds.RESOURCE_TYPE
         refused = self.denied or vault_lock_refuses(self.destination_vault, self.lifecycle)
+        if not refused and rds:  # the destination's snapshot, in its account
+            refused = backup_rds.copy_snapshot(self.point.arn, self.destination_point_arn)
         if refused:
             self.message = refused
             return "FAILED"
@@ -224,13 +247,16 @@ class CopyJob(Job):
             self.iam_role_arn,
             self.lifecycle,
             source_vault_arn=self.point.vault.backup_vault_arn,
-            point_id=self.destination_point_arn.rsplit(":", 1)[-1],
+            point_id=self.id if rds else self.destination_point_arn.rsplit(":", 1)[-1],
+            resource_type=self.point.resource_type,
+            arn=self.destination_point_arn,
         )
         # AWS: "copies retain their source configuration, including creation dates".
         copy.creation_date = self.point.creation_date
         copy.restore_metadata = dict(self.point.restore_metadata)
-        copy_tree(self.point.path, copy.path)
-        copy.complete(self.progress.finished_at)
+        if not rds:
+            copy_tree(self.point.path, copy.path)
+        copy.complete(self.progress.finished_at, size=self.point.size if rds else None)
         self.destination.add(copy, self.store.tags_of(self.point))
         return "COMPLETED"
 
@@ -245,7 +271,7 @@ class CopyJob(Job):
                 "DestinationRecoveryPointArn": self.destination_point_arn,
                 "DestinationRecoveryPointLifecycle": self.lifecycle,
                 "ResourceArn": self.point.resource_arn,
-                "ResourceType": "EFS",
+                "ResourceType": self.point.resource_type,
                 "CreationDate": self.progress.started_at,
                 "CompletionDate": self.completion_date,
                 "State": self.state,

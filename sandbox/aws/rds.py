@@ -29,6 +29,12 @@ one) and the new id answers ``DBInstanceNotFound``; only later is the instance
 ``available`` and the new id is free, as AWS does. Without ``ApplyImmediately``
 the rename waits for the maintenance window: it stays pending, never applied.
 
+Snapshots of type ``awsbackup`` (``awsbackup:job-<id>``, made by AWS Backup:
+``backup_rds``) are AWS Backup's to delete: ``DeleteDBSnapshot`` refuses them
+(``InvalidDBSnapshotState``, the error RDS gives for snapshots it does not let a
+caller delete, such as automated ones; the wording is the sandbox's).
+``RestoreDBInstanceFromDBSnapshot`` takes them, by identifier or ARN, as AWS does.
+
 With the sandbox's ``real_data`` on, each PostgreSQL instance is a real server
 on 127.0.0.1, its snapshots real copies and its restores real servers started
 from them or recovered to a point in time: ``rds_data`` (called from the
@@ -37,6 +43,8 @@ operations below) says how.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -333,20 +341,29 @@ class SandboxRdsResponse(OneCallAtATime, RDSResponse):
         return result
 
     def delete_db_snapshot(self) -> ActionResult:
+        snapshot = self.backend.database_snapshots.get(self.params["DBSnapshotIdentifier"])
+        if snapshot is not None and snapshot.snapshot_type == "awsbackup":
+            raise AwsError(
+                "InvalidDBSnapshotState",
+                f"Snapshot {snapshot.db_snapshot_identifier} is managed by AWS Backup: "
+                "delete its recovery point with AWS Backup.",
+            )
         result = super().delete_db_snapshot()
         rds_data.snapshot_deleted(result.result["DBSnapshot"])  # type: ignore[index]
         return result
 
     def restore_db_instance_from_db_snapshot(self) -> ActionResult:
         snapshot_id = self.params["DBSnapshotIdentifier"]
-        snapshot = self.backend.describe_db_snapshots(None, snapshot_id.split(":")[-1])[0]
+        backup = _awsbackup_snapshot(self.backend, snapshot_id)
+        snapshot = backup or self.backend.describe_db_snapshots(None, snapshot_id.split(":")[-1])[0]
         if snapshot.status != "available":
             raise AwsError(
                 "InvalidDBSnapshotState", f"Snapshot {snapshot_id} is not in available state."
             )
-        result = self._restored(
-            "RestoreDBInstanceFromDBSnapshot", super().restore_db_instance_from_db_snapshot
-        )
+        with as_manual(snapshot):
+            result = self._restored(
+                "RestoreDBInstanceFromDBSnapshot", super().restore_db_instance_from_db_snapshot
+            )
         rds_data.restored_from_snapshot(snapshot, result.result["DBInstance"])  # type: ignore[index]
         return result
 
@@ -437,6 +454,28 @@ class SandboxRdsResponse(OneCallAtATime, RDSResponse):
                 f"No automated backup found for {identifier or resource_id}.",
             )
         return ActionResult({"DBInstanceAutomatedBackups": backups})
+
+
+@contextmanager
+def as_manual(snapshot: DBSnapshot) -> Iterator[None]:
+    """moto's restore finds only manual and automated snapshots: let it find this one.
+
+    Only while the sandbox's lock is held (every caller is a request or a job's settling),
+    so nobody else sees the snapshot with another type.
+    """
+    kept = snapshot.snapshot_type
+    snapshot.snapshot_type = "manual"
+    try:
+        yield
+    finally:
+        snapshot.snapshot_type = kept
+
+
+def _awsbackup_snapshot(backend: RDSBackend, identifier: str) -> DBSnapshot | None:
+    """The ``awsbackup:...`` snapshot ``identifier`` (or its ARN) names, if it is one."""
+    name = identifier.split(":", 6)[6] if identifier.startswith("arn:") else identifier
+    snapshot = backend.database_snapshots.get(name) if name.startswith("awsbackup:") else None
+    return snapshot if snapshot is not None and snapshot.snapshot_type == "awsbackup" else None
 
 
 EXTENSION = Extension(urls, SandboxRdsResponse)

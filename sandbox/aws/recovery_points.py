@@ -1,8 +1,9 @@
 """AWS Backup recovery points: what a backup made, with the data it holds.
 
-A recovery point's data is a plain copy of the file system's directory,
-kept by the sandbox under its root (see ``files``); everything else is the
-metadata AWS shows in ``DescribeRecoveryPoint`` and the two listings.
+An EFS recovery point's data is a plain copy of the file system's directory,
+kept by the sandbox under its root (see ``files``); an RDS one's is the RDS
+snapshot its ARN names (see ``backup_rds``); everything else is the metadata AWS
+shows in ``DescribeRecoveryPoint`` and the two listings.
 """
 
 from __future__ import annotations
@@ -41,9 +42,13 @@ class RecoveryPoint:
         lifecycle: dict[str, Any] | None,
         source_vault_arn: str | None = None,
         point_id: str | None = None,
+        resource_type: str = "EFS",
+        arn: str | None = None,
     ) -> None:
         self.id = point_id or new_id()
-        self.arn = recovery_point_arn(vault, self.id)
+        # An RDS point's ARN is its snapshot's (arn:aws:rds:...:snapshot:awsbackup:...).
+        self.arn = arn or recovery_point_arn(vault, self.id)
+        self.resource_type = resource_type
         self.vault = vault
         self.resource_arn = resource_arn
         self.iam_role_arn = iam_role_arn
@@ -57,10 +62,11 @@ class RecoveryPoint:
         self.path = current().files.recovery_point(self.id)
         self.restore_metadata: dict[str, str] = {}
 
-    def complete(self, at: datetime, status: str = "COMPLETED") -> None:
+    def complete(self, at: datetime, status: str = "COMPLETED", size: int | None = None) -> None:
+        """Done at ``at``; its size is its files' unless given (an RDS point has none)."""
         self.status = status
         self.completion_date = at
-        self.size = tree_size(self.path).bytes
+        self.size = tree_size(self.path).bytes if size is None else size
 
     def _calculated_lifecycle(self) -> dict[str, datetime] | None:
         if not self.lifecycle:
@@ -84,7 +90,7 @@ class RecoveryPoint:
                 "BackupVaultArn": self.vault.backup_vault_arn,
                 "SourceBackupVaultArn": self.source_vault_arn,
                 "ResourceArn": self.resource_arn,
-                "ResourceType": "EFS",
+                "ResourceType": self.resource_type,
                 "IamRoleArn": self.iam_role_arn,
                 "Status": self.status,
                 "StatusMessage": self.status_message,

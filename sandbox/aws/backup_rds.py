@@ -1,0 +1,238 @@
+"""AWS Backup of RDS DB instances: what the backup, copy and restore jobs do in RDS.
+
+AWS Backup backs an RDS instance up as an RDS snapshot of type ``awsbackup``
+named ``awsbackup:job-<backup job id>``, and the recovery point's ARN *is* that
+snapshot's ARN (``arn:aws:rds:<region>:<account>:snapshot:awsbackup:job-<id>``);
+a copy into another vault is a snapshot ``awsbackup:copyjob-<copy job id>`` in the
+destination vault's account and region. RDS shows them (``DescribeDBSnapshots``
+with ``SnapshotType="awsbackup"``) but will not delete them: only AWS Backup does
+(``rds.py``). The snapshot holds the instance's data as ``CreateDBSnapshot``'s
+does (``rds_data``). A restore job makes a new instance from the snapshot, with
+the restore metadata read the way ``RestoreDBInstanceFromDBSnapshot`` reads its
+parameters.
+
+Modelled by hand (AWS documents these only in part): the refusal of an instance
+that does not exist (``ResourceNotFoundException``, as for EFS) or is not
+``available`` (``InvalidRequestException``), the job ids in lower case (RDS
+lower-cases snapshot identifiers, and the ``awsbackup:job-`` snapshots AWS shows
+carry lower-case ids), ``BackupSizeInBytes`` as the instance's allocated
+storage, and a restore onto an identifier in use failing the job (AWS Backup
+restores asynchronously, with RDS's ``DBInstanceAlreadyExists`` as the reason).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import botocore.session
+from moto.core.exceptions import ServiceException
+from moto.rds.models import DBInstance, DBSnapshot, RDSBackend, rds_backends
+
+from sandbox.aws import rds_data
+from sandbox.aws.errors import AwsError
+from sandbox.aws.progress import Progress, make_timed
+from sandbox.aws.rds import TimedDBSnapshot, as_manual
+
+RESOURCE_TYPE = "RDS"
+SNAPSHOT_TYPE = "awsbackup"
+GIB = 1024**3
+
+
+def is_rds(resource_arn: str) -> bool:
+    parts = resource_arn.split(":", 3)
+    return len(parts) == 4 and parts[2] == "rds"
+
+
+def _backend(account: str, region: str) -> RDSBackend:
+    return rds_backends[account][region]
+
+
+# --- backing up ----------------------------------------------------------------------------
+
+
+def instance_to_back_up(account: str, region: str, resource_arn: str) -> DBInstance:
+    """The instance ``resource_arn`` names, refused unless it exists here and is ``available``."""
+    parts = resource_arn.split(":", 6)
+    if len(parts) != 7 or parts[5] != "db" or not parts[6]:
+        raise AwsError("InvalidParameterValueException", f"Invalid resource ARN {resource_arn}.")
+    identifier = parts[6].lower()
+    instance = None
+    if (parts[3], parts[4]) == (region, account):
+        instance = next(
+            (
+                found
+                for found in _backend(account, region).databases.values()
+                if found.db_instance_identifier == identifier
+            ),
+            None,
+        )
+    if instance is None:
+        raise AwsError("ResourceNotFoundException", f"Resource {resource_arn} not found.")
+    if instance.status != "available":
+        raise AwsError(
+            "InvalidRequestException",
+            f"DB instance {identifier} is {instance.status}: it can be backed up only when "
+            "it is available.",
+        )
+    return instance
+
+
+def take_snapshot(instance: DBInstance, job_id: str, progress: Progress) -> DBSnapshot:
+    """The job's snapshot, ``creating`` while the job runs, its data as of the start call."""
+    backend = instance.backend
+    snapshot = backend.create_db_snapshot(
+        instance.db_instance_identifier, f"awsbackup:job-{job_id}", snapshot_type=SNAPSHOT_TYPE
+    )
+    rds_data.snapshot_taken(instance, snapshot)
+    make_timed(snapshot, TimedDBSnapshot, progress, time_fixed_after=0.0)
+    # The point in time, in milliseconds as both APIs give it (moto's times are naive UTC).
+    at = progress.started_at
+    snapshot.created = at.replace(microsecond=at.microsecond // 1000 * 1000, tzinfo=None)
+    return snapshot
+
+
+def restore_metadata(instance: DBInstance) -> dict[str, str]:
+    """What ``GetRecoveryPointRestoreMetadata`` gives: the instance's settings, as strings."""
+    values = {
+        "DBInstanceIdentifier": instance.db_instance_identifier,
+        "DBInstanceClass": instance.db_instance_class,
+        "Engine": instance.engine,
+        "EngineVersion": instance.engine_version,
+        "DBName": instance.db_name,
+        "Port": instance.port,
+        "MultiAZ": instance.multi_az,
+        "AvailabilityZone": instance.availability_zone,
+        "DBSubnetGroupName": instance.__dict__.get("_db_subnet_group_name"),  # write-only in moto
+        "StorageType": instance.storage_type,
+        "AllocatedStorage": instance.allocated_storage,
+        "PubliclyAccessible": instance.publicly_accessible,
+        "CopyTagsToSnapshot": instance.copy_tags_to_snapshot,
+        "DeletionProtection": instance.deletion_protection,
+        "VpcSecurityGroupIds": ",".join(instance.vpc_security_group_ids or []) or None,
+    }
+    return {key: _text(value) for key, value in values.items() if value not in (None, "")}
+
+
+def _text(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+# --- the snapshot behind a recovery point ----------------------------------------------------
+
+
+def _locate(snapshot_arn: str) -> tuple[RDSBackend, str]:
+    _, _, _, region, account, _, identifier = snapshot_arn.split(":", 6)
+    return _backend(account, region), identifier
+
+
+def snapshot_of(snapshot_arn: str) -> DBSnapshot | None:
+    backend, identifier = _locate(snapshot_arn)
+    return backend.database_snapshots.get(identifier)
+
+
+def snapshot_bytes(snapshot_arn: str) -> int:
+    snapshot = snapshot_of(snapshot_arn)
+    return int(snapshot.allocated_storage or 0) * GIB if snapshot is not None else 0
+
+
+def delete_snapshot(snapshot_arn: str) -> None:
+    """AWS Backup deletes the snapshot with its recovery point (RDS itself refuses to)."""
+    backend, identifier = _locate(snapshot_arn)
+    snapshot = backend.database_snapshots.pop(identifier, None)
+    if snapshot is not None:
+        rds_data.snapshot_deleted(snapshot)
+
+
+def copy_arn(region: str, account: str, copy_job_id: str) -> str:
+    return f"arn:aws:rds:{region}:{account}:snapshot:awsbackup:copyjob-{copy_job_id}"
+
+
+def copy_snapshot(source_arn: str, destination_arn: str) -> str | None:
+    """Copy the source point's snapshot to ``destination_arn`` (any account); why not, or None."""
+    source = snapshot_of(source_arn)
+    if source is None or source.status != "available":
+        return f"The source recovery point {source_arn} no longer exists."
+    backend, identifier = _locate(destination_arn)
+    copy = DBSnapshot(
+        backend,
+        source.database,
+        identifier,
+        snapshot_type=SNAPSHOT_TYPE,
+        original_created_at=source.original_snapshot_create_time,
+    )
+    backend.database_snapshots[identifier] = copy
+    rds_data.snapshot_copied(source, copy)
+    return None
+
+
+# --- restoring -------------------------------------------------------------------------------
+
+# The keys RestoreDBInstanceFromDBSnapshot takes (botocore's model), by lower-case name: AWS
+# Backup reads RDS restore metadata as that call's parameters, keys not case sensitive.
+_RESTORE_PARAMETERS = {
+    name.lower(): name
+    for name in botocore.session.get_session()
+    .get_service_model("rds")
+    .operation_model("RestoreDBInstanceFromDBSnapshot")
+    .input_shape.members
+}
+# The ones the sandbox applies to the new instance (moto's name, how the string is read).
+_APPLIED = {
+    "DBInstanceClass": ("db_instance_class", str),
+    "Port": ("port", int),
+    "AvailabilityZone": ("availability_zone", str),
+    "DBSubnetGroupName": ("db_subnet_group_name", str),
+    "MultiAZ": ("multi_az", lambda v: v.lower() == "true"),
+    "PubliclyAccessible": ("publicly_accessible", lambda v: v.lower() == "true"),
+    "StorageType": ("storage_type", str),
+    "CopyTagsToSnapshot": ("copy_tags_to_snapshot", lambda v: v.lower() == "true"),
+    "DeletionProtection": ("deletion_protection", lambda v: v.lower() == "true"),
+    "VpcSecurityGroupIds": (
+        "vpc_security_group_ids",
+        lambda v: json.loads(v) if v.startswith("[") else [s.strip() for s in v.split(",")],
+    ),
+}
+
+
+def normalized_metadata(metadata: dict[str, str], known: dict[str, str]) -> dict[str, str]:
+    """The restore metadata with its keys spelt as RDS spells them, refused as AWS would.
+
+    ``DBInstanceIdentifier`` is required; a key is either a parameter of
+    ``RestoreDBInstanceFromDBSnapshot`` or one the point's own restore metadata has.
+    """
+    spelling = _RESTORE_PARAMETERS | {key.lower(): key for key in known}
+    unknown = sorted(key for key in metadata if key.lower() not in spelling)
+    if unknown:
+        raise AwsError(
+            "InvalidParameterValueException",
+            f"Restore metadata has keys an RDS restore does not take: {', '.join(unknown)}.",
+        )
+    normalized = {spelling[key.lower()]: value for key, value in metadata.items()}
+    if not normalized.get("DBInstanceIdentifier"):
+        raise AwsError(
+            "InvalidParameterValueException", "Restore metadata is missing DBInstanceIdentifier."
+        )
+    return normalized
+
+
+def restore_instance(snapshot_arn: str, metadata: dict[str, str]) -> tuple[str | None, str | None]:
+    """A new instance from the point's snapshot: (its ARN, None), or (None, why it failed)."""
+    snapshot = snapshot_of(snapshot_arn)
+    if snapshot is None:
+        return None, f"The recovery point's snapshot {snapshot_arn} no longer exists."
+    backend, identifier = _locate(snapshot_arn)
+    target = metadata["DBInstanceIdentifier"].lower()
+    if target in {i.db_instance_identifier for i in backend.databases.values()}:
+        return None, f"DBInstanceAlreadyExists: DB instance {target} already exists."
+    overrides: dict[str, Any] = {"db_instance_identifier": target}
+    for key, (name, read) in _APPLIED.items():
+        if metadata.get(key):
+            overrides[name] = read(metadata[key])
+    try:
+        with as_manual(snapshot):
+            instance = backend.restore_db_instance_from_db_snapshot(identifier, overrides)
+    except ServiceException as refused:
+        return None, f"{refused.code}: {refused.message}"
+    rds_data.restored_from_snapshot(snapshot, instance)
+    return instance.db_instance_arn, None
