@@ -37,6 +37,7 @@ from sandbox.aws import (
     memorydb_data,
     rds,
     rds_data,
+    s3_object_lock,
 )
 from sandbox.aws.context import SandboxContext, activate, deactivate
 from sandbox.aws.extensions import MotoExtensions
@@ -112,6 +113,7 @@ class AwsSandbox:
                 memorydb.EXTENSION,
                 datasync.EXTENSION,
                 cloudwatch.EXTENSION,
+                s3_object_lock.EXTENSION,
             ]
         )
         self._server: _Server | None = None
