@@ -222,10 +222,8 @@ def restore_instance(snapshot_arn: str, metadata: dict[str, str]) -> tuple[str |
     if snapshot is None:
         return None, f"The recovery point's snapshot {snapshot_arn} no longer exists."
     backend, identifier = _locate(snapshot_arn)
-    target = metadata["DBInstanceIdentifier"].lower()
-    if target in {i.db_instance_identifier for i in backend.databases.values()}:
-        return None, f"DBInstanceAlreadyExists: DB instance {target} already exists."
-    overrides: dict[str, Any] = {"db_instance_identifier": target}
+    # An identifier in use: moto's DBInstanceAlreadyExists, the job's reason for failing.
+    overrides: dict[str, Any] = {"db_instance_identifier": metadata["DBInstanceIdentifier"]}
     for key, (name, read) in _APPLIED.items():
         if metadata.get(key):
             overrides[name] = read(metadata[key])
