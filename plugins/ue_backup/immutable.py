@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from ue_backup.config import ImmutableConfig
@@ -189,3 +190,32 @@ def bucket_lock_problems(immutable: ImmutableConfig, lock: Mapping[str, Any]) ->
             f"min_retention_days {immutable.min_retention_days}"
         ]
     return []
+
+
+def object_lock_problems(
+    where: str, retention: Mapping[str, Any], required_until: datetime, days: int
+) -> list[str]:
+    """Problems with one object version's lock (``s3:GetObjectRetention``'s ``Retention``;
+    ``{}``: the version has none), ``where`` naming bucket, key and version.
+
+    Good enough: COMPLIANCE mode (a governance retention yields to anyone allowed
+    ``s3:BypassGovernanceRetention``, and then the version can be deleted) until at least
+    ``required_until`` (the backup set's time + ``min_retention_days``: the locked copy
+    outlives the set's minimum retention, as the vault's copies do).
+    """
+    mode, until = retention.get("Mode"), retention.get("RetainUntilDate")
+    if not mode or until is None:
+        return [f"{SECTION}.bucket: {where} has no retention: it can be deleted"]
+    problems = []
+    if mode != "COMPLIANCE":
+        problems.append(
+            f"{SECTION}.bucket: {where} is locked in {mode} mode, not COMPLIANCE: a role allowed "
+            "s3:BypassGovernanceRetention can shorten the lock and delete it"
+        )
+    if until < required_until:
+        problems.append(
+            f"{SECTION}.bucket: {where} is locked until {until.astimezone(UTC).isoformat()}, "
+            f"before {required_until.astimezone(UTC).isoformat()} "
+            f"(the backup set's time + min_retention_days {days})"
+        )
+    return problems

@@ -4,11 +4,12 @@ Manifests, drill reports and the MemoryDB export copies go through the
 provider's ``S3Hook``; this subclass makes its clients retry throttling
 (``SlowDown``) and 5xx answers as configured, and adds the few calls the task
 steps make that the provider's hook has not as they need them (preflight's
-bucket checks, retention's one-key deletes).
+bucket checks, retention's one-key deletes, the manifests' locked copies).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook as ProviderS3Hook
@@ -84,3 +85,56 @@ class S3Hook(RetryingHookMixin, ProviderS3Hook):
     def object_tags(self, key: str, bucket: str) -> dict[str, str]:
         """One object's tags as a dict (the provider's hook reads only a bucket's tags)."""
         return tag_dict(self.get_conn().get_object_tagging(Bucket=bucket, Key=key).get("TagSet"))
+
+    def put_locked(self, bucket: str, key: str, body: bytes, retain_until: datetime) -> str:
+        """Write ``body`` as a new version locked in COMPLIANCE mode until ``retain_until``;
+        its VersionId.
+
+        S3 refuses a PutObject with a retention unless it carries ``Content-MD5`` or an
+        ``x-amz-checksum-*`` header; botocore adds a CRC32 by default only since 1.36, and
+        not at all under ``request_checksum_calculation=when_required``, so the SHA-256 is
+        asked for here (botocore computes it and sends it with its algorithm's header).
+        """
+        answer = self.get_conn().put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=body,
+            ContentType="application/json",
+            ChecksumAlgorithm="SHA256",
+            ObjectLockMode="COMPLIANCE",
+            ObjectLockRetainUntilDate=retain_until,
+        )
+        return answer["VersionId"]
+
+    def object_retention(self, bucket: str, key: str, version_id: str) -> dict[str, Any]:
+        """One version's retention (``Mode``, ``RetainUntilDate``); ``{}`` when it has none.
+
+        S3 answers a version without a retention with ``NoSuchObjectLockConfiguration``:
+        an answer (no lock), not a failure; any other error is raised.
+        """
+        try:
+            answer = self.get_conn().get_object_retention(
+                Bucket=bucket, Key=key, VersionId=version_id
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "NoSuchObjectLockConfiguration":
+                return {}
+            raise
+        return answer.get("Retention") or {}
+
+    def read_version(
+        self, bucket: str, key: str, version_id: str | None = None
+    ) -> tuple[bytes, str] | None:
+        """(content, VersionId) of one version, the current one unless ``version_id``;
+        None when the key has no current version (absent, or behind a delete marker).
+
+        A version asked for by id that is missing raises S3's error: it was just written.
+        """
+        extra = {"VersionId": version_id} if version_id else {}
+        try:
+            answer = self.get_conn().get_object(Bucket=bucket, Key=key, **extra)
+        except ClientError as error:
+            if not version_id and error.response.get("Error", {}).get("Code") == "NoSuchKey":
+                return None
+            raise
+        return answer["Body"].read(), answer["VersionId"]
