@@ -62,6 +62,7 @@ from ue_backup.dag_support import (
 from ue_backup.operators.aws_backup import (
     AwsBackupStartCopyJobOperator,
     AwsBackupStartEfsBackupJobOperator,
+    AwsBackupStartRdsBackupJobOperator,
 )
 from ue_backup.operators.datasync import DataSyncStartCopyOperator
 from ue_backup.operators.ecd import EcdResumeOperator, EcdSuspendOperator
@@ -76,6 +77,7 @@ from ue_backup.run_settings import BackupRunSettings
 from ue_backup.sensors.aws_backup import (
     AwsBackupCopyJobCompletedSensor,
     AwsBackupJobCompletedSensor,
+    AwsBackupJobStartedSensor,
 )
 from ue_backup.sensors.datasync import DataSyncTaskExecutionCompletedSensor
 from ue_backup.sensors.ecd import EcdDrainedSensor
@@ -185,7 +187,7 @@ with DAG(
     # Each component the configuration file has (all of them with the Variable): its point in
     # time inside the window (``in_window``, before the resume), its wait after the window
     # (``settled``, before the verification), and its cross-region copy after both.
-    database = None  # its point is fixed before the disk's and the cache's (rule 1)
+    database = database_end = None  # its point is fixed before the disk's and cache's (rule 1)
     after_database: list[Any] = []
     in_window: list[Any] = []
     settled: list[Any] = []
@@ -203,8 +205,56 @@ with DAG(
             task_id="wait_rds_snapshot", resource_id=xcom("rds_snapshot", "id"), **AWS
         )
         rds >> rds_available
-        database = rds
+        database = database_end = rds
         settled.append(rds_available)
+        if SHAPE.copy_rds_immutable:
+            # The database again, with AWS Backup: only a recovery point in a vault can be
+            # copied into the locked vault (a manual snapshot cannot). Its point too is
+            # fixed before the disk's: the window waits until the job has left its queue.
+            rds_job = AwsBackupStartRdsBackupJobOperator(
+                task_id="rds_backup_job",
+                db_instance_identifier=BACKUP.rds_instance,
+                backup_vault_name=BACKUP.backup_vault,
+                iam_role_arn=BACKUP.backup_role_arn,
+                lifecycle=BACKUP.backup_lifecycle,
+                complete_window_minutes=BACKUP.backup_complete_window_minutes,
+                pre_execute=only_if(BACKUP.copy_rds_immutable),
+                **SET,
+                **AWS,
+            )
+            rds_job_started = AwsBackupJobStartedSensor(
+                task_id="wait_rds_backup_job_started",
+                resource_id=xcom("rds_backup_job", "job_id"),
+                **AWS,
+                **critical_path_wait(),
+            )
+            rds_job_done = AwsBackupJobCompletedSensor(
+                task_id="wait_rds_backup_job",
+                resource_id=xcom("rds_backup_job", "job_id"),
+                **AWS,
+            )
+            rds_locked_copy = AwsBackupStartCopyJobOperator(
+                task_id="copy_rds_immutable",
+                recovery_point_arn=xcom("rds_backup_job", "recovery_point_arn"),
+                source_vault_name=BACKUP.backup_vault,
+                destination_vault_arn=BACKUP.immutable_vault_arn,
+                iam_role_arn=BACKUP.backup_role_arn,
+                lifecycle=BACKUP.immutable_lifecycle,
+                copy_of="rds-immutable",
+                **SET,
+                **AWS,
+            )
+            rds_locked_copy_done = AwsBackupCopyJobCompletedSensor(
+                task_id="wait_rds_immutable_copy",
+                resource_id=xcom("copy_rds_immutable", "job_id"),
+                **AWS,
+            )
+            rds >> rds_job >> rds_job_started
+            database_end = rds_job_started
+            in_window.append(rds_job_started)
+            # Judged after the window: a copy never holds the workflows suspended.
+            [rds_job_started, resume] >> rds_job_done >> rds_locked_copy >> rds_locked_copy_done
+            settled.append(rds_locked_copy_done)
         if SHAPE.copy_rds:
             rds_copy = RdsCopySnapshotOperator(
                 task_id="copy_rds_snapshot",
@@ -383,7 +433,8 @@ with DAG(
         settings >> suspend
     suspend >> drained
     if database:
-        drained >> database >> after_database
+        drained >> database
+        database_end >> after_database
     else:
         drained >> after_database
     in_window >> resume
@@ -405,6 +456,8 @@ with DAG(
             "efs_copy": ti.xcom_pull(task_ids="copy_efs_recovery_point"),
             "memorydb_copy": ti.xcom_pull(task_ids="copy_memorydb_snapshot"),
             "efs_immutable": ti.xcom_pull(task_ids="copy_efs_immutable"),
+            "rds_backup_job": ti.xcom_pull(task_ids="rds_backup_job"),
+            "rds_immutable": ti.xcom_pull(task_ids="copy_rds_immutable"),
         }
         window = (ti.xcom_pull(task_ids="resume_workflows") or {}).get("window")
         return run_verify(ti.xcom_pull(task_ids="preflight"), records, window)

@@ -105,6 +105,10 @@ class BackupSet:
     def efs_idempotency_token(self) -> str:
         return f"ueb-{self.id}-efs"
 
+    @property
+    def rds_idempotency_token(self) -> str:
+        return f"ueb-{self.id}-rds"
+
     def copy_token(self, what: str) -> str:
         return f"ueb-{self.id}-{what}-copy"
 

@@ -993,6 +993,13 @@ def _cross_section_problems(cfg: InstallationConfig):
             "cross_region.backup_vault_arn",
             "is in the home region; it must be in cross_region.region",
         )
+    if cfg.immutable and not cfg.efs.aws_backup:
+        yield (
+            "immutable",
+            "needs efs.aws_backup: the copies into the locked vault are AWS Backup copy jobs "
+            "from the installation's own vault (efs.aws_backup.vault_name), which DataSync "
+            "does not have",
+        )
     yield from _memorydb_copy_problems(cfg)
     yield from _verification_problems(cfg)
 

@@ -54,6 +54,7 @@ class DagShape:
     copy_efs: bool = True
     copy_memorydb: bool = True
     copy_efs_immutable: bool = True  # the immutable section (and AWS Backup for EFS)
+    copy_rds_immutable: bool = True  # the immutable section and RDS
     app_checks: bool = True  # the verification section configures checks (and RDS)
 
     @classmethod
@@ -74,6 +75,7 @@ class DagShape:
             copy_efs=cross and cfg.efs.aws_backup is not None,
             copy_memorydb=cross and cfg.memorydb is not None,
             copy_efs_immutable=cfg.immutable is not None and cfg.efs.aws_backup is not None,
+            copy_rds_immutable=cfg.immutable is not None and cfg.uses_rds,
             app_checks=cfg.verification.has_checks and cfg.uses_rds,
         )
 
@@ -95,6 +97,7 @@ def backup_steps_needed(run: BackupRunSettings) -> dict[str, bool]:
         "copy_efs_recovery_point": run.copy_efs,
         "export_memorydb_snapshot": run.copy_memorydb,
         "copy_efs_immutable": run.copy_efs_immutable,
+        "rds_backup_job": run.copy_rds_immutable,
     }
 
 

@@ -348,10 +348,16 @@ READ_BACK = (
     "recovery_point_copy",
     "recovery_point_copy_tags",
     "memorydb_copy",
-    "immutable_copy_job",
-    "immutable_recovery_point",
+    "rds_backup_job",
+    "rds_recovery_point",
+    "rds_recovery_point_tags",
+    "efs_immutable_job",
+    "efs_immutable_point",
+    "rds_immutable_job",
+    "rds_immutable_point",
     "immutable_vault",
 )
+LOCKED = ("efs", "rds")  # what is copied into the locked vault: record key f"{what}_immutable"
 
 
 def read_artifacts(settings: Access, records: Mapping[str, Any]) -> dict[str, Any]:
@@ -374,6 +380,18 @@ def read_artifacts(settings: Access, records: Mapping[str, Any]) -> dict[str, An
             lambda: backup.describe_recovery_point(run.backup_vault, arn)
         )
         found["recovery_point_tags"] = backup.recovery_point_tags(arn)
+    if records.get("rds_backup_job"):
+        # The database's AWS Backup recovery point: the source of its locked copy.
+        backup = settings_hook(AwsBackupHook, settings)
+        found["rds_backup_job"] = backup.describe_backup_job(records["rds_backup_job"]["job_id"])
+        arn = (
+            records["rds_backup_job"]["recovery_point_arn"]
+            or found["rds_backup_job"]["RecoveryPointArn"]
+        )
+        found["rds_recovery_point"] = _unless_missing(
+            lambda: backup.describe_recovery_point(run.backup_vault, arn)
+        )
+        found["rds_recovery_point_tags"] = backup.recovery_point_tags(arn)
     if records.get("datasync"):
         datasync = settings_hook(DataSyncHook, settings)
         found["datasync_execution"] = _unless_missing(
@@ -396,23 +414,25 @@ def read_artifacts(settings: Access, records: Mapping[str, Any]) -> dict[str, An
 
 
 def read_copies(settings: Access, records: Mapping[str, Any], found: dict[str, Any]) -> None:
-    """Describe the cross-region copies, each in the region that holds it, and the copy
-    job into the locked vault (from the installation's account, which started it)."""
+    """Describe the cross-region copies, each in the region that holds it, and the copies
+    in the locked vault: each copy job from the installation's account, which started
+    it, and the copy itself where it lives, through the protected account's connection."""
     run = BackupRunSettings.model_validate(settings)
     region = run.copy_region
     home = settings_hook(AwsBackupHook, settings)  # the copy jobs: where they were started
-    if records.get("efs_immutable"):
-        job = home.describe_copy_job(records["efs_immutable"]["job_id"])
-        found["immutable_copy_job"] = job
-        # The copy itself, where it lives: read through the protected account's connection.
+    locked = [what for what in LOCKED if records.get(f"{what}_immutable")]
+    if locked:
         protected = settings_hook(
             AwsBackupHook, settings, region=run.immutable_region, conn_id=run.immutable_conn_id
         )
-        arn = job.get("DestinationRecoveryPointArn")
-        if arn:
-            found["immutable_recovery_point"] = _unless_missing(
-                lambda: protected.describe_recovery_point(run.immutable_vault, arn)
-            )
+        for what in locked:
+            job = home.describe_copy_job(records[f"{what}_immutable"]["job_id"])
+            found[f"{what}_immutable_job"] = job
+            arn = job.get("DestinationRecoveryPointArn")
+            if arn:
+                found[f"{what}_immutable_point"] = _unless_missing(
+                    lambda arn=arn: protected.describe_recovery_point(run.immutable_vault, arn)
+                )
         found["immutable_vault"] = protected.describe_vault(run.immutable_vault)
     if records.get("rds_copy"):
         rds = settings_hook(RdsHook, settings, region=region)

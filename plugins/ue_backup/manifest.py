@@ -35,8 +35,12 @@ PRICE_OF = {
     # The copy in the protected account's locked vault: paid by that account, so counted
     # apart (PROTECTED_KINDS), never in the installation's own total.
     "efs_recovery_point_immutable": "efs_warm_gb_month",
+    # The database's AWS Backup recovery point (the source of its locked copy) is an RDS
+    # snapshot that AWS Backup manages, priced as one.
+    "rds_recovery_point": "rds_snapshot_gb_month",
+    "rds_recovery_point_immutable": "rds_snapshot_gb_month",
 }
-PROTECTED_KINDS = frozenset({"efs_recovery_point_immutable"})
+PROTECTED_KINDS = frozenset({"efs_recovery_point_immutable", "rds_recovery_point_immutable"})
 
 
 def monthly_cost(

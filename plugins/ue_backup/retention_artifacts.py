@@ -30,6 +30,9 @@ from ue_backup.records import memorydb_snapshot_record
 # The kinds, as the manifest names them; a copy in another region adds "_copy".
 RDS_SNAPSHOT = "rds_snapshot"
 EFS_RECOVERY_POINT = "efs_recovery_point"
+# The database's AWS Backup recovery point, made with the immutable section (the source of
+# its locked copy): in the same vault as the EFS points, deleted with its set like them.
+RDS_RECOVERY_POINT = "rds_recovery_point"
 MEMORYDB_SNAPSHOT = "memorydb_snapshot"
 VELERO_BACKUP = "velero_backup"
 MANIFEST = "manifest"
@@ -39,6 +42,7 @@ COPY = "_copy"
 BEING_MADE = {
     RDS_SNAPSHOT: {"creating", "copying", "pending"},
     EFS_RECOVERY_POINT: {"CREATING"},
+    RDS_RECOVERY_POINT: {"CREATING"},
     # "restoring": a cluster is being restored from it right now (in use).
     MEMORYDB_SNAPSHOT: {"creating", "copying", "restoring"},
     VELERO_BACKUP: {
@@ -123,8 +127,9 @@ def rds_snapshot(snapshot: Mapping[str, Any], region: str, home_region: str) -> 
 def recovery_point(point: Mapping[str, Any], region: str, home_region: str) -> Artifact:
     """An AWS Backup recovery point as the vault lists it, with ``Tags`` (``ListTags``)."""
     tags = point.get("Tags") or {}
+    kind = RDS_RECOVERY_POINT if point.get("ResourceType") == "RDS" else EFS_RECOVERY_POINT
     return Artifact(
-        kind=_kind(EFS_RECOVERY_POINT, region, home_region),
+        kind=_kind(kind, region, home_region),
         service="backup",
         id=point["RecoveryPointArn"],
         region=region,

@@ -25,6 +25,7 @@ COMPONENTS = (
     "rds_snapshot_copy",
     "efs_recovery_point",
     "efs_recovery_point_copy",
+    "rds_recovery_point",
     "memorydb_snapshot",
     "memorydb_snapshot_copy",
     "velero_backup",

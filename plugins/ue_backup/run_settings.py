@@ -119,6 +119,11 @@ class BackupRunSettings(RunSettings):
         "Whether the EFS recovery point is copied into the locked vault (config: immutable).",
         False,
     )
+    copy_rds_immutable: bool = _field(
+        "Whether the RDS instance is also backed up with AWS Backup (into backup_vault) and "
+        "that recovery point copied into the locked vault (config: immutable).",
+        False,
+    )
     immutable_vault_arn: str | None = _field("The locked vault in the protected account.", None)
     immutable_lifecycle: dict[str, int] | None = _field(
         "How long the locked copies are kept (immutable.min_retention_days).", None
@@ -194,6 +199,7 @@ class BackupRunSettings(RunSettings):
             memorydb_copy_bucket=cross.memorydb_bucket if cross else None,
             # The copy out of the Airflow role's reach (config: immutable).
             copy_efs_immutable=bool(cfg.immutable and efs.aws_backup),
+            copy_rds_immutable=bool(cfg.immutable and cfg.uses_rds and "database" in wanted),
             immutable_vault_arn=cfg.immutable.vault_arn(cfg.region) if cfg.immutable else None,
             immutable_lifecycle=cfg.immutable.lifecycle if cfg.immutable else None,
             immutable_account=cfg.immutable.account_id if cfg.immutable else None,

@@ -37,8 +37,9 @@ def verify_set(
     recovery_point_copy: Mapping[str, Any] | None = None,
     recovery_point_copy_tags: Mapping[str, str] | None = None,
     memorydb_copy: list[Mapping[str, Any]] | None = None,
-    immutable_copy_job: Mapping[str, Any] | None = None,
-    immutable_recovery_point: Mapping[str, Any] | None = None,
+    rds_recovery_point: Mapping[str, Any] | None = None,
+    rds_recovery_point_tags: Mapping[str, str] | None = None,
+    immutable_copies: Mapping[str, Mapping[str, Any]] | None = None,
     immutable_vault: Mapping[str, Any] | None = None,
     immutable_lifecycle: Mapping[str, int] | None = None,
     immutable_account: str | None = None,
@@ -52,6 +53,10 @@ def verify_set(
     None for a component the set does not have. The cross-region copies are
     the same shapes as their region describes them; ``memorydb_copy`` is the
     copied ``.rdb`` files (HeadObject with ``Key`` and ``Tags`` added).
+    ``rds_recovery_point`` is the database's AWS Backup recovery point (the source of
+    its locked copy); ``immutable_copies`` maps what was copied into the locked vault
+    (``"efs"``, ``"rds"``) to ``{"job": DescribeCopyJob's CopyJob, "point":
+    DescribeRecoveryPoint there, through the protected account}``.
     ``cold_window`` is the window's verdict at its close (``cold_window.judge``);
     with ``window_required`` (a managed or external window) a set without one fails.
     Returns ``{"result", "checks": [{"check", "ok", "detail"}]}``.
@@ -61,10 +66,11 @@ def verify_set(
     def check(name: str, ok: bool, detail: str) -> None:
         checks.append({"check": name, "ok": bool(ok), "detail": detail})
 
-    if immutable_copy_job is not None:
-        _check_immutable_copy(check, immutable_copy_job, immutable_lifecycle, immutable_account)
+    sources = {"efs": recovery_point, "rds": rds_recovery_point}
+    for what, copy in (immutable_copies or {}).items():
+        _check_immutable_copy(check, what, copy["job"], immutable_lifecycle, immutable_account)
         _check_locked_copy(
-            check, immutable_recovery_point, immutable_vault, recovery_point, immutable_lifecycle
+            check, what, copy.get("point"), immutable_vault, sources[what], immutable_lifecycle
         )
 
     _check_copies(
@@ -86,6 +92,13 @@ def verify_set(
         tags = tag_dict(rds_snapshot.get("TagList"))
         check("rds snapshot tags", _tags_ok(tags, backup_set), f"tags {tags}")
         times["database"] = to_utc(rds_snapshot.get("SnapshotCreateTime"))
+    if rds_recovery_point is not None:
+        status = rds_recovery_point.get("Status")
+        check("rds recovery point completed", status == "COMPLETED", f"status {status}")
+        tags = dict(rds_recovery_point_tags or {})
+        check("rds recovery point tags", _tags_ok(tags, backup_set), f"tags {tags}")
+        # The locked copies' database point: the same rule as the snapshot's (below).
+        times["database (locked copy)"] = to_utc(rds_recovery_point.get("CreationDate"))
     if recovery_point is not None:
         status = recovery_point.get("Status")
         check("efs recovery point completed", status == "COMPLETED", f"status {status}")
@@ -126,16 +139,18 @@ def verify_set(
         recovery_point is not None or datasync_execution is not None,
         "every backup set needs its EFS backup",
     )
-    database = times.get("database")
-    if database is not None:
+    for point in ("database", "database (locked copy)"):
+        database = times.get(point)
+        if database is None:
+            continue
         for other in ("efs", "memorydb"):
             when = times.get(other)
             if when is None:
                 continue
             check(
-                f"rule 1: database older than {other}",
+                f"rule 1: {point} older than {other}",
                 database < when,
-                f"database {database.isoformat()} vs {other} {when.isoformat()}",
+                f"{point} {database.isoformat()} vs {other} {when.isoformat()}",
             )
     if cold_window is not None or window_required:
         problems = (cold_window or {}).get("problems") or []
@@ -235,7 +250,11 @@ def _check_copies(
 
 
 def _check_immutable_copy(
-    check, job: Mapping[str, Any], lifecycle: Mapping[str, int] | None, account: str | None
+    check,
+    what: str,
+    job: Mapping[str, Any],
+    lifecycle: Mapping[str, int] | None,
+    account: str | None,
 ) -> None:
     """The copy into the locked vault completed, there, kept as long as configured.
 
@@ -244,18 +263,18 @@ def _check_immutable_copy(
     fails a copy kept less than its minimum, so a completed job is a locked copy.
     """
     state = job.get("State")
-    check("efs immutable copy completed", state == "COMPLETED", f"state {state}")
+    check(f"{what} immutable copy completed", state == "COMPLETED", f"state {state}")
     vault = str(job.get("DestinationBackupVaultArn") or "")
     parts = vault.split(":")
     check(
-        "efs immutable copy in the protected account",
+        f"{what} immutable copy in the protected account",
         len(parts) > 4 and parts[4] == account,
         f"vault {vault}, protected account {account}",
     )
     kept = (job.get("DestinationRecoveryPointLifecycle") or {}).get("DeleteAfterDays")
     wanted = (lifecycle or {}).get("DeleteAfterDays")
     check(
-        "efs immutable copy retention",
+        f"{what} immutable copy retention",
         kept is not None and wanted is not None and kept >= wanted,
         f"kept {kept} days, at least {wanted} wanted",
     )
@@ -263,6 +282,7 @@ def _check_immutable_copy(
 
 def _check_locked_copy(
     check,
+    what: str,
     point: Mapping[str, Any] | None,
     vault: Mapping[str, Any] | None,
     source: Mapping[str, Any] | None,
@@ -271,20 +291,22 @@ def _check_locked_copy(
     """The copy as the protected account describes it: complete, the source's point in
     time, in a vault whose lock is in force, and kept (``DeleteAt``) as long as configured."""
     status = (point or {}).get("Status")
-    check("efs immutable copy readable in the protected account", point is not None, f"{status}")
+    check(
+        f"{what} immutable copy readable in the protected account", point is not None, f"{status}"
+    )
     if point is None:
         return
-    check("efs immutable copy status", status == "COMPLETED", f"status {status}")
+    check(f"{what} immutable copy status", status == "COMPLETED", f"status {status}")
     copied = to_utc(point.get("CreationDate"))
     original = to_utc((source or {}).get("CreationDate"))
     check(
-        "efs immutable copy point in time",
+        f"{what} immutable copy point in time",
         copied is not None and copied == original,
         f"copy {copied and copied.isoformat()} vs source {original and original.isoformat()}",
     )
     lock_date = to_utc((vault or {}).get("LockDate"))
     check(
-        "efs immutable copy in a locked vault",
+        f"{what} immutable copy in a locked vault",
         bool((vault or {}).get("Locked")) and lock_date is not None,
         f"Locked {(vault or {}).get('Locked')}, lock date {lock_date and lock_date.isoformat()}",
     )
@@ -292,7 +314,7 @@ def _check_locked_copy(
     days = (lifecycle or {}).get("DeleteAfterDays")
     wanted = copied + timedelta(days=days) if copied and days else None
     check(
-        "efs immutable copy locked until",
+        f"{what} immutable copy locked until",
         delete_at is not None and wanted is not None and delete_at >= wanted,
         f"delete at {delete_at and delete_at.isoformat()}, "
         f"not before {wanted and wanted.isoformat()} wanted",

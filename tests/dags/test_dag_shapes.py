@@ -67,6 +67,11 @@ DERBY_ALONE_LEFT_OUT = {
         "copy_memorydb_snapshot",
         "copy_efs_immutable",
         "wait_efs_immutable_copy",
+        "rds_backup_job",
+        "wait_rds_backup_job_started",
+        "wait_rds_backup_job",
+        "copy_rds_immutable",
+        "wait_rds_immutable_copy",
     },
     "ue_restore": {
         "restore_database",
@@ -151,6 +156,11 @@ def test_the_full_configuration_leaves_out_only_what_it_does_not_use(shaped):
         "copy_memorydb_snapshot",
         "copy_efs_immutable",
         "wait_efs_immutable_copy",
+        "rds_backup_job",
+        "wait_rds_backup_job_started",
+        "wait_rds_backup_job",
+        "copy_rds_immutable",
+        "wait_rds_immutable_copy",
     }
     for dag_id in ("ue_restore", "ue_restore_drill"):
         assert set(dags[dag_id].task_ids) == set(full[dag_id].task_ids), dag_id

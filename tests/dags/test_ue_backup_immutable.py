@@ -83,12 +83,33 @@ def test_the_recovery_point_is_copied_into_the_locked_vault_where_nobody_deletes
     )
     assert locked["time"] == manifest["artifacts"]["efs_recovery_point"]["time"]
     assert locked["locked_until"] > locked["time"]
-    # it is in the protected account's locked vault, with the set's tags
+    # the database too: backed up by AWS Backup before the disk's point (rule 1), copied
+    assert result.tasks["rds_backup_job"] == "success"
+    assert result.tasks["wait_rds_immutable_copy"] == "success"
+    for check in ("completed", "in the protected account", "in a locked vault", "locked until"):
+        assert checks[f"rds immutable copy {check}"], check
+    assert checks["rds recovery point completed"]
+    assert checks["rule 1: database (locked copy) older than efs"]
+    database = manifest["artifacts"]["rds_recovery_point_immutable"]
+    assert (database["account"], database["state"]) == (PROTECTED, "COMPLETED")
+    assert database["time"] == manifest["artifacts"]["rds_recovery_point"]["time"]
+    assert database["time"] < locked["time"]
+    assert database["locked_until"] > database["time"]
+    # both are in the protected account's locked vault, with the set's tags
     protected = _protected_client(sandbox, "backup")
-    [point] = protected.list_recovery_points_by_backup_vault(BackupVaultName=VAULT)[
-        "RecoveryPoints"
-    ]
-    assert point["RecoveryPointArn"] == locked["arn"]
+    points = protected.list_recovery_points_by_backup_vault(BackupVaultName=VAULT)["RecoveryPoints"]
+    assert {(p["ResourceType"], p["RecoveryPointArn"]) for p in points} == {
+        ("EFS", locked["arn"]),
+        ("RDS", database["arn"]),
+    }
+    # the database's copy is an RDS snapshot AWS Backup manages: RDS will not delete it
+    with pytest.raises(ClientError) as refused:
+        _protected_client(sandbox, "rds").delete_db_snapshot(
+            DBSnapshotIdentifier=database["arn"].split(":snapshot:", 1)[1]
+        )
+    assert refused.value.response["Error"]["Code"] == "InvalidDBSnapshotState"
+    with pytest.raises(ClientError):
+        protected.delete_recovery_point(BackupVaultName=VAULT, RecoveryPointArn=database["arn"])
     tags = protected.list_tags(ResourceArn=locked["arn"])["Tags"]
     assert tags["ue-backup:backup-set"] == manifest["backup_set"]
     # and nobody deletes it before its retention: not the protected account's own role
@@ -98,9 +119,9 @@ def test_the_recovery_point_is_copied_into_the_locked_vault_where_nobody_deletes
     # nor remove the lock first: it is past its grace time
     with pytest.raises(ClientError):
         protected.delete_backup_vault_lock_configuration(BackupVaultName=VAULT)
-    # beside the cross-region copy: two copy jobs, each with a token of its own (a shared
+    # beside the cross-region copy: three copy jobs, each with a token of its own (a shared
     # token would have AWS answer the first job again, and one copy would be missing)
-    assert len(sandbox.log.entries("backup", "StartCopyJob")) == 2
+    assert len(sandbox.log.entries("backup", "StartCopyJob")) == 3
     far = sandbox.client("backup", region=COPY_REGION)
     vault = installation.config["cross_region"]["backup_vault_arn"].rsplit(":", 1)[-1]
     assert (

@@ -45,6 +45,19 @@ def test_bad_values_are_refused_naming_the_field(changes, named):
     assert named in _refused(**changes)
 
 
+def test_the_section_needs_aws_backup_for_its_copy_jobs():
+    config = copy.deepcopy(CONFIG)
+    config["efs"].pop("aws_backup")
+    config["efs"]["backup_method"] = "datasync"
+    config["efs"]["datasync"] = {
+        "task_arn": "arn:aws:datasync:eu-west-1:111122223333:task/task-0123456789abcdef0",
+        "target_file_system_id": "fs-0fedcba9876543210",
+    }
+    with pytest.raises(ConfigError) as refused:
+        parse_config(config)
+    assert "immutable: needs efs.aws_backup" in str(refused.value)
+
+
 def test_a_good_section_parses_with_safe_defaults():
     section = parse_config(copy.deepcopy(CONFIG)).immutable
     assert section.aws_conn_id == "aws_immutable"

@@ -120,3 +120,26 @@ def test_the_locked_copy_is_the_protected_accounts_cost_not_the_installations():
     assert m["protected_account_monthly_cost_usd"] == 0.95
     assert "in the protected account (locked copies): 0.95 USD/month" in summary_table(m)
     assert "protected account" not in summary_table(make())
+
+
+def test_the_databases_recovery_point_is_the_installations_and_its_locked_copy_is_not():
+    """The database's AWS Backup point (the locked copy's source) is priced as the RDS
+    snapshot it is, in the installation's total; its locked copy goes to the protected
+    account's total with the disk's."""
+    point = {"id": "arn:rds-point", "state": "COMPLETED", "size_bytes": 10 * GB}
+    m = build_manifest(
+        SET,
+        {
+            **ARTIFACTS,
+            "rds_recovery_point": point,
+            "rds_recovery_point_immutable": {**point, "id": "arn:locked-db"},
+            "efs_recovery_point_immutable": {**point, "id": "arn:locked-efs"},
+        },
+        prices=PricesConfig(),
+        cold_window=None,
+        verification={"result": "passed", "checks": []},
+    )
+    database = m["artifacts"]["rds_recovery_point"]["monthly_cost_usd"]
+    assert database == round(10 * PricesConfig().rds_snapshot_gb_month, 4)
+    assert m["monthly_cost_usd"] == round(2.12 + database, 4)
+    assert m["protected_account_monthly_cost_usd"] == round(0.95 + database, 4)

@@ -594,3 +594,31 @@ def test_the_newest_set_restorable_from_its_copies_is_kept_and_what_it_borrows()
     assert "the newest set restorable from its copies in eu-central-1" in verdict[ids[1]]["reasons"]
     assert f"needed to restore {ids[1]}" in verdict[ids[0]]["reasons"]
     assert {s["action"] for s in decision["sets"]} == {KEEP}
+
+
+def test_the_databases_aws_backup_point_is_its_own_kind_and_goes_with_its_set():
+    """With the immutable section the home vault also holds the database's recovery point
+    (the source of its locked copy): retention names it as such, never as a disk point,
+    and deletes it with its set."""
+    world = World(memorydb=False, velero=False, window=None)
+    sets = []
+    for day in range(3):
+        set_id = BackupSet.for_run(ME, T0 + timedelta(days=day)).id
+        sets.append(set_id)
+        disk = T0 + timedelta(days=day, hours=1)
+        world.rds(
+            rds_raw(f"ueb-{set_id}", disk - timedelta(seconds=5), "available", tags(ME, set_id))
+        )
+        world.rp(rp_raw(set_id, disk, "COMPLETED", tags(ME, set_id), GB))
+        database = rp_raw(
+            f"{set_id}-db", disk - timedelta(seconds=4), "COMPLETED", tags(ME, set_id), GB
+        )
+        database["ResourceType"] = "RDS"
+        world.artifacts.append(recovery_point(database, HOME, HOME))  # not a disk point
+    decision = run(world, {"keep_last": 1, "keep_days": 0, "now": T0 + timedelta(days=100)})
+    action = {s["backup_set"]: s for s in decision["sets"]}
+    oldest = action[sets[0]]
+    assert oldest["action"] == DELETE
+    kinds = sorted(Artifact.from_json(a).kind for a in oldest["artifacts"])
+    assert kinds == ["efs_recovery_point", "rds_recovery_point", "rds_snapshot"]
+    assert action[sets[-1]]["action"] == KEEP

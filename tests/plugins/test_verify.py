@@ -129,8 +129,7 @@ LOCKED = {"Locked": True, "LockDate": at(-86400)}
 def test_the_locked_copy_must_be_complete_in_the_protected_account_and_kept_long_enough():
     def judged(job, point=None, vault=LOCKED):
         return verify(
-            immutable_copy_job=job,
-            immutable_recovery_point=point or locked_point(),
+            immutable_copies={"efs": {"job": job, "point": point or locked_point()}},
             immutable_vault=vault,
             immutable_lifecycle={"DeleteAfterDays": 35},
             immutable_account="222233334444",
@@ -154,8 +153,7 @@ def test_the_locked_copy_is_judged_where_it_lives():
 
     def judged(point, vault=LOCKED):
         return verify(
-            immutable_copy_job=immutable_job(),
-            immutable_recovery_point=point,
+            immutable_copies={"efs": {"job": immutable_job(), "point": point}},
             immutable_vault=vault,
             immutable_lifecycle={"DeleteAfterDays": 35},
             immutable_account="222233334444",
@@ -170,11 +168,45 @@ def test_the_locked_copy_is_judged_where_it_lives():
     governance = {"Locked": True}  # no lock date: removable at any time
     assert judged(locked_point(), governance)[1]["efs immutable copy in a locked vault"][0] is False
     result, checks = verify(
-        immutable_copy_job=immutable_job(),
-        immutable_recovery_point=None,
+        immutable_copies={"efs": {"job": immutable_job(), "point": None}},
         immutable_vault=LOCKED,
         immutable_lifecycle={"DeleteAfterDays": 35},
         immutable_account="222233334444",
     )
     assert result == "failed"
     assert checks["efs immutable copy readable in the protected account"][0] is False
+
+
+def rds_point(seconds=12, status="COMPLETED"):
+    return {"Status": status, "CreationDate": at(seconds), "ResourceType": "RDS"}
+
+
+def test_the_database_locked_copy_is_judged_like_the_disk_and_its_point_obeys_rule_1():
+    """The database's AWS Backup point is the locked set's database point: complete,
+    tagged, copied whole into the locked vault, and older than the disk's (rule 1)."""
+
+    def judged(source=None, point=None, tags=TAGS):
+        return verify(
+            rds_recovery_point=source or rds_point(),
+            rds_recovery_point_tags=tags,
+            immutable_copies={
+                "efs": {"job": immutable_job(), "point": locked_point()},
+                "rds": {"job": immutable_job(), "point": point or locked_point(seconds=12)},
+            },
+            immutable_vault=LOCKED,
+            immutable_lifecycle={"DeleteAfterDays": 35},
+            immutable_account="222233334444",
+        )
+
+    result, checks = judged()
+    assert result == "passed", checks
+    assert checks["rule 1: database (locked copy) older than efs"][0] is True
+    assert checks["rds immutable copy locked until"][0] is True
+    # The database's job took its snapshot after the disk's point: the locked set is unusable.
+    result, checks = judged(source=rds_point(seconds=25), point=locked_point(seconds=25))
+    assert result == "failed"
+    assert checks["rule 1: database (locked copy) older than efs"][0] is False
+    assert checks["rule 1: database older than efs"][0] is True  # the home set is still fine
+    assert judged(point=locked_point(seconds=13))[1]["rds immutable copy point in time"][0] is False
+    assert judged(source=rds_point(status="FAILED"))[1]["rds recovery point completed"][0] is False
+    assert judged(tags={})[1]["rds recovery point tags"][0] is False

@@ -1,4 +1,4 @@
-"""AWS Backup operators: start EFS backup, restore and copy jobs (sensors wait for them).
+"""AWS Backup operators: start EFS and RDS backup, EFS restore and copy jobs (sensors wait).
 
 Starting and waiting are separate tasks so the backup DAG can close the cold
 window as soon as the EFS job is done while slower waits go on after it.
@@ -59,16 +59,17 @@ class _AwsBackupJobOperator(AwsBaseOperator[AwsBackupHook]):
         )
 
 
-class AwsBackupStartEfsBackupJobOperator(BackupSetMixin, _AwsBackupJobOperator):
-    """Start an on-demand AWS Backup job of the EFS file system, tagged with the backup set.
+class _AwsBackupStartBackupJobOperator(BackupSetMixin, _AwsBackupJobOperator):
+    """Start an on-demand AWS Backup job of one resource, tagged with the backup set.
 
-    Returns ``{"job_id", "recovery_point_arn", "creation_date", "vault_name"}``.
+    Subclasses name the resource (``resource_arn``, which also proves it exists)
+    and the set's token for it. Returns ``{"job_id", "recovery_point_arn",
+    "creation_date", "vault_name", "region"}``.
     """
 
     template_fields = aws_template_fields(
         "botocore_config",
         "backup_set_id",
-        "file_system_id",
         "backup_vault_name",
         "iam_role_arn",
         "lifecycle",
@@ -80,7 +81,6 @@ class AwsBackupStartEfsBackupJobOperator(BackupSetMixin, _AwsBackupJobOperator):
         self,
         *,
         backup_set_id: str,
-        file_system_id: str,
         backup_vault_name: str,
         iam_role_arn: str,
         lifecycle: dict[str, int] | None = None,
@@ -89,19 +89,25 @@ class AwsBackupStartEfsBackupJobOperator(BackupSetMixin, _AwsBackupJobOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.backup_set_id = backup_set_id
-        self.file_system_id = file_system_id
         self.backup_vault_name = backup_vault_name
         self.iam_role_arn = iam_role_arn
         self.lifecycle = lifecycle
         self.complete_window_minutes = complete_window_minutes
 
+    def resource(self) -> tuple[str, str]:
+        """``(name for the log, ARN)`` of the resource to back up."""
+        raise NotImplementedError
+
+    def token(self, backup_set: BackupSet) -> str:
+        raise NotImplementedError
+
     def execute(self, context: Any) -> dict[str, Any]:
         backup_set = self.backup_set(context)
-        resource_arn = efs_file_system_arn(self.hook, self.file_system_id)
+        name, resource_arn = self.resource()
         for attempt in range(1, MAX_JOB_ATTEMPTS + 1):
             # Tokens form a chain (token, token-2, ...): a retry walks it and finds the
             # job its earlier try started; only a job that ended badly moves it on.
-            token = backup_set.efs_idempotency_token + (f"-{attempt}" if attempt > 1 else "")
+            token = self.token(backup_set) + (f"-{attempt}" if attempt > 1 else "")
             job = self.hook.start_backup_job(
                 vault_name=self.backup_vault_name,
                 resource_arn=resource_arn,
@@ -119,7 +125,7 @@ class AwsBackupStartEfsBackupJobOperator(BackupSetMixin, _AwsBackupJobOperator):
             )
         else:
             raise PermanentFailure(
-                f"{MAX_JOB_ATTEMPTS} backup jobs of set {backup_set.id} all ended badly"
+                f"{MAX_JOB_ATTEMPTS} backup jobs of {name} in set {backup_set.id} all ended badly"
             )
         result = {
             "job_id": job["BackupJobId"],
@@ -140,11 +146,56 @@ class AwsBackupStartEfsBackupJobOperator(BackupSetMixin, _AwsBackupJobOperator):
         self.log.info(
             "AWS Backup job %s started for %s (recovery point %s, set %s)",
             result["job_id"],
-            self.file_system_id,
+            name,
             result["recovery_point_arn"],
             backup_set.id,
         )
         return result
+
+
+class AwsBackupStartEfsBackupJobOperator(_AwsBackupStartBackupJobOperator):
+    """Start an on-demand AWS Backup job of the EFS file system, tagged with the backup set."""
+
+    template_fields = (*_AwsBackupStartBackupJobOperator.template_fields, "file_system_id")
+
+    def __init__(self, *, file_system_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.file_system_id = file_system_id
+
+    def resource(self) -> tuple[str, str]:
+        return self.file_system_id, efs_file_system_arn(self.hook, self.file_system_id)
+
+    def token(self, backup_set: BackupSet) -> str:
+        return backup_set.efs_idempotency_token
+
+
+class AwsBackupStartRdsBackupJobOperator(_AwsBackupStartBackupJobOperator):
+    """Start an on-demand AWS Backup job of the RDS instance, tagged with the backup set.
+
+    Why AWS Backup beside the RDS snapshot: only a recovery point in a vault can be
+    copied into a vault under Vault Lock (config: immutable), where nobody can delete
+    it before its retention ends; a manual RDS snapshot cannot go there.
+    """
+
+    template_fields = (*_AwsBackupStartBackupJobOperator.template_fields, "db_instance_identifier")
+
+    def __init__(self, *, db_instance_identifier: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.db_instance_identifier = db_instance_identifier
+
+    def resource(self) -> tuple[str, str]:
+        rds = AwsBaseHook(
+            aws_conn_id=self.hook.aws_conn_id,
+            region_name=self.hook.region_name,
+            verify=self.hook.verify,
+            config=self.hook.config,
+            client_type="rds",
+        ).conn
+        found = rds.describe_db_instances(DBInstanceIdentifier=self.db_instance_identifier)
+        return self.db_instance_identifier, found["DBInstances"][0]["DBInstanceArn"]
+
+    def token(self, backup_set: BackupSet) -> str:
+        return backup_set.rds_idempotency_token
 
 
 class AwsBackupStartEfsRestoreJobOperator(_AwsBackupJobOperator):

@@ -1,4 +1,4 @@
-"""Sensors for AWS Backup jobs: FAILED, ABORTED, EXPIRED and PARTIAL fail the task."""
+"""Sensors for AWS Backup jobs: FAILED, ABORTED, EXPIRED and PARTIAL fail a completion wait."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from ue_backup.sensors.base import AwsWaiterSensor
 from ue_backup.triggers.aws_backup import (
     AwsBackupCopyJobCompleteTrigger,
     AwsBackupJobCompleteTrigger,
+    AwsBackupJobStartedTrigger,
     AwsBackupRestoreJobCompleteTrigger,
 )
 
@@ -14,6 +15,12 @@ class AwsBackupJobCompletedSensor(AwsWaiterSensor):
     """Wait for a backup job (``resource_id``: BackupJobId)."""
 
     trigger_class = AwsBackupJobCompleteTrigger
+
+
+class AwsBackupJobStartedSensor(AwsWaiterSensor):
+    """Wait until a backup job has left its queue (``resource_id``: BackupJobId), in any state."""
+
+    trigger_class = AwsBackupJobStartedTrigger
 
 
 class AwsBackupRestoreJobCompletedSensor(AwsWaiterSensor):

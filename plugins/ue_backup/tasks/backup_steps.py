@@ -23,7 +23,7 @@ from ue_backup.external_window import current_window, refusal
 from ue_backup.hooks.ecd import EcdHook
 from ue_backup.hooks.memorydb import MemoryDbHook
 from ue_backup.hooks.s3 import S3Hook
-from ue_backup.inventory import read_artifacts
+from ue_backup.inventory import LOCKED, read_artifacts
 from ue_backup.manifest import build_manifest, manifest_json, summary_table
 from ue_backup.records import memorydb_snapshot_record, rds_copy_record, rds_snapshot_record
 from ue_backup.run_settings import BackupRunSettings
@@ -99,8 +99,9 @@ def verify(
         recovery_point_copy=found["recovery_point_copy"],
         recovery_point_copy_tags=found["recovery_point_copy_tags"],
         memorydb_copy=found["memorydb_copy"],
-        immutable_copy_job=found["immutable_copy_job"],
-        immutable_recovery_point=found["immutable_recovery_point"],
+        rds_recovery_point=found["rds_recovery_point"],
+        rds_recovery_point_tags=found["rds_recovery_point_tags"],
+        immutable_copies=locked_copies(found),
         immutable_vault=found["immutable_vault"],
         immutable_lifecycle=run.immutable_lifecycle,
         immutable_account=run.immutable_account,
@@ -128,8 +129,19 @@ FOUND_AS = {
     "rds_copy": "rds_snapshot_copy",
     "efs_copy": "recovery_point_copy",
     "memorydb_copy": "memorydb_copy",
-    "efs_immutable": "immutable_copy_job",
+    "rds_backup_job": "rds_recovery_point",
+    "efs_immutable": "efs_immutable_job",
+    "rds_immutable": "rds_immutable_job",
 }
+
+
+def locked_copies(found: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """What was copied into the locked vault: ``{what: {"job", "point"}}``."""
+    return {
+        what: {"job": found[f"{what}_immutable_job"], "point": found[f"{what}_immutable_point"]}
+        for what in LOCKED
+        if found.get(f"{what}_immutable_job")
+    }
 
 
 def manifest_artifacts(
@@ -141,10 +153,20 @@ def manifest_artifacts(
     return {
         **home_artifacts(found),
         **copy_artifacts(found, copy_region, records or {}),
-        "efs_recovery_point_immutable": immutable_record(
-            found.get("immutable_copy_job"), found.get("immutable_recovery_point")
+        "rds_recovery_point": backup_recovery_point_record(
+            found.get("rds_recovery_point"), found.get("rds_backup_job")
         ),
+        **{
+            f"{KIND_OF_LOCKED[what]}_immutable": immutable_record(
+                found.get(f"{what}_immutable_job"), found.get(f"{what}_immutable_point")
+            )
+            for what in LOCKED
+        },
     }
+
+
+# The manifest's kind of each locked copy's source (its copy adds "_immutable").
+KIND_OF_LOCKED = {"efs": "efs_recovery_point", "rds": "rds_recovery_point"}
 
 
 def immutable_record(
@@ -210,6 +232,23 @@ def copy_artifacts(
     }
 
 
+def backup_recovery_point_record(
+    rp: Mapping[str, Any] | None, job: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    """An AWS Backup recovery point's manifest record (the EFS one, the database's)."""
+    if not rp:
+        return None
+    return {
+        "id": rp["RecoveryPointArn"],
+        "arn": rp["RecoveryPointArn"],
+        "time": rp["CreationDate"].isoformat(),
+        "state": rp["Status"],
+        "size_bytes": rp.get("BackupSizeInBytes") or (job or {}).get("BackupSizeInBytes"),
+        "backup_job_id": (job or {}).get("BackupJobId"),
+        "vault": rp.get("BackupVaultName"),
+    }
+
+
 def home_artifacts(found: Mapping[str, Any]) -> dict[str, Any]:
     """The records of the artifacts in the home region."""
     rp, job = found.get("recovery_point"), found.get("backup_job")
@@ -218,17 +257,7 @@ def home_artifacts(found: Mapping[str, Any]) -> dict[str, Any]:
         "rds_snapshot": rds_snapshot_record(found["rds_snapshot"])
         if found.get("rds_snapshot")
         else None,
-        "efs_recovery_point": {
-            "id": rp["RecoveryPointArn"],
-            "arn": rp["RecoveryPointArn"],
-            "time": rp["CreationDate"].isoformat(),
-            "state": rp["Status"],
-            "size_bytes": rp.get("BackupSizeInBytes") or (job or {}).get("BackupSizeInBytes"),
-            "backup_job_id": (job or {}).get("BackupJobId"),
-            "vault": rp.get("BackupVaultName"),
-        }
-        if rp
-        else None,
+        "efs_recovery_point": backup_recovery_point_record(rp, job),
         "datasync_execution": {
             "id": execution["TaskExecutionArn"],
             "time": execution["StartTime"].isoformat() if execution.get("StartTime") else None,

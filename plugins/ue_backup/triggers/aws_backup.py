@@ -20,6 +20,24 @@ class AwsBackupJobCompleteTrigger(ResourceWaiterTrigger):
     STATUS_QUERIES = ["State", "PercentDone", "StatusMessage"]
 
 
+class AwsBackupJobStartedTrigger(ResourceWaiterTrigger):
+    """Fires when a backup job has left its queue (``resource_id`` is the BackupJobId).
+
+    For the database's job, the cold window waits for this before the disk's point
+    is fixed: a job still CREATED or PENDING has not taken its snapshot yet, and
+    the database point must be the older one (rule 1). Any state after the queue
+    fires it, a failed one too: judging the job is the completion wait's work
+    (after the window), and a failed copy of the database must not cost the
+    night's disk backup.
+    """
+
+    aws_hook_class = AwsBackupHook
+    WAITER = "backup_job_started"
+    ID_ARGUMENT = "BackupJobId"
+    WHAT = "AWS Backup backup job"
+    STATUS_QUERIES = ["State", "StatusMessage"]
+
+
 class AwsBackupRestoreJobCompleteTrigger(ResourceWaiterTrigger):
     """Fires when a restore job ends (``resource_id`` is the RestoreJobId)."""
 

@@ -133,7 +133,9 @@ def test_it_gives_up_when_every_job_of_the_chain_ended_badly(sandbox, installati
     sandbox.faults.add(
         Fault("backup", "StartBackupJob", kind="outcome", state="ABORTED", times=MAX_JOB_ATTEMPTS)
     )
-    with pytest.raises(PermanentFailure, match=f"{MAX_JOB_ATTEMPTS} backup jobs of set {SET_ID}"):
+    with pytest.raises(
+        PermanentFailure, match=f"{MAX_JOB_ATTEMPTS} backup jobs of fs-[0-9a-f]+ in set {SET_ID}"
+    ):
         backup_operator(installation).execute(context)
     assert len(mutations(sandbox, "backup", "StartBackupJob")) == MAX_JOB_ATTEMPTS
 
