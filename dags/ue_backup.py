@@ -505,4 +505,20 @@ with DAG(
     checked = verify()
     settled >> checked
     resume >> checked  # verify reads the window's verdict, judged before resuming
-    [checked, resume] >> manifest() >> publish_rpo_metric()
+    written = manifest()
+    [checked, resume] >> written >> publish_rpo_metric()
+
+    if SHAPE.lock_manifest:
+
+        @task(pre_execute=only_if(BACKUP.immutable_bucket), retries=2)
+        def lock_manifest(**context: Any) -> dict[str, Any]:
+            """Keep the manifest where the Airflow role cannot delete it: the protected
+            account's Object Lock bucket, in compliance mode, read back (config: immutable)."""
+            from ue_backup.tasks.immutable_manifest import lock_manifest as lock
+
+            ti = context["ti"]
+            return lock(ti.xcom_pull(task_ids="preflight"), ti.xcom_pull(task_ids="manifest"))
+
+        # Beside the RPO metric, not before it: the home set is verified either way, and a
+        # lock that fails fails the run (loudly), without hiding that set from the RPO guard.
+        written >> lock_manifest()

@@ -16,10 +16,12 @@ This module holds the pure rules a lock must satisfy (the typed section,
 ``config.ImmutableConfig``, is with the other sections);
 preflight (``tasks/preflight.py``) reads the vault's and the bucket's lock
 through the protected connection and applies them. Built so far: the section,
-those checks, and the EFS recovery point's copy into the locked vault (the
-backup DAG's ``copy_efs_immutable``). The database, MemoryDB and manifest
-copies are not made yet; preflight says so in a warning on every run, so a
-configured section is never mistaken for whole protection.
+those checks, the EFS recovery point's and the database's copies into the locked
+vault (the backup DAG's ``copy_efs_immutable``, ``copy_rds_immutable``) and the
+manifest's into the Object Lock bucket (``lock_manifest``). MemoryDB's copy and
+restoring from the protected copies are not built yet; preflight says so in a
+warning on every run, so a configured section is never mistaken for whole
+protection.
 """
 
 from __future__ import annotations
@@ -33,9 +35,10 @@ from ue_backup.config import ImmutableConfig
 
 SECTION = "immutable"
 NOT_BUILT_YET = (
-    f"{SECTION}: the locks are verified and the EFS recovery point is copied into the locked "
-    "vault, but the database, MemoryDB and the manifests are not copied there yet: a restore "
-    "still needs the installation's own copies of those (see the README, 'Immutable copies')"
+    f"{SECTION}: the locks are verified, and the EFS recovery point, the database and the "
+    "manifest are copied where the Airflow role cannot delete them; MemoryDB's data is not "
+    "copied there yet, and no restore starts from the protected copies yet (see the README, "
+    "'Immutable copies')"
 )
 
 

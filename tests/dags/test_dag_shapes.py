@@ -72,6 +72,7 @@ DERBY_ALONE_LEFT_OUT = {
         "wait_rds_backup_job",
         "copy_rds_immutable",
         "wait_rds_immutable_copy",
+        "lock_manifest",
     },
     "ue_restore": {
         "restore_database",
@@ -161,6 +162,7 @@ def test_the_full_configuration_leaves_out_only_what_it_does_not_use(shaped):
         "wait_rds_backup_job",
         "copy_rds_immutable",
         "wait_rds_immutable_copy",
+        "lock_manifest",
     }
     for dag_id in ("ue_restore", "ue_restore_drill"):
         assert set(dags[dag_id].task_ids) == set(full[dag_id].task_ids), dag_id

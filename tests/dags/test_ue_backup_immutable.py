@@ -119,6 +119,26 @@ def test_the_recovery_point_is_copied_into_the_locked_vault_where_nobody_deletes
     # nor remove the lock first: it is past its grace time
     with pytest.raises(ClientError):
         protected.delete_backup_vault_lock_configuration(BackupVaultName=VAULT)
+    # and the manifest, in the protected account's Object Lock bucket, locked: the same
+    # JSON as at home, that the installation's own role cannot delete
+    assert result.tasks["lock_manifest"] == "success"
+    s3 = _protected_client(sandbox, "s3")
+    [home_key] = [
+        o["Key"]
+        for o in sandbox.client("s3").list_objects_v2(Bucket=installation.bucket)["Contents"]
+    ]
+    [version] = s3.list_object_versions(Bucket=BUCKET, Prefix=home_key)["Versions"]
+    retention = s3.get_object_retention(
+        Bucket=BUCKET, Key=home_key, VersionId=version["VersionId"]
+    )["Retention"]
+    assert retention["Mode"] == "COMPLIANCE"
+    body = s3.get_object(Bucket=BUCKET, Key=home_key, VersionId=version["VersionId"])["Body"]
+    assert json.loads(body.read()) == manifest
+    with pytest.raises(ClientError) as refused:
+        sandbox.client("s3").delete_object(
+            Bucket=BUCKET, Key=home_key, VersionId=version["VersionId"]
+        )
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
     # beside the cross-region copy: three copy jobs, each with a token of its own (a shared
     # token would have AWS answer the first job again, and one copy would be missing)
     assert len(sandbox.log.entries("backup", "StartCopyJob")) == 3
