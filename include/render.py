@@ -11,6 +11,11 @@ hold (AWS account id, Airflow's service account)::
         --service-account airflow/airflow-worker > ue-backup-rbac.yaml
     # Amazon MWAA: the Kubernetes user an EKS access entry maps the execution role to
     python include/render.py k8s --config installation.yaml --user ue-backup-mwaa
+    # the protected account's documents (an installation with an ``immutable`` section):
+    # its role's policy, that role's trust policy, the locked vault's access policy
+    python include/render.py iam-immutable --config installation.yaml \\
+        --home-account-id 111122223333 --airflow-role-arn arn:aws:iam::111122223333:role/airflow \\
+        --out-dir policies/
 
 What an installation leaves out is left out of the result: without MemoryDB
 no MemoryDB statement, without Velero no Velero Role, and so on. A statement
@@ -35,6 +40,13 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 IAM_TEMPLATE = HERE / "iam" / "ue-backup-policy.json"
+# The protected account's documents (the ``immutable`` section): the identity policy of
+# the role ``immutable.aws_conn_id`` assumes, its trust policy, the locked vault's policy.
+IMMUTABLE_TEMPLATES = {
+    "policy": HERE / "iam" / "ue-backup-immutable-policy.json",
+    "trust-policy": HERE / "iam" / "ue-backup-immutable-trust-policy.json",
+    "vault-access-policy": HERE / "iam" / "ue-backup-immutable-vault-access-policy.json",
+}
 K8S_TEMPLATE = HERE / "k8s" / "rbac.yaml"
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z]+)\}")
 # IAM's size quotas, in characters without white space: all inline policies of a role
@@ -74,6 +86,7 @@ COMPONENTS = {
     "S3Drill": "DrillId",
     "Sns": "SnsTopicArn",
     "CloudWatch": "MetricsRegion",
+    "Immutable": "ImmutableRoleArn",
 }
 
 
@@ -157,7 +170,51 @@ def iam_values(
         "SnsTopicArn": cfg.alerts.sns_topic_arn if cfg.alerts else None,
         # The RPO guard's metric and alarms (ue_backup.tasks.rpo), when the guard is on.
         "MetricsRegion": _metrics_region(cfg),
+        # The role in the protected account the immutable copies' connection assumes.
+        "ImmutableRoleArn": cfg.immutable.role_arn if cfg.immutable else None,
     }
+
+
+def immutable_values(
+    config: Mapping[str, Any],
+    home_account_id: str,
+    partition: str = "aws",
+    airflow_role_arn: str | None = None,
+) -> dict[str, str]:
+    """The protected account's templates' placeholders, from the ``immutable`` section.
+
+    ``home_account_id`` is the installation's account (the Airflow role's), which the
+    locked vault lets copy into it; the role's trust policy trusts ``airflow_role_arn``,
+    or, without one, the home account (whose own policies then decide who may assume it).
+    """
+    cfg = _config(config)
+    locked = cfg.immutable
+    if locked is None:
+        raise ValueError("the configuration has no immutable section: no protected account")
+    if str(home_account_id) == locked.account_id:
+        raise ValueError("immutable.account_id is the installation's own account")
+    return {
+        "Partition": partition,
+        "Installation": cfg.installation,
+        "HomeAccountId": str(home_account_id),
+        "ProtectedAccountId": locked.account_id,
+        "ImmutableRegion": locked.region_or(cfg.region),
+        "ImmutableRoleArn": locked.role_arn,
+        "ImmutableVaultName": locked.backup_vault_name,
+        "ImmutableBucket": locked.bucket,
+        # The locked manifests keep their home keys: <prefix><installation>/<set>/...
+        "ManifestPrefix": cfg.manifests.prefix,
+        "AirflowPrincipal": airflow_role_arn or f"arn:{partition}:iam::{home_account_id}:root",
+    }
+
+
+def render_immutable(name: str, values: Mapping[str, str | None]) -> dict:
+    """One of the protected account's documents (``IMMUTABLE_TEMPLATES``) for ``values``."""
+    template = json.loads(IMMUTABLE_TEMPLATES[name].read_text())
+    if name == "policy":
+        return render_policy(template, values)
+    _check_known(placeholders(template), values)
+    return substitute(template, values)
 
 
 def _metrics_region(cfg: Any) -> str | None:
@@ -302,6 +359,32 @@ def main(argv: list[str] | None = None) -> None:
         help="write the policy as customer managed policy documents that fit IAM's size "
         "quota, ue-backup-1.json, ue-backup-2.json, ... (instead of one document on stdout)",
     )
+    locked = kinds.add_parser(
+        "iam-immutable",
+        help="the protected account's documents (JSON): its role's policy, trust policy, "
+        "the locked vault's access policy",
+    )
+    locked.add_argument("--config", type=Path, required=True, help="the installation's YAML file")
+    locked.add_argument(
+        "--home-account-id", required=True, help="the installation's AWS account (Airflow's)"
+    )
+    locked.add_argument(
+        "--airflow-role-arn",
+        help="the role behind aws_default, the only principal the trust policy lets assume "
+        "the protected role (default: any the home account's own policies allow)",
+    )
+    locked.add_argument("--partition", default="aws", help="aws, aws-cn or aws-us-gov")
+    locked.add_argument(
+        "--document",
+        choices=sorted(IMMUTABLE_TEMPLATES),
+        default="policy",
+        help="which document to print (default: the role's identity policy)",
+    )
+    locked.add_argument(
+        "--out-dir",
+        type=Path,
+        help="write all three as ue-backup-immutable-<document>.json (instead of stdout)",
+    )
     k8s = kinds.add_parser("k8s", help="the Roles, ClusterRole and bindings (YAML)")
     k8s.add_argument("--config", type=Path, required=True, help="the installation's YAML file")
     who = k8s.add_mutually_exclusive_group(required=True)
@@ -316,6 +399,9 @@ def main(argv: list[str] | None = None) -> None:
     who.add_argument("--group", help="a Kubernetes group those credentials belong to")
     args = parser.parse_args(argv)
     config = yaml.safe_load(args.config.read_text())
+    if args.kind == "iam-immutable":
+        _print_immutable(args, config)
+        return
     if args.kind == "iam":
         values = iam_values(config, args.account_id, args.partition)
         cross = _config(config).cross_region
@@ -348,6 +434,18 @@ def main(argv: list[str] | None = None) -> None:
         values = k8s_values(config, args.service_account or "unused/unused")
         documents = render_rbac(K8S_TEMPLATE.read_text(), values, subject)
         print(yaml.safe_dump_all(documents, sort_keys=False), end="")
+
+
+def _print_immutable(args: argparse.Namespace, config: Mapping[str, Any]) -> None:
+    values = immutable_values(config, args.home_account_id, args.partition, args.airflow_role_arn)
+    if args.out_dir:
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        for name in IMMUTABLE_TEMPLATES:
+            path = args.out_dir / f"ue-backup-immutable-{name}.json"
+            path.write_text(json.dumps(render_immutable(name, values), indent=2) + "\n")
+            print(path)
+        return
+    print(json.dumps(render_immutable(args.document, values), indent=2))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,12 @@ Who asked: AWS clients made by ``AwsSandbox.client`` (the tests' own set-up
 and checks) carry ``SETUP_AGENT`` in their User-Agent and are logged with
 ``caller="setup"``; everything else is ``caller="system"``. Kubernetes
 set-up writes straight to the store and is never a request.
+
+In which account: an AWS request's ``account`` is the one its credentials
+belong to, as moto decides it (an assumed role's keys map to the role's
+account, any other key to the sandbox's own): the permission checks judge a
+request in the protected account (the immutable copies' connection) against
+that account's role policy, not the Airflow role's.
 """
 
 from __future__ import annotations
@@ -37,7 +43,8 @@ class ApiRequest:
     AWS: ``service`` is botocore's service name (``rds``, ``efs``, ``backup``,
     ...), ``operation`` the operation in its model (``CreateDBSnapshot``),
     ``params`` the request's parameters (blobs left out), ``region`` the
-    signing region, ``result`` the top-level ``...Arn`` members of a
+    signing region, ``account`` the account the credentials belong to (moto's
+    mapping of the access key), ``result`` the top-level ``...Arn`` members of a
     state-changing call's JSON answer (what it created), ``tags`` the tags
     a tag-listing call's JSON answer reports for the resource it names
     (``TAG_READS``: the tags IAM sees on that resource, for the permission
@@ -58,6 +65,7 @@ class ApiRequest:
     operation: str
     caller: str = "system"  # "system" or "setup"
     region: str = ""
+    account: str = ""  # AWS: whose credentials signed it
     params: dict[str, Any] = field(default_factory=dict)
     result: dict[str, str] = field(default_factory=dict)  # AWS: ARNs named in the answer
     tags: dict[str, str] = field(default_factory=dict)  # AWS: tags a TAG_READS answer reports

@@ -8,7 +8,8 @@ the call and then answers that error instead of the real answer. Every state-cha
 call is written to the mutation log when it arrives, whatever its answer; the
 HTTP status is added to the entry's ``detail`` once known, so a test can tell
 refused calls from accepted ones. Every signed request, reads included, is
-written to the request log (``sandbox/request_log.py``).
+written to the request log (``sandbox/request_log.py``), with the account its
+credentials belong to.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from moto.iam.models import get_account_id_from
 from werkzeug.wrappers import Response
 
 from sandbox.aws.protocol import AwsCall, error_response, identify, signing_scope
@@ -135,9 +137,16 @@ class FaultsAndMutations:
         if scope is None:  # not an AWS call: moto's own API
             return
         caller = "setup" if SETUP_AGENT in environ.get("HTTP_USER_AGENT", "") else "system"
+        account = _account(environ)
         if call is None:  # signed, but no operation of the service's model: say so
             self.requests.record(
-                "aws", scope[0], "?", caller=caller, region=scope[1], path=environ["PATH_INFO"]
+                "aws",
+                scope[0],
+                "?",
+                caller=caller,
+                region=scope[1],
+                account=account,
+                path=environ["PATH_INFO"],
             )
             return
         self.requests.record(
@@ -146,6 +155,7 @@ class FaultsAndMutations:
             call.operation,
             caller=caller,
             region=call.region,
+            account=account,
             params=call.params,
             result=result or {},
             tags=tags or {},
@@ -155,6 +165,15 @@ class FaultsAndMutations:
     def _error(call: AwsCall, code: str, message: str, status: int) -> Response:
         status_code, headers, body = error_response(call, code, message, status)
         return Response(body, status=status_code, headers=headers)
+
+
+def _account(environ: dict[str, Any]) -> str:
+    """The account the request's credentials belong to, as moto maps them: the keys
+    ``sts:AssumeRole`` handed out belong to the role's account, any other key to moto's
+    default account (the sandbox's own). Moto asks the same for every request it serves."""
+    authorization = environ.get("HTTP_AUTHORIZATION", "")
+    key = authorization.split("Credential=", 1)[-1].split("/", 1)[0].strip()
+    return get_account_id_from(key)
 
 
 def _tags(body: bytes) -> dict[str, str]:

@@ -1,12 +1,13 @@
 """ue_backup with an immutable section: the EFS recovery point lands in the protected
 account's locked vault, out of the Airflow role's reach, and the manifest says so.
 
-Not marked ``e2e`` yet, so the permission check does not record it: preflight reads
-the protected account through its own connection (``aws_immutable``), and those
-requests must be judged against the protected role's policy, which is not written
-yet (include/iam has only the Airflow role's). The installation's own requests here
-(the copy job, its description) are the same actions the cross-region copy makes,
-which the recorded suites check.
+Marked ``e2e``: the permission checks judge its requests by the account that signed
+them (the sandbox's request log knows it from the credentials). The Airflow role's
+(the copy job, its description, the AssumeRole into the protected role) against
+include/iam/ue-backup-policy.json; those made through the protected connection
+(``aws_immutable``: preflight's reads of the vault, its access policy and the
+bucket's Object Lock, verify's read of the copy) against the protected role's
+include/iam/ue-backup-immutable-policy.json (tests/include/test_iam_immutable_policy).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from tests.plugins.tasks.test_preflight_immutable import (
     _vault,
 )
 
-pytestmark = pytest.mark.slow  # a whole DAG run: not in make check
+pytestmark = pytest.mark.e2e  # a whole DAG run (make check leaves e2e out)
 
 
 @pytest.fixture

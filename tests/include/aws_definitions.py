@@ -70,6 +70,11 @@ SUPPRESSED: dict[tuple[str, str], str] = {
         "on the caller's behalf; the statement names the one key, kms:ViaService RDS and "
         "kms:GrantIsForAWSResource"
     ),
+    ("CREDENTIALS_EXPOSURE", "sts:assumerole"): (
+        "the immutable copies' connection (immutable.aws_conn_id) is the protected account's "
+        "role: the statement names that one role (immutable.role_arn), whose own policy "
+        "(include/iam/ue-backup-immutable-policy.json) reads the locks and denies weakening them"
+    ),
 }
 
 

@@ -9,7 +9,11 @@ request names no resource), the dependent actions AWS requires with it
 role handed to AWS Backup, the rest in ``DEPENDENCIES``), and the condition
 keys the request carries. The tags a resource carries (``aws:ResourceTag``)
 are those the recorded requests created it with, or those a tag listing's
-answer reported for it (the sandbox's request log keeps both).
+answer reported for it (the sandbox's request log keeps both). A request's
+ARNs are built in the account whose credentials signed it (the request log's
+``account``: the protected account for the immutable copies' connection),
+and each account's requests are judged against that account's policy
+(``support.policy_for``).
 
 ``evaluate`` checks requirements against a policy document the way IAM does
 for identity policies: an action is allowed on a resource when a statement
@@ -52,7 +56,13 @@ ACTION = {
     ("s3", "DeleteObjects"): "s3:DeleteObject",
     ("s3", "CopyObject"): "s3:PutObject",  # and s3:GetObject on the source (_s3_extras)
     ("s3", "UploadPartCopy"): "s3:PutObject",  # a managed copy of a large object: the same
+    ("s3", "GetObjectLockConfiguration"): "s3:GetBucketObjectLockConfiguration",
 }
+
+# Actions IAM never authorizes: STS API reference, GetCallerIdentity: "No permissions
+# are required to perform this operation" (an explicit deny does not stop it either), so
+# no policy lists it and a request for it needs nothing.
+NO_PERMISSION = {"sts:GetCallerIdentity"}
 
 # The service principal a role is passed to (iam:PassedToService).
 SERVICE_PRINCIPAL = {
@@ -224,6 +234,9 @@ RESOURCES: dict[str, Callable[[Where, dict], list[str]]] = {
         _slash("memorydb", "snapshot")(w, p["TargetSnapshotName"]),
     ],
     "backup:StartBackupJob": lambda w, p: [w.arn("backup", f"backup-vault:{p['BackupVaultName']}")],
+    # Becoming a role is authorized against that role (and its trust policy, which
+    # test_iam_immutable_policy checks apart); it passes no role to a service.
+    "sts:AssumeRole": lambda w, p: [p["RoleArn"]],
     "backup:DescribeRecoveryPoint": lambda w, p: [p["RecoveryPointArn"]],
     "backup:DeleteRecoveryPoint": lambda w, p: [p["RecoveryPointArn"]],
     "backup:StartCopyJob": lambda w, p: [p["RecoveryPointArn"]],
@@ -390,7 +403,9 @@ def tags_of(params: Mapping[str, Any]) -> dict[str, str] | None:
 
 
 def where_of(request: Mapping[str, Any], account: str, partition: str = "aws") -> Where:
-    return Where(partition, request.get("region") or "", account)
+    """Where the request's ARNs are: its region, and the account whose credentials signed it
+    (``account`` for a recording from before the request log knew it)."""
+    return Where(partition, request.get("region") or "", request.get("account") or account)
 
 
 def requirements(request: Mapping[str, Any], account: str) -> list[Requirement]:
@@ -401,6 +416,10 @@ def requirements(request: Mapping[str, Any], account: str) -> list[Requirement]:
         raise ValueError(f"an AWS request the sandbox could not identify: {request.get('path')}")
     where = where_of(request, account)
     action = action_of(service, operation)
+    if service == "s3" and operation in ("GetObject", "HeadObject") and params.get("VersionId"):
+        action = "s3:GetObjectVersion"  # S3 authorizes reading a given version apart
+    if action in NO_PERMISSION:
+        return []
     tags = tags_of(params)
     carried = (tags or {}) if action in REQUEST_TAG_ACTIONS else None
     resources = RESOURCES.get(action, lambda w, p: generic_resources(service, w, p))(where, params)
@@ -415,7 +434,7 @@ def requirements(request: Mapping[str, Any], account: str) -> list[Requirement]:
         dependent, arn, keys = (*dependency, {})[:3]
         needed.append(Requirement(dependent, arn, None, None, source, tuple(keys.items())))
     for member in ("IamRoleArn", "RoleArn"):
-        if isinstance(params.get(member), str):
+        if isinstance(params.get(member), str) and action != "sts:AssumeRole":
             principal = SERVICE_PRINCIPAL.get(service, f"{service}.amazonaws.com")
             needed.append(Requirement("iam:PassRole", params[member], None, principal, source))
     return needed
@@ -423,7 +442,8 @@ def requirements(request: Mapping[str, Any], account: str) -> list[Requirement]:
 
 def _s3_extras(where: Where, params: Mapping[str, Any]) -> list[tuple[str, str]]:
     """S3's extra authorizations: the source of a copy is read, tags set with an object
-    need ``s3:PutObjectTagging``."""
+    need ``s3:PutObjectTagging``, an Object Lock retention or legal hold set with it
+    ``s3:PutObjectRetention`` or ``s3:PutObjectLegalHold`` (S3 user guide, Object Lock)."""
     extras = []
     source = params.get("CopySource")
     if isinstance(source, str) and source:
@@ -432,6 +452,12 @@ def _s3_extras(where: Where, params: Mapping[str, Any]) -> list[tuple[str, str]]
     if params.get("Tagging") and params.get("Bucket") and params.get("Key"):
         obj = f"arn:{where.partition}:s3:::{params['Bucket']}/{params['Key']}"
         extras.append(("s3:PutObjectTagging", obj))
+    if params.get("Bucket") and params.get("Key"):
+        obj = f"arn:{where.partition}:s3:::{params['Bucket']}/{params['Key']}"
+        if params.get("ObjectLockMode") or params.get("ObjectLockRetainUntilDate"):
+            extras.append(("s3:PutObjectRetention", obj))
+        if params.get("ObjectLockLegalHoldStatus"):
+            extras.append(("s3:PutObjectLegalHold", obj))
     return extras
 
 

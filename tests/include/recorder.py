@@ -9,6 +9,9 @@ under test is kept with the test's id and the installation configuration in
 force when it arrived (``UE_BACKUP_CONFIG_FILE``), so the permission checks
 can render the IAM policy and the RBAC rules for exactly that installation.
 Requests of the tests' own set-up clients (``caller="setup"``) are left out.
+Each AWS request keeps the account whose credentials signed it (``account``, from
+the sandbox's request log): the checks judge it against the policy of the role
+that made it, the Airflow role's or the immutable copies' protected role's.
 
 At the end of the session the recording is written to
 ``build/permissions/recording.json`` (or ``--ue-recording PATH``) when an

@@ -1,5 +1,12 @@
-"""Shared by the permission checks: the sandbox's account, the rendered policy and RBAC,
-and the end-to-end modules run in a subprocess when this session did not run them."""
+"""Shared by the permission checks: the sandbox's account, the rendered policies and RBAC,
+and the end-to-end modules run in a subprocess when this session did not run them.
+
+Two roles make AWS requests: the Airflow role (``aws_default``) in the sandbox's
+own account, and the protected account's role (``immutable.aws_conn_id``). The
+request log says whose credentials signed each request (``account``);
+``policy_for`` renders the policy of that account's role for the installation in
+force, and refuses a request of any third account.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +21,10 @@ from typing import Any
 
 from include.render import (
     IAM_TEMPLATE,
+    IMMUTABLE_TEMPLATES,
     K8S_TEMPLATE,
     iam_values,
+    immutable_values,
     k8s_values,
     render_policy,
     render_rbac,
@@ -74,22 +83,64 @@ def iam_template() -> dict[str, Any]:
 
 
 @functools.cache
+def immutable_template() -> dict[str, Any]:
+    """The protected account's role's identity policy template."""
+    return json.loads(IMMUTABLE_TEMPLATES["policy"].read_text())
+
+
+def account_of(req: Mapping[str, Any]) -> str:
+    """The account whose credentials signed a recorded request (older recordings: ours)."""
+    return req.get("account") or ACCOUNT
+
+
+def home_requests(recording: Recording) -> list[dict[str, Any]]:
+    """The AWS requests of the Airflow role: those signed in the installation's account."""
+    return [r for r in recording.requests if r["api"] == "aws" and account_of(r) == ACCOUNT]
+
+
+def protected_requests(recording: Recording) -> list[dict[str, Any]]:
+    """The AWS requests signed in any other account: the protected one's, or a mistake."""
+    return [r for r in recording.requests if r["api"] == "aws" and account_of(r) != ACCOUNT]
+
+
+def immutable_policy(config: Mapping[str, Any], template: Mapping[str, Any] | None = None) -> dict:
+    """The protected role's policy rendered for an installation with an immutable section."""
+    values = immutable_values(config, ACCOUNT)
+    return render_policy(template or immutable_template(), values)
+
+
+@functools.cache
 def k8s_template() -> str:
     return K8S_TEMPLATE.read_text()
 
 
-def policy_for(recording: Recording) -> Any:
-    """The policy rendered for the installation in force when a request was made."""
-    cache: dict[int, dict[str, Any]] = {}
+def policy_for(
+    recording: Recording,
+    template: Mapping[str, Any] | None = None,
+    protected_template: Mapping[str, Any] | None = None,
+) -> Any:
+    """The policy of the role that made a request, rendered for the installation in force
+    when it was made: the Airflow role's in the installation's account, the protected
+    role's in ``immutable.account_id`` (the templates: ``include/iam``'s, unless given)."""
+    cache: dict[tuple[int, str], dict[str, Any]] = {}
 
     def render(req: Mapping[str, Any]) -> dict[str, Any]:
-        index = req["config"]
+        index, account = req["config"], account_of(req)
         if index is None:
             raise AssertionError(f"no installation configuration was in force for {req}")
-        if index not in cache:
-            values = iam_values(recording.configs[index], ACCOUNT)
-            cache[index] = render_policy(iam_template(), values)
-        return cache[index]
+        if (index, account) not in cache:
+            config = recording.configs[index]
+            if account == ACCOUNT:
+                values = iam_values(config, ACCOUNT)
+                cache[index, account] = render_policy(template or iam_template(), values)
+            elif account == ((config or {}).get("immutable") or {}).get("account_id"):
+                cache[index, account] = immutable_policy(config, protected_template)
+            else:
+                raise AssertionError(
+                    f"a request signed in account {account}, neither the installation's "
+                    f"({ACCOUNT}) nor its immutable.account_id: {req}"
+                )
+        return cache[index, account]
 
     return render
 

@@ -233,6 +233,13 @@ SAMPLES = [
     request("s3", "GetObject", Bucket="b", Key="k"),
     request("s3", "ListObjectsV2", Bucket="b"),
     request("secretsmanager", "GetSecretValue", SecretId="rds!db-1"),
+    request(
+        "sts",
+        "AssumeRole",
+        RoleArn="arn:aws:iam::222233334444:role/ue-backup-immutable",
+        RoleSessionName="airflow_aws_immutable",
+    ),
+    request("s3", "GetObjectLockConfiguration", Bucket="b"),
 ]
 
 

@@ -1,7 +1,9 @@
 """include/iam: the policy grants exactly the AWS actions the end-to-end suites make, scoped.
 
 The two checks over the recording (every request allowed, every action
-used) run after every other test of the session; the rest show that the
+used) run after every other test of the session, on the requests the Airflow
+role made (signed in the installation's account; the protected account's role
+is test_iam_immutable_policy's); the rest show that the
 checks and the evaluator can fail, and that the policy renders per
 installation.
 """
@@ -31,7 +33,13 @@ from include.render import (
 from sandbox.installation import ROLE_ARN
 from tests.include import iam
 from tests.include.recorder import ROOT
-from tests.include.support import ACCOUNT, iam_template, incomplete_note, policy_for
+from tests.include.support import (
+    ACCOUNT,
+    home_requests,
+    iam_template,
+    incomplete_note,
+    policy_for,
+)
 from ue_backup.backup_set import BackupSet
 from ue_backup.config import parse_config
 from ue_backup.tasks import drill_steps
@@ -130,7 +138,7 @@ SNAPSHOT = "ueb-ue-test-20260101t000000z"
 
 @pytest.mark.timeout(CHECK_TIMEOUT)
 def test_every_aws_request_of_the_end_to_end_suites_is_allowed(e2e_recording):
-    requests = [r for r in e2e_recording.requests if r["api"] == "aws"]
+    requests = home_requests(e2e_recording)
     assert requests, "the end-to-end suites made no AWS request: is the recorder attached?"
     verdict = iam.evaluate(
         requests, policy_for(e2e_recording), iam.allowed_actions(iam_template()), ACCOUNT
@@ -144,7 +152,7 @@ def test_every_aws_request_of_the_end_to_end_suites_is_allowed(e2e_recording):
 
 @pytest.mark.timeout(CHECK_TIMEOUT)
 def test_every_action_the_policy_allows_is_used_by_the_end_to_end_suites(e2e_recording):
-    requests = [r for r in e2e_recording.requests if r["api"] == "aws"]
+    requests = home_requests(e2e_recording)
     verdict = iam.evaluate(
         requests, policy_for(e2e_recording), iam.allowed_actions(iam_template()), ACCOUNT
     )
@@ -158,7 +166,7 @@ def test_every_action_the_policy_allows_is_used_by_the_end_to_end_suites(e2e_rec
 @pytest.mark.timeout(CHECK_TIMEOUT)
 def test_each_action_removed_from_the_policy_is_reported(e2e_recording):
     """For every action: a policy without it denies some request of the recording."""
-    requests = [r for r in e2e_recording.requests if r["api"] == "aws"]
+    requests = home_requests(e2e_recording)
     template = iam_template()
     # Only the requests that need an action can be denied by its removal: judging those
     # alone gives the same verdict on it, without evaluating the whole recording ~80 times.

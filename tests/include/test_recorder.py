@@ -180,3 +180,15 @@ def test_under_xdist_each_worker_writes_its_part_and_the_controller_merges_them(
 def test_a_recording_of_unknown_extent_is_taken_as_whole():
     assert Recording([], [], {}).missing_modules() == []
     assert RESTORE in Recording([], [], {}, whole=[BACKUP]).missing_modules()
+
+
+def test_each_aws_request_is_logged_in_the_account_whose_credentials_signed_it(sandbox):
+    """The permission checks judge a request by the policy of the role that made it: the
+    protected account's (an assumed role's keys, which moto maps to its account) or ours."""
+    role = "arn:aws:iam::222233334444:role/ue-backup-immutable"
+    sandbox.aws.client_as(role, "backup").list_backup_vaults()
+    sandbox.aws.client("backup").list_backup_vaults()
+    accounts = [
+        e.account for e in sandbox.aws.requests.entries("aws") if e.operation == "ListBackupVaults"
+    ][-2:]
+    assert accounts == ["222233334444", sandbox.aws.account]
