@@ -8,7 +8,9 @@ with Velero, and resumes the workflows as soon as every point in time is
 fixed and the EFS job has finished. Waiting for snapshots, verification and
 the manifest happen after the window, and so do the copies to the
 `cross_region` region when one is configured (RDS snapshot copy, AWS Backup
-copy job, MemoryDB export copied to a bucket there).
+copy job, MemoryDB export copied to a bucket there), and with an `immutable`
+section the copies out of the Airflow role's reach (the locked vault's copy
+jobs, MemoryDB's export streamed into the Object Lock bucket, the manifest).
 
 Once the set is verified and its manifest written, `publish_rpo_metric` tells
 CloudWatch (`UeBackup/VerifiedBackupSets`), which the RPO guard's alarm
@@ -400,6 +402,41 @@ with DAG(
             [memorydb_available, resume] >> memorydb_export >> memorydb_exported
             memorydb_exported >> memorydb_copy
             settled.append(memorydb_copy)
+        if SHAPE.copy_memorydb_immutable:
+            # Out of the Airflow role's reach: the snapshot exported to a staging bucket at
+            # home, its .rdb files streamed into the protected account's Object Lock bucket.
+            locked_export = MemoryDbExportSnapshotOperator(
+                task_id="export_memorydb_immutable",
+                bucket=BACKUP.immutable_memorydb_export_bucket,
+                # after the cross-region export, which a run without cross_region skips
+                trigger_rule=TriggerRule.NONE_FAILED,
+                pre_execute=only_if(BACKUP.copy_memorydb_immutable),
+                **SET,
+                **AWS,
+            )
+            locked_exported = MemoryDbSnapshotAvailableSensor(
+                task_id="wait_memorydb_immutable_export",
+                resource_id=xcom("export_memorydb_immutable", "snapshot"),
+                **AWS,
+            )
+
+            @task(retries=2)
+            def lock_memorydb_immutable(**context: Any) -> dict[str, Any]:
+                """Copy the exported .rdb files into the protected account's Object Lock
+                bucket, in compliance mode, read back; then delete the staged export."""
+                from ue_backup.tasks.immutable_memorydb import lock_memorydb
+
+                ti = context["ti"]
+                return lock_memorydb(
+                    ti.xcom_pull(task_ids="preflight"),
+                    ti.xcom_pull(task_ids="export_memorydb_immutable"),
+                )
+
+            locked_rdb = lock_memorydb_immutable()
+            # A snapshot exports to one bucket at a time: after the cross-region export.
+            before = memorydb_exported if SHAPE.copy_memorydb else memorydb_available
+            [before, resume] >> locked_export >> locked_exported >> locked_rdb
+            settled.append(locked_rdb)
 
     if SHAPE.velero:
         velero = VeleroCreateBackupOperator(
@@ -458,6 +495,7 @@ with DAG(
             "efs_immutable": ti.xcom_pull(task_ids="copy_efs_immutable"),
             "rds_backup_job": ti.xcom_pull(task_ids="rds_backup_job"),
             "rds_immutable": ti.xcom_pull(task_ids="copy_rds_immutable"),
+            "memorydb_immutable": ti.xcom_pull(task_ids="lock_memorydb_immutable"),
         }
         window = (ti.xcom_pull(task_ids="resume_workflows") or {}).get("window")
         return run_verify(ti.xcom_pull(task_ids="preflight"), records, window)

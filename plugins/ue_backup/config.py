@@ -850,6 +850,11 @@ class ImmutableConfig(_Model):
     ``min_retention_days``: how long every locked copy is kept (its lifecycle): the
     vault's lock must accept that (its MinRetentionDays at most, its MaxRetentionDays
     at least this) and the bucket's default retention must be at least this.
+    ``memorydb_export_bucket``: with a ``memorydb`` section, a bucket of the
+    installation's account in the home region that MemoryDB exports the set's
+    snapshot to (it exports only to a bucket of its own region); its ``.rdb`` files
+    are copied from there into ``bucket``, locked, and then deleted from it: a
+    staging area, never the cross-region copy's export bucket.
     """
 
     account_id: str
@@ -859,13 +864,16 @@ class ImmutableConfig(_Model):
     backup_vault_name: str
     bucket: str
     min_retention_days: PositiveInt = 35
+    memorydb_export_bucket: str | None = None
 
     _account = field_validator("account_id")(_matches(ACCOUNT_ID_RE, "AWS account id (12 digits)"))
     _role = field_validator("role_arn")(_matches(IAM_ROLE_ARN_RE, "IAM role ARN"))
     _conn = field_validator("aws_conn_id")(_matches(CONN_ID_RE, "Airflow connection id"))
     _region = field_validator("region")(_matches(REGION_RE, "AWS region"))
     _vault = field_validator("backup_vault_name")(_matches(VAULT_NAME_RE, "backup vault name"))
-    _bucket = field_validator("bucket")(_matches(S3_BUCKET_RE, "S3 bucket name"))
+    _bucket = field_validator("bucket", "memorydb_export_bucket")(
+        _matches(S3_BUCKET_RE, "S3 bucket name")
+    )
 
     @model_validator(mode="after")
     def _role_in_the_protected_account(self) -> Self:
@@ -1001,7 +1009,42 @@ def _cross_section_problems(cfg: InstallationConfig):
             "does not have",
         )
     yield from _memorydb_copy_problems(cfg)
+    yield from _memorydb_immutable_problems(cfg)
     yield from _verification_problems(cfg)
+
+
+def _memorydb_immutable_problems(cfg: InstallationConfig):
+    """MemoryDB's locked copy: its staging bucket, required with MemoryDB, and its own."""
+    immutable, cross = cfg.immutable, cfg.cross_region
+    if not immutable:
+        return
+    staging = immutable.memorydb_export_bucket
+    if cfg.memorydb and not staging:
+        yield (
+            "immutable.memorydb_export_bucket",
+            f"is required with a memorydb section: an S3 bucket of this account in the home "
+            f"region {cfg.region} that MemoryDB exports the snapshot to (it exports only to a "
+            "bucket of its own region); its .rdb files are then copied, locked, into "
+            "immutable.bucket",
+        )
+    if staging and not cfg.memorydb:
+        yield (
+            "immutable.memorydb_export_bucket",
+            "is set but there is no memorydb section: there is nothing to export (leave it out)",
+        )
+    if staging and staging == immutable.bucket:
+        yield (
+            "immutable.memorydb_export_bucket",
+            "is immutable.bucket itself: MemoryDB exports into a bucket of the installation's "
+            "account, the locked copy goes to the protected account's bucket",
+        )
+    if staging and cross and staging == cross.memorydb_export_bucket:
+        yield (
+            "immutable.memorydb_export_bucket",
+            "is cross_region.memorydb_export_bucket: the locked copy deletes its staged export "
+            "once the copy is proven, which the cross-region copy may still be reading; give "
+            "each its own bucket",
+        )
 
 
 def _memorydb_copy_problems(cfg: InstallationConfig):

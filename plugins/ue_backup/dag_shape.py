@@ -55,6 +55,7 @@ class DagShape:
     copy_memorydb: bool = True
     copy_efs_immutable: bool = True  # the immutable section (and AWS Backup for EFS)
     copy_rds_immutable: bool = True  # the immutable section and RDS
+    copy_memorydb_immutable: bool = True  # the immutable section and MemoryDB
     lock_manifest: bool = True  # the immutable section
     app_checks: bool = True  # the verification section configures checks (and RDS)
 
@@ -77,6 +78,7 @@ class DagShape:
             copy_memorydb=cross and cfg.memorydb is not None,
             copy_efs_immutable=cfg.immutable is not None and cfg.efs.aws_backup is not None,
             copy_rds_immutable=cfg.immutable is not None and cfg.uses_rds,
+            copy_memorydb_immutable=cfg.immutable is not None and cfg.memorydb is not None,
             lock_manifest=cfg.immutable is not None,
             app_checks=cfg.verification.has_checks and cfg.uses_rds,
         )
@@ -101,6 +103,7 @@ def backup_steps_needed(run: BackupRunSettings) -> dict[str, bool]:
         "copy_efs_immutable": run.copy_efs_immutable,
         "rds_backup_job": run.copy_rds_immutable,
         "lock_manifest": run.immutable_bucket is not None,
+        "export_memorydb_immutable": run.copy_memorydb_immutable,
     }
 
 

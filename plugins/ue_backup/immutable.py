@@ -17,11 +17,11 @@ This module holds the pure rules a lock must satisfy (the typed section,
 preflight (``tasks/preflight.py``) reads the vault's and the bucket's lock
 through the protected connection and applies them. Built so far: the section,
 those checks, the EFS recovery point's and the database's copies into the locked
-vault (the backup DAG's ``copy_efs_immutable``, ``copy_rds_immutable``) and the
-manifest's into the Object Lock bucket (``lock_manifest``). MemoryDB's copy and
-restoring from the protected copies are not built yet; preflight says so in a
-warning on every run, so a configured section is never mistaken for whole
-protection.
+vault (the backup DAG's ``copy_efs_immutable``, ``copy_rds_immutable``), the
+manifest's and MemoryDB's ``.rdb`` files' into the Object Lock bucket
+(``lock_manifest``, ``lock_memorydb_immutable``). Restoring from the protected
+copies is not built yet; preflight says so in a warning on every run, so a
+configured section is never mistaken for whole protection.
 """
 
 from __future__ import annotations
@@ -35,10 +35,9 @@ from ue_backup.config import ImmutableConfig
 
 SECTION = "immutable"
 NOT_BUILT_YET = (
-    f"{SECTION}: the locks are verified, and the EFS recovery point, the database and the "
-    "manifest are copied where the Airflow role cannot delete them; MemoryDB's data is not "
-    "copied there yet, and no restore starts from the protected copies yet (see the README, "
-    "'Immutable copies')"
+    f"{SECTION}: the locks are verified, and the EFS recovery point, the database, MemoryDB's "
+    ".rdb files and the manifest are copied where the Airflow role cannot delete them; no "
+    "restore starts from the protected copies yet (see the README, 'Immutable copies')"
 )
 
 

@@ -356,6 +356,7 @@ READ_BACK = (
     "rds_immutable_job",
     "rds_immutable_point",
     "immutable_vault",
+    "memorydb_immutable",
 )
 LOCKED = ("efs", "rds")  # what is copied into the locked vault: record key f"{what}_immutable"
 
@@ -413,6 +414,24 @@ def read_artifacts(settings: Access, records: Mapping[str, Any]) -> dict[str, An
     return found
 
 
+def read_locked_files(settings: Access, record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """MemoryDB's locked ``.rdb`` files, each version as the protected account describes it:
+    HeadObject (its size, checksum and metadata) with ``Key``, ``VersionId`` and its
+    ``Retention`` (GetObjectRetention; ``{}``: none) added; a version not there is left out."""
+    run = BackupRunSettings.model_validate(settings)
+    s3 = settings_hook(S3Hook, settings, region=run.immutable_region, conn_id=run.immutable_conn_id)
+    bucket, objects = record["bucket"], []
+    for file in record.get("files") or ():
+        key, version_id = file["key"], file["version_id"]
+        head = s3.head_version(bucket, key, version_id)
+        if head is None:
+            log.error("Artifact not found: s3://%s/%s (version %s)", bucket, key, version_id)
+            continue
+        retention = s3.object_retention(bucket, key, version_id)
+        objects.append({**head, "Key": key, "VersionId": version_id, "Retention": retention})
+    return objects
+
+
 def read_copies(settings: Access, records: Mapping[str, Any], found: dict[str, Any]) -> None:
     """Describe the cross-region copies, each in the region that holds it, and the copies
     in the locked vault: each copy job from the installation's account, which started
@@ -434,6 +453,8 @@ def read_copies(settings: Access, records: Mapping[str, Any], found: dict[str, A
                     lambda arn=arn: protected.describe_recovery_point(run.immutable_vault, arn)
                 )
         found["immutable_vault"] = protected.describe_vault(run.immutable_vault)
+    if records.get("memorydb_immutable"):
+        found["memorydb_immutable"] = read_locked_files(settings, records["memorydb_immutable"])
     if records.get("rds_copy"):
         rds = settings_hook(RdsHook, settings, region=region)
         found["rds_snapshot_copy"] = _unless_missing(

@@ -39,8 +39,16 @@ PRICE_OF = {
     # snapshot that AWS Backup manages, priced as one.
     "rds_recovery_point": "rds_snapshot_gb_month",
     "rds_recovery_point_immutable": "rds_snapshot_gb_month",
+    # MemoryDB's locked copy: its .rdb files in the protected account's Object Lock bucket.
+    "memorydb_snapshot_immutable": "s3_standard_gb_month",
 }
-PROTECTED_KINDS = frozenset({"efs_recovery_point_immutable", "rds_recovery_point_immutable"})
+PROTECTED_KINDS = frozenset(
+    {
+        "efs_recovery_point_immutable",
+        "rds_recovery_point_immutable",
+        "memorydb_snapshot_immutable",
+    }
+)
 
 
 def monthly_cost(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ue_backup.errors import PermanentFailure
 from ue_backup.manifest import GB
 from ue_backup.planning import iso, memorydb_snapshot_time
 
@@ -83,6 +84,28 @@ META_SNAPSHOT, META_TIME, META_NODE_TYPE, META_SHARDS, META_ENGINE = (
     "ue-backup-num-shards",
     "ue-backup-engine-version",
 )
+
+
+# On each locked copy (config: immutable): the ETag of the staged export it was copied from,
+# so a retry knows a locked version already holds that file.
+META_SOURCE_ETAG = "ue-backup-source-etag"
+
+
+def memorydb_copy_metadata(snapshot: dict[str, Any]) -> dict[str, str]:
+    """The user metadata every copied ``.rdb`` file carries (the cross-region copy's and the
+    locked copy's): the snapshot's point in time (its earliest shard's), node type, shard
+    count and engine version, what a restore from the files alone needs to know."""
+    config = snapshot.get("ClusterConfiguration") or {}
+    when = memorydb_snapshot_time(snapshot)
+    if when is None:
+        raise PermanentFailure(f"MemoryDB snapshot {snapshot['Name']} has no point in time")
+    return {
+        META_SNAPSHOT: snapshot["Name"],
+        META_TIME: iso(when),
+        META_NODE_TYPE: str(config.get("NodeType") or ""),
+        META_SHARDS: str(config.get("NumShards") or len(config.get("Shards") or [])),
+        META_ENGINE: str(config.get("EngineVersion") or ""),
+    }
 
 
 def s3_object_arn(bucket: str, key: str) -> str:

@@ -137,6 +137,14 @@ class BackupRunSettings(RunSettings):
     immutable_bucket: str | None = _field(
         "The protected account's Object Lock bucket (immutable.bucket).", None
     )
+    copy_memorydb_immutable: bool = _field(
+        "Whether the MemoryDB snapshot is exported (to immutable_memorydb_export_bucket) and "
+        "its .rdb files copied, locked, into immutable_bucket (config: immutable).",
+        False,
+    )
+    immutable_memorydb_export_bucket: str | None = _field(
+        "The home-region bucket MemoryDB exports to for the locked copy (a staging area).", None
+    )
     warnings: list[str] = _field("What preflight warned of (logged, kept in the manifest).")
     rpo_minutes: dict[str, int] | None = _field("The RPO per watched region; None: guard off.")
     metrics_region: str = _field("Where the RPO metric and alarms live.")
@@ -207,6 +215,10 @@ class BackupRunSettings(RunSettings):
             immutable_region=cfg.immutable.region_or(cfg.region) if cfg.immutable else None,
             immutable_vault=cfg.immutable.backup_vault_name if cfg.immutable else None,
             immutable_bucket=cfg.immutable.bucket if cfg.immutable else None,
+            copy_memorydb_immutable=bool(cfg.immutable and memorydb),
+            immutable_memorydb_export_bucket=(
+                cfg.immutable.memorydb_export_bucket if cfg.immutable and memorydb else None
+            ),
             warnings=list(warnings or []),
             # What the later tasks need of the RPO guard (tasks/rpo.py).
             rpo_minutes=targets or None,

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from ue_backup.backup_set import BACKUP_SET_LABEL, BackupSet, tag_dict
+from ue_backup.immutable import object_lock_problems
 from ue_backup.planning import memorydb_snapshot_time, to_utc
 from ue_backup.records import META_SHARDS, META_TIME
 from ue_backup.temp_files import datasync_excludes
@@ -43,6 +44,7 @@ def verify_set(
     immutable_vault: Mapping[str, Any] | None = None,
     immutable_lifecycle: Mapping[str, int] | None = None,
     immutable_account: str | None = None,
+    memorydb_immutable: list[Mapping[str, Any]] | None = None,
     cold_window: Mapping[str, Any] | None = None,
     window_required: bool = False,
 ) -> dict[str, Any]:
@@ -56,7 +58,9 @@ def verify_set(
     ``rds_recovery_point`` is the database's AWS Backup recovery point (the source of
     its locked copy); ``immutable_copies`` maps what was copied into the locked vault
     (``"efs"``, ``"rds"``) to ``{"job": DescribeCopyJob's CopyJob, "point":
-    DescribeRecoveryPoint there, through the protected account}``.
+    DescribeRecoveryPoint there, through the protected account}``. ``memorydb_immutable``
+    is MemoryDB's locked ``.rdb`` files as the protected account describes them
+    (HeadObject with ``Key``, ``VersionId`` and ``Retention`` added).
     ``cold_window`` is the window's verdict at its close (``cold_window.judge``);
     with ``window_required`` (a managed or external window) a set without one fails.
     Returns ``{"result", "checks": [{"check", "ok", "detail"}]}``.
@@ -71,6 +75,11 @@ def verify_set(
         _check_immutable_copy(check, what, copy["job"], immutable_lifecycle, immutable_account)
         _check_locked_copy(
             check, what, copy.get("point"), immutable_vault, sources[what], immutable_lifecycle
+        )
+
+    if memorydb_immutable is not None:
+        _check_locked_rdb(
+            check, backup_set, memorydb_snapshot, memorydb_immutable, immutable_lifecycle
         )
 
     _check_copies(
@@ -319,6 +328,45 @@ def _check_locked_copy(
         f"delete at {delete_at and delete_at.isoformat()}, "
         f"not before {wanted and wanted.isoformat()} wanted",
     )
+
+
+def _check_locked_rdb(
+    check,
+    backup_set: BackupSet,
+    snapshot: Mapping[str, Any] | None,
+    files: list[Mapping[str, Any]],
+    lifecycle: Mapping[str, int] | None,
+) -> None:
+    """MemoryDB's locked copy, read through the protected account: a file for every shard,
+    each version locked in COMPLIANCE mode until at least the set's time +
+    ``min_retention_days``, carrying the snapshot's point in time and shard count."""
+    shards = len(((snapshot or {}).get("ClusterConfiguration") or {}).get("Shards") or [])
+    check(
+        "memorydb immutable copy complete",
+        bool(files) and len(files) == shards,
+        f"{len(files)} locked .rdb file(s) for {shards} shard(s)",
+    )
+    days = (lifecycle or {}).get("DeleteAfterDays")
+    required = backup_set.created_at + timedelta(days=days or 0)
+    source_time = memorydb_snapshot_time(snapshot or {})
+    for obj in files:
+        where = f"{obj['Key']} (version {obj.get('VersionId')})"
+        problems = object_lock_problems(where, obj.get("Retention") or {}, required, days or 0)
+        until = (obj.get("Retention") or {}).get("RetainUntilDate")
+        check(
+            f"memorydb immutable copy {obj['Key']} locked",
+            bool(days) and not problems,
+            "; ".join(problems)
+            or f"COMPLIANCE until {to_utc(until).isoformat()}, not before {required.isoformat()}",
+        )
+        meta = obj.get("Metadata") or {}
+        when = to_utc(meta.get(META_TIME)) if meta.get(META_TIME) else None
+        check(
+            f"memorydb immutable copy {obj['Key']} point in time",
+            when is not None and when == source_time and meta.get(META_SHARDS) == str(shards),
+            f"time {meta.get(META_TIME)} vs snapshot "
+            f"{source_time and source_time.isoformat()}, shards {meta.get(META_SHARDS)}",
+        )
 
 
 def failure_message(verification: Mapping[str, Any]) -> str:

@@ -73,6 +73,9 @@ DERBY_ALONE_LEFT_OUT = {
         "copy_rds_immutable",
         "wait_rds_immutable_copy",
         "lock_manifest",
+        "export_memorydb_immutable",
+        "wait_memorydb_immutable_export",
+        "lock_memorydb_immutable",
     },
     "ue_restore": {
         "restore_database",
@@ -163,6 +166,9 @@ def test_the_full_configuration_leaves_out_only_what_it_does_not_use(shaped):
         "copy_rds_immutable",
         "wait_rds_immutable_copy",
         "lock_manifest",
+        "export_memorydb_immutable",
+        "wait_memorydb_immutable_export",
+        "lock_memorydb_immutable",
     }
     for dag_id in ("ue_restore", "ue_restore_drill"):
         assert set(dags[dag_id].task_ids) == set(full[dag_id].task_ids), dag_id

@@ -30,11 +30,16 @@ from tests.plugins.tasks.test_preflight_immutable import (
 )
 
 pytestmark = pytest.mark.e2e  # a whole DAG run (make check leaves e2e out)
+STAGING = "ue-test-memorydb-locked-export"
 
 
 @pytest.fixture
 def installation(sandbox, tmp_path, monkeypatch):
-    inst = seed_installation(sandbox, "ue-test", memorydb=False, velero=False)
+    return _installation(sandbox, tmp_path, monkeypatch, memorydb=False)
+
+
+def _installation(sandbox, tmp_path, monkeypatch, memorydb: bool):
+    inst = seed_installation(sandbox, "ue-test", memorydb=memorydb, velero=False)
     inst.config["cold_window"]["drain_timeout_minutes"] = 0.05
     connection = json.loads(sandbox.aws.airflow_connection())
     connection["extra"]["role_arn"] = ROLE
@@ -46,6 +51,11 @@ def installation(sandbox, tmp_path, monkeypatch):
         "bucket": BUCKET,
         "min_retention_days": 35,
     }
+    if memorydb:  # MemoryDB exports to a staging bucket of the installation's, at home
+        sandbox.client("s3").create_bucket(
+            Bucket=STAGING, CreateBucketConfiguration={"LocationConstraint": sandbox.region}
+        )
+        inst.config["immutable"]["memorydb_export_bucket"] = STAGING
     _vault(sandbox)
     _bucket(sandbox)
     write_config(inst.config, tmp_path, monkeypatch)
@@ -165,3 +175,56 @@ def test_a_lock_that_would_fail_every_copy_refuses_the_run_before_anything_chang
     assert sandbox.log.entries("rds", "CreateDBSnapshot") == []
     assert sandbox.log.entries("backup", "StartBackupJob") == []
     assert sandbox.log.entries("k8s", "patch") == []  # the workflows were never suspended
+
+
+def test_memorydbs_rdb_files_are_locked_in_the_protected_bucket_where_nobody_deletes_them(
+    sandbox, tmp_path, monkeypatch
+):
+    installation = _installation(sandbox, tmp_path, monkeypatch, memorydb=True)
+
+    result = run_dag("ue_backup")
+
+    assert result.state == "success", result.tasks
+    for task in (
+        "export_memorydb_immutable",
+        "wait_memorydb_immutable_export",
+        "lock_memorydb_immutable",
+    ):
+        assert result.tasks[task] == "success", task
+    manifest = _manifest(sandbox, installation)
+    checks = {c["check"]: c["ok"] for c in manifest["verification"]["checks"]}
+    locked = manifest["artifacts"]["memorydb_snapshot_immutable"]
+    shards = locked["num_shards"]
+    assert shards >= 1
+    assert len(locked["files"]) == shards
+    assert checks["memorydb immutable copy complete"]
+    for file in locked["files"]:
+        assert checks[f"memorydb immutable copy {file['key']} locked"]
+        assert checks[f"memorydb immutable copy {file['key']} point in time"]
+    assert (locked["account"], locked["bucket"]) == (PROTECTED, BUCKET)
+    assert locked["time"] == manifest["artifacts"]["memorydb_snapshot"]["time"]
+    assert locked["monthly_cost_usd"] is not None
+    assert manifest["protected_account_monthly_cost_usd"] >= locked["monthly_cost_usd"]
+    # in the protected bucket beside the locked manifest, each in COMPLIANCE mode
+    s3 = _protected_client(sandbox, "s3")
+    prefix = f"ue-backup/ue-test/{manifest['backup_set']}/memorydb/"
+    versions = s3.list_object_versions(Bucket=BUCKET, Prefix=prefix)["Versions"]
+    assert sorted(v["Key"] for v in versions) == sorted(f["key"] for f in locked["files"])
+    for file in locked["files"]:
+        assert file["key"].startswith(prefix)
+        assert file["key"].endswith(".rdb")
+        retention = s3.get_object_retention(
+            Bucket=BUCKET, Key=file["key"], VersionId=file["version_id"]
+        )["Retention"]
+        assert retention["Mode"] == "COMPLIANCE"
+        # the installation's own credentials (the Airflow role's) cannot delete it
+        with pytest.raises(ClientError) as refused:
+            sandbox.client("s3").delete_object(
+                Bucket=BUCKET, Key=file["key"], VersionId=file["version_id"]
+            )
+        assert refused.value.response["Error"]["Code"] == "AccessDenied"
+        # nor can the protected account's own role
+        with pytest.raises(ClientError):
+            s3.delete_object(Bucket=BUCKET, Key=file["key"], VersionId=file["version_id"])
+    # the staging area at home is emptied once the locked copies are proven
+    assert sandbox.client("s3").list_objects_v2(Bucket=STAGING).get("Contents", []) == []

@@ -58,6 +58,7 @@ def test_the_full_configuration_leaves_out_the_other_efs_method_copies_and_exter
         "copy_memorydb",
         "copy_efs_immutable",
         "copy_rds_immutable",
+        "copy_memorydb_immutable",
         "lock_manifest",
         "app_checks",
     ]

@@ -63,7 +63,8 @@ BACKUP_KEYS = AWS | {
     "memorydb_export_bucket", "memorydb_copy_bucket", "warnings", "rpo_minutes",
     "metrics_region", "copy_efs_immutable", "immutable_vault_arn", "immutable_lifecycle",
     "immutable_account", "immutable_conn_id", "immutable_region", "immutable_vault",
-    "immutable_bucket", "copy_rds_immutable",
+    "immutable_bucket", "copy_rds_immutable", "copy_memorydb_immutable",
+    "immutable_memorydb_export_bucket",
 }  # fmt: skip
 RESTORE_KEYS = AWS | {
     "restore_id", "rds_target", "memorydb_target", "home_region", "from_copy", "request", "mode",

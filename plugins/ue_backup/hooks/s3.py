@@ -4,11 +4,15 @@ Manifests, drill reports and the MemoryDB export copies go through the
 provider's ``S3Hook``; this subclass makes its clients retry throttling
 (``SlowDown``) and 5xx answers as configured, and adds the few calls the task
 steps make that the provider's hook has not as they need them (preflight's
-bucket checks, retention's one-key deletes, the manifests' locked copies).
+bucket checks, retention's one-key deletes, the manifests' and MemoryDB's
+locked copies).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +21,34 @@ from botocore.exceptions import ClientError
 
 from ue_backup.aws import RetryingHookMixin
 from ue_backup.backup_set import tag_dict
+
+# A locked copy is streamed in parts of at least this size (held in memory one at a time);
+# larger for a file that would need more than MAX_PARTS of them (S3 allows 10,000).
+PART_SIZE = 64 * 1024**2
+MAX_PARTS = 9_000
+
+
+def _b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode()
+
+
+def _read_exactly(stream: Any, size: int) -> bytes:
+    """``size`` bytes of ``stream`` (fewer only at its end): a socket read may return less."""
+    chunks, left = [], size
+    while left > 0:
+        chunk = stream.read(left)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def part_size_for(size: int, least: int = PART_SIZE) -> int:
+    """The part size a file of ``size`` bytes is streamed in: ``least``, or whole MiB enough
+    to stay within ``MAX_PARTS`` parts."""
+    needed = -(-size // MAX_PARTS)
+    return max(least, -(-needed // 1024**2) * 1024**2)
 
 
 class S3Hook(RetryingHookMixin, ProviderS3Hook):
@@ -138,3 +170,108 @@ class S3Hook(RetryingHookMixin, ProviderS3Hook):
                 return None
             raise
         return answer["Body"].read(), answer["VersionId"]
+
+    def head_version(
+        self, bucket: str, key: str, version_id: str | None = None
+    ) -> dict[str, Any] | None:
+        """HeadObject of one version (the current one unless ``version_id``), with its
+        checksum (``ChecksumMode``: S3 returns ``ChecksumSHA256`` only when asked); None when
+        it is not there (S3's 404: no such key, version, or a delete marker)."""
+        extra = {"VersionId": version_id} if version_id else {}
+        try:
+            return self.get_conn().head_object(
+                Bucket=bucket, Key=key, ChecksumMode="ENABLED", **extra
+            )
+        except ClientError as error:
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            code = error.response.get("Error", {}).get("Code")
+            if status == 404 or code in ("404", "NoSuchKey", "NoSuchVersion"):
+                return None
+            raise
+
+    def open_object(self, bucket: str, key: str, etag: str) -> Any:
+        """The content of an object as a stream, refused (``PreconditionFailed``) unless it
+        is still the object whose ETag is ``etag``: what is hashed is what was listed."""
+        return self.get_conn().get_object(Bucket=bucket, Key=key, IfMatch=etag)["Body"]
+
+    def put_locked_stream(
+        self,
+        bucket: str,
+        key: str,
+        stream: Any,
+        size: int,
+        retain_until: datetime,
+        metadata: Mapping[str, str],
+        part_size: int = PART_SIZE,
+    ) -> dict[str, Any]:
+        """Write ``size`` bytes read from ``stream`` as a new version of ``key`` locked in
+        COMPLIANCE mode until ``retain_until``, carrying ``metadata``.
+
+        One PutObject up to ``part_size`` bytes, else a multipart upload of parts of that
+        size (``part_size_for``), one part in memory at a time. Every request carries the
+        SHA-256 of its bytes, computed here as they are read (S3 refuses a locked upload
+        without a checksum, and answers ``BadDigest`` when the bytes it received differ),
+        with its algorithm named (the sandbox, moto, keeps a checksum only then).
+        Fails, aborting the upload, when the stream holds more or fewer than ``size`` bytes.
+
+        Returns ``{"VersionId", "ChecksumSHA256", "Size"}``: the checksum as S3 reports the
+        version's (HeadObject with ``ChecksumMode``): a single request's SHA-256, or for a
+        multipart upload the SHA-256 of its parts' SHA-256 digests followed by ``-<parts>``.
+        """
+        conn = self.get_conn()
+        part_size = part_size_for(size, part_size)
+        lock = {"ObjectLockMode": "COMPLIANCE", "ObjectLockRetainUntilDate": retain_until}
+        if size <= part_size:
+            body = _read_exactly(stream, size)
+            _refuse_other_size(stream, len(body), size, key)
+            checksum = _b64(hashlib.sha256(body).digest())
+            answer = conn.put_object(
+                Bucket=bucket,
+                Key=key,
+                Body=body,
+                ChecksumAlgorithm="SHA256",
+                ChecksumSHA256=checksum,
+                Metadata=dict(metadata),
+                **lock,
+            )
+            return {"VersionId": answer["VersionId"], "ChecksumSHA256": checksum, "Size": size}
+        upload = conn.create_multipart_upload(
+            Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256", Metadata=dict(metadata), **lock
+        )["UploadId"]
+        try:
+            parts, digests, read = [], b"", 0
+            while read < size:
+                chunk = _read_exactly(stream, min(part_size, size - read))
+                if not chunk:
+                    break
+                read += len(chunk)
+                digest = hashlib.sha256(chunk).digest()
+                digests += digest
+                number = len(parts) + 1
+                answer = conn.upload_part(
+                    Bucket=bucket,
+                    Key=key,
+                    UploadId=upload,
+                    PartNumber=number,
+                    Body=chunk,
+                    ChecksumAlgorithm="SHA256",
+                    ChecksumSHA256=_b64(digest),
+                )
+                parts.append(
+                    {"PartNumber": number, "ETag": answer["ETag"], "ChecksumSHA256": _b64(digest)}
+                )
+            _refuse_other_size(stream, read, size, key)
+            done = conn.complete_multipart_upload(
+                Bucket=bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": parts}
+            )
+        except BaseException:
+            conn.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload)
+            raise
+        checksum = f"{_b64(hashlib.sha256(digests).digest())}-{len(parts)}"
+        return {"VersionId": done["VersionId"], "ChecksumSHA256": checksum, "Size": size}
+
+
+def _refuse_other_size(stream: Any, read: int, size: int, key: str) -> None:
+    """Fail when the stream ended early (``read`` short of ``size``) or holds more."""
+    if read != size or stream.read(1):
+        raise RuntimeError(f"the source of {key} did not hold the {size} bytes listed: not locked")

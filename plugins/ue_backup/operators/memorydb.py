@@ -25,13 +25,11 @@ from ue_backup.hooks.memorydb import MemoryDbHook
 from ue_backup.hooks.s3 import S3Hook
 from ue_backup.links.console import MemoryDbSnapshotLink
 from ue_backup.operators.base import BackupSetMixin
-from ue_backup.planning import iso, memorydb_snapshot_time
 from ue_backup.records import (
-    META_ENGINE,
     META_NODE_TYPE,
     META_SHARDS,
-    META_SNAPSHOT,
     META_TIME,
+    memorydb_copy_metadata,
     memorydb_snapshot_record,
     s3_object_arn,
 )
@@ -255,26 +253,13 @@ class MemoryDbCopyExportOperator(BackupSetMixin, AwsBaseOperator[MemoryDbHook]):
         self.target_bucket = target_bucket
         self.destination_region = destination_region
 
-    def _metadata(self, snapshot: dict[str, Any]) -> dict[str, str]:
-        config = snapshot.get("ClusterConfiguration") or {}
-        when = memorydb_snapshot_time(snapshot)
-        if when is None:
-            raise PermanentFailure(f"MemoryDB snapshot {snapshot['Name']} has no point in time")
-        return {
-            META_SNAPSHOT: snapshot["Name"],
-            META_TIME: iso(when),
-            META_NODE_TYPE: str(config.get("NodeType") or ""),
-            META_SHARDS: str(config.get("NumShards") or len(config.get("Shards") or [])),
-            META_ENGINE: str(config.get("EngineVersion") or ""),
-        }
-
     def execute(self, context: Any) -> dict[str, Any]:
         backup_set = self.backup_set(context)
         name = backup_set.memorydb_snapshot_name
         snapshot = self.hook.get_snapshot(name)
         if snapshot is None:
             raise PermanentFailure(f"MemoryDB snapshot {name} not found")
-        metadata = self._metadata(snapshot)
+        metadata = memorydb_copy_metadata(snapshot)
         source = s3_client(self.hook, self.hook.conn_region_name)
         target = s3_client(self.hook, self.destination_region)
         exported = rdb_keys(source, self.export_bucket, name)

@@ -105,6 +105,7 @@ def verify(
         immutable_vault=found["immutable_vault"],
         immutable_lifecycle=run.immutable_lifecycle,
         immutable_account=run.immutable_account,
+        memorydb_immutable=found["memorydb_immutable"],
         cold_window=window,
         window_required=run.cold_window in ("managed", "external"),
     )
@@ -132,6 +133,7 @@ FOUND_AS = {
     "rds_backup_job": "rds_recovery_point",
     "efs_immutable": "efs_immutable_job",
     "rds_immutable": "rds_immutable_job",
+    "memorydb_immutable": "memorydb_immutable",
 }
 
 
@@ -162,6 +164,36 @@ def manifest_artifacts(
             )
             for what in LOCKED
         },
+        "memorydb_snapshot_immutable": locked_rdb_record(
+            (records or {}).get("memorydb_immutable"), found.get("memorydb_immutable")
+        ),
+    }
+
+
+def locked_rdb_record(
+    record: Mapping[str, Any] | None, files: list[Mapping[str, Any]] | None
+) -> dict[str, Any] | None:
+    """MemoryDB's locked copy (``lock_memorydb_immutable``'s record), its size and each
+    file's retain-until date as verify read them back through the protected account."""
+    if not record:
+        return None
+    read = {(f["Key"], f.get("VersionId")): f for f in files or ()}
+    locked = []
+    for file in record.get("files") or ():
+        found = read.get((file["key"], file["version_id"])) or {}
+        until = (found.get("Retention") or {}).get("RetainUntilDate")
+        locked.append(
+            {
+                **file,
+                "size_bytes": found.get("ContentLength", file.get("size_bytes")),
+                "locked_until": until.isoformat() if until else file.get("locked_until"),
+            }
+        )
+    return {
+        **record,
+        "files": locked,
+        "size_bytes": sum(int(f["size_bytes"] or 0) for f in locked) or record.get("size_bytes"),
+        "locked_until": min((f["locked_until"] for f in locked), default=None),
     }
 
 

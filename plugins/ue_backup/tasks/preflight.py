@@ -294,6 +294,20 @@ def check_immutable_locks(
     )
     if lock is not None:
         problems += immutable.bucket_lock_problems(locked, lock)
+    staging = locked.memorydb_export_bucket
+    if cfg.memorydb and staging:  # the installation's own bucket: read through its connection
+        field = f"{immutable.SECTION}.memorydb_export_bucket"
+        where = _probe(
+            problems,
+            field,
+            f"S3 bucket {staging}",
+            lambda: _hook(cfg, S3Hook, cfg.region).bucket_region(staging),
+        )
+        if where and where != cfg.region:
+            problems.append(
+                f"{field}: S3 bucket {staging} is in {where}, not in {cfg.region}: MemoryDB "
+                "exports a snapshot only to a bucket of its own region"
+            )
     warnings.append(immutable.NOT_BUILT_YET)
 
 
