@@ -65,17 +65,20 @@ from ue_backup.dag_support import (
     PLANNED,
     RESTORE,
     START_DATE,
+    brought_back,
     dag_shape,
     default_args,
     expression,
     fail_run_if_any_task_failed,
     only_if,
+    planned_if,
     refuse_unbuilt_steps,
     xcom,
 )
 from ue_backup.notifications import UnlessInPlaceNotifier
 from ue_backup.operators.ecd import EcdSuspendOperator
 from ue_backup.operators.kube_job import KubeEfsJobOperator
+from ue_backup.operators.locked_copies import BringBackLockedCopiesOperator
 from ue_backup.operators.rds_switch_over import RdsSwitchOverOperator
 from ue_backup.restore_chain import EfsJob, RestoreChainSpec, check_application, restore_chain
 from ue_backup.restore_scripts import (
@@ -171,6 +174,16 @@ with DAG(
             items={"type": "string", "enum": list(COMPONENTS)},
             title="Components (empty: all)",
         ),
+        "source": Param(
+            "home",
+            enum=["home", "immutable"],
+            title="Restore from",
+            description=(
+                "home: the installation's own backups. immutable: the protected copies "
+                "(config: immutable), after an attack on the installation's account: "
+                "database and EFS, side by side, in the home region."
+            ),
+        ),
         "source_region": Param(
             None,
             type=["null", "string"],
@@ -197,7 +210,11 @@ with DAG(
 
         ti = context["ti"]
         planned = run_plan(ti.xcom_pull(task_ids="validate"))
-        refuse_unbuilt_steps(ti, restore_steps_needed(RestorePlanResult.model_validate(planned)))
+        steps = RestorePlanResult.model_validate(planned)
+        refuse_unbuilt_steps(
+            ti,
+            {**restore_steps_needed(steps), "bring_back_locked_copies": steps.from_immutable},
+        )
         return planned
 
     settings, planned_restore = validate(), plan()
@@ -221,6 +238,32 @@ with DAG(
         **K8S,
         **critical_path_wait(),
     )
+    # From the protected copies (params.source immutable): the planned locked points are
+    # copied back into the installation's vault first, and restored from there.
+    bring_back = None
+    BROUGHT_BACK: dict[str, str] = {}
+    if SHAPE.restore_from_immutable:
+        bring_back = BringBackLockedCopiesOperator(
+            task_id="bring_back_locked_copies",
+            active=RESTORE.from_immutable,
+            sources={
+                "database": planned_if(PLANNED.rds_snapshot_id, PLANNED.restore_database),
+                "efs": planned_if(PLANNED.recovery_point_arn, PLANNED.restore_efs),
+            },
+            source_vault_name=RESTORE.immutable_vault,
+            destination_vault_name=RESTORE.backup_vault,
+            iam_role_arn=RESTORE.immutable_backup_role_arn,
+            token_prefix=RID,
+            home_conn_id=RESTORE.aws_conn_id,
+            home_region=RESTORE.home_region,
+            aws_conn_id=RESTORE.immutable_conn_id,
+            region_name=RESTORE.immutable_region,
+            botocore_config=RESTORE.aws_botocore_config,
+        )
+        BROUGHT_BACK = {
+            "rds_snapshot_id": brought_back("database", PLANNED.rds_snapshot_id),
+            "recovery_point_arn": brought_back("efs", PLANNED.recovery_point_arn),
+        }
     # Preparation: nothing live is touched. In place the restore directory lies on the live
     # file system; it becomes ue-backup-restoring_<id>/, is purged and checked there.
     efs_job = {
@@ -264,6 +307,7 @@ with DAG(
             "trigger_rule": TriggerRule.NONE_FAILED,
         },
         shape=SHAPE,
+        **BROUGHT_BACK,
     )
     restored = restore_chain(spec)
 
@@ -387,7 +431,10 @@ with DAG(
     planned_restore >> suspend >> drained
     # Kubernetes resources are restored beside the data, not after it: every ECD comes
     # back disabled, and only the resume, after the data is placed and checked, enables.
-    drained >> restored.starts
+    if bring_back:
+        drained >> bring_back >> restored.starts
+    else:
+        drained >> restored.starts
     # The commit comes after every preparation, its steps back to back.
     prepared = restored.ready_steps()
     committed = commit_point()

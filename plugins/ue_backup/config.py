@@ -850,6 +850,10 @@ class ImmutableConfig(_Model):
     ``min_retention_days``: how long every locked copy is kept (its lifecycle): the
     vault's lock must accept that (its MinRetentionDays at most, its MaxRetentionDays
     at least this) and the bucket's default retention must be at least this.
+    ``backup_role_arn``: the role AWS Backup runs as in the protected account when a
+    restore copies the locked recovery points back into the installation's vault
+    (``ue_restore`` with ``source: immutable``); required, so the way back is known
+    before it is needed.
     ``memorydb_export_bucket``: with a ``memorydb`` section, a bucket of the
     installation's account in the home region that MemoryDB exports the set's
     snapshot to (it exports only to a bucket of its own region); its ``.rdb`` files
@@ -859,6 +863,7 @@ class ImmutableConfig(_Model):
 
     account_id: str
     role_arn: str
+    backup_role_arn: str
     aws_conn_id: str = "aws_immutable"
     region: str | None = None
     backup_vault_name: str
@@ -867,7 +872,9 @@ class ImmutableConfig(_Model):
     memorydb_export_bucket: str | None = None
 
     _account = field_validator("account_id")(_matches(ACCOUNT_ID_RE, "AWS account id (12 digits)"))
-    _role = field_validator("role_arn")(_matches(IAM_ROLE_ARN_RE, "IAM role ARN"))
+    _role = field_validator("role_arn", "backup_role_arn")(
+        _matches(IAM_ROLE_ARN_RE, "IAM role ARN")
+    )
     _conn = field_validator("aws_conn_id")(_matches(CONN_ID_RE, "Airflow connection id"))
     _region = field_validator("region")(_matches(REGION_RE, "AWS region"))
     _vault = field_validator("backup_vault_name")(_matches(VAULT_NAME_RE, "backup vault name"))
@@ -877,12 +884,16 @@ class ImmutableConfig(_Model):
 
     @model_validator(mode="after")
     def _role_in_the_protected_account(self) -> Self:
-        role_account = self.role_arn.split(":")[4]
-        if role_account != self.account_id:
-            raise ValueError(
-                f"role_arn is in account {role_account}, not in account_id {self.account_id}: "
-                "the connection must reach the protected account"
-            )
+        for name, why in (
+            ("role_arn", "the connection must reach the protected account"),
+            ("backup_role_arn", "AWS Backup runs the copies back home as a role there"),
+        ):
+            role_account = getattr(self, name).split(":")[4]
+            if role_account != self.account_id:
+                raise ValueError(
+                    f"{name} is in account {role_account}, not in account_id "
+                    f"{self.account_id}: {why}"
+                )
         return self
 
     def region_or(self, home_region: str) -> str:

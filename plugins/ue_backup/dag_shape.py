@@ -57,6 +57,7 @@ class DagShape:
     copy_rds_immutable: bool = True  # the immutable section and RDS
     copy_memorydb_immutable: bool = True  # the immutable section and MemoryDB
     lock_manifest: bool = True  # the immutable section
+    restore_from_immutable: bool = True  # the immutable section (ue_restore's source)
     app_checks: bool = True  # the verification section configures checks (and RDS)
 
     @classmethod
@@ -80,6 +81,7 @@ class DagShape:
             copy_rds_immutable=cfg.immutable is not None and cfg.uses_rds,
             copy_memorydb_immutable=cfg.immutable is not None and cfg.memorydb is not None,
             lock_manifest=cfg.immutable is not None,
+            restore_from_immutable=cfg.immutable is not None,
             app_checks=cfg.verification.has_checks and cfg.uses_rds,
         )
 

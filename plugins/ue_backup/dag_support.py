@@ -215,6 +215,20 @@ def xcom(task_id: str, key: str | None = None) -> str:
     return f"{{{{ ti.xcom_pull(task_ids='{task_id}'){tail} }}}}"
 
 
+def planned_if(value: str, flag: str) -> str:
+    """A template for a settings value, None unless a settings flag is set (both templates)."""
+    return f"{{{{ {expression(value)} if {expression(flag)} else None }}}}"
+
+
+def brought_back(component: str, planned: str) -> str:
+    """A template for what a restore step starts from: the point ``bring_back_locked_copies``
+    brought home for ``component`` when it ran, else the plan's own (``planned``)."""
+    back = (
+        f"((ti.xcom_pull(task_ids='bring_back_locked_copies') or {{}}).get('{component}') or {{}})"
+    )
+    return f"{{{{ {back}.get('recovery_point_arn') or {expression(planned)} }}}}"
+
+
 def only_if(field: str, *values: Any) -> Callable[[Any], None]:
     """A ``pre_execute`` hook: skip the task unless the setting is set (or is one of values).
 

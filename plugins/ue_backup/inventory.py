@@ -42,6 +42,7 @@ from ue_backup.hooks.efs import EfsHook
 from ue_backup.hooks.memorydb import MemoryDbHook
 from ue_backup.hooks.rds import RdsHook
 from ue_backup.hooks.s3 import S3Hook
+from ue_backup.locked_inventory import planner_view
 from ue_backup.records import META_NODE_TYPE, META_SHARDS, META_SNAPSHOT, META_TIME, s3_object_arn
 from ue_backup.retention_artifacts import (
     Artifact,
@@ -102,9 +103,16 @@ def memorydb_copy_files(
     ]
 
 
-def manifest_files(access: Access, bucket: str, prefix: str) -> list[dict[str, Any]]:
-    """The manifests under ``prefix``: ``ListObjectsV2`` entries + ``Body`` (None: not JSON)."""
-    s3 = settings_hook(S3Hook, access)
+def manifest_files(
+    access: Access,
+    bucket: str,
+    prefix: str,
+    region: str | None = None,
+    conn_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """The manifests under ``prefix``: ``ListObjectsV2`` entries + ``Body`` (None: not JSON);
+    ``conn_id``: through another connection (the protected account's locked copies)."""
+    s3 = settings_hook(S3Hook, access, region, conn_id)
     found = []
     for item in s3.list_objects(bucket, prefix):
         if not item["Key"].endswith("/manifest.json"):
@@ -144,10 +152,7 @@ def list_inventory(settings: Access, cfg: InstallationConfig) -> dict[str, Any]:
         inventory["rds_snapshots"] = rds_snapshots(settings, instance=instance)
         inventory["rds_restore_window"] = rds_restore_window(settings, instance)
     if cfg.efs.aws_backup:
-        efs = settings_hook(EfsHook, settings).describe_file_system(cfg.efs.file_system_id)
-        inventory["efs_recovery_points"] = recovery_points(
-            settings, cfg.efs.aws_backup.vault_name, resource_arn=efs["FileSystemArn"]
-        )
+        inventory["efs_recovery_points"] = live_file_system_points(settings, cfg)
     if cfg.memorydb:
         inventory["memorydb_snapshots"] = memorydb_snapshots(
             settings, cluster=cfg.memorydb.cluster_name
@@ -155,6 +160,61 @@ def list_inventory(settings: Access, cfg: InstallationConfig) -> dict[str, Any]:
     if cfg.velero:
         inventory["velero_backups"] = velero_backups(cfg)
     return json.loads(json.dumps(inventory, default=_iso))
+
+
+def live_file_system_points(settings: Access, cfg: InstallationConfig) -> list[dict[str, Any]]:
+    """The live file system's recovery points in the installation's vault.
+
+    Found by the file system's ARN; when the file system is gone (deleted by
+    mistake, or by an attacker) its points still restore: they are then the
+    vault's EFS points tagged with the installation.
+    """
+    vault = cfg.efs.aws_backup.vault_name
+    try:
+        efs = settings_hook(EfsHook, settings).describe_file_system(cfg.efs.file_system_id)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "FileSystemNotFound":
+            raise
+        log.warning(
+            "The live file system %s does not exist: planning with the EFS recovery points "
+            "in %s tagged with installation %s",
+            cfg.efs.file_system_id,
+            vault,
+            cfg.installation,
+        )
+        return [
+            rp
+            for rp in recovery_points(settings, vault)
+            if rp.get("ResourceType", "EFS") == "EFS"
+            and (rp.get("Tags") or {}).get(INSTALLATION_TAG) == cfg.installation
+        ]
+    return recovery_points(settings, vault, resource_arn=efs["FileSystemArn"])
+
+
+def locked_inventory(settings: Access, cfg: InstallationConfig) -> dict[str, Any]:
+    """The protected copies, in the planner's shapes (``locked_inventory.planner_view``).
+
+    Everything is read through the protected account's connection: the locked
+    vault's recovery points and the locked manifests (each set's verdict).
+    """
+    if cfg.immutable is None:
+        raise ValueError("no immutable section: there are no protected copies")
+    locked = cfg.immutable
+    region = locked.region_or(cfg.region)
+    backup = settings_hook(AwsBackupHook, settings, region=region, conn_id=locked.aws_conn_id)
+    points = backup.list_recovery_points(locked.backup_vault_name)
+    prefix = f"{cfg.manifests.prefix}{cfg.installation}/"
+    files = manifest_files(settings, locked.bucket, prefix, region, locked.aws_conn_id)
+    manifests = [f["Body"] for f in files if isinstance(f["Body"], dict)]
+    view = planner_view(points, manifests, cfg.installation)
+    log.info(
+        "Protected copies of %s: %d database and %d EFS recovery point(s), %d locked manifest(s)",
+        cfg.installation,
+        len(view["rds_snapshots"]),
+        len(view["efs_recovery_points"]),
+        len(manifests),
+    )
+    return json.loads(json.dumps(view, default=_iso))
 
 
 def empty_inventory(cfg: InstallationConfig) -> dict[str, Any]:

@@ -87,6 +87,10 @@ class RestoreChainSpec:
     velero: Mapping[str, Any]  # VeleroCreateRestoreOperator's other arguments
     tags: Any = None
     shape: DagShape = field(default_factory=DagShape)
+    # What the database and EFS restores start from, when not the plan's own points
+    # (ue_restore: the protected copies brought back home first).
+    rds_snapshot_id: Any = None
+    recovery_point_arn: Any = None
 
 
 @dataclass
@@ -129,7 +133,7 @@ def _database(spec: RestoreChainSpec) -> tuple[Any, Any]:
             task_id="restore_database",
             target_instance_identifier=spec.rds_target,
             source_instance_identifier=spec.rds_source,
-            snapshot_id=spec.steps.rds_snapshot_id,
+            snapshot_id=spec.rds_snapshot_id or spec.steps.rds_snapshot_id,
             restore_time=spec.steps.rds_restore_time,
             tags=spec.tags,
             pre_execute=spec.gate(spec.steps.restore_database),
@@ -151,7 +155,7 @@ def _efs(spec: RestoreChainSpec) -> tuple[Any, Any]:
     with _group("efs", "The EFS data: restored, mountable, temporary files purged, checked"):
         restore = AwsBackupStartEfsRestoreJobOperator(
             task_id="restore_efs",
-            recovery_point_arn=spec.steps.recovery_point_arn,
+            recovery_point_arn=spec.recovery_point_arn or spec.steps.recovery_point_arn,
             iam_role_arn=spec.backup_role_arn,
             idempotency_token=spec.efs_token,
             file_system_id=spec.efs_file_system_id,

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ue_backup.app_checks import checks_for_restore
 from ue_backup.backup_set import COMPONENTS, INSTALLATION_TAG
 from ue_backup.config import AwsRetriesConfig, InstallationConfig, VerificationConfig
+from ue_backup.locked_inventory import LOCKED_COMPONENTS
 from ue_backup.rpo import targets as rpo_targets
 from ue_backup.switch_over import replaced_name
 
@@ -237,6 +238,18 @@ class RestoreRunSettings(RunSettings):
     memorydb_target: str = _field("The name of the cluster a restore creates.")
     home_region: str = _field("The installation's home region (config: region).")
     from_copy: bool = _field("Whether the run restores from the copy region's copies.")
+    from_immutable: bool = _field(
+        "Whether the run restores from the protected copies (params.source: immutable).", False
+    )
+    immutable_conn_id: str | None = _field(
+        "The connection to the protected account (immutable.aws_conn_id).", None
+    )
+    immutable_region: str | None = _field("The locked vault's region.", None)
+    immutable_vault: str | None = _field("The locked vault's name.", None)
+    immutable_backup_role_arn: str | None = _field(
+        "The role AWS Backup copies the locked points back home as (immutable.backup_role_arn).",
+        None,
+    )
     request: dict[str, Any] = _field("The planner's request (what to restore).")
     mode: str = _field("params.mode: plan or restore.")
     target: str = _field("params.target: side_by_side or in_place.")
@@ -280,18 +293,31 @@ class RestoreRunSettings(RunSettings):
         region = params.get("source_region") or cfg.region
         from_copy = region != cfg.region
         restoring = params.get("mode") == "restore"
+        locked = cfg.immutable if params.get("source") == "immutable" else None
+        components = set(params.get("components") or COMPONENTS)
+        if locked:  # only what the protected copies hold (restore_steps.check_source)
+            components &= set(LOCKED_COMPONENTS)
+        # A restored instance or cluster is shaped like the live one at home; in the copy
+        # region, or from the protected copies (the live ones may be gone), the snapshot
+        # (or the copy's metadata) decides.
+        shaped_by_live = not from_copy and not locked
         return cls(
             **names,  # restore_id, rds_target, memorydb_target
             # Every AWS task of the run works in ``region``: the home region, or the copy region.
             **aws_access(cfg, region),
             home_region=cfg.region,
             from_copy=from_copy,
+            from_immutable=locked is not None,
+            immutable_conn_id=locked.aws_conn_id if locked else None,
+            immutable_region=locked.region_or(cfg.region) if locked else None,
+            immutable_vault=locked.backup_vault_name if locked else None,
+            immutable_backup_role_arn=locked.backup_role_arn if locked else None,
             request=request,
             mode=params.get("mode", "plan"),
             target=target,
             restoring=restoring,
             in_place=target == "in_place" and restoring,
-            components=sorted(set(params.get("components") or COMPONENTS)),
+            components=sorted(components),
             namespace=cfg.kubernetes.namespace,
             ecd_label_selector=cfg.kubernetes.ecd_selection.label_selector,
             ecd_names=list(cfg.kubernetes.ecd_selection.names),
@@ -300,11 +326,9 @@ class RestoreRunSettings(RunSettings):
             backup_vault=vault_in(cfg, region),
             backup_role_arn=cfg.efs.aws_backup.iam_role_arn if cfg.efs.aws_backup else None,
             memorydb_cluster=cfg.memorydb.cluster_name if cfg.memorydb else None,
-            # What a restored instance or cluster is shaped like: the live one at home; in the
-            # copy region there is none, and the snapshot (or the copy's metadata) decides.
-            rds_shape_source=None if from_copy else cfg.database.rds_instance_identifier,
+            rds_shape_source=cfg.database.rds_instance_identifier if shaped_by_live else None,
             memorydb_shape_source=(
-                None if from_copy or not cfg.memorydb else cfg.memorydb.cluster_name
+                cfg.memorydb.cluster_name if shaped_by_live and cfg.memorydb else None
             ),
             velero_namespace=cfg.velero.namespace if cfg.velero else None,
             velero_included_namespaces=cfg.velero.included_namespaces if cfg.velero else None,
@@ -476,6 +500,9 @@ class RestorePlanResult(RestoreSteps):
 
     plan: dict[str, Any] = _field("The planner's plan (planning.plan_restore).")
     region: str | None = _field("The region the plan was made in.")
+    from_immutable: bool = _field(
+        "Whether the plan's points are protected copies, to bring back first.", False
+    )
 
     @classmethod
     def build(
@@ -499,6 +526,7 @@ class RestorePlanResult(RestoreSteps):
         return cls(
             plan=plan,
             region=settings.region,
+            from_immutable=settings.from_immutable,
             **{**steps, **cls.memorydb_seed(plan, inventory), **checks},
         )
 

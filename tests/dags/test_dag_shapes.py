@@ -78,6 +78,7 @@ DERBY_ALONE_LEFT_OUT = {
         "lock_memorydb_immutable",
     },
     "ue_restore": {
+        "bring_back_locked_copies",
         "restore_database",
         "wait_database",
         "switch_over_database",
@@ -170,8 +171,11 @@ def test_the_full_configuration_leaves_out_only_what_it_does_not_use(shaped):
         "wait_memorydb_immutable_export",
         "lock_memorydb_immutable",
     }
-    for dag_id in ("ue_restore", "ue_restore_drill"):
-        assert set(dags[dag_id].task_ids) == set(full[dag_id].task_ids), dag_id
+    # no immutable section: nothing to bring back from the protected copies
+    assert set(full["ue_restore"].task_ids) - set(dags["ue_restore"].task_ids) == {
+        "bring_back_locked_copies"
+    }
+    assert set(dags["ue_restore_drill"].task_ids) == set(full["ue_restore_drill"].task_ids)
     other = shaped["datasync"]["ue_backup"].task_ids
     assert "datasync_copy" in other
     assert "efs_backup" not in other

@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from sandbox.airflow_harness.dag_runner import run_dag, write_config
 from sandbox.installation import COPY_REGION, add_cross_region, seed_installation
 from tests.plugins.tasks.test_preflight_immutable import (
+    BACKUP_ROLE,
     BUCKET,
     PROTECTED,
     ROLE,
@@ -47,6 +48,7 @@ def _installation(sandbox, tmp_path, monkeypatch, memorydb: bool):
     inst.config["immutable"] = {
         "account_id": PROTECTED,
         "role_arn": ROLE,
+        "backup_role_arn": BACKUP_ROLE,
         "backup_vault_name": VAULT,
         "bucket": BUCKET,
         "min_retention_days": 35,

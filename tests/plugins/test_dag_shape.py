@@ -60,6 +60,7 @@ def test_the_full_configuration_leaves_out_the_other_efs_method_copies_and_exter
         "copy_rds_immutable",
         "copy_memorydb_immutable",
         "lock_manifest",
+        "restore_from_immutable",
         "app_checks",
     ]
 

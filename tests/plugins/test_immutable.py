@@ -33,13 +33,26 @@ def _refused(**changes) -> str:
         ({"account_id": "2222"}, "immutable.account_id"),
         ({"role_arn": "ue-backup-immutable"}, "immutable.role_arn"),
         ({"role_arn": "arn:aws:iam::999988887777:role/x"}, "not in account_id 222233334444"),
+        ({"backup_role_arn": "arn:aws:iam::999988887777:role/x"}, "backup_role_arn is in"),
+        ({"backup_role_arn": None}, "immutable.backup_role_arn"),
         ({"backup_vault_name": "a"}, "immutable.backup_vault_name"),
         ({"bucket": "Not_A_Bucket"}, "immutable.bucket"),
         ({"min_retention_days": 0}, "immutable.min_retention_days"),
         ({"region": "europe"}, "immutable.region"),
         ({"vault": "x"}, "immutable.vault"),
     ],
-    ids=["account", "role", "role-account", "vault", "bucket", "days", "region", "unknown-key"],
+    ids=[
+        "account",
+        "role",
+        "role-account",
+        "backup-role-account",
+        "no-backup-role",
+        "vault",
+        "bucket",
+        "days",
+        "region",
+        "unknown-key",
+    ],
 )
 def test_bad_values_are_refused_naming_the_field(changes, named):
     assert named in _refused(**changes)

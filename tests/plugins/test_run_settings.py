@@ -72,7 +72,8 @@ RESTORE_KEYS = AWS | {
     "ecd_names", "rds_instance", "efs_file_system_id", "backup_vault", "backup_role_arn",
     "memorydb_cluster", "rds_shape_source", "memorydb_shape_source", "velero_namespace",
     "velero_included_namespaces", "max_window_minutes", "drain_timeout_minutes", "purge_image",
-    "jobs", "verification", "manifest_bucket", "manifest_prefix",
+    "jobs", "verification", "manifest_bucket", "manifest_prefix", "from_immutable",
+    "immutable_conn_id", "immutable_region", "immutable_vault", "immutable_backup_role_arn",
 }  # fmt: skip
 STEP_KEYS = {
     "restore_database", "restore_efs", "restore_memorydb", "restore_velero", "rds_snapshot_id",
@@ -81,7 +82,7 @@ STEP_KEYS = {
     "memorydb_node_type", "memorydb_num_shards", "check_application", "check_database",
     "check_cluster", "verification", "check_login_instance", "check_manage_password",
 }  # fmt: skip
-PLAN_KEYS = STEP_KEYS | {"plan", "region"}
+PLAN_KEYS = STEP_KEYS | {"plan", "region", "from_immutable"}
 DRILL_KEYS = AWS | STEP_KEYS | {
     "drill_id", "rds_target", "memorydb_target", "efs_token", "velero_restore",
     "drill_namespace", "efs_claim", "efs_volume", "place_job", "check_job", "app_check_job",

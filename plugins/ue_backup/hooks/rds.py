@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.rds import RdsHook as ProviderRdsHook
+from botocore.exceptions import ClientError
 
 from ue_backup.aws import RetryingHookMixin
 from ue_backup.switch_over import Instance
@@ -41,10 +42,17 @@ class RdsHook(RetryingHookMixin, ProviderRdsHook):
             return None
 
     def restore_window(self, identifier: str) -> dict[str, Any] | None:
-        """The instance's automated backups' ``RestoreWindow`` (None: no automated backups)."""
-        backups = self.conn.describe_db_instance_automated_backups(
-            DBInstanceIdentifier=identifier
-        ).get("DBInstanceAutomatedBackups", [])
+        """The instance's automated backups' ``RestoreWindow`` (None: no automated backups,
+        which AWS answers with ``DBInstanceAutomatedBackupNotFound``, as for an instance
+        deleted with its automated backups)."""
+        try:
+            backups = self.conn.describe_db_instance_automated_backups(
+                DBInstanceIdentifier=identifier
+            ).get("DBInstanceAutomatedBackups", [])
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "DBInstanceAutomatedBackupNotFound":
+                raise
+            return None
         windows = [b["RestoreWindow"] for b in backups if b.get("RestoreWindow")]
         return windows[0] if windows else None
 

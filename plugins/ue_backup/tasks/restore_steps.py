@@ -25,7 +25,8 @@ from ue_backup.aws import settings_hook
 from ue_backup.backup_set import COMPONENTS, BackupSet
 from ue_backup.config import ConfigError, InstallationConfig, VerificationConfig, load_config
 from ue_backup.errors import PermanentFailure
-from ue_backup.inventory import list_inventory
+from ue_backup.inventory import list_inventory, locked_inventory
+from ue_backup.locked_inventory import LOCKED_COMPONENTS
 from ue_backup.names import MEMORYDB_CLUSTER_MAX, RESTORE_ID_KEEP, fit
 from ue_backup.planning import RestorePlanError, plan_restore, to_utc
 from ue_backup.run_settings import RestorePlanResult, RestoreRunSettings
@@ -44,8 +45,11 @@ RESTORE_PARAMS = (
     "confirm",
     "components",
     "source_region",
+    "source",
 )
 MODES = ("plan", "restore")
+# Where a restore starts from: the installation's own backups, or the protected copies.
+SOURCES = ("home", "immutable")
 # What a restore (not a plan) must not overlap, and why.
 TARGETS = ("side_by_side", "in_place")
 
@@ -140,6 +144,10 @@ def check_request(
     source_region = params.get("source_region")
     if source_region is not None and not isinstance(source_region, str):
         problems.append(f"params.source_region: {source_region!r} is not a region name")
+    if (params.get("source") or "home") not in SOURCES:
+        problems.append(
+            f"params.source: {params.get('source')!r} is not one of {', '.join(SOURCES)}"
+        )
     return request, problems
 
 
@@ -172,6 +180,39 @@ def check_source_region(params: Mapping[str, Any], cfg: InstallationConfig) -> l
     return []
 
 
+def check_source(params: Mapping[str, Any], cfg: InstallationConfig) -> list[str]:
+    """A restore from the protected copies (``source: immutable``): what it can do.
+
+    It plans from the locked vault and manifests (``inventory.locked_inventory``),
+    copies the chosen points back into the installation's vault and restores
+    them in the home region, side by side: it is the path after an attack on the
+    installation's own account, whose live resources may be gone.
+    """
+    if (params.get("source") or "home") != "immutable":
+        return []
+    if cfg.immutable is None:
+        return [
+            "params.source: immutable restores from the protected copies, and this "
+            "configuration has no immutable section"
+        ]
+    problems = []
+    region = params.get("source_region")
+    if region and region != cfg.region:
+        problems.append(
+            f"params.source_region: a restore from the protected copies restores in the home "
+            f"region {cfg.region}; leave source_region empty"
+        )
+    if params.get("target", "side_by_side") == "in_place":
+        problems.append("params.target: a restore from the protected copies is side_by_side only")
+    asked = set(params.get("components") or ())
+    if asked - set(LOCKED_COMPONENTS):
+        problems.append(
+            f"params.components: {sorted(asked - set(LOCKED_COMPONENTS))} are not kept in the "
+            f"protected copies; a restore from them restores {', '.join(LOCKED_COMPONENTS)}"
+        )
+    return problems
+
+
 def validate(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
     """Refuse bad params and configuration; return the restore run's settings."""
     dag_run = context["dag_run"]
@@ -189,6 +230,7 @@ def validate(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str,
             f"{cfg.installation!r}; set confirm to exactly that name to go ahead"
         )
     problems += check_source_region(params, cfg)
+    problems += check_source(params, cfg)
     if problems:
         raise PermanentFailure("invalid params:\n" + "\n".join(f"  - {p}" for p in problems))
     if params.get("mode") == "restore":
@@ -198,6 +240,13 @@ def validate(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str,
     )
     if settings.from_copy:
         log.info("Restoring from the copy region %s: listing and restoring there", settings.region)
+    if settings.from_immutable:
+        log.info(
+            "Restoring from the protected copies in account %s (vault %s): %s",
+            cfg.immutable.account_id,
+            cfg.immutable.backup_vault_name,
+            ", ".join(settings.components),
+        )
     return settings.dump()
 
 
@@ -210,7 +259,11 @@ def plan(settings: Mapping[str, Any]) -> dict[str, Any]:
     """
     run = RestoreRunSettings.model_validate(settings)
     cfg = load_config()
-    inventory = list_inventory(settings, cfg)  # what exists: ue_backup.inventory
+    # What exists: ue_backup.inventory (the protected copies: locked_inventory).
+    if run.from_immutable:
+        inventory = locked_inventory(settings, cfg)
+    else:
+        inventory = list_inventory(settings, cfg)
     if "memorydb" not in run.components:
         inventory["memorydb_snapshots"] = None
     if "velero" not in run.components:
@@ -220,6 +273,8 @@ def plan(settings: Mapping[str, Any]) -> dict[str, Any]:
     except RestorePlanError as error:
         raise PermanentFailure(f"no consistent restore for {run.request}: {error}") from None
     where = f" (from the copy region {run.region})" if run.from_copy else ""
+    if run.from_immutable:
+        where = " (from the protected copies)"
     log.info("Restore plan for %s%s:\n%s", run.installation, where, plan_table(result))
     if not run.restoring:
         log.info("Mode 'plan': this is what a restore would do; nothing was changed")

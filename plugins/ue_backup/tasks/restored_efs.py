@@ -6,13 +6,16 @@ targets, which the EFS CSI driver of the purge and check Jobs cannot mount:
 at home it gets one in each subnet the live file system has one in, with
 the same security groups (``EfsHook.copy_mount_targets``, idempotent). In
 the copy region there is no live file system to copy them from: the log
-says so, and the mount targets must come from that region's network set-up.
+says so, and the mount targets must come from that region's network set-up;
+nor from the protected copies after an attack that deleted the live one.
 """
 
 from __future__ import annotations
 
 import logging
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from ue_backup.aws import settings_hook
 from ue_backup.errors import PermanentFailure
@@ -52,6 +55,8 @@ def restored_file_system(
                 fs_id,
                 settings.region,
             )
+        elif isinstance(settings, RestoreRunSettings) and settings.from_immutable:
+            found["mount_targets"] = _like_the_live_one_if_any(efs, live, fs_id)
         else:
             found["mount_targets"] = len(efs.copy_mount_targets(live, fs_id))
         if new_only:
@@ -63,3 +68,20 @@ def restored_file_system(
                 "restore_job_completed": completed.isoformat() if completed else None,
             }
     return found
+
+
+def _like_the_live_one_if_any(efs: Any, live: str, fs_id: str) -> int | None:
+    """From the protected copies: mount targets like the live file system's, when it still
+    exists; after an attack that deleted it, the log says to give them by hand."""
+    try:
+        return len(efs.copy_mount_targets(live, fs_id))
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "FileSystemNotFound":
+            raise
+    log.warning(
+        "File system %s was restored from the protected copies and the live file system %s "
+        "is gone: no mount targets to copy. Give it mount targets in the cluster's subnets",
+        fs_id,
+        live,
+    )
+    return None

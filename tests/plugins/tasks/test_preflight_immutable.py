@@ -22,6 +22,8 @@ from ue_backup.tasks.preflight import check_immutable_locks
 
 PROTECTED = "222233334444"
 ROLE = f"arn:aws:iam::{PROTECTED}:role/ue-backup-immutable"
+# The role AWS Backup runs as there when a restore copies the locked points back home.
+BACKUP_ROLE = f"arn:aws:iam::{PROTECTED}:role/ue-backup-immutable-aws-backup"
 VAULT = "ue-test-locked"
 BUCKET = "ue-test-locked-artifacts"
 CONFIG = {
@@ -38,6 +40,7 @@ CONFIG = {
     "immutable": {
         "account_id": PROTECTED,
         "role_arn": ROLE,
+        "backup_role_arn": BACKUP_ROLE,
         "backup_vault_name": VAULT,
         "bucket": BUCKET,
         "min_retention_days": 35,
@@ -191,7 +194,9 @@ def test_a_protected_account_that_is_the_installations_own_is_refused(sandbox, m
     connection["extra"]["role_arn"] = role
     monkeypatch.setenv("AIRFLOW_CONN_AWS_IMMUTABLE", json.dumps(connection))
     config = copy.deepcopy(CONFIG)
-    config["immutable"].update(account_id=own, role_arn=role)
+    config["immutable"].update(
+        account_id=own, role_arn=role, backup_role_arn=f"arn:aws:iam::{own}:role/aws-backup"
+    )
     problems, _ = _check(config)
     assert problems == [
         f"immutable.account_id: {own} is the installation's own account (the Airflow role's): "

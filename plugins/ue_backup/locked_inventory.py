@@ -1,0 +1,99 @@
+"""A restore from the protected copies: the locked vault and bucket, as the planner sees them.
+
+``ue_restore`` with ``source: immutable`` plans from the copies the Airflow
+role cannot delete (config: ``immutable``): the recovery points in the
+protected account's locked vault and the manifests in its Object Lock
+bucket, both read through the protected connection. Nothing in the
+installation's own account is trusted for the plan: after an attack, what is
+left there may be gone or altered.
+
+The planner takes the shapes the home inventory has (``inventory.list_inventory``):
+
+- an EFS recovery point in the locked vault is one as the vault lists it;
+- the database's recovery point (an RDS snapshot AWS Backup manages) is
+  presented as a DB snapshot: its ARN as the identifier, its ``CreationDate``
+  (the source's, which a copy keeps) as the point in time;
+- a set's verdict is its locked manifest: the backup writes the manifest only
+  after the set passed verification, and locks it, so a set whose manifest is
+  in the bucket was verified, and its cold window's verdict is in it. The
+  verdict is given to the planner as the tags it reads at home
+  (``ue-backup:verified``, ``ue-backup:cold-window``); a recovery point's own
+  tags there are ignored (they say what they said when the copy was made,
+  before verification).
+
+MemoryDB's data and the Kubernetes resources are not restored from the
+protected copies (see the README, "Immutable copies"). A pure rule: the
+listing is ``inventory.locked_inventory``'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ue_backup.backup_set import BACKUP_SET_TAG, INSTALLATION_TAG, VERIFIED_TAG, WINDOW_TAG
+
+# The components a restore from the protected copies restores.
+LOCKED_COMPONENTS = ("database", "efs")
+
+
+def verdicts(manifests: Iterable[Mapping[str, Any]], installation: str) -> dict[str, dict]:
+    """Each set's verdict from its locked manifest: ``{set id: {tag: value}}``."""
+    found: dict[str, dict] = {}
+    for manifest in manifests:
+        if manifest.get("installation") != installation or not manifest.get("backup_set"):
+            continue
+        verification = manifest.get("verification") or {}
+        window = manifest.get("cold_window") or {}
+        found[manifest["backup_set"]] = {
+            VERIFIED_TAG: verification.get("result") or "failed",
+            WINDOW_TAG: window.get("state") or "none",
+        }
+    return found
+
+
+def planner_view(
+    points: Iterable[Mapping[str, Any]],
+    manifests: Iterable[Mapping[str, Any]],
+    installation: str,
+) -> dict[str, Any]:
+    """The planner's inventory from the locked vault's points (with ``Tags``) and manifests.
+
+    A point of another installation, or of no set, is left out; a point whose set
+    has no locked manifest keeps no verdict (the planner calls it never verified).
+    """
+    judged = verdicts(manifests, installation)
+    disks: list[dict[str, Any]] = []
+    databases: list[dict[str, Any]] = []
+    for point in points:
+        tags = dict(point.get("Tags") or {})
+        backup_set = tags.get(BACKUP_SET_TAG)
+        if tags.get(INSTALLATION_TAG) != installation or not backup_set:
+            continue
+        # The verdict is the manifest's, never the point's own tags.
+        tags = {k: v for k, v in tags.items() if k not in (VERIFIED_TAG, WINDOW_TAG)}
+        tags.update(judged.get(backup_set, {}))
+        if point.get("ResourceType") == "RDS":
+            databases.append(_as_snapshot(point, tags))
+        elif point.get("ResourceType", "EFS") == "EFS":
+            disks.append({**point, "Tags": tags})
+    return {
+        "database": "rds",
+        "rds_snapshots": databases,
+        "rds_restore_window": None,  # no point-in-time restore from a copy
+        "efs_recovery_points": disks,
+        "memorydb_snapshots": None,
+        "velero_backups": None,
+    }
+
+
+def _as_snapshot(point: Mapping[str, Any], tags: Mapping[str, str]) -> dict[str, Any]:
+    """The database's recovery point in the shape of a manual DB snapshot (the planner's)."""
+    return {
+        "DBSnapshotIdentifier": point["RecoveryPointArn"],
+        "SnapshotCreateTime": point.get("CreationDate"),
+        "Status": "available" if point.get("Status") == "COMPLETED" else point.get("Status"),
+        "SnapshotType": "manual",
+        "TagList": [{"Key": k, "Value": v} for k, v in tags.items()],
+        "RecoveryPointArn": point["RecoveryPointArn"],
+    }

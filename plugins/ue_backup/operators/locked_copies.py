@@ -1,0 +1,155 @@
+"""Bring the protected copies a restore uses back into the installation's vault.
+
+A recovery point can only be restored in the account whose vault holds it; the
+locked copies are in the protected account. So a restore from them
+(``ue_restore`` with ``source: immutable``) first copies each chosen point back
+into the installation's own vault: an AWS Backup copy job started in the
+protected account, through its connection, as its AWS Backup role
+(``immutable.backup_role_arn``). The locked copy stays where it is, untouched;
+the installation's vault must let the protected account copy in (its access
+policy: ``backup:CopyIntoBackupVault``).
+
+One task for every point, which waits in the triggerer for each copy job in
+turn: with the installation's own backups it has nothing to do and succeeds at
+once, so the restore steps after it never see it skipped.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+
+from ue_backup.errors import PermanentFailure
+from ue_backup.hooks.aws_backup import COPY_JOB_FAILED, AwsBackupHook
+from ue_backup.hooks.sts import StsHook
+from ue_backup.operators.aws_backup import _flag
+from ue_backup.triggers.aws_backup import AwsBackupCopyJobCompleteTrigger
+from ue_backup.triggers.waits import event_or_fail, poll_interval
+
+JOBS_KEY = "copy_jobs"
+# A copy back of a large file system or database takes hours; the wait gives up after a day.
+WAIT = timedelta(days=1)
+
+
+class BringBackLockedCopiesOperator(AwsBaseOperator[AwsBackupHook]):
+    """Copy the planned locked recovery points into the installation's vault, and wait.
+
+    ``aws_conn_id`` and ``region_name`` are the protected account's (the locked
+    vault's); ``home_conn_id`` and ``home_region`` the installation's, whose
+    account number (``sts:GetCallerIdentity``) names the destination vault.
+    ``sources`` maps what (``database``, ``efs``) to the locked point's ARN, None
+    where that component is not restored. Returns, per component, the copy job and
+    the brought-back point's ARN (``{"database": {...}, "efs": {...}}``); ``{}``
+    when ``active`` is false.
+    """
+
+    aws_hook_class = AwsBackupHook
+    template_fields = aws_template_fields(
+        "botocore_config",
+        "active",
+        "sources",
+        "source_vault_name",
+        "destination_vault_name",
+        "iam_role_arn",
+        "token_prefix",
+        "home_conn_id",
+        "home_region",
+    )
+
+    def __init__(
+        self,
+        *,
+        active: bool | str,
+        sources: dict[str, str | None],
+        source_vault_name: str | None,
+        destination_vault_name: str | None,
+        iam_role_arn: str | None,
+        token_prefix: str,
+        home_conn_id: str,
+        home_region: str,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.active = active
+        self.sources = sources
+        self.source_vault_name = source_vault_name
+        self.destination_vault_name = destination_vault_name
+        self.iam_role_arn = iam_role_arn
+        self.token_prefix = token_prefix
+        self.home_conn_id = home_conn_id
+        self.home_region = home_region
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        wanted = {what: arn for what, arn in (self.sources or {}).items() if arn}
+        if not _flag(self.active) or not wanted:
+            self.log.info("Restoring from the installation's own backups: nothing to bring back")
+            return {}
+        home = StsHook(aws_conn_id=self.home_conn_id, region_name=self.home_region)
+        account = home.caller_identity()["Account"]
+        destination = (
+            f"arn:{self.hook.conn_partition}:backup:{self.home_region}:{account}:"
+            f"backup-vault:{self.destination_vault_name}"
+        )
+        jobs = {}
+        for what, arn in sorted(wanted.items()):
+            # Idempotent: a retry of this restore's task gets the same job back from AWS.
+            job = self.hook.start_copy_job(
+                recovery_point_arn=arn,
+                source_vault_name=self.source_vault_name,
+                destination_vault_arn=destination,
+                iam_role_arn=self.iam_role_arn,
+                idempotency_token=f"{self.token_prefix}-{what}-back",
+            )
+            jobs[what] = job["CopyJobId"]
+            self.log.info(
+                "Bringing %s back: copy job %s of %s into %s", what, jobs[what], arn, destination
+            )
+        context["ti"].xcom_push(key=JOBS_KEY, value=jobs)
+        return self._wait_or_finish(context, jobs)
+
+    def resume(self, context: Any, event: dict[str, Any] | None = None, jobs: dict | None = None):
+        """Resumed after one copy job ended: wait for the next, or finish."""
+        event_or_fail(event)
+        # The jobs come back in next_kwargs from the triggerer; dag.test() passes only the
+        # event, so they are also kept in this try's XCom.
+        jobs = jobs or context["ti"].xcom_pull(task_ids=self.task_id, key=JOBS_KEY)
+        return self._wait_or_finish(context, jobs or {})
+
+    def _wait_or_finish(self, context: Any, jobs: dict[str, str]) -> dict[str, Any]:
+        described = {what: self.hook.describe_copy_job(job) for what, job in jobs.items()}
+        for what, job in described.items():
+            if job.get("State") in COPY_JOB_FAILED:
+                raise PermanentFailure(
+                    f"bringing {what} back failed: copy job {job.get('CopyJobId')} ended "
+                    f"{job.get('State')}: {job.get('StatusMessage') or 'no message'}. The locked "
+                    "copy is untouched; nothing was restored yet"
+                )
+        pending = [what for what, job in described.items() if job.get("State") != "COMPLETED"]
+        if pending:
+            delay = poll_interval(15)
+            self.defer(
+                trigger=AwsBackupCopyJobCompleteTrigger(
+                    resource_id=jobs[pending[0]],
+                    waiter_delay=delay,
+                    waiter_max_attempts=max(1, int(WAIT.total_seconds() // max(delay, 1))),
+                    aws_conn_id=self.aws_conn_id,
+                    region_name=self.region_name,
+                    verify=self.verify,
+                    botocore_config=self.botocore_config,
+                ),
+                method_name="resume",
+                kwargs={"jobs": jobs},
+            )
+        result = {
+            what: {
+                "copy_job_id": job["CopyJobId"],
+                "source": job.get("SourceRecoveryPointArn"),
+                "recovery_point_arn": job["DestinationRecoveryPointArn"],
+            }
+            for what, job in described.items()
+        }
+        self.log.info("Brought back: %s", result)
+        return result

@@ -1,0 +1,192 @@
+"""Ransomware: everything the Airflow role can delete is gone; the protected copies restore.
+
+After a backup with the ``immutable`` section, an attacker holding the
+installation's own credentials deletes every backup artifact there (manual
+snapshots, every recovery point of the installation's vault, the manifests)
+and the live instance and file system. What the Airflow role cannot reach
+survives: the copies in the protected account's locked vault and the manifest
+in its Object Lock bucket. ``ue_restore`` with ``source: immutable`` plans from
+those alone, brings the chosen points back into the installation's vault,
+and restores them side by side; the restored set obeys rule 1.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import pytest
+from botocore.exceptions import ClientError
+
+from sandbox.airflow_harness.dag_runner import run_dag, write_config
+from sandbox.installation import LIVE_FILES, TEMPORARY_FILES
+from tests.dags.restore_support import MARKER, tree
+from tests.dags.test_ue_backup_immutable import installation  # noqa: F401 (the fixture)
+from tests.plugins.tasks.test_preflight_immutable import PROTECTED, VAULT, _protected_client
+
+pytestmark = pytest.mark.e2e
+
+HOME_ACCOUNT = "123456789012"
+
+
+def _let_the_protected_account_copy_home(sandbox, vault: str) -> None:
+    """The installation's vault lets the protected account copy its points back in: set up
+    once, beside the locked vault (the Airflow role's policy denies changing it)."""
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{PROTECTED}:root"},
+                "Action": "backup:CopyIntoBackupVault",
+                "Resource": "*",
+            }
+        ],
+    }
+    sandbox.client("backup").put_backup_vault_access_policy(
+        BackupVaultName=vault, Policy=json.dumps(policy)
+    )
+
+
+def _attack(sandbox, inst) -> dict[str, int]:
+    """Delete, with the installation's own credentials, everything they may delete."""
+    deleted = {"snapshots": 0, "recovery_points": 0, "manifests": 0}
+    rds, backup, efs = sandbox.client("rds"), sandbox.client("backup"), sandbox.client("efs")
+    for snapshot in rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]:
+        rds.delete_db_snapshot(DBSnapshotIdentifier=snapshot["DBSnapshotIdentifier"])
+        deleted["snapshots"] += 1
+    points = backup.list_recovery_points_by_backup_vault(BackupVaultName=inst.vault)
+    for point in points["RecoveryPoints"]:
+        backup.delete_recovery_point(
+            BackupVaultName=inst.vault, RecoveryPointArn=point["RecoveryPointArn"]
+        )
+        deleted["recovery_points"] += 1
+    s3 = sandbox.client("s3")
+    versions = s3.list_object_versions(Bucket=inst.bucket)
+    for version in versions.get("Versions", []) + versions.get("DeleteMarkers", []):
+        s3.delete_object(Bucket=inst.bucket, Key=version["Key"], VersionId=version["VersionId"])
+        deleted["manifests"] += 1
+    rds.delete_db_instance(
+        DBInstanceIdentifier=inst.rds_instance,
+        SkipFinalSnapshot=True,
+        DeleteAutomatedBackups=True,
+    )
+    for target in efs.describe_mount_targets(FileSystemId=inst.file_system_id)["MountTargets"]:
+        efs.delete_mount_target(MountTargetId=target["MountTargetId"])
+    efs.delete_file_system(FileSystemId=inst.file_system_id)
+    # The locked copies are out of reach: not in this account, and locked in their own.
+    protected = _protected_client(sandbox, "backup")
+    for point in protected.list_recovery_points_by_backup_vault(BackupVaultName=VAULT)[
+        "RecoveryPoints"
+    ]:
+        with pytest.raises(ClientError):
+            backup.delete_recovery_point(
+                BackupVaultName=VAULT, RecoveryPointArn=point["RecoveryPointArn"]
+            )
+        with pytest.raises(ClientError):
+            protected.delete_recovery_point(
+                BackupVaultName=VAULT, RecoveryPointArn=point["RecoveryPointArn"]
+            )
+    return deleted
+
+
+def test_after_the_installations_account_is_wiped_the_protected_copies_restore_side_by_side(
+    sandbox,
+    installation,  # noqa: F811 (the fixture imported above)
+    capfd,
+    caplog,
+):
+    _let_the_protected_account_copy_home(sandbox, installation.vault)
+    backed_up = run_dag("ue_backup")
+    assert backed_up.state == "success", backed_up.tasks
+    backup_set = backed_up.xcom("preflight")["backup_set"]
+
+    deleted = _attack(sandbox, installation)
+    # the set's manual snapshot, its database and disk recovery points, its manifest
+    assert deleted == {"snapshots": 1, "recovery_points": 2, "manifests": 1}
+    assert (
+        sandbox.client("rds").describe_db_snapshots(SnapshotType="awsbackup")["DBSnapshots"] == []
+    )  # the database's AWS Backup snapshot went with its recovery point
+
+    # A plain restore finds nothing left to restore ...
+    home = run_dag("ue_restore", {"mode": "plan"})
+    assert home.state == "failed"
+    assert home.tasks["plan"] == "failed"
+    out, err = capfd.readouterr()
+    assert "no consistent restore" in out + err + caplog.text
+
+    # ... the protected copies restore.
+    result = run_dag("ue_restore", {"mode": "restore", "source": "immutable"})
+
+    assert result.state == "success", result.tasks
+    planned = result.xcom("plan")
+    plan = planned["plan"]
+    assert plan["backup_set"] == backup_set
+    assert plan["verified"] is True  # the locked manifest says the set passed verification
+    # planned from the locked copies in the protected account (rule 1: database first)
+    assert plan["database"]["kind"] == "snapshot"
+    assert f":{PROTECTED}:" in plan["database"]["snapshot_id"]
+    assert f":{PROTECTED}:" in plan["disk"]["recovery_point_arn"]
+    assert datetime.fromisoformat(plan["database"]["time"]) < datetime.fromisoformat(
+        plan["disk"]["time"]
+    )
+    # brought back into the installation's vault, and restored from there
+    back = result.xcom("bring_back_locked_copies")
+    assert set(back) == {"database", "efs"}
+    for what in ("database", "efs"):
+        assert f":{HOME_ACCOUNT}:" in back[what]["recovery_point_arn"], back
+    assert back["database"]["source"] == plan["database"]["snapshot_id"]
+    assert back["efs"]["source"] == plan["disk"]["recovery_point_arn"]
+    report = result.xcom("report")
+    assert report["backup_set"] == backup_set
+    rds = sandbox.client("rds")
+    [restored] = rds.describe_db_instances(DBInstanceIdentifier=report["restored"]["database"])[
+        "DBInstances"
+    ]
+    assert restored["DBInstanceStatus"] == "available"
+    files = tree(sandbox.aws.efs_path(report["restored"]["efs_file_system_id"]))
+    assert set(files) == set(LIVE_FILES) | {MARKER}
+    assert not set(files) & set(TEMPORARY_FILES)
+    # the locked copies are still there, untouched
+    protected = _protected_client(sandbox, "backup")
+    assert (
+        len(protected.list_recovery_points_by_backup_vault(BackupVaultName=VAULT)["RecoveryPoints"])
+        == 2
+    )
+
+
+def test_a_restore_from_the_protected_copies_refuses_what_they_cannot_do(
+    sandbox,
+    installation,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+    capfd,
+    caplog,
+):
+    """In place, another region, or MemoryDB and Kubernetes: refused naming the param,
+    before anything is listed or changed."""
+    result = run_dag(
+        "ue_restore",
+        {
+            "mode": "restore",
+            "source": "immutable",
+            "target": "in_place",
+            "confirm": "ue-test",
+            "components": ["database", "velero"],
+        },
+    )
+    assert result.state == "failed"
+    assert result.tasks["validate"] == "failed"
+    out, err = capfd.readouterr()
+    said = out + err + caplog.text
+    assert "params.target: a restore from the protected copies is side_by_side only" in said
+    assert "params.components: ['velero'] are not kept in the protected copies" in said
+    assert sandbox.log.entries("backup", "StartCopyJob") == []
+    assert sandbox.log.entries("rds", "RestoreDBInstanceFromDBSnapshot") == []
+
+    del installation.config["immutable"]
+    write_config(installation.config, tmp_path, monkeypatch)
+    result = run_dag("ue_restore", {"mode": "plan", "source": "immutable"})
+    assert result.tasks["validate"] == "failed"
+    out, err = capfd.readouterr()
+    assert "this configuration has no immutable section" in out + err + caplog.text

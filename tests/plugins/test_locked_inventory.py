@@ -1,0 +1,74 @@
+"""locked_inventory.planner_view: the protected copies in the planner's shapes (pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ue_backup.backup_set import BACKUP_SET_TAG, INSTALLATION_TAG, VERIFIED_TAG, WINDOW_TAG
+from ue_backup.locked_inventory import planner_view
+from ue_backup.planning import RestorePlanError, plan_restore
+
+T0 = datetime(2026, 12, 6, 2, 0, tzinfo=UTC)
+SET = "ue-test-20261206t020000z"
+LOCKED_POINT = "arn:aws:backup:eu-west-1:222233334444:recovery-point:"
+
+
+def point(kind: str, seconds: int, *, installation="ue-test", backup_set=SET, **tags) -> dict:
+    return {
+        "RecoveryPointArn": f"{LOCKED_POINT}{kind}-{seconds}",
+        "ResourceType": kind,
+        "Status": "COMPLETED",
+        "CreationDate": T0 + timedelta(seconds=seconds),
+        "Tags": {INSTALLATION_TAG: installation, BACKUP_SET_TAG: backup_set, **tags},
+    }
+
+
+def manifest(result="passed", window="intact", installation="ue-test", backup_set=SET) -> dict:
+    return {
+        "installation": installation,
+        "backup_set": backup_set,
+        "verification": {"result": result},
+        "cold_window": {"state": window},
+    }
+
+
+def test_a_set_with_a_locked_manifest_is_planned_from_its_locked_points_under_rule_1():
+    view = planner_view([point("RDS", 10), point("EFS", 20)], [manifest()], "ue-test")
+
+    plan = plan_restore(view, {"type": "latest"})
+
+    assert plan["backup_set"] == SET
+    assert plan["verified"] is True
+    assert plan["database"]["snapshot_id"].endswith("recovery-point:RDS-10")
+    assert plan["disk"]["recovery_point_arn"].endswith("recovery-point:EFS-20")
+
+
+def test_the_verdict_is_the_locked_manifests_never_the_points_own_tags():
+    lying = {VERIFIED_TAG: "passed", WINDOW_TAG: "intact"}
+    view = planner_view([point("RDS", 10, **lying), point("EFS", 20, **lying)], [], "ue-test")
+    [disk] = view["efs_recovery_points"]
+    assert VERIFIED_TAG not in disk["Tags"]  # no manifest: never verified
+    failed = planner_view(
+        [point("RDS", 10), point("EFS", 20)], [manifest("failed", "broken")], "ue-test"
+    )
+    [disk] = failed["efs_recovery_points"]
+    assert (disk["Tags"][VERIFIED_TAG], disk["Tags"][WINDOW_TAG]) == ("failed", "broken")
+
+
+def test_another_installations_points_and_manifests_are_left_out():
+    view = planner_view(
+        [point("RDS", 10, installation="other"), point("EFS", 20, installation="other")],
+        [manifest(installation="other")],
+        "ue-test",
+    )
+    assert view["rds_snapshots"] == []
+    assert view["efs_recovery_points"] == []
+
+
+def test_a_database_point_newer_than_the_disk_is_not_restored_with_it():
+    view = planner_view([point("EFS", 10), point("RDS", 20)], [manifest()], "ue-test")
+    assert view["rds_restore_window"] is None  # no point-in-time restore from a copy
+    with pytest.raises(RestorePlanError, match="database"):
+        plan_restore(view, {"type": "latest"})
