@@ -297,10 +297,10 @@ class RestoreRunSettings(RunSettings):
         components = set(params.get("components") or COMPONENTS)
         if locked:  # only what the protected copies hold (restore_steps.check_source)
             components &= set(LOCKED_COMPONENTS)
-        # A restored instance or cluster is shaped like the live one at home; in the copy
-        # region, or from the protected copies (the live ones may be gone), the snapshot
-        # (or the copy's metadata) decides.
-        shaped_by_live = not from_copy and not locked
+        # A restored instance or cluster is shaped like the live one at home (when it is
+        # gone, the snapshot decides: RdsRestoreInstanceOperator); in the copy region
+        # there is none, and the snapshot (or the copy's metadata) decides.
+        shaped_by_live = not from_copy
         return cls(
             **names,  # restore_id, rds_target, memorydb_target
             # Every AWS task of the run works in ``region``: the home region, or the copy region.

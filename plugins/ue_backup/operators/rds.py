@@ -196,6 +196,16 @@ class RdsRestoreInstanceOperator(AwsBaseOperator[RdsHook]):
         if not self.source_instance_identifier:
             return {"PubliclyAccessible": False}
         source = self._instance(self.source_instance_identifier)
+        if source is None and not self.restore_time:
+            # Deleted (by mistake, or by an attacker: a restore from the protected copies):
+            # restored from a snapshot all the same, in the shape the snapshot gives.
+            self.log.warning(
+                "Source instance %s not found: %s gets the snapshot's instance class and the "
+                "region's default network; move it into the platform's network before use",
+                self.source_instance_identifier,
+                self.target_instance_identifier,
+            )
+            return {"PubliclyAccessible": False}
         if source is None:
             raise PermanentFailure(f"source instance {self.source_instance_identifier} not found")
         return {

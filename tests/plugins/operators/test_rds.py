@@ -277,16 +277,30 @@ def test_exactly_one_of_snapshot_and_time(sandbox, installation, context, source
     assert sandbox.log.entries("rds") == []
 
 
-def test_a_missing_source_instance_is_refused(sandbox, installation, context):
+def test_a_point_in_time_restore_of_a_missing_source_instance_is_refused(
+    sandbox, installation, context
+):
     operator = RdsRestoreInstanceOperator(
         task_id="restore_database",
         target_instance_identifier=TARGET,
         source_instance_identifier="no-such-db",
-        snapshot_id=SNAPSHOT_ID,
+        restore_time="2025-01-01T00:00:00+00:00",
     )
     with pytest.raises(PermanentFailure, match="source instance no-such-db not found"):
         operator.execute(context)
     assert sandbox.log.entries("rds") == []
+
+
+def test_a_snapshot_restore_outlives_its_source_instance(sandbox, installation, rds, context):
+    """Deleted by mistake or by an attacker: the snapshot still restores, in its own shape
+    (the log says the network is the region's default)."""
+    available_snapshot(sandbox, installation, rds)
+    rds.delete_db_instance(DBInstanceIdentifier=installation.rds_instance, SkipFinalSnapshot=True)
+
+    result = restore_operator(installation, snapshot_id=SNAPSHOT_ID).execute(context)
+
+    assert result["from"] == f"snapshot {SNAPSHOT_ID}"
+    assert describe(rds, TARGET)["DBInstanceStatus"] in ("creating", "available")
 
 
 # --- cross-region copies ----------------------------------------------------------------------
