@@ -181,7 +181,7 @@ with DAG(
             description=(
                 "home: the installation's own backups. immutable: the protected copies "
                 "(config: immutable), after an attack on the installation's account: "
-                "database and EFS, side by side, in the home region."
+                "database, EFS and MemoryDB, side by side, in the home region."
             ),
         ),
         "source_region": Param(
@@ -249,7 +249,9 @@ with DAG(
             sources={
                 "database": planned_if(PLANNED.rds_snapshot_id, PLANNED.restore_database),
                 "efs": planned_if(PLANNED.recovery_point_arn, PLANNED.restore_efs),
+                "memorydb": planned_if(PLANNED.memorydb_snapshot_arns, PLANNED.restore_memorydb),
             },
+            staging_bucket=RESTORE.immutable_staging_bucket,
             source_vault_name=RESTORE.immutable_vault,
             destination_vault_name=RESTORE.backup_vault,
             iam_role_arn=RESTORE.immutable_backup_role_arn,
@@ -263,6 +265,9 @@ with DAG(
         BROUGHT_BACK = {
             "rds_snapshot_id": brought_back("database", PLANNED.rds_snapshot_id),
             "recovery_point_arn": brought_back("efs", PLANNED.recovery_point_arn),
+            "memorydb_snapshot_arns": brought_back(
+                "memorydb", PLANNED.memorydb_snapshot_arns, key="snapshot_arns"
+            ),
         }
     # Preparation: nothing live is touched. In place the restore directory lies on the live
     # file system; it becomes ue-backup-restoring_<id>/, is purged and checked there.

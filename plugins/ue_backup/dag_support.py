@@ -220,13 +220,12 @@ def planned_if(value: str, flag: str) -> str:
     return f"{{{{ {expression(value)} if {expression(flag)} else None }}}}"
 
 
-def brought_back(component: str, planned: str) -> str:
-    """A template for what a restore step starts from: the point ``bring_back_locked_copies``
-    brought home for ``component`` when it ran, else the plan's own (``planned``)."""
-    back = (
-        f"((ti.xcom_pull(task_ids='bring_back_locked_copies') or {{}}).get('{component}') or {{}})"
-    )
-    return f"{{{{ {back}.get('recovery_point_arn') or {expression(planned)} }}}}"
+def brought_back(component: str, planned: str, key: str = "recovery_point_arn") -> str:
+    """A template for what a restore step starts from: what ``bring_back_locked_copies``
+    brought home for ``component`` (its ``key``) when it ran, else the plan's own."""
+    step = "ti.xcom_pull(task_ids='bring_back_locked_copies')"
+    back = f"(({step} or {{}}).get('{component}') or {{}})"
+    return f"{{{{ {back}.get('{key}') or {expression(planned)} }}}}"
 
 
 def only_if(field: str, *values: Any) -> Callable[[Any], None]:

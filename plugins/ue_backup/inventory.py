@@ -43,7 +43,7 @@ from ue_backup.hooks.memorydb import MemoryDbHook
 from ue_backup.hooks.rds import RdsHook
 from ue_backup.hooks.s3 import S3Hook
 from ue_backup.locked_inventory import planner_view
-from ue_backup.records import META_NODE_TYPE, META_SHARDS, META_SNAPSHOT, META_TIME, s3_object_arn
+from ue_backup.records import rdb_snapshots
 from ue_backup.retention_artifacts import (
     Artifact,
     manifest,
@@ -206,12 +206,23 @@ def locked_inventory(settings: Access, cfg: InstallationConfig) -> dict[str, Any
     prefix = f"{cfg.manifests.prefix}{cfg.installation}/"
     files = manifest_files(settings, locked.bucket, prefix, region, locked.aws_conn_id)
     manifests = [f["Body"] for f in files if isinstance(f["Body"], dict)]
-    view = planner_view(points, manifests, cfg.installation)
+    memorydb = None
+    if cfg.memorydb:
+        s3 = settings_hook(S3Hook, settings, region=region, conn_id=locked.aws_conn_id)
+        rdb = [
+            {**obj, "Metadata": (s3.head_object(obj["Key"], locked.bucket) or {}).get("Metadata")}
+            for obj in s3.list_objects(locked.bucket, prefix)
+            if "/memorydb/" in obj["Key"] and obj["Key"].endswith(".rdb")
+        ]
+        memorydb = rdb_snapshots(rdb, locked.bucket)
+    view = planner_view(points, manifests, cfg.installation, memorydb)
     log.info(
-        "Protected copies of %s: %d database and %d EFS recovery point(s), %d locked manifest(s)",
+        "Protected copies of %s: %d database and %d EFS recovery point(s), %d MemoryDB "
+        "snapshot(s) as locked .rdb files, %d locked manifest(s)",
         cfg.installation,
         len(view["rds_snapshots"]),
         len(view["efs_recovery_points"]),
+        len(view["memorydb_snapshots"] or []),
         len(manifests),
     )
     return json.loads(json.dumps(view, default=_iso))
@@ -269,42 +280,17 @@ def _tag_value(tags: list[dict[str, str]] | None, key: str) -> str | None:
 def memorydb_copies(settings: Access, bucket: str, cfg: InstallationConfig) -> list[dict[str, Any]]:
     """The installation's MemoryDB snapshot copies in ``bucket``, as MemoryDB snapshots.
 
-    Each copy is its ``.rdb`` files; one is ``available`` when every shard's
-    file is there. Its time, node type and shard count are the metadata
-    ``MemoryDbCopyExportOperator`` wrote; ``SnapshotArns`` are what a cluster
-    is seeded from. Listed in the settings' region (the copy region).
+    Each copy is its ``.rdb`` files, tagged with the installation, described by
+    the metadata ``MemoryDbCopyExportOperator`` wrote (``records.rdb_snapshots``).
+    Listed in the settings' region (the copy region).
     """
     s3 = settings_hook(S3Hook, settings)
-    snapshots: dict[str, dict[str, Any]] = {}
-    for obj in memorydb_copy_files(settings, bucket, "ueb-"):
-        if not obj["Key"].endswith(".rdb") or obj["Tags"].get(INSTALLATION_TAG) != cfg.installation:
-            continue
-        meta = (s3.head_object(obj["Key"], bucket) or {}).get("Metadata") or {}
-        name = meta.get(META_SNAPSHOT)
-        if not name or not meta.get(META_TIME):
-            continue
-        snapshot = snapshots.setdefault(
-            name,
-            {
-                "Name": name,
-                "Tags": obj["Tags"],
-                "ClusterConfiguration": {
-                    "NodeType": meta.get(META_NODE_TYPE),
-                    "NumShards": int(meta.get(META_SHARDS) or 0),
-                    "Shards": [],
-                },
-                "SnapshotArns": [],
-            },
-        )
-        snapshot["SnapshotArns"].append(s3_object_arn(bucket, obj["Key"]))
-        snapshot["ClusterConfiguration"]["Shards"].append(
-            {"Name": obj["Key"], "SnapshotCreationTime": meta[META_TIME], "Size": obj["Size"]}
-        )
-    for snapshot in snapshots.values():
-        complete = len(snapshot["SnapshotArns"]) == snapshot["ClusterConfiguration"]["NumShards"]
-        snapshot["Status"] = "available" if complete else "incomplete"
-        snapshot["SnapshotArns"].sort()
-    return list(snapshots.values())
+    files = [
+        {**obj, "Metadata": (s3.head_object(obj["Key"], bucket) or {}).get("Metadata") or {}}
+        for obj in memorydb_copy_files(settings, bucket, "ueb-")
+        if obj["Key"].endswith(".rdb") and obj["Tags"].get(INSTALLATION_TAG) == cfg.installation
+    ]
+    return rdb_snapshots(files, bucket)
 
 
 def _iso(value: Any) -> str:

@@ -21,9 +21,12 @@ The planner takes the shapes the home inventory has (``inventory.list_inventory`
   tags there are ignored (they say what they said when the copy was made,
   before verification).
 
-MemoryDB's data and the Kubernetes resources are not restored from the
-protected copies (see the README, "Immutable copies"). A pure rule: the
-listing is ``inventory.locked_inventory``'s.
+- MemoryDB's locked ``.rdb`` files are presented as snapshots, as the
+  cross-region copies' are (``records.rdb_snapshots``).
+
+The Kubernetes resources are not restored from the protected copies (see the
+README, "Immutable copies"). A pure rule: the listing is
+``inventory.locked_inventory``'s.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from typing import Any
 from ue_backup.backup_set import BACKUP_SET_TAG, INSTALLATION_TAG, VERIFIED_TAG, WINDOW_TAG
 
 # The components a restore from the protected copies restores.
-LOCKED_COMPONENTS = ("database", "efs")
+LOCKED_COMPONENTS = ("database", "efs", "memorydb")
 
 
 def verdicts(manifests: Iterable[Mapping[str, Any]], installation: str) -> dict[str, dict]:
@@ -56,11 +59,16 @@ def planner_view(
     points: Iterable[Mapping[str, Any]],
     manifests: Iterable[Mapping[str, Any]],
     installation: str,
+    memorydb: Iterable[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The planner's inventory from the locked vault's points (with ``Tags``) and manifests.
+    """The planner's inventory from the locked vault's points (with ``Tags``), the locked
+    manifests and, with MemoryDB, its locked ``.rdb`` files as snapshots
+    (``records.rdb_snapshots``; None: no MemoryDB).
 
     A point of another installation, or of no set, is left out; a point whose set
     has no locked manifest keeps no verdict (the planner calls it never verified).
+    A MemoryDB snapshot's set is the one its files' key names
+    (``<prefix><installation>/<set id>/memorydb/``).
     """
     judged = verdicts(manifests, installation)
     disks: list[dict[str, Any]] = []
@@ -82,9 +90,27 @@ def planner_view(
         "rds_snapshots": databases,
         "rds_restore_window": None,  # no point-in-time restore from a copy
         "efs_recovery_points": disks,
-        "memorydb_snapshots": None,
+        "memorydb_snapshots": None if memorydb is None else _memorydb(memorydb, installation),
         "velero_backups": None,
     }
+
+
+def _memorydb(snapshots: Iterable[Mapping[str, Any]], installation: str) -> list[dict]:
+    """The installation's locked MemoryDB snapshots, tagged with the set their keys name."""
+    found = []
+    for snapshot in snapshots:
+        # Each file's key: <prefix><installation>/<set id>/memorydb/<file>
+        named = {
+            tuple(shard["Name"].split("/memorydb/", 1)[0].rsplit("/", 2)[-2:])
+            for shard in snapshot["ClusterConfiguration"]["Shards"]
+        }
+        if len(named) != 1:
+            continue
+        [(owner, backup_set)] = named
+        if owner == installation:
+            tags = {INSTALLATION_TAG: installation, BACKUP_SET_TAG: backup_set}
+            found.append({**snapshot, "Tags": tags})
+    return found
 
 
 def _as_snapshot(point: Mapping[str, Any], tags: Mapping[str, str]) -> dict[str, Any]:

@@ -110,3 +110,41 @@ def memorydb_copy_metadata(snapshot: dict[str, Any]) -> dict[str, str]:
 
 def s3_object_arn(bucket: str, key: str) -> str:
     return f"arn:aws:s3:::{bucket}/{key}"
+
+
+def rdb_snapshots(files: list[dict[str, Any]], bucket: str) -> list[dict[str, Any]]:
+    """Copied ``.rdb`` files (``Key``, ``Size``, ``Metadata``, ``Tags``) as MemoryDB snapshots.
+
+    One snapshot per name in the files' metadata (``memorydb_copy_metadata``),
+    ``available`` when every shard's file is there; its time, node type and shard
+    count are the metadata's, its ``SnapshotArns`` what a cluster is seeded from.
+    The cross-region copies and the protected account's locked copies are read so.
+    """
+    snapshots: dict[str, dict[str, Any]] = {}
+    for obj in files:
+        meta = obj.get("Metadata") or {}
+        name = meta.get(META_SNAPSHOT)
+        if not name or not meta.get(META_TIME):
+            continue
+        snapshot = snapshots.setdefault(
+            name,
+            {
+                "Name": name,
+                "Tags": obj.get("Tags") or {},
+                "ClusterConfiguration": {
+                    "NodeType": meta.get(META_NODE_TYPE),
+                    "NumShards": int(meta.get(META_SHARDS) or 0),
+                    "Shards": [],
+                },
+                "SnapshotArns": [],
+            },
+        )
+        snapshot["SnapshotArns"].append(s3_object_arn(bucket, obj["Key"]))
+        snapshot["ClusterConfiguration"]["Shards"].append(
+            {"Name": obj["Key"], "SnapshotCreationTime": meta[META_TIME], "Size": obj.get("Size")}
+        )
+    for snapshot in snapshots.values():
+        complete = len(snapshot["SnapshotArns"]) == snapshot["ClusterConfiguration"]["NumShards"]
+        snapshot["Status"] = "available" if complete else "incomplete"
+        snapshot["SnapshotArns"].sort()
+    return list(snapshots.values())

@@ -91,6 +91,7 @@ class RestoreChainSpec:
     # (ue_restore: the protected copies brought back home first).
     rds_snapshot_id: Any = None
     recovery_point_arn: Any = None
+    memorydb_snapshot_arns: Any = None
 
 
 @dataclass
@@ -217,7 +218,7 @@ def _memorydb(spec: RestoreChainSpec) -> tuple[Any, Any]:
         restore = MemoryDbRestoreClusterOperator(
             task_id="restore_memorydb",
             snapshot_name=spec.steps.memorydb_snapshot_name,
-            snapshot_arns=spec.steps.memorydb_snapshot_arns,
+            snapshot_arns=spec.memorydb_snapshot_arns or spec.steps.memorydb_snapshot_arns,
             node_type=spec.steps.memorydb_node_type,
             num_shards=spec.steps.memorydb_num_shards,
             target_cluster_name=spec.memorydb_target,

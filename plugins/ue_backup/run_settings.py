@@ -250,6 +250,11 @@ class RestoreRunSettings(RunSettings):
         "The role AWS Backup copies the locked points back home as (immutable.backup_role_arn).",
         None,
     )
+    immutable_staging_bucket: str | None = _field(
+        "Where MemoryDB's locked files are staged to seed a cluster "
+        "(immutable.memorydb_export_bucket).",
+        None,
+    )
     request: dict[str, Any] = _field("The planner's request (what to restore).")
     mode: str = _field("params.mode: plan or restore.")
     target: str = _field("params.target: side_by_side or in_place.")
@@ -312,6 +317,7 @@ class RestoreRunSettings(RunSettings):
             immutable_region=locked.region_or(cfg.region) if locked else None,
             immutable_vault=locked.backup_vault_name if locked else None,
             immutable_backup_role_arn=locked.backup_role_arn if locked else None,
+            immutable_staging_bucket=locked.memorydb_export_bucket if locked else None,
             request=request,
             mode=params.get("mode", "plan"),
             target=target,

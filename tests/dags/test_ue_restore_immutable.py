@@ -1,13 +1,14 @@
 """Ransomware: everything the Airflow role can delete is gone; the protected copies restore.
 
 After a backup with the ``immutable`` section, an attacker holding the
-installation's own credentials deletes every backup artifact there (manual
-snapshots, every recovery point of the installation's vault, the manifests)
-and the live instance and file system. What the Airflow role cannot reach
+installation's own credentials deletes every backup artifact there (RDS and
+MemoryDB snapshots, every recovery point of the installation's vault, the
+manifests) and the live instance, file system and cluster. What the Airflow role cannot reach
 survives: the copies in the protected account's locked vault and the manifest
 in its Object Lock bucket. ``ue_restore`` with ``source: immutable`` plans from
-those alone, brings the chosen points back into the installation's vault,
-and restores them side by side; the restored set obeys rule 1.
+those alone, brings the chosen points back into the installation's vault
+(MemoryDB's locked ``.rdb`` files into its staging bucket), and restores them
+side by side; the restored set obeys rule 1.
 """
 
 from __future__ import annotations
@@ -21,8 +22,17 @@ from botocore.exceptions import ClientError
 from sandbox.airflow_harness.dag_runner import run_dag, write_config
 from sandbox.installation import LIVE_FILES, TEMPORARY_FILES
 from tests.dags.restore_support import MARKER, tree
-from tests.dags.test_ue_backup_immutable import installation  # noqa: F401 (the fixture)
-from tests.plugins.tasks.test_preflight_immutable import PROTECTED, VAULT, _protected_client
+from tests.dags.test_ue_backup_immutable import (
+    STAGING,
+    _installation,
+    installation,  # noqa: F401 (the fixture)
+)
+from tests.plugins.tasks.test_preflight_immutable import (
+    BUCKET,
+    PROTECTED,
+    VAULT,
+    _protected_client,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -66,6 +76,12 @@ def _attack(sandbox, inst) -> dict[str, int]:
     for version in versions.get("Versions", []) + versions.get("DeleteMarkers", []):
         s3.delete_object(Bucket=inst.bucket, Key=version["Key"], VersionId=version["VersionId"])
         deleted["manifests"] += 1
+    memorydb = sandbox.client("memorydb")
+    for snapshot in memorydb.describe_snapshots()["Snapshots"]:
+        memorydb.delete_snapshot(SnapshotName=snapshot["Name"])
+        deleted["snapshots"] += 1
+    if inst.memorydb_cluster:
+        memorydb.delete_cluster(ClusterName=inst.memorydb_cluster)
     rds.delete_db_instance(
         DBInstanceIdentifier=inst.rds_instance,
         SkipFinalSnapshot=True,
@@ -91,19 +107,17 @@ def _attack(sandbox, inst) -> dict[str, int]:
 
 
 def test_after_the_installations_account_is_wiped_the_protected_copies_restore_side_by_side(
-    sandbox,
-    installation,  # noqa: F811 (the fixture imported above)
-    capfd,
-    caplog,
+    sandbox, tmp_path, monkeypatch, capfd, caplog
 ):
-    _let_the_protected_account_copy_home(sandbox, installation.vault)
+    inst = _installation(sandbox, tmp_path, monkeypatch, memorydb=True)
+    _let_the_protected_account_copy_home(sandbox, inst.vault)
     backed_up = run_dag("ue_backup")
     assert backed_up.state == "success", backed_up.tasks
     backup_set = backed_up.xcom("preflight")["backup_set"]
 
-    deleted = _attack(sandbox, installation)
-    # the set's manual snapshot, its database and disk recovery points, its manifest
-    assert deleted == {"snapshots": 1, "recovery_points": 2, "manifests": 1}
+    deleted = _attack(sandbox, inst)
+    # the set's RDS and MemoryDB snapshots, its database and disk recovery points, its manifest
+    assert deleted == {"snapshots": 2, "recovery_points": 2, "manifests": 1}
     assert (
         sandbox.client("rds").describe_db_snapshots(SnapshotType="awsbackup")["DBSnapshots"] == []
     )  # the database's AWS Backup snapshot went with its recovery point
@@ -127,12 +141,15 @@ def test_after_the_installations_account_is_wiped_the_protected_copies_restore_s
     assert plan["database"]["kind"] == "snapshot"
     assert f":{PROTECTED}:" in plan["database"]["snapshot_id"]
     assert f":{PROTECTED}:" in plan["disk"]["recovery_point_arn"]
-    assert datetime.fromisoformat(plan["database"]["time"]) < datetime.fromisoformat(
-        plan["disk"]["time"]
-    )
+    database = datetime.fromisoformat(plan["database"]["time"])
+    assert database < datetime.fromisoformat(plan["disk"]["time"])
+    assert database < datetime.fromisoformat(plan["memorydb"]["time"])
+    assert all(f"arn:aws:s3:::{BUCKET}/" in arn for arn in planned["memorydb_snapshot_arns"])
     # brought back into the installation's vault, and restored from there
     back = result.xcom("bring_back_locked_copies")
-    assert set(back) == {"database", "efs"}
+    assert set(back) == {"database", "efs", "memorydb"}
+    assert back["memorydb"]["source"] == sorted(planned["memorydb_snapshot_arns"])
+    assert all(f"arn:aws:s3:::{STAGING}/" in arn for arn in back["memorydb"]["snapshot_arns"])
     for what in ("database", "efs"):
         assert f":{HOME_ACCOUNT}:" in back[what]["recovery_point_arn"], back
     assert back["database"]["source"] == plan["database"]["snapshot_id"]
@@ -144,6 +161,10 @@ def test_after_the_installations_account_is_wiped_the_protected_copies_restore_s
         "DBInstances"
     ]
     assert restored["DBInstanceStatus"] == "available"
+    cluster = sandbox.client("memorydb").describe_clusters(
+        ClusterName=report["restored"]["memorydb_cluster"]
+    )["Clusters"][0]
+    assert cluster["Status"] == "available"
     files = tree(sandbox.aws.efs_path(report["restored"]["efs_file_system_id"]))
     assert set(files) == set(LIVE_FILES) | {MARKER}
     assert not set(files) & set(TEMPORARY_FILES)

@@ -72,3 +72,36 @@ def test_a_database_point_newer_than_the_disk_is_not_restored_with_it():
     assert view["rds_restore_window"] is None  # no point-in-time restore from a copy
     with pytest.raises(RestorePlanError, match="database"):
         plan_restore(view, {"type": "latest"})
+
+
+def rdb(backup_set=SET, installation="ue-test", seconds=30, shard=1, shards=1) -> dict:
+    """A locked .rdb file as records.rdb_snapshots reads it."""
+    return {
+        "Name": f"ue-backup/{installation}/{backup_set}/memorydb/ueb-{backup_set}-000{shard}.rdb",
+        "SnapshotCreationTime": (T0 + timedelta(seconds=seconds)).isoformat(),
+    }
+
+
+def snapshot(*files, shards=1) -> dict:
+    return {
+        "Name": f"ueb-{SET}",
+        "Status": "available",
+        "ClusterConfiguration": {"NodeType": "db.t4g.small", "NumShards": shards, "Shards": files},
+        "SnapshotArns": [f"arn:aws:s3:::locked/{f['Name']}" for f in files],
+    }
+
+
+def test_memorydbs_locked_files_are_planned_with_their_set_and_rule_1():
+    view = planner_view(
+        [point("RDS", 10), point("EFS", 20)], [manifest()], "ue-test", [snapshot(rdb())]
+    )
+    plan = plan_restore(view, {"type": "latest"})
+    assert plan["memorydb"]["snapshot_name"] == f"ueb-{SET}"
+    [planned] = view["memorydb_snapshots"]
+    assert planned["Tags"] == {INSTALLATION_TAG: "ue-test", BACKUP_SET_TAG: SET}
+    # another installation's files, or files naming two sets, are never this one's
+    other = planner_view([], [], "ue-test", [snapshot(rdb(installation="other"))])
+    assert other["memorydb_snapshots"] == []
+    mixed = snapshot(rdb(), rdb(backup_set="ue-test-20261207t020000z", shard=2), shards=2)
+    assert planner_view([], [], "ue-test", [mixed])["memorydb_snapshots"] == []
+    assert planner_view([], [], "ue-test")["memorydb_snapshots"] is None  # no MemoryDB

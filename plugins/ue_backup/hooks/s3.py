@@ -189,6 +189,11 @@ class S3Hook(RetryingHookMixin, ProviderS3Hook):
                 return None
             raise
 
+    def open_current(self, bucket: str, key: str) -> tuple[Any, int]:
+        """The current version of an object as a stream, and its size."""
+        answer = self.get_conn().get_object(Bucket=bucket, Key=key)
+        return answer["Body"], answer["ContentLength"]
+
     def open_object(self, bucket: str, key: str, etag: str) -> Any:
         """The content of an object as a stream, refused (``PreconditionFailed``) unless it
         is still the object whose ETag is ``etag``: what is hashed is what was listed."""

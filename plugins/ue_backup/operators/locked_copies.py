@@ -24,12 +24,17 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.aws_backup import COPY_JOB_FAILED, AwsBackupHook
+from ue_backup.hooks.s3 import S3Hook
 from ue_backup.hooks.sts import StsHook
 from ue_backup.operators.aws_backup import _flag
+from ue_backup.records import s3_object_arn
 from ue_backup.triggers.aws_backup import AwsBackupCopyJobCompleteTrigger
 from ue_backup.triggers.waits import event_or_fail, poll_interval
 
 JOBS_KEY = "copy_jobs"
+FILES_KEY = "memorydb_files"
+# Where MemoryDB's files are staged for a restore, in immutable.memorydb_export_bucket.
+STAGING_PREFIX = "ue-backup-restores/"
 # A copy back of a large file system or database takes hours; the wait gives up after a day.
 WAIT = timedelta(days=1)
 
@@ -40,10 +45,13 @@ class BringBackLockedCopiesOperator(AwsBaseOperator[AwsBackupHook]):
     ``aws_conn_id`` and ``region_name`` are the protected account's (the locked
     vault's); ``home_conn_id`` and ``home_region`` the installation's, whose
     account number (``sts:GetCallerIdentity``) names the destination vault.
-    ``sources`` maps what (``database``, ``efs``) to the locked point's ARN, None
-    where that component is not restored. Returns, per component, the copy job and
-    the brought-back point's ARN (``{"database": {...}, "efs": {...}}``); ``{}``
-    when ``active`` is false.
+    ``sources`` maps what (``database``, ``efs``) to the locked point's ARN, and
+    ``memorydb`` to its locked ``.rdb`` files' S3 ARNs (streamed into
+    ``staging_bucket``, ``immutable.memorydb_export_bucket``), None where that
+    component is not restored. Returns, per component, the copy job and the
+    brought-back point's ARN (``{"database": {...}, "efs": {...}}``) and MemoryDB's
+    staged files (``{"memorydb": {"snapshot_arns": [...]}}``); ``{}`` when
+    ``active`` is false.
     """
 
     aws_hook_class = AwsBackupHook
@@ -57,6 +65,7 @@ class BringBackLockedCopiesOperator(AwsBaseOperator[AwsBackupHook]):
         "token_prefix",
         "home_conn_id",
         "home_region",
+        "staging_bucket",
     )
 
     def __init__(
@@ -70,6 +79,7 @@ class BringBackLockedCopiesOperator(AwsBaseOperator[AwsBackupHook]):
         token_prefix: str,
         home_conn_id: str,
         home_region: str,
+        staging_bucket: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -81,12 +91,18 @@ class BringBackLockedCopiesOperator(AwsBaseOperator[AwsBackupHook]):
         self.token_prefix = token_prefix
         self.home_conn_id = home_conn_id
         self.home_region = home_region
+        self.staging_bucket = staging_bucket
 
     def execute(self, context: Any) -> dict[str, Any]:
         wanted = {what: arn for what, arn in (self.sources or {}).items() if arn}
         if not _flag(self.active) or not wanted:
             self.log.info("Restoring from the installation's own backups: nothing to bring back")
             return {}
+        files = wanted.pop("memorydb", None)
+        if files:  # MemoryDB's locked .rdb files: streamed now, before any copy job's wait
+            context["ti"].xcom_push(key=FILES_KEY, value=self._bring_back_files(files))
+        if not wanted:
+            return self._finish(context, {})
         home = StsHook(aws_conn_id=self.home_conn_id, region_name=self.home_region)
         account = home.caller_identity()["Account"]
         destination = (
@@ -151,5 +167,36 @@ class BringBackLockedCopiesOperator(AwsBaseOperator[AwsBackupHook]):
             }
             for what, job in described.items()
         }
+        return self._finish(context, result)
+
+    def _finish(self, context: Any, result: dict[str, Any]) -> dict[str, Any]:
+        files = context["ti"].xcom_pull(task_ids=self.task_id, key=FILES_KEY)
+        if files:
+            result = {**result, "memorydb": files}
         self.log.info("Brought back: %s", result)
         return result
+
+    def _bring_back_files(self, arns: list[str]) -> dict[str, Any]:
+        """Stream each locked ``.rdb`` file into the installation's staging bucket.
+
+        The protected role reads, the installation's role writes: no grant crosses
+        between the accounts (as when the files were locked). A file already there
+        with the same size (a retry) is not streamed again. MemoryDB is then seeded
+        from the staged files, in the home region.
+        """
+        protected = S3Hook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
+        home = S3Hook(aws_conn_id=self.home_conn_id, region_name=self.home_region)
+        staged = []
+        for arn in sorted(arns):
+            bucket, key = arn.split(":::", 1)[1].split("/", 1)
+            target = f"{STAGING_PREFIX}{self.token_prefix}/{key.rsplit('/', 1)[-1]}"
+            body, size = protected.open_current(bucket, key)
+            there = home.head_object(target, self.staging_bucket)
+            if there and there.get("ContentLength") == size:
+                body.close()
+                self.log.info("%s is staged already (a retry)", target)
+            else:
+                home.load_file_obj(body, target, self.staging_bucket, replace=True)
+                self.log.info("Brought %s back to s3://%s/%s", arn, self.staging_bucket, target)
+            staged.append(s3_object_arn(self.staging_bucket, target))
+        return {"source": sorted(arns), "snapshot_arns": staged}

@@ -108,16 +108,25 @@ class MemoryDbRestoreClusterOperator(AwsBaseOperator[MemoryDbHook]):
         self.num_shards = num_shards
         self.tags = tags or {}
 
+    def _recorded_shape(self) -> dict[str, Any]:
+        if not self.node_type:
+            raise PermanentFailure("without a source cluster, node_type is required")
+        return {"NodeType": self.node_type, "ACLName": "open-access", "NumShards": self.num_shards}
+
     def _shape(self) -> dict[str, Any]:
         if not self.source_cluster_name:
-            if not self.node_type:
-                raise PermanentFailure("without a source cluster, node_type is required")
-            return {
-                "NodeType": self.node_type,
-                "ACLName": "open-access",
-                "NumShards": self.num_shards,
-            }
+            return self._recorded_shape()
         source = self.hook.get_cluster(self.source_cluster_name)
+        if source is None and self.node_type:
+            # Deleted (by mistake, or by an attacker: a restore from the protected copies):
+            # seeded all the same, in the shape the files recorded.
+            self.log.warning(
+                "Source cluster %s not found: %s gets the recorded node type and shard count, "
+                "the open-access ACL and the default network; secure it before use",
+                self.source_cluster_name,
+                self.target_cluster_name,
+            )
+            return self._recorded_shape()
         if source is None:
             raise PermanentFailure(f"source MemoryDB cluster {self.source_cluster_name} not found")
         return {

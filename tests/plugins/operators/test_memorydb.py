@@ -134,6 +134,17 @@ def test_a_missing_source_cluster_is_refused(sandbox, cluster, context):
     assert mutations(sandbox, "memorydb", "CreateCluster") == []
 
 
+def test_a_missing_source_cluster_gives_way_to_the_recorded_shape(sandbox, hook, cluster, context):
+    """Deleted by mistake or by an attacker: seeded all the same, in the shape the copied
+    files recorded (node type, shards), when the run has it."""
+    available_snapshot(sandbox, hook, cluster)
+    operator = restore_operator(cluster, source="nope")
+    operator.node_type, operator.num_shards = "db.t4g.small", 1
+
+    assert operator.execute(context) == {"id": TARGET, "state": "creating"}
+    assert hook.get_cluster(TARGET)["NodeType"] == "db.t4g.small"
+
+
 # --- the cross-region copy: export at home, files copied to a bucket there ------------------
 
 FAR = "eu-central-1"
