@@ -36,8 +36,9 @@ from ue_backup.config import ImmutableConfig
 SECTION = "immutable"
 NOT_BUILT_YET = (
     f"{SECTION}: the locks are verified, and the EFS recovery point, the database, MemoryDB's "
-    ".rdb files and the manifest are copied where the Airflow role cannot delete them; no "
-    "restore starts from the protected copies yet (see the README, 'Immutable copies')"
+    ".rdb files and the manifest are copied where the Airflow role cannot delete them, and "
+    "ue_restore restores from them (source: immutable); the drill does not rehearse that "
+    "restore yet (see the README, 'Immutable copies')"
 )
 
 
