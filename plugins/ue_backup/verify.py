@@ -102,18 +102,14 @@ def verify_set(
         check("rds snapshot tags", _tags_ok(tags, backup_set), f"tags {tags}")
         times["database"] = to_utc(rds_snapshot.get("SnapshotCreateTime"))
     if rds_recovery_point is not None:
-        status = rds_recovery_point.get("Status")
-        check("rds recovery point completed", status == "COMPLETED", f"status {status}")
-        tags = dict(rds_recovery_point_tags or {})
-        check("rds recovery point tags", _tags_ok(tags, backup_set), f"tags {tags}")
         # The locked copies' database point: the same rule as the snapshot's (below).
-        times["database (locked copy)"] = to_utc(rds_recovery_point.get("CreationDate"))
+        times["database (locked copy)"] = _check_recovery_point(
+            check, "rds", rds_recovery_point, rds_recovery_point_tags, backup_set
+        )
     if recovery_point is not None:
-        status = recovery_point.get("Status")
-        check("efs recovery point completed", status == "COMPLETED", f"status {status}")
-        tags = dict(recovery_point_tags or {})
-        check("efs recovery point tags", _tags_ok(tags, backup_set), f"tags {tags}")
-        times["efs"] = to_utc(recovery_point.get("CreationDate"))
+        times["efs"] = _check_recovery_point(
+            check, "efs", recovery_point, recovery_point_tags, backup_set
+        )
     if datasync_execution is not None:
         status = datasync_execution.get("Status")
         check("datasync execution succeeded", status == "SUCCESS", f"status {status}")
@@ -187,6 +183,21 @@ def verify_set(
         )
     failed = [c for c in checks if not c["ok"]]
     return {"result": "failed" if failed else "passed", "checks": checks}
+
+
+def _check_recovery_point(
+    check,
+    what: str,
+    point: Mapping[str, Any],
+    tags: Mapping[str, str] | None,
+    backup_set: BackupSet,
+) -> Any:
+    """An AWS Backup recovery point of the set: complete, tagged; returns its point in time."""
+    status = point.get("Status")
+    check(f"{what} recovery point completed", status == "COMPLETED", f"status {status}")
+    found = dict(tags or {})
+    check(f"{what} recovery point tags", _tags_ok(found, backup_set), f"tags {found}")
+    return to_utc(point.get("CreationDate"))
 
 
 def _check_copies(
