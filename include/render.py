@@ -46,6 +46,9 @@ IMMUTABLE_TEMPLATES = {
     "policy": HERE / "iam" / "ue-backup-immutable-policy.json",
     "trust-policy": HERE / "iam" / "ue-backup-immutable-trust-policy.json",
     "vault-access-policy": HERE / "iam" / "ue-backup-immutable-vault-access-policy.json",
+    # The installation's own vault's access policy: a restore from the protected copies
+    # copies them back into it from the protected account (applied in the home account).
+    "home-vault-access-policy": HERE / "iam" / "ue-backup-immutable-home-vault-access-policy.json",
 }
 K8S_TEMPLATE = HERE / "k8s" / "rbac.yaml"
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z]+)\}")
@@ -87,6 +90,12 @@ COMPONENTS = {
     "Sns": "SnsTopicArn",
     "CloudWatch": "MetricsRegion",
     "Immutable": "ImmutableRoleArn",
+    # The immutable copies' work at home: the locked points' copy jobs, the restore from
+    # them, MemoryDB's export to the staging bucket (immutable.memorydb_export_bucket).
+    "BackupLocked": "ImmutableRoleArn",
+    "RdsLocked": "ImmutableRoleArn",
+    "MemoryDbLocked": "ImmutableMemoryDbExportBucket",
+    "S3Locked": "ImmutableMemoryDbExportBucket",
 }
 
 
@@ -172,6 +181,10 @@ def iam_values(
         "MetricsRegion": _metrics_region(cfg),
         # The role in the protected account the immutable copies' connection assumes.
         "ImmutableRoleArn": cfg.immutable.role_arn if cfg.immutable else None,
+        # The home bucket MemoryDB exports the set's snapshot to before it is locked.
+        "ImmutableMemoryDbExportBucket": cfg.immutable.memorydb_export_bucket
+        if cfg.immutable and cfg.memorydb
+        else None,
     }
 
 
@@ -180,7 +193,7 @@ def immutable_values(
     home_account_id: str,
     partition: str = "aws",
     airflow_role_arn: str | None = None,
-) -> dict[str, str]:
+) -> dict[str, str | None]:
     """The protected account's templates' placeholders, from the ``immutable`` section.
 
     ``home_account_id`` is the installation's account (the Airflow role's), which the
@@ -200,18 +213,24 @@ def immutable_values(
         "ProtectedAccountId": locked.account_id,
         "ImmutableRegion": locked.region_or(cfg.region),
         "ImmutableRoleArn": locked.role_arn,
+        # The role AWS Backup runs as in the protected account to copy points back home.
+        "ImmutableBackupRoleArn": locked.backup_role_arn,
         "ImmutableVaultName": locked.backup_vault_name,
         "ImmutableBucket": locked.bucket,
         # The locked manifests keep their home keys: <prefix><installation>/<set>/...
         "ManifestPrefix": cfg.manifests.prefix,
         "AirflowPrincipal": airflow_role_arn or f"arn:{partition}:iam::{home_account_id}:root",
+        # Where a restore copies the locked points back to: the installation's own vault.
+        "HomeRegion": cfg.region,
+        "HomeBackupVaultName": cfg.efs.aws_backup.vault_name if cfg.efs.aws_backup else None,
     }
 
 
 def render_immutable(name: str, values: Mapping[str, str | None]) -> dict:
-    """One of the protected account's documents (``IMMUTABLE_TEMPLATES``) for ``values``."""
+    """One of the protected account's documents (``IMMUTABLE_TEMPLATES``) for ``values``:
+    a statement naming a placeholder without a value is left out, as in ``render_policy``."""
     template = json.loads(IMMUTABLE_TEMPLATES[name].read_text())
-    if name == "policy":
+    if all("Resource" in s for s in template["Statement"]):
         return render_policy(template, values)
     _check_known(placeholders(template), values)
     return substitute(template, values)
@@ -362,7 +381,7 @@ def main(argv: list[str] | None = None) -> None:
     locked = kinds.add_parser(
         "iam-immutable",
         help="the protected account's documents (JSON): its role's policy, trust policy, "
-        "the locked vault's access policy",
+        "the locked vault's access policy, the installation's vault's access policy",
     )
     locked.add_argument("--config", type=Path, required=True, help="the installation's YAML file")
     locked.add_argument(
@@ -383,7 +402,7 @@ def main(argv: list[str] | None = None) -> None:
     locked.add_argument(
         "--out-dir",
         type=Path,
-        help="write all three as ue-backup-immutable-<document>.json (instead of stdout)",
+        help="write all four as ue-backup-immutable-<document>.json (instead of stdout)",
     )
     k8s = kinds.add_parser("k8s", help="the Roles, ClusterRole and bindings (YAML)")
     k8s.add_argument("--config", type=Path, required=True, help="the installation's YAML file")

@@ -151,11 +151,20 @@ _MAY_HOLD_SLASH = {
 }
 
 
+# A variable that may hold AWS Backup's "awsbackup:" prefix: AWS Backup names the RDS
+# snapshots it keeps (a database's recovery point, a copy job's) "awsbackup:job-<id>" and
+# "awsbackup:copyjob-<id>" (AWS Backup developer guide, resource ARNs), so an RDS snapshot's
+# ARN then has a colon in its name: arn:aws:rds:<region>:<account>:snapshot:awsbackup:....
+_MAY_HOLD_BACKUP_PREFIX = {"${SnapshotName}"}
+
+
 @functools.cache
 def _format_regex(arn_format: str) -> re.Pattern[str]:
     parts = []
     for piece in re.split(r"(\$\{[^}]+\})", arn_format):
-        if piece.startswith("${"):
+        if piece in _MAY_HOLD_BACKUP_PREFIX:
+            parts.append("(?:awsbackup:)?[^:/]+")
+        elif piece.startswith("${"):
             parts.append(".+" if piece in _MAY_HOLD_SLASH else "[^:/]+")
         else:
             parts.append(re.escape(piece).replace(r"\*", "[^:]*"))

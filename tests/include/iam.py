@@ -265,6 +265,9 @@ RESOURCES: dict[str, Callable[[Where, dict], list[str]]] = {
 # Condition keys an action's own authorization carries, from the request's parameters.
 ACTION_KEYS: dict[str, Callable[[dict], dict[str, Any]]] = {
     "cloudwatch:PutMetricData": lambda p: {"cloudwatch:namespace": p.get("Namespace")},
+    # A listing's prefix (S3 user guide, bucket policy examples: s3:prefix); a listing
+    # without one (HeadBucket, a whole-bucket list) has no such key.
+    "s3:ListBucket": lambda p: {"s3:prefix": p["Prefix"]} if p.get("Prefix") is not None else {},
 }
 
 
@@ -555,6 +558,8 @@ KNOWN_KEYS = (
     "kms:ViaService",
     "kms:GrantIsForAWSResource",
     "cloudwatch:namespace",
+    "s3:prefix",
+    "backup:CopyTargets",  # the destination vaults of a copy (CopyFromBackupVault)
 )
 
 
@@ -571,23 +576,31 @@ def _condition_holds(condition: Mapping[str, Any], context: Mapping[str, Any]) -
                 if (expected == ["true"]) != (not present):
                     return False
                 continue
+            # A negated operator (ArnNotEquals, ...) holds for a value that matches none of
+            # the expected ones (IAM User Guide, condition operators).
+            negated = base.replace("Not", "", 1) if "Not" in base else None
             match = {
                 "StringEquals": lambda v, e: v == e,
                 "StringLike": _like,
                 "ArnEquals": lambda v, e: v == e,
                 "ArnLike": _like,
                 "Bool": lambda v, e: v.lower() == e.lower(),
-            }.get(base)
-            if match is None:
+            }.get(negated or base)
+            if match is None or (negated and negated == "Bool"):
                 raise PolicyError(f"condition operator {operator!r} is not modelled")
+
+            def holds(value: str, match=match, negated=negated, expected=expected) -> bool:
+                found = any(match(value, e) for e in expected)
+                return not found if negated else found
+
             if qualifier == "ForAllValues":
-                ok = all(any(match(v, e) for e in expected) for v in values)
+                ok = all(holds(v) for v in values)
             elif qualifier == "ForAnyValue":
-                ok = any(any(match(v, e) for e in expected) for v in values)
+                ok = any(holds(v) for v in values)
             elif qualifier == "":
                 if key == "aws:TagKeys":
                     raise PolicyError("aws:TagKeys is multi-valued: use ForAllValues/ForAnyValue")
-                ok = present and any(match(values[0], e) for e in expected)
+                ok = present and holds(values[0])
             else:
                 raise PolicyError(f"condition operator {operator!r} is not modelled")
             if not ok:

@@ -142,7 +142,21 @@ DANGEROUS = {
         ("datasync:UpdateTask", TASK),
     ],
 }
-CONFIGS = {"full": FULL, "datasync": {**FULL, "efs": DATASYNC_EFS}}
+# With the immutable section and MemoryDB: the staging bucket MemoryDB exports to at home.
+STAGING_BUCKET = "ue-test-memorydb-staging"
+LOCKED = {
+    **FULL,
+    "immutable": {
+        "account_id": "222233334444",
+        "role_arn": "arn:aws:iam::222233334444:role/ue-backup-immutable",
+        "backup_role_arn": "arn:aws:iam::222233334444:role/ue-backup-immutable-aws-backup",
+        "backup_vault_name": "ue-test-locked",
+        "bucket": "ue-test-locked-artifacts",
+        "memorydb_export_bucket": STAGING_BUCKET,
+    },
+}
+DANGEROUS["immutable"] = [(a, f"arn:aws:s3:::{STAGING_BUCKET}") for a in BUCKET_DESTROY]
+CONFIGS = {"full": FULL, "datasync": {**FULL, "efs": DATASYNC_EFS}, "immutable": LOCKED}
 
 
 def _dangerous(name: str) -> list[tuple[iam.Requirement, dict]]:
@@ -227,13 +241,15 @@ def test_each_deny_statement_guards_some_dangerous_request():
         "RdsGuardTheProtectionTag",
         "MemoryDbGuardTheLiveCluster",
         "S3GuardTheManifestBucket",
+        "S3LockedGuardTheStagingBucket",
     ],
 )
 def test_removing_a_deny_statement_is_caught(sid):
     template = copy.deepcopy(iam_template())
     template["Statement"] = [s for s in template["Statement"] if s["Sid"] != sid]
-    policy = rendered(template=template, config=FULL)
-    assert [r for r, tags in _dangerous("full") if not iam.explicitly_denied(policy, r, tags)]
+    name = "immutable" if sid.startswith("S3Locked") else "full"
+    policy = rendered(template=template, config=CONFIGS[name])
+    assert [r for r, tags in _dangerous(name) if not iam.explicitly_denied(policy, r, tags)]
 
 
 # The only keys a Deny may be conditioned on: a tag the role can neither set nor remove

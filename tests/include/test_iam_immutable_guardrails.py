@@ -89,6 +89,8 @@ DANGEROUS = [
     ),
     *((action, _arn("kms", "key/1234abcd-12ab-34cd-56ef-1234567890ab")) for action in KEY_DESTROY),
     *((action, ROLE) for action in ROLE_WIDEN),
+    # the role AWS Backup runs as to copy points back home, which this role passes to it
+    *((action, LOCKED["immutable"]["backup_role_arn"]) for action in ROLE_WIDEN),
 ]
 
 

@@ -35,7 +35,7 @@ from tests.include.support import (
 )
 from tests.include.test_iam_policy import CONFIG, FULL, REGION, rendered
 from ue_backup import immutable
-from ue_backup.config import ImmutableConfig, parse_config
+from ue_backup.config import parse_config
 
 CHECK_TIMEOUT = 3600  # the checks may have to run the end-to-end modules first
 
@@ -46,9 +46,8 @@ BUCKET = "ue-test-locked-artifacts"
 # Without MemoryDB: the protected role's reads do not depend on it.
 BASE = {k: v for k, v in CONFIG.items() if k != "memorydb"}
 LOCKED = {**BASE, "immutable": {"account_id": PROTECTED, "role_arn": ROLE}}
-LOCKED["immutable"].update(backup_vault_name=VAULT, bucket=BUCKET)
-if "backup_role_arn" in ImmutableConfig.model_fields:  # the way back home (being added)
-    LOCKED["immutable"]["backup_role_arn"] = f"arn:aws:iam::{PROTECTED}:role/ue-backup-restore"
+BACKUP_ROLE = f"arn:aws:iam::{PROTECTED}:role/ue-backup-restore"  # copies points back home
+LOCKED["immutable"].update(backup_vault_name=VAULT, bucket=BUCKET, backup_role_arn=BACKUP_ROLE)
 ELSEWHERE = {**{k: v for k, v in FULL.items() if k != "memorydb"}}
 ELSEWHERE["immutable"] = {**LOCKED["immutable"], "region": "eu-north-1"}
 AIRFLOW_ROLE = f"arn:aws:iam::{ACCOUNT}:role/airflow-execution"
@@ -197,9 +196,13 @@ def test_the_template_has_only_explicit_actions_in_protected_statements():
     template = immutable_template()
     statements = iam.statements(template)  # refuses wildcard actions, NotAction, NotResource
     assert all(s["Sid"].startswith("Protected") for s in statements)
+    roles = ("${ImmutableRoleArn}", "${ImmutableBackupRoleArn}")
     for statement in statements:
         for resource in statement["Resource"]:
-            assert resource.startswith(("arn:${Partition}:", "${ImmutableRoleArn}")), resource
+            if resource == "*":  # only where AWS has no resource level
+                assert statement["Sid"].endswith("NoResourceLevel"), statement["Sid"]
+                continue
+            assert resource.startswith(("arn:${Partition}:", *roles)), resource
     assert "${" not in json.dumps(immutable_policy(LOCKED))
 
 
@@ -221,7 +224,7 @@ def test_the_airflow_roles_assume_statement_is_what_aws_defines():
 
 def test_the_resource_policies_name_actions_aws_defines():
     values = immutable_values(LOCKED, ACCOUNT)
-    for name in ("trust-policy", "vault-access-policy"):
+    for name in ("trust-policy", "vault-access-policy", "home-vault-access-policy"):
         for statement in render_immutable(name, values)["Statement"]:
             assert aws.defined(statement["Action"]), (name, statement["Action"])
 
@@ -268,7 +271,7 @@ def test_there_is_no_protected_account_without_the_section_or_in_the_home_accoun
         immutable_values(LOCKED, PROTECTED)
 
 
-def test_the_render_script_writes_the_three_documents(tmp_path):
+def test_the_render_script_writes_the_four_documents(tmp_path):
     config = tmp_path / "installation.yaml"
     config.write_text(yaml.safe_dump(LOCKED))
     command = [sys.executable, "include/render.py", "iam-immutable", "--config", str(config)]
@@ -283,6 +286,7 @@ def test_the_render_script_writes_the_three_documents(tmp_path):
     values = immutable_values(LOCKED, "111122223333", airflow_role_arn=AIRFLOW_ROLE)
     written = {p.rsplit("/", 1)[-1]: p for p in done.stdout.split()}
     assert sorted(written) == [
+        "ue-backup-immutable-home-vault-access-policy.json",
         "ue-backup-immutable-policy.json",
         "ue-backup-immutable-trust-policy.json",
         "ue-backup-immutable-vault-access-policy.json",
