@@ -31,7 +31,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
+from airflow.providers.common.compat.sdk import AirflowNotFoundException, BaseHook
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ue_backup.aws import settings_hook
 from ue_backup.backup_set import INSTALLATION_LABEL, INSTALLATION_TAG
@@ -53,6 +54,7 @@ from ue_backup.retention_artifacts import (
     recovery_point,
     velero_backup,
 )
+from ue_backup.retention_locked import NOT_LISTED, locked_point, locked_version
 from ue_backup.run_settings import BackupRunSettings, aws_access, vault_in
 
 log = logging.getLogger(__name__)
@@ -341,6 +343,66 @@ def list_artifacts(cfg: InstallationConfig) -> list[Artifact]:
     return found
 
 
+def protected_copies(cfg: InstallationConfig) -> list[dict[str, Any]]:
+    """The protected copies of the installation's sets, as ``retention_locked.LockedCopy`` JSON.
+
+    Read through the protected connection: the locked vault's recovery points
+    (``ListRecoveryPointsByBackupVault`` lists each with its ``CalculatedLifecycle``, so
+    its ``DeleteAt`` needs no call of its own; ``ListTags`` says whose set it is), and
+    every object version under the installation's prefix in the Object Lock bucket
+    (``ListObjectVersions``, then ``GetObjectRetention`` per version: the retention in
+    force, exactly; HeadObject would cost the same call and returns the lock's headers
+    only when ``s3:GetObjectRetention`` is allowed anyway, silently leaving them out
+    otherwise, where GetObjectRetention fails loudly).
+    """
+    assert cfg.immutable is not None
+    locked = cfg.immutable
+    region = locked.region_or(cfg.region)
+    access = aws_access(cfg)
+    backup = settings_hook(AwsBackupHook, access, region, locked.aws_conn_id)
+    copies = [
+        locked_point(p, region) for p in backup.list_recovery_points(locked.backup_vault_name)
+    ]
+    s3 = settings_hook(S3Hook, access, region, locked.aws_conn_id)
+    bucket, prefix = locked.bucket, cfg.manifests.prefix
+    for version in s3.list_object_versions(bucket, f"{prefix}{cfg.installation}/"):
+        retention = s3.object_retention(bucket, version["Key"], version["VersionId"])
+        copies.append(locked_version(version, retention, bucket, region, prefix))
+    return [c.as_json() for c in copies]
+
+
+def protected_listing(cfg: InstallationConfig) -> dict[str, Any] | None:
+    """``{"copies", "problem"}``: the protected copies, or why they could not be read.
+
+    Retention's job is the installation's own account: a protected account that
+    cannot be read (its connection missing, access denied, unreachable) is a loud
+    warning and a ``problem`` the plan and summary show, never a failed run.
+    None without the ``immutable`` section.
+    """
+    if cfg.immutable is None:
+        return None
+    conn_id = cfg.immutable.aws_conn_id
+    problem = None
+    try:
+        BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        # AWS's hook would fall back to the default credentials: the home account's.
+        problem = f"connection {conn_id} is not defined"
+    if problem is None:
+        try:
+            copies = protected_copies(cfg)
+        except (ClientError, BotoCoreError) as error:
+            problem = f"reading them through connection {conn_id} failed: {error}"
+        else:
+            log.info("Listed %d protected copy(ies) of %s", len(copies), cfg.installation)
+            return {"copies": json.loads(json.dumps(copies, default=_iso)), "problem": None}
+    log.warning(
+        "!!! %s: retention goes on with the installation's own account only",
+        NOT_LISTED.format(why=problem),
+    )
+    return {"copies": [], "problem": problem}
+
+
 def retention_inventory(settings: Access, cfg: InstallationConfig) -> dict[str, Any]:
     """Retention's listing: the artifacts (as JSON) and the restore planner's views.
 
@@ -362,6 +424,8 @@ def retention_inventory(settings: Access, cfg: InstallationConfig) -> dict[str, 
         "copy_view": list_inventory({**settings, "region": copy_region}, cfg)
         if copy_region
         else None,
+        # The protected account's copies: listed, never deleted (None: no immutable section).
+        "locked": protected_listing(cfg),
     }
 
 

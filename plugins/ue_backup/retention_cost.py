@@ -125,18 +125,20 @@ def _usd(value: float | None) -> str:
 
 def plan_table(decision: Mapping[str, Any], prices: PricesConfig) -> str:
     """Set, keep/delete, USD/month (list price), artifacts, reasons; then what was ignored."""
-    rows = [("backup set", "action", "USD/month", "artifacts", "reason")]
+    # With the immutable section: each set's protected copies (never deleted), "locked until".
+    locked = decision.get("protected") is not None
+    rows = [("backup set", "action", "USD/month", "artifacts")]
+    rows[0] += ("protected copies", "reason") if locked else ("reason",)
     for s in decision["sets"]:
         artifacts = [Artifact.from_json(a) for a in s["artifacts"]]
-        rows.append(
-            (
-                s["backup_set"],
-                s["action"],
-                _usd(list_price(artifacts, prices)),
-                str(len(artifacts)),
-                "; ".join(s["reasons"]),
-            )
+        row = (
+            s["backup_set"],
+            s["action"],
+            _usd(list_price(artifacts, prices)),
+            str(len(artifacts)),
         )
+        row += (s.get("locked") or "none",) if locked else ()
+        rows.append((*row, "; ".join(s["reasons"])))
     lines = _table(rows)
     lines.append(
         f"policy: keep the newest {decision['keep_last']} sets (and restorable ones) and any "

@@ -74,6 +74,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ue_backup.retention",
             "ue_backup.retention_artifacts",
             "ue_backup.retention_cost",
+            "ue_backup.retention_locked",
             "ue_backup.drill_report",
             "ue_backup.cold_window",
             "ue_backup.rpo",

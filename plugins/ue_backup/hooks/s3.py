@@ -114,6 +114,17 @@ class S3Hook(RetryingHookMixin, ProviderS3Hook):
         pages = paginator.paginate(Bucket=bucket, Prefix=prefix)
         return [item for page in pages for item in page.get("Contents") or ()]
 
+    def list_object_versions(self, bucket: str, prefix: str = "") -> list[dict[str, Any]]:
+        """Every object version under ``prefix`` (``ListObjectVersions``'s ``Versions``: Key,
+        VersionId, Size, ...); delete markers left out (they hold no data and no lock).
+
+        Retention lists the protected bucket's locked versions: each one is kept, and paid
+        for, until its own retain-until date, whichever version is current.
+        """
+        paginator = self.get_conn().get_paginator("list_object_versions")
+        pages = paginator.paginate(Bucket=bucket, Prefix=prefix)
+        return [item for page in pages for item in page.get("Versions") or ()]
+
     def object_tags(self, key: str, bucket: str) -> dict[str, str]:
         """One object's tags as a dict (the provider's hook reads only a bucket's tags)."""
         return tag_dict(self.get_conn().get_object_tagging(Bucket=bucket, Key=key).get("TagSet"))

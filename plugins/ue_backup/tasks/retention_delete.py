@@ -30,7 +30,8 @@ from ue_backup.hooks.memorydb import MemoryDbHook
 from ue_backup.hooks.rds import RdsHook
 from ue_backup.hooks.s3 import S3Hook
 from ue_backup.retention import ownership_problem, to_delete
-from ue_backup.retention_artifacts import MANIFEST, Artifact
+from ue_backup.retention_artifacts import MANIFEST, Artifact, base_kind
+from ue_backup.retention_locked import LOCKED_KINDS
 from ue_backup.run_settings import RetentionRunSettings
 from ue_backup.triggers.base import run_inline
 from ue_backup.triggers.velero import VeleroDeletionTrigger
@@ -126,6 +127,8 @@ def _check(decision: Mapping[str, Any], installation: str) -> list[tuple[str, Ar
         for data in backup_set["artifacts"]:
             artifact = Artifact.from_json(data)
             problem = ownership_problem(artifact, installation)
+            if base_kind(artifact.kind) in LOCKED_KINDS:  # the protected account's, locked
+                problem = "a protected copy: retention never deletes one"
             if problem or artifact.backup_set != backup_set["backup_set"]:
                 raise PermanentFailure(
                     f"refusing to delete {artifact.label}: "

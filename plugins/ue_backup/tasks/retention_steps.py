@@ -20,6 +20,12 @@ from ue_backup.errors import PermanentFailure
 from ue_backup.retention import decide, to_delete
 from ue_backup.retention_artifacts import Artifact
 from ue_backup.retention_cost import component_costs, cost_table, plan_table
+from ue_backup.retention_locked import (
+    NOT_LISTED,
+    protected_cost_lines,
+    protected_table,
+    with_protected,
+)
 from ue_backup.run_settings import RetentionRunSettings
 from ue_backup.tasks.run_guard import COLLISIONS, running_collisions
 
@@ -115,12 +121,26 @@ def plan(settings: Mapping[str, Any], listed: Mapping[str, Any]) -> dict[str, An
         copy_region=listed.get("copy_region"),
     )
     prices = PricesConfig(**run.prices)
+    # The protected copies: shown per set "locked until", never among what is deleted.
+    decision = with_protected(decision, listed.get("locked"), run.now, prices)
     log.info("Retention plan for %s:\n%s", run.installation, plan_table(decision, prices))
+    _log_protected(decision)
     log.info("Monthly storage cost:\n%s", cost_table(component_costs(decision, prices)))
     doomed = [s["backup_set"] for s in to_delete(decision)]
     verb = "would delete" if run.dry_run else "deletes"
     log.info("This run %s %d set(s): %s", verb, len(doomed), ", ".join(doomed) or "none")
     return decision
+
+
+def _log_protected(decision: Mapping[str, Any]) -> None:
+    """The protected copies' table; a warning, loud, when they could not be listed."""
+    protected = decision.get("protected")
+    if protected and protected["problem"]:
+        log.warning(
+            "%s\n%s", NOT_LISTED.format(why=protected["problem"]), protected_table(decision)
+        )
+    elif protected is not None:
+        log.info("%s", protected_table(decision))
 
 
 def summary(
@@ -140,7 +160,13 @@ def summary(
             f"Deleted {len(sets)} set(s) ({len(outcomes)} artifact(s)), "
             f"saving {saved:.2f} USD/month"
         )
-    log.info("%s\n%s", headline, cost_table(costs))
+    protected = decision.get("protected")
+    if protected is not None:
+        costs["protected_account"] = protected.get("costs")
+    lines = protected_cost_lines(protected)
+    log.info("%s\n%s%s", headline, cost_table(costs), "\n" + lines if lines else "")
+    if protected and protected["problem"]:
+        log.warning("%s", NOT_LISTED.format(why=protected["problem"]))
     for outcome in outcomes:
         log.info(
             "  %s: %s %s: %s",
@@ -157,4 +183,19 @@ def summary(
         "outcomes": outcomes,
         "costs": costs,
         "headline": headline,
+        # Each set's protected copies, "locked until ..." (None: no immutable section).
+        "protected": _protected_summary(decision),
+    }
+
+
+def _protected_summary(decision: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Per set (home sets and sets left only in the protected account): its copies' status."""
+    protected = decision.get("protected")
+    if protected is None:
+        return None
+    sets = [*decision["sets"], *protected["only_protected"]]
+    return {
+        "problem": protected["problem"],
+        "sets": {s["backup_set"]: s["locked"] for s in sets if s["protected_copies"]},
+        "monthly_usd": (protected.get("costs") or {}).get("total_monthly_usd"),
     }
