@@ -11,6 +11,11 @@ included) is never deleted, nor any set it draws on, nor a set listed in
 `keep_sets`; while a `ue_restore` (or `ue_restore_drill`) run is in
 progress nothing is deleted.
 
+With the `immutable` section, the protected account's locked copies are
+listed per set "locked until <date>" and their monthly cost counted apart;
+retention never deletes them, and when that account cannot be read it says
+so and still does its job at home.
+
 `dry_run` lists what would go and what it would save, and changes nothing.
 A scheduled run applies the policy (`dry_run` defaults to false); tick
 `dry_run` in the trigger form to look first. The `plan` task's log has the

@@ -19,9 +19,11 @@ through the protected connection and applies them. Built so far: the section,
 those checks, the EFS recovery point's and the database's copies into the locked
 vault (the backup DAG's ``copy_efs_immutable``, ``copy_rds_immutable``), the
 manifest's and MemoryDB's ``.rdb`` files' into the Object Lock bucket
-(``lock_manifest``, ``lock_memorydb_immutable``). Restoring from the protected
-copies is not built yet; preflight says so in a warning on every run, so a
-configured section is never mistaken for whole protection.
+(``lock_manifest``, ``lock_memorydb_immutable``), restoring from them
+(``ue_restore`` with ``source: immutable``), and retention listing them "locked
+until" (``retention_locked``). The restore drill does not start from them yet;
+preflight says so in a warning on every run, so a configured section is never
+mistaken for whole protection.
 """
 
 from __future__ import annotations
