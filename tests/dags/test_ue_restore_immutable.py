@@ -156,6 +156,8 @@ def test_after_the_installations_account_is_wiped_the_protected_copies_restore_s
     assert back["efs"]["source"] == plan["disk"]["recovery_point_arn"]
     report = result.xcom("report")
     assert report["backup_set"] == backup_set
+    assert report["source"] == "immutable"
+    assert any("restored from the protected copies" in step for step in report["next_steps"])
     rds = sandbox.client("rds")
     [restored] = rds.describe_db_instances(DBInstanceIdentifier=report["restored"]["database"])[
         "DBInstances"

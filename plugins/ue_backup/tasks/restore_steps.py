@@ -392,6 +392,14 @@ def restore_report(
         next_steps.append(
             f"the EFS data that was live is kept in ue-backup-replaced_{run.restore_id}/"
         )
+    if run.from_immutable:
+        next_steps.append(
+            f"restored from the protected copies: the points brought back into "
+            f"{run.backup_vault} (and MemoryDB's files staged in {run.immutable_staging_bucket} "
+            f"under ue-backup-restores/{run.restore_id}/) are this restore's; remove them once "
+            "it is accepted. Check the restored resources' network (a deleted live instance, "
+            "file system or cluster leaves them the region's defaults)"
+        )
     if password_managed:
         instance, secret = password_managed
         next_steps.append(
@@ -402,6 +410,7 @@ def restore_report(
         "restore_id": run.restore_id,
         "backup_set": plan.get("backup_set"),
         "target": run.target,
+        "source": "immutable" if run.from_immutable else "home",
         "restored": restored,
         "resumed": (resumed or {}).get("outcomes", {}),
         "verification": report_entry(bool(planned.get("check_application")), checks),
