@@ -217,12 +217,14 @@ def locked_inventory(settings: Access, cfg: InstallationConfig) -> dict[str, Any
             if "/memorydb/" in obj["Key"] and obj["Key"].endswith(".rdb")
         ]
         memorydb = rdb_snapshots(rdb, locked.bucket)
-    view = planner_view(points, manifests, cfg.installation, memorydb)
+    view = planner_view(
+        points, manifests, cfg.installation, memorydb, "rds" if cfg.uses_rds else "derby"
+    )
     log.info(
         "Protected copies of %s: %d database and %d EFS recovery point(s), %d MemoryDB "
         "snapshot(s) as locked .rdb files, %d locked manifest(s)",
         cfg.installation,
-        len(view["rds_snapshots"]),
+        len(view["rds_snapshots"] or []),
         len(view["efs_recovery_points"]),
         len(view["memorydb_snapshots"] or []),
         len(manifests),

@@ -60,10 +60,12 @@ def planner_view(
     manifests: Iterable[Mapping[str, Any]],
     installation: str,
     memorydb: Iterable[Mapping[str, Any]] | None = None,
+    database: str = "rds",
 ) -> dict[str, Any]:
     """The planner's inventory from the locked vault's points (with ``Tags``), the locked
     manifests and, with MemoryDB, its locked ``.rdb`` files as snapshots
-    (``records.rdb_snapshots``; None: no MemoryDB).
+    (``records.rdb_snapshots``; None: no MemoryDB). ``database``: ``rds``, or ``derby``
+    (the database lives in the EFS tree: the disk's point is the database's).
 
     A point of another installation, or of no set, is left out; a point whose set
     has no locked manifest keeps no verdict (the planner calls it never verified).
@@ -86,8 +88,8 @@ def planner_view(
         elif point.get("ResourceType", "EFS") == "EFS":
             disks.append({**point, "Tags": tags})
     return {
-        "database": "rds",
-        "rds_snapshots": databases,
+        "database": database,
+        "rds_snapshots": databases if database == "rds" else None,
         "rds_restore_window": None,  # no point-in-time restore from a copy
         "efs_recovery_points": disks,
         "memorydb_snapshots": None if memorydb is None else _memorydb(memorydb, installation),

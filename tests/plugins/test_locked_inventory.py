@@ -105,3 +105,14 @@ def test_memorydbs_locked_files_are_planned_with_their_set_and_rule_1():
     mixed = snapshot(rdb(), rdb(backup_set="ue-test-20261207t020000z", shard=2), shards=2)
     assert planner_view([], [], "ue-test", [mixed])["memorydb_snapshots"] == []
     assert planner_view([], [], "ue-test")["memorydb_snapshots"] is None  # no MemoryDB
+
+
+def test_a_derby_installation_restores_from_its_locked_disk_point_alone():
+    """Derby lives in the EFS tree: the locked disk point is the database's too (outside
+    review: planned as RDS, no Derby installation could restore from the protected copies)."""
+    view = planner_view([point("EFS", 20)], [manifest()], "ue-test", database="derby")
+    plan = plan_restore(view, {"type": "latest"})
+    assert plan["database"]["kind"] == "derby"
+    assert plan["disk"]["recovery_point_arn"].endswith("recovery-point:EFS-20")
+    with pytest.raises(RestorePlanError):
+        plan_restore(planner_view([point("EFS", 20)], [manifest()], "ue-test"), {"type": "latest"})
