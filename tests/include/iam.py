@@ -57,6 +57,7 @@ ACTION = {
     ("s3", "CopyObject"): "s3:PutObject",  # and s3:GetObject on the source (_s3_extras)
     ("s3", "UploadPartCopy"): "s3:PutObject",  # a managed copy of a large object: the same
     ("s3", "GetObjectLockConfiguration"): "s3:GetBucketObjectLockConfiguration",
+    ("s3", "ListObjectVersions"): "s3:ListBucketVersions",
 }
 
 # Actions IAM never authorizes: STS API reference, GetCallerIdentity: "No permissions
@@ -268,6 +269,9 @@ ACTION_KEYS: dict[str, Callable[[dict], dict[str, Any]]] = {
     # A listing's prefix (S3 user guide, bucket policy examples: s3:prefix); a listing
     # without one (HeadBucket, a whole-bucket list) has no such key.
     "s3:ListBucket": lambda p: {"s3:prefix": p["Prefix"]} if p.get("Prefix") is not None else {},
+    "s3:ListBucketVersions": lambda p: (
+        {"s3:prefix": p["Prefix"]} if p.get("Prefix") is not None else {}
+    ),
 }
 
 

@@ -98,6 +98,34 @@ def test_the_airflow_role_reads_lists_and_deletes_only_the_sets_staged_files():
 # --- at home: the restore from the protected copies ------------------------------------------
 
 
+def test_a_restore_stages_the_locked_rdb_files_under_its_own_id_only():
+    """bring_back_locked_copies writes each locked .rdb file to the staging bucket under
+    ue-backup-restores/<restore id>/ (a retry reads it back first), and MemoryDB seeds the
+    cluster from there, which the caller must be able to read."""
+    key = f"ue-backup-restores/ue-test-r260101000000/ueb-{SET}-0001.rdb"
+    staged = [
+        home("HeadObject", "s3", Bucket=STAGING, Key=key),
+        home("PutObject", "s3", Bucket=STAGING, Key=key),
+    ]
+    assert not denied(staged)
+    seeded = home(
+        "CreateCluster",
+        "memorydb",
+        ClusterName="ue-test-r260101000000-agg",
+        SnapshotArns=[f"arn:aws:s3:::{STAGING}/{key}"],
+        Tags=[
+            {"Key": "ue-backup:installation", "Value": "ue-test"},
+            {"Key": "ue-backup:restore", "Value": "ue-test-r260101000000"},
+        ],
+    )
+    assert ("s3:GetObject", f"arn:aws:s3:::{STAGING}/{key}") in {
+        (r.action, r.resource) for r in iam.requirements(seeded, ACCOUNT)
+    }
+    assert not denied([seeded])
+    for other in ("ue-backup-restores/ue-other-r260101000000/x.rdb", "elsewhere/x.rdb"):
+        assert denied([home("PutObject", "s3", Bucket=STAGING, Key=other)]) == {"s3:PutObject"}
+
+
 def test_the_airflow_role_copies_its_installations_points_into_the_locked_vault_only():
     tagged = f"arn:aws:backup:{REGION}:{ACCOUNT}:recovery-point:0001"
     copy = home(
@@ -145,11 +173,16 @@ def test_the_protected_role_lists_the_locked_vault_and_its_points_tags():
 
 
 def test_the_protected_role_lists_only_the_installations_locked_files():
-    mine = protected("ListObjectsV2", "s3", Bucket=BUCKET, Prefix="ue-backup/ue-test/")
-    assert not denied([mine])
-    for prefix in ("ue-backup/ue-other/", "", None):
-        params = {"Bucket": BUCKET, **({"Prefix": prefix} if prefix is not None else {})}
-        assert denied([protected("ListObjectsV2", "s3", **params)]) == {"s3:ListBucket"}, prefix
+    """A restore lists the locked manifests; retention every locked version (its lock)."""
+    for operation, action in (
+        ("ListObjectsV2", "s3:ListBucket"),
+        ("ListObjectVersions", "s3:ListBucketVersions"),
+    ):
+        mine = protected(operation, "s3", Bucket=BUCKET, Prefix="ue-backup/ue-test/")
+        assert not denied([mine])
+        for prefix in ("ue-backup/ue-other/", "", None):
+            params = {"Bucket": BUCKET, **({"Prefix": prefix} if prefix is not None else {})}
+            assert denied([protected(operation, "s3", **params)]) == {action}, prefix
 
 
 def test_the_protected_role_copies_locked_points_as_its_aws_backup_role_only():
