@@ -233,6 +233,10 @@ def test_the_locked_vault_lets_copies_leave_for_the_installations_vault_only():
     assert iam.explicitly_denied(policy, _copy_from_locked_vault(nearby))
     (deny,) = [s for s in document["Statement"] if s["Effect"] == "Deny"]
     assert deny["Principal"] == "*"
+    # a request without a target is not refused by it: the restore never depends on AWS
+    # sending the key (ForAnyValue), the protected role's own policy limits who copies
+    untargeted = iam.Requirement("backup:CopyFromBackupVault", point(), source="copy")
+    assert not iam.explicitly_denied(policy, untargeted)
 
 
 def test_the_installations_vault_lets_the_protected_account_copy_back_in():
