@@ -463,6 +463,7 @@ READ_BACK = (
     "rds_backup_job",
     "rds_recovery_point",
     "rds_recovery_point_tags",
+    "rds_recovery_point_snapshot",
     "efs_immutable_job",
     "efs_immutable_point",
     "rds_immutable_job",
@@ -505,6 +506,14 @@ def read_artifacts(settings: Access, records: Mapping[str, Any]) -> dict[str, An
             lambda: backup.describe_recovery_point(run.backup_vault, arn)
         )
         found["rds_recovery_point_tags"] = backup.recovery_point_tags(arn)
+        # The RDS snapshot behind it (its ARN is the snapshot's): when RDS really took it.
+        # The recovery point's CreationDate is the job's; RDS may take the snapshot later
+        # (after the set's manual snapshot, once the instance is free again).
+        if ":snapshot:" in arn:
+            rds = settings_hook(RdsHook, settings)
+            found["rds_recovery_point_snapshot"] = _unless_missing(
+                lambda: rds.describe_backup_snapshot(arn.split(":snapshot:", 1)[1])
+            )
     if records.get("datasync"):
         datasync = settings_hook(DataSyncHook, settings)
         found["datasync_execution"] = _unless_missing(

@@ -40,6 +40,7 @@ def verify_set(
     memorydb_copy: list[Mapping[str, Any]] | None = None,
     rds_recovery_point: Mapping[str, Any] | None = None,
     rds_recovery_point_tags: Mapping[str, str] | None = None,
+    rds_recovery_point_snapshot: Mapping[str, Any] | None = None,
     immutable_copies: Mapping[str, Mapping[str, Any]] | None = None,
     immutable_vault: Mapping[str, Any] | None = None,
     immutable_lifecycle: Mapping[str, int] | None = None,
@@ -56,11 +57,14 @@ def verify_set(
     the same shapes as their region describes them; ``memorydb_copy`` is the
     copied ``.rdb`` files (HeadObject with ``Key`` and ``Tags`` added).
     ``rds_recovery_point`` is the database's AWS Backup recovery point (the source of
-    its locked copy); ``immutable_copies`` maps what was copied into the locked vault
+    its locked copy), ``rds_recovery_point_snapshot`` the RDS snapshot behind it
+    (DBSnapshot: its ``SnapshotCreateTime`` is the point in time, not the job's
+    date); ``immutable_copies`` maps what was copied into the locked vault
     (``"efs"``, ``"rds"``) to ``{"job": DescribeCopyJob's CopyJob, "point":
-    DescribeRecoveryPoint there, through the protected account}``. ``memorydb_immutable``
-    is MemoryDB's locked ``.rdb`` files as the protected account describes them
-    (HeadObject with ``Key``, ``VersionId`` and ``Retention`` added).
+    DescribeRecoveryPoint there, through the protected account}``.
+    ``memorydb_immutable`` is MemoryDB's locked ``.rdb`` files as the protected
+    account describes them (HeadObject with ``Key``, ``VersionId`` and
+    ``Retention`` added).
     ``cold_window`` is the window's verdict at its close (``cold_window.judge``);
     with ``window_required`` (a managed or external window) a set without one fails.
     Returns ``{"result", "checks": [{"check", "ok", "detail"}]}``.
@@ -102,10 +106,17 @@ def verify_set(
         check("rds snapshot tags", _tags_ok(tags, backup_set), f"tags {tags}")
         times["database"] = to_utc(rds_snapshot.get("SnapshotCreateTime"))
     if rds_recovery_point is not None:
-        # The locked copies' database point: the same rule as the snapshot's (below).
-        times["database (locked copy)"] = _check_recovery_point(
-            check, "rds", rds_recovery_point, rds_recovery_point_tags, backup_set
+        _check_recovery_point(check, "rds", rds_recovery_point, rds_recovery_point_tags, backup_set)
+        # The locked copies' database point: when RDS took the snapshot behind the recovery
+        # point (the job's CreationDate may be earlier), under the same rule as the set's
+        # own snapshot (below).
+        taken = to_utc((rds_recovery_point_snapshot or {}).get("SnapshotCreateTime"))
+        check(
+            "rds recovery point snapshot taken",
+            taken is not None,
+            f"snapshot time {taken and taken.isoformat()}",
         )
+        times["database (locked copy)"] = taken
     if recovery_point is not None:
         times["efs"] = _check_recovery_point(
             check, "efs", recovery_point, recovery_point_tags, backup_set

@@ -185,10 +185,11 @@ def test_the_database_locked_copy_is_judged_like_the_disk_and_its_point_obeys_ru
     """The database's AWS Backup point is the locked set's database point: complete,
     tagged, copied whole into the locked vault, and older than the disk's (rule 1)."""
 
-    def judged(source=None, point=None, tags=TAGS):
+    def judged(source=None, point=None, tags=TAGS, taken=12):
         return verify(
             rds_recovery_point=source or rds_point(),
             rds_recovery_point_tags=tags,
+            rds_recovery_point_snapshot={"SnapshotCreateTime": at(taken)} if taken else None,
             immutable_copies={
                 "efs": {"job": immutable_job(), "point": locked_point()},
                 "rds": {"job": immutable_job(), "point": point or locked_point(seconds=12)},
@@ -203,10 +204,21 @@ def test_the_database_locked_copy_is_judged_like_the_disk_and_its_point_obeys_ru
     assert checks["rule 1: database (locked copy) older than efs"][0] is True
     assert checks["rds immutable copy locked until"][0] is True
     # The database's job took its snapshot after the disk's point: the locked set is unusable.
-    result, checks = judged(source=rds_point(seconds=25), point=locked_point(seconds=25))
+    result, checks = judged(source=rds_point(seconds=25), point=locked_point(seconds=25), taken=25)
     assert result == "failed"
     assert checks["rule 1: database (locked copy) older than efs"][0] is False
     assert checks["rule 1: database older than efs"][0] is True  # the home set is still fine
+    # The job was created in time but RDS took its snapshot after the disk's point (the
+    # instance was busy with the set's own snapshot): judged by the snapshot, not the job.
+    result, checks = judged(taken=25)
+    assert result == "failed"
+    assert (
+        "database (locked copy) " + at(25).isoformat()
+        in (checks["rule 1: database (locked copy) older than efs"][1])
+    )
+    result, checks = judged(taken=None)  # the snapshot behind the point cannot be read
+    assert result == "failed"
+    assert checks["rds recovery point snapshot taken"][0] is False
     assert judged(point=locked_point(seconds=13))[1]["rds immutable copy point in time"][0] is False
     assert judged(source=rds_point(status="FAILED"))[1]["rds recovery point completed"][0] is False
     assert judged(tags={})[1]["rds recovery point tags"][0] is False

@@ -125,6 +125,13 @@ class RdsHook(RetryingHookMixin, ProviderRdsHook):
         """The manual DB snapshot; raises ``DBSnapshotNotFoundFault`` when there is none."""
         return self.conn.describe_db_snapshots(DBSnapshotIdentifier=snapshot_id)["DBSnapshots"][0]
 
+    def describe_backup_snapshot(self, snapshot_id: str) -> dict[str, Any]:
+        """The snapshot AWS Backup made (``awsbackup:job-...``): RDS lists those only when
+        asked for their type (by default it answers with manual and automated ones)."""
+        return self.conn.describe_db_snapshots(
+            DBSnapshotIdentifier=snapshot_id, SnapshotType="awsbackup"
+        )["DBSnapshots"][0]
+
     def get_snapshot(self, snapshot_id: str) -> dict[str, Any] | None:
         """The DB snapshot of that name, or None: how a retry finds what it made before."""
         try:

@@ -101,6 +101,7 @@ def verify(
         memorydb_copy=found["memorydb_copy"],
         rds_recovery_point=found["rds_recovery_point"],
         rds_recovery_point_tags=found["rds_recovery_point_tags"],
+        rds_recovery_point_snapshot=found["rds_recovery_point_snapshot"],
         immutable_copies=locked_copies(found),
         immutable_vault=found["immutable_vault"],
         immutable_lifecycle=run.immutable_lifecycle,
