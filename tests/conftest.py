@@ -42,6 +42,10 @@ def _home_of_this_worker() -> None:
     shared = Path(os.environ["AIRFLOW_HOME"])
     home = shared / "workers" / worker
     home.mkdir(parents=True, exist_ok=True)
+    # An earlier session's write-ahead log beside the fresh copy would be replayed into it
+    # ("database disk image is malformed"): the copy starts without one.
+    for journal in ("airflow.db-wal", "airflow.db-shm", "airflow.db-journal"):
+        (home / journal).unlink(missing_ok=True)
     shutil.copyfile(shared / "airflow.db", home / "airflow.db")
     os.environ["AIRFLOW_HOME"] = str(home)
     os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{home}/airflow.db"
