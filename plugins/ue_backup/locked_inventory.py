@@ -55,6 +55,16 @@ def verdicts(manifests: Iterable[Mapping[str, Any]], installation: str) -> dict[
     return found
 
 
+def recorded_points(manifests: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str, str]]:
+    """``{locked point ARN: (installation, set)}`` from the manifests' ``*_immutable`` records."""
+    named = {}
+    for manifest in manifests:
+        for kind, record in (manifest.get("artifacts") or {}).items():
+            if kind.endswith("_immutable") and isinstance(record, Mapping) and record.get("arn"):
+                named[record["arn"]] = (manifest.get("installation"), manifest.get("backup_set"))
+    return named
+
+
 def planner_view(
     points: Iterable[Mapping[str, Any]],
     manifests: Iterable[Mapping[str, Any]],
@@ -67,19 +77,29 @@ def planner_view(
     (``records.rdb_snapshots``; None: no MemoryDB). ``database``: ``rds``, or ``derby``
     (the database lives in the EFS tree: the disk's point is the database's).
 
-    A point of another installation, or of no set, is left out; a point whose set
-    has no locked manifest keeps no verdict (the planner calls it never verified).
+    A point's set is the one whose locked manifest names its ARN (the manifest
+    records each locked copy); only a point no manifest names is taken by its tags
+    (AWS documents that a cross-Region copy keeps its source's tags, not that a
+    cross-account one does). A point of another installation, or of no set, is
+    left out; a point whose set has no locked manifest keeps no verdict (the
+    planner calls it never verified).
     A MemoryDB snapshot's set is the one its files' key names
     (``<prefix><installation>/<set id>/memorydb/``).
     """
+    manifests = list(manifests)
     judged = verdicts(manifests, installation)
+    named = recorded_points(manifests)
     disks: list[dict[str, Any]] = []
     databases: list[dict[str, Any]] = []
     for point in points:
         tags = dict(point.get("Tags") or {})
-        backup_set = tags.get(BACKUP_SET_TAG)
-        if tags.get(INSTALLATION_TAG) != installation or not backup_set:
+        owner, backup_set = named.get(point["RecoveryPointArn"]) or (
+            tags.get(INSTALLATION_TAG),
+            tags.get(BACKUP_SET_TAG),
+        )
+        if owner != installation or not backup_set:
             continue
+        tags.update({INSTALLATION_TAG: owner, BACKUP_SET_TAG: backup_set})
         # The verdict is the manifest's, never the point's own tags.
         tags = {k: v for k, v in tags.items() if k not in (VERIFIED_TAG, WINDOW_TAG)}
         tags.update(judged.get(backup_set, {}))

@@ -116,3 +116,22 @@ def test_a_derby_installation_restores_from_its_locked_disk_point_alone():
     assert plan["disk"]["recovery_point_arn"].endswith("recovery-point:EFS-20")
     with pytest.raises(RestorePlanError):
         plan_restore(planner_view([point("EFS", 20)], [manifest()], "ue-test"), {"type": "latest"})
+
+
+def test_a_locked_point_without_tags_is_found_by_its_manifests_record():
+    """A cross-account copy may come without its source's tags: the locked manifest's
+    record of the copy names its set (outside review)."""
+    bare = [{**point("RDS", 10), "Tags": {}}, {**point("EFS", 20), "Tags": {}}]
+    recorded = {
+        **manifest(),
+        "artifacts": {
+            "rds_recovery_point_immutable": {"arn": bare[0]["RecoveryPointArn"]},
+            "efs_recovery_point_immutable": {"arn": bare[1]["RecoveryPointArn"]},
+        },
+    }
+    plan = plan_restore(planner_view(bare, [recorded], "ue-test"), {"type": "latest"})
+    assert (plan["backup_set"], plan["verified"]) == (SET, True)
+    # a manifest's record outweighs a point's tags claiming another installation
+    lying = [{**p, "Tags": {INSTALLATION_TAG: "other"}} for p in bare]
+    assert planner_view(lying, [recorded], "ue-test")["efs_recovery_points"]
+    assert planner_view(bare, [manifest()], "ue-test")["efs_recovery_points"] == []
