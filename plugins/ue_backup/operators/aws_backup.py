@@ -17,6 +17,7 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from ue_backup.backup_set import BackupSet
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.aws_backup import BACKUP_JOB_FAILED, COPY_JOB_FAILED, AwsBackupHook
+from ue_backup.hooks.rds import RdsHook
 from ue_backup.links.console import AwsBackupJobLink, AwsBackupRecoveryPointLink
 from ue_backup.operators.base import BackupSetMixin
 
@@ -184,15 +185,14 @@ class AwsBackupStartRdsBackupJobOperator(_AwsBackupStartBackupJobOperator):
         self.db_instance_identifier = db_instance_identifier
 
     def resource(self) -> tuple[str, str]:
-        rds = AwsBaseHook(
+        rds = RdsHook(  # the project's hook: its retries too
             aws_conn_id=self.hook.aws_conn_id,
             region_name=self.hook.region_name,
             verify=self.hook.verify,
             config=self.hook.config,
-            client_type="rds",
-        ).conn
-        found = rds.describe_db_instances(DBInstanceIdentifier=self.db_instance_identifier)
-        return self.db_instance_identifier, found["DBInstances"][0]["DBInstanceArn"]
+        )
+        instance = rds.describe_instance(self.db_instance_identifier)
+        return self.db_instance_identifier, instance["DBInstanceArn"]
 
     def token(self, backup_set: BackupSet) -> str:
         return backup_set.rds_idempotency_token
