@@ -18,7 +18,14 @@ on the restored system, and writes a report with the measured restore time
 from it, to the task log, the XCom and S3
 (`<manifests prefix>drills/<installation>/<drill id>.json`).
 
-The `cleanup` teardown deletes every temporary resource whatever happened,
+`source` `immutable` rehearses the restore after an attack on the
+installation's account: planned from the protected copies (database, EFS,
+MemoryDB; no Kubernetes resources, which they do not hold), brought back into
+the installation's vault first (`bring_back_locked_copies`, whose time the
+report counts in the RTO), restored from there.
+
+The `cleanup` teardown deletes every temporary resource whatever happened
+(from the protected copies also the brought-back points and staged files),
 and waits until they are gone. Runs on `drill.schedule` (weekly by default)
 and after each backup (the backup set's Asset). `dry_run` plans and names
 the resources without creating any.
@@ -51,14 +58,17 @@ from ue_backup.dag_shape import restore_steps_needed
 from ue_backup.dag_support import (
     DRILL,
     START_DATE,
+    brought_back,
     dag_shape,
     default_args,
     drill_schedule,
     fail_run_if_any_task_failed,
+    planned_if,
     refuse_unbuilt_steps,
 )
 from ue_backup.drill_dag import DrillReportNotifier, drill_step
 from ue_backup.operators.drill import DrillCleanupOperator
+from ue_backup.operators.locked_copies import JOBS_KEY, BringBackLockedCopiesOperator
 from ue_backup.restore_chain import EfsJob, RestoreChainSpec, check_application, restore_chain
 from ue_backup.restore_scripts import place_restored_tree
 from ue_backup.run_settings import DrillRunSettings
@@ -114,6 +124,16 @@ with DAG(
             title="Dry run",
             description="Plan and name the temporary resources; create nothing.",
         ),
+        "source": Param(
+            "home",
+            enum=["home", "immutable"],
+            title="Restore from",
+            description=(
+                "home: the installation's own backups. immutable: the protected copies "
+                "(config: immutable), brought back first, as ue_restore does after an attack: "
+                "database, EFS and MemoryDB (no Kubernetes resources)."
+            ),
+        ),
     },
 ) as dag:
 
@@ -123,11 +143,47 @@ with DAG(
         from ue_backup.tasks.drill_steps import prepare as run_prepare
 
         settings = run_prepare(params or {}, context)
-        needed = restore_steps_needed(DrillRunSettings.model_validate(settings))
+        run = DrillRunSettings.model_validate(settings)
+        needed = {**restore_steps_needed(run), "bring_back_locked_copies": run.from_immutable}
         refuse_unbuilt_steps(context["ti"], needed)
         return settings
 
     prepared = prepare()
+
+    # From the protected copies (params.source immutable): the planned locked points are
+    # copied back into the installation's vault (MemoryDB's files staged) first, as
+    # ue_restore does, and the restores start from there. Never skipped (it does nothing
+    # for source home), so the restore starts after it never see a skip; its time is part
+    # of the drill's RTO (drill_report).
+    bring_back = None
+    BROUGHT_BACK: dict[str, str] = {}
+    if SHAPE.restore_from_immutable:
+        bring_back = BringBackLockedCopiesOperator(
+            task_id="bring_back_locked_copies",
+            active=DRILL.from_immutable,
+            sources={
+                "database": planned_if(DRILL.rds_snapshot_id, DRILL.restore_database),
+                "efs": planned_if(DRILL.recovery_point_arn, DRILL.restore_efs),
+                "memorydb": planned_if(DRILL.memorydb_snapshot_arns, DRILL.restore_memorydb),
+            },
+            staging_bucket=DRILL.immutable_staging_bucket,
+            source_vault_name=DRILL.immutable_vault,
+            destination_vault_name=DRILL.backup_vault,
+            iam_role_arn=DRILL.immutable_backup_role_arn,
+            token_prefix=DID,
+            home_conn_id=DRILL.aws_conn_id,
+            home_region=DRILL.region,
+            aws_conn_id=DRILL.immutable_conn_id,
+            region_name=DRILL.immutable_region,
+            botocore_config=DRILL.aws_botocore_config,
+        )
+        BROUGHT_BACK = {
+            "rds_snapshot_id": brought_back("database", DRILL.rds_snapshot_id),
+            "recovery_point_arn": brought_back("efs", DRILL.recovery_point_arn),
+            "memorydb_snapshot_arns": brought_back(
+                "memorydb", DRILL.memorydb_snapshot_arns, key="snapshot_arns"
+            ),
+        }
 
     # --- the restore chain, as ue_restore builds it, into temporary resources --------------
     spec = RestoreChainSpec(
@@ -167,6 +223,7 @@ with DAG(
             "extra_modifier_rules": modifier_rules(),
         },
         shape=SHAPE,
+        **BROUGHT_BACK,
     )
     restored = restore_chain(spec)
 
@@ -210,7 +267,10 @@ with DAG(
         "kubernetes": verify_kubernetes,
     }
     verified = [ready >> checks[part]() for part, ready in restored.ready.items()]
-    prepared >> restored.starts
+    if bring_back:
+        prepared >> bring_back >> restored.starts
+    else:
+        prepared >> restored.starts
 
     # --- the application checks (config: verification), timed apart from the RTO ----------
     if SHAPE.app_checks:
@@ -241,6 +301,12 @@ with DAG(
         task_id="cleanup",
         drill_resources=DRILL.resources,
         efs_restore_job="{{ (ti.xcom_pull(task_ids='restore_efs') or {}).get('job_id') }}",
+        # the copy jobs the bring-back started (each one's point is the drill's to delete)
+        copy_jobs=(
+            f"{{{{ ti.xcom_pull(task_ids='bring_back_locked_copies', key='{JOBS_KEY}') }}}}"
+            if bring_back
+            else None
+        ),
         retries=5,
     ).as_teardown(setups=prepared, on_failure_fail_dagrun=True)
     verified >> cleanup

@@ -2,8 +2,11 @@
 
 The drill's Velero restore brings back exactly ``RESTORED_RESOURCES``; its
 cleanup (``hooks/drill.py``) deletes exactly these types, and the drill Role
-grants exactly them. Each temporary resource is ``gone``, ``present`` (a
-delete call is due) or ``busy`` (AWS or Kubernetes still works on it). Pure:
+grants exactly them. A drill from the protected copies also leaves what its
+bring-back put in the installation's account: each copy job's point (due
+once the job left ``COPY_JOB_RUNNING``) and MemoryDB's staged files. Each
+temporary resource is ``gone``, ``present`` (a delete call is due) or
+``busy`` (AWS or Kubernetes still works on it). Pure:
 the drill's steps, its DAG and its hook share these without any client.
 """
 
@@ -16,6 +19,8 @@ from ue_backup.kube_names import ECD_GROUP, ECD_PLURAL, ECD_VERSION
 
 GONE, BUSY, PRESENT = "gone", "busy", "present"
 RESTORE_JOB_RUNNING = ("CREATED", "PENDING", "RUNNING")
+# A bring-back's copy job still under way: its point in the installation's vault is to come.
+COPY_JOB_RUNNING = ("CREATED", "RUNNING")
 
 # What the drill's Velero restore brings back (its ``includedResources``), as (API group,
 # version, plural): the ECDs and the workloads the drill verifies, and the configuration

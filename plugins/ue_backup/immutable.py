@@ -21,8 +21,10 @@ vault (the backup DAG's ``copy_efs_immutable``, ``copy_rds_immutable``), the
 manifest's and MemoryDB's ``.rdb`` files' into the Object Lock bucket
 (``lock_manifest``, ``lock_memorydb_immutable``), restoring from them
 (``ue_restore`` with ``source: immutable``), and retention listing them "locked
-until" (``retention_locked``). The restore drill does not start from them yet;
-preflight says so in a warning on every run, so a configured section is never
+until" (``retention_locked``), and the restore drill rehearsing that restore
+(``ue_restore_drill`` with ``source: immutable``). What they do not hold, the
+Kubernetes resources (Velero's backups stay in the installation's reach),
+preflight says in a warning on every run, so a configured section is never
 mistaken for whole protection.
 """
 
@@ -36,11 +38,10 @@ from typing import Any
 from ue_backup.config import ImmutableConfig
 
 SECTION = "immutable"
-NOT_BUILT_YET = (
-    f"{SECTION}: the locks are verified, and the EFS recovery point, the database, MemoryDB's "
-    ".rdb files and the manifest are copied where the Airflow role cannot delete them, and "
-    "ue_restore restores from them (source: immutable); the drill does not rehearse that "
-    "restore yet (see the README, 'Immutable copies')"
+NOT_COVERED = (
+    f"{SECTION}: the Kubernetes resources are not in the protected copies: Velero's backups "
+    "stay where the installation's credentials can delete them (see the README, 'Immutable "
+    "copies')"
 )
 
 

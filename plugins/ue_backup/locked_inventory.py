@@ -38,6 +38,9 @@ from ue_backup.backup_set import BACKUP_SET_TAG, INSTALLATION_TAG, VERIFIED_TAG,
 
 # The components a restore from the protected copies restores.
 LOCKED_COMPONENTS = ("database", "efs", "memorydb")
+# Where a restore (or a drill) stages MemoryDB's locked files, in
+# immutable.memorydb_export_bucket: ``<STAGING_PREFIX><restore or drill id>/``.
+STAGING_PREFIX = "ue-backup-restores/"
 
 
 def verdicts(manifests: Iterable[Mapping[str, Any]], installation: str) -> dict[str, dict]:

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ue_backup.app_checks import checks_for_restore
 from ue_backup.backup_set import COMPONENTS, INSTALLATION_TAG
 from ue_backup.config import AwsRetriesConfig, InstallationConfig, VerificationConfig
-from ue_backup.locked_inventory import LOCKED_COMPONENTS
+from ue_backup.locked_inventory import LOCKED_COMPONENTS, STAGING_PREFIX
 from ue_backup.rpo import targets as rpo_targets
 from ue_backup.switch_over import replaced_name
 
@@ -575,6 +575,25 @@ class DrillRunSettings(RunSettings, RestoreSteps):
     manifest_prefix: str = _field("The key prefix of the manifests (and reports).")
     live: dict[str, Any] = _field("The live names the cleanup must never delete.")
     resources: dict[str, Any] = _field("What the cleanup deletes (hooks/drill.py).")
+    source: str = _field("params.source: home or immutable (the protected copies).", "home")
+    from_immutable: bool = _field(
+        "Whether the drill restores from the protected copies, brought back first.", False
+    )
+    backup_vault: str | None = _field(
+        "The installation's vault, where the protected copies are brought back.", None
+    )
+    immutable_conn_id: str | None = _field(
+        "The connection to the protected account (immutable.aws_conn_id).", None
+    )
+    immutable_region: str | None = _field("The locked vault's region.", None)
+    immutable_vault: str | None = _field("The locked vault's name.", None)
+    immutable_backup_role_arn: str | None = _field(
+        "The role AWS Backup copies the locked points back home as (immutable.backup_role_arn).",
+        None,
+    )
+    immutable_staging_bucket: str | None = _field(
+        "Where MemoryDB's locked files are staged (immutable.memorydb_export_bucket).", None
+    )
 
     @classmethod
     def build(
@@ -585,9 +604,16 @@ class DrillRunSettings(RunSettings, RestoreSteps):
         inventory: dict[str, Any],
         dry_run: bool,
         started: datetime,
+        source: str = "home",
     ) -> Self:
-        """From the plan prepare made and the names ``drill_steps.drill_names`` gave."""
+        """From the plan prepare made and the names ``drill_steps.drill_names`` gave.
+
+        ``source`` immutable: the plan's points are protected copies, brought back into
+        the installation's vault first (``immutable`` must be configured).
+        """
         base = aws_access(cfg)
+        locked = cfg.immutable if source == "immutable" else None
+        home_vault = cfg.efs.aws_backup.vault_name if cfg.efs.aws_backup else None
         steps = cls.steps_of(plan, not dry_run, list(COMPONENTS), False, names["drill_id"])
         checks = cls.checks_of(
             steps,
@@ -638,7 +664,28 @@ class DrillRunSettings(RunSettings, RestoreSteps):
                 "claim": names["efs_claim"],
                 "volume": names["efs_volume"],
                 "live": live,
+                # From the protected copies: what the bring-back put in the installation's
+                # account (the points in its vault, MemoryDB's staged files). The locked
+                # copies are the protected account's and never the cleanup's.
+                "brought_back": {
+                    "vault": home_vault,
+                    "protected_conn_id": locked.aws_conn_id,
+                    "protected_region": locked.region_or(cfg.region),
+                    "protected_account": locked.account_id,
+                    "staging_bucket": locked.memorydb_export_bucket if cfg.memorydb else None,
+                    "staging_prefix": f"{STAGING_PREFIX}{names['drill_id']}/",
+                }
+                if locked
+                else None,
             },
+            source="immutable" if locked else "home",
+            from_immutable=locked is not None,
+            backup_vault=home_vault,
+            immutable_conn_id=locked.aws_conn_id if locked else None,
+            immutable_region=locked.region_or(cfg.region) if locked else None,
+            immutable_vault=locked.backup_vault_name if locked else None,
+            immutable_backup_role_arn=locked.backup_role_arn if locked else None,
+            immutable_staging_bucket=locked.memorydb_export_bucket if locked else None,
         )
 
 

@@ -151,3 +151,68 @@ def test_the_table_shows_each_component_and_the_total():
 def test_the_report_is_kept_beside_the_manifests():
     assert report_key("ue-backup/", "ue-test", "d1") == "ue-backup/drills/ue-test/d1.json"
     assert report_key("", "ue-test", "d1") == "drills/ue-test/d1.json"
+
+
+# --- from the protected copies: the bring-back is recovery time ---------------------------
+
+
+def brought_back(start=1, end=11) -> dict:
+    return {
+        "started_at": iso(start),
+        "finished_at": iso(end),
+        "result": {
+            "database": {"copy_job_id": "j-db", "source": "locked-db", "recovery_point_arn": "db"},
+            "efs": {"copy_job_id": "j-efs", "source": "locked-efs", "recovery_point_arn": "efs"},
+            "memorydb": {"source": ["locked.rdb"], "snapshot_arns": ["staged.rdb"]},
+        },
+    }
+
+
+def test_from_the_protected_copies_each_brought_back_component_is_timed_from_the_bring_back():
+    times = {"database": (12, 40), "efs": (12, 95.5), "memorydb": (12, 30), "kubernetes": (0, 0)}
+    settings = drill(source="immutable", from_immutable=True, restore_velero=False)
+
+    report = build_report(settings, records(times), [], finished_at=T0, bring_back=brought_back())
+
+    assert (report["outcome"], report["source"]) == ("passed", "immutable")
+    assert report["bring_back"]["status"] == "brought back"
+    assert report["bring_back"]["staged_files"] == ["staged.rdb"]
+    assert set(report["bring_back"]["points"]) == {"database", "efs"}
+    # each from the bring-back's start (1 s), not from its own restore call (12 s)
+    assert report["rto_seconds"] == {
+        "total": 95.5,
+        "database": 39.0,
+        "efs": 94.5,
+        "memorydb": 29.0,
+        "bring_back": 10.0,
+    }
+    assert report["components"]["efs"]["rto_from"] == "bring_back"
+    assert report["components"]["efs"]["started_at"] == iso(12)
+    assert "rto_from" not in report["components"]["kubernetes"]
+    table = report_table(report)
+    assert "from the protected copies" in table
+    assert "bring back" in table
+
+
+def test_a_failed_bring_back_fails_the_drill_and_has_no_time():
+    settings = drill(source="immutable", from_immutable=True, restore_velero=False)
+
+    report = build_report(
+        settings,
+        {},
+        ["bring_back_locked_copies"],
+        finished_at=T0,
+        bring_back={"started_at": iso(1)},
+    )
+
+    assert report["outcome"] == "failed"
+    assert report["bring_back"]["status"] == "failed"
+    assert report["bring_back"]["seconds"] is None
+    assert "bring_back" not in report["rto_seconds"]
+
+
+def test_a_drill_from_home_has_no_bring_back_line():
+    report = build_report(drill(), records(), [], finished_at=T0)
+
+    assert (report["source"], report["bring_back"]) == ("home", None)
+    assert all("rto_from" not in c for c in report["components"].values())

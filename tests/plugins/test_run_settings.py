@@ -90,7 +90,8 @@ DRILL_KEYS = AWS | STEP_KEYS | {
     "dry_run", "started_at", "backup_set", "plan", "namespace", "namespace_mapping",
     "ecd_namespaces", "velero_namespace", "efs_file_system_id", "backup_role_arn", "rds_instance",
     "memorydb_cluster", "job_image", "jobs", "tags", "manifest_bucket", "manifest_prefix", "live",
-    "resources",
+    "resources", "source", "from_immutable", "backup_vault", "immutable_conn_id",
+    "immutable_region", "immutable_vault", "immutable_backup_role_arn", "immutable_staging_bucket",
 }  # fmt: skip
 RETENTION_KEYS = AWS | {
     "dry_run", "apply", "keep_sets", "keep_last", "keep_days", "prices", "now",

@@ -22,6 +22,15 @@ without importing this module (and the Kubernetes client with it).
 
 Never the live installation: every name is compared with the live
 instance, cluster, file system and namespaces before anything is deleted.
+
+A drill from the protected copies also leaves, in the installation's own
+account, the recovery points its bring-back copied into the installation's
+vault (found through the copy jobs it started, read in the protected
+account; each deleted through the installation's connection, the database's
+snapshot going with it) and MemoryDB's files staged under
+``ue-backup-restores/<drill id>/``. The locked copies they came from are
+never touched: nothing here writes to the protected account, and a point
+there is refused outright.
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ from kubernetes.client.rest import ApiException
 
 from ue_backup.drill_resources import (
     BUSY,
+    COPY_JOB_RUNNING,
     GONE,
     PRESENT,
     RESTORE_JOB_RUNNING,
@@ -62,10 +72,18 @@ class DrillResources:
     ``efs_restore_job`` the restore job id, when the restore was started.
     """
 
-    def __init__(self, resources: Mapping[str, Any], efs_restore_job: str | None = None) -> None:
+    def __init__(
+        self,
+        resources: Mapping[str, Any],
+        efs_restore_job: str | None = None,
+        copy_jobs: Mapping[str, str] | None = None,
+    ) -> None:
         self.r = resources
         self.efs_restore_job = efs_restore_job or None
         self.live = resources.get("live") or {}
+        # From the protected copies: where the bring-back put things, and its copy jobs.
+        self.brought = resources.get("brought_back") or {}
+        self.copy_jobs = dict(copy_jobs or {}) if self.brought else {}
 
     # --- clients -------------------------------------------------------------------------
 
@@ -89,6 +107,19 @@ class DrillResources:
     @cached_property
     def backup(self) -> Any:
         return self._aws("backup")
+
+    @cached_property
+    def s3(self) -> Any:
+        return self._aws("s3")
+
+    @cached_property
+    def protected_backup(self) -> Any:
+        """AWS Backup in the protected account: only to read the bring-back's copy jobs."""
+        from ue_backup.aws import aws_client
+
+        return aws_client(
+            self.brought["protected_conn_id"], self.brought["protected_region"], "backup"
+        )
 
     @cached_property
     def kube(self) -> Any:
@@ -116,6 +147,13 @@ class DrillResources:
             checks["rds instance"] = (self._rds_state, self._delete_rds)
         if self.r.get("memorydb_cluster"):
             checks["memorydb cluster"] = (self._memorydb_state, self._delete_memorydb)
+        for what in sorted(self.copy_jobs):
+            checks[f"brought-back {what} point"] = (
+                lambda what=what: self._point_state(what),
+                lambda what=what: self._delete_point(what),
+            )
+        if self.brought.get("staging_bucket"):
+            checks["staged memorydb files"] = (self._staged_state, self._delete_staged)
         return checks
 
     def states(self) -> dict[str, State]:
@@ -245,6 +283,91 @@ class DrillResources:
             if _code(error) not in ("FileSystemInUse", "FileSystemNotFound"):
                 raise
             log.info("File system %s: %s (next round)", fs_id, _code(error))
+
+    # --- what a drill from the protected copies brought back ------------------------------
+
+    def _brought_back_point(self, what: str) -> tuple[str | None, str]:
+        """(the point the copy job made in the installation's vault, or None; the job's state).
+
+        The copy job ran in the protected account, where it is read. A point in the
+        protected account is a locked copy: refused outright, never deleted.
+        """
+        job_id = self.copy_jobs[what]
+        job = self.protected_backup.describe_copy_job(CopyJobId=job_id)["CopyJob"]
+        arn = job.get("DestinationRecoveryPointArn")
+        if arn and arn.split(":")[4] == str(self.brought.get("protected_account")):
+            raise PermanentFailure(f"refusing to delete a locked copy: {arn} (copy job {job_id})")
+        return arn, str(job.get("State"))
+
+    def _point_state(self, what: str) -> State:
+        arn, job_state = self._brought_back_point(what)
+        job = self.copy_jobs[what]
+        if job_state in COPY_JOB_RUNNING:
+            return State(BUSY, f"copy job {job} is {job_state}: its point goes once it is there")
+        if not arn:
+            return State(GONE, f"copy job {job} ended {job_state}, bringing nothing back")
+        try:
+            point = self.backup.describe_recovery_point(
+                BackupVaultName=self.brought["vault"], RecoveryPointArn=arn
+            )
+        except ClientError as error:
+            if _code(error) != "ResourceNotFoundException":
+                raise
+            return _gone()
+        if point.get("Status") == "DELETING":
+            return State(BUSY, f"{arn} is being deleted")
+        reader = self._restore_reading(what)
+        if reader:
+            return State(BUSY, f"{arn}: {reader}")
+        return State(PRESENT, f"{arn} in {self.brought['vault']}")
+
+    def _restore_reading(self, what: str) -> str | None:
+        """Why the drill's restore may still read the brought-back point; None when it is done."""
+        if what == "efs" and self.efs_restore_job:
+            job = self.backup.describe_restore_job(RestoreJobId=self.efs_restore_job)
+            if job.get("Status") in RESTORE_JOB_RUNNING:
+                return f"restore job {self.efs_restore_job} is {job['Status']}"
+        if what == "database" and self.r.get("rds_instance"):
+            instance = self.rds.get_instance(self.r["rds_instance"])
+            if instance is not None and instance["DBInstanceStatus"] == "creating":
+                return f"instance {self.r['rds_instance']} is still being restored from it"
+        return None
+
+    def _delete_point(self, what: str) -> None:
+        arn, _ = self._brought_back_point(what)
+        try:
+            # the database's point is an RDS snapshot AWS Backup manages: it goes with it
+            self.backup.delete_recovery_point(
+                BackupVaultName=self.brought["vault"], RecoveryPointArn=arn
+            )
+        except ClientError as error:
+            if _code(error) not in ("ResourceNotFoundException", "InvalidResourceStateException"):
+                raise
+            log.info("Recovery point %s: %s (next round)", arn, _code(error))
+
+    def _staged(self) -> list[str]:
+        bucket, prefix = self.brought["staging_bucket"], self.brought["staging_prefix"]
+        paginator = self.s3.get_paginator("list_objects_v2")
+        pages = paginator.paginate(Bucket=bucket, Prefix=prefix)
+        return [o["Key"] for page in pages for o in page.get("Contents") or ()]
+
+    def _staged_state(self) -> State:
+        keys = self._staged()
+        if not keys:
+            return _gone()
+        where = f"s3://{self.brought['staging_bucket']}/{self.brought['staging_prefix']}"
+        cluster = self.r.get("memorydb_cluster")
+        if cluster and self._memorydb_state().detail == "creating":
+            return State(BUSY, f"{len(keys)} file(s) in {where}: cluster {cluster} reads them")
+        return State(PRESENT, f"{len(keys)} file(s) in {where}")
+
+    def _delete_staged(self) -> None:
+        keys = self._staged()
+        for start in range(0, len(keys), 1000):  # DeleteObjects takes 1000 keys at most
+            self.s3.delete_objects(
+                Bucket=self.brought["staging_bucket"],
+                Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]]},
+            )
 
     # --- Velero and the restored objects -----------------------------------------------
 

@@ -22,18 +22,21 @@ from ue_backup.triggers.waits import event_or_fail, poll_interval
 class DrillCleanupOperator(BaseOperator):
     """Delete a drill's temporary resources (``drill_resources``: its settings entry ``resources``).
 
-    Idempotent: what is already gone is done. Fails, naming what is left,
-    after ``max_rounds`` rounds or when one wait exceeds ``round_timeout``
-    seconds. Returns the final state of every resource.
+    ``copy_jobs``: from the protected copies, the bring-back's copy jobs
+    (``{"database": job id, ...}``); each one's point in the installation's vault
+    is the drill's to delete. Idempotent: what is already gone is done. Fails,
+    naming what is left, after ``max_rounds`` rounds or when one wait exceeds
+    ``round_timeout`` seconds. Returns the final state of every resource.
     """
 
-    template_fields = ("drill_resources", "efs_restore_job")
+    template_fields = ("drill_resources", "efs_restore_job", "copy_jobs")
 
     def __init__(
         self,
         *,
         drill_resources: dict[str, Any] | str | None,
         efs_restore_job: str | None = None,
+        copy_jobs: dict[str, str] | str | None = None,
         max_rounds: int = 20,
         round_timeout: float = 3 * 3600,
         deferrable: bool = True,
@@ -42,6 +45,7 @@ class DrillCleanupOperator(BaseOperator):
         super().__init__(**kwargs)
         self.drill_resources = drill_resources
         self.efs_restore_job = efs_restore_job
+        self.copy_jobs = copy_jobs
         self.max_rounds = max_rounds
         self.round_timeout = round_timeout
         self.deferrable = deferrable
@@ -56,7 +60,9 @@ class DrillCleanupOperator(BaseOperator):
         from ue_backup.drill_resources import GONE, summary
         from ue_backup.hooks.drill import DrillResources
 
-        states = DrillResources(dict(self.drill_resources), self.efs_restore_job).delete_round()
+        states = DrillResources(
+            dict(self.drill_resources), self.efs_restore_job, self._copy_jobs()
+        ).delete_round()
         self.log.info("Cleanup round %d:\n%s", number, summary(states))
         left = {name: str(state) for name, state in states.items() if state.status != GONE}
         if not left:
@@ -67,6 +73,7 @@ class DrillCleanupOperator(BaseOperator):
         trigger = DrillCleanupSettledTrigger(
             resources=dict(self.drill_resources),
             efs_restore_job=self.efs_restore_job,
+            copy_jobs=self._copy_jobs(),
             poll_interval=poll_interval(15),
         )
         if self.deferrable:
@@ -77,6 +84,10 @@ class DrillCleanupOperator(BaseOperator):
                 timeout=timedelta(seconds=self.round_timeout),
             )
         return self.execute_complete(context, run_inline(trigger), round_number=number)
+
+    def _copy_jobs(self) -> dict[str, str]:
+        """The bring-back's copy jobs as rendered (none: an empty or unrendered template)."""
+        return dict(self.copy_jobs) if isinstance(self.copy_jobs, dict) else {}
 
     def execute_complete(
         self, context: Any, event: dict[str, Any] | None = None, round_number: int = 1

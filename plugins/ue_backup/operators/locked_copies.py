@@ -16,7 +16,7 @@ once, so the restore steps after it never see it skipped.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
@@ -26,6 +26,7 @@ from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.aws_backup import COPY_JOB_FAILED, AwsBackupHook
 from ue_backup.hooks.s3 import S3Hook
 from ue_backup.hooks.sts import StsHook
+from ue_backup.locked_inventory import STAGING_PREFIX
 from ue_backup.operators.aws_backup import _flag
 from ue_backup.records import s3_object_arn
 from ue_backup.triggers.aws_backup import AwsBackupCopyJobCompleteTrigger
@@ -33,8 +34,8 @@ from ue_backup.triggers.waits import event_or_fail, poll_interval
 
 JOBS_KEY = "copy_jobs"
 FILES_KEY = "memorydb_files"
-# Where MemoryDB's files are staged for a restore, in immutable.memorydb_export_bucket.
-STAGING_PREFIX = "ue-backup-restores/"
+# When the bring-back began and ended (the drill counts it in the recovery time).
+STARTED_KEY, FINISHED_KEY = "started_at", "finished_at"
 # A copy back of a large file system or database takes hours; the wait gives up after a day.
 WAIT = timedelta(days=1)
 
@@ -98,6 +99,7 @@ class BringBackLockedCopiesOperator(AwsBaseOperator[AwsBackupHook]):
         if not _flag(self.active) or not wanted:
             self.log.info("Restoring from the installation's own backups: nothing to bring back")
             return {}
+        context["ti"].xcom_push(key=STARTED_KEY, value=_now())
         files = wanted.pop("memorydb", None)
         if files:  # MemoryDB's locked .rdb files: streamed now, before any copy job's wait
             context["ti"].xcom_push(key=FILES_KEY, value=self._bring_back_files(files))
@@ -120,10 +122,11 @@ class BringBackLockedCopiesOperator(AwsBaseOperator[AwsBackupHook]):
                 idempotency_token=f"{self.token_prefix}-{what}-back",
             )
             jobs[what] = job["CopyJobId"]
+            # Kept as each starts: a drill's cleanup deletes what every started job brings back.
+            context["ti"].xcom_push(key=JOBS_KEY, value=jobs)
             self.log.info(
                 "Bringing %s back: copy job %s of %s into %s", what, jobs[what], arn, destination
             )
-        context["ti"].xcom_push(key=JOBS_KEY, value=jobs)
         return self._wait_or_finish(context, jobs)
 
     def resume(self, context: Any, event: dict[str, Any] | None = None, jobs: dict | None = None):
@@ -173,6 +176,7 @@ class BringBackLockedCopiesOperator(AwsBaseOperator[AwsBackupHook]):
         files = context["ti"].xcom_pull(task_ids=self.task_id, key=FILES_KEY)
         if files:
             result = {**result, "memorydb": files}
+        context["ti"].xcom_push(key=FINISHED_KEY, value=_now())
         self.log.info("Brought back: %s", result)
         return result
 
@@ -200,3 +204,7 @@ class BringBackLockedCopiesOperator(AwsBaseOperator[AwsBackupHook]):
                 self.log.info("Brought %s back to s3://%s/%s", arn, self.staging_bucket, target)
             staged.append(s3_object_arn(self.staging_bucket, target))
         return {"source": sorted(arns), "snapshot_arns": staged}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()

@@ -52,7 +52,9 @@ from ue_backup.tasks.run_guard import refuse_while_running
 log = logging.getLogger(__name__)
 
 
-DRILL_PARAMS = ("backup_set", "allow_point_in_time_restore", "dry_run")
+DRILL_PARAMS = ("backup_set", "allow_point_in_time_restore", "dry_run", "source")
+# Where the drill restores from: the installation's own backups, or the protected copies.
+SOURCES = ("home", "immutable")
 STARTED_AT = "started_at"  # the XCom key a restore start task records its start under
 
 SCALED_TO_ZERO = ("deployments.apps",)
@@ -124,6 +126,10 @@ def check_params(
         "type": "latest",
         "allow_point_in_time_restore": params.get("allow_point_in_time_restore", True) is True,
     }
+    if (params.get("source") or "home") not in SOURCES:
+        problems.append(
+            f"params.source: {params.get('source')!r} is not one of {', '.join(SOURCES)}"
+        )
     wanted = params.get("backup_set")
     if wanted not in (None, ""):
         try:
@@ -133,9 +139,19 @@ def check_params(
     return request, problems
 
 
-def check_config(cfg: InstallationConfig, request: Mapping[str, Any]) -> list[str]:
-    """What in the configuration (or the request against it) makes a drill impossible."""
+def check_config(
+    cfg: InstallationConfig, request: Mapping[str, Any], source: str = "home"
+) -> list[str]:
+    """What in the configuration (or the request against it) makes a drill impossible.
+
+    ``source`` (params.source) immutable needs the ``immutable`` section.
+    """
     problems = []
+    if source == "immutable" and cfg.immutable is None:
+        problems.append(
+            "params.source: immutable drills a restore from the protected copies, and this "
+            "configuration has no immutable section"
+        )
     if request.get("type") == "backup_set":
         owner = BackupSet.parse(request["backup_set"]).installation
         if owner != cfg.installation:
@@ -166,7 +182,6 @@ def prepare(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, 
     Returns the drill's settings: where to restore from (the plan), every
     name the drill will create, and which components it restores.
     """
-    from ue_backup.inventory import list_inventory
     from ue_backup.planning import RestorePlanError, plan_restore
     from ue_backup.tasks.restore_steps import plan_table
 
@@ -176,7 +191,8 @@ def prepare(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, 
         cfg = load_config()
     except ConfigError as error:
         raise PermanentFailure("\n".join([str(error), *problems])) from None
-    problems += check_config(cfg, request) if not problems else []
+    source = params.get("source") or "home"
+    problems += check_config(cfg, request, source) if not problems else []
     if problems:
         raise PermanentFailure("invalid drill request:\n" + "\n".join(f"  - {p}" for p in problems))
     dry_run = params.get("dry_run", False) is True
@@ -184,22 +200,47 @@ def prepare(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, 
         refuse_while_running(context["ti"], "ue_restore_drill")
     started = dag_run.start_date or datetime.now(UTC)
     names = drill_names(cfg, dag_run.run_after)
-    inventory = list_inventory(aws_access(cfg), cfg)
+    inventory = drill_inventory(cfg, source)
     try:
         plan = plan_restore(inventory, request)
     except RestorePlanError as error:
         raise PermanentFailure(f"no backup set to drill ({request}): {error}") from None
-    settings = DrillRunSettings.build(cfg, names, plan, inventory, dry_run, started)
+    settings = DrillRunSettings.build(cfg, names, plan, inventory, dry_run, started, source)
     log.info(
-        "Restore drill %s of %s:\n%s\nTemporary resources: %s",
+        "Restore drill %s of %s%s:\n%s\nTemporary resources: %s",
         settings.drill_id,
         cfg.installation,
+        " from the protected copies" if settings.from_immutable else "",
         plan_table(plan),
         json.dumps(names, indent=2),
     )
     if dry_run:
         log.info("Dry run: this is what the drill would restore; nothing was created")
     return settings.dump()
+
+
+def drill_inventory(cfg: InstallationConfig, source: str) -> dict[str, Any]:
+    """What the drill plans from: the installation's own backups, or the protected copies.
+
+    From the protected copies (``source: immutable``) the drill lists exactly what
+    ``ue_restore`` with that source lists (``inventory.locked_inventory``: the locked
+    vault's database and EFS points, MemoryDB's locked files, the locked manifests'
+    verdicts), so it rehearses that restore. The Kubernetes resources are left out, as
+    that restore leaves them out: they are not kept in the protected copies, and after
+    an attack the home Velero backups are what may be gone or altered; a drill that
+    restored them from home would time and prove a path the real recovery does not take.
+    """
+    from ue_backup.inventory import list_inventory, locked_inventory
+
+    if source != "immutable":
+        return list_inventory(aws_access(cfg), cfg)
+    inventory = locked_inventory(aws_access(cfg), cfg)
+    if cfg.velero:
+        log.info(
+            "From the protected copies: the Kubernetes resources are not drilled (they are "
+            "not kept there, and ue_restore from them does not restore them)"
+        )
+    return {**inventory, "velero_backups": None}
 
 
 def _now() -> str:
@@ -350,6 +391,18 @@ def modifier_rules() -> list[dict[str, Any]]:
 # --- the report ----------------------------------------------------------------------------
 
 
+def bring_back_record(ti: Any) -> dict[str, Any]:
+    """What the bring-back recorded: its start and end (XComs) and what it brought home."""
+    from ue_backup.drill_report import BRING_BACK
+    from ue_backup.operators.locked_copies import FINISHED_KEY, STARTED_KEY
+
+    return {
+        "started_at": ti.xcom_pull(task_ids=BRING_BACK, key=STARTED_KEY),
+        "finished_at": ti.xcom_pull(task_ids=BRING_BACK, key=FINISHED_KEY),
+        "result": ti.xcom_pull(task_ids=BRING_BACK),
+    }
+
+
 def report(context: Mapping[str, Any]) -> dict[str, Any]:
     """Build the report from what the tasks recorded, log it, keep it in S3 beside the manifests.
 
@@ -373,7 +426,11 @@ def report(context: Mapping[str, Any]) -> dict[str, Any]:
         for name, spec in COMPONENTS.items()
     }
     result = build_report(
-        settings, records, failed, verification=ti.xcom_pull(task_ids="check_application")
+        settings,
+        records,
+        failed,
+        verification=ti.xcom_pull(task_ids="check_application"),
+        bring_back=bring_back_record(ti) if run.from_immutable else None,
     )
     if not run.dry_run:
         key = report_key(run.manifest_prefix, run.installation, run.drill_id)

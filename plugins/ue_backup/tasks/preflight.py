@@ -308,7 +308,7 @@ def check_immutable_locks(
                 f"{field}: S3 bucket {staging} is in {where}, not in {cfg.region}: MemoryDB "
                 "exports a snapshot only to a bucket of its own region"
             )
-    warnings.append(immutable.NOT_BUILT_YET)
+    warnings.append(immutable.NOT_COVERED)
 
 
 def check_copy_resources(

@@ -17,25 +17,27 @@ class DrillCleanupSettledTrigger(PollingTrigger):
     ``DrillResources.states``, the same code the operator judges with.
     """
 
-    serialized = ("resources", "efs_restore_job", "poll_interval")
+    serialized = ("resources", "efs_restore_job", "copy_jobs", "poll_interval")
 
     def __init__(
         self,
         *,
         resources: dict[str, Any],
         efs_restore_job: str | None = None,
+        copy_jobs: dict[str, str] | None = None,
         poll_interval: float = 15.0,
     ) -> None:
         super().__init__()
         self.resources = resources
         self.efs_restore_job = efs_restore_job
+        self.copy_jobs = copy_jobs or {}
         self.poll_interval = poll_interval
 
     def check(self) -> TriggerEvent | None:
         from ue_backup.drill_resources import BUSY
         from ue_backup.hooks.drill import DrillResources
 
-        states = DrillResources(self.resources, self.efs_restore_job).states()
+        states = DrillResources(self.resources, self.efs_restore_job, self.copy_jobs).states()
         busy = {name: str(state) for name, state in states.items() if state.status == BUSY}
         if busy:
             self.log.info("Drill resources still busy: %s", busy)

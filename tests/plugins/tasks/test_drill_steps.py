@@ -87,14 +87,16 @@ def test_every_temporary_name_derives_from_the_drill_and_none_is_live():
 
 def test_params_problems_name_their_field_all_at_once():
     request, problems = check_params(
-        {"backup_set": "nonsense", "dry_run": "yes"}, {"backup_set": "nonsense", "colour": "red"}
+        {"backup_set": "nonsense", "dry_run": "yes", "source": "attic"},
+        {"backup_set": "nonsense", "colour": "red"},
     )
 
     assert request["type"] == "latest"
     assert problems == [
         "params.colour: is not a parameter of this DAG "
-        "(known: backup_set, allow_point_in_time_restore, dry_run)",
+        "(known: backup_set, allow_point_in_time_restore, dry_run, source)",
         "params.dry_run: 'yes' is not true or false",
+        "params.source: 'attic' is not one of home, immutable",
         "params.backup_set: 'nonsense' is not a backup set id "
         "(<installation>-<yyyymmdd>t<hhmmss>z)",
     ]
@@ -146,6 +148,13 @@ def test_configurations_a_drill_cannot_serve_are_refused(sections, request_, wor
 
 def test_a_good_configuration_has_no_problem():
     assert check_config(config(), {"type": "latest"}) == []
+
+
+def test_a_drill_from_the_protected_copies_without_the_section_is_refused_naming_the_param():
+    (problem,) = check_config(config(), {"type": "latest"}, "immutable")
+
+    assert problem.startswith("params.source: immutable drills a restore from the protected")
+    assert "no immutable section" in problem
 
 
 # --- the EFS check ---------------------------------------------------------------------------

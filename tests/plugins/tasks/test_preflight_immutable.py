@@ -17,7 +17,7 @@ from moto.backup.models import backup_backends
 
 from sandbox.installation import ROLE_ARN
 from ue_backup.config import parse_config
-from ue_backup.immutable import NOT_BUILT_YET
+from ue_backup.immutable import NOT_COVERED
 from ue_backup.tasks.preflight import check_immutable_locks
 
 PROTECTED = "222233334444"
@@ -125,14 +125,14 @@ def _check(config=CONFIG) -> tuple[list[str], list[str]]:
     return problems, warnings
 
 
-def test_locked_vault_and_bucket_in_the_protected_account_pass_and_say_what_is_not_built(
+def test_locked_vault_and_bucket_in_the_protected_account_pass_and_say_what_is_not_covered(
     protected,
 ):
     _vault(protected)
     _bucket(protected)
     problems, warnings = _check()
     assert problems == []
-    assert warnings == [NOT_BUILT_YET]
+    assert warnings == [NOT_COVERED]
 
 
 def test_a_vault_lock_still_in_its_grace_time_is_a_warning(protected):
@@ -184,7 +184,7 @@ def test_a_connection_that_is_not_the_protected_role_is_refused(sandbox, monkeyp
     problems, warnings = _check()
     assert [p.split(":")[0] for p in problems] == ["immutable.aws_conn_id", "immutable.role_arn"]
     assert f"reaches account {sandbox.aws.account}, not account_id {PROTECTED}" in problems[0]
-    assert NOT_BUILT_YET not in warnings  # nothing more is said through the wrong identity
+    assert NOT_COVERED not in warnings  # nothing more is said through the wrong identity
 
 
 def test_a_protected_account_that_is_the_installations_own_is_refused(sandbox, monkeypatch):
