@@ -1,0 +1,94 @@
+"""The drill cleanup's judgement of what a bring-back left (a drill from the protected copies).
+
+Fakes stand in for AWS Backup here: the states' rules (a copy job still running,
+a job that brought nothing, a point gone, a point in the protected account) are
+what is tested; the end-to-end test (tests/dags/test_ue_restore_drill_immutable.py)
+runs the whole cleanup against the sandbox.
+"""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+
+from ue_backup.drill_resources import BUSY, GONE, PRESENT
+from ue_backup.errors import PermanentFailure
+from ue_backup.hooks.drill import DrillResources
+
+PROTECTED, HOME = "222233334444", "123456789012"
+HOME_POINT = f"arn:aws:backup:eu-west-1:{HOME}:recovery-point:BACK"
+LOCKED_POINT = f"arn:aws:backup:eu-west-1:{PROTECTED}:recovery-point:LOCKED"
+
+
+class FakeBackup:
+    """DescribeCopyJob, DescribeRecoveryPoint and DescribeRestoreJob as AWS Backup answers."""
+
+    def __init__(self, jobs=None, points=None, restore_status="COMPLETED"):
+        self.jobs, self.points, self.restore_status = jobs or {}, points or {}, restore_status
+
+    def describe_copy_job(self, CopyJobId):
+        return {"CopyJob": self.jobs[CopyJobId]}
+
+    def describe_recovery_point(self, BackupVaultName, RecoveryPointArn):
+        if RecoveryPointArn not in self.points:
+            raise ClientError(
+                {"Error": {"Code": "ResourceNotFoundException"}}, "DescribeRecoveryPoint"
+            )
+        return {"Status": self.points[RecoveryPointArn]}
+
+    def describe_restore_job(self, RestoreJobId):
+        return {"Status": self.restore_status}
+
+
+def resources(job: dict, points=None, restore_status="COMPLETED") -> DrillResources:
+    found = DrillResources(
+        {
+            "live": {},
+            "brought_back": {
+                "vault": "ue-test-vault",
+                "protected_conn_id": "aws_immutable",
+                "protected_region": "eu-west-1",
+                "protected_account": PROTECTED,
+                "staging_bucket": None,
+                "staging_prefix": "ue-backup-restores/ue-test-drill-1/",
+            },
+        },
+        efs_restore_job="restore-1",
+        copy_jobs={"efs": "job-1"},
+    )
+    found.protected_backup = FakeBackup(jobs={"job-1": {"CopyJobId": "job-1", **job}})
+    found.backup = FakeBackup(points=points, restore_status=restore_status)
+    return found
+
+
+def test_a_copy_job_still_running_is_waited_for():
+    state = resources({"State": "RUNNING"})._point_state("efs")
+    assert (state.status, "job-1 is RUNNING" in state.detail) == (BUSY, True)
+
+
+def test_a_copy_job_that_brought_nothing_back_leaves_nothing():
+    state = resources({"State": "FAILED"})._point_state("efs")
+    assert state.status == GONE
+    assert "ended FAILED" in state.detail
+
+
+def test_the_brought_back_point_is_deleted_once_no_restore_reads_it():
+    done = {"State": "COMPLETED", "DestinationRecoveryPointArn": HOME_POINT}
+    assert resources(done, {HOME_POINT: "COMPLETED"})._point_state("efs").status == PRESENT
+    reading = resources(done, {HOME_POINT: "COMPLETED"}, restore_status="RUNNING")
+    assert reading._point_state("efs").status == BUSY
+    assert resources(done, {HOME_POINT: "DELETING"})._point_state("efs").status == BUSY
+    assert resources(done, {})._point_state("efs").status == GONE
+
+
+def test_a_point_in_the_protected_account_is_never_the_cleanups():
+    locked = {"State": "COMPLETED", "DestinationRecoveryPointArn": LOCKED_POINT}
+    with pytest.raises(PermanentFailure, match="refusing to delete a locked copy"):
+        resources(locked, {LOCKED_POINT: "COMPLETED"})._point_state("efs")
+    with pytest.raises(PermanentFailure, match="refusing to delete a locked copy"):
+        resources(locked)._delete_point("efs")
+
+
+def test_a_drill_from_home_has_no_brought_back_point_to_judge():
+    home = DrillResources({"live": {}}, copy_jobs={"efs": "job-1"})
+    assert home.copy_jobs == {}
