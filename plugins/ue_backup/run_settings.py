@@ -668,6 +668,7 @@ class DrillRunSettings(RunSettings, RestoreSteps):
                 # account (the points in its vault, MemoryDB's staged files). The locked
                 # copies are the protected account's and never the cleanup's.
                 "brought_back": {
+                    "installation": cfg.installation,
                     "vault": home_vault,
                     "protected_conn_id": locked.aws_conn_id,
                     "protected_region": locked.region_or(cfg.region),

@@ -44,6 +44,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from kubernetes.client.rest import ApiException
 
+from ue_backup.backup_set import INSTALLATION_TAG
 from ue_backup.drill_resources import (
     BUSY,
     COPY_JOB_RUNNING,
@@ -316,6 +317,15 @@ class DrillResources:
             return _gone()
         if point.get("Status") == "DELETING":
             return State(BUSY, f"{arn} is being deleted")
+        # Only this installation's point goes (as retention deletes only what carries its
+        # tag): a copy job's destination is read from the protected account, which must
+        # not be able to point the cleanup at anything else of the installation's vault.
+        owner = self.backup.list_tags(ResourceArn=arn).get("Tags", {}).get(INSTALLATION_TAG)
+        if owner != self.brought.get("installation"):
+            raise PermanentFailure(
+                f"refusing to delete {arn}: it carries {INSTALLATION_TAG}={owner!r}, not "
+                f"{self.brought.get('installation')!r}; delete it by hand if it is the drill's"
+            )
         reader = self._restore_reading(what)
         if reader:
             return State(BUSY, f"{arn}: {reader}")

@@ -23,8 +23,12 @@ LOCKED_POINT = f"arn:aws:backup:eu-west-1:{PROTECTED}:recovery-point:LOCKED"
 class FakeBackup:
     """DescribeCopyJob, DescribeRecoveryPoint and DescribeRestoreJob as AWS Backup answers."""
 
-    def __init__(self, jobs=None, points=None, restore_status="COMPLETED"):
+    def __init__(self, jobs=None, points=None, restore_status="COMPLETED", owner="ue-test"):
         self.jobs, self.points, self.restore_status = jobs or {}, points or {}, restore_status
+        self.owner = owner
+
+    def list_tags(self, ResourceArn):
+        return {"Tags": {"ue-backup:installation": self.owner}}
 
     def describe_copy_job(self, CopyJobId):
         return {"CopyJob": self.jobs[CopyJobId]}
@@ -40,11 +44,14 @@ class FakeBackup:
         return {"Status": self.restore_status}
 
 
-def resources(job: dict, points=None, restore_status="COMPLETED") -> DrillResources:
+def resources(
+    job: dict, points=None, restore_status="COMPLETED", owner="ue-test"
+) -> DrillResources:
     found = DrillResources(
         {
             "live": {},
             "brought_back": {
+                "installation": "ue-test",
                 "vault": "ue-test-vault",
                 "protected_conn_id": "aws_immutable",
                 "protected_region": "eu-west-1",
@@ -57,7 +64,7 @@ def resources(job: dict, points=None, restore_status="COMPLETED") -> DrillResour
         copy_jobs={"efs": "job-1"},
     )
     found.protected_backup = FakeBackup(jobs={"job-1": {"CopyJobId": "job-1", **job}})
-    found.backup = FakeBackup(points=points, restore_status=restore_status)
+    found.backup = FakeBackup(points=points, restore_status=restore_status, owner=owner)
     return found
 
 
@@ -92,3 +99,12 @@ def test_a_point_in_the_protected_account_is_never_the_cleanups():
 def test_a_drill_from_home_has_no_brought_back_point_to_judge():
     home = DrillResources({"live": {}}, copy_jobs={"efs": "job-1"})
     assert home.copy_jobs == {}
+
+
+def test_a_brought_back_point_of_another_installation_is_never_deleted():
+    """The copy job's destination is read from the protected account: it must not be able
+    to point the cleanup at another installation's point in the vault."""
+    point = "arn:aws:backup:eu-west-1:123456789012:recovery-point:HOME"
+    job = {"State": "COMPLETED", "DestinationRecoveryPointArn": point}
+    with pytest.raises(PermanentFailure, match=r"refusing to delete .*'other'"):
+        resources(job, points={point: "COMPLETED"}, owner="other")._point_state("efs")
