@@ -22,6 +22,16 @@ except ImportError:  # Airflow 3.0
     )
 
 try:
+    from airflow.sdk.exceptions import AirflowNotFoundException
+except ImportError:  # Airflow 3.0: what its connection lookup raises
+    from airflow.exceptions import AirflowNotFoundException  # type: ignore[no-redef]
+
+try:
+    from airflow.sdk import BaseHook
+except ImportError:  # Airflow 3.0
+    from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
+
+try:
     from airflow.sdk.exceptions import TaskDeferred
 except ImportError:  # Airflow 3.0: what its BaseOperator.defer raises
     from airflow.exceptions import TaskDeferred  # type: ignore[no-redef]
@@ -34,8 +44,10 @@ except ImportError:  # Airflow 3.0
 
 __all__ = [
     "AirflowFailException",
+    "AirflowNotFoundException",
     "AirflowSkipException",
     "AssetOrTimeSchedule",
+    "BaseHook",
     "CronTriggerTimetable",
     "TaskDeferred",
     "TriggerRule",

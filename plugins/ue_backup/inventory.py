@@ -31,11 +31,11 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from airflow.providers.common.compat.sdk import AirflowNotFoundException, BaseHook
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ue_backup.aws import settings_hook
 from ue_backup.backup_set import INSTALLATION_LABEL, INSTALLATION_TAG
+from ue_backup.compat import AirflowNotFoundException, BaseHook
 from ue_backup.config import InstallationConfig
 from ue_backup.hooks.aws_backup import AwsBackupHook
 from ue_backup.hooks.datasync import DataSyncHook
