@@ -65,22 +65,25 @@ from ue_backup.dag_support import (
     PLANNED,
     RESTORE,
     START_DATE,
-    brought_back,
     dag_shape,
     default_args,
     expression,
     fail_run_if_any_task_failed,
     only_if,
-    planned_if,
     refuse_unbuilt_steps,
     xcom,
 )
 from ue_backup.notifications import UnlessInPlaceNotifier
 from ue_backup.operators.ecd import EcdSuspendOperator
 from ue_backup.operators.kube_job import KubeEfsJobOperator
-from ue_backup.operators.locked_copies import BringBackLockedCopiesOperator
 from ue_backup.operators.rds_switch_over import RdsSwitchOverOperator
-from ue_backup.restore_chain import EfsJob, RestoreChainSpec, check_application, restore_chain
+from ue_backup.restore_chain import (
+    EfsJob,
+    RestoreChainSpec,
+    bring_back_locked_copies,
+    check_application,
+    restore_chain,
+)
 from ue_backup.restore_scripts import (
     check_staged_tree,
     discard_staged_tree,
@@ -243,32 +246,9 @@ with DAG(
     bring_back = None
     BROUGHT_BACK: dict[str, str] = {}
     if SHAPE.restore_from_immutable:
-        bring_back = BringBackLockedCopiesOperator(
-            task_id="bring_back_locked_copies",
-            active=RESTORE.from_immutable,
-            sources={
-                "database": planned_if(PLANNED.rds_snapshot_id, PLANNED.restore_database),
-                "efs": planned_if(PLANNED.recovery_point_arn, PLANNED.restore_efs),
-                "memorydb": planned_if(PLANNED.memorydb_snapshot_arns, PLANNED.restore_memorydb),
-            },
-            staging_bucket=RESTORE.immutable_staging_bucket,
-            source_vault_name=RESTORE.immutable_vault,
-            destination_vault_name=RESTORE.backup_vault,
-            iam_role_arn=RESTORE.immutable_backup_role_arn,
-            token_prefix=RID,
-            home_conn_id=RESTORE.aws_conn_id,
-            home_region=RESTORE.home_region,
-            aws_conn_id=RESTORE.immutable_conn_id,
-            region_name=RESTORE.immutable_region,
-            botocore_config=RESTORE.aws_botocore_config,
+        bring_back, BROUGHT_BACK = bring_back_locked_copies(
+            RESTORE, PLANNED, token_prefix=RID, home_region=RESTORE.home_region
         )
-        BROUGHT_BACK = {
-            "rds_snapshot_id": brought_back("database", PLANNED.rds_snapshot_id),
-            "recovery_point_arn": brought_back("efs", PLANNED.recovery_point_arn),
-            "memorydb_snapshot_arns": brought_back(
-                "memorydb", PLANNED.memorydb_snapshot_arns, key="snapshot_arns"
-            ),
-        }
     # Preparation: nothing live is touched. In place the restore directory lies on the live
     # file system; it becomes ue-backup-restoring_<id>/, is purged and checked there.
     efs_job = {

@@ -58,18 +58,22 @@ from ue_backup.dag_shape import restore_steps_needed
 from ue_backup.dag_support import (
     DRILL,
     START_DATE,
-    brought_back,
     dag_shape,
     default_args,
     drill_schedule,
     fail_run_if_any_task_failed,
-    planned_if,
     refuse_unbuilt_steps,
 )
 from ue_backup.drill_dag import DrillReportNotifier, drill_step
 from ue_backup.operators.drill import DrillCleanupOperator
-from ue_backup.operators.locked_copies import JOBS_KEY, BringBackLockedCopiesOperator
-from ue_backup.restore_chain import EfsJob, RestoreChainSpec, check_application, restore_chain
+from ue_backup.operators.locked_copies import JOBS_KEY
+from ue_backup.restore_chain import (
+    EfsJob,
+    RestoreChainSpec,
+    bring_back_locked_copies,
+    check_application,
+    restore_chain,
+)
 from ue_backup.restore_scripts import place_restored_tree
 from ue_backup.run_settings import DrillRunSettings
 from ue_backup.tasks.drill_steps import (
@@ -158,32 +162,9 @@ with DAG(
     bring_back = None
     BROUGHT_BACK: dict[str, str] = {}
     if SHAPE.restore_from_immutable:
-        bring_back = BringBackLockedCopiesOperator(
-            task_id="bring_back_locked_copies",
-            active=DRILL.from_immutable,
-            sources={
-                "database": planned_if(DRILL.rds_snapshot_id, DRILL.restore_database),
-                "efs": planned_if(DRILL.recovery_point_arn, DRILL.restore_efs),
-                "memorydb": planned_if(DRILL.memorydb_snapshot_arns, DRILL.restore_memorydb),
-            },
-            staging_bucket=DRILL.immutable_staging_bucket,
-            source_vault_name=DRILL.immutable_vault,
-            destination_vault_name=DRILL.backup_vault,
-            iam_role_arn=DRILL.immutable_backup_role_arn,
-            token_prefix=DID,
-            home_conn_id=DRILL.aws_conn_id,
-            home_region=DRILL.region,
-            aws_conn_id=DRILL.immutable_conn_id,
-            region_name=DRILL.immutable_region,
-            botocore_config=DRILL.aws_botocore_config,
+        bring_back, BROUGHT_BACK = bring_back_locked_copies(
+            DRILL, DRILL, token_prefix=DID, home_region=DRILL.region
         )
-        BROUGHT_BACK = {
-            "rds_snapshot_id": brought_back("database", DRILL.rds_snapshot_id),
-            "recovery_point_arn": brought_back("efs", DRILL.recovery_point_arn),
-            "memorydb_snapshot_arns": brought_back(
-                "memorydb", DRILL.memorydb_snapshot_arns, key="snapshot_arns"
-            ),
-        }
 
     # --- the restore chain, as ue_restore builds it, into temporary resources --------------
     spec = RestoreChainSpec(

@@ -29,10 +29,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ue_backup.dag_shape import DagShape
-from ue_backup.dag_support import only_if, xcom
+from ue_backup.dag_support import brought_back, only_if, planned_if, xcom
 from ue_backup.operators.app_checks import AppChecksOperator
 from ue_backup.operators.aws_backup import AwsBackupStartEfsRestoreJobOperator
 from ue_backup.operators.kube_job import KubeEfsJobOperator
+from ue_backup.operators.locked_copies import BringBackLockedCopiesOperator
 from ue_backup.operators.memorydb import MemoryDbRestoreClusterOperator
 from ue_backup.operators.rds import RdsRestoreInstanceOperator
 from ue_backup.operators.velero import VeleroCreateRestoreOperator
@@ -103,6 +104,45 @@ class RestoreChain:
 
     def ready_steps(self) -> list[Any]:
         return list(self.ready.values())
+
+
+def bring_back_locked_copies(
+    settings: Any, steps: Any, *, token_prefix: str, home_region: str
+) -> tuple[Any, dict[str, str]]:
+    """The step that brings the planned protected copies home, and what the chain then
+    restores from (``RestoreChainSpec``'s overrides): ``ue_restore``'s and the drill's.
+
+    ``settings`` are the run's settings templates (``RESTORE``, ``DRILL``), ``steps``
+    the plan's (``PLANNED``, ``DRILL``). The step never skips: with the installation's own
+    backups it does nothing, so the restore starts after it never see a skip.
+    """
+    step = BringBackLockedCopiesOperator(
+        task_id="bring_back_locked_copies",
+        active=settings.from_immutable,
+        sources={
+            "database": planned_if(steps.rds_snapshot_id, steps.restore_database),
+            "efs": planned_if(steps.recovery_point_arn, steps.restore_efs),
+            "memorydb": planned_if(steps.memorydb_snapshot_arns, steps.restore_memorydb),
+        },
+        staging_bucket=settings.immutable_staging_bucket,
+        source_vault_name=settings.immutable_vault,
+        destination_vault_name=settings.backup_vault,
+        iam_role_arn=settings.immutable_backup_role_arn,
+        token_prefix=token_prefix,
+        home_conn_id=settings.aws_conn_id,
+        home_region=home_region,
+        aws_conn_id=settings.immutable_conn_id,
+        region_name=settings.immutable_region,
+        botocore_config=settings.aws_botocore_config,
+    )
+    sources = {
+        "rds_snapshot_id": brought_back("database", steps.rds_snapshot_id),
+        "recovery_point_arn": brought_back("efs", steps.recovery_point_arn),
+        "memorydb_snapshot_arns": brought_back(
+            "memorydb", steps.memorydb_snapshot_arns, key="snapshot_arns"
+        ),
+    }
+    return step, sources
 
 
 def restore_chain(spec: RestoreChainSpec) -> RestoreChain:
