@@ -31,6 +31,9 @@ FIELD_RULES = {
     "claim_name": ("k8s subdomain",),
     "job_name": ("k8s label",),
     "restore_name": ("k8s label", "k8s label value"),  # velero.io/restore-name selects by it
+    # bring_back_locked_copies: its copy jobs' tokens (<id>-<what>-back) and its staging
+    # key prefix (ue-backup-restores/<id>/, any text) start with it
+    "token_prefix": ("backup token",),
 }
 # Fields that carry the id but name nothing: an annotation's value (any text), and the id the
 # switch-over derives the set-aside instance's name from (switch_over.replaced_name, checked
