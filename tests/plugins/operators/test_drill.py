@@ -32,9 +32,12 @@ def live(sandbox, fast):
         memorydb_snapshot=0.1,
         backup_job=0.1,
         velero=0.1,
-        rds_instance=1.0,
-        memorydb_cluster=1.0,
-        restore_job=1.0,
+        # Long enough that a restore started before the cleanup's first round is still in
+        # progress there on a loaded machine (the setup after starting them takes a while):
+        # at 1 s, a busy CI run found everything made before the cleanup looked.
+        rds_instance=3.0,
+        memorydb_cluster=3.0,
+        restore_job=3.0,
         rds_delete=0.5,
         memorydb_delete=0.5,
     )
