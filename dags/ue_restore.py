@@ -73,6 +73,7 @@ from ue_backup.dag_support import (
     refuse_unbuilt_steps,
     xcom,
 )
+from ue_backup.locked_inventory import SOURCES
 from ue_backup.notifications import UnlessInPlaceNotifier
 from ue_backup.operators.ecd import EcdSuspendOperator
 from ue_backup.operators.kube_job import KubeEfsJobOperator
@@ -179,7 +180,7 @@ with DAG(
         ),
         "source": Param(
             "home",
-            enum=["home", "immutable"],
+            enum=list(SOURCES),
             title="Restore from",
             description=(
                 "home: the installation's own backups. immutable: the protected copies "

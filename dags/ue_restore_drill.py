@@ -65,6 +65,7 @@ from ue_backup.dag_support import (
     refuse_unbuilt_steps,
 )
 from ue_backup.drill_dag import DrillReportNotifier, drill_step
+from ue_backup.locked_inventory import SOURCES
 from ue_backup.operators.drill import DrillCleanupOperator
 from ue_backup.operators.locked_copies import JOBS_KEY
 from ue_backup.restore_chain import (
@@ -130,7 +131,7 @@ with DAG(
         ),
         "source": Param(
             "home",
-            enum=["home", "immutable"],
+            enum=list(SOURCES),
             title="Restore from",
             description=(
                 "home: the installation's own backups. immutable: the protected copies "

@@ -36,6 +36,18 @@ from typing import Any
 
 from ue_backup.backup_set import BACKUP_SET_TAG, INSTALLATION_TAG, VERIFIED_TAG, WINDOW_TAG
 
+# Where ue_restore and the drill restore from (params.source): the installation's own
+# backups, or the protected copies.
+SOURCES = ("home", "immutable")
+
+
+def source_problem(params: Mapping[str, Any]) -> str | None:
+    """What is wrong with ``params.source`` (None: home, the default, or immutable)."""
+    if (params.get("source") or "home") in SOURCES:
+        return None
+    return f"params.source: {params.get('source')!r} is not one of {', '.join(SOURCES)}"
+
+
 # The components a restore from the protected copies restores.
 LOCKED_COMPONENTS = ("database", "efs", "memorydb")
 # Where a restore (or a drill) stages MemoryDB's locked files, in

@@ -135,3 +135,13 @@ def test_a_locked_point_without_tags_is_found_by_its_manifests_record():
     lying = [{**p, "Tags": {INSTALLATION_TAG: "other"}} for p in bare]
     assert planner_view(lying, [recorded], "ue-test")["efs_recovery_points"]
     assert planner_view(bare, [manifest()], "ue-test")["efs_recovery_points"] == []
+
+
+def test_the_source_param_is_home_or_immutable_for_the_restore_and_the_drill():
+    from ue_backup.locked_inventory import source_problem
+
+    assert source_problem({}) is None
+    assert source_problem({"source": "immutable"}) is None
+    assert source_problem({"source": "locked"}) == (
+        "params.source: 'locked' is not one of home, immutable"
+    )

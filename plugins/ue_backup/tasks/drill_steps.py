@@ -43,6 +43,7 @@ from ue_backup.kube_names import (
     RESTORE_NAME_LABEL,
     efs_volume_name,
 )
+from ue_backup.locked_inventory import source_problem
 from ue_backup.names import DRILL_ID_KEEP, fit
 from ue_backup.restore_scripts import DONE_MARKER, check_restored_tree
 from ue_backup.run_settings import DrillRunSettings, aws_access
@@ -53,8 +54,6 @@ log = logging.getLogger(__name__)
 
 
 DRILL_PARAMS = ("backup_set", "allow_point_in_time_restore", "dry_run", "source")
-# Where the drill restores from: the installation's own backups, or the protected copies.
-SOURCES = ("home", "immutable")
 STARTED_AT = "started_at"  # the XCom key a restore start task records its start under
 
 SCALED_TO_ZERO = ("deployments.apps",)
@@ -126,10 +125,8 @@ def check_params(
         "type": "latest",
         "allow_point_in_time_restore": params.get("allow_point_in_time_restore", True) is True,
     }
-    if (params.get("source") or "home") not in SOURCES:
-        problems.append(
-            f"params.source: {params.get('source')!r} is not one of {', '.join(SOURCES)}"
-        )
+    if problem := source_problem(params):
+        problems.append(problem)
     wanted = params.get("backup_set")
     if wanted not in (None, ""):
         try:

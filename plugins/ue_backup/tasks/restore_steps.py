@@ -26,7 +26,7 @@ from ue_backup.backup_set import COMPONENTS, BackupSet
 from ue_backup.config import ConfigError, InstallationConfig, VerificationConfig, load_config
 from ue_backup.errors import PermanentFailure
 from ue_backup.inventory import list_inventory, locked_inventory
-from ue_backup.locked_inventory import LOCKED_COMPONENTS
+from ue_backup.locked_inventory import LOCKED_COMPONENTS, source_problem
 from ue_backup.names import MEMORYDB_CLUSTER_MAX, RESTORE_ID_KEEP, fit
 from ue_backup.planning import RestorePlanError, plan_restore, to_utc
 from ue_backup.run_settings import RestorePlanResult, RestoreRunSettings
@@ -48,8 +48,6 @@ RESTORE_PARAMS = (
     "source",
 )
 MODES = ("plan", "restore")
-# Where a restore starts from: the installation's own backups, or the protected copies.
-SOURCES = ("home", "immutable")
 # What a restore (not a plan) must not overlap, and why.
 TARGETS = ("side_by_side", "in_place")
 
@@ -144,10 +142,8 @@ def check_request(
     source_region = params.get("source_region")
     if source_region is not None and not isinstance(source_region, str):
         problems.append(f"params.source_region: {source_region!r} is not a region name")
-    if (params.get("source") or "home") not in SOURCES:
-        problems.append(
-            f"params.source: {params.get('source')!r} is not one of {', '.join(SOURCES)}"
-        )
+    if problem := source_problem(params):
+        problems.append(problem)
     return request, problems
 
 
