@@ -79,7 +79,7 @@ from ue_backup.run_settings import BackupRunSettings
 from ue_backup.sensors.aws_backup import (
     AwsBackupCopyJobCompletedSensor,
     AwsBackupJobCompletedSensor,
-    AwsBackupJobStartedSensor,
+    RdsBackupPointFixedSensor,
 )
 from ue_backup.sensors.datasync import DataSyncTaskExecutionCompletedSensor
 from ue_backup.sensors.ecd import EcdDrainedSensor
@@ -212,7 +212,9 @@ with DAG(
         if SHAPE.copy_rds_immutable:
             # The database again, with AWS Backup: only a recovery point in a vault can be
             # copied into the locked vault (a manual snapshot cannot). Its point too is
-            # fixed before the disk's: the window waits until the job has left its queue.
+            # fixed before the disk's: the window waits until RDS has taken the job's
+            # snapshot (the instance may still be busy with the manual one), or the job
+            # ended without one, or a bound (ue_backup.database_point).
             rds_job = AwsBackupStartRdsBackupJobOperator(
                 task_id="rds_backup_job",
                 db_instance_identifier=BACKUP.rds_instance,
@@ -224,9 +226,10 @@ with DAG(
                 **SET,
                 **AWS,
             )
-            rds_job_started = AwsBackupJobStartedSensor(
-                task_id="wait_rds_backup_job_started",
-                resource_id=xcom("rds_backup_job", "job_id"),
+            rds_point_fixed = RdsBackupPointFixedSensor(
+                task_id="wait_rds_backup_point",
+                job_id=xcom("rds_backup_job", "job_id"),
+                recovery_point_arn=xcom("rds_backup_job", "recovery_point_arn"),
                 **AWS,
                 **critical_path_wait(),
             )
@@ -251,11 +254,11 @@ with DAG(
                 resource_id=xcom("copy_rds_immutable", "job_id"),
                 **AWS,
             )
-            rds >> rds_job >> rds_job_started
-            database_end = rds_job_started
-            in_window.append(rds_job_started)
+            rds >> rds_job >> rds_point_fixed
+            database_end = rds_point_fixed
+            in_window.append(rds_point_fixed)
             # Judged after the window: a copy never holds the workflows suspended.
-            [rds_job_started, resume] >> rds_job_done >> rds_locked_copy >> rds_locked_copy_done
+            [rds_point_fixed, resume] >> rds_job_done >> rds_locked_copy >> rds_locked_copy_done
             settled.append(rds_locked_copy_done)
         if SHAPE.copy_rds:
             rds_copy = RdsCopySnapshotOperator(

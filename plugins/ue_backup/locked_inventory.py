@@ -31,10 +31,12 @@ README, "Immutable copies"). A pure rule: the listing is
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 from ue_backup.backup_set import BACKUP_SET_TAG, INSTALLATION_TAG, VERIFIED_TAG, WINDOW_TAG
+from ue_backup.planning import RESTORABLE_POINT_STATUSES, to_utc
 
 # Where ue_restore and the drill restore from (params.source): the installation's own
 # backups, or the protected copies.
@@ -70,14 +72,33 @@ def verdicts(manifests: Iterable[Mapping[str, Any]], installation: str) -> dict[
     return found
 
 
-def recorded_points(manifests: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str, str]]:
-    """``{locked point ARN: (installation, set)}`` from the manifests' ``*_immutable`` records."""
-    named = {}
+def _locked_records(
+    manifests: Iterable[Mapping[str, Any]],
+) -> Iterator[tuple[Mapping[str, Any], Mapping[str, Any]]]:
+    """Each manifest's ``*_immutable`` records that name a locked point: (manifest, record)."""
     for manifest in manifests:
         for kind, record in (manifest.get("artifacts") or {}).items():
             if kind.endswith("_immutable") and isinstance(record, Mapping) and record.get("arn"):
-                named[record["arn"]] = (manifest.get("installation"), manifest.get("backup_set"))
-    return named
+                yield manifest, record
+
+
+def recorded_points(manifests: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str, str]]:
+    """``{locked point ARN: (installation, set)}`` from the manifests' ``*_immutable`` records."""
+    return {
+        record["arn"]: (manifest.get("installation"), manifest.get("backup_set"))
+        for manifest, record in _locked_records(manifests)
+    }
+
+
+def recorded_times(manifests: Iterable[Mapping[str, Any]]) -> dict[str, datetime]:
+    """``{locked point ARN: its point in time}`` as the manifests record it: for the
+    database, when RDS took the snapshot (``database_point``), which may be later than
+    the recovery point's ``CreationDate`` (the job's)."""
+    return {
+        record["arn"]: to_utc(record["time"])
+        for _, record in _locked_records(manifests)
+        if record.get("time")
+    }
 
 
 def planner_view(
@@ -103,7 +124,7 @@ def planner_view(
     """
     manifests = list(manifests)
     judged = verdicts(manifests, installation)
-    named = recorded_points(manifests)
+    named, times = recorded_points(manifests), recorded_times(manifests)
     disks: list[dict[str, Any]] = []
     databases: list[dict[str, Any]] = []
     for point in points:
@@ -119,7 +140,7 @@ def planner_view(
         tags = {k: v for k, v in tags.items() if k not in (VERIFIED_TAG, WINDOW_TAG)}
         tags.update(judged.get(backup_set, {}))
         if point.get("ResourceType") == "RDS":
-            databases.append(_as_snapshot(point, tags))
+            databases.append(_as_snapshot(point, tags, times.get(point["RecoveryPointArn"])))
         elif point.get("ResourceType", "EFS") == "EFS":
             disks.append({**point, "Tags": tags})
     return {
@@ -150,12 +171,20 @@ def _memorydb(snapshots: Iterable[Mapping[str, Any]], installation: str) -> list
     return found
 
 
-def _as_snapshot(point: Mapping[str, Any], tags: Mapping[str, str]) -> dict[str, Any]:
-    """The database's recovery point in the shape of a manual DB snapshot (the planner's)."""
+def _as_snapshot(
+    point: Mapping[str, Any], tags: Mapping[str, str], recorded: datetime | None = None
+) -> dict[str, Any]:
+    """The database's recovery point in the shape of a manual DB snapshot (the planner's).
+
+    Its time is the later of the point's ``CreationDate`` and the manifest's record
+    (``recorded``): the later one is the safe side of rule 1."""
+    created = to_utc(point.get("CreationDate"))
     return {
         "DBSnapshotIdentifier": point["RecoveryPointArn"],
-        "SnapshotCreateTime": point.get("CreationDate"),
-        "Status": "available" if point.get("Status") == "COMPLETED" else point.get("Status"),
+        "SnapshotCreateTime": max((t for t in (created, recorded) if t), default=None),
+        "Status": "available"
+        if point.get("Status") in RESTORABLE_POINT_STATUSES
+        else point.get("Status"),
         "SnapshotType": "manual",
         "TagList": [{"Key": k, "Value": v} for k, v in tags.items()],
         "RecoveryPointArn": point["RecoveryPointArn"],

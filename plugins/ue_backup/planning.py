@@ -36,6 +36,10 @@ PITR_MARGIN = timedelta(seconds=1)
 
 REQUEST_TYPES = ("latest", "backup_set", "point_in_time")
 
+# An AWS Backup recovery point that can be restored: COMPLETED, or AVAILABLE, the newer
+# status of a complete point (both in RecoveryPointStatus, botocore's model of the API).
+RESTORABLE_POINT_STATUSES = frozenset({"COMPLETED", "AVAILABLE"})
+
 
 class RestorePlanError(ValueError):
     """No restore satisfies the request and rule 1; the message says why."""
@@ -101,7 +105,7 @@ def _rds_snapshots(entries: Iterable[Mapping[str, Any]] | None) -> list[Point]:
 def _recovery_points(entries: Iterable[Mapping[str, Any]] | None) -> list[Point]:
     points = []
     for rp in entries or ():
-        if rp.get("Status") != "COMPLETED":
+        if rp.get("Status") not in RESTORABLE_POINT_STATUSES:
             continue
         tags = rp.get("Tags") or {}
         points.append(

@@ -14,7 +14,7 @@ from typing import Any
 
 from ue_backup.backup_set import BACKUP_SET_LABEL, BackupSet, tag_dict
 from ue_backup.immutable import object_lock_problems
-from ue_backup.planning import memorydb_snapshot_time, to_utc
+from ue_backup.planning import RESTORABLE_POINT_STATUSES, memorydb_snapshot_time, to_utc
 from ue_backup.records import META_SHARDS, META_TIME
 from ue_backup.temp_files import datasync_excludes
 
@@ -205,7 +205,11 @@ def _check_recovery_point(
 ) -> Any:
     """An AWS Backup recovery point of the set: complete, tagged; returns its point in time."""
     status = point.get("Status")
-    check(f"{what} recovery point completed", status == "COMPLETED", f"status {status}")
+    check(
+        f"{what} recovery point completed",
+        status in RESTORABLE_POINT_STATUSES,
+        f"status {status}",
+    )
     found = dict(tags or {})
     check(f"{what} recovery point tags", _tags_ok(found, backup_set), f"tags {found}")
     return to_utc(point.get("CreationDate"))
@@ -247,7 +251,11 @@ def _check_copies(
         )
     if recovery_point_copy is not None:
         status = recovery_point_copy.get("Status")
-        check("efs recovery point copy completed", status == "COMPLETED", f"status {status}")
+        check(
+            "efs recovery point copy completed",
+            status in RESTORABLE_POINT_STATUSES,
+            f"status {status}",
+        )
         tags = dict(recovery_point_copy_tags or {})
         check("efs recovery point copy tags", _tags_ok(tags, backup_set), f"tags {tags}")
         copied = to_utc(recovery_point_copy.get("CreationDate"))
@@ -327,7 +335,7 @@ def _check_locked_copy(
     )
     if point is None:
         return
-    check(f"{what} immutable copy status", status == "COMPLETED", f"status {status}")
+    check(f"{what} immutable copy status", status in RESTORABLE_POINT_STATUSES, f"status {status}")
     copied = to_utc(point.get("CreationDate"))
     original = to_utc((source or {}).get("CreationDate"))
     check(

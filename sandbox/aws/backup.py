@@ -208,11 +208,12 @@ class BackupStore:
         instance = backup_rds.instance_to_back_up(self.account, self.region, resource_arn)
         _check_windows(params)
         _check_lifecycle(params.get("Lifecycle"))
+        delay = backup_rds.busy_for(instance)  # the job waits for the instance's own snapshot
         progress = Progress.begin(
-            "backup", "StartBackupJob", target, current().durations.backup_job
+            "backup", "StartBackupJob", target, delay + current().durations.backup_job
         )
         job_id = new_id().lower()
-        snapshot = backup_rds.take_snapshot(instance, job_id, progress)
+        snapshot = backup_rds.take_snapshot(instance, job_id, progress, delay)
         point = RecoveryPoint(
             vault,
             instance.db_instance_arn,

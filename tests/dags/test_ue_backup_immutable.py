@@ -162,6 +162,37 @@ def test_the_recovery_point_is_copied_into_the_locked_vault_where_nobody_deletes
     )
 
 
+def test_a_busy_instance_delays_the_databases_point_and_the_window_waits_for_it(
+    sandbox, installation
+):
+    """Another snapshot keeps the instance busy (RDS's own backup window, or the set's
+    manual snapshot on a large database): AWS Backup's job starts at once but RDS takes
+    its snapshot only after it. The disk's point must still come later (rule 1 for the
+    locked set): the window waits for the snapshot's time, not for the job's start.
+
+    The busy snapshot is started by the test, not by the DAG: ``dag.test`` runs one task
+    at a time and would wait for the set's own snapshot before starting the job."""
+    sandbox.durations.update(rds_snapshot=12.0, rds_snapshot_time_fixed=0.0)
+    sandbox.client("rds").create_db_snapshot(
+        DBInstanceIdentifier=installation.rds_instance, DBSnapshotIdentifier="busy-elsewhere"
+    )
+    sandbox.durations.update(rds_snapshot=0.5)
+
+    result = run_dag("ue_backup")
+
+    assert result.state == "success", result.tasks
+    assert result.tasks["wait_rds_backup_point"] == "success"
+    manifest = _manifest(sandbox, installation)
+    checks = {c["check"]: c for c in manifest["verification"]["checks"]}
+    assert checks["rule 1: database (locked copy) older than efs"]["ok"], checks
+    database = manifest["artifacts"]["rds_recovery_point"]
+    # recorded as the snapshot's time, later than the job's own
+    assert database["time"] > database["job_time"]
+    locked = manifest["artifacts"]["rds_recovery_point_immutable"]
+    assert locked["time"] == database["time"]
+    assert database["time"] < manifest["artifacts"]["efs_recovery_point"]["time"]
+
+
 def test_a_lock_that_would_fail_every_copy_refuses_the_run_before_anything_changes(
     sandbox, installation, tmp_path, monkeypatch
 ):

@@ -87,6 +87,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ue_backup.external_window",
             "ue_backup.immutable",
             "ue_backup.locked_inventory",
+            "ue_backup.database_point",
             "ue_backup.records",
             "ue_backup.drill_resources",
             "ue_backup.run_settings",

@@ -137,6 +137,39 @@ def test_a_locked_point_without_tags_is_found_by_its_manifests_record():
     assert planner_view(bare, [manifest()], "ue-test")["efs_recovery_points"] == []
 
 
+def test_the_database_point_is_the_later_of_the_copys_date_and_the_manifests_record():
+    """RDS may take the AWS Backup job's snapshot after the job started (the instance was
+    busy): the locked manifest records the snapshot's time, and a set whose recorded
+    database point is not older than its disk's is not restorable (rule 1)."""
+    database, disk = point("RDS", 10), point("EFS", 20)
+
+    def recorded(seconds: int) -> dict:
+        at = (T0 + timedelta(seconds=seconds)).isoformat()
+        artifacts = {
+            "rds_recovery_point_immutable": {"arn": database["RecoveryPointArn"], "time": at}
+        }
+        return {**manifest(), "artifacts": artifacts}
+
+    view = planner_view([database, disk], [recorded(15)], "ue-test")
+    [planned] = view["rds_snapshots"]
+    assert planned["SnapshotCreateTime"] == T0 + timedelta(seconds=15)
+    assert plan_restore(view, {"type": "latest"})["backup_set"] == SET
+    with pytest.raises(RestorePlanError, match="database"):
+        plan_restore(planner_view([database, disk], [recorded(25)], "ue-test"), {"type": "latest"})
+    # an earlier record never makes the point older than the copy says
+    [kept] = planner_view([database, disk], [recorded(5)], "ue-test")["rds_snapshots"]
+    assert kept["SnapshotCreateTime"] == T0 + timedelta(seconds=10)
+
+
+def test_a_point_aws_reports_available_is_restorable_like_a_completed_one():
+    available = [{**p, "Status": "AVAILABLE"} for p in (point("RDS", 10), point("EFS", 20))]
+    plan = plan_restore(planner_view(available, [manifest()], "ue-test"), {"type": "latest"})
+    assert plan["backup_set"] == SET
+    creating = [{**p, "Status": "CREATING"} for p in (point("RDS", 10), point("EFS", 20))]
+    with pytest.raises(RestorePlanError):
+        plan_restore(planner_view(creating, [manifest()], "ue-test"), {"type": "latest"})
+
+
 def test_the_source_param_is_home_or_immutable_for_the_restore_and_the_drill():
     from ue_backup.locked_inventory import source_problem
 

@@ -487,3 +487,43 @@ def test_the_copy_in_the_protected_account_restores_the_same_rows_there_and_back
         4,
         5,
     ]
+
+
+def test_a_backup_job_takes_its_snapshot_only_once_the_instances_own_snapshot_is_done(
+    aws,  # noqa: F811
+    db,
+):
+    """RDS takes one snapshot of an instance at a time: the job runs at once, but its
+    snapshot has no SnapshotCreateTime until the manual one is done, and that time is
+    then, not the job's start (the hazard of the cold window's database point)."""
+    aws.durations.update(rds_snapshot=1.5, rds_snapshot_time_fixed=0.0)
+    rds = aws.client("rds")
+    rds.create_db_snapshot(DBInstanceIdentifier="ue-db", DBSnapshotIdentifier="set-1-manual")
+    job = back_up(aws, db)
+    started = aws.client("backup").describe_backup_job(BackupJobId=job["BackupJobId"])
+    name = job["RecoveryPointArn"].split(":snapshot:", 1)[1]
+
+    early = rds.describe_db_snapshots(DBSnapshotIdentifier=name, SnapshotType="awsbackup")
+    assert "SnapshotCreateTime" not in early["DBSnapshots"][0]
+    manual = wait_until(
+        lambda: rds.describe_db_snapshots(DBSnapshotIdentifier="set-1-manual")["DBSnapshots"][0],
+        lambda s: s["Status"] == "available",
+    )[-1]
+    taken = wait_until(
+        lambda: rds.describe_db_snapshots(DBSnapshotIdentifier=name, SnapshotType="awsbackup")[
+            "DBSnapshots"
+        ][0],
+        lambda s: "SnapshotCreateTime" in s,
+    )[-1]["SnapshotCreateTime"]
+    assert taken > started["CreationDate"]
+    assert taken >= manual["SnapshotCreateTime"]
+    assert done(aws.client("backup"), "backup", job["BackupJobId"])["State"] == "COMPLETED"
+
+
+def test_a_backup_job_of_a_free_instance_takes_its_snapshot_at_once(aws, db):  # noqa: F811
+    job = back_up(aws, db)
+    name = job["RecoveryPointArn"].split(":snapshot:", 1)[1]
+    found = aws.client("rds").describe_db_snapshots(
+        DBSnapshotIdentifier=name, SnapshotType="awsbackup"
+    )["DBSnapshots"][0]
+    assert found["SnapshotCreateTime"] == job["CreationDate"]

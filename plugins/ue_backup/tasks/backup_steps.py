@@ -25,6 +25,7 @@ from ue_backup.hooks.memorydb import MemoryDbHook
 from ue_backup.hooks.s3 import S3Hook
 from ue_backup.inventory import LOCKED, read_artifacts
 from ue_backup.manifest import build_manifest, manifest_json, summary_table
+from ue_backup.planning import to_utc
 from ue_backup.records import memorydb_snapshot_record, rds_copy_record, rds_snapshot_record
 from ue_backup.run_settings import BackupRunSettings
 from ue_backup.tasks.set_marks import mark_set
@@ -156,12 +157,18 @@ def manifest_artifacts(
     return {
         **home_artifacts(found),
         **copy_artifacts(found, copy_region, records or {}),
-        "rds_recovery_point": backup_recovery_point_record(
-            found.get("rds_recovery_point"), found.get("rds_backup_job")
+        "rds_recovery_point": database_point_record(
+            backup_recovery_point_record(
+                found.get("rds_recovery_point"), found.get("rds_backup_job")
+            ),
+            found.get("rds_recovery_point_snapshot"),
         ),
         **{
-            f"{KIND_OF_LOCKED[what]}_immutable": immutable_record(
-                found.get(f"{what}_immutable_job"), found.get(f"{what}_immutable_point")
+            f"{KIND_OF_LOCKED[what]}_immutable": database_point_record(
+                immutable_record(
+                    found.get(f"{what}_immutable_job"), found.get(f"{what}_immutable_point")
+                ),
+                found.get("rds_recovery_point_snapshot") if what == "rds" else None,
             )
             for what in LOCKED
         },
@@ -280,6 +287,19 @@ def backup_recovery_point_record(
         "backup_job_id": (job or {}).get("BackupJobId"),
         "vault": rp.get("BackupVaultName"),
     }
+
+
+def database_point_record(
+    record: dict[str, Any] | None, snapshot: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    """The database's AWS Backup record (its point, or that point's locked copy) with its
+    ``time`` the moment RDS took the snapshot behind it (``SnapshotCreateTime``), not the
+    job's: RDS takes it once the instance is free, and rule 1 is judged by that moment
+    (``database_point``). The job's or copy's own date stays as ``job_time``."""
+    taken = (snapshot or {}).get("SnapshotCreateTime")
+    if not record or taken is None:
+        return record
+    return {**record, "job_time": record.get("time"), "time": to_utc(taken).isoformat()}
 
 
 def home_artifacts(found: Mapping[str, Any]) -> dict[str, Any]:

@@ -6,8 +6,25 @@ message carries the job's state and AWS's ``StatusMessage``.
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from ue_backup.database_point import PointVerdict, judge
 from ue_backup.hooks.aws_backup import AwsBackupHook
-from ue_backup.triggers.base import ResourceWaiterTrigger
+from ue_backup.hooks.rds import RdsHook
+from ue_backup.transient import is_transient
+from ue_backup.triggers.base import (
+    AwsConnectionFields,
+    EndsTaskOnSuccess,
+    ResourceWaiterTrigger,
+    failure,
+    success,
+    trigger_classpath,
+)
 
 
 class AwsBackupJobCompleteTrigger(ResourceWaiterTrigger):
@@ -18,24 +35,6 @@ class AwsBackupJobCompleteTrigger(ResourceWaiterTrigger):
     ID_ARGUMENT = "BackupJobId"
     WHAT = "AWS Backup backup job"
     STATUS_QUERIES = ["State", "PercentDone", "StatusMessage"]
-
-
-class AwsBackupJobStartedTrigger(ResourceWaiterTrigger):
-    """Fires when a backup job has left its queue (``resource_id`` is the BackupJobId).
-
-    For the database's job, the cold window waits for this before the disk's point
-    is fixed: a job still CREATED or PENDING has not taken its snapshot yet, and
-    the database point must be the older one (rule 1). Any state after the queue
-    fires it, a failed one too: judging the job is the completion wait's work
-    (after the window), and a failed copy of the database must not cost the
-    night's disk backup.
-    """
-
-    aws_hook_class = AwsBackupHook
-    WAITER = "backup_job_started"
-    ID_ARGUMENT = "BackupJobId"
-    WHAT = "AWS Backup backup job"
-    STATUS_QUERIES = ["State", "StatusMessage"]
 
 
 class AwsBackupRestoreJobCompleteTrigger(ResourceWaiterTrigger):
@@ -56,3 +55,79 @@ class AwsBackupCopyJobCompleteTrigger(ResourceWaiterTrigger):
     ID_ARGUMENT = "CopyJobId"
     WHAT = "AWS Backup copy job"
     STATUS_QUERIES = ["CopyJob.State", "CopyJob.StatusMessage"]
+
+
+class RdsBackupPointFixedTrigger(AwsConnectionFields, EndsTaskOnSuccess, BaseTrigger):
+    """Fires when the database's AWS Backup job has fixed its point, or never will, or at a bound.
+
+    Two services per check, so no botocore waiter: DescribeBackupJob for the
+    job's state, DescribeDBSnapshots (``SnapshotType="awsbackup"``) for the
+    snapshot behind its recovery point; ``database_point.judge`` decides. Every
+    outcome is a success event (``fixed`` True or False, with ``why``): the
+    window must go on to the disk's backup whatever the database's second
+    backup does; only the first case ends the task in the triggerer
+    (``end_task``), so the worker logs the others as warnings. A transient
+    error is "not yet"; another error (access denied) ends the wait as an
+    error, and the task's retries ask again.
+    """
+
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        snapshot_id: str,
+        deadline: float,
+        poll_interval: float,
+        end_task: bool = False,
+        aws_conn_id: str | None = "aws_default",
+        region_name: str | None = None,
+        verify: bool | str | None = None,
+        botocore_config: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.job_id, self.snapshot_id = job_id, snapshot_id
+        self.deadline, self.poll_interval, self.end_task = deadline, poll_interval, end_task
+        self.aws_conn_id, self.region_name = aws_conn_id, region_name
+        self.verify, self.botocore_config = verify, botocore_config
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        names = ("job_id", "snapshot_id", "deadline", "poll_interval", "end_task")
+        names += self.CONNECTION_FIELDS
+        return trigger_classpath(self), {name: getattr(self, name) for name in names}
+
+    async def check(self) -> PointVerdict:
+        """One reading of the job and its snapshot, judged."""
+        async with await self.aws_hook(AwsBackupHook).get_async_conn() as backup:
+            job = await backup.describe_backup_job(BackupJobId=self.job_id)
+        async with await self.aws_hook(RdsHook).get_async_conn() as rds:
+            try:
+                found = await rds.describe_db_snapshots(
+                    DBSnapshotIdentifier=self.snapshot_id, SnapshotType="awsbackup"
+                )
+            except rds.exceptions.DBSnapshotNotFoundFault:
+                found = {}
+        return judge(job, next(iter(found.get("DBSnapshots") or ()), None))
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        while True:
+            try:
+                verdict = await self.check()
+            except Exception as error:
+                if not is_transient(error):
+                    yield failure(f"database point of backup job {self.job_id}: {error}", "error")
+                    return
+                self.log.info("AWS did not answer (%s): not yet", error)
+            else:
+                if verdict.kind != "wait":
+                    fixed = verdict.kind == "fixed"
+                    yield self.ending(success(fixed=fixed, why=verdict.why, at=verdict.at))
+                    return
+                self.log.info("Database point not fixed yet: %s", verdict.why)
+            if time.time() > self.deadline:
+                why = (
+                    f"snapshot {self.snapshot_id} of backup job {self.job_id} has no "
+                    "SnapshotCreateTime at the window's bound"
+                )
+                yield success(fixed=False, why=why, at=None)
+                return
+            await asyncio.sleep(self.poll_interval)

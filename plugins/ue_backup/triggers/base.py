@@ -75,6 +75,25 @@ def is_success(event: TriggerEvent) -> bool:
     return isinstance(event.payload, dict) and event.payload.get("status") == "success"
 
 
+class AwsConnectionFields:
+    """A hand-written trigger's AWS connection: its four fields, serialized with the rest,
+    and the hooks built from them (as the provider's ``AwsBaseWaiterTrigger`` does)."""
+
+    CONNECTION_FIELDS = ("aws_conn_id", "region_name", "verify", "botocore_config")
+    aws_conn_id: str | None
+    region_name: str | None
+    verify: bool | str | None
+    botocore_config: dict[str, Any] | None
+
+    def aws_hook(self, hook_class: type[AwsBaseHook]) -> Any:
+        return hook_class(
+            aws_conn_id=self.aws_conn_id,
+            region_name=self.region_name,
+            verify=self.verify,
+            config=self.botocore_config,
+        )
+
+
 class EndsTaskOnSuccess:
     """What a trigger needs to end its task itself on success (``end_task``)."""
 

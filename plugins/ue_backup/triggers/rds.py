@@ -22,7 +22,13 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from ue_backup.hooks.rds import RdsHook
 from ue_backup.switch_over import SWITCH_OVER_POLL_SECONDS, describe, next_step
 from ue_backup.transient import is_transient
-from ue_backup.triggers.base import ResourceWaiterTrigger, failure, success, trigger_classpath
+from ue_backup.triggers.base import (
+    AwsConnectionFields,
+    ResourceWaiterTrigger,
+    failure,
+    success,
+    trigger_classpath,
+)
 
 
 class RdsSnapshotAvailableTrigger(ResourceWaiterTrigger):
@@ -45,7 +51,7 @@ class RdsInstanceAvailableTrigger(ResourceWaiterTrigger):
     STATUS_QUERIES = ["DBInstances[0].DBInstanceStatus"]
 
 
-class RdsSwitchOverTrigger(BaseTrigger):
+class RdsSwitchOverTrigger(AwsConnectionFields, BaseTrigger):
     """Fires when the in-place switch-over has something to do again: a rename, or done.
 
     Reads only (the operator renames, in the worker): every ``poll_interval``
@@ -86,16 +92,11 @@ class RdsSwitchOverTrigger(BaseTrigger):
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         names = ("live", "aside", "restored", "deadline", "poll_interval", "doubt")
-        names += ("aws_conn_id", "region_name", "verify", "botocore_config")
+        names += self.CONNECTION_FIELDS
         return trigger_classpath(self), {name: getattr(self, name) for name in names}
 
     def hook(self) -> RdsHook:
-        return RdsHook(
-            aws_conn_id=self.aws_conn_id,
-            region_name=self.region_name,
-            verify=self.verify,
-            config=self.botocore_config,
-        )
+        return self.aws_hook(RdsHook)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook, doubt, seen = self.hook(), self.doubt, {}

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC
+
 import pytest
 
 from sandbox.faults import Fault
 from sandbox.installation import ROLE_ARN, seed_installation
 from tests.plugins.support import round_trip
+from ue_backup.database_point import backup_snapshot_id
 from ue_backup.hooks.aws_backup import AwsBackupHook
+from ue_backup.hooks.rds import RdsHook
 from ue_backup.triggers.aws_backup import (
     AwsBackupCopyJobCompleteTrigger,
     AwsBackupJobCompleteTrigger,
     AwsBackupRestoreJobCompleteTrigger,
+    RdsBackupPointFixedTrigger,
 )
 from ue_backup.triggers.base import run_inline
 
@@ -81,3 +87,74 @@ def test_restore_and_copy_triggers_wait_on_their_own_jobs():
     assert (copy.waiter_name, copy.waiter_args) == ("copy_job_complete", {"CopyJobId": "c"})
     assert "CopyJob.StatusMessage" in copy.status_queries
     assert "StatusMessage" in restore.status_queries
+
+
+@pytest.fixture
+def database_job(sandbox):
+    """Start the database's AWS Backup job after a manual snapshot that takes ``busy`` s."""
+    installation = seed_installation(sandbox, memorydb=False, velero=False, ecds=())
+    rds = sandbox.client("rds")
+
+    def start(busy: float, token: str = "db") -> tuple[str, str]:
+        sandbox.durations.update(rds_snapshot=busy, rds_snapshot_time_fixed=0.0, backup_job=0.1)
+        rds.create_db_snapshot(
+            DBInstanceIdentifier=installation.rds_instance, DBSnapshotIdentifier=f"{token}-manual"
+        )
+        arn = rds.describe_db_instances(DBInstanceIdentifier=installation.rds_instance)[
+            "DBInstances"
+        ][0]["DBInstanceArn"]
+        job = AwsBackupHook().start_backup_job(
+            vault_name=installation.vault,
+            resource_arn=arn,
+            iam_role_arn=ROLE_ARN,
+            idempotency_token=token,
+            recovery_point_tags={},
+        )
+        return job["BackupJobId"], job["RecoveryPointArn"]
+
+    return start
+
+
+def point_trigger(job_id: str, arn: str, within: float) -> RdsBackupPointFixedTrigger:
+    return round_trip(
+        RdsBackupPointFixedTrigger(
+            job_id=job_id,
+            snapshot_id=backup_snapshot_id(arn, job_id),
+            deadline=time.time() + within,
+            poll_interval=0.1,
+        )
+    )
+
+
+def test_the_database_point_wait_ends_when_rds_has_taken_the_jobs_snapshot(database_job):
+    job_id, arn = database_job(busy=1.0)
+    started = time.time()
+
+    event = run_inline(point_trigger(job_id, arn, within=30))
+
+    assert event["status"] == "success"
+    assert event["fixed"] is True
+    assert time.time() - started >= 0.5  # waited for the manual snapshot, not the queue
+    taken = RdsHook().describe_backup_snapshot(backup_snapshot_id(arn, job_id))
+    assert event["at"] == taken["SnapshotCreateTime"].astimezone(UTC).isoformat()
+
+
+def test_the_database_point_wait_gives_up_at_its_bound_without_failing(database_job):
+    job_id, arn = database_job(busy=5.0)
+
+    event = run_inline(point_trigger(job_id, arn, within=0.3))
+
+    assert event["status"] == "success"
+    assert event["fixed"] is False
+    assert "window's bound" in event["why"]
+
+
+def test_the_database_point_wait_ends_at_once_for_a_job_that_failed(sandbox, database_job):
+    sandbox.faults.add(
+        Fault("backup", "StartBackupJob", kind="outcome", state="FAILED", message="busy")
+    )
+    sandbox.durations.update(backup_job=0.1)
+    job_id, arn = database_job(busy=0.1)
+    # The sandbox takes the failed job's snapshot too: judged by the job, it never mattered.
+    event = run_inline(point_trigger(job_id, arn, within=30))
+    assert event["status"] == "success"

@@ -60,6 +60,17 @@ SAMPLES = {
         "poll_interval": 0.5,
         "kubernetes_conn_id": "kubernetes_other",
     },
+    "RdsBackupPointFixedTrigger": {
+        "job_id": "ABC-1",
+        "snapshot_id": "awsbackup:job-abc-1",
+        "deadline": 1767225600.5,
+        "poll_interval": 0.5,
+        "end_task": True,
+        "aws_conn_id": "aws_other",
+        "region_name": "eu-central-1",
+        "verify": False,
+        "botocore_config": {"retries": {"mode": "standard", "max_attempts": 3}},
+    },
     "RdsSwitchOverTrigger": {
         "live": "ue-db",
         "aside": "ue-db-replaced-r1",

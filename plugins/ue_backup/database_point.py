@@ -1,0 +1,69 @@
+"""When the database's AWS Backup job has fixed its point in time: what the cold window waits for.
+
+With the ``immutable`` section the cold window backs the RDS instance up twice:
+the set's manual snapshot, then an AWS Backup job whose recovery point is
+copied into the locked vault. Rule 1 holds for the locked set only if that
+job's snapshot is older than the disk's point. AWS Backup starts the job at
+once, but RDS takes one snapshot of an instance at a time: while the manual
+snapshot (or an automated backup) is still being taken, the instance is
+``backing-up`` and the job's snapshot (``awsbackup:job-<id>``) comes later, in
+minutes, with a ``SnapshotCreateTime`` that may be after the disk's point.
+A job that has left its queue has therefore not necessarily fixed anything.
+
+So the window waits until RDS shows that snapshot with its
+``SnapshotCreateTime``, or until the job has ended without one (a failed job
+must never cost the night's disk backup: it is judged after the window), or
+until a bound: past it, the disk goes on and ``verify`` judges rule 1 for the
+locked set by the snapshot's own time, loudly.
+
+Pure: the trigger reads the job and the snapshot, this module decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+# Job states after which no snapshot will come (AWS Backup's BackupJobState).
+ENDED_WITHOUT_POINT = frozenset({"FAILED", "ABORTED", "EXPIRED"})
+# How long the window waits at most, by default (the sensor's timeout overrides it).
+DEFAULT_WAIT_MINUTES = 30
+
+
+@dataclass(frozen=True)
+class PointVerdict:
+    """``fixed``: the snapshot has its time (``at``); ``ended``: the job ended without one;
+    ``wait``: neither yet. ``why`` says it in words for the log."""
+
+    kind: str
+    why: str
+    at: str | None = None
+
+
+def backup_snapshot_id(recovery_point_arn: str | None, job_id: str) -> str:
+    """The RDS snapshot behind the job's recovery point: its ARN *is* the snapshot's
+    (``arn:aws:rds:<region>:<account>:snapshot:awsbackup:job-<id>``); without one yet,
+    the name AWS Backup gives it (job ids in lower case, as RDS lower-cases names)."""
+    if recovery_point_arn and ":snapshot:" in recovery_point_arn:
+        return recovery_point_arn.split(":snapshot:", 1)[1]
+    return f"awsbackup:job-{job_id.lower()}"
+
+
+def judge(job: Mapping[str, Any], snapshot: Mapping[str, Any] | None) -> PointVerdict:
+    """Has the job fixed the database's point? ``job``: DescribeBackupJob's answer;
+    ``snapshot``: DescribeDBSnapshots' entry for ``backup_snapshot_id``, or None."""
+    created = (snapshot or {}).get("SnapshotCreateTime")
+    if created is not None:
+        at = created.isoformat() if hasattr(created, "isoformat") else str(created)
+        return PointVerdict(
+            "fixed", f"snapshot {snapshot['DBSnapshotIdentifier']} taken at {at}", at
+        )
+    state = job.get("State")
+    if state in ENDED_WITHOUT_POINT or (state in ("COMPLETED", "PARTIAL") and snapshot is None):
+        message = job.get("StatusMessage") or "no message"
+        return PointVerdict(
+            "ended", f"backup job {job.get('BackupJobId')} is {state} without a snapshot: {message}"
+        )
+    seen = f"snapshot {(snapshot or {}).get('Status')}" if snapshot else "no snapshot yet"
+    return PointVerdict("wait", f"backup job {job.get('BackupJobId')} is {state}, {seen}")
