@@ -144,17 +144,44 @@ def access_policy_problems(
 
     Without the grant every copy fails after the cold window, on every run.
     """
-    field = f"{SECTION}.backup_vault_name"
-    name = immutable.backup_vault_name
+    field, name = f"{SECTION}.backup_vault_name", immutable.backup_vault_name
     if not policy:
         return [
             f"{field}: vault {name} has no access policy: copies from account "
             f"{home_account or '?'} are refused (allow backup:CopyIntoBackupVault from it)"
         ]
+    if why := _grant_missing(policy, home_account):
+        return [f"{field}: vault {name}'s {why}: every copy would be refused"]
+    return []
+
+
+def home_grant_problems(vault_name: str, policy: str | None, protected_account: str) -> list[str]:
+    """Problems with the installation's own vault for a restore from the protected copies:
+    the copies are brought back by copy jobs started in the protected account, which land
+    only when this vault's access policy lets that account copy in. After an attack the
+    policy may be gone with everything else; refused before anything is changed, saying
+    what to put back."""
+    field = "efs.aws_backup.vault_name"
+    grant = (
+        f"put back an access policy on {vault_name} allowing backup:CopyIntoBackupVault to "
+        f"arn:aws:iam::{protected_account}:root (include/iam/"
+        "ue-backup-immutable-home-vault-access-policy.json)"
+    )
+    if not policy:
+        return [f"{field}: vault {vault_name} has no access policy: {grant}"]
+    if why := _grant_missing(policy, protected_account):
+        return [f"{field}: vault {vault_name}'s {why}, so nothing could be brought back: {grant}"]
+    return []
+
+
+def _grant_missing(policy: str, account: str | None) -> str | None:
+    """Why a vault access policy does not let ``account`` copy recovery points in (an
+    ``Allow`` of ``backup:CopyIntoBackupVault`` whose principal names the account); None
+    when it does."""
     try:
         document = json.loads(policy)
     except ValueError:
-        return [f"{field}: vault {name}'s access policy is not JSON"]
+        return "access policy is not JSON"
     statements = document.get("Statement") or []
     for statement in statements if isinstance(statements, list) else [statements]:
         actions = statement.get("Action") or []
@@ -165,13 +192,10 @@ def access_policy_problems(
         if (
             statement.get("Effect") == "Allow"
             and set(actions) & {"backup:CopyIntoBackupVault", "backup:*", "*"}
-            and any(w == "*" or (home_account and f"{home_account}" in str(w)) for w in who)
+            and any(w == "*" or (account and f"{account}" in str(w)) for w in who)
         ):
-            return []
-    return [
-        f"{field}: vault {name}'s access policy does not allow backup:CopyIntoBackupVault from "
-        f"account {home_account or '?'}: every copy would be refused"
-    ]
+            return None
+    return f"access policy does not allow backup:CopyIntoBackupVault from account {account or '?'}"
 
 
 def bucket_lock_problems(immutable: ImmutableConfig, lock: Mapping[str, Any]) -> list[str]:

@@ -43,6 +43,7 @@ from ue_backup.hooks.efs import EfsHook
 from ue_backup.hooks.memorydb import MemoryDbHook
 from ue_backup.hooks.rds import RdsHook
 from ue_backup.hooks.s3 import S3Hook
+from ue_backup.immutable import home_grant_problems
 from ue_backup.locked_inventory import planner_view
 from ue_backup.records import rdb_snapshots
 from ue_backup.retention_artifacts import (
@@ -230,6 +231,17 @@ def locked_inventory(settings: Access, cfg: InstallationConfig) -> dict[str, Any
         len(manifests),
     )
     return json.loads(json.dumps(view, default=_iso))
+
+
+def home_vault_grant_problems(settings: Access, cfg: InstallationConfig) -> list[str]:
+    """Before a restore from the protected copies brings anything back: does the
+    installation's vault still let the protected account copy in
+    (``immutable.home_grant_problems``)? Read through the installation's connection."""
+    if cfg.immutable is None or cfg.efs.aws_backup is None:
+        return []
+    vault = cfg.efs.aws_backup.vault_name
+    policy = settings_hook(AwsBackupHook, settings).vault_access_policy(vault)
+    return home_grant_problems(vault, policy, cfg.immutable.account_id)
 
 
 def empty_inventory(cfg: InstallationConfig) -> dict[str, Any]:

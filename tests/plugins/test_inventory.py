@@ -156,3 +156,40 @@ def test_the_read_back_says_none_for_what_is_gone_and_skips_a_missing_copy_file(
     assert copied["Tags"] == SET.tags
     assert copied["Metadata"][META_SNAPSHOT] == name
     assert copied["ContentLength"] == len(b"REDIS0011")
+
+
+def test_a_restore_from_the_protected_copies_reads_whether_its_vault_lets_them_back_in(sandbox):
+    """After an attack the installation's vault may have lost the grant that lets the
+    protected account copy back in: read (never changed) before anything is brought back."""
+    from tests.plugins.tasks.test_preflight_immutable import BACKUP_ROLE, PROTECTED, ROLE
+
+    inst = seed_installation(sandbox, "ue-test", memorydb=False, velero=False, ecds=())
+    inst.config["immutable"] = {
+        "account_id": PROTECTED,
+        "role_arn": ROLE,
+        "backup_role_arn": BACKUP_ROLE,
+        "backup_vault_name": "ue-test-locked",
+        "bucket": "ue-test-locked-artifacts",
+    }
+    cfg = parse_config(inst.config)
+    [gone] = inventory.home_vault_grant_problems(aws_access(cfg), cfg)
+    assert gone.startswith("efs.aws_backup.vault_name: vault ue-test-vault has no access policy")
+    assert f"arn:aws:iam::{PROTECTED}:root" in gone
+
+    def grant(account: str) -> None:
+        statement = {
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+            "Action": "backup:CopyIntoBackupVault",
+            "Resource": "*",
+        }
+        sandbox.client("backup").put_backup_vault_access_policy(
+            BackupVaultName=inst.vault,
+            Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+        )
+
+    grant("999988887777")
+    [other] = inventory.home_vault_grant_problems(aws_access(cfg), cfg)
+    assert f"does not allow backup:CopyIntoBackupVault from account {PROTECTED}" in other
+    grant(PROTECTED)
+    assert inventory.home_vault_grant_problems(aws_access(cfg), cfg) == []

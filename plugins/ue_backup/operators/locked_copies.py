@@ -38,6 +38,9 @@ FILES_KEY = "memorydb_files"
 STARTED_KEY, FINISHED_KEY = "started_at", "finished_at"
 # A copy back of a large file system or database takes hours; the wait gives up after a day.
 WAIT = timedelta(days=1)
+# How many copy jobs a restore starts per point at most, each after the one before failed
+# (retries of the task after the operator fixed the cause): ``_copy_job``'s token chain.
+COPY_BACK_TOKENS = 5
 
 
 class BringBackLockedCopiesOperator(AwsBaseOperator[AwsBackupHook]):
@@ -113,21 +116,49 @@ class BringBackLockedCopiesOperator(AwsBaseOperator[AwsBackupHook]):
         )
         jobs = {}
         for what, arn in sorted(wanted.items()):
-            # Idempotent: a retry of this restore's task gets the same job back from AWS.
-            job = self.hook.start_copy_job(
-                recovery_point_arn=arn,
-                source_vault_name=self.source_vault_name,
-                destination_vault_arn=destination,
-                iam_role_arn=self.iam_role_arn,
-                idempotency_token=f"{self.token_prefix}-{what}-back",
-            )
-            jobs[what] = job["CopyJobId"]
+            jobs[what] = self._copy_job(what, arn, destination)
             # Kept as each starts: a drill's cleanup deletes what every started job brings back.
             context["ti"].xcom_push(key=JOBS_KEY, value=jobs)
             self.log.info(
                 "Bringing %s back: copy job %s of %s into %s", what, jobs[what], arn, destination
             )
         return self._wait_or_finish(context, jobs)
+
+    def _copy_job(self, what: str, arn: str, destination: str) -> str:
+        """The copy job bringing ``what`` back: started, or found again on a retry.
+
+        Its idempotency tokens form a chain, ``<prefix>-<what>-back``, then ``-back-2``
+        and on: each call with a token gets that token's job back from AWS, so a retry
+        reuses the job a lost try started (no second copy, none left behind for the
+        drill's cleanup), and goes past one that failed. With one token only, a retry
+        after the operator fixed what failed it (a key, a grant) would get the same
+        failed job back every time, and the restore could never go on.
+        """
+        for link in range(1, COPY_BACK_TOKENS + 1):
+            token = f"{self.token_prefix}-{what}-back" + (f"-{link}" if link > 1 else "")
+            job_id = self.hook.start_copy_job(
+                recovery_point_arn=arn,
+                source_vault_name=self.source_vault_name,
+                destination_vault_arn=destination,
+                iam_role_arn=self.iam_role_arn,
+                idempotency_token=token,
+            )["CopyJobId"]
+            job = self.hook.describe_copy_job(job_id)
+            if job.get("State") not in COPY_JOB_FAILED:
+                return job_id
+            self.log.warning(
+                "Copy job %s (token %s) bringing %s back ended %s (%s): starting another",
+                job_id,
+                token,
+                what,
+                job.get("State"),
+                job.get("StatusMessage") or "no message",
+            )
+        raise PermanentFailure(
+            f"bringing {what} back failed {COPY_BACK_TOKENS} times (the last: {job_id}); "
+            "the locked copy is untouched and nothing was restored: read the copy jobs' "
+            "messages in the protected account"
+        )
 
     def resume(self, context: Any, event: dict[str, Any] | None = None, jobs: dict | None = None):
         """Resumed after one copy job ended: wait for the next, or finish."""

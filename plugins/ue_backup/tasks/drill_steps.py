@@ -228,10 +228,12 @@ def drill_inventory(cfg: InstallationConfig, source: str) -> dict[str, Any]:
     restored them from home would time and prove a path the real recovery does not take.
     """
     from ue_backup.inventory import list_inventory, locked_inventory
+    from ue_backup.tasks.restore_steps import refuse_without_the_home_grant
 
     if source != "immutable":
         return list_inventory(aws_access(cfg), cfg)
     inventory = locked_inventory(aws_access(cfg), cfg)
+    refuse_without_the_home_grant(aws_access(cfg), cfg)
     if cfg.velero:
         log.info(
             "From the protected copies: the Kubernetes resources are not drilled (they are "

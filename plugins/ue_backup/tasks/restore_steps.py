@@ -25,7 +25,7 @@ from ue_backup.aws import settings_hook
 from ue_backup.backup_set import COMPONENTS, BackupSet
 from ue_backup.config import ConfigError, InstallationConfig, VerificationConfig, load_config
 from ue_backup.errors import PermanentFailure
-from ue_backup.inventory import list_inventory, locked_inventory
+from ue_backup.inventory import home_vault_grant_problems, list_inventory, locked_inventory
 from ue_backup.locked_inventory import LOCKED_COMPONENTS, source_problem
 from ue_backup.names import MEMORYDB_CLUSTER_MAX, RESTORE_ID_KEEP, fit
 from ue_backup.planning import RestorePlanError, plan_restore, to_utc
@@ -258,6 +258,7 @@ def plan(settings: Mapping[str, Any]) -> dict[str, Any]:
     # What exists: ue_backup.inventory (the protected copies: locked_inventory).
     if run.from_immutable:
         inventory = locked_inventory(settings, cfg)
+        refuse_without_the_home_grant(settings, cfg)
     else:
         inventory = list_inventory(settings, cfg)
     if "memorydb" not in run.components:
@@ -278,6 +279,18 @@ def plan(settings: Mapping[str, Any]) -> dict[str, Any]:
     log_checks(run, planned)
     refuse_checks_without_a_login(run, planned)
     return planned.dump()
+
+
+def refuse_without_the_home_grant(settings: Mapping[str, Any], cfg: InstallationConfig) -> None:
+    """From the protected copies: refuse, before anything is brought back, when the
+    installation's vault does not let the protected account copy in (in mode plan too:
+    a plan that could never be carried out is no plan). After an attack that removed the
+    vault's access policy, this says what to put back; the Airflow role cannot."""
+    if problems := home_vault_grant_problems(settings, cfg):
+        raise PermanentFailure(
+            "a restore from the protected copies could not bring them back; nothing was "
+            "changed:\n" + "\n".join(f"  - {p}" for p in problems)
+        )
 
 
 def log_checks(run: RestoreRunSettings, planned: RestorePlanResult) -> None:
