@@ -432,6 +432,19 @@ with DAG(
     for check in checks:
         [*prepared, *commit_steps[1:]] >> check
     [*prepared, *commit_steps, *checks] >> discard_efs >> resume
+    if SHAPE.restore_from_immutable and SHAPE.memorydb:
+
+        @task
+        def remove_staged_files(**context: Any) -> list[str]:
+            """MemoryDB's locked files, staged for the new cluster: deleted once it is seeded."""
+            from ue_backup.tasks.restore_steps import remove_staged_files as remove
+
+            ti = context["ti"]
+            return remove(
+                ti.xcom_pull(task_ids="validate"), ti.xcom_pull(task_ids="bring_back_locked_copies")
+            )
+
+        restored.ready["memorydb"] >> remove_staged_files()
     # The report comes last; run_outcome fails the run when any step failed.
     [*prepared, *commit_steps[1:], *checks, resume] >> report()
     fail_run_if_any_task_failed(suspend, after=resume, summary_from="resume_workflows")

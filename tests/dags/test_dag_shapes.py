@@ -79,6 +79,7 @@ DERBY_ALONE_LEFT_OUT = {
     },
     "ue_restore": {
         "bring_back_locked_copies",
+        "remove_staged_files",
         "restore_database",
         "wait_database",
         "switch_over_database",
@@ -172,9 +173,10 @@ def test_the_full_configuration_leaves_out_only_what_it_does_not_use(shaped):
         "wait_memorydb_immutable_export",
         "lock_memorydb_immutable",
     }
-    # no immutable section: nothing to bring back from the protected copies
+    # no immutable section: nothing to bring back from the protected copies (nor to remove)
     assert set(full["ue_restore"].task_ids) - set(dags["ue_restore"].task_ids) == {
-        "bring_back_locked_copies"
+        "bring_back_locked_copies",
+        "remove_staged_files",
     }
     assert set(full["ue_restore_drill"].task_ids) - set(dags["ue_restore_drill"].task_ids) == {
         "bring_back_locked_copies"

@@ -167,6 +167,11 @@ def test_after_the_installations_account_is_wiped_the_protected_copies_restore_s
         ClusterName=report["restored"]["memorydb_cluster"]
     )["Clusters"][0]
     assert cluster["Status"] == "available"
+    # the files staged for the cluster are gone once it is seeded, and only they
+    removed = result.xcom("remove_staged_files")
+    assert [f"arn:aws:s3:::{STAGING}/{key}" for key in removed] == back["memorydb"]["snapshot_arns"]
+    staged = sandbox.client("s3").list_objects_v2(Bucket=STAGING, Prefix="ue-backup-restores/")
+    assert staged.get("KeyCount") == 0
     files = tree(sandbox.aws.efs_path(report["restored"]["efs_file_system_id"]))
     assert set(files) == set(LIVE_FILES) | {MARKER}
     assert not set(files) & set(TEMPORARY_FILES)

@@ -25,8 +25,9 @@ from ue_backup.aws import settings_hook
 from ue_backup.backup_set import COMPONENTS, BackupSet
 from ue_backup.config import ConfigError, InstallationConfig, VerificationConfig, load_config
 from ue_backup.errors import PermanentFailure
+from ue_backup.hooks.s3 import S3Hook
 from ue_backup.inventory import home_vault_grant_problems, list_inventory, locked_inventory
-from ue_backup.locked_inventory import LOCKED_COMPONENTS, source_problem
+from ue_backup.locked_inventory import LOCKED_COMPONENTS, STAGING_PREFIX, source_problem
 from ue_backup.names import MEMORYDB_CLUSTER_MAX, RESTORE_ID_KEEP, fit
 from ue_backup.planning import RestorePlanError, plan_restore, to_utc
 from ue_backup.run_settings import RestorePlanResult, RestoreRunSettings
@@ -503,3 +504,39 @@ def refuse_report_after_failure(states: Mapping[str, Any]) -> None:
     )
     if failed:
         raise AirflowSkipException(f"no report: {failed} did not succeed (see their logs)")
+
+
+def remove_staged_files(
+    settings: Mapping[str, Any], brought: Mapping[str, Any] | None
+) -> list[str]:
+    """MemoryDB's locked files a restore from the protected copies staged for the new
+    cluster (``ue-backup-restores/<restore id>/`` in ``immutable.memorydb_export_bucket``):
+    deleted once the cluster is available, when MemoryDB has seeded it and reads them no
+    more. Only keys under this restore's own staging prefix are deleted, one DeleteObject
+    each (the policy allows nothing wider); a retry deletes what is left. Returns the keys.
+    """
+    run = RestoreRunSettings.model_validate(settings)
+    staged = ((brought or {}).get("memorydb") or {}).get("snapshot_arns") or []
+    prefix = f"{STAGING_PREFIX}{run.restore_id}/"
+    keys = []
+    for arn in staged:
+        bucket, key = arn.split(":::", 1)[1].split("/", 1)
+        if bucket != run.immutable_staging_bucket or not key.startswith(prefix):
+            raise PermanentFailure(
+                f"staged file {arn} is not under {run.immutable_staging_bucket}/{prefix}: "
+                "not deleted"
+            )
+        keys.append(key)
+    if not keys:
+        log.info("No staged MemoryDB file to remove")
+        return []
+    s3 = settings_hook(S3Hook, run)
+    for key in keys:
+        s3.delete_key(run.immutable_staging_bucket, key)
+    log.info(
+        "Removed %d staged MemoryDB file(s) from s3://%s/%s: the cluster is seeded",
+        len(keys),
+        run.immutable_staging_bucket,
+        prefix,
+    )
+    return keys
