@@ -34,6 +34,12 @@ from typing import Any
 SETUP_AGENT = "ue-backup-sandbox-setup"
 # JSON-protocol operations whose answer is one resource's tags: (service, operation).
 TAG_READS = {("backup", "ListTags"), ("memorydb", "ListTags")}
+# Operations whose service uses a KMS key on the caller's behalf that the request does not
+# name (RDS restoring an encrypted snapshot makes a grant on the snapshot's key, as the
+# caller): the sandbox's model of the operation puts the key's ARN in the WSGI environ
+# under ``USED_KEY``, and the entry carries it as ``kms_key``.
+KEY_USES = {("rds", "RestoreDBInstanceFromDBSnapshot")}
+USED_KEY = "ue_backup.sandbox.kms_key"
 
 
 @dataclass(frozen=True)
@@ -48,7 +54,8 @@ class ApiRequest:
     state-changing call's JSON answer (what it created), ``tags`` the tags
     a tag-listing call's JSON answer reports for the resource it names
     (``TAG_READS``: the tags IAM sees on that resource, for the permission
-    checks' ``aws:ResourceTag`` conditions). An AWS request the
+    checks' ``aws:ResourceTag`` conditions), ``kms_key`` the key a ``KEY_USES``
+    operation used on the caller's behalf (empty: none). An AWS request the
     sandbox could not map to an operation has ``operation == "?"`` and its
     ``path``.
 
@@ -69,6 +76,7 @@ class ApiRequest:
     params: dict[str, Any] = field(default_factory=dict)
     result: dict[str, str] = field(default_factory=dict)  # AWS: ARNs named in the answer
     tags: dict[str, str] = field(default_factory=dict)  # AWS: tags a TAG_READS answer reports
+    kms_key: str = ""  # AWS: the key a KEY_USES operation used on the caller's behalf
     resource: str = ""
     namespace: str = ""
     name: str = ""

@@ -12,6 +12,7 @@ from moto.backup import urls
 from moto.backup.responses import BackupResponse
 from moto.core.responses import ActionResult, EmptyResult
 
+from sandbox.aws import kms
 from sandbox.aws.backup import BackupStore, backup_store
 from sandbox.aws.context import OneCallAtATime
 from sandbox.aws.extensions import Extension
@@ -45,6 +46,22 @@ class SandboxBackupResponse(OneCallAtATime, BackupResponse):
 
     def _target(self, operation: str) -> str:
         return target_of("backup", operation, self.params)
+
+    # --- vaults ------------------------------------------------------------------------
+
+    def create_backup_vault(self) -> str:
+        """A vault is always under a key (``EncryptionKeyArn``, as an ARN): the one given, or
+        the account's AWS managed key ``aws/backup`` (moto leaves it empty)."""
+        answer = super().create_backup_vault()
+        vault = self.store.vault(self.path.split("/")[-1])
+        account, region = self.current_account, self.backup_backend.region_name
+        given = vault.encryption_key_arn
+        vault.encryption_key_arn = (
+            kms.resolve_arn(account, region, given) or given
+            if given
+            else kms.aws_managed_key_arn(account, region, "backup")
+        )
+        return answer
 
     # --- backup jobs -------------------------------------------------------------------
 

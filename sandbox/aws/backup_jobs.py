@@ -236,8 +236,16 @@ class CopyJob(Job):
             return self.progress.outcome("COMPLETED", "FAILED")
         rds = self.point.resource_type == backup_rds.RESOURCE_TYPE
         refused = self.denied or vault_lock_refuses(self.destination_vault, self.lifecycle)
+        key = self.destination_vault.encryption_key_arn
+        cross_account = self.destination.account != self.store.account
+        if not refused and rds:  # the keys a copy to another account needs (AWS Backup's rules)
+            refused = backup_rds.cross_account_key_refusal(
+                self.point.arn, self.store.account, self.destination.account, key
+            )
         if not refused and rds:  # the destination's snapshot, in its account
-            refused = backup_rds.copy_snapshot(self.point.arn, self.destination_point_arn)
+            refused = backup_rds.copy_snapshot(
+                self.point.arn, self.destination_point_arn, key if cross_account else None
+            )
         if refused:
             self.message = refused
             return "FAILED"

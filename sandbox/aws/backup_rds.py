@@ -30,7 +30,7 @@ import botocore.session
 from moto.core.exceptions import ServiceException
 from moto.rds.models import DBInstance, DBSnapshot, RDSBackend, rds_backends
 
-from sandbox.aws import rds_data
+from sandbox.aws import kms, rds_data
 from sandbox.aws.errors import AwsError
 from sandbox.aws.progress import Progress, make_timed
 from sandbox.aws.rds import TimedDBSnapshot, as_manual
@@ -179,8 +179,57 @@ def copy_arn(region: str, account: str, copy_job_id: str) -> str:
     return f"arn:aws:rds:{region}:{account}:snapshot:awsbackup:copyjob-{copy_job_id}"
 
 
-def copy_snapshot(source_arn: str, destination_arn: str) -> str | None:
-    """Copy the source point's snapshot to ``destination_arn`` (any account); why not, or None."""
+def cross_account_key_refusal(
+    source_arn: str, source_account: str, destination_account: str, destination_key: str | None
+) -> str | None:
+    """Why AWS Backup fails a copy of an RDS recovery point into another account's vault
+    (None: it does not), by the keys involved.
+
+    Modelled by hand on AWS Backup's guide ("Creating backup copies across AWS accounts",
+    "Encryption for copies to another account"): RDS is not fully managed by AWS Backup,
+    so its recovery point is a snapshot under the instance's own key; another account can
+    copy it only when that key is customer managed and its key policy lets that account
+    use it (an AWS managed key such as ``aws/rds`` cannot be shared), and the copy is
+    encrypted with the destination vault's key, which must be customer managed too.
+    AWS names the key in its message; the wording here is the sandbox's.
+    An unencrypted snapshot needs no key.
+    """
+    if source_account == destination_account:
+        return None
+    source = snapshot_of(source_arn)
+    key_arn = getattr(source, "kms_key_id", None) if source is not None else None
+    if not key_arn or not str(key_arn).startswith("arn:"):
+        return None
+    key = kms.find_key(key_arn)
+    if key is None or kms.is_aws_managed(key):
+        return (
+            f"Copy job failed: the source recovery point is encrypted with the AWS managed key "
+            f"{key_arn}; a recovery point encrypted with an AWS managed key cannot be copied to "
+            "another account. Encrypt the resource with a customer managed key shared with "
+            f"account {destination_account}."
+        )
+    for action in ("kms:DescribeKey", "kms:Decrypt", "kms:CreateGrant"):
+        if not kms.allows(key, destination_account, action):
+            return (
+                f"Copy job failed: account {destination_account} is not allowed {action} on "
+                f"the source recovery point's key {key_arn} (its key policy does not share it)."
+            )
+    target = kms.find_key(destination_key) if destination_key else None
+    if target is None or kms.is_aws_managed(target):
+        return (
+            f"Copy job failed: the destination vault is encrypted with "
+            f"{destination_key or 'no key'}; a copy from another account needs a vault under "
+            "a customer managed key."
+        )
+    return None
+
+
+def copy_snapshot(
+    source_arn: str, destination_arn: str, kms_key_id: str | None = None
+) -> str | None:
+    """Copy the source point's snapshot to ``destination_arn`` (any account), re-encrypted
+    with ``kms_key_id`` when given (the destination vault's key, for an encrypted snapshot
+    copied to another account); why not, or None."""
     source = snapshot_of(source_arn)
     if source is None or source.status != "available":
         return f"The source recovery point {source_arn} no longer exists."
@@ -192,6 +241,8 @@ def copy_snapshot(source_arn: str, destination_arn: str) -> str | None:
         snapshot_type=SNAPSHOT_TYPE,
         original_created_at=source.original_snapshot_create_time,
     )
+    if kms_key_id and source.kms_key_id:
+        copy.kms_key_id = kms_key_id
     backend.database_snapshots[identifier] = copy
     rds_data.snapshot_copied(source, copy)
     return None

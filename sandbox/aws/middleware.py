@@ -25,7 +25,7 @@ from werkzeug.wrappers import Response
 from sandbox.aws.protocol import AwsCall, error_response, identify, signing_scope
 from sandbox.faults import Fault, FaultBook
 from sandbox.mutation_log import Mutation, MutationLog
-from sandbox.request_log import SETUP_AGENT, TAG_READS, RequestLog
+from sandbox.request_log import KEY_USES, SETUP_AGENT, TAG_READS, USED_KEY, RequestLog
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -82,7 +82,10 @@ class FaultsAndMutations:
         if lost is not None:
             return self._lose(environ, call, lost, entry)(environ, record_status)
         tag_read = (call.service, call.operation) in TAG_READS
-        if not ((call.mutating or tag_read) and call.protocol in ("json", "rest-json")):
+        key_use = (call.service, call.operation) in KEY_USES
+        if not key_use and not (
+            (call.mutating or tag_read) and call.protocol in ("json", "rest-json")
+        ):
             self._log_request(environ, call)
             return self.app(environ, record_status)
         # What a call created is named in its answer (a job's recovery point, an
@@ -96,6 +99,8 @@ class FaultsAndMutations:
                 answer.close()
         if tag_read:
             self._log_request(environ, call, tags=_tags(body))
+        elif key_use:  # the model of the call said which key it used (after serving it)
+            self._log_request(environ, call, kms_key=str(environ.get(USED_KEY) or ""))
         else:
             self._log_request(environ, call, _arns(body))
         return [body]
@@ -132,6 +137,7 @@ class FaultsAndMutations:
         call: AwsCall | None,
         result: dict[str, str] | None = None,
         tags: dict[str, str] | None = None,
+        kms_key: str = "",
     ) -> None:
         scope = signing_scope(environ)
         if scope is None:  # not an AWS call: moto's own API
@@ -159,6 +165,7 @@ class FaultsAndMutations:
             params=call.params,
             result=result or {},
             tags=tags or {},
+            kms_key=kms_key,
         )
 
     @staticmethod

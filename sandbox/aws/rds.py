@@ -53,12 +53,13 @@ from moto.rds import urls
 from moto.rds.models import DBInstance, DBSnapshot, RDSBackend, rds_backends
 from moto.rds.responses import RDSResponse
 
-from sandbox.aws import rds_data
+from sandbox.aws import kms, rds_data
 from sandbox.aws.context import OneCallAtATime, current, state_of
 from sandbox.aws.errors import AwsError
 from sandbox.aws.extensions import Extension
 from sandbox.aws.progress import Progress, TimedStatus, make_timed
 from sandbox.aws.protocol import target_of
+from sandbox.request_log import USED_KEY
 
 
 class RdsState:
@@ -189,8 +190,23 @@ class SandboxRdsResponse(OneCallAtATime, RDSResponse):
                 self.backend.modify_db_instance(old, {"new_db_instance_identifier": new})
 
     def create_db_instance(self) -> ActionResult:
+        key = None
+        if self.params.get("StorageEncrypted"):
+            # AWS: encrypted without KmsKeyId is under the account's AWS managed key aws/rds,
+            # and an instance reports its key as an ARN (moto: "default_kms_key_id", as given).
+            given = self.params.get("KmsKeyId")
+            account, region = self.current_account, self.backend.region_name
+            key = (
+                kms.resolve_arn(account, region, given)
+                if given
+                else kms.aws_managed_key_arn(account, region, "rds")
+            )
+            if key is None:
+                raise AwsError("KMSKeyNotAccessibleFault", f"The key {given} is not accessible.")
         result = super().create_db_instance()
         instance = result.result["DBInstance"]  # type: ignore[index]
+        if key is not None:
+            instance.kms_key_id = key
         rds_data.created(
             instance,
             self.params.get("MasterUserPassword"),
@@ -360,6 +376,11 @@ class SandboxRdsResponse(OneCallAtATime, RDSResponse):
             raise AwsError(
                 "InvalidDBSnapshotState", f"Snapshot {snapshot_id} is not in available state."
             )
+        key = snapshot.kms_key_id if snapshot.encrypted else None
+        if key and str(key).startswith("arn:"):
+            # RDS makes a grant on the snapshot's key as the caller (the request log
+            # carries it, for the permission checks: see request_log.KEY_USES).
+            self.normalized_request.environ[USED_KEY] = key
         with as_manual(snapshot):
             result = self._restored(
                 "RestoreDBInstanceFromDBSnapshot", super().restore_db_instance_from_db_snapshot

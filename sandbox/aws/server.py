@@ -33,6 +33,7 @@ from sandbox.aws import (
     cloudwatch,
     datasync,
     efs,
+    kms,
     memorydb,
     memorydb_data,
     rds,
@@ -113,6 +114,7 @@ class AwsSandbox:
                 memorydb.EXTENSION,
                 datasync.EXTENSION,
                 cloudwatch.EXTENSION,
+                kms.EXTENSION,
                 s3_object_lock.EXTENSION,
             ]
         )

@@ -190,6 +190,10 @@ def prepare(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, 
         raise PermanentFailure("\n".join([str(error), *problems])) from None
     source = params.get("source") or "home"
     problems += check_config(cfg, request, source) if not problems else []
+    if not problems and source == "immutable":
+        from ue_backup.tasks.key_checks import refuse_unusable_restore_keys
+
+        problems += refuse_unusable_restore_keys(cfg, "the drill")
     if problems:
         raise PermanentFailure("invalid drill request:\n" + "\n".join(f"  - {p}" for p in problems))
     dry_run = params.get("dry_run", False) is True

@@ -36,6 +36,7 @@ from ue_backup.hooks.sts import StsHook
 from ue_backup.hooks.velero import VeleroHook
 from ue_backup.notifications import send_alert
 from ue_backup.run_settings import BackupRunSettings, botocore_config
+from ue_backup.tasks.key_checks import check_backup_keys
 from ue_backup.tasks.rpo import ensure_alarms
 from ue_backup.tasks.run_guard import refuse_while_running
 from ue_backup.transient import is_transient
@@ -230,18 +231,22 @@ def check_resources(cfg: InstallationConfig, wanted: set[str]) -> tuple[list[str
             "no immutable section is configured: the Airflow role can delete every backup it made"
         )
     else:
-        check_immutable_locks(cfg, problems, warnings)
+        home = check_immutable_locks(cfg, problems, warnings)
+        if home is not None:  # the keys, read through identities known to be right
+            check_backup_keys(cfg, instance, home, problems, warnings)
     return problems, warnings
 
 
 def check_immutable_locks(
     cfg: InstallationConfig, problems: list[str], warnings: list[str]
-) -> None:
+) -> str | None:
     """The protected account's locks, read through its own connection, before any copy.
 
     Who the connection is (the protected account, the configured role, not the
     installation's account), the vault's Vault Lock and the bucket's Object Lock
     in compliance mode, each at least ``min_retention_days`` (``immutable``'s rules).
+    Returns the installation's account when both connections are who they must be
+    (the KMS keys are then read through them: ``tasks/key_checks``), else None.
     """
     locked = cfg.immutable
     assert locked is not None
@@ -258,7 +263,7 @@ def check_immutable_locks(
         lambda: hook(StsHook).caller_identity(),
     )
     if who is None:
-        return  # the rest would only repeat that the connection does not work
+        return None  # the rest would only repeat that the connection does not work
     home = _probe(
         problems,
         "aws_conn_id",
@@ -268,7 +273,7 @@ def check_immutable_locks(
     identity = immutable.identity_problems(locked, who, home)
     if identity:
         problems += identity
-        return  # the locks read through the wrong identity would say nothing
+        return None  # the locks read through the wrong identity would say nothing
     vault = _probe(
         problems,
         f"{immutable.SECTION}.backup_vault_name",
@@ -309,6 +314,7 @@ def check_immutable_locks(
                 "exports a snapshot only to a bucket of its own region"
             )
     warnings.append(immutable.NOT_COVERED)
+    return home
 
 
 def check_copy_resources(
