@@ -181,6 +181,9 @@ def iam_values(
         "MetricsRegion": _metrics_region(cfg),
         # The role in the protected account the immutable copies' connection assumes.
         "ImmutableRoleArn": cfg.immutable.role_arn if cfg.immutable else None,
+        # Where the locked vault's key is (preflight reads it: the copy back needs it shared).
+        "ImmutableAccountId": cfg.immutable.account_id if cfg.immutable else None,
+        "ImmutableRegion": cfg.immutable.region_or(cfg.region) if cfg.immutable else None,
         # The home bucket MemoryDB exports the set's snapshot to before it is locked.
         "ImmutableMemoryDbExportBucket": cfg.immutable.memorydb_export_bucket
         if cfg.immutable and cfg.memorydb

@@ -8,6 +8,7 @@ cluster, a manifest bucket, running EC Deployments, and Velero.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,46 @@ class Installation:
     ecds: list[str]
     config: dict[str, Any] = field(default_factory=dict)
     datasync_target: str | None = None
+    kms_key: str | None = None  # the customer managed key of the instance and the vault
+
+
+def shared_key_policy(own: str, other: str) -> dict[str, Any]:
+    """A key policy that lets ``other`` (another account) use a key of ``own`` for AWS
+    Backup's cross-account copies (AWS Backup's guide: the key is shared with the account
+    that copies it: describe, decrypt, re-encrypt, data keys, grants for AWS resources)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "Enable IAM User Permissions",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{own}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "Copies across accounts",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{other}:root"},
+                "Action": [
+                    "kms:DescribeKey",
+                    "kms:Decrypt",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:CreateGrant",
+                ],
+                "Resource": "*",
+            },
+        ],
+    }
+
+
+def create_key(kms: Any, own: str, shared_with: str | None = None) -> str:
+    """A customer managed key made with the ``kms`` client of account ``own``, shared with
+    ``shared_with`` when given; its ARN."""
+    policy = shared_key_policy(own, shared_with) if shared_with else None
+    made = kms.create_key(**({"Policy": json.dumps(policy)} if policy else {}))
+    return made["KeyMetadata"]["Arn"]
 
     def efs_path(self, sandbox: Sandbox) -> Path:
         return sandbox.aws.efs_path(self.file_system_id)
@@ -72,17 +113,28 @@ def seed_installation(
     velero: bool = True,
     cold_window: bool = True,
     ecds: tuple[str, ...] = ("ecd-rating", "ecd-aggregation"),
+    key_shared_with: str | None = None,
 ) -> Installation:
     """Create the installation in the sandbox, then clear the mutation log.
 
     Returns the installation with ``config``: a valid ue-backup configuration
-    mapping for it.
+    mapping for it. With ``key_shared_with`` (an account), the RDS instance and the
+    backup vault are encrypted with a customer managed key shared with that account,
+    as the protected copies need (``immutable``); else the instance is not encrypted and
+    the vault is under AWS Backup's AWS managed key, as AWS makes them by default.
     """
     region = sandbox.region
     rds = sandbox.client("rds")
     rds_instance = f"{name}-db" if database == "rds" else None
+    key = (
+        create_key(sandbox.client("kms"), sandbox.aws.account, key_shared_with)
+        if key_shared_with
+        else None
+    )
+    encryption = {"StorageEncrypted": True, "KmsKeyId": key} if key else {}
     if rds_instance:
         rds.create_db_instance(
+            **encryption,
             DBInstanceIdentifier=rds_instance,
             DBInstanceClass="db.t3.medium",
             Engine="postgres",
@@ -98,7 +150,9 @@ def seed_installation(
     write_tree(tree, TEMPORARY_FILES)
     vault = f"{name}-vault" if method == "aws_backup" else None
     if vault:
-        sandbox.client("backup").create_backup_vault(BackupVaultName=vault)
+        sandbox.client("backup").create_backup_vault(
+            BackupVaultName=vault, **({"EncryptionKeyArn": key} if key else {})
+        )
     cluster = f"{name}-agg" if memorydb else None
     if cluster:
         sandbox.client("memorydb").create_cluster(
@@ -126,6 +180,7 @@ def seed_installation(
         vault=vault,
         bucket=bucket,
         ecds=list(ecds),
+        kms_key=key,
     )
     efs_section: dict[str, Any] = {"file_system_id": fs_id, "backup_method": method}
     if method == "aws_backup":
@@ -215,5 +270,9 @@ def add_cross_region(
                 Bucket=name, CreateBucketConfiguration={"LocationConstraint": where}
             )
             cross[key] = name
+    if installation.rds_instance and installation.kms_key:  # an encrypted copy needs a key there
+        cross["rds_kms_key_id"] = create_key(
+            sandbox.client("kms", region=region), sandbox.aws.account
+        )
     installation.config["cross_region"] = cross
     sandbox.log.clear()

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from moto.core.exceptions import JsonRESTError
 from moto.kms import urls
 from moto.kms.models import Key, KmsBackend, kms_backends
 from moto.kms.responses import KmsResponse
@@ -132,7 +133,8 @@ class SandboxKmsResponse(OneCallAtATime, KmsResponse):
             if key is None:
                 raise AwsError("NotFoundException", f"Key '{arn}' does not exist")
             if not allows(key, self.current_account, "kms:DescribeKey"):
-                raise AwsError(
+                # moto's JSON error (the KMS model has no AccessDeniedException shape)
+                raise JsonRESTError(
                     "AccessDeniedException",
                     f"User: arn:aws:iam::{self.current_account}:root is not authorized to "
                     f"perform: kms:DescribeKey on resource: {arn} because no resource-based "

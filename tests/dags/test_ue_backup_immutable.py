@@ -40,7 +40,11 @@ def installation(sandbox, tmp_path, monkeypatch):
 
 
 def _installation(sandbox, tmp_path, monkeypatch, memorydb: bool):
-    inst = seed_installation(sandbox, "ue-test", memorydb=memorydb, velero=False)
+    # The instance and the vault under a customer managed key shared with the protected
+    # account, as the copies there need (preflight refuses anything else).
+    inst = seed_installation(
+        sandbox, "ue-test", memorydb=memorydb, velero=False, key_shared_with=PROTECTED
+    )
     inst.config["cold_window"]["drain_timeout_minutes"] = 0.05
     connection = json.loads(sandbox.aws.airflow_connection())
     connection["extra"]["role_arn"] = ROLE

@@ -356,6 +356,24 @@ DEPENDENCIES: dict[str, Callable[[Where, dict], list[tuple]]] = {
     ),
 }
 
+# Actions whose service uses a key the request does not name, as the caller: RDS restoring
+# an encrypted snapshot reads the snapshot's key and makes a grant on it for the new
+# instance (RDS user guide, "AWS KMS key management"; the KMS developer guide, "How Amazon
+# RDS uses AWS KMS"). The sandbox's request log says which key (``kms_key``).
+KEY_USES: dict[str, str] = {"rds:RestoreDBInstanceFromDBSnapshot": "rds"}
+
+
+def key_uses(action: str, where: Where, key: str) -> list[tuple]:
+    """(action, key, condition keys) for the grant a ``KEY_USES`` action makes on ``key``."""
+    if action not in KEY_USES or not key:
+        return []
+    via = {"kms:ViaService": f"{KEY_USES[action]}.{where.region}.amazonaws.com"}
+    return [
+        ("kms:CreateGrant", key, {**via, "kms:GrantIsForAWSResource": True}),
+        ("kms:DescribeKey", key, via),
+    ]
+
+
 # What a state-changing action creates (its tags are the request's), where the
 # request names it; what the answer names (``result``) counts too.
 CREATES: dict[str, Callable[[Where, dict], list[str]]] = {
@@ -437,7 +455,8 @@ def requirements(request: Mapping[str, Any], account: str) -> list[Requirement]:
         needed += [Requirement(TAGGING[service], arn, tags, None, source) for arn in created]
     if service == "s3":
         needed += [Requirement(a, r, None, None, source) for a, r in _s3_extras(where, params)]
-    for dependency in DEPENDENCIES.get(action, lambda w, p: [])(where, params):
+    dependencies = DEPENDENCIES.get(action, lambda w, p: [])(where, params)
+    for dependency in [*dependencies, *key_uses(action, where, request.get("kms_key") or "")]:
         dependent, arn, keys = (*dependency, {})[:3]
         needed.append(Requirement(dependent, arn, None, None, source, tuple(keys.items())))
     for member in ("IamRoleArn", "RoleArn"):

@@ -15,7 +15,7 @@ import time
 import pytest
 from moto.backup.models import backup_backends
 
-from sandbox.installation import ROLE_ARN
+from sandbox.installation import ROLE_ARN, create_key
 from ue_backup.config import parse_config
 from ue_backup.immutable import NOT_COVERED
 from ue_backup.tasks.preflight import check_immutable_locks
@@ -71,12 +71,19 @@ def _vault(
     min_days: int | None = 35,
     mode: str = "compliance",
     grant: str | None = HOME,
+    key: str = "shared",
 ) -> None:
     """The locked vault: in compliance mode past its grace time unless ``mode`` says
     ``grace`` (still removable) or ``governance`` (no ChangeableForDays: removable at any
-    time); its access policy lets ``grant`` copy into it."""
+    time); its access policy lets ``grant`` copy into it. Its key: a customer managed key
+    of the protected account ``shared`` with the installation's (what a copy back needs),
+    ``unshared``, or AWS Backup's AWS managed key (``aws``)."""
     backup = _protected_client(sandbox, "backup")
-    backup.create_backup_vault(BackupVaultName=VAULT)
+    made = {}
+    if key != "aws":
+        kms = _protected_client(sandbox, "kms")
+        made["EncryptionKeyArn"] = create_key(kms, PROTECTED, HOME if key == "shared" else None)
+    backup.create_backup_vault(BackupVaultName=VAULT, **made)
     if min_days is not None:
         lock = {"BackupVaultName": VAULT, "MinRetentionDays": min_days}
         if mode in ("compliance", "grace"):
