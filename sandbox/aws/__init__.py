@@ -7,6 +7,7 @@
 - ``files``, ``patterns``: EFS contents as directories; DataSync's filters.
 - ``backup``, ``backup_jobs``, ``recovery_points``, ``backup_api``: AWS Backup.
 - ``efs``, ``rds``, ``memorydb``, ``datasync``: the other services' additions.
+- ``kms``: AWS managed keys, and another account's key as its key policy allows (by hand).
 - ``fixtures``: pytest fixtures for tests that use it.
 """
 
