@@ -20,7 +20,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from sandbox.airflow_harness.dag_runner import run_dag, write_config
-from sandbox.installation import LIVE_FILES, TEMPORARY_FILES
+from sandbox.installation import LIVE_FILES, TEMPORARY_FILES, shared_key_policy
 from tests.dags.restore_support import MARKER, tree
 from tests.dags.test_ue_backup_immutable import (
     STAGING,
@@ -218,3 +218,33 @@ def test_a_restore_from_the_protected_copies_refuses_what_they_cannot_do(
     assert result.tasks["validate"] == "failed"
     out, err = capfd.readouterr()
     assert "this configuration has no immutable section" in out + err + caplog.text
+
+
+def test_a_restore_refuses_a_locked_vault_key_the_installation_cannot_use(
+    sandbox,
+    installation,  # noqa: F811
+    capfd,
+    caplog,
+):
+    """The locked vault's key policy stops sharing the key with the installation's account:
+    the copy back would fail, so validate refuses naming the field, before any copy."""
+    kms = _protected_client(sandbox, "kms")
+    vault = _protected_client(sandbox, "backup").describe_backup_vault(BackupVaultName=VAULT)
+    key = vault["EncryptionKeyArn"]
+    kms.put_key_policy(
+        KeyId=key.split("/")[-1],
+        PolicyName="default",
+        Policy=json.dumps(shared_key_policy(PROTECTED, "999988887777")),  # someone else
+    )
+
+    result = run_dag("ue_restore", {"mode": "plan", "source": "immutable"})
+
+    assert result.tasks["validate"] == "failed"
+    out, err = capfd.readouterr()
+    said = out + err + caplog.text
+    assert (
+        f"immutable.backup_vault_name: locked vault {VAULT}'s key {key} is not usable by "
+        f"account {HOME_ACCOUNT} (AccessDeniedException" in said
+    )
+    assert "(the restore refused before anything is copied back)" in said
+    assert sandbox.log.entries("backup", "StartCopyJob") == []
