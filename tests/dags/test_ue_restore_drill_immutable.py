@@ -176,3 +176,24 @@ def test_a_drill_from_the_protected_copies_without_the_section_is_refused_before
     assert sandbox.log.entries("backup", "StartCopyJob") == []
     assert sandbox.log.entries("backup", "StartRestoreJob") == []
     assert sandbox.log.entries("rds", "RestoreDBInstanceFromDBSnapshot") == []
+
+
+def test_a_drill_refuses_a_home_vault_a_copy_back_cannot_land_in(
+    sandbox, tmp_path, monkeypatch, capfd, caplog
+):
+    """The installation's vault under AWS Backup's AWS managed key: the drill's bring-back
+    would fail, so prepare refuses naming the field, before anything is listed or copied."""
+    inst = _installation(sandbox, tmp_path, monkeypatch, memorydb=False)
+    backup = sandbox.client("backup")
+    backup.delete_backup_vault(BackupVaultName=inst.vault)
+    backup.create_backup_vault(BackupVaultName=inst.vault)  # aws/backup, AWS's default
+
+    result = run_dag("ue_restore_drill", {"source": "immutable", "dry_run": True})
+
+    assert result.tasks["prepare"] == "failed"
+    out, err = capfd.readouterr()
+    said = out + err + caplog.text
+    assert f"efs.aws_backup.vault_name: backup vault {inst.vault}'s key" in said
+    assert "is AWS managed (aws/backup)" in said
+    assert "(the drill refused before anything is copied back)" in said
+    assert sandbox.log.entries("backup", "StartCopyJob") == []

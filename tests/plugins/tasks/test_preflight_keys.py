@@ -130,6 +130,23 @@ def test_a_disabled_key_is_a_problem(protected):
     assert all("is Disabled" in p for p in problems), problems
 
 
+def test_a_locked_vault_key_scheduled_for_deletion_is_a_problem(protected):
+    instance = _home(protected)
+    _vault(protected)
+    key = _protected_client(protected, "backup").describe_backup_vault(
+        BackupVaultName=CONFIG["immutable"]["backup_vault_name"]
+    )["EncryptionKeyArn"]
+    _protected_client(protected, "kms").schedule_key_deletion(
+        KeyId=key.split("/")[-1], PendingWindowInDays=7
+    )
+    problems, _ = _check(instance)
+    assert problems == [
+        f"immutable.backup_vault_name: locked vault ue-test-locked's key {key} is "
+        "PendingDeletion: nothing encrypted with it can be copied or restored until it is "
+        "enabled again"
+    ]
+
+
 def test_an_unencrypted_instance_is_a_warning_not_a_refusal(protected):
     instance = _home(protected, instance="none")
     _vault(protected)
