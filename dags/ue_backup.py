@@ -60,6 +60,7 @@ from ue_backup.dag_support import (
     only_if,
     refuse_unbuilt_steps,
     xcom,
+    xcom_if_any,
 )
 from ue_backup.operators.aws_backup import (
     AwsBackupStartCopyJobOperator,
@@ -228,8 +229,11 @@ with DAG(
             )
             rds_point_fixed = RdsBackupPointFixedSensor(
                 task_id="wait_rds_backup_point",
-                job_id=xcom("rds_backup_job", "job_id"),
-                recovery_point_arn=xcom("rds_backup_job", "recovery_point_arn"),
+                job_id=xcom_if_any("rds_backup_job", "job_id"),
+                job_task_id="rds_backup_job",
+                # Runs whatever the job did: a job that failed to start costs the locked
+                # copy, never the night's disk backup (the manual snapshot still gates it).
+                trigger_rule=TriggerRule.ALL_DONE,
                 **AWS,
                 **critical_path_wait(),
             )
@@ -241,6 +245,7 @@ with DAG(
             rds_locked_copy = AwsBackupStartCopyJobOperator(
                 task_id="copy_rds_immutable",
                 recovery_point_arn=xcom("rds_backup_job", "recovery_point_arn"),
+                backup_job_id=xcom("rds_backup_job", "job_id"),
                 source_vault_name=BACKUP.backup_vault,
                 destination_vault_arn=BACKUP.immutable_vault_arn,
                 iam_role_arn=BACKUP.backup_role_arn,
@@ -258,7 +263,8 @@ with DAG(
             database_end = rds_point_fixed
             in_window.append(rds_point_fixed)
             # Judged after the window: a copy never holds the workflows suspended.
-            [rds_point_fixed, resume] >> rds_job_done >> rds_locked_copy >> rds_locked_copy_done
+            [rds_job, rds_point_fixed, resume] >> rds_job_done >> rds_locked_copy
+            rds_locked_copy >> rds_locked_copy_done
             settled.append(rds_locked_copy_done)
         if SHAPE.copy_rds:
             rds_copy = RdsCopySnapshotOperator(
@@ -475,6 +481,8 @@ with DAG(
     if database:
         drained >> database
         database_end >> after_database
+        if database is not database_end:  # the wait runs all_done: the snapshot still gates
+            database >> after_database
     else:
         drained >> after_database
     in_window >> resume

@@ -215,6 +215,12 @@ def xcom(task_id: str, key: str | None = None) -> str:
     return f"{{{{ ti.xcom_pull(task_ids='{task_id}'){tail} }}}}"
 
 
+def xcom_if_any(task_id: str, key: str) -> str:
+    """A template for one key of another task's return value, None when it returned none
+    (it failed or was skipped): for a step that runs ``all_done`` after it."""
+    return f"{{{{ (ti.xcom_pull(task_ids='{task_id}') or {{}}).get('{key}') }}}}"
+
+
 def planned_if(value: str, flag: str) -> str:
     """A template for a settings value, None unless a settings flag is set (both templates)."""
     return f"{{{{ {expression(value)} if {expression(flag)} else None }}}}"

@@ -183,19 +183,29 @@ def _grant_missing(policy: str, account: str | None) -> str | None:
     except ValueError:
         return "access policy is not JSON"
     statements = document.get("Statement") or []
-    for statement in statements if isinstance(statements, list) else [statements]:
-        actions = statement.get("Action") or []
-        actions = actions if isinstance(actions, list) else [actions]
-        principal = statement.get("Principal")
-        aws = principal.get("AWS") if isinstance(principal, Mapping) else principal
-        who = aws if isinstance(aws, list) else [aws]
-        if (
-            statement.get("Effect") == "Allow"
-            and set(actions) & {"backup:CopyIntoBackupVault", "backup:*", "*"}
-            and any(w == "*" or (account and f"{account}" in str(w)) for w in who)
-        ):
-            return None
+    statements = statements if isinstance(statements, list) else [statements]
+    naming = [s for s in statements if _names_the_copy_in(s, account)]
+    # An explicit Deny wins over any Allow (IAM's evaluation), whatever its condition says:
+    # a Deny left by whoever removed the grant would fail every copy back.
+    if any(s.get("Effect") == "Deny" for s in naming):
+        return f"access policy denies backup:CopyIntoBackupVault to account {account or '?'}"
+    if any(s.get("Effect") == "Allow" for s in naming):
+        return None
     return f"access policy does not allow backup:CopyIntoBackupVault from account {account or '?'}"
+
+
+def _names_the_copy_in(statement: Mapping[str, Any], account: str | None) -> bool:
+    """Whether a statement is about ``account`` copying into the vault: its action covers
+    ``backup:CopyIntoBackupVault`` and its principal is that account (its root, a role of
+    it, or its bare id) or everyone."""
+    actions = statement.get("Action") or []
+    actions = actions if isinstance(actions, list) else [actions]
+    principal = statement.get("Principal")
+    aws = principal.get("AWS") if isinstance(principal, Mapping) else principal
+    who = aws if isinstance(aws, list) else [aws]
+    return bool(set(actions) & {"backup:CopyIntoBackupVault", "backup:*", "*"}) and any(
+        w == "*" or (account and (str(w) == account or f":{account}:" in str(w))) for w in who
+    )
 
 
 def bucket_lock_problems(immutable: ImmutableConfig, lock: Mapping[str, Any]) -> list[str]:

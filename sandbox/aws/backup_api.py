@@ -67,14 +67,16 @@ class SandboxBackupResponse(OneCallAtATime, BackupResponse):
 
     def start_backup_job(self) -> ActionResult:
         job = self.store.start_backup_job(self.params, self._target("StartBackupJob"))
-        return ActionResult(
-            {
-                "BackupJobId": job.id,
-                "RecoveryPointArn": job.point.arn,
-                "CreationDate": job.progress.started_at,
-                "IsParent": False,
-            }
-        )
+        # botocore's model: RecoveryPointArn "is only returned for Amazon EFS and Advanced
+        # DynamoDB resources" (the sandbox backs up EFS and RDS): read it from DescribeBackupJob.
+        answer = {
+            "BackupJobId": job.id,
+            "CreationDate": job.progress.started_at,
+            "IsParent": False,
+        }
+        if job.point.resource_type == "EFS":
+            answer["RecoveryPointArn"] = job.point.arn
+        return ActionResult(answer)
 
     def describe_backup_job(self) -> ActionResult:
         job = self.store.backup_job(self._get_param("BackupJobId"))

@@ -95,10 +95,33 @@ def busy_for(instance: DBInstance) -> float:
         for snapshot in instance.backend.database_snapshots.values()
         if isinstance(snapshot, TimedDBSnapshot)
         and snapshot.db_instance_identifier == instance.db_instance_identifier
-        and snapshot.snapshot_type != SNAPSHOT_TYPE
+        and not isinstance(snapshot, BackupJobSnapshot)
         and not snapshot.progress.finished
     ]
     return max([0.0, *busy])
+
+
+class BackupJobSnapshot(TimedDBSnapshot):
+    """An AWS Backup job's snapshot: absent from RDS's answers until RDS begins it (the
+    instance was busy for ``visible_after`` seconds), ``creating`` until the job ends,
+    and without ``SnapshotCreateTime`` until then.
+
+    Modelled by hand: AWS documents none of this timing; answers seen in the field give
+    no ``SnapshotCreateTime`` for a snapshot not yet available (boto/boto3#952), so the
+    sandbox gives none either, the unkinder reading for a wait that needs the point.
+    """
+
+    visible_after: float
+
+    @property  # type: ignore[override]
+    def snapshot_type(self) -> str:
+        if self.progress.elapsed < self.visible_after:
+            return "not-yet"  # no type RDS lists: found by no DescribeDBSnapshots
+        return self.__dict__.get("snapshot_type", SNAPSHOT_TYPE)
+
+    @snapshot_type.setter
+    def snapshot_type(self, value: str) -> None:
+        self.__dict__["snapshot_type"] = value
 
 
 def take_snapshot(
@@ -106,17 +129,23 @@ def take_snapshot(
 ) -> DBSnapshot:
     """The job's snapshot, ``creating`` while the job runs, its data as of the start call.
 
-    ``delay``: the seconds until the instance is free (``busy_for``). Its point in
-    time (``SnapshotCreateTime``, absent until then) is the moment it was free. The
-    data is still the start call's: within the cold window nothing writes to the
-    database, and what is judged (rule 1) is the time.
+    ``delay``: the seconds until the instance is free (``busy_for``): until then RDS
+    shows no such snapshot, and its point in time is the moment it was free. The data
+    is still the start call's: within the cold window nothing writes to the database,
+    and what is judged (rule 1) is the time.
     """
     backend = instance.backend
     snapshot = backend.create_db_snapshot(
         instance.db_instance_identifier, f"awsbackup:job-{job_id}", snapshot_type=SNAPSHOT_TYPE
     )
     rds_data.snapshot_taken(instance, snapshot)
-    make_timed(snapshot, TimedDBSnapshot, progress, time_fixed_after=delay)
+    make_timed(
+        snapshot,
+        BackupJobSnapshot,
+        progress,
+        time_fixed_after=progress.duration,
+        visible_after=delay,
+    )
     # The point in time, in milliseconds as both APIs give it (moto's times are naive UTC).
     at = progress.started_at + timedelta(seconds=delay)
     snapshot.created = at.replace(microsecond=at.microsecond // 1000 * 1000, tzinfo=None)

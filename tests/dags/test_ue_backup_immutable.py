@@ -18,6 +18,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from sandbox.airflow_harness.dag_runner import run_dag, write_config
+from sandbox.faults import Fault
 from sandbox.installation import COPY_REGION, add_cross_region, seed_installation
 from tests.plugins.tasks.test_preflight_immutable import (
     BACKUP_ROLE,
@@ -195,6 +196,37 @@ def test_a_busy_instance_delays_the_databases_point_and_the_window_waits_for_it(
     locked = manifest["artifacts"]["rds_recovery_point_immutable"]
     assert locked["time"] == database["time"]
     assert database["time"] < manifest["artifacts"]["efs_recovery_point"]["time"]
+
+
+def test_a_database_backup_job_that_cannot_start_costs_the_locked_copy_not_the_disk_backup(
+    sandbox, installation
+):
+    """AWS refuses the database's AWS Backup job (access denied, say): the window still
+    backs up the disk, resumes, and the run fails loudly naming the job."""
+    sandbox.faults.add(
+        Fault(
+            "backup",
+            "StartBackupJob",
+            target=":rds:",
+            code="AccessDeniedException",
+            message="not allowed",
+            status=400,
+            times=None,
+        )
+    )
+
+    result = run_dag("ue_backup")
+
+    assert result.state == "failed"
+    assert result.tasks["rds_backup_job"] == "failed"
+    assert result.tasks["wait_rds_backup_point"] == "success"  # a warning, not a failure
+    assert result.tasks["efs_backup"] == "success"
+    assert result.tasks["wait_efs_backup"] == "success"
+    assert result.tasks["resume_workflows"] == "success"
+    points = sandbox.client("backup").list_recovery_points_by_backup_vault(
+        BackupVaultName=installation.vault
+    )["RecoveryPoints"]
+    assert [p["ResourceType"] for p in points] == ["EFS"]
 
 
 def test_a_lock_that_would_fail_every_copy_refuses_the_run_before_anything_changes(

@@ -129,3 +129,30 @@ def test_bucket_locks():
     )
     assert "no default retention" in bucket_lock_problems(LOCKED, _lock(None))[0]
     assert "7 days by default" in bucket_lock_problems(LOCKED, _lock(Days=7))[0]
+
+
+def test_the_installations_vault_must_let_the_protected_account_copy_back_and_deny_nothing():
+    """A restore from the protected copies reads it first; an explicit Deny wins over the
+    grant (IAM's evaluation), as one left by whoever removed the grant would."""
+    import json
+
+    from ue_backup.immutable import home_grant_problems
+
+    def policy(*statements: dict) -> str:
+        return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+    allow = {
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{PROTECTED}:root"},
+        "Action": "backup:CopyIntoBackupVault",
+        "Resource": "*",
+    }
+    deny = {**allow, "Effect": "Deny", "Principal": "*"}
+    assert home_grant_problems("v", policy(allow), PROTECTED) == []
+    [denied] = home_grant_problems("v", policy(allow, deny), PROTECTED)
+    assert "denies backup:CopyIntoBackupVault" in denied
+    assert denied.startswith("efs.aws_backup.vault_name: ")
+    # the account id as a substring of another number names nobody
+    other = {**allow, "Principal": {"AWS": f"arn:aws:iam::9{PROTECTED}:root"}}
+    assert home_grant_problems("v", policy(other), PROTECTED)
+    assert home_grant_problems("v", None, PROTECTED)

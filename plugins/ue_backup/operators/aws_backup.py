@@ -118,7 +118,8 @@ class _AwsBackupStartBackupJobOperator(BackupSetMixin, _AwsBackupJobOperator):
                 lifecycle=self.lifecycle,
                 complete_window_minutes=self.complete_window_minutes,
             )
-            state = self.hook.describe_backup_job(job["BackupJobId"])["State"]
+            described = self.hook.describe_backup_job(job["BackupJobId"])
+            state = described["State"]
             if state not in BACKUP_JOB_FAILED:
                 break
             self.log.warning(
@@ -130,7 +131,9 @@ class _AwsBackupStartBackupJobOperator(BackupSetMixin, _AwsBackupJobOperator):
             )
         result = {
             "job_id": job["BackupJobId"],
-            "recovery_point_arn": job.get("RecoveryPointArn"),
+            # StartBackupJob gives it for EFS only (botocore's model); the job may name it
+            # already; else None, and the readers ask the job again (inventory, the copy).
+            "recovery_point_arn": job.get("RecoveryPointArn") or described.get("RecoveryPointArn"),
             "creation_date": job["CreationDate"].isoformat(),
             "vault_name": self.backup_vault_name,
             "region": self.hook.conn_region_name,
@@ -264,6 +267,7 @@ class AwsBackupStartCopyJobOperator(_AwsBackupJobOperator):
     template_fields = aws_template_fields(
         "botocore_config",
         "recovery_point_arn",
+        "backup_job_id",
         "source_vault_name",
         "destination_vault_arn",
         "iam_role_arn",
@@ -275,7 +279,7 @@ class AwsBackupStartCopyJobOperator(_AwsBackupJobOperator):
     def __init__(
         self,
         *,
-        recovery_point_arn: str,
+        recovery_point_arn: str | None,
         source_vault_name: str,
         destination_vault_arn: str,
         iam_role_arn: str,
@@ -283,12 +287,16 @@ class AwsBackupStartCopyJobOperator(_AwsBackupJobOperator):
         backup_set_id: str | None = None,
         lifecycle: dict[str, int] | None = None,
         copy_of: str = "efs",
+        backup_job_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         if bool(idempotency_token) == bool(backup_set_id):
             raise ValueError("give exactly one of idempotency_token and backup_set_id")
         self.recovery_point_arn = recovery_point_arn
+        # The backup job that made the point: its ARN is read from the job when
+        # StartBackupJob did not give it (it gives it for EFS only: botocore's model).
+        self.backup_job_id = backup_job_id
         self.source_vault_name = source_vault_name
         self.destination_vault_arn = destination_vault_arn
         self.iam_role_arn = iam_role_arn
@@ -307,7 +315,19 @@ class AwsBackupStartCopyJobOperator(_AwsBackupJobOperator):
         )
         return [token + (f"-{n}" if n > 1 else "") for n in range(1, MAX_JOB_ATTEMPTS + 1)]
 
+    def _source(self) -> str:
+        if self.recovery_point_arn:
+            return self.recovery_point_arn
+        if self.backup_job_id:
+            arn = self.hook.describe_backup_job(self.backup_job_id).get("RecoveryPointArn")
+            if arn:
+                return arn
+        raise PermanentFailure(
+            f"no recovery point to copy: backup job {self.backup_job_id or '(none)'} names none"
+        )
+
     def execute(self, context: Any) -> dict[str, Any]:
+        self.recovery_point_arn = self._source()
         for token in self._tokens(context):
             job = self.hook.start_copy_job(
                 recovery_point_arn=self.recovery_point_arn,

@@ -144,6 +144,21 @@ class BringBackLockedCopiesOperator(AwsBaseOperator[AwsBackupHook]):
                 idempotency_token=token,
             )["CopyJobId"]
             job = self.hook.describe_copy_job(job_id)
+            if (job.get("SourceRecoveryPointArn"), job.get("DestinationBackupVaultArn")) != (
+                arn,
+                destination,
+            ):
+                # The token's job copies something else (a cleared run planned another set
+                # under the same restore id): never restore it; go on along the chain.
+                self.log.warning(
+                    "Copy job %s (token %s) copies %s into %s, not the planned %s: skipped",
+                    job_id,
+                    token,
+                    job.get("SourceRecoveryPointArn"),
+                    job.get("DestinationBackupVaultArn"),
+                    arn,
+                )
+                continue
             if job.get("State") not in COPY_JOB_FAILED:
                 return job_id
             self.log.warning(

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 from typing import Any
 
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
-from ue_backup.database_point import DEFAULT_WAIT_MINUTES, backup_snapshot_id
+from ue_backup.compat import AirflowSkipException
+from ue_backup.database_point import DEFAULT_WAIT_MINUTES
 from ue_backup.hooks.aws_backup import AwsBackupHook
 from ue_backup.sensors.base import AwsWaiterSensor
+from ue_backup.states import run_task_states, state_value
 from ue_backup.triggers.aws_backup import (
     AwsBackupCopyJobCompleteTrigger,
     AwsBackupJobCompleteTrigger,
@@ -19,7 +20,7 @@ from ue_backup.triggers.aws_backup import (
     RdsBackupPointFixedTrigger,
 )
 from ue_backup.triggers.base import run_inline
-from ue_backup.triggers.waits import ended_by_trigger, event_or_fail, poll_interval
+from ue_backup.triggers.waits import ended_by_trigger, poll_interval
 
 
 class AwsBackupJobCompletedSensor(AwsWaiterSensor):
@@ -46,40 +47,47 @@ class RdsBackupPointFixedSensor(AwsBaseSensor[AwsBackupHook]):
     See ``ue_backup.database_point``: a job out of its queue may not have taken
     its snapshot yet (the instance is still busy with the set's manual one),
     and the disk's point must come after the database's (rule 1). It never
-    fails on the job's outcome: a job that ended without a snapshot, or a
-    snapshot still without its time at ``timeout``, is a warning here and a
-    failed verification later (the locked set's rule 1), while the window goes
-    on to the disk. Only an error reading AWS fails it (retries apply).
+    fails the window: a job that did not start (``job_task_id`` failed), ended
+    without a snapshot, could not be read, or no snapshot at ``timeout``, is a
+    warning here and a loud failure after the window (the job's wait, the
+    locked set's rule 1 in ``verify``), while the disk's backup goes on. So it
+    runs whatever its upstream did (the DAG gives it ``all_done``), has no
+    retries, and skips only when the job was skipped (no locked copy asked for).
 
-    :param job_id: the AWS Backup job (``rds_backup_job``'s ``job_id``).
-    :param recovery_point_arn: its recovery point's ARN, the snapshot's (may be empty).
+    :param job_id: the AWS Backup job (``job_task_id``'s ``job_id``).
+    :param job_task_id: the task that started it.
     """
 
     aws_hook_class = AwsBackupHook
-    template_fields = aws_template_fields("botocore_config", "job_id", "recovery_point_arn")
+    template_fields = aws_template_fields("botocore_config", "job_id")
 
     def __init__(
         self,
         *,
-        job_id: str,
-        recovery_point_arn: str | None = None,
+        job_id: str | None,
+        job_task_id: str,
         deferrable: bool = True,
         end_from_trigger: bool = False,
-        inline_wait_seconds: float = 0.0,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("poke_interval", poll_interval(5))
         kwargs.setdefault("timeout", DEFAULT_WAIT_MINUTES * 60)
+        kwargs["retries"] = 0  # a retry would hold the window for another bound
         super().__init__(**kwargs)
-        self.job_id, self.recovery_point_arn = job_id, recovery_point_arn
+        self.job_id, self.job_task_id = job_id, job_task_id
         self.deferrable, self.end_from_trigger = deferrable, end_from_trigger
-        self.inline_wait_seconds = inline_wait_seconds
 
-    def trigger(self, deadline: float) -> RdsBackupPointFixedTrigger:
-        return RdsBackupPointFixedTrigger(
+    def execute(self, context: Any) -> dict[str, Any] | None:
+        if not self.job_id:
+            state = state_value(run_task_states(context["ti"]).get(self.job_task_id))
+            if state in ("skipped", "upstream_failed"):  # no locked copy asked, or no window
+                raise AirflowSkipException(f"{self.job_task_id} is {state}: nothing to wait for")
+            return self._not_fixed(f"{self.job_task_id} started no job (it is {state})")
+        trigger = RdsBackupPointFixedTrigger(
             job_id=self.job_id,
-            snapshot_id=backup_snapshot_id(self.recovery_point_arn, self.job_id),
-            deadline=deadline,
+            # The bound counts from now; the trigger ends itself there (no deferral timeout,
+            # which would fail the task instead).
+            deadline=time.time() + float(self.timeout),
             poll_interval=self.poke_interval,
             end_task=self.end_from_trigger,
             aws_conn_id=self.aws_conn_id,
@@ -87,18 +95,9 @@ class RdsBackupPointFixedSensor(AwsBaseSensor[AwsBackupHook]):
             verify=self.verify,
             botocore_config=self.botocore_config,
         )
-
-    def execute(self, context: Any) -> dict[str, Any] | None:
-        # The bound counts from this try's start: a retry waits its own time again.
-        trigger = self.trigger(time.time() + float(self.timeout))
         if not self.deferrable:
             return self.execute_complete(context, run_inline(trigger))
-        self.defer(
-            trigger=trigger,
-            method_name="execute_complete",
-            # The trigger ends itself at the bound; this only catches a lost triggerer.
-            timeout=timedelta(seconds=float(self.timeout) + 10 * self.poke_interval),
-        )
+        self.defer(trigger=trigger, method_name="execute_complete")
         return None
 
     def poke(self, context: Any) -> bool:  # pragma: no cover - execute never pokes
@@ -109,15 +108,18 @@ class RdsBackupPointFixedSensor(AwsBaseSensor[AwsBackupHook]):
     ) -> dict[str, Any] | None:
         if ended_by_trigger(event):
             return None
-        event = event_or_fail(event)
-        result = {"fixed": event.get("fixed"), "at": event.get("at"), "why": event.get("why")}
-        if event.get("fixed"):
-            self.log.info("Database point fixed: %s", event.get("why"))
-        else:
-            self.log.warning(
-                "The database's AWS Backup point is not fixed before the disk's backup: %s. "
-                "The window goes on; verify judges rule 1 for the locked set by the "
-                "snapshot's own time and fails the run if the database point is the newer",
-                event.get("why"),
-            )
-        return result
+        if not event or event.get("status") != "success":
+            return self._not_fixed(f"reading it failed: {(event or {}).get('message')}")
+        if not event.get("fixed"):
+            return self._not_fixed(str(event.get("why")))
+        self.log.info("Database point fixed: %s", event.get("why"))
+        return {"fixed": True, "at": event.get("at"), "why": event.get("why")}
+
+    def _not_fixed(self, why: str) -> dict[str, Any]:
+        self.log.warning(
+            "The database's AWS Backup point is not fixed before the disk's backup: %s. The "
+            "window goes on (the night's home set does not depend on it); after the window "
+            "the job's wait or verify's rule 1 for the locked set fails the run",
+            why,
+        )
+        return {"fixed": False, "at": None, "why": why}

@@ -51,7 +51,8 @@ def _ended(client, job_id: str) -> dict:
 @pytest.fixture
 def locked_database_point(sandbox, monkeypatch) -> str:
     """The database's recovery point, copied into the protected account's locked vault;
-    the installation's vault lets that account copy back in. The locked point's ARN."""
+    the installation's vault lets that account copy back in. The locked point's ARN.
+    (``sandbox.lock_another`` makes one more, of a later backup.)"""
     sandbox.durations.update(backup_job=0.1, copy_job=0.3)
     connection = json.loads(sandbox.aws.airflow_connection())
     connection["extra"]["role_arn"] = ROLE
@@ -65,22 +66,45 @@ def locked_database_point(sandbox, monkeypatch) -> str:
     backup.create_backup_vault(BackupVaultName=HOME_VAULT)
     _let_the_protected_account_copy_home(sandbox, HOME_VAULT)
     _vault(sandbox)
-    job = backup.start_backup_job(BackupVaultName=HOME_VAULT, ResourceArn=arn, IamRoleArn=ROLE_ARN)
-    wait_until(
-        lambda: backup.describe_backup_job(BackupJobId=job["BackupJobId"]),
-        lambda j: j["State"] == "COMPLETED",
-    )
     locked_vault = _protected_client(sandbox, "backup").describe_backup_vault(
         BackupVaultName=VAULT
     )["BackupVaultArn"]
-    copy = backup.start_copy_job(
-        RecoveryPointArn=job["RecoveryPointArn"],
-        SourceBackupVaultName=HOME_VAULT,
-        DestinationBackupVaultArn=locked_vault,
-        IamRoleArn=ROLE_ARN,
-        Lifecycle={"DeleteAfterDays": 35},
-    )
-    return _ended(backup, copy["CopyJobId"])["DestinationRecoveryPointArn"]
+
+    def lock_one() -> str:
+        job = backup.start_backup_job(
+            BackupVaultName=HOME_VAULT, ResourceArn=arn, IamRoleArn=ROLE_ARN
+        )
+        job = wait_until(
+            lambda: backup.describe_backup_job(BackupJobId=job["BackupJobId"]),
+            lambda j: j["State"] == "COMPLETED",
+        )[-1]  # its RecoveryPointArn: StartBackupJob gives it for EFS only
+        copy = backup.start_copy_job(
+            RecoveryPointArn=job["RecoveryPointArn"],
+            SourceBackupVaultName=HOME_VAULT,
+            DestinationBackupVaultArn=locked_vault,
+            IamRoleArn=ROLE_ARN,
+            Lifecycle={"DeleteAfterDays": 35},
+        )
+        return _ended(backup, copy["CopyJobId"])["DestinationRecoveryPointArn"]
+
+    monkeypatch.setattr(sandbox, "lock_another", lock_one, raising=False)
+    return lock_one()
+
+
+def test_a_tokens_job_that_copies_another_point_is_never_taken_for_the_planned_one(
+    sandbox, locked_database_point
+):
+    """A cleared run may plan another set under the same restore id: the job the first
+    token names copies the old point, so the chain goes on to a job of the planned one."""
+    protected = _protected_client(sandbox, "backup")
+    first, _ = _one_try(_bring_back(sandbox, locked_database_point))
+    _ended(protected, first["database"])
+    newer = sandbox.lock_another()
+
+    again, _ = _one_try(_bring_back(sandbox, newer))
+    assert again["database"] != first["database"]
+    job = _ended(protected, again["database"])
+    assert job["SourceRecoveryPointArn"] == newer
 
 
 def _bring_back(sandbox, locked_arn: str) -> BringBackLockedCopiesOperator:

@@ -62,7 +62,6 @@ SAMPLES = {
     },
     "RdsBackupPointFixedTrigger": {
         "job_id": "ABC-1",
-        "snapshot_id": "awsbackup:job-abc-1",
         "deadline": 1767225600.5,
         "poll_interval": 0.5,
         "end_task": True,
