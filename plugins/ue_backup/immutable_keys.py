@@ -10,10 +10,19 @@ allow it (AWS Backup's guide, "Creating backup copies across AWS accounts" and
   managed key ``aws/rds`` can never be copied there (``copy_rds_immutable`` would fail
   every night, after the cold window).
 - The copy back (a restore from the protected copies) copies out of the locked vault:
-  its key must be usable by the installation's account, and the installation's vault,
-  where the copies land, under a customer managed key.
+  its key must be usable by the installation's account, and, for the database's points,
+  the installation's vault, where the copies land, under a customer managed key.
+- Resources fully managed by AWS Backup (EFS) are encrypted independently with the
+  destination vault's key ("Encryption for backups in AWS Backup", independent
+  encryption): their copies, either way, need no customer managed vault key, so an
+  installation without RDS may keep both vaults under ``aws/backup``.
+- What only a later restore needs (the copy back) is a warning before a backup, not a
+  refusal: the nightly backup does not need it, and refusing it would lose backups.
 - Restoring an encrypted recovery point makes a grant on its key for the new resource
   (``kms:CreateGrant`` through the service, in the restore role's policy: ``include/iam``).
+
+KMS is regional: a key is described through a client in the region its ARN names
+(``key_region``), else AWS answers ``NotFoundException`` ("Invalid arn").
 
 Whether a key is shared is probed as AWS would see it: ``kms:DescribeKey`` of its ARN
 *from the other account* (``tasks/key_checks``). Across accounts KMS answers only when
@@ -22,7 +31,11 @@ it is the one read-only call that reaches another account's key (``GetKeyPolicy`
 not work across accounts, and a trial grant would change something). It proves the
 key policy names the account, not every action the copy uses: a policy that shares
 ``kms:DescribeKey`` but not ``kms:Decrypt`` or ``kms:CreateGrant`` still fails the
-copy. The key policies themselves stay the operator's (README, "Immutable copies").
+copy. Nor does a denial prove the copy will fail: a key policy may grant only the role
+that copies, or only through the service (``kms:ViaService``), not the whole account.
+So a denied probe is a warning naming the key policy (the copy job is then the proof,
+and its failure is loud); a key that is not found stays a refusal. The key policies
+themselves stay the operator's (README, "Immutable copies").
 
 Inputs are ``DescribeKey``'s ``KeyMetadata``, ``DescribeDBInstances``' instance and
 ``DescribeBackupVault``'s answer; outputs are problems naming the configuration field.
@@ -38,6 +51,21 @@ HOME_VAULT_FIELD = "efs.aws_backup.vault_name"
 LOCKED_VAULT_FIELD = "immutable.backup_vault_name"
 # What a key policy must allow the other account for a copy (AWS Backup's guide).
 SHARED_ACTIONS = "kms:DescribeKey, kms:Decrypt, kms:CreateGrant"
+
+
+def key_region(key_id: str, default: str) -> str:
+    """The region of a key: the one its ARN names (``arn:<partition>:kms:<region>:...``),
+    or ``default`` for a key id or alias, which KMS looks up in the caller's own region
+    (the region the key belongs to by configuration)."""
+    parts = key_id.split(":", 5)
+    if len(parts) == 6 and parts[0] == "arn" and parts[2] == "kms" and parts[3]:
+        return parts[3]
+    return default
+
+
+def is_denied(error: str) -> bool:
+    """Whether a read's error (``Code: message``) is KMS's denial, not a missing key."""
+    return error.startswith(("AccessDeniedException", "AccessDenied"))
 
 
 def instance_key(instance: Mapping[str, Any]) -> str | None:
@@ -56,7 +84,7 @@ def unencrypted_warning(identifier: str) -> str:
     )
 
 
-def _usable(field: str, what: str, key: Mapping[str, Any]) -> list[str]:
+def usable(field: str, what: str, key: Mapping[str, Any]) -> list[str]:
     """A key that exists but cannot be used: disabled, pending deletion, ..."""
     state = key.get("KeyState") or ("Enabled" if key.get("Enabled") else "Disabled")
     if key.get("Enabled") and state == "Enabled":
@@ -79,22 +107,31 @@ def rds_key_problems(identifier: str, protected_account: str, key: Mapping[str, 
             f"account ({SHARED_ACTIONS}); an instance's key is changed by restoring a "
             "snapshot copied with the new key"
         ]
-    return _usable(RDS_FIELD, what, key)
+    return usable(RDS_FIELD, what, key)
+
+
+def managed_vault_key(
+    field: str, vault_name: str, vault: Mapping[str, Any], key: Mapping[str, Any]
+) -> str | None:
+    """A vault the database's copies from another account land in must be under a
+    customer managed key (RDS is not fully managed by AWS Backup); None when it is."""
+    if key.get("KeyManager") == "CUSTOMER":
+        return None
+    return (
+        f"{field}: backup vault {vault_name}'s key {vault.get('EncryptionKeyArn') or '?'} is "
+        "AWS managed (aws/backup): the database's copies from another account cannot land "
+        "in it, so a restore of the database from the protected copies would fail when it "
+        "copies them back. Use a vault under a customer managed key"
+    )
 
 
 def vault_key_problems(
     field: str, vault_name: str, vault: Mapping[str, Any], key: Mapping[str, Any]
 ) -> list[str]:
-    """A vault a copy from another account lands in must be under a customer managed key."""
-    what = f"backup vault {vault_name}'s key"
-    if key.get("KeyManager") != "CUSTOMER":
-        return [
-            f"{field}: {what} {vault.get('EncryptionKeyArn') or '?'} is AWS managed "
-            "(aws/backup): copies from another account cannot land in it, so a restore from "
-            "the protected copies would fail when it copies them back. Use a vault under a "
-            "customer managed key"
-        ]
-    return _usable(field, what, key)
+    """A vault the database's copies from another account land in: customer managed and
+    enabled."""
+    managed = managed_vault_key(field, vault_name, vault, key)
+    return [managed] if managed else usable(field, f"backup vault {vault_name}'s key", key)
 
 
 def vault_key_arn(
@@ -119,6 +156,20 @@ def not_shared_problem(
     )
 
 
+def denied_warning(
+    field: str, what: str, key_arn: str, account: str, consequence: str, error: str
+) -> str:
+    """The key could not be described from ``account`` (``AccessDeniedException``): said
+    loudly, not refused. The key policy may share the key with a role or through a service
+    only (which a copy can use), or not at all (or the key is AWS managed, never shared)."""
+    return (
+        f"{field}: {what} {key_arn} could not be described as account {account} ({error}). "
+        "Check its key policy: it must let that account (or the role that copies) use it "
+        f"({SHARED_ACTIONS}); a policy granting only a role or through kms:ViaService is "
+        f"fine, an AWS managed key never is. If it is not shared, {consequence}"
+    )
+
+
 def shared_key_problems(field: str, what: str, account: str, key: Mapping[str, Any]) -> list[str]:
     """A key another account could describe: it must still be customer managed and enabled
     (an AWS managed key is never usable across accounts; said plainly if AWS ever shows one)."""
@@ -127,4 +178,4 @@ def shared_key_problems(field: str, what: str, account: str, key: Mapping[str, A
             f"{field}: {what} {key.get('Arn', '?')} is AWS managed: it cannot be shared with "
             f"account {account}; use a customer managed key"
         ]
-    return _usable(field, what, key)
+    return usable(field, what, key)

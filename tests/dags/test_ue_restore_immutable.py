@@ -18,6 +18,7 @@ from datetime import datetime
 
 import pytest
 from botocore.exceptions import ClientError
+from moto.kms.models import kms_backends
 
 from sandbox.airflow_harness.dag_runner import run_dag, write_config
 from sandbox.installation import LIVE_FILES, TEMPORARY_FILES, shared_key_policy
@@ -220,14 +221,41 @@ def test_a_restore_from_the_protected_copies_refuses_what_they_cannot_do(
     assert "this configuration has no immutable section" in out + err + caplog.text
 
 
-def test_a_restore_refuses_a_locked_vault_key_the_installation_cannot_use(
+def test_a_restore_refuses_a_locked_vault_key_that_is_gone(
     sandbox,
     installation,  # noqa: F811
     capfd,
     caplog,
 ):
-    """The locked vault's key policy stops sharing the key with the installation's account:
-    the copy back would fail, so validate refuses naming the field, before any copy."""
+    """The locked vault's key is not found by the installation's account (gone, or its
+    ARN wrong): the copy back would fail, so validate refuses naming the field, before
+    any copy."""
+    vault = _protected_client(sandbox, "backup").describe_backup_vault(BackupVaultName=VAULT)
+    key = vault["EncryptionKeyArn"]
+    kms_backends[PROTECTED][sandbox.region].keys.pop(key.split("/")[-1])
+
+    result = run_dag("ue_restore", {"mode": "plan", "source": "immutable"})
+
+    assert result.tasks["validate"] == "failed"
+    out, err = capfd.readouterr()
+    said = out + err + caplog.text
+    assert (
+        f"immutable.backup_vault_name: locked vault {VAULT}'s key {key} is not usable by "
+        f"account {HOME_ACCOUNT} (NotFoundException" in said
+    )
+    assert "(the restore refused before anything is copied back)" in said
+    assert sandbox.log.entries("backup", "StartCopyJob") == []
+
+
+def test_a_restore_warns_of_a_locked_vault_key_its_account_cannot_describe(
+    sandbox,
+    installation,  # noqa: F811
+    capfd,
+    caplog,
+):
+    """The locked vault's key policy does not share the key with the installation's account
+    as a whole (it may grant the role that copies, or go through kms:ViaService): said
+    loudly, naming the key policy, and the restore goes ahead (the copy back is the proof)."""
     kms = _protected_client(sandbox, "kms")
     vault = _protected_client(sandbox, "backup").describe_backup_vault(BackupVaultName=VAULT)
     key = vault["EncryptionKeyArn"]
@@ -239,12 +267,13 @@ def test_a_restore_refuses_a_locked_vault_key_the_installation_cannot_use(
 
     result = run_dag("ue_restore", {"mode": "plan", "source": "immutable"})
 
-    assert result.tasks["validate"] == "failed"
+    assert result.tasks["validate"] == "success"
     out, err = capfd.readouterr()
     said = out + err + caplog.text
     assert (
-        f"immutable.backup_vault_name: locked vault {VAULT}'s key {key} is not usable by "
-        f"account {HOME_ACCOUNT} (AccessDeniedException" in said
+        f"immutable.backup_vault_name: locked vault {VAULT}'s key {key} could not be "
+        f"described as account {HOME_ACCOUNT} (AccessDeniedException" in said
     )
-    assert "(the restore refused before anything is copied back)" in said
+    assert "Check its key policy" in said
+    assert "(the restore goes ahead; the copy back is the proof)" in said
     assert sandbox.log.entries("backup", "StartCopyJob") == []

@@ -68,3 +68,31 @@ def test_a_key_another_account_can_describe_must_still_be_customer_managed_and_e
     assert "is AWS managed: it cannot be shared with account 222233334444" in managed
     [disabled] = rules.shared_key_problems(field, "k", "222233334444", DISABLED)
     assert "is Disabled" in disabled
+
+
+def test_a_key_is_read_in_the_region_its_arn_names_else_in_the_configured_one():
+    assert rules.key_region(ARN, "eu-central-1") == "eu-west-1"
+    assert rules.key_region("11111111-2222-3333-4444-555555555555", "eu-central-1") == (
+        "eu-central-1"
+    )
+    assert rules.key_region("alias/ue-backup", "us-east-1") == "us-east-1"
+    assert rules.key_region("arn:aws:kms:us-east-2:123456789012:alias/x", "x") == "us-east-2"
+
+
+def test_a_denied_probe_is_told_apart_from_a_missing_key_and_names_the_key_policy():
+    assert rules.is_denied("AccessDeniedException: no resource-based policy allows it")
+    assert not rules.is_denied("NotFoundException: Invalid arn eu-west-1")
+    warning = rules.denied_warning(
+        rules.RDS_FIELD, "k", ARN, "222233334444", "copy_rds_immutable fails", "AccessDenied..."
+    )
+    assert warning.startswith(f"database.rds_instance_identifier: k {ARN} could not be")
+    assert "Check its key policy" in warning
+    assert "kms:ViaService" in warning
+    assert warning.endswith("If it is not shared, copy_rds_immutable fails")
+
+
+def test_a_vault_under_aws_backup_is_said_only_as_the_databases_copy_back():
+    vault = {"EncryptionKeyArn": ARN}
+    assert rules.managed_vault_key(rules.HOME_VAULT_FIELD, "v", vault, CUSTOMER) is None
+    managed = rules.managed_vault_key(rules.HOME_VAULT_FIELD, "v", vault, AWS_MANAGED)
+    assert "a restore of the database from the protected copies would fail" in managed

@@ -1,11 +1,13 @@
 """KMS in the sandbox, as the protected copies meet it (``sandbox/aws/kms.py``).
 
 AWS managed keys say so and never leave their account; a key of another account is
-described only when its key policy shares it; an encrypted instance and a vault
-report their key as an ARN (the AWS managed one by default); AWS Backup fails a copy
-of an RDS recovery point into another account unless the keys allow it, and the copy
-is under the destination vault's key; a restore from an encrypted snapshot is logged
-with the key RDS used for the caller. Every field read here is in botocore's model.
+described only when its key policy shares it (principals matched exactly: the account,
+or that very role); a key ARN is found only through its own region's endpoint; an
+encrypted instance and a vault report their key as an ARN (the AWS managed one by
+default); AWS Backup fails a copy of an RDS recovery point into another account unless
+the keys allow it, and the copy is under the destination vault's key; a restore from
+an encrypted snapshot is logged with the key RDS used for the caller. Every field read
+here is in botocore's model.
 """
 
 from __future__ import annotations
@@ -91,6 +93,67 @@ def test_another_accounts_key_is_described_only_when_its_policy_shares_it(aws): 
     with pytest.raises(ClientError) as own:
         protected.describe_key(KeyId=shared.split("/")[-1])
     assert own.value.response["Error"]["Code"] == "NotFoundException"
+
+
+OTHER_REGION = "eu-central-1"
+
+
+def test_a_key_arn_is_found_only_through_its_own_regions_endpoint(aws):  # noqa: F811
+    """KMS is regional: an ARN sent to another region answers NotFoundException "Invalid
+    arn <its region>" (as AWS words it), in the key's account and from another one."""
+    shared = _home_key(aws)
+    region = shared.split(":")[3]
+    assert region != OTHER_REGION
+    for kms in (
+        aws.client("kms", OTHER_REGION),
+        aws.client_as(f"arn:aws:iam::{PROTECTED}:role/ue-backup-immutable", "kms", OTHER_REGION),
+    ):
+        with pytest.raises(ClientError) as wrong:
+            kms.describe_key(KeyId=shared)
+        assert wrong.value.response["Error"]["Code"] == "NotFoundException"
+        assert wrong.value.response["Error"]["Message"] == f"Invalid arn {region}"
+    assert _protected(aws, "kms").describe_key(KeyId=shared)["KeyMetadata"]["Arn"] == shared
+
+
+@pytest.mark.parametrize(
+    ("principal", "allowed"),
+    [
+        (f"arn:aws:iam::{PROTECTED}:root", True),
+        (PROTECTED, True),
+        (f"arn:aws:iam::{PROTECTED}:role/ue-backup-immutable", True),
+        (f"arn:aws:iam::{PROTECTED}:role/someone-else", False),
+        (f"arn:aws:iam::{PROTECTED}:user/ue-backup-immutable", False),
+    ],
+    ids=["account-root", "account-id", "the-callers-role", "another-role", "a-user"],
+)
+def test_a_key_policy_principal_is_matched_exactly(aws, principal, allowed):  # noqa: F811
+    """The account (root or id) means the whole account; a role ARN that role only (the
+    caller here is the protected role), not any principal of that account."""
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{aws.account}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": principal},
+                "Action": "kms:DescribeKey",
+                "Resource": "*",
+            },
+        ],
+    }
+    key = aws.client("kms").create_key(Policy=json.dumps(policy))["KeyMetadata"]["Arn"]
+    protected = _protected(aws, "kms")
+    if allowed:
+        assert protected.describe_key(KeyId=key)["KeyMetadata"]["Arn"] == key
+    else:
+        with pytest.raises(ClientError) as denied:
+            protected.describe_key(KeyId=key)
+        assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
 
 
 def _encrypted_db(aws: AwsSandbox, key: str | None) -> str:  # noqa: F811

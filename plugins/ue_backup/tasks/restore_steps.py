@@ -231,7 +231,9 @@ def validate(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str,
     if not problems and (params.get("source") or "home") == "immutable":
         from ue_backup.tasks.key_checks import refuse_unusable_restore_keys
 
-        problems += refuse_unusable_restore_keys(cfg, "the restore")
+        problems += refuse_unusable_restore_keys(
+            cfg, "the restore", params.get("components") or None
+        )
     if problems:
         raise PermanentFailure("invalid params:\n" + "\n".join(f"  - {p}" for p in problems))
     if params.get("mode") == "restore":

@@ -4,7 +4,9 @@ Against the sandbox, which decides a cross-account ``DescribeKey`` by the key's
 policy and answers ``KeyManager: AWS`` for AWS managed keys (``sandbox/aws/kms.py``):
 the installation's instance and vault, and the protected account's locked vault,
 each set up right or wrong in one way. Each wrong set-up is one problem naming its
-field, before anything is changed.
+field, before anything is changed, when the nightly copies need it; one warning when
+only a later restore needs it, or when only the copy job can prove it (a denied probe).
+Keys are read in their own regions (``immutable.region`` apart from ``region``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import copy
 
 import pytest
 from botocore.exceptions import ClientError
+from moto.kms.models import kms_backends
 
 from sandbox.faults import Fault
 from sandbox.installation import create_key
@@ -20,6 +23,7 @@ from tests.plugins.tasks.test_preflight_immutable import (
     CONFIG,
     HOME,
     PROTECTED,
+    ROLE,
     _bucket,
     _protected_client,
     _vault,
@@ -28,11 +32,16 @@ from tests.plugins.tasks.test_preflight_immutable import (
     protected as protected,  # the fixture, under its own name
 )
 from ue_backup.config import parse_config
-from ue_backup.tasks.key_checks import check_backup_keys, check_restore_keys
+from ue_backup.tasks.key_checks import (
+    check_backup_keys,
+    check_restore_keys,
+    refuse_unusable_restore_keys,
+)
 from ue_backup.tasks.preflight import check_resources
 
 DB = CONFIG["database"]["rds_instance_identifier"]
 HOME_VAULT = CONFIG["efs"]["aws_backup"]["vault_name"]
+LOCKED_VAULT = CONFIG["immutable"]["backup_vault_name"]
 
 
 def _home(sandbox, *, instance: str = "shared", vault: str = "customer") -> dict:
@@ -76,45 +85,128 @@ def test_keys_set_up_for_the_copies_pass(protected):
     assert _check(instance) == ([], [])
 
 
+def test_an_instance_on_aws_rds_is_the_one_problem_naming_the_field(protected):
+    """The nightly copy of the database needs a customer managed key: refused."""
+    instance = _home(protected, instance="aws/rds")
+    _vault(protected)
+    problems, warnings = _check(instance)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(
+        "database.rds_instance_identifier: RDS instance ue-test-db's KMS key arn:aws:kms:"
+    ), problems
+    assert "is AWS managed (aws/rds)" in problems[0]
+    assert warnings == []
+
+
 @pytest.mark.parametrize(
-    ("home", "locked", "expected"),
+    ("home", "locked", "expected", "why"),
     [
-        (
-            {"instance": "aws/rds"},
-            {},
-            "database.rds_instance_identifier: RDS instance ue-test-db's KMS key arn:aws:kms:",
-        ),
         (
             {"instance": "unshared"},
             {},
             "database.rds_instance_identifier: RDS instance ue-test-db's KMS key arn:aws:kms:",
+            "could not be described as account 222233334444 (AccessDenied",
         ),
-        ({"vault": "aws/backup"}, {}, "efs.aws_backup.vault_name: backup vault ue-test-vault's"),
-        ({}, {"key": "unshared"}, "immutable.backup_vault_name: locked vault ue-test-locked's"),
-        ({}, {"key": "aws"}, "immutable.backup_vault_name: locked vault ue-test-locked's"),
+        (
+            {"vault": "aws/backup"},
+            {},
+            "efs.aws_backup.vault_name: backup vault ue-test-vault's key",
+            "is AWS managed (aws/backup)",
+        ),
+        (
+            {},
+            {"key": "unshared"},
+            "immutable.backup_vault_name: locked vault ue-test-locked's key",
+            "could not be described as account 123456789012 (AccessDenied",
+        ),
+        (
+            {},
+            {"key": "aws"},
+            "immutable.backup_vault_name: locked vault ue-test-locked's key",
+            "could not be described as account 123456789012 (AccessDenied",
+        ),
     ],
     ids=[
-        "instance-on-aws-rds",
         "instance-key-not-shared",
         "home-vault-on-aws-backup",
         "locked-key-not-shared",
         "locked-vault-on-aws-backup",
     ],
 )
-def test_each_wrong_key_is_one_problem_naming_the_field(protected, home, locked, expected):
+def test_what_only_a_restore_or_the_copy_job_proves_is_one_warning_naming_the_field(
+    protected, home, locked, expected, why
+):
+    """Not refused: the copy back matters only to a later restore, and a denied probe may
+    be a key policy granting the role (or kms:ViaService) rather than the account."""
     instance = _home(protected, **home)
     _vault(protected, **locked)
+    problems, warnings = _check(instance)
+    assert problems == []
+    [warning] = warnings
+    assert warning.startswith(expected), warning
+    assert why in warning, warning
+    if "AccessDenied" in why:
+        assert "Check its key policy" in warning
+        assert "kms:ViaService" in warning
+    else:
+        assert "a restore of the database from the protected copies would fail" in warning
+
+
+def test_an_installation_without_rds_may_keep_both_vaults_on_aws_backup(protected):
+    """EFS is fully managed by AWS Backup: its copies are encrypted with the destination
+    vault's key, which may be aws/backup, both ways."""
+    protected.client("backup").create_backup_vault(BackupVaultName=HOME_VAULT)
+    _vault(protected, key="aws")
+    config = copy.deepcopy(CONFIG)
+    config["database"] = {"engine": "derby"}
+    cfg = parse_config(config)
+    problems: list[str] = []
+    warnings: list[str] = []
+    check_backup_keys(cfg, None, HOME, problems, warnings)
+    assert problems == []
+    # the locked vault's key cannot be described from home (an AWS managed key never is):
+    # said once, as the key policy to check; nothing about the installation's vault
+    assert [w.split(":")[0] for w in warnings] == ["immutable.backup_vault_name"], warnings
+    assert check_restore_keys(cfg, HOME) == []
+
+
+OTHER_REGION = "eu-central-1"
+
+
+def test_keys_are_read_in_their_own_regions_when_the_locked_vault_is_elsewhere(protected):
+    """immutable.region differs from region: the instance's key is described (as the
+    protected account) in the home region, the locked vault's (as the installation) in
+    immutable.region, as KMS is regional."""
+    instance = _home(protected)
+    backup = protected.aws.client_as(ROLE, "backup", OTHER_REGION)
+    key = create_key(protected.aws.client_as(ROLE, "kms", OTHER_REGION), PROTECTED, HOME)
+    backup.create_backup_vault(BackupVaultName=LOCKED_VAULT, EncryptionKeyArn=key)
+    assert f":kms:{OTHER_REGION}:{PROTECTED}:key/" in key
+    config = copy.deepcopy(CONFIG)
+    config["immutable"]["region"] = OTHER_REGION
+    problems: list[str] = []
+    warnings: list[str] = []
+    check_backup_keys(parse_config(config), instance, HOME, problems, warnings)
+    assert (problems, warnings) == ([], [])
+    assert check_restore_keys(parse_config(config), HOME) == []
+
+
+def test_a_locked_vault_key_that_is_not_found_is_refused(protected):
+    """Not a key policy's word: the key is gone (or the ARN wrong); the copies cannot land."""
+    instance = _home(protected)
+    _vault(protected)
+    key = _protected_client(protected, "backup").describe_backup_vault(
+        BackupVaultName=LOCKED_VAULT
+    )["EncryptionKeyArn"]
+    kms_backends[PROTECTED][protected.region].keys.pop(key.split("/")[-1])
     problems, _ = _check(instance)
-    assert len(problems) == 1, problems
-    assert problems[0].startswith(expected), problems
-    why = {
-        "instance-on-aws-rds": "is AWS managed (aws/rds)",
-        "instance-key-not-shared": "is not usable by account 222233334444 (AccessDenied",
-        "home-vault-on-aws-backup": "is AWS managed (aws/backup)",
-        "locked-key-not-shared": "is not usable by account 123456789012 (AccessDenied",
-        "locked-vault-on-aws-backup": "is not usable by account 123456789012 (AccessDenied",
-    }
-    assert any(reason in problems[0] for reason in why.values()), problems
+    [problem] = problems
+    assert problem.startswith(
+        f"immutable.backup_vault_name: locked vault ue-test-locked's key {key}"
+    )
+    assert "(NotFoundException" in problem
+    [refused] = check_restore_keys(parse_config(copy.deepcopy(CONFIG)), HOME)
+    assert "(NotFoundException" in refused
 
 
 def test_a_disabled_key_is_a_problem(protected):
@@ -170,12 +262,22 @@ def test_a_transient_error_fails_the_try_instead_of_refusing(protected):
 
 
 def test_the_restore_checks_what_the_copy_back_needs(protected):
-    _home(protected, instance="aws/rds")  # not the restore's concern: the copies are made
+    _home(protected, instance="aws/rds", vault="aws/backup")  # the instance: the copies are made
     _vault(protected, key="unshared")
     cfg = parse_config(copy.deepcopy(CONFIG))
-    [problem] = check_restore_keys(cfg, HOME)
-    assert problem.startswith("immutable.backup_vault_name: locked vault ue-test-locked's key")
-    assert "is not usable by account 123456789012" in problem
+    warnings: list[str] = []
+    [problem] = check_restore_keys(cfg, HOME, warnings=warnings)
+    assert problem.startswith("efs.aws_backup.vault_name: backup vault ue-test-vault's key")
+    assert "is AWS managed (aws/backup)" in problem
+    # the locked vault's key: denied is said, not refused (the copy back is the proof)
+    [warning] = warnings
+    assert warning.startswith("immutable.backup_vault_name: locked vault ue-test-locked's key")
+    assert "could not be described as account 123456789012 (AccessDenied" in warning
+    # a restore of EFS alone needs no customer managed vault key
+    assert check_restore_keys(cfg, HOME, database=False) == []
+    assert refuse_unusable_restore_keys(cfg, "the restore", ["efs", "memorydb"]) == []
+    [refused] = refuse_unusable_restore_keys(cfg, "the restore", None)
+    assert refused.endswith("(the restore refused before anything is copied back)")
 
 
 def test_preflight_reads_the_keys_only_through_connections_that_are_right(protected):
