@@ -52,6 +52,9 @@ class Installation:
     datasync_target: str | None = None
     kms_key: str | None = None  # the customer managed key of the instance and the vault
 
+    def efs_path(self, sandbox: Sandbox) -> Path:
+        return sandbox.aws.efs_path(self.file_system_id)
+
 
 def shared_key_policy(own: str, other: str) -> dict[str, Any]:
     """A key policy that lets ``other`` (another account) use a key of ``own`` for AWS
@@ -90,9 +93,6 @@ def create_key(kms: Any, own: str, shared_with: str | None = None) -> str:
     policy = shared_key_policy(own, shared_with) if shared_with else None
     made = kms.create_key(**({"Policy": json.dumps(policy)} if policy else {}))
     return made["KeyMetadata"]["Arn"]
-
-    def efs_path(self, sandbox: Sandbox) -> Path:
-        return sandbox.aws.efs_path(self.file_system_id)
 
 
 def write_tree(root: Path, files: dict[str, str]) -> None:

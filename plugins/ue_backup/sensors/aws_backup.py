@@ -51,8 +51,9 @@ class RdsBackupPointFixedSensor(AwsBaseSensor[AwsBackupHook]):
     without a snapshot, could not be read, or no snapshot at ``timeout``, is a
     warning here and a loud failure after the window (the job's wait, the
     locked set's rule 1 in ``verify``), while the disk's backup goes on. So it
-    runs whatever its upstream did (the DAG gives it ``all_done``), has no
-    retries, and skips only when the job was skipped (no locked copy asked for).
+    runs whatever its upstream did (the DAG gives it ``all_done``) and skips only
+    when the job was skipped (no locked copy asked for). What is left to fail it
+    is the worker or triggerer itself, where its retries are wanted.
 
     :param job_id: the AWS Backup job (``job_task_id``'s ``job_id``).
     :param job_task_id: the task that started it.
@@ -72,7 +73,6 @@ class RdsBackupPointFixedSensor(AwsBaseSensor[AwsBackupHook]):
     ) -> None:
         kwargs.setdefault("poke_interval", poll_interval(5))
         kwargs.setdefault("timeout", DEFAULT_WAIT_MINUTES * 60)
-        kwargs["retries"] = 0  # a retry would hold the window for another bound
         super().__init__(**kwargs)
         self.job_id, self.job_task_id = job_id, job_task_id
         self.deferrable, self.end_from_trigger = deferrable, end_from_trigger
