@@ -87,6 +87,19 @@ def shared_key_policy(own: str, other: str) -> dict[str, Any]:
     }
 
 
+def copy_in_policy(account: str) -> str:
+    """A vault access policy (JSON) letting ``account`` copy recovery points into the vault:
+    the grant AWS Backup needs on a destination vault of another account (the locked
+    vault, for the copies out; the installation's, for the copies back)."""
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+        "Action": "backup:CopyIntoBackupVault",
+        "Resource": "*",
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
 def create_key(kms: Any, own: str, shared_with: str | None = None) -> str:
     """A customer managed key made with the ``kms`` client of account ``own``, shared with
     ``shared_with`` when given; its ARN."""

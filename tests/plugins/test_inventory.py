@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from sandbox.installation import COPY_REGION, add_cross_region, seed_installation
+from sandbox.installation import COPY_REGION, add_cross_region, copy_in_policy, seed_installation
 from ue_backup import inventory
 from ue_backup.backup_set import BackupSet
 from ue_backup.config import parse_config
@@ -177,15 +177,8 @@ def test_a_restore_from_the_protected_copies_reads_whether_its_vault_lets_them_b
     assert f"arn:aws:iam::{PROTECTED}:root" in gone
 
     def grant(account: str) -> None:
-        statement = {
-            "Effect": "Allow",
-            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
-            "Action": "backup:CopyIntoBackupVault",
-            "Resource": "*",
-        }
         sandbox.client("backup").put_backup_vault_access_policy(
-            BackupVaultName=inst.vault,
-            Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+            BackupVaultName=inst.vault, Policy=copy_in_policy(account)
         )
 
     grant("999988887777")

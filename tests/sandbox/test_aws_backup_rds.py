@@ -10,8 +10,6 @@ botocore's service model, since boto3 drops what its model does not know.
 
 from __future__ import annotations
 
-import json
-
 import botocore.session
 import pytest
 from botocore.exceptions import ClientError
@@ -20,6 +18,7 @@ from moto.backup.models import backup_backends
 from sandbox.aws.backup import backup_store
 from sandbox.aws.fixtures import aws, create_db_instance, real_data, wait_until  # noqa: F401
 from sandbox.aws.server import AwsSandbox
+from sandbox.installation import copy_in_policy
 from tests.sandbox.test_aws_backup_vault_lock import LOCKED, PROTECTED, _grant, _protected
 from tests.sandbox.test_aws_rds_data import available, connect, rows
 
@@ -286,19 +285,7 @@ def test_the_protected_role_copies_back_into_the_home_vault_once_its_policy_lets
 
     aws.client("backup").put_backup_vault_access_policy(
         BackupVaultName=HOME,
-        Policy=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"AWS": f"arn:aws:iam::{PROTECTED}:root"},
-                        "Action": "backup:CopyIntoBackupVault",
-                        "Resource": "*",
-                    }
-                ],
-            }
-        ),
+        Policy=copy_in_policy(PROTECTED),
     )
     back = copy(protected, locked["DestinationRecoveryPointArn"], LOCKED, home, days=None)
 
@@ -464,19 +451,7 @@ def test_the_copy_in_the_protected_account_restores_the_same_rows_there_and_back
 
     home = real_data.client("backup").describe_backup_vault(BackupVaultName=HOME)["BackupVaultArn"]
     real_data.client("backup").put_backup_vault_access_policy(
-        BackupVaultName=HOME,
-        Policy=json.dumps(
-            {
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"AWS": f"arn:aws:iam::{PROTECTED}:root"},
-                        "Action": "backup:CopyIntoBackupVault",
-                        "Resource": "*",
-                    }
-                ]
-            }
-        ),
+        BackupVaultName=HOME, Policy=copy_in_policy(PROTECTED)
     )
     back = copy(protected, locked["DestinationRecoveryPointArn"], LOCKED, home, days=None)
     assert back["State"] == "COMPLETED", back

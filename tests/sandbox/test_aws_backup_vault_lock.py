@@ -8,13 +8,12 @@ before its retention ends, whoever asks (the protected account's own role too).
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from botocore.exceptions import ClientError
 
 from sandbox.aws.fixtures import aws, wait_until  # noqa: F401
 from sandbox.aws.server import AwsSandbox
+from sandbox.installation import copy_in_policy
 from tests.sandbox.test_aws_backup import ROLE, TAGS, efs, finished, start  # noqa: F401
 
 PROTECTED = "222233334444"
@@ -37,18 +36,7 @@ def locked_vault(aws):  # noqa: F811
 
 def _grant(backup, account: str) -> None:
     """The locked vault's access policy: ``account`` may copy into it."""
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
-                "Action": "backup:CopyIntoBackupVault",
-                "Resource": "*",
-            }
-        ],
-    }
-    backup.put_backup_vault_access_policy(BackupVaultName=LOCKED, Policy=json.dumps(policy))
+    backup.put_backup_vault_access_policy(BackupVaultName=LOCKED, Policy=copy_in_policy(account))
 
 
 def _copy(aws, efs, destination: str, days: int | None, token: str) -> dict:  # noqa: F811

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from sandbox.aws.fixtures import aws, create_db_instance, wait_until  # noqa: F401
 from sandbox.aws.server import AwsSandbox
-from sandbox.installation import create_key
+from sandbox.installation import copy_in_policy, create_key
 from tests.sandbox.test_aws_backup_rds import HOME, backed_up, copy, db, locked_vault  # noqa: F401
 from tests.sandbox.test_aws_backup_vault_lock import LOCKED, PROTECTED, _protected
 from tests.sandbox.test_aws_rds_data import available
@@ -169,18 +169,9 @@ def _locked_vault_with_key(aws: AwsSandbox, key: str | None) -> str:  # noqa: F8
     """The locked vault, under ``key`` (a protected account's key; None: aws/backup)."""
     backup = _protected(aws, "backup")
     backup.create_backup_vault(BackupVaultName=LOCKED, **({"EncryptionKeyArn": key} if key else {}))
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{aws.account}:root"},
-                "Action": "backup:CopyIntoBackupVault",
-                "Resource": "*",
-            }
-        ],
-    }
-    backup.put_backup_vault_access_policy(BackupVaultName=LOCKED, Policy=json.dumps(policy))
+    backup.put_backup_vault_access_policy(
+        BackupVaultName=LOCKED, Policy=copy_in_policy(aws.account)
+    )
     return backup.describe_backup_vault(BackupVaultName=LOCKED)["BackupVaultArn"]
 
 
@@ -233,19 +224,7 @@ def test_a_copy_the_keys_allow_is_under_the_destination_vaults_key_there_and_bac
     home_vault = aws.client("backup").describe_backup_vault(BackupVaultName=HOME)
     aws.client("backup").put_backup_vault_access_policy(
         BackupVaultName=HOME,
-        Policy=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"AWS": f"arn:aws:iam::{PROTECTED}:root"},
-                        "Action": "backup:CopyIntoBackupVault",
-                        "Resource": "*",
-                    }
-                ],
-            }
-        ),
+        Policy=copy_in_policy(PROTECTED),
     )
     back = copy(
         _protected(aws, "backup"),

@@ -15,7 +15,7 @@ import time
 import pytest
 from moto.backup.models import backup_backends
 
-from sandbox.installation import ROLE_ARN, create_key
+from sandbox.installation import ROLE_ARN, copy_in_policy, create_key
 from ue_backup.config import parse_config
 from ue_backup.immutable import NOT_COVERED
 from ue_backup.tasks.preflight import check_immutable_locks
@@ -94,18 +94,7 @@ def _vault(
             vault = backup_backends[PROTECTED][sandbox.region].vaults[VAULT]
             vault.lock_date = time.time() - 60
     if grant is not None:
-        policy = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{grant}:root"},
-                    "Action": "backup:CopyIntoBackupVault",
-                    "Resource": "*",
-                }
-            ],
-        }
-        backup.put_backup_vault_access_policy(BackupVaultName=VAULT, Policy=json.dumps(policy))
+        backup.put_backup_vault_access_policy(BackupVaultName=VAULT, Policy=copy_in_policy(grant))
 
 
 def _bucket(sandbox, *, mode: str | None = "COMPLIANCE", days: int = 35) -> None:
