@@ -119,26 +119,24 @@ class BackupStore:
 
     def lets_copy_in(self, vault_name: str, account: str) -> bool:
         """Whether the vault's access policy allows ``backup:CopyIntoBackupVault`` from
-        ``account`` (an Allow naming it, its root, or any principal; conditions such as
-        ``aws:PrincipalOrgID`` are taken as met)."""
+        ``account``: an Allow naming the account (its id or its root) or any principal,
+        and no Deny doing so (an explicit Deny wins, as IAM evaluates). Conditions such as
+        ``aws:PrincipalOrgID`` are taken as met. Modelled by hand: AWS's examples grant
+        the source account's root; a principal naming one role of the account is not
+        taken to admit the account's copies (the unkinder reading)."""
         try:
             document = json.loads(self.access_policies.get(vault_name) or "{}")
         except ValueError:
             return False
         statements = document.get("Statement") or []
-        for statement in statements if isinstance(statements, list) else [statements]:
-            actions = statement.get("Action") or []
-            actions = actions if isinstance(actions, list) else [actions]
-            principal = statement.get("Principal")
-            aws = principal.get("AWS") if isinstance(principal, dict) else principal
-            who = aws if isinstance(aws, list) else [aws]
-            if (
-                statement.get("Effect") == "Allow"
-                and set(actions) & {"backup:CopyIntoBackupVault", "backup:*", "*"}
-                and any(w == "*" or w == account or f":{account}:" in str(w) for w in who)
-            ):
-                return True
-        return False
+        naming = [
+            statement
+            for statement in (statements if isinstance(statements, list) else [statements])
+            if _names_copy_in(statement, account)
+        ]
+        if any(statement.get("Effect") == "Deny" for statement in naming):
+            return False
+        return any(statement.get("Effect") == "Allow" for statement in naming)
 
     def delete_point(self, vault_name: str, arn: str) -> None:
         point = self.point(arn, vault_name)
@@ -401,3 +399,15 @@ def _check_lifecycle(lifecycle: dict[str, Any] | None) -> None:
             "InvalidParameterValueException",
             "DeleteAfterDays must be at least 90 days more than MoveToColdStorageAfterDays.",
         )
+
+
+def _names_copy_in(statement: dict[str, Any], account: str) -> bool:
+    """Whether a vault policy statement is about ``account`` copying into the vault."""
+    actions = statement.get("Action") or []
+    actions = actions if isinstance(actions, list) else [actions]
+    principal = statement.get("Principal")
+    aws = principal.get("AWS") if isinstance(principal, dict) else principal
+    who = aws if isinstance(aws, list) else [aws]
+    return bool(set(actions) & {"backup:CopyIntoBackupVault", "backup:*", "*"}) and any(
+        w in ("*", account) or str(w).endswith(f"::{account}:root") for w in who
+    )

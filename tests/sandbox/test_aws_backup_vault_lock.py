@@ -127,3 +127,32 @@ def test_a_copy_into_another_account_needs_its_vaults_grant(aws, efs, locked_vau
     protected.delete_backup_vault_access_policy(BackupVaultName=LOCKED)
     with pytest.raises(ClientError):
         protected.get_backup_vault_access_policy(BackupVaultName=LOCKED)
+
+
+def test_an_explicit_deny_or_a_grant_to_one_role_does_not_let_the_account_copy_in(
+    aws,  # noqa: F811
+    efs,  # noqa: F811
+    locked_vault,
+):
+    """IAM's evaluation: an explicit Deny wins over the grant; a statement naming one
+    role of the account is not a grant to the account's copies (the unkinder reading)."""
+    import json
+
+    protected = _protected(aws, "backup")
+    granted = json.loads(copy_in_policy(aws.account))
+    deny = {**granted["Statement"][0], "Effect": "Deny", "Principal": "*"}
+    protected.put_backup_vault_access_policy(
+        BackupVaultName=LOCKED,
+        Policy=json.dumps({**granted, "Statement": [*granted["Statement"], deny]}),
+    )
+    assert _copy(aws, efs, locked_vault, 35, "d1")["State"] == "FAILED"
+    one_role = {
+        **granted["Statement"][0],
+        "Principal": {"AWS": f"arn:aws:iam::{aws.account}:role/someone"},
+    }
+    protected.put_backup_vault_access_policy(
+        BackupVaultName=LOCKED, Policy=json.dumps({**granted, "Statement": [one_role]})
+    )
+    assert _copy(aws, efs, locked_vault, 35, "d2")["State"] == "FAILED"
+    _grant(protected, aws.account)
+    assert _copy(aws, efs, locked_vault, 35, "d3")["State"] == "COMPLETED"
