@@ -293,6 +293,9 @@ with DAG(
             "trigger_rule": TriggerRule.NONE_FAILED,
         },
         shape=SHAPE,
+        # from the protected copies: the chosen set's recorded network, for what is restored
+        # when the live resource is gone (None otherwise)
+        recorded_network=PLANNED.recorded_network,
         **BROUGHT_BACK,
     )
     restored = restore_chain(spec)

@@ -53,6 +53,7 @@ class Sandbox:
             self.durations,
             self.aws.efs_path,
             self.requests,
+            efs_mount_problem=self.aws.efs_mount_problem,
         )
 
     @property

@@ -3,7 +3,8 @@
 Used by the end-to-end tests and by ``make demo``: an RDS instance with
 automated backups, an EFS file system holding a realistic tree (with
 temporary files that must never be restored), a backup vault, a MemoryDB
-cluster, a manifest bucket, running EC Deployments, and Velero.
+cluster, a manifest bucket, running EC Deployments, and Velero; all in the
+platform's network (``sandbox.aws.network.platform_network``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sandbox.aws.network import platform_network
 from sandbox.core import Sandbox
 
 NAMESPACE = "uepe"
@@ -51,6 +53,7 @@ class Installation:
     config: dict[str, Any] = field(default_factory=dict)
     datasync_target: str | None = None
     kms_key: str | None = None  # the customer managed key of the instance and the vault
+    network: dict[str, Any] = field(default_factory=dict)  # platform_network's answer
 
     def efs_path(self, sandbox: Sandbox) -> Path:
         return sandbox.aws.efs_path(self.file_system_id)
@@ -145,6 +148,10 @@ def seed_installation(
         else None
     )
     encryption = {"StorageEncrypted": True, "KmsKeyId": key} if key else {}
+    fs_id = sandbox.aws.create_file_system(f"{name}-efs")
+    # The platform's network: the live file system's mount targets (the platform mounts
+    # it), the instance's and the cluster's subnet groups and security groups, its ACL.
+    network = platform_network(sandbox.aws, name, fs_id, acl=memorydb and memorydb_tls)
     if rds_instance:
         rds.create_db_instance(
             **encryption,
@@ -156,8 +163,9 @@ def seed_installation(
             ManageMasterUserPassword=True,  # RDS keeps it in Secrets Manager
             BackupRetentionPeriod=7,
             MultiAZ=True,
+            DBSubnetGroupName=network["db_subnet_group"],
+            VpcSecurityGroupIds=[network["db_security_group"]],
         )
-    fs_id = sandbox.aws.create_file_system(f"{name}-efs")
     tree = sandbox.aws.efs_path(fs_id)
     write_tree(tree, LIVE_FILES)
     write_tree(tree, TEMPORARY_FILES)
@@ -171,7 +179,10 @@ def seed_installation(
         sandbox.client("memorydb").create_cluster(
             ClusterName=cluster,
             NodeType="db.t4g.small",
-            ACLName="open-access",
+            # without TLS MemoryDB takes open-access only
+            ACLName=network["acl"] or "open-access",
+            SubnetGroupName=network["cache_subnet_group"],
+            SecurityGroupIds=[network["cache_security_group"]],
             NumShards=1,
             SnapshotRetentionLimit=3,
             # MemoryDB's default; a real-data cluster's redis-server speaks plain RESP, so
@@ -186,6 +197,7 @@ def seed_installation(
         sandbox.k8s.create_ecd(NAMESPACE, ecd, labels=dict(ECD_LABELS), enabled=True)
     sandbox.k8s.create_efs_pvc(NAMESPACE, "ue-efs", fs_id)
     installation = Installation(
+        network=network,
         name=name,
         file_system_id=fs_id,
         rds_instance=rds_instance,

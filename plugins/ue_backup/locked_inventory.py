@@ -150,7 +150,31 @@ def planner_view(
         "efs_recovery_points": disks,
         "memorydb_snapshots": None if memorydb is None else _memorydb(memorydb, installation),
         "velero_backups": None,
+        # Each set's recorded network (its locked manifest's ``network``; None: not recorded)
+        "networks": networks(manifests, installation),
     }
+
+
+def networks(manifests: Iterable[Mapping[str, Any]], installation: str) -> dict[str, Any]:
+    """``{set id: the live network its manifest recorded, or None}`` (``recorded_network``)."""
+    return {
+        manifest["backup_set"]: manifest.get("network")
+        for manifest in manifests
+        if manifest.get("installation") == installation and manifest.get("backup_set")
+    }
+
+
+def chosen_network(inventory: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The recorded network of the set a plan restores: its ``backup_set``, else (mixed
+    points) the set of the planned EFS point, whose mount targets matter most."""
+    recorded = inventory.get("networks") or {}
+    backup_set = plan.get("backup_set")
+    if not backup_set:
+        arn = (plan.get("disk") or {}).get("recovery_point_arn")
+        for point in inventory.get("efs_recovery_points") or []:
+            if point.get("RecoveryPointArn") == arn:
+                backup_set = (point.get("Tags") or {}).get(BACKUP_SET_TAG)
+    return recorded.get(backup_set) if backup_set else None
 
 
 def _memorydb(snapshots: Iterable[Mapping[str, Any]], installation: str) -> list[dict]:

@@ -76,6 +76,7 @@ def build_manifest(
     verification: Mapping[str, Any],
     memorydb_first_snapshot: bool = False,
     created_at: datetime | None = None,
+    network: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Assemble the manifest (JSON-serialisable) from the artifacts the run recorded.
 
@@ -84,7 +85,9 @@ def build_manifest(
     cross-region copies ``rds_snapshot_copy``, ``efs_recovery_point_copy``,
     ``memorydb_snapshot_copy``, which also name their ``region``) to what
     the operators returned (id, arn, time, state, size_bytes); None for a
-    component the installation does not have.
+    component the installation does not have. ``network``: where the live
+    resources were (``recorded_network.network_record``), what a restore from the
+    protected copies gives what it restores once they are gone.
     """
     entries: dict[str, Any] = {}
     total = protected = 0.0
@@ -123,6 +126,7 @@ def build_manifest(
         "artifacts": entries,
         "cold_window": window,
         "verification": dict(verification),
+        "network": dict(network) if network is not None else None,
         "monthly_cost_usd": round(total, 4),
         # What the locked copies cost the protected account (config: immutable).
         "protected_account_monthly_cost_usd": round(protected, 4),

@@ -93,6 +93,9 @@ class RestoreChainSpec:
     rds_snapshot_id: Any = None
     recovery_point_arn: Any = None
     memorydb_snapshot_arns: Any = None
+    # ue_restore from the protected copies: the live network the chosen set recorded
+    # (PLANNED.recorded_network), given to what is restored when the live one is gone.
+    recorded_network: Any = None
 
 
 @dataclass
@@ -177,6 +180,7 @@ def _database(spec: RestoreChainSpec) -> tuple[Any, Any]:
             snapshot_id=spec.rds_snapshot_id or spec.steps.rds_snapshot_id,
             restore_time=spec.steps.rds_restore_time,
             tags=spec.tags,
+            recorded_network=spec.recorded_network,
             pre_execute=spec.gate(spec.steps.restore_database),
             **spec.aws,
         )
@@ -212,8 +216,9 @@ def _efs(spec: RestoreChainSpec) -> tuple[Any, Any]:
         )
 
         @task(task_id="restored_file_system")
-        def restored_file_system(**context: Any) -> dict[str, Any]:
-            """Where the EFS data was restored, given mount targets like the live ones."""
+        def restored_file_system(recorded_network: Any = None, **context: Any) -> dict[str, Any]:
+            """Where the EFS data was restored, given mount targets like the live ones (or,
+            the live one gone, the recorded ones: ``recorded_network``, rendered)."""
             from ue_backup.compat import AirflowSkipException
             from ue_backup.tasks.restored_efs import restored_file_system as find
 
@@ -222,7 +227,12 @@ def _efs(spec: RestoreChainSpec) -> tuple[Any, Any]:
             if not started:  # restore_efs skipped (its gate), or marked by hand: nothing to find
                 raise AirflowSkipException("no EFS restore job was started in this run")
             settings = spec.settings_model.model_validate(ti.xcom_pull(task_ids=spec.settings_task))
-            return find(settings, started["job_id"], new_only=spec.new_file_system_only)
+            return find(
+                settings,
+                started["job_id"],
+                new_only=spec.new_file_system_only,
+                recorded_network=recorded_network or None,
+            )
 
         mountable = EfsMountTargetsAvailableSensor(
             task_id="wait_efs_mount_targets",
@@ -249,7 +259,8 @@ def _efs(spec: RestoreChainSpec) -> tuple[Any, Any]:
             script=spec.check.script,
             **{**job, **read},
         )
-        restore >> restored >> restored_file_system() >> mountable >> purge >> check
+        found = restored_file_system(spec.recorded_network)
+        restore >> restored >> found >> mountable >> purge >> check
     return restore, check
 
 
@@ -264,6 +275,7 @@ def _memorydb(spec: RestoreChainSpec) -> tuple[Any, Any]:
             target_cluster_name=spec.memorydb_target,
             source_cluster_name=spec.memorydb_source,
             tags=spec.tags,
+            recorded_network=spec.recorded_network,
             pre_execute=spec.gate(spec.steps.restore_memorydb),
             **spec.aws,
         )

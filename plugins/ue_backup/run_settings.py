@@ -509,10 +509,19 @@ class RestorePlanResult(RestoreSteps):
     from_immutable: bool = _field(
         "Whether the plan's points are protected copies, to bring back first.", False
     )
+    recorded_network: dict[str, Any] | None = _field(
+        "From the protected copies: the live network the chosen set's manifest recorded "
+        "(recorded_network), given to what is restored when the live resource is gone.",
+        None,
+    )
 
     @classmethod
     def build(
-        cls, settings: RestoreRunSettings, plan: dict[str, Any], inventory: dict[str, Any]
+        cls,
+        settings: RestoreRunSettings,
+        plan: dict[str, Any],
+        inventory: dict[str, Any],
+        recorded_network: dict[str, Any] | None = None,
     ) -> Self:
         steps = cls.steps_of(
             plan, settings.restoring, settings.components, settings.in_place, settings.restore_id
@@ -533,6 +542,7 @@ class RestorePlanResult(RestoreSteps):
             plan=plan,
             region=settings.region,
             from_immutable=settings.from_immutable,
+            recorded_network=recorded_network,
             **{**steps, **cls.memorydb_seed(plan, inventory), **checks},
         )
 

@@ -61,6 +61,28 @@ def create_file_system(
     return file_system
 
 
+def mount_problem(account: str, fs_id: str) -> str | None:
+    """Why ``fs_id`` cannot be mounted: no mount target ``available`` in any region."""
+    for region, backend in list(efs_backends[account].items()):
+        if fs_id not in backend.file_systems_by_id:
+            continue
+        states = [
+            target.info_json()["LifeCycleState"]
+            for target in backend.mount_targets_by_id.values()
+            if target.file_system_id == fs_id
+        ]
+        if "available" in states:
+            return None
+        name = f"{fs_id}.efs.{region}.amazonaws.com"
+        if states:
+            return f"the mount targets of {fs_id} are not available yet ({', '.join(states)})"
+        return (
+            f'Failed to resolve "{name}" - check that your file system ID is correct, and '
+            "ensure that the VPC has an EFS mount target for this file system ID"
+        )
+    return f"file system {fs_id} not found: no mount target resolves its name"
+
+
 class TimedMountTarget(MountTarget):
     """A moto mount target that is ``creating`` until its ``_progress`` ends."""
 

@@ -62,10 +62,16 @@ class DeletingCluster(TimedStatus, MemoryDBCluster):
 
 
 class MemoryDbState:
-    """What one account and region remembers beyond moto: the clusters being deleted."""
+    """What one account and region remembers beyond moto: the clusters being deleted, and
+    the access control lists (moto has none)."""
 
     def __init__(self, backend: Any) -> None:
         self.deleting: dict[str, Progress] = {}
+        self.acls: dict[str, dict[str, Any]] = {}
+
+
+# MemoryDB's built-in ACL, in every region: it lets anyone who reaches the cluster in.
+OPEN_ACCESS = "open-access"
 
 
 class SandboxMemoryDbResponse(OneCallAtATime, MemoryDBResponse):
@@ -233,7 +239,62 @@ class SandboxMemoryDbResponse(OneCallAtATime, MemoryDBResponse):
         shown = snapshot.to_desc_dict() if request.get("ShowDetail") else snapshot.to_dict()
         return ActionResult({"Snapshots": [shown]})
 
+    # --- access control lists: modelled by hand (moto 5 has none), as the MemoryDB API
+    # reference describes CreateACL and DescribeACLs; users are names only.
+
+    def _acl(self, name: str, users: list[str]) -> dict[str, Any]:
+        return {
+            "Name": name,
+            "Status": "active",
+            "UserNames": list(users),
+            "MinimumEngineVersion": "6.2",
+            "PendingChanges": {},
+            "Clusters": [
+                c.cluster_name
+                for c in self.memorydb_backend.clusters.values()
+                if c.acl_name == name
+            ],
+            "ARN": f"arn:aws:memorydb:{self.region}:{self.current_account}:acl/{name}",
+        }
+
+    def create_acl(self) -> ActionResult:
+        request = self._request
+        name = request["ACLName"]
+        acls = state_of(self.memorydb_backend, MemoryDbState).acls
+        if name in acls or name == OPEN_ACCESS:
+            raise AwsError("ACLAlreadyExistsFault", f"ACL {name} already exists.")
+        acls[name] = {"users": list(request.get("UserNames") or [])}
+        return ActionResult({"ACL": self._acl(name, acls[name]["users"])})
+
+    def describe_acls(self) -> ActionResult:
+        """One ACL by name (``ACLNotFoundFault`` when there is none), or all of them."""
+        acls = {OPEN_ACCESS: {"users": ["default"]}}
+        acls |= state_of(self.memorydb_backend, MemoryDbState).acls
+        name = self._request.get("ACLName")
+        if name is not None and name not in acls:
+            raise AwsError("ACLNotFoundFault", f"ACL {name} not found.")
+        chosen = [name] if name is not None else sorted(acls)
+        return ActionResult({"ACLs": [self._acl(n, acls[n]["users"]) for n in chosen]})
+
+    describe_ac_ls = describe_acls  # the method name moto derives from "DescribeACLs"
+
+    def _check_network(self) -> None:
+        """CreateCluster's ACL and subnet group must exist (moto takes any ACL name, and
+        answers an unknown subnet group with an internal error, not MemoryDB's fault)."""
+        request = self._request
+        acl = request.get("ACLName")
+        if (
+            acl
+            and acl != OPEN_ACCESS
+            and acl not in state_of(self.memorydb_backend, MemoryDbState).acls
+        ):
+            raise AwsError("ACLNotFoundFault", f"ACL {acl} not found.")
+        group = request.get("SubnetGroupName")
+        if group and group not in self.memorydb_backend.subnet_groups:
+            raise AwsError("SubnetGroupNotFoundFault", f"Subnet group {group} not found.")
+
     def create_cluster(self) -> ActionResult:
+        self._check_network()
         snapshot_name = self._request.get("SnapshotName")
         snapshot_arns = self._request.get("SnapshotArns")
         if snapshot_name is None and not snapshot_arns:

@@ -254,6 +254,17 @@ class AwsSandbox:
         self.settle()
         return self.files.file_system(fs_id)
 
+    def efs_mount_problem(self, fs_id: str) -> str | None:
+        """Why the EFS CSI driver cannot mount ``fs_id`` now (None: it can).
+
+        Modelled by hand on what EFS documents: a client mounts a file system
+        through a mount target in its VPC (its DNS name resolves only there, to an
+        ``available`` target); without one, amazon-efs-utils fails to resolve it.
+        A file system this sandbox does not know resolves nowhere either.
+        """
+        with self._context.lock:
+            return efs.mount_problem(self.account, fs_id)
+
     def create_file_system(
         self,
         creation_token: str | None = None,

@@ -7,6 +7,9 @@ command (see :mod:`sandbox.k8s.runner`). Supported volumes:
 - ``persistentVolumeClaim`` of a claim bound to a PersistentVolume of the EFS CSI
   driver (``efs.csi.aws.com``): ``volumeHandle`` is ``fs-id``, ``fs-id:/subpath`` or
   ``fs-id:[/subpath]:fsap-id``; the file system's directory comes from ``efs_path``.
+  As on a node, the driver mounts it over NFS through a mount target: a file
+  system with no available mount target (``efs_mount_problem`` says why) cannot
+  be mounted, and the pod never starts (the Job's deadline then fails it).
   An access point's own root directory is not known here, so it mounts the
   file-system root (plus the subpath).
 - ``emptyDir``: a fresh directory per pod.
@@ -33,7 +36,11 @@ class MountError(Exception):
     """A volume that cannot be mounted (yet); the message is what a FailedMount event says."""
 
 
-def efs_directory(pv: Obj, efs_path: Callable[[str], Path]) -> Path:
+def efs_directory(
+    pv: Obj,
+    efs_path: Callable[[str], Path],
+    mount_problem: Callable[[str], str | None] = lambda file_system_id: None,
+) -> Path:
     """The local directory an EFS CSI PersistentVolume mounts."""
     csi = (pv.get("spec") or {}).get("csi") or {}
     if csi.get("driver") != EFS_DRIVER:
@@ -42,11 +49,18 @@ def efs_directory(pv: Obj, efs_path: Callable[[str], Path]) -> Path:
     subpath, _, _access_point = rest.partition(":")
     if not file_system.startswith("fs-"):
         raise MountError(f"invalid EFS volume handle {csi.get('volumeHandle')!r}")
+    problem = mount_problem(file_system)
+    if problem:
+        raise MountError(f'volume "{pv["metadata"]["name"]}": {problem}')
     return efs_path(file_system) / subpath.lstrip("/")
 
 
 def _claim_directory(
-    store: Store, namespace: str, claim: str, efs_path: Callable[[str], Path]
+    store: Store,
+    namespace: str,
+    claim: str,
+    efs_path: Callable[[str], Path],
+    mount_problem: Callable[[str], str | None],
 ) -> Path:
     pvc = store.find(PVCS, namespace, claim)
     if pvc is None:
@@ -56,7 +70,7 @@ def _claim_directory(
     pv = store.find(PVS, None, pvc["spec"]["volumeName"])
     if pv is None:
         raise MountError(f'persistentvolume "{pvc["spec"]["volumeName"]}" not found')
-    return efs_directory(pv, efs_path)
+    return efs_directory(pv, efs_path, mount_problem)
 
 
 def _config_map_directory(
@@ -81,7 +95,13 @@ class PodMounts(NamedTuple):
     config_maps: set[str]  # the mountPaths backed by a ConfigMap (scripts to rewrite)
 
 
-def pod_mounts(store: Store, pod: Obj, efs_path: Callable[[str], Path], scratch: Path) -> PodMounts:
+def pod_mounts(
+    store: Store,
+    pod: Obj,
+    efs_path: Callable[[str], Path],
+    scratch: Path,
+    mount_problem: Callable[[str], str | None] = lambda file_system_id: None,
+) -> PodMounts:
     """The local directories behind the volume mounts of the pod's first container."""
     namespace = pod["metadata"]["namespace"]
     volumes = {v["name"]: v for v in pod["spec"].get("volumes") or []}
@@ -92,7 +112,11 @@ def pod_mounts(store: Store, pod: Obj, efs_path: Callable[[str], Path], scratch:
             raise MountError(f'volume "{mount["name"]}" not found in the pod spec')
         if "persistentVolumeClaim" in volume:
             base = _claim_directory(
-                store, namespace, volume["persistentVolumeClaim"]["claimName"], efs_path
+                store,
+                namespace,
+                volume["persistentVolumeClaim"]["claimName"],
+                efs_path,
+                mount_problem,
             )
         elif "emptyDir" in volume:
             base = scratch / "volumes" / volume["name"]

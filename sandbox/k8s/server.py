@@ -51,7 +51,9 @@ class KubernetesSandbox:
     """One cluster: the API on a free loopback port (``url``, ``kubeconfig_path``), the
     controllers in a background thread, and the shared ``faults``, ``log``, ``durations``
     and ``requests`` of the whole sandbox (read live, so tests may change them at any time).
-    ``efs_path`` maps an EFS file-system id to the local directory holding its files.
+    ``efs_path`` maps an EFS file-system id to the local directory holding its files;
+    ``efs_mount_problem`` says why a file system cannot be mounted now (the whole
+    sandbox: it has no available mount target), None when it can or when unknown.
     """
 
     def __init__(
@@ -62,6 +64,7 @@ class KubernetesSandbox:
         durations: Durations,
         efs_path: Callable[[str], Path],
         requests: RequestLog | None = None,
+        efs_mount_problem: Callable[[str], str | None] | None = None,
     ) -> None:
         self.root = root
         self.faults = faults
@@ -72,7 +75,15 @@ class KubernetesSandbox:
         self.store = Store()
         self.requests = requests if requests is not None else RequestLog()
         self._api = KubeApi(self.store, faults, log, self.token, self.requests)
-        context = ControllerContext(self.store, faults, log, durations, root, efs_path)
+        context = ControllerContext(
+            self.store,
+            faults,
+            log,
+            durations,
+            root,
+            efs_path,
+            efs_mount_problem or (lambda file_system_id: None),
+        )
         self._velero = VeleroController(context)
         self._loop = ControllerLoop(
             self.store,

@@ -217,6 +217,15 @@ RESOURCES: dict[str, Callable[[Where, dict], list[str]]] = {
         _group(w, p, "rds", "subgrp", "DBSubnetGroupName", ":"),
     ],
     "elasticfilesystem:DescribeFileSystems": _named_or_any("efs", "FileSystemId"),
+    # A restore's check of the network a backup set recorded (tasks/network_steps.py).
+    "rds:DescribeDBSubnetGroups": lambda w, p: [
+        _group(w, p, "rds", "subgrp", "DBSubnetGroupName", ":")
+    ],
+    "memorydb:DescribeSubnetGroups": lambda w, p: [
+        _group(w, p, "memorydb", "subnetgroup", "SubnetGroupName", "/")
+    ],
+    "memorydb:DescribeACLs": lambda w, p: [_group(w, p, "memorydb", "acl", "ACLName", "/")],
+    "ec2:DescribeSecurityGroups": lambda w, p: [ANY],
     "memorydb:DescribeClusters": _named_or_any("memorydb", "ClusterName"),
     "memorydb:DescribeSnapshots": _named_or_any("memorydb", "SnapshotName"),
     "memorydb:CreateSnapshot": lambda w, p: [_slash("memorydb", "cluster")(w, p["ClusterName"])],

@@ -90,6 +90,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ue_backup.locked_inventory",
             "ue_backup.database_point",
             "ue_backup.records",
+            "ue_backup.recorded_network",
             "ue_backup.drill_resources",
             "ue_backup.run_settings",
             "ue_backup.dag_shape",

@@ -83,7 +83,7 @@ STEP_KEYS = {
     "memorydb_node_type", "memorydb_num_shards", "check_application", "check_database",
     "check_cluster", "verification", "check_login_instance", "check_manage_password",
 }  # fmt: skip
-PLAN_KEYS = STEP_KEYS | {"plan", "region", "from_immutable"}
+PLAN_KEYS = STEP_KEYS | {"plan", "region", "from_immutable", "recorded_network"}
 DRILL_KEYS = AWS | STEP_KEYS | {
     "drill_id", "rds_target", "memorydb_target", "efs_token", "velero_restore",
     "drill_namespace", "efs_claim", "efs_volume", "place_job", "check_job", "app_check_job",

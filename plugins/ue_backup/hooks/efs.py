@@ -51,3 +51,41 @@ class EfsHook(RetryingHookMixin, CustomWaitersMixin, AwsBaseHook):
             )
             self.log.info("Mount target for %s in %s created", target_id, source["SubnetId"])
         return self.mount_targets(target_id)
+
+    def network(self, file_system_id: str) -> list[dict[str, Any]]:
+        """The file system's mount targets, each with its ``SecurityGroups`` (what a backup
+        records, ``recorded_network.efs_network``). Only reads."""
+        return [
+            {
+                **target,
+                "SecurityGroups": self.conn.describe_mount_target_security_groups(
+                    MountTargetId=target["MountTargetId"]
+                ).get("SecurityGroups", []),
+            }
+            for target in self.mount_targets(file_system_id)
+        ]
+
+    def create_mount_targets(
+        self, file_system_id: str, recorded: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Give ``file_system_id`` a mount target in each recorded subnet, with its groups.
+
+        ``recorded``: ``[{subnet_id, security_group_ids}]`` from a manifest (the live
+        file system's, when it is gone). Idempotent: a subnet that has one already is
+        left alone, so a retry creates nothing twice. Returns the file system's targets.
+        """
+        present = {t["SubnetId"] for t in self.mount_targets(file_system_id)}
+        for target in recorded:
+            if target["subnet_id"] in present:
+                continue
+            self.conn.create_mount_target(
+                FileSystemId=file_system_id,
+                SubnetId=target["subnet_id"],
+                SecurityGroups=list(target["security_group_ids"]),
+            )
+            self.log.info(
+                "Mount target for %s in recorded subnet %s created",
+                file_system_id,
+                target["subnet_id"],
+            )
+        return self.mount_targets(file_system_id)

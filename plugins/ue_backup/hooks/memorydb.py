@@ -6,6 +6,7 @@ the waiters in ``waiters/memorydb.json`` (AWS ships none).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
@@ -103,6 +104,28 @@ class MemoryDbHook(RetryingHookMixin, CustomWaitersMixin, AwsBaseHook):
         report says why a restored cluster's endpoint is not known.
         """
         return self.conn.describe_clusters(ClusterName=cluster_name)["Clusters"][0]
+
+    def existing_subnet_groups(self, names: Iterable[str]) -> set[str]:
+        """Those of the subnet groups ``names`` that exist (a restore's network check)."""
+        found = set()
+        for name in names:
+            try:
+                self.conn.describe_subnet_groups(SubnetGroupName=name)
+            except self.conn.exceptions.SubnetGroupNotFoundFault:
+                continue
+            found.add(name)
+        return found
+
+    def existing_acls(self, names: Iterable[str]) -> set[str]:
+        """Those of the ACLs ``names`` that exist (a restore's network check)."""
+        found = set()
+        for name in names:
+            try:
+                self.conn.describe_acls(ACLName=name)
+            except self.conn.exceptions.ACLNotFoundFault:
+                continue
+            found.add(name)
+        return found
 
     def delete_snapshot(self, snapshot_name: str) -> None:
         """Delete a snapshot (retention); raises ``SnapshotNotFoundFault`` when it is gone.

@@ -41,6 +41,17 @@ class RdsHook(RetryingHookMixin, ProviderRdsHook):
         except self.conn.exceptions.DBInstanceNotFoundFault:
             return None
 
+    def existing_subnet_groups(self, names: Iterable[str]) -> set[str]:
+        """Those of the DB subnet groups ``names`` that exist (a restore's network check)."""
+        found = set()
+        for name in names:
+            try:
+                self.conn.describe_db_subnet_groups(DBSubnetGroupName=name)
+            except self.conn.exceptions.DBSubnetGroupNotFoundFault:
+                continue
+            found.add(name)
+        return found
+
     def restore_window(self, identifier: str) -> dict[str, Any] | None:
         """The instance's automated backups' ``RestoreWindow`` (None: no automated backups,
         which AWS answers with ``DBInstanceAutomatedBackupNotFound``, as for an instance

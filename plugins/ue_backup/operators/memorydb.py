@@ -25,6 +25,7 @@ from ue_backup.hooks.memorydb import MemoryDbHook
 from ue_backup.hooks.s3 import S3Hook
 from ue_backup.links.console import MemoryDbSnapshotLink
 from ue_backup.operators.base import BackupSetMixin
+from ue_backup.recorded_network import OPEN_ACCESS, memorydb_shape
 from ue_backup.records import (
     META_NODE_TYPE,
     META_SHARDS,
@@ -85,6 +86,7 @@ class MemoryDbRestoreClusterOperator(AwsBaseOperator[MemoryDbHook]):
         "node_type",
         "num_shards",
         "tags",
+        "recorded_network",
     )
 
     def __init__(
@@ -97,9 +99,11 @@ class MemoryDbRestoreClusterOperator(AwsBaseOperator[MemoryDbHook]):
         node_type: str | None = None,
         num_shards: int | None = None,
         tags: dict[str, str] | None = None,
+        recorded_network: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.recorded_network = recorded_network
         self.snapshot_name = snapshot_name
         self.snapshot_arns = snapshot_arns
         self.target_cluster_name = target_cluster_name
@@ -109,14 +113,36 @@ class MemoryDbRestoreClusterOperator(AwsBaseOperator[MemoryDbHook]):
         self.tags = tags or {}
 
     def _recorded_shape(self) -> dict[str, Any]:
+        """The files' node type and shard count; the network the set recorded, if any.
+
+        Without a recorded network (a restore in the copy region, an older set), the
+        ``open-access`` ACL and the default network, as before; with one, never
+        ``open-access`` unless that is what the live cluster had.
+        """
         if not self.node_type:
             raise PermanentFailure("without a source cluster, node_type is required")
-        return {"NodeType": self.node_type, "ACLName": "open-access", "NumShards": self.num_shards}
+        shape = {"NodeType": self.node_type, "ACLName": OPEN_ACCESS, "NumShards": self.num_shards}
+        recorded = memorydb_shape(self.recorded_network)
+        if recorded["ACLName"]:
+            self.log.info(
+                "%s gets the recorded network: subnet group %s, security groups %s, ACL %s, TLS %s",
+                self.target_cluster_name,
+                recorded["SubnetGroupName"],
+                ", ".join(recorded["SecurityGroupIds"]) or "none",
+                recorded["ACLName"],
+                recorded["TLSEnabled"],
+            )
+            shape.update(recorded)
+        return shape
 
     def _shape(self) -> dict[str, Any]:
         if not self.source_cluster_name:
             return self._recorded_shape()
         source = self.hook.get_cluster(self.source_cluster_name)
+        if source is None and self.node_type and memorydb_shape(self.recorded_network)["ACLName"]:
+            # Deleted by an attacker (a restore from the protected copies): the recorded
+            # network (the plan checked it still exists).
+            return self._recorded_shape()
         if source is None and self.node_type:
             # Deleted (by mistake, or by an attacker: a restore from the protected copies):
             # seeded all the same, in the shape the files recorded.

@@ -21,6 +21,7 @@ from ue_backup.hooks.rds import RdsHook
 from ue_backup.links.console import RdsSnapshotLink
 from ue_backup.operators.base import BackupSetMixin
 from ue_backup.planning import to_utc
+from ue_backup.recorded_network import rds_shape
 from ue_backup.records import rds_copy_record, rds_snapshot_record
 
 # The snapshot's time is fixed within seconds and every second of this wait is
@@ -148,6 +149,7 @@ class RdsRestoreInstanceOperator(AwsBaseOperator[RdsHook]):
         "snapshot_id",
         "restore_time",
         "tags",
+        "recorded_network",
     )
 
     def __init__(
@@ -158,9 +160,11 @@ class RdsRestoreInstanceOperator(AwsBaseOperator[RdsHook]):
         snapshot_id: str | None = None,
         restore_time: str | None = None,
         tags: dict[str, str] | None = None,
+        recorded_network: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.recorded_network = recorded_network
         self.target_instance_identifier = target_instance_identifier
         self.source_instance_identifier = source_instance_identifier
         self.snapshot_id = snapshot_id
@@ -191,11 +195,26 @@ class RdsRestoreInstanceOperator(AwsBaseOperator[RdsHook]):
 
         A restore in another region (from a cross-region copy) has no source
         instance there: AWS then gives the new instance the class of the
-        snapshot's original instance and the region's default network.
+        snapshot's original instance and the region's default network. A source
+        instance deleted (after an attack: a restore from the protected copies)
+        gives way to ``recorded_network``, the network the set's manifest recorded.
         """
         if not self.source_instance_identifier:
             return {"PubliclyAccessible": False}
         source = self._instance(self.source_instance_identifier)
+        recorded = rds_shape(self.recorded_network)
+        if source is None and not self.restore_time and recorded["DBSubnetGroupName"]:
+            # Deleted by an attacker (a restore from the protected copies): the network the
+            # set recorded (the plan checked it still exists), the snapshot's instance class.
+            self.log.info(
+                "Source instance %s not found: %s gets the recorded network (DB subnet group "
+                "%s, security groups %s)",
+                self.source_instance_identifier,
+                self.target_instance_identifier,
+                recorded["DBSubnetGroupName"],
+                ", ".join(recorded["VpcSecurityGroupIds"]) or "none",
+            )
+            return {**recorded, "PubliclyAccessible": False}
         if source is None and not self.restore_time:
             # Deleted (by mistake, or by an attacker: a restore from the protected copies):
             # restored from a snapshot all the same, in the shape the snapshot gives.

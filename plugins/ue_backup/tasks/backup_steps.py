@@ -28,6 +28,7 @@ from ue_backup.manifest import build_manifest, manifest_json, summary_table
 from ue_backup.planning import to_utc
 from ue_backup.records import memorydb_snapshot_record, rds_copy_record, rds_snapshot_record
 from ue_backup.run_settings import BackupRunSettings
+from ue_backup.tasks.network_steps import live_network
 from ue_backup.tasks.set_marks import mark_set
 from ue_backup.verify import failure_message, verify_set
 
@@ -353,6 +354,7 @@ def write_manifest(
         verification={k: v for k, v in verified.items() if k != "artifacts"},
         memorydb_first_snapshot=memorydb_first,
         created_at=datetime.now(UTC),
+        network=live_network(settings),
     )
     key = f"{run.manifest_prefix}{backup_set.manifest_key}"
     settings_hook(S3Hook, settings).load_string(

@@ -27,10 +27,16 @@ from ue_backup.config import ConfigError, InstallationConfig, VerificationConfig
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.s3 import S3Hook
 from ue_backup.inventory import home_vault_grant_problems, list_inventory, locked_inventory
-from ue_backup.locked_inventory import LOCKED_COMPONENTS, STAGING_PREFIX, source_problem
+from ue_backup.locked_inventory import (
+    LOCKED_COMPONENTS,
+    STAGING_PREFIX,
+    chosen_network,
+    source_problem,
+)
 from ue_backup.names import MEMORYDB_CLUSTER_MAX, RESTORE_ID_KEEP, fit
 from ue_backup.planning import RestorePlanError, plan_restore, to_utc
 from ue_backup.run_settings import RestorePlanResult, RestoreRunSettings
+from ue_backup.tasks.network_steps import check_recorded_network
 from ue_backup.tasks.run_guard import refuse_while_running
 
 log = logging.getLogger(__name__)
@@ -282,7 +288,12 @@ def plan(settings: Mapping[str, Any]) -> dict[str, Any]:
     log.info("Restore plan for %s%s:\n%s", run.installation, where, plan_table(result))
     if not run.restoring:
         log.info("Mode 'plan': this is what a restore would do; nothing was changed")
-    planned = RestorePlanResult.build(run, result, inventory)
+    recorded = None
+    if run.from_immutable:
+        recorded = chosen_network(inventory, result)
+        # before anything is changed (mode plan too): the network it would restore into
+        check_recorded_network(run, result, recorded)
+    planned = RestorePlanResult.build(run, result, inventory, recorded)
     log_checks(run, planned)
     refuse_checks_without_a_login(run, planned)
     return planned.dump()
@@ -413,8 +424,9 @@ def restore_report(
             f"restored from the protected copies: the points brought back into "
             f"{run.backup_vault} (and MemoryDB's files staged in {run.immutable_staging_bucket} "
             f"under ue-backup-restores/{run.restore_id}/) are this restore's; remove them once "
-            "it is accepted. Check the restored resources' network (a deleted live instance, "
-            "file system or cluster leaves them the region's defaults)"
+            "it is accepted. Where the live instance, file system or cluster was gone, the "
+            "restored one has the network the set recorded (subnets, security groups, subnet "
+            "groups, ACL); a set recorded without it left the region's defaults: check them"
         )
     if password_managed:
         instance, secret = password_managed

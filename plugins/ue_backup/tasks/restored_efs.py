@@ -6,8 +6,12 @@ targets, which the EFS CSI driver of the purge and check Jobs cannot mount:
 at home it gets one in each subnet the live file system has one in, with
 the same security groups (``EfsHook.copy_mount_targets``, idempotent). In
 the copy region there is no live file system to copy them from: the log
-says so, and the mount targets must come from that region's network set-up;
-nor from the protected copies after an attack that deleted the live one.
+says so, and the mount targets must come from that region's network set-up.
+From the protected copies after an attack that deleted the live one, it gets
+one in each subnet the backup set recorded, with the recorded security
+groups (``recorded_network``; the plan checked they still exist); a set
+recorded without them fails here, naming what to do, unless the file system
+was given mount targets by hand (then cleared, the step finds them).
 """
 
 from __future__ import annotations
@@ -20,13 +24,18 @@ from botocore.exceptions import ClientError
 from ue_backup.aws import settings_hook
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.aws_backup import AwsBackupHook
+from ue_backup.recorded_network import mount_targets
 from ue_backup.run_settings import DrillRunSettings, RestoreRunSettings
 
 log = logging.getLogger(__name__)
 
 
 def restored_file_system(
-    settings: RestoreRunSettings | DrillRunSettings, job_id: str, *, new_only: bool = False
+    settings: RestoreRunSettings | DrillRunSettings,
+    job_id: str,
+    *,
+    new_only: bool = False,
+    recorded_network: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Where restore job ``job_id`` put the data, given mount targets when it is new.
 
@@ -34,7 +43,8 @@ def restored_file_system(
     and describe it (its state) with the job's times, for the drill report.
     Returns ``file_system_id`` and ``mount_targets`` (None: none made), and
     with ``new_only`` also ``state``, ``restore_job``, ``restore_job_created``
-    and ``restore_job_completed``.
+    and ``restore_job_completed``. ``recorded_network``: the chosen set's (a
+    restore from the protected copies), used when the live file system is gone.
     """
     from ue_backup.hooks.efs import EfsHook
 
@@ -56,7 +66,9 @@ def restored_file_system(
                 settings.region,
             )
         elif isinstance(settings, RestoreRunSettings) and settings.from_immutable:
-            found["mount_targets"] = _like_the_live_one_if_any(efs, live, fs_id)
+            found["mount_targets"] = _like_the_live_one_or_recorded(
+                efs, live, fs_id, recorded_network
+            )
         else:
             found["mount_targets"] = len(efs.copy_mount_targets(live, fs_id))
         if new_only:
@@ -70,18 +82,34 @@ def restored_file_system(
     return found
 
 
-def _like_the_live_one_if_any(efs: Any, live: str, fs_id: str) -> int | None:
-    """From the protected copies: mount targets like the live file system's, when it still
-    exists; after an attack that deleted it, the log says to give them by hand."""
+def _like_the_live_one_or_recorded(
+    efs: Any, live: str, fs_id: str, recorded_network: dict[str, Any] | None
+) -> int:
+    """From the protected copies: mount targets like the live file system's while it exists;
+    once it is gone, in the subnets and with the groups the set recorded."""
     try:
         return len(efs.copy_mount_targets(live, fs_id))
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") != "FileSystemNotFound":
             raise
-    log.warning(
-        "File system %s was restored from the protected copies and the live file system %s "
-        "is gone: no mount targets to copy. Give it mount targets in the cluster's subnets",
-        fs_id,
-        live,
+    recorded = mount_targets(recorded_network)
+    if recorded:
+        made = efs.create_mount_targets(fs_id, recorded)
+        log.info(
+            "The live file system %s is gone: %s got mount targets in the recorded subnets %s",
+            live,
+            fs_id,
+            ", ".join(t["subnet_id"] for t in recorded),
+        )
+        return len(made)
+    given = efs.mount_targets(fs_id)
+    if given:  # given by hand after an earlier try failed here, then cleared
+        log.warning("File system %s has mount targets given by hand: using them", fs_id)
+        return len(given)
+    raise PermanentFailure(
+        f"File system {fs_id} was restored from the protected copies, the live file system "
+        f"{live} is gone and the backup set recorded no mount targets (a manifest older than "
+        "the network record): no Job can mount it. Give it a mount target in each of the "
+        "cluster's subnets (aws efs create-mount-target, with the platform's NFS security "
+        "group), then clear this task"
     )
-    return None

@@ -14,7 +14,10 @@
   EC does while its workflows stop), unless fault ``never`` on (``k8s``, ``drain``,
   ``<ns>/pods/<pod>``) holds it Terminating for ever. Pod names start with their
   Deployment's, i.e. the ECD's, name, so a fault target of the ECD name matches.
-- A volume that cannot be mounted keeps the pod Pending in ContainerCreating.
+- A volume that cannot be mounted keeps the pod Pending in ContainerCreating (an EFS
+  file system without an available mount target, too: :mod:`sandbox.k8s.mounts`),
+  with the reason in its container's waiting message, until the Job's
+  ``activeDeadlineSeconds`` fails it.
 """
 
 from __future__ import annotations
@@ -114,7 +117,9 @@ class Kubelet:
         scratch = self._scratch_root / uid
         scratch.mkdir(parents=True, exist_ok=True)
         try:
-            mounts = pod_mounts(self.ctx.store, pod, self.ctx.efs_path, scratch)
+            mounts = pod_mounts(
+                self.ctx.store, pod, self.ctx.efs_path, scratch, self.ctx.efs_mount_problem
+            )
         except MountError as error:
             waiting = {
                 "waiting": {

@@ -41,6 +41,8 @@ class ControllerContext:
     durations: Durations
     root: Path  # scratch space and the Velero backup store live below
     efs_path: Callable[[str], Path]  # EFS file system id -> its local directory
+    # EFS file system id -> why the EFS CSI driver cannot mount it now (None: it can)
+    efs_mount_problem: Callable[[str], str | None] = lambda file_system_id: None
 
 
 class Controller(Protocol):

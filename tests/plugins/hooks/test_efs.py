@@ -44,3 +44,26 @@ def test_copying_again_creates_nothing_and_a_live_one_without_targets_gives_none
     assert sandbox.log.entries() == []
     bare = sandbox.aws.create_file_system("bare")
     assert hook.copy_mount_targets(bare, sandbox.aws.create_file_system("other")) == []
+
+
+def test_the_recorded_mount_targets_are_made_once_after_the_live_file_system_is_gone(sandbox):
+    live = sandbox.aws.create_file_system("live")
+    network = add_mount_targets(sandbox, live)
+    hook = EfsHook()
+    recorded = [
+        {"subnet_id": t["SubnetId"], "security_group_ids": t["SecurityGroups"]}
+        for t in hook.network(live)
+    ]
+    new = sandbox.aws.create_file_system("restored")
+    sandbox.log.clear()
+
+    made = hook.create_mount_targets(new, recorded)
+    again = hook.create_mount_targets(new, recorded)  # a retry
+
+    assert sorted(t["SubnetId"] for t in made) == sorted(network["subnets"])
+    assert len(mutations(sandbox, "efs", "CreateMountTarget")) == 2
+    assert sorted(t["MountTargetId"] for t in again) == sorted(t["MountTargetId"] for t in made)
+    efs = sandbox.client("efs")
+    for target in made:
+        groups = efs.describe_mount_target_security_groups(MountTargetId=target["MountTargetId"])
+        assert groups["SecurityGroups"] == [network["security_group"]]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from airflow.triggers.base import TaskSuccessEvent
 
+from sandbox.aws.network import add_mount_targets
 from sandbox.k8s.resources import JOBS
 from tests.plugins.support import defer
 from ue_backup.config import DEFAULT_JOB_IMAGE
@@ -22,6 +23,7 @@ NS = "uepe"
 @pytest.fixture
 def file_system(sandbox, fast) -> str:
     fs = sandbox.aws.create_file_system("scratch")
+    add_mount_targets(sandbox.aws, fs, zones=("a",))  # the Jobs' EFS CSI driver mounts through it
     (sandbox.aws.efs_path(fs) / "TEMP.x").write_text("half written")
     return fs
 

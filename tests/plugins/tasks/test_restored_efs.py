@@ -93,3 +93,60 @@ def test_the_drill_learns_the_state_and_the_jobs_times(hooks):
     assert found["restore_job"] == "job-1"
     assert found["restore_job_created"] == "2026-01-01T00:00:00+00:00"
     assert found["restore_job_completed"] is None
+
+
+class LiveGoneEfs(FakeEfs):
+    """The live file system deleted (after an attack); ``given``: targets made by hand."""
+
+    def __init__(self, given: list[dict] | None = None) -> None:
+        super().__init__()
+        self.given = given or []
+        self.created: list[tuple[str, list[dict]]] = []
+
+    def copy_mount_targets(self, source: str, target: str) -> list[dict]:
+        from botocore.exceptions import ClientError
+
+        raise ClientError({"Error": {"Code": "FileSystemNotFound"}}, "DescribeMountTargets")
+
+    def create_mount_targets(self, fs_id: str, recorded: list[dict]) -> list[dict]:
+        self.created.append((fs_id, recorded))
+        return [{"SubnetId": t["subnet_id"]} for t in recorded]
+
+    def mount_targets(self, fs_id: str) -> list[dict]:
+        return self.given
+
+
+RECORDED = {
+    "efs": {
+        "mount_targets": [
+            {"subnet_id": "subnet-a", "security_group_ids": ["sg-nfs"]},
+            {"subnet_id": "subnet-b", "security_group_ids": ["sg-nfs"]},
+        ]
+    }
+}
+
+
+def immutable_settings() -> RestoreRunSettings:
+    return restore_settings().model_copy(update={"from_immutable": True})
+
+
+def test_from_the_protected_copies_the_live_one_gone_the_recorded_mount_targets_are_made(hooks):
+    hooks["backup"], hooks["efs"] = FakeBackup(NEW), LiveGoneEfs()
+
+    found = restored_efs.restored_file_system(
+        immutable_settings(), "job-1", recorded_network=RECORDED
+    )
+
+    assert found == {"file_system_id": NEW, "mount_targets": 2}
+    assert hooks["efs"].created == [(NEW, RECORDED["efs"]["mount_targets"])]
+
+
+def test_from_the_protected_copies_an_unrecorded_network_fails_unless_targets_were_given(hooks):
+    hooks["backup"], hooks["efs"] = FakeBackup(NEW), LiveGoneEfs()
+    with pytest.raises(PermanentFailure, match="no Job can mount it"):
+        restored_efs.restored_file_system(immutable_settings(), "job-1", recorded_network=None)
+
+    hooks["efs"] = LiveGoneEfs(given=[{"SubnetId": "subnet-by-hand"}])  # then cleared
+    found = restored_efs.restored_file_system(immutable_settings(), "job-1")
+    assert found["mount_targets"] == 1
+    assert hooks["efs"].created == []

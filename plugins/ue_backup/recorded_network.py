@@ -1,0 +1,181 @@
+"""The live resources' network, recorded in each manifest, and what a restore needs of it.
+
+A restore from the protected copies (``source: immutable``) is for the case
+where an attacker deleted the live instance, file system and cluster. The
+restored resources must then land in the platform's network, not in the
+region's default one (an RDS instance in the default VPC, a MemoryDB cluster
+with the ``open-access`` ACL, a file system without mount targets that no
+Job can mount). So every backup records, in its manifest (and so in the
+manifest's locked copy), where the live resources were:
+
+- ``efs``: the file system's mount targets, each a subnet and its security groups;
+- ``database``: the RDS instance's DB subnet group and VPC security groups;
+- ``memorydb``: the cluster's subnet group, security groups, ACL and TLS.
+
+The VPC, subnets, groups and ACL themselves are not backed up: the restore
+checks they still exist before anything is changed (``missing``) and refuses
+naming what to recreate. Nothing here calls AWS: each function reshapes an
+API answer or judges what the hooks read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+# MemoryDB's built-in ACL: anyone who reaches the cluster may use it. Never given to a
+# restored cluster silently.
+OPEN_ACCESS = "open-access"
+
+
+def efs_network(mount_targets: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The file system's mount targets as ``[{subnet_id, security_group_ids}]`` by subnet.
+
+    Each target is ``describe_mount_targets``' entry with its ``SecurityGroups``
+    (``describe_mount_target_security_groups``) added.
+    """
+    return sorted(
+        (
+            {
+                "subnet_id": target["SubnetId"],
+                "security_group_ids": sorted(target.get("SecurityGroups") or []),
+            }
+            for target in mount_targets
+        ),
+        key=lambda t: t["subnet_id"],
+    )
+
+
+def rds_network(instance: Mapping[str, Any]) -> dict[str, Any]:
+    """The instance's DB subnet group and VPC security groups (``describe_db_instances``)."""
+    return {
+        "db_subnet_group": (instance.get("DBSubnetGroup") or {}).get("DBSubnetGroupName"),
+        "vpc_security_group_ids": sorted(
+            g["VpcSecurityGroupId"] for g in instance.get("VpcSecurityGroups") or []
+        ),
+    }
+
+
+def memorydb_network(cluster: Mapping[str, Any]) -> dict[str, Any]:
+    """The cluster's subnet group, security groups, ACL and TLS (``describe_clusters``)."""
+    return {
+        "subnet_group": cluster.get("SubnetGroupName"),
+        "security_group_ids": sorted(
+            g["SecurityGroupId"] for g in cluster.get("SecurityGroups") or []
+        ),
+        "acl_name": cluster.get("ACLName"),
+        "tls_enabled": cluster.get("TLSEnabled"),
+    }
+
+
+def network_record(
+    *,
+    efs: Iterable[Mapping[str, Any]] | None,
+    database: Mapping[str, Any] | None,
+    memorydb: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The manifest's ``network``: each component's record, None where it is absent."""
+    return {
+        "efs": {"mount_targets": efs_network(efs)} if efs is not None else None,
+        "database": rds_network(database) if database is not None else None,
+        "memorydb": memorydb_network(memorydb) if memorydb is not None else None,
+    }
+
+
+def rds_shape(recorded: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``RestoreDBInstanceFromDBSnapshot``'s network arguments from a recorded network."""
+    database = (recorded or {}).get("database") or {}
+    return {
+        "DBSubnetGroupName": database.get("db_subnet_group"),
+        "VpcSecurityGroupIds": list(database.get("vpc_security_group_ids") or []),
+    }
+
+
+def memorydb_shape(recorded: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``CreateCluster``'s network and access arguments from a recorded network."""
+    cluster = (recorded or {}).get("memorydb") or {}
+    return {
+        "SubnetGroupName": cluster.get("subnet_group"),
+        "SecurityGroupIds": list(cluster.get("security_group_ids") or []),
+        "ACLName": cluster.get("acl_name"),
+        "TLSEnabled": cluster.get("tls_enabled"),
+    }
+
+
+def mount_targets(recorded: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The recorded file system's mount targets (``[]``: none recorded)."""
+    return list(((recorded or {}).get("efs") or {}).get("mount_targets") or [])
+
+
+def wanted(recorded: Mapping[str, Any] | None, components: Iterable[str]) -> dict[str, set[str]]:
+    """What of the recorded network the given components need to exist, by kind.
+
+    ``components``: those restored whose live resource is gone (``efs``,
+    ``database``, ``memorydb``). Kinds: ``subnets``, ``security_groups``,
+    ``db_subnet_groups``, ``memorydb_subnet_groups``, ``acls`` (the built-in
+    ``open-access`` is never asked for: it always exists).
+    """
+    need: dict[str, set[str]] = {
+        "subnets": set(),
+        "security_groups": set(),
+        "db_subnet_groups": set(),
+        "memorydb_subnet_groups": set(),
+        "acls": set(),
+    }
+    recorded = recorded or {}
+    components = set(components)
+    if "efs" in components:
+        for target in mount_targets(recorded):
+            need["subnets"].add(target["subnet_id"])
+            need["security_groups"].update(target["security_group_ids"])
+    database = recorded.get("database") or {}
+    if "database" in components and database:
+        if database.get("db_subnet_group"):
+            need["db_subnet_groups"].add(database["db_subnet_group"])
+        need["security_groups"].update(database.get("vpc_security_group_ids") or [])
+    cluster = recorded.get("memorydb") or {}
+    if "memorydb" in components and cluster:
+        if cluster.get("subnet_group"):
+            need["memorydb_subnet_groups"].add(cluster["subnet_group"])
+        need["security_groups"].update(cluster.get("security_group_ids") or [])
+        if cluster.get("acl_name") and cluster["acl_name"] != OPEN_ACCESS:
+            need["acls"].add(cluster["acl_name"])
+    return need
+
+
+WHAT = {
+    "subnets": ("subnet", "the VPC subnet"),
+    "security_groups": ("security group", "the VPC security group, with its rules"),
+    "db_subnet_groups": ("DB subnet group", "the RDS DB subnet group"),
+    "memorydb_subnet_groups": ("MemoryDB subnet group", "the MemoryDB subnet group"),
+    "acls": ("MemoryDB ACL", "the MemoryDB ACL, with its users"),
+}
+
+
+def missing(need: Mapping[str, set[str]], found: Mapping[str, set[str]]) -> list[str]:
+    """Each recorded network resource that no longer exists, and what to recreate.
+
+    ``found`` holds, by kind, those of ``need`` that the hooks found. An empty
+    list: everything the restore will use is there.
+    """
+    problems = []
+    for kind, names in need.items():
+        for name in sorted(set(names) - set(found.get(kind) or ())):
+            label, recreate = WHAT[kind]
+            problems.append(
+                f"the recorded {label} {name} no longer exists: recreate {recreate} "
+                f"(ue-backup does not back up the network) or restore side by side "
+                f"after moving the platform to a new network"
+            )
+    return problems
+
+
+def unrecorded(recorded: Mapping[str, Any] | None, components: Iterable[str]) -> list[str]:
+    """The components (whose live resource is gone) the set has no network record for."""
+    recorded = recorded or {}
+    found = []
+    for component in sorted(set(components)):
+        entry = recorded.get(component)
+        if not entry or (component == "efs" and not mount_targets(recorded)):
+            found.append(component)
+    return found

@@ -1,0 +1,191 @@
+"""The live network: read by every backup for its manifest, checked by a restore that needs it.
+
+A backup records where the live file system, instance and cluster are
+(``recorded_network``), so that a restore from the protected copies after an
+attack that deleted them can put what it restores back into the platform's
+network (``restore_chain``: the recorded mount targets, subnet groups,
+security groups, ACL and TLS). Before such a restore changes anything, its
+plan checks that the recorded network still exists (the VPC, subnets and
+groups are not backed up) and refuses naming what to recreate.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ue_backup.aws import settings_hook
+from ue_backup.errors import PermanentFailure
+from ue_backup.recorded_network import missing, network_record, unrecorded, wanted
+from ue_backup.run_settings import BackupRunSettings, RestoreRunSettings
+
+log = logging.getLogger(__name__)
+
+
+def live_network(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The live resources' network, as the manifest records it (``recorded_network``).
+
+    The file system's mount targets only with AWS Backup (a DataSync installation
+    never restores into a new file system). A component whose network cannot be
+    read (AccessDenied: a policy not updated yet) is recorded as None with a
+    warning, never a failed backup: its restore then warns as for an older
+    manifest.
+    """
+    from ue_backup.hooks.efs import EfsHook
+    from ue_backup.hooks.memorydb import MemoryDbHook
+    from ue_backup.hooks.rds import RdsHook
+
+    run = BackupRunSettings.model_validate(settings)
+    reads = {
+        "efs": (lambda: settings_hook(EfsHook, settings).network(run.efs_file_system_id))
+        if run.efs_method == "aws_backup"
+        else None,
+        "database": (lambda: settings_hook(RdsHook, settings).describe_instance(run.rds_instance))
+        if run.rds_instance
+        else None,
+        "memorydb": (
+            lambda: settings_hook(MemoryDbHook, settings).describe_cluster(run.memorydb_cluster)
+        )
+        if run.memorydb_cluster
+        else None,
+    }
+    read: dict[str, Any] = {}
+    for component, describe in reads.items():
+        if describe is None:
+            read[component] = None
+            continue
+        try:
+            read[component] = describe()
+        except (ClientError, BotoCoreError) as error:
+            log.warning(
+                "The live %s's network could not be read (%s): this set records none, and a "
+                "restore of it from the protected copies after the live one is deleted cannot "
+                "put it back into the platform's network",
+                component,
+                error,
+            )
+            read[component] = None
+    record = network_record(efs=read["efs"], database=read["database"], memorydb=read["memorydb"])
+    log.info("The live network, recorded in the manifest: %s", record)
+    return record
+
+
+def gone_live_resources(run: RestoreRunSettings, components: list[str]) -> list[str]:
+    """Which of ``components`` (efs, database, memorydb) have no live resource any more."""
+    from ue_backup.hooks.efs import EfsHook
+    from ue_backup.hooks.memorydb import MemoryDbHook
+    from ue_backup.hooks.rds import RdsHook
+
+    gone = []
+    if "efs" in components:
+        try:
+            settings_hook(EfsHook, run).describe_file_system(run.efs_file_system_id)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "FileSystemNotFound":
+                raise
+            gone.append("efs")
+    source = run.rds_shape_source or run.rds_instance
+    if (
+        "database" in components
+        and source
+        and settings_hook(RdsHook, run).get_instance(source) is None
+    ):
+        gone.append("database")
+    cluster = run.memorydb_shape_source or run.memorydb_cluster
+    if (
+        "memorydb" in components
+        and cluster
+        and not settings_hook(MemoryDbHook, run).get_cluster(cluster)
+    ):
+        gone.append("memorydb")
+    return gone
+
+
+def existing_network(run: RestoreRunSettings, need: Mapping[str, set[str]]) -> dict[str, set[str]]:
+    """Those of the needed network resources that exist, by kind (``recorded_network.wanted``)."""
+    from ue_backup.hooks.ec2 import Ec2Hook
+    from ue_backup.hooks.memorydb import MemoryDbHook
+    from ue_backup.hooks.rds import RdsHook
+
+    found: dict[str, set[str]] = {kind: set() for kind in need}
+    if need["subnets"] or need["security_groups"]:
+        ec2 = settings_hook(Ec2Hook, run)
+        found["subnets"] = ec2.existing_subnets(need["subnets"])
+        found["security_groups"] = ec2.existing_security_groups(need["security_groups"])
+    if need["db_subnet_groups"]:
+        found["db_subnet_groups"] = settings_hook(RdsHook, run).existing_subnet_groups(
+            need["db_subnet_groups"]
+        )
+    if need["memorydb_subnet_groups"] or need["acls"]:
+        memorydb = settings_hook(MemoryDbHook, run)
+        found["memorydb_subnet_groups"] = memorydb.existing_subnet_groups(
+            need["memorydb_subnet_groups"]
+        )
+        found["acls"] = memorydb.existing_acls(need["acls"])
+    return found
+
+
+def planned_components(run: RestoreRunSettings, plan: Mapping[str, Any]) -> list[str]:
+    """The components the plan restores (in mode plan too: what a restore would)."""
+    chosen = []
+    if "efs" in run.components:
+        chosen.append("efs")
+    if "database" in run.components and (plan.get("database") or {}).get("kind") != "derby":
+        chosen.append("database")
+    if "memorydb" in run.components and plan.get("memorydb"):
+        chosen.append("memorydb")
+    return chosen
+
+
+def check_recorded_network(
+    run: RestoreRunSettings, plan: Mapping[str, Any], recorded: Mapping[str, Any] | None
+) -> list[str]:
+    """Before a restore from the protected copies changes anything: the network it will use.
+
+    Only components whose live resource is gone take the recorded network (the
+    others copy the live one's, as before); for those, every recorded subnet,
+    security group, subnet group and ACL must exist, else refused naming each
+    and what to recreate. A set recorded before the network was (an older
+    manifest) restores as before, with a loud warning, except MemoryDB: its
+    cluster would get the ``open-access`` ACL in the default network, an open
+    cache of the platform's state, so that is refused (restore without it,
+    ``components``, and create the cluster by hand from the staged files).
+    Returns the components that take the recorded network.
+    """
+    gone = gone_live_resources(run, planned_components(run, plan))
+    if not gone:
+        return []
+    for component in unrecorded(recorded, gone):
+        if component == "memorydb":
+            raise PermanentFailure(
+                "the live MemoryDB cluster is gone and the chosen backup set recorded no "
+                "network for it (a manifest older than the network record): a restored cluster "
+                "would get the open-access ACL in the region's default network. Nothing was "
+                "changed. Restore without it (params.components: database, efs) and create "
+                "the cluster by hand, with the platform's ACL, subnet group and security "
+                "groups, from the locked .rdb files"
+            )
+        log.warning(
+            "!!! The live %s is gone and the chosen backup set recorded no network for it (a "
+            "manifest older than the network record): the restored %s gets %s. Move it into "
+            "the platform's network before use !!!",
+            component,
+            component,
+            "no mount targets (give it some in the cluster's subnets)"
+            if component == "efs"
+            else "the region's default network",
+        )
+    need = wanted(recorded, gone)
+    problems = missing(need, existing_network(run, need))
+    if problems:
+        raise PermanentFailure(
+            "the network the backup set recorded for the restored resources is incomplete; "
+            "nothing was changed:\n" + "\n".join(f"  - {p}" for p in problems)
+        )
+    taking = sorted(set(gone) - set(unrecorded(recorded, gone)))
+    if taking:
+        log.info("The live %s gone: restored into the recorded network", ", ".join(taking))
+    return taking

@@ -1,0 +1,143 @@
+"""A restore from the protected copies checks the recorded network before it changes anything.
+
+Against the sandbox: the seeded installation sits in the platform's network
+(``sandbox.aws.network.platform_network``); its network is read as a backup
+reads it, and the check judges a restore whose live resources are gone.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import pytest
+
+from sandbox.installation import seed_installation
+from tests.plugins.tasks.test_preflight_immutable import BACKUP_ROLE, BUCKET, PROTECTED, ROLE
+from ue_backup.config import parse_config
+from ue_backup.errors import PermanentFailure
+from ue_backup.hooks.efs import EfsHook
+from ue_backup.hooks.memorydb import MemoryDbHook
+from ue_backup.hooks.rds import RdsHook
+from ue_backup.recorded_network import network_record
+from ue_backup.run_settings import RestoreRunSettings
+from ue_backup.tasks.network_steps import check_recorded_network
+from ue_backup.tasks.restore_steps import restore_names
+
+PLAN = {"database": {"kind": "snapshot"}, "memorydb": {"snapshot_name": "s"}}
+
+
+@pytest.fixture
+def installation(sandbox):
+    inst = seed_installation(sandbox, "ue-test", velero=False)
+    inst.config["immutable"] = {
+        "account_id": PROTECTED,
+        "role_arn": ROLE,
+        "backup_role_arn": BACKUP_ROLE,
+        "backup_vault_name": "ue-test-locked",
+        "bucket": BUCKET,
+        "min_retention_days": 35,
+        "memorydb_export_bucket": "ue-test-staging",
+    }
+    return inst
+
+
+def _settings(inst, *, gone: bool) -> RestoreRunSettings:
+    """A restore from the protected copies; ``gone``: the live resources are not found."""
+    cfg = parse_config(inst.config)
+    names = restore_names(cfg.installation, datetime(2026, 1, 2, tzinfo=UTC))
+    params = {"mode": "plan", "source": "immutable"}
+    run = RestoreRunSettings.build(cfg, names, {"type": "latest"}, params)
+    if not gone:
+        return run
+    return run.model_copy(
+        update={
+            "efs_file_system_id": "fs-0000000000000dead",
+            "rds_instance": "ue-test-gone-db",
+            "rds_shape_source": "ue-test-gone-db",
+            "memorydb_cluster": "ue-test-gone",
+            "memorydb_shape_source": "ue-test-gone",
+        }
+    )
+
+
+def _recorded(inst) -> dict:
+    """The live network as a backup reads and records it (tasks.network_steps.live_network)."""
+    return network_record(
+        efs=EfsHook().network(inst.file_system_id),
+        database=RdsHook().describe_instance(inst.rds_instance),
+        memorydb=MemoryDbHook().describe_cluster(inst.memorydb_cluster),
+    )
+
+
+def test_a_backup_reads_the_live_network_it_records(sandbox, installation):
+    recorded = _recorded(installation)
+    network = installation.network
+
+    targets = recorded["efs"]["mount_targets"]
+    assert sorted(t["subnet_id"] for t in targets) == sorted(network["subnets"])
+    assert all(t["security_group_ids"] == [network["security_group"]] for t in targets)
+    assert recorded["database"] == {
+        "db_subnet_group": "ue-test-db",
+        "vpc_security_group_ids": [network["db_security_group"]],
+    }
+    assert recorded["memorydb"] == {
+        "subnet_group": "ue-test-cache",
+        "security_group_ids": [network["cache_security_group"]],
+        "acl_name": "ue-test-platform",
+        "tls_enabled": True,
+    }
+
+
+def test_with_the_live_resources_gone_a_recorded_network_that_exists_passes(sandbox, installation):
+    recorded = _recorded(installation)
+    sandbox.log.clear()
+
+    taking = check_recorded_network(_settings(installation, gone=True), PLAN, recorded)
+
+    assert taking == ["database", "efs", "memorydb"]
+    assert sandbox.log.entries() == []  # only read
+
+
+def test_with_the_live_resources_there_nothing_is_checked(sandbox, installation):
+    assert check_recorded_network(_settings(installation, gone=False), PLAN, None) == []
+
+
+def test_each_missing_piece_of_the_recorded_network_is_named_before_anything_changes(
+    sandbox, installation
+):
+    recorded = _recorded(installation)
+    recorded["efs"]["mount_targets"][0]["subnet_id"] = "subnet-0000000000000dead"
+    recorded["database"]["vpc_security_group_ids"] = ["sg-0000000000000dead"]
+    recorded["database"]["db_subnet_group"] = "deleted-db"
+    recorded["memorydb"]["subnet_group"] = "deleted-cache"
+    recorded["memorydb"]["acl_name"] = "deleted-acl"
+
+    with pytest.raises(PermanentFailure) as refused:
+        check_recorded_network(_settings(installation, gone=True), PLAN, recorded)
+
+    said = str(refused.value)
+    assert "nothing was changed" in said
+    for name, what in [
+        ("subnet-0000000000000dead", "subnet"),
+        ("sg-0000000000000dead", "security group"),
+        ("deleted-db", "DB subnet group"),
+        ("deleted-cache", "MemoryDB subnet group"),
+        ("deleted-acl", "MemoryDB ACL"),
+    ]:
+        assert f"the recorded {what} {name} no longer exists: recreate" in said
+
+
+def test_an_older_set_without_a_network_record_warns_loudly_but_refuses_an_open_cache(
+    sandbox, installation, caplog
+):
+    gone = _settings(installation, gone=True)
+    caplog.set_level(logging.WARNING)
+    without_memorydb = {"database": {"kind": "snapshot"}}
+
+    assert check_recorded_network(gone, without_memorydb, None) == []
+
+    assert "!!! The live database is gone" in caplog.text
+    assert "!!! The live efs is gone" in caplog.text
+    with pytest.raises(PermanentFailure, match="would get the open-access ACL"):
+        check_recorded_network(gone, PLAN, None)

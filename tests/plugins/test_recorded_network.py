@@ -1,0 +1,109 @@
+"""The live network a manifest records, and what a restore needs of it (pure rules)."""
+
+from __future__ import annotations
+
+from ue_backup.recorded_network import (
+    memorydb_shape,
+    missing,
+    mount_targets,
+    network_record,
+    rds_shape,
+    unrecorded,
+    wanted,
+)
+
+TARGETS = [
+    {"MountTargetId": "fsmt-2", "SubnetId": "subnet-b", "SecurityGroups": ["sg-nfs"]},
+    {"MountTargetId": "fsmt-1", "SubnetId": "subnet-a", "SecurityGroups": ["sg-nfs", "sg-x"]},
+]
+INSTANCE = {
+    "DBSubnetGroup": {"DBSubnetGroupName": "platform-db", "VpcId": "vpc-1"},
+    "VpcSecurityGroups": [{"VpcSecurityGroupId": "sg-db", "Status": "active"}],
+}
+CLUSTER = {
+    "SubnetGroupName": "platform-cache",
+    "SecurityGroups": [{"SecurityGroupId": "sg-cache", "Status": "active"}],
+    "ACLName": "platform",
+    "TLSEnabled": True,
+}
+RECORDED = network_record(efs=TARGETS, database=INSTANCE, memorydb=CLUSTER)
+
+
+def test_the_record_keeps_each_components_network_and_nothing_else():
+    assert RECORDED == {
+        "efs": {
+            "mount_targets": [
+                {"subnet_id": "subnet-a", "security_group_ids": ["sg-nfs", "sg-x"]},
+                {"subnet_id": "subnet-b", "security_group_ids": ["sg-nfs"]},
+            ]
+        },
+        "database": {"db_subnet_group": "platform-db", "vpc_security_group_ids": ["sg-db"]},
+        "memorydb": {
+            "subnet_group": "platform-cache",
+            "security_group_ids": ["sg-cache"],
+            "acl_name": "platform",
+            "tls_enabled": True,
+        },
+    }
+    assert network_record(efs=None, database=None, memorydb=None) == {
+        "efs": None,
+        "database": None,
+        "memorydb": None,
+    }
+
+
+def test_the_restore_arguments_come_from_the_record():
+    assert rds_shape(RECORDED) == {
+        "DBSubnetGroupName": "platform-db",
+        "VpcSecurityGroupIds": ["sg-db"],
+    }
+    assert memorydb_shape(RECORDED) == {
+        "SubnetGroupName": "platform-cache",
+        "SecurityGroupIds": ["sg-cache"],
+        "ACLName": "platform",
+        "TLSEnabled": True,
+    }
+    assert [t["subnet_id"] for t in mount_targets(RECORDED)] == ["subnet-a", "subnet-b"]
+    # nothing recorded: nothing to give (the operators keep their old behaviour)
+    assert rds_shape(None)["DBSubnetGroupName"] is None
+    assert memorydb_shape(None)["ACLName"] is None
+    assert mount_targets(None) == []
+
+
+def test_only_the_components_whose_live_resource_is_gone_need_their_network():
+    assert wanted(RECORDED, ["efs"]) == {
+        "subnets": {"subnet-a", "subnet-b"},
+        "security_groups": {"sg-nfs", "sg-x"},
+        "db_subnet_groups": set(),
+        "memorydb_subnet_groups": set(),
+        "acls": set(),
+    }
+    need = wanted(RECORDED, ["database", "memorydb"])
+    assert need["security_groups"] == {"sg-db", "sg-cache"}
+    assert need["db_subnet_groups"] == {"platform-db"}
+    assert need["memorydb_subnet_groups"] == {"platform-cache"}
+    assert need["acls"] == {"platform"}
+    open_cluster = network_record(
+        efs=None, database=None, memorydb={**CLUSTER, "ACLName": "open-access"}
+    )
+    assert wanted(open_cluster, ["memorydb"])["acls"] == set()  # built in: always there
+
+
+def test_what_is_gone_is_named_with_what_to_recreate():
+    need = wanted(RECORDED, ["efs", "database", "memorydb"])
+    found = {**need, "subnets": {"subnet-a"}, "acls": set()}
+
+    problems = missing(need, found)
+
+    assert len(problems) == 2
+    assert problems[0].startswith("the recorded subnet subnet-b no longer exists: recreate")
+    assert "the recorded MemoryDB ACL platform no longer exists" in problems[1]
+    assert "with its users" in problems[1]
+    assert missing(need, need) == []
+
+
+def test_a_set_recorded_before_the_network_was_is_told_apart():
+    assert unrecorded(None, ["efs", "database"]) == ["database", "efs"]
+    assert unrecorded(RECORDED, ["efs", "database", "memorydb"]) == []
+    no_targets = network_record(efs=[], database=INSTANCE, memorydb=None)
+    assert unrecorded(no_targets, ["efs", "database", "memorydb"]) == ["efs", "memorydb"]
