@@ -8,7 +8,9 @@ survives: the copies in the protected account's locked vault and the manifest
 in its Object Lock bucket. ``ue_restore`` with ``source: immutable`` plans from
 those alone, brings the chosen points back into the installation's vault
 (MemoryDB's locked ``.rdb`` files into its staging bucket), and restores them
-side by side; the restored set obeys rule 1.
+side by side; the restored set obeys rule 1, and lands in the network the
+locked manifest recorded (the VPC, subnets, groups and ACL are not the Airflow
+role's to delete, and are checked before anything changes).
 """
 
 from __future__ import annotations
@@ -130,7 +132,26 @@ def test_after_the_installations_account_is_wiped_the_protected_copies_restore_s
     out, err = capfd.readouterr()
     assert "no consistent restore" in out + err + caplog.text
 
-    # ... the protected copies restore.
+    # ... the protected copies would restore into the recorded network, which must exist:
+    # a part of it deleted too is named before anything changes ...
+    rds = sandbox.client("rds")
+    rds.delete_db_subnet_group(DBSubnetGroupName=inst.network["db_subnet_group"])
+    sandbox.log.clear()
+    refused = run_dag("ue_restore", {"mode": "restore", "source": "immutable"})
+    assert refused.tasks["plan"] == "failed"
+    out, err = capfd.readouterr()
+    assert "the recorded DB subnet group ue-test-db no longer exists: recreate" in (
+        out + err + caplog.text
+    )
+    # nothing changed, nothing brought back (the protected connection's AssumeRole aside)
+    assert [m.operation for m in sandbox.log.entries() if m.service != "sts"] == []
+    rds.create_db_subnet_group(
+        DBSubnetGroupName=inst.network["db_subnet_group"],
+        DBSubnetGroupDescription="recreated by the operator",
+        SubnetIds=inst.network["subnets"],
+    )
+
+    # ... and, once it is back, they restore.
     result = run_dag("ue_restore", {"mode": "restore", "source": "immutable"})
 
     assert result.state == "success", result.tasks
@@ -176,6 +197,25 @@ def test_after_the_installations_account_is_wiped_the_protected_copies_restore_s
     files = tree(sandbox.aws.efs_path(report["restored"]["efs_file_system_id"]))
     assert set(files) == set(LIVE_FILES) | {MARKER}
     assert not set(files) & set(TEMPORARY_FILES)
+    # in the network the locked manifest recorded, the live resources being gone
+    network = inst.network
+    assert planned["recorded_network"]["database"]["db_subnet_group"] == "ue-test-db"
+    efs = sandbox.client("efs")
+    targets = efs.describe_mount_targets(FileSystemId=report["restored"]["efs_file_system_id"])
+    assert sorted(t["SubnetId"] for t in targets["MountTargets"]) == sorted(network["subnets"])
+    for target in targets["MountTargets"]:
+        groups = efs.describe_mount_target_security_groups(MountTargetId=target["MountTargetId"])
+        assert groups["SecurityGroups"] == [network["security_group"]]
+    assert restored["DBSubnetGroup"]["DBSubnetGroupName"] == network["db_subnet_group"]
+    assert [g["VpcSecurityGroupId"] for g in restored["VpcSecurityGroups"]] == [
+        network["db_security_group"]
+    ]
+    assert cluster["SubnetGroupName"] == network["cache_subnet_group"]
+    assert [g["SecurityGroupId"] for g in cluster["SecurityGroups"]] == [
+        network["cache_security_group"]
+    ]
+    assert (cluster["ACLName"], cluster["TLSEnabled"]) == (network["acl"], True)
+    assert network["acl"] != "open-access"
     # the locked copies are still there, untouched
     protected = _protected_client(sandbox, "backup")
     assert (
