@@ -385,6 +385,13 @@ class SandboxRdsResponse(OneCallAtATime, RDSResponse):
             result = self._restored(
                 "RestoreDBInstanceFromDBSnapshot", super().restore_db_instance_from_db_snapshot
             )
+        if not self.params.get("DBSubnetGroupName"):
+            # Modelled by hand on the API reference: a restore that names no DB subnet group
+            # lands in the default VPC; moto copied the original instance's group instead,
+            # kinder than AWS (a restore that lost the live network would have passed).
+            restored = result.result["DBInstance"]  # type: ignore[index]
+            restored.__dict__["_db_subnet_group_name"] = None
+            restored.__dict__.pop("db_subnet_group", None)
         rds_data.restored_from_snapshot(snapshot, result.result["DBInstance"])  # type: ignore[index]
         return result
 

@@ -58,6 +58,8 @@ ACTION = {
     ("s3", "UploadPartCopy"): "s3:PutObject",  # a managed copy of a large object: the same
     ("s3", "GetObjectLockConfiguration"): "s3:GetBucketObjectLockConfiguration",
     ("s3", "ListObjectVersions"): "s3:ListBucketVersions",
+    # IAM spells MemoryDB's ACL actions "Acl" (Service Authorization Reference)
+    ("memorydb", "DescribeACLs"): "memorydb:DescribeAcls",
 }
 
 # Actions IAM never authorizes: STS API reference, GetCallerIdentity: "No permissions
@@ -224,7 +226,7 @@ RESOURCES: dict[str, Callable[[Where, dict], list[str]]] = {
     "memorydb:DescribeSubnetGroups": lambda w, p: [
         _group(w, p, "memorydb", "subnetgroup", "SubnetGroupName", "/")
     ],
-    "memorydb:DescribeACLs": lambda w, p: [_group(w, p, "memorydb", "acl", "ACLName", "/")],
+    "memorydb:DescribeAcls": lambda w, p: [_group(w, p, "memorydb", "acl", "ACLName", "/")],
     "ec2:DescribeSecurityGroups": lambda w, p: [ANY],
     "memorydb:DescribeClusters": _named_or_any("memorydb", "ClusterName"),
     "memorydb:DescribeSnapshots": _named_or_any("memorydb", "SnapshotName"),

@@ -240,6 +240,11 @@ SAMPLES = [
         RoleSessionName="airflow_aws_immutable",
     ),
     request("s3", "GetObjectLockConfiguration", Bucket="b"),
+    # a restore's check of the network a backup set recorded
+    request("rds", "DescribeDBSubnetGroups", DBSubnetGroupName="platform-db"),
+    request("memorydb", "DescribeSubnetGroups", SubnetGroupName="platform-cache"),
+    request("memorydb", "DescribeACLs", ACLName="platform"),
+    request("ec2", "DescribeSecurityGroups", Filters=[{"Name": "group-id", "Values": ["sg-1"]}]),
 ]
 
 
