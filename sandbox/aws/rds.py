@@ -43,6 +43,7 @@ operations below) says how.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -381,17 +382,10 @@ class SandboxRdsResponse(OneCallAtATime, RDSResponse):
             # RDS makes a grant on the snapshot's key as the caller (the request log
             # carries it, for the permission checks: see request_log.KEY_USES).
             self.normalized_request.environ[USED_KEY] = key
-        with as_manual(snapshot):
+        with as_manual(snapshot), default_network_unless_named(snapshot, self.params):
             result = self._restored(
                 "RestoreDBInstanceFromDBSnapshot", super().restore_db_instance_from_db_snapshot
             )
-        if not self.params.get("DBSubnetGroupName"):
-            # Modelled by hand on the API reference: a restore that names no DB subnet group
-            # lands in the default VPC; moto copied the original instance's group instead,
-            # kinder than AWS (a restore that lost the live network would have passed).
-            restored = result.result["DBInstance"]  # type: ignore[index]
-            restored.__dict__["_db_subnet_group_name"] = None
-            restored.__dict__.pop("db_subnet_group", None)
         rds_data.restored_from_snapshot(snapshot, result.result["DBInstance"])  # type: ignore[index]
         return result
 
@@ -497,6 +491,30 @@ def as_manual(snapshot: DBSnapshot) -> Iterator[None]:
         yield
     finally:
         snapshot.snapshot_type = kept
+
+
+@contextmanager
+def default_network_unless_named(snapshot: DBSnapshot, params: dict[str, Any]) -> Iterator[None]:
+    """A restore that names no DB subnet group lands in the region's default network.
+
+    Modelled by hand on the RDS API reference (RestoreDBInstanceFromDBSnapshot,
+    DBSubnetGroupName): moto copies the snapshot's instance's subnet group instead,
+    kinder than AWS (a restore that lost the live network looked right) and wrong in
+    another region (the group is not there). moto reads the group from the snapshot's
+    instance: it sees a copy without one, the instance itself is left alone.
+    """
+    if params.get("DBSubnetGroupName"):
+        yield
+        return
+    original = snapshot.database
+    bare = copy.copy(original)
+    bare.__dict__["_db_subnet_group_name"] = None
+    bare.__dict__.pop("db_subnet_group", None)
+    snapshot.database = bare
+    try:
+        yield
+    finally:
+        snapshot.database = original
 
 
 def _awsbackup_snapshot(backend: RDSBackend, identifier: str) -> DBSnapshot | None:

@@ -7,6 +7,8 @@ world, and runs on any pytest-xdist worker beside it.
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from sandbox.airflow_harness.dag_runner import run_dag, write_config
@@ -33,7 +35,40 @@ def copied_world(sandbox_session, tmp_path, monkeypatch):
     return sandbox, inst, backup.xcom("manifest")
 
 
-def test_a_restore_from_the_copy_region_creates_everything_there(copied_world):
+@pytest.fixture
+def operator_there(copied_world):
+    """The copy region's network set-up, by the operator, as the README asks: a subnet and
+    an NFS security group there, and the file system a restore makes there given a mount
+    target while the run waits (the log says so: there is no live file system there to copy
+    them from). Without one no Job can mount it, as the sandbox now models: the purge Job
+    would wait until its deadline. Yields the file systems it gave one."""
+    sandbox = copied_world[0]
+    ec2 = sandbox.client("ec2", region=COPY_REGION)
+    efs = sandbox.client("efs", region=COPY_REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(
+        VpcId=vpc, CidrBlock="10.30.0.0/24", AvailabilityZone=f"{COPY_REGION}a"
+    )["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="efs", Description="nfs", VpcId=vpc)["GroupId"]
+    stop, given = threading.Event(), []
+
+    def give_mount_targets() -> None:
+        while not stop.wait(0.2):
+            for fs in efs.describe_file_systems()["FileSystems"]:
+                if fs["NumberOfMountTargets"] == 0 and fs["FileSystemId"] not in given:
+                    efs.create_mount_target(
+                        FileSystemId=fs["FileSystemId"], SubnetId=subnet, SecurityGroups=[group]
+                    )
+                    given.append(fs["FileSystemId"])
+
+    thread = threading.Thread(target=give_mount_targets, daemon=True)
+    thread.start()
+    yield given
+    stop.set()
+    thread.join()
+
+
+def test_a_restore_from_the_copy_region_creates_everything_there(copied_world, operator_there):
     sandbox, installation, manifest = copied_world
 
     result = run_dag("ue_restore", {"mode": "restore", "source_region": COPY_REGION})
@@ -53,6 +88,7 @@ def test_a_restore_from_the_copy_region_creates_everything_there(copied_world):
     assert far_efs.describe_file_systems(FileSystemId=fs_id)["FileSystems"]
     files = tree(sandbox.aws.efs_path(fs_id))
     assert set(files) == set(LIVE_FILES) | {MARKER}  # temporary files purged there too
+    assert operator_there == [fs_id]  # mounted through the mount target the operator gave
     far_memorydb = sandbox.client("memorydb", region=COPY_REGION)
     cluster = far_memorydb.describe_clusters(ClusterName=report["restored"]["memorydb_cluster"])
     assert cluster["Clusters"][0]["Status"] == "available"
