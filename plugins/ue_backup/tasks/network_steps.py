@@ -174,7 +174,8 @@ def check_recorded_network(
             "the platform's network before use !!!",
             component,
             component,
-            "no mount targets (give it some in the cluster's subnets)"
+            "no mount targets: restored_file_system then fails until it has some in the "
+            "cluster's subnets, given by hand"
             if component == "efs"
             else "the region's default network",
         )
