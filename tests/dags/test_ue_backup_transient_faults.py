@@ -25,6 +25,9 @@ DESCRIBES = [
     ("backup", "DescribeRecoveryPoint"),
     ("backup", "ListTags"),
     ("efs", "DescribeFileSystems"),
+    # the live file system's network, recorded in the manifest (tasks/network_steps.py)
+    ("efs", "DescribeMountTargetSecurityGroups"),
+    ("efs", "DescribeMountTargets"),
     ("memorydb", "DescribeClusters"),
     ("memorydb", "DescribeSnapshots"),
     ("memorydb", "ListTags"),
