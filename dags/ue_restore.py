@@ -78,6 +78,7 @@ from ue_backup.notifications import UnlessInPlaceNotifier
 from ue_backup.operators.ecd import EcdSuspendOperator
 from ue_backup.operators.kube_job import KubeEfsJobOperator
 from ue_backup.operators.rds_switch_over import RdsSwitchOverOperator
+from ue_backup.recorded_network import NETWORKS
 from ue_backup.restore_chain import (
     EfsJob,
     RestoreChainSpec,
@@ -186,6 +187,18 @@ with DAG(
                 "home: the installation's own backups. immutable: the protected copies "
                 "(config: immutable), after an attack on the installation's account: "
                 "database, EFS and MemoryDB, side by side, in the home region."
+            ),
+        ),
+        "network": Param(
+            "recorded",
+            enum=list(NETWORKS),
+            title="Network of what replaces a deleted resource",
+            description=(
+                "With source immutable, for a live instance, file system or cluster that is "
+                "gone: recorded restores into the network the backup set recorded (the plan "
+                "refuses when a piece of it is gone); by_hand when it is gone for good (EC2 "
+                "ids cannot be recreated): the database in the default network, the file "
+                "system waiting for mount targets given by hand, MemoryDB left out."
             ),
         ),
         "source_region": Param(

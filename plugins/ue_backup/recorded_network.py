@@ -47,12 +47,14 @@ def efs_network(mount_targets: Iterable[Mapping[str, Any]]) -> list[dict[str, An
 
 
 def rds_network(instance: Mapping[str, Any]) -> dict[str, Any]:
-    """The instance's DB subnet group and VPC security groups (``describe_db_instances``)."""
+    """The instance's DB subnet group and VPC security groups, and whether it is Multi-AZ
+    (``describe_db_instances``): a restore is Single-AZ unless told (botocore's model)."""
     return {
         "db_subnet_group": (instance.get("DBSubnetGroup") or {}).get("DBSubnetGroupName"),
         "vpc_security_group_ids": sorted(
             g["VpcSecurityGroupId"] for g in instance.get("VpcSecurityGroups") or []
         ),
+        "multi_az": instance.get("MultiAZ"),
     }
 
 
@@ -88,6 +90,7 @@ def rds_shape(recorded: Mapping[str, Any] | None) -> dict[str, Any]:
     return {
         "DBSubnetGroupName": database.get("db_subnet_group"),
         "VpcSecurityGroupIds": list(database.get("vpc_security_group_ids") or []),
+        "MultiAZ": database.get("multi_az"),
     }
 
 
@@ -143,13 +146,29 @@ def wanted(recorded: Mapping[str, Any] | None, components: Iterable[str]) -> dic
     return need
 
 
+# params.network: from the protected copies, what is restored in place of a live resource
+# that is gone goes into the network the backup set recorded, or (the recorded one is gone
+# for good) is left to the operator: the database in the default network, the file
+# system's mount targets given by hand, MemoryDB left out.
+NETWORKS = ("recorded", "by_hand")
+
+# By kind: its label, and what the operator can do when the recorded one is gone. Subnets
+# and security groups have ids EC2 assigns: one deleted can never come back under its id.
 WHAT = {
-    "subnets": ("subnet", "the VPC subnet"),
-    "security_groups": ("security group", "the VPC security group, with its rules"),
-    "db_subnet_groups": ("DB subnet group", "the RDS DB subnet group"),
-    "memorydb_subnet_groups": ("MemoryDB subnet group", "the MemoryDB subnet group"),
-    "acls": ("MemoryDB ACL", "the MemoryDB ACL, with its users"),
+    "subnets": ("subnet", "EC2 ids cannot be recreated"),
+    "security_groups": ("security group", "EC2 ids cannot be recreated"),
+    "db_subnet_groups": ("DB subnet group", "recreate the RDS DB subnet group by that name"),
+    "memorydb_subnet_groups": (
+        "MemoryDB subnet group",
+        "recreate the MemoryDB subnet group by that name",
+    ),
+    "acls": ("MemoryDB ACL", "recreate the MemoryDB ACL by that name, with its users"),
 }
+BY_HAND = (
+    "or restore with params.network by_hand: the database then lands in the region's "
+    "default network and the file system stops at restored_file_system until given mount "
+    "targets by hand (MemoryDB is then left out: params.components database, efs)"
+)
 
 
 def missing(need: Mapping[str, set[str]], found: Mapping[str, set[str]]) -> list[str]:
@@ -161,11 +180,10 @@ def missing(need: Mapping[str, set[str]], found: Mapping[str, set[str]]) -> list
     problems = []
     for kind, names in need.items():
         for name in sorted(set(names) - set(found.get(kind) or ())):
-            label, recreate = WHAT[kind]
+            label, remedy = WHAT[kind]
             problems.append(
-                f"the recorded {label} {name} no longer exists: recreate {recreate} "
-                f"(ue-backup does not back up the network) or restore side by side "
-                f"after moving the platform to a new network"
+                f"the recorded {label} {name} no longer exists ({remedy}; ue-backup does "
+                f"not back up the network), {BY_HAND}"
             )
     return problems
 

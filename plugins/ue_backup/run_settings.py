@@ -255,6 +255,11 @@ class RestoreRunSettings(RunSettings):
         "(immutable.memorydb_export_bucket).",
         None,
     )
+    network_by_hand: bool = _field(
+        "params.network by_hand: from the protected copies, the recorded network is not "
+        "used for what is restored when the live resource is gone.",
+        False,
+    )
     request: dict[str, Any] = _field("The planner's request (what to restore).")
     mode: str = _field("params.mode: plan or restore.")
     target: str = _field("params.target: side_by_side or in_place.")
@@ -318,6 +323,7 @@ class RestoreRunSettings(RunSettings):
             immutable_vault=locked.backup_vault_name if locked else None,
             immutable_backup_role_arn=locked.backup_role_arn if locked else None,
             immutable_staging_bucket=locked.memorydb_export_bucket if locked else None,
+            network_by_hand=locked is not None and params.get("network") == "by_hand",
             request=request,
             mode=params.get("mode", "plan"),
             target=target,

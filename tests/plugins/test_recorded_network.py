@@ -19,6 +19,7 @@ TARGETS = [
 INSTANCE = {
     "DBSubnetGroup": {"DBSubnetGroupName": "platform-db", "VpcId": "vpc-1"},
     "VpcSecurityGroups": [{"VpcSecurityGroupId": "sg-db", "Status": "active"}],
+    "MultiAZ": True,
 }
 CLUSTER = {
     "SubnetGroupName": "platform-cache",
@@ -37,7 +38,11 @@ def test_the_record_keeps_each_components_network_and_nothing_else():
                 {"subnet_id": "subnet-b", "security_group_ids": ["sg-nfs"]},
             ]
         },
-        "database": {"db_subnet_group": "platform-db", "vpc_security_group_ids": ["sg-db"]},
+        "database": {
+            "db_subnet_group": "platform-db",
+            "vpc_security_group_ids": ["sg-db"],
+            "multi_az": True,
+        },
         "memorydb": {
             "subnet_group": "platform-cache",
             "security_group_ids": ["sg-cache"],
@@ -56,6 +61,7 @@ def test_the_restore_arguments_come_from_the_record():
     assert rds_shape(RECORDED) == {
         "DBSubnetGroupName": "platform-db",
         "VpcSecurityGroupIds": ["sg-db"],
+        "MultiAZ": True,  # a restore is Single-AZ unless told (botocore's model)
     }
     assert memorydb_shape(RECORDED) == {
         "SubnetGroupName": "platform-cache",
@@ -96,7 +102,10 @@ def test_what_is_gone_is_named_with_what_to_recreate():
     problems = missing(need, found)
 
     assert len(problems) == 2
-    assert problems[0].startswith("the recorded subnet subnet-b no longer exists: recreate")
+    assert problems[0].startswith(
+        "the recorded subnet subnet-b no longer exists (EC2 ids cannot be recreated"
+    )
+    assert "params.network by_hand" in problems[0]
     assert "the recorded MemoryDB ACL platform no longer exists" in problems[1]
     assert "with its users" in problems[1]
     assert missing(need, need) == []

@@ -74,7 +74,7 @@ RESTORE_KEYS = AWS | {
     "velero_included_namespaces", "max_window_minutes", "drain_timeout_minutes", "purge_image",
     "jobs", "verification", "manifest_bucket", "manifest_prefix", "from_immutable",
     "immutable_conn_id", "immutable_region", "immutable_vault", "immutable_backup_role_arn",
-    "immutable_staging_bucket",
+    "immutable_staging_bucket", "network_by_hand",
 }  # fmt: skip
 STEP_KEYS = {
     "restore_database", "restore_efs", "restore_memorydb", "restore_velero", "rds_snapshot_id",

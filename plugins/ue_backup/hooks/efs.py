@@ -46,10 +46,8 @@ class EfsHook(RetryingHookMixin, CustomWaitersMixin, AwsBaseHook):
             groups = self.conn.describe_mount_target_security_groups(
                 MountTargetId=source["MountTargetId"]
             ).get("SecurityGroups", [])
-            self.conn.create_mount_target(
-                FileSystemId=target_id, SubnetId=source["SubnetId"], SecurityGroups=groups
-            )
-            self.log.info("Mount target for %s in %s created", target_id, source["SubnetId"])
+            if self._created(target_id, source["SubnetId"], groups):
+                self.log.info("Mount target for %s in %s created", target_id, source["SubnetId"])
         return self.mount_targets(target_id)
 
     def network(self, file_system_id: str) -> list[dict[str, Any]]:
@@ -78,14 +76,26 @@ class EfsHook(RetryingHookMixin, CustomWaitersMixin, AwsBaseHook):
         for target in recorded:
             if target["subnet_id"] in present:
                 continue
-            self.conn.create_mount_target(
-                FileSystemId=file_system_id,
-                SubnetId=target["subnet_id"],
-                SecurityGroups=list(target["security_group_ids"]),
-            )
-            self.log.info(
-                "Mount target for %s in recorded subnet %s created",
-                file_system_id,
-                target["subnet_id"],
-            )
+            if self._created(file_system_id, target["subnet_id"], target["security_group_ids"]):
+                self.log.info(
+                    "Mount target for %s in recorded subnet %s created",
+                    file_system_id,
+                    target["subnet_id"],
+                )
         return self.mount_targets(file_system_id)
+
+    def _created(self, file_system_id: str, subnet_id: str, groups: list[str]) -> bool:
+        """Create one mount target; False when its Availability Zone has one already.
+
+        AWS allows one mount target per file system and AZ (``MountTargetConflict``):
+        one given by hand in another subnet of that AZ, or made by an earlier try, serves
+        it, so a retry goes on instead of failing for ever.
+        """
+        try:
+            self.conn.create_mount_target(
+                FileSystemId=file_system_id, SubnetId=subnet_id, SecurityGroups=list(groups)
+            )
+        except self.conn.exceptions.MountTargetConflict as conflict:
+            self.log.info("No mount target in %s: %s", subnet_id, conflict)
+            return False
+        return True

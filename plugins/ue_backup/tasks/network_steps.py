@@ -153,25 +153,30 @@ def check_recorded_network(
     cluster would get the ``open-access`` ACL in the default network, an open
     cache of the platform's state, so that is refused (restore without it,
     ``components``, and create the cluster by hand from the staged files).
+    With ``params.network: by_hand`` (the recorded network is gone for good: EC2 ids
+    cannot be recreated) the record is not used, as for an older manifest.
     Returns the components that take the recorded network.
     """
+    if run.network_by_hand:
+        recorded = None
     gone = gone_live_resources(run, planned_components(run, plan))
     if not gone:
         return []
     for component in unrecorded(recorded, gone):
         if component == "memorydb":
             raise PermanentFailure(
-                "the live MemoryDB cluster is gone and the chosen backup set recorded no "
-                "network for it (a manifest older than the network record): a restored cluster "
+                "the live MemoryDB cluster is gone and the restore takes no recorded network "
+                "for it (params.network by_hand, or a manifest older than the network record): "
+                "a restored cluster "
                 "would get the open-access ACL in the region's default network. Nothing was "
                 "changed. Restore without it (params.components: database, efs) and create "
                 "the cluster by hand, with the platform's ACL, subnet group and security "
                 "groups, from the locked .rdb files"
             )
         log.warning(
-            "!!! The live %s is gone and the chosen backup set recorded no network for it (a "
-            "manifest older than the network record): the restored %s gets %s. Move it into "
-            "the platform's network before use !!!",
+            "!!! The live %s is gone and the restore takes no recorded network for it "
+            "(params.network by_hand, or a manifest older than the network record): the "
+            "restored %s gets %s. Move it into the platform's network before use !!!",
             component,
             component,
             "no mount targets: restored_file_system then fails until it has some in the "

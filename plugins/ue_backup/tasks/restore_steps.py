@@ -35,6 +35,7 @@ from ue_backup.locked_inventory import (
 )
 from ue_backup.names import MEMORYDB_CLUSTER_MAX, RESTORE_ID_KEEP, fit
 from ue_backup.planning import RestorePlanError, plan_restore, to_utc
+from ue_backup.recorded_network import NETWORKS
 from ue_backup.run_settings import RestorePlanResult, RestoreRunSettings
 from ue_backup.tasks.network_steps import check_recorded_network
 from ue_backup.tasks.run_guard import refuse_while_running
@@ -53,6 +54,7 @@ RESTORE_PARAMS = (
     "components",
     "source_region",
     "source",
+    "network",
 )
 MODES = ("plan", "restore")
 # What a restore (not a plan) must not overlap, and why.
@@ -151,6 +153,10 @@ def check_request(
         problems.append(f"params.source_region: {source_region!r} is not a region name")
     if problem := source_problem(params):
         problems.append(problem)
+    if params.get("network", "recorded") not in NETWORKS:
+        problems.append(
+            f"params.network: {params.get('network')!r} is not one of {', '.join(NETWORKS)}"
+        )
     return request, problems
 
 
@@ -290,7 +296,7 @@ def plan(settings: Mapping[str, Any]) -> dict[str, Any]:
         log.info("Mode 'plan': this is what a restore would do; nothing was changed")
     recorded = None
     if run.from_immutable:
-        recorded = chosen_network(inventory, result)
+        recorded = None if run.network_by_hand else chosen_network(inventory, result)
         # before anything is changed (mode plan too): the network it would restore into
         check_recorded_network(run, result, recorded)
     planned = RestorePlanResult.build(run, result, inventory, recorded)

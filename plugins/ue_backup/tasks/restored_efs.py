@@ -70,7 +70,9 @@ def restored_file_system(
                 efs, live, fs_id, recorded_network
             )
         else:
-            found["mount_targets"] = len(efs.copy_mount_targets(live, fs_id))
+            found["mount_targets"] = len(efs.copy_mount_targets(live, fs_id)) or _given_by_hand(
+                efs, fs_id, f"the live file system {live} has no mount target to copy"
+            )
         if new_only:
             created, completed = job.get("CreationDate"), job.get("CompletionDate")
             found |= {
@@ -85,13 +87,17 @@ def restored_file_system(
 def _like_the_live_one_or_recorded(
     efs: Any, live: str, fs_id: str, recorded_network: dict[str, Any] | None
 ) -> int:
-    """From the protected copies: mount targets like the live file system's while it exists;
-    once it is gone, in the subnets and with the groups the set recorded."""
+    """From the protected copies: mount targets like the live file system's while it has
+    some; once it is gone, or has none left (an attacker may delete only them), in the
+    subnets and with the groups the set recorded."""
     try:
-        return len(efs.copy_mount_targets(live, fs_id))
+        copied = len(efs.copy_mount_targets(live, fs_id))
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") != "FileSystemNotFound":
             raise
+        copied = 0
+    if copied:
+        return copied
     recorded = mount_targets(recorded_network)
     if recorded:
         made = efs.create_mount_targets(fs_id, recorded)
@@ -102,14 +108,26 @@ def _like_the_live_one_or_recorded(
             ", ".join(t["subnet_id"] for t in recorded),
         )
         return len(made)
+    return _given_by_hand(
+        efs,
+        fs_id,
+        f"it was restored from the protected copies, the live file system {live} has no "
+        "mount target to copy (gone, or none left) and the restore takes none from the "
+        "backup set (none recorded: a manifest older than the network record; or "
+        "params.network by_hand)",
+    )
+
+
+def _given_by_hand(efs: Any, fs_id: str, why: str) -> int:
+    """The mount targets given to ``fs_id`` by hand (after an earlier try failed here and
+    the task was cleared); without any, fail now: no Job could mount the file system, and
+    the purge Job would wait in vain until its deadline."""
     given = efs.mount_targets(fs_id)
-    if given:  # given by hand after an earlier try failed here, then cleared
+    if given:
         log.warning("File system %s has mount targets given by hand: using them", fs_id)
         return len(given)
     raise PermanentFailure(
-        f"File system {fs_id} was restored from the protected copies, the live file system "
-        f"{live} is gone and the backup set recorded no mount targets (a manifest older than "
-        "the network record): no Job can mount it. Give it a mount target in each of the "
-        "cluster's subnets (aws efs create-mount-target, with the platform's NFS security "
-        "group), then clear this task"
+        f"File system {fs_id} has no mount target: {why}. No Job can mount it. Give it a "
+        "mount target in each of the cluster's subnets (aws efs create-mount-target, with "
+        "the platform's NFS security group), then clear this task"
     )

@@ -67,3 +67,29 @@ def test_the_recorded_mount_targets_are_made_once_after_the_live_file_system_is_
     for target in made:
         groups = efs.describe_mount_target_security_groups(MountTargetId=target["MountTargetId"])
         assert groups["SecurityGroups"] == [network["security_group"]]
+
+
+def test_a_zone_that_has_a_mount_target_already_is_served_by_it(sandbox):
+    """AWS allows one mount target per file system and Availability Zone: one given by hand
+    in another subnet of that zone serves it, and a retry goes on (outside review: it
+    failed for ever with MountTargetConflict)."""
+    live = sandbox.aws.create_file_system("live")
+    network = add_mount_targets(sandbox, live)
+    hook = EfsHook()
+    recorded = [
+        {"subnet_id": t["SubnetId"], "security_group_ids": t["SecurityGroups"]}
+        for t in hook.network(live)
+    ]
+    ec2 = sandbox.client("ec2")
+    first = ec2.describe_subnets(SubnetIds=[network["subnets"][0]])["Subnets"][0]
+    by_hand = ec2.create_subnet(
+        VpcId=network["vpc"], CidrBlock="10.20.9.0/24", AvailabilityZone=first["AvailabilityZone"]
+    )["Subnet"]["SubnetId"]
+    new = sandbox.aws.create_file_system("restored")
+    sandbox.client("efs").create_mount_target(
+        FileSystemId=new, SubnetId=by_hand, SecurityGroups=[network["security_group"]]
+    )
+
+    made = hook.create_mount_targets(new, recorded)
+
+    assert sorted(t["SubnetId"] for t in made) == sorted([by_hand, network["subnets"][1]])

@@ -29,6 +29,7 @@ import pytest
 
 from sandbox.airflow_harness.dag_runner import RunResult, _short_idle, write_config
 from sandbox.aws.fixtures import aws, real_data, wait_until  # noqa: F401
+from sandbox.aws.network import add_mount_targets
 from sandbox.aws.resp import command
 from tests.plugins.test_app_checks import tools  # noqa: F401
 from ue_backup.config import parse_config
@@ -156,6 +157,7 @@ def restored(sandbox, real_data, tmp_path, monkeypatch, fast) -> Restored:  # no
     )[-1]
     port = cluster["ClusterEndpoint"]["Port"]
     fs = real_data.create_file_system("restored")
+    add_mount_targets(real_data, fs, zones=("a",))  # the check Job mounts it through one
     efs = real_data.efs_path(fs)
     for _, path, key in SESSIONS:
         (efs / path).parent.mkdir(parents=True, exist_ok=True)

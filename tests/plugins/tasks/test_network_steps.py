@@ -80,6 +80,7 @@ def test_a_backup_reads_the_live_network_it_records(sandbox, installation):
     assert recorded["database"] == {
         "db_subnet_group": "ue-test-db",
         "vpc_security_group_ids": [network["db_security_group"]],
+        "multi_az": True,  # the seeded instance is: a restore gets it back
     }
     assert recorded["memorydb"] == {
         "subnet_group": "ue-test-cache",
@@ -118,14 +119,16 @@ def test_each_missing_piece_of_the_recorded_network_is_named_before_anything_cha
 
     said = str(refused.value)
     assert "nothing was changed" in said
-    for name, what in [
-        ("subnet-0000000000000dead", "subnet"),
-        ("sg-0000000000000dead", "security group"),
-        ("deleted-db", "DB subnet group"),
-        ("deleted-cache", "MemoryDB subnet group"),
-        ("deleted-acl", "MemoryDB ACL"),
+    for name, what, remedy in [
+        ("subnet-0000000000000dead", "subnet", "EC2 ids cannot be recreated"),
+        ("sg-0000000000000dead", "security group", "EC2 ids cannot be recreated"),
+        ("deleted-db", "DB subnet group", "recreate the RDS DB subnet group by that name"),
+        ("deleted-cache", "MemoryDB subnet group", "recreate the MemoryDB subnet group"),
+        ("deleted-acl", "MemoryDB ACL", "recreate the MemoryDB ACL by that name"),
     ]:
-        assert f"the recorded {what} {name} no longer exists: recreate" in said
+        assert f"the recorded {what} {name} no longer exists ({remedy}" in said
+    # the way out when a piece is gone for good
+    assert "params.network by_hand" in said
 
 
 def test_an_older_set_without_a_network_record_warns_loudly_but_refuses_an_open_cache(
@@ -141,3 +144,35 @@ def test_an_older_set_without_a_network_record_warns_loudly_but_refuses_an_open_
     assert "!!! The live efs is gone" in caplog.text
     with pytest.raises(PermanentFailure, match="would get the open-access ACL"):
         check_recorded_network(gone, PLAN, None)
+
+
+def test_by_hand_the_recorded_network_is_not_used_and_an_open_cache_still_refused(
+    sandbox, installation, caplog
+):
+    """The recorded subnets or security groups are gone for good (EC2 ids cannot be
+    recreated): params.network by_hand restores without them, as an older set would."""
+    recorded = _recorded(installation)
+    recorded["efs"]["mount_targets"][0]["subnet_id"] = "subnet-0000000000000dead"
+    recorded["database"]["vpc_security_group_ids"] = ["sg-0000000000000dead"]
+    by_hand = _settings(installation, gone=True).model_copy(update={"network_by_hand": True})
+    caplog.set_level(logging.WARNING)
+
+    assert check_recorded_network(by_hand, {"database": {"kind": "snapshot"}}, recorded) == []
+
+    assert "!!! The live database is gone" in caplog.text
+    assert "params.network by_hand" in caplog.text
+    with pytest.raises(PermanentFailure, match="would get the open-access ACL"):
+        check_recorded_network(by_hand, PLAN, recorded)
+
+
+def test_the_network_param_is_recorded_or_by_hand(installation):
+    from ue_backup.tasks.restore_steps import check_request
+
+    _, problems = check_request({"network": "somewhere"}, {}, None)
+    assert any(p.startswith("params.network: 'somewhere' is not one of") for p in problems)
+    cfg = parse_config(installation.config)
+    names = restore_names(cfg.installation, datetime(2026, 1, 2, tzinfo=UTC))
+    params = {"mode": "plan", "source": "immutable", "network": "by_hand"}
+    assert RestoreRunSettings.build(cfg, names, {"type": "latest"}, params).network_by_hand
+    home = {**params, "source": "home"}  # only from the protected copies
+    assert not RestoreRunSettings.build(cfg, names, {"type": "latest"}, home).network_by_hand

@@ -143,10 +143,36 @@ def test_from_the_protected_copies_the_live_one_gone_the_recorded_mount_targets_
 
 def test_from_the_protected_copies_an_unrecorded_network_fails_unless_targets_were_given(hooks):
     hooks["backup"], hooks["efs"] = FakeBackup(NEW), LiveGoneEfs()
-    with pytest.raises(PermanentFailure, match="no Job can mount it"):
+    with pytest.raises(PermanentFailure, match="No Job can mount it"):
         restored_efs.restored_file_system(immutable_settings(), "job-1", recorded_network=None)
 
     hooks["efs"] = LiveGoneEfs(given=[{"SubnetId": "subnet-by-hand"}])  # then cleared
     found = restored_efs.restored_file_system(immutable_settings(), "job-1")
     assert found["mount_targets"] == 1
     assert hooks["efs"].created == []
+
+
+class LiveWithoutTargetsEfs(LiveGoneEfs):
+    """The live file system is there, its mount targets deleted (by an attacker)."""
+
+    def copy_mount_targets(self, source: str, target: str) -> list[dict]:
+        return self.given
+
+
+def test_a_live_file_system_left_without_mount_targets_gives_way_to_the_recorded_ones(hooks):
+    """Outside review: the copy made none, the wait for mount targets passed on an empty
+    list, and the purge Job hung until its deadline (4 hours)."""
+    hooks["backup"], hooks["efs"] = FakeBackup(NEW), LiveWithoutTargetsEfs()
+
+    found = restored_efs.restored_file_system(
+        immutable_settings(), "job-1", recorded_network=RECORDED
+    )
+
+    assert found["mount_targets"] == 2
+    assert hooks["efs"].created == [(NEW, RECORDED["efs"]["mount_targets"])]
+
+
+def test_a_home_restore_from_a_live_file_system_without_mount_targets_fails_at_once(hooks):
+    hooks["backup"], hooks["efs"] = FakeBackup(NEW), LiveWithoutTargetsEfs()
+    with pytest.raises(PermanentFailure, match="has no mount target to copy"):
+        restored_efs.restored_file_system(restore_settings(), "job-1")
