@@ -13,7 +13,8 @@ from ue_backup.sensors.efs import EfsMountTargetsAvailableSensor
 
 @pytest.fixture
 def new_file_system(sandbox, fast):
-    sandbox.durations.update(efs_mount_target=0.6)
+    # long enough to be seen creating on a loaded machine (0.6 s was not, once, in CI)
+    sandbox.durations.update(efs_mount_target=2.0)
     live = sandbox.aws.create_file_system("live")
     add_mount_targets(sandbox, live)
     new = sandbox.aws.create_file_system("restored")
