@@ -23,7 +23,12 @@ from botocore.exceptions import ClientError
 from moto.kms.models import kms_backends
 
 from sandbox.airflow_harness.dag_runner import run_dag, write_config
-from sandbox.installation import LIVE_FILES, TEMPORARY_FILES, shared_key_policy
+from sandbox.installation import (
+    LIVE_FILES,
+    TEMPORARY_FILES,
+    copy_in_policy,
+    shared_key_policy,
+)
 from tests.dags.restore_support import MARKER, tree
 from tests.dags.test_ue_backup_immutable import (
     STAGING,
@@ -45,19 +50,8 @@ HOME_ACCOUNT = "123456789012"
 def _let_the_protected_account_copy_home(sandbox, vault: str) -> None:
     """The installation's vault lets the protected account copy its points back in: set up
     once, beside the locked vault (the Airflow role's policy denies changing it)."""
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{PROTECTED}:root"},
-                "Action": "backup:CopyIntoBackupVault",
-                "Resource": "*",
-            }
-        ],
-    }
     sandbox.client("backup").put_backup_vault_access_policy(
-        BackupVaultName=vault, Policy=json.dumps(policy)
+        BackupVaultName=vault, Policy=copy_in_policy(PROTECTED)
     )
 
 

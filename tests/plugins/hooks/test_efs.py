@@ -5,6 +5,7 @@ from __future__ import annotations
 from sandbox.aws.network import add_mount_targets
 from tests.plugins.support import mutations
 from ue_backup.hooks.efs import EfsHook
+from ue_backup.recorded_network import efs_network
 
 
 def test_the_new_file_system_gets_a_mount_target_where_the_live_one_has_one(sandbox):
@@ -50,10 +51,7 @@ def test_the_recorded_mount_targets_are_made_once_after_the_live_file_system_is_
     live = sandbox.aws.create_file_system("live")
     network = add_mount_targets(sandbox, live)
     hook = EfsHook()
-    recorded = [
-        {"subnet_id": t["SubnetId"], "security_group_ids": t["SecurityGroups"]}
-        for t in hook.network(live)
-    ]
+    recorded = efs_network(hook.network(live))  # as a backup records it
     new = sandbox.aws.create_file_system("restored")
     sandbox.log.clear()
 
@@ -76,10 +74,7 @@ def test_a_zone_that_has_a_mount_target_already_is_served_by_it(sandbox):
     live = sandbox.aws.create_file_system("live")
     network = add_mount_targets(sandbox, live)
     hook = EfsHook()
-    recorded = [
-        {"subnet_id": t["SubnetId"], "security_group_ids": t["SecurityGroups"]}
-        for t in hook.network(live)
-    ]
+    recorded = efs_network(hook.network(live))  # as a backup records it
     ec2 = sandbox.client("ec2")
     first = ec2.describe_subnets(SubnetIds=[network["subnets"][0]])["Subnets"][0]
     by_hand = ec2.create_subnet(

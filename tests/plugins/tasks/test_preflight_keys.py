@@ -17,6 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.kms.models import kms_backends
 
+from sandbox.aws.fixtures import create_db_instance
 from sandbox.faults import Fault
 from sandbox.installation import create_key
 from tests.plugins.tasks.test_preflight_immutable import (
@@ -56,15 +57,7 @@ def _home(sandbox, *, instance: str = "shared", vault: str = "customer") -> dict
     elif instance == "aws/rds":
         encryption = {"StorageEncrypted": True}
     rds = sandbox.client("rds")
-    rds.create_db_instance(
-        DBInstanceIdentifier=DB,
-        DBInstanceClass="db.t3.medium",
-        Engine="postgres",
-        AllocatedStorage=20,
-        MasterUsername="platform",
-        MasterUserPassword="not-a-secret-1",
-        **encryption,
-    )
+    create_db_instance(rds, DB, **encryption)
     sandbox.client("backup").create_backup_vault(
         BackupVaultName=HOME_VAULT, **({"EncryptionKeyArn": key} if vault == "customer" else {})
     )
