@@ -14,7 +14,10 @@ jobs, MemoryDB's export streamed into the Object Lock bucket, the manifest).
 
 Once the set is verified and its manifest written, `publish_rpo_metric` tells
 CloudWatch (`UeBackup/VerifiedBackupSets`), which the RPO guard's alarm
-watches from outside Airflow.
+watches from outside Airflow. The copies in the protected account have a
+verdict of their own (`verify_locked`, after the manifest): a failed locked
+copy fails the run loudly but never hides the verified home set; only a
+passed one lets `lock_manifest` lock the manifest.
 
 Resume is a teardown: it runs whatever fails, is skipped or is marked failed
 by hand; the `ue_backup_watchdog` DAG resumes what a killed run left behind.
@@ -194,6 +197,10 @@ with DAG(
     after_database: list[Any] = []
     in_window: list[Any] = []
     settled: list[Any] = []
+    # The copies in the protected account: judged apart from the home set, after its
+    # manifest, so a failed locked copy never hides the home set (verify_locked).
+    locked: list[Any] = []
+    after_verify: list[Any] = []  # what must not change an artifact while it is verified
 
     if SHAPE.database:
         rds = RdsStartSnapshotOperator(
@@ -265,7 +272,7 @@ with DAG(
             # Judged after the window: a copy never holds the workflows suspended.
             [rds_job, rds_point_fixed, resume] >> rds_job_done >> rds_locked_copy
             rds_locked_copy >> rds_locked_copy_done
-            settled.append(rds_locked_copy_done)
+            locked.append(rds_locked_copy_done)
         if SHAPE.copy_rds:
             rds_copy = RdsCopySnapshotOperator(
                 task_id="copy_rds_snapshot",
@@ -347,7 +354,7 @@ with DAG(
                 **AWS,
             )
             [efs_done, resume] >> locked_copy >> locked_copy_done
-            settled.append(locked_copy_done)
+            locked.append(locked_copy_done)
 
     if SHAPE.efs_datasync:
         datasync = DataSyncStartCopyOperator(
@@ -442,10 +449,11 @@ with DAG(
                 )
 
             locked_rdb = lock_memorydb_immutable()
-            # A snapshot exports to one bucket at a time: after the cross-region export.
-            before = memorydb_exported if SHAPE.copy_memorydb else memorydb_available
-            [before, resume] >> locked_export >> locked_exported >> locked_rdb
-            settled.append(locked_rdb)
+            # A snapshot exports to one bucket at a time, and shows as exporting meanwhile:
+            # after the home set's verification, which follows the cross-region export.
+            after_verify.append(locked_export)
+            locked_export >> locked_exported >> locked_rdb
+            locked.append(locked_rdb)
 
     if SHAPE.velero:
         velero = VeleroCreateBackupOperator(
@@ -490,7 +498,8 @@ with DAG(
 
     @task(trigger_rule=TriggerRule.NONE_FAILED, retries=1)
     def verify(**context: Any) -> dict[str, Any]:
-        """States, rule 1, tags, no temporary file: read back from AWS and Kubernetes."""
+        """The home set: states, rule 1, tags, no temporary file, read back from AWS and
+        Kubernetes; its verdict marks the artifacts the planner restores from."""
         from ue_backup.tasks.backup_steps import verify as run_verify
 
         ti = context["ti"]
@@ -503,10 +512,6 @@ with DAG(
             "rds_copy": ti.xcom_pull(task_ids="copy_rds_snapshot"),
             "efs_copy": ti.xcom_pull(task_ids="copy_efs_recovery_point"),
             "memorydb_copy": ti.xcom_pull(task_ids="copy_memorydb_snapshot"),
-            "efs_immutable": ti.xcom_pull(task_ids="copy_efs_immutable"),
-            "rds_backup_job": ti.xcom_pull(task_ids="rds_backup_job"),
-            "rds_immutable": ti.xcom_pull(task_ids="copy_rds_immutable"),
-            "memorydb_immutable": ti.xcom_pull(task_ids="lock_memorydb_immutable"),
         }
         window = (ti.xcom_pull(task_ids="resume_workflows") or {}).get("window")
         return run_verify(ti.xcom_pull(task_ids="preflight"), records, window)
@@ -553,11 +558,37 @@ with DAG(
 
     checked = verify()
     settled >> checked
+    checked >> after_verify
     resume >> checked  # verify reads the window's verdict, judged before resuming
     written = manifest()
     [checked, resume] >> written >> publish_rpo_metric()
 
     if SHAPE.lock_manifest:
+        # The protected copies' own verdict, after the home set's manifest and beside its
+        # RPO metric: it runs whatever the copies did (a copy that failed is a failed
+        # check), fails the run loudly, and never hides the verified home set.
+        @task(
+            trigger_rule=TriggerRule.ALL_DONE,
+            pre_execute=only_if(BACKUP.immutable_bucket),
+            retries=1,
+        )
+        def verify_locked(**context: Any) -> dict[str, Any]:
+            """The copies in the protected account: made, complete, locked, kept long
+            enough, rule 1 for the locked set; recorded in the manifest either way."""
+            from ue_backup.tasks.locked_verdict import verify_locked as run_verify_locked
+
+            ti = context["ti"]
+            records = {
+                "efs": ti.xcom_pull(task_ids="efs_backup"),
+                "memorydb": ti.xcom_pull(task_ids="memorydb_snapshot"),
+                "rds_backup_job": ti.xcom_pull(task_ids="rds_backup_job"),
+                "efs_immutable": ti.xcom_pull(task_ids="copy_efs_immutable"),
+                "rds_immutable": ti.xcom_pull(task_ids="copy_rds_immutable"),
+                "memorydb_immutable": ti.xcom_pull(task_ids="lock_memorydb_immutable"),
+            }
+            return run_verify_locked(
+                ti.xcom_pull(task_ids="preflight"), records, ti.xcom_pull(task_ids="manifest")
+            )
 
         @task(pre_execute=only_if(BACKUP.immutable_bucket), retries=2)
         def lock_manifest(**context: Any) -> dict[str, Any]:
@@ -566,8 +597,7 @@ with DAG(
             from ue_backup.tasks.immutable_manifest import lock_manifest as lock
 
             ti = context["ti"]
-            return lock(ti.xcom_pull(task_ids="preflight"), ti.xcom_pull(task_ids="manifest"))
+            return lock(ti.xcom_pull(task_ids="preflight"), ti.xcom_pull(task_ids="verify_locked"))
 
-        # Beside the RPO metric, not before it: the home set is verified either way, and a
-        # lock that fails fails the run (loudly), without hiding that set from the RPO guard.
-        written >> lock_manifest()
+        locked_verdict = verify_locked()
+        [*locked, written] >> locked_verdict >> lock_manifest()

@@ -104,6 +104,7 @@ def backup_steps_needed(run: BackupRunSettings) -> dict[str, bool]:
         "export_memorydb_snapshot": run.copy_memorydb,
         "copy_efs_immutable": run.copy_efs_immutable,
         "rds_backup_job": run.copy_rds_immutable,
+        "verify_locked": run.immutable_bucket is not None,
         "lock_manifest": run.immutable_bucket is not None,
         "export_memorydb_immutable": run.copy_memorydb_immutable,
     }

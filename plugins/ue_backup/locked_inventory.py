@@ -13,9 +13,10 @@ The planner takes the shapes the home inventory has (``inventory.list_inventory`
 - the database's recovery point (an RDS snapshot AWS Backup manages) is
   presented as a DB snapshot: its ARN as the identifier, its ``CreationDate``
   (the source's, which a copy keeps) as the point in time;
-- a set's verdict is its locked manifest: the backup writes the manifest only
-  after the set passed verification, and locks it, so a set whose manifest is
-  in the bucket was verified, and its cold window's verdict is in it. The
+- a set's verdict is its locked manifest: the backup locks the manifest only
+  after the home set and its protected copies each passed their verification
+  (``verification``, ``locked_verification``), so a set whose manifest is in
+  the bucket was verified, and its cold window's verdict is in it. The
   verdict is given to the planner as the tags it reads at home
   (``ue-backup:verified``, ``ue-backup:cold-window``); a recovery point's own
   tags there are ignored (they say what they said when the copy was made,
@@ -63,13 +64,23 @@ def verdicts(manifests: Iterable[Mapping[str, Any]], installation: str) -> dict[
     for manifest in manifests:
         if manifest.get("installation") != installation or not manifest.get("backup_set"):
             continue
-        verification = manifest.get("verification") or {}
         window = manifest.get("cold_window") or {}
         found[manifest["backup_set"]] = {
-            VERIFIED_TAG: verification.get("result") or "failed",
+            VERIFIED_TAG: _verdict(manifest),
             WINDOW_TAG: window.get("state") or "none",
         }
     return found
+
+
+def _verdict(manifest: Mapping[str, Any]) -> str:
+    """Passed only when the home set and its protected copies both passed. A manifest
+    written before the copies had a verdict of their own (no ``locked_verification``)
+    was locked only after one verification covering both."""
+    home = (manifest.get("verification") or {}).get("result") or "failed"
+    if "locked_verification" not in manifest:
+        return home
+    locked = (manifest.get("locked_verification") or {}).get("result") or "failed"
+    return home if locked == "passed" else locked
 
 
 def _locked_records(

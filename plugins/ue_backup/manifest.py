@@ -3,8 +3,9 @@
 The manifest is the record the restore planner and the retention DAG read
 back (Kanister's split: one action records artifacts, the next reads them).
 It holds every artifact's id, ARN, point in time, state and size, the cold
-window's measured start and end, the verification result, and an estimated
-monthly storage cost at the configured prices.
+window's measured start and end, the verification result (and, with the
+``immutable`` section, the protected copies' own: ``locked_verification``), and
+an estimated monthly storage cost at the configured prices.
 """
 
 from __future__ import annotations
@@ -89,22 +90,7 @@ def build_manifest(
     resources were (``recorded_network.network_record``), what a restore from the
     protected copies gives what it restores once they are gone.
     """
-    entries: dict[str, Any] = {}
-    total = protected = 0.0
-    for kind, artifact in artifacts.items():
-        if artifact is None:
-            entries[kind] = None
-            continue
-        entry = dict(artifact)
-        if entry.get("time") is not None:
-            entry["time"] = iso(to_utc(entry["time"]))
-        free = kind == "memorydb_snapshot" and memorydb_first_snapshot
-        entry["monthly_cost_usd"] = monthly_cost(kind, entry.get("size_bytes"), prices, free)
-        if kind in PROTECTED_KINDS:
-            protected += entry["monthly_cost_usd"] or 0.0
-        else:
-            total += entry["monthly_cost_usd"] or 0.0
-        entries[kind] = entry
+    entries = _entries(artifacts, prices, memorydb_first_snapshot)
     window = None
     if cold_window and cold_window.get("start"):
         start = to_utc(cold_window["start"])
@@ -127,10 +113,62 @@ def build_manifest(
         "cold_window": window,
         "verification": dict(verification),
         "network": dict(network) if network is not None else None,
-        "monthly_cost_usd": round(total, 4),
-        # What the locked copies cost the protected account (config: immutable).
-        "protected_account_monthly_cost_usd": round(protected, 4),
+        **_totals(entries),
         "prices_usd_per_gb_month": prices.model_dump(),
+    }
+
+
+def with_locked_copies(
+    manifest: Mapping[str, Any],
+    artifacts: Mapping[str, Mapping[str, Any] | None],
+    verification: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The manifest with the copies in the protected account and their own verdict.
+
+    The manifest is written once the home set is verified; the locked copies are
+    judged after it (``verify_locked``), and their records (``*_immutable``, and
+    the database's AWS Backup point they were copied from) and verdict
+    (``locked_verification``) are added here, priced at the manifest's prices.
+    """
+    prices = PricesConfig(**manifest["prices_usd_per_gb_month"])
+    entries = {**manifest["artifacts"], **_entries(artifacts, prices)}
+    return {
+        **{k: v for k, v in manifest.items() if k != "location"},
+        "artifacts": entries,
+        "locked_verification": dict(verification),
+        **_totals(entries),
+    }
+
+
+def _entries(
+    artifacts: Mapping[str, Mapping[str, Any] | None],
+    prices: PricesConfig,
+    memorydb_first_snapshot: bool = False,
+) -> dict[str, Any]:
+    """Each artifact's manifest entry: its time in ISO 8601 UTC, its monthly cost."""
+    entries: dict[str, Any] = {}
+    for kind, artifact in artifacts.items():
+        if artifact is None:
+            entries[kind] = None
+            continue
+        entry = dict(artifact)
+        if entry.get("time") is not None:
+            entry["time"] = iso(to_utc(entry["time"]))
+        free = kind == "memorydb_snapshot" and memorydb_first_snapshot
+        entry["monthly_cost_usd"] = monthly_cost(kind, entry.get("size_bytes"), prices, free)
+        entries[kind] = entry
+    return entries
+
+
+def _totals(entries: Mapping[str, Any]) -> dict[str, float]:
+    """What the set costs the installation's account a month, and apart, what its locked
+    copies cost the protected account (config: immutable)."""
+    costs = {kind: (e or {}).get("monthly_cost_usd") or 0.0 for kind, e in entries.items()}
+    return {
+        "monthly_cost_usd": round(sum(c for k, c in costs.items() if k not in PROTECTED_KINDS), 4),
+        "protected_account_monthly_cost_usd": round(
+            sum(c for k, c in costs.items() if k in PROTECTED_KINDS), 4
+        ),
     }
 
 
@@ -178,6 +216,9 @@ def summary_table(manifest: Mapping[str, Any]) -> str:
     else:
         lines.append("cold window: none (hot backup)")
     lines.append(f"verification: {manifest['verification'].get('result', 'unknown')}")
+    if manifest.get("locked_verification"):
+        locked = manifest["locked_verification"].get("result", "unknown")
+        lines.append(f"verification of the copies in the protected account: {locked}")
     lines.append(f"estimated storage cost: {manifest['monthly_cost_usd']:.2f} USD/month")
     if manifest.get("protected_account_monthly_cost_usd"):
         lines.append(

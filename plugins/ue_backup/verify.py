@@ -9,17 +9,16 @@ all checks are run and reported together. A pure rule: it calls nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime
 from typing import Any
 
 from ue_backup.backup_set import BACKUP_SET_LABEL, BackupSet, tag_dict
-from ue_backup.immutable import object_lock_problems
 from ue_backup.planning import RESTORABLE_POINT_STATUSES, memorydb_snapshot_time, to_utc
 from ue_backup.records import META_SHARDS, META_TIME
 from ue_backup.temp_files import datasync_excludes
 
 
-def _tags_ok(found: Mapping[str, str], backup_set: BackupSet) -> bool:
+def tags_ok(found: Mapping[str, str], backup_set: BackupSet) -> bool:
     return all(found.get(k) == v for k, v in backup_set.tags.items() if k != "ue-backup:run-id")
 
 
@@ -38,14 +37,6 @@ def verify_set(
     recovery_point_copy: Mapping[str, Any] | None = None,
     recovery_point_copy_tags: Mapping[str, str] | None = None,
     memorydb_copy: list[Mapping[str, Any]] | None = None,
-    rds_recovery_point: Mapping[str, Any] | None = None,
-    rds_recovery_point_tags: Mapping[str, str] | None = None,
-    rds_recovery_point_snapshot: Mapping[str, Any] | None = None,
-    immutable_copies: Mapping[str, Mapping[str, Any]] | None = None,
-    immutable_vault: Mapping[str, Any] | None = None,
-    immutable_lifecycle: Mapping[str, int] | None = None,
-    immutable_account: str | None = None,
-    memorydb_immutable: list[Mapping[str, Any]] | None = None,
     cold_window: Mapping[str, Any] | None = None,
     window_required: bool = False,
 ) -> dict[str, Any]:
@@ -56,15 +47,8 @@ def verify_set(
     None for a component the set does not have. The cross-region copies are
     the same shapes as their region describes them; ``memorydb_copy`` is the
     copied ``.rdb`` files (HeadObject with ``Key`` and ``Tags`` added).
-    ``rds_recovery_point`` is the database's AWS Backup recovery point (the source of
-    its locked copy), ``rds_recovery_point_snapshot`` the RDS snapshot behind it
-    (DBSnapshot: its ``SnapshotCreateTime`` is the point in time, not the job's
-    date); ``immutable_copies`` maps what was copied into the locked vault
-    (``"efs"``, ``"rds"``) to ``{"job": DescribeCopyJob's CopyJob, "point":
-    DescribeRecoveryPoint there, through the protected account}``.
-    ``memorydb_immutable`` is MemoryDB's locked ``.rdb`` files as the protected
-    account describes them (HeadObject with ``Key``, ``VersionId`` and
-    ``Retention`` added).
+    The copies in the protected account have a verdict of their own
+    (``verify_locked``): a failed locked copy never hides this set from the planner.
     ``cold_window`` is the window's verdict at its close (``cold_window.judge``);
     with ``window_required`` (a managed or external window) a set without one fails.
     Returns ``{"result", "checks": [{"check", "ok", "detail"}]}``.
@@ -73,18 +57,6 @@ def verify_set(
 
     def check(name: str, ok: bool, detail: str) -> None:
         checks.append({"check": name, "ok": bool(ok), "detail": detail})
-
-    sources = {"efs": recovery_point, "rds": rds_recovery_point}
-    for what, copy in (immutable_copies or {}).items():
-        _check_immutable_copy(check, what, copy["job"], immutable_lifecycle, immutable_account)
-        _check_locked_copy(
-            check, what, copy.get("point"), immutable_vault, sources[what], immutable_lifecycle
-        )
-
-    if memorydb_immutable is not None:
-        _check_locked_rdb(
-            check, backup_set, memorydb_snapshot, memorydb_immutable, immutable_lifecycle
-        )
 
     _check_copies(
         check,
@@ -103,22 +75,10 @@ def verify_set(
         status = rds_snapshot.get("Status")
         check("rds snapshot available", status == "available", f"status {status}")
         tags = tag_dict(rds_snapshot.get("TagList"))
-        check("rds snapshot tags", _tags_ok(tags, backup_set), f"tags {tags}")
+        check("rds snapshot tags", tags_ok(tags, backup_set), f"tags {tags}")
         times["database"] = to_utc(rds_snapshot.get("SnapshotCreateTime"))
-    if rds_recovery_point is not None:
-        _check_recovery_point(check, "rds", rds_recovery_point, rds_recovery_point_tags, backup_set)
-        # The locked copies' database point: when RDS took the snapshot behind the recovery
-        # point (the job's CreationDate may be earlier), under the same rule as the set's
-        # own snapshot (below).
-        taken = to_utc((rds_recovery_point_snapshot or {}).get("SnapshotCreateTime"))
-        check(
-            "rds recovery point snapshot taken",
-            taken is not None,
-            f"snapshot time {taken and taken.isoformat()}",
-        )
-        times["database (locked copy)"] = taken
     if recovery_point is not None:
-        times["efs"] = _check_recovery_point(
+        times["efs"] = check_recovery_point(
             check, "efs", recovery_point, recovery_point_tags, backup_set
         )
     if datasync_execution is not None:
@@ -136,7 +96,7 @@ def verify_set(
         status = memorydb_snapshot.get("Status")
         check("memorydb snapshot available", status == "available", f"status {status}")
         tags = dict(memorydb_tags or {})
-        check("memorydb snapshot tags", _tags_ok(tags, backup_set), f"tags {tags}")
+        check("memorydb snapshot tags", tags_ok(tags, backup_set), f"tags {tags}")
         times["memorydb"] = memorydb_snapshot_time(memorydb_snapshot)
     if velero_backup is not None:
         phase = (velero_backup.get("status") or {}).get("phase")
@@ -155,19 +115,7 @@ def verify_set(
         recovery_point is not None or datasync_execution is not None,
         "every backup set needs its EFS backup",
     )
-    for point in ("database", "database (locked copy)"):
-        database = times.get(point)
-        if database is None:
-            continue
-        for other in ("efs", "memorydb"):
-            when = times.get(other)
-            if when is None:
-                continue
-            check(
-                f"rule 1: {point} older than {other}",
-                database < when,
-                f"{point} {database.isoformat()} vs {other} {when.isoformat()}",
-            )
+    check_rule_one(check, "database", times)
     if cold_window is not None or window_required:
         problems = (cold_window or {}).get("problems") or []
         detail = (
@@ -196,7 +144,24 @@ def verify_set(
     return {"result": "failed" if failed else "passed", "checks": checks}
 
 
-def _check_recovery_point(
+def check_rule_one(check, point: str, times: Mapping[str, datetime | None]) -> None:
+    """Rule 1: the database's point (``times[point]``) strictly older than the disk's
+    (``efs``) and the cache's (``memorydb``), each that the set has."""
+    database = times.get(point)
+    if database is None:
+        return
+    for other in ("efs", "memorydb"):
+        when = times.get(other)
+        if when is None:
+            continue
+        check(
+            f"rule 1: {point} older than {other}",
+            database < when,
+            f"{point} {database.isoformat()} vs {other} {when.isoformat()}",
+        )
+
+
+def check_recovery_point(
     check,
     what: str,
     point: Mapping[str, Any],
@@ -211,7 +176,7 @@ def _check_recovery_point(
         f"status {status}",
     )
     found = dict(tags or {})
-    check(f"{what} recovery point tags", _tags_ok(found, backup_set), f"tags {found}")
+    check(f"{what} recovery point tags", tags_ok(found, backup_set), f"tags {found}")
     return to_utc(point.get("CreationDate"))
 
 
@@ -238,7 +203,7 @@ def _check_copies(
         status = rds_snapshot_copy.get("Status")
         check("rds snapshot copy available", status == "available", f"status {status}")
         tags = tag_dict(rds_snapshot_copy.get("TagList"))
-        check("rds snapshot copy tags", _tags_ok(tags, backup_set), f"tags {tags}")
+        check("rds snapshot copy tags", tags_ok(tags, backup_set), f"tags {tags}")
         source = rds_snapshot or {}
         original = to_utc(
             source.get("OriginalSnapshotCreateTime") or source.get("SnapshotCreateTime")
@@ -257,7 +222,7 @@ def _check_copies(
             f"status {status}",
         )
         tags = dict(recovery_point_copy_tags or {})
-        check("efs recovery point copy tags", _tags_ok(tags, backup_set), f"tags {tags}")
+        check("efs recovery point copy tags", tags_ok(tags, backup_set), f"tags {tags}")
         copied = to_utc(recovery_point_copy.get("CreationDate"))
         original = to_utc((recovery_point or {}).get("CreationDate"))
         check(
@@ -277,7 +242,7 @@ def _check_copies(
         source_time = memorydb_snapshot_time(memorydb_snapshot or {})
         for obj in memorydb_copy:
             tags = dict(obj.get("Tags") or {})
-            check(f"memorydb copy {obj['Key']} tags", _tags_ok(tags, backup_set), f"tags {tags}")
+            check(f"memorydb copy {obj['Key']} tags", tags_ok(tags, backup_set), f"tags {tags}")
             meta = obj.get("Metadata") or {}
             when = to_utc(meta.get(META_TIME)) if meta.get(META_TIME) else None
             check(
@@ -288,117 +253,6 @@ def _check_copies(
             )
 
 
-def _check_immutable_copy(
-    check,
-    what: str,
-    job: Mapping[str, Any],
-    lifecycle: Mapping[str, int] | None,
-    account: str | None,
-) -> None:
-    """The copy into the locked vault completed, there, kept as long as configured.
-
-    Read from the copy job (the installation's account started it and may describe
-    it); the locked vault itself is the protected account's, and a locked vault
-    fails a copy kept less than its minimum, so a completed job is a locked copy.
-    """
-    state = job.get("State")
-    check(f"{what} immutable copy completed", state == "COMPLETED", f"state {state}")
-    vault = str(job.get("DestinationBackupVaultArn") or "")
-    parts = vault.split(":")
-    check(
-        f"{what} immutable copy in the protected account",
-        len(parts) > 4 and parts[4] == account,
-        f"vault {vault}, protected account {account}",
-    )
-    kept = (job.get("DestinationRecoveryPointLifecycle") or {}).get("DeleteAfterDays")
-    wanted = (lifecycle or {}).get("DeleteAfterDays")
-    check(
-        f"{what} immutable copy retention",
-        kept is not None and wanted is not None and kept >= wanted,
-        f"kept {kept} days, at least {wanted} wanted",
-    )
-
-
-def _check_locked_copy(
-    check,
-    what: str,
-    point: Mapping[str, Any] | None,
-    vault: Mapping[str, Any] | None,
-    source: Mapping[str, Any] | None,
-    lifecycle: Mapping[str, int] | None,
-) -> None:
-    """The copy as the protected account describes it: complete, the source's point in
-    time, in a vault whose lock is in force, and kept (``DeleteAt``) as long as configured."""
-    status = (point or {}).get("Status")
-    check(
-        f"{what} immutable copy readable in the protected account", point is not None, f"{status}"
-    )
-    if point is None:
-        return
-    check(f"{what} immutable copy status", status in RESTORABLE_POINT_STATUSES, f"status {status}")
-    copied = to_utc(point.get("CreationDate"))
-    original = to_utc((source or {}).get("CreationDate"))
-    check(
-        f"{what} immutable copy point in time",
-        copied is not None and copied == original,
-        f"copy {copied and copied.isoformat()} vs source {original and original.isoformat()}",
-    )
-    lock_date = to_utc((vault or {}).get("LockDate"))
-    check(
-        f"{what} immutable copy in a locked vault",
-        bool((vault or {}).get("Locked")) and lock_date is not None,
-        f"Locked {(vault or {}).get('Locked')}, lock date {lock_date and lock_date.isoformat()}",
-    )
-    delete_at = to_utc((point.get("CalculatedLifecycle") or {}).get("DeleteAt"))
-    days = (lifecycle or {}).get("DeleteAfterDays")
-    wanted = copied + timedelta(days=days) if copied and days else None
-    check(
-        f"{what} immutable copy locked until",
-        delete_at is not None and wanted is not None and delete_at >= wanted,
-        f"delete at {delete_at and delete_at.isoformat()}, "
-        f"not before {wanted and wanted.isoformat()} wanted",
-    )
-
-
-def _check_locked_rdb(
-    check,
-    backup_set: BackupSet,
-    snapshot: Mapping[str, Any] | None,
-    files: list[Mapping[str, Any]],
-    lifecycle: Mapping[str, int] | None,
-) -> None:
-    """MemoryDB's locked copy, read through the protected account: a file for every shard,
-    each version locked in COMPLIANCE mode until at least the set's time +
-    ``min_retention_days``, carrying the snapshot's point in time and shard count."""
-    shards = len(((snapshot or {}).get("ClusterConfiguration") or {}).get("Shards") or [])
-    check(
-        "memorydb immutable copy complete",
-        bool(files) and len(files) == shards,
-        f"{len(files)} locked .rdb file(s) for {shards} shard(s)",
-    )
-    days = (lifecycle or {}).get("DeleteAfterDays")
-    required = backup_set.created_at + timedelta(days=days or 0)
-    source_time = memorydb_snapshot_time(snapshot or {})
-    for obj in files:
-        where = f"{obj['Key']} (version {obj.get('VersionId')})"
-        problems = object_lock_problems(where, obj.get("Retention") or {}, required, days or 0)
-        until = (obj.get("Retention") or {}).get("RetainUntilDate")
-        check(
-            f"memorydb immutable copy {obj['Key']} locked",
-            bool(days) and not problems,
-            "; ".join(problems)
-            or f"COMPLIANCE until {to_utc(until).isoformat()}, not before {required.isoformat()}",
-        )
-        meta = obj.get("Metadata") or {}
-        when = to_utc(meta.get(META_TIME)) if meta.get(META_TIME) else None
-        check(
-            f"memorydb immutable copy {obj['Key']} point in time",
-            when is not None and when == source_time and meta.get(META_SHARDS) == str(shards),
-            f"time {meta.get(META_TIME)} vs snapshot "
-            f"{source_time and source_time.isoformat()}, shards {meta.get(META_SHARDS)}",
-        )
-
-
-def failure_message(verification: Mapping[str, Any]) -> str:
+def failure_message(verification: Mapping[str, Any], what: str = "verification") -> str:
     failed = [c for c in verification["checks"] if not c["ok"]]
-    return "verification failed:\n" + "\n".join(f"  - {c['check']}: {c['detail']}" for c in failed)
+    return f"{what} failed:\n" + "\n".join(f"  - {c['check']}: {c['detail']}" for c in failed)

@@ -87,7 +87,9 @@ def test_the_recovery_point_is_copied_into_the_locked_vault_where_nobody_deletes
     assert result.tasks["copy_efs_immutable"] == "success"
     assert result.tasks["wait_efs_immutable_copy"] == "success"
     manifest = _manifest(sandbox, installation)
-    checks = {c["check"]: c["ok"] for c in manifest["verification"]["checks"]}
+    assert manifest["verification"]["result"] == "passed"
+    assert manifest["locked_verification"]["result"] == "passed"
+    checks = {c["check"]: c["ok"] for c in manifest["locked_verification"]["checks"]}
     assert checks["efs immutable copy completed"]
     assert checks["efs immutable copy in the protected account"]
     assert checks["efs immutable copy retention"]
@@ -188,7 +190,7 @@ def test_a_busy_instance_delays_the_databases_point_and_the_window_waits_for_it(
     assert result.state == "success", result.tasks
     assert result.tasks["wait_rds_backup_point"] == "success"
     manifest = _manifest(sandbox, installation)
-    checks = {c["check"]: c for c in manifest["verification"]["checks"]}
+    checks = {c["check"]: c for c in manifest["locked_verification"]["checks"]}
     assert checks["rule 1: database (locked copy) older than efs"]["ok"], checks
     database = manifest["artifacts"]["rds_recovery_point"]
     # recorded as the snapshot's time, later than the job's own
@@ -227,6 +229,25 @@ def test_a_database_backup_job_that_cannot_start_costs_the_locked_copy_not_the_d
         BackupVaultName=installation.vault
     )["RecoveryPoints"]
     assert [p["ResourceType"] for p in points] == ["EFS"]
+    # The home set is verified, written and counted by the RPO guard: the locked copies
+    # have a verdict of their own, which fails, says why, and locks no manifest.
+    for step in ("verify", "manifest", "publish_rpo_metric"):
+        assert result.tasks[step] == "success", (step, result.tasks)
+    assert result.tasks["verify_locked"] == "failed"
+    assert result.tasks["lock_manifest"] == "upstream_failed"
+    manifest = _manifest(sandbox, installation)
+    assert manifest["verification"]["result"] == "passed"
+    assert manifest["locked_verification"]["result"] == "failed"
+    failed = {c["check"] for c in manifest["locked_verification"]["checks"] if not c["ok"]}
+    assert failed == {"rds immutable copy made"}
+    assert manifest["artifacts"]["efs_recovery_point_immutable"]["state"] == "COMPLETED"
+    [disk] = [p for p in points if p["ResourceType"] == "EFS"]
+    tags = sandbox.client("backup").list_tags(ResourceArn=disk["RecoveryPointArn"])["Tags"]
+    assert tags["ue-backup:verified"] == "passed"
+    assert (
+        _protected_client(sandbox, "s3").list_object_versions(Bucket=BUCKET).get("Versions", [])
+        == []
+    )
 
 
 def test_a_lock_that_would_fail_every_copy_refuses_the_run_before_anything_changes(
@@ -261,7 +282,7 @@ def test_memorydbs_rdb_files_are_locked_in_the_protected_bucket_where_nobody_del
     ):
         assert result.tasks[task] == "success", task
     manifest = _manifest(sandbox, installation)
-    checks = {c["check"]: c["ok"] for c in manifest["verification"]["checks"]}
+    checks = {c["check"]: c["ok"] for c in manifest["locked_verification"]["checks"]}
     locked = manifest["artifacts"]["memorydb_snapshot_immutable"]
     shards = locked["num_shards"]
     assert shards >= 1

@@ -15,8 +15,8 @@ from ue_backup.dag_shape import DagShape, backup_steps_needed
 from ue_backup.manifest import GB, build_manifest
 from ue_backup.records import META_SHARDS, META_TIME
 from ue_backup.run_settings import BackupRunSettings
-from ue_backup.tasks.backup_steps import locked_rdb_record
-from ue_backup.verify import verify_set
+from ue_backup.tasks.locked_verdict import locked_rdb_record
+from ue_backup.verify_locked import verify_locked_set
 
 STAGING = "ue-test-memorydb-locked-export"
 
@@ -124,16 +124,14 @@ def _file(i: int, mode="COMPLIANCE", until_days=36, time=None, shards="2") -> di
     }
 
 
-def _checks(files, snapshot=None, lifecycle=LIFECYCLE) -> dict[str, tuple[bool, str]]:
-    result = verify_set(
+def _checks(
+    files, snapshot=None, lifecycle=LIFECYCLE, expected=("memorydb",)
+) -> dict[str, tuple[bool, str]]:
+    result = verify_locked_set(
         SET,
-        rds_snapshot=None,
+        expected=expected,
         recovery_point={"Status": "COMPLETED", "CreationDate": T0 + timedelta(seconds=20)},
-        recovery_point_tags=dict(SET.tags),
         memorydb_snapshot=snapshot or _snapshot(),
-        memorydb_tags=dict(SET.tags),
-        velero_backup=None,
-        datasync_execution=None,
         memorydb_immutable=files,
         immutable_lifecycle=lifecycle,
     )
@@ -143,7 +141,7 @@ def _checks(files, snapshot=None, lifecycle=LIFECYCLE) -> dict[str, tuple[bool, 
 def test_every_shards_file_locked_in_compliance_with_the_snapshots_time_passes():
     checks = _checks([_file(1), _file(2)])
     locked = {k: v for k, v in checks.items() if k.startswith("memorydb immutable")}
-    assert len(locked) == 5
+    assert len(locked) == 6
     assert all(ok for ok, _ in locked.values()), locked
 
 
@@ -184,8 +182,13 @@ def test_a_file_with_another_point_in_time_or_shard_count_fails():
     assert not _checks([_file(1, shards="3"), _file(2)])[name][0]
 
 
-def test_without_locked_files_to_judge_no_check_is_made():
-    assert not [k for k in _checks(None) if k.startswith("memorydb immutable")]
+def test_without_locked_files_to_judge_no_check_is_made_unless_the_run_was_to_make_them():
+    assert not [k for k in _checks(None, expected=()) if k.startswith("memorydb immutable")]
+    checks = _checks(None)  # the lock task failed: no files, and that is said
+    assert [k for k in checks if k.startswith("memorydb immutable")] == [
+        "memorydb immutable copy made"
+    ]
+    assert checks["memorydb immutable copy made"][0] is False
 
 
 # --- the manifest ----------------------------------------------------------------------------

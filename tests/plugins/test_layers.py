@@ -83,6 +83,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ue_backup.compat",
             "ue_backup.switch_over",
             "ue_backup.verify",
+            "ue_backup.verify_locked",
             "ue_backup.app_checks",
             "ue_backup.external_window",
             "ue_backup.immutable",

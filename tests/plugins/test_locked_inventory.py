@@ -57,6 +57,22 @@ def test_the_verdict_is_the_locked_manifests_never_the_points_own_tags():
     assert (disk["Tags"][VERIFIED_TAG], disk["Tags"][WINDOW_TAG]) == ("failed", "broken")
 
 
+def test_a_set_is_verified_from_the_protected_copies_only_when_both_verdicts_passed():
+    """The home set and its protected copies each have a verdict; a manifest from before
+    the split has one, which covered both."""
+
+    def verdict(locked):
+        written = {**manifest(), "locked_verification": locked}
+        [disk] = planner_view([point("EFS", 20)], [written], "ue-test")["efs_recovery_points"]
+        return disk["Tags"][VERIFIED_TAG]
+
+    assert verdict({"result": "passed"}) == "passed"
+    assert verdict({"result": "failed"}) == "failed"
+    assert verdict(None) == "failed"  # recorded, but not judged
+    [older] = planner_view([point("EFS", 20)], [manifest()], "ue-test")["efs_recovery_points"]
+    assert older["Tags"][VERIFIED_TAG] == "passed"
+
+
 def test_another_installations_points_and_manifests_are_left_out():
     view = planner_view(
         [point("RDS", 10, installation="other"), point("EFS", 20, installation="other")],

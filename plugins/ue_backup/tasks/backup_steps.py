@@ -23,9 +23,8 @@ from ue_backup.external_window import current_window, refusal
 from ue_backup.hooks.ecd import EcdHook
 from ue_backup.hooks.memorydb import MemoryDbHook
 from ue_backup.hooks.s3 import S3Hook
-from ue_backup.inventory import LOCKED, read_artifacts
+from ue_backup.inventory import read_artifacts
 from ue_backup.manifest import build_manifest, manifest_json, summary_table
-from ue_backup.planning import to_utc
 from ue_backup.records import memorydb_snapshot_record, rds_copy_record, rds_snapshot_record
 from ue_backup.run_settings import BackupRunSettings
 from ue_backup.tasks.network_steps import live_network
@@ -84,7 +83,7 @@ def verify(
     run = BackupRunSettings.model_validate(settings)
     backup_set = BackupSet.parse(run.backup_set)
     found = read_artifacts(settings, records)
-    missing = [kind for kind, record in records.items() if record and not found[FOUND_AS[kind]]]
+    missing = not_found(records, found)
     if missing:
         raise PermanentFailure(f"verification failed: artifacts not found: {sorted(missing)}")
     verification = verify_set(
@@ -101,14 +100,6 @@ def verify(
         recovery_point_copy=found["recovery_point_copy"],
         recovery_point_copy_tags=found["recovery_point_copy_tags"],
         memorydb_copy=found["memorydb_copy"],
-        rds_recovery_point=found["rds_recovery_point"],
-        rds_recovery_point_tags=found["rds_recovery_point_tags"],
-        rds_recovery_point_snapshot=found["rds_recovery_point_snapshot"],
-        immutable_copies=locked_copies(found),
-        immutable_vault=found["immutable_vault"],
-        immutable_lifecycle=run.immutable_lifecycle,
-        immutable_account=run.immutable_account,
-        memorydb_immutable=found["memorydb_immutable"],
         cold_window=window,
         window_required=run.cold_window in ("managed", "external"),
     )
@@ -140,13 +131,9 @@ FOUND_AS = {
 }
 
 
-def locked_copies(found: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """What was copied into the locked vault: ``{what: {"job", "point"}}``."""
-    return {
-        what: {"job": found[f"{what}_immutable_job"], "point": found[f"{what}_immutable_point"]}
-        for what in LOCKED
-        if found.get(f"{what}_immutable_job")
-    }
+def not_found(records: Mapping[str, Any], found: Mapping[str, Any]) -> list[str]:
+    """The records whose artifact AWS or Kubernetes does not know (any more)."""
+    return sorted(kind for kind, record in records.items() if record and not found[FOUND_AS[kind]])
 
 
 def manifest_artifacts(
@@ -154,89 +141,9 @@ def manifest_artifacts(
     copy_region: str | None = None,
     records: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The manifest's artifact records from the described artifacts (copies included)."""
-    return {
-        **home_artifacts(found),
-        **copy_artifacts(found, copy_region, records or {}),
-        "rds_recovery_point": database_point_record(
-            backup_recovery_point_record(
-                found.get("rds_recovery_point"), found.get("rds_backup_job")
-            ),
-            found.get("rds_recovery_point_snapshot"),
-        ),
-        **{
-            f"{KIND_OF_LOCKED[what]}_immutable": database_point_record(
-                immutable_record(
-                    found.get(f"{what}_immutable_job"), found.get(f"{what}_immutable_point")
-                ),
-                found.get("rds_recovery_point_snapshot") if what == "rds" else None,
-            )
-            for what in LOCKED
-        },
-        "memorydb_snapshot_immutable": locked_rdb_record(
-            (records or {}).get("memorydb_immutable"), found.get("memorydb_immutable")
-        ),
-    }
-
-
-def locked_rdb_record(
-    record: Mapping[str, Any] | None, files: list[Mapping[str, Any]] | None
-) -> dict[str, Any] | None:
-    """MemoryDB's locked copy (``lock_memorydb_immutable``'s record), its size and each
-    file's retain-until date as verify read them back through the protected account."""
-    if not record:
-        return None
-    read = {(f["Key"], f.get("VersionId")): f for f in files or ()}
-    locked = []
-    for file in record.get("files") or ():
-        found = read.get((file["key"], file["version_id"])) or {}
-        until = (found.get("Retention") or {}).get("RetainUntilDate")
-        locked.append(
-            {
-                **file,
-                "size_bytes": found.get("ContentLength", file.get("size_bytes")),
-                "locked_until": until.isoformat() if until else file.get("locked_until"),
-            }
-        )
-    return {
-        **record,
-        "files": locked,
-        "size_bytes": sum(int(f["size_bytes"] or 0) for f in locked) or record.get("size_bytes"),
-        "locked_until": min((f["locked_until"] for f in locked), default=None),
-    }
-
-
-# The manifest's kind of each locked copy's source (its copy adds "_immutable").
-KIND_OF_LOCKED = {"efs": "efs_recovery_point", "rds": "rds_recovery_point"}
-
-
-def immutable_record(
-    job: Mapping[str, Any] | None, point: Mapping[str, Any] | None = None
-) -> dict[str, Any] | None:
-    """The locked copy's record: the copy job that made it, and the copy as the protected
-    account describes it (its point in time, and the date before which nobody deletes it)."""
-    if not job:
-        return None
-    delete_at = ((point or {}).get("CalculatedLifecycle") or {}).get("DeleteAt")
-    created = (point or {}).get("CreationDate")
-    vault_arn = job.get("DestinationBackupVaultArn") or ""
-    # arn:<partition>:backup:<region>:<account>:backup-vault:<name>
-    parts = vault_arn.split(":") if vault_arn.count(":") >= 5 else [None] * 5
-    return {
-        "id": job.get("DestinationRecoveryPointArn"),
-        "arn": job.get("DestinationRecoveryPointArn"),
-        "state": job.get("State"),
-        "size_bytes": job.get("BackupSizeInBytes"),
-        "vault_arn": vault_arn,
-        "account": parts[4],
-        "region": parts[3],
-        "retention_days": (job.get("DestinationRecoveryPointLifecycle") or {}).get(
-            "DeleteAfterDays"
-        ),
-        "copy_job_id": job.get("CopyJobId"),
-        "time": created.isoformat() if created else None,
-        "locked_until": delete_at.isoformat() if delete_at else None,
-    }
+    """The manifest's artifact records from the described artifacts (cross-region copies
+    included; the protected copies are recorded by ``locked_verdict``)."""
+    return {**home_artifacts(found), **copy_artifacts(found, copy_region, records or {})}
 
 
 def copy_artifacts(
@@ -288,19 +195,6 @@ def backup_recovery_point_record(
         "backup_job_id": (job or {}).get("BackupJobId"),
         "vault": rp.get("BackupVaultName"),
     }
-
-
-def database_point_record(
-    record: dict[str, Any] | None, snapshot: Mapping[str, Any] | None
-) -> dict[str, Any] | None:
-    """The database's AWS Backup record (its point, or that point's locked copy) with its
-    ``time`` the moment RDS took the snapshot behind it (``SnapshotCreateTime``), not the
-    job's: RDS takes it once the instance is free, and rule 1 is judged by that moment
-    (``database_point``). The job's or copy's own date stays as ``job_time``."""
-    taken = (snapshot or {}).get("SnapshotCreateTime")
-    if not record or taken is None:
-        return record
-    return {**record, "job_time": record.get("time"), "time": to_utc(taken).isoformat()}
 
 
 def home_artifacts(found: Mapping[str, Any]) -> dict[str, Any]:
