@@ -184,27 +184,44 @@ def _grant_missing(policy: str, account: str | None) -> str | None:
         return "access policy is not JSON"
     statements = document.get("Statement") or []
     statements = statements if isinstance(statements, list) else [statements]
-    naming = [s for s in statements if _names_the_copy_in(s, account)]
     # An explicit Deny wins over any Allow (IAM's evaluation), whatever its condition says:
-    # a Deny left by whoever removed the grant would fail every copy back.
-    if any(s.get("Effect") == "Deny" for s in naming):
+    # a Deny left by whoever removed the grant would fail every copy back. Read broadly (a
+    # Deny naming any principal of the account may be the one the copy runs as), while an
+    # Allow counts only when it names the account itself, as AWS documents the grant: the
+    # copy is the account's, and a grant to one of its roles may not cover it.
+    if any(
+        s.get("Effect") == "Deny" and _names_the_copy_in(s, account, any_principal=True)
+        for s in statements
+    ):
         return f"access policy denies backup:CopyIntoBackupVault to account {account or '?'}"
-    if any(s.get("Effect") == "Allow" for s in naming):
+    if any(s.get("Effect") == "Allow" and _names_the_copy_in(s, account) for s in statements):
         return None
     return f"access policy does not allow backup:CopyIntoBackupVault from account {account or '?'}"
 
 
-def _names_the_copy_in(statement: Mapping[str, Any], account: str | None) -> bool:
+def _names_the_copy_in(
+    statement: Mapping[str, Any], account: str | None, any_principal: bool = False
+) -> bool:
     """Whether a statement is about ``account`` copying into the vault: its action covers
-    ``backup:CopyIntoBackupVault`` and its principal is that account (its root, a role of
-    it, or its bare id) or everyone."""
+    ``backup:CopyIntoBackupVault`` and its principal is everyone or that account (its root
+    or its bare id; with ``any_principal``, also any user or role of it)."""
     actions = statement.get("Action") or []
     actions = actions if isinstance(actions, list) else [actions]
     principal = statement.get("Principal")
     aws = principal.get("AWS") if isinstance(principal, Mapping) else principal
-    who = aws if isinstance(aws, list) else [aws]
+    who = [str(w) for w in (aws if isinstance(aws, list) else [aws])]
+
+    def names(w: str) -> bool:
+        if w == "*":
+            return True
+        if not account:
+            return False
+        if w in (account, f"arn:aws:iam::{account}:root") or w.endswith(f"::{account}:root"):
+            return True
+        return any_principal and f"::{account}:" in w
+
     return bool(set(actions) & {"backup:CopyIntoBackupVault", "backup:*", "*"}) and any(
-        w == "*" or (account and (str(w) == account or f":{account}:" in str(w))) for w in who
+        names(w) for w in who
     )
 
 

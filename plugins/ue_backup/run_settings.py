@@ -691,6 +691,10 @@ class DrillRunSettings(RunSettings, RestoreSteps):
                     "protected_account": locked.account_id,
                     "staging_bucket": locked.memorydb_export_bucket if cfg.memorydb else None,
                     "staging_prefix": f"{STAGING_PREFIX}{names['drill_id']}/",
+                    # Copy jobs are listed from here: a retried bring-back's XCom names
+                    # only its last try's, and each earlier try's point is the drill's too.
+                    "since": started.astimezone(UTC).isoformat(),
+                    "source_vault": locked.backup_vault_name,
                 }
                 if locked
                 else None,

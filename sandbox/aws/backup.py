@@ -369,6 +369,25 @@ class BackupStore:
         self._remember("StartCopyJob", token, job)
         return job
 
+    def list_copy_jobs(self, params: dict[str, Any]) -> list[CopyJob]:
+        """The copy jobs this account started, with ListCopyJobs' filters (one page)."""
+        before, after = _utc(params.get("ByCreatedBefore")), _utc(params.get("ByCreatedAfter"))
+
+        def keep(job: CopyJob) -> bool:
+            created = job.progress.started_at
+            return (
+                params.get("ByResourceArn") in (None, job.point.resource_arn)
+                and params.get("ByState") in (None, job.state)
+                and params.get("ByResourceType") in (None, job.point.resource_type)
+                and params.get("ByDestinationVaultArn")
+                in (None, job.destination_vault.backup_vault_arn)
+                and params.get("BySourceRecoveryPointArn") in (None, job.point.arn)
+                and (before is None or created < before)
+                and (after is None or created > after)
+            )
+
+        return [job for job in self.copy_jobs.values() if keep(job)]
+
     def copy_job(self, job_id: str) -> CopyJob:
         job = self.copy_jobs.get(job_id)
         if job is None:

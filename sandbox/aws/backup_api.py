@@ -29,6 +29,7 @@ ADDED_PATHS = (
     "{0}/restore-jobs$",
     "{0}/restore-jobs/(?P<restoreJobId>[^/]+)$",
     "{0}/copy-jobs$",
+    "{0}/copy-jobs/$",
     "{0}/copy-jobs/(?P<copyJobId>[^/]+)$",
     "{0}/backup-vaults/(?P<backupVaultName>[^/]+)/access-policy$",
 )
@@ -165,6 +166,10 @@ class SandboxBackupResponse(OneCallAtATime, BackupResponse):
     def describe_copy_job(self) -> ActionResult:
         job = self.store.copy_job(self._get_param("CopyJobId"))
         return ActionResult({"CopyJob": job.described(self.current_account)})
+
+    def list_copy_jobs(self) -> ActionResult:
+        jobs = self.store.list_copy_jobs(self.params)
+        return ActionResult({"CopyJobs": [job.described(self.current_account) for job in jobs]})
 
 
 EXTENSION = Extension(urls, SandboxBackupResponse, ADDED_PATHS)

@@ -156,3 +156,34 @@ def test_the_installations_vault_must_let_the_protected_account_copy_back_and_de
     other = {**allow, "Principal": {"AWS": f"arn:aws:iam::9{PROTECTED}:root"}}
     assert home_grant_problems("v", policy(other), PROTECTED)
     assert home_grant_problems("v", None, PROTECTED)
+    assert (
+        home_grant_problems("v", policy({**allow, "Principal": {"AWS": PROTECTED}}), PROTECTED)
+        == []
+    )
+
+
+def test_a_grant_counts_only_for_the_account_itself_a_deny_for_any_of_its_principals():
+    """AWS documents the cross-account grant as to the account (its root): an Allow naming
+    one of its roles may not cover the copy, so it is no grant; a Deny naming one of its
+    roles may be the one the copy runs as, so it is a refusal. Both readings err towards
+    saying so before anything is copied (the sandbox reads both strictly)."""
+    import json
+
+    from ue_backup.immutable import home_grant_problems
+
+    def policy(*statements: dict) -> str:
+        return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+    role = f"arn:aws:iam::{PROTECTED}:role/ue-backup-immutable-aws-backup"
+    allow = {
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{PROTECTED}:root"},
+        "Action": "backup:CopyIntoBackupVault",
+        "Resource": "*",
+    }
+    [missing] = home_grant_problems("v", policy({**allow, "Principal": {"AWS": role}}), PROTECTED)
+    assert "does not allow backup:CopyIntoBackupVault" in missing
+    [denied] = home_grant_problems(
+        "v", policy(allow, {**allow, "Effect": "Deny", "Principal": {"AWS": [role]}}), PROTECTED
+    )
+    assert "denies backup:CopyIntoBackupVault" in denied

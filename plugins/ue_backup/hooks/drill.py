@@ -38,6 +38,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
@@ -84,7 +85,7 @@ class DrillResources:
         self.live = resources.get("live") or {}
         # From the protected copies: where the bring-back put things, and its copy jobs.
         self.brought = resources.get("brought_back") or {}
-        self.copy_jobs = dict(copy_jobs or {}) if self.brought else {}
+        self.recorded_jobs = dict(copy_jobs or {}) if self.brought else {}
 
     # --- clients -------------------------------------------------------------------------
 
@@ -286,6 +287,50 @@ class DrillResources:
             log.info("File system %s: %s (next round)", fs_id, _code(error))
 
     # --- what a drill from the protected copies brought back ------------------------------
+
+    @cached_property
+    def copy_jobs(self) -> dict[str, str]:
+        """Every copy job this drill's bring-back started: ``{label: job id}``.
+
+        The bring-back's XCom names the jobs of its last try only (Airflow clears a
+        task's XComs when it runs again), so the protected account's own list is read
+        too: the jobs started there since the drill began, from its locked vault into
+        the installation's vault of the same name as the drill's. A component's job
+        from an earlier try (one that failed, or whose try failed after starting it) is
+        labelled with its id, beside the one the XCom names.
+        """
+        jobs = dict(self.recorded_jobs)
+        if not self.brought.get("since"):  # settings from before the listing
+            return jobs
+        kind = {"RDS": "database", "EFS": "efs"}
+        for job in self._listed_copy_jobs():
+            if job["CopyJobId"] in jobs.values():
+                continue
+            what = kind.get(str(job.get("ResourceType")), str(job.get("ResourceType")))
+            jobs[f"{what} (copy job {job['CopyJobId']})"] = job["CopyJobId"]
+        return jobs
+
+    def _listed_copy_jobs(self) -> list[dict[str, Any]]:
+        """The protected account's copy jobs since the drill began, out of its locked vault
+        into a vault of the installation's name in another account (the installation's)."""
+        protected = str(self.brought.get("protected_account"))
+
+        def ours(job: Mapping[str, Any]) -> bool:
+            source = str(job.get("SourceBackupVaultArn") or "").split(":")
+            destination = str(job.get("DestinationBackupVaultArn") or "").split(":")
+            return (
+                len(source) > 6
+                and len(destination) > 6
+                and source[4] == protected
+                and source[6] == self.brought.get("source_vault")
+                and destination[4] != protected
+                and destination[6] == self.brought.get("vault")
+            )
+
+        pages = self.protected_backup.get_paginator("list_copy_jobs").paginate(
+            ByCreatedAfter=datetime.fromisoformat(self.brought["since"])
+        )
+        return [job for page in pages for job in page.get("CopyJobs", []) if ours(job)]
 
     def _brought_back_point(self, what: str) -> tuple[str | None, str]:
         """(the point the copy job made in the installation's vault, or None; the job's state).

@@ -102,7 +102,8 @@ class BringBackLockedCopiesOperator(AwsBaseOperator[AwsBackupHook]):
         if not _flag(self.active) or not wanted:
             self.log.info("Restoring from the installation's own backups: nothing to bring back")
             return {}
-        context["ti"].xcom_push(key=STARTED_KEY, value=_now())
+        started = _now()
+        context["ti"].xcom_push(key=STARTED_KEY, value=started)
         files = wanted.pop("memorydb", None)
         if files:  # MemoryDB's locked .rdb files: streamed now, before any copy job's wait
             context["ti"].xcom_push(key=FILES_KEY, value=self._bring_back_files(files))
@@ -115,6 +116,7 @@ class BringBackLockedCopiesOperator(AwsBaseOperator[AwsBackupHook]):
             f"backup-vault:{self.destination_vault_name}"
         )
         jobs = {}
+        self._first_created: datetime | None = None
         for what, arn in sorted(wanted.items()):
             jobs[what] = self._copy_job(what, arn, destination)
             # Kept as each starts: a drill's cleanup deletes what every started job brings back.
@@ -122,6 +124,10 @@ class BringBackLockedCopiesOperator(AwsBaseOperator[AwsBackupHook]):
             self.log.info(
                 "Bringing %s back: copy job %s of %s into %s", what, jobs[what], arn, destination
             )
+        if self._first_created and self._first_created < datetime.fromisoformat(started):
+            # A retry found jobs an earlier try started: the bring-back began then (the
+            # drill's recovery time counts from there, not from this try).
+            context["ti"].xcom_push(key=STARTED_KEY, value=self._first_created.isoformat())
         return self._wait_or_finish(context, jobs)
 
     def _copy_job(self, what: str, arn: str, destination: str) -> str:
@@ -144,6 +150,11 @@ class BringBackLockedCopiesOperator(AwsBaseOperator[AwsBackupHook]):
                 idempotency_token=token,
             )["CopyJobId"]
             job = self.hook.describe_copy_job(job_id)
+            created = job.get("CreationDate")
+            if isinstance(created, datetime) and (
+                self._first_created is None or created < self._first_created
+            ):
+                self._first_created = created.astimezone(UTC)
             if (job.get("SourceRecoveryPointArn"), job.get("DestinationBackupVaultArn")) != (
                 arn,
                 destination,

@@ -4,7 +4,9 @@ The one table of which runs collide (``COLLISIONS``), read by the first task
 of every DAG it names, before anything is changed, with the reason in the
 message. Every collision is refused from both sides: a backup never starts
 during a restore (it would capture a half-restored system), nor a restore
-during a backup (both suspend the same workflows); retention never deletes
+during a backup (both suspend the same workflows); a drill and a restore never
+run together (the drill's cleanup deletes the copies it brought back into the
+installation's vault, found by listing); retention never deletes
 while a restore or a drill may be reading a set, nor do they start while it
 deletes.
 """
@@ -23,9 +25,18 @@ COLLISIONS: dict[str, dict[str, str]] = {
     "ue_restore": {
         "ue_backup": "it suspends the same workflows",
         "ue_backup_retention": "it may delete the backup set being restored",
+        "ue_restore_drill": (
+            "its cleanup deletes what it brought back into the installation's vault and could "
+            "not tell the restore's copies from its own; mark the drill failed to stop it (its "
+            "cleanup still runs)"
+        ),
     },
     "ue_restore_drill": {
         "ue_backup_retention": "it may delete the backup set being drilled",
+        "ue_restore": (
+            "a drill's cleanup could not tell the restore's brought-back copies from its own, "
+            "and a drill now would compete with the restore"
+        ),
     },
     "ue_backup_retention": {
         "ue_restore": "it may be reading any backup set",

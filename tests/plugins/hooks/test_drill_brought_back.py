@@ -1,16 +1,29 @@
 """The drill cleanup's judgement of what a bring-back left (a drill from the protected copies).
 
-Fakes stand in for AWS Backup here: the states' rules (a copy job still running,
-a job that brought nothing, a point gone, a point in the protected account) are
-what is tested; the end-to-end test (tests/dags/test_ue_restore_drill_immutable.py)
+Fakes stand in for AWS Backup in most of these: the states' rules (a copy job still
+running, a job that brought nothing, a point gone, a point in the protected account)
+are what is tested; the listing of an earlier try's copy jobs runs against the
+sandbox's two accounts, and the end-to-end test (tests/dags/test_ue_restore_drill_immutable.py)
 runs the whole cleanup against the sandbox.
 """
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.plugins.operators.test_locked_copies import (
+    HOME_VAULT,
+    FakeTaskInstance,
+    _bring_back,
+    _ended,
+    locked_database_point,  # noqa: F401 (the fixture)
+)
+from tests.plugins.tasks.test_preflight_immutable import VAULT, _protected_client
+from ue_backup.compat import TaskDeferred
 from ue_backup.drill_resources import BUSY, GONE, PRESENT
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.drill import DrillResources
@@ -108,3 +121,52 @@ def test_a_brought_back_point_of_another_installation_is_never_deleted():
     job = {"State": "COMPLETED", "DestinationRecoveryPointArn": point}
     with pytest.raises(PermanentFailure, match=r"refusing to delete .*'other'"):
         resources(job, points={point: "COMPLETED"}, owner="other")._point_state("efs")
+
+
+def test_the_cleanup_finds_what_an_earlier_try_brought_back_in_the_protected_accounts_list(
+    sandbox,
+    locked_database_point,  # noqa: F811 (the fixture)
+):
+    """Against the sandbox: a try brought the database back, the next try failed before
+    it started anything (its XCom, cleared by Airflow, names no job). The cleanup lists
+    the protected account's copy jobs since the drill began and deletes that point too;
+    a job from before the drill, or into another vault, is never its."""
+    protected, home = _protected_client(sandbox, "backup"), sandbox.client("backup")
+    before = _bring_back(sandbox, locked_database_point)
+    before.token_prefix = "ue-test-earlier-drill"
+    with pytest.raises(TaskDeferred):
+        before.execute({"ti": FakeTaskInstance()})
+    since = datetime.now(UTC) + timedelta(milliseconds=50)
+    time.sleep(0.1)
+    first_try = FakeTaskInstance()
+    with pytest.raises(TaskDeferred):
+        _bring_back(sandbox, locked_database_point).execute({"ti": first_try})
+    job = _ended(protected, first_try.xcoms["copy_jobs"]["database"])
+    point = job["DestinationRecoveryPointArn"]
+    drill = DrillResources(
+        {
+            "live": {},
+            "aws_conn_id": "aws_default",
+            "region": sandbox.region,
+            "brought_back": {
+                "installation": "ue-test",
+                "vault": HOME_VAULT,
+                "source_vault": VAULT,
+                "protected_conn_id": "aws_immutable",
+                "protected_region": sandbox.region,
+                "protected_account": PROTECTED,
+                "staging_bucket": None,
+                "since": since.isoformat(),
+            },
+        },
+        copy_jobs={},  # the last try's XCom: it failed before starting anything
+    )
+    home.tag_resource(ResourceArn=point, Tags={"ue-backup:installation": "ue-test"})
+
+    assert drill.copy_jobs == {f"database (copy job {job['CopyJobId']})": job["CopyJobId"]}
+    [label] = drill.copy_jobs
+    assert drill._point_state(label).status == PRESENT
+    drill._delete_point(label)
+    assert drill._point_state(label).status in (GONE, BUSY)
+    with pytest.raises(ClientError):
+        home.describe_recovery_point(BackupVaultName=HOME_VAULT, RecoveryPointArn=point)

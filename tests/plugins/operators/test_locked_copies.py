@@ -8,9 +8,9 @@ copy job that failed, once the cause (a key, a grant) is fixed.
 from __future__ import annotations
 
 import json
+from datetime import UTC
 
 import pytest
-from airflow.exceptions import TaskDeferred
 
 from sandbox.aws.fixtures import create_db_instance, wait_until
 from sandbox.faults import Fault
@@ -23,7 +23,13 @@ from tests.plugins.tasks.test_preflight_immutable import (
     _protected_client,
     _vault,
 )
-from ue_backup.operators.locked_copies import JOBS_KEY, BringBackLockedCopiesOperator
+from ue_backup.compat import TaskDeferred
+from ue_backup.operators.locked_copies import (
+    FINISHED_KEY,
+    JOBS_KEY,
+    STARTED_KEY,
+    BringBackLockedCopiesOperator,
+)
 
 HOME_VAULT = "ue-test-vault"
 
@@ -169,3 +175,21 @@ def test_a_retry_goes_past_a_failed_copy_back_and_never_copies_a_point_twice(
     ]
     assert len(brought_back) == 1
     assert len(home) == 2  # the original and the one brought back: nothing else
+
+
+def test_a_retried_bring_back_is_timed_from_its_first_try(sandbox, locked_database_point):
+    """Airflow clears a task's XComs when it runs again: the retry finds the first try's
+    job along its token chain, and the drill's recovery time still counts from there."""
+    protected = _protected_client(sandbox, "backup")
+    operator = _bring_back(sandbox, locked_database_point)
+    first = FakeTaskInstance()
+    with pytest.raises(TaskDeferred):
+        operator.execute({"ti": first})
+    job = _ended(protected, first.xcoms[JOBS_KEY]["database"])
+
+    retried = FakeTaskInstance()
+    operator.execute({"ti": retried})
+
+    assert retried.xcoms[JOBS_KEY] == first.xcoms[JOBS_KEY]
+    assert retried.xcoms[STARTED_KEY] == job["CreationDate"].astimezone(UTC).isoformat()
+    assert retried.xcoms[STARTED_KEY] < retried.xcoms[FINISHED_KEY]

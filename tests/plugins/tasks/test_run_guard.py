@@ -25,7 +25,20 @@ class FakeTi:
 def test_nothing_running_passes_and_asks_about_running_runs_only():
     ti = FakeTi({"ue_backup_rpo": 3})  # never a collision
     refuse_while_running(ti, "ue_restore")
-    assert ti.asked == [("ue_backup", ["running"]), ("ue_backup_retention", ["running"])]
+    assert ti.asked == [
+        ("ue_backup", ["running"]),
+        ("ue_backup_retention", ["running"]),
+        ("ue_restore_drill", ["running"]),
+    ]
+
+
+def test_a_drill_and_a_restore_never_run_together():
+    """The drill's cleanup finds what its bring-back copied home by listing the copy jobs:
+    a restore's copies, listed beside them, must never be the drill's to delete."""
+    with pytest.raises(PermanentFailure, match="a ue_restore run is in progress: a drill's"):
+        refuse_while_running(FakeTi({"ue_restore": 1}), "ue_restore_drill")
+    with pytest.raises(PermanentFailure, match="mark the drill failed to stop it"):
+        refuse_while_running(FakeTi({"ue_restore_drill": 1}), "ue_restore")
 
 
 def test_every_running_dag_is_named_with_its_reason():
