@@ -5,8 +5,9 @@ cleanup (``hooks/drill.py``) deletes exactly these types, and the drill Role
 grants exactly them. A drill from the protected copies also leaves what its
 bring-back put in the installation's account: each copy job's point (due
 once the job left ``COPY_JOB_RUNNING``) and MemoryDB's staged files. Each
-temporary resource is ``gone``, ``present`` (a delete call is due) or
-``busy`` (AWS or Kubernetes still works on it). Pure:
+temporary resource is ``gone``, ``present`` (a delete call is due),
+``busy`` (AWS or Kubernetes still works on it) or left to the operator (what
+the cleanup cannot prove is the drill's). Pure:
 the drill's steps, its DAG and its hook share these without any client.
 """
 
@@ -18,6 +19,9 @@ from dataclasses import dataclass
 from ue_backup.kube_names import ECD_GROUP, ECD_PLURAL, ECD_VERSION
 
 GONE, BUSY, PRESENT = "gone", "busy", "present"
+# What the cleanup cannot prove is the drill's, or could not read: named, never deleted,
+# and the cleanup fails once everything else is gone (``DrillCleanupOperator``).
+BY_HAND = "left to the operator"
 RESTORE_JOB_RUNNING = ("CREATED", "PENDING", "RUNNING")
 # A bring-back's copy job still under way: its point in the installation's vault is to come.
 COPY_JOB_RUNNING = ("CREATED", "RUNNING")

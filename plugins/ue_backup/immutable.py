@@ -135,12 +135,16 @@ def vault_lock_warnings(vault: Mapping[str, Any], now: Any) -> list[str]:
 
 
 def access_policy_problems(
-    immutable: ImmutableConfig, policy: str | None, home_account: str | None
+    immutable: ImmutableConfig,
+    policy: str | None,
+    home_account: str | None,
+    runs_as: str | None = None,
 ) -> list[str]:
     """Problems with the locked vault's access policy: a copy job started in the
-    installation's account (``home_account``) lands there only when it allows
-    ``backup:CopyIntoBackupVault`` from that account (AWS also needs cross-account
-    backup enabled in the organization, which only AWS Organizations tells).
+    installation's account (``home_account``, as its AWS Backup role ``runs_as``) lands
+    there only when it allows ``backup:CopyIntoBackupVault`` from that account (AWS also
+    needs cross-account backup enabled in the organization, which only AWS Organizations
+    tells).
 
     Without the grant every copy fails after the cold window, on every run.
     """
@@ -150,17 +154,30 @@ def access_policy_problems(
             f"{field}: vault {name} has no access policy: copies from account "
             f"{home_account or '?'} are refused (allow backup:CopyIntoBackupVault from it)"
         ]
-    if why := _grant_missing(policy, home_account):
+    why, _ = _grant(policy, home_account, runs_as)
+    if why:
         return [f"{field}: vault {name}'s {why}: every copy would be refused"]
     return []
 
 
-def home_grant_problems(vault_name: str, policy: str | None, protected_account: str) -> list[str]:
+def access_policy_warnings(
+    immutable: ImmutableConfig, policy: str | None, home_account: str | None
+) -> list[str]:
+    """The locked vault's grant names only principals of the account, not the account."""
+    _, warning = _grant(policy or "{}", home_account)
+    if not warning:
+        return []
+    return [f"{SECTION}.backup_vault_name: vault {immutable.backup_vault_name}'s {warning}"]
+
+
+def home_grant_problems(
+    vault_name: str, policy: str | None, protected_account: str, runs_as: str | None = None
+) -> list[str]:
     """Problems with the installation's own vault for a restore from the protected copies:
-    the copies are brought back by copy jobs started in the protected account, which land
-    only when this vault's access policy lets that account copy in. After an attack the
-    policy may be gone with everything else; refused before anything is changed, saying
-    what to put back."""
+    the copies are brought back by copy jobs started in the protected account (as its AWS
+    Backup role ``runs_as``), which land only when this vault's access policy lets that
+    account copy in. After an attack the policy may be gone with everything else; refused
+    before anything is changed, saying what to put back."""
     field = "efs.aws_backup.vault_name"
     grant = (
         f"put back an access policy on {vault_name} allowing backup:CopyIntoBackupVault to "
@@ -169,42 +186,69 @@ def home_grant_problems(vault_name: str, policy: str | None, protected_account: 
     )
     if not policy:
         return [f"{field}: vault {vault_name} has no access policy: {grant}"]
-    if why := _grant_missing(policy, protected_account):
+    why, _ = _grant(policy, protected_account, runs_as)
+    if why:
         return [f"{field}: vault {vault_name}'s {why}, so nothing could be brought back: {grant}"]
     return []
 
 
-def _grant_missing(policy: str, account: str | None) -> str | None:
-    """Why a vault access policy does not let ``account`` copy recovery points in (an
-    ``Allow`` of ``backup:CopyIntoBackupVault`` whose principal names the account); None
-    when it does."""
+def home_grant_warnings(vault_name: str, policy: str | None, protected_account: str) -> list[str]:
+    """The installation's vault's grant names only principals of the protected account."""
+    _, warning = _grant(policy or "{}", protected_account)
+    if not warning:
+        return []
+    return [f"efs.aws_backup.vault_name: vault {vault_name}'s {warning}"]
+
+
+def _grant(
+    policy: str, account: str | None, runs_as: str | None = None
+) -> tuple[str | None, str | None]:
+    """(why a vault access policy does not let ``account`` copy recovery points in, None
+    when it does; a warning about the grant, or None).
+
+    An explicit Deny wins over any Allow (IAM's evaluation), whatever its condition says:
+    a Deny left by whoever removed the grant would fail every copy. It counts when it
+    names everyone, the account, or the role the copy runs as (``runs_as``). AWS
+    documents the grant to the account itself (its root, or its id); an Allow naming
+    only users or roles of the account may not cover the copy: a warning, not a
+    refusal, since nothing proves it fails (the copies' own verdict would say so).
+    """
     try:
         document = json.loads(policy)
     except ValueError:
-        return "access policy is not JSON"
+        return "access policy is not JSON", None
     statements = document.get("Statement") or []
     statements = statements if isinstance(statements, list) else [statements]
-    # An explicit Deny wins over any Allow (IAM's evaluation), whatever its condition says:
-    # a Deny left by whoever removed the grant would fail every copy back. Read broadly (a
-    # Deny naming any principal of the account may be the one the copy runs as), while an
-    # Allow counts only when it names the account itself, as AWS documents the grant: the
-    # copy is the account's, and a grant to one of its roles may not cover it.
+    who = account or "?"
     if any(
-        s.get("Effect") == "Deny" and _names_the_copy_in(s, account, any_principal=True)
+        s.get("Effect") == "Deny" and _names_the_copy_in(s, account, also=runs_as)
         for s in statements
     ):
-        return f"access policy denies backup:CopyIntoBackupVault to account {account or '?'}"
+        return f"access policy denies backup:CopyIntoBackupVault to account {who}", None
     if any(s.get("Effect") == "Allow" and _names_the_copy_in(s, account) for s in statements):
-        return None
-    return f"access policy does not allow backup:CopyIntoBackupVault from account {account or '?'}"
+        return None, None
+    if any(
+        s.get("Effect") == "Allow" and _names_the_copy_in(s, account, any_principal=True)
+        for s in statements
+    ):
+        return None, (
+            f"access policy allows backup:CopyIntoBackupVault to principals of account {who} "
+            f"but not to the account: AWS documents the grant to arn:aws:iam::{who}:root; if "
+            "the copies fail, grant it so"
+        )
+    return f"access policy does not allow backup:CopyIntoBackupVault from account {who}", None
 
 
 def _names_the_copy_in(
-    statement: Mapping[str, Any], account: str | None, any_principal: bool = False
+    statement: Mapping[str, Any],
+    account: str | None,
+    any_principal: bool = False,
+    also: str | None = None,
 ) -> bool:
     """Whether a statement is about ``account`` copying into the vault: its action covers
     ``backup:CopyIntoBackupVault`` and its principal is everyone or that account (its root
-    or its bare id; with ``any_principal``, also any user or role of it)."""
+    or its bare id; ``also``, one more principal; with ``any_principal``, any user or role
+    of the account)."""
     actions = statement.get("Action") or []
     actions = actions if isinstance(actions, list) else [actions]
     principal = statement.get("Principal")
@@ -212,11 +256,11 @@ def _names_the_copy_in(
     who = [str(w) for w in (aws if isinstance(aws, list) else [aws])]
 
     def names(w: str) -> bool:
-        if w == "*":
+        if w == "*" or (also and w == also):
             return True
         if not account:
             return False
-        if w in (account, f"arn:aws:iam::{account}:root") or w.endswith(f"::{account}:root"):
+        if w == account or w.endswith(f"::{account}:root"):
             return True
         return any_principal and f"::{account}:" in w
 

@@ -43,7 +43,7 @@ from ue_backup.hooks.efs import EfsHook
 from ue_backup.hooks.memorydb import MemoryDbHook
 from ue_backup.hooks.rds import RdsHook
 from ue_backup.hooks.s3 import S3Hook
-from ue_backup.immutable import home_grant_problems
+from ue_backup.immutable import home_grant_problems, home_grant_warnings
 from ue_backup.locked_inventory import planner_view
 from ue_backup.records import rdb_snapshots
 from ue_backup.retention_artifacts import (
@@ -241,7 +241,11 @@ def home_vault_grant_problems(settings: Access, cfg: InstallationConfig) -> list
         return []
     vault = cfg.efs.aws_backup.vault_name
     policy = settings_hook(AwsBackupHook, settings).vault_access_policy(vault)
-    return home_grant_problems(vault, policy, cfg.immutable.account_id)
+    for warning in home_grant_warnings(vault, policy, cfg.immutable.account_id):
+        log.warning("!!! %s !!!", warning)
+    return home_grant_problems(
+        vault, policy, cfg.immutable.account_id, runs_as=cfg.immutable.backup_role_arn
+    )
 
 
 def empty_inventory(cfg: InstallationConfig) -> dict[str, Any]:
@@ -510,18 +514,21 @@ def read_artifacts(settings: Access, records: Mapping[str, Any]) -> dict[str, An
         # The database's AWS Backup recovery point: the source of its locked copy.
         backup = settings_hook(AwsBackupHook, settings)
         found["rds_backup_job"] = backup.describe_backup_job(records["rds_backup_job"]["job_id"])
-        arn = (
-            records["rds_backup_job"]["recovery_point_arn"]
-            or found["rds_backup_job"]["RecoveryPointArn"]
+        # A job that ended without a point (FAILED, EXPIRED, ABORTED) names none, or one
+        # AWS has dropped: judged as missing (verify_locked names it), never a crash.
+        arn = records["rds_backup_job"].get("recovery_point_arn") or found["rds_backup_job"].get(
+            "RecoveryPointArn"
         )
-        found["rds_recovery_point"] = _unless_missing(
-            lambda: backup.describe_recovery_point(run.backup_vault, arn)
-        )
-        found["rds_recovery_point_tags"] = backup.recovery_point_tags(arn)
+        if arn:
+            found["rds_recovery_point"] = _unless_missing(
+                lambda: backup.describe_recovery_point(run.backup_vault, arn)
+            )
+        if found["rds_recovery_point"]:
+            found["rds_recovery_point_tags"] = backup.recovery_point_tags(arn)
         # The RDS snapshot behind it (its ARN is the snapshot's): when RDS really took it.
         # The recovery point's CreationDate is the job's; RDS may take the snapshot later
         # (after the set's manual snapshot, once the instance is free again).
-        if ":snapshot:" in arn:
+        if found["rds_recovery_point"] and ":snapshot:" in arn:
             rds = settings_hook(RdsHook, settings)
             found["rds_recovery_point_snapshot"] = _unless_missing(
                 lambda: rds.describe_backup_snapshot(arn.split(":snapshot:", 1)[1])

@@ -177,7 +177,14 @@ def networks(manifests: Iterable[Mapping[str, Any]], installation: str) -> dict[
 
 def chosen_network(inventory: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, Any] | None:
     """The recorded network of the set a plan restores: its ``backup_set``, else (mixed
-    points) the set of the planned EFS point, whose mount targets matter most."""
+    points) the set of the planned EFS point, whose mount targets matter most.
+
+    A component that set has no record of (its network could not be read that night,
+    or the set is older than the record) takes the newest record of it that another
+    locked manifest of the installation holds: the platform's network changes rarely,
+    and that is the best knowledge of it left after an attack. ``recorded_from`` then
+    says which set each such record came from (None: nothing was recorded at all).
+    """
     recorded = inventory.get("networks") or {}
     backup_set = plan.get("backup_set")
     if not backup_set:
@@ -185,7 +192,27 @@ def chosen_network(inventory: Mapping[str, Any], plan: Mapping[str, Any]) -> dic
         for point in inventory.get("efs_recovery_points") or []:
             if point.get("RecoveryPointArn") == arn:
                 backup_set = (point.get("Tags") or {}).get(BACKUP_SET_TAG)
-    return recorded.get(backup_set) if backup_set else None
+    chosen = dict((recorded.get(backup_set) if backup_set else None) or {})
+    taken = {}
+    for component in NETWORK_COMPONENTS:
+        if _recorded(chosen, component):
+            continue
+        for other in sorted(recorded, reverse=True):  # set ids sort by their time
+            if _recorded(recorded[other], component):
+                chosen[component] = recorded[other][component]
+                taken[component] = other
+                break
+    if taken:
+        chosen["recorded_from"] = taken
+    return chosen or None
+
+
+NETWORK_COMPONENTS = ("efs", "database", "memorydb")
+
+
+def _recorded(network: Mapping[str, Any] | None, component: str) -> bool:
+    entry = (network or {}).get(component)
+    return bool(entry) and (component != "efs" or bool(entry.get("mount_targets")))
 
 
 def _memorydb(snapshots: Iterable[Mapping[str, Any]], installation: str) -> list[dict]:

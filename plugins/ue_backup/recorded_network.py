@@ -13,9 +13,10 @@ manifest's locked copy), where the live resources were:
 - ``memorydb``: the cluster's subnet group, security groups, ACL and TLS.
 
 The VPC, subnets, groups and ACL themselves are not backed up: the restore
-checks they still exist before anything is changed (``missing``) and refuses
-naming what to recreate. Nothing here calls AWS: each function reshapes an
-API answer or judges what the hooks read.
+checks they still exist before anything is changed (``missing``), and that a
+subnet group recreated by name is in the VPC of the recorded security groups
+(``other_vpcs``), and refuses naming what to recreate. Nothing here calls
+AWS: each function reshapes an API answer or judges what the hooks read.
 """
 
 from __future__ import annotations
@@ -171,7 +172,7 @@ BY_HAND = (
 )
 
 
-def missing(need: Mapping[str, set[str]], found: Mapping[str, set[str]]) -> list[str]:
+def missing(need: Mapping[str, set[str]], found: Mapping[str, Iterable[str]]) -> list[str]:
     """Each recorded network resource that no longer exists, and what to recreate.
 
     ``found`` holds, by kind, those of ``need`` that the hooks found. An empty
@@ -185,6 +186,57 @@ def missing(need: Mapping[str, set[str]], found: Mapping[str, set[str]]) -> list
                 f"the recorded {label} {name} no longer exists ({remedy}; ue-backup does "
                 f"not back up the network), {BY_HAND}"
             )
+    return problems
+
+
+def other_vpcs(
+    recorded: Mapping[str, Any] | None,
+    components: Iterable[str],
+    found: Mapping[str, Mapping[str, str | None]],
+) -> list[str]:
+    """Each recorded security group that is not in the VPC of what it goes with.
+
+    A subnet group recreated by its name (as ``missing`` tells the operator to) may be
+    in another VPC than the recorded security groups, whose ids cannot change VPC: AWS
+    then refuses the restore midway (RDS: the instance and its security groups in
+    different VPCs). ``found`` is ``missing``'s, with each resource's VPC. Only what
+    exists is compared (``missing`` names the rest).
+    """
+    recorded, components = recorded or {}, set(components)
+    groups = found.get("security_groups") or {}
+
+    def compare(what: str, vpc: str | None, security_groups: Iterable[str]) -> list[str]:
+        return [
+            f"the recorded security group {group} is in {groups[group]}, but {what} is in "
+            f"{vpc}: recreate {what} in {groups[group]}, {BY_HAND}"
+            for group in sorted(security_groups)
+            if vpc and groups.get(group) and groups[group] != vpc
+        ]
+
+    problems = []
+    if "efs" in components:
+        subnets = found.get("subnets") or {}
+        for target in mount_targets(recorded):
+            subnet = target["subnet_id"]
+            problems += compare(
+                f"the subnet {subnet}", subnets.get(subnet), target["security_group_ids"]
+            )
+    database = recorded.get("database") or {}
+    if "database" in components and database.get("db_subnet_group"):
+        name = database["db_subnet_group"]
+        problems += compare(
+            f"the DB subnet group {name}",
+            (found.get("db_subnet_groups") or {}).get(name),
+            database.get("vpc_security_group_ids") or [],
+        )
+    cluster = recorded.get("memorydb") or {}
+    if "memorydb" in components and cluster.get("subnet_group"):
+        name = cluster["subnet_group"]
+        problems += compare(
+            f"the MemoryDB subnet group {name}",
+            (found.get("memorydb_subnet_groups") or {}).get(name),
+            cluster.get("security_group_ids") or [],
+        )
     return problems
 
 

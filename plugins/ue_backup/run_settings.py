@@ -694,7 +694,15 @@ class DrillRunSettings(RunSettings, RestoreSteps):
                     # Copy jobs are listed from here: a retried bring-back's XCom names
                     # only its last try's, and each earlier try's point is the drill's too.
                     "since": started.astimezone(UTC).isoformat(),
-                    "source_vault": locked.backup_vault_name,
+                    # the planned locked points: only their copies back can be the drill's
+                    "sources": sorted(
+                        arn
+                        for arn in (
+                            (plan.get("database") or {}).get("snapshot_id"),
+                            (plan.get("disk") or {}).get("recovery_point_arn"),
+                        )
+                        if arn
+                    ),
                 }
                 if locked
                 else None,

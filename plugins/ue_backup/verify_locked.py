@@ -43,6 +43,7 @@ def verify_locked_set(
     expected: Iterable[str],
     recovery_point: Mapping[str, Any] | None,
     memorydb_snapshot: Mapping[str, Any] | None,
+    rds_backup_job: Mapping[str, Any] | None = None,
     rds_recovery_point: Mapping[str, Any] | None = None,
     rds_recovery_point_tags: Mapping[str, str] | None = None,
     rds_recovery_point_snapshot: Mapping[str, Any] | None = None,
@@ -58,6 +59,7 @@ def verify_locked_set(
     ``expected``: the locked copies the run was to make (of ``LOCKED_COPIES``).
     ``recovery_point`` and ``memorydb_snapshot``: the home set's disk and cache
     points (their sources, and the other side of rule 1).
+    ``rds_backup_job`` is that job as DescribeBackupJob answers (None: never started).
     ``rds_recovery_point`` is the database's AWS Backup recovery point (the source of
     its locked copy), ``rds_recovery_point_snapshot`` the RDS snapshot behind it
     (DBSnapshot: its ``SnapshotCreateTime`` is the point in time, not the job's
@@ -89,6 +91,18 @@ def verify_locked_set(
     missing = sorted(not_found)
     if missing:
         check("locked artifacts found", False, f"not found in AWS: {missing}")
+    if rds_backup_job is not None:
+        state = rds_backup_job.get("State")
+        check(
+            "rds backup job completed",
+            state == "COMPLETED",
+            f"job {rds_backup_job.get('BackupJobId')} {state}"
+            + (
+                f": {rds_backup_job['StatusMessage']}"
+                if rds_backup_job.get("StatusMessage")
+                else ""
+            ),
+        )
     sources = {"efs": recovery_point, "rds": rds_recovery_point}
     for what, copy in copies.items():
         _check_immutable_copy(check, what, copy["job"], immutable_lifecycle, immutable_account)

@@ -250,6 +250,37 @@ def test_a_database_backup_job_that_cannot_start_costs_the_locked_copy_not_the_d
     )
 
 
+def test_a_database_backup_job_that_fails_after_starting_is_named_by_the_locked_verdict(
+    sandbox, installation
+):
+    """The job starts, then AWS fails it without a recovery point: the protected copies'
+    verdict names the job and the copy it could not make, never a crash; the home set
+    (the manual snapshot) is verified all the same."""
+    sandbox.faults.add(
+        Fault(
+            "backup",
+            "StartBackupJob",
+            target=":rds:",
+            kind="outcome",
+            state="FAILED",
+            message="the instance was deleted",
+        )
+    )
+
+    result = run_dag("ue_backup")
+
+    assert result.state == "failed"
+    for step in ("verify", "manifest", "publish_rpo_metric"):
+        assert result.tasks[step] == "success", (step, result.tasks)
+    assert result.tasks["verify_locked"] == "failed"
+    manifest = _manifest(sandbox, installation)
+    checks = {c["check"]: c for c in manifest["locked_verification"]["checks"]}
+    assert checks["rds backup job completed"]["ok"] is False
+    assert "FAILED: the instance was deleted" in checks["rds backup job completed"]["detail"]
+    assert checks["rds immutable copy made"]["ok"] is False
+    assert checks["efs immutable copy completed"]["ok"] is True
+
+
 def test_a_lock_that_would_fail_every_copy_refuses_the_run_before_anything_changes(
     sandbox, installation, tmp_path, monkeypatch
 ):

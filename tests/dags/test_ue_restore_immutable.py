@@ -139,6 +139,30 @@ def test_after_the_installations_account_is_wiped_the_protected_copies_restore_s
     assert "params.network by_hand" in said  # the way out when it cannot be recreated
     # nothing changed, nothing brought back (the protected connection's AssumeRole aside)
     assert [m.operation for m in sandbox.log.entries() if m.service != "sts"] == []
+    # ... recreated by name, but in another VPC than its security groups: named too ...
+    ec2 = sandbox.client("ec2")
+    elsewhere = ec2.create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]
+    stray = [
+        ec2.create_subnet(
+            VpcId=elsewhere, CidrBlock=f"10.99.{n}.0/24", AvailabilityZone=f"{sandbox.region}{z}"
+        )["Subnet"]["SubnetId"]
+        for n, z in enumerate("ab")
+    ]
+    rds.create_db_subnet_group(
+        DBSubnetGroupName=inst.network["db_subnet_group"],
+        DBSubnetGroupDescription="recreated by the operator, in the wrong VPC",
+        SubnetIds=stray,
+    )
+    refused = run_dag("ue_restore", {"mode": "plan", "source": "immutable"})
+    assert refused.tasks["plan"] == "failed"
+    out, err = capfd.readouterr()
+    said = out + err + caplog.text
+    assert (
+        f"the recorded security group {inst.network['db_security_group']} is in "
+        f"{inst.network['vpc']}, but the DB subnet group {inst.network['db_subnet_group']} is "
+        f"in {elsewhere}"
+    ) in said
+    rds.delete_db_subnet_group(DBSubnetGroupName=inst.network["db_subnet_group"])
     rds.create_db_subnet_group(
         DBSubnetGroupName=inst.network["db_subnet_group"],
         DBSubnetGroupDescription="recreated by the operator",

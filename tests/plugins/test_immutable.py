@@ -162,28 +162,35 @@ def test_the_installations_vault_must_let_the_protected_account_copy_back_and_de
     )
 
 
-def test_a_grant_counts_only_for_the_account_itself_a_deny_for_any_of_its_principals():
-    """AWS documents the cross-account grant as to the account (its root): an Allow naming
-    one of its roles may not cover the copy, so it is no grant; a Deny naming one of its
-    roles may be the one the copy runs as, so it is a refusal. Both readings err towards
-    saying so before anything is copied (the sandbox reads both strictly)."""
+def test_a_grant_to_a_role_only_is_a_warning_a_deny_counts_for_the_role_the_copy_runs_as():
+    """AWS documents the cross-account grant to the account (its root): an Allow naming
+    only one of its roles may not cover the copy, which is said loudly, but is no
+    refusal (nothing proves it fails, and refusing would stop every nightly backup). A
+    Deny counts when it names the account or the role the copy runs as, not another role."""
     import json
 
-    from ue_backup.immutable import home_grant_problems
+    from ue_backup.immutable import home_grant_problems, home_grant_warnings
 
     def policy(*statements: dict) -> str:
         return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
-    role = f"arn:aws:iam::{PROTECTED}:role/ue-backup-immutable-aws-backup"
+    runs_as = f"arn:aws:iam::{PROTECTED}:role/ue-backup-immutable-aws-backup"
+    other_role = f"arn:aws:iam::{PROTECTED}:role/someone-else"
     allow = {
         "Effect": "Allow",
         "Principal": {"AWS": f"arn:aws:iam::{PROTECTED}:root"},
         "Action": "backup:CopyIntoBackupVault",
         "Resource": "*",
     }
-    [missing] = home_grant_problems("v", policy({**allow, "Principal": {"AWS": role}}), PROTECTED)
-    assert "does not allow backup:CopyIntoBackupVault" in missing
+    to_role = policy({**allow, "Principal": {"AWS": runs_as}})
+    assert home_grant_problems("v", to_role, PROTECTED, runs_as) == []
+    [warning] = home_grant_warnings("v", to_role, PROTECTED)
+    assert f"grant to arn:aws:iam::{PROTECTED}:root" in warning
+    assert home_grant_warnings("v", policy(allow), PROTECTED) == []
+    deny = {**allow, "Effect": "Deny"}
     [denied] = home_grant_problems(
-        "v", policy(allow, {**allow, "Effect": "Deny", "Principal": {"AWS": [role]}}), PROTECTED
+        "v", policy(allow, {**deny, "Principal": {"AWS": [runs_as]}}), PROTECTED, runs_as
     )
     assert "denies backup:CopyIntoBackupVault" in denied
+    unrelated = policy(allow, {**deny, "Principal": {"AWS": other_role}})
+    assert home_grant_problems("v", unrelated, PROTECTED, runs_as) == []

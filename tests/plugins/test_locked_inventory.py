@@ -194,3 +194,30 @@ def test_the_source_param_is_home_or_immutable_for_the_restore_and_the_drill():
     assert source_problem({"source": "locked"}) == (
         "params.source: 'locked' is not one of home, immutable"
     )
+
+
+def test_a_component_the_chosen_set_did_not_record_takes_the_newest_record_of_it():
+    """The night the chosen set was taken, the cache's network could not be read: the
+    restore takes the newest record of it another locked manifest holds, and says so."""
+    from ue_backup.locked_inventory import chosen_network
+
+    database = {"db_subnet_group": "db", "vpc_security_group_ids": ["sg-1"], "multi_az": False}
+    cache = {"subnet_group": "cache", "security_group_ids": ["sg-2"], "acl_name": "platform"}
+    targets = {"mount_targets": [{"subnet_id": "subnet-a", "security_group_ids": ["sg-3"]}]}
+    older, chosen, newer, newest = (f"ue-test-2026120{d}t020000z" for d in (4, 5, 6, 7))
+    inventory = {
+        "networks": {
+            older: {"efs": targets, "database": database, "memorydb": {**cache, "acl_name": "x"}},
+            chosen: {"efs": {"mount_targets": []}, "database": database, "memorydb": None},
+            newer: {"efs": targets, "database": None, "memorydb": cache},
+            newest: None,
+        }
+    }
+
+    network = chosen_network(inventory, {"backup_set": chosen})
+
+    assert network["database"] == database  # its own
+    assert network["memorydb"] == cache  # the newest that recorded it, not the older one
+    assert network["efs"] == targets
+    assert network["recorded_from"] == {"efs": newer, "memorydb": newer}
+    assert chosen_network({"networks": {chosen: None}}, {"backup_set": chosen}) is None

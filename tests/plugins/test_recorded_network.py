@@ -7,6 +7,7 @@ from ue_backup.recorded_network import (
     missing,
     mount_targets,
     network_record,
+    other_vpcs,
     rds_shape,
     unrecorded,
     wanted,
@@ -109,6 +110,39 @@ def test_what_is_gone_is_named_with_what_to_recreate():
     assert "the recorded MemoryDB ACL platform no longer exists" in problems[1]
     assert "with its users" in problems[1]
     assert missing(need, need) == []
+
+
+def test_a_subnet_group_recreated_in_another_vpc_than_its_security_groups_is_named():
+    """Security group ids cannot change VPC; a subnet group recreated by its name can be
+    anywhere, and AWS would refuse the restore midway."""
+    found = {
+        "subnets": {"subnet-a": "vpc-1", "subnet-b": "vpc-1"},
+        "security_groups": {
+            "sg-nfs": "vpc-1",
+            "sg-x": "vpc-1",
+            "sg-db": "vpc-1",
+            "sg-cache": "vpc-1",
+        },
+        "db_subnet_groups": {"platform-db": "vpc-1"},
+        "memorydb_subnet_groups": {"platform-cache": "vpc-1"},
+    }
+    everything = ["efs", "database", "memorydb"]
+    assert other_vpcs(RECORDED, everything, found) == []
+    moved = {**found, "db_subnet_groups": {"platform-db": "vpc-9"}}
+    [problem] = other_vpcs(RECORDED, everything, moved)
+    assert problem.startswith(
+        "the recorded security group sg-db is in vpc-1, but the DB subnet group platform-db "
+        "is in vpc-9: recreate the DB subnet group platform-db in vpc-1"
+    )
+    assert other_vpcs(RECORDED, ["efs", "memorydb"], moved) == []  # the database not restored
+    wrong_subnet = {**found, "subnets": {"subnet-a": "vpc-1", "subnet-b": "vpc-2"}}
+    [problem] = other_vpcs(RECORDED, everything, wrong_subnet)
+    assert "the subnet subnet-b is in vpc-2" in problem
+    cache = {**found, "security_groups": {**found["security_groups"], "sg-cache": "vpc-3"}}
+    [problem] = other_vpcs(RECORDED, everything, cache)
+    assert "the MemoryDB subnet group platform-cache is in vpc-1" in problem
+    # what does not exist is missing's to name, not this rule's
+    assert other_vpcs(RECORDED, everything, {**moved, "db_subnet_groups": {}}) == []
 
 
 def test_a_set_recorded_before_the_network_was_is_told_apart():

@@ -42,12 +42,13 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from kubernetes.client.rest import ApiException
 
 from ue_backup.backup_set import INSTALLATION_TAG
 from ue_backup.drill_resources import (
     BUSY,
+    BY_HAND,
     COPY_JOB_RUNNING,
     GONE,
     PRESENT,
@@ -85,7 +86,7 @@ class DrillResources:
         self.live = resources.get("live") or {}
         # From the protected copies: where the bring-back put things, and its copy jobs.
         self.brought = resources.get("brought_back") or {}
-        self.recorded_jobs = dict(copy_jobs or {}) if self.brought else {}
+        self.copy_jobs = dict(copy_jobs or {}) if self.brought else {}
 
     # --- clients -------------------------------------------------------------------------
 
@@ -154,6 +155,8 @@ class DrillResources:
                 lambda what=what: self._point_state(what),
                 lambda what=what: self._delete_point(what),
             )
+        if self.brought.get("since"):
+            checks["untracked brought-back points"] = (self._untracked_state, lambda: None)
         if self.brought.get("staging_bucket"):
             checks["staged memorydb files"] = (self._staged_state, self._delete_staged)
         return checks
@@ -288,49 +291,68 @@ class DrillResources:
 
     # --- what a drill from the protected copies brought back ------------------------------
 
-    @cached_property
-    def copy_jobs(self) -> dict[str, str]:
-        """Every copy job this drill's bring-back started: ``{label: job id}``.
+    def _untracked_state(self) -> State:
+        """Points brought back since the drill began that its record does not name.
 
         The bring-back's XCom names the jobs of its last try only (Airflow clears a
-        task's XComs when it runs again), so the protected account's own list is read
-        too: the jobs started there since the drill began, from its locked vault into
-        the installation's vault of the same name as the drill's. A component's job
-        from an earlier try (one that failed, or whose try failed after starting it) is
-        labelled with its id, beside the one the XCom names.
+        task's XComs when it runs again): a job an earlier try started, whose try then
+        failed, is in no record. The protected account lists it (``ListCopyJobs``:
+        since the drill began, out of one of the drill's planned locked points, into
+        the installation's vault), but so it would a restore's copy back of the same
+        point started meanwhile, which the drill must never delete. So such points are
+        never deleted here: they are named, and the cleanup fails at its end, leaving
+        them to the operator (``BY_HAND``). A listing that fails says so the same way,
+        after every other resource is gone.
         """
-        jobs = dict(self.recorded_jobs)
-        if not self.brought.get("since"):  # settings from before the listing
-            return jobs
-        kind = {"RDS": "database", "EFS": "efs"}
-        for job in self._listed_copy_jobs():
-            if job["CopyJobId"] in jobs.values():
-                continue
-            what = kind.get(str(job.get("ResourceType")), str(job.get("ResourceType")))
-            jobs[f"{what} (copy job {job['CopyJobId']})"] = job["CopyJobId"]
-        return jobs
-
-    def _listed_copy_jobs(self) -> list[dict[str, Any]]:
-        """The protected account's copy jobs since the drill began, out of its locked vault
-        into a vault of the installation's name in another account (the installation's)."""
-        protected = str(self.brought.get("protected_account"))
-
-        def ours(job: Mapping[str, Any]) -> bool:
-            source = str(job.get("SourceBackupVaultArn") or "").split(":")
-            destination = str(job.get("DestinationBackupVaultArn") or "").split(":")
-            return (
-                len(source) > 6
-                and len(destination) > 6
-                and source[4] == protected
-                and source[6] == self.brought.get("source_vault")
-                and destination[4] != protected
-                and destination[6] == self.brought.get("vault")
+        where = self.brought.get("vault")
+        try:
+            points = self._untracked_points()
+        except (ClientError, BotoCoreError) as error:
+            return State(
+                BY_HAND,
+                f"the protected account's copy jobs could not be listed ({error}): look in "
+                f"vault {where} for points brought back since {self.brought['since']} from "
+                f"{', '.join(self.brought.get('sources') or ())}, and delete the drill's",
             )
-
-        pages = self.protected_backup.get_paginator("list_copy_jobs").paginate(
-            ByCreatedAfter=datetime.fromisoformat(self.brought["since"])
+        if not points:
+            return _gone()
+        return State(
+            BY_HAND,
+            f"in vault {where}, brought back since the drill began by copy jobs no record of "
+            "it names (an earlier try of bring_back_locked_copies, or a restore started "
+            f"meanwhile): {', '.join(points)}; delete those that are the drill's by hand",
         )
-        return [job for page in pages for job in page.get("CopyJobs", []) if ours(job)]
+
+    def _untracked_points(self) -> list[str]:
+        """The points in the installation's vault made by copy jobs since the drill began
+        out of the drill's planned locked points, other than the recorded jobs'."""
+        vault = self.backup.describe_backup_vault(BackupVaultName=self.brought["vault"])
+        sources = set(self.brought.get("sources") or ())
+        pages = self.protected_backup.get_paginator("list_copy_jobs").paginate(
+            ByCreatedAfter=datetime.fromisoformat(self.brought["since"]),
+            ByDestinationVaultArn=vault["BackupVaultArn"],
+        )
+        points = []
+        for page in pages:
+            for job in page.get("CopyJobs", []):
+                arn = job.get("DestinationRecoveryPointArn")
+                if (
+                    job["CopyJobId"] in self.copy_jobs.values()
+                    or job.get("SourceRecoveryPointArn") not in sources
+                    or job.get("State") != "COMPLETED"
+                    or not arn
+                ):
+                    continue
+                try:
+                    self.backup.describe_recovery_point(
+                        BackupVaultName=self.brought["vault"], RecoveryPointArn=arn
+                    )
+                except ClientError as error:
+                    if _code(error) != "ResourceNotFoundException":
+                        raise
+                    continue
+                points.append(arn)
+        return sorted(points)
 
     def _brought_back_point(self, what: str) -> tuple[str | None, str]:
         """(the point the copy job made in the installation's vault, or None; the job's state).

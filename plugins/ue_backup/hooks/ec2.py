@@ -24,18 +24,19 @@ class Ec2Hook(RetryingHookMixin, AwsBaseHook):
         kwargs["client_type"] = "ec2"
         super().__init__(*args, **kwargs)
 
-    def existing_subnets(self, ids: Iterable[str]) -> set[str]:
-        """Those of the subnets ``ids`` that exist (a filter: a missing one is no error)."""
+    def existing_subnets(self, ids: Iterable[str]) -> dict[str, str | None]:
+        """Those of the subnets ``ids`` that exist, each with its VPC (a filter: a missing
+        one is no error)."""
         ids = sorted(set(ids))
         if not ids:
-            return set()
+            return {}
         found = self.conn.describe_subnets(Filters=[{"Name": "subnet-id", "Values": ids}])
-        return {s["SubnetId"] for s in found.get("Subnets", [])}
+        return {s["SubnetId"]: s.get("VpcId") for s in found.get("Subnets", [])}
 
-    def existing_security_groups(self, ids: Iterable[str]) -> set[str]:
-        """Those of the security groups ``ids`` that exist."""
+    def existing_security_groups(self, ids: Iterable[str]) -> dict[str, str | None]:
+        """Those of the security groups ``ids`` that exist, each with its VPC."""
         ids = sorted(set(ids))
         if not ids:
-            return set()
+            return {}
         found = self.conn.describe_security_groups(Filters=[{"Name": "group-id", "Values": ids}])
-        return {g["GroupId"] for g in found.get("SecurityGroups", [])}
+        return {g["GroupId"]: g.get("VpcId") for g in found.get("SecurityGroups", [])}

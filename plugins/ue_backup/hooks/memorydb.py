@@ -105,15 +105,16 @@ class MemoryDbHook(RetryingHookMixin, CustomWaitersMixin, AwsBaseHook):
         """
         return self.conn.describe_clusters(ClusterName=cluster_name)["Clusters"][0]
 
-    def existing_subnet_groups(self, names: Iterable[str]) -> set[str]:
-        """Those of the subnet groups ``names`` that exist (a restore's network check)."""
-        found = set()
+    def existing_subnet_groups(self, names: Iterable[str]) -> dict[str, str | None]:
+        """Those of the subnet groups ``names`` that exist, each with its VPC (a restore's
+        network check: one recreated by name may be in another VPC)."""
+        found = {}
         for name in names:
             try:
-                self.conn.describe_subnet_groups(SubnetGroupName=name)
+                [group] = self.conn.describe_subnet_groups(SubnetGroupName=name)["SubnetGroups"]
             except self.conn.exceptions.SubnetGroupNotFoundFault:
                 continue
-            found.add(name)
+            found[name] = group.get("VpcId")
         return found
 
     def existing_acls(self, names: Iterable[str]) -> set[str]:

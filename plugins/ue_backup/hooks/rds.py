@@ -41,15 +41,18 @@ class RdsHook(RetryingHookMixin, ProviderRdsHook):
         except self.conn.exceptions.DBInstanceNotFoundFault:
             return None
 
-    def existing_subnet_groups(self, names: Iterable[str]) -> set[str]:
-        """Those of the DB subnet groups ``names`` that exist (a restore's network check)."""
-        found = set()
+    def existing_subnet_groups(self, names: Iterable[str]) -> dict[str, str | None]:
+        """Those of the DB subnet groups ``names`` that exist, each with its VPC (a
+        restore's network check: one recreated by name may be in another VPC)."""
+        found = {}
         for name in names:
             try:
-                self.conn.describe_db_subnet_groups(DBSubnetGroupName=name)
+                [group] = self.conn.describe_db_subnet_groups(DBSubnetGroupName=name)[
+                    "DBSubnetGroups"
+                ]
             except self.conn.exceptions.DBSubnetGroupNotFoundFault:
                 continue
-            found.add(name)
+            found[name] = group.get("VpcId")
         return found
 
     def restore_window(self, identifier: str) -> dict[str, Any] | None:

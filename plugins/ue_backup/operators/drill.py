@@ -57,7 +57,7 @@ class DrillCleanupOperator(BaseOperator):
         return self._round(context, 1)
 
     def _round(self, context: Any, number: int) -> dict[str, Any]:
-        from ue_backup.drill_resources import GONE, summary
+        from ue_backup.drill_resources import BY_HAND, GONE, summary
         from ue_backup.hooks.drill import DrillResources
 
         states = DrillResources(
@@ -68,6 +68,11 @@ class DrillCleanupOperator(BaseOperator):
         if not left:
             self.log.info("Every temporary resource of the drill is gone")
             return {"rounds": number, "states": {name: str(s) for name, s in states.items()}}
+        if all(states[name].status == BY_HAND for name in left):
+            raise PermanentFailure(
+                "every temporary resource the drill can prove its own is gone; left to you: "
+                + "; ".join(f"{name}: {states[name].detail}" for name in left)
+            )
         if number >= self.max_rounds:
             raise PermanentFailure(f"after {number} cleanup rounds these are left: {left}")
         trigger = DrillCleanupSettledTrigger(

@@ -117,6 +117,10 @@ class BringBackLockedCopiesOperator(AwsBaseOperator[AwsBackupHook]):
         )
         jobs = {}
         self._first_created: datetime | None = None
+        # A job older than this run (an earlier run of the same restore or drill id, cleared
+        # and run again) never moves this run's start back.
+        run = context.get("dag_run")
+        self._run_began = getattr(run, "start_date", None)
         for what, arn in sorted(wanted.items()):
             jobs[what] = self._copy_job(what, arn, destination)
             # Kept as each starts: a drill's cleanup deletes what every started job brings back.
@@ -150,11 +154,6 @@ class BringBackLockedCopiesOperator(AwsBaseOperator[AwsBackupHook]):
                 idempotency_token=token,
             )["CopyJobId"]
             job = self.hook.describe_copy_job(job_id)
-            created = job.get("CreationDate")
-            if isinstance(created, datetime) and (
-                self._first_created is None or created < self._first_created
-            ):
-                self._first_created = created.astimezone(UTC)
             if (job.get("SourceRecoveryPointArn"), job.get("DestinationBackupVaultArn")) != (
                 arn,
                 destination,
@@ -170,6 +169,7 @@ class BringBackLockedCopiesOperator(AwsBaseOperator[AwsBackupHook]):
                     arn,
                 )
                 continue
+            self._note_created(job.get("CreationDate"))
             if job.get("State") not in COPY_JOB_FAILED:
                 return job_id
             self.log.warning(
@@ -185,6 +185,17 @@ class BringBackLockedCopiesOperator(AwsBaseOperator[AwsBackupHook]):
             "the locked copy is untouched and nothing was restored: read the copy jobs' "
             "messages in the protected account"
         )
+
+    def _note_created(self, created: Any) -> None:
+        """Keep the earliest creation of this run's jobs of the planned points: where the
+        bring-back began when a retry finds an earlier try's job."""
+        if not isinstance(created, datetime):
+            return
+        created = created.astimezone(UTC)
+        if self._run_began is not None and created < self._run_began:
+            return
+        if self._first_created is None or created < self._first_created:
+            self._first_created = created
 
     def resume(self, context: Any, event: dict[str, Any] | None = None, jobs: dict | None = None):
         """Resumed after one copy job ended: wait for the next, or finish."""

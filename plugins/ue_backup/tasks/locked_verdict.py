@@ -8,9 +8,8 @@ loudly (naming every failed check) without hiding the night's good home set
 from the planner and the RPO guard.
 
 Whatever the verdict, the home manifest is rewritten with the protected copies'
-records and their verdict (``locked_verification``): retention deletes the
-database's AWS Backup point by its record, and the operator reads there what was
-and was not protected. Only a passed verdict lets ``lock_manifest`` lock the
+records and their verdict (``locked_verification``): the operator reads there what
+was and was not protected, and what it costs. Only a passed verdict lets ``lock_manifest`` lock the
 manifest, which is what makes the set restorable from the protected copies.
 """
 
@@ -76,6 +75,7 @@ def verify_locked(
         expected=expected_copies(run),
         recovery_point=found["recovery_point"],
         memorydb_snapshot=found["memorydb_snapshot"],
+        rds_backup_job=found["rds_backup_job"],
         rds_recovery_point=found["rds_recovery_point"],
         rds_recovery_point_tags=found["rds_recovery_point_tags"],
         rds_recovery_point_snapshot=found["rds_recovery_point_snapshot"],
@@ -123,7 +123,7 @@ def locked_artifacts(
     found: Mapping[str, Any], memorydb_record: Mapping[str, Any] | None
 ) -> dict[str, Any]:
     """The manifest records of the protected copies and of the database's AWS Backup
-    point they were copied from (in the home vault: retention deletes it by this record)."""
+    point they were copied from (in the home vault; retention deletes it by its tags)."""
     return {
         "rds_recovery_point": database_point_record(
             backup_recovery_point_record(

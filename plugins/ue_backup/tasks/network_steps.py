@@ -19,7 +19,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ue_backup.aws import settings_hook
 from ue_backup.errors import PermanentFailure
-from ue_backup.recorded_network import missing, network_record, unrecorded, wanted
+from ue_backup.recorded_network import (
+    missing,
+    network_record,
+    other_vpcs,
+    unrecorded,
+    wanted,
+)
 from ue_backup.run_settings import BackupRunSettings, RestoreRunSettings
 
 log = logging.getLogger(__name__)
@@ -104,13 +110,16 @@ def gone_live_resources(run: RestoreRunSettings, components: list[str]) -> list[
     return gone
 
 
-def existing_network(run: RestoreRunSettings, need: Mapping[str, set[str]]) -> dict[str, set[str]]:
-    """Those of the needed network resources that exist, by kind (``recorded_network.wanted``)."""
+def existing_network(
+    run: RestoreRunSettings, need: Mapping[str, set[str]]
+) -> dict[str, Mapping[str, str | None]]:
+    """Those of the needed network resources that exist, by kind (``recorded_network.wanted``),
+    each with its VPC (None for an ACL, which has none)."""
     from ue_backup.hooks.ec2 import Ec2Hook
     from ue_backup.hooks.memorydb import MemoryDbHook
     from ue_backup.hooks.rds import RdsHook
 
-    found: dict[str, set[str]] = {kind: set() for kind in need}
+    found: dict[str, Mapping[str, str | None]] = {kind: {} for kind in need}
     if need["subnets"] or need["security_groups"]:
         ec2 = settings_hook(Ec2Hook, run)
         found["subnets"] = ec2.existing_subnets(need["subnets"])
@@ -124,7 +133,7 @@ def existing_network(run: RestoreRunSettings, need: Mapping[str, set[str]]) -> d
         found["memorydb_subnet_groups"] = memorydb.existing_subnet_groups(
             need["memorydb_subnet_groups"]
         )
-        found["acls"] = memorydb.existing_acls(need["acls"])
+        found["acls"] = dict.fromkeys(memorydb.existing_acls(need["acls"]))
     return found
 
 
@@ -185,7 +194,8 @@ def check_recorded_network(
             else "the region's default network",
         )
     need = wanted(recorded, gone)
-    problems = missing(need, existing_network(run, need))
+    found = existing_network(run, need)
+    problems = missing(need, found) + other_vpcs(recorded, gone, found)
     if problems:
         raise PermanentFailure(
             "the network the backup set recorded for the restored resources is incomplete; "

@@ -290,7 +290,9 @@ def check_immutable_locks(
             lambda: hook(AwsBackupHook).vault_access_policy(locked.backup_vault_name) or "",
         )
         if policy is not None:
-            problems += immutable.access_policy_problems(locked, policy, home)
+            runs_as = cfg.efs.aws_backup.iam_role_arn if cfg.efs.aws_backup else None
+            problems += immutable.access_policy_problems(locked, policy, home, runs_as)
+            warnings += immutable.access_policy_warnings(locked, policy, home)
     lock = _probe(
         problems,
         f"{immutable.SECTION}.bucket",

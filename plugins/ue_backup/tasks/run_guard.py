@@ -4,9 +4,9 @@ The one table of which runs collide (``COLLISIONS``), read by the first task
 of every DAG it names, before anything is changed, with the reason in the
 message. Every collision is refused from both sides: a backup never starts
 during a restore (it would capture a half-restored system), nor a restore
-during a backup (both suspend the same workflows); a drill and a restore never
-run together (the drill's cleanup deletes the copies it brought back into the
-installation's vault, found by listing); retention never deletes
+during a backup (both suspend the same workflows); a drill never starts during a
+restore (one way only: a restore in an emergency never waits for a drill, whose
+cleanup never deletes what it cannot prove its own); retention never deletes
 while a restore or a drill may be reading a set, nor do they start while it
 deletes.
 """
@@ -17,7 +17,8 @@ from typing import Any
 
 from ue_backup.errors import PermanentFailure
 
-# DAG about to start -> {DAG whose running run it must not race: why}.
+# DAG about to start -> {DAG whose running run it must not race: why}. Every collision is
+# refused from both sides, except those in ONE_WAY.
 COLLISIONS: dict[str, dict[str, str]] = {
     "ue_backup": {
         "ue_restore": "a backup now would capture a half-restored system",
@@ -25,23 +26,25 @@ COLLISIONS: dict[str, dict[str, str]] = {
     "ue_restore": {
         "ue_backup": "it suspends the same workflows",
         "ue_backup_retention": "it may delete the backup set being restored",
-        "ue_restore_drill": (
-            "its cleanup deletes what it brought back into the installation's vault and could "
-            "not tell the restore's copies from its own; mark the drill failed to stop it (its "
-            "cleanup still runs)"
-        ),
     },
     "ue_restore_drill": {
         "ue_backup_retention": "it may delete the backup set being drilled",
         "ue_restore": (
-            "a drill's cleanup could not tell the restore's brought-back copies from its own, "
-            "and a drill now would compete with the restore"
+            "a drill now would compete with the restore for the same vault, keys and quotas"
         ),
     },
     "ue_backup_retention": {
         "ue_restore": "it may be reading any backup set",
         "ue_restore_drill": "it may be reading any backup set",
     },
+}
+
+# (starting, running) pairs refused in one direction only, and why not the other.
+ONE_WAY = {
+    ("ue_restore_drill", "ue_restore"): (
+        "a restore in an emergency must never wait for a drill (a drill run stays running "
+        "until its cleanup teardown ends, which may take hours)"
+    ),
 }
 
 

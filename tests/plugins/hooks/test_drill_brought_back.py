@@ -3,8 +3,9 @@
 Fakes stand in for AWS Backup in most of these: the states' rules (a copy job still
 running, a job that brought nothing, a point gone, a point in the protected account)
 are what is tested; the listing of an earlier try's copy jobs runs against the
-sandbox's two accounts, and the end-to-end test (tests/dags/test_ue_restore_drill_immutable.py)
-runs the whole cleanup against the sandbox.
+sandbox's two accounts (named for the operator, never deleted), and the end-to-end
+test (tests/dags/test_ue_restore_drill_immutable.py) runs the whole cleanup against
+the sandbox.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from botocore.exceptions import ClientError
 
+from sandbox.faults import Fault
 from tests.plugins.operators.test_locked_copies import (
     HOME_VAULT,
     FakeTaskInstance,
@@ -22,9 +24,9 @@ from tests.plugins.operators.test_locked_copies import (
     _ended,
     locked_database_point,  # noqa: F401 (the fixture)
 )
-from tests.plugins.tasks.test_preflight_immutable import VAULT, _protected_client
+from tests.plugins.tasks.test_preflight_immutable import _protected_client
 from ue_backup.compat import TaskDeferred
-from ue_backup.drill_resources import BUSY, GONE, PRESENT
+from ue_backup.drill_resources import BUSY, BY_HAND, GONE, PRESENT
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.drill import DrillResources
 
@@ -123,14 +125,15 @@ def test_a_brought_back_point_of_another_installation_is_never_deleted():
         resources(job, points={point: "COMPLETED"}, owner="other")._point_state("efs")
 
 
-def test_the_cleanup_finds_what_an_earlier_try_brought_back_in_the_protected_accounts_list(
+def test_a_point_an_earlier_try_brought_back_is_named_for_the_operator_never_deleted(
     sandbox,
     locked_database_point,  # noqa: F811 (the fixture)
 ):
     """Against the sandbox: a try brought the database back, the next try failed before
-    it started anything (its XCom, cleared by Airflow, names no job). The cleanup lists
-    the protected account's copy jobs since the drill began and deletes that point too;
-    a job from before the drill, or into another vault, is never its."""
+    it started anything (its XCom, cleared by Airflow, names no job). The protected
+    account lists that copy job, but a restore's copy back of the same point would look
+    the same: the point is named for the operator and left, never deleted. A job from
+    before the drill, or out of another point, is not named; a listing that fails is."""
     protected, home = _protected_client(sandbox, "backup"), sandbox.client("backup")
     before = _bring_back(sandbox, locked_database_point)
     before.token_prefix = "ue-test-earlier-drill"
@@ -143,30 +146,39 @@ def test_the_cleanup_finds_what_an_earlier_try_brought_back_in_the_protected_acc
         _bring_back(sandbox, locked_database_point).execute({"ti": first_try})
     job = _ended(protected, first_try.xcoms["copy_jobs"]["database"])
     point = job["DestinationRecoveryPointArn"]
-    drill = DrillResources(
-        {
-            "live": {},
-            "aws_conn_id": "aws_default",
-            "region": sandbox.region,
-            "brought_back": {
-                "installation": "ue-test",
-                "vault": HOME_VAULT,
-                "source_vault": VAULT,
-                "protected_conn_id": "aws_immutable",
-                "protected_region": sandbox.region,
-                "protected_account": PROTECTED,
-                "staging_bucket": None,
-                "since": since.isoformat(),
-            },
-        },
-        copy_jobs={},  # the last try's XCom: it failed before starting anything
-    )
-    home.tag_resource(ResourceArn=point, Tags={"ue-backup:installation": "ue-test"})
 
-    assert drill.copy_jobs == {f"database (copy job {job['CopyJobId']})": job["CopyJobId"]}
-    [label] = drill.copy_jobs
-    assert drill._point_state(label).status == PRESENT
-    drill._delete_point(label)
-    assert drill._point_state(label).status in (GONE, BUSY)
-    with pytest.raises(ClientError):
-        home.describe_recovery_point(BackupVaultName=HOME_VAULT, RecoveryPointArn=point)
+    def drill(sources=(locked_database_point,), copy_jobs=None) -> DrillResources:
+        return DrillResources(
+            {
+                "live": {},
+                "aws_conn_id": "aws_default",
+                "region": sandbox.region,
+                "brought_back": {
+                    "installation": "ue-test",
+                    "vault": HOME_VAULT,
+                    "protected_conn_id": "aws_immutable",
+                    "protected_region": sandbox.region,
+                    "protected_account": PROTECTED,
+                    "staging_bucket": None,
+                    "since": since.isoformat(),
+                    "sources": list(sources),
+                },
+            },
+            copy_jobs=copy_jobs or {},  # the last try's XCom: it failed before starting
+        )
+
+    state = drill()._untracked_state()
+    assert state.status == BY_HAND
+    assert point in state.detail
+    assert "delete those that are the drill's by hand" in state.detail
+    home.describe_recovery_point(BackupVaultName=HOME_VAULT, RecoveryPointArn=point)  # kept
+    # the recorded job's point is the cleanup's own (deleted by _point_state's rules)
+    recorded = drill(copy_jobs={"database": job["CopyJobId"]})
+    assert recorded._untracked_state().status == GONE
+    assert drill(sources=["arn:of:another:point"])._untracked_state().status == GONE
+    sandbox.faults.add(
+        Fault("backup", "ListCopyJobs", code="AccessDeniedException", message="no", status=400)
+    )
+    failed = drill()._untracked_state()
+    assert failed.status == BY_HAND
+    assert "could not be listed" in failed.detail

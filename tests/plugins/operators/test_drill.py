@@ -237,3 +237,23 @@ def test_a_volume_on_the_live_file_system_is_never_deleted(sandbox, live):
     with pytest.raises(PermanentFailure, match=r"refusing to delete live resources.*volume"):
         task.execute(make_context())
     assert not [e for e in sandbox.log.entries() if e.operation == "delete"]
+
+
+def test_what_the_cleanup_cannot_prove_is_the_drills_fails_it_once_the_rest_is_gone(
+    sandbox, live, monkeypatch
+):
+    """A point left to the operator is never waited for round after round: the cleanup
+    deletes everything else, then fails naming it."""
+    from ue_backup.drill_resources import BY_HAND, State
+    from ue_backup.hooks.drill import DrillResources
+
+    left = State(BY_HAND, "in vault v, brought back by copy jobs no record names: arn:p")
+    monkeypatch.setattr(
+        DrillResources,
+        "delete_round",
+        lambda self: {"rds instance": State("gone"), "untracked brought-back points": left},
+    )
+    task = DrillCleanupOperator(task_id="cleanup", drill_resources=resources(sandbox, live))
+
+    with pytest.raises(PermanentFailure, match="left to you: untracked brought-back points: in"):
+        task.execute(make_context())
