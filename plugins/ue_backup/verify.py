@@ -243,14 +243,20 @@ def _check_copies(
         for obj in memorydb_copy:
             tags = dict(obj.get("Tags") or {})
             check(f"memorydb copy {obj['Key']} tags", tags_ok(tags, backup_set), f"tags {tags}")
-            meta = obj.get("Metadata") or {}
-            when = to_utc(meta.get(META_TIME)) if meta.get(META_TIME) else None
-            check(
-                f"memorydb copy {obj['Key']} point in time",
-                when is not None and when == source_time and meta.get(META_SHARDS) == str(shards),
-                f"time {meta.get(META_TIME)} vs snapshot "
-                f"{source_time and source_time.isoformat()}, shards {meta.get(META_SHARDS)}",
-            )
+            check_rdb_point_in_time(check, f"memorydb copy {obj['Key']}", obj, source_time, shards)
+
+
+def check_rdb_point_in_time(check, name: str, obj: Mapping[str, Any], source, shards: int) -> None:
+    """A copied ``.rdb`` file carries its snapshot's point in time and shard count (its
+    metadata, ``records.META_*``): what a restore from the copy plans with."""
+    meta = obj.get("Metadata") or {}
+    when = to_utc(meta.get(META_TIME)) if meta.get(META_TIME) else None
+    check(
+        f"{name} point in time",
+        when is not None and when == source and meta.get(META_SHARDS) == str(shards),
+        f"time {meta.get(META_TIME)} vs snapshot "
+        f"{source and source.isoformat()}, shards {meta.get(META_SHARDS)}",
+    )
 
 
 def failure_message(verification: Mapping[str, Any], what: str = "verification") -> str:

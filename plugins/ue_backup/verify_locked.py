@@ -28,8 +28,7 @@ from typing import Any
 from ue_backup.backup_set import BackupSet
 from ue_backup.immutable import object_lock_problems
 from ue_backup.planning import RESTORABLE_POINT_STATUSES, memorydb_snapshot_time, to_utc
-from ue_backup.records import META_SHARDS, META_TIME
-from ue_backup.verify import check_recovery_point, check_rule_one
+from ue_backup.verify import check_rdb_point_in_time, check_recovery_point, check_rule_one
 
 # What a run may copy into the protected account: the disk's and the database's AWS
 # Backup points (into the locked vault) and MemoryDB's .rdb files (into the bucket).
@@ -234,11 +233,6 @@ def _check_locked_rdb(
             "; ".join(problems)
             or f"COMPLIANCE until {to_utc(until).isoformat()}, not before {required.isoformat()}",
         )
-        meta = obj.get("Metadata") or {}
-        when = to_utc(meta.get(META_TIME)) if meta.get(META_TIME) else None
-        check(
-            f"memorydb immutable copy {obj['Key']} point in time",
-            when is not None and when == source_time and meta.get(META_SHARDS) == str(shards),
-            f"time {meta.get(META_TIME)} vs snapshot "
-            f"{source_time and source_time.isoformat()}, shards {meta.get(META_SHARDS)}",
+        check_rdb_point_in_time(
+            check, f"memorydb immutable copy {obj['Key']}", obj, source_time, shards
         )
