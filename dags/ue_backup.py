@@ -359,7 +359,13 @@ with DAG(
     if SHAPE.efs_datasync:
         datasync = DataSyncStartCopyOperator(
             task_id="datasync_copy",
+            # each set into its own folder on the target, by a task of its own
             task_arn=BACKUP.datasync_task_arn,
+            source_file_system_id=BACKUP.efs_file_system_id,
+            target_file_system_id=BACKUP.datasync_target,
+            target_subdirectory=BACKUP.datasync_subdirectory,
+            subnet_arn=BACKUP.datasync_subnet_arn,
+            security_group_arns=BACKUP.datasync_security_group_arns,
             trigger_rule=TriggerRule.NONE_FAILED,
             pre_execute=only_if(BACKUP.efs_method, "datasync"),
             **SET,

@@ -80,7 +80,9 @@ COMPONENTS = {
     "EfsDrill": "DrillId",
     "Backup": "BackupVaultName",
     "BackupCopy": "CopyBackupVaultArn",
-    "DataSync": "DataSyncTaskArn",
+    "DataSync": "DataSyncTargetFileSystemId",
+    # the configured task, a template whose source and network each set's task reuses
+    "DataSyncTemplate": "DataSyncTaskArn",
     "MemoryDb": "MemoryDbClusterName",
     "MemoryDbCopy": "MemoryDbCopyBucket",
     "MemoryDbDrill": "DrillId",

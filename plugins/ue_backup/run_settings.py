@@ -91,7 +91,13 @@ class BackupRunSettings(RunSettings):
     backup_role_arn: str | None = _field("The IAM role AWS Backup jobs run as.")
     backup_lifecycle: dict[str, Any] | None = _field("The recovery points' lifecycle, as AWS.")
     backup_complete_window_minutes: int | None = _field("How long a backup job may take.")
-    datasync_task_arn: str | None = _field("The DataSync task of a datasync backup.")
+    datasync_task_arn: str | None = _field(
+        "A DataSync task whose source location and network each set's task reuses."
+    )
+    datasync_target: str | None = _field("The file system the DataSync copies go to.", None)
+    datasync_subdirectory: str = _field("The folder on it holding each set's own.", "/")
+    datasync_subnet_arn: str | None = _field("The subnet DataSync reaches EFS in.", None)
+    datasync_security_group_arns: list[str] = _field("The groups DataSync uses.", [])
     memorydb_cluster: str | None = _field("The MemoryDB cluster to snapshot; None: no step.")
     velero_namespace: str | None = _field("Velero's namespace; None: no Kubernetes backup.")
     velero_included_namespaces: list[str] | None = _field("The namespaces Velero backs up.")
@@ -181,6 +187,12 @@ class BackupRunSettings(RunSettings):
                 efs.aws_backup.complete_window_minutes if efs.aws_backup else None
             ),
             datasync_task_arn=efs.datasync.task_arn if efs.datasync else None,
+            datasync_target=efs.datasync.target_file_system_id if efs.datasync else None,
+            datasync_subdirectory=efs.datasync.target_subdirectory if efs.datasync else "/",
+            datasync_subnet_arn=efs.datasync.subnet_arn if efs.datasync else None,
+            datasync_security_group_arns=(
+                list(efs.datasync.security_group_arns) if efs.datasync else []
+            ),
             memorydb_cluster=memorydb.cluster_name if memorydb else None,
             velero_namespace=velero.namespace if velero else None,
             velero_included_namespaces=velero.included_namespaces if velero else None,

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from ue_backup.backup_set import BACKUP_SET_LABEL, BackupSet, tag_dict
+from ue_backup.datasync_sets import options_problems
 from ue_backup.planning import RESTORABLE_POINT_STATUSES, memorydb_snapshot_time, to_utc
 from ue_backup.records import META_SHARDS, META_TIME
 from ue_backup.temp_files import datasync_excludes
@@ -90,6 +91,12 @@ def verify_set(
             "datasync excluded temporary files",
             applied == expected,
             f"excludes {applied}, expected {expected}",
+        )
+        wrong = options_problems(datasync_execution.get("Options"))
+        check(
+            "datasync copied the whole tree into the set's folder",
+            not wrong,
+            "; ".join(wrong) or "TransferMode ALL, PreserveDeletedFiles REMOVE",
         )
         times["efs"] = to_utc(datasync_execution.get("StartTime"))
     if memorydb_snapshot is not None:

@@ -123,7 +123,7 @@ def test_a_datasync_start_whose_answer_was_lost_queues_no_second_copy(
 
     assert result.state == "success", result.tasks
     assert result.xcom("verify")["result"] == "passed"
-    task_arn = installation.config["efs"]["datasync"]["task_arn"]
+    task_arn = result.xcom("datasync_copy")["task_arn"]  # the set's own task
     executions = sandbox.client("datasync").list_task_executions(TaskArn=task_arn)
     assert len(executions["TaskExecutions"]) == 1
     (started,) = sandbox.log.entries("datasync", "StartTaskExecution")

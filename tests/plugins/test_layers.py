@@ -90,6 +90,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ue_backup.immutable_keys",
             "ue_backup.locked_inventory",
             "ue_backup.database_point",
+            "ue_backup.datasync_sets",
             "ue_backup.records",
             "ue_backup.recorded_network",
             "ue_backup.drill_resources",

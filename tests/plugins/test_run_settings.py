@@ -55,6 +55,8 @@ AWS = {"installation", "region", "aws_conn_id", "aws_botocore_config", "kubernet
 BACKUP_KEYS = AWS | {
     "backup_set", "reason", "rds_instance", "efs_file_system_id", "efs_method", "backup_vault",
     "backup_role_arn", "backup_lifecycle", "backup_complete_window_minutes", "datasync_task_arn",
+    "datasync_target", "datasync_subdirectory", "datasync_subnet_arn",
+    "datasync_security_group_arns",
     "memorydb_cluster", "velero_namespace", "velero_included_namespaces",
     "velero_storage_location", "velero_ttl", "velero_allow_partially_failed", "cold_window",
     "managed_window", "namespace", "ecd_label_selector", "ecd_names", "drain_timeout_minutes",

@@ -143,7 +143,17 @@ def manifest_artifacts(
 ) -> dict[str, Any]:
     """The manifest's artifact records from the described artifacts (cross-region copies
     included; the protected copies are recorded by ``locked_verdict``)."""
-    return {**home_artifacts(found), **copy_artifacts(found, copy_region, records or {})}
+    artifacts = {**home_artifacts(found), **copy_artifacts(found, copy_region, records or {})}
+    copied = (records or {}).get("datasync") or {}
+    if artifacts.get("datasync_execution") and copied.get("folder"):
+        # where the set's copy is: its own folder on the target file system
+        artifacts["datasync_execution"] = {
+            **artifacts["datasync_execution"],
+            "target_file_system_id": copied.get("target_file_system_id"),
+            "folder": copied["folder"],
+            "task_arn": copied.get("task_arn"),
+        }
+    return artifacts
 
 
 def copy_artifacts(

@@ -111,6 +111,37 @@ def _probe(problems: list[str], field: str, what: str, call: Callable[[], Any]) 
     return None
 
 
+def _datasync_problems(cfg: InstallationConfig) -> list[str]:
+    """What each set's DataSync task would be made of: the target file system, and the
+    template task (its source must be the live file system), when one is configured."""
+    datasync, problems = cfg.efs.datasync, []
+    assert datasync is not None
+    _probe(
+        problems,
+        "efs.datasync.target_file_system_id",
+        f"EFS file system {datasync.target_file_system_id}",
+        lambda: _hook(cfg, EfsHook).describe_file_system(datasync.target_file_system_id),
+    )
+    if not datasync.task_arn:
+        return problems
+    hook = _hook(cfg, DataSyncHook)
+    task = _probe(
+        problems,
+        "efs.datasync.task_arn",
+        f"DataSync task {datasync.task_arn}",
+        lambda: hook.get_task_description(datasync.task_arn),
+    )
+    if task is not None:
+        source = hook.describe_location_efs(task["SourceLocationArn"])
+        if f".{cfg.efs.file_system_id}/" not in str(source.get("LocationUri")):
+            problems.append(
+                f"efs.datasync.task_arn: task {datasync.task_arn} copies from "
+                f"{source.get('LocationUri')}, not from the live file system "
+                f"{cfg.efs.file_system_id}: each set's task takes its source from it"
+            )
+    return problems
+
+
 def keep_rpo_alarm(cfg: InstallationConfig, warnings: list[str]) -> None:
     """Create or update the RPO alarm; a failure is loud but never stops the backup.
 
@@ -171,18 +202,8 @@ def check_resources(cfg: InstallationConfig, wanted: set[str]) -> tuple[list[str
             f"backup vault {cfg.efs.aws_backup.vault_name}",
             lambda: _hook(cfg, AwsBackupHook).describe_vault(cfg.efs.aws_backup.vault_name),
         )
-    if cfg.efs.datasync and not cfg.efs.datasync.task_arn:
-        problems.append(
-            "efs.datasync.task_arn: is required for now (this version does not create the "
-            "DataSync task itself); create the EFS-to-EFS task and configure its ARN"
-        )
-    elif cfg.efs.datasync:
-        _probe(
-            problems,
-            "efs.datasync.task_arn",
-            f"DataSync task {cfg.efs.datasync.task_arn}",
-            lambda: _hook(cfg, DataSyncHook).get_task_description(cfg.efs.datasync.task_arn),
-        )
+    if cfg.efs.datasync:
+        problems += _datasync_problems(cfg)
     if cfg.memorydb and "memorydb" in wanted:
         cluster = _probe(
             problems,

@@ -9,16 +9,22 @@ from sandbox.installation import LIVE_FILES, TEMPORARY_FILES, seed_installation
 from tests.plugins.support import OTHER_SET_ID, RUN_ID, SET_ID, defer, make_context, mutations
 from tests.plugins.temp_tree import find_temporary
 from ue_backup.backup_set import BackupSet
+from ue_backup.datasync_sets import TASK_OPTIONS
 from ue_backup.hooks.datasync import DataSyncHook
 from ue_backup.operators.datasync import DataSyncStartCopyOperator
 from ue_backup.sensors.datasync import DataSyncTaskExecutionCompletedSensor
 from ue_backup.temp_files import datasync_excludes
 
+CONFIG: dict = {}
+
 
 @pytest.fixture
 def installation(sandbox, fast):
     sandbox.durations.update(datasync_execution=0.15)
-    return seed_installation(sandbox, method="datasync", memorydb=False, velero=False, ecds=())
+    seeded = seed_installation(sandbox, method="datasync", memorydb=False, velero=False, ecds=())
+    CONFIG.clear()
+    CONFIG.update(seeded.config)
+    return seeded
 
 
 @pytest.fixture
@@ -27,7 +33,14 @@ def task_arn(installation) -> str:
 
 
 def copy_operator(task_arn: str, set_id: str = SET_ID) -> DataSyncStartCopyOperator:
-    return DataSyncStartCopyOperator(task_id="copy_efs", backup_set_id=set_id, task_arn=task_arn)
+    datasync = CONFIG["efs"]["datasync"]
+    return DataSyncStartCopyOperator(
+        task_id="copy_efs",
+        backup_set_id=set_id,
+        task_arn=task_arn,
+        target_file_system_id=datasync["target_file_system_id"],
+        target_subdirectory=datasync.get("target_subdirectory", "/"),
+    )
 
 
 def files_under(path) -> dict[str, str]:
@@ -53,7 +66,9 @@ def test_the_copy_excludes_exactly_the_temp_file_rules_and_holds_no_temporary_fi
     )
     assert defer(sensor, context).resume() == result["task_execution_arn"]
 
-    target = sandbox.aws.efs_path(installation.datasync_target)
+    # into the set's own folder on the target file system
+    assert result["folder"] == f"/{SET_ID}"
+    target = sandbox.aws.efs_path(installation.datasync_target) / SET_ID
     assert find_temporary(target) == []
     copied = files_under(target)
     assert LIVE_FILES.items() <= copied.items()
@@ -69,7 +84,11 @@ def test_the_execution_is_tagged_with_the_set(sandbox, installation, task_arn, c
         .list_tags_for_resource(ResourceArn=result["task_execution_arn"])["Tags"]
     )
     assert {t["Key"]: t["Value"] for t in tags} == BackupSet.parse(SET_ID, RUN_ID).tags
-    assert result["task_arn"] == task_arn
+    # a task of the set's own, copying with the options every set's copy needs
+    assert result["task_arn"] != task_arn
+    task = DataSyncHook().get_task_description(result["task_arn"])
+    assert task["Name"] == f"ue-backup-{SET_ID}"
+    assert task["Options"] == TASK_OPTIONS
 
 
 def test_a_retry_after_success_finds_the_execution_of_the_set(sandbox, installation, task_arn):
@@ -82,6 +101,8 @@ def test_a_retry_after_success_finds_the_execution_of_the_set(sandbox, installat
 
     assert again["task_execution_arn"] == first["task_execution_arn"]
     assert len(mutations(sandbox, "datasync", "StartTaskExecution")) == 1
+    assert len(mutations(sandbox, "datasync", "CreateTask")) == 1
+    assert len(mutations(sandbox, "datasync", "CreateLocationEfs")) == 1
 
 
 def test_another_set_starts_its_own_execution(sandbox, installation, task_arn):
@@ -94,6 +115,13 @@ def test_another_set_starts_its_own_execution(sandbox, installation, task_arn):
 
     assert other["task_execution_arn"] != first["task_execution_arn"]
     assert len(mutations(sandbox, "datasync", "StartTaskExecution")) == 2
+    # the sets form a history: each in its own folder, neither overwriting the other
+    DataSyncTaskExecutionCompletedSensor(
+        task_id="wait_copy", resource_id=other["task_execution_arn"], deferrable=False
+    ).execute(make_context())
+    target = sandbox.aws.efs_path(installation.datasync_target)
+    assert {p.name for p in target.iterdir()} >= {SET_ID, OTHER_SET_ID}
+    assert files_under(target / SET_ID) == files_under(target / OTHER_SET_ID)
 
 
 @pytest.mark.parametrize("lost", [1, 3])
@@ -106,7 +134,7 @@ def test_a_start_whose_answer_was_lost_starts_one_execution(
 
     (started,) = sandbox.log.entries("datasync", "StartTaskExecution")  # sent once, not retried
     assert (started.detail["lost"], started.detail["served"]) == (True, 200)
-    executions = DataSyncHook().get_conn().list_task_executions(TaskArn=task_arn)
+    executions = DataSyncHook().get_conn().list_task_executions(TaskArn=result["task_arn"])
     assert [e["TaskExecutionArn"] for e in executions["TaskExecutions"]] == [
         result["task_execution_arn"]
     ]
