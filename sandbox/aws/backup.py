@@ -200,6 +200,31 @@ class BackupStore:
         self._remember("StartBackupJob", token, job)
         return job
 
+    def record_past_job(
+        self,
+        vault_name: str,
+        resource_arn: str,
+        iam_role_arn: str,
+        created: datetime,
+        seconds: float,
+        size_bytes: int,
+    ) -> BackupJob:
+        """A backup job that ran and completed before the test began (a job history).
+
+        Only the job is kept, as AWS keeps a job's record after its recovery point has
+        expired: its point joins no vault and holds no files, so nothing restores or
+        deletes it; ``ListBackupJobs`` and ``DescribeBackupJob`` report it.
+        """
+        vault = self.vault(vault_name)
+        point = RecoveryPoint(vault, resource_arn, iam_role_arn, None)
+        point.creation_date = created
+        progress = Progress(created.timestamp(), seconds)
+        point.complete(progress.finished_at or created, "COMPLETED", size_bytes)
+        job = BackupJob(self, point, progress, None)
+        job.outcome = "COMPLETED"  # settled: ``finish`` would copy files it never had
+        self.backup_jobs[job.id] = job
+        return job
+
     def _start_rds_backup_job(self, vault: Vault, params: dict[str, Any], target: str) -> BackupJob:
         """An RDS instance's backup: its snapshot, taken now, is the recovery point."""
         resource_arn = params["ResourceArn"]

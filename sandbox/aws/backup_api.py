@@ -85,7 +85,11 @@ class SandboxBackupResponse(OneCallAtATime, BackupResponse):
 
     def list_backup_jobs(self) -> ActionResult:
         jobs = self.store.list_backup_jobs(self.params)
-        return ActionResult({"BackupJobs": [job.described(self.current_account) for job in jobs]})
+        page, token = paged(jobs, self.params.get("MaxResults"), self.params.get("NextToken"))
+        answer = {"BackupJobs": [job.described(self.current_account) for job in page]}
+        if token:
+            answer["NextToken"] = token
+        return ActionResult(answer)
 
     # --- vault access policies (what lets another account copy into a vault) ----------------
 
@@ -170,6 +174,15 @@ class SandboxBackupResponse(OneCallAtATime, BackupResponse):
     def list_copy_jobs(self) -> ActionResult:
         jobs = self.store.list_copy_jobs(self.params)
         return ActionResult({"CopyJobs": [job.described(self.current_account) for job in jobs]})
+
+
+def paged(items: list, max_results: int | None, token: str | None) -> tuple[list, str | None]:
+    """One page of ``items`` as AWS Backup lists them (``MaxResults`` up to 1000, the
+    default), and the ``NextToken`` of the next page, None after the last."""
+    start = int(token) if token else 0
+    size = int(max_results) if max_results else 1000
+    end = start + size
+    return items[start:end], (str(end) if end < len(items) else None)
 
 
 EXTENSION = Extension(urls, SandboxBackupResponse, ADDED_PATHS)

@@ -17,6 +17,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from moto.backup.models import backup_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.moto_api._internal import moto_api_backend
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
@@ -281,6 +282,31 @@ class AwsSandbox:
                 tags=[{"Key": key, "Value": value} for key, value in (tags or {}).items()],
             )
         return file_system.file_system_id
+
+    def add_past_backup_job(
+        self,
+        vault_name: str,
+        resource_arn: str,
+        created: datetime,
+        seconds: float,
+        size_bytes: int,
+        *,
+        iam_role_arn: str | None = None,
+        region: str | None = None,
+    ) -> str:
+        """A completed backup job of ``resource_arn`` from before the test (not logged as a
+        call): ``created``, lasting ``seconds``, of ``size_bytes``; its id."""
+        with self._context.lock:
+            store = backup.backup_store(backup_backends[self.account][region or self.region])
+            job = store.record_past_job(
+                vault_name,
+                resource_arn,
+                iam_role_arn or f"arn:aws:iam::{self.account}:role/ue-backup-aws-backup",
+                created,
+                seconds,
+                size_bytes,
+            )
+        return job.id
 
     def recovery_point_path(self, recovery_point_arn: str) -> Path:
         """The directory holding an AWS Backup recovery point's copy of the data."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.exceptions import ClientError
@@ -123,6 +123,39 @@ def test_list_backup_jobs_filters_by_resource_state_vault_and_time(aws, efs):  #
     assert listed(ByCreatedBefore=created - timedelta(seconds=1)) == []
     finished(aws, job["BackupJobId"])
     assert listed(ByState="COMPLETED") == [job["BackupJobId"]]
+
+
+def test_list_backup_jobs_pages_with_max_results_and_next_token(aws, efs):  # noqa: F811
+    created = datetime.now(UTC) - timedelta(days=3)
+    ids = [
+        aws.add_past_backup_job(efs.vault, efs.arn, created + timedelta(hours=i), 60, 10)
+        for i in range(5)
+    ]
+    backup = aws.client("backup")
+    first = backup.list_backup_jobs(MaxResults=2)
+    assert len(first["BackupJobs"]) == 2 and first["NextToken"]
+    pages = backup.get_paginator("list_backup_jobs").paginate(PaginationConfig={"PageSize": 2})
+    assert [len(page["BackupJobs"]) for page in pages] == [2, 2, 1]
+    assert "NextToken" not in backup.list_backup_jobs()
+
+
+def test_a_past_job_is_listed_completed_with_its_dates_and_size_and_no_recovery_point(
+    aws,  # noqa: F811
+    efs,
+):
+    created = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
+    job_id = aws.add_past_backup_job(efs.vault, efs.arn, created, 2400, 7 * 1024**3)
+    backup = aws.client("backup")
+    [job] = backup.list_backup_jobs(ByResourceArn=efs.arn, ByState="COMPLETED")["BackupJobs"]
+    assert job["BackupJobId"] == job_id
+    assert job["CreationDate"] == created
+    assert job["CompletionDate"] == created + timedelta(seconds=2400)
+    assert job["BackupSizeInBytes"] == 7 * 1024**3
+    assert (
+        backup.list_backup_jobs(ByCreatedAfter=created + timedelta(seconds=1))["BackupJobs"] == []
+    )
+    vault = backup.list_recovery_points_by_backup_vault(BackupVaultName=efs.vault)
+    assert vault["RecoveryPoints"] == []  # long expired: only the job's record is left
 
 
 def test_the_recovery_point_carries_the_job_start_time_tags_and_lifecycle(aws, efs):  # noqa: F811
