@@ -489,9 +489,14 @@ class ColdWindowConfig(_Model):
     max_window_minutes: PositiveMinutes = 60
     external_suspend_from: str | None = None
     external_suspend_until: str | None = None
-    # External mode: how long a backup needs inside the platform's window; a run
-    # that starts later than ``until`` minus this is refused.
+    # How long a backup needs inside the window when there is no history to learn it
+    # from (fewer than window_estimate.MIN_JOBS completed EFS jobs): external mode
+    # refuses a run that starts later than ``until`` minus the estimate.
     expected_backup_minutes: PositiveInt = 30
+    # What the estimate learned from history adds to the p90 of the past jobs.
+    estimate_margin_percent: NonNegativeInt = 25
+    # How far back the past EFS jobs are read (ListBackupJobs ByCreatedAfter).
+    estimate_history_days: PositiveInt = 30
 
     @property
     def required(self) -> bool:

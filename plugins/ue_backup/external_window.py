@@ -32,8 +32,13 @@ def refusal(
     now: datetime,
     expected: timedelta,
     still_running: dict[str, list[str]],
+    basis: str | None = None,
 ) -> str | None:
-    """Why a backup must not start now in external mode, or None when it may."""
+    """Why a backup must not start now in external mode, or None when it may.
+
+    ``expected``: how long the backup needs (preflight's ``window_estimate``),
+    ``basis``: what that estimate rests on, named in the refusal.
+    """
     window = current_window(suspend_from, suspend_until, now)
     if window is None:
         return (
@@ -43,8 +48,10 @@ def refusal(
     _, until = window
     if now + expected > until:
         return (
-            f"the backup needs about {expected} but the platform resumes the workflows at "
-            f"{until.isoformat()}, {until - now} from now"
+            f"the backup needs about {expected}"
+            + (f" (estimate: {basis})" if basis else "")
+            + f" but the platform resumes the workflows at {until.isoformat()} "
+            f"(suspend.until {suspend_until!r}), {until - now} from now"
         )
     if still_running:
         return f"ECDs still running inside the suspension window: {sorted(still_running)}"

@@ -3,7 +3,8 @@
 The manifest is the record the restore planner and the retention DAG read
 back (Kanister's split: one action records artifacts, the next reads them).
 It holds every artifact's id, ARN, point in time, state and size, the cold
-window's measured start and end, the verification result (and, with the
+window's measured start and end beside what preflight estimated it would last
+(``window_estimate``), the verification result (and, with the
 ``immutable`` section, the protected copies' own: ``locked_verification``), and
 an estimated monthly storage cost at the configured prices.
 """
@@ -95,6 +96,7 @@ def build_manifest(
     if cold_window and cold_window.get("start"):
         start = to_utc(cold_window["start"])
         end = to_utc(cold_window.get("end")) if cold_window.get("end") else None
+        estimate = cold_window.get("estimate") or {}
         window = {
             "start": iso(start),
             "end": iso(end) if end else None,
@@ -102,6 +104,9 @@ def build_manifest(
             "mode": cold_window.get("mode"),
             # proven at its close (cold_window.judge): "intact" or, without a window, "none"
             "state": cold_window.get("state", "none"),
+            # what preflight expected it to last (window_estimate), beside ``seconds``
+            "estimate_seconds": estimate.get("seconds"),
+            "estimate_basis": estimate.get("basis"),
         }
     return {
         "version": MANIFEST_VERSION,
@@ -209,9 +214,12 @@ def summary_table(manifest: Mapping[str, Any]) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     window = manifest.get("cold_window")
     if window:
+        expected = window.get("estimate_seconds")
         lines.append(
             f"cold window: {window['start']} -> {window['end']} ({window['seconds']} s, "
-            f"{window.get('mode')})"
+            f"{window.get('mode')}"
+            + (f"; estimated {expected} s" if expected is not None else "")
+            + ")"
         )
     else:
         lines.append("cold window: none (hot backup)")

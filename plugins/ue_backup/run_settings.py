@@ -111,6 +111,11 @@ class BackupRunSettings(RunSettings):
     ecd_names: list[str] = _field("The names of the ECDs in the window.")
     drain_timeout_minutes: Minutes = _field("How long the ECDs may take to drain.")
     max_window_minutes: Minutes = _field("How long the workflows may stay suspended.")
+    window_estimate: dict[str, Any] | None = _field(
+        "How long the cold window is expected to last, and why (window_estimate); "
+        "None without a window.",
+        None,
+    )
     manifest_bucket: str = _field("The S3 bucket of the manifests.")
     manifest_prefix: str = _field("The key prefix of the manifests.")
     prices: dict[str, float] = _field("Storage prices (config: prices), for the manifest.")
@@ -164,6 +169,7 @@ class BackupRunSettings(RunSettings):
         wanted: set[str],
         reason: str | None = None,
         warnings: list[str] | None = None,
+        window_estimate: dict[str, Any] | None = None,
     ) -> Self:
         """The settings of a backup of ``wanted`` components (params.components, checked)."""
         efs = cfg.efs
@@ -206,6 +212,7 @@ class BackupRunSettings(RunSettings):
             ecd_names=list(cfg.kubernetes.ecd_selection.names),
             drain_timeout_minutes=window.drain_timeout_minutes,
             max_window_minutes=window.max_window_minutes,
+            window_estimate=window_estimate,
             manifest_bucket=cfg.manifests.bucket,
             manifest_prefix=cfg.manifests.prefix,
             prices=cfg.prices.model_dump(),

@@ -7,6 +7,7 @@ job into a message that carries AWS's own ``StatusMessage``.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
@@ -55,6 +56,18 @@ class AwsBackupHook(RetryingHookMixin, CustomWaitersMixin, AwsBaseHook):
 
     def describe_backup_job(self, job_id: str) -> dict[str, Any]:
         return self.conn.describe_backup_job(BackupJobId=job_id)
+
+    def completed_backup_jobs(self, resource_arn: str, created_after: datetime) -> list[dict]:
+        """Every COMPLETED backup job of ``resource_arn`` created after ``created_after``.
+
+        What the cold window's estimate learns from (``window_estimate``): AWS
+        filters by resource, state and creation (``ByResourceArn``, ``ByState``,
+        ``ByCreatedAfter``), every page is read.
+        """
+        pages = self.conn.get_paginator("list_backup_jobs").paginate(
+            ByResourceArn=resource_arn, ByState="COMPLETED", ByCreatedAfter=created_after
+        )
+        return [job for page in pages for job in page["BackupJobs"]]
 
     # --- recovery points ------------------------------------------------------
 

@@ -30,6 +30,8 @@ from ue_backup.run_settings import BackupRunSettings
 from ue_backup.tasks.network_steps import live_network
 from ue_backup.tasks.set_marks import mark_set
 from ue_backup.verify import failure_message, verify_set
+from ue_backup.window_estimate import describe
+from ue_backup.window_estimate import estimate as fixed_estimate
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +44,26 @@ def check_external_window(settings: Mapping[str, Any]) -> dict[str, Any]:
     ecds = selection.select_ecds(run.namespace, run.ecd_label_selector, run.ecd_names)
     names = [e["metadata"]["name"] for e in ecds]
     now = datetime.now(UTC)
+    # preflight's estimate, learned from the past EFS jobs (or the fixed fallback)
+    estimate = (
+        run.window_estimate
+        or fixed_estimate([], fallback_minutes=window.expected_backup_minutes).record()
+    )
     reason = refusal(
         window.external_suspend_from,
         window.external_suspend_until,
         now,
-        timedelta(minutes=window.expected_backup_minutes),
+        timedelta(seconds=estimate["seconds"]),
         selection.running(run.namespace, names),
+        basis=estimate["basis"],
     )
     if reason:
         raise PermanentFailure(f"external cold window: {reason}; nothing was backed up")
-    log.info("Inside the platform's suspension window; all %d ECD(s) stopped", len(names))
+    log.info(
+        "Inside the platform's suspension window; all %d ECD(s) stopped; the backup needs about %s",
+        len(names),
+        describe(estimate),
+    )
     _, until = current_window(window.external_suspend_from, window.external_suspend_until, now)
     # What the window's close is judged against (EcdResumeOperator): the same ECDs,
     # still stopped and unchanged, and the copies complete before ``until``.
@@ -254,7 +266,7 @@ def write_manifest(
         backup_set,
         verified["artifacts"],
         prices=PricesConfig(**run.prices),
-        cold_window=window,
+        cold_window={**window, "estimate": run.window_estimate} if window else None,
         verification={k: v for k, v in verified.items() if k != "artifacts"},
         memorydb_first_snapshot=memorydb_first,
         created_at=datetime.now(UTC),

@@ -4,7 +4,10 @@ Nothing is changed in AWS or Kubernetes here but the RPO guard's CloudWatch
 alarm (created or updated once params, configuration and RPO are known good,
 see ``tasks.rpo``). Every problem found is reported at once; warnings an
 operator should act on (no Multi-AZ standby, no automated backups, no copy
-region, no MemoryDB retention) are logged loudly but do not stop the backup.
+region, no MemoryDB retention, a managed window estimated longer than
+``max_window_minutes`` allows) are logged loudly but do not stop the backup.
+The cold window's estimate (``tasks.window_history``) is logged and kept in
+the settings, for the external window's check and the manifest.
 The result is the run's *settings*: a ``run_settings.BackupRunSettings``,
 returned as its JSON dump, that the later tasks read through templates
 checked against that model, with ``None`` for every component this
@@ -39,6 +42,7 @@ from ue_backup.run_settings import BackupRunSettings, botocore_config
 from ue_backup.tasks.key_checks import check_backup_keys
 from ue_backup.tasks.rpo import ensure_alarms
 from ue_backup.tasks.run_guard import refuse_while_running
+from ue_backup.tasks.window_history import window_estimate
 from ue_backup.transient import is_transient
 
 log = logging.getLogger(__name__)
@@ -423,6 +427,9 @@ def preflight(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str
     if problems:
         raise PermanentFailure("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
     problems, warnings = check_resources(cfg, requested)
+    # How long the window will last, learned from the past EFS jobs (read only): logged in
+    # both modes, warned of in managed mode, refused against suspend.until in external mode.
+    estimate = None if problems else window_estimate(cfg, warnings)
     for warning in warnings:
         log.warning("PREFLIGHT WARNING: %s", warning)
     # The RPO alarm is the one thing preflight changes, once the input is known good: a
@@ -435,7 +442,7 @@ def preflight(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str
         )
     backup_set = BackupSet.for_run(cfg.installation, dag_run.run_after, context["run_id"])
     settings = BackupRunSettings.build(
-        cfg, backup_set.id, requested, params.get("reason"), warnings
+        cfg, backup_set.id, requested, params.get("reason"), warnings, estimate
     )
     log.info(
         "Backup set %s of %s: components %s, cold window %s%s",

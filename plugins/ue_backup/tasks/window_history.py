@@ -1,0 +1,100 @@
+"""Preflight's estimate of the coming cold window, read from this installation's history.
+
+The rule is ``window_estimate`` (pure); this step reads what it learns from:
+the completed AWS Backup jobs of the live file system in the last
+``cold_window.estimate_history_days`` (``ListBackupJobs``, read only). It logs
+the estimate and its basis in both modes, and warns loudly in managed mode
+when the estimate does not fit in ``max_window_minutes`` after the drain (the
+watchdog would resume the workflows while the EFS job still copies, and the
+set would be judged broken). External mode's refusal is
+``backup_steps.check_external_window``'s, against ``suspend.until``.
+
+A DataSync installation is estimated with the fixed ``expected_backup_minutes``:
+its executions (``ListTaskExecutions``, ``DescribeTaskExecution``) are not read
+yet, and the estimate says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ue_backup.config import ColdWindowMode, InstallationConfig
+from ue_backup.hooks.aws_backup import AwsBackupHook
+from ue_backup.hooks.efs import EfsHook
+from ue_backup.run_settings import botocore_config
+from ue_backup.transient import is_transient
+from ue_backup.window_estimate import HISTORY, PastJob, completed_jobs, describe, estimate
+
+log = logging.getLogger(__name__)
+
+DATASYNC_NOT_READ = (
+    "DataSync executions are not read for the estimate yet: the fixed "
+    "cold_window.expected_backup_minutes ({minutes} min)"
+)
+
+
+def _hook(cfg: InstallationConfig, hook_class: type) -> Any:
+    return hook_class(
+        aws_conn_id=cfg.aws_conn_id,
+        region_name=cfg.region,
+        config=botocore_config(cfg.aws_retries),
+    )
+
+
+def past_jobs(cfg: InstallationConfig, now: datetime) -> list[PastJob]:
+    """The completed AWS Backup jobs of the live file system in the history's days."""
+    arn = _hook(cfg, EfsHook).describe_file_system(cfg.efs.file_system_id)["FileSystemArn"]
+    since = now - timedelta(days=cfg.cold_window.estimate_history_days)
+    return completed_jobs(_hook(cfg, AwsBackupHook).completed_backup_jobs(arn, since), arn)
+
+
+def window_estimate(
+    cfg: InstallationConfig, warnings: list[str], now: datetime | None = None
+) -> dict[str, Any] | None:
+    """The estimate's record (``WindowEstimate.record``), logged; None without a cold window.
+
+    A history that cannot be read (a permission missing) is a warning and the
+    fixed fallback, not a refusal: the estimate sharpens a check, it is not the
+    backup. A transient error that outlasted the retries fails this try instead.
+    """
+    window = cfg.cold_window
+    if not window.required:
+        return None
+    now = now or datetime.now(UTC)
+    fallback = window.expected_backup_minutes
+    if cfg.efs.datasync:
+        record = estimate([], fallback_minutes=fallback).record()
+        record["basis"] = DATASYNC_NOT_READ.format(minutes=fallback)
+    else:
+        try:
+            jobs = past_jobs(cfg, now)
+        except Exception as error:
+            if is_transient(error) or not isinstance(error, ClientError):
+                raise
+            warnings.append(
+                f"cold_window: the past EFS backup jobs could not be read ({error}); the window "
+                f"is estimated with the fixed expected_backup_minutes ({fallback} min)"
+            )
+            jobs = []
+        record = estimate(
+            jobs,
+            fallback_minutes=fallback,
+            margin_percent=window.estimate_margin_percent,
+            what=f"EFS backup jobs of {cfg.efs.file_system_id}",
+        ).record()
+    log.info("Cold window estimate (%s mode): %s", window.mode.value, describe(record))
+    room = window.max_window_minutes - window.drain_timeout_minutes
+    managed = window.mode == ColdWindowMode.MANAGED
+    if managed and record["source"] == HISTORY and record["seconds"] > room * 60:
+        warnings.append(
+            f"cold_window: the window is estimated at {describe(record)}, more than the "
+            f"{room:g} min that max_window_minutes ({window.max_window_minutes:g}) leaves after "
+            f"drain_timeout_minutes ({window.drain_timeout_minutes:g}): the watchdog may resume "
+            "the workflows before the EFS job ends and the set would be judged broken; raise "
+            "max_window_minutes (README, The cold window)"
+        )
+    return record

@@ -1,0 +1,205 @@
+"""The cold window's estimate: p90 of the past jobs scaled to today's size, plus a margin."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ue_backup.window_estimate import (
+    FALLBACK,
+    GIB,
+    HISTORY,
+    MIN_JOBS,
+    RECENT,
+    PastJob,
+    completed_jobs,
+    describe,
+    estimate,
+    nearest_rank,
+)
+
+T0 = datetime(2026, 11, 1, 2, tzinfo=UTC)
+FS = "arn:aws:elasticfilesystem:eu-west-1:123456789012:file-system/fs-1"
+
+
+def job(day: int, minutes: float, gib: float | None = 10) -> PastJob:
+    created = T0 + timedelta(days=day)
+    size = None if gib is None else int(gib * GIB)
+    return PastJob(created, created + timedelta(minutes=minutes), size)
+
+
+def minutes(jobs, **kwargs) -> float:
+    return estimate(jobs, fallback_minutes=30, **kwargs).seconds / 60
+
+
+# --- the fallback -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("count", range(MIN_JOBS))
+def test_fewer_than_three_jobs_fall_back_to_the_fixed_minutes_and_say_so(count):
+    found = estimate([job(d, 90) for d in range(count)], fallback_minutes=30)
+    assert found.source == FALLBACK
+    assert found.seconds == 30 * 60
+    assert f"found {count}" in found.basis
+    assert "expected_backup_minutes (30 min)" in found.basis
+
+
+def test_three_jobs_are_a_history():
+    found = estimate([job(d, 10) for d in range(3)], fallback_minutes=30)
+    assert found.source == HISTORY
+    assert found.seconds == pytest.approx(10 * 60 * 1.25)
+    assert "p90 of the last 3 completed EFS backup jobs" in found.basis
+    assert "plus 25% margin" in found.basis
+
+
+# --- percentile, margin, recency ------------------------------------------------------------------
+
+
+def test_the_p90_of_ten_jobs_is_the_ninth_slowest_not_the_outlier():
+    durations = [10, 11, 12, 13, 14, 15, 16, 17, 18, 120]
+    assert minutes([job(d, m) for d, m in enumerate(durations)], margin_percent=0) == 18
+
+
+def test_with_few_jobs_the_p90_is_the_slowest():
+    assert minutes([job(0, 10), job(1, 25), job(2, 12)], margin_percent=0) == 25
+
+
+def test_the_margin_is_added_as_configured():
+    jobs = [job(d, 20) for d in range(5)]
+    assert minutes(jobs) == pytest.approx(25)
+    assert minutes(jobs, margin_percent=50) == pytest.approx(30)
+    assert minutes(jobs, margin_percent=0) == pytest.approx(20)
+
+
+def test_only_the_newest_jobs_count():
+    old_slow = [job(d, 200) for d in range(10)]
+    recent = [job(10 + d, 10) for d in range(RECENT)]
+    assert minutes(old_slow + recent, margin_percent=0) == 10
+
+
+def test_the_order_jobs_are_given_in_does_not_matter():
+    jobs = [job(0, 10, 5), job(1, 30, 8), job(2, 12, 10), job(3, 11, 10)]
+    assert minutes(jobs) == minutes(list(reversed(jobs)))
+
+
+def test_a_history_with_more_jobs_than_the_fallback_minutes_can_be_shorter():
+    """With a history the fixed minutes are no floor: a quick file system is not held back."""
+    assert minutes([job(d, 4) for d in range(5)]) == pytest.approx(5)
+
+
+# --- the size trend -------------------------------------------------------------------------------
+
+
+def test_a_file_system_that_doubled_doubles_the_estimate():
+    """Jobs of 10 GiB took 20 min; the newest (incremental, quick) copied 20 GiB."""
+    history = [job(d, 20, 10) for d in range(6)] + [job(6, 5, 20)]
+    found = estimate(history, fallback_minutes=30, margin_percent=25)
+    assert found.seconds / 60 == pytest.approx(20 * 2 * 1.25)
+    assert "latest size (20.00 GiB)" in found.basis
+    same_size = [job(d, 20, 10) for d in range(6)] + [job(6, 5, 10)]
+    assert minutes(same_size) == pytest.approx(20 * 1.25)
+
+
+def test_a_file_system_that_shrank_never_shrinks_the_estimate():
+    """Files were deleted: the jobs that copied 20 GiB are not assumed twice as fast now."""
+    history = [job(d, 20, 20) for d in range(5)] + [job(5, 8, 10)]
+    assert minutes(history, margin_percent=0) == pytest.approx(20)
+
+
+def test_jobs_without_a_size_are_taken_as_they_ran():
+    history = [job(0, 20, None), job(1, 10, 10), job(2, 10, 10)]
+    assert minutes(history, margin_percent=0) == 20
+    assert (
+        "latest size (unknown)"
+        in estimate([job(d, 10, None) for d in range(3)], fallback_minutes=30).basis
+    )
+
+
+# --- what the listing gives -----------------------------------------------------------------------
+
+
+def listed(state="COMPLETED", arn=FS, **extra):
+    return {
+        "State": state,
+        "ResourceArn": arn,
+        "CreationDate": T0,
+        "CompletionDate": T0 + timedelta(minutes=7),
+        "BackupSizeInBytes": 3,
+        **extra,
+    }
+
+
+def test_only_completed_jobs_of_the_file_system_are_learned_from():
+    jobs = [
+        listed(),
+        listed(state="FAILED"),
+        listed(state="RUNNING", CompletionDate=None),
+        listed(arn=FS.replace("fs-1", "fs-2")),
+    ]
+    assert completed_jobs(jobs, FS) == [PastJob(T0, T0 + timedelta(minutes=7), 3)]
+
+
+def test_the_record_is_json_and_described_in_one_line():
+    record = estimate([job(d, 10) for d in range(3)], fallback_minutes=30).record()
+    assert record == {
+        "seconds": 750.0,
+        "source": HISTORY,
+        "basis": record["basis"],
+        "jobs": 3,
+        "margin_percent": 25,
+    }
+    assert describe(record).startswith("12 min 30 s (p90 of the last 3")
+
+
+# --- properties -----------------------------------------------------------------------------------
+
+jobs_strategy = st.lists(
+    st.tuples(
+        st.floats(min_value=0.5, max_value=600),  # minutes
+        st.one_of(st.none(), st.integers(min_value=1, max_value=10 * 1024 * GIB)),
+    ),
+    min_size=MIN_JOBS,
+    max_size=40,
+).map(
+    lambda pairs: [job(day, m, None if s is None else s / GIB) for day, (m, s) in enumerate(pairs)]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(jobs_strategy, st.integers(min_value=0, max_value=200))
+def test_the_estimate_is_at_least_the_p90_of_the_recent_durations_plus_the_margin(jobs, margin):
+    recent = jobs[-RECENT:]
+    raw = nearest_rank([j.seconds for j in recent], 0.9)
+    found = estimate(jobs, fallback_minutes=30, margin_percent=margin)
+    assert found.source == HISTORY
+    assert found.seconds >= raw * (1 + margin / 100) - 1e-6
+    assert (
+        found.seconds
+        <= max(j.seconds for j in recent)
+        * (1 + margin / 100)
+        * max((recent[-1].size_bytes or 1) / min(j.size_bytes or 1 for j in recent), 1)
+        + 1e-6
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(jobs_strategy, st.floats(min_value=0.01, max_value=100))
+def test_a_slower_history_never_gives_a_shorter_estimate(jobs, extra_minutes):
+    slower = [
+        PastJob(j.created, j.completed + timedelta(minutes=extra_minutes), j.size_bytes)
+        for j in jobs
+    ]
+    assert (
+        estimate(slower, fallback_minutes=30).seconds >= estimate(jobs, fallback_minutes=30).seconds
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(min_value=0, max_value=1e6), min_size=1, max_size=50))
+def test_the_nearest_rank_is_one_of_the_values_and_not_below_nine_tenths_of_them(values):
+    p90 = nearest_rank(values, 0.9)
+    assert p90 in values
+    assert sum(v <= p90 for v in values) >= 0.9 * len(values)
