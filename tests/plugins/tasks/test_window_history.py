@@ -1,0 +1,135 @@
+"""Preflight's window estimate, read from the file system's past AWS Backup jobs in the sandbox.
+
+The hook asks AWS Backup for the completed jobs of the live file system only
+(ByResourceArn, ByState, ByCreatedAfter) and reads every page; the estimate is
+logged in both modes, warned of in managed mode when it does not fit the
+window, and a history that cannot be read is a warning and the fixed fallback.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sandbox.faults import Fault
+from sandbox.installation import seed_installation
+from ue_backup.config import parse_config
+from ue_backup.hooks.aws_backup import AwsBackupHook
+from ue_backup.tasks.window_history import window_estimate
+from ue_backup.window_estimate import FALLBACK, GIB, HISTORY
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture
+def installation(sandbox):
+    return seed_installation(sandbox, memorydb=False, velero=False, ecds=())
+
+
+def fs_arn(sandbox, fs_id: str) -> str:
+    efs = sandbox.client("efs")
+    return efs.describe_file_systems(FileSystemId=fs_id)["FileSystems"][0]["FileSystemArn"]
+
+
+def history(sandbox, installation, minutes: list[float], gib: float = 10, days_ago: int = 10):
+    """Completed jobs of the live file system, one a day from ``days_ago``."""
+    arn = fs_arn(sandbox, installation.file_system_id)
+    for i, m in enumerate(minutes):
+        sandbox.aws.add_past_backup_job(
+            installation.vault,
+            arn,
+            NOW - timedelta(days=days_ago - i),
+            m * 60,
+            int(gib * GIB),
+        )
+
+
+def config(installation, **window):
+    data = copy.deepcopy(installation.config)
+    data["cold_window"].update(window)
+    return parse_config(data)
+
+
+def test_the_hook_lists_only_the_completed_jobs_of_the_file_system_since_the_day_asked(
+    sandbox, installation
+):
+    history(sandbox, installation, [10, 11, 12])
+    arn = fs_arn(sandbox, installation.file_system_id)
+    other = fs_arn(sandbox, sandbox.aws.create_file_system("other"))
+    sandbox.aws.add_past_backup_job(installation.vault, other, NOW - timedelta(days=2), 60, 1)
+    sandbox.aws.add_past_backup_job(installation.vault, arn, NOW - timedelta(days=40), 60, 1)
+
+    jobs = AwsBackupHook().completed_backup_jobs(arn, NOW - timedelta(days=30))
+
+    assert sorted(j["CompletionDate"] - j["CreationDate"] for j in jobs) == [
+        timedelta(minutes=m) for m in (10, 11, 12)
+    ]
+    listing = [e for e in sandbox.requests.entries("aws") if e.operation == "ListBackupJobs"]
+    assert listing[-1].params["ByResourceArn"] == arn
+    assert listing[-1].params["ByState"] == "COMPLETED"
+    assert "ByCreatedAfter" in listing[-1].params
+
+
+def test_the_hook_reads_every_page(sandbox, installation):
+    arn = fs_arn(sandbox, installation.file_system_id)
+    for i in range(1003):  # AWS Backup's pages hold up to 1000
+        sandbox.aws.add_past_backup_job(
+            installation.vault, arn, NOW - timedelta(hours=i + 1), 60, 1
+        )
+    assert len(AwsBackupHook().completed_backup_jobs(arn, NOW - timedelta(days=60))) == 1003
+
+
+def test_a_history_is_learned_from_and_logged(sandbox, installation, caplog):
+    history(sandbox, installation, [20, 22, 24, 21])
+    warnings: list[str] = []
+    with caplog.at_level(logging.INFO):
+        record = window_estimate(
+            config(installation, max_window_minutes=60, drain_timeout_minutes=15), warnings
+        )
+    assert record["source"] == HISTORY
+    assert record["seconds"] == pytest.approx(24 * 60 * 1.25)
+    assert record["jobs"] == 4
+    assert "Cold window estimate (managed mode): 30 min 00 s (p90 of the last 4" in caplog.text
+    assert warnings == []
+
+
+def test_without_history_the_fixed_minutes_are_used_and_said(sandbox, installation, caplog):
+    history(sandbox, installation, [50, 50])
+    with caplog.at_level(logging.INFO):
+        record = window_estimate(config(installation, expected_backup_minutes=30), [])
+    assert record["source"] == FALLBACK
+    assert record["seconds"] == 30 * 60
+    assert "fewer than 3 completed EFS backup jobs" in caplog.text
+
+
+def test_managed_mode_warns_when_the_estimate_does_not_fit_after_the_drain(sandbox, installation):
+    history(sandbox, installation, [40, 40, 40])  # 50 min with the margin
+    fits: list[str] = []
+    window_estimate(config(installation, max_window_minutes=70, drain_timeout_minutes=15), fits)
+    assert fits == []
+    tight: list[str] = []
+    window_estimate(config(installation, max_window_minutes=60, drain_timeout_minutes=15), tight)
+    [warning] = tight
+    assert "estimated at 50 min 00 s" in warning
+    assert "45 min that max_window_minutes (60) leaves" in warning
+    assert "raise max_window_minutes" in warning
+
+
+def test_a_history_that_cannot_be_read_is_a_warning_and_the_fallback(sandbox, installation):
+    history(sandbox, installation, [40, 40, 40])
+    sandbox.faults.add(
+        Fault("backup", "ListBackupJobs", code="AccessDeniedException", status=403, times=None)
+    )
+    warnings: list[str] = []
+    record = window_estimate(config(installation), warnings)
+    assert record["source"] == FALLBACK
+    [warning] = warnings
+    assert "past EFS backup jobs could not be read" in warning
+    assert "AccessDeniedException" in warning
+
+
+def test_no_window_no_estimate(sandbox, installation):
+    assert window_estimate(config(installation, disk_storage_used=[]), []) is None
