@@ -643,10 +643,13 @@ def test_watchdog_leaves_a_window_within_its_deadline(sandbox, installation):
 # --- external cold window (the platform's Helm suspend.from / suspend.until) -----------------
 
 
-def external_config(installation, tmp_path, monkeypatch, *, inside: bool, minutes: int = 5):
-    """Put the platform's suspension window around now (or away from it)."""
+def external_config(
+    installation, tmp_path, monkeypatch, *, inside: bool, minutes: int = 5, began: int = 30
+):
+    """Put the platform's hour-long suspension window around now, ``began`` minutes ago
+    (or away from it)."""
     now = datetime.now(UTC)
-    start = now - timedelta(minutes=30) if inside else now + timedelta(hours=2)
+    start = now - timedelta(minutes=began) if inside else now + timedelta(hours=2)
     end = start + timedelta(hours=1)
     installation.config["cold_window"].update(
         mode="external",
@@ -704,3 +707,39 @@ def test_external_window_refuses_what_cannot_be_consistent(
     assert not mutations(sandbox, "rds")
     assert not mutations(sandbox, "backup")
     assert words in logged(capfd, caplog)
+
+
+@pytest.mark.parametrize("history", [True, False], ids=["history-refuses", "fixed-30-accepts"])
+def test_external_window_refuses_what_the_past_jobs_say_will_not_fit_before_until(
+    sandbox, installation, tmp_path, monkeypatch, capfd, caplog, history
+):
+    """``until`` is about 45 min away: the fixed 30 minutes fit, five past EFS jobs of 40
+    minutes (50 with the margin) do not, and the refusal comes before anything changes."""
+    from ue_backup.window_estimate import GIB
+
+    external_config(installation, tmp_path, monkeypatch, inside=True, minutes=30, began=15)
+    if history:
+        fs = sandbox.client("efs").describe_file_systems(FileSystemId=installation.file_system_id)
+        arn = fs["FileSystems"][0]["FileSystemArn"]
+        for day in range(1, 6):
+            sandbox.aws.add_past_backup_job(
+                installation.vault, arn, datetime.now(UTC) - timedelta(days=day), 40 * 60, 10 * GIB
+            )
+    stop_all_ecds(sandbox, installation)
+    result = run_dag("ue_backup")
+    log = logged(capfd, caplog)
+    assert result.tasks["preflight"] == "success"
+    if history:
+        assert result.state == "failed"
+        assert result.tasks["check_external_window"] == "failed"
+        assert not mutations(sandbox, "rds")
+        assert not mutations(sandbox, "backup")
+        assert "Cold window estimate (external mode): 50 min 00 s (p90 of the last 5" in log
+        assert "the backup needs about 0:50:00 (estimate: p90 of the last 5 completed" in log
+        assert "suspend.until" in log
+        return
+    assert result.state == "success", result.tasks
+    window = manifest_in_s3(sandbox, installation)["cold_window"]
+    assert window["estimate_seconds"] == 30 * 60
+    assert "expected_backup_minutes (30 min)" in window["estimate_basis"]
+    assert window["seconds"] > 0
