@@ -106,6 +106,23 @@ def test_summary_table_names_every_artifact_and_the_window():
     assert "hot backup" in summary_table(make(cold_window=None))
 
 
+def test_the_window_records_what_preflight_estimated_beside_what_it_lasted():
+    window = {
+        "start": "2026-11-24T02:00:00Z",
+        "end": "2026-11-24T02:00:40Z",
+        "mode": "external",
+        "estimate": {"seconds": 2400.0, "basis": "p90 of the last 5 completed EFS backup jobs"},
+    }
+    m = make(cold_window=window)
+    assert m["cold_window"]["seconds"] == 40.0
+    assert m["cold_window"]["estimate_seconds"] == 2400.0
+    assert m["cold_window"]["estimate_basis"] == "p90 of the last 5 completed EFS backup jobs"
+    assert "(40.0 s, external; estimated 2400.0 s)" in summary_table(m)
+    unestimated = make()["cold_window"]
+    assert unestimated["estimate_seconds"] is None
+    assert unestimated["estimate_basis"] is None
+
+
 def test_the_locked_copy_is_the_protected_accounts_cost_not_the_installations():
     locked = {"id": "arn:locked", "state": "COMPLETED", "size_bytes": 10 * GB}
     m = build_manifest(

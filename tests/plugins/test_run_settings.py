@@ -66,7 +66,7 @@ BACKUP_KEYS = AWS | {
     "metrics_region", "copy_efs_immutable", "immutable_vault_arn", "immutable_lifecycle",
     "immutable_account", "immutable_conn_id", "immutable_region", "immutable_vault",
     "immutable_bucket", "copy_rds_immutable", "copy_memorydb_immutable",
-    "immutable_memorydb_export_bucket",
+    "immutable_memorydb_export_bucket", "window_estimate",
 }  # fmt: skip
 RESTORE_KEYS = AWS | {
     "restore_id", "rds_target", "memorydb_target", "home_region", "from_copy", "request", "mode",

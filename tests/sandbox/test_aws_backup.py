@@ -127,13 +127,14 @@ def test_list_backup_jobs_filters_by_resource_state_vault_and_time(aws, efs):  #
 
 def test_list_backup_jobs_pages_with_max_results_and_next_token(aws, efs):  # noqa: F811
     created = datetime.now(UTC) - timedelta(days=3)
-    ids = [
+    [
         aws.add_past_backup_job(efs.vault, efs.arn, created + timedelta(hours=i), 60, 10)
         for i in range(5)
     ]
     backup = aws.client("backup")
     first = backup.list_backup_jobs(MaxResults=2)
-    assert len(first["BackupJobs"]) == 2 and first["NextToken"]
+    assert len(first["BackupJobs"]) == 2
+    assert first["NextToken"]
     pages = backup.get_paginator("list_backup_jobs").paginate(PaginationConfig={"PageSize": 2})
     assert [len(page["BackupJobs"]) for page in pages] == [2, 2, 1]
     assert "NextToken" not in backup.list_backup_jobs()
