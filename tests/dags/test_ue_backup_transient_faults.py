@@ -23,6 +23,8 @@ DESCRIBES = [
     ("backup", "DescribeBackupJob"),
     ("backup", "DescribeBackupVault"),
     ("backup", "DescribeRecoveryPoint"),
+    # the file system's past jobs, preflight's window estimate (tasks/window_history.py)
+    ("backup", "ListBackupJobs"),
     ("backup", "ListTags"),
     ("efs", "DescribeFileSystems"),
     # the live file system's network, recorded in the manifest (tasks/network_steps.py)
