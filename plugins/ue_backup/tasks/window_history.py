@@ -4,10 +4,11 @@ The rule is ``window_estimate`` (pure); this step reads what it learns from:
 the completed AWS Backup jobs of the live file system in the last
 ``cold_window.estimate_history_days`` (``ListBackupJobs``, read only). It logs
 the estimate and its basis in both modes, and warns loudly in managed mode
-when the estimate does not fit in ``max_window_minutes`` after the drain (the
-watchdog would resume the workflows while the EFS job still copies, and the
-set would be judged broken). External mode's refusal is
-``backup_steps.check_external_window``'s, against ``suspend.until``.
+when the estimate does not fit in ``max_window_minutes`` after the drain:
+the workflows would stay suspended longer than the platform's budget (the
+watchdog alerts the window overdue and never resumes a running backup's
+ECDs). External mode's refusal is ``backup_steps.check_external_window``'s,
+against ``suspend.until``.
 
 A DataSync installation is estimated with the fixed ``expected_backup_minutes``:
 its executions (``ListTaskExecutions``, ``DescribeTaskExecution``) are not read
@@ -93,8 +94,9 @@ def window_estimate(
         warnings.append(
             f"cold_window: the window is estimated at {describe(record)}, more than the "
             f"{room:g} min that max_window_minutes ({window.max_window_minutes:g}) leaves after "
-            f"drain_timeout_minutes ({window.drain_timeout_minutes:g}): the watchdog may resume "
-            "the workflows before the EFS job ends and the set would be judged broken; raise "
-            "max_window_minutes (README, The cold window)"
+            f"drain_timeout_minutes ({window.drain_timeout_minutes:g}): the workflows will "
+            "likely stay suspended past max_window_minutes (the watchdog alerts the window "
+            "overdue; it never resumes a running backup's ECDs); raise max_window_minutes to "
+            "the outage the platform can afford (README, The cold window)"
         )
     return record

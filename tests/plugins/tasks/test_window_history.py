@@ -115,7 +115,7 @@ def test_managed_mode_warns_when_the_estimate_does_not_fit_after_the_drain(sandb
     [warning] = tight
     assert "estimated at 50 min 00 s" in warning
     assert "45 min that max_window_minutes (60) leaves" in warning
-    assert "raise max_window_minutes" in warning
+    assert "raise max_window_minutes to the outage the platform can afford" in warning
 
 
 def test_a_history_that_cannot_be_read_is_a_warning_and_the_fallback(sandbox, installation):
