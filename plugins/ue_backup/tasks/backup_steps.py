@@ -53,7 +53,7 @@ def check_external_window(settings: Mapping[str, Any]) -> dict[str, Any]:
         window.external_suspend_from,
         window.external_suspend_until,
         now,
-        timedelta(seconds=estimate["seconds"]),
+        timedelta(seconds=round(estimate["seconds"])),
         selection.running(run.namespace, names),
         basis=estimate["basis"],
     )

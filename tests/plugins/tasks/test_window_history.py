@@ -13,6 +13,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from botocore.exceptions import ClientError
 
 from sandbox.faults import Fault
 from sandbox.installation import seed_installation
@@ -129,6 +130,18 @@ def test_a_history_that_cannot_be_read_is_a_warning_and_the_fallback(sandbox, in
     [warning] = warnings
     assert "past EFS backup jobs could not be read" in warning
     assert "AccessDeniedException" in warning
+
+
+def test_a_throttled_history_fails_the_try_instead_of_guessing(sandbox, installation):
+    """Throttling says nothing about the history: Airflow retries preflight."""
+    history(sandbox, installation, [40, 40, 40])
+    sandbox.faults.add(
+        Fault("backup", "ListBackupJobs", code="ThrottlingException", status=400, times=None)
+    )
+    data = copy.deepcopy(installation.config)
+    data["aws_retries"] = {"mode": "standard", "max_attempts": 1}
+    with pytest.raises(ClientError, match="ThrottlingException"):
+        window_estimate(parse_config(data), [])
 
 
 def test_no_window_no_estimate(sandbox, installation):
