@@ -110,16 +110,8 @@ def estimate(
     """The coming window's length from ``jobs`` (see the module), or the fixed fallback."""
     recent = sorted(jobs, key=lambda j: j.created)[-RECENT:]
     if len(recent) < MIN_JOBS:
-        return WindowEstimate(
-            seconds=fallback_minutes * 60.0,
-            source=FALLBACK,
-            basis=(
-                f"fewer than {MIN_JOBS} completed {what} to learn from (found {len(recent)}): "
-                f"the fixed cold_window.expected_backup_minutes ({fallback_minutes:g} min)"
-            ),
-            jobs=len(recent),
-            margin_percent=0,
-        )
+        why = f"fewer than {MIN_JOBS} completed {what} to learn from (found {len(recent)})"
+        return fixed(fallback_minutes, why, jobs=len(recent))
     latest_size = recent[-1].size_bytes
     scaled = [scaled_seconds(job, latest_size) for job in recent]
     high = nearest_rank(scaled, PERCENTILE)
@@ -136,6 +128,17 @@ def estimate(
         ),
         jobs=len(recent),
         margin_percent=margin_percent,
+    )
+
+
+def fixed(minutes: float, why: str, jobs: int = 0) -> WindowEstimate:
+    """The fixed ``cold_window.expected_backup_minutes``, saying why no history was used."""
+    return WindowEstimate(
+        seconds=minutes * 60.0,
+        source=FALLBACK,
+        basis=f"{why}: the fixed cold_window.expected_backup_minutes ({minutes:g} min)",
+        jobs=jobs,
+        margin_percent=0,
     )
 
 

@@ -30,8 +30,7 @@ from ue_backup.run_settings import BackupRunSettings
 from ue_backup.tasks.network_steps import live_network
 from ue_backup.tasks.set_marks import mark_set
 from ue_backup.verify import failure_message, verify_set
-from ue_backup.window_estimate import describe
-from ue_backup.window_estimate import estimate as fixed_estimate
+from ue_backup.window_estimate import describe, fixed
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +46,7 @@ def check_external_window(settings: Mapping[str, Any]) -> dict[str, Any]:
     # preflight's estimate, learned from the past EFS jobs (or the fixed fallback)
     estimate = (
         run.window_estimate
-        or fixed_estimate([], fallback_minutes=window.expected_backup_minutes).record()
+        or fixed(window.expected_backup_minutes, "no estimate in the run's settings").record()
     )
     reason = refusal(
         window.external_suspend_from,

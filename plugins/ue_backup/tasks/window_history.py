@@ -28,14 +28,11 @@ from ue_backup.hooks.aws_backup import AwsBackupHook
 from ue_backup.hooks.efs import EfsHook
 from ue_backup.run_settings import botocore_config
 from ue_backup.transient import is_transient
-from ue_backup.window_estimate import HISTORY, PastJob, completed_jobs, describe, estimate
+from ue_backup.window_estimate import HISTORY, PastJob, completed_jobs, describe, estimate, fixed
 
 log = logging.getLogger(__name__)
 
-DATASYNC_NOT_READ = (
-    "DataSync executions are not read for the estimate yet: the fixed "
-    "cold_window.expected_backup_minutes ({minutes} min)"
-)
+DATASYNC_NOT_READ = "DataSync executions are not read for the estimate yet"
 
 
 def _hook(cfg: InstallationConfig, hook_class: type) -> Any:
@@ -68,8 +65,7 @@ def window_estimate(
     now = now or datetime.now(UTC)
     fallback = window.expected_backup_minutes
     if cfg.efs.datasync:
-        record = estimate([], fallback_minutes=fallback).record()
-        record["basis"] = DATASYNC_NOT_READ.format(minutes=fallback)
+        record = fixed(fallback, DATASYNC_NOT_READ).record()
     else:
         try:
             jobs = past_jobs(cfg, now)

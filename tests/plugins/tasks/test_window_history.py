@@ -144,5 +144,20 @@ def test_a_throttled_history_fails_the_try_instead_of_guessing(sandbox, installa
         window_estimate(parse_config(data), [])
 
 
+def test_a_datasync_installation_uses_the_fixed_minutes_and_says_why(sandbox):
+    installation = seed_installation(
+        sandbox, memorydb=False, velero=False, ecds=(), method="datasync"
+    )
+    before = len(sandbox.requests.entries("aws"))
+    record = window_estimate(config(installation, expected_backup_minutes=20), [])
+    assert record["source"] == FALLBACK
+    assert record["seconds"] == 20 * 60
+    assert record["basis"] == (
+        "DataSync executions are not read for the estimate yet: "
+        "the fixed cold_window.expected_backup_minutes (20 min)"
+    )
+    assert sandbox.requests.entries("aws")[before:] == []  # nothing asked of AWS
+
+
 def test_no_window_no_estimate(sandbox, installation):
     assert window_estimate(config(installation, disk_storage_used=[]), []) is None
