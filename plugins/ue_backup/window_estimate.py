@@ -116,7 +116,10 @@ def estimate(
     scaled = [scaled_seconds(job, latest_size) for job in recent]
     high = nearest_rank(scaled, PERCENTILE)
     seconds = high * (1 + margin_percent / 100)
-    size = f"{latest_size / GIB:.2f} GiB" if latest_size else "unknown"
+    growth = max(
+        (s / j.seconds for s, j in zip(scaled, recent, strict=True) if j.seconds), default=1
+    )
+    size = f"{latest_size / GIB:.2f} GiB, up to x{growth:.2f}" if latest_size else "unknown"
     return WindowEstimate(
         seconds=seconds,
         source=HISTORY,

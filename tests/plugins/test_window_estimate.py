@@ -98,7 +98,7 @@ def test_a_file_system_that_doubled_doubles_the_estimate():
     history = [job(d, 20, 10) for d in range(6)] + [job(6, 5, 20)]
     found = estimate(history, fallback_minutes=30, margin_percent=25)
     assert found.seconds / 60 == pytest.approx(20 * 2 * 1.25)
-    assert "latest size (20.00 GiB)" in found.basis
+    assert "latest size (20.00 GiB, up to x2.00)" in found.basis
     same_size = [job(d, 20, 10) for d in range(6)] + [job(6, 5, 10)]
     assert minutes(same_size) == pytest.approx(20 * 1.25)
 
@@ -116,6 +116,12 @@ def test_jobs_without_a_size_are_taken_as_they_ran():
         "latest size (unknown)"
         in estimate([job(d, 10, None) for d in range(3)], fallback_minutes=30).basis
     )
+
+
+def test_jobs_that_took_no_time_give_no_time_and_no_error():
+    found = estimate([job(d, 0, 10 + d) for d in range(3)], fallback_minutes=30)
+    assert found.seconds == 0
+    assert "up to x1.00" in found.basis
 
 
 # --- what the listing gives -----------------------------------------------------------------------
