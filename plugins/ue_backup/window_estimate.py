@@ -33,6 +33,7 @@ RECENT = 20  # the newest jobs the percentile is taken over
 HISTORY = "history"
 FALLBACK = "fallback"
 GIB = 1024**3
+SCALE_FLOOR = GIB  # below this, a job's duration is its overhead: not scaled by size
 
 
 @dataclass(frozen=True)
@@ -94,10 +95,16 @@ def nearest_rank(values: list[float], percentile: float) -> float:
 
 
 def scaled_seconds(job: PastJob, latest_size: int | None) -> float:
-    """The job's duration at ``latest_size``: scaled up when it copied less, never down."""
+    """The job's duration at ``latest_size``: scaled up when it copied less, never down.
+
+    Sizes below ``SCALE_FLOOR`` count as that floor: a small job's time is mostly the
+    job's own overhead, not its bytes, and scaling a job of a nearly empty file system
+    (a new installation's first nights) by its size would turn minutes into years and
+    refuse every external window until it aged out of the history.
+    """
     if not latest_size or not job.size_bytes or job.size_bytes <= 0:
         return job.seconds
-    return job.seconds * max(latest_size / job.size_bytes, 1.0)
+    return job.seconds * max(max(latest_size, SCALE_FLOOR) / max(job.size_bytes, SCALE_FLOOR), 1.0)
 
 
 def estimate(

@@ -14,6 +14,7 @@ from ue_backup.window_estimate import (
     HISTORY,
     MIN_JOBS,
     RECENT,
+    SCALE_FLOOR,
     PastJob,
     completed_jobs,
     describe,
@@ -182,13 +183,14 @@ def test_the_estimate_is_at_least_the_p90_of_the_recent_durations_plus_the_margi
     found = estimate(jobs, fallback_minutes=30, margin_percent=margin)
     assert found.source == HISTORY
     assert found.seconds >= raw * (1 + margin / 100) - 1e-6
-    assert (
-        found.seconds
-        <= max(j.seconds for j in recent)
-        * (1 + margin / 100)
-        * max((recent[-1].size_bytes or 1) / min(j.size_bytes or 1 for j in recent), 1)
-        + 1e-6
+    floor = SCALE_FLOOR
+    growth = max(
+        max(recent[-1].size_bytes or floor, floor)
+        / min(max(j.size_bytes or floor, floor) for j in recent),
+        1,
     )
+    bound = max(j.seconds for j in recent) * (1 + margin / 100) * growth
+    assert found.seconds <= bound * (1 + 1e-9) + 1e-6
 
 
 @settings(max_examples=200, deadline=None)
@@ -209,3 +211,13 @@ def test_the_nearest_rank_is_one_of_the_values_and_not_below_nine_tenths_of_them
     p90 = nearest_rank(values, 0.9)
     assert p90 in values
     assert sum(v <= p90 for v in values) >= 0.9 * len(values)
+
+
+def test_a_nearly_empty_file_systems_first_jobs_are_not_scaled_into_years():
+    """A new installation's first nights copy almost nothing, in the job's own overhead:
+    scaled by bytes, three minutes at 1 KiB would be centuries at 100 GiB."""
+    tiny = [job(day, 3, 1 / 1024**2) for day in range(3)]  # 1 KiB each, 3 minutes
+    grown = [*tiny, job(3, 30, 100)]  # then 100 GiB in 30 minutes
+    found = estimate(grown, fallback_minutes=30, margin_percent=25)
+    # at most the 1 GiB floor's scale: 3 min x 100 = 300 min, plus the margin
+    assert found.seconds <= 300 * 60 * 1.25
