@@ -519,7 +519,9 @@ def read_artifacts(settings: Access, records: Mapping[str, Any]) -> dict[str, An
         arn = records["rds_backup_job"].get("recovery_point_arn") or found["rds_backup_job"].get(
             "RecoveryPointArn"
         )
-        if arn:
+        # A job that ended without its point names an ARN that no longer exists: not read
+        # (IAM would judge the read by the gone point's tags, and refuse it).
+        if arn and found["rds_backup_job"].get("State") not in ("FAILED", "ABORTED", "EXPIRED"):
             found["rds_recovery_point"] = _unless_missing(
                 lambda: backup.describe_recovery_point(run.backup_vault, arn)
             )

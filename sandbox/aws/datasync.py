@@ -165,7 +165,10 @@ class SandboxDataSyncResponse(OneCallAtATime, DataSyncResponse):
             "CreationTime": datetime.now(UTC),
         }
         uri = f"efs://{parts[3]}.{fs_id}{subdirectory.rstrip('/')}/"
-        location_arn = self.datasync_backend.create_location(uri, typ="EFS", metadata=metadata)
+        location_arn = self._in_this_account(
+            self.datasync_backend.locations,
+            self.datasync_backend.create_location(uri, typ="EFS", metadata=metadata),
+        )
         self._state.tag(location_arn, request.get("Tags"))
         return ActionResult({"LocationArn": location_arn})
 
@@ -221,9 +224,21 @@ class SandboxDataSyncResponse(OneCallAtATime, DataSyncResponse):
         return ActionResult(execution.described())
 
     def create_task(self) -> Any:
-        response = super().create_task()
-        self._state.tag(json.loads(response)["TaskArn"], self._request.get("Tags"))
-        return response
+        arn = self._in_this_account(
+            self.datasync_backend.tasks, json.loads(super().create_task())["TaskArn"]
+        )
+        self._state.tag(arn, self._request.get("Tags"))
+        return json.dumps({"TaskArn": arn})
+
+    def _in_this_account(self, known: dict[str, Any], arn: str) -> str:
+        """moto names every location and task in account 111222333444: the caller's, as
+        AWS does (an IAM policy's ``${AccountId}`` must match them)."""
+        fixed = arn.replace(":111222333444:", f":{self.current_account}:")
+        if fixed != arn:
+            item = known.pop(arn)
+            item.arn = fixed
+            known[fixed] = item
+        return fixed
 
     def list_tags_for_resource(self) -> ActionResult:
         tags = self._state.tags_of(self._request["ResourceArn"])

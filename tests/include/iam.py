@@ -89,6 +89,8 @@ REQUEST_TAG_ACTIONS = {
     "memorydb:TagResource",
     "datasync:StartTaskExecution",
     "datasync:TagResource",
+    "datasync:CreateLocationEfs",
+    "datasync:CreateTask",
     "backup:TagResource",
 }
 
@@ -256,6 +258,8 @@ RESOURCES: dict[str, Callable[[Where, dict], list[str]]] = {
         w.arn("backup", f"backup-vault:{p['BackupVaultName']}")
     ],
     "datasync:ListTaskExecutions": lambda w, p: [ANY],
+    # A location is authorized against no resource (its file system is the request's).
+    "datasync:CreateLocationEfs": lambda w, p: [ANY],
     "kms:DescribeKey": lambda w, p: [_kms_key(w, p["KeyId"])],
     # The request names a mount target only; IAM authorizes against the mount target's file
     # system, which the request does not name: any of the region's, as far as the check knows.
