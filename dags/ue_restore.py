@@ -309,6 +309,8 @@ with DAG(
         # from the protected copies: the chosen set's recorded network, for what is restored
         # when the live resource is gone (None otherwise)
         recorded_network=PLANNED.recorded_network,
+        # a new file system is shaped like the live one (restored_shape); None in the copy region
+        efs_shape_source=RESTORE.efs_shape_source,
         **BROUGHT_BACK,
     )
     restored = restore_chain(spec)

@@ -205,6 +205,10 @@ with DAG(
             "extra_modifier_rules": modifier_rules(),
         },
         shape=SHAPE,
+        # shaped like the live resources (restored_shape), but temporary: the instance gets
+        # no deletion protection (the cleanup must delete it) and none of the live tags
+        efs_shape_source=DRILL.efs_file_system_id,
+        temporary=True,
         **BROUGHT_BACK,
     )
     restored = restore_chain(spec)

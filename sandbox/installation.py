@@ -130,6 +130,7 @@ def seed_installation(
     cold_window: bool = True,
     ecds: tuple[str, ...] = ("ecd-rating", "ecd-aggregation"),
     key_shared_with: str | None = None,
+    shaped: bool = False,
 ) -> Installation:
     """Create the installation in the sandbox, then clear the mutation log.
 
@@ -138,6 +139,10 @@ def seed_installation(
     backup vault are encrypted with a customer managed key shared with that account,
     as the protected copies need (``immutable``); else the instance is not encrypted and
     the vault is under AWS Backup's AWS managed key, as AWS makes them by default.
+    With ``shaped``, the live resources are unlike AWS's defaults in what a restore
+    must keep (``live_shape``): the instance has its own parameter and option groups,
+    gp3 storage with IOPS and throughput, deletion protection and tags; the file
+    system is maxIO, provisioned, under a customer managed key.
     """
     region = sandbox.region
     rds = sandbox.client("rds")
@@ -148,7 +153,8 @@ def seed_installation(
         else None
     )
     encryption = {"StorageEncrypted": True, "KmsKeyId": key} if key else {}
-    fs_id = sandbox.aws.create_file_system(f"{name}-efs")
+    shape = live_shape(sandbox, name) if shaped else {"rds": {}, "efs": {}}
+    fs_id = sandbox.aws.create_file_system(f"{name}-efs", **shape["efs"])
     # The platform's network: the live file system's mount targets (the platform mounts
     # it), the instance's and the cluster's subnet groups and security groups, its ACL.
     network = platform_network(sandbox.aws, name, fs_id, acl=memorydb and memorydb_tls)
@@ -158,13 +164,13 @@ def seed_installation(
             DBInstanceIdentifier=rds_instance,
             DBInstanceClass="db.t3.medium",
             Engine="postgres",
-            AllocatedStorage=20,
             MasterUsername="platform",
             ManageMasterUserPassword=True,  # RDS keeps it in Secrets Manager
             BackupRetentionPeriod=7,
             MultiAZ=True,
             DBSubnetGroupName=network["db_subnet_group"],
             VpcSecurityGroupIds=[network["db_security_group"]],
+            **{"AllocatedStorage": 20, **shape["rds"]},
         )
     tree = sandbox.aws.efs_path(fs_id)
     write_tree(tree, LIVE_FILES)
@@ -237,12 +243,51 @@ def seed_installation(
         "manifests": {"bucket": bucket},
     }
     if cluster:
-        installation.config["memorydb"] = {"cluster_name": cluster, "snapshot_retention_days": 3}
+        installation.config["memorydb"] = {"cluster_name": cluster}
     if velero:
         installation.config["velero"] = {"included_namespaces": [NAMESPACE]}
     sandbox.k8s.wait_ecds_settled()
     sandbox.log.clear()
     return installation
+
+
+def live_shape(sandbox: Sandbox, name: str) -> dict[str, dict[str, Any]]:
+    """Live resources unlike AWS's defaults (``seed_installation(shaped=True)``): the
+    instance's ``create_db_instance`` and the file system's ``create_file_system``
+    arguments, with the parameter and option groups and the key they name made first."""
+    rds = sandbox.client("rds")
+    rds.create_db_parameter_group(
+        DBParameterGroupName=f"{name}-pg",
+        DBParameterGroupFamily="postgres13",
+        Description="the platform's parameters",
+    )
+    rds.create_option_group(
+        OptionGroupName=f"{name}-og",
+        EngineName="postgres",
+        MajorEngineVersion="13",
+        OptionGroupDescription="the platform's options",
+    )
+    key = create_key(sandbox.client("kms"), sandbox.aws.account)
+    return {
+        "rds": {
+            "DBParameterGroupName": f"{name}-pg",
+            "OptionGroupName": f"{name}-og",
+            "StorageType": "gp3",
+            "AllocatedStorage": 400,
+            "Iops": 12000,
+            "StorageThroughput": 500,
+            "DeletionProtection": True,
+            "CopyTagsToSnapshot": True,
+            "Tags": [{"Key": "cost-center", "Value": "billing"}],
+        },
+        "efs": {
+            "performance_mode": "maxIO",
+            "throughput_mode": "provisioned",
+            "provisioned_throughput_in_mibps": 256.0,
+            "encrypted": True,
+            "kms_key_id": key,
+        },
+    }
 
 
 def _datasync_task(sandbox: Sandbox, source_fs: str, target_fs: str) -> str:

@@ -258,8 +258,19 @@ class EfsConfig(_Model):
 
 class MemoryDbConfig(_Model):
     cluster_name: str
-    snapshot_retention_days: NonNegativeInt = 7
     copy_region: str | None = None
+    # Removed (it was read by nothing): declared only so that a configuration giving it
+    # is refused naming it, and learns what keeps the snapshots instead.
+    snapshot_retention_days: Any = Field(default=None, exclude=True)
+
+    @field_validator("snapshot_retention_days")
+    @classmethod
+    def _removed(cls, value: Any) -> Any:
+        raise ValueError(
+            "is no longer accepted (it was never applied): a backup set's MemoryDB snapshot "
+            "is kept as long as its set (retention), MemoryDB's own automatic snapshots by "
+            "the cluster's SnapshotRetentionLimit; remove it"
+        )
 
     _name = field_validator("cluster_name")(_matches(MEMORYDB_NAME_RE, "MemoryDB cluster name"))
     _region = field_validator("copy_region")(_matches(REGION_RE, "AWS region"))

@@ -12,6 +12,11 @@ manifest's locked copy), where the live resources were:
 - ``database``: the RDS instance's DB subnet group and VPC security groups;
 - ``memorydb``: the cluster's subnet group, security groups, ACL and TLS.
 
+Beside its network, the file system's and the instance's entry hold their
+``shape`` (``restored_shape``: performance and throughput modes and key;
+parameter and option groups, storage, deletion protection, tags), which a
+restored one takes when the live one is gone.
+
 The VPC, subnets, groups and ACL themselves are not backed up: the restore
 checks they still exist before anything is changed (``missing``), and that a
 subnet group recreated by name is in the VPC of the recorded security groups
@@ -23,6 +28,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from ue_backup.restored_shape import efs_shape
+from ue_backup.restored_shape import rds_shape as rds_shape_record
 
 # MemoryDB's built-in ACL: anyone who reaches the cluster may use it. Never given to a
 # restored cluster silently.
@@ -76,11 +84,23 @@ def network_record(
     efs: Iterable[Mapping[str, Any]] | None,
     database: Mapping[str, Any] | None,
     memorydb: Mapping[str, Any] | None,
+    efs_file_system: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The manifest's ``network``: each component's record, None where it is absent."""
+    """The manifest's ``network``: each component's record, None where it is absent.
+
+    ``efs_file_system`` (``describe_file_systems``' entry) and ``database`` also
+    give their component's ``shape`` (``restored_shape``).
+    """
     return {
-        "efs": {"mount_targets": efs_network(efs)} if efs is not None else None,
-        "database": rds_network(database) if database is not None else None,
+        "efs": {
+            "mount_targets": efs_network(efs),
+            "shape": efs_shape(efs_file_system) if efs_file_system else None,
+        }
+        if efs is not None
+        else None,
+        "database": {**rds_network(database), "shape": rds_shape_record(database)}
+        if database is not None
+        else None,
         "memorydb": memorydb_network(memorydb) if memorydb is not None else None,
     }
 

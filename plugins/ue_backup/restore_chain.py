@@ -96,6 +96,11 @@ class RestoreChainSpec:
     # ue_restore from the protected copies: the live network the chosen set recorded
     # (PLANNED.recorded_network), given to what is restored when the live one is gone.
     recorded_network: Any = None
+    # The file system a new one is shaped like (restored_shape): the live one at home,
+    # None in the copy region.
+    efs_shape_source: Any = None
+    # A drill: the restored instance is temporary (no deletion protection, no live tags).
+    temporary: bool = False
 
 
 @dataclass
@@ -181,6 +186,7 @@ def _database(spec: RestoreChainSpec) -> tuple[Any, Any]:
             restore_time=spec.steps.rds_restore_time,
             tags=spec.tags,
             recorded_network=spec.recorded_network,
+            temporary=spec.temporary,
             pre_execute=spec.gate(spec.steps.restore_database),
             **spec.aws,
         )
@@ -205,6 +211,8 @@ def _efs(spec: RestoreChainSpec) -> tuple[Any, Any]:
             idempotency_token=spec.efs_token,
             file_system_id=spec.efs_file_system_id,
             new_file_system=spec.new_file_system,
+            shape_source=spec.efs_shape_source,
+            recorded_network=spec.recorded_network,
             pre_execute=spec.gate(spec.steps.restore_efs),
             **spec.aws,
         )
@@ -232,6 +240,7 @@ def _efs(spec: RestoreChainSpec) -> tuple[Any, Any]:
                 started["job_id"],
                 new_only=spec.new_file_system_only,
                 recorded_network=recorded_network or None,
+                shape=started.get("shape"),
             )
 
         mountable = EfsMountTargetsAvailableSensor(

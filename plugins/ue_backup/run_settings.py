@@ -295,6 +295,9 @@ class RestoreRunSettings(RunSettings):
     memorydb_cluster: str | None = _field("The live MemoryDB cluster.")
     rds_shape_source: str | None = _field("The instance a restored one is shaped like.")
     memorydb_shape_source: str | None = _field("The cluster a restored one is shaped like.")
+    efs_shape_source: str | None = _field(
+        "The file system a new restored one is shaped like (None: the copy region).", None
+    )
     velero_namespace: str | None = _field("Velero's namespace; None: no Kubernetes restore.")
     velero_included_namespaces: list[str] | None = _field("The namespaces Velero backed up.")
     max_window_minutes: Minutes = _field("How long the workflows may stay suspended.")
@@ -361,6 +364,7 @@ class RestoreRunSettings(RunSettings):
             memorydb_shape_source=(
                 cfg.memorydb.cluster_name if shaped_by_live and cfg.memorydb else None
             ),
+            efs_shape_source=cfg.efs.file_system_id if shaped_by_live else None,
             velero_namespace=cfg.velero.namespace if cfg.velero else None,
             velero_included_namespaces=cfg.velero.included_namespaces if cfg.velero else None,
             max_window_minutes=cfg.cold_window.max_window_minutes,

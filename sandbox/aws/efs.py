@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from moto.efs import urls
+from moto.efs.exceptions import BadRequest, FileSystemNotFound
 from moto.efs.models import EFSBackend, MountTarget, efs_backends
 from moto.efs.responses import EFSResponse
 
@@ -44,6 +45,8 @@ def create_file_system(
     encrypted: bool = False,
     kms_key_id: str | None = None,
     tags: list[dict[str, str]] | None = None,
+    throughput_mode: str = "bursting",
+    provisioned_throughput_in_mibps: float | None = None,
 ) -> Any:
     """A new moto file system and its (empty) directory."""
     file_system = efs_backend(account, region).create_file_system(
@@ -51,8 +54,8 @@ def create_file_system(
         performance_mode=performance_mode,
         encrypted=encrypted,
         kms_key_id=kms_key_id,  # type: ignore[arg-type]
-        throughput_mode="bursting",
-        provisioned_throughput_in_mibps=None,  # type: ignore[arg-type]
+        throughput_mode=throughput_mode,
+        provisioned_throughput_in_mibps=provisioned_throughput_in_mibps,  # type: ignore[arg-type]
         availability_zone_name=None,  # type: ignore[arg-type]
         backup=False,
         tags=tags or [],
@@ -112,6 +115,35 @@ class SandboxEfsResponse(OneCallAtATime, EFSResponse):
         body, headers = super().create_file_system()
         current().files.file_system(json.loads(body)["FileSystemId"])
         return body, headers
+
+    def update_file_system(self) -> Any:
+        """``UpdateFileSystem`` (moto has none): the throughput mode, refused as EFS refuses.
+
+        Modelled on the EFS API reference: ``provisioned`` needs
+        ``ProvisionedThroughputInMibps`` (and only it takes one); ``elastic`` needs the
+        ``generalPurpose`` performance mode; an unknown file system is
+        ``FileSystemNotFound``. The change applies at once (EFS: ``updating`` briefly).
+        """
+        body = json.loads(self.body or "{}")
+        fs_id = self._get_param("FileSystemId") or self.path.rstrip("/").rsplit("/", 1)[-1]
+        file_system = self.efs_backend.file_systems_by_id.get(fs_id)
+        if file_system is None:
+            raise FileSystemNotFound(fs_id)
+        mode = body.get("ThroughputMode", file_system.throughput_mode)
+        mibps = body.get("ProvisionedThroughputInMibps")
+        if mode not in ("bursting", "provisioned", "elastic"):
+            raise BadRequest(f"Invalid ThroughputMode {mode}.")
+        if mode == "provisioned" and not (mibps or file_system.provisioned_throughput_in_mibps):
+            raise BadRequest("ProvisionedThroughputInMibps is required for provisioned.")
+        if mode != "provisioned" and mibps:
+            raise BadRequest("ProvisionedThroughputInMibps is only for provisioned.")
+        if mode == "elastic" and file_system.performance_mode != "generalPurpose":
+            raise BadRequest("Elastic throughput needs the generalPurpose performance mode.")
+        file_system.throughput_mode = mode
+        file_system.provisioned_throughput_in_mibps = (
+            (mibps or file_system.provisioned_throughput_in_mibps) if mode == "provisioned" else None
+        )
+        return 202, {"status": 202}, json.dumps(file_system.info_json())
 
     def describe_file_systems(self) -> Any:
         for file_system in self.efs_backend.file_systems_by_id.values():

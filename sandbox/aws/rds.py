@@ -382,10 +382,12 @@ class SandboxRdsResponse(OneCallAtATime, RDSResponse):
             # RDS makes a grant on the snapshot's key as the caller (the request log
             # carries it, for the permission checks: see request_log.KEY_USES).
             self.normalized_request.environ[USED_KEY] = key
+        refuse_gp3_settings_below_their_size(self.params, snapshot.database)
         with as_manual(snapshot), default_network_unless_named(snapshot, self.params):
             result = self._restored(
                 "RestoreDBInstanceFromDBSnapshot", super().restore_db_instance_from_db_snapshot
             )
+        as_aws_restores(result.result["DBInstance"], self.params)  # type: ignore[index]
         rds_data.restored_from_snapshot(snapshot, result.result["DBInstance"])  # type: ignore[index]
         return result
 
@@ -393,6 +395,7 @@ class SandboxRdsResponse(OneCallAtATime, RDSResponse):
         source = self.backend.describe_db_instances(self.params["SourceDBInstanceIdentifier"])[0]
         rds_data.archive_source(source)  # all it committed so far is restorable
         used = self._checked_restore_time(source)
+        refuse_gp3_settings_below_their_size(self.params, source)
         secret = source.__dict__.pop("master_user_secret", None)  # moto deep-copies the source
         try:
             result = self._restored(
@@ -401,6 +404,7 @@ class SandboxRdsResponse(OneCallAtATime, RDSResponse):
         finally:
             if secret is not None:
                 source.master_user_secret = secret
+        as_aws_restores(result.result["DBInstance"], self.params)  # type: ignore[index]
         state = state_of(self.backend, RdsState)
         state.restore_times[self.params["TargetDBInstanceIdentifier"].lower()] = used
         rds_data.restored_to_point_in_time(
@@ -476,6 +480,47 @@ class SandboxRdsResponse(OneCallAtATime, RDSResponse):
                 f"No automated backup found for {identifier or resource_id}.",
             )
         return ActionResult({"DBInstanceAutomatedBackups": backups})
+
+
+# gp3 IOPS and throughput can be set from this size (GiB) on (RDS User Guide, gp3 storage).
+GP3_SETTABLE_FROM_GIB = {"oracle": 200, "sqlserver": 20}
+
+
+def refuse_gp3_settings_below_their_size(params: dict[str, Any], source: DBInstance) -> None:
+    """A restore to gp3 naming IOPS or throughput below the engine's size for them is
+    refused, as RDS refuses it (``InvalidParameterCombination``)."""
+    storage = params.get("StorageType") or source.storage_type
+    if storage != "gp3" or not (params.get("Iops") or params.get("StorageThroughput")):
+        return
+    size = params.get("AllocatedStorage") or source.allocated_storage
+    engine = str(source.engine)
+    floor = next((g for p, g in GP3_SETTABLE_FROM_GIB.items() if engine.startswith(p)), 400)
+    if int(size or 0) < floor:
+        raise AwsError(
+            "InvalidParameterCombination",
+            f"You can't specify IOPS or storage throughput for engine {engine} and a "
+            f"storage size less than {floor}.",
+        )
+
+
+def as_aws_restores(instance: DBInstance, params: dict[str, Any]) -> None:
+    """What RDS gives a restored instance where the restore names nothing.
+
+    moto copies the source instance's settings; RDS (its API reference,
+    RestoreDBInstanceFromDBSnapshot and RestoreDBInstanceToPointInTime) gives
+    the engine's default parameter group (moto keeps the source's on a
+    point-in-time restore), no deletion protection, and ``gp3`` storage
+    (``io1`` with ``Iops``); tags: the ones named, else the source's (moto does that).
+    Named values stand, moto's own checks (a group that does not exist) included.
+    """
+    if not params.get("DBParameterGroupName"):
+        instance.db_parameter_group_name = None  # the engine's default
+    instance.deletion_protection = bool(params.get("DeletionProtection"))
+    instance.copy_tags_to_snapshot = bool(params.get("CopyTagsToSnapshot"))
+    if not params.get("StorageType"):
+        instance.storage_type = "io1" if params.get("Iops") else "gp3"
+    if not params.get("StorageThroughput") and instance.storage_type != "gp3":
+        instance.storage_throughput = None
 
 
 @contextmanager

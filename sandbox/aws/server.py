@@ -272,14 +272,19 @@ class AwsSandbox:
         *,
         tags: dict[str, str] | None = None,
         region: str | None = None,
+        **shape: Any,
     ) -> str:
-        """A new EFS file system (in moto, not logged as a call) with its directory; its id."""
+        """A new EFS file system (in moto, not logged as a call) with its directory; its id.
+
+        ``shape``: ``efs.create_file_system``'s performance and throughput modes and key.
+        """
         with self._context.lock:
             file_system = efs.create_file_system(
                 self.account,
                 region or self.region,
                 creation_token or str(uuid.uuid4()),
                 tags=[{"Key": key, "Value": value} for key, value in (tags or {}).items()],
+                **shape,
             )
         return file_system.file_system_id
 

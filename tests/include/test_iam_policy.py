@@ -56,7 +56,7 @@ CONFIG = {
         "backup_method": "aws_backup",
         "aws_backup": {"vault_name": "ue-test-vault", "iam_role_arn": ROLE_ARN},
     },
-    "memorydb": {"cluster_name": "ue-test-agg", "snapshot_retention_days": 3},
+    "memorydb": {"cluster_name": "ue-test-agg"},
     "kubernetes": {
         "namespace": "uepe",
         "ecd_selection": {"label_selector": "app.kubernetes.io/part-of=usage-engine"},

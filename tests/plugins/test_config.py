@@ -38,7 +38,7 @@ VALID = {
             "iam_role_arn": "arn:aws:iam::123456789012:role/ue-backup",
         },
     },
-    "memorydb": {"cluster_name": "ue-test-agg", "snapshot_retention_days": 3},
+    "memorydb": {"cluster_name": "ue-test-agg"},
     "kubernetes": {"namespace": "uepe", "ecd_selection": {"names": ["ecd-a", "ecd-b"]}},
     "cold_window": {"disk_storage_used": ["aggregation"]},
     "velero": {"included_namespaces": ["uepe"]},
@@ -190,11 +190,11 @@ INVALID = [
         "not a valid MemoryDB cluster name",
     ),
     (
-        "negative retention",
+        "removed snapshot retention (never applied)",
         "memorydb.snapshot_retention_days",
-        -2,
+        3,
         "memorydb.snapshot_retention_days",
-        "greater than or equal to 0",
+        "no longer accepted (it was never applied)",
     ),
     (
         "copy region is home",

@@ -109,12 +109,15 @@ class AwsBackupHook(RetryingHookMixin, CustomWaitersMixin, AwsBaseHook):
         new_file_system: bool = True,
         encrypted: bool = True,
         kms_key_id: str | None = None,
+        performance_mode: str = "generalPurpose",
         items_to_restore: list[str] | None = None,
     ) -> dict[str, Any]:
         """Restore an EFS recovery point to a new file system or into an existing one.
 
         Into an existing file system AWS never overwrites: the data lands in
-        ``aws-backup-restore_<timestamp>/`` off the root.
+        ``aws-backup-restore_<timestamp>/`` off the root. A new one takes
+        ``performance_mode`` and the key (``restored_shape.efs_restore_metadata``);
+        its throughput mode is no metadata key AWS Backup takes (set it after).
         """
         import json
 
@@ -122,7 +125,7 @@ class AwsBackupHook(RetryingHookMixin, CustomWaitersMixin, AwsBaseHook):
             "newFileSystem": "true" if new_file_system else "false",
             "CreationToken": idempotency_token,
             "Encrypted": "true" if (encrypted or kms_key_id) else "false",
-            "PerformanceMode": "generalPurpose",
+            "PerformanceMode": performance_mode,
         }
         if file_system_id:
             metadata["file-system-id"] = file_system_id

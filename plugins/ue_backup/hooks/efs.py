@@ -29,6 +29,11 @@ class EfsHook(RetryingHookMixin, CustomWaitersMixin, AwsBaseHook):
         """The file system as EFS describes it (``LifeCycleState``, ``PerformanceMode``, ...)."""
         return self.conn.describe_file_systems(FileSystemId=file_system_id)["FileSystems"][0]
 
+    def update_throughput(self, file_system_id: str, arguments: dict[str, Any]) -> None:
+        """``UpdateFileSystem``: a restored file system's throughput mode (AWS Backup's
+        restore cannot set it; ``restored_shape.throughput_update`` gives the arguments)."""
+        self.conn.update_file_system(FileSystemId=file_system_id, **arguments)
+
     def mount_targets(self, file_system_id: str) -> list[dict[str, Any]]:
         return self.conn.describe_mount_targets(FileSystemId=file_system_id).get("MountTargets", [])
 

@@ -205,8 +205,14 @@ class AwsBackupStartEfsRestoreJobOperator(_AwsBackupJobOperator):
     """Restore an EFS recovery point: to a new file system, or into a directory of one.
 
     Into an existing file system the data lands in
-    ``aws-backup-restore_<timestamp>/``; AWS never overwrites. Returns
-    ``{"job_id"}``; the restored file system id is known once the job is done.
+    ``aws-backup-restore_<timestamp>/``; AWS never overwrites. A new file system
+    is shaped like ``shape_source`` (the live one: performance mode and key,
+    ``restored_shape``), or, that one gone, like the shape the set recorded
+    (``recorded_network``); with neither (the copy region) AWS's defaults.
+    Returns ``{"job_id", "region", "shape"}``: ``shape`` is what the new file
+    system should have, its throughput mode included, which AWS Backup cannot
+    set (``restored_file_system`` sets it once the job is done, as the file
+    system id is known only then).
     """
 
     template_fields = aws_template_fields(
@@ -216,6 +222,8 @@ class AwsBackupStartEfsRestoreJobOperator(_AwsBackupJobOperator):
         "idempotency_token",
         "file_system_id",
         "new_file_system",
+        "shape_source",
+        "recorded_network",
     )
 
     def __init__(
@@ -227,6 +235,8 @@ class AwsBackupStartEfsRestoreJobOperator(_AwsBackupJobOperator):
         file_system_id: str | None = None,
         new_file_system: bool | str = True,
         kms_key_id: str | None = None,
+        shape_source: str | None = None,
+        recorded_network: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -236,19 +246,58 @@ class AwsBackupStartEfsRestoreJobOperator(_AwsBackupJobOperator):
         self.file_system_id = file_system_id
         self.new_file_system = new_file_system
         self.kms_key_id = kms_key_id
+        self.shape_source = shape_source
+        self.recorded_network = recorded_network
+
+    def _shape(self) -> dict[str, Any] | None:
+        """The live file system's shape; the recorded one when it is gone; else None."""
+        from botocore.exceptions import ClientError
+
+        from ue_backup.hooks.efs import EfsHook
+        from ue_backup.restored_shape import efs_shape, recorded
+
+        if self.shape_source:
+            efs = EfsHook(  # the project's hook: its retries too
+                aws_conn_id=self.hook.aws_conn_id,
+                region_name=self.hook.region_name,
+                verify=self.hook.verify,
+                config=self.hook.config,
+            )
+            try:
+                return efs_shape(efs.describe_file_system(self.shape_source))
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "FileSystemNotFound":
+                    raise
+        shape = recorded(self.recorded_network or None, "efs")
+        if shape is None:
+            self.log.warning(
+                "No live file system to shape the restored one like, and no recorded shape: "
+                "it gets AWS's defaults (generalPurpose, bursting, the AWS managed key)"
+            )
+        return shape
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from ue_backup.restored_shape import efs_restore_metadata
+
+        new = _flag(self.new_file_system)
+        shape = self._shape() if new else None
+        metadata = efs_restore_metadata(shape, self.hook.conn_region_name)
         job = self.hook.start_efs_restore_job(
             recovery_point_arn=self.recovery_point_arn,
             iam_role_arn=self.iam_role_arn,
             idempotency_token=self.idempotency_token,
             file_system_id=self.file_system_id,
-            new_file_system=_flag(self.new_file_system),
-            kms_key_id=self.kms_key_id,
+            new_file_system=new,
+            kms_key_id=self.kms_key_id or metadata.get("KmsKeyId"),
+            performance_mode=metadata["PerformanceMode"],
         )
         self.persist_links(context, job_type="restore", job_id=job["RestoreJobId"])
-        self.log.info("AWS Backup restore job %s started", job["RestoreJobId"])
-        return {"job_id": job["RestoreJobId"], "region": self.hook.conn_region_name}
+        self.log.info(
+            "AWS Backup restore job %s started%s",
+            job["RestoreJobId"],
+            f" (a new file system shaped {metadata})" if new else "",
+        )
+        return {"job_id": job["RestoreJobId"], "region": self.hook.conn_region_name, "shape": shape}
 
 
 class AwsBackupStartCopyJobOperator(_AwsBackupJobOperator):

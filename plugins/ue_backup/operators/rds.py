@@ -22,6 +22,9 @@ from ue_backup.links.console import RdsSnapshotLink
 from ue_backup.operators.base import BackupSetMixin
 from ue_backup.planning import to_utc
 from ue_backup.recorded_network import rds_shape
+from ue_backup.restored_shape import rds_restore_arguments
+from ue_backup.restored_shape import recorded as recorded_shape
+from ue_backup.restored_shape import rds_shape as rds_shape_record
 from ue_backup.records import rds_copy_record, rds_snapshot_record
 
 # The snapshot's time is fixed within seconds and every second of this wait is
@@ -137,8 +140,11 @@ class RdsRestoreInstanceOperator(AwsBaseOperator[RdsHook]):
     The point in time is always explicit (never "latest restorable"): the
     planner chose it strictly before the disk point, and it is checked
     against the instance's restore window before AWS is asked. Network and
-    size settings are copied from the source instance, so the new one can
-    stand in for it. A retry finds the instance it created.
+    size settings are copied from the source instance, and what AWS lets a
+    restore keep of it (``restored_shape``: parameter and option groups,
+    storage, deletion protection, tags), so the new one can stand in for it;
+    ``temporary`` (a drill) keeps neither deletion protection nor live tags.
+    A retry finds the instance it created.
     """
 
     aws_hook_class = RdsHook
@@ -161,10 +167,12 @@ class RdsRestoreInstanceOperator(AwsBaseOperator[RdsHook]):
         restore_time: str | None = None,
         tags: dict[str, str] | None = None,
         recorded_network: dict[str, Any] | None = None,
+        temporary: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.recorded_network = recorded_network
+        self.temporary = temporary
         self.target_instance_identifier = target_instance_identifier
         self.source_instance_identifier = source_instance_identifier
         self.snapshot_id = snapshot_id
@@ -190,7 +198,31 @@ class RdsRestoreInstanceOperator(AwsBaseOperator[RdsHook]):
                 f"{earliest} .. {latest} of {self.source_instance_identifier}"
             )
 
-    def _shape(self) -> dict[str, Any]:
+    def _kept(self, source: dict[str, Any] | None) -> dict[str, Any]:
+        """The restore's arguments for what it keeps of the live instance beyond its class
+        and network (``restored_shape``): the source's shape, the recorded one when it is
+        gone (a restore from the protected copies), none in the copy region."""
+        if not self.source_instance_identifier:
+            shape = None
+        elif source is not None:
+            shape = rds_shape_record(source)
+        else:
+            shape = recorded_shape(self.recorded_network, "database")
+        arguments = rds_restore_arguments(shape, tags=self.tags, temporary=self.temporary)
+        if shape:
+            self.log.info(
+                "%s keeps %s's parameter group %s, option group %s, storage %s%s",
+                self.target_instance_identifier,
+                self.source_instance_identifier
+                + ("" if source is not None else " (as recorded)"),
+                arguments.get("DBParameterGroupName", "(the default)"),
+                arguments.get("OptionGroupName", "(the default)"),
+                arguments.get("StorageType"),
+                " (a drill: no deletion protection, no live tags)" if self.temporary else "",
+            )
+        return arguments
+
+    def _shape(self, source: dict[str, Any] | None = None) -> dict[str, Any]:
         """Class, network and Multi-AZ of the source instance; none without one.
 
         A restore in another region (from a cross-region copy) has no source
@@ -201,7 +233,6 @@ class RdsRestoreInstanceOperator(AwsBaseOperator[RdsHook]):
         """
         if not self.source_instance_identifier:
             return {"PubliclyAccessible": False}
-        source = self._instance(self.source_instance_identifier)
         recorded = rds_shape(self.recorded_network)
         if source is None and not self.restore_time and recorded["DBSubnetGroupName"]:
             # Deleted by an attacker (a restore from the protected copies): the network the
@@ -246,10 +277,12 @@ class RdsRestoreInstanceOperator(AwsBaseOperator[RdsHook]):
         if existing is not None:
             self.log.info("Instance %s exists already (a retry)", self.target_instance_identifier)
             return {"id": self.target_instance_identifier, "state": existing["DBInstanceStatus"]}
-        common = {
-            **self._shape(),
-            "Tags": [{"Key": k, "Value": v} for k, v in self.tags.items()],
-        }
+        source = (
+            self._instance(self.source_instance_identifier)
+            if self.source_instance_identifier
+            else None
+        )
+        common = {**self._shape(source), **self._kept(source)}
         common = {k: v for k, v in common.items() if v not in (None, [])}
         if self.snapshot_id:
             self.hook.restore_from_snapshot(

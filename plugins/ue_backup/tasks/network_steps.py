@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 
 
 def live_network(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The live resources' network, as the manifest records it (``recorded_network``).
+    """The live resources' network and shape, as the manifest records them
+    (``recorded_network``, ``restored_shape``).
 
     The file system's mount targets only with AWS Backup (a DataSync installation
     never restores into a new file system). A component whose network cannot be
@@ -47,6 +48,12 @@ def live_network(settings: Mapping[str, Any]) -> dict[str, Any]:
     run = BackupRunSettings.model_validate(settings)
     reads = {
         "efs": (lambda: settings_hook(EfsHook, settings).network(run.efs_file_system_id))
+        if run.efs_method == "aws_backup"
+        else None,
+        # the file system's shape (restored_shape): its modes and key
+        "efs_file_system": (
+            lambda: settings_hook(EfsHook, settings).describe_file_system(run.efs_file_system_id)
+        )
         if run.efs_method == "aws_backup"
         else None,
         "database": (lambda: settings_hook(RdsHook, settings).describe_instance(run.rds_instance))
@@ -74,7 +81,12 @@ def live_network(settings: Mapping[str, Any]) -> dict[str, Any]:
                 error,
             )
             read[component] = None
-    record = network_record(efs=read["efs"], database=read["database"], memorydb=read["memorydb"])
+    record = network_record(
+        efs=read["efs"],
+        database=read["database"],
+        memorydb=read["memorydb"],
+        efs_file_system=read["efs_file_system"],
+    )
     log.info("The live network, recorded in the manifest: %s", record)
     return record
 

@@ -12,6 +12,11 @@ one in each subnet the backup set recorded, with the recorded security
 groups (``recorded_network``; the plan checked they still exist); a set
 recorded without them fails here, naming what to do, unless the file system
 was given mount targets by hand (then cleared, the step finds them).
+
+A new file system also gets the throughput mode of the shape the restore job
+was started with (``shape``: the live one's, or the recorded one): AWS Backup
+takes no throughput mode, so it is set here with ``UpdateFileSystem``, only
+when it differs (a retry changes nothing).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from ue_backup.aws import settings_hook
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.aws_backup import AwsBackupHook
 from ue_backup.recorded_network import mount_targets
+from ue_backup.restored_shape import throughput_update
 from ue_backup.run_settings import DrillRunSettings, RestoreRunSettings
 
 log = logging.getLogger(__name__)
@@ -36,8 +42,10 @@ def restored_file_system(
     *,
     new_only: bool = False,
     recorded_network: dict[str, Any] | None = None,
+    shape: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Where restore job ``job_id`` put the data, given mount targets when it is new.
+    """Where restore job ``job_id`` put the data, given mount targets (and ``shape``'s
+    throughput mode) when it is new.
 
     ``new_only`` (the drill): refuse unless the job created a new file system,
     and describe it (its state) with the job's times, for the drill report.
@@ -58,6 +66,7 @@ def restored_file_system(
     found: dict[str, Any] = {"file_system_id": fs_id, "mount_targets": None}
     if fs_id != live:
         efs = settings_hook(EfsHook, settings)
+        match_throughput(efs, fs_id, shape)
         if isinstance(settings, RestoreRunSettings) and settings.from_copy:
             log.warning(
                 "File system %s was restored in %s, where no live file system has mount "
@@ -131,3 +140,13 @@ def _given_by_hand(efs: Any, fs_id: str, why: str) -> int:
         "mount target in each of the cluster's subnets (aws efs create-mount-target, with "
         "the platform's NFS security group), then clear this task"
     )
+
+
+def match_throughput(efs: Any, fs_id: str, shape: dict[str, Any] | None) -> None:
+    """Give the new file system ``shape``'s throughput mode, unless it has it already."""
+    if not fs_id or not (shape or {}).get("throughput_mode"):
+        return
+    arguments = throughput_update(shape, efs.describe_file_system(fs_id))
+    if arguments:
+        efs.update_throughput(fs_id, arguments)
+        log.info("File system %s: throughput like the live one's, %s", fs_id, arguments)

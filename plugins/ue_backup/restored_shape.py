@@ -1,0 +1,166 @@
+"""The live resources' shape, recorded in each manifest, and what a restore sets of it.
+
+Left to AWS's defaults, a restored RDS instance gets the engine's default
+parameter group, ``gp3`` storage, no deletion protection and only the tags
+the restore names; a file system restored by AWS Backup gets
+``generalPurpose``, bursting throughput and the AWS managed key. None of
+that is the live resource the restored one stands in for. So a restore
+passes what AWS lets it set, read from the live resource (or, the live one
+gone, from what the backup set recorded: the manifest's ``network`` holds
+each component's ``shape`` beside its network, see ``recorded_network``):
+
+- RDS (``RestoreDBInstanceFromDBSnapshot``, ``RestoreDBInstanceToPointInTime``):
+  parameter group, option group, storage type, IOPS and throughput, deletion
+  protection, ``CopyTagsToSnapshot`` and the tags. Not the KMS key: neither
+  restore takes one; a restored instance keeps its snapshot's key, which is
+  the live instance's for the set's own snapshot.
+- EFS (AWS Backup's restore metadata): ``PerformanceMode``, ``Encrypted`` and
+  ``KmsKeyId``. The throughput mode is no restore metadata key: it is set
+  after the restore with ``UpdateFileSystem`` (``throughput_update``).
+
+A drill's temporary instance takes the groups and storage but neither the
+live deletion protection (its cleanup must delete it) nor the live tags (a
+backup plan selecting by tag would back it up). Nothing here calls AWS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+# gp3 IOPS and throughput can be set only from this size (GiB) on; below it every gp3
+# volume has the baseline and RDS refuses the two arguments (RDS User Guide, gp3 storage).
+GP3_PROVISIONED_FROM_GIB = {"oracle": 200, "sqlserver": 20}
+GP3_PROVISIONED_DEFAULT_GIB = 400
+
+
+def _first(entries: Any, key: str) -> str | None:
+    return next((e.get(key) for e in entries or () if e.get(key)), None)
+
+
+def rds_shape(instance: Mapping[str, Any]) -> dict[str, Any]:
+    """What a restore can keep of the instance (``describe_db_instances``' entry)."""
+    return {
+        "engine": instance.get("Engine"),
+        "parameter_group": _first(instance.get("DBParameterGroups"), "DBParameterGroupName"),
+        "option_group": _first(instance.get("OptionGroupMemberships"), "OptionGroupName"),
+        "storage_type": instance.get("StorageType"),
+        "allocated_storage": instance.get("AllocatedStorage"),
+        "iops": instance.get("Iops"),
+        "storage_throughput": instance.get("StorageThroughput"),
+        "deletion_protection": bool(instance.get("DeletionProtection")),
+        "copy_tags_to_snapshot": bool(instance.get("CopyTagsToSnapshot")),
+        "tags": {
+            t["Key"]: t["Value"]
+            for t in instance.get("TagList") or ()
+            if not t["Key"].startswith("aws:")  # AWS's own: nobody may set them
+        },
+        # Recorded for the report; no restore can set it (the snapshot's key is kept).
+        "kms_key_id": instance.get("KmsKeyId"),
+    }
+
+
+def gp3_provisioned(engine: str | None, allocated_gib: int | None) -> bool:
+    """Whether RDS lets gp3 IOPS and throughput be set for this engine and size."""
+    floor = next(
+        (gib for prefix, gib in GP3_PROVISIONED_FROM_GIB.items() if (engine or "").startswith(prefix)),
+        GP3_PROVISIONED_DEFAULT_GIB,
+    )
+    return (allocated_gib or 0) >= floor
+
+
+def rds_restore_arguments(
+    shape: Mapping[str, Any] | None, *, tags: Mapping[str, str], temporary: bool = False
+) -> dict[str, Any]:
+    """The restore's arguments that give the new instance ``shape`` (``rds_shape``).
+
+    ``tags``: the restore's own, which win over the live ones. A default group
+    (``default.*``, ``default:*``) is not named: AWS gives the default of the
+    snapshot's engine version anyway, which may not be the live one's.
+    ``temporary`` (a drill): no deletion protection, no live tags.
+    """
+    shape = shape or {}
+    args: dict[str, Any] = {}
+    group = shape.get("parameter_group")
+    if group and not group.startswith("default."):
+        args["DBParameterGroupName"] = group
+    option = shape.get("option_group")
+    if option and not option.startswith("default:"):
+        args["OptionGroupName"] = option
+    storage = shape.get("storage_type")
+    if storage:
+        args["StorageType"] = storage
+    if storage in ("io1", "io2") and shape.get("iops"):
+        args["Iops"] = shape["iops"]
+    if storage == "gp3" and gp3_provisioned(shape.get("engine"), shape.get("allocated_storage")):
+        if shape.get("iops"):
+            args["Iops"] = shape["iops"]
+        if shape.get("storage_throughput"):
+            args["StorageThroughput"] = shape["storage_throughput"]
+    if shape:
+        args["CopyTagsToSnapshot"] = bool(shape.get("copy_tags_to_snapshot"))
+    args["DeletionProtection"] = False if temporary else bool(shape.get("deletion_protection"))
+    live_tags = {} if temporary else dict(shape.get("tags") or {})
+    args["Tags"] = [{"Key": k, "Value": v} for k, v in {**live_tags, **tags}.items()]
+    return args
+
+
+def efs_shape(file_system: Mapping[str, Any]) -> dict[str, Any]:
+    """What a restore can keep of the file system (``describe_file_systems``' entry)."""
+    return {
+        "performance_mode": file_system.get("PerformanceMode"),
+        "throughput_mode": file_system.get("ThroughputMode"),
+        "provisioned_throughput_mibps": file_system.get("ProvisionedThroughputInMibps"),
+        "encrypted": bool(file_system.get("Encrypted")),
+        "kms_key_id": file_system.get("KmsKeyId"),
+    }
+
+
+def key_region(key: str | None) -> str | None:
+    """The region of a KMS key ARN (None: not an ARN)."""
+    parts = (key or "").split(":")
+    return parts[3] if len(parts) > 5 and parts[0] == "arn" else None
+
+
+def efs_restore_metadata(shape: Mapping[str, Any] | None, region: str) -> dict[str, str]:
+    """AWS Backup's EFS restore metadata for a new file system shaped like ``shape``.
+
+    Always encrypted (as before: never less protected than a restore was); under
+    the live key when it has one in ``region`` (a key of another region cannot
+    encrypt it: the region's AWS managed key then does).
+    """
+    shape = shape or {}
+    metadata = {
+        "PerformanceMode": shape.get("performance_mode") or "generalPurpose",
+        "Encrypted": "true",
+    }
+    key = shape.get("kms_key_id")
+    if key and shape.get("encrypted") and key_region(key) in (None, region):
+        metadata["KmsKeyId"] = key
+    return metadata
+
+
+def throughput_update(
+    shape: Mapping[str, Any] | None, restored: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """``UpdateFileSystem``'s arguments giving ``restored`` the shape's throughput mode;
+    None when it has it already (a retry changes nothing) or no mode is known."""
+    mode = (shape or {}).get("throughput_mode")
+    if not mode:
+        return None
+    args: dict[str, Any] = {"ThroughputMode": mode}
+    if mode == "provisioned":
+        args["ProvisionedThroughputInMibps"] = shape["provisioned_throughput_mibps"]  # type: ignore[index]
+    same_mode = restored.get("ThroughputMode") == mode
+    if same_mode and (
+        mode != "provisioned"
+        or restored.get("ProvisionedThroughputInMibps") == args["ProvisionedThroughputInMibps"]
+    ):
+        return None
+    return args
+
+
+def recorded(network: Mapping[str, Any] | None, component: str) -> dict[str, Any] | None:
+    """The shape the set recorded for ``component`` (``database``, ``efs``); None: none."""
+    entry = (network or {}).get(component) or {}
+    return entry.get("shape") or None

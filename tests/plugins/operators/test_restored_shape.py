@@ -1,0 +1,275 @@
+"""Restored resources shaped like the live ones, on the sandbox (``restored_shape``).
+
+The live instance and file system are unlike AWS's defaults (``seed_installation(
+shaped=True)``): their own parameter and option groups, gp3 with IOPS and
+throughput, deletion protection and tags; maxIO, provisioned throughput and a
+customer managed key. The sandbox restores as AWS does (the defaults where a
+restore names nothing, a group that does not exist refused), so only what the
+operators pass makes the restored ones equal.
+"""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+
+from sandbox.installation import ROLE_ARN, seed_installation
+from tests.plugins.support import SET_ID, eventually, make_context
+from ue_backup.hooks.aws_backup import AwsBackupHook
+from ue_backup.hooks.efs import EfsHook
+from ue_backup.operators.aws_backup import (
+    AwsBackupStartEfsBackupJobOperator,
+    AwsBackupStartEfsRestoreJobOperator,
+)
+from ue_backup.operators.rds import RdsRestoreInstanceOperator, RdsStartSnapshotOperator
+from ue_backup.recorded_network import network_record
+from ue_backup.tasks.restored_efs import match_throughput
+
+SNAPSHOT_ID = f"ueb-{SET_ID}"
+TARGET = "ue-test-db-restored"
+RESTORE_TAG = {"ue-backup:restore": "r-1"}
+
+
+@pytest.fixture
+def installation(sandbox, fast):
+    sandbox.durations.update(
+        rds_snapshot=0.1, rds_instance=0.1, backup_job=0.2, restore_job=0.1, rds_delete=0.1
+    )
+    return seed_installation(sandbox, memorydb=False, velero=False, ecds=(), shaped=True)
+
+
+@pytest.fixture
+def rds(sandbox):
+    return sandbox.client("rds")
+
+
+def describe(rds, identifier: str) -> dict:
+    return rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
+
+
+def snapshot(sandbox, installation, rds) -> None:
+    RdsStartSnapshotOperator(
+        task_id="start_rds_snapshot",
+        backup_set_id=SET_ID,
+        db_instance_identifier=installation.rds_instance,
+    ).execute(make_context())
+    eventually(
+        sandbox,
+        lambda: rds.describe_db_snapshots(DBSnapshotIdentifier=SNAPSHOT_ID)["DBSnapshots"][0][
+            "Status"
+        ]
+        == "available",
+    )
+
+
+def restore(installation, **kwargs) -> dict:
+    return RdsRestoreInstanceOperator(
+        task_id="restore_database",
+        target_instance_identifier=TARGET,
+        source_instance_identifier=installation.rds_instance,
+        snapshot_id=SNAPSHOT_ID,
+        tags=RESTORE_TAG,
+        **kwargs,
+    ).execute(make_context())
+
+
+def kept(instance: dict) -> dict:
+    """What a restore must keep of the live instance, as RDS describes it."""
+    return {
+        "parameter_group": instance["DBParameterGroups"][0]["DBParameterGroupName"],
+        "option_group": instance["OptionGroupMemberships"][0]["OptionGroupName"],
+        "storage": (instance["StorageType"], instance.get("Iops"), instance.get("StorageThroughput")),
+        "deletion_protection": instance["DeletionProtection"],
+        "copy_tags_to_snapshot": instance["CopyTagsToSnapshot"],
+        "kms_key": instance.get("KmsKeyId"),
+    }
+
+
+def tags(instance: dict) -> dict:
+    return {t["Key"]: t["Value"] for t in instance.get("TagList") or ()}
+
+
+def test_the_sandbox_restores_with_awss_defaults_where_nothing_is_named(
+    sandbox, installation, rds
+):
+    """Not kinder than AWS: a restore naming nothing gets the engine's default parameter
+    group, gp3, no deletion protection and only the tags it names."""
+    snapshot(sandbox, installation, rds)
+    rds.restore_db_instance_from_db_snapshot(
+        DBInstanceIdentifier=TARGET,
+        DBSnapshotIdentifier=SNAPSHOT_ID,
+        Tags=[{"Key": "ue-backup:restore", "Value": "r-1"}],
+    )
+    restored = describe(rds, TARGET)
+    assert restored["DBParameterGroups"][0]["DBParameterGroupName"].startswith("default.")
+    assert restored["DeletionProtection"] is False
+    assert tags(restored) == RESTORE_TAG
+
+
+def test_a_restored_instance_keeps_the_live_groups_storage_protection_and_tags(
+    sandbox, installation, rds
+):
+    snapshot(sandbox, installation, rds)
+
+    restore(installation)
+
+    restored, live = describe(rds, TARGET), describe(rds, installation.rds_instance)
+    assert kept(restored) == kept(live)
+    assert kept(restored)["parameter_group"] == f"{installation.name}-pg"
+    assert kept(restored)["option_group"] == f"{installation.name}-og"
+    assert tags(restored) == {**tags(live), **RESTORE_TAG}
+
+
+def test_a_drills_instance_keeps_the_groups_but_no_deletion_protection_or_live_tags(
+    sandbox, installation, rds
+):
+    snapshot(sandbox, installation, rds)
+
+    restore(installation, temporary=True)
+
+    restored, live = describe(rds, TARGET), describe(rds, installation.rds_instance)
+    assert kept(restored)["parameter_group"] == kept(live)["parameter_group"]
+    assert kept(restored)["option_group"] == kept(live)["option_group"]
+    assert restored["DeletionProtection"] is False
+    assert tags(restored) == RESTORE_TAG
+    eventually(sandbox, lambda: describe(rds, TARGET)["DBInstanceStatus"] == "available")
+    rds.delete_db_instance(DBInstanceIdentifier=TARGET, SkipFinalSnapshot=True)  # the cleanup
+
+
+def test_the_live_instance_gone_the_recorded_shape_is_kept(sandbox, installation, rds):
+    """After an attack that deleted it: the shape the backup set recorded."""
+    live = describe(rds, installation.rds_instance)
+    record = network_record(efs=None, database=live, memorydb=None)
+    snapshot(sandbox, installation, rds)
+    rds.modify_db_instance(
+        DBInstanceIdentifier=installation.rds_instance,
+        DeletionProtection=False,
+        ApplyImmediately=True,
+    )
+    rds.delete_db_instance(DBInstanceIdentifier=installation.rds_instance, SkipFinalSnapshot=True)
+    eventually(sandbox, lambda: not rds.describe_db_instances()["DBInstances"])
+
+    restore(installation, recorded_network=record)
+
+    restored = describe(rds, TARGET)
+    assert kept(restored) == kept(live)
+    assert restored["DBSubnetGroup"]["DBSubnetGroupName"] == live["DBSubnetGroup"][
+        "DBSubnetGroupName"
+    ]
+
+
+def test_a_recorded_parameter_group_that_no_longer_exists_is_refused_by_rds(
+    sandbox, installation, rds
+):
+    live = describe(rds, installation.rds_instance)
+    record = network_record(efs=None, database=live, memorydb=None)
+    record["database"]["shape"]["parameter_group"] = "gone-pg"
+    snapshot(sandbox, installation, rds)
+    rds.modify_db_instance(
+        DBInstanceIdentifier=installation.rds_instance,
+        DeletionProtection=False,
+        ApplyImmediately=True,
+    )
+    rds.delete_db_instance(DBInstanceIdentifier=installation.rds_instance, SkipFinalSnapshot=True)
+    eventually(sandbox, lambda: not rds.describe_db_instances()["DBInstances"])
+
+    with pytest.raises(ClientError, match="DBParameterGroupNotFound"):
+        restore(installation, recorded_network=record)
+
+
+# --- EFS ----------------------------------------------------------------------------------
+
+
+def efs_point(sandbox, installation) -> str:
+    hook = AwsBackupHook()
+    started = AwsBackupStartEfsBackupJobOperator(
+        task_id="start_efs_backup",
+        backup_set_id=SET_ID,
+        file_system_id=installation.file_system_id,
+        backup_vault_name=installation.vault,
+        iam_role_arn=ROLE_ARN,
+    ).execute(make_context())
+    eventually(sandbox, lambda: hook.describe_backup_job(started["job_id"])["State"] == "COMPLETED")
+    return started["recovery_point_arn"]
+
+
+def restored_file_system(sandbox, point: str, **kwargs) -> tuple[str, dict]:
+    """Restore to a new file system, then the step after the job: its throughput."""
+    hook = AwsBackupHook()
+    started = AwsBackupStartEfsRestoreJobOperator(
+        task_id="restore_efs",
+        recovery_point_arn=point,
+        iam_role_arn=ROLE_ARN,
+        idempotency_token=f"{SET_ID}-restore-efs",
+        **kwargs,
+    ).execute(make_context())
+    eventually(sandbox, lambda: hook.describe_restore_job(started["job_id"])["Status"] == "COMPLETED")
+    fs_id = hook.describe_restore_job(started["job_id"])["CreatedResourceArn"].rsplit("/", 1)[-1]
+    match_throughput(EfsHook(), fs_id, started["shape"])
+    return fs_id, started
+
+
+def modes_and_key(file_system: dict) -> dict:
+    return {
+        key: file_system.get(key)
+        for key in (
+            "PerformanceMode",
+            "ThroughputMode",
+            "ProvisionedThroughputInMibps",
+            "Encrypted",
+            "KmsKeyId",
+        )
+    }
+
+
+def test_a_restored_file_system_keeps_the_live_modes_and_key(sandbox, installation):
+    point = efs_point(sandbox, installation)
+
+    fs_id, _ = restored_file_system(
+        sandbox,
+        point,
+        file_system_id=installation.file_system_id,
+        shape_source=installation.file_system_id,
+    )
+
+    efs = EfsHook()
+    live = efs.describe_file_system(installation.file_system_id)
+    assert modes_and_key(efs.describe_file_system(fs_id)) == modes_and_key(live)
+    assert live["PerformanceMode"] == "maxIO" and live["ThroughputMode"] == "provisioned"
+    assert sandbox.log.entries("efs", "UpdateFileSystem")
+    match_throughput(efs, fs_id, efs_shape_of(live))  # a retry: changes nothing
+    assert len(sandbox.log.entries("efs", "UpdateFileSystem")) == 1
+
+
+def efs_shape_of(file_system: dict) -> dict:
+    from ue_backup.restored_shape import efs_shape
+
+    return efs_shape(file_system)
+
+
+def test_the_live_file_system_gone_the_recorded_shape_is_kept(sandbox, installation):
+    efs = EfsHook()
+    live = efs.describe_file_system(installation.file_system_id)
+    record = network_record(efs=[], database=None, memorydb=None, efs_file_system=live)
+    point = efs_point(sandbox, installation)
+    client = sandbox.client("efs")  # deleted by an attacker: mount targets first, as EFS wants
+    for target in efs.mount_targets(installation.file_system_id):
+        client.delete_mount_target(MountTargetId=target["MountTargetId"])
+    client.delete_file_system(FileSystemId=installation.file_system_id)
+
+    fs_id, _ = restored_file_system(
+        sandbox,
+        point,
+        file_system_id=installation.file_system_id,
+        shape_source=installation.file_system_id,
+        recorded_network=record,
+    )
+
+    assert modes_and_key(efs.describe_file_system(fs_id)) == modes_and_key(live)
+
+
+def test_efs_refuses_elastic_throughput_on_maxio(sandbox, installation):
+    with pytest.raises(ClientError, match="generalPurpose"):
+        sandbox.client("efs").update_file_system(
+            FileSystemId=installation.file_system_id, ThroughputMode="elastic"
+        )
