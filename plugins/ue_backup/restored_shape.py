@@ -63,7 +63,11 @@ def rds_shape(instance: Mapping[str, Any]) -> dict[str, Any]:
 def gp3_provisioned(engine: str | None, allocated_gib: int | None) -> bool:
     """Whether RDS lets gp3 IOPS and throughput be set for this engine and size."""
     floor = next(
-        (gib for prefix, gib in GP3_PROVISIONED_FROM_GIB.items() if (engine or "").startswith(prefix)),
+        (
+            gib
+            for prefix, gib in GP3_PROVISIONED_FROM_GIB.items()
+            if (engine or "").startswith(prefix)
+        ),
         GP3_PROVISIONED_DEFAULT_GIB,
     )
     return (allocated_gib or 0) >= floor

@@ -141,7 +141,9 @@ class SandboxEfsResponse(OneCallAtATime, EFSResponse):
             raise BadRequest("Elastic throughput needs the generalPurpose performance mode.")
         file_system.throughput_mode = mode
         file_system.provisioned_throughput_in_mibps = (
-            (mibps or file_system.provisioned_throughput_in_mibps) if mode == "provisioned" else None
+            (mibps or file_system.provisioned_throughput_in_mibps)
+            if mode == "provisioned"
+            else None
         )
         return 202, {"status": 202}, json.dumps(file_system.info_json())
 

@@ -94,6 +94,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ue_backup.datasync_sets",
             "ue_backup.records",
             "ue_backup.recorded_network",
+            "ue_backup.restored_shape",
             "ue_backup.drill_resources",
             "ue_backup.run_settings",
             "ue_backup.dag_shape",

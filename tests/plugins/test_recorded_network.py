@@ -12,6 +12,7 @@ from ue_backup.recorded_network import (
     unrecorded,
     wanted,
 )
+from ue_backup.restored_shape import rds_shape as rds_shape_record
 
 TARGETS = [
     {"MountTargetId": "fsmt-2", "SubnetId": "subnet-b", "SecurityGroups": ["sg-nfs"]},
@@ -31,8 +32,18 @@ CLUSTER = {
 RECORDED = network_record(efs=TARGETS, database=INSTANCE, memorydb=CLUSTER)
 
 
-def test_the_record_keeps_each_components_network_and_nothing_else():
-    assert RECORDED == {
+def network_only(record: dict) -> dict:
+    """The record without the shapes (``restored_shape``) it keeps beside the network."""
+    return {
+        component: {k: v for k, v in entry.items() if k != "shape"} if entry else entry
+        for component, entry in record.items()
+    }
+
+
+def test_the_record_keeps_each_components_network_and_shape_and_nothing_else():
+    assert RECORDED["database"]["shape"] == rds_shape_record(INSTANCE)
+    assert RECORDED["efs"]["shape"] is None  # no file system description given
+    assert network_only(RECORDED) == {
         "efs": {
             "mount_targets": [
                 {"subnet_id": "subnet-a", "security_group_ids": ["sg-nfs", "sg-x"]},

@@ -22,10 +22,10 @@ from ue_backup.links.console import RdsSnapshotLink
 from ue_backup.operators.base import BackupSetMixin
 from ue_backup.planning import to_utc
 from ue_backup.recorded_network import rds_shape
-from ue_backup.restored_shape import rds_restore_arguments
-from ue_backup.restored_shape import recorded as recorded_shape
-from ue_backup.restored_shape import rds_shape as rds_shape_record
 from ue_backup.records import rds_copy_record, rds_snapshot_record
+from ue_backup.restored_shape import rds_restore_arguments
+from ue_backup.restored_shape import rds_shape as rds_shape_record
+from ue_backup.restored_shape import recorded as recorded_shape
 
 # The snapshot's time is fixed within seconds and every second of this wait is
 # inside the cold window: check often (describe_db_snapshots is cheap).
@@ -213,8 +213,7 @@ class RdsRestoreInstanceOperator(AwsBaseOperator[RdsHook]):
             self.log.info(
                 "%s keeps %s's parameter group %s, option group %s, storage %s%s",
                 self.target_instance_identifier,
-                self.source_instance_identifier
-                + ("" if source is not None else " (as recorded)"),
+                self.source_instance_identifier + ("" if source is not None else " (as recorded)"),
                 arguments.get("DBParameterGroupName", "(the default)"),
                 arguments.get("OptionGroupName", "(the default)"),
                 arguments.get("StorageType"),

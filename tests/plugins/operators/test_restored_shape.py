@@ -55,10 +55,10 @@ def snapshot(sandbox, installation, rds) -> None:
     ).execute(make_context())
     eventually(
         sandbox,
-        lambda: rds.describe_db_snapshots(DBSnapshotIdentifier=SNAPSHOT_ID)["DBSnapshots"][0][
-            "Status"
-        ]
-        == "available",
+        lambda: (
+            rds.describe_db_snapshots(DBSnapshotIdentifier=SNAPSHOT_ID)["DBSnapshots"][0]["Status"]
+            == "available"
+        ),
     )
 
 
@@ -78,7 +78,11 @@ def kept(instance: dict) -> dict:
     return {
         "parameter_group": instance["DBParameterGroups"][0]["DBParameterGroupName"],
         "option_group": instance["OptionGroupMemberships"][0]["OptionGroupName"],
-        "storage": (instance["StorageType"], instance.get("Iops"), instance.get("StorageThroughput")),
+        "storage": (
+            instance["StorageType"],
+            instance.get("Iops"),
+            instance.get("StorageThroughput"),
+        ),
         "deletion_protection": instance["DeletionProtection"],
         "copy_tags_to_snapshot": instance["CopyTagsToSnapshot"],
         "kms_key": instance.get("KmsKeyId"),
@@ -89,9 +93,7 @@ def tags(instance: dict) -> dict:
     return {t["Key"]: t["Value"] for t in instance.get("TagList") or ()}
 
 
-def test_the_sandbox_restores_with_awss_defaults_where_nothing_is_named(
-    sandbox, installation, rds
-):
+def test_the_sandbox_restores_with_awss_defaults_where_nothing_is_named(sandbox, installation, rds):
     """Not kinder than AWS: a restore naming nothing gets the engine's default parameter
     group, gp3, no deletion protection and only the tags it names."""
     snapshot(sandbox, installation, rds)
@@ -153,9 +155,9 @@ def test_the_live_instance_gone_the_recorded_shape_is_kept(sandbox, installation
 
     restored = describe(rds, TARGET)
     assert kept(restored) == kept(live)
-    assert restored["DBSubnetGroup"]["DBSubnetGroupName"] == live["DBSubnetGroup"][
-        "DBSubnetGroupName"
-    ]
+    assert (
+        restored["DBSubnetGroup"]["DBSubnetGroupName"] == live["DBSubnetGroup"]["DBSubnetGroupName"]
+    )
 
 
 def test_a_recorded_parameter_group_that_no_longer_exists_is_refused_by_rds(
@@ -203,7 +205,9 @@ def restored_file_system(sandbox, point: str, **kwargs) -> tuple[str, dict]:
         idempotency_token=f"{SET_ID}-restore-efs",
         **kwargs,
     ).execute(make_context())
-    eventually(sandbox, lambda: hook.describe_restore_job(started["job_id"])["Status"] == "COMPLETED")
+    eventually(
+        sandbox, lambda: hook.describe_restore_job(started["job_id"])["Status"] == "COMPLETED"
+    )
     fs_id = hook.describe_restore_job(started["job_id"])["CreatedResourceArn"].rsplit("/", 1)[-1]
     match_throughput(EfsHook(), fs_id, started["shape"])
     return fs_id, started
@@ -235,7 +239,8 @@ def test_a_restored_file_system_keeps_the_live_modes_and_key(sandbox, installati
     efs = EfsHook()
     live = efs.describe_file_system(installation.file_system_id)
     assert modes_and_key(efs.describe_file_system(fs_id)) == modes_and_key(live)
-    assert live["PerformanceMode"] == "maxIO" and live["ThroughputMode"] == "provisioned"
+    assert live["PerformanceMode"] == "maxIO"
+    assert live["ThroughputMode"] == "provisioned"
     assert sandbox.log.entries("efs", "UpdateFileSystem")
     match_throughput(efs, fs_id, efs_shape_of(live))  # a retry: changes nothing
     assert len(sandbox.log.entries("efs", "UpdateFileSystem")) == 1

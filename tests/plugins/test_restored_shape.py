@@ -1,0 +1,178 @@
+"""The pure rules of what a restore keeps of the live resource (``restored_shape``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ue_backup.recorded_network import network_record
+from ue_backup.restored_shape import (
+    efs_restore_metadata,
+    efs_shape,
+    gp3_provisioned,
+    rds_restore_arguments,
+    rds_shape,
+    recorded,
+    throughput_update,
+)
+
+KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+LIVE_INSTANCE = {
+    "Engine": "postgres",
+    "DBParameterGroups": [{"DBParameterGroupName": "ue-pg", "ParameterApplyStatus": "in-sync"}],
+    "OptionGroupMemberships": [{"OptionGroupName": "ue-og", "Status": "in-sync"}],
+    "StorageType": "gp3",
+    "AllocatedStorage": 400,
+    "Iops": 12000,
+    "StorageThroughput": 500,
+    "DeletionProtection": True,
+    "CopyTagsToSnapshot": True,
+    "TagList": [
+        {"Key": "cost-center", "Value": "billing"},
+        {"Key": "aws:cloudformation:stack-name", "Value": "platform"},
+        {"Key": "ue-backup:restore", "Value": "live-value"},
+    ],
+    "KmsKeyId": KEY,
+    "DBSubnetGroup": {"DBSubnetGroupName": "ue-db"},
+    "VpcSecurityGroups": [{"VpcSecurityGroupId": "sg-1"}],
+    "MultiAZ": True,
+}
+
+LIVE_FILE_SYSTEM = {
+    "PerformanceMode": "maxIO",
+    "ThroughputMode": "provisioned",
+    "ProvisionedThroughputInMibps": 256.0,
+    "Encrypted": True,
+    "KmsKeyId": KEY,
+}
+
+
+def test_a_restore_names_the_live_groups_storage_protection_and_tags():
+    args = rds_restore_arguments(rds_shape(LIVE_INSTANCE), tags={"ue-backup:restore": "r-1"})
+
+    assert args == {
+        "DBParameterGroupName": "ue-pg",
+        "OptionGroupName": "ue-og",
+        "StorageType": "gp3",
+        "Iops": 12000,
+        "StorageThroughput": 500,
+        "CopyTagsToSnapshot": True,
+        "DeletionProtection": True,
+        # AWS's own tags are never set; the restore's own win over the live ones
+        "Tags": [
+            {"Key": "cost-center", "Value": "billing"},
+            {"Key": "ue-backup:restore", "Value": "r-1"},
+        ],
+    }
+
+
+def test_a_temporary_instance_gets_no_deletion_protection_and_no_live_tags():
+    args = rds_restore_arguments(
+        rds_shape(LIVE_INSTANCE), tags={"ue-backup:drill": "d-1"}, temporary=True
+    )
+
+    assert args["DeletionProtection"] is False
+    assert args["Tags"] == [{"Key": "ue-backup:drill", "Value": "d-1"}]
+    assert args["DBParameterGroupName"] == "ue-pg"
+
+
+def test_default_groups_are_not_named():
+    """AWS gives the default of the snapshot's engine version, which the live one's default
+    may not fit (an upgraded live instance)."""
+    live = {
+        **LIVE_INSTANCE,
+        "DBParameterGroups": [{"DBParameterGroupName": "default.postgres16"}],
+        "OptionGroupMemberships": [{"OptionGroupName": "default:postgres-16"}],
+    }
+    args = rds_restore_arguments(rds_shape(live), tags={})
+
+    assert "DBParameterGroupName" not in args
+    assert "OptionGroupName" not in args
+
+
+@pytest.mark.parametrize(
+    ("engine", "gib", "settable"),
+    [
+        ("postgres", 399, False),
+        ("postgres", 400, True),
+        ("mysql", 20, False),
+        ("oracle-ee", 200, True),
+        ("oracle-ee", 199, False),
+        ("sqlserver-se", 20, True),
+    ],
+)
+def test_gp3_iops_and_throughput_only_from_the_engines_size(engine, gib, settable):
+    assert gp3_provisioned(engine, gib) is settable
+    shape = rds_shape({**LIVE_INSTANCE, "Engine": engine, "AllocatedStorage": gib})
+    args = rds_restore_arguments(shape, tags={})
+    assert ("Iops" in args) is settable
+    assert ("StorageThroughput" in args) is settable
+
+
+def test_io1_keeps_its_iops_and_gp2_names_none():
+    io1 = rds_restore_arguments(
+        rds_shape({**LIVE_INSTANCE, "StorageType": "io1", "AllocatedStorage": 100}), tags={}
+    )
+    gp2 = rds_restore_arguments(rds_shape({**LIVE_INSTANCE, "StorageType": "gp2"}), tags={})
+
+    assert io1["Iops"] == 12000
+    assert "StorageThroughput" not in io1
+    assert "Iops" not in gp2
+    assert "StorageThroughput" not in gp2
+
+
+def test_without_a_shape_only_the_restores_tags_and_no_protection():
+    assert rds_restore_arguments(None, tags={"ue-backup:restore": "r-1"}) == {
+        "DeletionProtection": False,
+        "Tags": [{"Key": "ue-backup:restore", "Value": "r-1"}],
+    }
+
+
+def test_a_new_file_system_takes_the_live_performance_mode_and_key():
+    assert efs_restore_metadata(efs_shape(LIVE_FILE_SYSTEM), "eu-west-1") == {
+        "PerformanceMode": "maxIO",
+        "Encrypted": "true",
+        "KmsKeyId": KEY,
+    }
+
+
+def test_a_key_of_another_region_is_not_given_and_unknown_means_awss_defaults():
+    assert "KmsKeyId" not in efs_restore_metadata(efs_shape(LIVE_FILE_SYSTEM), "eu-central-1")
+    assert efs_restore_metadata(None, "eu-west-1") == {
+        "PerformanceMode": "generalPurpose",
+        "Encrypted": "true",
+    }
+
+
+def test_the_throughput_mode_is_set_only_when_it_differs():
+    shape = efs_shape(LIVE_FILE_SYSTEM)
+    fresh = {"ThroughputMode": "bursting"}
+    other = {"ThroughputMode": "provisioned", "ProvisionedThroughputInMibps": 128.0}
+
+    assert throughput_update(shape, fresh) == {
+        "ThroughputMode": "provisioned",
+        "ProvisionedThroughputInMibps": 256.0,
+    }
+    assert throughput_update(shape, other) == {
+        "ThroughputMode": "provisioned",
+        "ProvisionedThroughputInMibps": 256.0,
+    }
+    assert throughput_update(shape, LIVE_FILE_SYSTEM) is None  # a retry changes nothing
+    assert throughput_update(efs_shape({"ThroughputMode": "elastic"}), fresh) == {
+        "ThroughputMode": "elastic"
+    }
+    assert throughput_update(None, fresh) is None
+
+
+def test_the_manifest_records_each_shape_beside_its_network():
+    record = network_record(
+        efs=[], database=LIVE_INSTANCE, memorydb=None, efs_file_system=LIVE_FILE_SYSTEM
+    )
+
+    assert record["database"]["db_subnet_group"] == "ue-db"
+    assert recorded(record, "database") == rds_shape(LIVE_INSTANCE)
+    assert recorded(record, "efs") == efs_shape(LIVE_FILE_SYSTEM)
+    assert recorded(record, "memorydb") is None
+    assert recorded(None, "database") is None
+    # an older manifest: a network without shapes
+    assert recorded({"database": {"db_subnet_group": "ue-db"}}, "database") is None
