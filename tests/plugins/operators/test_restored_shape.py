@@ -95,7 +95,7 @@ def tags(instance: dict) -> dict:
 
 def test_the_sandbox_restores_with_awss_defaults_where_nothing_is_named(sandbox, installation, rds):
     """Not kinder than AWS: a restore naming nothing gets the engine's default parameter
-    group, gp3, no deletion protection and only the tags it names."""
+    (and option) group, gp3, no deletion protection and only the tags it names."""
     snapshot(sandbox, installation, rds)
     rds.restore_db_instance_from_db_snapshot(
         DBInstanceIdentifier=TARGET,
@@ -104,6 +104,7 @@ def test_the_sandbox_restores_with_awss_defaults_where_nothing_is_named(sandbox,
     )
     restored = describe(rds, TARGET)
     assert restored["DBParameterGroups"][0]["DBParameterGroupName"].startswith("default.")
+    assert restored["OptionGroupMemberships"][0]["OptionGroupName"].startswith("default:")
     assert restored["DeletionProtection"] is False
     assert tags(restored) == RESTORE_TAG
 
