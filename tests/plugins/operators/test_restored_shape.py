@@ -279,3 +279,46 @@ def test_efs_refuses_elastic_throughput_on_maxio(sandbox, installation):
         sandbox.client("efs").update_file_system(
             FileSystemId=installation.file_system_id, ThroughputMode="elastic"
         )
+
+
+def test_gp3_settings_below_their_size_are_refused_so_a_small_instance_names_none(
+    sandbox, installation, rds
+):
+    """RDS refuses gp3 IOPS or throughput below the engine's size for them (400 GiB for
+    PostgreSQL): a small gp3 instance's restore names neither, and succeeds."""
+    from sandbox.aws.fixtures import create_db_instance
+
+    create_db_instance(rds, "small-db", StorageType="gp3")  # 20 GiB
+    rds.create_db_snapshot(DBSnapshotIdentifier="small-snap", DBInstanceIdentifier="small-db")
+    eventually(
+        sandbox,
+        lambda: (
+            rds.describe_db_snapshots(DBSnapshotIdentifier="small-snap")["DBSnapshots"][0]["Status"]
+            == "available"
+        ),
+    )
+    with pytest.raises(ClientError, match="storage size less than 400"):
+        rds.restore_db_instance_from_db_snapshot(
+            DBInstanceIdentifier="small-refused",
+            DBSnapshotIdentifier="small-snap",
+            StorageType="gp3",
+            Iops=3000,
+        )
+
+    # as RDS describes a small gp3 instance: the baseline (moto reports none), recorded,
+    # then the instance gone
+    small = {**describe(rds, "small-db"), "Iops": 3000, "StorageThroughput": 125}
+    record = network_record(efs=None, database=small, memorydb=None)
+    rds.delete_db_instance(DBInstanceIdentifier="small-db", SkipFinalSnapshot=True)
+    eventually(sandbox, lambda: "small-db" not in str(rds.describe_db_instances()))
+
+    RdsRestoreInstanceOperator(
+        task_id="restore_database",
+        target_instance_identifier="small-restored",
+        source_instance_identifier="small-db",
+        snapshot_id="small-snap",
+        tags=RESTORE_TAG,
+        recorded_network=record,
+    ).execute(make_context())
+
+    assert describe(rds, "small-restored")["StorageType"] == "gp3"
