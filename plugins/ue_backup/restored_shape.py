@@ -50,10 +50,12 @@ def rds_shape(instance: Mapping[str, Any]) -> dict[str, Any]:
         "storage_throughput": instance.get("StorageThroughput"),
         "deletion_protection": bool(instance.get("DeletionProtection")),
         "copy_tags_to_snapshot": bool(instance.get("CopyTagsToSnapshot")),
+        # AWS's own (aws:*) nobody may set; ue-backup's own (ue-backup:*) name the live
+        # instance or a set, and the role may not set ue-backup:protected (IAM guard).
         "tags": {
             t["Key"]: t["Value"]
             for t in instance.get("TagList") or ()
-            if not t["Key"].startswith("aws:")  # AWS's own: nobody may set them
+            if not t["Key"].startswith(("aws:", "ue-backup:"))
         },
         # Recorded for the report; no restore can set it (the snapshot's key is kept).
         "kms_key_id": instance.get("KmsKeyId"),

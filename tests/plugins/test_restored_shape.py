@@ -30,7 +30,7 @@ LIVE_INSTANCE = {
     "TagList": [
         {"Key": "cost-center", "Value": "billing"},
         {"Key": "aws:cloudformation:stack-name", "Value": "platform"},
-        {"Key": "ue-backup:restore", "Value": "live-value"},
+        {"Key": "ue-backup:protected", "Value": "true"},
     ],
     "KmsKeyId": KEY,
     "DBSubnetGroup": {"DBSubnetGroupName": "ue-db"},
@@ -58,7 +58,8 @@ def test_a_restore_names_the_live_groups_storage_protection_and_tags():
         "StorageThroughput": 500,
         "CopyTagsToSnapshot": True,
         "DeletionProtection": True,
-        # AWS's own tags are never set; the restore's own win over the live ones
+        # AWS's and ue-backup's own tags are never copied (the role may not set
+        # ue-backup:protected); the restore's own are added
         "Tags": [
             {"Key": "cost-center", "Value": "billing"},
             {"Key": "ue-backup:restore", "Value": "r-1"},
