@@ -167,6 +167,7 @@ with DAG(
         names=BACKUP.ecd_names,
         max_window_minutes=BACKUP.max_window_minutes,
         active=BACKUP.managed_window,
+        platform=BACKUP.platform,  # Derby's writer, stopped with the ECDs
         suspended_by=BACKUP.backup_set,
         # after the external-window check, which is skipped in a managed window
         trigger_rule=TriggerRule.NONE_FAILED,
@@ -175,7 +176,7 @@ with DAG(
     drained = EcdDrainedSensor(
         task_id="wait_workflows_drained",
         namespace=BACKUP.namespace,
-        names=xcom("suspend_workflows", "selected"),  # every selected ECD's pods
+        names=xcom("suspend_workflows", "drain"),  # every selected ECD's pods, the platform's
         drain_timeout_minutes=BACKUP.drain_timeout_minutes,
         **K8S,
         **critical_path_wait(),
@@ -184,6 +185,7 @@ with DAG(
         task_id="resume_workflows",
         namespace=BACKUP.namespace,
         owners=BACKUP.backup_set,
+        platform=BACKUP.platform,
         # judged before resuming: every ECD stayed stopped while the copies ran
         windows=[xcom("suspend_workflows"), xcom("check_external_window")],
         retries=5,

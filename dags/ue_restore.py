@@ -245,12 +245,13 @@ with DAG(
         max_window_minutes=RESTORE.max_window_minutes,
         suspended_by=RESTORE.restore_id,
         active=RESTORE.in_place,
+        platform=RESTORE.platform,  # Derby's writer: stopped until the tree is placed, checked
         **K8S,
     )
     drained = EcdDrainedSensor(
         task_id="wait_workflows_drained",
         namespace=RESTORE.namespace,
-        names=xcom("suspend_workflows", "selected"),  # every selected ECD's pods
+        names=xcom("suspend_workflows", "drain"),  # every selected ECD's pods, the platform's
         drain_timeout_minutes=RESTORE.drain_timeout_minutes,
         **K8S,
         **critical_path_wait(),

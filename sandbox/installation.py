@@ -20,6 +20,9 @@ from sandbox.core import Sandbox
 NAMESPACE = "uepe"
 ECD_LABELS = {"app.kubernetes.io/part-of": "usage-engine"}
 ROLE_ARN = "arn:aws:iam::123456789012:role/ue-backup-aws-backup"
+# A Derby installation's platform: the Deployment whose pod keeps Derby open on EFS.
+PLATFORM = "platform"
+PLATFORM_LABELS = {"app.kubernetes.io/name": "platform"}
 
 # The EFS tree: what a restore must bring back, and what it must not.
 LIVE_FILES = {
@@ -202,6 +205,8 @@ def seed_installation(
     for ecd in ecds:
         sandbox.k8s.create_ecd(NAMESPACE, ecd, labels=dict(ECD_LABELS), enabled=True)
     sandbox.k8s.create_efs_pvc(NAMESPACE, "ue-efs", fs_id)
+    if database == "derby":
+        create_platform(sandbox)
     installation = Installation(
         network=network,
         name=name,
@@ -227,7 +232,7 @@ def seed_installation(
         "region": region,
         "database": {"engine": database, "rds_instance_identifier": rds_instance}
         if rds_instance
-        else {"engine": "derby"},
+        else {"engine": "derby", "derby": {"platform": {"kind": "Deployment", "name": PLATFORM}}},
         "efs": efs_section,
         "kubernetes": {
             "namespace": NAMESPACE,
@@ -288,6 +293,36 @@ def live_shape(sandbox: Sandbox, name: str) -> dict[str, dict[str, Any]]:
             "kms_key_id": key,
         },
     }
+
+
+def create_platform(sandbox: Sandbox, replicas: int = 1) -> None:
+    """The platform Deployment of a Derby installation (its pod writes Derby on EFS)."""
+    sandbox.k8s.create(
+        "deployments",
+        {
+            "metadata": {"name": PLATFORM, "labels": dict(PLATFORM_LABELS)},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": dict(PLATFORM_LABELS)},
+                "template": {
+                    "metadata": {"labels": dict(PLATFORM_LABELS)},
+                    "spec": {
+                        "containers": [{"name": "platform", "image": "digitalroute/uepe:sandbox"}]
+                    },
+                },
+            },
+        },
+        NAMESPACE,
+    )
+    sandbox.k8s.wait_until(
+        lambda: (
+            (sandbox.k8s.get("deployments", NAMESPACE, PLATFORM).get("status") or {}).get(
+                "readyReplicas"
+            )
+            == replicas
+        ),
+        timeout=10,
+    )
 
 
 def _datasync_task(sandbox: Sandbox, source_fs: str, target_fs: str) -> str:

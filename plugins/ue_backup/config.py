@@ -115,11 +115,36 @@ class DatabaseEngine(StrEnum):
     DERBY = "derby"
 
 
+class PlatformKind(StrEnum):
+    DEPLOYMENT = "Deployment"
+    STATEFUL_SET = "StatefulSet"
+
+
+class PlatformWorkload(_Model):
+    """The workload of the platform, the process that writes Derby.
+
+    Derby's files live in the EFS tree and are copied file by file: only a
+    stopped Derby gives a consistent copy. The managed cold window scales this
+    workload to zero (and back) with the ECDs, recorded on it the same way.
+    """
+
+    kind: PlatformKind
+    name: str
+
+    _name = field_validator("name")(_matches(K8S_SUBDOMAIN_RE, "Kubernetes workload name"))
+
+
+class DerbyConfig(_Model):
+    platform: PlatformWorkload
+
+
 class DatabaseConfig(_Model):
     """The system database: RDS PostgreSQL, or Derby living on the EFS file system."""
 
     engine: DatabaseEngine
     rds_instance_identifier: str | None = Field(default=None, validate_default=True)
+    # Derby: the platform workload that writes it (required with engine 'derby').
+    derby: DerbyConfig | None = Field(default=None, validate_default=True)
 
     _check_id = field_validator("rds_instance_identifier")(
         _matches(RDS_ID_RE, "RDS DB instance identifier")
@@ -136,6 +161,20 @@ class DatabaseConfig(_Model):
                 "must not be set when engine is 'derby' (Derby lives on EFS; "
                 "remove the RDS identifier or set engine to 'rds')"
             )
+        return value
+
+    @field_validator("derby")
+    @classmethod
+    def _derby_engine(cls, value: DerbyConfig | None, info: ValidationInfo) -> DerbyConfig | None:
+        engine = info.data.get("engine")
+        if engine == DatabaseEngine.DERBY and value is None:
+            raise ValueError(
+                "is required when engine is 'derby': name the platform workload that writes "
+                "Derby (derby.platform.kind Deployment or StatefulSet, derby.platform.name), "
+                "which the cold window stops so that Derby is copied cold"
+            )
+        if engine == DatabaseEngine.RDS and value is not None:
+            raise ValueError("must not be set when engine is 'rds' (remove the derby section)")
         return value
 
 
@@ -486,6 +525,8 @@ class DiskStorage(StrEnum):
     AGGREGATION = "aggregation"
     DUPLICATE_UDR = "duplicate_udr"
     INTER_WORKFLOW = "inter_workflow"
+    # The platform's Derby system database (database.engine 'derby'), which lives on EFS.
+    DERBY = "derby"
 
 
 class ColdWindowMode(StrEnum):
@@ -1003,6 +1044,7 @@ def _cross_section_problems(cfg: InstallationConfig):
             f"{[s.value for s in cfg.cold_window.disk_storage_used]}) but no ECDs are "
             "selected: give a label_selector or names",
         )
+    yield from _derby_window_problems(cfg)
     for path, other in (
         ("memorydb.copy_region", cfg.memorydb and cfg.memorydb.copy_region),
         ("cross_region.region", cfg.cross_region and cfg.cross_region.region),
@@ -1038,6 +1080,34 @@ def _cross_section_problems(cfg: InstallationConfig):
     yield from _memorydb_copy_problems(cfg)
     yield from _memorydb_immutable_problems(cfg)
     yield from _verification_problems(cfg)
+
+
+def _derby_window_problems(cfg: InstallationConfig):
+    """Derby is copied file by file from EFS: only inside a window that stops its writer.
+
+    Only a managed window stops the platform (``database.derby.platform``, scaled to zero
+    with the ECDs). An external window is the platform's Helm ``suspend.from`` /
+    ``suspend.until``: it stops the ECDs' workflows, not the platform process that keeps
+    Derby open, so it is refused too.
+    """
+    if cfg.database.engine != DatabaseEngine.DERBY:
+        return
+    window = cfg.cold_window
+    if not window.required:
+        yield (
+            "cold_window.disk_storage_used",
+            "is empty, but database.engine is 'derby': Derby lives in the EFS tree and a "
+            "live Derby copied file by file is a torn database; a Derby installation needs "
+            "a cold window (list 'derby' and whatever else the workflows keep on EFS)",
+        )
+    elif window.mode != ColdWindowMode.MANAGED:
+        yield (
+            "cold_window.mode",
+            f"is {window.mode.value!r}, but database.engine is 'derby': only a managed "
+            "window stops the platform that writes Derby (database.derby.platform, scaled "
+            "to zero with the ECDs); the platform's own suspend window stops the workflows, "
+            "not the platform, so Derby would be copied live. Use 'managed'",
+        )
 
 
 def _memorydb_immutable_problems(cfg: InstallationConfig):

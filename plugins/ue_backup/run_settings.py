@@ -109,6 +109,11 @@ class BackupRunSettings(RunSettings):
     namespace: str = _field("The installation's Kubernetes namespace.")
     ecd_label_selector: str | None = _field("The label selector of the ECDs in the window.")
     ecd_names: list[str] = _field("The names of the ECDs in the window.")
+    platform: dict[str, str] | None = _field(
+        "Derby's writer (database.derby.platform: kind, name), scaled to zero in a managed "
+        "window; None without Derby.",
+        None,
+    )
     drain_timeout_minutes: Minutes = _field("How long the ECDs may take to drain.")
     max_window_minutes: Minutes = _field("How long the workflows may stay suspended.")
     window_estimate: dict[str, Any] | None = _field(
@@ -210,6 +215,7 @@ class BackupRunSettings(RunSettings):
             namespace=cfg.kubernetes.namespace,
             ecd_label_selector=cfg.kubernetes.ecd_selection.label_selector,
             ecd_names=list(cfg.kubernetes.ecd_selection.names),
+            platform=platform_of(cfg),
             drain_timeout_minutes=window.drain_timeout_minutes,
             max_window_minutes=window.max_window_minutes,
             window_estimate=window_estimate,
@@ -288,6 +294,11 @@ class RestoreRunSettings(RunSettings):
     namespace: str = _field("The installation's Kubernetes namespace.")
     ecd_label_selector: str | None = _field("The label selector of the ECDs suspended.")
     ecd_names: list[str] = _field("The names of the ECDs suspended.")
+    platform: dict[str, str] | None = _field(
+        "Derby's writer (database.derby.platform: kind, name), scaled to zero with the ECDs "
+        "until the tree is placed and checked; None without Derby.",
+        None,
+    )
     rds_instance: str | None = _field("The live RDS instance (None: Derby).")
     efs_file_system_id: str = _field("The live EFS file system.")
     backup_vault: str | None = _field("The AWS Backup vault in the run's region.")
@@ -355,6 +366,7 @@ class RestoreRunSettings(RunSettings):
             namespace=cfg.kubernetes.namespace,
             ecd_label_selector=cfg.kubernetes.ecd_selection.label_selector,
             ecd_names=list(cfg.kubernetes.ecd_selection.names),
+            platform=platform_of(cfg),
             rds_instance=cfg.database.rds_instance_identifier,
             efs_file_system_id=cfg.efs.file_system_id,
             backup_vault=vault_in(cfg, region),
@@ -375,6 +387,12 @@ class RestoreRunSettings(RunSettings):
             manifest_bucket=cfg.manifests.bucket,
             manifest_prefix=cfg.manifests.prefix,
         )
+
+
+def platform_of(cfg: InstallationConfig) -> dict[str, str] | None:
+    """Derby's writer as a run carries it (``{"kind", "name"}``); None without Derby."""
+    derby = cfg.database.derby
+    return derby.platform.model_dump(mode="json") if derby else None
 
 
 def verification_of(cfg: InstallationConfig) -> dict[str, Any] | None:

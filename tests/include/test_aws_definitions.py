@@ -30,13 +30,15 @@ from tests.include.test_iam_policy import (
     rendered,
     request,
 )
+from tests.plugins.test_config import DERBY
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "include" / "config" / "installation.example.yaml"
 
 
 def _derby() -> dict:
     derby = copy.deepcopy(CONFIG)
-    derby["database"] = {"engine": "derby"}
+    derby["database"] = copy.deepcopy(DERBY)
+    derby["cold_window"] = {"disk_storage_used": ["derby"]}  # Derby is copied cold
     derby.pop("memorydb")
     return derby
 

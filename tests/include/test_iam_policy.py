@@ -40,6 +40,7 @@ from tests.include.support import (
     incomplete_note,
     policy_for,
 )
+from tests.plugins.test_config import DERBY
 from ue_backup.backup_set import BackupSet
 from ue_backup.config import parse_config
 from ue_backup.tasks import drill_steps
@@ -436,7 +437,8 @@ def test_conditions_the_evaluator_does_not_model_fail_loudly():
 def test_each_component_left_out_of_the_installation_is_left_out_of_the_policy():
     full = rendered()
     derby = copy.deepcopy(CONFIG)
-    derby["database"] = {"engine": "derby"}
+    derby["database"] = copy.deepcopy(DERBY)
+    derby["cold_window"] = {"disk_storage_used": ["derby"]}  # Derby is copied cold
     derby.pop("memorydb")
     slim = rendered(config=derby)
     assert {a for a in iam.allowed_actions(full) if a.startswith("rds:")}

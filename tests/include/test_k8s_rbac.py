@@ -24,6 +24,7 @@ from tests.include.support import (
     k8s_template,
     rbac_objects,
 )
+from tests.plugins.test_config import DERBY
 from ue_backup.tasks import drill_steps
 
 CHECK_TIMEOUT = 3600  # the checks may have to run the end-to-end modules first
@@ -31,7 +32,8 @@ CHECK_TIMEOUT = 3600  # the checks may have to run the end-to-end modules first
 CONFIG = {
     "installation": "ue-test",
     "region": "eu-west-1",
-    "database": {"engine": "derby"},
+    "database": copy.deepcopy(DERBY),
+    "cold_window": {"disk_storage_used": ["derby"]},  # Derby is copied cold
     "efs": {
         "file_system_id": "fs-0123456789abcdef0",
         "backup_method": "aws_backup",

@@ -96,6 +96,8 @@ def test_valid_configuration_gets_safe_defaults():
 
 
 DERBY_WITH_RDS = {"engine": "derby", "rds_instance_identifier": "ue-test-db"}
+# A Derby installation: the platform workload that writes Derby, stopped by the cold window.
+DERBY = {"engine": "derby", "derby": {"platform": {"kind": "StatefulSet", "name": "platform"}}}
 DATASYNC_OK = {
     "target_file_system_id": "fs-0fedcba9876543210",
     "task_arn": "arn:aws:datasync:eu-west-1:123456789012:task/task-0123456789abcdef0",
@@ -423,8 +425,40 @@ def test_no_cold_window_needs_no_ecd_selection():
 
 
 def test_derby_configuration_is_valid_without_rds():
-    cfg = parse_config(with_change("database", {"engine": "derby"}))
+    cfg = parse_config(with_change("database", DERBY))
     assert not cfg.uses_rds
+    assert cfg.database.derby.platform.kind == "StatefulSet"
+
+
+def test_derby_names_the_platform_that_writes_it():
+    problems = problems_of(with_change("database", {"engine": "derby"}))
+    assert "name the platform workload that writes Derby" in problems["database.derby"]
+    problems = problems_of(with_change("database.derby", DERBY["derby"]))
+    assert "must not be set when engine is 'rds'" in problems["database.derby"]
+    bad = {"engine": "derby", "derby": {"platform": {"kind": "Pod", "name": "platform"}}}
+    assert "database.derby.platform.kind" in problems_of(with_change("database", bad))
+
+
+def test_derby_without_a_cold_window_is_refused_naming_the_field():
+    data = with_change("database", DERBY)
+    data["cold_window"] = {"disk_storage_used": []}
+    problems = problems_of(data)
+    assert "a Derby installation needs a cold window" in problems["cold_window.disk_storage_used"]
+    data["cold_window"] = {"disk_storage_used": ["derby"]}
+    assert parse_config(data).cold_window.required
+
+
+def test_derby_in_an_external_window_is_refused_naming_the_mode():
+    """The platform's own suspend window stops the workflows, not the platform itself."""
+    data = with_change("database", DERBY)
+    data["cold_window"] = {
+        "disk_storage_used": ["aggregation"],
+        "mode": "external",
+        "external_suspend_from": "0 2 * * *",
+        "external_suspend_until": "0 3 * * *",
+    }
+    problems = problems_of(data)
+    assert "only a managed window stops the platform" in problems["cold_window.mode"]
 
 
 def test_not_a_mapping_is_refused():
@@ -647,7 +681,7 @@ def test_a_bad_verification_value_is_refused_naming_its_field(section, field, wo
 def test_checks_need_an_rds_database_and_key_checks_need_memorydb():
     refs = {"efs_paths_query": "SELECT p FROM f", "redis_keys_query": "SELECT k FROM r"}
     data = with_change("verification", {"reference_checks": refs})
-    data["database"] = {"engine": "derby"}
+    data["database"] = DERBY
     del data["memorydb"]
     problems = problems_of(data)
     assert "need database.engine 'rds'" in problems["verification"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.plugins.plans import restore_steps
-from tests.plugins.test_config import CROSS_REGION, VALID, with_change
+from tests.plugins.test_config import CROSS_REGION, DERBY, VALID, with_change
 from ue_backup.config import parse_config
 from ue_backup.dag_shape import (
     DagShape,
@@ -17,7 +17,7 @@ from ue_backup.dag_shape import (
 from ue_backup.run_settings import BackupRunSettings, RestoreSteps
 
 DERBY_ALONE = {
-    **with_change("database", {"engine": "derby"}),
+    **with_change("database", DERBY),
     "memorydb": None,
     "velero": None,
 }

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import pydantic
 import pytest
 
-from tests.plugins.test_config import CROSS_REGION, EXAMPLE, VALID, with_change
+from tests.plugins.test_config import CROSS_REGION, DERBY, EXAMPLE, VALID, with_change
 from ue_backup.backup_set import COMPONENTS, BackupSet
 from ue_backup.config import load_config_file, parse_config
 from ue_backup.dag_support import (
@@ -45,7 +45,7 @@ CONFIGS = {
     "test": lambda: parse_config(copy.deepcopy(VALID)),
     "cross-region": lambda: parse_config({**copy.deepcopy(VALID), "cross_region": CROSS_REGION}),
     "derby, no memorydb, no velero": lambda: parse_config(
-        {**with_change("database", {"engine": "derby"}), "memorydb": None, "velero": None}
+        {**with_change("database", DERBY), "memorydb": None, "velero": None}
     ),
 }
 RUN_AFTER = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
@@ -59,8 +59,9 @@ BACKUP_KEYS = AWS | {
     "datasync_security_group_arns",
     "memorydb_cluster", "velero_namespace", "velero_included_namespaces",
     "velero_storage_location", "velero_ttl", "velero_allow_partially_failed", "cold_window",
-    "managed_window", "namespace", "ecd_label_selector", "ecd_names", "drain_timeout_minutes",
-    "max_window_minutes", "manifest_bucket", "manifest_prefix", "prices", "copy_region",
+    "managed_window", "namespace", "ecd_label_selector", "ecd_names", "platform",
+    "drain_timeout_minutes", "max_window_minutes", "manifest_bucket", "manifest_prefix",
+    "prices", "copy_region",
     "copy_rds", "copy_rds_kms_key_id", "copy_efs", "copy_backup_vault_arn", "copy_memorydb",
     "memorydb_export_bucket", "memorydb_copy_bucket", "warnings", "rpo_minutes",
     "metrics_region", "copy_efs_immutable", "immutable_vault_arn", "immutable_lifecycle",
@@ -71,9 +72,9 @@ BACKUP_KEYS = AWS | {
 RESTORE_KEYS = AWS | {
     "restore_id", "rds_target", "memorydb_target", "home_region", "from_copy", "request", "mode",
     "target", "restoring", "in_place", "components", "namespace", "ecd_label_selector",
-    "ecd_names", "rds_instance", "efs_file_system_id", "backup_vault", "backup_role_arn",
-    "memorydb_cluster", "rds_shape_source", "memorydb_shape_source", "efs_shape_source",
-    "velero_namespace",
+    "ecd_names", "platform", "rds_instance", "efs_file_system_id", "backup_vault",
+    "backup_role_arn", "memorydb_cluster", "rds_shape_source", "memorydb_shape_source",
+    "efs_shape_source", "velero_namespace",
     "velero_included_namespaces", "max_window_minutes", "drain_timeout_minutes", "purge_image",
     "jobs", "verification", "manifest_bucket", "manifest_prefix", "from_immutable",
     "immutable_conn_id", "immutable_region", "immutable_vault", "immutable_backup_role_arn",

@@ -177,9 +177,18 @@ class EcdHook(KubernetesHook):
         The ECD has no documented status; its operator creates a Deployment of
         the same name, and "stopped" means that Deployment reports no replicas
         and no pod matches its selector. No Deployment at all means no pods.
+
+        ``<kind>/<name>`` names a Derby installation's platform workload (a
+        Deployment or StatefulSet, ``hooks.platform``), which the drain waits for too.
         """
+        kind, _, workload = name.rpartition("/")
+        read = (
+            self.apps_v1_client.read_namespaced_stateful_set
+            if kind == "StatefulSet"
+            else self.apps_v1_client.read_namespaced_deployment
+        )
         try:
-            deployment = self.apps_v1_client.read_namespaced_deployment(name, namespace)
+            deployment = read(workload, namespace)
         except ApiException as error:
             if error.status == 404:
                 return 0, []

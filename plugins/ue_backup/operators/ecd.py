@@ -53,6 +53,12 @@ class EcdSuspendOperator(_EcdOperator):
     With ``active`` false (a hot backup, or a window the platform manages)
     it suspends nothing and says so. It must still succeed rather than skip:
     Airflow skips every task in the scope of a skipped setup task.
+
+    ``platform`` (``{"kind", "name"}``, a Derby installation's
+    ``database.derby.platform``): the workload that writes Derby is scaled to
+    zero after the ECDs, recorded the same way (``hooks.platform``), all or
+    nothing with them. ``drain`` is what the drain waits for: the selected
+    ECDs, and the platform as ``<kind>/<name>``.
     """
 
     template_fields = (
@@ -63,6 +69,7 @@ class EcdSuspendOperator(_EcdOperator):
         "max_window_minutes",
         "kubernetes_conn_id",
         "active",
+        "platform",
     )
 
     def __init__(
@@ -73,9 +80,11 @@ class EcdSuspendOperator(_EcdOperator):
         names: list[str] | None = None,
         max_window_minutes: int | str = 60,
         active: bool | str = True,
+        platform: dict[str, str] | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.platform = platform
         self.suspended_by = suspended_by
         self.active = active
         self.label_selector = label_selector
@@ -85,7 +94,13 @@ class EcdSuspendOperator(_EcdOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         if self.active in (False, "False", "false", None, ""):
             self.log.info("No managed cold window in this run: nothing to suspend")
-            return {"suspended": [], "selected": [], "already_disabled": [], "window_start": None}
+            return {
+                "suspended": [],
+                "selected": [],
+                "drain": [],
+                "already_disabled": [],
+                "window_start": None,
+            }
         owner = self.suspended_by
         hook = self.hook
         ecds = hook.select_ecds(self.namespace, self.label_selector, self.names)
@@ -97,6 +112,8 @@ class EcdSuspendOperator(_EcdOperator):
         )
         run = f"{context['dag'].dag_id}/{context['run_id']}"
         held = hook.suspend(self.namespace, names, owner, deadline, run)
+        platform = platform_of(self.platform)
+        stopped = self.stop_platform(platform, held, deadline, run) if platform else False
         skipped = sorted(set(names) - set(held))
         if skipped:
             self.log.warning(
@@ -108,6 +125,8 @@ class EcdSuspendOperator(_EcdOperator):
         return {
             "suspended": held,
             "selected": names,
+            "drain": [*names, *([workload_label(platform)] if platform else [])],
+            "platform": {**platform, "stopped": stopped} if platform else None,
             "ecds": mark(opened),
             "mode": "managed",
             "namespace": self.namespace,
@@ -117,6 +136,58 @@ class EcdSuspendOperator(_EcdOperator):
             "window_start": window_start.isoformat(),
             "resume_deadline": deadline.isoformat(),
         }
+
+    def stop_platform(
+        self, platform: dict[str, str], held: list[str], deadline: datetime, run: str
+    ) -> bool:
+        """Scale Derby's writer to zero; if that fails, resume the ECDs first, then fail."""
+        from ue_backup.hooks.platform import PlatformHook
+
+        kind, name = platform["kind"], platform["name"]
+        self.log.info("Scaling the platform %s %s/%s to zero", kind, self.namespace, name)
+        try:
+            return PlatformHook(conn_id=self.kubernetes_conn_id).suspend(
+                self.namespace, kind, name, self.suspended_by, deadline, run
+            )
+        except Exception as error:
+            self.log.error("Stopping the platform failed (%s): resuming ECDs %s", error, held)
+            undo = self.hook._resume_all(self.namespace, held, self.suspended_by)
+            detail = f"; resuming them also failed for {undo}" if undo else ""
+            raise RuntimeError(
+                f"scaling the platform {kind} {self.namespace}/{name} to zero failed: {error}; "
+                f"the {len(held)} ECD(s) suspended before it were resumed{detail}"
+            ) from error
+
+
+def platform_of(value: Any) -> dict[str, str] | None:
+    """The ``{"kind", "name"}`` of the platform workload, None without one."""
+    if isinstance(value, dict) and value.get("name"):
+        return {"kind": str(value["kind"]), "name": str(value["name"])}
+    return None
+
+
+def workload_label(platform: dict[str, str]) -> str:
+    """How the drain names the platform (an ECD name never holds a '/')."""
+    return f"{platform['kind']}/{platform['name']}"
+
+
+def resume_platform(
+    conn_id: str, namespace: str, platform: Any, owners: list[str], log: Any
+) -> dict[str, str]:
+    """Scale the platform back for whichever of ``owners`` holds it: ``{label: outcome}``."""
+    workload = platform_of(platform)
+    if not workload:
+        return {}
+    from ue_backup.hooks.platform import PlatformHook
+
+    hook = PlatformHook(conn_id=conn_id)
+    outcomes = {}
+    for owner in filter(None, owners):
+        outcome = hook.resume(namespace, workload["kind"], workload["name"], owner)
+        if outcome != "not-ours":
+            outcomes[workload_label(workload)] = outcome
+            log.info("Platform %s: %s", workload_label(workload), outcome)
+    return outcomes
 
 
 class EcdResumeOperator(_EcdOperator):
@@ -134,14 +205,20 @@ class EcdResumeOperator(_EcdOperator):
     every copy has completed. ``window`` is that verdict, None without a record.
     """
 
-    template_fields = ("namespace", "owners", "kubernetes_conn_id", "windows")
+    template_fields = ("namespace", "owners", "kubernetes_conn_id", "windows", "platform")
 
     def __init__(
-        self, *, owners: list[str] | str, windows: list[Any] | str | None = None, **kwargs: Any
+        self,
+        *,
+        owners: list[str] | str,
+        windows: list[Any] | str | None = None,
+        platform: dict[str, str] | str | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.owners = owners
         self.windows = windows
+        self.platform = platform
 
     def judge_window(self, owners: list[str]) -> dict[str, Any] | None:
         """The cold window's verdict, judged on the cluster as it is now (before resuming)."""
@@ -189,8 +266,20 @@ class EcdResumeOperator(_EcdOperator):
         owners = [self.owners] if isinstance(self.owners, str) else list(self.owners or [])
         window = self.judge_window(owners)
         outcomes: dict[str, str] = {}
+        failed: Exception | None = None
+        try:  # the platform first: the workflows need it; the ECDs are resumed whatever it did
+            outcomes.update(
+                resume_platform(
+                    self.kubernetes_conn_id, self.namespace, self.platform, owners, self.log
+                )
+            )
+        except Exception as error:
+            self.log.error("Scaling the platform back failed: %s", error)
+            failed = error
         for owner in filter(None, owners):
             outcomes.update(self.hook.resume(self.namespace, owner))
+        if failed:
+            raise failed
         window_end = datetime.now(UTC)
         for name, outcome in sorted(outcomes.items()):
             self.log.info("ECD %s: %s", name, outcome)

@@ -274,12 +274,15 @@ def resume_after_restore(
     restored cluster).
     """
     from ue_backup.hooks.ecd import EcdHook
+    from ue_backup.operators.ecd import resume_platform
 
     run, plan = RestoreRunSettings.model_validate(settings), _plan_of(planned)
     hook = EcdHook(conn_id=run.kubernetes_conn_id)
     namespace, rid = run.namespace, run.restore_id
     where = stage(states, plan) if run.in_place else "untouched"
     owners = list((plan.resume_owners if plan else None) or [rid])
+    if where in ("half", "committed"):  # a failure below holds Derby's writer too
+        hold_platform(run, owners, where, states, plan)
     if where == "half":
         held = sorted({name for owner in owners for name in hook.hold(namespace, owner, HOLD)})
         raise WorkflowsHeld(
@@ -304,6 +307,8 @@ def resume_after_restore(
     if where == "untouched":
         owners = [rid]  # what Velero brought back with the backup set's suspension stays off
     outcomes: dict[str, str] = {}
+    # The platform (Derby's writer) first, now that the tree is placed and checked.
+    outcomes.update(resume_platform(run.kubernetes_conn_id, namespace, run.platform, owners, log))
     for owner in owners:
         outcomes.update(hook.resume(namespace, owner))
     for name, outcome in sorted(outcomes.items()):
@@ -320,6 +325,39 @@ def resume_after_restore(
             summary += "; left over for you to delete: " + "; ".join(left)
         log.warning("%s", summary)
     return {"stage": where, "outcomes": outcomes, "left_over": left, "summary": summary}
+
+
+def hold_platform(
+    run: RestoreRunSettings,
+    owners: list[str],
+    where: str,
+    states: Mapping[str, Any],
+    plan: RestorePlanResult | None,
+) -> None:
+    """Keep Derby's writer stopped with the workflows when they are held (no deadline).
+
+    A half-done commit, or a placed tree whose checks did not pass: the platform must not
+    open a Derby that is not proven whole. The report's resume commands name the ECDs;
+    the platform is scaled back by ``ue-backup/previous-replicas`` (or by a later resume).
+    """
+    workload = run.platform
+    if not workload:
+        return
+    repoint = run.in_place and plan and plan.restore_memorydb
+    if where == "committed" and not checks_not_passed(plan, states) and not repoint:
+        return
+    from ue_backup.hooks.platform import PlatformHook
+
+    hook = PlatformHook(conn_id=run.kubernetes_conn_id)
+    for owner in owners:
+        if hook.hold(run.namespace, workload["kind"], workload["name"], owner, HOLD):
+            log.error(
+                "Platform %s/%s stays at zero replicas (held for %s): scale it back to its "
+                "ue-backup/previous-replicas once the system is consistent",
+                workload["kind"],
+                workload["name"],
+                owner,
+            )
 
 
 HOLD = "an in-place restore failed during its commit: see the run's resume_workflows log"

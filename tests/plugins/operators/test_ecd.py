@@ -91,7 +91,13 @@ def test_without_a_managed_window_nothing_is_suspended_and_the_task_succeeds(
 
     result = suspend_operator(active=active).execute(context)
 
-    assert result == {"suspended": [], "selected": [], "already_disabled": [], "window_start": None}
+    assert result == {
+        "suspended": [],
+        "selected": [],
+        "drain": [],
+        "already_disabled": [],
+        "window_start": None,
+    }
     assert switches(sandbox) == []
 
 

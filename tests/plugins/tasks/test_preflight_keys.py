@@ -32,6 +32,7 @@ from tests.plugins.tasks.test_preflight_immutable import (
 from tests.plugins.tasks.test_preflight_immutable import (
     protected as protected,  # the fixture, under its own name
 )
+from tests.plugins.test_config import DERBY
 from ue_backup.config import parse_config
 from ue_backup.tasks.key_checks import (
     check_backup_keys,
@@ -151,7 +152,9 @@ def test_an_installation_without_rds_may_keep_both_vaults_on_aws_backup(protecte
     protected.client("backup").create_backup_vault(BackupVaultName=HOME_VAULT)
     _vault(protected, key="aws")
     config = copy.deepcopy(CONFIG)
-    config["database"] = {"engine": "derby"}
+    config["database"] = copy.deepcopy(DERBY)
+    config["cold_window"] = {"disk_storage_used": ["derby"]}  # Derby is copied cold
+    config["kubernetes"] = {"namespace": "uepe", "ecd_selection": {"names": ["ecd-a"]}}
     cfg = parse_config(config)
     problems: list[str] = []
     warnings: list[str] = []
