@@ -258,6 +258,7 @@ def k8s_values(config: Mapping[str, Any], service_account: str) -> dict[str, str
     connection's credentials map to).
     """
     cfg = _config(config)
+    derby = cfg.database.derby
     namespace, _, name = service_account.partition("/")
     if not namespace or not name:
         raise ValueError(f"service account {service_account!r} is not <namespace>/<name>")
@@ -268,7 +269,14 @@ def k8s_values(config: Mapping[str, Any], service_account: str) -> dict[str, str
         "DrillNamespace": drill_namespace(cfg) if cfg.efs.aws_backup else None,
         "ServiceAccountNamespace": namespace,
         "ServiceAccountName": name,
+        # A Derby installation's platform, scaled by the cold window: a Role for its kind.
+        "PlatformName": derby.platform.name if derby else None,
+        "PlatformResource": PLATFORM_RESOURCES[derby.platform.kind.value] if derby else None,
     }
+
+
+# The apps/v1 resource of each kind database.derby.platform may name.
+PLATFORM_RESOURCES = {"Deployment": "deployments", "StatefulSet": "statefulsets"}
 
 
 def placeholders(value: Any) -> set[str]:

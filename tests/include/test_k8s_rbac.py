@@ -204,7 +204,7 @@ def test_the_rbac_has_no_wildcards_and_binds_every_role():
         if o["kind"] in ("Role", "ClusterRole")
     }
     granted = {g.role for g in grants()}
-    assert len(granted) == len(roles) == 4
+    assert len(granted) == len(roles) == 5  # with Derby's platform Role
     for obj in objects:
         assert obj["apiVersion"] == "rbac.authorization.k8s.io/v1"
 
@@ -260,9 +260,32 @@ def test_one_namespace_for_usage_engine_and_velero_keeps_both_roles():
     assert {g.role for g in given} == {
         "Role/uepe/ue-backup",
         "Role/uepe/ue-backup-velero",
+        "Role/uepe/ue-backup-platform-platform",
         "Role/uepe-drill/ue-backup-drill",
         "ClusterRole/ue-backup-uepe-volumes",
     }
+
+
+@pytest.mark.parametrize(
+    ("kind", "resource"), [("StatefulSet", "statefulsets"), ("Deployment", "deployments")]
+)
+def test_derbys_platform_is_scaled_through_its_own_workload_only(kind, resource):
+    """The cold window patches spec.replicas of database.derby.platform, and nothing else."""
+    config = copy.deepcopy(CONFIG)
+    config["database"]["derby"]["platform"] = {"kind": kind, "name": "platform"}
+    platform = {g for g in grants(config) if g.role == "Role/uepe/ue-backup-platform-platform"}
+    assert {(g.group, g.resource, g.verb, g.names) for g in platform} == {
+        ("apps", resource, "get", ("platform",)),
+        ("apps", resource, "patch", ("platform",)),
+    }
+    assert check([request("patch", "apps", resource, "uepe", "platform")], config).denied == []
+    assert check([request("patch", "apps", resource, "uepe", "other")], config).denied
+
+
+def test_without_derby_there_is_no_platform_role():
+    config = copy.deepcopy(CONFIG)
+    config["database"] = {"engine": "rds", "rds_instance_identifier": "ue-test-db"}
+    assert not [g for g in grants(config) if "platform" in g.role]
 
 
 def test_the_render_script_writes_the_rbac(tmp_path):
@@ -300,7 +323,7 @@ def test_the_rbac_can_bind_the_user_an_eks_access_entry_maps_a_role_to(tmp_path)
         cwd=ROOT,
     )
     bindings = [o for o in yaml.safe_load_all(done.stdout) if "subjects" in o]
-    assert len(bindings) == 4
+    assert len(bindings) == 5
     for binding in bindings:
         assert binding["subjects"] == [
             {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "mwaa"}
