@@ -1,7 +1,8 @@
 """
 ### ue_backup_watchdog: no workflow stays suspended after its backup run died
 
-Every few minutes, resumes EC Deployments whose resume deadline has passed
+Every few minutes, resumes EC Deployments (and a Derby installation's platform,
+scaled to zero by the window) whose resume deadline has passed
 while the run that suspended them is no longer running, and logs each one
 loudly, and alerts (SNS, `alerts.sns_topic_arn`) once when a cold window is
 still open past its configured maximum. Runs in the default pool, so a busy
@@ -52,11 +53,19 @@ with DAG(
 
         cfg = load_config()
         hook = EcdHook(conn_id=cfg.kubernetes_conn_id)
+        derby = cfg.database.derby  # Derby's writer, scaled to zero by the window
+        platform_hook = None
+        if derby:
+            from ue_backup.hooks.derby_platform import PlatformHook
+
+            platform_hook = PlatformHook(conn_id=cfg.kubernetes_conn_id)
         return repair(
             hook,
             cfg.kubernetes.namespace,
             context["ti"].get_dagrun_state,
             alert=partial(send_alert, cfg),
+            platform=derby.platform.model_dump(mode="json") if derby else None,
+            platform_hook=platform_hook,
         )
 
     resume_expired_suspensions()

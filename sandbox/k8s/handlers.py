@@ -67,6 +67,8 @@ class Handlers:
         spec = obj.get("spec")
         if isinstance(spec, dict) and "enabled" in spec:  # an ECD switched on or off
             detail["enabled"] = spec["enabled"]
+        if isinstance(spec, dict) and target.rt.plural == "deployments" and "replicas" in spec:
+            detail["replicas"] = spec["replicas"]  # a workload scaled (Derby's platform)
         self.log.record("k8s", verb, target.label, **detail)
 
     def _check_body(self, target: Target, body: Any, name_from_url: bool) -> Obj:

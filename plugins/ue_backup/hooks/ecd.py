@@ -179,7 +179,7 @@ class EcdHook(KubernetesHook):
         and no pod matches its selector. No Deployment at all means no pods.
 
         ``<kind>/<name>`` names a Derby installation's platform workload (a
-        Deployment or StatefulSet, ``hooks.platform``), which the drain waits for too.
+        Deployment or StatefulSet, ``hooks.derby_platform``), which the drain waits for too.
         """
         kind, _, workload = name.rpartition("/")
         read = (

@@ -56,7 +56,7 @@ class EcdSuspendOperator(_EcdOperator):
 
     ``platform`` (``{"kind", "name"}``, a Derby installation's
     ``database.derby.platform``): the workload that writes Derby is scaled to
-    zero after the ECDs, recorded the same way (``hooks.platform``), all or
+    zero after the ECDs, recorded the same way (``hooks.derby_platform``), all or
     nothing with them. ``drain`` is what the drain waits for: the selected
     ECDs, and the platform as ``<kind>/<name>``.
     """
@@ -141,7 +141,7 @@ class EcdSuspendOperator(_EcdOperator):
         self, platform: dict[str, str], held: list[str], deadline: datetime, run: str
     ) -> bool:
         """Scale Derby's writer to zero; if that fails, resume the ECDs first, then fail."""
-        from ue_backup.hooks.platform import PlatformHook
+        from ue_backup.hooks.derby_platform import PlatformHook
 
         kind, name = platform["kind"], platform["name"]
         self.log.info("Scaling the platform %s %s/%s to zero", kind, self.namespace, name)
@@ -178,7 +178,7 @@ def resume_platform(
     workload = platform_of(platform)
     if not workload:
         return {}
-    from ue_backup.hooks.platform import PlatformHook
+    from ue_backup.hooks.derby_platform import PlatformHook
 
     hook = PlatformHook(conn_id=conn_id)
     outcomes = {}

@@ -346,7 +346,7 @@ def hold_platform(
     repoint = run.in_place and plan and plan.restore_memorydb
     if where == "committed" and not checks_not_passed(plan, states) and not repoint:
         return
-    from ue_backup.hooks.platform import PlatformHook
+    from ue_backup.hooks.derby_platform import PlatformHook
 
     hook = PlatformHook(conn_id=run.kubernetes_conn_id)
     for owner in owners:

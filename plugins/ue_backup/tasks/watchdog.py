@@ -7,6 +7,11 @@ suspending run is no longer running, the watchdog resumes them and says so
 loudly. A run that is still running past its deadline is reported, not
 overridden: it may be finishing its EFS job.
 
+A Derby installation's platform (``database.derby.platform``), scaled to zero
+by the window and recorded the same way (``hooks.derby_platform``), is treated like
+an ECD: scaled back once its deadline has passed and its run is gone; a held
+scale-down (no deadline) is left alone.
+
 Both cases raise an alert (``alert(subject, message)``): a window still open
 past its configured maximum once per window (the ECD records that it was
 announced), and every resume the watchdog had to do.
@@ -73,10 +78,20 @@ def repair(
     get_dagrun_state: Callable[[str, str], Any],
     now: datetime | None = None,
     alert: Alert = _no_alert,
+    platform: dict[str, str] | None = None,
+    platform_hook: Any = None,
 ) -> dict[str, Any]:
-    """Resume every expired suspension whose run is not live; returns what was done."""
+    """Resume every expired suspension whose run is not live; returns what was done.
+
+    ``platform`` (``{"kind", "name"}``) with its ``platform_hook`` (a ``PlatformHook``):
+    Derby's writer, scaled back like an ECD.
+    """
     now = now or datetime.now(UTC)
     resumed, overdue, announce = {}, {}, {}
+    if platform and platform_hook is not None:
+        _repair_platform(
+            platform_hook, namespace, platform, get_dagrun_state, now, resumed, overdue
+        )
     for suspension in hook.expired_suspensions(namespace, now):
         state = run_state(get_dagrun_state, suspension.run)
         if state == "unknown":  # never resume what may still be copying; next round asks again
@@ -130,6 +145,48 @@ def repair(
         "restored": restored,
         "checked_at": now.isoformat(),
     }
+
+
+def _repair_platform(
+    hook: Any,
+    namespace: str,
+    platform: dict[str, str],
+    get_dagrun_state: Callable[[str, str], Any],
+    now: datetime,
+    resumed: dict[str, str],
+    overdue: dict[str, str],
+) -> None:
+    """Scale the platform back when its scale-down expired and its run is gone."""
+    kind, name = platform["kind"], platform["name"]
+    suspension = hook.suspension(namespace, kind, name)
+    if not suspension or not suspension.deadline or suspension.deadline >= now:
+        return
+    state = run_state(get_dagrun_state, suspension.run)
+    if state == "unknown":
+        return
+    if state in LIVE_RUN_STATES:
+        log.error(
+            "WATCHDOG: platform %s is past its resume deadline %s, but run %s is still %s",
+            suspension.label,
+            suspension.deadline,
+            suspension.run,
+            state,
+        )
+        overdue[suspension.label] = suspension.run
+        return
+    outcome = hook.resume(namespace, kind, name, suspension.owner)
+    log.error(
+        "WATCHDOG SCALED BACK platform %s/%s (%s): scaled to zero by %s (run %s, now %s), "
+        "resume deadline %s passed",
+        namespace,
+        suspension.label,
+        outcome,
+        suspension.owner,
+        suspension.run or "unknown",
+        state,
+        suspension.deadline,
+    )
+    resumed[suspension.label] = outcome
 
 
 def _alert_overdue(
