@@ -9,6 +9,7 @@ with it running on the restored tree.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -131,3 +132,30 @@ def test_the_platform_is_not_stopped_when_the_ecds_cannot_be(sandbox, derby):
     }
     assert all(enabled.values()), enabled  # the ECDs suspended before it were resumed
     assert platform_now(sandbox)[::2] == (1, {})
+
+
+def test_the_watchdog_scales_back_the_platform_a_killed_run_left_at_zero(
+    sandbox, derby, capfd, caplog
+):
+    """A killed run: the ECDs suspended and the platform scaled to zero, deadline past."""
+    from ue_backup.hooks.derby_platform import PlatformHook
+    from ue_backup.hooks.ecd import EcdHook
+
+    inst, dags = derby
+    owner, run = "ue-test-20261124t020000z", "ue_backup/killed"
+    deadline = datetime.now(UTC) - timedelta(minutes=1)
+    EcdHook(conn_id="kubernetes_default").suspend(NAMESPACE, inst.ecds, owner, deadline, run)
+    PlatformHook(conn_id="kubernetes_default").suspend(
+        NAMESPACE, "Deployment", PLATFORM, owner, deadline, run
+    )
+    assert platform_now(sandbox)[0] == 0
+
+    result = run_dag("ue_backup_watchdog", dags=dags)
+
+    assert result.state == "success", result.tasks
+    outcome = result.xcom("resume_expired_suspensions")
+    assert outcome["resumed"][f"Deployment/{PLATFORM}"] == "resumed"
+    assert platform_now(sandbox)[::2] == (1, {})
+    out, err = capfd.readouterr()
+    assert "WATCHDOG SCALED BACK platform" in out + err + caplog.text
+    wait_platform_ready(sandbox)
