@@ -159,3 +159,25 @@ def test_the_watchdog_scales_back_the_platform_a_killed_run_left_at_zero(
     out, err = capfd.readouterr()
     assert "WATCHDOG SCALED BACK platform" in out + err + caplog.text
     wait_platform_ready(sandbox)
+
+
+def test_a_failed_placement_keeps_the_platform_stopped_and_held(sandbox, derby):
+    """Derby half placed: the platform must not open it; held (no deadline) with the ECDs."""
+    from ue_backup.hooks.ecd import HELD, RESUME_DEADLINE
+
+    inst, dags = derby
+    assert run_dag("ue_backup", dags=dags).state == "success"
+    sandbox.log.clear()
+    sandbox.faults.add(Fault("k8s", "job", target="-place-", kind="outcome"))
+    conf = {"mode": "restore", "target": "in_place", "confirm": inst.name}
+    result = run_dag("ue_restore", conf, dags=dags)
+    sandbox.faults.clear()
+
+    assert result.state == "failed", result.tasks
+    assert result.tasks["place_efs"] == "failed", result.tasks
+    assert result.tasks["resume_workflows"] == "failed", result.tasks
+    assert set(platform_scales(sandbox)) == {0}  # scaled down (then held), never back
+    replicas, _, annotations = platform_now(sandbox)
+    assert replicas == 0
+    assert annotations[HELD]
+    assert RESUME_DEADLINE not in annotations
