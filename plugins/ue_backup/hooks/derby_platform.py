@@ -140,6 +140,13 @@ class PlatformHook(KubernetesHook):
         except PlatformError:
             return None
 
+    def replicas_of(self, namespace: str, kind: str, name: str) -> int:
+        """``spec.replicas`` now; 0 when the workload does not exist."""
+        try:
+            return replicas(self.read_workload(namespace, kind, name))
+        except PlatformError:
+            return 0
+
     def running(self, namespace: str, kind: str, name: str) -> list[str]:
         """The platform's pods still there (terminating ones included); [] when drained.
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from ue_backup.cold_window import UNPROVEN, judge, mark
+from ue_backup.cold_window import BROKEN, INTACT, UNPROVEN, judge, mark
 
 if TYPE_CHECKING:  # imported when used: a DAG parse never loads the Kubernetes client
     from ue_backup.hooks.ecd import EcdHook
@@ -262,9 +262,49 @@ class EcdResumeOperator(_EcdOperator):
             )
         return verdict
 
+    def judge_platform(self, window: dict[str, Any] | None, owners: list[str]) -> None:
+        """Add Derby's writer to the window's verdict: stopped from its opening until now.
+
+        Broken when it runs again (replicas or pods) before the teardown scales it back;
+        unproven when its scale-down is no longer recorded (an earlier try of this task
+        scaled it back, whose verdict was lost, or somebody removed the record).
+        """
+        records = self.windows if isinstance(self.windows, list) else [self.windows]
+        opened = next((r for r in records if isinstance(r, dict) and r.get("platform")), None)
+        if window is None or opened is None:
+            return
+        workload = opened["platform"]
+        kind, name = workload["kind"], workload["name"]
+        from ue_backup.hooks.derby_platform import PlatformHook
+
+        hook = PlatformHook(conn_id=self.kubernetes_conn_id)
+        held = hook.suspension(self.namespace, kind, name)
+        label = workload_label(workload)
+        if workload.get("stopped") and not (held and held.owner in owners):
+            if window["state"] == INTACT:
+                window["state"] = UNPROVEN
+            window["problems"].append(
+                f"platform {label}: its scale-down by this window is no longer recorded (an "
+                "earlier try of this task scaled it back, or somebody removed it): Derby's "
+                "stop cannot be proven"
+            )
+            return
+        running = hook.running(self.namespace, kind, name)
+        scaled = held.replicas_now if held else hook.replicas_of(self.namespace, kind, name)
+        if scaled or running:
+            window["state"] = BROKEN
+            window["problems"].append(
+                f"platform {label} ran during the window (spec.replicas {scaled}, pods "
+                f"{running}): Derby may have been written while it was copied"
+            )
+        for problem in window["problems"]:
+            if problem.startswith(f"platform {label}"):
+                self.log.error("COLD WINDOW %s: %s", window["state"].upper(), problem)
+
     def execute(self, context: Any) -> dict[str, Any]:
         owners = [self.owners] if isinstance(self.owners, str) else list(self.owners or [])
         window = self.judge_window(owners)
+        self.judge_platform(window, owners)
         outcomes: dict[str, str] = {}
         failed: Exception | None = None
         try:  # the platform first: the workflows need it; the ECDs are resumed whatever it did

@@ -263,3 +263,42 @@ def test_a_retried_resume_never_turns_a_broken_window_intact(sandbox, context):
     assert again["window"]["state"] == "unproven"
     assert "['ecd-a'] were resumed by an earlier try" in again["window"]["problems"][-1]
     assert enabled(sandbox) == {"ecd-a": True, "ecd-b": True}
+
+
+# --- Derby's writer: the platform workload, stopped with the ECDs ----------------------------
+
+PLATFORM_WORKLOAD = {"kind": "Deployment", "name": "platform"}
+
+
+def test_the_platform_stopped_with_the_ecds_is_part_of_the_windows_verdict(sandbox, context):
+    """Intact while it stays at zero; broken when somebody scales it up inside the window."""
+    from sandbox.installation import create_platform
+    from ue_backup.hooks.derby_platform import PlatformHook
+
+    seed_ecds(sandbox, a=True)
+    create_platform(sandbox)
+    opened = suspend_operator(platform=PLATFORM_WORKLOAD).execute(context)
+    assert opened["platform"] == {**PLATFORM_WORKLOAD, "stopped": True}
+    assert opened["drain"] == ["ecd-a", "Deployment/platform"]
+    hook = PlatformHook()
+    sandbox.k8s.wait_until(lambda: not hook.running(NS, "Deployment", "platform"), timeout=10)
+
+    def resume():
+        return EcdResumeOperator(
+            task_id="resume_workflows",
+            namespace=NS,
+            owners=OWNER,
+            windows=[opened],
+            platform=PLATFORM_WORKLOAD,
+        ).execute(context)
+
+    intact = resume()
+    assert intact["window"]["state"] == "intact", intact["window"]
+    assert intact["outcomes"]["Deployment/platform"] == "resumed"
+
+    opened = suspend_operator(platform=PLATFORM_WORKLOAD).execute(context)
+    hook.patch_workload(NS, "Deployment", "platform", {"spec": {"replicas": 1}})  # by hand
+    broken = resume()
+    assert broken["window"]["state"] == "broken"
+    assert "platform Deployment/platform ran during the window" in broken["window"]["problems"][-1]
+    assert broken["outcomes"]["Deployment/platform"] == "left-running"
