@@ -272,6 +272,10 @@ def k8s_values(config: Mapping[str, Any], service_account: str) -> dict[str, str
         # A Derby installation's platform, scaled by the cold window: a Role for its kind.
         "PlatformName": derby.platform.name if derby else None,
         "PlatformResource": PLATFORM_RESOURCES[derby.platform.kind.value] if derby else None,
+        # A StatefulSet's reads (a Deployment's are the first Role's: every ECD's Deployment).
+        "PlatformStatefulSet": derby.platform.name
+        if derby and derby.platform.kind.value == "StatefulSet"
+        else None,
     }
 
 

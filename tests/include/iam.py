@@ -258,6 +258,8 @@ RESOURCES: dict[str, Callable[[Where, dict], list[str]]] = {
         w.arn("backup", f"backup-vault:{p['BackupVaultName']}")
     ],
     "datasync:ListTaskExecutions": lambda w, p: [ANY],
+    # Listing copy jobs is authorized against no resource (its filters name a vault).
+    "backup:ListCopyJobs": lambda w, p: [ANY],
     # A location is authorized against no resource (its file system is the request's).
     "datasync:CreateLocationEfs": lambda w, p: [ANY],
     "kms:DescribeKey": lambda w, p: [_kms_key(w, p["KeyId"])],

@@ -204,7 +204,8 @@ def test_the_rbac_has_no_wildcards_and_binds_every_role():
         if o["kind"] in ("Role", "ClusterRole")
     }
     granted = {g.role for g in grants()}
-    assert len(granted) == len(roles) == 5  # with Derby's platform Role
+    # with Derby's platform Role, and the read Role of a StatefulSet platform
+    assert len(granted) == len(roles) == 6
     for obj in objects:
         assert obj["apiVersion"] == "rbac.authorization.k8s.io/v1"
 
@@ -261,6 +262,7 @@ def test_one_namespace_for_usage_engine_and_velero_keeps_both_roles():
         "Role/uepe/ue-backup",
         "Role/uepe/ue-backup-velero",
         "Role/uepe/ue-backup-platform-platform",
+        "Role/uepe/ue-backup-platform-read-platform",
         "Role/uepe-drill/ue-backup-drill",
         "ClusterRole/ue-backup-uepe-volumes",
     }
@@ -275,10 +277,16 @@ def test_derbys_platform_is_scaled_through_its_own_workload_only(kind, resource)
     config["database"]["derby"]["platform"] = {"kind": kind, "name": "platform"}
     platform = {g for g in grants(config) if g.role == "Role/uepe/ue-backup-platform-platform"}
     assert {(g.group, g.resource, g.verb, g.names) for g in platform} == {
-        ("apps", resource, "get", ("platform",)),
         ("apps", resource, "patch", ("platform",)),
     }
-    assert check([request("patch", "apps", resource, "uepe", "platform")], config).denied == []
+    # read: a Deployment through the first Role (every ECD's), a StatefulSet through its own
+    reads = {g for g in grants(config) if g.role == "Role/uepe/ue-backup-platform-read-platform"}
+    assert {(g.resource, g.verb, g.names) for g in reads} == (
+        {("statefulsets", "get", ("platform",))} if kind == "StatefulSet" else set()
+    )
+    for verb in ("get", "patch"):
+        allowed = [request(verb, "apps", resource, "uepe", "platform")]
+        assert check(allowed, config).denied == []
     assert check([request("patch", "apps", resource, "uepe", "other")], config).denied
 
 
@@ -323,7 +331,7 @@ def test_the_rbac_can_bind_the_user_an_eks_access_entry_maps_a_role_to(tmp_path)
         cwd=ROOT,
     )
     bindings = [o for o in yaml.safe_load_all(done.stdout) if "subjects" in o]
-    assert len(bindings) == 5
+    assert len(bindings) == 6  # a StatefulSet platform: its read Role too
     for binding in bindings:
         assert binding["subjects"] == [
             {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "mwaa"}
