@@ -181,6 +181,12 @@ def manifest_json(manifest: Mapping[str, Any]) -> str:
     return json.dumps(manifest, indent=2, sort_keys=True, default=str)
 
 
+def stored_json(manifest: Mapping[str, Any]) -> str:
+    """The manifest as the buckets hold it: without ``location``, which the returned
+    manifest gains only once it is written."""
+    return manifest_json({k: v for k, v in manifest.items() if k != "location"})
+
+
 def _size(size_bytes: int | None) -> str:
     if size_bytes is None:
         return "-"

@@ -24,7 +24,7 @@ from ue_backup.hooks.ecd import EcdHook
 from ue_backup.hooks.memorydb import MemoryDbHook
 from ue_backup.hooks.s3 import S3Hook
 from ue_backup.inventory import read_artifacts
-from ue_backup.manifest import build_manifest, manifest_json, summary_table
+from ue_backup.manifest import build_manifest, stored_json, summary_table
 from ue_backup.records import memorydb_snapshot_record, rds_copy_record, rds_snapshot_record
 from ue_backup.run_settings import BackupRunSettings
 from ue_backup.tasks.network_steps import live_network
@@ -114,8 +114,7 @@ def verify(
         cold_window=window,
         window_required=run.cold_window in ("managed", "external"),
     )
-    for c in verification["checks"]:
-        log.info("%s %s: %s", "PASS" if c["ok"] else "FAIL", c["check"], c["detail"])
+    log_checks(verification)
     window_state = (window or {}).get("state") or (
         UNPROVEN if run.cold_window in ("managed", "external") else NO_WINDOW
     )
@@ -123,6 +122,30 @@ def verify(
     if verification["result"] != "passed":
         raise PermanentFailure(failure_message(verification))
     return {**verification, "artifacts": manifest_artifacts(found, run.copy_region, records)}
+
+
+def log_checks(verification: Mapping[str, Any]) -> None:
+    """Each check of a verdict, PASS or FAIL with its detail, in the task log."""
+    for c in verification["checks"]:
+        log.info("%s %s: %s", "PASS" if c["ok"] else "FAIL", c["check"], c["detail"])
+
+
+def manifest_key(run: BackupRunSettings) -> str:
+    """The manifest's key, in the home bucket and in the protected account's alike."""
+    return f"{run.manifest_prefix}{BackupSet.parse(run.backup_set).manifest_key}"
+
+
+def store_manifest(settings: Mapping[str, Any], manifest: Mapping[str, Any]) -> str:
+    """Write (or rewrite) the set's manifest in the home bucket; returns its location."""
+    run = BackupRunSettings.model_validate(settings)
+    key = manifest_key(run)
+    settings_hook(S3Hook, settings).load_string(
+        stored_json(manifest),
+        key=key,
+        bucket_name=run.manifest_bucket,
+        replace=True,
+    )
+    return f"s3://{run.manifest_bucket}/{key}"
 
 
 # Which described artifact answers for each record kind.
@@ -271,11 +294,7 @@ def write_manifest(
         created_at=datetime.now(UTC),
         network=live_network(settings),
     )
-    key = f"{run.manifest_prefix}{backup_set.manifest_key}"
-    settings_hook(S3Hook, settings).load_string(
-        manifest_json(manifest), key=key, bucket_name=run.manifest_bucket, replace=True
-    )
-    manifest["location"] = f"s3://{run.manifest_bucket}/{key}"
+    manifest["location"] = store_manifest(settings, manifest)
     log.info("Backup set %s\n%s", backup_set.id, summary_table(manifest))
     log.info("Manifest written to %s", manifest["location"])
     return manifest

@@ -43,8 +43,9 @@ from ue_backup.aws import settings_hook
 from ue_backup.backup_set import BackupSet
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.s3 import S3Hook
-from ue_backup.manifest import manifest_json
+from ue_backup.manifest import stored_json
 from ue_backup.run_settings import BackupRunSettings
+from ue_backup.tasks.backup_steps import manifest_key
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ log = logging.getLogger(__name__)
 def manifest_body(manifest: Mapping[str, Any]) -> bytes:
     """The manifest's JSON as the home bucket holds it (``write_manifest`` adds
     ``location`` to the returned manifest only after writing it)."""
-    return manifest_json({k: v for k, v in manifest.items() if k != "location"}).encode()
+    return stored_json(manifest).encode()
 
 
 def lock_manifest(settings: Mapping[str, Any], manifest: Mapping[str, Any]) -> dict[str, Any]:
@@ -77,7 +78,7 @@ def lock_manifest(settings: Mapping[str, Any], manifest: Mapping[str, Any]) -> d
             f"{run.backup_set}: not locked"
         )
     backup_set = BackupSet.parse(run.backup_set)
-    key = f"{run.manifest_prefix}{backup_set.manifest_key}"  # as write_manifest names it
+    key = manifest_key(run)  # as write_manifest names it
     body = manifest_body(manifest)
     required = backup_set.created_at + timedelta(days=days)
     hook = settings_hook(

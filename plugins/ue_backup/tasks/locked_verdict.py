@@ -19,16 +19,19 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from ue_backup.aws import settings_hook
 from ue_backup.backup_set import BackupSet
 from ue_backup.compat import AirflowSkipException
 from ue_backup.errors import PermanentFailure
-from ue_backup.hooks.s3 import S3Hook
 from ue_backup.inventory import LOCKED, read_artifacts
-from ue_backup.manifest import manifest_json, with_locked_copies
+from ue_backup.manifest import with_locked_copies
 from ue_backup.planning import to_utc
 from ue_backup.run_settings import BackupRunSettings
-from ue_backup.tasks.backup_steps import backup_recovery_point_record, not_found
+from ue_backup.tasks.backup_steps import (
+    backup_recovery_point_record,
+    log_checks,
+    not_found,
+    store_manifest,
+)
 from ue_backup.verify import failure_message
 from ue_backup.verify_locked import verify_locked_set
 
@@ -86,21 +89,12 @@ def verify_locked(
         memorydb_immutable=found["memorydb_immutable"],
         not_found=not_found({k: wanted[k] for k in LOCKED_RECORDS}, found),
     )
-    for c in verification["checks"]:
-        log.info("%s %s: %s", "PASS" if c["ok"] else "FAIL", c["check"], c["detail"])
+    log_checks(verification)
     completed = with_locked_copies(
         manifest, locked_artifacts(found, records.get("memorydb_immutable")), verification
     )
-    key = f"{run.manifest_prefix}{backup_set.manifest_key}"
-    settings_hook(S3Hook, settings).load_string(
-        manifest_json(completed), key=key, bucket_name=run.manifest_bucket, replace=True
-    )
-    log.info(
-        "Manifest s3://%s/%s now records the protected copies (%s)",
-        run.manifest_bucket,
-        key,
-        verification["result"],
-    )
+    location = store_manifest(settings, completed)
+    log.info("Manifest %s now records the protected copies (%s)", location, verification["result"])
     if verification["result"] != "passed":
         raise PermanentFailure(
             failure_message(verification, "verification of the copies in the protected account")
