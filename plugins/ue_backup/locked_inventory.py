@@ -38,6 +38,7 @@ from typing import Any
 
 from ue_backup.backup_set import BACKUP_SET_TAG, INSTALLATION_TAG, VERIFIED_TAG, WINDOW_TAG
 from ue_backup.planning import RESTORABLE_POINT_STATUSES, to_utc
+from ue_backup.recorded_network import unrecorded
 
 # Where ue_restore and the drill restore from (params.source): the installation's own
 # backups, or the protected copies.
@@ -194,11 +195,9 @@ def chosen_network(inventory: Mapping[str, Any], plan: Mapping[str, Any]) -> dic
                 backup_set = (point.get("Tags") or {}).get(BACKUP_SET_TAG)
     chosen = dict((recorded.get(backup_set) if backup_set else None) or {})
     taken = {}
-    for component in NETWORK_COMPONENTS:
-        if _recorded(chosen, component):
-            continue
+    for component in unrecorded(chosen, NETWORK_COMPONENTS):
         for other in sorted(recorded, reverse=True):  # set ids sort by their time
-            if _recorded(recorded[other], component):
+            if not unrecorded(recorded[other], [component]):
                 chosen[component] = recorded[other][component]
                 taken[component] = other
                 break
@@ -208,11 +207,6 @@ def chosen_network(inventory: Mapping[str, Any], plan: Mapping[str, Any]) -> dic
 
 
 NETWORK_COMPONENTS = ("efs", "database", "memorydb")
-
-
-def _recorded(network: Mapping[str, Any] | None, component: str) -> bool:
-    entry = (network or {}).get(component)
-    return bool(entry) and (component != "efs" or bool(entry.get("mount_targets")))
 
 
 def _memorydb(snapshots: Iterable[Mapping[str, Any]], installation: str) -> list[dict]:
