@@ -150,16 +150,16 @@ def test_a_compliance_retention_cannot_be_weakened(s3, retention):
 
 
 def test_a_compliance_retention_can_be_extended(s3):
-    until = _until()
+    until, longer = _until(), _until(90)
     version = _locked(s3, until)
     s3.put_object_retention(
         Bucket=LOCKED,
         Key="manifest.json",
         VersionId=version,
-        Retention={"Mode": "COMPLIANCE", "RetainUntilDate": _until(90)},
+        Retention={"Mode": "COMPLIANCE", "RetainUntilDate": longer},
     )
     kept = s3.get_object_retention(Bucket=LOCKED, Key="manifest.json", VersionId=version)
-    assert kept["Retention"]["RetainUntilDate"] == _until(90)
+    assert kept["Retention"]["RetainUntilDate"] == longer
 
 
 def test_a_governance_retention_is_shortened_only_with_the_bypass(s3):
@@ -171,7 +171,8 @@ def test_a_governance_retention_is_shortened_only_with_the_bypass(s3):
         ObjectLockMode="GOVERNANCE",
         ObjectLockRetainUntilDate=_until(),
     )["VersionId"]
-    shorter = {"Mode": "GOVERNANCE", "RetainUntilDate": _until(1)}
+    one_day = _until(1)
+    shorter = {"Mode": "GOVERNANCE", "RetainUntilDate": one_day}
     with pytest.raises(ClientError) as refused:
         s3.put_object_retention(Bucket=LOCKED, Key="g", VersionId=version, Retention=shorter)
     assert _code(refused) == ("AccessDenied", 403)
@@ -183,7 +184,7 @@ def test_a_governance_retention_is_shortened_only_with_the_bypass(s3):
         BypassGovernanceRetention=True,
     )
     kept = s3.get_object_retention(Bucket=LOCKED, Key="g", VersionId=version)
-    assert kept["Retention"]["RetainUntilDate"] == _until(1)
+    assert kept["Retention"]["RetainUntilDate"] == one_day
 
 
 def test_a_retain_until_date_in_the_past_is_refused(s3):
