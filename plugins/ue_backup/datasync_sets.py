@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ue_backup.backup_set import BACKUP_SET_TAG
+
 # The options every set's task is created with (CreateTask's Options, botocore's enums).
 TASK_OPTIONS: dict[str, str] = {
     "TransferMode": "ALL",
@@ -69,3 +71,52 @@ def options_problems(options: Mapping[str, Any] | None) -> list[str]:
         for name in CHECKED_OPTIONS
         if found.get(name) != TASK_OPTIONS[name]
     ]
+
+
+# --- a set's copy, as the planner, the drill and retention see it -------------------------
+#
+# ``DataSyncHook.set_copies`` lists every set task of an installation (tagged with the
+# installation and a backup set) and reduces each with ``set_copy``: a dict with
+# ``TaskArn`` (the set's task), ``LocationArn`` (its destination: the set's folder, what a
+# restore copies from), ``FileSystemId`` and ``Folder`` (where that folder is),
+# ``TaskExecutionArn``, ``Status`` and ``StartTime`` (the set's execution: the disk's
+# point in time is the moment the cold copy began) and ``Tags`` (the task's, a dict:
+# the backup set and, once verified, ``ue-backup:verified`` and ``ue-backup:window``).
+
+
+def folder_of(location_uri_text: str) -> tuple[str, str]:
+    """(file system id, folder) of an EFS location URI (``efs://<region>.<fs id>/<folder>/``)."""
+    rest = location_uri_text.split("://", 1)[-1]
+    host, _, path = rest.partition("/")
+    file_system_id = host.split(".", 1)[-1]
+    return file_system_id, "/" + path.strip("/")
+
+
+def set_copy(
+    task: Mapping[str, Any],
+    tags: Mapping[str, str],
+    location: Mapping[str, Any],
+    executions: list[Mapping[str, Any]],
+    set_id: str,
+) -> dict[str, Any]:
+    """One set's copy from DescribeTask, its tags, its destination's DescribeLocationEfs and
+    its executions (DescribeTaskExecution, each with its ``Tags`` as a dict).
+
+    The set's execution is the one tagged with the set (the backup starts exactly one;
+    ``DataSyncStartCopyOperator`` finds it again on a retry); without one, the newest.
+    """
+    own = [e for e in executions if (e.get("Tags") or {}).get(BACKUP_SET_TAG) == set_id]
+    chosen = sorted(own or executions, key=lambda e: str(e.get("StartTime") or ""))
+    execution = chosen[-1] if chosen else {}
+    file_system_id, folder = folder_of(str(location.get("LocationUri") or ""))
+    return {
+        "TaskArn": task["TaskArn"],
+        "LocationArn": task.get("DestinationLocationArn"),
+        "SourceLocationArn": task.get("SourceLocationArn"),
+        "FileSystemId": file_system_id,
+        "Folder": folder,
+        "TaskExecutionArn": execution.get("TaskExecutionArn"),
+        "Status": execution.get("Status"),
+        "StartTime": execution.get("StartTime"),
+        "Tags": dict(tags),
+    }

@@ -156,6 +156,11 @@ def list_inventory(settings: Access, cfg: InstallationConfig) -> dict[str, Any]:
         inventory["rds_restore_window"] = rds_restore_window(settings, instance)
     if cfg.efs.aws_backup:
         inventory["efs_recovery_points"] = live_file_system_points(settings, cfg)
+    if cfg.efs.datasync:
+        # each set's folder on the target file system (datasync_sets.set_copy)
+        inventory["datasync_copies"] = settings_hook(DataSyncHook, settings).set_copies(
+            cfg.installation
+        )
     if cfg.memorydb:
         inventory["memorydb_snapshots"] = memorydb_snapshots(
             settings, cluster=cfg.memorydb.cluster_name

@@ -114,6 +114,65 @@ def _recovery_points(entries: Iterable[Mapping[str, Any]] | None) -> list[Point]
     return sorted(points, key=lambda p: p.time)
 
 
+def _datasync_copies(entries: Iterable[Mapping[str, Any]] | None) -> list[Point]:
+    """The successful DataSync copies (``datasync_sets.set_copy``): each set's folder.
+
+    Its time is the moment the cold copy began (the execution's ``StartTime``),
+    inside the window, as a recovery point's is its job's start.
+    """
+    points = []
+    for copy in entries or ():
+        time = to_utc(copy.get("StartTime"))
+        if copy.get("Status") != "SUCCESS" or time is None or not copy.get("LocationArn"):
+            continue
+        tags = copy.get("Tags") or {}
+        points.append(Point(copy["LocationArn"], time, tags.get(BACKUP_SET_TAG), copy))
+    return sorted(points, key=lambda p: p.time)
+
+
+def disk_points(inventory: Mapping[str, Any]) -> tuple[list[Point], str, str]:
+    """The disk points the inventory holds, what one is called in a refusal, and a
+    restorable one.
+
+    A DataSync installation lists ``datasync_copies`` (its sets' folders); one
+    with AWS Backup ``efs_recovery_points``.
+    """
+    if inventory.get("datasync_copies") is not None:
+        copies = _datasync_copies(inventory["datasync_copies"])
+        return copies, "DataSync copy", "successful DataSync copy"
+    points = _recovery_points(inventory.get("efs_recovery_points"))
+    return points, "EFS recovery point", "COMPLETED EFS recovery point"
+
+
+def disk_entry(disk: Point) -> dict[str, Any]:
+    """The plan's ``disk``: what the EFS restore starts from.
+
+    ``kind`` aws_backup: ``recovery_point_arn`` (and its vault and resource).
+    ``kind`` datasync: ``recovery_point_arn`` None; the set's task (``task_arn``),
+    whose destination location (``location_arn``) is the folder ``folder`` on
+    ``file_system_id`` that the restore copies from.
+    """
+    common = {"time": iso(disk.time), "backup_set": disk.backup_set}
+    if "LocationArn" in disk.raw:
+        return {
+            "kind": "datasync",
+            "recovery_point_arn": None,
+            "task_arn": disk.raw["TaskArn"],
+            "task_execution_arn": disk.raw.get("TaskExecutionArn"),
+            "location_arn": disk.id,
+            "file_system_id": disk.raw.get("FileSystemId"),
+            "folder": disk.raw.get("Folder"),
+            **common,
+        }
+    return {
+        "kind": "aws_backup",
+        "recovery_point_arn": disk.id,
+        **common,
+        "backup_vault_name": disk.raw.get("BackupVaultName"),
+        "resource_arn": disk.raw.get("ResourceArn"),
+    }
+
+
 def memorydb_snapshot_time(snapshot: Mapping[str, Any]) -> datetime | None:
     """A MemoryDB snapshot's point in time: its earliest shard's SnapshotCreationTime."""
     shards = (snapshot.get("ClusterConfiguration") or {}).get("Shards") or []
@@ -277,13 +336,7 @@ class _Planner:
                 return self.no_database_reason(bound)
         return {
             "backup_set": disk.backup_set,
-            "disk": {
-                "recovery_point_arn": disk.id,
-                "time": iso(disk.time),
-                "backup_set": disk.backup_set,
-                "backup_vault_name": disk.raw.get("BackupVaultName"),
-                "resource_arn": disk.raw.get("ResourceArn"),
-            },
+            "disk": disk_entry(disk),
             "database": database,
             "memorydb": (
                 {
@@ -335,6 +388,8 @@ def _with_verdict(plan: dict[str, Any], disk: Point) -> dict[str, Any]:
 
 
 def _rejection(disk: Point, reason: str) -> dict[str, Any]:
+    """A disk point the planner passed over (``recovery_point_arn``: the point's id, a
+    recovery point ARN or a DataSync copy's folder location)."""
     return {
         "recovery_point_arn": disk.id,
         "time": iso(disk.time),
@@ -361,9 +416,9 @@ def plan_restore(inventory: Mapping[str, Any], request: Mapping[str, Any]) -> di
     """
     req = normalise_request(request)
     planner = _Planner(inventory, req)
-    disks = _recovery_points(inventory.get("efs_recovery_points"))
+    disks, called, restorable = disk_points(inventory)
     if not disks:
-        raise RestorePlanError("no COMPLETED EFS recovery point exists: nothing to restore")
+        raise RestorePlanError(f"no {restorable} exists: nothing to restore")
 
     rejected: list[dict[str, Any]] = []
     if req["type"] == "backup_set":
@@ -371,7 +426,7 @@ def plan_restore(inventory: Mapping[str, Any], request: Mapping[str, Any]) -> di
         of_set = [d for d in disks if d.backup_set == wanted]
         if not of_set:
             raise RestorePlanError(
-                f"backup set {wanted!r} has no COMPLETED EFS recovery point "
+                f"backup set {wanted!r} has no {restorable} "
                 "(the set is incomplete, failed or does not exist)"
             )
         unverified = unverified_reason(of_set[-1])
@@ -401,11 +456,10 @@ def plan_restore(inventory: Mapping[str, Any], request: Mapping[str, Any]) -> di
 
     if target is not None and all(d.time > target for d in disks):
         raise RestorePlanError(
-            f"no EFS recovery point at or before the target time {iso(target)}; "
+            f"no {called} at or before the target time {iso(target)}; "
             f"the oldest is {iso(disks[0].time)}"
         )
     raise _refusal(
-        "no EFS recovery point of a verified set can be restored with a database point "
-        "strictly before it:",
+        f"no {called} of a verified set can be restored with a database point strictly before it:",
         [r for r in rejected if not r["reason"].startswith("after the target")],
     )

@@ -424,7 +424,14 @@ class RestoreSteps(BaseModel):
     restore_velero: bool = _field("Whether the Kubernetes resources are restored.")
     rds_snapshot_id: str | None = _field("The RDS snapshot restored from, if any.")
     rds_restore_time: str | None = _field("The point-in-time restore's time, if any.")
-    recovery_point_arn: str = _field("The EFS recovery point restored from.")
+    recovery_point_arn: str | None = _field(
+        "The EFS recovery point restored from (None: a DataSync copy, datasync_task_arn)."
+    )
+    datasync_task_arn: str | None = _field(
+        "A DataSync installation: the set's task, whose destination (the set's folder on the "
+        "target file system) the EFS restore copies from.",
+        None,
+    )
     memorydb_snapshot_name: str | None = _field("The MemoryDB snapshot restored from.")
     velero_backup_name: str | None = _field("The Velero backup restored from.")
     velero_backup_set: str | None = _field("The backup set the Velero backup belongs to.")
@@ -512,7 +519,8 @@ class RestoreSteps(BaseModel):
             "restore_velero": restoring and "velero" in wanted and velero is not None,
             "rds_snapshot_id": database.get("snapshot_id"),
             "rds_restore_time": database.get("restore_time"),
-            "recovery_point_arn": plan["disk"]["recovery_point_arn"],
+            "recovery_point_arn": plan["disk"].get("recovery_point_arn"),
+            "datasync_task_arn": plan["disk"].get("task_arn"),
             "memorydb_snapshot_name": memorydb["snapshot_name"] if memorydb else None,
             "velero_backup_name": velero["backup_name"] if velero else None,
             "velero_backup_set": (velero or {}).get("backup_set") or plan.get("backup_set"),

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from tests.plugins.test_verify import SET, recovery_point, verify
+from ue_backup.backup_set import BACKUP_SET_TAG
 from ue_backup.datasync_sets import (
     TASK_OPTIONS,
+    folder_of,
     location_uri,
     options_problems,
+    set_copy,
     set_folder,
     task_name,
 )
@@ -53,3 +56,33 @@ def test_verify_fails_a_copy_made_with_other_options():
     )
     assert result == "failed"
     assert checks[name] == (False, "PreserveDeletedFiles 'PRESERVE', expected 'REMOVE'")
+
+
+def test_a_location_uri_names_its_file_system_and_folder():
+    assert folder_of("efs://eu-west-1.fs-1/ue-backup/s1/") == ("fs-1", "/ue-backup/s1")
+    assert folder_of("efs://eu-west-1.fs-1/") == ("fs-1", "/")
+
+
+def _execution(arn: str, start: str, set_id: str | None) -> dict:
+    tags = {BACKUP_SET_TAG: set_id} if set_id else {}
+    return {"TaskExecutionArn": arn, "Status": "SUCCESS", "StartTime": start, "Tags": tags}
+
+
+def test_a_sets_copy_is_its_own_execution_and_folder():
+    task = {"TaskArn": "t", "DestinationLocationArn": "loc-d", "SourceLocationArn": "loc-s"}
+    location = {"LocationUri": "efs://eu-west-1.fs-2/ue-backup/s1/"}
+    executions = [
+        _execution("e-own", "2026-12-01T01:00:00Z", "s1"),
+        _execution("e-later", "2026-12-01T02:00:00Z", None),  # started by hand: not the set's
+    ]
+    copy = set_copy(task, {BACKUP_SET_TAG: "s1"}, location, executions, "s1")
+    assert copy["TaskExecutionArn"] == "e-own"
+    assert copy["StartTime"] == "2026-12-01T01:00:00Z"
+    assert (copy["FileSystemId"], copy["Folder"], copy["LocationArn"]) == (
+        "fs-2",
+        "/ue-backup/s1",
+        "loc-d",
+    )
+    untagged = set_copy(task, {}, location, executions[1:], "s1")
+    assert untagged["TaskExecutionArn"] == "e-later"
+    assert set_copy(task, {}, location, [], "s1")["Status"] is None

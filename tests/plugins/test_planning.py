@@ -554,3 +554,62 @@ def test_planner_against_brute_force(inv, request):
         assert to_utc(plan["memorydb"]["time"]) == memorydb_snapshot_time(chosen[1])
     # every rejected candidate is at least as new as the chosen one
     assert all(to_utc(r["time"]) >= disk_time for r in plan["rejected"])
+
+
+# --- a DataSync installation: each set's folder is its disk point ---------------------
+
+
+def ds(name, minutes, status="SUCCESS", backup_set=None, verified="passed"):
+    """A set's DataSync copy (``datasync_sets.set_copy``): its time is the copy's start."""
+    tags = {BACKUP_SET_TAG: backup_set} if backup_set else {}
+    if verified:
+        tags[VERIFIED_TAG] = verified
+    return {
+        "TaskArn": f"arn:aws:datasync:eu-west-1:123456789012:task/task-{name}",
+        "LocationArn": f"arn:aws:datasync:eu-west-1:123456789012:location/loc-{name}",
+        "FileSystemId": "fs-target",
+        "Folder": f"/ue-backup/{backup_set}",
+        "TaskExecutionArn": f"arn:aws:datasync:eu-west-1:123456789012:task/task-{name}/execution/e",
+        "Status": status,
+        "StartTime": at(minutes).isoformat(),
+        "Tags": tags,
+    }
+
+
+def test_a_datasync_copy_is_the_disk_point_under_rule_1():
+    inv = inventory(
+        rds_snapshots=[rds("s1", 0, backup_set="b1")],
+        datasync_copies=[
+            ds("1", 1, backup_set="b1"),
+            ds("2", 0, backup_set="b0"),  # began with the only snapshot: not older
+            ds("3", 120, backup_set="b3", status="ERROR"),
+        ],
+        efs_recovery_points=[rp("r9", 200, backup_set="b9")],  # not this installation's method
+    )
+    plan = plan_restore(inv, NO_PITR)
+    assert plan["backup_set"] == "b1"
+    assert plan["disk"] == {
+        "kind": "datasync",
+        "recovery_point_arn": None,
+        "task_arn": "arn:aws:datasync:eu-west-1:123456789012:task/task-1",
+        "task_execution_arn": "arn:aws:datasync:eu-west-1:123456789012:task/task-1/execution/e",
+        "location_arn": "arn:aws:datasync:eu-west-1:123456789012:location/loc-1",
+        "file_system_id": "fs-target",
+        "folder": "/ue-backup/b1",
+        "time": at(1).isoformat(),
+        "backup_set": "b1",
+    }
+    assert plan["rejected"] == []
+    with pytest.raises(RestorePlanError, match="no database point strictly before"):
+        plan_restore(inv, {"type": "backup_set", "backup_set": "b0"})
+
+
+def test_an_unverified_datasync_copy_is_passed_over_and_none_is_named_as_a_copy():
+    inv = inventory(
+        rds_snapshots=[rds("s1", 0, backup_set="b1")],
+        datasync_copies=[ds("1", 1, backup_set="b1", verified=None)],
+    )
+    with pytest.raises(RestorePlanError, match="no DataSync copy of a verified set"):
+        plan_restore(inv, NO_PITR)
+    with pytest.raises(RestorePlanError, match="no successful DataSync copy exists"):
+        plan_restore(inventory(datasync_copies=[ds("1", 1, status="ERROR")]), NO_PITR)

@@ -82,7 +82,8 @@ RESTORE_KEYS = AWS | {
 }  # fmt: skip
 STEP_KEYS = {
     "restore_database", "restore_efs", "restore_memorydb", "restore_velero", "rds_snapshot_id",
-    "rds_restore_time", "recovery_point_arn", "memorydb_snapshot_name", "velero_backup_name",
+    "rds_restore_time", "recovery_point_arn", "datasync_task_arn", "memorydb_snapshot_name",
+    "velero_backup_name",
     "velero_backup_set", "switch_over_database", "resume_owners", "memorydb_snapshot_arns",
     "memorydb_node_type", "memorydb_num_shards", "check_application", "check_database",
     "check_cluster", "verification", "check_login_instance", "check_manage_password",

@@ -118,7 +118,7 @@ def verify(
     window_state = (window or {}).get("state") or (
         UNPROVEN if run.cold_window in ("managed", "external") else NO_WINDOW
     )
-    mark_set(run, found, verification["result"], window_state)
+    mark_set(run, found, verification["result"], window_state, records)
     if verification["result"] != "passed":
         raise PermanentFailure(failure_message(verification))
     return {**verification, "artifacts": manifest_artifacts(found, run.copy_region, records)}

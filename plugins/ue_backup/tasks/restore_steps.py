@@ -357,6 +357,13 @@ def refuse_checks_without_a_login(run: RestoreRunSettings, planned: RestorePlanR
         )
 
 
+def _disk_source(disk: Mapping[str, Any]) -> str:
+    """The EFS row's source: a recovery point, or a DataSync set's folder."""
+    if disk.get("kind") == "datasync":
+        return f"DataSync copy {disk.get('file_system_id')}:{disk.get('folder')}"
+    return str(disk.get("recovery_point_arn"))
+
+
 def plan_table(plan: Mapping[str, Any]) -> str:
     """The plan as a short table: component, source, point in time."""
     database = plan["database"]
@@ -368,7 +375,7 @@ def plan_table(plan: Mapping[str, Any]) -> str:
     rows = [
         ("component", "restored from", "point in time"),
         ("database", source, database["time"]),
-        ("efs", plan["disk"]["recovery_point_arn"], plan["disk"]["time"]),
+        ("efs", _disk_source(plan["disk"]), plan["disk"]["time"]),
     ]
     if plan.get("memorydb"):
         rows.append(("memorydb", plan["memorydb"]["snapshot_name"], plan["memorydb"]["time"]))

@@ -7,8 +7,9 @@ database and travels with the copies into the copy region. A set whose run
 failed before verification carries no verdict at all, which counts as
 unverified too.
 
-Marked: the RDS snapshot and its copy, the EFS recovery point and its copy,
-the MemoryDB snapshot (tags). Not marked: the Velero backup (that would need
+Marked: the RDS snapshot and its copy, the EFS recovery point and its copy
+(or a DataSync set's task, ``records["datasync"]``), the MemoryDB snapshot
+(tags). Not marked: the Velero backup (that would need
 ``patch`` on Velero backups, which the RBAC does not grant) and the MemoryDB
 copy's ``.rdb`` objects (S3 replaces an object's whole tag set); the planner
 judges a set by its disk point, which is always marked.
@@ -23,6 +24,7 @@ from typing import Any
 from ue_backup.aws import settings_hook
 from ue_backup.backup_set import VERIFIED_TAG, WINDOW_TAG
 from ue_backup.hooks.aws_backup import AwsBackupHook
+from ue_backup.hooks.datasync import DataSyncHook
 from ue_backup.hooks.memorydb import MemoryDbHook
 from ue_backup.hooks.rds import RdsHook
 from ue_backup.run_settings import BackupRunSettings
@@ -31,7 +33,11 @@ log = logging.getLogger(__name__)
 
 
 def mark_set(
-    settings: BackupRunSettings, found: Mapping[str, Any], verified: str, window: str
+    settings: BackupRunSettings,
+    found: Mapping[str, Any],
+    verified: str,
+    window: str,
+    records: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Tag each described artifact ``ue-backup:verified`` and ``ue-backup:window``.
 
@@ -52,6 +58,13 @@ def mark_set(
             arn = found[key]["RecoveryPointArn"]
             settings_hook(AwsBackupHook, settings, region).tag_recovery_point(arn, tags)
             marked.append(arn)
+    # A DataSync set's verdict is on its task, which the planner lists (set_copies).
+    task_arn = ((records or {}).get("datasync") or {}).get("task_arn")
+    if found.get("datasync_execution") and task_arn:
+        settings_hook(DataSyncHook, settings, home).get_conn().tag_resource(
+            ResourceArn=task_arn, Tags=tag_list
+        )
+        marked.append(task_arn)
     if found.get("memorydb_snapshot"):
         arn = found["memorydb_snapshot"]["ARN"]
         settings_hook(MemoryDbHook, settings, home).add_tags(arn, tag_list)

@@ -8,7 +8,7 @@ from sandbox.faults import Fault
 from sandbox.installation import LIVE_FILES, TEMPORARY_FILES, seed_installation
 from tests.plugins.support import OTHER_SET_ID, RUN_ID, SET_ID, defer, make_context, mutations
 from tests.plugins.temp_tree import find_temporary
-from ue_backup.backup_set import BackupSet
+from ue_backup.backup_set import BACKUP_SET_TAG, BackupSet
 from ue_backup.datasync_sets import TASK_OPTIONS
 from ue_backup.hooks.datasync import DataSyncHook
 from ue_backup.operators.datasync import DataSyncStartCopyOperator
@@ -154,3 +154,22 @@ def test_a_start_refused_before_it_was_carried_out_is_sent_again(
     statuses = [e.detail["status"] for e in sandbox.log.entries("datasync", "StartTaskExecution")]
     assert statuses == [400, 400, 200]
     assert result["task_execution_arn"]
+
+
+def test_the_hook_lists_each_sets_copy_of_the_installation_only(
+    sandbox, installation, task_arn, context
+):
+    first = copy_operator(task_arn).execute(context)
+    second = copy_operator(task_arn, OTHER_SET_ID).execute(context)
+    hook = DataSyncHook()
+    copies = {c["Tags"][BACKUP_SET_TAG]: c for c in hook.set_copies(installation.name)}
+    # the template task is not a set's; another installation's sets are not listed
+    assert set(copies) == {SET_ID, OTHER_SET_ID}
+    assert hook.set_copies("another-installation") == []
+    own = copies[SET_ID]
+    assert own["TaskArn"] == first["task_arn"]
+    assert own["TaskExecutionArn"] == first["task_execution_arn"]
+    assert (own["FileSystemId"], own["Folder"]) == (installation.datasync_target, f"/{SET_ID}")
+    assert copies[OTHER_SET_ID]["Folder"] == second["folder"]
+    assert own["StartTime"] is not None
+    assert own["Status"] in ("QUEUED", "LAUNCHING", "PREPARING", "TRANSFERRING", "VERIFYING")
