@@ -28,6 +28,10 @@ class DataSyncHook(RetryingHookMixin, CustomWaitersMixin, ProviderDataSyncHook):
         """A task's, location's or execution's tags as a dict."""
         return tag_dict(self.get_conn().list_tags_for_resource(ResourceArn=arn).get("Tags"))
 
+    def tag(self, arn: str, tags: list[dict[str, str]]) -> None:
+        """Tag a task, location or execution (``[{"Key", "Value"}]``, DataSync's form)."""
+        self.get_conn().tag_resource(ResourceArn=arn, Tags=tags)
+
     def set_copies(self, installation: str) -> list[dict[str, Any]]:
         """Every backup set's copy of ``installation`` (``datasync_sets.set_copy``'s shape).
 

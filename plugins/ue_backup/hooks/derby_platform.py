@@ -34,6 +34,7 @@ from ue_backup.hooks.ecd import (
     SUSPENSION_ANNOTATIONS,
     EcdError,
 )
+from ue_backup.planning import to_utc
 
 PREVIOUS_REPLICAS = "ue-backup/previous-replicas"
 PLATFORM_ANNOTATIONS = (*SUSPENSION_ANNOTATIONS, PREVIOUS_REPLICAS)
@@ -57,10 +58,23 @@ class PlatformSuspension:
     run: str = ""
     overdue_alerted: bool = False
     held: str = ""
+    suspended_at: datetime | None = None
+    created_at: datetime | None = None
 
     @property
     def label(self) -> str:
         return f"{self.kind}/{self.name}"
+
+    @property
+    def restored(self) -> bool:
+        """The scale-down is older than the workload itself: it came back with a restore.
+
+        As ``Suspension.restored`` for an ECD: Velero restores the platform as it was
+        backed up, inside that backup's window (zero replicas, a long-gone run's
+        annotations, a deadline long past). Only the restore that brought it back may
+        scale it up, once the tree is placed and checked; the watchdog must not.
+        """
+        return bool(self.suspended_at and self.created_at and self.suspended_at < self.created_at)
 
     @classmethod
     def of(cls, kind: str, workload: dict[str, Any]) -> PlatformSuspension | None:
@@ -80,7 +94,14 @@ class PlatformSuspension:
             run=annotations.get(SUSPENDING_RUN, ""),
             overdue_alerted=bool(annotations.get(OVERDUE_ALERTED)),
             held=annotations.get(HELD) or "",
+            suspended_at=_time(annotations.get(SUSPENDED_AT)),
+            created_at=_time(meta.get("creationTimestamp")),
         )
+
+
+def _time(value: Any) -> datetime | None:
+    """An annotation's or the API server's timestamp as UTC (None when absent)."""
+    return to_utc(value) if value else None
 
 
 def replicas(workload: dict[str, Any]) -> int:
@@ -262,6 +283,19 @@ class PlatformHook(KubernetesHook):
                 return "not-ours"  # no workload (any more): nothing of ours to scale back
             raise
         return outcome["result"]
+
+    def mark_overdue_alerted(
+        self, namespace: str, kind: str, name: str, owner: str, when: datetime
+    ) -> None:
+        """Record on the workload that its overdue window was announced (announced once)."""
+
+        def decide(workload):
+            current = PlatformSuspension.of(kind, workload)
+            if not current or current.owner != owner:
+                return None
+            return {"metadata": {"annotations": {OVERDUE_ALERTED: when.isoformat()}}}
+
+        self._update_with_retry(namespace, kind, name, decide)
 
     def hold(self, namespace: str, kind: str, name: str, owner: str, reason: str) -> bool:
         """Keep this owner's scale-down for good (no deadline; ``ue-backup/held`` why).

@@ -283,12 +283,13 @@ def resume_after_restore(
     owners = list((plan.resume_owners if plan else None) or [rid])
     if where in ("half", "committed"):  # a failure below holds Derby's writer too
         hold_platform(run, owners, where, states, plan)
+    stopped = stopped_platform(run, owners) if where in ("half", "committed") else None
     if where == "half":
         held = sorted({name for owner in owners for name in hook.hold(namespace, owner, HOLD)})
         raise WorkflowsHeld(
             half_done_report(run, plan, states, held)
             + "\n"
-            + resume_commands(namespace, held_suspensions(hook, namespace, owners))
+            + resume_commands(namespace, held_suspensions(hook, namespace, owners), stopped)
         )
     unverified = checks_not_passed(plan, states) if where == "committed" else None
     if unverified:
@@ -298,12 +299,14 @@ def resume_after_restore(
         raise WorkflowsHeld(
             checks_failed_report(run, plan, states, held, checks, unverified)
             + "\n"
-            + resume_commands(namespace, held_suspensions(hook, namespace, owners))
+            + resume_commands(namespace, held_suspensions(hook, namespace, owners), stopped)
         )
     if where == "committed" and run.in_place and plan and plan.restore_memorydb:
         for owner in owners:
             hook.hold(namespace, owner, HOLD_FOR_MEMORYDB)
-        raise WorkflowsHeld(repoint_report(run, plan, held_suspensions(hook, namespace, owners)))
+        raise WorkflowsHeld(
+            repoint_report(run, plan, held_suspensions(hook, namespace, owners), stopped)
+        )
     if where == "untouched":
         owners = [rid]  # what Velero brought back with the backup set's suspension stays off
     outcomes: dict[str, str] = {}
@@ -337,8 +340,8 @@ def hold_platform(
     """Keep Derby's writer stopped with the workflows when they are held (no deadline).
 
     A half-done commit, or a placed tree whose checks did not pass: the platform must not
-    open a Derby that is not proven whole. The report's resume commands name the ECDs;
-    the platform is scaled back by ``ue-backup/previous-replicas`` (or by a later resume).
+    open a Derby that is not proven whole. The report's resume commands scale it back
+    first (``resume_commands``), then resume the ECDs.
     """
     workload = run.platform
     if not workload:
@@ -360,6 +363,18 @@ def hold_platform(
             )
 
 
+def stopped_platform(run: RestoreRunSettings, owners: list[str]) -> Any:
+    """Derby's writer when one of ``owners`` keeps it at zero (a ``PlatformSuspension``)."""
+    workload = run.platform
+    if not workload:
+        return None
+    from ue_backup.hooks.derby_platform import PlatformHook
+
+    hook = PlatformHook(conn_id=run.kubernetes_conn_id)
+    found = hook.suspension(run.namespace, workload["kind"], workload["name"])
+    return found if found and found.owner in owners else None
+
+
 HOLD = "an in-place restore failed during its commit: see the run's resume_workflows log"
 HOLD_FOR_CHECKS = (
     "an in-place restore is done but its application checks failed: see the run's "
@@ -377,19 +392,33 @@ def held_suspensions(hook: Any, namespace: str, owners: list[str]) -> list[Any]:
     return [found[name] for name in sorted(found)]
 
 
-def resume_commands(namespace: str, suspensions: list[Any]) -> str:
+def resume_commands(namespace: str, suspensions: list[Any], platform: Any = None) -> str:
     """The commands that resume each held ECD exactly as ``EcdHook.resume`` would.
 
     ``spec.enabled`` back to its ``ue-backup/previous-enabled`` value (null
     removes a field that was absent) and every ``ue-backup/`` annotation
-    removed, in one merge patch per ECD.
+    removed, in one merge patch per ECD. ``platform`` (a ``PlatformSuspension``):
+    Derby's writer, held at zero with them, is scaled back first, as
+    ``PlatformHook.resume`` would (its workflows need the database it opens).
     """
+    from ue_backup.hooks.derby_platform import PLATFORM_ANNOTATIONS
     from ue_backup.hooks.ecd import SUSPENSION_ANNOTATIONS
     from ue_backup.kube_names import ECD_GROUP, ECD_PLURAL
 
+    lines = []
+    if platform is not None:
+        patch = {
+            "metadata": {"annotations": dict.fromkeys(PLATFORM_ANNOTATIONS)},
+            "spec": {"replicas": platform.previous_replicas},
+        }
+        lines += [
+            "First scale the platform (Derby's writer) back to its replicas:",
+            f"  kubectl -n {namespace} patch {platform.kind.lower()} {platform.name} "
+            f"--type merge -p '{json.dumps(patch, separators=(',', ':'))}'",
+        ]
     if not suspensions:
-        return "ECDs: none was suspended: nothing to resume."
-    lines = ["To resume the ECDs afterwards, run for each (it is what the restore would do):"]
+        return "\n".join([*lines, "ECDs: none was suspended: nothing to resume."])
+    lines.append("To resume the ECDs afterwards, run for each (it is what the restore would do):")
     for suspension in suspensions:
         patch = {
             "metadata": {"annotations": dict.fromkeys(SUSPENSION_ANNOTATIONS)},
@@ -402,7 +431,9 @@ def resume_commands(namespace: str, suspensions: list[Any]) -> str:
     return "\n".join(lines)
 
 
-def repoint_report(run: RestoreRunSettings, plan: RestorePlanResult, held: list[Any]) -> str:
+def repoint_report(
+    run: RestoreRunSettings, plan: RestorePlanResult, held: list[Any], platform: Any = None
+) -> str:
     """A complete in-place commit with MemoryDB: what is live, and what the operator does now.
 
     The restored database and files are live, but MemoryDB cannot rename a
@@ -430,7 +461,7 @@ def repoint_report(run: RestoreRunSettings, plan: RestorePlanResult, held: list[
         f"ECDs: kept off and held (no resume deadline, so the watchdog leaves them): "
         f"{', '.join(s.name for s in held) or 'none'}."
     )
-    lines.append(resume_commands(run.namespace, held))
+    lines.append(resume_commands(run.namespace, held, platform))
     lines.append(
         f"Then {live_cluster} is yours to delete once you no longer need it. To go back "
         f"instead, roll the database and EFS back as above, delete {restored} and resume the "

@@ -61,9 +61,7 @@ def mark_set(
     # A DataSync set's verdict is on its task, which the planner lists (set_copies).
     task_arn = ((records or {}).get("datasync") or {}).get("task_arn")
     if found.get("datasync_execution") and task_arn:
-        settings_hook(DataSyncHook, settings, home).get_conn().tag_resource(
-            ResourceArn=task_arn, Tags=tag_list
-        )
+        settings_hook(DataSyncHook, settings, home).tag(task_arn, tag_list)
         marked.append(task_arn)
     if found.get("memorydb_snapshot"):
         arn = found["memorydb_snapshot"]["ARN"]

@@ -88,10 +88,13 @@ def repair(
     """
     now = now or datetime.now(UTC)
     resumed, overdue, announce = {}, {}, {}
+    platform_overdue, restored_platform = None, []
     if platform and platform_hook is not None:
-        _repair_platform(
+        platform_overdue, restored_platform = _repair_platform(
             platform_hook, namespace, platform, get_dagrun_state, now, resumed, overdue
         )
+        if platform_overdue and not platform_overdue.overdue_alerted:
+            announce.setdefault((platform_overdue.owner, platform_overdue.run), [])
     for suspension in hook.expired_suspensions(namespace, now):
         state = run_state(get_dagrun_state, suspension.run)
         if state == "unknown":  # never resume what may still be copying; next round asks again
@@ -123,7 +126,10 @@ def repair(
         )
         resumed[suspension.name] = outcome
     for (owner, run), suspensions in announce.items():
-        _alert_overdue(hook, namespace, owner, run, suspensions, now, alert)
+        stopped = platform_overdue if platform_overdue and platform_overdue.owner == owner else None
+        _alert_overdue(hook, namespace, owner, run, suspensions, now, alert, stopped)
+        if stopped and not stopped.overdue_alerted:
+            platform_hook.mark_overdue_alerted(namespace, stopped.kind, stopped.name, owner, now)
     if resumed:
         alert(
             f"ue-backup watchdog resumed {len(resumed)} ECD(s) in {namespace}",
@@ -131,6 +137,7 @@ def repair(
             f"the watchdog switched them back: {resumed}. Check the backup run's logs.",
         )
     restored = sorted(s.name for s in hook.suspensions(namespace) if s.restored)
+    restored += restored_platform
     if restored:
         log.info(
             "Left to the restore that brought them back (their suspension is older than the "
@@ -155,15 +162,21 @@ def _repair_platform(
     now: datetime,
     resumed: dict[str, str],
     overdue: dict[str, str],
-) -> None:
-    """Scale the platform back when its scale-down expired and its run is gone."""
+) -> tuple[Any, list[str]]:
+    """Scale the platform back when its scale-down expired and its run is gone.
+
+    Returns (its suspension when overdue with its run still live, for the alert;
+    ``[label]`` when the scale-down came back with a restore, which is left to it).
+    """
     kind, name = platform["kind"], platform["name"]
     suspension = hook.suspension(namespace, kind, name)
     if not suspension or not suspension.deadline or suspension.deadline >= now:
-        return
+        return None, []
+    if suspension.restored:
+        return None, [suspension.label]
     state = run_state(get_dagrun_state, suspension.run)
     if state == "unknown":
-        return
+        return None, []
     if state in LIVE_RUN_STATES:
         log.error(
             "WATCHDOG: platform %s is past its resume deadline %s, but run %s is still %s",
@@ -173,7 +186,7 @@ def _repair_platform(
             state,
         )
         overdue[suspension.label] = suspension.run
-        return
+        return suspension, []
     outcome = hook.resume(namespace, kind, name, suspension.owner)
     log.error(
         "WATCHDOG SCALED BACK platform %s/%s (%s): scaled to zero by %s (run %s, now %s), "
@@ -187,6 +200,7 @@ def _repair_platform(
         suspension.deadline,
     )
     resumed[suspension.label] = outcome
+    return None, []
 
 
 def _alert_overdue(
@@ -197,16 +211,22 @@ def _alert_overdue(
     suspensions: list[Any],
     now: datetime,
     alert: Alert,
+    platform: Any = None,
 ) -> None:
-    """One alert for a cold window still open past its maximum, then mark it announced."""
+    """One alert for a cold window still open past its maximum, then mark it announced.
+
+    ``platform``: Derby's writer, scaled to zero by the same window (a
+    ``PlatformSuspension``), named in the same alert; its caller marks it.
+    """
     names = sorted(s.name for s in suspensions)
-    deadline = min(s.deadline for s in suspensions)
+    deadline = min([s.deadline for s in suspensions] + ([platform.deadline] if platform else []))
+    stopped = f" Platform scaled to zero: {platform.label}." if platform else ""
     alert(
         f"ue-backup cold window overdue in {namespace}: {owner}",
         f"The cold window of {owner} (run {run or 'unknown'}) is still open at "
         f"{now.isoformat()}, past its configured maximum (resume deadline {deadline.isoformat()}). "
-        f"Suspended ECDs: {names}. The run is still going and keeps them: look at its "
-        "current step; the watchdog resumes them once the run has ended.",
+        f"Suspended ECDs: {names}.{stopped} The run is still going and keeps them: look at "
+        "its current step; the watchdog resumes them once the run has ended.",
     )
     for name in names:
         hook.mark_overdue_alerted(namespace, name, owner, now)

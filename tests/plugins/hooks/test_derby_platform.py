@@ -15,7 +15,7 @@ from airflow.sdk.api.datamodels._generated import DagRunState
 from sandbox.installation import NAMESPACE, PLATFORM, create_platform
 from tests.plugins.ecds import OTHER, OWNER, RUN
 from ue_backup.hooks.derby_platform import PREVIOUS_REPLICAS, PlatformError, PlatformHook
-from ue_backup.hooks.ecd import RESUME_DEADLINE, SUSPENDED_BY, EcdHook
+from ue_backup.hooks.ecd import RESUME_DEADLINE, SUSPENDED_AT, SUSPENDED_BY, EcdHook
 from ue_backup.tasks.watchdog import repair
 
 KIND = "Deployment"
@@ -129,3 +129,51 @@ def test_the_watchdog_leaves_a_held_platform_alone(sandbox, hook):
     assert result["resumed"] == {}
     assert platform(sandbox)["spec"]["replicas"] == 0
     assert hook.resume(NAMESPACE, KIND, PLATFORM, OWNER) == "resumed"  # an operator still can
+
+
+def test_a_scale_down_that_came_back_with_a_restore_is_left_to_that_restore(sandbox, hook):
+    """Velero restores the platform as it was inside the backup's window: stopped by a run
+    long gone, its deadline long past. Scaled up now, Derby would open a half-restored tree."""
+    hook.suspend(NAMESPACE, KIND, PLATFORM, OWNER, deadline(5), RUN)
+    backed_up = (datetime.now(UTC) - timedelta(days=2)).isoformat()
+    hook.patch_workload(
+        NAMESPACE, KIND, PLATFORM, {"metadata": {"annotations": {SUSPENDED_AT: backed_up}}}
+    )
+    later = datetime.now(UTC) + timedelta(minutes=10)
+    result = repair(
+        EcdHook(),
+        NAMESPACE,
+        lambda d, r: DagRunState.FAILED,
+        now=later,
+        platform=WORKLOAD,
+        platform_hook=hook,
+    )
+    assert result["resumed"] == {}
+    assert result["restored"] == [f"{KIND}/{PLATFORM}"]
+    assert platform(sandbox)["spec"]["replicas"] == 0
+    assert hook.resume(NAMESPACE, KIND, PLATFORM, OWNER) == "resumed"  # its restore still can
+
+
+def test_an_overdue_window_names_the_stopped_platform_once(sandbox, hook):
+    hook.suspend(NAMESPACE, KIND, PLATFORM, OWNER, deadline(5), RUN)
+    alerts = []
+    later = datetime.now(UTC) + timedelta(minutes=10)
+
+    def run():
+        return repair(
+            EcdHook(),
+            NAMESPACE,
+            lambda d, r: DagRunState.RUNNING,
+            now=later,
+            alert=lambda subject, message: alerts.append((subject, message)),
+            platform=WORKLOAD,
+            platform_hook=hook,
+        )
+
+    assert run()["overdue"] == {f"{KIND}/{PLATFORM}": RUN}
+    [(subject, message)] = alerts
+    assert OWNER in subject
+    assert f"Platform scaled to zero: {KIND}/{PLATFORM}" in message
+    run()  # announced once
+    assert len(alerts) == 1
+    assert platform(sandbox)["spec"]["replicas"] == 0

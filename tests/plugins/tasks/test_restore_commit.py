@@ -142,6 +142,30 @@ def test_the_resume_commands_put_each_ecd_back_exactly_as_the_restore_would():
     assert resume_commands("uepe", []) == "ECDs: none was suspended: nothing to resume."
 
 
+def test_the_resume_commands_scale_a_held_derby_platform_back_first():
+    import json
+    import shlex
+
+    from ue_backup.hooks.derby_platform import PLATFORM_ANNOTATIONS, PlatformSuspension
+    from ue_backup.hooks.ecd import Suspension
+    from ue_backup.tasks.restore_commit import resume_commands
+
+    platform = PlatformSuspension("StatefulSet", "platform", "r1", 3, None, replicas_now=0)
+    ecd = Suspension("ecd-a", "r1", True, None, enabled_now=False)
+    lines = resume_commands("uepe", [ecd], platform).splitlines()
+    scale = shlex.split(lines[1])
+    assert scale[:6] == ["kubectl", "-n", "uepe", "patch", "statefulset", "platform"]
+    patch = json.loads(scale[9])
+    assert patch == {
+        "metadata": {"annotations": dict.fromkeys(PLATFORM_ANNOTATIONS)},
+        "spec": {"replicas": 3},
+    }
+    assert "ecdeployments" in lines[3]  # the workflows after the database they need
+    alone = resume_commands("uepe", [], platform)
+    assert "statefulset platform" in alone
+    assert alone.endswith("ECDs: none was suspended: nothing to resume.")
+
+
 # --- the commit point refuses without every planned component ready --------------------------
 
 
