@@ -84,6 +84,15 @@ def options_problems(options: Mapping[str, Any] | None) -> list[str]:
 # the backup set and, once verified, ``ue-backup:verified`` and ``ue-backup:window``).
 
 
+# A set's folder written again after the set's own copy: not the set's point any more.
+REWRITTEN = "REWRITTEN"
+
+
+def _start_key(value: Any) -> str:
+    """An execution's StartTime as a sortable string (a datetime from boto, or ISO text)."""
+    return value.isoformat() if hasattr(value, "isoformat") else str(value or "")
+
+
 def folder_of(location_uri_text: str) -> tuple[str, str]:
     """(file system id, folder) of an EFS location URI (``efs://<region>.<fs id>/<folder>/``)."""
     rest = location_uri_text.split("://", 1)[-1]
@@ -102,12 +111,19 @@ def set_copy(
     """One set's copy from DescribeTask, its tags, its destination's DescribeLocationEfs and
     its executions (DescribeTaskExecution, each with its ``Tags`` as a dict).
 
-    The set's execution is the one tagged with the set (the backup starts exactly one;
-    ``DataSyncStartCopyOperator`` finds it again on a retry); without one, the newest.
+    The set's execution is the newest one tagged with the set (the backup's, started
+    inside its cold window; a retry after a failed one starts another). An execution
+    not tagged with the set (started by hand, perhaps while the system ran) is never
+    the set's; one started after the set's rewrote the folder, so the folder no longer
+    holds the set's point: its ``Status`` is then ``REWRITTEN``, which the planner
+    does not restore.
     """
-    own = [e for e in executions if (e.get("Tags") or {}).get(BACKUP_SET_TAG) == set_id]
-    chosen = sorted(own or executions, key=lambda e: str(e.get("StartTime") or ""))
-    execution = chosen[-1] if chosen else {}
+    by_start = sorted(executions, key=lambda e: _start_key(e.get("StartTime")))
+    own = [e for e in by_start if (e.get("Tags") or {}).get(BACKUP_SET_TAG) == set_id]
+    execution = own[-1] if own else {}
+    status = execution.get("Status")
+    if own and by_start[-1] is not execution:
+        status = REWRITTEN
     file_system_id, folder = folder_of(str(location.get("LocationUri") or ""))
     return {
         "TaskArn": task["TaskArn"],
@@ -116,7 +132,7 @@ def set_copy(
         "FileSystemId": file_system_id,
         "Folder": folder,
         "TaskExecutionArn": execution.get("TaskExecutionArn"),
-        "Status": execution.get("Status"),
+        "Status": status,
         "StartTime": execution.get("StartTime"),
         "Tags": dict(tags),
     }

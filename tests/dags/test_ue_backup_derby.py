@@ -44,7 +44,13 @@ def events(sandbox) -> list[tuple[str, str, str]]:
 
 
 def platform_scales(sandbox) -> list[int]:
-    return [int(e[1].split()[1]) for e in events(sandbox) if e[2] == PLATFORM_TARGET]
+    """The platform's replicas after each patch that changed them (an annotation-only patch,
+    such as the commit point's hold, repeats the count and is not a scale)."""
+    scales: list[int] = []
+    for e in events(sandbox):
+        if e[2] == PLATFORM_TARGET and (not scales or scales[-1] != int(e[1].split()[1])):
+            scales.append(int(e[1].split()[1]))
+    return scales
 
 
 def index_of(sandbox, predicate) -> int:

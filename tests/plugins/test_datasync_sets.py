@@ -5,6 +5,7 @@ from __future__ import annotations
 from tests.plugins.test_verify import SET, recovery_point, verify
 from ue_backup.backup_set import BACKUP_SET_TAG
 from ue_backup.datasync_sets import (
+    REWRITTEN,
     TASK_OPTIONS,
     folder_of,
     location_uri,
@@ -71,18 +72,25 @@ def _execution(arn: str, start: str, set_id: str | None) -> dict:
 def test_a_sets_copy_is_its_own_execution_and_folder():
     task = {"TaskArn": "t", "DestinationLocationArn": "loc-d", "SourceLocationArn": "loc-s"}
     location = {"LocationUri": "efs://eu-west-1.fs-2/ue-backup/s1/"}
-    executions = [
-        _execution("e-own", "2026-12-01T01:00:00Z", "s1"),
-        _execution("e-later", "2026-12-01T02:00:00Z", None),  # started by hand: not the set's
-    ]
-    copy = set_copy(task, {BACKUP_SET_TAG: "s1"}, location, executions, "s1")
-    assert copy["TaskExecutionArn"] == "e-own"
+    failed = {**_execution("e-failed", "2026-12-01T00:50:00Z", "s1"), "Status": "ERROR"}
+    own = _execution("e-own", "2026-12-01T01:00:00Z", "s1")  # the retry after it
+    copy = set_copy(task, {BACKUP_SET_TAG: "s1"}, location, [own, failed], "s1")
+    assert (copy["TaskExecutionArn"], copy["Status"]) == ("e-own", "SUCCESS")
     assert copy["StartTime"] == "2026-12-01T01:00:00Z"
     assert (copy["FileSystemId"], copy["Folder"], copy["LocationArn"]) == (
         "fs-2",
         "/ue-backup/s1",
         "loc-d",
     )
-    untagged = set_copy(task, {}, location, executions[1:], "s1")
-    assert untagged["TaskExecutionArn"] == "e-later"
+
+
+def test_a_copy_by_hand_is_never_the_sets_and_one_after_it_makes_the_folder_not_the_sets():
+    task = {"TaskArn": "t", "DestinationLocationArn": "loc-d"}
+    location = {"LocationUri": "efs://eu-west-1.fs-2/ue-backup/s1/"}
+    by_hand = _execution("e-later", "2026-12-01T02:00:00Z", None)  # perhaps while live
+    own = _execution("e-own", "2026-12-01T01:00:00Z", "s1")
+    alone = set_copy(task, {}, location, [by_hand], "s1")
+    assert (alone["TaskExecutionArn"], alone["Status"]) == (None, None)
+    rewritten = set_copy(task, {}, location, [own, by_hand], "s1")
+    assert (rewritten["TaskExecutionArn"], rewritten["Status"]) == ("e-own", REWRITTEN)
     assert set_copy(task, {}, location, [], "s1")["Status"] is None

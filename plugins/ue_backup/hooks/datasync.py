@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.datasync import DataSyncHook as ProviderDataSyncHook
+from botocore.exceptions import ClientError
 
 from ue_backup.aws import RetryingHookMixin
 from ue_backup.backup_set import BACKUP_SET_TAG, INSTALLATION_TAG, tag_dict
@@ -37,7 +38,9 @@ class DataSyncHook(RetryingHookMixin, CustomWaitersMixin, ProviderDataSyncHook):
 
         A set's task is one tagged with the installation and a backup set; a task
         without them (a template, a restore's copy, another installation's) is not
-        listed. Read-only.
+        listed. A task that cannot be read (deleted meanwhile, its location gone)
+        is listed with its ``Error`` and no status: not restorable, and no reason
+        for the other sets not to be. Read-only.
         """
         conn, copies = self.get_conn(), []
         for page in conn.get_paginator("list_tasks").paginate():
@@ -46,17 +49,30 @@ class DataSyncHook(RetryingHookMixin, CustomWaitersMixin, ProviderDataSyncHook):
                 set_id = tags.get(BACKUP_SET_TAG)
                 if tags.get(INSTALLATION_TAG) != installation or not set_id:
                     continue
-                task = self.get_task_description(listed["TaskArn"])
-                location = self.describe_location_efs(task["DestinationLocationArn"])
-                executions = [
-                    {
-                        **self.describe_task_execution(e["TaskExecutionArn"]),
-                        "Tags": self.tags_of(e["TaskExecutionArn"]),
-                    }
-                    for p in conn.get_paginator("list_task_executions").paginate(
-                        TaskArn=listed["TaskArn"]
+                try:
+                    copies.append(self._set_copy(listed["TaskArn"], tags, set_id))
+                except ClientError as error:  # deleted meanwhile, or its location gone
+                    self.log.warning("DataSync task %s: %s", listed["TaskArn"], error)
+                    copies.append(
+                        {
+                            "TaskArn": listed["TaskArn"],
+                            "Status": None,
+                            "Error": str(error),
+                            "Tags": tags,
+                        }
                     )
-                    for e in p.get("TaskExecutions", [])
-                ]
-                copies.append(set_copy(task, tags, location, executions, set_id))
         return copies
+
+    def _set_copy(self, task_arn: str, tags: dict[str, str], set_id: str) -> dict[str, Any]:
+        task = self.get_task_description(task_arn)
+        location = self.describe_location_efs(task["DestinationLocationArn"])
+        pages = self.get_conn().get_paginator("list_task_executions").paginate(TaskArn=task_arn)
+        executions = [
+            {
+                **self.describe_task_execution(e["TaskExecutionArn"]),
+                "Tags": self.tags_of(e["TaskExecutionArn"]),
+            }
+            for page in pages
+            for e in page.get("TaskExecutions", [])
+        ]
+        return set_copy(task, tags, location, executions, set_id)

@@ -145,17 +145,23 @@ class EcdSuspendOperator(_EcdOperator):
 
         kind, name = platform["kind"], platform["name"]
         self.log.info("Scaling the platform %s %s/%s to zero", kind, self.namespace, name)
+        hook = PlatformHook(conn_id=self.kubernetes_conn_id)
         try:
-            return PlatformHook(conn_id=self.kubernetes_conn_id).suspend(
-                self.namespace, kind, name, self.suspended_by, deadline, run
-            )
+            return hook.suspend(self.namespace, kind, name, self.suspended_by, deadline, run)
         except Exception as error:
             self.log.error("Stopping the platform failed (%s): resuming ECDs %s", error, held)
+            # The scale-down may have been applied with its answer lost: undone too, or the
+            # workflows would run without their platform until the watchdog's deadline.
+            try:
+                platform_now = hook.resume(self.namespace, kind, name, self.suspended_by)
+            except Exception as undo_error:
+                platform_now = f"could not be checked ({undo_error})"
             undo = self.hook._resume_all(self.namespace, held, self.suspended_by)
             detail = f"; resuming them also failed for {undo}" if undo else ""
             raise RuntimeError(
                 f"scaling the platform {kind} {self.namespace}/{name} to zero failed: {error}; "
-                f"the {len(held)} ECD(s) suspended before it were resumed{detail}"
+                f"the {len(held)} ECD(s) suspended before it were resumed{detail}; the "
+                f"platform: {platform_now}"
             ) from error
 
 

@@ -164,12 +164,55 @@ def commit(
             f"not ready: {', '.join(missing)}. Nothing live was changed; the workflows are "
             "resumed as they were."
         )
+    held = hold_for_commit(run, RestorePlanResult.model_validate(planned))
     log.info(
         "Every restored component of %s is ready: committing (the database switch-over, "
-        "then the EFS placement). A failure from here keeps the workflows off.",
+        "then the EFS placement). A failure from here keeps the workflows off; held until "
+        "resume_workflows: %s.",
         run.restore_id,
+        held,
     )
-    return {"restore_id": run.restore_id, "at": datetime.now(UTC).isoformat()}
+    return {"restore_id": run.restore_id, "at": datetime.now(UTC).isoformat(), "held": held}
+
+
+HOLD_WHILE_COMMITTING = (
+    "an in-place restore is replacing the live data: resume_workflows resumes it once the "
+    "commit is done; see that run's log"
+)
+
+
+def hold_for_commit(run: RestoreRunSettings, plan: RestorePlanResult) -> list[str]:
+    """Before the first live change: the suspensions lose their resume deadline.
+
+    The suspend step gave them one (``max_window_minutes``) so that a run killed
+    while nothing live had changed cannot leave the workflows off for good. From
+    the commit on, the watchdog must never resume them (nor scale Derby's writer
+    back) on a half-placed tree, whether the run is slow or killed: they are held
+    (``EcdHook.hold``, ``PlatformHook.hold``), and only ``resume_workflows`` (or the
+    operator, with its commands) resumes them. Idempotent. Returns what is held.
+    """
+    from ue_backup.hooks.ecd import EcdHook
+
+    owners = list(plan.resume_owners or [run.restore_id])
+    hook = EcdHook(conn_id=run.kubernetes_conn_id)
+    held = sorted(
+        {
+            name
+            for owner in owners
+            for name in hook.hold(run.namespace, owner, HOLD_WHILE_COMMITTING)
+        }
+    )
+    workload = run.platform
+    if workload:
+        from ue_backup.hooks.derby_platform import PlatformHook
+
+        platform = PlatformHook(conn_id=run.kubernetes_conn_id)
+        for owner in owners:
+            if platform.hold(
+                run.namespace, workload["kind"], workload["name"], owner, HOLD_WHILE_COMMITTING
+            ):
+                held.append(f"{workload['kind']}/{workload['name']}")
+    return held
 
 
 def discard_needed(context: Any) -> None:

@@ -426,6 +426,14 @@ def restore_report(
         next_steps.append(
             "side by side: point the platform at the restored resources, then enable its ECDs"
         )
+    if run.platform and planned.get("restore_velero") and not run.in_place:
+        workload = f"{run.platform['kind']} {run.platform['name']}"
+        next_steps.append(
+            f"Derby's platform ({workload}): where Velero created it (it did not exist), it "
+            "came back as backed up, inside the window, at zero replicas: scale it back to its "
+            "ue-backup/previous-replicas and remove the ue-backup/ annotations once it points "
+            "at the restored tree"
+        )
     if run.in_place and planned.get("restore_memorydb"):
         next_steps.append(f"MemoryDB cannot be renamed: point the platform at cluster {memorydb}")
     if run.in_place and planned.get("restore_efs"):

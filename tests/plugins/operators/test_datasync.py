@@ -172,4 +172,33 @@ def test_the_hook_lists_each_sets_copy_of_the_installation_only(
     assert (own["FileSystemId"], own["Folder"]) == (installation.datasync_target, f"/{SET_ID}")
     assert copies[OTHER_SET_ID]["Folder"] == second["folder"]
     assert own["StartTime"] is not None
-    assert own["Status"] in ("QUEUED", "LAUNCHING", "PREPARING", "TRANSFERRING", "VERIFYING")
+    assert own["Status"] in (
+        "QUEUED",
+        "LAUNCHING",
+        "PREPARING",
+        "TRANSFERRING",
+        "VERIFYING",
+        "SUCCESS",
+    )
+
+
+def test_a_set_whose_location_is_gone_is_listed_unusable_and_the_others_still_are(
+    sandbox, installation, task_arn, context
+):
+    first = copy_operator(task_arn).execute(context)
+    copy_operator(task_arn, OTHER_SET_ID).execute(context)
+    hook = DataSyncHook()
+    gone = hook.get_task_description(first["task_arn"])["DestinationLocationArn"]
+    sandbox.faults.add(
+        Fault(
+            "datasync",
+            "DescribeLocationEfs",
+            target=gone,
+            code="InvalidRequestException",
+            status=400,
+        )
+    )
+    copies = {c["Tags"][BACKUP_SET_TAG]: c for c in hook.set_copies(installation.name)}
+    assert copies[SET_ID]["Status"] is None
+    assert "InvalidRequestException" in copies[SET_ID]["Error"]
+    assert copies[OTHER_SET_ID]["Folder"] == f"/{OTHER_SET_ID}"

@@ -302,3 +302,21 @@ def test_the_platform_stopped_with_the_ecds_is_part_of_the_windows_verdict(sandb
     assert broken["window"]["state"] == "broken"
     assert "platform Deployment/platform ran during the window" in broken["window"]["problems"][-1]
     assert broken["outcomes"]["Deployment/platform"] == "left-running"
+
+
+def test_a_scale_down_whose_answer_was_lost_is_undone_with_the_ecds(sandbox, context):
+    """The platform's patch was applied but its answer lost: the ECDs are resumed and so
+    is the platform, or the workflows would run without it until the watchdog's deadline."""
+    from sandbox.installation import create_platform
+    from ue_backup.hooks.derby_platform import PlatformHook
+
+    create_platform(sandbox, replicas=2)
+    sandbox.faults.add(Fault("k8s", "patch", kind="lost", target="/deployments/platform"))
+    with pytest.raises(RuntimeError, match="the platform: resumed"):
+        suspend_operator(platform=PLATFORM_WORKLOAD).execute(context)
+    workload = PlatformHook().read_workload(NS, "Deployment", "platform")
+    assert workload["spec"]["replicas"] == 2
+    assert not {
+        k for k in workload["metadata"].get("annotations") or {} if k.startswith("ue-backup/")
+    }
+    assert all(e["spec"].get("enabled", True) for e in sandbox.k8s.list("ecdeployments", NS))

@@ -207,12 +207,53 @@ def test_components_the_plan_leaves_out_may_be_skipped():
     assert not_ready(plan, states) == []
 
 
-def test_the_commit_refuses_naming_what_is_not_ready():
+def test_the_commit_refuses_naming_what_is_not_ready(sandbox):
     settings = restore_settings().dump()
     plan = planned(restore_efs=True, restore_velero=True).dump()
     with pytest.raises(PermanentFailure, match=r"not ready: wait_kubernetes \(removed\)"):
         commit(settings, plan, {**READY, "wait_kubernetes": "removed"})
     assert commit(settings, plan, READY)["restore_id"] == settings["restore_id"]
+
+
+def test_the_commit_holds_the_workflows_and_the_platform_before_the_first_live_change(sandbox):
+    """From the commit on, a watchdog must not resume them on a half-placed tree, even when
+    the run is killed after its suspension's deadline: only resume_workflows may."""
+    from datetime import UTC, datetime, timedelta
+
+    from airflow.sdk.api.datamodels._generated import DagRunState
+
+    from sandbox.installation import create_platform
+    from tests.plugins.ecds import seed_ecds
+    from ue_backup.hooks.derby_platform import PlatformHook
+    from ue_backup.hooks.ecd import EcdHook
+    from ue_backup.tasks.watchdog import repair
+
+    run = restore_settings(platform={"kind": "Deployment", "name": "platform"})
+    names = seed_ecds(sandbox, a=True, b=True)
+    create_platform(sandbox, replicas=2)  # in uepe, the configuration's namespace
+    ecds, platform = EcdHook(), PlatformHook()
+    deadline = datetime.now(UTC) + timedelta(minutes=5)
+    ecds.suspend(run.namespace, names, run.restore_id, deadline, "ue_restore/r")
+    platform.suspend(
+        run.namespace, "Deployment", "platform", run.restore_id, deadline, "ue_restore/r"
+    )
+    plan = planned(restore_efs=True, resume_owners=[run.restore_id]).dump()
+
+    committed = commit(run.dump(), plan, READY)
+    assert committed == commit(run.dump(), plan, READY) | {"at": committed["at"]}  # a retry
+    assert committed["held"] == [*sorted(names), "Deployment/platform"]
+
+    killed = repair(
+        ecds,
+        run.namespace,
+        lambda d, r: DagRunState.FAILED,
+        now=deadline + timedelta(hours=1),
+        platform={"kind": "Deployment", "name": "platform"},
+        platform_hook=platform,
+    )
+    assert killed["resumed"] == {}
+    assert platform.replicas_of(run.namespace, "Deployment", "platform") == 0
+    assert ecds.resume(run.namespace, run.restore_id) == dict.fromkeys(names, "resumed")
 
 
 # --- after the commit: a step the plan needs may not be skipped, the checks must pass ---------

@@ -131,3 +131,24 @@ def test_the_report_is_kept_after_failed_checks_only():
     for failed in ({"restore_efs": "failed"}, {"place_efs": "upstream_failed"}):
         with pytest.raises(AirflowSkipException, match=re.escape(str(sorted(failed)))):
             refuse_report_after_failure({**ok, **failed, "check_application": "failed"})
+
+
+@pytest.mark.parametrize(("target", "named"), [("side_by_side", True), ("in_place", False)])
+def test_the_report_names_a_derby_platform_velero_brought_back_stopped(target, named):
+    """Side by side nobody scales the platform Velero created back: the report says how.
+    In place the restore resumes the backup set's own scale-down itself."""
+    from tests.plugins.plans import restore_steps
+    from tests.plugins.test_config import DERBY, with_change
+    from ue_backup.run_settings import RestoreRunSettings
+    from ue_backup.tasks.restore_steps import restore_report
+
+    cfg = parse_config(with_change("database", DERBY))
+    names = {"restore_id": "r", "rds_target": "r", "memorydb_target": "r"}
+    run = RestoreRunSettings.build(
+        cfg, names, {"type": "latest"}, {"mode": "restore", "target": target}
+    )
+    plan = {"backup_set": "s", "database": {"kind": "derby"}, "disk": {}}
+    planned = {**restore_steps(restore_efs=True, restore_velero=True), "plan": plan}
+    report = restore_report(run.dump(), planned, efs=None, resumed=None)
+    steps = [s for s in report["next_steps"] if "StatefulSet platform" in s]
+    assert bool(steps) == named, report["next_steps"]
