@@ -542,12 +542,13 @@ class ColdWindowConfig(_Model):
     external_suspend_from: str | None = None
     external_suspend_until: str | None = None
     # How long a backup needs inside the window when there is no history to learn it
-    # from (fewer than window_estimate.MIN_JOBS completed EFS jobs): external mode
+    # from (fewer than window_estimate.MIN_JOBS past copies, past_runs): external mode
     # refuses a run that starts later than ``until`` minus the estimate.
     expected_backup_minutes: PositiveInt = 30
     # What the estimate learned from history adds to the p90 of the past jobs.
     estimate_margin_percent: NonNegativeInt = 25
-    # How far back the past EFS jobs are read (ListBackupJobs ByCreatedAfter).
+    # How far back the past copies are read (AWS Backup's jobs created, DataSync's
+    # executions started, since then).
     estimate_history_days: PositiveInt = 30
 
     @property

@@ -80,7 +80,9 @@ def options_problems(options: Mapping[str, Any] | None) -> list[str]:
 # ``TaskArn`` (the set's task), ``LocationArn`` (its destination: the set's folder, what a
 # restore copies from), ``FileSystemId`` and ``Folder`` (where that folder is),
 # ``TaskExecutionArn``, ``Status`` and ``StartTime`` (the set's execution: the disk's
-# point in time is the moment the cold copy began) and ``Tags`` (the task's, a dict:
+# point in time is the moment the cold copy began), ``EndTime``, ``Result`` and
+# ``BytesWritten`` (how long it took and what it wrote: the window estimate's history,
+# ``past_runs.datasync_runs``) and ``Tags`` (the task's, a dict:
 # the backup set and, once verified, ``ue-backup:verified`` and ``ue-backup:window``).
 
 
@@ -134,5 +136,8 @@ def set_copy(
         "TaskExecutionArn": execution.get("TaskExecutionArn"),
         "Status": status,
         "StartTime": execution.get("StartTime"),
+        "EndTime": execution.get("EndTime"),
+        "Result": execution.get("Result"),
+        "BytesWritten": execution.get("BytesWritten"),
         "Tags": dict(tags),
     }

@@ -2,21 +2,21 @@
 
 A fixed guess (``cold_window.expected_backup_minutes``) goes stale as the file
 system grows: a window that fitted last month overruns today. The estimate is
-therefore read off this installation's own history, the completed EFS backup
-jobs of the live file system (AWS Backup's ``ListBackupJobs``):
+therefore read off this installation's own history, the finished copies of the
+live file system (``past_runs``: AWS Backup's completed EFS jobs, or each
+DataSync set's successful execution), one rule for both methods:
 
-1. each job's duration (``CompletionDate - CreationDate``) is scaled to the
-   newest job's size (``BackupSizeInBytes``), never shrunk: a job that copied
-   half of today's data would take about twice as long today, one that copied
-   more is not assumed to be faster;
-2. of the newest ``RECENT`` jobs, the 90th percentile (nearest rank: with few
-   jobs, the slowest) of those scaled durations;
+1. each run's duration is scaled to the newest run's size, never shrunk: a
+   run that copied half of today's data would take about twice as long today,
+   one that copied more is not assumed to be faster;
+2. of the newest ``RECENT`` runs, the 90th percentile (nearest rank: with few
+   runs, the slowest) of those scaled durations;
 3. plus a margin (``cold_window.estimate_margin_percent``, 25 by default).
 
-With fewer than ``MIN_JOBS`` jobs there is no history worth the name: the
+With fewer than ``MIN_JOBS`` runs there is no history worth the name: the
 fixed ``expected_backup_minutes`` is used and the estimate says so.
 
-Pure: the caller reads the jobs (``tasks.window_history``) and hands them in.
+Pure: the caller reads the runs (``tasks.window_history``) and hands them in.
 """
 
 from __future__ import annotations
@@ -24,29 +24,17 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
+from ue_backup.past_runs import PastRun
+
 PERCENTILE = 0.9
-MIN_JOBS = 3  # fewer than this: the fixed expected_backup_minutes
-RECENT = 20  # the newest jobs the percentile is taken over
+MIN_JOBS = 3  # fewer past runs than this: the fixed expected_backup_minutes
+RECENT = 20  # the newest runs the percentile is taken over
 HISTORY = "history"
 FALLBACK = "fallback"
 GIB = 1024**3
-SCALE_FLOOR = GIB  # below this, a job's duration is its overhead: not scaled by size
-
-
-@dataclass(frozen=True)
-class PastJob:
-    """One completed backup of the live file system: when it ran and what it copied."""
-
-    created: datetime
-    completed: datetime
-    size_bytes: int | None = None
-
-    @property
-    def seconds(self) -> float:
-        return max((self.completed - self.created).total_seconds(), 0.0)
+SCALE_FLOOR = GIB  # below this, a run's duration is its overhead: not scaled by size
 
 
 @dataclass(frozen=True)
@@ -56,7 +44,7 @@ class WindowEstimate:
     seconds: float
     source: str  # HISTORY or FALLBACK
     basis: str
-    jobs: int
+    jobs: int  # how many past runs it rests on (the key stored manifests already hold)
     margin_percent: float
 
     def record(self) -> dict[str, Any]:
@@ -70,23 +58,6 @@ class WindowEstimate:
         }
 
 
-def completed_jobs(jobs: Iterable[Mapping[str, Any]], resource_arn: str) -> list[PastJob]:
-    """The COMPLETED jobs of ``resource_arn`` among AWS Backup's ``BackupJobs`` entries.
-
-    The listing is already filtered by resource and state; filtering again keeps a
-    job of another file system (or one still running) out of the estimate whatever
-    the listing did.
-    """
-    return [
-        PastJob(job["CreationDate"], job["CompletionDate"], job.get("BackupSizeInBytes"))
-        for job in jobs
-        if job.get("State") == "COMPLETED"
-        and job.get("ResourceArn") == resource_arn
-        and job.get("CreationDate")
-        and job.get("CompletionDate")
-    ]
-
-
 def nearest_rank(values: list[float], percentile: float) -> float:
     """The ``percentile`` (0-1] of ``values`` by nearest rank: always one of the values."""
     ordered = sorted(values)
@@ -94,37 +65,41 @@ def nearest_rank(values: list[float], percentile: float) -> float:
     return ordered[rank - 1]
 
 
-def scaled_seconds(job: PastJob, latest_size: int | None) -> float:
-    """The job's duration at ``latest_size``: scaled up when it copied less, never down.
+def scaled_seconds(run: PastRun, latest_size: int | None) -> float:
+    """The run's duration at ``latest_size``: scaled up when it copied less, never down.
 
-    Sizes below ``SCALE_FLOOR`` count as that floor: a small job's time is mostly the
-    job's own overhead, not its bytes, and scaling a job of a nearly empty file system
+    Sizes below ``SCALE_FLOOR`` count as that floor: a small run's time is mostly the
+    copy's own overhead, not its bytes, and scaling a run of a nearly empty file system
     (a new installation's first nights) by its size would turn minutes into years and
     refuse every external window until it aged out of the history.
     """
-    if not latest_size or not job.size_bytes or job.size_bytes <= 0:
-        return job.seconds
-    return job.seconds * max(max(latest_size, SCALE_FLOOR) / max(job.size_bytes, SCALE_FLOOR), 1.0)
+    if not latest_size or not run.size_bytes or run.size_bytes <= 0:
+        return run.seconds
+    return run.seconds * max(max(latest_size, SCALE_FLOOR) / max(run.size_bytes, SCALE_FLOOR), 1.0)
 
 
 def estimate(
-    jobs: Iterable[PastJob],
+    runs: Iterable[PastRun],
     *,
     fallback_minutes: float,
     margin_percent: float = 25,
     what: str = "EFS backup jobs",
 ) -> WindowEstimate:
-    """The coming window's length from ``jobs`` (see the module), or the fixed fallback."""
-    recent = sorted(jobs, key=lambda j: j.created)[-RECENT:]
+    """The coming window's length from ``runs`` (see the module), or the fixed fallback.
+
+    ``what`` names the runs in the basis ("EFS backup jobs of fs-1", "DataSync copies
+    of ue-prod"), so the log says what the estimate was learned from.
+    """
+    recent = sorted(runs, key=lambda r: r.started)[-RECENT:]
     if len(recent) < MIN_JOBS:
         why = f"fewer than {MIN_JOBS} completed {what} to learn from (found {len(recent)})"
         return fixed(fallback_minutes, why, jobs=len(recent))
     latest_size = recent[-1].size_bytes
-    scaled = [scaled_seconds(job, latest_size) for job in recent]
+    scaled = [scaled_seconds(run, latest_size) for run in recent]
     high = nearest_rank(scaled, PERCENTILE)
     seconds = high * (1 + margin_percent / 100)
     growth = max(
-        (s / j.seconds for s, j in zip(scaled, recent, strict=True) if j.seconds), default=1
+        (s / r.seconds for s, r in zip(scaled, recent, strict=True) if r.seconds), default=1
     )
     size = f"{latest_size / GIB:.2f} GiB, up to x{growth:.2f}" if latest_size else "unknown"
     return WindowEstimate(
@@ -132,7 +107,7 @@ def estimate(
         source=HISTORY,
         basis=(
             f"p{round(PERCENTILE * 100)} of the last {len(recent)} completed {what} "
-            f"(since {recent[0].created.isoformat()}), "
+            f"(since {recent[0].started.isoformat()}), "
             f"each scaled to the latest size ({size}), never shrunk: {_duration(high)}, "
             f"plus {margin_percent:g}% margin"
         ),

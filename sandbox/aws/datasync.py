@@ -8,13 +8,17 @@ QUEUED, LAUNCHING, PREPARING, TRANSFERRING, VERIFYING over
 fault), copying the source tree to the destination without what the exclude
 filter matches. The copy is made when the execution is first seen past its
 transfer; like DataSync it overwrites changed files and keeps files that
-exist only at the destination.
+exist only at the destination. Like DataSync, a finished execution says when
+it launched and ended (``LaunchTime``, ``EndTime``) and how long each step took
+(``Result``'s ``PrepareDuration``, ``TransferDuration``, ``VerifyDuration`` and
+``TotalDuration``, in milliseconds, from launch to end); a running one does not.
+``record_past_execution`` adds one that ran before the test (a history).
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +48,20 @@ def settle_all() -> None:
                 execution.settle()
 
 
+def record_past_execution(
+    account: str,
+    region: str,
+    task_arn: str,
+    started: datetime,
+    seconds: float,
+    size_bytes: int,
+    tags: dict[str, str],
+) -> str:
+    """A successful execution of ``task_arn`` from before the test; its ARN."""
+    state = state_of(datasync_backends[account][region], DataSyncState)
+    return state.record_past_execution(task_arn, started, seconds, TreeSize(1, size_bytes), tags)
+
+
 class DataSyncState:
     """Executions (moto's own never copy anything) and tags of one account and region."""
 
@@ -55,6 +73,23 @@ class DataSyncState:
     def tag(self, arn: str, tags: list[dict[str, str]] | None) -> None:
         pairs = {tag["Key"]: tag.get("Value", "") for tag in tags or []}
         self.tags.setdefault(arn, {}).update(pairs)
+
+    def record_past_execution(
+        self, task_arn: str, started: datetime, seconds: float, size: TreeSize, tags: dict
+    ) -> str:
+        """An execution of ``task_arn`` that ran and succeeded before the test began.
+
+        Only its record is kept, as DataSync keeps an execution's after the copy has
+        been changed or removed: nothing is copied (its folder holds what the test put
+        there); ``ListTaskExecutions`` and ``DescribeTaskExecution`` report it.
+        """
+        task = self.backend._get_task(task_arn)
+        self.backend.arn_counter += 1
+        arn = f"{task.arn}/execution/exec-{self.backend.arn_counter:017d}"
+        execution = Execution.past(arn, task, Progress(started.timestamp(), seconds), size)
+        self.executions[arn] = execution
+        self.tag(arn, [{"Key": k, "Value": v} for k, v in tags.items()])
+        return arn
 
     def tags_of(self, arn: str) -> dict[str, str]:
         known = {*self.backend.locations, *self.backend.tasks, *self.executions}
@@ -94,6 +129,17 @@ class Execution(Job):
         self.estimated = tree_size(self.source, skip=self.filter.matches)
         self.transferred: TreeSize | None = None
 
+    @classmethod
+    def past(cls, arn: str, task: Task, progress: Progress, size: TreeSize) -> Execution:
+        """A settled execution that copied ``size`` (``DataSyncState.record_past_execution``)."""
+        execution = cls.__new__(cls)
+        Job.__init__(execution, progress)
+        execution.arn, execution.task = arn, task
+        execution.excludes = task.metadata.get("Excludes") or []
+        execution.estimated = execution.transferred = size
+        execution.outcome = cls.success  # settled: ``settle`` would copy files it never had
+        return execution
+
     def settle(self) -> None:
         """Copy as soon as the transfer phase is over, then end as ``Job`` does."""
         past_transfer = PHASES.index(self.progress.phase(PHASES)) >= TRANSFERRED_FROM
@@ -126,6 +172,7 @@ class Execution(Job):
             "Excludes": self.excludes,
             "Includes": [],
             "StartTime": self.progress.started_at,
+            **self._times(result),
             "EstimatedFilesToTransfer": self.estimated.files,
             "EstimatedBytesToTransfer": self.estimated.bytes,
             "FilesTransferred": transferred.files,
@@ -134,6 +181,27 @@ class Execution(Job):
             "FilesVerified": transferred.files if self.outcome else 0,
             "Result": result,
         }
+
+    def _times(self, result: dict[str, Any]) -> dict[str, Any]:
+        """LaunchTime once queued no more; EndTime and the step durations once finished.
+
+        Each phase takes an equal share of the duration; ``TotalDuration`` runs from the
+        launch (the end of ``QUEUED``) to the end, as DataSync's counts the time it ran.
+        """
+        step = self.progress.duration / len(PHASES)
+        times: dict[str, Any] = {}
+        if self.outcome or self.state != PHASES[0]:
+            times["LaunchTime"] = self.progress.started_at + timedelta(seconds=step)
+        if self.outcome:
+            times["EndTime"] = self.progress.started_at + timedelta(seconds=self.progress.duration)
+            millis = round(step * 1000)
+            result.update(
+                PrepareDuration=millis,
+                TransferDuration=millis,
+                VerifyDuration=millis,
+                TotalDuration=round((self.progress.duration - step) * 1000),
+            )
+        return times
 
 
 class SandboxDataSyncResponse(OneCallAtATime, DataSyncResponse):

@@ -313,6 +313,30 @@ class AwsSandbox:
             )
         return job.id
 
+    def add_past_task_execution(
+        self,
+        task_arn: str,
+        started: datetime,
+        seconds: float,
+        size_bytes: int,
+        *,
+        tags: dict[str, str] | None = None,
+        region: str | None = None,
+    ) -> str:
+        """A successful DataSync execution of ``task_arn`` from before the test (not logged
+        as a call): ``started``, lasting ``seconds``, having written ``size_bytes``; its ARN.
+        Nothing is copied: only the execution's record, as ``add_past_backup_job``."""
+        with self._context.lock:
+            return datasync.record_past_execution(
+                self.account,
+                region or self.region,
+                task_arn,
+                started,
+                seconds,
+                size_bytes,
+                tags or {},
+            )
+
     def recovery_point_path(self, recovery_point_arn: str) -> Path:
         """The directory holding an AWS Backup recovery point's copy of the data."""
         self.settle()

@@ -743,3 +743,32 @@ def test_external_window_refuses_what_the_past_jobs_say_will_not_fit_before_unti
     assert window["estimate_seconds"] == 30 * 60
     assert "expected_backup_minutes (30 min)" in window["estimate_basis"]
     assert window["seconds"] > 0
+
+
+@pytest.mark.parametrize("installation", [{"method": "datasync"}], indirect=True)
+def test_external_window_refuses_what_past_datasync_copies_say_will_not_fit_before_until(
+    sandbox, installation, tmp_path, monkeypatch, capfd, caplog
+):
+    """A DataSync installation learns from its sets' executions: ``until`` is about 45 min
+    away, the fixed 30 minutes would fit, seven past copies of 40 minutes (50 with the
+    margin) do not, and the refusal comes before anything changes."""
+    from tests.plugins.datasync_history import add_past_copies
+
+    external_config(installation, tmp_path, monkeypatch, inside=True, minutes=30, began=15)
+    add_past_copies(sandbox, installation, [40] * 7)
+    stop_all_ecds(sandbox, installation)  # also forgets the set-up's calls
+    result = run_dag("ue_backup")
+    log = logged(capfd, caplog)
+    assert result.tasks["preflight"] == "success"
+    assert result.state == "failed"
+    assert result.tasks["check_external_window"] == "failed"
+    assert not mutations(sandbox, "datasync")
+    assert not mutations(sandbox, "rds")
+    assert not mutations(sandbox, "backup")
+    assert not mutations(sandbox, "k8s", "patch")
+    assert (
+        "Cold window estimate (external mode): 50 min 00 s (p90 of the last 7 completed "
+        f"DataSync copies of {installation.name}"
+    ) in log
+    assert "the backup needs about 0:50:00 (estimate: p90 of the last 7 completed DataSync" in log
+    assert "suspend.until" in log

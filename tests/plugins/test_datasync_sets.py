@@ -94,3 +94,18 @@ def test_a_copy_by_hand_is_never_the_sets_and_one_after_it_makes_the_folder_not_
     rewritten = set_copy(task, {}, location, [own, by_hand], "s1")
     assert (rewritten["TaskExecutionArn"], rewritten["Status"]) == ("e-own", REWRITTEN)
     assert set_copy(task, {}, location, [], "s1")["Status"] is None
+
+
+def test_a_sets_copy_carries_how_long_its_execution_took_and_what_it_wrote():
+    """What the window estimate learns from (``past_runs.datasync_runs``)."""
+    task = {"TaskArn": "t", "DestinationLocationArn": "loc-d"}
+    own = _execution("e-own", "2026-12-01T01:00:00Z", "s1") | {
+        "EndTime": "2026-12-01T01:20:00Z",
+        "Result": {"TotalDuration": 1_140_000},
+        "BytesWritten": 42,
+    }
+    other = _execution("e-later", "2026-12-01T02:00:00Z", None) | {"BytesWritten": 7}
+    copy = set_copy(task, {}, {"LocationUri": "efs://r.fs-2/s1/"}, [own, other], "s1")
+    assert copy["EndTime"] == "2026-12-01T01:20:00Z"
+    assert copy["Result"] == {"TotalDuration": 1_140_000}
+    assert copy["BytesWritten"] == 42

@@ -87,6 +87,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ue_backup.app_checks",
             "ue_backup.external_window",
             "ue_backup.window_estimate",
+            "ue_backup.past_runs",
             "ue_backup.immutable",
             "ue_backup.immutable_keys",
             "ue_backup.locked_inventory",

@@ -1,4 +1,9 @@
-"""The cold window's estimate: p90 of the past jobs scaled to today's size, plus a margin."""
+"""The cold window's estimate: p90 of the past runs scaled to today's size, plus a margin.
+
+One rule whatever copied the file system (``past_runs``: AWS Backup jobs or DataSync
+copies); the runs here are ``PastRun`` values, how each method's records become them
+is ``tests/plugins/test_past_runs.py``.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ue_backup.past_runs import PastRun
 from ue_backup.window_estimate import (
     FALLBACK,
     GIB,
@@ -15,21 +21,17 @@ from ue_backup.window_estimate import (
     MIN_JOBS,
     RECENT,
     SCALE_FLOOR,
-    PastJob,
-    completed_jobs,
     describe,
     estimate,
     nearest_rank,
 )
 
 T0 = datetime(2026, 11, 1, 2, tzinfo=UTC)
-FS = "arn:aws:elasticfilesystem:eu-west-1:123456789012:file-system/fs-1"
 
 
-def job(day: int, minutes: float, gib: float | None = 10) -> PastJob:
-    created = T0 + timedelta(days=day)
+def job(day: int, minutes: float, gib: float | None = 10) -> PastRun:
     size = None if gib is None else int(gib * GIB)
-    return PastJob(created, created + timedelta(minutes=minutes), size)
+    return PastRun(T0 + timedelta(days=day), minutes * 60, size)
 
 
 def minutes(jobs, **kwargs) -> float:
@@ -125,28 +127,15 @@ def test_jobs_that_took_no_time_give_no_time_and_no_error():
     assert "up to x1.00" in found.basis
 
 
-# --- what the listing gives -----------------------------------------------------------------------
+# --- the basis, whatever the method ---------------------------------------------------------------
 
 
-def listed(state="COMPLETED", arn=FS, **extra):
-    return {
-        "State": state,
-        "ResourceArn": arn,
-        "CreationDate": T0,
-        "CompletionDate": T0 + timedelta(minutes=7),
-        "BackupSizeInBytes": 3,
-        **extra,
-    }
-
-
-def test_only_completed_jobs_of_the_file_system_are_learned_from():
-    jobs = [
-        listed(),
-        listed(state="FAILED"),
-        listed(state="RUNNING", CompletionDate=None),
-        listed(arn=FS.replace("fs-1", "fs-2")),
-    ]
-    assert completed_jobs(jobs, FS) == [PastJob(T0, T0 + timedelta(minutes=7), 3)]
+def test_the_basis_names_what_it_was_learned_from():
+    runs = [job(d, 10) for d in range(7)]
+    found = estimate(runs, fallback_minutes=30, what="DataSync copies of ue-prod")
+    assert found.basis.startswith("p90 of the last 7 completed DataSync copies of ue-prod (since")
+    few = estimate(runs[:2], fallback_minutes=30, what="DataSync copies of ue-prod")
+    assert few.basis.startswith("fewer than 3 completed DataSync copies of ue-prod to learn")
 
 
 def test_the_record_is_json_and_described_in_one_line():
@@ -196,10 +185,7 @@ def test_the_estimate_is_at_least_the_p90_of_the_recent_durations_plus_the_margi
 @settings(max_examples=200, deadline=None)
 @given(jobs_strategy, st.floats(min_value=0.01, max_value=100))
 def test_a_slower_history_never_gives_a_shorter_estimate(jobs, extra_minutes):
-    slower = [
-        PastJob(j.created, j.completed + timedelta(minutes=extra_minutes), j.size_bytes)
-        for j in jobs
-    ]
+    slower = [PastRun(j.started, j.seconds + extra_minutes * 60, j.size_bytes) for j in jobs]
     assert (
         estimate(slower, fallback_minutes=30).seconds >= estimate(jobs, fallback_minutes=30).seconds
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -197,3 +198,48 @@ def test_executions_are_listed_per_task_and_carry_their_tags(aws, copy_task):  #
     datasync.tag_resource(ResourceArn=task, Tags=[{"Key": "k", "Value": "v"}])
     datasync.untag_resource(ResourceArn=task, Keys=["k"])
     assert datasync.list_tags_for_resource(ResourceArn=task)["Tags"] == []
+
+
+def test_a_finished_execution_says_when_it_launched_and_ended_and_how_long_in_ms(
+    aws,  # noqa: F811
+    copy_task,
+):
+    """As DataSync: the times and Result's durations once it has ended, not before."""
+    aws.durations.update(datasync_execution=0.5)
+    task, _ = copy_task
+    seen = run(aws, task)
+
+    running, done = seen[:-1], seen[-1]
+    assert running  # polled every 20 ms, phases of 100 ms
+    assert not any("EndTime" in e or "TotalDuration" in e["Result"] for e in running)
+    assert not any("LaunchTime" in e for e in running if e["Status"] == "QUEUED")
+    assert done["StartTime"] < done["LaunchTime"] < done["EndTime"]
+    assert (done["EndTime"] - done["StartTime"]).total_seconds() == pytest.approx(0.5, abs=0.01)
+    result = done["Result"]
+    assert result["TotalDuration"] == 400  # from the launch, the queue left out
+    assert result["PrepareDuration"] == result["TransferDuration"] == result["VerifyDuration"]
+    assert result["TransferDuration"] == 100
+
+
+def test_a_past_execution_is_listed_and_described_as_it_ran(aws, copy_task):  # noqa: F811
+    task, destination = copy_task
+    started = datetime(2026, 11, 1, 2, tzinfo=UTC)
+
+    arn = aws.add_past_task_execution(
+        task, started, 600, 5 * 1024**3, tags={"ue-backup:backup-set": "s1"}
+    )
+
+    datasync = aws.client("datasync")
+    assert datasync.list_task_executions(TaskArn=task)["TaskExecutions"] == [
+        {"TaskExecutionArn": arn, "Status": "SUCCESS"}
+    ]
+    past = datasync.describe_task_execution(TaskExecutionArn=arn)
+    assert past["StartTime"] == started
+    assert past["EndTime"] == started + timedelta(minutes=10)
+    assert past["Result"]["TotalDuration"] == 480_000
+    assert past["BytesWritten"] == 5 * 1024**3
+    assert datasync.list_tags_for_resource(ResourceArn=arn)["Tags"] == [
+        {"Key": "ue-backup:backup-set", "Value": "s1"}
+    ]
+    assert not destination.exists()  # only the record: nothing was copied
+    assert aws.log.entries("datasync", "StartTaskExecution") == []  # set up, not a call

@@ -40,7 +40,8 @@ class DataSyncHook(RetryingHookMixin, CustomWaitersMixin, ProviderDataSyncHook):
         without them (a template, a restore's copy, another installation's) is not
         listed. A task that cannot be read (deleted meanwhile, its location gone)
         is listed with its ``Error`` and no status: not restorable, and no reason
-        for the other sets not to be. Read-only.
+        for the other sets not to be. Read-only. The planner's disk points, and the cold
+        window's history (``past_runs.datasync_runs``: each copy's duration and size).
         """
         conn, copies = self.get_conn(), []
         for page in conn.get_paginator("list_tasks").paginate():

@@ -43,7 +43,7 @@ def check_external_window(settings: Mapping[str, Any]) -> dict[str, Any]:
     ecds = selection.select_ecds(run.namespace, run.ecd_label_selector, run.ecd_names)
     names = [e["metadata"]["name"] for e in ecds]
     now = datetime.now(UTC)
-    # preflight's estimate, learned from the past EFS jobs (or the fixed fallback)
+    # preflight's estimate, learned from the past copies (or the fixed fallback)
     estimate = (
         run.window_estimate
         or fixed(window.expected_backup_minutes, "no estimate in the run's settings").record()

@@ -427,7 +427,7 @@ def preflight(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str
     if problems:
         raise PermanentFailure("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
     problems, warnings = check_resources(cfg, requested)
-    # How long the window will last, learned from the past EFS jobs (read only): logged in
+    # How long the window will last, learned from the past copies (read only): logged in
     # both modes, warned of in managed mode, refused against suspend.until in external mode.
     estimate = None if problems else window_estimate(cfg, warnings)
     for warning in warnings:

@@ -1,18 +1,18 @@
 """Preflight's estimate of the coming cold window, read from this installation's history.
 
-The rule is ``window_estimate`` (pure); this step reads what it learns from:
-the completed AWS Backup jobs of the live file system in the last
-``cold_window.estimate_history_days`` (``ListBackupJobs``, read only). It logs
+The rule is ``window_estimate`` (pure); this step reads what it learns from, the
+past runs of the last ``cold_window.estimate_history_days`` (read only, made
+``past_runs.PastRun`` by ``past_runs``): with AWS Backup the completed jobs of the
+live file system (``ListBackupJobs``), with DataSync each backup set's successful
+execution (``DataSyncHook.set_copies``: ``ListTasks``, ``ListTagsForResource``,
+``DescribeTask``, ``DescribeLocationEfs``, ``ListTaskExecutions``,
+``DescribeTaskExecution``). It logs
 the estimate and its basis in both modes, and warns loudly in managed mode
 when the estimate does not fit in ``max_window_minutes`` after the drain:
 the workflows would stay suspended longer than the platform's budget (the
 watchdog alerts the window overdue and never resumes a running backup's
 ECDs). External mode's refusal is ``backup_steps.check_external_window``'s,
 against ``suspend.until``.
-
-A DataSync installation is estimated with the fixed ``expected_backup_minutes``:
-its executions (``ListTaskExecutions``, ``DescribeTaskExecution``) are not read
-yet, and the estimate says so.
 """
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ from botocore.exceptions import ClientError
 
 from ue_backup.config import ColdWindowMode, InstallationConfig
 from ue_backup.hooks.aws_backup import AwsBackupHook
+from ue_backup.hooks.datasync import DataSyncHook
 from ue_backup.hooks.efs import EfsHook
+from ue_backup.past_runs import PastRun, aws_backup_runs, datasync_runs
 from ue_backup.run_settings import botocore_config
 from ue_backup.transient import is_transient
-from ue_backup.window_estimate import HISTORY, PastJob, completed_jobs, describe, estimate, fixed
+from ue_backup.window_estimate import HISTORY, describe, estimate
 
 log = logging.getLogger(__name__)
-
-DATASYNC_NOT_READ = "DataSync executions are not read for the estimate yet"
 
 
 def _hook(cfg: InstallationConfig, hook_class: type) -> Any:
@@ -43,11 +43,15 @@ def _hook(cfg: InstallationConfig, hook_class: type) -> Any:
     )
 
 
-def past_jobs(cfg: InstallationConfig, now: datetime) -> list[PastJob]:
-    """The completed AWS Backup jobs of the live file system in the history's days."""
-    arn = _hook(cfg, EfsHook).describe_file_system(cfg.efs.file_system_id)["FileSystemArn"]
+def past_runs(cfg: InstallationConfig, now: datetime) -> tuple[list[PastRun], str]:
+    """(the live file system's past copies in the history's days, what they are, in words)."""
     since = now - timedelta(days=cfg.cold_window.estimate_history_days)
-    return completed_jobs(_hook(cfg, AwsBackupHook).completed_backup_jobs(arn, since), arn)
+    if cfg.efs.datasync:
+        copies = _hook(cfg, DataSyncHook).set_copies(cfg.installation)
+        return datasync_runs(copies, since), f"DataSync copies of {cfg.installation}"
+    arn = _hook(cfg, EfsHook).describe_file_system(cfg.efs.file_system_id)["FileSystemArn"]
+    jobs = _hook(cfg, AwsBackupHook).completed_backup_jobs(arn, since)
+    return aws_backup_runs(jobs, arn), f"EFS backup jobs of {cfg.efs.file_system_id}"
 
 
 def window_estimate(
@@ -64,25 +68,20 @@ def window_estimate(
         return None
     now = now or datetime.now(UTC)
     fallback = window.expected_backup_minutes
-    if cfg.efs.datasync:
-        record = fixed(fallback, DATASYNC_NOT_READ).record()
-    else:
-        try:
-            jobs = past_jobs(cfg, now)
-        except Exception as error:
-            if is_transient(error) or not isinstance(error, ClientError):
-                raise
-            warnings.append(
-                f"cold_window: the past EFS backup jobs could not be read ({error}); the window "
-                f"is estimated with the fixed expected_backup_minutes ({fallback} min)"
-            )
-            jobs = []
-        record = estimate(
-            jobs,
-            fallback_minutes=fallback,
-            margin_percent=window.estimate_margin_percent,
-            what=f"EFS backup jobs of {cfg.efs.file_system_id}",
-        ).record()
+    try:
+        runs, what = past_runs(cfg, now)
+    except Exception as error:
+        if is_transient(error) or not isinstance(error, ClientError):
+            raise
+        method = "DataSync copies" if cfg.efs.datasync else "EFS backup jobs"
+        warnings.append(
+            f"cold_window: the past {method} could not be read ({error}); the window "
+            f"is estimated with the fixed expected_backup_minutes ({fallback} min)"
+        )
+        runs, what = [], method
+    record = estimate(
+        runs, fallback_minutes=fallback, margin_percent=window.estimate_margin_percent, what=what
+    ).record()
     log.info("Cold window estimate (%s mode): %s", window.mode.value, describe(record))
     room = window.max_window_minutes - window.drain_timeout_minutes
     managed = window.mode == ColdWindowMode.MANAGED

@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from sandbox.faults import Fault
 from sandbox.installation import seed_installation
+from tests.plugins.datasync_history import add_past_copies
 from ue_backup.config import parse_config
 from ue_backup.hooks.aws_backup import AwsBackupHook
 from ue_backup.tasks.window_history import window_estimate
@@ -144,19 +145,65 @@ def test_a_throttled_history_fails_the_try_instead_of_guessing(sandbox, installa
         window_estimate(parse_config(data), [])
 
 
-def test_a_datasync_installation_uses_the_fixed_minutes_and_says_why(sandbox):
-    installation = seed_installation(
-        sandbox, memorydb=False, velero=False, ecds=(), method="datasync"
+# --- a DataSync installation: each set's execution is a past run ---------------------------------
+
+
+@pytest.fixture
+def datasync_installation(sandbox):
+    return seed_installation(sandbox, memorydb=False, velero=False, ecds=(), method="datasync")
+
+
+def test_a_datasync_installation_learns_from_its_sets_executions(
+    sandbox, datasync_installation, caplog
+):
+    add_past_copies(sandbox, datasync_installation, [20, 22, 24, 21, 23, 20, 22])
+    changes = len(sandbox.log.entries())
+    warnings: list[str] = []
+    with caplog.at_level(logging.INFO):
+        record = window_estimate(
+            config(datasync_installation, expected_backup_minutes=5, max_window_minutes=60),
+            warnings,
+        )
+    assert record["source"] == HISTORY
+    assert record["jobs"] == 7
+    assert record["seconds"] == pytest.approx(24 * 60 * 1.25)
+    name = datasync_installation.name
+    assert record["basis"].startswith(f"p90 of the last 7 completed DataSync copies of {name}")
+    assert "30 min 00 s (p90 of the last 7 completed DataSync copies" in caplog.text
+    assert warnings == []
+    assert len(sandbox.log.entries()) == changes  # read only: nothing started or tagged
+
+
+def test_a_datasync_history_keeps_to_its_days(sandbox, datasync_installation):
+    add_past_copies(sandbox, datasync_installation, [90, 90, 90], days_ago=40)  # too old
+    add_past_copies(sandbox, datasync_installation, [10, 10], days_ago=5)
+    record = window_estimate(config(datasync_installation, expected_backup_minutes=30), [])
+    assert record["source"] == FALLBACK
+    assert record["basis"].startswith(
+        f"fewer than 3 completed DataSync copies of {datasync_installation.name} to learn "
+        "from (found 2)"
     )
-    before = len(sandbox.requests.entries("aws"))
-    record = window_estimate(config(installation, expected_backup_minutes=20), [])
+    longer = window_estimate(
+        config(datasync_installation, expected_backup_minutes=30, estimate_history_days=60), []
+    )
+    assert longer["source"] == HISTORY
+    assert longer["jobs"] == 5
+
+
+def test_a_datasync_history_that_cannot_be_read_is_a_warning_and_the_fallback(
+    sandbox, datasync_installation
+):
+    add_past_copies(sandbox, datasync_installation, [40, 40, 40])
+    sandbox.faults.add(
+        Fault("datasync", "ListTasks", code="AccessDeniedException", status=403, times=None)
+    )
+    warnings: list[str] = []
+    record = window_estimate(config(datasync_installation, expected_backup_minutes=20), warnings)
     assert record["source"] == FALLBACK
     assert record["seconds"] == 20 * 60
-    assert record["basis"] == (
-        "DataSync executions are not read for the estimate yet: "
-        "the fixed cold_window.expected_backup_minutes (20 min)"
-    )
-    assert sandbox.requests.entries("aws")[before:] == []  # nothing asked of AWS
+    [warning] = warnings
+    assert "past DataSync copies could not be read" in warning
+    assert "AccessDeniedException" in warning
 
 
 def test_no_window_no_estimate(sandbox, installation):
