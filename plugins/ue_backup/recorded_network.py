@@ -17,8 +17,9 @@ Beside its network, the file system's and the instance's entry hold their
 parameter and option groups, storage, deletion protection, tags), which a
 restored one takes when the live one is gone.
 
-The VPC, subnets, groups and ACL themselves are not backed up: the restore
-checks they still exist before anything is changed (``missing``), and that a
+The VPC, subnets, groups and ACL themselves are not backed up, nor are the DB
+parameter and option groups the recorded shape names: the restore checks they
+still exist before anything is changed (``missing``), and that a
 subnet group recreated by name is in the VPC of the recorded security groups
 (``other_vpcs``), and refuses naming what to recreate. Nothing here calls
 AWS: each function reshapes an API answer or judges what the hooks read.
@@ -29,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ue_backup.restored_shape import efs_shape
+from ue_backup.restored_shape import efs_shape, rds_restore_arguments
 from ue_backup.restored_shape import rds_shape as rds_shape_record
 
 # MemoryDB's built-in ACL: anyone who reaches the cluster may use it. Never given to a
@@ -137,7 +138,9 @@ def wanted(recorded: Mapping[str, Any] | None, components: Iterable[str]) -> dic
     ``components``: those restored whose live resource is gone (``efs``,
     ``database``, ``memorydb``). Kinds: ``subnets``, ``security_groups``,
     ``db_subnet_groups``, ``memorydb_subnet_groups``, ``acls`` (the built-in
-    ``open-access`` is never asked for: it always exists).
+    ``open-access`` is never asked for: it always exists), and the groups the
+    recorded shape makes the restore name: ``db_parameter_groups``,
+    ``db_option_groups`` (a default group is never named, ``restored_shape``).
     """
     need: dict[str, set[str]] = {
         "subnets": set(),
@@ -145,6 +148,8 @@ def wanted(recorded: Mapping[str, Any] | None, components: Iterable[str]) -> dic
         "db_subnet_groups": set(),
         "memorydb_subnet_groups": set(),
         "acls": set(),
+        "db_parameter_groups": set(),
+        "db_option_groups": set(),
     }
     recorded = recorded or {}
     components = set(components)
@@ -157,6 +162,11 @@ def wanted(recorded: Mapping[str, Any] | None, components: Iterable[str]) -> dic
         if database.get("db_subnet_group"):
             need["db_subnet_groups"].add(database["db_subnet_group"])
         need["security_groups"].update(database.get("vpc_security_group_ids") or [])
+        named = rds_restore_arguments(database.get("shape"), tags={})
+        if named.get("DBParameterGroupName"):
+            need["db_parameter_groups"].add(named["DBParameterGroupName"])
+        if named.get("OptionGroupName"):
+            need["db_option_groups"].add(named["OptionGroupName"])
     cluster = recorded.get("memorydb") or {}
     if "memorydb" in components and cluster:
         if cluster.get("subnet_group"):
@@ -184,11 +194,22 @@ WHAT = {
         "recreate the MemoryDB subnet group by that name",
     ),
     "acls": ("MemoryDB ACL", "recreate the MemoryDB ACL by that name, with its users"),
+    "db_parameter_groups": (
+        "DB parameter group",
+        "recreate the RDS DB parameter group by that name, of the snapshot's engine family, "
+        "with the platform's parameters",
+    ),
+    "db_option_groups": (
+        "DB option group",
+        "recreate the RDS option group by that name, for the snapshot's engine and major "
+        "version, with the platform's options",
+    ),
 }
 BY_HAND = (
     "or restore with params.network by_hand: the database then lands in the region's "
-    "default network and the file system stops at restored_file_system until given mount "
-    "targets by hand (MemoryDB is then left out: params.components database, efs)"
+    "default network with the engine's default groups and the file system stops at "
+    "restored_file_system until given mount targets by hand (MemoryDB is then left out: "
+    "params.components database, efs)"
 )
 
 
@@ -204,7 +225,7 @@ def missing(need: Mapping[str, set[str]], found: Mapping[str, Iterable[str]]) ->
             label, remedy = WHAT[kind]
             problems.append(
                 f"the recorded {label} {name} no longer exists ({remedy}; ue-backup does "
-                f"not back up the network), {BY_HAND}"
+                f"not back it up), {BY_HAND}"
             )
     return problems
 

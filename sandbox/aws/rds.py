@@ -29,6 +29,13 @@ one) and the new id answers ``DBInstanceNotFound``; only later is the instance
 ``available`` and the new id is free, as AWS does. Without ``ApplyImmediately``
 the rename waits for the maintenance window: it stays pending, never applied.
 
+moto answers ``DescribeDBParameterGroups`` naming a group that does not exist
+with an empty list, and ``DescribeOptionGroups`` naming none with an error when
+there is no group at all; AWS answers the first with ``DBParameterGroupNotFound``
+and the second with an empty list. moto deletes a parameter or option group an
+instance still uses; AWS refuses (``InvalidDBParameterGroupState``,
+``InvalidOptionGroupStateFault``), so a live instance's groups always exist.
+
 Snapshots of type ``awsbackup`` (``awsbackup:job-<id>``, made by AWS Backup:
 ``backup_rds``) are AWS Backup's to delete: ``DeleteDBSnapshot`` refuses them
 (``InvalidDBSnapshotState``, the error RDS gives for snapshots it does not let a
@@ -304,6 +311,52 @@ class SandboxRdsResponse(OneCallAtATime, RDSResponse):
         rds_data.deleting(instance)
         state_of(self.backend, RdsState).deleting[instance.db_instance_identifier] = progress
         return ActionResult({"DBInstance": instance})
+
+    # --- parameter and option groups: as AWS answers for them (see the module doc)
+
+    def describe_db_parameter_groups(self) -> ActionResult:
+        name = self.params.get("DBParameterGroupName")
+        known = name in self.backend.db_parameter_groups or str(name).startswith("default.")
+        if name and not known:
+            raise AwsError("DBParameterGroupNotFound", f"DBParameterGroup not found: {name}")
+        return super().describe_db_parameter_groups()
+
+    def describe_option_groups(self) -> ActionResult:
+        name = self.params.get("OptionGroupName")
+        if name and name not in self.backend.option_groups:
+            raise AwsError(
+                "OptionGroupNotFoundFault", f"Specified OptionGroupName: {name} not found."
+            )
+        if not name and not self.backend.option_groups:
+            return ActionResult({"OptionGroupsList": []})
+        return super().describe_option_groups()
+
+    def _users_of(self, what: str, name: str) -> list[str]:
+        return [
+            instance.db_instance_identifier
+            for instance in self.backend.databases.values()
+            if getattr(instance, what) == name
+        ]
+
+    def delete_db_parameter_group(self) -> ActionResult:
+        name = self.params["DBParameterGroupName"]
+        if users := self._users_of("db_parameter_group_name", name):
+            raise AwsError(
+                "InvalidDBParameterGroupState",
+                f"One or more database instances are still members of this parameter group "
+                f"{name}, so the group cannot be deleted: {', '.join(users)}",
+            )
+        return super().delete_db_parameter_group()
+
+    def delete_option_group(self) -> ActionResult:
+        name = self.params["OptionGroupName"]
+        if users := self._users_of("option_group_name", name):
+            raise AwsError(
+                "InvalidOptionGroupStateFault",
+                f"The option group {name} cannot be deleted because it is in use by "
+                f"{', '.join(users)}.",
+            )
+        return super().delete_option_group()
 
     def create_db_snapshot(self) -> ActionResult:
         instance = self.backend.describe_db_instances(self.params["DBInstanceIdentifier"])[0]

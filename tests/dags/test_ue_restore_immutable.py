@@ -35,6 +35,7 @@ from tests.dags.test_ue_backup_immutable import (
     _installation,
     installation,  # noqa: F401 (the fixture)
 )
+from tests.plugins.support import eventually
 from tests.plugins.tasks.test_preflight_immutable import (
     BUCKET,
     PROTECTED,
@@ -103,11 +104,43 @@ def _attack(sandbox, inst) -> dict[str, int]:
     return deleted
 
 
+PARAMETER_GROUP, OPTION_GROUP = "ue-test-pg", "ue-test-og"
+
+
+def _parameter_group(rds) -> None:
+    rds.create_db_parameter_group(
+        DBParameterGroupName=PARAMETER_GROUP,
+        DBParameterGroupFamily="postgres13",
+        Description="the platform's parameters",
+    )
+
+
+def _own_groups(sandbox, inst) -> None:
+    """The live instance uses a parameter and an option group of its own (not the engine's
+    defaults): the manifest records them in the instance's shape."""
+    rds = sandbox.client("rds")
+    _parameter_group(rds)
+    rds.create_option_group(
+        OptionGroupName=OPTION_GROUP,
+        EngineName="postgres",
+        MajorEngineVersion="13",
+        OptionGroupDescription="the platform's options",
+    )
+    rds.modify_db_instance(
+        DBInstanceIdentifier=inst.rds_instance,
+        DBParameterGroupName=PARAMETER_GROUP,
+        OptionGroupName=OPTION_GROUP,
+        ApplyImmediately=True,
+    )
+    sandbox.log.clear()
+
+
 def test_after_the_installations_account_is_wiped_the_protected_copies_restore_side_by_side(
     sandbox, tmp_path, monkeypatch, capfd, caplog
 ):
     inst = _installation(sandbox, tmp_path, monkeypatch, memorydb=True)
     _let_the_protected_account_copy_home(sandbox, inst.vault)
+    _own_groups(sandbox, inst)
     backed_up = run_dag("ue_backup")
     assert backed_up.state == "success", backed_up.tasks
     backup_set = backed_up.xcom("preflight")["backup_set"]
@@ -126,16 +159,21 @@ def test_after_the_installations_account_is_wiped_the_protected_copies_restore_s
     out, err = capfd.readouterr()
     assert "no consistent restore" in out + err + caplog.text
 
-    # ... the protected copies would restore into the recorded network, which must exist:
-    # a part of it deleted too is named before anything changes ...
+    # ... the protected copies would restore into the recorded network, which must exist,
+    # with the groups the recorded shape names: a part of them deleted too is named before
+    # anything changes ...
     rds = sandbox.client("rds")
     rds.delete_db_subnet_group(DBSubnetGroupName=inst.network["db_subnet_group"])
+    eventually(sandbox, lambda: not rds.describe_db_instances()["DBInstances"])
+    rds.delete_db_parameter_group(DBParameterGroupName=PARAMETER_GROUP)  # the instance gone
     sandbox.log.clear()
     refused = run_dag("ue_restore", {"mode": "restore", "source": "immutable"})
     assert refused.tasks["plan"] == "failed"
     out, err = capfd.readouterr()
     said = out + err + caplog.text
     assert "the recorded DB subnet group ue-test-db no longer exists (recreate" in said
+    assert f"the recorded DB parameter group {PARAMETER_GROUP} no longer exists (recreate" in said
+    assert "DB option group" not in said  # that one is still there
     assert "params.network by_hand" in said  # the way out when it cannot be recreated
     # nothing changed, nothing brought back (the protected connection's AssumeRole aside)
     assert [m.operation for m in sandbox.log.entries() if m.service != "sts"] == []
@@ -168,6 +206,7 @@ def test_after_the_installations_account_is_wiped_the_protected_copies_restore_s
         DBSubnetGroupDescription="recreated by the operator",
         SubnetIds=inst.network["subnets"],
     )
+    _parameter_group(rds)  # recreated by the operator, by its name
 
     # ... and, once it is back, they restore.
     result = run_dag("ue_restore", {"mode": "restore", "source": "immutable"})
@@ -225,6 +264,9 @@ def test_after_the_installations_account_is_wiped_the_protected_copies_restore_s
         groups = efs.describe_mount_target_security_groups(MountTargetId=target["MountTargetId"])
         assert groups["SecurityGroups"] == [network["security_group"]]
     assert restored["DBSubnetGroup"]["DBSubnetGroupName"] == network["db_subnet_group"]
+    # with the groups the recorded shape names
+    assert restored["DBParameterGroups"][0]["DBParameterGroupName"] == PARAMETER_GROUP
+    assert restored["OptionGroupMemberships"][0]["OptionGroupName"] == OPTION_GROUP
     assert [g["VpcSecurityGroupId"] for g in restored["VpcSecurityGroups"]] == [
         network["db_security_group"]
     ]

@@ -225,6 +225,10 @@ RESOURCES: dict[str, Callable[[Where, dict], list[str]]] = {
     "rds:DescribeDBSubnetGroups": lambda w, p: [
         _group(w, p, "rds", "subgrp", "DBSubnetGroupName", ":")
     ],
+    "rds:DescribeDBParameterGroups": lambda w, p: [
+        _group(w, p, "rds", "pg", "DBParameterGroupName", ":")
+    ],
+    "rds:DescribeOptionGroups": lambda w, p: [_group(w, p, "rds", "og", "OptionGroupName", ":")],
     "memorydb:DescribeSubnetGroups": lambda w, p: [
         _group(w, p, "memorydb", "subnetgroup", "SubnetGroupName", "/")
     ],

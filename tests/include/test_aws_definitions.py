@@ -244,6 +244,8 @@ SAMPLES = [
     request("s3", "GetObjectLockConfiguration", Bucket="b"),
     # a restore's check of the network a backup set recorded
     request("rds", "DescribeDBSubnetGroups", DBSubnetGroupName="platform-db"),
+    request("rds", "DescribeDBParameterGroups", DBParameterGroupName="platform-pg"),
+    request("rds", "DescribeOptionGroups", OptionGroupName="platform-og"),
     request("memorydb", "DescribeSubnetGroups", SubnetGroupName="platform-cache"),
     request("memorydb", "DescribeACLs", ACLName="platform"),
     request("ec2", "DescribeSecurityGroups", Filters=[{"Name": "group-id", "Values": ["sg-1"]}]),

@@ -95,6 +95,8 @@ def test_only_the_components_whose_live_resource_is_gone_need_their_network():
         "db_subnet_groups": set(),
         "memorydb_subnet_groups": set(),
         "acls": set(),
+        "db_parameter_groups": set(),
+        "db_option_groups": set(),
     }
     need = wanted(RECORDED, ["database", "memorydb"])
     assert need["security_groups"] == {"sg-db", "sg-cache"}
@@ -161,3 +163,34 @@ def test_a_set_recorded_before_the_network_was_is_told_apart():
     assert unrecorded(RECORDED, ["efs", "database", "memorydb"]) == []
     no_targets = network_record(efs=[], database=INSTANCE, memorydb=None)
     assert unrecorded(no_targets, ["efs", "database", "memorydb"]) == ["efs", "memorydb"]
+
+
+def test_the_groups_the_recorded_shape_names_are_needed_and_never_a_default():
+    """A recorded DB parameter or option group deleted since would fail the restore call
+    late, after the workflows were suspended: the plan asks for it first."""
+    shaped = {
+        **INSTANCE,
+        "DBParameterGroups": [{"DBParameterGroupName": "platform-pg"}],
+        "OptionGroupMemberships": [{"OptionGroupName": "platform-og"}],
+    }
+    recorded = network_record(efs=None, database=shaped, memorydb=None)
+    need = wanted(recorded, ["database"])
+    assert need["db_parameter_groups"] == {"platform-pg"}
+    assert need["db_option_groups"] == {"platform-og"}
+    assert wanted(recorded, ["efs"])["db_parameter_groups"] == set()  # the live one is there
+    defaults = {
+        **INSTANCE,
+        "DBParameterGroups": [{"DBParameterGroupName": "default.postgres16"}],
+        "OptionGroupMemberships": [{"OptionGroupName": "default:postgres-16"}],
+    }
+    need = wanted(network_record(efs=None, database=defaults, memorydb=None), ["database"])
+    assert need["db_parameter_groups"] == need["db_option_groups"] == set()  # never named
+
+    found = {**need, "db_parameter_groups": {}, "db_option_groups": {"platform-og": None}}
+    [problem] = missing(wanted(recorded, ["database"]), found)
+    assert problem.startswith(
+        "the recorded DB parameter group platform-pg no longer exists (recreate the RDS DB "
+        "parameter group by that name, of the snapshot's engine family"
+    )
+    assert "params.network by_hand: the database then lands in the region's default " in problem
+    assert "with the engine's default groups" in problem

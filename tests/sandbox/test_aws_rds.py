@@ -354,3 +354,45 @@ def test_a_rename_needs_a_free_name(aws, rds):  # noqa: F811
             DBInstanceIdentifier="ue-db", NewDBInstanceIdentifier="ue-db-2", ApplyImmediately=True
         )
     assert describe(rds, "ue-db")["DBInstanceStatus"] == "available"
+
+
+def test_parameter_and_option_groups_are_described_and_deleted_as_rds_does(aws):  # noqa: F811
+    """A group named but not there is NotFound; a group an instance uses cannot be
+    deleted (so a live instance's groups always exist); once the instance is gone, it can."""
+    aws.durations.update(rds_delete=0.05)
+    rds = aws.client("rds")
+    with pytest.raises(ClientError, match="DBParameterGroupNotFound"):
+        rds.describe_db_parameter_groups(DBParameterGroupName="platform-pg")
+    with pytest.raises(ClientError, match="OptionGroupNotFoundFault"):
+        rds.describe_option_groups(OptionGroupName="platform-og")
+    assert rds.describe_option_groups()["OptionGroupsList"] == []  # none at all: an empty list
+    rds.create_db_parameter_group(
+        DBParameterGroupName="platform-pg", DBParameterGroupFamily="postgres13", Description="p"
+    )
+    rds.create_option_group(
+        OptionGroupName="platform-og",
+        EngineName="postgres",
+        MajorEngineVersion="13",
+        OptionGroupDescription="o",
+    )
+    [group] = rds.describe_db_parameter_groups(DBParameterGroupName="platform-pg")[
+        "DBParameterGroups"
+    ]
+    assert group["DBParameterGroupName"] == "platform-pg"
+    [option] = rds.describe_option_groups(OptionGroupName="platform-og")["OptionGroupsList"]
+    assert option["OptionGroupName"] == "platform-og"
+    create_db_instance(
+        rds, "ue-db", DBParameterGroupName="platform-pg", OptionGroupName="platform-og"
+    )
+
+    with pytest.raises(ClientError, match="InvalidDBParameterGroupState"):
+        rds.delete_db_parameter_group(DBParameterGroupName="platform-pg")
+    with pytest.raises(ClientError, match="InvalidOptionGroupStateFault"):
+        rds.delete_option_group(OptionGroupName="platform-og")
+
+    rds.delete_db_instance(DBInstanceIdentifier="ue-db", SkipFinalSnapshot=True)
+    wait_until(lambda: rds.describe_db_instances()["DBInstances"], lambda found: not found)
+    rds.delete_db_parameter_group(DBParameterGroupName="platform-pg")
+    rds.delete_option_group(OptionGroupName="platform-og")
+    with pytest.raises(ClientError, match="DBParameterGroupNotFound"):
+        rds.describe_db_parameter_groups(DBParameterGroupName="platform-pg")

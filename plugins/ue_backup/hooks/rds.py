@@ -55,6 +55,29 @@ class RdsHook(RetryingHookMixin, ProviderRdsHook):
             found[name] = group.get("VpcId")
         return found
 
+    def existing_parameter_groups(self, names: Iterable[str]) -> set[str]:
+        """Those of the DB parameter groups ``names`` that exist (a restore's check of the
+        groups a backup set recorded: one deleted would fail the restore call late)."""
+        found = set()
+        for name in names:
+            try:
+                self.conn.describe_db_parameter_groups(DBParameterGroupName=name)
+            except self.conn.exceptions.DBParameterGroupNotFoundFault:
+                continue
+            found.add(name)
+        return found
+
+    def existing_option_groups(self, names: Iterable[str]) -> set[str]:
+        """Those of the option groups ``names`` that exist (as ``existing_parameter_groups``)."""
+        found = set()
+        for name in names:
+            try:
+                self.conn.describe_option_groups(OptionGroupName=name)
+            except self.conn.exceptions.OptionGroupNotFoundFault:
+                continue
+            found.add(name)
+        return found
+
     def restore_window(self, identifier: str) -> dict[str, Any] | None:
         """The instance's automated backups' ``RestoreWindow`` (None: no automated backups,
         which AWS answers with ``DBInstanceAutomatedBackupNotFound``, as for an instance

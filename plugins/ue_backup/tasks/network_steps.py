@@ -126,7 +126,7 @@ def existing_network(
     run: RestoreRunSettings, need: Mapping[str, set[str]]
 ) -> dict[str, Mapping[str, str | None]]:
     """Those of the needed network resources that exist, by kind (``recorded_network.wanted``),
-    each with its VPC (None for an ACL, which has none)."""
+    each with its VPC (None for an ACL or a DB parameter or option group)."""
     from ue_backup.hooks.ec2 import Ec2Hook
     from ue_backup.hooks.memorydb import MemoryDbHook
     from ue_backup.hooks.rds import RdsHook
@@ -139,6 +139,14 @@ def existing_network(
     if need["db_subnet_groups"]:
         found["db_subnet_groups"] = settings_hook(RdsHook, run).existing_subnet_groups(
             need["db_subnet_groups"]
+        )
+    if need["db_parameter_groups"] or need["db_option_groups"]:
+        rds = settings_hook(RdsHook, run)
+        found["db_parameter_groups"] = dict.fromkeys(
+            rds.existing_parameter_groups(need["db_parameter_groups"])
+        )
+        found["db_option_groups"] = dict.fromkeys(
+            rds.existing_option_groups(need["db_option_groups"])
         )
     if need["memorydb_subnet_groups"] or need["acls"]:
         memorydb = settings_hook(MemoryDbHook, run)
@@ -168,8 +176,11 @@ def check_recorded_network(
 
     Only components whose live resource is gone take the recorded network (the
     others copy the live one's, as before); for those, every recorded subnet,
-    security group, subnet group and ACL must exist, else refused naming each
-    and what to recreate. A set recorded before the network was (an older
+    security group, subnet group and ACL must exist, and so must the DB parameter
+    and option groups the recorded shape names (RDS would refuse the restore call
+    only once the workflows are suspended), else refused naming each and what to
+    recreate. A live instance's groups need no check: RDS refuses to delete a group
+    an instance uses. A set recorded before the network was (an older
     manifest) restores as before, with a loud warning, except MemoryDB: its
     cluster would get the ``open-access`` ACL in the default network, an open
     cache of the platform's state, so that is refused (restore without it,
@@ -210,7 +221,8 @@ def check_recorded_network(
     problems = missing(need, found) + other_vpcs(recorded, gone, found)
     if problems:
         raise PermanentFailure(
-            "the network the backup set recorded for the restored resources is incomplete; "
+            "the network (and groups) the backup set recorded for the restored resources is "
+            "incomplete; "
             "nothing was changed:\n" + "\n".join(f"  - {p}" for p in problems)
         )
     taking = sorted(set(gone) - set(unrecorded(recorded, gone)))

@@ -132,6 +132,47 @@ def test_each_missing_piece_of_the_recorded_network_is_named_before_anything_cha
     assert "params.network by_hand" in said
 
 
+def test_a_recorded_parameter_or_option_group_deleted_since_is_named_before_anything_changes(
+    sandbox, installation
+):
+    """RDS would refuse the restore call only after the workflows were suspended (and, in
+    place, the live data set aside): the plan asks for the groups the shape names first."""
+    rds = sandbox.client("rds")
+    for name in ("ue-test-old-pg", "ue-test-kept-pg"):
+        rds.create_db_parameter_group(
+            DBParameterGroupName=name, DBParameterGroupFamily="postgres13", Description="p"
+        )
+    rds.create_option_group(
+        OptionGroupName="ue-test-old-og",
+        EngineName="postgres",
+        MajorEngineVersion="13",
+        OptionGroupDescription="o",
+    )
+    recorded = _recorded(installation)
+    shape = recorded["database"]["shape"]
+    shape.update(parameter_group="ue-test-old-pg", option_group="ue-test-old-og")
+    # deleted after the backup (no instance used them any more)
+    rds.delete_db_parameter_group(DBParameterGroupName="ue-test-old-pg")
+    rds.delete_option_group(OptionGroupName="ue-test-old-og")
+    sandbox.log.clear()
+    gone = _settings(installation, gone=True)
+
+    with pytest.raises(PermanentFailure) as refused:
+        check_recorded_network(gone, {"database": {"kind": "snapshot"}}, recorded)
+
+    said = str(refused.value)
+    assert "nothing was changed" in said
+    assert "the recorded DB parameter group ue-test-old-pg no longer exists (recreate" in said
+    assert "the recorded DB option group ue-test-old-og no longer exists (recreate" in said
+    assert "params.network by_hand" in said
+    assert sandbox.log.entries() == []  # only read
+    # the groups there: it passes
+    shape.update(parameter_group="ue-test-kept-pg", option_group=None)
+    taking = check_recorded_network(gone, {"database": {"kind": "snapshot"}}, recorded)
+    assert taking == ["database", "efs"]
+    assert sandbox.log.entries() == []  # only read
+
+
 def test_an_older_set_without_a_network_record_warns_loudly_but_refuses_an_open_cache(
     sandbox, installation, caplog
 ):
