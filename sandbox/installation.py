@@ -145,7 +145,8 @@ def seed_installation(
     With ``shaped``, the live resources are unlike AWS's defaults in what a restore
     must keep (``live_shape``): the instance has its own parameter and option groups,
     gp3 storage with IOPS and throughput, deletion protection and tags; the file
-    system is maxIO, provisioned, under a customer managed key.
+    system is maxIO, provisioned, under a customer managed key; the cluster has data
+    tiering on r6gd nodes, its own parameter group and dual-stack IP settings.
     """
     region = sandbox.region
     rds = sandbox.client("rds")
@@ -156,7 +157,7 @@ def seed_installation(
         else None
     )
     encryption = {"StorageEncrypted": True, "KmsKeyId": key} if key else {}
-    shape = live_shape(sandbox, name) if shaped else {"rds": {}, "efs": {}}
+    shape = live_shape(sandbox, name) if shaped else {"rds": {}, "efs": {}, "memorydb": {}}
     fs_id = sandbox.aws.create_file_system(f"{name}-efs", **shape["efs"])
     # The platform's network: the live file system's mount targets (the platform mounts
     # it), the instance's and the cluster's subnet groups and security groups, its ACL.
@@ -187,7 +188,6 @@ def seed_installation(
     if cluster:
         sandbox.client("memorydb").create_cluster(
             ClusterName=cluster,
-            NodeType="db.t4g.small",
             # without TLS MemoryDB takes open-access only
             ACLName=network["acl"] or "open-access",
             SubnetGroupName=network["cache_subnet_group"],
@@ -197,6 +197,7 @@ def seed_installation(
             # MemoryDB's default; a real-data cluster's redis-server speaks plain RESP, so
             # whatever reads it (the application checks) needs TLS off to match
             TLSEnabled=memorydb_tls,
+            **{"NodeType": "db.t4g.small", **shape["memorydb"]},
         )
     bucket = f"{name}-manifests"
     sandbox.client("s3").create_bucket(
@@ -258,8 +259,9 @@ def seed_installation(
 
 def live_shape(sandbox: Sandbox, name: str) -> dict[str, dict[str, Any]]:
     """Live resources unlike AWS's defaults (``seed_installation(shaped=True)``): the
-    instance's ``create_db_instance`` and the file system's ``create_file_system``
-    arguments, with the parameter and option groups and the key they name made first."""
+    instance's ``create_db_instance``, the cluster's ``create_cluster`` and the file
+    system's ``create_file_system`` arguments, with the groups and the key they name
+    made first."""
     rds = sandbox.client("rds")
     rds.create_db_parameter_group(
         DBParameterGroupName=f"{name}-pg",
@@ -271,6 +273,11 @@ def live_shape(sandbox: Sandbox, name: str) -> dict[str, dict[str, Any]]:
         EngineName="postgres",
         MajorEngineVersion="13",
         OptionGroupDescription="the platform's options",
+    )
+    sandbox.client("memorydb").create_parameter_group(
+        ParameterGroupName=f"{name}-cache-pg",
+        Family="memorydb_redis7",
+        Description="the platform's cache parameters",
     )
     key = create_key(sandbox.client("kms"), sandbox.aws.account)
     return {
@@ -284,6 +291,13 @@ def live_shape(sandbox: Sandbox, name: str) -> dict[str, dict[str, Any]]:
             "DeletionProtection": True,
             "CopyTagsToSnapshot": True,
             "Tags": [{"Key": "cost-center", "Value": "billing"}],
+        },
+        "memorydb": {
+            "NodeType": "db.r6gd.xlarge",
+            "DataTiering": True,
+            "ParameterGroupName": f"{name}-cache-pg",
+            "NetworkType": "dual_stack",
+            "IpDiscovery": "ipv6",
         },
         "efs": {
             "performance_mode": "maxIO",

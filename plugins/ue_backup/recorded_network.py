@@ -12,13 +12,14 @@ manifest's locked copy), where the live resources were:
 - ``database``: the RDS instance's DB subnet group and VPC security groups;
 - ``memorydb``: the cluster's subnet group, security groups, ACL and TLS.
 
-Beside its network, the file system's and the instance's entry hold their
-``shape`` (``restored_shape``: performance and throughput modes and key;
-parameter and option groups, storage, deletion protection, tags), which a
-restored one takes when the live one is gone.
+Beside its network, each component's entry holds its ``shape``
+(``restored_shape``: performance and throughput modes and key; parameter and
+option groups, storage, deletion protection, tags; the cluster's engine,
+parameter group, data tiering and IP settings), which a restored one takes
+when the live one is gone.
 
-The VPC, subnets, groups and ACL themselves are not backed up, nor are the DB
-parameter and option groups the recorded shape names: the restore checks they
+The VPC, subnets, groups and ACL themselves are not backed up, nor are the
+parameter and option groups the recorded shapes name: the restore checks they
 still exist before anything is changed (``missing``), and that a
 subnet group recreated by name is in the VPC of the recorded security groups
 (``other_vpcs``), and refuses naming what to recreate. Nothing here calls
@@ -30,7 +31,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ue_backup.restored_shape import efs_shape, rds_restore_arguments
+from ue_backup.restored_shape import efs_shape, memorydb_create_arguments, rds_restore_arguments
+from ue_backup.restored_shape import memorydb_shape as memorydb_shape_record
 from ue_backup.restored_shape import rds_shape as rds_shape_record
 
 # MemoryDB's built-in ACL: anyone who reaches the cluster may use it. Never given to a
@@ -89,8 +91,8 @@ def network_record(
 ) -> dict[str, Any]:
     """The manifest's ``network``: each component's record, None where it is absent.
 
-    ``efs_file_system`` (``describe_file_systems``' entry) and ``database`` also
-    give their component's ``shape`` (``restored_shape``).
+    ``efs_file_system`` (``describe_file_systems``' entry), ``database`` and
+    ``memorydb`` also give their component's ``shape`` (``restored_shape``).
     """
     return {
         "efs": {
@@ -102,7 +104,9 @@ def network_record(
         "database": {**rds_network(database), "shape": rds_shape_record(database)}
         if database is not None
         else None,
-        "memorydb": memorydb_network(memorydb) if memorydb is not None else None,
+        "memorydb": {**memorydb_network(memorydb), "shape": memorydb_shape_record(memorydb)}
+        if memorydb is not None
+        else None,
     }
 
 
@@ -140,7 +144,8 @@ def wanted(recorded: Mapping[str, Any] | None, components: Iterable[str]) -> dic
     ``db_subnet_groups``, ``memorydb_subnet_groups``, ``acls`` (the built-in
     ``open-access`` is never asked for: it always exists), and the groups the
     recorded shape makes the restore name: ``db_parameter_groups``,
-    ``db_option_groups`` (a default group is never named, ``restored_shape``).
+    ``db_option_groups``, ``memorydb_parameter_groups`` (a default group is never
+    named, ``restored_shape``).
     """
     need: dict[str, set[str]] = {
         "subnets": set(),
@@ -150,6 +155,7 @@ def wanted(recorded: Mapping[str, Any] | None, components: Iterable[str]) -> dic
         "acls": set(),
         "db_parameter_groups": set(),
         "db_option_groups": set(),
+        "memorydb_parameter_groups": set(),
     }
     recorded = recorded or {}
     components = set(components)
@@ -174,6 +180,9 @@ def wanted(recorded: Mapping[str, Any] | None, components: Iterable[str]) -> dic
         need["security_groups"].update(cluster.get("security_group_ids") or [])
         if cluster.get("acl_name") and cluster["acl_name"] != OPEN_ACCESS:
             need["acls"].add(cluster["acl_name"])
+        group = memorydb_create_arguments(cluster.get("shape"), None).get("ParameterGroupName")
+        if group:
+            need["memorydb_parameter_groups"].add(group)
     return need
 
 
@@ -203,6 +212,11 @@ WHAT = {
         "DB option group",
         "recreate the RDS option group by that name, for the snapshot's engine and major "
         "version, with the platform's options",
+    ),
+    "memorydb_parameter_groups": (
+        "MemoryDB parameter group",
+        "recreate the MemoryDB parameter group by that name, of the recorded engine's "
+        "family, with the platform's parameters",
     ),
 }
 BY_HAND = (

@@ -17,6 +17,13 @@ each component's ``shape`` beside its network, see ``recorded_network``):
 - EFS (AWS Backup's restore metadata): ``PerformanceMode``, ``Encrypted`` and
   ``KmsKeyId``. The throughput mode is no restore metadata key: it is set
   after the restore with ``UpdateFileSystem`` (``throughput_update``).
+- MemoryDB (``CreateCluster``, always a new cluster): beside the node type,
+  shards and network (``recorded_network``), the engine and its version, the
+  parameter group (made for one engine family: the version comes with it),
+  data tiering (required on, and only allowed on, ``r6gd`` nodes) and the IP
+  settings (``NetworkType``, ``IpDiscovery``). Left to AWS, a restored cluster
+  gets the default parameter group and no data tiering, which ``CreateCluster``
+  refuses for an ``r6gd`` node type.
 
 A drill's temporary instance takes the groups and storage but neither the
 live deletion protection (its cleanup must delete it) nor the live tags (a
@@ -166,7 +173,57 @@ def throughput_update(
     return args
 
 
+# MemoryDB's node types with data tiering: ``CreateCluster`` needs ``DataTiering`` on for
+# them and refuses it for any other (botocore's model, CreateCluster.DataTiering).
+DATA_TIERING_NODE_TYPES = ("db.r6gd.",)
+
+
+def data_tiering_required(node_type: str | None) -> bool:
+    return (node_type or "").startswith(DATA_TIERING_NODE_TYPES)
+
+
+def memorydb_shape(cluster: Mapping[str, Any]) -> dict[str, Any]:
+    """What a restore can keep of the cluster beyond its node type, shards and network
+    (``describe_clusters``' entry; ``DataTiering`` is described as ``"true"``/``"false"``)."""
+    return {
+        "engine": cluster.get("Engine"),
+        "engine_version": cluster.get("EngineVersion"),
+        "parameter_group": cluster.get("ParameterGroupName"),
+        "data_tiering": str(cluster.get("DataTiering")).lower() == "true",
+        "network_type": cluster.get("NetworkType"),
+        "ip_discovery": cluster.get("IpDiscovery"),
+    }
+
+
+def memorydb_create_arguments(
+    shape: Mapping[str, Any] | None, node_type: str | None
+) -> dict[str, Any]:
+    """``CreateCluster``'s arguments that give a cluster of ``node_type`` ``shape``
+    (``memorydb_shape``; None: nothing recorded, only what the node type requires).
+
+    A default parameter group (``default.*``) is not named: AWS gives the engine
+    version's own. Data tiering is on where the shape had it or the node type needs it.
+    """
+    shape = shape or {}
+    args: dict[str, Any] = {}
+    for key, name in (
+        ("engine", "Engine"),
+        ("engine_version", "EngineVersion"),
+        ("network_type", "NetworkType"),
+        ("ip_discovery", "IpDiscovery"),
+    ):
+        if shape.get(key):
+            args[name] = shape[key]
+    group = shape.get("parameter_group")
+    if group and not group.startswith("default."):
+        args["ParameterGroupName"] = group
+    if shape.get("data_tiering") or data_tiering_required(node_type):
+        args["DataTiering"] = True
+    return args
+
+
 def recorded(network: Mapping[str, Any] | None, component: str) -> dict[str, Any] | None:
-    """The shape the set recorded for ``component`` (``database``, ``efs``); None: none."""
+    """The shape the set recorded for ``component`` (``database``, ``efs``, ``memorydb``);
+    None: none."""
     entry = (network or {}).get(component) or {}
     return entry.get("shape") or None

@@ -19,6 +19,16 @@ moto deletes a cluster at once; here it is ``deleting`` for
 ``durations.memorydb_delete`` and then gone, and only an ``available`` (or
 ``create-failed``) cluster can be deleted (``InvalidClusterStateFault``).
 
+moto has no parameter groups (any name is taken), no ``Engine``, ``NetworkType``
+or ``IpDiscovery``, and takes any ``DataTiering``. Here parameter groups are
+modelled by hand (``CreateParameterGroup``, ``DescribeParameterGroups``,
+``DeleteParameterGroup``; the engines' defaults always there, a group a cluster
+uses not deletable), and ``CreateCluster`` refuses, as MemoryDB does, a
+parameter group that does not exist or is of another engine family than the
+cluster's engine and version, an ``r6gd`` node type without ``DataTiering``
+and ``DataTiering`` on any other; the engine and the IP settings are kept and
+described.
+
 With the sandbox's ``real_data`` on, each cluster is a real ``redis-server`` on
 127.0.0.1 and each snapshot its RDB file (``memorydb_data``): the hooks below
 start, save, copy, export, load and stop them; off, nothing of that runs.
@@ -68,10 +78,22 @@ class MemoryDbState:
     def __init__(self, backend: Any) -> None:
         self.deleting: dict[str, Progress] = {}
         self.acls: dict[str, dict[str, Any]] = {}
+        self.parameter_groups: dict[str, dict[str, str]] = {
+            name: {"Family": family, "Description": "Default parameter group for " + family}
+            for name, family in DEFAULT_PARAMETER_GROUPS.items()
+        }
+        self.clusters: dict[str, dict[str, str]] = {}  # name: Engine, NetworkType, IpDiscovery
 
 
 # MemoryDB's built-in ACL, in every region: it lets anyone who reaches the cluster in.
 OPEN_ACCESS = "open-access"
+# The engines' default parameter groups, in every region, and their families.
+DEFAULT_PARAMETER_GROUPS = {
+    "default.memorydb-redis6": "memorydb_redis6",
+    "default.memorydb-redis7": "memorydb_redis7",
+    "default.memorydb-valkey7": "memorydb_valkey7",
+}
+DATA_TIERING_NODE_TYPES = ("db.r6gd.",)  # CreateCluster.DataTiering: required there, only there
 
 
 class SandboxMemoryDbResponse(OneCallAtATime, MemoryDBResponse):
@@ -91,6 +113,7 @@ class SandboxMemoryDbResponse(OneCallAtATime, MemoryDBResponse):
             if progress.finished:
                 del state.deleting[name]
                 self.memorydb_backend.clusters.pop(name, None)
+                state.clusters.pop(name, None)
 
     def delete_cluster(self) -> ActionResult:
         """``deleting`` for ``durations.memorydb_delete``; refused unless the cluster is settled.
@@ -293,8 +316,140 @@ class SandboxMemoryDbResponse(OneCallAtATime, MemoryDBResponse):
         if group and group not in self.memorydb_backend.subnet_groups:
             raise AwsError("SubnetGroupNotFoundFault", f"Subnet group {group} not found.")
 
+    # --- parameter groups: modelled by hand (moto 5 has none), as the MemoryDB API
+    # reference describes CreateParameterGroup, DescribeParameterGroups, DeleteParameterGroup.
+
+    @property
+    def _state(self) -> MemoryDbState:
+        return state_of(self.memorydb_backend, MemoryDbState)
+
+    def _parameter_group(self, name: str) -> dict[str, Any]:
+        group = self._state.parameter_groups.get(name)
+        if group is None:
+            raise AwsError("ParameterGroupNotFoundFault", f"Parameter group {name} not found.")
+        return {
+            "Name": name,
+            **group,
+            "ARN": f"arn:aws:memorydb:{self.region}:{self.current_account}:parametergroup/{name}",
+        }
+
+    def create_parameter_group(self) -> ActionResult:
+        request = self._request
+        name = request["ParameterGroupName"]
+        if name in self._state.parameter_groups:
+            raise AwsError(
+                "ParameterGroupAlreadyExistsFault", f"Parameter group {name} already exists."
+            )
+        if request["Family"] not in DEFAULT_PARAMETER_GROUPS.values():
+            raise AwsError("InvalidParameterValueException", f"Unknown family {request['Family']}.")
+        self._state.parameter_groups[name] = {
+            "Family": request["Family"],
+            "Description": request.get("Description") or "",
+        }
+        return ActionResult({"ParameterGroup": self._parameter_group(name)})
+
+    def describe_parameter_groups(self) -> ActionResult:
+        name = self._request.get("ParameterGroupName")
+        names = [name] if name else sorted(self._state.parameter_groups)
+        return ActionResult({"ParameterGroups": [self._parameter_group(n) for n in names]})
+
+    def delete_parameter_group(self) -> ActionResult:
+        name = self._request["ParameterGroupName"]
+        group = self._parameter_group(name)
+        if name in DEFAULT_PARAMETER_GROUPS:
+            raise AwsError(
+                "InvalidParameterValueException",
+                f"Default parameter group {name} cannot be deleted.",
+            )
+        users = [
+            c.cluster_name
+            for c in self.memorydb_backend.clusters.values()
+            if c.parameter_group_name == name
+        ]
+        if users:
+            raise AwsError(
+                "InvalidParameterGroupStateFault",
+                f"Parameter group {name} is in use by {', '.join(users)}.",
+            )
+        del self._state.parameter_groups[name]
+        return ActionResult({"ParameterGroup": group})
+
+    def _check_shape(self) -> dict[str, str]:
+        """CreateCluster's parameter group, data tiering and engine, refused as MemoryDB does;
+        the engine, IP settings and parameter group the new cluster is described with."""
+        request = self._request
+        engine = request.get("Engine") or "redis"
+        version = str(request.get("EngineVersion") or "7.1")  # moto's default version
+        family = f"memorydb_{engine}{version.split('.')[0]}"
+        group = request.get("ParameterGroupName")
+        if group:
+            found = self._parameter_group(group)
+            if found["Family"] != family:
+                raise AwsError(
+                    "InvalidParameterCombinationException",
+                    f"Parameter group {group} is of family {found['Family']}, which does not "
+                    f"match engine {engine} {version} ({family}).",
+                )
+        tiered = str(request.get("NodeType") or "").startswith(DATA_TIERING_NODE_TYPES)
+        if tiered and request.get("DataTiering") is not True:
+            raise AwsError(
+                "InvalidParameterCombinationException",
+                f"DataTiering must be true for node type {request.get('NodeType')}.",
+            )
+        if request.get("DataTiering") and not tiered:
+            raise AwsError(
+                "InvalidParameterCombinationException",
+                f"Data tiering is only supported for r6gd node types, not "
+                f"{request.get('NodeType')}.",
+            )
+        return {
+            "Engine": engine,
+            "NetworkType": request.get("NetworkType") or "ipv4",
+            "IpDiscovery": request.get("IpDiscovery") or "ipv4",
+            "ParameterGroupName": group or f"default.memorydb-{family.removeprefix('memorydb_')}",
+        }
+
+    def _described(self, clusters: list[dict[str, Any]]) -> None:
+        """Add what moto does not keep (``_check_shape``) to clusters as described."""
+        for cluster in clusters:
+            cluster.update(self._state.clusters.get(cluster.get("Name"), {}))
+
+    def describe_clusters(self) -> ActionResult:
+        result = super().describe_clusters()
+        self._described(result.result["Clusters"])  # type: ignore[index]
+        return result
+
     def create_cluster(self) -> ActionResult:
         self._check_network()
+        shape = self._check_shape()
+        result = self._create_cluster()
+        name = self._request["ClusterName"]
+        self.memorydb_backend.clusters[name].parameter_group_name = shape.pop("ParameterGroupName")
+        self._state.clusters[name] = shape
+        result.result["Cluster"]["ParameterGroupName"] = (  # type: ignore[index]
+            self.memorydb_backend.clusters[name].parameter_group_name
+        )
+        self._described([result.result["Cluster"]])  # type: ignore[index]
+        return result
+
+    def update_cluster(self) -> ActionResult:
+        """A parameter group named must exist and fit the cluster's engine (moto takes any)."""
+        group = self._request.get("ParameterGroupName")
+        cluster = self.memorydb_backend.clusters.get(self._request.get("ClusterName"))
+        if group and cluster is not None:
+            found = self._parameter_group(group)
+            engine = self._state.clusters.get(cluster.cluster_name, {}).get("Engine", "redis")
+            family = f"memorydb_{engine}{str(cluster.engine_version).split('.')[0]}"
+            if found["Family"] != family:
+                raise AwsError(
+                    "InvalidParameterCombinationException",
+                    f"Parameter group {group} is of family {found['Family']}, not {family}.",
+                )
+        result = super().update_cluster()
+        self._described([result.result["Cluster"]])  # type: ignore[index]
+        return result
+
+    def _create_cluster(self) -> ActionResult:
         snapshot_name = self._request.get("SnapshotName")
         snapshot_arns = self._request.get("SnapshotArns")
         if snapshot_name is None and not snapshot_arns:

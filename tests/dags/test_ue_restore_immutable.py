@@ -104,7 +104,7 @@ def _attack(sandbox, inst) -> dict[str, int]:
     return deleted
 
 
-PARAMETER_GROUP, OPTION_GROUP = "ue-test-pg", "ue-test-og"
+PARAMETER_GROUP, OPTION_GROUP, CACHE_GROUP = "ue-test-pg", "ue-test-og", "ue-test-cache-pg"
 
 
 def _parameter_group(rds) -> None:
@@ -116,8 +116,8 @@ def _parameter_group(rds) -> None:
 
 
 def _own_groups(sandbox, inst) -> None:
-    """The live instance uses a parameter and an option group of its own (not the engine's
-    defaults): the manifest records them in the instance's shape."""
+    """The live instance uses a parameter and an option group of its own, the cluster a
+    parameter group (not the engines' defaults): the manifest records them in the shapes."""
     rds = sandbox.client("rds")
     _parameter_group(rds)
     rds.create_option_group(
@@ -132,6 +132,9 @@ def _own_groups(sandbox, inst) -> None:
         OptionGroupName=OPTION_GROUP,
         ApplyImmediately=True,
     )
+    memorydb = sandbox.client("memorydb")
+    memorydb.create_parameter_group(ParameterGroupName=CACHE_GROUP, Family="memorydb_redis7")
+    memorydb.update_cluster(ClusterName=inst.memorydb_cluster, ParameterGroupName=CACHE_GROUP)
     sandbox.log.clear()
 
 
@@ -275,6 +278,7 @@ def test_after_the_installations_account_is_wiped_the_protected_copies_restore_s
         network["cache_security_group"]
     ]
     assert (cluster["ACLName"], cluster["TLSEnabled"]) == (network["acl"], True)
+    assert cluster["ParameterGroupName"] == CACHE_GROUP  # the recorded shape's
     assert network["acl"] != "open-access"
     # the locked copies are still there, untouched
     protected = _protected_client(sandbox, "backup")

@@ -233,6 +233,9 @@ RESOURCES: dict[str, Callable[[Where, dict], list[str]]] = {
         _group(w, p, "memorydb", "subnetgroup", "SubnetGroupName", "/")
     ],
     "memorydb:DescribeAcls": lambda w, p: [_group(w, p, "memorydb", "acl", "ACLName", "/")],
+    "memorydb:DescribeParameterGroups": lambda w, p: [
+        _group(w, p, "memorydb", "parametergroup", "ParameterGroupName", "/")
+    ],
     "ec2:DescribeSecurityGroups": lambda w, p: [ANY],
     "memorydb:DescribeClusters": _named_or_any("memorydb", "ClusterName"),
     "memorydb:DescribeSnapshots": _named_or_any("memorydb", "SnapshotName"),

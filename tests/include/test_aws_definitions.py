@@ -248,6 +248,7 @@ SAMPLES = [
     request("rds", "DescribeOptionGroups", OptionGroupName="platform-og"),
     request("memorydb", "DescribeSubnetGroups", SubnetGroupName="platform-cache"),
     request("memorydb", "DescribeACLs", ACLName="platform"),
+    request("memorydb", "DescribeParameterGroups", ParameterGroupName="platform-cache-pg"),
     request("ec2", "DescribeSecurityGroups", Filters=[{"Name": "group-id", "Values": ["sg-1"]}]),
 ]
 

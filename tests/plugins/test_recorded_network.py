@@ -97,6 +97,7 @@ def test_only_the_components_whose_live_resource_is_gone_need_their_network():
         "acls": set(),
         "db_parameter_groups": set(),
         "db_option_groups": set(),
+        "memorydb_parameter_groups": set(),
     }
     need = wanted(RECORDED, ["database", "memorydb"])
     assert need["security_groups"] == {"sg-db", "sg-cache"}
@@ -194,3 +195,23 @@ def test_the_groups_the_recorded_shape_names_are_needed_and_never_a_default():
     )
     assert "params.network by_hand: the database then lands in the region's default " in problem
     assert "with the engine's default groups" in problem
+
+
+def test_the_parameter_group_the_recorded_cluster_names_is_needed_unless_a_default():
+    own = network_record(
+        efs=None, database=None, memorydb={**CLUSTER, "ParameterGroupName": "platform-cache-pg"}
+    )
+    assert wanted(own, ["memorydb"])["memorydb_parameter_groups"] == {"platform-cache-pg"}
+    assert wanted(own, ["database"])["memorydb_parameter_groups"] == set()
+    default = network_record(
+        efs=None,
+        database=None,
+        memorydb={**CLUSTER, "ParameterGroupName": "default.memorydb-redis7"},
+    )
+    assert wanted(default, ["memorydb"])["memorydb_parameter_groups"] == set()
+    need = wanted(own, ["memorydb"])
+    [problem] = missing(need, {**need, "memorydb_parameter_groups": {}})
+    assert problem.startswith(
+        "the recorded MemoryDB parameter group platform-cache-pg no longer exists (recreate "
+        "the MemoryDB parameter group by that name"
+    )

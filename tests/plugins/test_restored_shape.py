@@ -9,6 +9,8 @@ from ue_backup.restored_shape import (
     efs_restore_metadata,
     efs_shape,
     gp3_provisioned,
+    memorydb_create_arguments,
+    memorydb_shape,
     rds_restore_arguments,
     rds_shape,
     recorded,
@@ -173,7 +175,50 @@ def test_the_manifest_records_each_shape_beside_its_network():
     assert record["database"]["db_subnet_group"] == "ue-db"
     assert recorded(record, "database") == rds_shape(LIVE_INSTANCE)
     assert recorded(record, "efs") == efs_shape(LIVE_FILE_SYSTEM)
-    assert recorded(record, "memorydb") is None
+    assert recorded(record, "memorydb") is None  # no cluster
     assert recorded(None, "database") is None
     # an older manifest: a network without shapes
     assert recorded({"database": {"db_subnet_group": "ue-db"}}, "database") is None
+
+
+# --- MemoryDB -----------------------------------------------------------------------------
+
+LIVE_CLUSTER = {
+    "NodeType": "db.r6gd.xlarge",
+    "Engine": "valkey",
+    "EngineVersion": "7.2",
+    "ParameterGroupName": "ue-cache-pg",
+    "DataTiering": "true",  # described as a string, created with a boolean
+    "NetworkType": "dual_stack",
+    "IpDiscovery": "ipv6",
+    "SubnetGroupName": "ue-cache",
+    "ACLName": "ue-acl",
+}
+
+
+def test_a_restored_cluster_takes_the_live_engine_group_tiering_and_ip_settings():
+    assert memorydb_create_arguments(memorydb_shape(LIVE_CLUSTER), "db.r6gd.xlarge") == {
+        "Engine": "valkey",
+        "EngineVersion": "7.2",
+        "ParameterGroupName": "ue-cache-pg",
+        "DataTiering": True,
+        "NetworkType": "dual_stack",
+        "IpDiscovery": "ipv6",
+    }
+
+
+def test_a_default_cluster_group_is_not_named_and_tiering_is_only_where_it_was_or_must_be():
+    plain = {"NodeType": "db.t4g.small", "ParameterGroupName": "default.memorydb-redis7"}
+    assert memorydb_create_arguments(memorydb_shape(plain), "db.t4g.small") == {}
+    plain_off = {**plain, "DataTiering": "false"}
+    assert "DataTiering" not in memorydb_create_arguments(memorydb_shape(plain_off), "db.t4g.small")
+    # nothing recorded (a copy region's restore, an older manifest): what the node needs
+    assert memorydb_create_arguments(None, "db.r6gd.2xlarge") == {"DataTiering": True}
+    assert memorydb_create_arguments(None, "db.r7g.large") == {}
+    assert memorydb_create_arguments(None, None) == {}
+
+
+def test_the_manifest_records_the_clusters_shape_beside_its_network():
+    record = network_record(efs=None, database=None, memorydb=LIVE_CLUSTER)
+    assert record["memorydb"]["subnet_group"] == "ue-cache"
+    assert recorded(record, "memorydb") == memorydb_shape(LIVE_CLUSTER)

@@ -199,3 +199,57 @@ def test_a_cluster_is_seeded_from_rdb_files_in_a_bucket_of_its_region(aws):  # n
         lambda: far.describe_clusters(ClusterName="ue-dr")["Clusters"][0]["Status"],
         lambda status: status == "available",
     )
+
+
+def test_parameter_groups_are_created_described_and_kept_while_in_use(aws, memorydb):  # noqa: F811
+    """moto has none: here as MemoryDB answers for them, the engines' defaults included."""
+    described = memorydb.describe_clusters(ClusterName="ue-aggr")["Clusters"][0]
+    assert described["ParameterGroupName"] == "default.memorydb-redis7"
+    assert (described["Engine"], described["NetworkType"], described["IpDiscovery"]) == (
+        "redis",
+        "ipv4",
+        "ipv4",
+    )
+    with pytest.raises(memorydb.exceptions.ParameterGroupNotFoundFault):
+        memorydb.describe_parameter_groups(ParameterGroupName="platform")
+    memorydb.create_parameter_group(ParameterGroupName="platform", Family="memorydb_redis7")
+    [group] = memorydb.describe_parameter_groups(ParameterGroupName="platform")["ParameterGroups"]
+    assert group["Family"] == "memorydb_redis7"
+    memorydb.create_cluster(
+        ClusterName="shaped",
+        NodeType="db.t4g.small",
+        ACLName="open-access",
+        ParameterGroupName="platform",
+        NetworkType="dual_stack",
+        IpDiscovery="ipv6",
+    )
+    shaped = memorydb.describe_clusters(ClusterName="shaped")["Clusters"][0]
+    assert shaped["ParameterGroupName"] == "platform"
+    assert (shaped["NetworkType"], shaped["IpDiscovery"]) == ("dual_stack", "ipv6")
+    with pytest.raises(memorydb.exceptions.InvalidParameterGroupStateFault):
+        memorydb.delete_parameter_group(ParameterGroupName="platform")
+    memorydb.delete_cluster(ClusterName="shaped")
+    wait_until(lambda: memorydb.describe_clusters()["Clusters"], lambda c: len(c) == 1)
+    memorydb.delete_parameter_group(ParameterGroupName="platform")
+    with pytest.raises(memorydb.exceptions.ParameterGroupNotFoundFault):
+        memorydb.describe_parameter_groups(ParameterGroupName="platform")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "refusal"),
+    [
+        ({"ParameterGroupName": "gone"}, "ParameterGroupNotFoundFault"),
+        ({"ParameterGroupName": "six"}, "InvalidParameterCombinationException"),  # family
+        ({"NodeType": "db.r6gd.xlarge"}, "InvalidParameterCombinationException"),  # no tiering
+        ({"DataTiering": True}, "InvalidParameterCombinationException"),  # not r6gd
+    ],
+    ids=["unknown-group", "other-family", "r6gd-without-tiering", "tiering-not-r6gd"],
+)
+def test_create_cluster_refuses_what_memorydb_refuses(aws, memorydb, arguments, refusal):  # noqa: F811
+    memorydb.create_parameter_group(ParameterGroupName="six", Family="memorydb_redis6")
+    request = {"ClusterName": "c", "NodeType": "db.t4g.small", "ACLName": "open-access"}
+    with pytest.raises(memorydb.exceptions.ClientError, match=refusal):
+        memorydb.create_cluster(**{**request, **arguments})
+    assert [c["Name"] for c in memorydb.describe_clusters()["Clusters"]] == ["ue-aggr"]
+    tiered = {**request, "NodeType": "db.r6gd.xlarge", "DataTiering": True}
+    assert memorydb.create_cluster(**tiered)["Cluster"]["DataTiering"] == "true"

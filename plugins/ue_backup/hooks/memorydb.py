@@ -128,6 +128,18 @@ class MemoryDbHook(RetryingHookMixin, CustomWaitersMixin, AwsBaseHook):
             found.add(name)
         return found
 
+    def existing_parameter_groups(self, names: Iterable[str]) -> set[str]:
+        """Those of the parameter groups ``names`` that exist (a restore's check of the
+        group a backup set recorded: one deleted would fail ``CreateCluster`` late)."""
+        found = set()
+        for name in names:
+            try:
+                self.conn.describe_parameter_groups(ParameterGroupName=name)
+            except self.conn.exceptions.ParameterGroupNotFoundFault:
+                continue
+            found.add(name)
+        return found
+
     def delete_snapshot(self, snapshot_name: str) -> None:
         """Delete a snapshot (retention); raises ``SnapshotNotFoundFault`` when it is gone.
 

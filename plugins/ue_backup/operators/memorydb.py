@@ -8,7 +8,8 @@ the copy region (``MemoryDbExportSnapshotOperator``,
 
 Restoring MemoryDB always makes a new cluster (``create_cluster`` with a
 snapshot); its settings are copied from the source cluster so it can stand
-in for it.
+in for it: node type, shards and network, and what ``restored_shape`` keeps
+(engine and version, parameter group, data tiering, IP settings).
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ from ue_backup.records import (
     memorydb_snapshot_record,
     s3_object_arn,
 )
+from ue_backup.restored_shape import memorydb_create_arguments
+from ue_backup.restored_shape import memorydb_shape as memorydb_shape_record
+from ue_backup.restored_shape import recorded as recorded_shape
 
 
 class MemoryDbCreateSnapshotOperator(BackupSetMixin, AwsBaseOperator[MemoryDbHook]):
@@ -113,11 +117,12 @@ class MemoryDbRestoreClusterOperator(AwsBaseOperator[MemoryDbHook]):
         self.tags = tags or {}
 
     def _recorded_shape(self) -> dict[str, Any]:
-        """The files' node type and shard count; the network the set recorded, if any.
+        """The files' node type and shard count; the network and shape the set recorded.
 
         Without a recorded network (a restore in the copy region, an older set), the
         ``open-access`` ACL and the default network, as before; with one, never
-        ``open-access`` unless that is what the live cluster had.
+        ``open-access`` unless that is what the live cluster had. Without a recorded
+        shape, only what the node type requires (data tiering on ``r6gd``).
         """
         if not self.node_type:
             raise PermanentFailure("without a source cluster, node_type is required")
@@ -133,7 +138,28 @@ class MemoryDbRestoreClusterOperator(AwsBaseOperator[MemoryDbHook]):
                 recorded["TLSEnabled"],
             )
             shape.update(recorded)
-        return shape
+        kept = recorded_shape(self.recorded_network, "memorydb")
+        return {**shape, **self._kept(kept, self.node_type, "as recorded" if kept else None)}
+
+    def _kept(
+        self, shape: dict[str, Any] | None, node_type: str | None, whence: str | None
+    ) -> dict[str, Any]:
+        """``CreateCluster``'s arguments for what the restore keeps (``restored_shape``)."""
+        arguments = memorydb_create_arguments(shape, node_type)
+        if whence:
+            self.log.info(
+                "%s keeps %s's engine %s %s, parameter group %s, data tiering %s, network "
+                "type %s, IP discovery %s",
+                self.target_cluster_name,
+                f"{self.source_cluster_name} ({whence})",
+                arguments.get("Engine", "(the default)"),
+                arguments.get("EngineVersion", "(the default)"),
+                arguments.get("ParameterGroupName", "(the default)"),
+                "on" if arguments.get("DataTiering") else "off",
+                arguments.get("NetworkType", "(the default)"),
+                arguments.get("IpDiscovery", "(the default)"),
+            )
+        return arguments
 
     def _shape(self) -> dict[str, Any]:
         if not self.source_cluster_name:
@@ -162,6 +188,7 @@ class MemoryDbRestoreClusterOperator(AwsBaseOperator[MemoryDbHook]):
             "SecurityGroupIds": [g["SecurityGroupId"] for g in source.get("SecurityGroups", [])],
             "NumShards": source.get("NumberOfShards"),
             "TLSEnabled": source.get("TLSEnabled"),
+            **self._kept(memorydb_shape_record(source), source["NodeType"], "live"),
         }
 
     def execute(self, context: Any) -> dict[str, Any]:

@@ -154,6 +154,12 @@ def existing_network(
             need["memorydb_subnet_groups"]
         )
         found["acls"] = dict.fromkeys(memorydb.existing_acls(need["acls"]))
+    if need["memorydb_parameter_groups"]:
+        found["memorydb_parameter_groups"] = dict.fromkeys(
+            settings_hook(MemoryDbHook, run).existing_parameter_groups(
+                need["memorydb_parameter_groups"]
+            )
+        )
     return found
 
 
@@ -176,11 +182,11 @@ def check_recorded_network(
 
     Only components whose live resource is gone take the recorded network (the
     others copy the live one's, as before); for those, every recorded subnet,
-    security group, subnet group and ACL must exist, and so must the DB parameter
-    and option groups the recorded shape names (RDS would refuse the restore call
-    only once the workflows are suspended), else refused naming each and what to
-    recreate. A live instance's groups need no check: RDS refuses to delete a group
-    an instance uses. A set recorded before the network was (an older
+    security group, subnet group and ACL must exist, and so must the parameter
+    and option groups the recorded shapes name (RDS and MemoryDB would refuse the
+    restore call only once the workflows are suspended), else refused naming each
+    and what to recreate. A live resource's groups need no check: RDS and MemoryDB
+    refuse to delete a group in use. A set recorded before the network was (an older
     manifest) restores as before, with a loud warning, except MemoryDB: its
     cluster would get the ``open-access`` ACL in the default network, an open
     cache of the platform's state, so that is refused (restore without it,

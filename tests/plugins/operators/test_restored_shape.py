@@ -21,6 +21,10 @@ from ue_backup.operators.aws_backup import (
     AwsBackupStartEfsBackupJobOperator,
     AwsBackupStartEfsRestoreJobOperator,
 )
+from ue_backup.operators.memorydb import (
+    MemoryDbCreateSnapshotOperator,
+    MemoryDbRestoreClusterOperator,
+)
 from ue_backup.operators.rds import RdsRestoreInstanceOperator, RdsStartSnapshotOperator
 from ue_backup.recorded_network import network_record
 from ue_backup.tasks.restored_efs import match_throughput
@@ -322,3 +326,113 @@ def test_gp3_settings_below_their_size_are_refused_so_a_small_instance_names_non
     ).execute(make_context())
 
     assert describe(rds, "small-restored")["StorageType"] == "gp3"
+
+
+# --- MemoryDB -----------------------------------------------------------------------------
+
+CLUSTER_TARGET = "ue-test-agg-restored"
+
+
+@pytest.fixture
+def shaped_cluster(sandbox, fast):
+    """A cluster unlike MemoryDB's defaults: r6gd with data tiering, its own parameter
+    group, dual-stack; with its set's snapshot, available."""
+    sandbox.durations.update(memorydb_snapshot=0.1, memorydb_cluster=0.1, memorydb_delete=0.1)
+    inst = seed_installation(sandbox, velero=False, ecds=(), shaped=True)
+    MemoryDbCreateSnapshotOperator(
+        task_id="start_memorydb_snapshot", backup_set_id=SET_ID, cluster_name=inst.memorydb_cluster
+    ).execute(make_context())
+    memorydb = sandbox.client("memorydb")
+    eventually(
+        sandbox,
+        lambda: (
+            memorydb.describe_snapshots(SnapshotName=SNAPSHOT_ID)["Snapshots"][0]["Status"]
+            == "available"
+        ),
+    )
+    return inst
+
+
+def cluster_kept(cluster: dict) -> dict:
+    """What a restore must keep of the live cluster, as MemoryDB describes it."""
+    keys = (
+        "NodeType",
+        "Engine",
+        "EngineVersion",
+        "ParameterGroupName",
+        "DataTiering",
+        "NetworkType",
+        "IpDiscovery",
+    )
+    return {key: cluster.get(key) for key in keys}
+
+
+def restore_cluster(source: str | None, **kwargs) -> dict:
+    return MemoryDbRestoreClusterOperator(
+        task_id="restore_memorydb",
+        snapshot_name=SNAPSHOT_ID,
+        target_cluster_name=CLUSTER_TARGET,
+        source_cluster_name=source,
+        tags=RESTORE_TAG,
+        **kwargs,
+    ).execute(make_context())
+
+
+def describe_cluster(sandbox, name: str) -> dict:
+    return sandbox.client("memorydb").describe_clusters(ClusterName=name)["Clusters"][0]
+
+
+def test_the_sandbox_refuses_an_r6gd_cluster_shaped_by_awss_defaults(sandbox, shaped_cluster):
+    """Not kinder than MemoryDB: the live node type without data tiering is refused."""
+    with pytest.raises(ClientError, match="DataTiering must be true"):
+        sandbox.client("memorydb").create_cluster(
+            ClusterName=CLUSTER_TARGET,
+            NodeType="db.r6gd.xlarge",
+            ACLName="open-access",
+            SnapshotName=SNAPSHOT_ID,
+        )
+
+
+def test_a_restored_cluster_keeps_the_live_parameter_group_tiering_and_ip_settings(
+    sandbox, shaped_cluster
+):
+    restore_cluster(shaped_cluster.memorydb_cluster)
+
+    restored = describe_cluster(sandbox, CLUSTER_TARGET)
+    live = describe_cluster(sandbox, shaped_cluster.memorydb_cluster)
+    assert cluster_kept(restored) == cluster_kept(live)
+    assert cluster_kept(live)["ParameterGroupName"] == f"{shaped_cluster.name}-cache-pg"
+    assert (live["DataTiering"], live["NetworkType"], live["IpDiscovery"]) == (
+        "true",
+        "dual_stack",
+        "ipv6",
+    )
+
+
+def test_the_live_cluster_gone_the_recorded_shape_is_kept(sandbox, shaped_cluster):
+    """After an attack that deleted it: the shape the backup set recorded."""
+    live = describe_cluster(sandbox, shaped_cluster.memorydb_cluster)
+    record = network_record(efs=None, database=None, memorydb=live)
+    memorydb = sandbox.client("memorydb")
+    memorydb.delete_cluster(ClusterName=shaped_cluster.memorydb_cluster)
+    eventually(sandbox, lambda: not memorydb.describe_clusters()["Clusters"])
+
+    restore_cluster(
+        shaped_cluster.memorydb_cluster,
+        node_type=live["NodeType"],
+        num_shards=1,
+        recorded_network=record,
+    )
+
+    assert cluster_kept(describe_cluster(sandbox, CLUSTER_TARGET)) == cluster_kept(live)
+
+
+def test_without_a_source_or_a_record_an_r6gd_cluster_still_gets_data_tiering(
+    sandbox, shaped_cluster
+):
+    """A restore in the copy region knows the node type only (the files' metadata)."""
+    restore_cluster(None, node_type="db.r6gd.xlarge", num_shards=1)
+
+    restored = describe_cluster(sandbox, CLUSTER_TARGET)
+    assert (restored["NodeType"], restored["DataTiering"]) == ("db.r6gd.xlarge", "true")
+    assert restored["ParameterGroupName"] == "default.memorydb-redis7"

@@ -83,6 +83,7 @@ def test_a_backup_reads_the_live_network_it_records(sandbox, installation):
         "vpc_security_group_ids": [network["db_security_group"]],
         "multi_az": True,  # the seeded instance is: a restore gets it back
     }
+    assert recorded["memorydb"].pop("shape")["parameter_group"]  # beside it: its shape
     assert recorded["memorydb"] == {
         "subnet_group": "ue-test-cache",
         "security_group_ids": [network["cache_security_group"]],
@@ -170,6 +171,25 @@ def test_a_recorded_parameter_or_option_group_deleted_since_is_named_before_anyt
     shape.update(parameter_group="ue-test-kept-pg", option_group=None)
     taking = check_recorded_network(gone, {"database": {"kind": "snapshot"}}, recorded)
     assert taking == ["database", "efs"]
+    assert sandbox.log.entries() == []  # only read
+
+
+def test_a_recorded_cluster_parameter_group_deleted_since_is_named_before_anything_changes(
+    sandbox, installation
+):
+    memorydb = sandbox.client("memorydb")
+    memorydb.create_parameter_group(ParameterGroupName="ue-test-old", Family="memorydb_redis7")
+    recorded = _recorded(installation)
+    recorded["memorydb"]["shape"]["parameter_group"] = "ue-test-old"
+    memorydb.delete_parameter_group(ParameterGroupName="ue-test-old")
+    sandbox.log.clear()
+
+    with pytest.raises(PermanentFailure) as refused:
+        check_recorded_network(_settings(installation, gone=True), PLAN, recorded)
+
+    said = str(refused.value)
+    assert "the recorded MemoryDB parameter group ue-test-old no longer exists (recreate" in said
+    assert "nothing was changed" in said
     assert sandbox.log.entries() == []  # only read
 
 
