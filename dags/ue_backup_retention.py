@@ -16,6 +16,13 @@ listed per set "locked until <date>" and their monthly cost counted apart;
 retention never deletes them, and when that account cannot be read it says
 so and still does its job at home.
 
+With DataSync (`efs.backup_method: datasync`) a set's copy is its folder on
+the target file system, its task and its destination location:
+`delete_datasync_copies` removes the folders of the sets given up by a
+Kubernetes Job on the target file system, then their tasks and locations,
+before `delete` (never the target file system, the live one's location or
+the template task).
+
 `dry_run` lists what would go and what it would save, and changes nothing.
 A scheduled run applies the policy (`dry_run` defaults to false); tick
 `dry_run` in the trigger form to look first. The `plan` task's log has the
@@ -41,8 +48,22 @@ import airflow.sdk.definitions.decorators  # noqa: F401
 from airflow.sdk import DAG, Param, task
 
 from ue_backup.compat import TriggerRule
-from ue_backup.dag_support import RETENTION, START_DATE, default_args, only_if, retention_schedule
+from ue_backup.dag_shape import retention_steps_needed
+from ue_backup.dag_support import (
+    RETENTION,
+    START_DATE,
+    dag_shape,
+    default_args,
+    only_if,
+    refuse_unbuilt_steps,
+    retention_schedule,
+)
+from ue_backup.run_settings import RetentionRunSettings
+from ue_backup.tasks.retention_datasync import RetentionDataSyncOperator
 from ue_backup.tasks.retention_delete import RetentionDeleteOperator
+
+# The optional steps this configuration needs (dag_shape): the DataSync step or not.
+SHAPE = dag_shape()
 
 with DAG(
     dag_id="ue_backup_retention",
@@ -77,7 +98,10 @@ with DAG(
         """Refuse bad params and configuration, and deleting while a restore runs."""
         from ue_backup.tasks.retention_steps import validate as run_validate
 
-        return run_validate(params or {}, context)
+        settings = run_validate(params or {}, context)
+        needed = retention_steps_needed(RetentionRunSettings.model_validate(settings))
+        refuse_unbuilt_steps(context["ti"], needed)
+        return settings
 
     @task
     def inventory(**context: Any) -> dict[str, Any]:
@@ -96,7 +120,12 @@ with DAG(
 
     # Delete the artifacts of the sets the plan gives up (skipped in a dry run), refusing while
     # a restore runs (one may have started since validate); waits for Velero in the triggerer.
-    delete = RetentionDeleteOperator(task_id="delete", pre_execute=only_if(RETENTION.apply))
+    # A DataSync copy must be gone by then (delete_datasync_copies, when built, runs first).
+    delete = RetentionDeleteOperator(
+        task_id="delete",
+        pre_execute=only_if(RETENTION.apply),
+        trigger_rule=TriggerRule.NONE_FAILED,
+    )
 
     @task(trigger_rule=TriggerRule.NONE_FAILED)
     def summary(**context: Any) -> dict[str, Any]:
@@ -110,4 +139,19 @@ with DAG(
             ti.xcom_pull(task_ids="delete"),
         )
 
-    validate() >> inventory() >> plan() >> delete >> summary()
+    planned = validate() >> inventory() >> plan()
+    if SHAPE.efs_datasync:
+        # DataSync: each doomed set's folder removed by a Job on the target file system (the
+        # task waits for it in the triggerer), then its task and location; skipped in a dry
+        # run. Refuses while a restore runs, as delete does.
+        datasync = RetentionDataSyncOperator(
+            task_id="delete_datasync_copies",
+            namespace=RETENTION.namespace,
+            job=RETENTION.jobs,
+            kubernetes_conn_id=RETENTION.kubernetes_conn_id,
+            pre_execute=only_if(RETENTION.delete_datasync),
+        )
+        planned >> datasync >> delete
+    else:
+        planned >> delete
+    delete >> summary()

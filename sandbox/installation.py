@@ -224,6 +224,14 @@ def seed_installation(
         efs_section["aws_backup"] = {"vault_name": vault, "iam_role_arn": ROLE_ARN}
     else:
         installation.datasync_target = sandbox.aws.create_file_system(f"{name}-efs-copy")
+        # In the platform's subnets, as DataSync needs (a mount target in its subnet's zone);
+        # retention's Job mounts it from the cluster through them to remove a set's folder.
+        for subnet in network["subnets"]:
+            sandbox.client("efs").create_mount_target(
+                FileSystemId=installation.datasync_target,
+                SubnetId=subnet,
+                SecurityGroups=[network["security_group"]],
+            )
         efs_section["datasync"] = {
             "target_file_system_id": installation.datasync_target,
             "task_arn": _datasync_task(sandbox, fs_id, installation.datasync_target),

@@ -23,6 +23,11 @@ RUN_ID_TAG = "ue-backup:run-id"
 # run never verified it), and how its cold window ended: "intact", "broken" or "none".
 VERIFIED_TAG = "ue-backup:verified"
 WINDOW_TAG = "ue-backup:window"
+# Put on a DataSync set's task by retention before its folder is removed ("deleting"): from
+# then on the planner takes the set's copy for no disk point, even if the deletion stops
+# half-way (the folder gone, the task not yet); retention's next run finishes it.
+RETENTION_TAG = "ue-backup:retention"
+DELETING = "deleting"
 
 
 def tag_dict(tags: Iterable[Mapping[str, str]] | None) -> dict[str, str]:

@@ -651,6 +651,9 @@ class PricesConfig(_Model):
     memorydb_snapshot_gb_month: Annotated[float, Field(ge=0)] = 0.085
     # The cross-region copy of a MemoryDB snapshot is an S3 object (see CrossRegionConfig).
     s3_standard_gb_month: Annotated[float, Field(ge=0)] = 0.023
+    # A DataSync set's folder is EFS Standard storage on the target file system (its list
+    # price in us-east-1; Infrequent Access under a lifecycle policy costs less).
+    efs_standard_gb_month: Annotated[float, Field(ge=0)] = 0.30
 
 
 class CrossRegionConfig(_Model):

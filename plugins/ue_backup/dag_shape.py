@@ -12,9 +12,9 @@ The DAG a run executes was parsed at some earlier moment; the configuration
 its first task reads is the current one. When a component was added in
 between, the run may have no task for it yet and would silently leave it
 out. So the first task of every DAG compares the steps its settings need
-(``backup_steps_needed``, ``restore_steps_needed``) with the tasks the run
-really has (``present_tasks``: a task ``removed`` from the run does not
-count) and, before anything is changed, fails with ``StaleShape``
+(``backup_steps_needed``, ``restore_steps_needed``, ``retention_steps_needed``)
+with the tasks the run really has (``present_tasks``: a task ``removed``
+from the run does not count) and, before anything is changed, fails with ``StaleShape``
 (``unbuilt_steps``). That failure is retried: for a DAG-folder bundle (and
 MWAA's) the scheduler moves a running run to the newest DAG version once the
 DAG processor has re-read the file, adding the new tasks, so a retry finds
@@ -32,7 +32,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from ue_backup.config import ColdWindowMode, EfsBackupMethod, InstallationConfig
-from ue_backup.run_settings import BackupRunSettings, RestoreSteps
+from ue_backup.run_settings import BackupRunSettings, RestoreSteps, RetentionRunSettings
 from ue_backup.states import state_value
 
 
@@ -108,6 +108,11 @@ def backup_steps_needed(run: BackupRunSettings) -> dict[str, bool]:
         "lock_manifest": run.immutable_bucket is not None,
         "export_memorydb_immutable": run.copy_memorydb_immutable,
     }
+
+
+def retention_steps_needed(run: RetentionRunSettings) -> dict[str, bool]:
+    """``ue_backup_retention``'s optional task ids, each with whether this run needs it."""
+    return {"delete_datasync_copies": run.delete_datasync}
 
 
 def restore_steps_needed(steps: RestoreSteps) -> dict[str, bool]:

@@ -82,7 +82,8 @@ def options_problems(options: Mapping[str, Any] | None) -> list[str]:
 # ``TaskExecutionArn``, ``Status`` and ``StartTime`` (the set's execution: the disk's
 # point in time is the moment the cold copy began), ``EndTime``, ``Result`` and
 # ``BytesWritten`` (how long it took and what it wrote: the window estimate's history,
-# ``past_runs.datasync_runs``) and ``Tags`` (the task's, a dict:
+# ``past_runs.datasync_runs``; retention's size of the folder), ``BytesTransferred`` and
+# ``Tags`` (the task's, a dict:
 # the backup set and, once verified, ``ue-backup:verified`` and ``ue-backup:window``).
 
 
@@ -139,5 +140,6 @@ def set_copy(
         "EndTime": execution.get("EndTime"),
         "Result": execution.get("Result"),
         "BytesWritten": execution.get("BytesWritten"),
+        "BytesTransferred": execution.get("BytesTransferred"),
         "Tags": dict(tags),
     }

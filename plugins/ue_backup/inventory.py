@@ -6,7 +6,8 @@ kind is listed the same way for each of them:
 - restore, the drill's ``prepare`` and the RPO guard plan from
   ``list_inventory`` (the planner's input, in the home or the copy region);
 - retention judges ``list_artifacts`` (everything a set may have left, any
-  owner, as ``retention_artifacts.Artifact``) beside that same planner view
+  owner, as ``retention_artifacts.Artifact``; a DataSync set's folder by its
+  task) beside that same planner view
   (``retention_inventory``);
 - the backup's verification reads one set back by id (``read_artifacts``).
 
@@ -48,6 +49,7 @@ from ue_backup.locked_inventory import planner_view
 from ue_backup.records import rdb_snapshots
 from ue_backup.retention_artifacts import (
     Artifact,
+    datasync_folder,
     manifest,
     memorydb_copy_object,
     memorydb_snapshot,
@@ -356,6 +358,11 @@ def list_artifacts(cfg: InstallationConfig) -> list[Artifact]:
             # Every set's snapshot is named ueb-<set id>; a set id starts with the installation.
             files = memorydb_copy_files(access, bucket, f"ueb-{cfg.installation}-", copy_region)
             found += [memorydb_copy_object(f, bucket, copy_region, f["Tags"]) for f in files]
+    if cfg.efs.datasync:
+        # Each set's folder on the target, by its task (tagged with the installation and a
+        # set; a template or another installation's task is never listed: set_copies).
+        copies = settings_hook(DataSyncHook, access).set_copies(cfg.installation)
+        found += [datasync_folder(c, home) for c in copies]
     if cfg.velero:
         found += [velero_backup(b) for b in velero_backups(cfg)]
     bucket, prefix = cfg.manifests.bucket, f"{cfg.manifests.prefix}{cfg.installation}/"

@@ -43,6 +43,8 @@ PRICE_OF = {
     "rds_recovery_point_immutable": "rds_snapshot_gb_month",
     # MemoryDB's locked copy: its .rdb files in the protected account's Object Lock bucket.
     "memorydb_snapshot_immutable": "s3_standard_gb_month",
+    # A DataSync set's folder on the target file system (retention's kind): EFS storage.
+    "datasync_folder": "efs_standard_gb_month",
 }
 PROTECTED_KINDS = frozenset(
     {
@@ -59,8 +61,8 @@ def monthly_cost(
     """Estimated USD per month to keep one artifact; None when AWS reports no size.
 
     ``free`` covers MemoryDB, which charges only beyond the first snapshot of
-    a cluster. Velero objects and DataSync copies are priced elsewhere (S3, the
-    target EFS) and get no figure here.
+    a cluster. Velero objects are in S3 and get no figure here; a DataSync copy
+    (``datasync_folder``) is priced as EFS Standard storage of the target.
     """
     if kind not in PRICE_OF or size_bytes is None:
         return None

@@ -30,7 +30,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ue_backup.backup_set import BACKUP_SET_LABEL as VELERO_BACKUP_SET_LABEL
-from ue_backup.backup_set import BACKUP_SET_TAG, VERIFIED_TAG, WINDOW_TAG, tag_dict
+from ue_backup.backup_set import (
+    BACKUP_SET_TAG,
+    DELETING,
+    RETENTION_TAG,
+    VERIFIED_TAG,
+    WINDOW_TAG,
+    tag_dict,
+)
 
 PITR_MARGIN = timedelta(seconds=1)
 
@@ -118,7 +125,8 @@ def _datasync_copies(entries: Iterable[Mapping[str, Any]] | None) -> list[Point]
     """The successful DataSync copies (``datasync_sets.set_copy``): each set's folder.
 
     Its time is the moment the cold copy began (the execution's ``StartTime``),
-    inside the window, as a recovery point's is its job's start.
+    inside the window, as a recovery point's is its job's start. A copy retention
+    has begun to delete (``ue-backup:retention`` ``deleting`` on its task) is none.
     """
     points = []
     for copy in entries or ():
@@ -126,6 +134,8 @@ def _datasync_copies(entries: Iterable[Mapping[str, Any]] | None) -> list[Point]
         if copy.get("Status") != "SUCCESS" or time is None or not copy.get("LocationArn"):
             continue
         tags = copy.get("Tags") or {}
+        if tags.get(RETENTION_TAG) == DELETING:  # retention is removing its folder
+            continue
         points.append(Point(copy["LocationArn"], time, tags.get(BACKUP_SET_TAG), copy))
     return sorted(points, key=lambda p: p.time)
 

@@ -2,8 +2,9 @@
 
 The retention policy (``retention.py``) judges sets, not API responses. Each
 listed artifact (RDS snapshot, AWS Backup recovery point, MemoryDB snapshot,
-Velero backup, manifest, and the copies of the first three in another region)
-becomes an ``Artifact`` here: the id a delete call needs, where it lives, the
+Velero backup, manifest, the copies of the first three in another region, and a
+DataSync set's copy: its folder on the target file system with its task and
+destination location) becomes an ``Artifact`` here: the id a delete call needs, where it lives, the
 installation and set it claims through its tags, its state, time and size.
 Sizes are what AWS reports, read the way the manifest reads them, so the cost
 figures of retention and of a manifest agree. Nothing here calls AWS.
@@ -36,6 +37,9 @@ RDS_RECOVERY_POINT = "rds_recovery_point"
 MEMORYDB_SNAPSHOT = "memorydb_snapshot"
 VELERO_BACKUP = "velero_backup"
 MANIFEST = "manifest"
+# A DataSync set's copy: the folder on the target file system, its task and its destination
+# location, deleted together (the folder first, by a Kubernetes Job: tasks/retention_datasync).
+DATASYNC_FOLDER = "datasync_folder"
 COPY = "_copy"
 
 # States in which an artifact is still being made: its set's backup (or copy) runs.
@@ -45,6 +49,16 @@ BEING_MADE = {
     RDS_RECOVERY_POINT: {"CREATING"},
     # "restoring": a cluster is being restored from it right now (in use).
     MEMORYDB_SNAPSHOT: {"creating", "copying", "restoring"},
+    # The set's execution (TaskExecutionStatus); a task with none yet is not being made: the
+    # newest sets are kept by keep_last anyway, and a crashed run's task must not stay forever.
+    DATASYNC_FOLDER: {
+        "QUEUED",
+        "LAUNCHING",
+        "PREPARING",
+        "TRANSFERRING",
+        "VERIFYING",
+        "CANCELLING",
+    },
     VELERO_BACKUP: {
         "",
         "New",
@@ -69,16 +83,21 @@ class Artifact:
     """One deletable artifact and the installation and set its tags (or labels) claim."""
 
     kind: str
-    service: str  # what deletes it: rds, backup, memorydb, s3 or velero
-    id: str  # snapshot id, recovery point ARN, MemoryDB snapshot name, Velero name, S3 key
+    service: str  # what deletes it: rds, backup, memorydb, s3, velero or datasync
+    # snapshot id, recovery point ARN, MemoryDB snapshot name, Velero name, S3 key, the
+    # DataSync set's task ARN
+    id: str
     region: str | None  # None for Velero (Kubernetes)
-    container: str | None  # backup vault, S3 bucket, Velero namespace
+    # backup vault, S3 bucket, Velero namespace, the DataSync target's file system id
+    container: str | None
     installation: str | None
     backup_set: str | None
     state: str | None = None
     time: str | None = None  # ISO 8601, UTC
     size_bytes: int | None = None
     group: str | None = None  # MemoryDB: the cluster (one snapshot per cluster is free)
+    location: str | None = None  # DataSync: the set's destination location (its folder's)
+    folder: str | None = None  # DataSync: the set's folder on the target file system
 
     @property
     def being_made(self) -> bool:
@@ -86,6 +105,8 @@ class Artifact:
 
     @property
     def label(self) -> str:
+        if self.folder:  # a DataSync copy: where its data is, then its task
+            return f"{self.kind} {self.container}:{self.folder} (task {self.id})"
         where = f" in {self.region}" if self.kind.endswith(COPY) else ""
         return f"{self.kind} {self.id}{where}"
 
@@ -224,6 +245,32 @@ def memorydb_copy_object(
         state="available",
         time=_time(obj.get("LastModified")),
         size_bytes=obj.get("Size"),
+    )
+
+
+def datasync_folder(copy: Mapping[str, Any], region: str) -> Artifact:
+    """A DataSync set's copy (``DataSyncHook.set_copies``, ``datasync_sets.set_copy``).
+
+    Its tags are the task's; its state and time its execution's. Its size is what
+    the execution wrote (``BytesWritten``, else ``BytesTransferred``): logical bytes,
+    so the cost figure approximates EFS's metered size (which rounds small files up
+    and counts metadata) and ignores a lifecycle moving files to Infrequent Access.
+    """
+    tags = copy.get("Tags") or {}
+    written = copy.get("BytesWritten")
+    return Artifact(
+        kind=DATASYNC_FOLDER,
+        service="datasync",
+        id=copy["TaskArn"],
+        region=region,
+        container=copy.get("FileSystemId"),
+        installation=tags.get(INSTALLATION_TAG),
+        backup_set=tags.get(BACKUP_SET_TAG),
+        state=copy.get("Status"),
+        time=_time(copy.get("StartTime")),
+        size_bytes=written if written is not None else copy.get("BytesTransferred"),
+        location=copy.get("LocationArn"),
+        folder=copy.get("Folder"),
     )
 
 

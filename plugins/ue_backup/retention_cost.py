@@ -3,7 +3,9 @@
 Prices are the configured ones (``prices``, seeded with the design's figures)
 applied through ``manifest.monthly_cost``, to the sizes AWS reports (RDS:
 allocated storage; AWS Backup: ``BackupSizeInBytes``; MemoryDB: its shards'
-sizes; its cross-region copy: the S3 objects' sizes, at the S3 price).
+sizes; its cross-region copy: the S3 objects' sizes, at the S3 price; a
+DataSync set's folder: what its execution wrote, at the EFS Standard price,
+an approximation: see ``retention_artifacts.datasync_folder``).
 MemoryDB charges nothing for one snapshot per cluster, so a component's cost
 is computed over the whole group (the oldest snapshot of each cluster free)
 and *removed* is what deleting saves: the cost before minus the cost after.
@@ -28,6 +30,7 @@ COMPONENTS = (
     "rds_recovery_point",
     "memorydb_snapshot",
     "memorydb_snapshot_copy",
+    "datasync_folder",
     "velero_backup",
     "manifest",
 )

@@ -780,11 +780,26 @@ class RetentionRunSettings(RunSettings):
     keep_days: int = _field("Keep sets younger than this (config: retention.keep_days).")
     prices: dict[str, float] = _field("Storage prices (config: prices), for the costs.")
     now: str = _field("The moment the policy is judged at: the run's run_after (ISO 8601).")
+    # DataSync (efs.backup_method datasync): each deleted set's folder is removed by a Job.
+    delete_datasync: bool = _field(
+        "Whether delete_datasync_copies runs: not a dry run, and a DataSync installation.", False
+    )
+    efs_file_system_id: str | None = _field("The live EFS file system (never touched).", None)
+    datasync_target: str | None = _field("The file system holding each set's folder.", None)
+    datasync_subdirectory: str = _field("The folder on it holding each set's own.", "/")
+    datasync_task_arn: str | None = _field("The template task (never deleted), if any.", None)
+    namespace: str | None = _field(
+        "Where the folder-removing Job runs (kubernetes.namespace).", None
+    )
+    jobs: dict[str, Any] = _field(
+        "How that Job runs (config: kubernetes.jobs), as JobsConfig takes it.", {}
+    )
 
     @classmethod
     def build(
         cls, cfg: InstallationConfig, dry_run: bool, keep_sets: list[str], now: datetime
     ) -> Self:
+        datasync = cfg.efs.datasync
         return cls(
             **aws_access(cfg),
             dry_run=dry_run,
@@ -794,4 +809,11 @@ class RetentionRunSettings(RunSettings):
             keep_days=cfg.retention.keep_days,
             prices=cfg.prices.model_dump(),
             now=now.astimezone(UTC).isoformat(),
+            delete_datasync=datasync is not None and not dry_run,
+            efs_file_system_id=cfg.efs.file_system_id,
+            datasync_target=datasync.target_file_system_id if datasync else None,
+            datasync_subdirectory=datasync.target_subdirectory if datasync else "/",
+            datasync_task_arn=datasync.task_arn if datasync else None,
+            namespace=cfg.kubernetes.namespace,
+            jobs=cfg.kubernetes.jobs.model_dump(mode="json"),
         )

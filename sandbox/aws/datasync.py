@@ -1,7 +1,8 @@
 """DataSync EFS-to-EFS: locations on the sandbox's file systems, executions that really copy.
 
 moto has no EFS locations, no tags, no ListTaskExecutions, stores exclude
-filters without applying them and invents an INITIALIZING status. Here an
+filters without applying them, ignores ``ListTasks``' filters, deletes what
+nothing names without saying which, and invents an INITIALIZING status. Here an
 EFS location is a file system plus a subdirectory, and an execution goes
 QUEUED, LAUNCHING, PREPARING, TRANSFERRING, VERIFYING over
 ``durations.datasync_execution`` and then SUCCESS (or ERROR, under an outcome
@@ -13,6 +14,14 @@ it launched and ended (``LaunchTime``, ``EndTime``) and how long each step took
 (``Result``'s ``PrepareDuration``, ``TransferDuration``, ``VerifyDuration`` and
 ``TotalDuration``, in milliseconds, from launch to end); a running one does not.
 ``record_past_execution`` adds one that ran before the test (a history).
+
+Deleting is modelled stricter than AWS documents, where AWS documents nothing:
+``DeleteLocation`` of a location a task still uses is refused (the DataSync API
+reference lists no such error, nor says it succeeds; ue-backup deletes a set's
+task before its location either way), and so is ``DeleteTask`` of a task whose
+execution still runs. Deleting a location never touches the files it names (a
+location is configuration only); deleting a task takes its executions and tags
+with it. Something unknown is ``InvalidRequestException``, as AWS answers it.
 """
 
 from __future__ import annotations
@@ -291,6 +300,53 @@ class SandboxDataSyncResponse(OneCallAtATime, DataSyncResponse):
         execution.settle()
         return ActionResult(execution.described())
 
+    def list_tasks(self) -> ActionResult:
+        """ListTasks with its ``LocationId`` filter (tasks reading or writing a location)."""
+        tasks = list(self.datasync_backend.tasks.values())
+        for rule in self._request.get("Filters") or []:
+            tasks = [task for task in tasks if _task_passes(task, rule)]
+        return ActionResult(
+            {"Tasks": [{"TaskArn": t.arn, "Status": t.status, "Name": t.name} for t in tasks]}
+        )
+
+    def delete_task(self) -> ActionResult:
+        arn = self._request["TaskArn"]
+        task = self.datasync_backend.tasks.get(arn)
+        if task is None:
+            raise AwsError("InvalidRequestException", f"Task {arn} not found.")
+        executions = [e for e in self._state.executions.values() if e.task.arn == arn]
+        for execution in executions:
+            execution.settle()
+        if task.status == "RUNNING":
+            raise AwsError(
+                "InvalidRequestException",
+                f"Task {arn} has an execution running ({task.current_task_execution_arn}).",
+            )
+        del self.datasync_backend.tasks[arn]
+        for execution in executions:
+            del self._state.executions[execution.arn]
+            self._state.tags.pop(execution.arn, None)
+        self._state.tags.pop(arn, None)
+        return ActionResult({})
+
+    def delete_location(self) -> ActionResult:
+        arn = self._request["LocationArn"]
+        if arn not in self.datasync_backend.locations:
+            raise AwsError("InvalidRequestException", f"Location {arn} not found.")
+        users = sorted(
+            task.arn
+            for task in self.datasync_backend.tasks.values()
+            if arn in (task.source_location_arn, task.destination_location_arn)
+        )
+        if users:
+            raise AwsError(
+                "InvalidRequestException",
+                f"Location {arn} is used by task(s) {', '.join(users)}: delete them first.",
+            )
+        del self.datasync_backend.locations[arn]
+        self._state.tags.pop(arn, None)
+        return ActionResult({})
+
     def create_task(self) -> Any:
         arn = self._in_this_account(
             self.datasync_backend.tasks, json.loads(super().create_task())["TaskArn"]
@@ -322,6 +378,18 @@ class SandboxDataSyncResponse(OneCallAtATime, DataSyncResponse):
         for key in self._request["Keys"]:
             tags.pop(key, None)
         return ActionResult({})
+
+
+def _task_passes(task: Task, rule: dict[str, Any]) -> bool:
+    """Whether a task passes one ``ListTasks`` filter; one the sandbox does not apply is
+    refused rather than ignored (moto ignores every filter: every task would pass)."""
+    name, operator, values = rule.get("Name"), rule.get("Operator"), rule.get("Values") or []
+    if name != "LocationId" or operator not in ("Equals", "In"):
+        raise AwsError(
+            "InvalidRequestException",
+            f"The sandbox's DataSync applies only LocationId Equals/In, not {name} {operator}.",
+        )
+    return bool({task.source_location_arn, task.destination_location_arn} & set(values))
 
 
 EXTENSION = Extension(urls, SandboxDataSyncResponse)

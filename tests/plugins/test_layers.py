@@ -93,6 +93,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ue_backup.locked_inventory",
             "ue_backup.database_point",
             "ue_backup.datasync_sets",
+            "ue_backup.datasync_retention",
             "ue_backup.records",
             "ue_backup.recorded_network",
             "ue_backup.restored_shape",

@@ -100,6 +100,8 @@ DRILL_KEYS = AWS | STEP_KEYS | {
 }  # fmt: skip
 RETENTION_KEYS = AWS | {
     "dry_run", "apply", "keep_sets", "keep_last", "keep_days", "prices", "now",
+    "delete_datasync", "efs_file_system_id", "datasync_target", "datasync_subdirectory",
+    "datasync_task_arn", "namespace", "jobs",
 }  # fmt: skip
 
 

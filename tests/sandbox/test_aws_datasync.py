@@ -243,3 +243,64 @@ def test_a_past_execution_is_listed_and_described_as_it_ran(aws, copy_task):  # 
     ]
     assert not destination.exists()  # only the record: nothing was copied
     assert aws.log.entries("datasync", "StartTaskExecution") == []  # set up, not a call
+
+
+# --- deleting, as retention does: the task, then its location ---------------------------------
+
+
+def test_a_task_is_deleted_with_its_executions_and_a_location_only_once_no_task_uses_it(
+    aws,  # noqa: F811
+    copy_task,
+):
+    task, destination = copy_task
+    datasync = aws.client("datasync")
+    run(aws, task)
+    described = datasync.describe_task(TaskArn=task)
+    source, target = described["SourceLocationArn"], described["DestinationLocationArn"]
+    execution = datasync.list_task_executions(TaskArn=task)["TaskExecutions"][0]
+
+    def by(location: str) -> list[str]:
+        filters = [{"Name": "LocationId", "Operator": "Equals", "Values": [location]}]
+        return [t["TaskArn"] for t in datasync.list_tasks(Filters=filters)["Tasks"]]
+
+    assert by(target) == [task]
+    assert by(source) == [task]  # the filter matches a task's source and its destination
+    with pytest.raises(datasync.exceptions.InvalidRequestException, match="used by task"):
+        datasync.delete_location(LocationArn=target)
+
+    datasync.delete_task(TaskArn=task)
+
+    assert datasync.list_tasks()["Tasks"] == []
+    assert by(target) == []
+    with pytest.raises(datasync.exceptions.InvalidRequestException, match="not found"):
+        datasync.describe_task_execution(TaskExecutionArn=execution["TaskExecutionArn"])
+    with pytest.raises(datasync.exceptions.InvalidRequestException, match="not found"):
+        datasync.delete_task(TaskArn=task)
+    datasync.delete_location(LocationArn=target)
+    listed = {loc["LocationArn"] for loc in datasync.list_locations()["Locations"]}
+    assert listed == {source}
+    with pytest.raises(datasync.exceptions.InvalidRequestException, match="not found"):
+        datasync.delete_location(LocationArn=target)
+    with pytest.raises(datasync.exceptions.InvalidRequestException, match="not found"):
+        datasync.list_tags_for_resource(ResourceArn=target)
+    # a location is configuration only: the files it named stay where they are
+    assert files_under(destination) == KEPT
+
+
+def test_a_task_whose_execution_runs_is_not_deleted(aws, copy_task):  # noqa: F811
+    task, _ = copy_task
+    aws.faults.add(service="datasync", operation="StartTaskExecution", kind="never")
+    datasync = aws.client("datasync")
+    datasync.start_task_execution(TaskArn=task)
+
+    with pytest.raises(datasync.exceptions.InvalidRequestException, match="execution running"):
+        datasync.delete_task(TaskArn=task)
+
+    assert [t["TaskArn"] for t in datasync.list_tasks()["Tasks"]] == [task]
+
+
+def test_a_list_tasks_filter_the_sandbox_does_not_apply_is_refused_not_ignored(aws, copy_task):  # noqa: F811
+    datasync = aws.client("datasync")
+    filters = [{"Name": "CreationTime", "Operator": "GreaterThan", "Values": ["0"]}]
+    with pytest.raises(datasync.exceptions.InvalidRequestException, match="applies only"):
+        datasync.list_tasks(Filters=filters)

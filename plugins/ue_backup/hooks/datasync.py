@@ -2,7 +2,8 @@
 
 The provider's ``DataSyncHook`` does the task work; this subclass adds the
 ``task_execution_complete`` waiter (``waiters/datasync.json``) so a copy can
-be waited for in the triggerer.
+be waited for in the triggerer, the listing of every set's copy, and what
+retention needs to delete one (tag, list, delete a location).
 """
 
 from __future__ import annotations
@@ -32,6 +33,27 @@ class DataSyncHook(RetryingHookMixin, CustomWaitersMixin, ProviderDataSyncHook):
     def tag(self, arn: str, tags: list[dict[str, str]]) -> None:
         """Tag a task, location or execution (``[{"Key", "Value"}]``, DataSync's form)."""
         self.get_conn().tag_resource(ResourceArn=arn, Tags=tags)
+
+    def task_arns(self, location_arn: str | None = None) -> set[str]:
+        """Every task's ARN, or those reading or writing ``location_arn`` (ListTasks'
+        ``LocationId`` filter). ListTasks has no resource-level permission, so it also
+        says "already gone" where a tag-scoped call on a deleted task would be denied."""
+        filters = (
+            {"Filters": [{"Name": "LocationId", "Operator": "Equals", "Values": [location_arn]}]}
+            if location_arn
+            else {}
+        )
+        pages = self.get_conn().get_paginator("list_tasks").paginate(**filters)
+        return {task["TaskArn"] for page in pages for task in page.get("Tasks", [])}
+
+    def location_arns(self) -> set[str]:
+        """Every location's ARN (ListLocations, no resource-level permission either)."""
+        pages = self.get_conn().get_paginator("list_locations").paginate()
+        return {loc["LocationArn"] for page in pages for loc in page.get("Locations", [])}
+
+    def delete_location(self, location_arn: str) -> None:
+        """Delete a location's configuration (DeleteLocation: the files it names stay)."""
+        self.get_conn().delete_location(LocationArn=location_arn)
 
     def set_copies(self, installation: str) -> list[dict[str, Any]]:
         """Every backup set's copy of ``installation`` (``datasync_sets.set_copy``'s shape).

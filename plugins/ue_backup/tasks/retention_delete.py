@@ -6,7 +6,10 @@ deleted: every artifact must be this installation's and of the set it is
 deleted with. Velero backups go through a DeleteBackupRequest (their data
 leaves the bucket too) and are waited for: in the DAG the task defers to
 ``VeleroDeletionTrigger`` meanwhile (``RetentionDeleteOperator``), so no
-worker slot sleeps through Velero's work. A set's manifest goes last, and
+worker slot sleeps through Velero's work. A DataSync set's copy (folder,
+task, location) is deleted before this step, by ``delete_datasync_copies``
+(``tasks.retention_datasync``: the folder by a Kubernetes Job first); here it
+is only checked gone. A set's manifest goes last, and
 only once everything else of the set is gone, so a set half deleted by a
 failure still has its record; a failure fails the task after every other
 deletion was tried, and the retry picks up what is left.
@@ -26,6 +29,7 @@ from botocore.exceptions import ClientError
 from ue_backup.aws import settings_hook
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.aws_backup import AwsBackupHook
+from ue_backup.hooks.datasync import DataSyncHook
 from ue_backup.hooks.memorydb import MemoryDbHook
 from ue_backup.hooks.rds import RdsHook
 from ue_backup.hooks.s3 import S3Hook
@@ -40,6 +44,7 @@ from ue_backup.triggers.waits import event_or_fail, poll_interval
 log = logging.getLogger(__name__)
 
 DELETED, GONE, REQUESTED = "deleted", "already gone", "deletion requested"
+DATASYNC_STEP = "delete_datasync_copies"  # the task that deleted the DataSync copies first
 VELERO_DELETE_TIMEOUT_SECONDS = 600
 STATE_KEY = "deletion_state"  # what start() did, kept across the deferred wait
 # Error codes that mean the artifact does not exist (any more).
@@ -54,10 +59,15 @@ NOT_FOUND = {
 class _Deleter:
     """One delete call per artifact kind, through hooks made once per service and region."""
 
-    def __init__(self, settings: RetentionRunSettings) -> None:
+    def __init__(
+        self, settings: RetentionRunSettings, datasync: Mapping[str, str] | None = None
+    ) -> None:
         self.settings = settings
         self._hooks: dict[tuple[type, str], Any] = {}
         self._points: dict[tuple[str, str], set[str]] = {}  # (region, vault) -> listed ARNs
+        self._datasync_listed: dict[str, set[str]] = {}  # region -> task and location ARNs
+        # set task ARN -> what delete_datasync_copies did with its copy in this run
+        self._datasync_done = dict(datasync or {})
 
     def _hook(self, hook_class: type, region: str) -> Any:
         if (hook_class, region) not in self._hooks:
@@ -76,6 +86,8 @@ class _Deleter:
                 return self._velero(a)
             elif a.service == "s3":
                 return self._object(a)
+            elif a.service == "datasync":
+                return self._datasync_copy(a)
             else:
                 raise PermanentFailure(f"retention cannot delete {a.label} ({a.service})")
         except ClientError as error:
@@ -101,6 +113,25 @@ class _Deleter:
             return GONE
         hook.delete_recovery_point(a.container, a.id)
         return DELETED
+
+    def _datasync_copy(self, a: Artifact) -> str:
+        """A DataSync set's copy: gone (its task and location), or the set is not done.
+
+        ``delete_datasync_copies`` deletes it before this step, the folder first; a
+        run without that step (its DAG parsed before the installation used DataSync)
+        or whose step stopped half-way leaves it, and the set keeps its manifest.
+        """
+        if a.region not in self._datasync_listed:
+            hook = self._hook(DataSyncHook, a.region)
+            self._datasync_listed[a.region] = hook.task_arns() | hook.location_arns()
+        listed = self._datasync_listed[a.region]
+        left = [what for what, arn in (("task", a.id), ("location", a.location)) if arn in listed]
+        if left:
+            raise RuntimeError(
+                f"its {' and '.join(left)} still exist: delete_datasync_copies deletes them "
+                "once it has removed the folder (did it run?)"
+            )
+        return self._datasync_done.get(a.id, GONE)
 
     def _velero(self, a: Artifact) -> str:
         from ue_backup.hooks.velero import VeleroHook  # not at parse: the Kubernetes client
@@ -142,15 +173,20 @@ def _key(a: Artifact) -> tuple[str, str, str | None]:
     return a.kind, a.id, a.region
 
 
-def start(settings: RetentionRunSettings, decision: Mapping[str, Any]) -> dict[str, Any]:
+def start(
+    settings: RetentionRunSettings,
+    decision: Mapping[str, Any],
+    datasync: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """Check the decision and delete every artifact but the manifests; the state to go on with.
 
-    Returns ``outcomes`` (as ``delete`` reports them), ``failed`` (set: its
-    problems) and ``requested`` (the Velero backups whose deletion was asked
-    for, to wait for), all JSON: the task may defer between this and ``finish``.
+    ``datasync``: what ``delete_datasync_copies`` returned in this run (None: it
+    did not run). Returns ``outcomes`` (as ``delete`` reports them), ``failed``
+    (set: its problems) and ``requested`` (the Velero backups whose deletion was
+    asked for, to wait for), all JSON: the task may defer between this and ``finish``.
     """
     pairs = _check(decision, settings.installation)
-    deleter = _Deleter(settings)
+    deleter = _Deleter(settings, datasync_outcomes(datasync))
     outcomes: list[dict[str, Any]] = []
     failed: dict[str, list[str]] = {}
     for backup_set, artifact in pairs:
@@ -237,13 +273,26 @@ def _artifact_json(entry: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in entry.items() if k != "outcome"}
 
 
-def delete(settings: RetentionRunSettings, decision: Mapping[str, Any]) -> dict[str, Any]:
+def datasync_outcomes(datasync: Mapping[str, Any] | None) -> dict[str, str]:
+    """Set task ARN -> deleted (its task or location deleted in this run) or already gone."""
+    return {
+        o["task_arn"]: DELETED if DELETED in (o["task"], o["location"]) else GONE
+        for o in (datasync or {}).get("outcomes") or ()
+    }
+
+
+def delete(
+    settings: RetentionRunSettings,
+    decision: Mapping[str, Any],
+    datasync: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """Delete every artifact of every set the decision deletes, in this process; each outcome.
 
     ``start``, Velero's wait run inline, ``finish``: what the DAG's
-    ``RetentionDeleteOperator`` does with the wait deferred.
+    ``RetentionDeleteOperator`` does with the wait deferred (``datasync``: what
+    ``delete_datasync_copies`` returned, which ran before).
     """
-    state = start(settings, decision)
+    state = start(settings, decision, datasync)
     waited = run_inline(velero_wait(settings, state)) if state["requested"] else None
     return finish(settings, decision, state, waited)
 
@@ -276,7 +325,10 @@ class RetentionDeleteOperator(BaseOperator):
 
         refuse_if_restoring(context["ti"])
         settings, decision = self._inputs(context)
-        state = start(settings, decision)
+        datasync = (
+            context["ti"].xcom_pull(task_ids=DATASYNC_STEP) if settings.datasync_target else None
+        )
+        state = start(settings, decision, datasync)
         if not state["requested"]:
             return finish(settings, decision, state, None)
         trigger = velero_wait(settings, state)
