@@ -61,6 +61,7 @@ from ue_backup.dag_support import (
 from ue_backup.run_settings import RetentionRunSettings
 from ue_backup.tasks.retention_datasync import RetentionDataSyncOperator
 from ue_backup.tasks.retention_delete import RetentionDeleteOperator
+from ue_backup.triggers.waits import SHORT_WAIT_INLINE_SECONDS, poll_interval
 
 # The optional steps this configuration needs (dag_shape): the DataSync step or not.
 SHAPE = dag_shape()
@@ -150,6 +151,10 @@ with DAG(
             job=RETENTION.jobs,
             kubernetes_conn_id=RETENTION.kubernetes_conn_id,
             pre_execute=only_if(RETENTION.delete_datasync),
+            # removing a folder takes seconds to minutes: checked in the worker for a few
+            # seconds first, then in the triggerer (the Job's deadline bounds the wait)
+            poke_interval=poll_interval(10),
+            inline_wait_seconds=SHORT_WAIT_INLINE_SECONDS,
         )
         planned >> datasync >> delete
     else:

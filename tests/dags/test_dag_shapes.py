@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,8 @@ from tests.plugins.test_config import CROSS_REGION, VALID
 from tests.plugins.test_dag_shape import DATASYNC, DERBY_ALONE, EXTERNAL
 from ue_backup.backup_set import COMPONENTS
 from ue_backup.config import parse_config
-from ue_backup.dag_shape import backup_steps_needed, unbuilt_steps
-from ue_backup.run_settings import BackupRunSettings
+from ue_backup.dag_shape import backup_steps_needed, retention_steps_needed, unbuilt_steps
+from ue_backup.run_settings import BackupRunSettings, RetentionRunSettings
 
 # The full case also configures application checks, so it keeps check_application.
 CHECKS = {"sql_checks": [{"name": "sessions", "query": "select 1", "expect": "rows"}]}
@@ -44,7 +45,7 @@ CONFIGS = {
     "datasync": DATASYNC,
     "external-cross-region": {**EXTERNAL, "cross_region": CROSS_REGION},
 }
-SHAPED_DAGS = ("ue_backup", "ue_restore", "ue_restore_drill")
+SHAPED_DAGS = ("ue_backup", "ue_restore", "ue_restore_drill", "ue_backup_retention")
 
 # What an installation with Derby, no MemoryDB and no Velero has no task for.
 DERBY_ALONE_LEFT_OUT = {
@@ -103,6 +104,8 @@ DERBY_ALONE_LEFT_OUT = {
         "verify_kubernetes",
         "check_application",
     },
+    # AWS Backup: no DataSync set folder to remove
+    "ue_backup_retention": {"delete_datasync_copies"},
 }
 
 
@@ -183,9 +186,14 @@ def test_the_full_configuration_leaves_out_only_what_it_does_not_use(shaped):
     assert set(full["ue_restore_drill"].task_ids) - set(dags["ue_restore_drill"].task_ids) == {
         "bring_back_locked_copies"
     }
+    assert set(full["ue_backup_retention"].task_ids) - set(
+        dags["ue_backup_retention"].task_ids
+    ) == {"delete_datasync_copies"}
     other = shaped["datasync"]["ue_backup"].task_ids
     assert "datasync_copy" in other
     assert "efs_backup" not in other
+    retention = shaped["datasync"]["ue_backup_retention"]
+    assert set(retention.task_ids) == set(full["ue_backup_retention"].task_ids)
     external = shaped["external-cross-region"]["ue_backup"].task_ids
     assert {"check_external_window", "copy_rds_snapshot", "copy_memorydb_snapshot"} <= set(external)
 
@@ -216,6 +224,9 @@ def test_a_configuration_needs_no_step_its_own_shape_lacks(shaped, case):
     settings = BackupRunSettings.build(cfg, "ue-test-20260101T0000Z", set(COMPONENTS))
     tasks = shaped[case]["ue_backup"].task_ids
     assert unbuilt_steps(backup_steps_needed(settings), tasks) == []
+    retention = RetentionRunSettings.build(cfg, False, [], datetime(2026, 1, 1, tzinfo=UTC))
+    tasks = shaped[case]["ue_backup_retention"].task_ids
+    assert unbuilt_steps(retention_steps_needed(retention), tasks) == []
     for dag_id in ("ue_restore", "ue_restore_drill"):
         tasks = set(shaped[case][dag_id].task_ids)
         assert cfg.uses_rds == ("restore_database" in tasks)

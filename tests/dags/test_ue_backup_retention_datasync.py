@@ -14,15 +14,23 @@ built).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
+import yaml
 
 from sandbox.airflow_harness.dag_runner import load_shaped_dags, rerun, run_dag, write_config
 from sandbox.faults import Fault
-from sandbox.installation import NAMESPACE, seed_installation
+from sandbox.installation import NAMESPACE, ROLE_ARN, seed_installation
+from tests.plugins.support import defer
 from ue_backup.backup_set import DELETING, RETENTION_TAG
 from ue_backup.config import load_config_file
 from ue_backup.inventory import list_artifacts
 from ue_backup.manifest import GB
+from ue_backup.run_settings import RetentionRunSettings
+from ue_backup.tasks.retention_datasync import RetentionDataSyncOperator
+from ue_backup.tasks.retention_delete import delete as delete_sets
+from ue_backup.triggers.kube_job import KubeJobCompleteTrigger
 
 pytestmark = pytest.mark.e2e
 
@@ -290,3 +298,104 @@ def test_a_deletion_stopped_after_the_folder_leaves_the_copy_listed_and_the_next
     assert (sandbox.aws.efs_path(inst.datasync_target) / "ue-backup" / sets[2]).exists()
     restore = run_dag("ue_restore", {"mode": "plan"})
     assert restore.xcom("plan")["plan"]["backup_set"] == sets[2]
+
+
+def test_a_run_parsed_before_the_installation_used_datasync_refuses_and_changes_nothing(
+    world, sandbox, tmp_path, capfd, caplog
+):
+    """Its DAG has no delete_datasync_copies (the file then said AWS Backup): validate refuses."""
+    inst = world[1]
+    efs = {
+        "file_system_id": inst.file_system_id,
+        "backup_method": "aws_backup",
+        "aws_backup": {"vault_name": "ue-test-vault", "iam_role_arn": ROLE_ARN},
+    }
+    before = tmp_path / "installation.yaml"
+    before.write_text(yaml.safe_dump({**inst.config, "efs": efs}, sort_keys=False))
+    stale = load_shaped_dags(before)
+    assert "delete_datasync_copies" not in stale["ue_backup_retention"].task_ids
+
+    result = run_dag("ue_backup_retention", dags=stale)
+
+    assert result.state == "failed"
+    assert result.tasks["validate"] == "failed"
+    assert changes(sandbox) == []
+    out, err = capfd.readouterr()
+    assert "has no task ['delete_datasync_copies']" in out + err + caplog.text
+
+
+def test_delete_keeps_the_manifest_of_a_set_whose_copy_is_still_there(world, sandbox, sets):
+    """Called without delete_datasync_copies before it: the set's task and location still
+    exist, so the set is not done and its manifest stays (the retry's record)."""
+    cfg = load_config_file(world[3])
+    settings = RetentionRunSettings.build(cfg, False, [], datetime.now(UTC))
+    newest = [a for a in list_artifacts(cfg) if a.backup_set == sets[2]]
+    assert {a.kind for a in newest} == {"datasync_folder", "rds_snapshot", "manifest"}
+    listed = [a for a in newest if a.kind != "rds_snapshot"]
+    decision = {
+        "sets": [
+            {"backup_set": sets[2], "action": "delete", "artifacts": [a.as_json() for a in listed]}
+        ]
+    }
+
+    with pytest.raises(RuntimeError, match="its task and location still exist"):
+        delete_sets(settings, decision)
+
+    assert changes(sandbox) == []
+    assert {a.kind for a in list_artifacts(cfg) if a.backup_set == sets[2]} == {
+        "datasync_folder",
+        "rds_snapshot",
+        "manifest",
+    }
+
+
+class FakeTi:
+    """What delete_datasync_copies reads: validate's settings, plan's decision, its try."""
+
+    task_id = "delete_datasync_copies"
+    try_number = 1
+
+    def __init__(self, settings: dict, decision: dict) -> None:
+        self.xcoms = {"validate": settings, "plan": decision}
+
+    def get_dr_count(self, dag_id, states):
+        return 0  # no restore runs
+
+    def xcom_pull(self, task_ids, key="return_value"):
+        return self.xcoms.get(task_ids)
+
+
+def test_the_job_is_waited_for_in_the_triggerer_and_a_fresh_task_finishes_on_resume(
+    world, sandbox, sets
+):
+    """Last in the module: it deletes the newest set's copy, through the deferred path."""
+    cfg = load_config_file(world[3])
+    settings = RetentionRunSettings.build(cfg, False, [], datetime.now(UTC))
+    (folder,) = [
+        a.as_json()
+        for a in list_artifacts(cfg)
+        if a.backup_set == sets[2] and a.kind == "datasync_folder"
+    ]
+    decision = {"sets": [{"backup_set": sets[2], "action": "delete", "artifacts": [folder]}]}
+    context = {"ti": FakeTi(settings.dump(), decision)}
+
+    def task() -> RetentionDataSyncOperator:  # as the DAG builds it, rendered
+        return RetentionDataSyncOperator(
+            task_id="delete_datasync_copies",
+            namespace=settings.namespace,
+            job=settings.jobs,
+            kubernetes_conn_id=settings.kubernetes_conn_id,
+            poke_interval=0.1,
+        )
+
+    deferral = defer(task(), context)
+    assert isinstance(deferral.trigger, KubeJobCompleteTrigger)
+    deferral.wait()
+    deferral.task = task()  # the triggerer resumes a task built anew from the DAG
+    done = deferral.resume()
+
+    assert done["job"] == deferral.trigger.name
+    assert done["folders"] == [f"{SUBDIRECTORY}/{sets[2]}"]
+    assert [(o["task"], o["location"]) for o in done["outcomes"]] == [("deleted", "deleted")]
+    assert not (sandbox.aws.efs_path(world[1].datasync_target) / "ue-backup" / sets[2]).exists()
+    assert not [a for a in list_artifacts(cfg) if a.kind == "datasync_folder"]
