@@ -417,7 +417,8 @@ class JobResources(_Model):
 class JobsConfig(_Model):
     """How every Kubernetes Job ue-backup starts in the cluster runs (``kubernetes.jobs``).
 
-    The EFS Jobs (purge, check, stage, place, discard; the drill's) run in
+    The EFS Jobs (purge, check, stage, place, discard; the drill's; retention's
+    removal of a DataSync set's folder) run in
     ``image`` (POSIX sh, find, rm, mv); the application checks' Job runs in
     ``verification.image`` with the same resources and deadline. Requests and
     limits let a namespace whose ResourceQuota requires them admit the Jobs.

@@ -103,6 +103,7 @@ RESOURCE_TAG_TYPES = (
     ":backup:*:backup-vault:",
     ":backup:*:recovery-point:",
     ":datasync:*:task/",
+    ":datasync:*:location/",
     ":elasticfilesystem:*:file-system/",
 )
 

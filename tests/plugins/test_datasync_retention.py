@@ -401,8 +401,14 @@ def test_the_script_refuses_a_symbolic_link_and_a_link_on_the_path(tmp_path):
 
     done = run(root, [f"{SUBDIRECTORY}/{SETS[1]}"])
     assert done.returncode != 0
-    assert "a symbolic link" in done.stdout
+    assert f"refusing /ue-backup/{SETS[1]}: a symbolic link; nothing was removed" in done.stdout
     assert (outside / "precious").exists()
+    # a link to nothing is no folder already gone either
+    (outside / "precious").unlink()
+    outside.rmdir()
+    done = run(root, [f"{SUBDIRECTORY}/{SETS[1]}"])
+    assert done.returncode != 0
+    assert f"refusing /ue-backup/{SETS[1]}: a symbolic link; nothing was removed" in done.stdout
 
     # the subdirectory itself a link to elsewhere: the set's folder does not resolve to itself
     elsewhere = tmp_path / "elsewhere"

@@ -263,14 +263,18 @@ def test_a_task_is_deleted_with_its_executions_and_a_location_only_once_no_task_
         filters = [{"Name": "LocationId", "Operator": "Equals", "Values": [location]}]
         return [t["TaskArn"] for t in datasync.list_tasks(Filters=filters)["Tasks"]]
 
-    assert by(target) == [task]
+    elsewhere = aws.create_file_system("elsewhere")
+    other = datasync.create_task(
+        SourceLocationArn=location(aws, elsewhere), DestinationLocationArn=location(aws, elsewhere)
+    )["TaskArn"]
+    assert by(target) == [task]  # not the other task
     assert by(source) == [task]  # the filter matches a task's source and its destination
     with pytest.raises(datasync.exceptions.InvalidRequestException, match="used by task"):
         datasync.delete_location(LocationArn=target)
 
     datasync.delete_task(TaskArn=task)
 
-    assert datasync.list_tasks()["Tasks"] == []
+    assert [t["TaskArn"] for t in datasync.list_tasks()["Tasks"]] == [other]
     assert by(target) == []
     with pytest.raises(datasync.exceptions.InvalidRequestException, match="not found"):
         datasync.describe_task_execution(TaskExecutionArn=execution["TaskExecutionArn"])
@@ -278,7 +282,8 @@ def test_a_task_is_deleted_with_its_executions_and_a_location_only_once_no_task_
         datasync.delete_task(TaskArn=task)
     datasync.delete_location(LocationArn=target)
     listed = {loc["LocationArn"] for loc in datasync.list_locations()["Locations"]}
-    assert listed == {source}
+    assert source in listed
+    assert target not in listed
     with pytest.raises(datasync.exceptions.InvalidRequestException, match="not found"):
         datasync.delete_location(LocationArn=target)
     with pytest.raises(datasync.exceptions.InvalidRequestException, match="not found"):

@@ -184,6 +184,8 @@ class RetentionDataSyncOperator(KubeEfsJobOperator):
         settings, decision = self._inputs(context)
         if not settings.datasync_target:
             raise AirflowSkipException("not a DataSync installation: no set folder to remove")
+        if not settings.apply:  # the DAG's gate skips it already; never remove in a dry run
+            raise AirflowSkipException("a dry run: nothing is removed")
         copies = doomed(settings, decision)
         if not copies:
             self.log.info("No DataSync copy to delete in this run")
