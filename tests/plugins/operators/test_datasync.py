@@ -159,6 +159,8 @@ def test_a_start_refused_before_it_was_carried_out_is_sent_again(
 def test_the_hook_lists_each_sets_copy_of_the_installation_only(
     sandbox, installation, task_arn, context
 ):
+    # still running when listed, however busy the machine (the fixture's copies take 0.15 s)
+    sandbox.durations.update(datasync_execution=30)
     first = copy_operator(task_arn).execute(context)
     second = copy_operator(task_arn, OTHER_SET_ID).execute(context)
     hook = DataSyncHook()
