@@ -11,6 +11,7 @@ from typing import Any
 
 from ue_backup.app_checks import render_script
 from ue_backup.config import JobsConfig, VerificationConfig
+from ue_backup.datasync_retention import remove_folders_script
 from ue_backup.hooks.kube_job import MOUNT_PATH, KubeJobHook
 from ue_backup.restore_scripts import (
     check_staged_tree,
@@ -77,6 +78,13 @@ def built_jobs(settings: JobsConfig | None = None) -> dict[str, dict[str, Any]]:
         # ue_restore_drill: the restored copy put in place and checked, in the drill namespace
         "drill-place": (DRILL_NS, place_restored_tree(MOUNT_PATH, RID)),
         "drill-check": (DRILL_NS, tree_check_script(MOUNT_PATH)),
+        # ue_backup_retention: a DataSync set's folder removed from the target file system
+        "retention-remove": (
+            NS,
+            remove_folders_script(
+                MOUNT_PATH, ["/ue-backup/ue-test-20260301t020000z"], "/ue-backup", "ue-test"
+            ),
+        ),
     }
     for name, (namespace, script) in efs_jobs.items():
         hook.run_job(namespace, name, script=script, claim=f"{name}-efs", settings=settings)
