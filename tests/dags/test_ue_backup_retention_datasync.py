@@ -25,6 +25,7 @@ from sandbox.installation import NAMESPACE, ROLE_ARN, seed_installation
 from tests.plugins.support import defer
 from ue_backup.backup_set import DELETING, RETENTION_TAG
 from ue_backup.config import load_config_file
+from ue_backup.errors import PermanentFailure
 from ue_backup.inventory import list_artifacts
 from ue_backup.manifest import GB
 from ue_backup.run_settings import RetentionRunSettings
@@ -368,7 +369,10 @@ class FakeTi:
 def test_the_job_is_waited_for_in_the_triggerer_and_a_fresh_task_finishes_on_resume(
     world, sandbox, sets
 ):
-    """Last in the module: it deletes the newest set's copy, through the deferred path."""
+    """Last in the module: it deletes the newest set's copy, through the deferred path.
+
+    A task left reading the set's folder (a restore's, say) keeps its location: the step
+    fails naming it, and once that task is gone the step run again finishes the copy."""
     cfg = load_config_file(world[3])
     settings = RetentionRunSettings.build(cfg, False, [], datetime.now(UTC))
     (folder,) = [
@@ -388,14 +392,28 @@ def test_the_job_is_waited_for_in_the_triggerer_and_a_fresh_task_finishes_on_res
             poke_interval=0.1,
         )
 
+    datasync = sandbox.client("datasync")
+    reader = datasync.create_task(
+        SourceLocationArn=folder["location"],
+        DestinationLocationArn=datasync.describe_task(TaskArn=folder["id"])["SourceLocationArn"],
+        Name="a-restore-left-behind",
+    )["TaskArn"]
+
     deferral = defer(task(), context)
     assert isinstance(deferral.trigger, KubeJobCompleteTrigger)
     deferral.wait()
     deferral.task = task()  # the triggerer resumes a task built anew from the DAG
+    with pytest.raises(PermanentFailure, match=f"still used by task\\(s\\) {reader}"):
+        deferral.resume()
+    assert folder["location"] in datasync_state(sandbox)["locations"]
+    assert folder["id"] not in datasync_state(sandbox)["tasks"]
+
+    datasync.delete_task(TaskArn=reader)
+    deferral.task = task()
     done = deferral.resume()
 
     assert done["job"] == deferral.trigger.name
     assert done["folders"] == [f"{SUBDIRECTORY}/{sets[2]}"]
-    assert [(o["task"], o["location"]) for o in done["outcomes"]] == [("deleted", "deleted")]
+    assert [(o["task"], o["location"]) for o in done["outcomes"]] == [("already gone", "deleted")]
     assert not (sandbox.aws.efs_path(world[1].datasync_target) / "ue-backup" / sets[2]).exists()
     assert not [a for a in list_artifacts(cfg) if a.kind == "datasync_folder"]

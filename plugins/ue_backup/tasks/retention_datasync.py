@@ -141,13 +141,10 @@ def _delete_location(
     if copy.location_arn not in listed:
         return GONE
     uri = hook.describe_location_efs(copy.location_arn).get("LocationUri") or ""
-    problem = location_problem(
-        copy,
-        installation,
-        hook.tags_of(copy.location_arn),
-        uri,
-        hook.task_arns(copy.location_arn),
-    )
+    # Its own task was just deleted: a listing that still shows it is not another user (if
+    # DataSync still holds the location for it, DeleteLocation fails and the retry goes on).
+    users = hook.task_arns(copy.location_arn) - {copy.task_arn}
+    problem = location_problem(copy, installation, hook.tags_of(copy.location_arn), uri, users)
     if problem:
         raise PermanentFailure(f"{problem}: left alone")
     hook.delete_location(copy.location_arn)
