@@ -40,6 +40,8 @@ MANIFEST = "manifest"
 # A DataSync set's copy: the folder on the target file system, its task and its destination
 # location, deleted together (the folder first, by a Kubernetes Job: tasks/retention_datasync).
 DATASYNC_FOLDER = "datasync_folder"
+# The state of a DataSync copy whose task could not be read when listed (set_copies' Error).
+UNREADABLE = "UNREADABLE"
 COPY = "_copy"
 
 # States in which an artifact is still being made: its set's backup (or copy) runs.
@@ -251,13 +253,15 @@ def memorydb_copy_object(
 def datasync_folder(copy: Mapping[str, Any], region: str) -> Artifact:
     """A DataSync set's copy (``DataSyncHook.set_copies``, ``datasync_sets.set_copy``).
 
-    Its tags are the task's; its state and time its execution's. Its size is what
+    Its tags are the task's; its state and time its execution's (``UNREADABLE`` when
+    its task could not be read: the listing's ``Error``). Its size is what
     the execution wrote (``BytesWritten``, else ``BytesTransferred``): logical bytes,
     so the cost figure approximates EFS's metered size (which rounds small files up
     and counts metadata) and ignores a lifecycle moving files to Infrequent Access.
     """
     tags = copy.get("Tags") or {}
     written = copy.get("BytesWritten")
+    unreadable = bool(copy.get("Error"))  # no folder nor location known: never removed
     return Artifact(
         kind=DATASYNC_FOLDER,
         service="datasync",
@@ -266,7 +270,7 @@ def datasync_folder(copy: Mapping[str, Any], region: str) -> Artifact:
         container=copy.get("FileSystemId"),
         installation=tags.get(INSTALLATION_TAG),
         backup_set=tags.get(BACKUP_SET_TAG),
-        state=copy.get("Status"),
+        state=UNREADABLE if unreadable else copy.get("Status"),
         time=_time(copy.get("StartTime")),
         size_bytes=written if written is not None else copy.get("BytesTransferred"),
         location=copy.get("LocationArn"),

@@ -37,6 +37,7 @@ from ue_backup.datasync_retention import (
     location_problem,
     remove_folders_script,
     task_problem,
+    unreadable_copies,
 )
 from ue_backup.datasync_sets import set_copy
 from ue_backup.errors import PermanentFailure
@@ -269,6 +270,21 @@ def test_the_live_file_system_and_the_template_task_are_refused_even_if_configur
     template = to_delete(plan)[0]["artifacts"][0]["id"]
     with pytest.raises(PermanentFailure, match="it is the template task"):
         doomed(plan, template_task_arn=template)
+
+
+def test_a_copy_whose_task_could_not_be_read_is_left_alone_and_named_the_others_go():
+    """``set_copies`` lists a task it could not read with its ``Error`` only."""
+    unreadable = {
+        "TaskArn": arn("task", SETS[0][-16:]),
+        "Status": None,
+        "Error": "An error occurred (InvalidRequestException) when calling DescribeTask",
+        "Tags": {INSTALLATION_TAG: ME, BACKUP_SET_TAG: SETS[0]},
+    }
+    plan = decision([unreadable, copy(SETS[1]), copy(SETS[2])], keep_last=1)
+    assert [s["backup_set"] for s in to_delete(plan)] == [SETS[0], SETS[1]]
+
+    assert [d.backup_set for d in doomed(plan)] == [SETS[1]]
+    assert unreadable_copies(plan) == [f"datasync_folder {unreadable['TaskArn']}"]
 
 
 def test_a_decision_naming_another_installations_copy_is_refused():

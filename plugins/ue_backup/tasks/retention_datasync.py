@@ -41,6 +41,7 @@ from ue_backup.datasync_retention import (
     location_problem,
     remove_folders_script,
     task_problem,
+    unreadable_copies,
 )
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.datasync import DataSyncHook
@@ -184,6 +185,13 @@ class RetentionDataSyncOperator(KubeEfsJobOperator):
         if not settings.apply:  # the DAG's gate skips it already; never remove in a dry run
             raise AirflowSkipException("a dry run: nothing is removed")
         copies = doomed(settings, decision)
+        for label in unreadable_copies(decision):
+            self.log.warning(
+                "!!! %s: its task could not be read when listed, so there is no folder or "
+                "location to check: left alone, and its set keeps its manifest. Look at the "
+                "task (and its folder) by hand.",
+                label,
+            )
         if not copies:
             self.log.info("No DataSync copy to delete in this run")
             return {"folders": [], "outcomes": [], "job": None}

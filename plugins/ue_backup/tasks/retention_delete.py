@@ -34,7 +34,7 @@ from ue_backup.hooks.memorydb import MemoryDbHook
 from ue_backup.hooks.rds import RdsHook
 from ue_backup.hooks.s3 import S3Hook
 from ue_backup.retention import ownership_problem, to_delete
-from ue_backup.retention_artifacts import MANIFEST, Artifact, base_kind
+from ue_backup.retention_artifacts import MANIFEST, UNREADABLE, Artifact, base_kind
 from ue_backup.retention_locked import LOCKED_KINDS
 from ue_backup.run_settings import RetentionRunSettings
 from ue_backup.triggers.base import run_inline
@@ -126,6 +126,11 @@ class _Deleter:
             self._datasync_listed[a.region] = hook.task_arns() | hook.location_arns()
         listed = self._datasync_listed[a.region]
         left = [what for what, arn in (("task", a.id), ("location", a.location)) if arn in listed]
+        if left and a.state == UNREADABLE:
+            raise RuntimeError(
+                f"its task could not be read when listed, so its folder was not removed and "
+                f"its {' and '.join(left)} still exist: look at them by hand"
+            )
         if left:
             raise RuntimeError(
                 f"its {' and '.join(left)} still exist: delete_datasync_copies deletes them "
