@@ -12,7 +12,8 @@ against the configuration and not against what AWS happens to say:
   decision deletes, of this installation, on the configured target file system
   (never the live one), exactly ``<target_subdirectory>/<set id>`` (never ``/``,
   never the subdirectory itself, never a path with ``.`` or ``..``), named by a
-  set task (never the template task), and no kept set names it;
+  set task (never the template task), and no kept set names it; a copy whose
+  task could not be read is never removed (``unreadable_copies``);
 - by the Job's script (``remove_folders_script``) where the data is: each path
   must match the set-folder pattern under the subdirectory, be a directory and
   resolve to itself (no symbolic link on the way); one refusal and nothing at
@@ -34,7 +35,7 @@ from ue_backup.datasync_sets import folder_of, set_folder
 from ue_backup.errors import PermanentFailure
 from ue_backup.names import fit
 from ue_backup.retention import KEEP, ownership_problem, to_delete
-from ue_backup.retention_artifacts import DATASYNC_FOLDER, Artifact
+from ue_backup.retention_artifacts import DATASYNC_FOLDER, UNREADABLE, Artifact
 
 # How much of the installation name the retention Job's name keeps (a DNS-1123 label of at
 # most 63 characters: <24>-retention-<10 hex>-t<try>).
@@ -98,6 +99,8 @@ def doomed_folders(
     kept = {a.folder for _, a in _folders(s for s in decision["sets"] if s["action"] == KEEP)}
     doomed, problems = [], []
     for set_id, a in _folders(to_delete(decision)):
+        if a.state == UNREADABLE:  # nothing known to check it by: left (unreadable_copies)
+            continue
         found = [
             ownership_problem(a, installation),
             None if a.backup_set == set_id else f"it is not of set {set_id}",
@@ -121,6 +124,16 @@ def doomed_folders(
             + "\n".join(f"  - {p}" for p in problems)
         )
     return doomed
+
+
+def unreadable_copies(decision: Mapping[str, Any]) -> list[str]:
+    """The doomed sets' copies whose task could not be read when listed: never removed.
+
+    Without its task's description there is no folder or location to check, so
+    retention leaves such a copy (and, since its task is still listed, its set's
+    manifest) for a person to look at; the run fails on it in ``delete``.
+    """
+    return [a.label for _, a in _folders(to_delete(decision)) if a.state == UNREADABLE]
 
 
 def task_problem(doomed: DoomedFolder, task: Mapping[str, Any]) -> str | None:
