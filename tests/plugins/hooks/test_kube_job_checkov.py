@@ -36,6 +36,7 @@ EFS_JOBS = (
     "restore-discard",
     "drill-place",
     "drill-check",
+    "retention-remove",
 )
 # The EFS Jobs stay root: the files they move, rename and delete belong to the platform's
 # user, whose uid the installation chooses and ue-backup does not know; the capabilities that
