@@ -47,10 +47,9 @@ from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.datasync import DataSyncHook
 from ue_backup.operators.kube_job import KubeEfsJobOperator
 from ue_backup.run_settings import RetentionRunSettings
+from ue_backup.tasks.retention_delete import DELETED, GONE
 
 log = logging.getLogger(__name__)
-
-DELETED, GONE = "deleted", "already gone"
 
 
 def doomed(settings: RetentionRunSettings, decision: Any) -> list[DoomedFolder]:
