@@ -306,6 +306,7 @@ with DAG(
             "existing_resource_policy": "none",
             "trigger_rule": TriggerRule.NONE_FAILED,
         },
+        restore_id=RID,  # a DataSync copy's task: ue-backup-restore-<id>
         shape=SHAPE,
         # from the protected copies: the chosen set's recorded network, for what is restored
         # when the live resource is gone (None otherwise)

@@ -204,6 +204,7 @@ with DAG(
             "included_resources": velero_resource_names(),
             "extra_modifier_rules": modifier_rules(),
         },
+        restore_id=DID,  # a DataSync copy's task: ue-backup-restore-<drill id>
         shape=SHAPE,
         # shaped like the live resources (restored_shape), but temporary: the instance gets
         # no deletion protection (the cleanup must delete it) and none of the live tags
@@ -223,13 +224,15 @@ with DAG(
 
     @task
     def verify_efs(**context: Any) -> dict[str, Any]:
-        """The check Job passed: files present, none temporary."""
+        """The check Job passed: files present, none temporary (and, a DataSync copy, it
+        succeeded)."""
         from ue_backup.tasks.drill_steps import verify_efs as verify
 
         ti = context["ti"]
         return verify(
             ti.xcom_pull(task_ids="restored_file_system"),
             ti.xcom_pull(task_ids="check_efs_clean"),
+            copy=ti.xcom_pull(task_ids="release_efs_copy"),  # a DataSync copy's record
         )
 
     @task

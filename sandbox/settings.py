@@ -25,6 +25,7 @@ class Durations:
     memorydb_export: float = 0.5  # MemoryDB snapshot exporting to S3 -> available
     memorydb_cluster: float = 0.5  # MemoryDB cluster (restore) creating -> available
     memorydb_delete: float = 0.5  # MemoryDB cluster deleting -> gone
+    efs_file_system: float = 0.2  # EFS file system made by CreateFileSystem creating -> available
     efs_mount_target: float = 0.3  # EFS mount target creating -> available
     datasync_execution: float = 0.5  # DataSync task execution QUEUED -> SUCCESS
     velero: float = 0.5  # Velero Backup/Restore New -> Completed

@@ -35,6 +35,11 @@ def tag_dict(tags: Iterable[Mapping[str, str]] | None) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in tags or ()}
 
 
+def tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    """A dict of tags in AWS's ``[{"Key": k, "Value": v}, ...]`` shape (``tag_dict``'s inverse)."""
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
 # Kubernetes label keys allow one '/', not ':'.
 BACKUP_SET_LABEL = "ue-backup/backup-set"
 INSTALLATION_LABEL = "ue-backup/installation"
@@ -133,7 +138,7 @@ class BackupSet:
     @property
     def tag_list(self) -> list[dict[str, str]]:
         """The tags in the ``[{"Key": ..., "Value": ...}]`` shape RDS and MemoryDB take."""
-        return [{"Key": k, "Value": v} for k, v in self.tags.items()]
+        return tag_list(self.tags)
 
     @property
     def labels(self) -> dict[str, str]:

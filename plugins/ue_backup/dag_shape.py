@@ -119,6 +119,9 @@ def restore_steps_needed(steps: RestoreSteps) -> dict[str, bool]:
     """The restore chain's optional task ids, each with whether the plan restores it."""
     return {
         "restore_database": steps.restore_database,
+        # the EFS restore's method: an AWS Backup job's wait, or a DataSync copy
+        "wait_efs": steps.restore_efs and not steps.copy_efs,
+        "copy_efs": steps.copy_efs,
         "restore_memorydb": steps.restore_memorydb,
         "restore_kubernetes": steps.restore_velero,
         "check_application": steps.check_application,

@@ -13,8 +13,16 @@ whoever edited a task: every file is copied (``TransferMode: ALL``: the folder
 is new), nothing the source no longer has is kept (``PreserveDeletedFiles:
 REMOVE``), ownership, permissions and times kept as the platform wrote them,
 and what was copied verified. ``verify`` checks the execution ran with them.
-Temporary files are excluded (``temp_files.datasync_excludes``). Pure: names
-and rules only.
+Temporary files are excluded (``temp_files.datasync_excludes``).
+
+A restore copies a set's folder back with a task of its own,
+``ue-backup-restore-<restore id>`` (``restore_task_name``), from the set's
+folder into ``ue-backup-restoring_<restore id>/`` (``restore_folder``) on the
+restored file system, where the restore's purge, check and placement find it
+as they find an AWS Backup restore's tree. That task is tagged with the
+restore, never with a set, so it is never listed as a set's copy; it and its
+destination location are deleted once the copy succeeded (DataSync allows 100
+tasks per region). Pure: names and rules only.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ue_backup.backup_set import BACKUP_SET_TAG
+from ue_backup.restore_scripts import STAGE_PREFIX
 
 # The options every set's task is created with (CreateTask's Options, botocore's enums).
 TASK_OPTIONS: dict[str, str] = {
@@ -51,6 +60,30 @@ def set_folder(base: str, set_id: str) -> str:
 def task_name(set_id: str) -> str:
     """The set's DataSync task name: how a retry finds the task it created."""
     return f"ue-backup-{set_id}"
+
+
+RESTORE_TASK_PREFIX = "ue-backup-restore-"
+
+
+def restore_task_name(restore_id: str) -> str:
+    """A restore's (or a drill's) DataSync task name: how a retry and a cleanup find it."""
+    return f"{RESTORE_TASK_PREFIX}{restore_id}"
+
+
+def restore_folder(restore_id: str) -> str:
+    """Where a restore's copy lands on the restored file system: its staged tree
+    (``restore_scripts.STAGE_PREFIX``), which the purge, check and placement Jobs find."""
+    return f"/{STAGE_PREFIX}{restore_id}"
+
+
+def is_restore_location(uri: str, restore_id: str) -> bool:
+    """Whether an EFS location's URI is ``restore_id``'s destination (on any file system)."""
+    return folder_of(uri)[1] == restore_folder(restore_id)
+
+
+def tagged_with(tags: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
+    """Whether ``tags`` carry every one of ``wanted`` (key and value)."""
+    return all(tags.get(key) == value for key, value in wanted.items())
 
 
 def efs_arn(partition: str, region: str, account: str, file_system_id: str) -> str:

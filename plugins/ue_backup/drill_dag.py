@@ -38,12 +38,17 @@ def drill_step(flag: str) -> Callable[[Any], None]:
     """``pre_execute`` of a restore start: skip unless the plan restores it; record the start.
 
     ``flag`` is a checked field of the drill's settings (``DRILL.restore_efs``).
-    The start time (an XCom ``started_at``) begins the component's measured RTO.
+    The start time (an XCom ``started_at``) begins the component's measured RTO; a
+    start resumed after it deferred keeps the time of its first call.
     """
     gate = only_if(flag)
 
     def start(context: Any) -> None:
         gate(context)
-        context["ti"].xcom_push(key=STARTED_AT, value=datetime.now(UTC).isoformat())
+        ti = context["ti"]
+        # once per try: a start that defers (restore_efs waiting for a new file system)
+        # runs this again when it resumes, and its clock began at the first call
+        if ti.xcom_pull(task_ids=ti.task_id, key=STARTED_AT) is None:
+            ti.xcom_push(key=STARTED_AT, value=datetime.now(UTC).isoformat())
 
     return start

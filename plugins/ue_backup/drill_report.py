@@ -51,6 +51,9 @@ COMPONENTS: dict[str, dict[str, Any]] = {
             "wait_efs",
             "restored_file_system",
             "wait_efs_mount_targets",
+            "copy_efs",  # a DataSync installation's copy of the set's folder
+            "wait_efs_copy",
+            "release_efs_copy",
             "purge_efs",
             "check_efs_clean",
             "verify_efs",

@@ -1,8 +1,9 @@
 """The restore chain, built once for ``ue_restore`` and ``ue_restore_drill``.
 
 Both DAGs restore a planned backup set the same way: the database from a
-snapshot or to a point in time, EFS through an AWS Backup restore job into a
-file system given mount targets and purged of temporary files by a Job, the
+snapshot or to a point in time, EFS through an AWS Backup restore job (or, for
+a DataSync installation, a DataSync copy of the set's folder) into a file
+system given mount targets and purged of temporary files by a Job, the
 MemoryDB cluster from its snapshot, the Kubernetes resources through Velero,
 each followed by its wait. Only the targets differ (a restore names what it
 creates after the restore, a drill after the drill; a drill always restores
@@ -28,10 +29,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ue_backup.compat import TriggerRule
 from ue_backup.dag_shape import DagShape
 from ue_backup.dag_support import brought_back, only_if, planned_if, xcom
 from ue_backup.operators.app_checks import AppChecksOperator
-from ue_backup.operators.aws_backup import AwsBackupStartEfsRestoreJobOperator
+from ue_backup.operators.datasync import (
+    DataSyncReleaseRestoreCopyOperator,
+    DataSyncRestoreCopyOperator,
+)
+from ue_backup.operators.efs import EfsRestoreStartOperator
 from ue_backup.operators.kube_job import KubeEfsJobOperator
 from ue_backup.operators.locked_copies import BringBackLockedCopiesOperator
 from ue_backup.operators.memorydb import MemoryDbRestoreClusterOperator
@@ -39,6 +45,7 @@ from ue_backup.operators.rds import RdsRestoreInstanceOperator
 from ue_backup.operators.velero import VeleroCreateRestoreOperator
 from ue_backup.run_settings import DrillRunSettings, RestoreRunSettings
 from ue_backup.sensors.aws_backup import AwsBackupRestoreJobCompletedSensor
+from ue_backup.sensors.datasync import DataSyncTaskExecutionCompletedSensor
 from ue_backup.sensors.efs import EfsMountTargetsAvailableSensor
 from ue_backup.sensors.memorydb import MemoryDbClusterAvailableSensor
 from ue_backup.sensors.rds import RdsInstanceAvailableSensor
@@ -86,6 +93,7 @@ class RestoreChainSpec:
     check_result_read: bool  # a later task reads the check Job's log (the drill's verify)
     new_file_system_only: bool  # refuse a job that restored into the live file system
     velero: Mapping[str, Any]  # VeleroCreateRestoreOperator's other arguments
+    restore_id: Any  # the restore's (or drill's) id: names its DataSync copy task
     tags: Any = None
     shape: DagShape = field(default_factory=DagShape)
     # What the database and EFS restores start from, when not the plan's own points
@@ -201,10 +209,24 @@ def _database(spec: RestoreChainSpec) -> tuple[Any, Any]:
 
 
 def _efs(spec: RestoreChainSpec) -> tuple[Any, Any]:
+    """The EFS group: the same task ids whichever method backed the set up.
+
+    An AWS Backup set: ``restore_efs`` starts the restore job, ``wait_efs`` waits
+    for it, ``restored_file_system`` finds the file system it wrote to. A DataSync
+    set (the plan's ``copy_efs``): ``restore_efs`` makes the file system the copy
+    goes into (new, or in place the live one), ``restored_file_system`` gives it
+    mount targets, then ``copy_efs`` copies the set's folder into its
+    ``ue-backup-restoring_<id>/``, ``wait_efs_copy`` waits and ``release_efs_copy``
+    deletes the restore's DataSync task. From ``wait_efs_mount_targets`` on both are
+    the same: the purge finds the tree staged and the check judges it. A file that
+    configures one method builds only its steps (``DagShape``); the Variable builds
+    both, and each method's own steps skip themselves by the plan.
+    """
+    from airflow.sdk import chain as in_order
     from airflow.sdk import task
 
     with _group("efs", "The EFS data: restored, mountable, temporary files purged, checked"):
-        restore = AwsBackupStartEfsRestoreJobOperator(
+        restore = EfsRestoreStartOperator(
             task_id="restore_efs",
             recovery_point_arn=spec.recovery_point_arn or spec.steps.recovery_point_arn,
             iam_role_arn=spec.backup_role_arn,
@@ -213,28 +235,40 @@ def _efs(spec: RestoreChainSpec) -> tuple[Any, Any]:
             new_file_system=spec.new_file_system,
             shape_source=spec.efs_shape_source,
             recorded_network=spec.recorded_network,
+            datasync=spec.steps.copy_efs,
+            tags=spec.tags,
+            temporary=spec.temporary,
             pre_execute=spec.gate(spec.steps.restore_efs),
             **spec.aws,
         )
-        restored = AwsBackupRestoreJobCompletedSensor(
-            task_id="wait_efs",
-            resource_id=xcom("restore_efs", "job_id"),
-            **spec.aws,
-            **critical_path_wait(),
-        )
+        job_done = None
+        if spec.shape.efs_aws_backup:
+            job_done = AwsBackupRestoreJobCompletedSensor(
+                task_id="wait_efs",
+                resource_id=xcom("restore_efs", "job_id"),
+                pre_execute=only_if(spec.steps.copy_efs, False),  # no job for a DataSync copy
+                **spec.aws,
+                **critical_path_wait(),
+            )
 
-        @task(task_id="restored_file_system")
+        # none_failed: after wait_efs, skipped for a DataSync copy (it skips itself when
+        # restore_efs made nothing)
+        @task(task_id="restored_file_system", trigger_rule=TriggerRule.NONE_FAILED)
         def restored_file_system(recorded_network: Any = None, **context: Any) -> dict[str, Any]:
-            """Where the EFS data was restored, given mount targets like the live ones (or,
-            the live one gone, the recorded ones: ``recorded_network``, rendered)."""
+            """Where the EFS data was restored (or, for a DataSync copy, is to be copied),
+            given mount targets like the live ones (or, the live one gone, the recorded
+            ones: ``recorded_network``, rendered)."""
             from ue_backup.compat import AirflowSkipException
+            from ue_backup.tasks.restored_efs import copy_target
             from ue_backup.tasks.restored_efs import restored_file_system as find
 
             ti = context["ti"]
             started = ti.xcom_pull(task_ids="restore_efs")
             if not started:  # restore_efs skipped (its gate), or marked by hand: nothing to find
-                raise AirflowSkipException("no EFS restore job was started in this run")
+                raise AirflowSkipException("no EFS restore was started in this run")
             settings = spec.settings_model.model_validate(ti.xcom_pull(task_ids=spec.settings_task))
+            if "job_id" not in started:  # a DataSync copy's file system
+                return copy_target(settings, started, new_only=spec.new_file_system_only)
             return find(
                 settings,
                 started["job_id"],
@@ -249,6 +283,7 @@ def _efs(spec: RestoreChainSpec) -> tuple[Any, Any]:
             **spec.aws,
             **critical_path_wait(short=True),
         )
+        copied = _datasync_copy(spec) if spec.shape.efs_datasync else []
         job = {
             **spec.kubernetes,
             **critical_path_wait(short=True),
@@ -259,7 +294,12 @@ def _efs(spec: RestoreChainSpec) -> tuple[Any, Any]:
             task_id="purge_efs",
             job_name=spec.purge.job_name,
             script=spec.purge.script,
-            **job,
+            # none_failed: after the copy's steps, skipped for an AWS Backup restore
+            **{
+                **job,
+                "trigger_rule": TriggerRule.NONE_FAILED,
+                "pre_execute": only_if(spec.steps.restore_efs),
+            },
         )
         read = critical_path_wait(result_read=spec.check_result_read, short=True)
         check = KubeEfsJobOperator(
@@ -269,8 +309,38 @@ def _efs(spec: RestoreChainSpec) -> tuple[Any, Any]:
             **{**job, **read},
         )
         found = restored_file_system(spec.recorded_network)
-        restore >> restored >> found >> mountable >> purge >> check
+        in_order(
+            restore, *([job_done] if job_done else []), found, mountable, *copied, purge, check
+        )
     return restore, check
+
+
+def _datasync_copy(spec: RestoreChainSpec) -> list[Any]:
+    """A DataSync set's copy back, once the file system it goes into is mountable: the
+    restore's task started, waited for, then deleted (never the set's)."""
+    start = DataSyncRestoreCopyOperator(
+        task_id="copy_efs",
+        restore_id=spec.restore_id,
+        set_task_arn=spec.steps.datasync_task_arn,
+        file_system_id=xcom("restored_file_system", "file_system_id"),
+        tags=spec.tags,
+        pre_execute=only_if(spec.steps.copy_efs),
+        **spec.aws,
+    )
+    done = DataSyncTaskExecutionCompletedSensor(
+        task_id="wait_efs_copy",
+        resource_id=xcom("copy_efs", "task_execution_arn"),
+        **spec.aws,
+        **critical_path_wait(),
+    )
+    release = DataSyncReleaseRestoreCopyOperator(
+        task_id="release_efs_copy",
+        restore_id=spec.restore_id,
+        copy=xcom("copy_efs"),
+        tags=spec.tags,
+        **spec.aws,
+    )
+    return [start, done, release]
 
 
 def _memorydb(spec: RestoreChainSpec) -> tuple[Any, Any]:

@@ -17,8 +17,12 @@ commit:
   directories are removed and the live file system is as it was.
 
 ``place_restored_tree`` does stage and place in one go, for a file system
-nobody uses (the drill's). Only POSIX sh, find, sort, ls and mv are used, so
-any small image runs them.
+nobody uses (the drill's).
+
+A DataSync copy (``datasync_sets``) writes its tree straight into
+``ue-backup-restoring_<id>/``: ``stage_restored_tree`` then finds it staged
+already and only purges, and the later steps are the same. Only POSIX sh,
+find, sort, ls and mv are used, so any small image runs them.
 """
 
 from __future__ import annotations
@@ -30,18 +34,24 @@ from ue_backup.temp_files import check_clean_command, purge_command
 RESTORE_DIR_PREFIX = "aws-backup-restore_"
 RESTORE_DIR_GLOB = f"{RESTORE_DIR_PREFIX}*"
 ASIDE_PREFIX = "ue-backup-replaced_"
+# A restore's own tree before it is placed: a staged AWS Backup directory, or where a
+# DataSync copy lands (datasync_sets.restore_folder).
+STAGE_PREFIX = "ue-backup-restoring_"
 DONE_MARKER = ".ue-backup-restored"
 # Written once the live data is set aside, removed once the restored tree is placed.
 PLACING_MARKER = ".ue-backup-placing"
 
 
 def place_restored_tree(mount: str, restore_id: str) -> str:
-    """The script that purges the newest restore directory and moves it into place.
+    """The script that purges this restore's tree and moves it into place.
 
-    Idempotent: once done, the marker file names this restore and a second
-    run only says so.
+    The tree is ``ue-backup-restoring_<id>/`` when a DataSync copy wrote it
+    there (``datasync_sets.restore_folder``), else the newest
+    ``aws-backup-restore_*`` directory. Idempotent: once done, the marker file
+    names this restore and a second run only says so.
     """
     aside = shlex.quote(f"{ASIDE_PREFIX}{restore_id}")
+    stage = shlex.quote(f"{STAGE_PREFIX}{restore_id}")
     marker = shlex.quote(DONE_MARKER)
     rid = shlex.quote(restore_id)
     purge = purge_command(".")[2]
@@ -52,9 +62,12 @@ def place_restored_tree(mount: str, restore_id: str) -> str:
             f'if [ -f {marker} ] && [ "$(cat {marker})" = {rid} ]; then',
             f"  echo 'restore {restore_id} is in place already'; exit 0",
             "fi",
-            f"restored=$(ls -d {RESTORE_DIR_GLOB} 2>/dev/null | sort | tail -n 1)",
+            f"if [ -d {stage} ]; then restored={stage}; else",
+            f"  restored=$(ls -d {RESTORE_DIR_GLOB} 2>/dev/null | sort | tail -n 1)",
+            "fi",
             'if [ -z "$restored" ]; then',
-            "  echo 'no aws-backup-restore_ directory on this file system'; exit 1",
+            f"  echo 'no aws-backup-restore_ directory (nor {STAGE_PREFIX}{restore_id}) on this "
+            "file system'; exit 1",
             "fi",
             'echo "purging temporary files in $restored"',
             f'(cd "$restored" && {purge})',
@@ -81,9 +94,6 @@ def place_restored_tree(mount: str, restore_id: str) -> str:
 def check_restored_tree(mount: str) -> str:
     """The script that fails if the restored tree holds a temporary file (set-aside data aside)."""
     return check_clean_command(mount, skip=(f"{ASIDE_PREFIX}*",))[2]
-
-
-STAGE_PREFIX = "ue-backup-restoring_"
 
 
 def _at_or_after(cutoff: str, then: str) -> list[str]:

@@ -16,7 +16,11 @@ each component's ``shape`` beside its network, see ``recorded_network``):
   the live instance's for the set's own snapshot.
 - EFS (AWS Backup's restore metadata): ``PerformanceMode``, ``Encrypted`` and
   ``KmsKeyId``. The throughput mode is no restore metadata key: it is set
-  after the restore with ``UpdateFileSystem`` (``throughput_update``).
+  after the restore with ``UpdateFileSystem`` (``throughput_update``). A
+  DataSync copy is restored into a file system ue-backup creates itself
+  (``CreateFileSystem``, ``efs_create_arguments``): it takes all of these at
+  once, throughput included, and the live file system's tags beside the
+  restore's own.
 - MemoryDB (``CreateCluster``, always a new cluster): beside the node type,
   shards and network (``recorded_network``), the engine and its version, the
   parameter group (made for one engine family: the version comes with it),
@@ -127,6 +131,51 @@ def efs_shape(file_system: Mapping[str, Any]) -> dict[str, Any]:
         "encrypted": bool(file_system.get("Encrypted")),
         "kms_key_id": file_system.get("KmsKeyId"),
     }
+
+
+def efs_tags(file_system: Mapping[str, Any]) -> dict[str, str]:
+    """The live file system's own tags a new one may take: not AWS's (``aws:*``), not
+    ue-backup's (``ue-backup:*``, which name the live one), not its ``Name``."""
+    return {
+        t["Key"]: t["Value"]
+        for t in file_system.get("Tags") or ()
+        if not t["Key"].startswith(("aws:", "ue-backup:")) and t["Key"] != "Name"
+    }
+
+
+def efs_create_arguments(
+    shape: Mapping[str, Any] | None,
+    region: str,
+    *,
+    creation_token: str,
+    tags: Mapping[str, str],
+    live_tags: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """``CreateFileSystem``'s arguments for a new file system shaped like ``shape``.
+
+    What AWS Backup's restore metadata gives (``efs_restore_metadata``: the
+    performance mode, always encrypted, the live key in ``region``) and the
+    throughput mode, which ``CreateFileSystem`` takes at once. ``tags``: the
+    restore's own, which win over ``live_tags`` (``efs_tags``); the file system is
+    named after ``creation_token``, so it is told apart from the live one.
+    """
+    shape = shape or {}
+    metadata = efs_restore_metadata(shape, region)
+    args: dict[str, Any] = {
+        "CreationToken": creation_token,
+        "PerformanceMode": metadata["PerformanceMode"],
+        "Encrypted": True,
+    }
+    if metadata.get("KmsKeyId"):
+        args["KmsKeyId"] = metadata["KmsKeyId"]
+    mode = shape.get("throughput_mode")
+    if mode:
+        args["ThroughputMode"] = mode
+        if mode == "provisioned":
+            args["ProvisionedThroughputInMibps"] = shape["provisioned_throughput_mibps"]
+    named = {**dict(live_tags or {}), "Name": creation_token, **dict(tags)}
+    args["Tags"] = [{"Key": k, "Value": str(v)} for k, v in named.items()]
+    return args
 
 
 def key_region(key: str | None) -> str | None:

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ue_backup.app_checks import checks_for_restore
 from ue_backup.backup_set import COMPONENTS, INSTALLATION_TAG
 from ue_backup.config import AwsRetriesConfig, InstallationConfig, VerificationConfig
+from ue_backup.datasync_sets import restore_task_name
 from ue_backup.locked_inventory import LOCKED_COMPONENTS, STAGING_PREFIX
 from ue_backup.rpo import targets as rpo_targets
 from ue_backup.switch_over import replaced_name
@@ -432,6 +433,12 @@ class RestoreSteps(BaseModel):
         "target file system) the EFS restore copies from.",
         None,
     )
+    copy_efs: bool = _field(
+        "Whether EFS is restored by a DataSync copy of the set's folder (a DataSync "
+        "installation): copy_efs, wait_efs_copy and release_efs_copy run, wait_efs (an AWS "
+        "Backup restore job's) does not.",
+        False,
+    )
     memorydb_snapshot_name: str | None = _field("The MemoryDB snapshot restored from.")
     velero_backup_name: str | None = _field("The Velero backup restored from.")
     velero_backup_set: str | None = _field("The backup set the Velero backup belongs to.")
@@ -515,6 +522,7 @@ class RestoreSteps(BaseModel):
         return {
             "restore_database": restoring and "database" in wanted and database["kind"] != "derby",
             "restore_efs": restoring and "efs" in wanted,
+            "copy_efs": restoring and "efs" in wanted and plan["disk"].get("kind") == "datasync",
             "restore_memorydb": restoring and "memorydb" in wanted and memorydb is not None,
             "restore_velero": restoring and "velero" in wanted and velero is not None,
             "rds_snapshot_id": database.get("snapshot_id"),
@@ -722,6 +730,15 @@ class DrillRunSettings(RunSettings, RestoreSteps):
                 "rds_instance": names["rds_target"] if cfg.uses_rds else None,
                 "memorydb_cluster": names["memorydb_target"] if cfg.memorydb else None,
                 "efs_creation_token": names["efs_token"],
+                # A DataSync installation: the drill's own copy task and its destination
+                # location (datasync_sets.restore_task_name), never a set's.
+                "datasync_copy": {
+                    "task_name": restore_task_name(names["drill_id"]),
+                    "restore_id": names["drill_id"],
+                    "owner": {DRILL_TAG: names["drill_id"]},
+                }
+                if cfg.efs.datasync
+                else None,
                 "velero_namespace": cfg.velero.namespace if cfg.velero else None,
                 "velero_restore": names["velero_restore"] if cfg.velero else None,
                 "namespace": names["drill_namespace"],

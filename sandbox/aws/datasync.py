@@ -9,7 +9,9 @@ QUEUED, LAUNCHING, PREPARING, TRANSFERRING, VERIFYING over
 fault), copying the source tree to the destination without what the exclude
 filter matches. The copy is made when the execution is first seen past its
 transfer; like DataSync it overwrites changed files and keeps files that
-exist only at the destination. Like DataSync, a finished execution says when
+exist only at the destination, and creates a destination subdirectory that
+does not exist yet; a source subdirectory that does not exist fails the
+execution (ERROR), as DataSync cannot read it. Like DataSync, a finished execution says when
 it launched and ended (``LaunchTime``, ``EndTime``) and how long each step took
 (``Result``'s ``PrepareDuration``, ``TransferDuration``, ``VerifyDuration`` and
 ``TotalDuration``, in milliseconds, from launch to end); a running one does not.
@@ -152,7 +154,8 @@ class Execution(Job):
     def settle(self) -> None:
         """Copy as soon as the transfer phase is over, then end as ``Job`` does."""
         past_transfer = PHASES.index(self.progress.phase(PHASES)) >= TRANSFERRED_FROM
-        if self.transferred is None and past_transfer and not self.progress.will_fail:
+        due = self.transferred is None and past_transfer and not self.progress.will_fail
+        if due and self.source.is_dir():  # a folder DataSync cannot read: ERROR (finish)
             self.transferred = copy_tree(self.source, self.destination, skip=self.filter.matches)
         super().settle()
 
@@ -160,6 +163,9 @@ class Execution(Job):
         if self.task.current_task_execution_arn == self.arn:
             self.task.status = "AVAILABLE"
             self.task.current_task_execution_arn = None
+        if self.transferred is None and not self.progress.will_fail:
+            self.message = f"The source location's directory does not exist: {self.source.name}"
+            return self.failure
         return self.progress.outcome(self.success, self.failure)
 
     def described(self) -> dict[str, Any]:

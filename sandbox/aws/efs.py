@@ -4,7 +4,14 @@ moto keeps the API (create, describe, tags, mount targets); the sandbox gives
 every file system its directory and makes ``SizeInBytes`` the size of what is
 in it, as EFS meters it. A new mount target is ``creating`` for
 ``durations.efs_mount_target`` (moto makes it ``available`` at once; EFS takes
-a minute or two), so whoever mounts a new file system must wait for it.
+a minute or two), so whoever mounts a new file system must wait for it. A file
+system made by ``CreateFileSystem`` is ``creating`` for
+``durations.efs_file_system`` and refuses mount targets until it is
+``available`` (``IncorrectFileSystemLifeCycleState``), and its arguments are
+refused as EFS refuses them (moto takes any mode): an unknown performance or
+throughput mode, ``provisioned`` without ``ProvisionedThroughputInMibps`` (or
+that value without it), ``elastic`` with ``maxIO``. File systems the sandbox
+makes itself (seeding, an AWS Backup restore job's) are available at once.
 """
 
 from __future__ import annotations
@@ -14,10 +21,11 @@ from typing import Any
 
 from moto.efs import urls
 from moto.efs.exceptions import BadRequest, FileSystemNotFound
-from moto.efs.models import EFSBackend, MountTarget, efs_backends
+from moto.efs.models import EFSBackend, FileSystem, MountTarget, efs_backends
 from moto.efs.responses import EFSResponse
 
 from sandbox.aws.context import OneCallAtATime, current
+from sandbox.aws.errors import AwsError
 from sandbox.aws.extensions import Extension
 from sandbox.aws.files import tree_size
 from sandbox.aws.progress import Progress
@@ -97,8 +105,44 @@ class TimedMountTarget(MountTarget):
         return described
 
 
+class TimedFileSystem(FileSystem):
+    """A moto file system made by ``CreateFileSystem``: ``creating`` until its ``_progress``
+    ends (moto makes it ``available`` at once)."""
+
+    _progress: Progress
+
+    def info_json(self) -> dict[str, Any]:
+        described = super().info_json()
+        described["LifeCycleState"] = "available" if self._progress.finished else "creating"
+        return described
+
+
+def check_create_arguments(body: dict[str, Any]) -> None:
+    """Refuse ``CreateFileSystem`` arguments as EFS does (``BadRequest``)."""
+    performance = body.get("PerformanceMode", "generalPurpose")
+    mode = body.get("ThroughputMode", "bursting")
+    mibps = body.get("ProvisionedThroughputInMibps")
+    if performance not in ("generalPurpose", "maxIO"):
+        raise BadRequest(f"Invalid PerformanceMode {performance}.")
+    if mode not in ("bursting", "provisioned", "elastic"):
+        raise BadRequest(f"Invalid ThroughputMode {mode}.")
+    if mode == "provisioned" and not mibps:
+        raise BadRequest("ProvisionedThroughputInMibps is required for provisioned.")
+    if mode != "provisioned" and mibps:
+        raise BadRequest("ProvisionedThroughputInMibps is only for provisioned.")
+    if mode == "elastic" and performance != "generalPurpose":
+        raise BadRequest("Elastic throughput needs the generalPurpose performance mode.")
+
+
 class SandboxEfsResponse(OneCallAtATime, EFSResponse):
     def create_mount_target(self) -> Any:
+        fs_id = json.loads(self.body or "{}").get("FileSystemId")
+        file_system = self.efs_backend.file_systems_by_id.get(fs_id)
+        if isinstance(file_system, TimedFileSystem) and not file_system._progress.finished:
+            raise AwsError(
+                "IncorrectFileSystemLifeCycleState",
+                f"File system '{fs_id}' is not in the 'available' state (creating).",
+            )
         body, headers = super().create_mount_target()
         created = json.loads(body)
         mount_target = self.efs_backend.mount_targets_by_id[created["MountTargetId"]]
@@ -112,9 +156,16 @@ class SandboxEfsResponse(OneCallAtATime, EFSResponse):
         return json.dumps(mount_target.info_json()), headers
 
     def create_file_system(self) -> Any:
+        check_create_arguments(json.loads(self.body or "{}"))
         body, headers = super().create_file_system()
-        current().files.file_system(json.loads(body)["FileSystemId"])
-        return body, headers
+        fs_id = json.loads(body)["FileSystemId"]
+        file_system = self.efs_backend.file_systems_by_id[fs_id]
+        file_system.__class__ = TimedFileSystem
+        file_system._progress = Progress.begin(
+            "efs", "CreateFileSystem", fs_id, current().durations.efs_file_system
+        )
+        current().files.file_system(fs_id)
+        return json.dumps(file_system.info_json()), headers
 
     def update_file_system(self) -> Any:
         """``UpdateFileSystem`` (moto has none): the throughput mode, refused as EFS refuses.

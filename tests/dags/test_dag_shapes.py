@@ -47,6 +47,10 @@ CONFIGS = {
 }
 SHAPED_DAGS = ("ue_backup", "ue_restore", "ue_restore_drill", "ue_backup_retention")
 
+# A DataSync set's copy back: no task for an AWS Backup installation (and no wait_efs, the
+# restore job's, for a DataSync one).
+DATASYNC_COPY = ("copy_efs", "wait_efs_copy", "release_efs_copy")
+
 # What an installation with Derby, no MemoryDB and no Velero has no task for.
 DERBY_ALONE_LEFT_OUT = {
     "ue_backup": {
@@ -82,6 +86,7 @@ DERBY_ALONE_LEFT_OUT = {
     "ue_restore": {
         "bring_back_locked_copies",
         "remove_staged_files",
+        *DATASYNC_COPY,
         "restore_database",
         "wait_database",
         "switch_over_database",
@@ -93,6 +98,7 @@ DERBY_ALONE_LEFT_OUT = {
     },
     "ue_restore_drill": {
         "bring_back_locked_copies",
+        *DATASYNC_COPY,
         "restore_database",
         "wait_database",
         "verify_database",
@@ -182,9 +188,11 @@ def test_the_full_configuration_leaves_out_only_what_it_does_not_use(shaped):
     assert set(full["ue_restore"].task_ids) - set(dags["ue_restore"].task_ids) == {
         "bring_back_locked_copies",
         "remove_staged_files",
+        *DATASYNC_COPY,
     }
     assert set(full["ue_restore_drill"].task_ids) - set(dags["ue_restore_drill"].task_ids) == {
-        "bring_back_locked_copies"
+        "bring_back_locked_copies",
+        *DATASYNC_COPY,
     }
     assert set(full["ue_backup_retention"].task_ids) - set(
         dags["ue_backup_retention"].task_ids
@@ -194,6 +202,11 @@ def test_the_full_configuration_leaves_out_only_what_it_does_not_use(shaped):
     assert "efs_backup" not in other
     retention = shaped["datasync"]["ue_backup_retention"]
     assert set(retention.task_ids) == set(full["ue_backup_retention"].task_ids)
+    for dag_id in ("ue_restore", "ue_restore_drill"):  # the copy back, not the job's wait
+        tasks = set(shaped["datasync"][dag_id].task_ids)
+        assert set(DATASYNC_COPY) <= tasks, dag_id
+        assert "wait_efs" not in tasks, dag_id
+        assert {"restore_efs", "restored_file_system", "purge_efs", "check_efs_clean"} <= tasks
     external = shaped["external-cross-region"]["ue_backup"].task_ids
     assert {"check_external_window", "copy_rds_snapshot", "copy_memorydb_snapshot"} <= set(external)
 

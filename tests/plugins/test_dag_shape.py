@@ -120,10 +120,24 @@ def test_a_component_added_after_the_parse_is_named():
 @pytest.mark.parametrize("flag", ["restore_database", "restore_memorydb", "restore_velero"])
 def test_the_restore_steps_needed_follow_the_plan(flag):
     steps = RestoreSteps(**restore_steps(restore_efs=True))
-    assert unbuilt_steps(restore_steps_needed(steps), []) == []
+    assert unbuilt_steps(restore_steps_needed(steps), ["wait_efs"]) == []
     wanted = steps.model_copy(update={flag: True})
     task = {"restore_velero": "restore_kubernetes"}.get(flag, flag)
-    assert unbuilt_steps(restore_steps_needed(wanted), ["restore_efs"]) == [task]
+    assert unbuilt_steps(restore_steps_needed(wanted), ["restore_efs", "wait_efs"]) == [task]
+
+
+def test_the_efs_method_of_the_plan_needs_its_own_steps():
+    """An AWS Backup set needs the restore job's wait; a DataSync set the copy instead: a
+    DAG built from a file for the other method refuses before anything changes."""
+    job = RestoreSteps(**restore_steps(restore_efs=True))
+    copy = job.model_copy(update={"copy_efs": True, "recovery_point_arn": None})
+    datasync_dag = ["restore_efs", "copy_efs"]
+    aws_backup_dag = ["restore_efs", "wait_efs"]
+    assert unbuilt_steps(restore_steps_needed(job), datasync_dag) == ["wait_efs"]
+    assert unbuilt_steps(restore_steps_needed(copy), aws_backup_dag) == ["copy_efs"]
+    assert unbuilt_steps(restore_steps_needed(copy), datasync_dag) == []
+    nothing = RestoreSteps(**restore_steps())
+    assert unbuilt_steps(restore_steps_needed(nothing), []) == []
 
 
 def test_a_task_removed_from_the_run_is_not_present():

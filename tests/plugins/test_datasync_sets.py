@@ -8,8 +8,11 @@ from ue_backup.datasync_sets import (
     REWRITTEN,
     TASK_OPTIONS,
     folder_of,
+    is_restore_location,
     location_uri,
     options_problems,
+    restore_folder,
+    restore_task_name,
     set_copy,
     set_folder,
     task_name,
@@ -22,6 +25,17 @@ def test_each_set_has_its_own_folder_and_task():
     assert set_folder("/ue-backup/", SET.id) == f"/ue-backup/{SET.id}"
     assert set_folder("ue-backup", SET.id) == f"/ue-backup/{SET.id}"
     assert task_name(SET.id) == f"ue-backup-{SET.id}"
+
+
+def test_a_restore_copies_into_its_staged_tree_with_a_task_of_its_own():
+    """The restore's task is never named like a set's, and its destination is the staged
+    tree the restore's Jobs find (restore_scripts.STAGE_PREFIX)."""
+    assert restore_task_name("ue-test-r260101020000") == "ue-backup-restore-ue-test-r260101020000"
+    assert restore_folder("ue-test-r260101020000") == "/ue-backup-restoring_ue-test-r260101020000"
+    uri = location_uri("eu-west-1", "fs-9", restore_folder("r1"))
+    assert is_restore_location(uri, "r1")
+    assert not is_restore_location(uri, "r2")
+    assert not is_restore_location(location_uri("eu-west-1", "fs-9", set_folder("/", SET.id)), "r1")
 
 
 def test_the_location_uri_is_the_one_datasync_lists():

@@ -180,3 +180,45 @@ def test_discard_removes_this_restores_trees_only_and_never_after_the_commit(tmp
 def test_the_restore_directory_cut_off_allows_for_clock_skew():
     assert restore_dir_name_since("2026-11-24T03:00:30+01:00") == "2026-11-24T01-59-30"
     assert restore_dir_name_since(None) == ""
+
+
+# --- a DataSync copy lands in ue-backup-restoring_<id>/ itself (datasync_sets) ------------
+
+
+def test_a_datasync_copy_is_found_staged_purged_checked_and_placed_as_a_job_s_tree(tmp_path):
+    """The copy writes straight into the staged directory: staging only purges it, whatever
+    aws-backup-restore_ directories the file system holds, and placing it works unchanged."""
+    write(tmp_path, LIVE)
+    write(tmp_path / NEW_DIR, {"other": "another restore's, not this one's"})
+    write(tmp_path / f"{STAGE_PREFIX}r11", RESTORED)
+    staged = sh(stage_restored_tree(str(tmp_path), "r11", SINCE))
+    assert staged.returncode == 0, staged.stdout + staged.stderr
+    assert "is now" not in staged.stdout  # nothing renamed
+    assert files(tmp_path / f"{STAGE_PREFIX}r11") == {
+        "aggregation/state.bin": "restored",
+        ".hidden-config": "restored",
+    }
+    assert files(tmp_path / NEW_DIR) == {"other": "another restore's, not this one's"}
+    assert sh(check_staged_tree(str(tmp_path), "r11")).returncode == 0
+    assert live_tree(tmp_path) == LIVE
+    assert sh(place_staged_tree(str(tmp_path), "r11")).returncode == 0
+    restored = {"aggregation/state.bin": "restored", ".hidden-config": "restored"}
+    assert live_tree(tmp_path) == restored
+    assert files(tmp_path)["ue-backup-replaced_r11/aggregation/state.bin"] == "live, newer"
+
+
+def test_the_drill_places_a_datasync_copy_before_any_restore_directory(tmp_path):
+    """On a new file system the drill's one Job purges and places the copy's staged tree;
+    without it, the newest aws-backup-restore_ directory, as before."""
+    write(tmp_path / NEW_DIR, {"stray": "not the drill's"})
+    write(tmp_path / f"{STAGE_PREFIX}d1", RESTORED)
+    done = sh(place_restored_tree(str(tmp_path), "d1"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    placed = files(tmp_path)
+    assert {k: v for k, v in placed.items() if not k.startswith("ue-backup-replaced_")} == {
+        "aggregation/state.bin": "restored",
+        ".hidden-config": "restored",
+        DONE_MARKER: "d1\n",
+    }
+    assert placed[f"ue-backup-replaced_d1/{NEW_DIR}/stray"] == "not the drill's"  # set aside
+    assert not (tmp_path / f"{STAGE_PREFIX}d1").exists()

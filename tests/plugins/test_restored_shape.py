@@ -6,8 +6,10 @@ import pytest
 
 from ue_backup.recorded_network import network_record
 from ue_backup.restored_shape import (
+    efs_create_arguments,
     efs_restore_metadata,
     efs_shape,
+    efs_tags,
     gp3_provisioned,
     memorydb_create_arguments,
     memorydb_shape,
@@ -136,6 +138,47 @@ def test_a_new_file_system_takes_the_live_performance_mode_and_key():
         "PerformanceMode": "maxIO",
         "Encrypted": "true",
         "KmsKeyId": KEY,
+    }
+
+
+def test_a_file_system_for_a_datasync_copy_is_created_shaped_like_the_live_one():
+    """CreateFileSystem takes everything at once, the throughput mode too; the live tags
+    (not AWS's, not ue-backup's, not its Name) beside the restore's, which win."""
+    live = {
+        **LIVE_FILE_SYSTEM,
+        "Tags": [
+            {"Key": "Name", "Value": "platform-data"},
+            {"Key": "cost-center", "Value": "billing"},
+            {"Key": "aws:backup:source-resource", "Value": "x"},
+            {"Key": "ue-backup:installation", "Value": "ue-test"},
+        ],
+    }
+    tags = {"ue-backup:installation": "ue-test", "ue-backup:restore": "r-1"}
+    args = efs_create_arguments(
+        efs_shape(live), "eu-west-1", creation_token="r-1-efs", tags=tags, live_tags=efs_tags(live)
+    )
+    assert args == {
+        "CreationToken": "r-1-efs",
+        "PerformanceMode": "maxIO",
+        "Encrypted": True,
+        "KmsKeyId": KEY,
+        "ThroughputMode": "provisioned",
+        "ProvisionedThroughputInMibps": 256.0,
+        "Tags": [
+            {"Key": "cost-center", "Value": "billing"},
+            {"Key": "Name", "Value": "r-1-efs"},
+            {"Key": "ue-backup:installation", "Value": "ue-test"},
+            {"Key": "ue-backup:restore", "Value": "r-1"},
+        ],
+    }
+    # nothing known of the live one (the copy region, a drill's temporary one): AWS's
+    # defaults, still encrypted, and only the restore's tags
+    bare = efs_create_arguments(None, "eu-west-1", creation_token="d-efs", tags={"t": "1"})
+    assert bare == {
+        "CreationToken": "d-efs",
+        "PerformanceMode": "generalPurpose",
+        "Encrypted": True,
+        "Tags": [{"Key": "Name", "Value": "d-efs"}, {"Key": "t", "Value": "1"}],
     }
 
 

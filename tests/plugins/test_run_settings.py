@@ -82,7 +82,8 @@ RESTORE_KEYS = AWS | {
 }  # fmt: skip
 STEP_KEYS = {
     "restore_database", "restore_efs", "restore_memorydb", "restore_velero", "rds_snapshot_id",
-    "rds_restore_time", "recovery_point_arn", "datasync_task_arn", "memorydb_snapshot_name",
+    "rds_restore_time", "recovery_point_arn", "datasync_task_arn", "copy_efs",
+    "memorydb_snapshot_name",
     "velero_backup_name",
     "velero_backup_set", "switch_over_database", "resume_owners", "memorydb_snapshot_arns",
     "memorydb_node_type", "memorydb_num_shards", "check_application", "check_database",
@@ -186,6 +187,35 @@ def test_derby_restores_no_database_and_the_drill_names_no_rds():
     assert models[RestorePlanResult].restore_database is False
     assert models[DrillRunSettings].resources["rds_instance"] is None
     assert models[BackupRunSettings].rds_instance is None
+
+
+DATASYNC_DISK = {
+    "kind": "datasync",
+    "recovery_point_arn": None,
+    "task_arn": "arn:aws:datasync:eu-west-1:123456789012:task/task-0123456789abcdef1",
+}
+
+
+@pytest.mark.parametrize(
+    ("disk", "params", "copied"),
+    [
+        (DATASYNC_DISK, {"mode": "restore"}, True),
+        (DATASYNC_DISK, {"mode": "plan"}, False),
+        (DATASYNC_DISK, {"mode": "restore", "components": ["database"]}, False),
+        ({"kind": "aws_backup", "recovery_point_arn": "arn:rp"}, {"mode": "restore"}, False),
+    ],
+    ids=["datasync", "datasync-plan-only", "datasync-no-efs", "aws-backup"],
+)
+def test_a_datasync_set_is_restored_by_a_copy_of_its_folder(disk, params, copied):
+    """copy_efs runs the DataSync steps (and not the restore job's wait) exactly when the plan
+    restores EFS from a DataSync set; its task is the set's, no recovery point."""
+    cfg = CONFIGS["test"]()
+    names = restore_names(cfg.installation, RUN_AFTER)
+    restore = RestoreRunSettings.build(cfg, names, {"type": "latest"}, params)
+    planned = RestorePlanResult.build(restore, {**a_plan(cfg), "disk": disk}, {})
+    assert planned.copy_efs is copied
+    assert planned.datasync_task_arn == disk.get("task_arn")
+    assert planned.recovery_point_arn == disk["recovery_point_arn"]
 
 
 def test_a_field_the_model_does_not_have_is_refused():

@@ -309,3 +309,30 @@ def test_a_list_tasks_filter_the_sandbox_does_not_apply_is_refused_not_ignored(a
     filters = [{"Name": "CreationTime", "Operator": "GreaterThan", "Values": ["0"]}]
     with pytest.raises(datasync.exceptions.InvalidRequestException, match="applies only"):
         datasync.list_tasks(Filters=filters)
+
+
+def test_a_destination_folder_that_does_not_exist_yet_is_created(aws, copy_task):  # noqa: F811
+    task, destination = copy_task
+    assert not destination.exists()
+
+    assert run(aws, task)[-1]["Status"] == "SUCCESS"
+
+    assert files_under(destination) == KEPT
+
+
+def test_a_source_folder_that_does_not_exist_fails_the_execution(aws):  # noqa: F811
+    """DataSync cannot read a folder that is gone (a set's, deleted): ERROR, nothing copied."""
+    aws.durations.update(datasync_execution=0.15)
+    source, target = aws.create_file_system("source"), aws.create_file_system("target")
+    datasync = aws.client("datasync")
+    task = datasync.create_task(
+        SourceLocationArn=location(aws, source, "/gone"),
+        DestinationLocationArn=location(aws, target, "/copy"),
+    )["TaskArn"]
+
+    done = run(aws, task)[-1]
+
+    assert done["Status"] == "ERROR"
+    assert "does not exist" in done["Result"]["ErrorDetail"]
+    assert not (aws.efs_path(target) / "copy").exists()
+    assert datasync.describe_task(TaskArn=task)["Status"] == "AVAILABLE"

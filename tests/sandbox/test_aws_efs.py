@@ -67,3 +67,40 @@ def test_a_new_mount_target_is_creating_for_its_duration(aws):  # noqa: F811
     assert seen[0] == "creating"
     with pytest.raises(efs.exceptions.FileSystemInUse):
         efs.delete_file_system(FileSystemId=fs_id)
+
+
+def test_a_file_system_made_through_the_api_is_creating_and_takes_no_mount_target(aws):  # noqa: F811
+    """As EFS: ``creating`` first, and CreateMountTarget refused until it is ``available``."""
+    aws.durations.update(efs_file_system=0.3)
+    efs = aws.client("efs")
+    network = add_mount_targets(aws, aws.create_file_system("live"), zones=("a",))
+
+    made = efs.create_file_system(CreationToken="new", Encrypted=True)
+    fs_id = made["FileSystemId"]
+
+    assert made["LifeCycleState"] == "creating"
+    with pytest.raises(efs.exceptions.IncorrectFileSystemLifeCycleState):
+        efs.create_mount_target(FileSystemId=fs_id, SubnetId=network["subnets"][0])
+    wait_until(
+        lambda: efs.describe_file_systems(FileSystemId=fs_id)["FileSystems"][0],
+        lambda described: described["LifeCycleState"] == "available",
+    )
+    efs.create_mount_target(FileSystemId=fs_id, SubnetId=network["subnets"][0])
+    with pytest.raises(efs.exceptions.FileSystemAlreadyExists):
+        efs.create_file_system(CreationToken="new")
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"ThroughputMode": "provisioned"},
+        {"ThroughputMode": "bursting", "ProvisionedThroughputInMibps": 10.0},
+        {"ThroughputMode": "elastic", "PerformanceMode": "maxIO"},
+    ],
+    ids=["provisioned-without-mibps", "mibps-without-provisioned", "elastic-maxio"],
+)
+def test_create_file_system_refuses_what_efs_refuses(aws, arguments):  # noqa: F811
+    efs = aws.client("efs")
+    with pytest.raises(efs.exceptions.BadRequest):
+        efs.create_file_system(CreationToken="bad", **arguments)
+    assert efs.describe_file_systems(CreationToken="bad")["FileSystems"] == []

@@ -22,6 +22,10 @@ without importing this module (and the Kubernetes client with it).
 
 Never the live installation: every name is compared with the live
 instance, cluster, file system and namespaces before anything is deleted.
+A DataSync installation's drill also leaves its own copy task
+(``ue-backup-restore-<drill id>``) and its destination location when the copy
+failed or was not released: deleted only when they carry the drill's tag and
+no set's (``DataSyncHook.restore_copy``), never a set's task or folder.
 
 A drill from the protected copies also leaves, in the installation's own
 account, the recovery points its bring-back copied into the installation's
@@ -112,6 +116,12 @@ class DrillResources:
         return self._aws("backup")
 
     @cached_property
+    def datasync(self) -> Any:
+        from ue_backup.hooks.datasync import DataSyncHook
+
+        return DataSyncHook(aws_conn_id=self.r["aws_conn_id"], region_name=self.r["region"])
+
+    @cached_property
     def s3(self) -> Any:
         return self._aws("s3")
 
@@ -145,6 +155,8 @@ class DrillResources:
         checks["efs jobs"] = (self._jobs_state, self._delete_jobs)
         checks["efs claim"] = (self._claim_state, self._delete_claim)
         checks["efs volume"] = (self._volume_state, self._delete_volume)
+        if self.r.get("datasync_copy"):
+            checks["datasync copy"] = (self._copy_state, self._delete_copy)
         checks["efs file system"] = (self._efs_state, self._delete_efs)
         if self.r.get("rds_instance"):
             checks["rds instance"] = (self._rds_state, self._delete_rds)
@@ -252,6 +264,8 @@ class DrillResources:
         return systems[0] if systems else None
 
     def _efs_state(self) -> State:
+        if self.r.get("datasync_copy") and self._copy_state().status == BUSY:
+            return State(BUSY, "the drill's DataSync copy still writes into it")
         if self.efs_restore_job:
             job = self.backup.describe_restore_job(RestoreJobId=self.efs_restore_job)
             if job.get("Status") in RESTORE_JOB_RUNNING:
@@ -288,6 +302,28 @@ class DrillResources:
             if _code(error) not in ("FileSystemInUse", "FileSystemNotFound"):
                 raise
             log.info("File system %s: %s (next round)", fs_id, _code(error))
+
+    # --- a DataSync installation: the drill's own copy task ---------------------------------
+
+    def _copy_state(self) -> State:
+        """The drill's DataSync task (``ue-backup-restore-<drill id>``) and its destination
+        location, while its copy succeeded but was not released, or failed. Only what
+        carries the drill's tag and no set's is the drill's: a set's task and its
+        folder's location (the copy's source) are never listed here."""
+        copy = self.r["datasync_copy"]
+        left = self.datasync.restore_copy(copy["restore_id"], copy["owner"])
+        if left["running"]:
+            return State(BUSY, f"its execution {left['running']} still copies")
+        if not left["task"] and not left["locations"]:
+            return _gone()
+        return State(
+            PRESENT,
+            f"task {left['task'] or '(gone)'}, {len(left['locations'])} destination location(s)",
+        )
+
+    def _delete_copy(self) -> None:
+        copy = self.r["datasync_copy"]
+        self.datasync.remove_restore_copy(copy["restore_id"], copy["owner"])
 
     # --- what a drill from the protected copies brought back ------------------------------
 

@@ -1,4 +1,5 @@
-"""EFS: the mount targets that make a file system restored side by side mountable.
+"""EFS: the file system a DataSync copy is restored into, and the mount targets that make
+a file system restored side by side mountable.
 
 AWS Backup restores into a new file system without mount targets, and the
 EFS CSI driver can only mount a file system through a mount target in the
@@ -28,6 +29,24 @@ class EfsHook(RetryingHookMixin, CustomWaitersMixin, AwsBaseHook):
     def describe_file_system(self, file_system_id: str) -> dict[str, Any]:
         """The file system as EFS describes it (``LifeCycleState``, ``PerformanceMode``, ...)."""
         return self.conn.describe_file_systems(FileSystemId=file_system_id)["FileSystems"][0]
+
+    def file_system_by_token(self, creation_token: str) -> dict[str, Any] | None:
+        """The file system created with ``creation_token`` (a restore's), or None."""
+        found = self.conn.describe_file_systems(CreationToken=creation_token)["FileSystems"]
+        return found[0] if found else None
+
+    def create_file_system(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """``CreateFileSystem`` (``restored_shape.efs_create_arguments``), idempotent: the
+        ``CreationToken`` makes EFS answer a retry ``FileSystemAlreadyExists``, and the file
+        system made by the earlier try is described instead. Returns its description."""
+        try:
+            return self.conn.create_file_system(**arguments)
+        except self.conn.exceptions.FileSystemAlreadyExists:
+            found = self.file_system_by_token(arguments["CreationToken"])
+            if found is None:  # deleted between the two calls
+                raise
+            self.log.info("File system %s exists (a retry)", found["FileSystemId"])
+            return found
 
     def update_throughput(self, file_system_id: str, arguments: dict[str, Any]) -> None:
         """``UpdateFileSystem``: a restored file system's throughput mode (AWS Backup's

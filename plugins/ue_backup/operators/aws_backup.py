@@ -249,25 +249,38 @@ class AwsBackupStartEfsRestoreJobOperator(_AwsBackupJobOperator):
         self.shape_source = shape_source
         self.recorded_network = recorded_network
 
-    def _shape(self) -> dict[str, Any] | None:
-        """The live file system's shape; the recorded one when it is gone; else None."""
+    def efs_hook(self) -> Any:
+        """The project's EFS hook (its retries too), on this operator's connection."""
+        from ue_backup.hooks.efs import EfsHook
+
+        return EfsHook(
+            aws_conn_id=self.hook.aws_conn_id,
+            region_name=self.hook.region_name,
+            verify=self.hook.verify,
+            config=self.hook.config,
+        )
+
+    def live_file_system(self) -> dict[str, Any] | None:
+        """The file system a new one is shaped like (``shape_source``), described; None when
+        there is none (the copy region) or it is gone."""
         from botocore.exceptions import ClientError
 
-        from ue_backup.hooks.efs import EfsHook
+        if not self.shape_source:
+            return None
+        try:
+            return self.efs_hook().describe_file_system(self.shape_source)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "FileSystemNotFound":
+                raise
+        return None
+
+    def _shape(self, live: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """The live file system's shape; the recorded one when it is gone; else None."""
         from ue_backup.restored_shape import efs_shape, recorded
 
-        if self.shape_source:
-            efs = EfsHook(  # the project's hook: its retries too
-                aws_conn_id=self.hook.aws_conn_id,
-                region_name=self.hook.region_name,
-                verify=self.hook.verify,
-                config=self.hook.config,
-            )
-            try:
-                return efs_shape(efs.describe_file_system(self.shape_source))
-            except ClientError as error:
-                if error.response.get("Error", {}).get("Code") != "FileSystemNotFound":
-                    raise
+        live = live or self.live_file_system()
+        if live:
+            return efs_shape(live)
         shape = recorded(self.recorded_network or None, "efs")
         if shape is None:
             self.log.warning(

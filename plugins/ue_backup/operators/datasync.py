@@ -9,34 +9,33 @@ itself is never retried blindly (it has no idempotency token), see
 ``DataSyncStartCopyOperator._start``. CreateTask has no token either: a retry
 finds the task by its name first, and a lost CreateTask answer retried by botocore
 could leave one unused task behind (named after the set), never a second copy.
+
+A restore copies a set's folder back the same way (``DataSyncRestoreCopyOperator``):
+a task of its own, found again by its name, whose execution is found again by the
+restore's tags; once the copy succeeded, ``DataSyncReleaseRestoreCopyOperator``
+deletes that task and its destination location (DataSync allows 100 tasks per
+region), never the set's.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from botocore.config import Config
-from botocore.retries.standard import ExponentialBackoff, RetryContext
 
-from ue_backup.backup_set import BACKUP_SET_TAG, INSTALLATION_TAG, BackupSet
+from ue_backup.backup_set import BACKUP_SET_TAG, INSTALLATION_TAG, BackupSet, tag_list
 from ue_backup.datasync_sets import (
     TASK_OPTIONS,
-    efs_arn,
-    location_uri,
+    restore_folder,
+    restore_task_name,
     set_folder,
     task_name,
 )
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.datasync import DataSyncHook
-from ue_backup.hooks.sts import StsHook
 from ue_backup.operators.base import BackupSetMixin
 from ue_backup.temp_files import datasync_excludes
-from ue_backup.transient import is_transient
-
-BACKOFF = ExponentialBackoff()  # botocore's own (standard mode): up to 20 s, jittered
 
 
 class DataSyncStartCopyOperator(BackupSetMixin, AwsBaseOperator[DataSyncHook]):
@@ -104,19 +103,16 @@ class DataSyncStartCopyOperator(BackupSetMixin, AwsBaseOperator[DataSyncHook]):
 
     def _set_task(self, backup_set: BackupSet, folder: str) -> str:
         """The set's task: found by its name (a retry), or created with its locations."""
-        conn, name = self.hook.get_conn(), task_name(backup_set.id)
-        for page in conn.get_paginator("list_tasks").paginate():
-            for task in page.get("Tasks", []):
-                if task.get("Name") == name:
-                    self.log.info(
-                        "DataSync task %s of set %s exists (a retry)", name, backup_set.id
-                    )
-                    return task["TaskArn"]
+        name = task_name(backup_set.id)
+        found = self.hook.task_named(name)
+        if found:
+            self.log.info("DataSync task %s of set %s exists (a retry)", name, backup_set.id)
+            return found
         source, network = self._source_location(backup_set)
-        destination = self._location(
+        destination = self.hook.efs_location(
             self.target_file_system_id, folder, network, backup_set.tag_list
         )
-        task_arn = conn.create_task(
+        task_arn = self.hook.get_conn().create_task(
             SourceLocationArn=source,
             DestinationLocationArn=destination,
             Name=name,
@@ -147,72 +143,182 @@ class DataSyncStartCopyOperator(BackupSetMixin, AwsBaseOperator[DataSyncHook]):
             raise PermanentFailure("a DataSync copy needs task_arn or source_file_system_id")
         # tagged with the installation only: every set's task reads from it
         tags = [{"Key": INSTALLATION_TAG, "Value": backup_set.installation}]
-        return self._location(self.source_file_system_id, "/", network, tags), network
-
-    def _location(
-        self, file_system_id: str, folder: str, network: dict[str, Any], tags: list[dict]
-    ) -> str:
-        """The EFS location of ``file_system_id`` at ``folder``: found by its URI, or created."""
-        region = self.hook.conn_region_name
-        uri = location_uri(region, file_system_id, folder)
-        found = self.hook.get_location_arns(uri, case_sensitive=True, ignore_trailing_slash=True)
-        if found:
-            return found[0]
-        account = StsHook(aws_conn_id=self.aws_conn_id, region_name=region).caller_identity()
-        return self.hook.get_conn().create_location_efs(
-            EfsFilesystemArn=efs_arn(
-                self.hook.conn_partition, region, account["Account"], file_system_id
-            ),
-            Subdirectory=folder,
-            Ec2Config=network,
-            Tags=tags,
-        )["LocationArn"]
+        return self.hook.efs_location(self.source_file_system_id, "/", network, tags), network
 
     # --- its execution ------------------------------------------------------------------
 
     def _execution_of_set(self, task_arn: str, set_id: str) -> str | None:
-        conn = self.hook.get_conn()
-        paginator = conn.get_paginator("list_task_executions")
-        for page in paginator.paginate(TaskArn=task_arn):
-            for execution in page.get("TaskExecutions", []):
-                arn = execution["TaskExecutionArn"]
-                tags = conn.list_tags_for_resource(ResourceArn=arn).get("Tags", [])
-                if {"Key": BACKUP_SET_TAG, "Value": set_id} in tags:
-                    return arn
-        return None
+        found = self.hook.executions_tagged(task_arn, {BACKUP_SET_TAG: set_id})
+        return found[0]["TaskExecutionArn"] if found else None
 
     def _start(self, task_arn: str, backup_set: BackupSet) -> str:
-        """Start the execution; after a transient error, look for it before starting again.
-
-        ``StartTaskExecution`` has no idempotency token: botocore retrying a
-        start that DataSync carried out but whose answer was lost (a 5xx, a
-        dropped connection) would queue a second copy. So the call goes out
-        with botocore's retries off, and this loop retries it instead, as
-        often as the configured attempts and with botocore's backoff, each
-        time first looking for the set's execution by its tag.
-        """
-        config = self.hook.config
-        retries = config.retries or {}  # botocore's form, or the legacy max_attempts (retries)
-        attempts = int(retries.get("total_max_attempts") or retries.get("max_attempts", 0) + 1)
-        once = self.hook.get_client_type(
-            config=config.merge(Config(retries={"total_max_attempts": 1}))
+        """Start the execution once (``DataSyncHook.start_execution_once``): a retry after a
+        lost answer finds the execution by the set's tag instead of queueing a second copy."""
+        return self.hook.start_execution_once(
+            task_arn,
+            backup_set.tag_list,
+            datasync_excludes(),
+            lambda: self._execution_of_set(task_arn, backup_set.id),
         )
-        excludes = datasync_excludes()
-        for attempt in range(1, attempts + 1):
-            try:
-                arn = once.start_task_execution(
-                    TaskArn=task_arn, Excludes=excludes, Tags=backup_set.tag_list
-                )["TaskExecutionArn"]
-            except Exception as error:
-                if not is_transient(error) or attempt == attempts:
-                    raise
-                self.log.warning("DataSync start failed (%s): looking for its execution", error)
-                found = self._execution_of_set(task_arn, backup_set.id)
-                if found:
-                    self.log.info("DataSync execution %s was started by that call", found)
-                    return found
-                time.sleep(BACKOFF.delay_amount(RetryContext(attempt_number=attempt)))
-                continue
-            self.log.info("DataSync execution %s started, excluding %s", arn, excludes[0]["Value"])
-            return arn
-        raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+class DataSyncRestoreCopyOperator(AwsBaseOperator[DataSyncHook]):
+    """Copy a set's folder into ``ue-backup-restoring_<restore id>/`` of ``file_system_id``.
+
+    The restore's own task (``datasync_sets.restore_task_name``) is found again on
+    a retry, or created: its source is the set's folder (the destination location
+    of the set's task, ``set_task_arn``), its destination a new location on the
+    restored file system at ``datasync_sets.restore_folder``, reached through the
+    network of the set task's source location (a subnet where the live file
+    system has a mount target; the restored one has one there too), with the
+    options of ``datasync_sets.TASK_OPTIONS`` and temporary files excluded. It and
+    its execution carry ``tags`` (the restore's or the drill's), never a set's, so
+    the task is never listed as a set's copy. An execution of it carrying the tags
+    that runs or succeeded is reused; after one that failed, a retry starts
+    another (the destination is the restore's own, overwritten whole). Returns
+    ``{"task_arn", "task_execution_arn", "source_location_arn",
+    "destination_location_arn", "file_system_id", "folder"}``.
+    """
+
+    aws_hook_class = DataSyncHook
+    template_fields = aws_template_fields(
+        "botocore_config", "restore_id", "set_task_arn", "file_system_id", "tags"
+    )
+
+    def __init__(
+        self,
+        *,
+        restore_id: str,
+        set_task_arn: str,
+        file_system_id: str,
+        tags: dict[str, str],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.restore_id = restore_id
+        self.set_task_arn = set_task_arn
+        self.file_system_id = file_system_id
+        self.tags = tags
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        tags = {k: str(v) for k, v in dict(self.tags).items()}
+        if not self.set_task_arn or not self.file_system_id:
+            raise PermanentFailure(
+                f"a DataSync restore needs the set's task ({self.set_task_arn!r}) and the "
+                f"restored file system ({self.file_system_id!r})"
+            )
+        folder = restore_folder(self.restore_id)
+        task = self._restore_task(folder, tags)
+        described = self.hook.get_task_description(task)
+        arn = self._reusable_execution(task, tags)
+        if arn:
+            self.log.info("DataSync execution %s of %s exists (a retry)", arn, self.restore_id)
+        else:
+            arn = self.hook.start_execution_once(
+                task,
+                tag_list(tags),
+                datasync_excludes(),
+                lambda: self._reusable_execution(task, tags),
+            )
+        return {
+            "task_arn": task,
+            "task_execution_arn": arn,
+            "source_location_arn": described["SourceLocationArn"],
+            "destination_location_arn": described["DestinationLocationArn"],
+            "file_system_id": self.file_system_id,
+            "folder": folder,
+        }
+
+    def _restore_task(self, folder: str, tags: dict[str, str]) -> str:
+        """The restore's task: found by its name (a retry), or created with its destination."""
+        name = restore_task_name(self.restore_id)
+        found = self.hook.task_named(name)
+        if found:
+            self.log.info("DataSync task %s exists (a retry)", name)
+            return found
+        set_task = self.hook.get_task_description(self.set_task_arn)
+        network = self.hook.describe_location_efs(set_task["SourceLocationArn"])["Ec2Config"]
+        destination = self.hook.efs_location(self.file_system_id, folder, network, tag_list(tags))
+        task = self.hook.get_conn().create_task(
+            SourceLocationArn=set_task["DestinationLocationArn"],
+            DestinationLocationArn=destination,
+            Name=name,
+            Options=TASK_OPTIONS,
+            Excludes=datasync_excludes(),
+            Tags=tag_list(tags),
+        )["TaskArn"]
+        self.log.info(
+            "DataSync task %s created: the set's folder %s into %s:%s",
+            name,
+            set_task["DestinationLocationArn"],
+            self.file_system_id,
+            folder,
+        )
+        return task
+
+    def _reusable_execution(self, task: str, tags: dict[str, str]) -> str | None:
+        """The restore's execution that runs or succeeded; None when there is none (or only
+        failed ones: the copy is then started again)."""
+        found = [e for e in self.hook.executions_tagged(task, tags) if e.get("Status") != "ERROR"]
+        return found[-1]["TaskExecutionArn"] if found else None
+
+
+class DataSyncReleaseRestoreCopyOperator(AwsBaseOperator[DataSyncHook]):
+    """After the restore's copy succeeded: record it, then delete its task and destination.
+
+    ``copy`` is ``DataSyncRestoreCopyOperator``'s return value. The execution must
+    have succeeded (``PermanentFailure`` otherwise: nothing is deleted); its
+    counts are returned for the report. Then ``DataSyncHook.remove_restore_copy``
+    deletes the restore's task and its destination location, found by their name
+    and URI and refused unless they carry ``tags`` and no set's tag: the set's
+    task and its folder's location (the copy's source) are never touched.
+    Idempotent: a retry finds them gone. Returns ``{"task_execution_arn",
+    "status", "started", "files_transferred", "bytes_transferred", "deleted"}``.
+    """
+
+    aws_hook_class = DataSyncHook
+    template_fields = aws_template_fields("botocore_config", "restore_id", "copy", "tags")
+
+    def __init__(
+        self, *, restore_id: str, copy: dict[str, Any], tags: dict[str, str], **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.restore_id = restore_id
+        self.copy = copy
+        self.tags = tags
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        arn = (self.copy or {}).get("task_execution_arn")
+        if not arn:
+            raise PermanentFailure("no DataSync copy was started in this run: nothing to release")
+        execution = self._execution(arn)
+        if execution.get("Status") != "SUCCESS":
+            raise PermanentFailure(
+                f"the DataSync copy {arn} is {execution.get('Status')}, not SUCCESS: its task "
+                "is kept (clear copy_efs to copy again)"
+            )
+        owner = {k: str(v) for k, v in dict(self.tags).items()}
+        deleted = self.hook.remove_restore_copy(self.restore_id, owner)
+        started = execution.get("StartTime")
+        return {
+            "task_execution_arn": arn,
+            "status": execution["Status"],
+            "started": started.isoformat() if hasattr(started, "isoformat") else started,
+            "files_transferred": execution.get("FilesTransferred"),
+            "bytes_transferred": execution.get("BytesTransferred"),
+            "deleted": deleted,
+        }
+
+    def _execution(self, arn: str) -> dict[str, Any]:
+        """The copy's execution; after an earlier try deleted its task (DataSync then no longer
+        describes it), what that try had seen: it deleted only after a SUCCESS."""
+        from botocore.exceptions import ClientError
+
+        try:
+            return self.hook.describe_task_execution(arn)
+        except ClientError as error:
+            gone = self.hook.task_named(restore_task_name(self.restore_id)) is None
+            if error.response.get("Error", {}).get("Code") != "InvalidRequestException" or not gone:
+                raise
+        self.log.info("The copy's task was deleted by an earlier try, after its SUCCESS")
+        return {"TaskExecutionArn": arn, "Status": "SUCCESS"}

@@ -14,9 +14,11 @@ What "usable" means per component, and what the drill cannot check:
 - database: the new RDS instance is ``available`` with an endpoint. No SQL
   is run: the drill holds no database credentials, and the sandbox has no
   real PostgreSQL behind its endpoints.
-- EFS: the recovery point restored into a new file system, its temporary
-  files purged by the same Job script a restore uses, then a Job checks
-  that the tree holds files and no temporary file (``temp_files``).
+- EFS: the recovery point restored into a new file system (or, for a
+  DataSync installation, the set's folder copied into a new file system
+  shaped like the live one), its temporary files purged by the same Job
+  script a restore uses, then a Job checks that the tree holds files and no
+  temporary file (``temp_files``).
 - MemoryDB: the new cluster is ``available`` with an endpoint.
 - Kubernetes: the Velero restore into the drill namespace completed, it
   restored objects, and every restored ECD is disabled; workloads are
@@ -35,7 +37,7 @@ from typing import Any
 from ue_backup.app_checks import results_table
 from ue_backup.aws import settings_hook
 from ue_backup.backup_set import BackupSet
-from ue_backup.config import ConfigError, EfsBackupMethod, InstallationConfig, load_config
+from ue_backup.config import ConfigError, InstallationConfig, load_config
 from ue_backup.drill_report import COMPONENTS, build_report, report_key, report_table
 from ue_backup.drill_resources import RESTORED_RESOURCES
 from ue_backup.errors import PermanentFailure
@@ -156,11 +158,6 @@ def check_config(
                 f"params.backup_set: {request['backup_set']!r} is a set of {owner!r}, "
                 f"not of this installation {cfg.installation!r}"
             )
-    if cfg.efs.backup_method != EfsBackupMethod.AWS_BACKUP:
-        problems.append(
-            f"efs.backup_method: {cfg.efs.backup_method.value!r}: the drill restores AWS "
-            "Backup recovery points; a DataSync copy has no restore path yet"
-        )
     namespace = drill_namespace(cfg)
     installation_namespaces = {cfg.kubernetes.namespace} | set(
         cfg.velero.included_namespaces if cfg.velero else ()
@@ -291,21 +288,31 @@ def tree_check_script(mount: str) -> str:
     )
 
 
-def verify_efs(file_system: Mapping[str, Any], check: Mapping[str, Any]) -> dict[str, Any]:
-    """The check Job passed: report the file count it saw and the restore job's own times."""
+def verify_efs(
+    file_system: Mapping[str, Any],
+    check: Mapping[str, Any],
+    copy: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The check Job passed: report the file count it saw and the restore job's own times
+    (a DataSync installation: ``copy``, the copy's record, ``release_efs_copy``'s)."""
     found = re.search(r"files: (\d+)", check.get("log") or "")
     if not found:
         raise PermanentFailure(f"the check Job {check.get('job')} reported no file count")
-    return {
+    result = {
         "resource": file_system["file_system_id"],
         "files": int(found.group(1)),
         "temporary_files": 0,
         "mount_targets": file_system["mount_targets"],
-        "restore_job": file_system["restore_job"],
-        "restore_job_created": file_system["restore_job_created"],
-        "restore_job_completed": file_system["restore_job_completed"],
+        "restore_job": file_system.get("restore_job"),
+        "restore_job_created": file_system.get("restore_job_created"),
+        "restore_job_completed": file_system.get("restore_job_completed"),
         "usable_at": _now(),
     }
+    if copy:
+        result["datasync_copy"] = {
+            k: copy.get(k) for k in ("task_execution_arn", "status", "started", "files_transferred")
+        }
+    return result
 
 
 def verify_memorydb(settings: Mapping[str, Any]) -> dict[str, Any]:

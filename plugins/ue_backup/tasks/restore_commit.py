@@ -40,6 +40,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from ue_backup.datasync_sets import restore_folder, restore_task_name
 from ue_backup.errors import PermanentFailure
 from ue_backup.restore_scripts import (
     ASIDE_PREFIX,
@@ -232,7 +233,13 @@ def discard_needed(context: Any) -> None:
         raise AirflowSkipException("no EFS restore job was started: nothing to remove")
     if ti.xcom_pull(task_ids=COMMIT_POINT) is not None:
         raise AirflowSkipException("the commit point was passed: the trees stay as they are")
-    wait_for_restore_job_end(run, ti.xcom_pull(task_ids="restore_efs")["job_id"])
+    started = ti.xcom_pull(task_ids="restore_efs")
+    if "job_id" in started:
+        wait_for_restore_job_end(run, started["job_id"])
+        return
+    copy = ti.xcom_pull(task_ids="copy_efs")  # a DataSync copy into the live file system
+    if copy:
+        wait_for_copy_end(run, copy["task_execution_arn"])
 
 
 # EFS restore jobs in a final state: nothing writes into the live file system any more.
@@ -280,6 +287,46 @@ def wait_for_restore_job_end(
         if time.monotonic() > deadline:
             raise TimeoutError(still_writing(run, job_id, status))
         log.info("EFS restore job %s is %s: waiting before removing its trees", job_id, status)
+        time.sleep(interval)
+
+
+# DataSync executions in a final state (its copy writes nothing more).
+COPY_ENDED = ("SUCCESS", "ERROR")
+
+
+def wait_for_copy_end(
+    run: RestoreRunSettings, execution_arn: str, timeout_seconds: float | None = None
+) -> str:
+    """As ``wait_for_restore_job_end``, for a DataSync copy into the live file system's
+    ``ue-backup-restoring_<id>/``: the clean-up waits, bounded, until it stopped writing."""
+    import time
+
+    from ue_backup.hooks.datasync import DataSyncHook
+    from ue_backup.transient import is_transient
+    from ue_backup.triggers.waits import poll_interval
+
+    timeout = RESTORE_JOB_WAIT_MINUTES * 60 if timeout_seconds is None else timeout_seconds
+    deadline, interval = time.monotonic() + timeout, poll_interval(RESTORE_JOB_POLL_SECONDS)
+    hook = _hook(run, DataSyncHook)
+    status = "not known"
+    while True:
+        try:
+            status = hook.describe_task_execution(execution_arn).get("Status") or "not known"
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            log.warning("DataSync did not answer (%s): not yet", error)
+        if status in COPY_ENDED:
+            log.info("DataSync copy %s is %s: its tree can be removed", execution_arn, status)
+            return status
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"the DataSync copy {execution_arn} is {status}, not ended: it may still be "
+                f"writing {STAGE_PREFIX}{run.restore_id}/ on the live file system "
+                f"{run.efs_file_system_id}, so nothing was removed. Once it has ended (or "
+                "you cancelled it), clear discard_restored_tree"
+            )
+        log.info("DataSync copy %s is %s: waiting before removing its tree", execution_arn, status)
         time.sleep(interval)
 
 
@@ -551,11 +598,22 @@ def left_over(
         and states.get("restore_efs") == "success"
         and states.get(DISCARD_TASK) != "success"
     ):
+        made = (
+            "(if its DataSync copy still runs, wait for it to end first)"
+            if plan.copy_efs
+            else f"and any {RESTORE_DIR_PREFIX}* directory made by this restore (if its EFS "
+            "restore job still runs, wait for it to end first: AWS Backup cannot cancel it)"
+        )
         left.append(
             f"on the live file system {run.efs_file_system_id} (the Job "
-            f"{DISCARD_TASK} did not remove them): {STAGE_PREFIX}{rid}/ and any "
-            f"{RESTORE_DIR_PREFIX}* directory made by this restore (if its EFS restore job "
-            "still runs, wait for it to end first: AWS Backup cannot cancel it)"
+            f"{DISCARD_TASK} did not remove them): {STAGE_PREFIX}{rid}/ {made}"
+        )
+    copied = plan.copy_efs and states.get("copy_efs") == "success"
+    if copied and states.get("release_efs_copy") != "success":
+        left.append(
+            f"the DataSync task {restore_task_name(rid)} and its destination location (at "
+            f"{restore_folder(rid)}/ of the file system; DataSync allows 100 tasks per "
+            "region); never the set's own task or its folder"
         )
     return left
 

@@ -170,6 +170,12 @@ def check_source_region(params: Mapping[str, Any], cfg: InstallationConfig) -> l
     region = params.get("source_region") or cfg.region
     if not isinstance(region, str) or region == cfg.region:
         return []
+    if cfg.efs.datasync is not None:
+        return [
+            f"params.source_region: {region!r}: a DataSync installation (efs.backup_method "
+            f"'datasync') keeps its EFS copies in the home region {cfg.region!r} only (no "
+            "copy region has them); leave source_region empty"
+        ]
     copy = cfg.cross_region.region if cfg.cross_region else None
     if region != copy:
         where = (

@@ -1,4 +1,9 @@
-"""The file system an EFS restore job wrote to, made mountable: one step for restore and drill.
+"""The file system an EFS restore wrote to, made mountable: one step for restore and drill.
+
+An AWS Backup restore job names the file system it wrote to
+(``restored_file_system``); a DataSync restore chose its file system before the
+copy (``restore_efs``, ``copy_target``), which needs mount targets before the copy
+can reach it. Either way ``mountable`` does the rest.
 
 In place, AWS Backup restores into the live file system. Side by side (every
 drill, and ``ue_restore``'s default) it creates a new one without mount
@@ -54,42 +59,90 @@ def restored_file_system(
     and ``restore_job_completed``. ``recorded_network``: the chosen set's (a
     restore from the protected copies), used when the live file system is gone.
     """
-    from ue_backup.hooks.efs import EfsHook
-
     job = settings_hook(AwsBackupHook, settings).describe_restore_job(job_id)
     fs_id = (job.get("CreatedResourceArn") or "").rsplit("/", 1)[-1]
+    found = mountable(
+        settings,
+        fs_id,
+        new_only=new_only,
+        recorded_network=recorded_network,
+        shape=shape,
+        made_by=f"restore job {job_id}",
+    )
+    if new_only:
+        created, completed = job.get("CreationDate"), job.get("CompletionDate")
+        found |= {
+            "restore_job": job_id,
+            "restore_job_created": created.isoformat() if created else None,
+            "restore_job_completed": completed.isoformat() if completed else None,
+        }
+    return found
+
+
+def copy_target(
+    settings: RestoreRunSettings | DrillRunSettings,
+    started: dict[str, Any],
+    *,
+    new_only: bool = False,
+) -> dict[str, Any]:
+    """A DataSync restore: the file system ``restore_efs`` chose for the copy (its
+    ``started``: a new one, or in place the live one), given mount targets when it is
+    new, before the copy (DataSync reaches it through one). As ``restored_file_system``
+    returns, without a restore job (``restore_job`` None: the drill reports the copy)."""
+    found = mountable(
+        settings,
+        started["file_system_id"],
+        new_only=new_only,
+        shape=started.get("shape"),
+        made_by="restore_efs",
+    )
+    if new_only:
+        found |= dict.fromkeys(("restore_job", "restore_job_created", "restore_job_completed"))
+    return found
+
+
+def mountable(
+    settings: RestoreRunSettings | DrillRunSettings,
+    fs_id: str,
+    *,
+    new_only: bool = False,
+    recorded_network: dict[str, Any] | None = None,
+    shape: dict[str, Any] | None = None,
+    made_by: str = "the restore",
+) -> dict[str, Any]:
+    """``fs_id`` made mountable when it is not the live file system: mount targets like the
+    live one's (or the recorded ones), and ``shape``'s throughput mode.
+
+    ``new_only``: refuse the live file system, and add its ``state``. Returns
+    ``file_system_id`` and ``mount_targets`` (None: none made).
+    """
+    from ue_backup.hooks.efs import EfsHook
+
     live = settings.efs_file_system_id
     if new_only and (not fs_id or fs_id == live):
         raise PermanentFailure(
-            f"restore job {job_id} created {fs_id or 'no file system'}, not a new file system"
+            f"{made_by} created {fs_id or 'no file system'}, not a new file system"
         )
     found: dict[str, Any] = {"file_system_id": fs_id, "mount_targets": None}
-    if fs_id != live:
-        efs = settings_hook(EfsHook, settings)
-        match_throughput(efs, fs_id, shape)
-        if isinstance(settings, RestoreRunSettings) and settings.from_copy:
-            log.warning(
-                "File system %s was restored in %s, where no live file system has mount "
-                "targets to copy: give it mount targets in the cluster's subnets",
-                fs_id,
-                settings.region,
-            )
-        elif isinstance(settings, RestoreRunSettings) and settings.from_immutable:
-            found["mount_targets"] = _like_the_live_one_or_recorded(
-                efs, live, fs_id, recorded_network
-            )
-        else:
-            found["mount_targets"] = len(efs.copy_mount_targets(live, fs_id)) or _given_by_hand(
-                efs, fs_id, f"the live file system {live} has no mount target to copy"
-            )
-        if new_only:
-            created, completed = job.get("CreationDate"), job.get("CompletionDate")
-            found |= {
-                "state": efs.describe_file_system(fs_id)["LifeCycleState"],
-                "restore_job": job_id,
-                "restore_job_created": created.isoformat() if created else None,
-                "restore_job_completed": completed.isoformat() if completed else None,
-            }
+    if fs_id == live:
+        return found
+    efs = settings_hook(EfsHook, settings)
+    match_throughput(efs, fs_id, shape)
+    if isinstance(settings, RestoreRunSettings) and settings.from_copy:
+        log.warning(
+            "File system %s was restored in %s, where no live file system has mount "
+            "targets to copy: give it mount targets in the cluster's subnets",
+            fs_id,
+            settings.region,
+        )
+    elif isinstance(settings, RestoreRunSettings) and settings.from_immutable:
+        found["mount_targets"] = _like_the_live_one_or_recorded(efs, live, fs_id, recorded_network)
+    else:
+        found["mount_targets"] = len(efs.copy_mount_targets(live, fs_id)) or _given_by_hand(
+            efs, fs_id, f"the live file system {live} has no mount target to copy"
+        )
+    if new_only:
+        found["state"] = efs.describe_file_system(fs_id)["LifeCycleState"]
     return found
 
 

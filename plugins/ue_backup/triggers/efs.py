@@ -1,4 +1,4 @@
-"""Wait for a file system's mount targets without holding a worker slot."""
+"""Wait for a new file system, and for its mount targets, without holding a worker slot."""
 
 from __future__ import annotations
 
@@ -15,3 +15,14 @@ class EfsMountTargetsAvailableTrigger(ResourceWaiterTrigger):
     WHAT = "EFS mount targets of"
     STATUS_QUERIES = ["MountTargets[].LifeCycleState"]
     DELAY = 10
+
+
+class EfsFileSystemAvailableTrigger(ResourceWaiterTrigger):
+    """Fires when a new file system is ``available`` (EFS refuses mount targets before)."""
+
+    aws_hook_class = EfsHook
+    WAITER = "file_system_available"
+    ID_ARGUMENT = "FileSystemId"
+    WHAT = "EFS file system"
+    STATUS_QUERIES = ["FileSystems[0].LifeCycleState"]
+    DELAY = 5

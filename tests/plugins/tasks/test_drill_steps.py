@@ -122,23 +122,8 @@ def test_a_named_set_is_planned_as_that_set():
         ({}, {"type": "backup_set", "backup_set": "ue-prod-20260301t020000z"}, "is a set of"),
         ({"drill": {"namespace": "uepe"}}, {"type": "latest"}, "drill.namespace: 'uepe'"),
         ({"drill": {"namespace": "uepe-platform"}}, {"type": "latest"}, "drill.namespace"),
-        (
-            {
-                "efs": {
-                    "file_system_id": "fs-0123456789abcdef0",
-                    "backup_method": "datasync",
-                    "datasync": {
-                        "target_file_system_id": "fs-0123456789abcdef1",
-                        "task_arn": "arn:aws:datasync:eu-west-1:123456789012:task/"
-                        "task-0123456789abcdef0",
-                    },
-                }
-            },
-            {"type": "latest"},
-            "efs.backup_method: 'datasync'",
-        ),
     ],
-    ids=["other-installation", "live-namespace", "velero-namespace", "datasync"],
+    ids=["other-installation", "live-namespace", "velero-namespace"],
 )
 def test_configurations_a_drill_cannot_serve_are_refused(sections, request_, words):
     (problem,) = check_config(config(**sections), request_)
@@ -148,6 +133,19 @@ def test_configurations_a_drill_cannot_serve_are_refused(sections, request_, wor
 
 def test_a_good_configuration_has_no_problem():
     assert check_config(config(), {"type": "latest"}) == []
+
+
+def test_a_datasync_installation_is_drilled():
+    """A DataSync set restores by a copy of its folder: the drill no longer refuses it."""
+    datasync = {
+        "file_system_id": "fs-0123456789abcdef0",
+        "backup_method": "datasync",
+        "datasync": {
+            "target_file_system_id": "fs-0123456789abcdef1",
+            "task_arn": "arn:aws:datasync:eu-west-1:123456789012:task/task-0123456789abcdef0",
+        },
+    }
+    assert check_config(config(efs=datasync), {"type": "latest"}) == []
 
 
 def test_a_drill_from_the_protected_copies_without_the_section_is_refused_naming_the_param():
