@@ -13,6 +13,14 @@ from ue_backup.config import parse_config
 from ue_backup.run_settings import vault_in
 from ue_backup.tasks.restore_steps import check_request, check_source_region
 
+DATASYNC_EFS = {
+    "file_system_id": "fs-0123456789abcdef0",
+    "backup_method": "datasync",
+    "datasync": {
+        "target_file_system_id": "fs-0123456789abcdef1",
+        "task_arn": "arn:aws:datasync:eu-west-1:123456789012:task/task-0123456789abcdef0",
+    },
+}
 WITH_COPIES = parse_config({**VALID, "cross_region": CROSS_REGION})
 HOME_ONLY = parse_config(copy.deepcopy(VALID))
 
@@ -39,6 +47,17 @@ def test_a_restore_from_the_copy_region_is_side_by_side_only():
     params = {"source_region": "eu-central-1", "target": "in_place"}
     (problem,) = check_source_region(params, WITH_COPIES)
     assert problem.startswith("params.target: in_place replaces the live resources in eu-west-1")
+
+
+def test_a_datasync_installation_restores_in_its_home_region_only():
+    """Its copies are folders on a file system of the home region: even the configured copy
+    region holds none (a cross_region section copies the other components)."""
+    datasync = parse_config({**VALID, "cross_region": CROSS_REGION, "efs": DATASYNC_EFS})
+    (problem,) = check_source_region({"source_region": "eu-central-1"}, datasync)
+    assert problem.startswith("params.source_region: 'eu-central-1': a DataSync installation")
+    assert "leave source_region empty" in problem
+    assert check_source_region({"source_region": "eu-west-1"}, datasync) == []
+    assert check_source_region({}, datasync) == []
 
 
 def test_a_region_that_is_not_text_is_refused_by_the_request_check():
