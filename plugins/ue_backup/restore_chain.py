@@ -246,7 +246,8 @@ def _efs(spec: RestoreChainSpec) -> tuple[Any, Any]:
             job_done = AwsBackupRestoreJobCompletedSensor(
                 task_id="wait_efs",
                 resource_id=xcom("restore_efs", "job_id"),
-                pre_execute=only_if(spec.steps.copy_efs, False),  # no job for a DataSync copy
+                # no job for a DataSync copy (None: a plan made before copy_efs existed)
+                pre_execute=only_if(spec.steps.copy_efs, False, None),
                 **spec.aws,
                 **critical_path_wait(),
             )

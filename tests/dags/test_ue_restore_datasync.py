@@ -195,6 +195,37 @@ def test_a_drill_whose_copy_failed_leaves_no_datasync_task_behind(
     assert len(deleted) == 1
 
 
+def test_in_place_a_failed_copy_leaves_the_live_data_as_it_was(
+    sandbox, installation, backup_set, shaped
+):
+    """Before the commit point nothing live changes: the copy's staged tree is removed from
+    the live file system (once the copy stopped writing) and the workflows resume."""
+    before = tree(installation.efs_path(sandbox))
+    sandbox.faults.add(Fault("datasync", "StartTaskExecution", kind="outcome"))
+
+    result = run_dag(
+        "ue_restore",
+        {"mode": "restore", "target": "in_place", "confirm": installation.name},
+        dags=shaped,
+    )
+
+    assert result.state == "failed"
+    assert result.tasks["wait_efs_copy"] == "failed", result.tasks
+    assert result.tasks["commit_point"] == "upstream_failed"
+    assert result.tasks["discard_restored_tree"] == "success"
+    assert result.tasks["resume_workflows"] == "success"
+    assert tree(installation.efs_path(sandbox)) == before
+    enabled = {
+        e["metadata"]["name"]: e["spec"]["enabled"]
+        for e in sandbox.k8s.list("ecdeployments", NAMESPACE)
+    }
+    assert enabled == dict.fromkeys(installation.ecds, True)
+    rid = result.xcom("validate")["restore_id"]
+    left = result.xcom("resume_workflows")["left_over"]
+    assert [x for x in left if x.startswith(f"the DataSync task ue-backup-restore-{rid} ")]
+    assert not [x for x in left if x.startswith("on the live file system")]  # it was removed
+
+
 def test_in_place_sets_the_live_data_aside_and_places_the_sets_copy(
     sandbox, installation, backup_set, shaped
 ):

@@ -35,6 +35,8 @@ def test_a_restore_copies_into_its_staged_tree_with_a_task_of_its_own():
     uri = location_uri("eu-west-1", "fs-9", restore_folder("r1"))
     assert is_restore_location(uri, "r1")
     assert not is_restore_location(uri, "r2")
+    assert not is_restore_location(location_uri("eu-west-1", "fs-9", "/sets/r1"), "r1")
+    assert not is_restore_location(uri.replace("r1/", "r1/deeper/"), "r1")
     assert not is_restore_location(location_uri("eu-west-1", "fs-9", set_folder("/", SET.id)), "r1")
 
 

@@ -25,4 +25,4 @@ class EfsFileSystemAvailableTrigger(ResourceWaiterTrigger):
     ID_ARGUMENT = "FileSystemId"
     WHAT = "EFS file system"
     STATUS_QUERIES = ["FileSystems[0].LifeCycleState"]
-    DELAY = 5
+    DELAY = 10

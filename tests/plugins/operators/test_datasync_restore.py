@@ -8,7 +8,7 @@ import pytest
 
 from sandbox.aws.network import add_mount_targets
 from sandbox.faults import Fault
-from sandbox.installation import LIVE_FILES, TEMPORARY_FILES, seed_installation
+from sandbox.installation import LIVE_FILES, TEMPORARY_FILES, seed_installation, write_tree
 from tests.plugins.support import SET_ID, make_context, mutations
 from ue_backup.backup_set import BACKUP_SET_TAG
 from ue_backup.errors import PermanentFailure
@@ -83,6 +83,11 @@ def files_under(path) -> dict[str, str]:
 def test_the_sets_folder_lands_in_the_restores_staged_tree_without_temporary_files(
     sandbox, installation, set_copy, new_fs
 ):
+    # a folder holding temporary files (written there by hand, say): the copy back excludes
+    # them too, whatever the purge after it would do
+    folder = sandbox.aws.efs_path(installation.datasync_target) / SET_ID
+    write_tree(folder, TEMPORARY_FILES)
+
     copied = restore_copy(set_copy["task_arn"], new_fs).execute(make_context())
     wait(copied["task_execution_arn"])
 

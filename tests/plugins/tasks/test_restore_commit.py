@@ -285,3 +285,92 @@ def test_the_checks_fail_closed(state, expected):
     assert checks_not_passed(plan, {}) == "not run"  # no task: shaped before checks existed
     unchecked = planned(restore_database=True, restore_efs=True)
     assert checks_not_passed(unchecked, {"check_application": state}) is None
+
+
+# --- a DataSync copy into the live file system: the clean-up waits for it too ---------------
+
+
+@pytest.fixture
+def live_copy(sandbox, monkeypatch):
+    """An in-place DataSync copy into ue-backup-restoring_<id>/ of the live file system on the
+    sandbox; returns (settings, start: starts an execution and returns its ARN)."""
+    from sandbox.faults import Fault
+
+    monkeypatch.setenv("UE_BACKUP_POLL_SECONDS", "0.05")
+    aws = sandbox.aws
+    aws.durations.update(datasync_execution=2)  # still running when the test first looks
+    live, target = aws.create_file_system("live"), aws.create_file_system("copies")
+    (aws.efs_path(target) / "set-1").mkdir()
+    (aws.efs_path(target) / "set-1" / "data.txt").write_text("the set's")
+    efs, datasync = sandbox.client("efs"), sandbox.client("datasync")
+    ec2 = {
+        "SubnetArn": "arn:aws:ec2:eu-west-1:123456789012:subnet/subnet-1",
+        "SecurityGroupArns": ["arn:aws:ec2:eu-west-1:123456789012:security-group/sg-1"],
+    }
+
+    def location(fs_id: str, folder: str) -> str:
+        arn = efs.describe_file_systems(FileSystemId=fs_id)["FileSystems"][0]["FileSystemArn"]
+        return datasync.create_location_efs(
+            EfsFilesystemArn=arn, Ec2Config=ec2, Subdirectory=folder
+        )["LocationArn"]
+
+    rid = "ue-test-r260101000000"
+    task = datasync.create_task(
+        SourceLocationArn=location(target, "/set-1"),
+        DestinationLocationArn=location(live, f"/ue-backup-restoring_{rid}"),
+    )["TaskArn"]
+    settings = restore_settings(
+        region=datasync.meta.region_name, efs_file_system_id=live, restore_id=rid
+    )
+
+    def start(never=False):
+        if never:
+            sandbox.faults.add(Fault("datasync", "StartTaskExecution", kind="never"))
+        return datasync.start_task_execution(TaskArn=task)["TaskExecutionArn"]
+
+    return settings, start
+
+
+def test_the_clean_up_waits_for_a_copy_still_writing(live_copy):
+    from ue_backup.tasks.restore_commit import wait_for_copy_end
+
+    settings, start = live_copy
+
+    assert wait_for_copy_end(settings, start(), timeout_seconds=10) == "SUCCESS"
+
+
+def test_the_clean_up_gives_up_naming_the_copy_and_its_directory(live_copy):
+    from ue_backup.tasks.restore_commit import wait_for_copy_end
+
+    settings, start = live_copy
+    execution = start(never=True)
+
+    with pytest.raises(TimeoutError) as failure:
+        wait_for_copy_end(settings, execution, timeout_seconds=0.3)
+    message = str(failure.value)
+    assert f"the DataSync copy {execution} is" in message
+    assert f"ue-backup-restoring_{settings.restore_id}/ on the live file system" in message
+    assert "nothing was removed" in message
+
+
+def test_what_a_datasync_restore_stopped_before_its_commit_leaves_over():
+    """Its staged tree on the live file system, and its own DataSync task while the copy
+    was not released; never an aws-backup-restore_ directory (there is no job)."""
+    from ue_backup.tasks.restore_commit import left_over
+
+    run = restore_settings()
+    plan = RestorePlanResult.model_validate(
+        {
+            "plan": {},
+            "region": "eu-west-1",
+            **restore_steps(restore_efs=True, copy_efs=True, recovery_point_arn=None),
+        }
+    )
+    states = {"restore_efs": S, "copy_efs": S, "wait_efs_copy": F, "release_efs_copy": UF}
+    left = left_over(run, plan, states)
+    assert len(left) == 2
+    assert "ue-backup-restoring_r/" in left[0]
+    assert "aws-backup-restore_" not in left[0]
+    assert "DataSync task ue-backup-restore-r " in left[1]
+    released = {**states, "wait_efs_copy": S, "release_efs_copy": S, "discard_restored_tree": S}
+    assert left_over(run, plan, released) == []
