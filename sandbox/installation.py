@@ -144,7 +144,8 @@ def seed_installation(
     the vault is under AWS Backup's AWS managed key, as AWS makes them by default.
     With ``shaped``, the live resources are unlike AWS's defaults in what a restore
     must keep (``live_shape``): the instance has its own parameter and option groups,
-    gp3 storage with IOPS and throughput, deletion protection and tags; the file
+    gp3 storage with IOPS, throughput and autoscaling, deletion protection and tags, its
+    own backup window, IAM authentication, log exports, CA and dual stack; the file
     system is maxIO, provisioned, under a customer managed key; the cluster has data
     tiering on r6gd nodes, its own parameter group and dual-stack IP settings.
     """
@@ -299,6 +300,14 @@ def live_shape(sandbox: Sandbox, name: str) -> dict[str, dict[str, Any]]:
             "DeletionProtection": True,
             "CopyTagsToSnapshot": True,
             "Tags": [{"Key": "cost-center", "Value": "billing"}],
+            # what both restores take of its settings, none of them AWS's defaults
+            "MaxAllocatedStorage": 1000,
+            "PreferredBackupWindow": "03:00-03:30",
+            "EnableIAMDatabaseAuthentication": True,
+            "EnableCloudwatchLogsExports": ["postgresql", "upgrade"],
+            "AutoMinorVersionUpgrade": False,
+            "CACertificateIdentifier": "rds-ca-rsa4096-g1",
+            "NetworkType": "DUAL",
         },
         "memorydb": {
             "NodeType": "db.r6gd.xlarge",

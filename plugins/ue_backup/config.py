@@ -549,7 +549,8 @@ class ColdWindowConfig(_Model):
     # What the estimate learned from history adds to the p90 of the past jobs.
     estimate_margin_percent: NonNegativeInt = 25
     # How far back the past copies are read (AWS Backup's jobs created, DataSync's
-    # executions started, since then).
+    # executions started, since then). AWS Backup lists the jobs of the last 30 days
+    # only (ListBackupJobs): more is refused with efs.backup_method 'aws_backup'.
     estimate_history_days: PositiveInt = 30
 
     @property
@@ -1039,6 +1040,10 @@ class InstallationConfig(_Model):
         return self.database.engine == DatabaseEngine.RDS
 
 
+# How far back AWS Backup's ListBackupJobs lists jobs (its API reference: the last 30 days).
+BACKUP_JOBS_LISTED_DAYS = 30
+
+
 def _cross_section_problems(cfg: InstallationConfig):
     """Conflicts between sections, each as (field path, message)."""
     managed_window = cfg.cold_window.required and cfg.cold_window.mode == ColdWindowMode.MANAGED
@@ -1060,6 +1065,14 @@ def _cross_section_problems(cfg: InstallationConfig):
         yield (
             "efs.datasync.target_file_system_id",
             "is the protected file system itself; the copy needs another file system",
+        )
+    days = cfg.cold_window.estimate_history_days
+    if cfg.efs.aws_backup and days > BACKUP_JOBS_LISTED_DAYS:
+        yield (
+            "cold_window.estimate_history_days",
+            f"is {days}, but AWS Backup lists the backup jobs of the last "
+            f"{BACKUP_JOBS_LISTED_DAYS} days only (ListBackupJobs): older jobs would be "
+            f"silently missing from the window estimate; give at most {BACKUP_JOBS_LISTED_DAYS}",
         )
     if cfg.cross_region and cfg.efs.aws_backup and not cfg.cross_region.backup_vault_arn:
         yield (

@@ -33,6 +33,9 @@ from typing import Any
 ENDED_WITHOUT_POINT = frozenset({"FAILED", "ABORTED", "EXPIRED"})
 # How long the window waits at most, by default (the sensor's timeout overrides it).
 DEFAULT_WAIT_MINUTES = 30
+# How long the set's manual snapshot may take to give its SnapshotCreateTime, inside the
+# window, before the run fails (``RdsStartSnapshotOperator``'s bound).
+SNAPSHOT_TIME_FIXED_SECONDS = 600
 
 
 @dataclass(frozen=True)

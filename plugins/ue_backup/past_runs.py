@@ -5,7 +5,10 @@ copy took on past nights and how much it copied. Each backup method keeps that
 history in its own records:
 
 - AWS Backup: the completed backup jobs of the live file system
-  (``ListBackupJobs``): ``CompletionDate - CreationDate``, ``BackupSizeInBytes``;
+  (``ListBackupJobs``): ``CompletionDate - CreationDate``, ``BackupSizeInBytes``.
+  AWS Backup copies an EFS file system whole on its first backup and only what
+  changed on each one after (EFS User Guide, incremental backups): that first job
+  is marked ``full_copy`` (``first_full_copy``), so the estimate can tell it apart;
 - DataSync: each backup set's own execution (``DataSyncHook.set_copies``, from
   ``DescribeTaskExecution``): ``EndTime - StartTime`` (``StartTime`` is when the
   start was asked, so any queueing counts, as it does in the window), or
@@ -30,29 +33,60 @@ BACKUP_JOB_COMPLETED = "COMPLETED"
 
 @dataclass(frozen=True)
 class PastRun:
-    """One finished copy of the live file system: when it began, how long, how much."""
+    """One finished copy of the live file system: when it began, how long, how much, and
+    whether it was the whole file system where the others copied only what changed."""
 
     started: datetime
     seconds: float
     size_bytes: int | None = None
+    full_copy: bool = False
 
 
 def _seconds(start: datetime, end: datetime) -> float:
     return max((end - start).total_seconds(), 0.0)
 
 
-def aws_backup_runs(jobs: Iterable[Mapping[str, Any]], resource_arn: str) -> list[PastRun]:
+def first_full_copy(
+    jobs: Iterable[Mapping[str, Any]], vault: str | None, points: Iterable[Mapping[str, Any]]
+) -> str | None:
+    """The id of the listed job that made the file system's first, full copy in ``vault``,
+    or None when no listed job is known to have.
+
+    ``points``: the file system's recovery points in ``vault``
+    (``ListRecoveryPointsByBackupVault`` by resource). A job is the first copy when its
+    recovery point is the oldest one there (nothing was in the vault before it) and no
+    completed job into the vault is listed before it (so no predecessor merely expired
+    since). A job whose point has expired, or of another vault (whose points are not
+    read), is never judged full: keeping a full copy only errs long.
+    """
+    ours = sorted(
+        (j for j in jobs if vault and j.get("BackupVaultName") == vault and j.get("CreationDate")),
+        key=lambda j: j["CreationDate"],
+    )
+    dated = [p for p in points if p.get("CreationDate") and p.get("RecoveryPointArn")]
+    if not ours or not dated:
+        return None
+    oldest = min(dated, key=lambda p: p["CreationDate"])["RecoveryPointArn"]
+    first = ours[0]
+    return first.get("BackupJobId") if first.get("RecoveryPointArn") == oldest else None
+
+
+def aws_backup_runs(
+    jobs: Iterable[Mapping[str, Any]], resource_arn: str, full_copy: str | None = None
+) -> list[PastRun]:
     """The COMPLETED jobs of ``resource_arn`` among AWS Backup's ``BackupJobs`` entries.
 
     The listing is already filtered by resource and state; filtering again keeps a
     job of another file system (or one still running) out of the estimate whatever
-    the listing did.
+    the listing did. ``full_copy``: the job that made the first, full copy
+    (``first_full_copy``).
     """
     return [
         PastRun(
             job["CreationDate"],
             _seconds(job["CreationDate"], job["CompletionDate"]),
             job.get("BackupSizeInBytes"),
+            full_copy=bool(full_copy) and job.get("BackupJobId") == full_copy,
         )
         for job in jobs
         if job.get("State") == BACKUP_JOB_COMPLETED

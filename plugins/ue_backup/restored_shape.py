@@ -10,10 +10,17 @@ gone, from what the backup set recorded: the manifest's ``network`` holds
 each component's ``shape`` beside its network, see ``recorded_network``):
 
 - RDS (``RestoreDBInstanceFromDBSnapshot``, ``RestoreDBInstanceToPointInTime``):
-  parameter group, option group, storage type, IOPS and throughput, deletion
-  protection, ``CopyTagsToSnapshot`` and the tags. Not the KMS key: neither
-  restore takes one; a restored instance keeps its snapshot's key, which is
-  the live instance's for the set's own snapshot.
+  parameter group, option group, storage (type, size, IOPS and throughput: see
+  ``restored_storage``), deletion protection, ``CopyTagsToSnapshot``, the tags,
+  and what both restores take of the instance's settings (botocore's model):
+  automated backups (``BackupRetentionPeriod``, ``PreferredBackupWindow``: an
+  instance switched over in place keeps its point-in-time coverage), IAM
+  database authentication (the platform may log in with it), the CloudWatch
+  log exports, ``AutoMinorVersionUpgrade``, the CA certificate, the network
+  type, and, on a point-in-time restore only (the snapshot restore does not
+  take it), storage autoscaling's ``MaxAllocatedStorage``. Not the KMS key:
+  neither restore takes one; a restored instance keeps its snapshot's key,
+  which is the live instance's for the set's own snapshot.
 - EFS (AWS Backup's restore metadata): ``PerformanceMode``, ``Encrypted`` and
   ``KmsKeyId``. The throughput mode is no restore metadata key: it is set
   after the restore with ``UpdateFileSystem`` (``throughput_update``). A
@@ -31,7 +38,14 @@ each component's ``shape`` beside its network, see ``recorded_network``):
 
 A drill's temporary instance takes the groups and storage but neither the
 live deletion protection (its cleanup must delete it) nor the live tags (a
-backup plan selecting by tag would back it up). Nothing here calls AWS.
+backup plan selecting by tag would back it up). It takes the settings a
+check may depend on (IAM authentication, CA certificate, network type, minor
+upgrades) but not those that cost or outlive it: no automated backups
+(``BackupRetentionPeriod`` 0: nothing in a drill restores from them, RDS takes
+no first backup before the instance is available, and none is left behind to
+pay for), no log exports (RDS would make CloudWatch log groups that outlive
+the instance), no storage autoscaling, and the snapshot's own size. Nothing
+here calls AWS.
 """
 
 from __future__ import annotations
@@ -43,6 +57,17 @@ from typing import Any
 # volume has the baseline and RDS refuses the two arguments (RDS User Guide, gp3 storage).
 GP3_PROVISIONED_FROM_GIB = {"oracle": 200, "sqlserver": 20}
 GP3_PROVISIONED_DEFAULT_GIB = 400
+# The most IOPS RDS lets a Provisioned IOPS volume have per GiB of it (RDS User Guide,
+# Provisioned IOPS SSD storage): io1 50, io2 1,000.
+MAX_IOPS_PER_GIB = {"io1": 50, "io2": 1000}
+# What both restores take of the live instance's settings, by shape key (botocore's
+# model: members of both RestoreDBInstanceFromDBSnapshot and RestoreDBInstanceToPointInTime).
+KEPT_SETTINGS = (
+    ("iam_database_authentication", "EnableIAMDatabaseAuthentication"),
+    ("auto_minor_version_upgrade", "AutoMinorVersionUpgrade"),
+    ("ca_certificate", "CACertificateIdentifier"),
+    ("network_type", "NetworkType"),
+)
 
 
 def _first(entries: Any, key: str) -> str | None:
@@ -70,6 +95,16 @@ def rds_shape(instance: Mapping[str, Any]) -> dict[str, Any]:
         },
         # Recorded for the report; no restore can set it (the snapshot's key is kept).
         "kms_key_id": instance.get("KmsKeyId"),
+        "backup_retention_period": instance.get("BackupRetentionPeriod"),
+        "preferred_backup_window": instance.get("PreferredBackupWindow"),
+        "iam_database_authentication": instance.get("IAMDatabaseAuthenticationEnabled"),
+        # RDS leaves the list out when nothing is exported
+        "cloudwatch_logs_exports": list(instance.get("EnabledCloudwatchLogsExports") or ()),
+        "auto_minor_version_upgrade": instance.get("AutoMinorVersionUpgrade"),
+        "ca_certificate": instance.get("CACertificateIdentifier"),
+        "network_type": instance.get("NetworkType"),
+        # described only while storage autoscaling is on
+        "max_allocated_storage": instance.get("MaxAllocatedStorage"),
     }
 
 
@@ -86,36 +121,122 @@ def gp3_provisioned(engine: str | None, allocated_gib: int | None) -> bool:
     return (allocated_gib or 0) >= floor
 
 
+def restored_gib(
+    shape: Mapping[str, Any],
+    *,
+    snapshot_gib: int | None,
+    point_in_time: bool,
+    temporary: bool,
+) -> tuple[int | None, int | None]:
+    """(the size in GiB the restored instance will have, the ``AllocatedStorage`` to pass).
+
+    The storage settings are judged against the size the restored instance really
+    gets, never the live instance's alone: storage autoscaling may have grown the live
+    one past 400 GiB after an older snapshot was taken, and RDS refuses gp3 IOPS below
+    that size (``InvalidParameterCombination``), an io1 IOPS-to-GiB ratio past 50 too.
+
+    - A point-in-time restore gets the source's current size, named: it is the largest
+      the instance ever was, so its backups fit, and naming it makes the size certain.
+    - A snapshot restore gets the snapshot's size (``snapshot_gib``), or the live one's
+      when larger and named: an instance that stands in for the live one gets its room
+      to grow (the snapshot restore takes no ``MaxAllocatedStorage``). A drill's
+      temporary instance keeps the snapshot's size (no cost for room it never uses).
+    - RDS for SQL Server takes no ``AllocatedStorage``: AWS's size, never named.
+
+    None: the size is not known (no shape, a snapshot that could not be read).
+    """
+    live = shape.get("allocated_storage")
+    named_allowed = not str(shape.get("engine") or "").startswith("sqlserver")
+    if point_in_time:
+        return live, (live if named_allowed else None)
+    if temporary or not named_allowed or not live or not snapshot_gib or live <= snapshot_gib:
+        return snapshot_gib, None
+    return live, live
+
+
+def restored_storage(shape: Mapping[str, Any], gib: int | None) -> dict[str, Any]:
+    """``StorageType``, ``Iops`` and ``StorageThroughput`` for a restored instance of
+    ``gib`` GiB shaped like ``shape``: the IOPS and throughput only where RDS takes them
+    at that size (gp3 from ``gp3_provisioned``'s size; io1 and io2 up to their IOPS per
+    GiB, capped there), none when the size is unknown."""
+    args: dict[str, Any] = {}
+    storage = shape.get("storage_type")
+    if storage:
+        args["StorageType"] = storage
+    if gib is None:
+        return args
+    iops = shape.get("iops")
+    if storage in MAX_IOPS_PER_GIB and iops:
+        args["Iops"] = min(iops, MAX_IOPS_PER_GIB[storage] * gib)
+    if storage == "gp3" and gp3_provisioned(shape.get("engine"), gib):
+        if iops:
+            args["Iops"] = iops
+        if shape.get("storage_throughput"):
+            args["StorageThroughput"] = shape["storage_throughput"]
+    return args
+
+
+def kept_settings(
+    shape: Mapping[str, Any], *, temporary: bool, point_in_time: bool
+) -> dict[str, Any]:
+    """The instance settings both restores take, as the live instance has them (a drill's
+    temporary instance: see the module; ``MaxAllocatedStorage`` on a point-in-time restore
+    only). A setting the shape does not know (a manifest older than it) is not named."""
+    args = {name: shape[key] for key, name in KEPT_SETTINGS if shape.get(key) is not None}
+    if temporary:
+        args["BackupRetentionPeriod"] = 0
+        return args
+    retention = shape.get("backup_retention_period")
+    if retention is not None:
+        args["BackupRetentionPeriod"] = retention
+        if retention and shape.get("preferred_backup_window"):
+            args["PreferredBackupWindow"] = shape["preferred_backup_window"]
+    if shape.get("cloudwatch_logs_exports"):
+        args["EnableCloudwatchLogsExports"] = list(shape["cloudwatch_logs_exports"])
+    if point_in_time and shape.get("max_allocated_storage"):
+        args["MaxAllocatedStorage"] = shape["max_allocated_storage"]
+    return args
+
+
 def rds_restore_arguments(
-    shape: Mapping[str, Any] | None, *, tags: Mapping[str, str], temporary: bool = False
+    shape: Mapping[str, Any] | None,
+    *,
+    tags: Mapping[str, str],
+    temporary: bool = False,
+    point_in_time: bool = False,
+    snapshot_gib: int | None = None,
 ) -> dict[str, Any]:
     """The restore's arguments that give the new instance ``shape`` (``rds_shape``).
 
     ``tags``: the restore's own, which win over the live ones. A default group
     (``default.*``, ``default:*``) is not named: AWS gives the default of the
     snapshot's engine version anyway, which may not be the live one's.
-    ``temporary`` (a drill): no deletion protection, no live tags.
+    ``temporary`` (a drill): no deletion protection, no live tags, no automated
+    backups. ``point_in_time``: a ``RestoreDBInstanceToPointInTime`` (else from a
+    snapshot of ``snapshot_gib`` GiB, None when unknown: see ``restored_gib``).
     """
-    shape = shape or {}
-    args: dict[str, Any] = {}
+    if temporary:
+        args: dict[str, Any] = {"BackupRetentionPeriod": 0}
+    else:
+        args = {}
+    if not shape:
+        args["DeletionProtection"] = False
+        args["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+        return args
     group = shape.get("parameter_group")
     if group and not group.startswith("default."):
         args["DBParameterGroupName"] = group
     option = shape.get("option_group")
     if option and not option.startswith("default:"):
         args["OptionGroupName"] = option
-    storage = shape.get("storage_type")
-    if storage:
-        args["StorageType"] = storage
-    if storage in ("io1", "io2") and shape.get("iops"):
-        args["Iops"] = shape["iops"]
-    if storage == "gp3" and gp3_provisioned(shape.get("engine"), shape.get("allocated_storage")):
-        if shape.get("iops"):
-            args["Iops"] = shape["iops"]
-        if shape.get("storage_throughput"):
-            args["StorageThroughput"] = shape["storage_throughput"]
-    if shape:
-        args["CopyTagsToSnapshot"] = bool(shape.get("copy_tags_to_snapshot"))
+    gib, named = restored_gib(
+        shape, snapshot_gib=snapshot_gib, point_in_time=point_in_time, temporary=temporary
+    )
+    if named:
+        args["AllocatedStorage"] = named
+    args.update(restored_storage(shape, gib))
+    args.update(kept_settings(shape, temporary=temporary, point_in_time=point_in_time))
+    args["CopyTagsToSnapshot"] = bool(shape.get("copy_tags_to_snapshot"))
     args["DeletionProtection"] = False if temporary else bool(shape.get("deletion_protection"))
     live_tags = {} if temporary else dict(shape.get("tags") or {})
     args["Tags"] = [{"Key": k, "Value": v} for k, v in {**live_tags, **tags}.items()]

@@ -6,23 +6,41 @@ therefore read off this installation's own history, the finished copies of the
 live file system (``past_runs``: AWS Backup's completed EFS jobs, or each
 DataSync set's successful execution), one rule for both methods:
 
-1. each run's duration is scaled to the newest run's size, never shrunk: a
-   run that copied half of today's data would take about twice as long today,
-   one that copied more is not assumed to be faster;
-2. of the newest ``RECENT`` runs, the 90th percentile (nearest rank: with few
-   runs, the slowest) of those scaled durations;
-3. plus a margin (``cold_window.estimate_margin_percent``, 25 by default).
+1. AWS Backup copies an EFS file system whole on its first backup and only what
+   changed on each later one: that first, full copy (``PastRun.full_copy``, told
+   apart by ``past_runs.first_full_copy``) is left out once a newer run exists. A
+   3-hour initial copy followed by 10-minute incrementals would otherwise be the
+   nearest-rank p90 of every history of up to nine runs, and refuse, for nine
+   nights, an external window that fits the copies the nights really make.
+   DataSync copies every set whole into its own folder: none is left out.
+2. each run's duration is scaled to the file system's current size
+   (``SizeInBytes``, read just before; without it, the newest run's size), never
+   shrunk: a run that copied half of today's data would take about twice as long
+   today, one that copied more is not assumed to be faster. Growth since the
+   newest run counts too. The metered size may run a little above what a copy
+   reports: the estimate then errs long, never short;
+3. of the newest ``RECENT`` runs left, the 90th percentile (nearest rank: with
+   few runs, the slowest) of those scaled durations;
+4. plus a margin (``cold_window.estimate_margin_percent``, 25 by default);
+5. plus the waits inside the window before the copy starts, at their bounds
+   (``lead``: what the caller knows the run will wait for, each named in the
+   basis; the database's snapshot point, the database's AWS Backup point). A
+   past run's duration starts at its job's creation and never saw them. What
+   has no bound (the API calls and task starts between the steps: seconds) is
+   left to the margin.
 
-With fewer than ``MIN_JOBS`` runs there is no history worth the name: the
-fixed ``expected_backup_minutes`` is used and the estimate says so.
+With fewer than ``MIN_JOBS`` runs left there is no history worth the name: the
+fixed ``expected_backup_minutes`` is used and the estimate says so. That figure
+is the operator's own for the whole backup: no wait is added to it.
 
-Pure: the caller reads the runs (``tasks.window_history``) and hands them in.
+Pure: the caller reads the runs and the current size (``tasks.window_history``)
+and hands them in.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +64,7 @@ class WindowEstimate:
     basis: str
     jobs: int  # how many past runs it rests on (the key stored manifests already hold)
     margin_percent: float
+    lead_seconds: float = 0.0  # the waits before the copy, at their bounds
 
     def record(self) -> dict[str, Any]:
         """JSON for the run's settings and the manifest's ``cold_window``."""
@@ -55,6 +74,7 @@ class WindowEstimate:
             "basis": self.basis,
             "jobs": self.jobs,
             "margin_percent": self.margin_percent,
+            "lead_seconds": round(self.lead_seconds, 3),
         }
 
 
@@ -78,41 +98,70 @@ def scaled_seconds(run: PastRun, latest_size: int | None) -> float:
     return run.seconds * max(max(latest_size, SCALE_FLOOR) / max(run.size_bytes, SCALE_FLOOR), 1.0)
 
 
+def learned_from(runs: Iterable[PastRun]) -> tuple[list[PastRun], list[PastRun]]:
+    """(the runs the estimate learns from, oldest first; the full copies left out: those
+    with a newer run, see the module)."""
+    ordered = sorted(runs, key=lambda r: r.started)
+    newest = ordered[-1].started if ordered else None
+    left_out = [r for r in ordered if r.full_copy and newest and r.started < newest]
+    return [r for r in ordered if r not in left_out], left_out
+
+
 def estimate(
     runs: Iterable[PastRun],
     *,
     fallback_minutes: float,
     margin_percent: float = 25,
     what: str = "EFS backup jobs",
+    current_size: int | None = None,
+    lead: Sequence[tuple[str, float]] = (),
 ) -> WindowEstimate:
     """The coming window's length from ``runs`` (see the module), or the fixed fallback.
 
     ``what`` names the runs in the basis ("EFS backup jobs of fs-1", "DataSync copies
-    of ue-prod"), so the log says what the estimate was learned from.
+    of ue-prod"), so the log says what the estimate was learned from. ``current_size``:
+    the file system's size now (bytes; None: unknown). ``lead``: the waits before the
+    copy starts, (what, at most how many seconds), added to a learned estimate.
     """
-    recent = sorted(runs, key=lambda r: r.started)[-RECENT:]
+    kept, left_out = learned_from(runs)
+    recent = kept[-RECENT:]
+    full = (
+        f", the first, full copy of {left_out[0].started.date().isoformat()} left out"
+        if left_out
+        else ""
+    )
     if len(recent) < MIN_JOBS:
-        why = f"fewer than {MIN_JOBS} completed {what} to learn from (found {len(recent)})"
+        why = f"fewer than {MIN_JOBS} completed {what} to learn from (found {len(recent)}{full})"
         return fixed(fallback_minutes, why, jobs=len(recent))
-    latest_size = recent[-1].size_bytes
-    scaled = [scaled_seconds(run, latest_size) for run in recent]
+    target = current_size or recent[-1].size_bytes
+    scaled = [scaled_seconds(run, target) for run in recent]
     high = nearest_rank(scaled, PERCENTILE)
-    seconds = high * (1 + margin_percent / 100)
+    waits = sum(seconds for _, seconds in lead)
+    seconds = high * (1 + margin_percent / 100) + waits
     growth = max(
         (s / r.seconds for s, r in zip(scaled, recent, strict=True) if r.seconds), default=1
     )
-    size = f"{latest_size / GIB:.2f} GiB, up to x{growth:.2f}" if latest_size else "unknown"
+    which = "the file system's current size" if current_size else "the latest size"
+    size = f"{target / GIB:.2f} GiB, up to x{growth:.2f}" if target else "unknown"
+    before = (
+        f", plus up to {_duration(waits)} before the copy starts ("
+        + "; ".join(f"{name}: at most {_duration(limit)}" for name, limit in lead)
+        + ")"
+        if lead
+        else ""
+    )
     return WindowEstimate(
         seconds=seconds,
         source=HISTORY,
         basis=(
             f"p{round(PERCENTILE * 100)} of the last {len(recent)} completed {what} "
-            f"(since {recent[0].started.isoformat()}), "
-            f"each scaled to the latest size ({size}), never shrunk: {_duration(high)}, "
-            f"plus {margin_percent:g}% margin"
+            f"(since {recent[0].started.isoformat()}{full}), "
+            f"each scaled to {which} ({size}), never shrunk: {_duration(high)}, "
+            f"plus {margin_percent:g}% margin{before}"
         ),
         jobs=len(recent),
         margin_percent=margin_percent,
+        lead_seconds=waits,
     )
 
 

@@ -208,12 +208,15 @@ class BackupStore:
         created: datetime,
         seconds: float,
         size_bytes: int,
+        keep_point: bool = False,
     ) -> BackupJob:
         """A backup job that ran and completed before the test began (a job history).
 
         Only the job is kept, as AWS keeps a job's record after its recovery point has
         expired: its point joins no vault and holds no files, so nothing restores or
-        deletes it; ``ListBackupJobs`` and ``DescribeBackupJob`` report it.
+        deletes it; ``ListBackupJobs`` and ``DescribeBackupJob`` report it. With
+        ``keep_point`` its point is still in the vault (listed, with no files): a point
+        retention has not yet expired.
         """
         vault = self.vault(vault_name)
         point = RecoveryPoint(vault, resource_arn, iam_role_arn, None)
@@ -223,6 +226,8 @@ class BackupStore:
         job = BackupJob(self, point, progress, None)
         job.outcome = "COMPLETED"  # settled: ``finish`` would copy files it never had
         self.backup_jobs[job.id] = job
+        if keep_point:
+            self.add(point, None)
         return job
 
     def _start_rds_backup_job(self, vault: Vault, params: dict[str, Any], target: str) -> BackupJob:

@@ -42,6 +42,15 @@ Snapshots of type ``awsbackup`` (``awsbackup:job-<id>``, made by AWS Backup:
 caller delete, such as automated ones; the wording is the sandbox's).
 ``RestoreDBInstanceFromDBSnapshot`` takes them, by identifier or ARN, as AWS does.
 
+A restore is judged as RDS judges it: gp3 IOPS or throughput below the engine's
+size for them, or io1/io2 IOPS past their ratio to the size, are refused
+(``InvalidParameterCombination``) at the size the restored instance gets (the
+one named, else the snapshot's as taken, or the source's on a point-in-time
+restore), and a restore gets AWS's defaults, not its source's, for the
+settings it does not name (IAM authentication, log exports, CA, network type:
+a dual-stack one needs a DB subnet group named). Instances carry their
+``NetworkType`` (moto has none).
+
 With the sandbox's ``real_data`` on, each PostgreSQL instance is a real server
 on 127.0.0.1, its snapshots real copies and its restores real servers started
 from them or recovered to a point in time: ``rds_data`` (called from the
@@ -211,10 +220,12 @@ class SandboxRdsResponse(OneCallAtATime, RDSResponse):
             )
             if key is None:
                 raise AwsError("KMSKeyNotAccessibleFault", f"The key {given} is not accessible.")
+        refuse_a_network_type_without_its_subnet_group(self.params)
         result = super().create_db_instance()
         instance = result.result["DBInstance"]  # type: ignore[index]
         if key is not None:
             instance.kms_key_id = key
+        instance.network_type = self.params.get("NetworkType") or "IPV4"  # moto has none
         rds_data.created(
             instance,
             self.params.get("MasterUserPassword"),
@@ -435,7 +446,8 @@ class SandboxRdsResponse(OneCallAtATime, RDSResponse):
             # RDS makes a grant on the snapshot's key as the caller (the request log
             # carries it, for the permission checks: see request_log.KEY_USES).
             self.normalized_request.environ[USED_KEY] = key
-        refuse_gp3_settings_below_their_size(self.params, snapshot.database)
+        refuse_storage_settings_beyond_the_size(self.params, snapshot.database, snapshot)
+        refuse_a_network_type_without_its_subnet_group(self.params)
         with as_manual(snapshot), default_network_unless_named(snapshot, self.params):
             result = self._restored(
                 "RestoreDBInstanceFromDBSnapshot", super().restore_db_instance_from_db_snapshot
@@ -448,7 +460,8 @@ class SandboxRdsResponse(OneCallAtATime, RDSResponse):
         source = self.backend.describe_db_instances(self.params["SourceDBInstanceIdentifier"])[0]
         rds_data.archive_source(source)  # all it committed so far is restorable
         used = self._checked_restore_time(source)
-        refuse_gp3_settings_below_their_size(self.params, source)
+        refuse_storage_settings_beyond_the_size(self.params, source, source)
+        refuse_a_network_type_without_its_subnet_group(self.params)
         secret = source.__dict__.pop("master_user_secret", None)  # moto deep-copies the source
         try:
             result = self._restored(
@@ -537,22 +550,75 @@ class SandboxRdsResponse(OneCallAtATime, RDSResponse):
 
 # gp3 IOPS and throughput can be set from this size (GiB) on (RDS User Guide, gp3 storage).
 GP3_SETTABLE_FROM_GIB = {"oracle": 200, "sqlserver": 20}
+# The most IOPS a Provisioned IOPS volume may have per GiB (RDS User Guide, io1 and io2).
+MAX_IOPS_PER_GIB = {"io1": 50, "io2": 1000}
 
 
-def refuse_gp3_settings_below_their_size(params: dict[str, Any], source: DBInstance) -> None:
-    """A restore to gp3 naming IOPS or throughput below the engine's size for them is
-    refused, as RDS refuses it (``InvalidParameterCombination``)."""
+def refuse_storage_settings_beyond_the_size(
+    params: dict[str, Any], source: DBInstance, restored_from: Any
+) -> None:
+    """Storage settings the restored instance's size cannot take are refused, as RDS
+    refuses them (``InvalidParameterCombination``): gp3 IOPS or throughput below the
+    engine's size for them, io1/io2 IOPS past their ratio to the size.
+
+    The size is the one named, else what the restore is made from has
+    (``restored_from``): the snapshot's own ``AllocatedStorage`` as taken, never the
+    live instance's now (storage autoscaling may have grown it since), or the source
+    instance's on a point-in-time restore.
+    """
     storage = params.get("StorageType") or source.storage_type
-    if storage != "gp3" or not (params.get("Iops") or params.get("StorageThroughput")):
-        return
-    size = params.get("AllocatedStorage") or source.allocated_storage
+    iops = params.get("Iops")
+    size = int(params.get("AllocatedStorage") or restored_from.allocated_storage or 0)
     engine = str(source.engine)
-    floor = next((g for p, g in GP3_SETTABLE_FROM_GIB.items() if engine.startswith(p)), 400)
-    if int(size or 0) < floor:
+    if storage == "gp3" and (iops or params.get("StorageThroughput")):
+        floor = next((g for p, g in GP3_SETTABLE_FROM_GIB.items() if engine.startswith(p)), 400)
+        if size < floor:
+            raise AwsError(
+                "InvalidParameterCombination",
+                f"You can't specify IOPS or storage throughput for engine {engine} and a "
+                f"storage size less than {floor}.",
+            )
+    ratio = MAX_IOPS_PER_GIB.get(str(storage))
+    if ratio and iops and int(iops) > ratio * size:
         raise AwsError(
             "InvalidParameterCombination",
-            f"You can't specify IOPS or storage throughput for engine {engine} and a "
-            f"storage size less than {floor}.",
+            f"The IOPS to storage ratio of {storage} must be at most {ratio}: "
+            f"{iops} IOPS for {size} GiB.",
+        )
+
+
+# What RDS gives a restored instance where the restore names a setting it takes
+# (RestoreDBInstanceFromDBSnapshot, RestoreDBInstanceToPointInTime) and not what its
+# source had: IAM authentication off, no log exports, minor upgrades on, the region's
+# default CA, IPv4, a backup window of its choosing (moto's default here). moto copies the
+# source's, kinder than AWS. ``BackupRetentionPeriod``: "uses existing setting" (the
+# API reference), as moto does.
+RESTORE_DEFAULTS = {
+    "PreferredBackupWindow": ("preferred_backup_window", "13:14-13:44"),
+    "EnableIAMDatabaseAuthentication": ("enable_iam_database_authentication", False),
+    "EnableCloudwatchLogsExports": ("enabled_cloudwatch_logs_exports", []),
+    "AutoMinorVersionUpgrade": ("auto_minor_version_upgrade", True),
+    "CACertificateIdentifier": ("ca_certificate_identifier", "rds-ca-default"),
+    "NetworkType": ("network_type", "IPV4"),
+}
+NETWORK_TYPES = ("IPV4", "DUAL")
+
+
+def refuse_a_network_type_without_its_subnet_group(params: dict[str, Any]) -> None:
+    """The network type is the DB subnet group's (botocore's model): one that is not
+    IPv4 needs a group named, the region's default network being IPv4 only."""
+    network_type = params.get("NetworkType")
+    if network_type is None:
+        return
+    if network_type not in NETWORK_TYPES:
+        raise AwsError(
+            "InvalidParameterValue",
+            f"Invalid network type {network_type}: choose from {', '.join(NETWORK_TYPES)}.",
+        )
+    if network_type != "IPV4" and not params.get("DBSubnetGroupName"):
+        raise AwsError(
+            "InvalidParameterCombination",
+            f"The network type {network_type} needs a DB subnet group that supports it.",
         )
 
 
@@ -564,6 +630,10 @@ def as_aws_restores(instance: DBInstance, params: dict[str, Any]) -> None:
     the engine's default parameter group (moto keeps the source's on a
     point-in-time restore), no deletion protection, and ``gp3`` storage
     (``io1`` with ``Iops``); tags: the ones named, else the source's (moto does that).
+    The instance settings both restores take (``RESTORE_DEFAULTS``) are AWS's defaults
+    unless named (moto copies the source's), and a named ``BackupRetentionPeriod`` of 0
+    turns automated backups off (moto drops it); named values of the others (storage
+    autoscaling's maximum included) are moto's own.
     The option group: the API reference does not say which one a restore naming none
     gets (moto keeps the snapshot's); issue 18 saw the engine's default, and the
     sandbox takes that stricter reading, so only a restore that names it keeps it.
@@ -580,6 +650,12 @@ def as_aws_restores(instance: DBInstance, params: dict[str, Any]) -> None:
         instance.storage_type = "io1" if params.get("Iops") else "gp3"
     if not params.get("StorageThroughput") and instance.storage_type != "gp3":
         instance.storage_throughput = None
+    for name, (attribute, default) in RESTORE_DEFAULTS.items():
+        value = params.get(name)
+        setattr(instance, attribute, copy.copy(default) if value is None else value)
+    # moto drops a named 0 (and keeps the source's retention): AWS turns backups off.
+    if params.get("BackupRetentionPeriod") is not None:
+        instance.backup_retention_period = int(params["BackupRetentionPeriod"])
 
 
 @contextmanager

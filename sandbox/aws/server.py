@@ -298,9 +298,11 @@ class AwsSandbox:
         *,
         iam_role_arn: str | None = None,
         region: str | None = None,
+        keep_point: bool = False,
     ) -> str:
         """A completed backup job of ``resource_arn`` from before the test (not logged as a
-        call): ``created``, lasting ``seconds``, of ``size_bytes``; its id."""
+        call): ``created``, lasting ``seconds``, of ``size_bytes``; its id. ``keep_point``:
+        its recovery point is still in the vault (no files), else it has expired."""
         with self._context.lock:
             store = backup.backup_store(backup_backends[self.account][region or self.region])
             job = store.record_past_job(
@@ -310,6 +312,7 @@ class AwsSandbox:
                 created,
                 seconds,
                 size_bytes,
+                keep_point=keep_point,
             )
         return job.id
 

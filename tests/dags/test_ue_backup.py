@@ -734,8 +734,9 @@ def test_external_window_refuses_what_the_past_jobs_say_will_not_fit_before_unti
         assert result.tasks["check_external_window"] == "failed"
         assert not mutations(sandbox, "rds")
         assert not mutations(sandbox, "backup")
-        assert "Cold window estimate (external mode): 50 min 00 s (p90 of the last 5" in log
-        assert "the backup needs about 0:50:00 (estimate: p90 of the last 5 completed" in log
+        # 50 min learned, plus the RDS snapshot's point in time at its bound (10 min)
+        assert "Cold window estimate (external mode): 60 min 00 s (p90 of the last 5" in log
+        assert "the backup needs about 1:00:00 (estimate: p90 of the last 5 completed" in log
         assert "suspend.until" in log
         return
     assert result.state == "success", result.tasks
@@ -743,6 +744,38 @@ def test_external_window_refuses_what_the_past_jobs_say_will_not_fit_before_unti
     assert window["estimate_seconds"] == 30 * 60
     assert "expected_backup_minutes (30 min)" in window["estimate_basis"]
     assert window["seconds"] > 0
+
+
+@pytest.mark.parametrize(
+    "components", [None, ["efs", "memorydb", "velero"]], ids=["with-database", "without"]
+)
+def test_the_estimate_adds_the_database_points_wait_only_when_the_run_takes_the_database(
+    sandbox, installation, tmp_path, monkeypatch, capfd, caplog, components
+):
+    """``until`` is about 45 min away; five past EFS jobs of 30 minutes learn 37 min 30 s.
+    With the database the RDS snapshot's point may take up to 10 minutes more before the
+    copy starts: 47 min 30 s do not fit. A run without the database waits for no such
+    point: it fits, and runs."""
+    from ue_backup.window_estimate import GIB
+
+    external_config(installation, tmp_path, monkeypatch, inside=True, minutes=5, began=15)
+    fs = sandbox.client("efs").describe_file_systems(FileSystemId=installation.file_system_id)
+    arn = fs["FileSystems"][0]["FileSystemArn"]
+    for day in range(1, 6):
+        sandbox.aws.add_past_backup_job(
+            installation.vault, arn, datetime.now(UTC) - timedelta(days=day), 30 * 60, 10 * GIB
+        )
+    stop_all_ecds(sandbox, installation)
+    result = run_dag("ue_backup", {"components": components} if components else None)
+    log = logged(capfd, caplog)
+    if components is None:
+        assert result.tasks["check_external_window"] == "failed"
+        assert "the backup needs about 0:47:30" in log
+        assert not mutations(sandbox, "backup")
+        return
+    assert result.state == "success", result.tasks
+    assert "Cold window estimate (external mode): 37 min 30 s" in log
+    assert "before the copy starts" not in log
 
 
 @pytest.mark.parametrize("installation", [{"method": "datasync"}], indirect=True)
@@ -767,8 +800,8 @@ def test_external_window_refuses_what_past_datasync_copies_say_will_not_fit_befo
     assert not mutations(sandbox, "backup")
     assert not mutations(sandbox, "k8s", "patch")
     assert (
-        "Cold window estimate (external mode): 50 min 00 s (p90 of the last 7 completed "
+        "Cold window estimate (external mode): 60 min 00 s (p90 of the last 7 completed "
         f"DataSync copies of {installation.name}"
     ) in log
-    assert "the backup needs about 0:50:00 (estimate: p90 of the last 7 completed DataSync" in log
+    assert "the backup needs about 1:00:00 (estimate: p90 of the last 7 completed DataSync" in log
     assert "suspend.until" in log

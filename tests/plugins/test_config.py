@@ -461,6 +461,26 @@ def test_derby_in_an_external_window_is_refused_naming_the_mode():
     assert "only a managed window stops the platform" in problems["cold_window.mode"]
 
 
+def test_more_history_than_aws_backup_lists_is_refused_naming_the_field():
+    """ListBackupJobs lists the last 30 days only: 31 would be silently cut."""
+    assert parse_config(with_change("cold_window.estimate_history_days", 30))
+    problems = problems_of(with_change("cold_window.estimate_history_days", 31))
+    assert (
+        "lists the backup jobs of the last 30 days only"
+        in problems["cold_window.estimate_history_days"]
+    )
+    datasync = with_change(
+        "efs",
+        {
+            "file_system_id": "fs-0123456789abcdef0",
+            "backup_method": "datasync",
+            "datasync": DATASYNC_OK,
+        },
+    )
+    datasync["cold_window"]["estimate_history_days"] = 60  # DataSync lists all executions
+    assert parse_config(datasync).cold_window.estimate_history_days == 60
+
+
 def test_not_a_mapping_is_refused():
     assert "must be a mapping" in problems_of(["a", "list"])["(top level)"]
 

@@ -6,7 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ue_backup.past_runs import PastRun, aws_backup_runs, datasync_runs, datasync_seconds
+from ue_backup.past_runs import (
+    PastRun,
+    aws_backup_runs,
+    datasync_runs,
+    datasync_seconds,
+    first_full_copy,
+)
 
 T0 = datetime(2026, 11, 1, 2, tzinfo=UTC)
 FS = "arn:aws:elasticfilesystem:eu-west-1:123456789012:file-system/fs-1"
@@ -38,6 +44,59 @@ def test_only_completed_jobs_of_the_file_system_are_learned_from():
 
 def test_a_job_completed_before_it_was_created_took_no_time():
     assert aws_backup_runs([listed(CompletionDate=T0 - timedelta(seconds=5))], FS)[0].seconds == 0
+
+
+# --- AWS Backup's first, full copy --------------------------------------------------------------
+
+VAULT = "ue-vault"
+
+
+def job_into(day: int, vault: str = VAULT) -> dict:
+    """A completed job of the file system on ``day``, its point ``rp-<day>``."""
+    created = T0 + timedelta(days=day)
+    return listed(
+        BackupJobId=f"job-{day}",
+        BackupVaultName=vault,
+        RecoveryPointArn=f"rp-{day}",
+        CreationDate=created,
+        CompletionDate=created + timedelta(minutes=10),
+    )
+
+
+def point(day: int) -> dict:
+    return {"RecoveryPointArn": f"rp-{day}", "CreationDate": T0 + timedelta(days=day, seconds=1)}
+
+
+def test_the_job_whose_point_is_the_vaults_oldest_made_the_full_copy():
+    """A new installation: its first job's point is still there, nothing older."""
+    jobs = [job_into(day) for day in range(4)]
+    points = [point(day) for day in range(4)]
+
+    assert first_full_copy(jobs, VAULT, points) == "job-0"
+    runs = aws_backup_runs(jobs, FS, "job-0")
+    assert [r.full_copy for r in runs] == [True, False, False, False]
+
+
+@pytest.mark.parametrize(
+    ("jobs", "points", "why"),
+    [
+        # an older point, whose job is older than the listing: the chain began before
+        ([job_into(d) for d in range(1, 4)], [point(d) for d in range(4)], "older point"),
+        # the oldest listed job's point expired (shorter retention than the listing): day
+        # 1's point is now the oldest, but day 0's job came before it
+        ([job_into(d) for d in range(4)], [point(d) for d in range(1, 4)], "point expired"),
+        # jobs of another vault: its points are not read
+        ([job_into(d, "other") for d in range(4)], [point(d) for d in range(4)], "other vault"),
+        ([job_into(d) for d in range(4)], [], "no points"),
+    ],
+)
+def test_no_job_is_judged_full_without_evidence(jobs, points, why):
+    assert first_full_copy(jobs, VAULT, points) is None, why
+    assert not any(r.full_copy for r in aws_backup_runs(jobs, FS, None))
+
+
+def test_no_vault_no_full_copy():
+    assert first_full_copy([job_into(0)], None, [point(0)]) is None
 
 
 # --- DataSync: each set's own execution (datasync_sets.set_copy) ----------------------------------

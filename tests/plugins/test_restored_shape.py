@@ -16,6 +16,7 @@ from ue_backup.restored_shape import (
     rds_restore_arguments,
     rds_shape,
     recorded,
+    restored_gib,
     throughput_update,
 )
 
@@ -52,7 +53,9 @@ LIVE_FILE_SYSTEM = {
 
 
 def test_a_restore_names_the_live_groups_storage_protection_and_tags():
-    args = rds_restore_arguments(rds_shape(LIVE_INSTANCE), tags={"ue-backup:restore": "r-1"})
+    args = rds_restore_arguments(
+        rds_shape(LIVE_INSTANCE), tags={"ue-backup:restore": "r-1"}, snapshot_gib=400
+    )
 
     assert args == {
         "DBParameterGroupName": "ue-pg",
@@ -109,21 +112,187 @@ def test_default_groups_are_not_named():
 def test_gp3_iops_and_throughput_only_from_the_engines_size(engine, gib, settable):
     assert gp3_provisioned(engine, gib) is settable
     shape = rds_shape({**LIVE_INSTANCE, "Engine": engine, "AllocatedStorage": gib})
-    args = rds_restore_arguments(shape, tags={})
+    args = rds_restore_arguments(shape, tags={}, snapshot_gib=gib)
     assert ("Iops" in args) is settable
     assert ("StorageThroughput" in args) is settable
 
 
 def test_io1_keeps_its_iops_and_gp2_names_none():
     io1 = rds_restore_arguments(
-        rds_shape({**LIVE_INSTANCE, "StorageType": "io1", "AllocatedStorage": 100}), tags={}
+        rds_shape({**LIVE_INSTANCE, "StorageType": "io1", "AllocatedStorage": 400}),
+        tags={},
+        snapshot_gib=400,
     )
-    gp2 = rds_restore_arguments(rds_shape({**LIVE_INSTANCE, "StorageType": "gp2"}), tags={})
+    gp2 = rds_restore_arguments(
+        rds_shape({**LIVE_INSTANCE, "StorageType": "gp2"}), tags={}, snapshot_gib=400
+    )
 
     assert io1["Iops"] == 12000
     assert "StorageThroughput" not in io1
     assert "Iops" not in gp2
     assert "StorageThroughput" not in gp2
+
+
+# --- the size the restored instance really has ---------------------------------------------
+
+# Storage autoscaling took the live instance past 400 GiB after the snapshot was taken at 300.
+GROWN = {**LIVE_INSTANCE, "AllocatedStorage": 600, "MaxAllocatedStorage": 1000}
+
+
+def storage(args: dict) -> dict:
+    keys = ("StorageType", "AllocatedStorage", "Iops", "StorageThroughput")
+    return {k: args[k] for k in keys if k in args}
+
+
+def test_a_snapshot_older_than_the_live_growth_is_restored_at_the_live_size():
+    """gp3 IOPS are judged at the size the restored instance gets: the live one's, named,
+    so the IOPS and throughput it runs with now stay valid (RDS refused them at 300 GiB)."""
+    args = rds_restore_arguments(rds_shape(GROWN), tags={}, snapshot_gib=300)
+
+    assert storage(args) == {
+        "StorageType": "gp3",
+        "AllocatedStorage": 600,
+        "Iops": 12000,
+        "StorageThroughput": 500,
+    }
+    assert "MaxAllocatedStorage" not in args  # the snapshot restore does not take it
+
+
+def test_a_drill_keeps_the_snapshots_size_and_names_no_iops_it_cannot_have():
+    args = rds_restore_arguments(rds_shape(GROWN), tags={}, snapshot_gib=300, temporary=True)
+
+    assert storage(args) == {"StorageType": "gp3"}
+
+
+def test_a_snapshot_of_the_live_size_needs_no_size_named():
+    args = rds_restore_arguments(rds_shape(LIVE_INSTANCE), tags={}, snapshot_gib=400)
+
+    assert "AllocatedStorage" not in args
+    assert args["Iops"] == 12000
+
+
+def test_a_point_in_time_restore_names_the_sources_current_size_and_its_autoscaling():
+    args = rds_restore_arguments(rds_shape(GROWN), tags={}, point_in_time=True)
+
+    assert storage(args)["AllocatedStorage"] == 600
+    assert args["Iops"] == 12000
+    assert args["MaxAllocatedStorage"] == 1000
+    drill = rds_restore_arguments(rds_shape(GROWN), tags={}, point_in_time=True, temporary=True)
+    assert drill["AllocatedStorage"] == 600  # named, so the size is certain
+    assert "MaxAllocatedStorage" not in drill
+
+
+def test_an_unknown_snapshot_size_names_no_iops_or_throughput():
+    args = rds_restore_arguments(rds_shape(LIVE_INSTANCE), tags={}, snapshot_gib=None)
+
+    assert storage(args) == {"StorageType": "gp3"}
+
+
+def test_sql_server_takes_no_size_so_the_snapshots_decides():
+    """RDS for SQL Server takes no AllocatedStorage (botocore's model)."""
+    grown = rds_shape({**GROWN, "Engine": "sqlserver-se"})
+    assert restored_gib(grown, snapshot_gib=300, point_in_time=False, temporary=False) == (
+        300,
+        None,
+    )
+    assert restored_gib(grown, snapshot_gib=None, point_in_time=True, temporary=False) == (
+        600,
+        None,
+    )
+
+
+def test_io1_iops_are_capped_at_their_ratio_to_the_restored_size():
+    """io1 takes at most 50 IOPS per GiB: a drill's snapshot-sized instance gets the most
+    it may have; one restored at the live size keeps the live IOPS."""
+    io1 = rds_shape(
+        {**LIVE_INSTANCE, "StorageType": "io1", "AllocatedStorage": 1000, "Iops": 40000}
+    )
+
+    drill = rds_restore_arguments(io1, tags={}, snapshot_gib=500, temporary=True)
+    restored = rds_restore_arguments(io1, tags={}, snapshot_gib=500)
+
+    assert drill["Iops"] == 25000
+    assert (restored["AllocatedStorage"], restored["Iops"]) == (1000, 40000)
+
+
+# --- the instance settings both restores take -----------------------------------------------
+
+CONFIGURED = {
+    **GROWN,
+    "BackupRetentionPeriod": 14,
+    "PreferredBackupWindow": "03:00-03:30",
+    "IAMDatabaseAuthenticationEnabled": True,
+    "EnabledCloudwatchLogsExports": ["postgresql", "upgrade"],
+    "AutoMinorVersionUpgrade": False,
+    "CACertificateIdentifier": "rds-ca-rsa4096-g1",
+    "NetworkType": "DUAL",
+}
+SETTINGS = {
+    "BackupRetentionPeriod": 14,
+    "PreferredBackupWindow": "03:00-03:30",
+    "EnableIAMDatabaseAuthentication": True,
+    "EnableCloudwatchLogsExports": ["postgresql", "upgrade"],
+    "AutoMinorVersionUpgrade": False,
+    "CACertificateIdentifier": "rds-ca-rsa4096-g1",
+    "NetworkType": "DUAL",
+}
+
+
+def settings(args: dict) -> dict:
+    return {k: args[k] for k in (*SETTINGS, "MaxAllocatedStorage") if k in args}
+
+
+def test_a_restore_keeps_backups_iam_auth_log_exports_ca_and_network_type():
+    assert settings(rds_restore_arguments(rds_shape(CONFIGURED), tags={}, snapshot_gib=600)) == (
+        SETTINGS
+    )
+    pitr = rds_restore_arguments(rds_shape(CONFIGURED), tags={}, point_in_time=True)
+    assert settings(pitr) == {**SETTINGS, "MaxAllocatedStorage": 1000}
+
+
+def test_a_drill_keeps_what_its_checks_may_need_and_nothing_that_costs_or_outlives_it():
+    args = rds_restore_arguments(rds_shape(CONFIGURED), tags={}, point_in_time=True, temporary=True)
+
+    assert settings(args) == {
+        "BackupRetentionPeriod": 0,  # no automated backups, no window
+        "EnableIAMDatabaseAuthentication": True,
+        "AutoMinorVersionUpgrade": False,
+        "CACertificateIdentifier": "rds-ca-rsa4096-g1",
+        "NetworkType": "DUAL",
+    }
+    assert rds_restore_arguments(None, tags={}, temporary=True)["BackupRetentionPeriod"] == 0
+
+
+def test_a_live_instance_without_backups_gets_none_and_no_window():
+    args = rds_restore_arguments(
+        rds_shape({**CONFIGURED, "BackupRetentionPeriod": 0}), tags={}, snapshot_gib=600
+    )
+    assert args["BackupRetentionPeriod"] == 0
+    assert "PreferredBackupWindow" not in args
+
+
+def test_a_shape_recorded_before_the_settings_names_none_of_them():
+    """A manifest written before they were recorded: AWS's defaults, as before."""
+    old = {k: v for k, v in rds_shape(LIVE_INSTANCE).items() if k in OLD_SHAPE_KEYS}
+
+    args = rds_restore_arguments(old, tags={}, snapshot_gib=400)
+
+    assert settings(args) == {}
+
+
+OLD_SHAPE_KEYS = (
+    "engine",
+    "parameter_group",
+    "option_group",
+    "storage_type",
+    "allocated_storage",
+    "iops",
+    "storage_throughput",
+    "deletion_protection",
+    "copy_tags_to_snapshot",
+    "tags",
+    "kms_key_id",
+)
 
 
 def test_without_a_shape_only_the_restores_tags_and_no_protection():

@@ -29,9 +29,9 @@ from ue_backup.window_estimate import (
 T0 = datetime(2026, 11, 1, 2, tzinfo=UTC)
 
 
-def job(day: int, minutes: float, gib: float | None = 10) -> PastRun:
+def job(day: int, minutes: float, gib: float | None = 10, full_copy: bool = False) -> PastRun:
     size = None if gib is None else int(gib * GIB)
-    return PastRun(T0 + timedelta(days=day), minutes * 60, size)
+    return PastRun(T0 + timedelta(days=day), minutes * 60, size, full_copy)
 
 
 def minutes(jobs, **kwargs) -> float:
@@ -127,6 +127,74 @@ def test_jobs_that_took_no_time_give_no_time_and_no_error():
     assert "up to x1.00" in found.basis
 
 
+def test_growth_since_the_newest_run_counts_the_file_systems_current_size():
+    """The newest job copied 10 GiB; the file system holds 20 GiB today."""
+    history = [job(d, 20, 10) for d in range(5)]
+    found = estimate(history, fallback_minutes=30, current_size=20 * GIB)
+
+    assert found.seconds / 60 == pytest.approx(20 * 2 * 1.25)
+    assert "each scaled to the file system's current size (20.00 GiB, up to x2.00)" in found.basis
+    assert minutes(history) == pytest.approx(20 * 1.25)  # without it: the newest run's size
+
+
+def test_a_current_size_below_the_runs_never_shrinks_them():
+    history = [job(d, 20, 10) for d in range(5)]
+    assert minutes(history, current_size=5 * GIB, margin_percent=0) == pytest.approx(20)
+
+
+# --- AWS Backup's first, full copy ---------------------------------------------------------------
+
+
+def test_the_first_full_copy_is_left_out_once_newer_runs_exist():
+    """A 3-hour initial copy, then 10-minute incrementals: with nine runs the nearest-rank
+    p90 is the maximum and would ask for 3 h 45 min; the incrementals ask for 12 min 30 s."""
+    history = [job(0, 180, full_copy=True)] + [job(d, 10) for d in range(1, 9)]
+    found = estimate(history, fallback_minutes=30)
+
+    assert found.seconds == pytest.approx(10 * 60 * 1.25)
+    assert found.jobs == 8
+    assert "the first, full copy of 2026-11-01 left out" in found.basis
+    without_the_rule = [PastRun(r.started, r.seconds, r.size_bytes) for r in history]
+    assert minutes(without_the_rule) == pytest.approx(180 * 1.25)
+
+
+def test_with_too_few_runs_after_the_full_copy_the_fixed_minutes_say_why():
+    found = estimate([job(0, 180, full_copy=True), job(1, 10), job(2, 10)], fallback_minutes=30)
+    assert found.source == FALLBACK
+    assert "(found 2, the first, full copy of 2026-11-01 left out)" in found.basis
+
+
+def test_a_full_copy_with_nothing_newer_is_learned_from():
+    """The newest run is never left out: nothing says the next one will be quicker."""
+    history = [job(0, 10), job(1, 10), job(2, 60, full_copy=True)]
+    assert minutes(history, margin_percent=0) == pytest.approx(60)
+
+
+# --- the waits before the copy -------------------------------------------------------------------
+
+LEAD = [("the RDS snapshot's point in time", 600.0), ("the database's AWS Backup point", 1800.0)]
+
+
+def test_the_waits_before_the_copy_are_added_at_their_bounds_and_named():
+    history = [job(d, 20) for d in range(5)]
+    found = estimate(history, fallback_minutes=30, lead=LEAD)
+
+    assert found.seconds == pytest.approx(20 * 60 * 1.25 + 2400)  # no margin on a bound
+    assert found.lead_seconds == 2400
+    assert found.record()["lead_seconds"] == 2400
+    assert found.basis.endswith(
+        "plus 25% margin, plus up to 40 min 00 s before the copy starts (the RDS snapshot's "
+        "point in time: at most 10 min 00 s; the database's AWS Backup point: at most "
+        "30 min 00 s)"
+    )
+
+
+def test_the_fixed_minutes_are_the_whole_backup_and_get_no_waits():
+    found = estimate([job(0, 20)], fallback_minutes=30, lead=LEAD)
+    assert found.seconds == 30 * 60
+    assert found.lead_seconds == 0
+
+
 # --- the basis, whatever the method ---------------------------------------------------------------
 
 
@@ -146,6 +214,7 @@ def test_the_record_is_json_and_described_in_one_line():
         "basis": record["basis"],
         "jobs": 3,
         "margin_percent": 25,
+        "lead_seconds": 0.0,
     }
     assert describe(record).startswith("12 min 30 s (p90 of the last 3")
 

@@ -396,3 +396,137 @@ def test_parameter_and_option_groups_are_described_and_deleted_as_rds_does(aws):
     rds.delete_option_group(OptionGroupName="platform-og")
     with pytest.raises(ClientError, match="DBParameterGroupNotFound"):
         rds.describe_db_parameter_groups(DBParameterGroupName="platform-pg")
+
+
+# --- what a restore's storage and settings may be, judged as RDS judges them --------------------
+
+
+def grown_snapshot(aws, rds, storage: str = "gp3", **grown) -> None:  # noqa: F811
+    """Snapshot ``set-1`` of ``big-db`` at 300 GiB, then the live instance grown to 600 GiB
+    (storage autoscaling) with ``grown`` set."""
+    aws.durations.update(rds_snapshot=0.05)
+    rds.create_db_instance(
+        DBInstanceIdentifier="big-db",
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        MasterUsername="mz",
+        MasterUserPassword="password1",
+        StorageType=storage,
+        AllocatedStorage=300,
+        **({"Iops": 3000} if storage == "io1" else {}),
+    )
+    rds.create_db_snapshot(DBInstanceIdentifier="big-db", DBSnapshotIdentifier="set-1")
+    rds.get_waiter("db_snapshot_available").wait(
+        DBSnapshotIdentifier="set-1", WaiterConfig={"Delay": 0.05}
+    )
+    rds.modify_db_instance(
+        DBInstanceIdentifier="big-db", AllocatedStorage=600, ApplyImmediately=True, **grown
+    )
+
+
+def test_gp3_iops_are_judged_at_the_snapshots_size_not_the_grown_live_instances(aws, rds):  # noqa: F811
+    grown_snapshot(aws, rds, Iops=12000, StorageThroughput=500)
+    provisioned = {"StorageType": "gp3", "Iops": 12000, "StorageThroughput": 500}
+
+    with pytest.raises(ClientError, match="InvalidParameterCombination"):
+        rds.restore_db_instance_from_db_snapshot(
+            DBInstanceIdentifier="r-1", DBSnapshotIdentifier="set-1", **provisioned
+        )
+    with pytest.raises(ClientError, match="can't be less than the source snapshot"):
+        rds.restore_db_instance_from_db_snapshot(
+            DBInstanceIdentifier="r-1",
+            DBSnapshotIdentifier="set-1",
+            AllocatedStorage=200,
+            StorageType="gp3",
+        )
+    restored = rds.restore_db_instance_from_db_snapshot(
+        DBInstanceIdentifier="r-1",
+        DBSnapshotIdentifier="set-1",
+        AllocatedStorage=600,
+        **provisioned,
+    )["DBInstance"]
+    assert (restored["AllocatedStorage"], restored["Iops"]) == (600, 12000)
+
+
+def test_io1_iops_past_50_per_gib_of_the_restored_size_are_refused(aws, rds):  # noqa: F811
+    grown_snapshot(aws, rds, storage="io1", Iops=20000)
+
+    with pytest.raises(ClientError, match="InvalidParameterCombination"):
+        rds.restore_db_instance_from_db_snapshot(
+            DBInstanceIdentifier="r-1", DBSnapshotIdentifier="set-1", StorageType="io1", Iops=20000
+        )
+    rds.restore_db_instance_from_db_snapshot(
+        DBInstanceIdentifier="r-1", DBSnapshotIdentifier="set-1", StorageType="io1", Iops=15000
+    )
+
+
+SETTINGS = {
+    "PreferredBackupWindow": "03:00-03:30",
+    "EnableIAMDatabaseAuthentication": True,
+    "EnableCloudwatchLogsExports": ["postgresql"],
+    "AutoMinorVersionUpgrade": False,
+    "CACertificateIdentifier": "rds-ca-rsa4096-g1",
+}
+
+
+def settings(instance: dict) -> dict:
+    return {
+        "PreferredBackupWindow": instance["PreferredBackupWindow"],
+        "EnableIAMDatabaseAuthentication": instance["IAMDatabaseAuthenticationEnabled"],
+        "EnableCloudwatchLogsExports": instance.get("EnabledCloudwatchLogsExports", []),
+        "AutoMinorVersionUpgrade": instance["AutoMinorVersionUpgrade"],
+        "CACertificateIdentifier": instance["CACertificateIdentifier"],
+    }
+
+
+def test_a_restore_gets_awss_defaults_for_the_settings_it_does_not_name(aws):  # noqa: F811
+    """moto copies the source's IAM authentication, log exports, CA...: AWS does not."""
+    aws.durations.update(rds_snapshot=0.05)
+    rds = aws.client("rds")
+    create_db_instance(rds, "ue-db", BackupRetentionPeriod=7, **SETTINGS)
+    rds.create_db_snapshot(DBInstanceIdentifier="ue-db", DBSnapshotIdentifier="set-1")
+    rds.get_waiter("db_snapshot_available").wait(
+        DBSnapshotIdentifier="set-1", WaiterConfig={"Delay": 0.05}
+    )
+
+    bare = rds.restore_db_instance_from_db_snapshot(
+        DBInstanceIdentifier="bare", DBSnapshotIdentifier="set-1"
+    )["DBInstance"]
+    named = rds.restore_db_instance_from_db_snapshot(
+        DBInstanceIdentifier="named", DBSnapshotIdentifier="set-1", **SETTINGS
+    )["DBInstance"]
+    no_backups = rds.restore_db_instance_to_point_in_time(
+        SourceDBInstanceIdentifier="ue-db",
+        TargetDBInstanceIdentifier="no-backups",
+        UseLatestRestorableTime=True,
+        BackupRetentionPeriod=0,
+        MaxAllocatedStorage=100,
+    )["DBInstance"]
+
+    assert settings(bare) == {
+        "PreferredBackupWindow": "13:14-13:44",
+        "EnableIAMDatabaseAuthentication": False,
+        "EnableCloudwatchLogsExports": [],
+        "AutoMinorVersionUpgrade": True,
+        "CACertificateIdentifier": "rds-ca-default",
+    }
+    assert bare["NetworkType"] == "IPV4"
+    assert settings(named) == SETTINGS
+    assert no_backups["BackupRetentionPeriod"] == 0  # a named 0 (moto keeps the source's 7)
+    assert no_backups["MaxAllocatedStorage"] == 100
+
+
+def test_a_dual_stack_restore_needs_a_subnet_group(aws, rds):  # noqa: F811
+    aws.durations.update(rds_snapshot=0.05)
+    rds.create_db_snapshot(DBInstanceIdentifier="ue-db", DBSnapshotIdentifier="set-1")
+    rds.get_waiter("db_snapshot_available").wait(
+        DBSnapshotIdentifier="set-1", WaiterConfig={"Delay": 0.05}
+    )
+    with pytest.raises(ClientError, match="InvalidParameterCombination"):
+        rds.restore_db_instance_from_db_snapshot(
+            DBInstanceIdentifier="r-1", DBSnapshotIdentifier="set-1", NetworkType="DUAL"
+        )
+    with pytest.raises(ClientError, match="InvalidParameterValue"):
+        rds.restore_db_instance_from_db_snapshot(
+            DBInstanceIdentifier="r-1", DBSnapshotIdentifier="set-1", NetworkType="IPV6"
+        )

@@ -86,6 +86,13 @@ class AwsBackupHook(RetryingHookMixin, CustomWaitersMixin, AwsBaseHook):
                 return tags
             kwargs["NextToken"] = page["NextToken"]
 
+    def resource_points(self, vault_name: str, resource_arn: str) -> list[dict]:
+        """The recovery points of ``resource_arn`` in the vault, as listed (no tags read):
+        the window estimate tells the first, full copy by the oldest of them."""
+        paginator = self.conn.get_paginator("list_recovery_points_by_backup_vault")
+        pages = paginator.paginate(BackupVaultName=vault_name, ByResourceArn=resource_arn)
+        return [rp for page in pages for rp in page["RecoveryPoints"]]
+
     def list_recovery_points(self, vault_name: str, resource_arn: str | None = None) -> list[dict]:
         """Every recovery point in the vault (of one resource if given), with its tags."""
         kwargs: dict[str, Any] = {"BackupVaultName": vault_name}

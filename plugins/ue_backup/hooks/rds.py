@@ -169,6 +169,18 @@ class RdsHook(RetryingHookMixin, ProviderRdsHook):
             DBSnapshotIdentifier=snapshot_id, SnapshotType="awsbackup"
         )["DBSnapshots"][0]
 
+    def find_snapshot_of_any_type(self, snapshot: str) -> dict[str, Any] | None:
+        """The snapshot a restore names, by identifier or ARN: a manual one, or one AWS
+        Backup made or brought back (``awsbackup:...``, listed only when asked for by
+        type); None when RDS describes none of that name here."""
+        name = snapshot.split(":snapshot:", 1)[1] if ":snapshot:" in snapshot else snapshot
+        try:
+            if name.startswith("awsbackup:"):
+                return self.describe_backup_snapshot(name)
+            return self.describe_snapshot(name)
+        except self.conn.exceptions.DBSnapshotNotFoundFault:
+            return None
+
     def get_snapshot(self, snapshot_id: str) -> dict[str, Any] | None:
         """The DB snapshot of that name, or None: how a retry finds what it made before."""
         try:

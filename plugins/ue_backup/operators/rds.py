@@ -16,6 +16,7 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
 from ue_backup.backup_set import BackupSet, tag_dict
+from ue_backup.database_point import SNAPSHOT_TIME_FIXED_SECONDS
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.rds import RdsHook
 from ue_backup.links.console import RdsSnapshotLink
@@ -55,7 +56,7 @@ class RdsStartSnapshotOperator(BackupSetMixin, AwsBaseOperator[RdsHook]):
         *,
         backup_set_id: str,
         db_instance_identifier: str,
-        time_fixed_timeout: float = 600,
+        time_fixed_timeout: float = SNAPSHOT_TIME_FIXED_SECONDS,
         check_interval: float | None = None,
         **kwargs: Any,
     ) -> None:
@@ -142,8 +143,10 @@ class RdsRestoreInstanceOperator(AwsBaseOperator[RdsHook]):
     against the instance's restore window before AWS is asked. Network and
     size settings are copied from the source instance, and what AWS lets a
     restore keep of it (``restored_shape``: parameter and option groups,
-    storage, deletion protection, tags), so the new one can stand in for it;
-    ``temporary`` (a drill) keeps neither deletion protection nor live tags.
+    storage, deletion protection, tags, automated backups, IAM authentication, log
+    exports, CA certificate, network type), so the new one can stand in for it;
+    ``temporary`` (a drill) keeps neither deletion protection, live tags, automated
+    backups, log exports nor storage autoscaling.
     A retry finds the instance it created.
     """
 
@@ -198,26 +201,58 @@ class RdsRestoreInstanceOperator(AwsBaseOperator[RdsHook]):
                 f"{earliest} .. {latest} of {self.source_instance_identifier}"
             )
 
+    def _snapshot_gib(self) -> int | None:
+        """The size of the snapshot restored from (None: a point-in-time restore, or a
+        snapshot RDS does not describe here: its storage settings are then not named)."""
+        if not self.snapshot_id:
+            return None
+        snapshot = self.hook.find_snapshot_of_any_type(self.snapshot_id)
+        if snapshot is None or not snapshot.get("AllocatedStorage"):
+            self.log.warning(
+                "Snapshot %s's size could not be read: %s gets the snapshot's IOPS and "
+                "throughput, not the live instance's",
+                self.snapshot_id,
+                self.target_instance_identifier,
+            )
+            return None
+        return int(snapshot["AllocatedStorage"])
+
     def _kept(self, source: dict[str, Any] | None) -> dict[str, Any]:
         """The restore's arguments for what it keeps of the live instance beyond its class
         and network (``restored_shape``): the source's shape, the recorded one when it is
-        gone (a restore from the protected copies), none in the copy region."""
+        gone (a restore from the protected copies), none in the copy region. The storage
+        settings are judged against the size the restored instance will really have
+        (``restored_shape.restored_gib``: the snapshot's, not the live one's)."""
         if not self.source_instance_identifier:
             shape = None
         elif source is not None:
             shape = rds_shape_record(source)
         else:
             shape = recorded_shape(self.recorded_network, "database")
-        arguments = rds_restore_arguments(shape, tags=self.tags, temporary=self.temporary)
+        arguments = rds_restore_arguments(
+            shape,
+            tags=self.tags,
+            temporary=self.temporary,
+            point_in_time=bool(self.restore_time),
+            snapshot_gib=self._snapshot_gib() if shape else None,
+        )
         if shape:
             self.log.info(
-                "%s keeps %s's parameter group %s, option group %s, storage %s%s",
+                "%s keeps %s's parameter group %s, option group %s, storage %s "
+                "(%s GiB, IOPS %s, throughput %s), backup retention %s days%s",
                 self.target_instance_identifier,
                 self.source_instance_identifier + ("" if source is not None else " (as recorded)"),
                 arguments.get("DBParameterGroupName", "(the default)"),
                 arguments.get("OptionGroupName", "(the default)"),
                 arguments.get("StorageType"),
-                " (a drill: no deletion protection, no live tags)" if self.temporary else "",
+                arguments.get("AllocatedStorage", "the snapshot's"),
+                arguments.get("Iops", "(not named)"),
+                arguments.get("StorageThroughput", "(not named)"),
+                arguments.get("BackupRetentionPeriod", "(not named)"),
+                " (a drill: no deletion protection, live tags, automated backups, log "
+                "exports or autoscaling)"
+                if self.temporary
+                else "",
             )
         return arguments
 
@@ -283,6 +318,10 @@ class RdsRestoreInstanceOperator(AwsBaseOperator[RdsHook]):
         )
         common = {**self._shape(source), **self._kept(source)}
         common = {k: v for k, v in common.items() if v not in (None, [])}
+        if "DBSubnetGroupName" not in common:
+            # The network type is the subnet group's: the region's default one (no group
+            # named) may not support the live one's (DUAL), and RDS would refuse it.
+            common.pop("NetworkType", None)
         if self.snapshot_id:
             self.hook.restore_from_snapshot(
                 target=self.target_instance_identifier, snapshot_id=self.snapshot_id, **common

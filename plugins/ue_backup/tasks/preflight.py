@@ -429,7 +429,7 @@ def preflight(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str
     problems, warnings = check_resources(cfg, requested)
     # How long the window will last, learned from the past copies (read only): logged in
     # both modes, warned of in managed mode, refused against suspend.until in external mode.
-    estimate = None if problems else window_estimate(cfg, warnings)
+    estimate = None if problems else window_estimate(cfg, warnings, components=requested)
     for warning in warnings:
         log.warning("PREFLIGHT WARNING: %s", warning)
     # The RPO alarm is the one thing preflight changes, once the input is known good: a

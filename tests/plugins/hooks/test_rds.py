@@ -103,3 +103,30 @@ def test_a_temporary_instance_is_deleted_without_a_final_snapshot(sandbox, hook)
 
     assert len(mutations(sandbox, "rds", "DeleteDBInstance", "temp")) == 1
     eventually(sandbox, lambda: hook.get_instance("temp") is None)
+
+
+def test_the_snapshot_a_restore_names_is_found_whatever_its_type(sandbox, hook):
+    """A manual snapshot by id or ARN, and AWS Backup's (listed only when asked for by
+    type) by its recovery point's ARN: the restore judges its storage at their size."""
+    from sandbox.installation import ROLE_ARN
+
+    installation = seed_installation(sandbox, memorydb=False, velero=False, ecds=())
+    manual = hook.create_snapshot(snapshot_id="snap", instance=installation.rds_instance, tags=[])
+    instance = hook.describe_instance(installation.rds_instance)
+    backup = sandbox.client("backup")
+    job = backup.start_backup_job(
+        BackupVaultName=installation.vault,
+        ResourceArn=instance["DBInstanceArn"],
+        IamRoleArn=ROLE_ARN,
+    )["BackupJobId"]
+    point = eventually(
+        sandbox, lambda: backup.describe_backup_job(BackupJobId=job).get("RecoveryPointArn")
+    )
+
+    assert hook.find_snapshot_of_any_type("snap")["AllocatedStorage"] == 20
+    assert hook.find_snapshot_of_any_type(manual["DBSnapshotArn"])["DBSnapshotIdentifier"] == "snap"
+    found = hook.find_snapshot_of_any_type(point)
+    assert found["DBSnapshotIdentifier"].startswith("awsbackup:job-")
+    assert found["AllocatedStorage"] == 20
+    assert hook.find_snapshot_of_any_type("nope") is None
+    assert hook.find_snapshot_of_any_type("awsbackup:job-nope") is None

@@ -10,6 +10,8 @@ operators pass makes the restored ones equal.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -71,10 +73,22 @@ def restore(installation, **kwargs) -> dict:
         task_id="restore_database",
         target_instance_identifier=TARGET,
         source_instance_identifier=installation.rds_instance,
-        snapshot_id=SNAPSHOT_ID,
+        **{"snapshot_id": SNAPSHOT_ID, **kwargs},
         tags=RESTORE_TAG,
-        **kwargs,
     ).execute(make_context())
+
+
+# The instance settings both restores take (storage autoscaling's maximum: only the
+# point-in-time restore takes it).
+SETTINGS = (
+    "BackupRetentionPeriod",
+    "PreferredBackupWindow",
+    "IAMDatabaseAuthenticationEnabled",
+    "EnabledCloudwatchLogsExports",
+    "AutoMinorVersionUpgrade",
+    "CACertificateIdentifier",
+    "NetworkType",
+)
 
 
 def kept(instance: dict) -> dict:
@@ -84,13 +98,25 @@ def kept(instance: dict) -> dict:
         "option_group": instance["OptionGroupMemberships"][0]["OptionGroupName"],
         "storage": (
             instance["StorageType"],
+            instance["AllocatedStorage"],
             instance.get("Iops"),
             instance.get("StorageThroughput"),
         ),
         "deletion_protection": instance["DeletionProtection"],
         "copy_tags_to_snapshot": instance["CopyTagsToSnapshot"],
         "kms_key": instance.get("KmsKeyId"),
+        **{setting: instance.get(setting) for setting in SETTINGS},
     }
+
+
+def last_restore_request(sandbox) -> dict:
+    """The parameters of the operator's latest RestoreDBInstanceFromDBSnapshot (the request
+    log outlives each test's reset)."""
+    return [
+        e.params
+        for e in sandbox.requests.entries("aws", caller="system")
+        if e.operation == "RestoreDBInstanceFromDBSnapshot"
+    ][-1]
 
 
 def tags(instance: dict) -> dict:
@@ -127,6 +153,18 @@ def test_a_restored_instance_keeps_the_live_groups_storage_protection_and_tags(
     assert tags(restored) == {**tags(live), **RESTORE_TAG}
 
 
+def test_the_live_settings_are_shaped_unlike_awss_defaults(installation, rds):
+    """So that only what the restore passes can make the restored instance equal."""
+    live = describe(rds, installation.rds_instance)
+    assert live["IAMDatabaseAuthenticationEnabled"] is True
+    assert live["EnabledCloudwatchLogsExports"] == ["postgresql", "upgrade"]
+    assert live["AutoMinorVersionUpgrade"] is False
+    assert live["CACertificateIdentifier"] == "rds-ca-rsa4096-g1"
+    assert live["NetworkType"] == "DUAL"
+    assert live["PreferredBackupWindow"] == "03:00-03:30"
+    assert live["MaxAllocatedStorage"] == 1000
+
+
 def test_a_drills_instance_keeps_the_groups_but_no_deletion_protection_or_live_tags(
     sandbox, installation, rds
 ):
@@ -139,8 +177,85 @@ def test_a_drills_instance_keeps_the_groups_but_no_deletion_protection_or_live_t
     assert kept(restored)["option_group"] == kept(live)["option_group"]
     assert restored["DeletionProtection"] is False
     assert tags(restored) == RESTORE_TAG
+    # what a check may depend on, kept; what costs or outlives the drill, not
+    for setting in (
+        "IAMDatabaseAuthenticationEnabled",
+        "AutoMinorVersionUpgrade",
+        "CACertificateIdentifier",
+        "NetworkType",
+    ):
+        assert restored[setting] == live[setting], setting
+    assert restored["BackupRetentionPeriod"] == 0
+    assert restored["EnabledCloudwatchLogsExports"] == []
     eventually(sandbox, lambda: describe(rds, TARGET)["DBInstanceStatus"] == "available")
     rds.delete_db_instance(DBInstanceIdentifier=TARGET, SkipFinalSnapshot=True)  # the cleanup
+
+
+def grow_after_the_snapshot(sandbox, installation, rds) -> None:
+    """The set's snapshot taken at 300 GiB (gp3 then had the baseline: no IOPS of its
+    own), then storage autoscaling took the live instance to 600 GiB."""
+    rds.modify_db_instance(
+        DBInstanceIdentifier=installation.rds_instance, AllocatedStorage=300, ApplyImmediately=True
+    )
+    snapshot(sandbox, installation, rds)
+    rds.modify_db_instance(
+        DBInstanceIdentifier=installation.rds_instance, AllocatedStorage=600, ApplyImmediately=True
+    )
+
+
+def test_a_snapshot_taken_before_the_live_grew_past_400_gib_restores(sandbox, installation, rds):
+    """RDS judges gp3 IOPS at the size the restore really gets; the live size alone made
+    the operator name IOPS for a 300 GiB snapshot, which RDS refuses."""
+    grow_after_the_snapshot(sandbox, installation, rds)
+    assert (
+        rds.describe_db_snapshots(DBSnapshotIdentifier=SNAPSHOT_ID)["DBSnapshots"][0][
+            "AllocatedStorage"
+        ]
+        == 300
+    )
+
+    restore(installation)
+
+    restored, live = describe(rds, TARGET), describe(rds, installation.rds_instance)
+    assert kept(restored)["storage"] == kept(live)["storage"] == ("gp3", 600, 12000, 500)
+    request = last_restore_request(sandbox)
+    assert request["AllocatedStorage"] == 600
+
+
+def test_a_drill_of_that_snapshot_keeps_its_size_and_names_no_iops(sandbox, installation, rds):
+    grow_after_the_snapshot(sandbox, installation, rds)
+
+    restore(installation, temporary=True)
+
+    assert describe(rds, TARGET)["AllocatedStorage"] == 300
+    request = last_restore_request(sandbox)
+    assert "AllocatedStorage" not in request
+    assert "Iops" not in request
+    assert "StorageThroughput" not in request
+
+
+def restore_window_reached(sandbox, rds, installation) -> str:
+    """A time inside the live instance's restore window, once there is one."""
+
+    def window():
+        (backups,) = rds.describe_db_instance_automated_backups(
+            DBInstanceIdentifier=installation.rds_instance
+        )["DBInstanceAutomatedBackups"]
+        return backups["RestoreWindow"]
+
+    earliest = window()["EarliestTime"].replace(microsecond=0) + timedelta(seconds=1)
+    eventually(sandbox, lambda: window()["LatestTime"] > earliest)
+    return earliest.isoformat()
+
+
+def test_a_point_in_time_restore_keeps_the_size_and_storage_autoscaling(sandbox, installation, rds):
+    when = restore_window_reached(sandbox, rds, installation)
+
+    restore(installation, snapshot_id=None, restore_time=when)
+
+    restored, live = describe(rds, TARGET), describe(rds, installation.rds_instance)
+    assert kept(restored) == kept(live)
+    assert restored["MaxAllocatedStorage"] == live["MaxAllocatedStorage"] == 1000
 
 
 def test_the_live_instance_gone_the_recorded_shape_is_kept(sandbox, installation, rds):
