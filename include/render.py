@@ -76,13 +76,15 @@ COMPONENTS = {
     "RdsCopy": "CopyRegion",
     "RdsDrill": "DrillId",
     "Efs": "EfsFileSystemId",
-    "EfsRestore": "BackupVaultName",
+    # mount targets and shape for a file system restored side by side: either EFS method
+    "EfsRestore": "EfsFileSystemId",
     "EfsDrill": "DrillId",
     "Backup": "BackupVaultName",
     "BackupCopy": "CopyBackupVaultArn",
     "DataSync": "DataSyncTargetFileSystemId",
     # the configured task, a template whose source and network each set's task reuses
     "DataSyncTemplate": "DataSyncTaskArn",
+    "DataSyncDrill": "DrillId",
     "MemoryDb": "MemoryDbClusterName",
     "MemoryDbCopy": "MemoryDbCopyBucket",
     "MemoryDbDrill": "DrillId",
@@ -152,8 +154,6 @@ def iam_values(
     """The IAM template's placeholders for one installation; None for what it leaves out."""
     cfg = _config(config)
     aws_backup, datasync, cross = cfg.efs.aws_backup, cfg.efs.datasync, cfg.cross_region
-    # The drill restores AWS Backup recovery points only (drill_steps.check_config).
-    drills = aws_backup is not None
     return {
         "Partition": partition,
         "Region": cfg.region,
@@ -161,7 +161,7 @@ def iam_values(
         "Installation": cfg.installation,
         "BackupSet": cfg.installation + SET_STAMP,
         "RestoreId": restore_id_pattern(cfg.installation),
-        "DrillId": drill_id_pattern(cfg.installation) if drills else None,
+        "DrillId": drill_id_pattern(cfg.installation),  # a drill restores either EFS method
         "DbInstanceIdentifier": cfg.database.rds_instance_identifier if cfg.uses_rds else None,
         "EfsFileSystemId": cfg.efs.file_system_id,
         "BackupVaultName": aws_backup.vault_name if aws_backup else None,

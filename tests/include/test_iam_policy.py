@@ -221,11 +221,12 @@ def test_resources_outside_the_installation_are_denied():
     assert denied([request("rds", "DescribeDBInstances", DBInstanceIdentifier="billing-db")]) == {
         "rds:DescribeDBInstances"
     }
-    other_fs = request("efs", "DescribeFileSystems", FileSystemId="fs-0ffffffffffffffff")
-    # (a drill finds the file system AWS Backup restored by its creation token: any; without
-    # AWS Backup there is no drill)
-    without_drill = {**CONFIG, "efs": DATASYNC_EFS}
-    assert denied([other_fs], config=without_drill) == {"elasticfilesystem:DescribeFileSystems"}
+    # (any file system may be described: a restore and a drill find the one they made by
+    # its creation token, with either EFS method; deleting the live one stays denied)
+    live_fs = request("efs", "DeleteFileSystem", FileSystemId=DATASYNC_EFS["file_system_id"])
+    assert denied([live_fs], config={**CONFIG, "efs": DATASYNC_EFS}) == {
+        "elasticfilesystem:DeleteFileSystem"
+    }
     other_bucket = request("s3", "PutObject", Bucket="someone-else", Key="ue-backup/x.json")
     outside_prefix = request("s3", "PutObject", Bucket="ue-test-manifests", Key="secrets/x")
     assert denied([other_bucket]) == denied([outside_prefix]) == {"s3:PutObject"}
@@ -540,9 +541,11 @@ def test_copies_alerts_and_drills_come_with_their_configuration():
     assert "sns:Publish" in full
     assert drill <= full
     assert not (copies | {"sns:Publish"}) & plain
-    assert drill <= plain  # a drill needs AWS Backup only
+    assert drill <= plain  # a drill comes with every installation
     datasync = iam.allowed_actions(rendered(config={**FULL, "efs": DATASYNC_EFS}))
-    assert not drill & datasync  # the drill restores AWS Backup recovery points only
+    assert drill <= datasync  # the drill restores a DataSync set's copy too
+    assert "elasticfilesystem:CreateFileSystem" in datasync  # the file system it copies into
+    assert "elasticfilesystem:CreateFileSystem" not in plain  # AWS Backup's restore job makes it
     assert "backup:StartCopyJob" not in datasync
     assert "rds:CopyDBSnapshot" in datasync
     no_key = copy.deepcopy(FULL)
