@@ -23,8 +23,10 @@ DESCRIBES = [
     ("backup", "DescribeBackupJob"),
     ("backup", "DescribeBackupVault"),
     ("backup", "DescribeRecoveryPoint"),
-    # the file system's past jobs, preflight's window estimate (tasks/window_history.py)
+    # the file system's past jobs and its points in the vault (which job made the first,
+    # full copy), preflight's window estimate (tasks/window_history.py)
     ("backup", "ListBackupJobs"),
+    ("backup", "ListRecoveryPointsByBackupVault"),
     ("backup", "ListTags"),
     ("efs", "DescribeFileSystems"),
     # the live file system's network, recorded in the manifest (tasks/network_steps.py)
