@@ -92,6 +92,8 @@ REQUEST_TAG_ACTIONS = {
     "datasync:CreateLocationEfs",
     "datasync:CreateTask",
     "backup:TagResource",
+    "elasticfilesystem:CreateFileSystem",
+    "elasticfilesystem:TagResource",
 }
 
 # Resource types whose ARNs carry aws:ResourceTag/* (ARN fragments).
@@ -413,10 +415,19 @@ CREATES: dict[str, Callable[[Where, dict], list[str]]] = {
         _slash("memorydb", "snapshot")(w, p["TargetSnapshotName"])
     ],
     "memorydb:CreateCluster": lambda w, p: [_slash("memorydb", "cluster")(w, p["ClusterName"])],
+    # its id is AWS's, unknown before: any file system
+    "elasticfilesystem:CreateFileSystem": lambda w, p: [
+        w.arn("elasticfilesystem", f"file-system/{ANY}")
+    ],
 }
 
-# The action that tags what a create makes, when the create carries tags.
-TAGGING = {"rds": "rds:AddTagsToResource", "memorydb": "memorydb:TagResource"}
+# The action that tags what a create makes, when the create carries tags (EFS's API
+# reference, CreateFileSystem: tags on create are also authorized as TagResource).
+TAGGING = {
+    "rds": "rds:AddTagsToResource",
+    "memorydb": "memorydb:TagResource",
+    "efs": "elasticfilesystem:TagResource",
+}
 
 
 # --- requirements ----------------------------------------------------------------------
