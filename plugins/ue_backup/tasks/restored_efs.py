@@ -20,7 +20,8 @@ was given mount targets by hand (then cleared, the step finds them).
 
 A new file system also gets the throughput mode of the shape the restore job
 was started with (``shape``: the live one's, or the recorded one): AWS Backup
-takes no throughput mode, so it is set here with ``UpdateFileSystem``, only
+takes no throughput mode, so it is set here with ``UpdateFileSystem``, once the
+mount targets exist (an update may leave it ``updating``, which takes none), only
 when it differs (a retry changes nothing).
 """
 
@@ -127,7 +128,6 @@ def mountable(
     if fs_id == live:
         return found
     efs = settings_hook(EfsHook, settings)
-    match_throughput(efs, fs_id, shape)
     if isinstance(settings, RestoreRunSettings) and settings.from_copy:
         log.warning(
             "File system %s was restored in %s, where no live file system has mount "
@@ -141,6 +141,9 @@ def mountable(
         found["mount_targets"] = len(efs.copy_mount_targets(live, fs_id)) or _given_by_hand(
             efs, fs_id, f"the live file system {live} has no mount target to copy"
         )
+    # After the mount targets: a throughput change may leave the file system ``updating``
+    # for a while, and EFS creates mount targets only on an ``available`` one.
+    match_throughput(efs, fs_id, shape)
     if new_only:
         found["state"] = efs.describe_file_system(fs_id)["LifeCycleState"]
     return found
