@@ -55,6 +55,11 @@ class DataSyncHook(RetryingHookMixin, CustomWaitersMixin, ProviderDataSyncHook):
         """A task's, location's or execution's tags as a dict."""
         return tag_dict(self.get_conn().list_tags_for_resource(ResourceArn=arn).get("Tags"))
 
+    def task_count(self) -> int:
+        """How many DataSync tasks the account has in this region (every owner's)."""
+        pages = self.get_conn().get_paginator("list_tasks").paginate()
+        return sum(len(page.get("Tasks", [])) for page in pages)
+
     def tag(self, arn: str, tags: list[dict[str, str]]) -> None:
         """Tag a task, location or execution (``[{"Key", "Value"}]``, DataSync's form)."""
         self.get_conn().tag_resource(ResourceArn=arn, Tags=tags)

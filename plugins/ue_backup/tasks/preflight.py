@@ -146,6 +146,29 @@ def _datasync_problems(cfg: InstallationConfig) -> list[str]:
     return problems
 
 
+# DataSync's default quota of tasks per account and region (adjustable); each set has one.
+DATASYNC_TASK_QUOTA = 100
+DATASYNC_TASK_WARNING = 90
+
+
+def _datasync_quota_warnings(cfg: InstallationConfig) -> list[str]:
+    """A warning while the region's DataSync tasks near the default quota.
+
+    Each backup set has a task of its own until retention deletes it; at the quota
+    ``CreateTask`` fails inside the cold window. Only a warning: the quota may have
+    been raised (ue-backup cannot read it without Service Quotas access).
+    """
+    count = _hook(cfg, DataSyncHook).task_count()
+    if count < DATASYNC_TASK_WARNING:
+        return []
+    return [
+        f"efs.datasync: {count} DataSync tasks exist in {cfg.region}, near the default quota "
+        f"of {DATASYNC_TASK_QUOTA} per region (one per backup set until retention deletes it): "
+        "check retention runs (retention.keep_last, keep_days) and the account's quota, or "
+        "the next set's CreateTask fails inside the cold window"
+    ]
+
+
 def keep_rpo_alarm(cfg: InstallationConfig, warnings: list[str]) -> None:
     """Create or update the RPO alarm; a failure is loud but never stops the backup.
 
@@ -208,6 +231,7 @@ def check_resources(cfg: InstallationConfig, wanted: set[str]) -> tuple[list[str
         )
     if cfg.efs.datasync:
         problems += _datasync_problems(cfg)
+        warnings += _datasync_quota_warnings(cfg)
     if cfg.memorydb and "memorydb" in wanted:
         cluster = _probe(
             problems,
