@@ -266,7 +266,7 @@ def k8s_values(config: Mapping[str, Any], service_account: str) -> dict[str, str
         "UeNamespace": cfg.kubernetes.namespace,
         "VeleroNamespace": cfg.velero.namespace if cfg.velero else None,
         # The drill restores into its namespace with Velero, and runs its EFS Jobs there.
-        "DrillNamespace": drill_namespace(cfg) if cfg.efs.aws_backup else None,
+        "DrillNamespace": drill_namespace(cfg),  # with either EFS method
         "ServiceAccountNamespace": namespace,
         "ServiceAccountName": name,
         # A Derby installation's platform, scaled by the cold window: a Role for its kind.

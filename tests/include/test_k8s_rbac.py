@@ -235,7 +235,8 @@ def test_without_velero_there_is_no_velero_role():
     assert {g.namespace for g in grants(config)} == {"uepe", "uepe-drill", ""}
 
 
-def test_without_aws_backup_there_is_no_drill_role():
+def test_a_datasync_installation_has_the_drill_role_too():
+    """The drill restores a DataSync set's copy as it restores a recovery point."""
     config = copy.deepcopy(CONFIG)
     config["efs"] = {
         "file_system_id": "fs-0123456789abcdef0",
@@ -245,7 +246,7 @@ def test_without_aws_backup_there_is_no_drill_role():
             "task_arn": "arn:aws:datasync:eu-west-1:123456789012:task/task-0123456789abcdef0",
         },
     }
-    assert {g.namespace for g in grants(config)} == {"uepe", "velero", ""}
+    assert {g.namespace for g in grants(config)} == {"uepe", "velero", "uepe-drill", ""}
 
 
 def test_the_drill_role_is_in_the_configured_drill_namespace():
