@@ -36,6 +36,8 @@ with DAG(
     schedule=timedelta(minutes=5),
     start_date=START_DATE,
     catchup=False,
+    # A protection: running from its first deployment, not paused like other new DAGs.
+    is_paused_upon_creation=False,
     max_active_runs=1,
     default_args={**default_args(), "pool": "default_pool"},
     tags=["ue-backup", "watchdog"],

@@ -148,3 +148,19 @@ def test_every_dag_crosses_the_dag_processors_wire():
     from sandbox.airflow_harness.dag_runner import DAGS
 
     assert_crosses_the_wire(DagBag(dag_folder=str(DAGS), bundle_path=DAGS))
+
+
+def test_the_protections_run_from_their_first_deployment():
+    """The watchdog and the RPO check are not paused when first deployed (every other DAG
+    is, as Airflow's default has it): checked on the DAGs as the DAG processor sends them."""
+    import structlog
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.dag_processing.processor import _serialize_dags
+
+    from sandbox.airflow_harness.dag_runner import DAGS
+
+    serialized, _ = _serialize_dags(
+        DagBag(dag_folder=str(DAGS), bundle_path=DAGS), structlog.get_logger()
+    )
+    unpaused = {d.dag_id for d in serialized if d.is_paused_upon_creation is False}
+    assert unpaused == {"ue_backup_watchdog", "ue_backup_rpo"}
