@@ -23,7 +23,7 @@ Resume is a teardown: it runs whatever fails, is skipped or is marked failed
 by hand; the `ue_backup_watchdog` DAG resumes what a killed run left behind.
 
 Params: `components` (default: everything configured; `efs` is always
-required) and a free-text `reason` that is logged and kept in the manifest.
+required) and an optional free-text `reason` that is logged and kept in the manifest.
 """
 
 from __future__ import annotations
@@ -47,9 +47,8 @@ import airflow.providers.common.io.assets.file
 import airflow.providers.standard.decorators.python
 import airflow.sdk.bases.operatorlink
 import airflow.sdk.definitions.decorators  # noqa: F401
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, task
 
-from ue_backup.backup_set import COMPONENTS
 from ue_backup.compat import TriggerRule
 from ue_backup.dag_shape import backup_steps_needed
 from ue_backup.dag_support import (
@@ -65,6 +64,7 @@ from ue_backup.dag_support import (
     xcom,
     xcom_if_any,
 )
+from ue_backup.forms import backup_params
 from ue_backup.operators.aws_backup import (
     AwsBackupStartCopyJobOperator,
     AwsBackupStartEfsBackupJobOperator,
@@ -118,22 +118,7 @@ with DAG(
     default_args=default_args(),
     tags=["ue-backup", "backup"],
     render_template_as_native_obj=True,
-    params={
-        "components": Param(
-            None,
-            type=["null", "array"],
-            items={"type": "string", "enum": list(COMPONENTS)},
-            title="Components",
-            description="What to back up ('efs' is always required); empty: all configured.",
-        ),
-        "reason": Param(
-            "",
-            type="string",
-            maxLength=500,
-            title="Reason",
-            description="Why this backup is taken (kept in the log and the manifest).",
-        ),
-    },
+    params=backup_params(),  # both optional: ue_backup.forms
 ) as dag:
 
     @task

@@ -13,8 +13,13 @@ disabled, checks the restored tree, runs the configured application checks
 failed application check keeps the workflows off (resuming onto
 inconsistent data would be worse) and names the check and what is missing. Target
 `side_by_side` (the default) creates new resources named after the
-restore; `in_place` replaces the live ones and needs `confirm` set to the
-installation name.
+restore; `in_place` replaces the live ones, only once approved: the run
+stops after `plan` at `approve_in_place` and waits for a person to approve
+it in the run's Required Actions, where the plan and exactly what will be
+replaced and set aside are shown (Airflow 3.1+; reject, or no answer within
+4 hours, ends the run with nothing changed). `confirm` set to the
+installation name approves it ahead, for scripts, and is the only way on
+Airflow 3.0.
 
 In place, nothing live changes until every restored component is ready
 (`commit_point`); then the database is switched over and the EFS tree
@@ -56,9 +61,8 @@ import airflow.providers.common.io.assets.file
 import airflow.providers.standard.decorators.python
 import airflow.sdk.bases.operatorlink
 import airflow.sdk.definitions.decorators  # noqa: F401
-from airflow.sdk import DAG, Param, chain, task
+from airflow.sdk import DAG, chain, task
 
-from ue_backup.backup_set import COMPONENTS
 from ue_backup.compat import TriggerRule
 from ue_backup.dag_shape import restore_steps_needed
 from ue_backup.dag_support import (
@@ -69,16 +73,17 @@ from ue_backup.dag_support import (
     default_args,
     expression,
     fail_run_if_any_task_failed,
+    installation_for_form,
     only_if,
     refuse_unbuilt_steps,
     xcom,
 )
-from ue_backup.locked_inventory import SOURCES
+from ue_backup.forms import restore_params
 from ue_backup.notifications import UnlessInPlaceNotifier
+from ue_backup.operators.approval import HUMAN_IN_THE_LOOP, InPlaceApprovalOperator
 from ue_backup.operators.ecd import EcdSuspendOperator
 from ue_backup.operators.kube_job import KubeEfsJobOperator
 from ue_backup.operators.rds_switch_over import RdsSwitchOverOperator
-from ue_backup.recorded_network import NETWORKS
 from ue_backup.restore_chain import (
     EfsJob,
     RestoreChainSpec,
@@ -133,84 +138,8 @@ with DAG(
     tags=["ue-backup", "restore"],
     render_template_as_native_obj=True,
     user_defined_macros={"restore_dir_name_since": restore_dir_name_since},
-    params={
-        "request_type": Param(
-            "latest",
-            enum=["latest", "backup_set", "point_in_time"],
-            title="What to restore",
-            description="The newest consistent set, a named set, or the newest before a time.",
-        ),
-        "backup_set": Param(None, type=["null", "string"], title="Backup set id (for backup_set)"),
-        "target_time": Param(
-            None,
-            type=["null", "string"],
-            format="date-time",
-            title="Target time (for point_in_time; empty: the run's logical date)",
-        ),
-        "allow_point_in_time_restore": Param(
-            True, type="boolean", title="Allow RDS point-in-time restore"
-        ),
-        "allow_unverified": Param(
-            False,
-            type="boolean",
-            title="Allow an unverified backup set",
-            description="Off: only sets their backup verified (artifacts complete, rule 1, "
-            "cold window intact) are restored. On: the newest set may be one whose run failed; "
-            "the plan says so.",
-        ),
-        "mode": Param(
-            "plan", enum=["plan", "restore"], title="Mode", description="plan is a dry run"
-        ),
-        "target": Param(
-            "side_by_side",
-            enum=["side_by_side", "in_place"],
-            title="Target",
-            description="side_by_side creates new resources; in_place replaces the live ones",
-        ),
-        "confirm": Param(
-            None,
-            type=["null", "string"],
-            title="Confirm in place",
-            description="For in_place: type the installation name",
-        ),
-        "components": Param(
-            None,
-            type=["null", "array"],
-            items={"type": "string", "enum": list(COMPONENTS)},
-            title="Components (empty: all)",
-        ),
-        "source": Param(
-            "home",
-            enum=list(SOURCES),
-            title="Restore from",
-            description=(
-                "home: the installation's own backups. immutable: the protected copies "
-                "(config: immutable), after an attack on the installation's account: "
-                "database, EFS and MemoryDB, side by side, in the home region."
-            ),
-        ),
-        "network": Param(
-            "recorded",
-            enum=list(NETWORKS),
-            title="Network of what replaces a deleted resource",
-            description=(
-                "With source immutable, for a live instance, file system or cluster that is "
-                "gone: recorded restores into the network the backup set recorded (the plan "
-                "refuses when a piece of it is gone); by_hand when it is gone for good (EC2 "
-                "ids cannot be recreated): the database in the default network, the file "
-                "system waiting for mount targets given by hand, MemoryDB left out."
-            ),
-        ),
-        "source_region": Param(
-            None,
-            type=["null", "string"],
-            title="Restore from region",
-            description=(
-                "Empty: the home region. The cross_region copy region plans from the copies "
-                "there and restores there, side by side (disaster recovery)."
-            ),
-        ),
-    },
+    # Sections, labels, help and what the form refuses: ue_backup.forms.
+    params=restore_params(installation_for_form()),
 ) as dag:
 
     @task
@@ -434,7 +363,14 @@ with DAG(
             password_managed=password_managed(ti),
         )
 
-    planned_restore >> suspend >> drained
+    # In place, nothing live changes before a person approves the plan (Airflow 3.1+; a run
+    # approved ahead with confirm, and any other run, passes straight through).
+    if HUMAN_IN_THE_LOOP:
+        approve = InPlaceApprovalOperator(task_id="approve_in_place")
+        planned_restore >> approve >> suspend
+    else:  # Airflow 3.0: confirm is the only approval (validate refuses an in-place run without)
+        planned_restore >> suspend
+    suspend >> drained
     # Kubernetes resources are restored beside the data, not after it: every ECD comes
     # back disabled, and only the resume, after the data is placed and checked, enables.
     if bring_back:

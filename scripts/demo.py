@@ -109,7 +109,7 @@ def main() -> int:
             banner("ue_restore is not built yet: the demo stops after the backup")
             return 0
         banner("ue_restore (plan, then a side-by-side restore of the latest set)")
-        from ue_backup.tasks.restore_steps import plan_table
+        from ue_backup.plan_view import plan_table
 
         plan = run_dag("ue_restore", {"mode": "plan"})
         print(f"dry run (mode plan): {plan.state}; the plan, database strictly older than disk:")

@@ -85,6 +85,13 @@ def dag_shape() -> DagShape:
     return DagShape.of(load_config_for_parsing())
 
 
+def installation_for_form() -> str | None:
+    """The installation's name, when the configuration file gives it at parse time (the
+    trigger form then checks ``confirm`` against it: ``forms.confirm_param``)."""
+    cfg = load_config_for_parsing()
+    return cfg.installation if cfg else None
+
+
 def refuse_unbuilt_steps(ti: Any, needed: dict[str, bool]) -> None:
     """Fail the calling task when this run has no task for a step its settings need.
 

@@ -291,6 +291,12 @@ class RestoreRunSettings(RunSettings):
     target: str = _field("params.target: side_by_side or in_place.")
     restoring: bool = _field("Whether anything is restored (mode restore).")
     in_place: bool = _field("Whether the live resources are replaced.")
+    approval: str = _field(
+        "How an in-place restore is approved (APPROVALS): not_needed (nothing live is "
+        "replaced), confirmed (params.confirm named the installation: a scripted run), "
+        "or human (the run waits after plan for someone to approve it in the UI).",
+        "not_needed",
+    )
     components: list[str] = _field("The components to restore, sorted.")
     namespace: str = _field("The installation's Kubernetes namespace.")
     ecd_label_selector: str | None = _field("The label selector of the ECDs suspended.")
@@ -363,6 +369,7 @@ class RestoreRunSettings(RunSettings):
             target=target,
             restoring=restoring,
             in_place=target == "in_place" and restoring,
+            approval=approval_of(target == "in_place" and restoring, params, cfg.installation),
             components=sorted(components),
             namespace=cfg.kubernetes.namespace,
             ecd_label_selector=cfg.kubernetes.ecd_selection.label_selector,
@@ -388,6 +395,17 @@ class RestoreRunSettings(RunSettings):
             manifest_bucket=cfg.manifests.bucket,
             manifest_prefix=cfg.manifests.prefix,
         )
+
+
+APPROVALS = ("not_needed", "confirmed", "human")
+
+
+def approval_of(in_place: bool, params: Mapping[str, Any], installation: str) -> str:
+    """How a restore run is approved (``APPROVALS``): only an in-place one needs it, and
+    ``confirm`` set to the installation's name approves it ahead (REST, CLI, Airflow 3.0)."""
+    if not in_place:
+        return "not_needed"
+    return "confirmed" if params.get("confirm") == installation else "human"
 
 
 def platform_of(cfg: InstallationConfig) -> dict[str, str] | None:

@@ -179,7 +179,6 @@ def test_backfill_run_restores_to_its_logical_date(sandbox, three_backups, disk_
 @pytest.mark.parametrize(
     ("conf", "words"),
     [
-        ({"mode": "restore", "target": "in_place"}, "confirm"),
         ({"mode": "restore", "target": "in_place", "confirm": "ue-other"}, "confirm"),
         ({"request_type": "backup_set", "backup_set": "nonsense"}, "not a backup set id"),
         ({"request_type": "backup_set", "backup_set": "ue-test-20200101t000000z"}, "incomplete"),
@@ -196,7 +195,6 @@ def test_backfill_run_restores_to_its_logical_date(sandbox, three_backups, disk_
         ),
     ],
     ids=[
-        "in-place-unconfirmed",
         "in-place-wrong-name",
         "bad-set-id",
         "unknown-set",

@@ -100,6 +100,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ue_backup.drill_resources",
             "ue_backup.run_settings",
             "ue_backup.dag_shape",
+            "ue_backup.plan_view",
         ),
     ),
     ("AWS support", ("ue_backup.aws", "ue_backup.transient")),
@@ -118,7 +119,15 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("task steps", ("ue_backup.tasks", "ue_backup.tasks.*")),
-    ("DAG support", ("ue_backup.dag_support", "ue_backup.drill_dag", "ue_backup.restore_chain")),
+    (
+        "DAG support",
+        (
+            "ue_backup.dag_support",
+            "ue_backup.drill_dag",
+            "ue_backup.restore_chain",
+            "ue_backup.forms",
+        ),
+    ),
     ("DAG files", ("dags.*",)),
 )
 

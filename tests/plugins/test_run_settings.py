@@ -71,7 +71,7 @@ BACKUP_KEYS = AWS | {
 }  # fmt: skip
 RESTORE_KEYS = AWS | {
     "restore_id", "rds_target", "memorydb_target", "home_region", "from_copy", "request", "mode",
-    "target", "restoring", "in_place", "components", "namespace", "ecd_label_selector",
+    "target", "restoring", "in_place", "approval", "components", "namespace", "ecd_label_selector",
     "ecd_names", "platform", "rds_instance", "efs_file_system_id", "backup_vault",
     "backup_role_arn", "memorydb_cluster", "rds_shape_source", "memorydb_shape_source",
     "efs_shape_source", "velero_namespace",

@@ -176,8 +176,8 @@ def prepare(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, 
     Returns the drill's settings: where to restore from (the plan), every
     name the drill will create, and which components it restores.
     """
+    from ue_backup.plan_view import plan_table
     from ue_backup.planning import RestorePlanError, plan_restore
-    from ue_backup.tasks.restore_steps import plan_table
 
     dag_run = context["dag_run"]
     request, problems = check_params(params, dag_run.conf or {})

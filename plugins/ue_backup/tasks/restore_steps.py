@@ -34,6 +34,8 @@ from ue_backup.locked_inventory import (
     source_problem,
 )
 from ue_backup.names import MEMORYDB_CLUSTER_MAX, RESTORE_ID_KEEP, fit
+from ue_backup.operators.approval import HUMAN_IN_THE_LOOP
+from ue_backup.plan_view import plan_table
 from ue_backup.planning import RestorePlanError, plan_restore, to_utc
 from ue_backup.recorded_network import NETWORKS
 from ue_backup.run_settings import RestorePlanResult, RestoreRunSettings
@@ -228,6 +230,26 @@ def check_source(params: Mapping[str, Any], cfg: InstallationConfig) -> list[str
     return problems
 
 
+def check_confirm(params: Mapping[str, Any], installation: str, approval_in_ui: bool) -> list[str]:
+    """``confirm``: empty, or exactly the installation's name (an in-place restore approved
+    ahead, for scripts). An in-place restore without it waits for approval in the UI where
+    Airflow has human-in-the-loop (3.1+); on Airflow 3.0 it is refused, as it always was."""
+    confirm = params.get("confirm")
+    if confirm not in (None, "") and confirm != installation:
+        return [
+            f"params.confirm: {confirm!r} is not this installation's name; leave it empty "
+            f"(an in-place restore then waits for approval) or type exactly {installation!r}"
+        ]
+    in_place_restore = params.get("target") == "in_place" and params.get("mode") == "restore"
+    if in_place_restore and confirm != installation and not approval_in_ui:
+        return [
+            f"params.confirm: an in-place restore replaces the live resources of "
+            f"{installation!r}; set confirm to exactly that name to go ahead (this Airflow has "
+            "no human-in-the-loop approval: it needs 3.1 or later)"
+        ]
+    return []
+
+
 def validate(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
     """Refuse bad params and configuration; return the restore run's settings."""
     dag_run = context["dag_run"]
@@ -238,12 +260,7 @@ def validate(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str,
         cfg = load_config()
     except ConfigError as error:
         raise PermanentFailure("\n".join([str(error), *problems])) from None
-    target = params.get("target", "side_by_side")
-    if target == "in_place" and params.get("confirm") != cfg.installation:
-        problems.append(
-            f"params.confirm: an in-place restore replaces the live resources of "
-            f"{cfg.installation!r}; set confirm to exactly that name to go ahead"
-        )
+    problems += check_confirm(params, cfg.installation, HUMAN_IN_THE_LOOP)
     problems += check_source_region(params, cfg)
     problems += check_source(params, cfg)
     if not problems and (params.get("source") or "home") == "immutable":
@@ -361,44 +378,6 @@ def refuse_checks_without_a_login(run: RestoreRunSettings, planned: RestorePlanR
             "(the platform then reads it there), restore side by side, or remove the checks "
             "from the configuration's verification section."
         )
-
-
-def _disk_source(disk: Mapping[str, Any]) -> str:
-    """The EFS row's source: a recovery point, or a DataSync set's folder."""
-    if disk.get("kind") == "datasync":
-        return f"DataSync copy {disk.get('file_system_id')}:{disk.get('folder')}"
-    return str(disk.get("recovery_point_arn"))
-
-
-def plan_table(plan: Mapping[str, Any]) -> str:
-    """The plan as a short table: component, source, point in time."""
-    database = plan["database"]
-    source = {
-        "snapshot": f"snapshot {database.get('snapshot_id')}",
-        "point_in_time": f"point-in-time restore at {database.get('restore_time')}",
-        "derby": "Derby, inside the EFS backup",
-    }[database["kind"]]
-    rows = [
-        ("component", "restored from", "point in time"),
-        ("database", source, database["time"]),
-        ("efs", _disk_source(plan["disk"]), plan["disk"]["time"]),
-    ]
-    if plan.get("memorydb"):
-        rows.append(("memorydb", plan["memorydb"]["snapshot_name"], plan["memorydb"]["time"]))
-    if plan.get("velero"):
-        rows.append(("kubernetes", f"velero {plan['velero']['backup_name']}", ""))
-    widths = [max(len(str(r[i])) for r in rows) for i in range(3)]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    lines.append(f"backup set: {plan.get('backup_set') or '(none: mixed points)'}")
-    lines.append(f"verified by its backup: {'yes' if plan.get('verified', True) else 'NO'}")
-    if plan.get("warning"):
-        lines.append(plan["warning"])
-    # every newer set passed over, and why (not verified, no older database point, ...)
-    for rejected in plan.get("rejected", []):
-        of_set = f" (set {rejected['backup_set']})" if rejected.get("backup_set") else ""
-        lines.append(f"passed over {rejected['time']}{of_set}: {rejected['reason']}")
-    return "\n".join(lines)
 
 
 def restore_report(

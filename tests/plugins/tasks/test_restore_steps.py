@@ -171,3 +171,55 @@ def test_the_report_names_a_derby_platform_velero_brought_back_stopped(target, n
     report = restore_report(run.dump(), planned, efs=None, resumed=None)
     steps = [s for s in report["next_steps"] if "StatefulSet platform" in s]
     assert bool(steps) == named, report["next_steps"]
+
+
+# --- confirm: empty (the approval in the UI), the installation's name, or refused ---
+
+
+@pytest.mark.parametrize(
+    ("params", "in_ui", "refused"),
+    [
+        ({"mode": "restore", "target": "in_place"}, True, None),
+        ({"mode": "restore", "target": "in_place", "confirm": "ue-test"}, True, None),
+        ({"mode": "restore", "target": "in_place", "confirm": "ue-test"}, False, None),
+        ({"mode": "plan", "target": "in_place"}, False, None),
+        ({"mode": "restore", "target": "in_place"}, False, "it needs 3.1 or later"),
+        ({"mode": "restore", "target": "in_place", "confirm": "ue-other"}, True, "'ue-other'"),
+        ({"mode": "plan", "confirm": "ue-test "}, True, "is not this installation's name"),
+    ],
+    ids=[
+        "ui-approval",
+        "ahead",
+        "ahead-on-3.0",
+        "plan-on-3.0",
+        "no-approval-on-3.0",
+        "wrong-name",
+        "trailing-space",
+    ],
+)
+def test_confirm_is_empty_or_the_installations_name(params, in_ui, refused):
+    from ue_backup.tasks.restore_steps import check_confirm
+
+    problems = check_confirm(params, "ue-test", in_ui)
+    if refused is None:
+        assert problems == []
+    else:
+        (problem,) = problems
+        assert problem.startswith("params.confirm: ")
+        assert refused in problem
+
+
+@pytest.mark.parametrize(
+    ("params", "approval"),
+    [
+        ({"mode": "restore", "target": "in_place"}, "human"),
+        ({"mode": "restore", "target": "in_place", "confirm": "ue-test"}, "confirmed"),
+        ({"mode": "plan", "target": "in_place"}, "not_needed"),
+        ({"mode": "restore", "target": "side_by_side", "confirm": "ue-test"}, "not_needed"),
+    ],
+)
+def test_only_an_in_place_restore_waits_for_a_person(params, approval):
+    from ue_backup.run_settings import approval_of
+
+    in_place = params["target"] == "in_place" and params["mode"] == "restore"
+    assert approval_of(in_place, params, "ue-test") == approval

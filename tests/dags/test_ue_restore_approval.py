@@ -1,0 +1,130 @@
+"""An in-place restore waits for a person's approval, on the sandbox (issue 19).
+
+The run stops after ``plan`` at ``approve_in_place`` (the standard provider's
+human-in-the-loop, answered here through Airflow's own Core API route, as the
+UI's Required Actions do: ``sandbox.airflow_harness.human``). While it waits,
+and after a reject, nothing live has changed; after an approval it restores
+in place. A run approved ahead with ``confirm``, a side-by-side restore and a
+plan never wait.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sandbox.airflow_harness.dag_runner import run_dag, write_config
+from sandbox.airflow_harness.human import run_dag_answered
+from sandbox.aws.network import add_mount_targets
+from sandbox.installation import NAMESPACE, seed_installation
+from tests.dags.restore_support import state_changes, tree
+
+pytestmark = pytest.mark.e2e
+
+IN_PLACE = {"mode": "restore", "target": "in_place", "components": ["database", "efs", "velero"]}
+APPROVAL = "approve_in_place"
+
+
+@pytest.fixture(scope="module")
+def world(sandbox_session, tmp_path_factory):
+    """One installation with one verified backup set."""
+    sandbox = sandbox_session
+    sandbox.reset()
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in sandbox.connection_env().items():
+            patch.setenv(name, value)
+        inst = seed_installation(sandbox, "ue-test")
+        add_mount_targets(sandbox, inst.file_system_id)
+        inst.config["cold_window"]["drain_timeout_minutes"] = 0.05
+        write_config(inst.config, tmp_path_factory.mktemp("approval"), patch)
+        backup = run_dag("ue_backup")
+        assert backup.state == "success", backup.tasks
+        yield sandbox, inst, backup.xcom("preflight")["backup_set"]
+
+
+@pytest.fixture
+def sandbox(world):
+    world[0].log.clear()
+    world[0].faults.clear()
+    return world[0]
+
+
+def ecds_enabled(sandbox) -> dict[str, bool]:
+    return {
+        e["metadata"]["name"]: e["spec"]["enabled"]
+        for e in sandbox.k8s.list("ecdeployments", NAMESPACE)
+    }
+
+
+@pytest.mark.parametrize(
+    "conf",
+    [{"mode": "plan", "target": "in_place"}, {"mode": "restore", "target": "side_by_side"}],
+    ids=["in-place-plan", "side-by-side"],
+)
+def test_a_run_that_replaces_nothing_never_waits(sandbox, world, conf):
+    result = run_dag_answered("ue_restore", conf, APPROVAL, None)
+    assert result.state == "success", result.tasks
+    assert result.xcom(APPROVAL) == {"approval": "not_needed"}
+
+
+def test_a_rejected_in_place_restore_ends_with_nothing_changed(sandbox, world, capfd, caplog):
+    _, inst, backup_set = world
+    live_before = tree(inst.efs_path(sandbox))
+    shown = {}
+
+    def while_waiting(detail):
+        shown.update(detail)
+        # waiting: nothing live has changed, the workflows still run
+        assert state_changes(sandbox) == []
+        assert all(ecds_enabled(sandbox).values())
+
+    result = run_dag_answered("ue_restore", IN_PLACE, APPROVAL, "Reject", while_waiting)
+
+    assert result.state == "failed", result.tasks
+    assert result.tasks[APPROVAL] == "failed"
+    for step in ("suspend_workflows", "commit_point", "place_efs", "switch_over_database"):
+        assert result.tasks[step] in ("upstream_failed", "skipped"), result.tasks
+    assert state_changes(sandbox) == []
+    assert tree(inst.efs_path(sandbox)) == live_before
+    assert all(ecds_enabled(sandbox).values())
+    out, err = capfd.readouterr()
+    assert "rejected the in-place restore" in out + err + caplog.text
+    assert "nothing was changed" in out + err + caplog.text
+    # what the person was shown: the plan, and exactly what would be replaced and kept aside
+    assert backup_set in shown["subject"]
+    body = shown["body"]
+    assert "| database |" in body
+    assert "| efs |" in body
+    assert f"renamed {inst.rds_instance}-replaced-" in body
+    assert "ue-backup-replaced_" in body
+    assert shown["options"] == ["Approve", "Reject"]
+
+
+def test_an_approved_in_place_restore_replaces_the_live_data(sandbox, world):
+    _, inst, _ = world
+    live = inst.efs_path(sandbox)
+    (live / "aggregation" / "written-after-backup.bin").write_text("newer than the backup")
+
+    result = run_dag_answered("ue_restore", IN_PLACE, APPROVAL, "Approve")
+
+    assert result.state == "success", result.tasks
+    approval = result.xcom(APPROVAL)
+    assert approval["approval"] == "approved", approval
+    assert approval["by"], approval
+    files = tree(live)
+    assert "aggregation/written-after-backup.bin" not in files
+    assert any(k.endswith("aggregation/written-after-backup.bin") for k in files)  # set aside
+    assert all(ecds_enabled(sandbox).values())
+
+
+def test_confirm_approves_ahead_and_a_wrong_one_is_refused(sandbox, world, capfd, caplog):
+    _, inst, _ = world
+    wrong = run_dag("ue_restore", {**IN_PLACE, "confirm": "ue-other"})
+    assert wrong.state == "failed", wrong.tasks
+    assert wrong.tasks["validate"] == "failed", wrong.tasks
+    assert state_changes(sandbox) == []
+    out, err = capfd.readouterr()
+    assert "params.confirm: 'ue-other' is not this installation's name" in out + err + caplog.text
+
+    ahead = run_dag_answered("ue_restore", {**IN_PLACE, "confirm": inst.name}, APPROVAL, None)
+    assert ahead.state == "success", ahead.tasks
+    assert ahead.xcom(APPROVAL) == {"approval": "confirmed"}
