@@ -13,7 +13,7 @@ as the ``validate`` and ``plan`` tasks return them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ue_backup.restore_scripts import ASIDE_PREFIX
@@ -77,16 +77,17 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|") or " "
 
 
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A Markdown table; a pipe inside a value is escaped (it would split the row)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(str(c)) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
 def plan_markdown(plan: Mapping[str, Any]) -> str:
     """The plan as a Markdown table, with its notes as a list below it."""
-    lines = [
-        "| " + " | ".join(HEADER) + " |",
-        "|" + "---|" * len(HEADER),
-        *("| " + " | ".join(_cell(c) for c in row) + " |" for row in plan_rows(plan)),
-        "",
-        *(f"- {note}" for note in plan_notes(plan)),
-    ]
-    return "\n".join(lines)
+    notes = [f"- {note}" for note in plan_notes(plan)]
+    return "\n".join([markdown_table(HEADER, plan_rows(plan)), "", *notes])
 
 
 def in_place_changes(settings: Mapping[str, Any], planned: Mapping[str, Any]) -> list[str]:

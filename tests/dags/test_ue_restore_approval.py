@@ -17,6 +17,7 @@ from sandbox.airflow_harness.human import run_dag_answered
 from sandbox.aws.network import add_mount_targets
 from sandbox.installation import NAMESPACE, seed_installation
 from tests.dags.restore_support import state_changes, tree
+from ue_backup.run_summary import backup_summary, restore_summary
 
 pytestmark = pytest.mark.e2e
 
@@ -38,7 +39,7 @@ def world(sandbox_session, tmp_path_factory):
         write_config(inst.config, tmp_path_factory.mktemp("approval"), patch)
         backup = run_dag("ue_backup")
         assert backup.state == "success", backup.tasks
-        yield sandbox, inst, backup.xcom("preflight")["backup_set"]
+        yield sandbox, inst, backup.xcom("preflight")["backup_set"], backup
 
 
 @pytest.fixture
@@ -64,10 +65,35 @@ def test_a_run_that_replaces_nothing_never_waits(sandbox, world, conf):
     result = run_dag_answered("ue_restore", conf, APPROVAL, None)
     assert result.state == "success", result.tasks
     assert result.xcom(APPROVAL) == {"approval": "not_needed"}
+    summary = summary_of(result)
+    dry = conf["mode"] == "plan"
+    assert summary.startswith("## DRY RUN: a plan only, nothing was changed") is dry, summary
+    assert "| database | " in summary
+
+
+def summary_of(result) -> str:
+    """The run's page summary, from what its tasks really returned."""
+    return restore_summary(
+        result.xcom("validate"),
+        result.xcom("plan"),
+        result.xcom(APPROVAL),
+        result.xcom("report"),
+        result.tasks,
+    )
+
+
+def test_the_backups_summary_names_its_set_and_links_each_artifact(world):
+    _, inst, backup_set, backup = world
+    summary = backup_summary(backup.xcom("manifest"), inst.config["region"], backup.tasks)
+    assert summary.startswith(f"## Backup set `{backup_set}`: PASSED")
+    snapshot = backup.xcom("manifest")["artifacts"]["rds_snapshot"]["id"]
+    assert f"#db-snapshot:id={snapshot})" in summary
+    assert "/backup/home?region=eu-west-1#/backupvaults/details/" in summary
+    assert "Manifest: [s3://" in summary
 
 
 def test_a_rejected_in_place_restore_ends_with_nothing_changed(sandbox, world, capfd, caplog):
-    _, inst, backup_set = world
+    _, inst, backup_set, _ = world
     live_before = tree(inst.efs_path(sandbox))
     shown = {}
 
@@ -100,7 +126,7 @@ def test_a_rejected_in_place_restore_ends_with_nothing_changed(sandbox, world, c
 
 
 def test_an_approved_in_place_restore_replaces_the_live_data(sandbox, world):
-    _, inst, _ = world
+    _, inst, _, _ = world
     live = inst.efs_path(sandbox)
     (live / "aggregation" / "written-after-backup.bin").write_text("newer than the backup")
 
@@ -114,10 +140,18 @@ def test_an_approved_in_place_restore_replaces_the_live_data(sandbox, world):
     assert "aggregation/written-after-backup.bin" not in files
     assert any(k.endswith("aggregation/written-after-backup.bin") for k in files)  # set aside
     assert all(ecds_enabled(sandbox).values())
+    # the run's page says who approved it and what is live now, with its endpoint
+    summary = summary_of(result)
+    assert f"Approved by {approval['by']}" in summary
+    address = sandbox.client("rds").describe_db_instances(DBInstanceIdentifier=inst.rds_instance)[
+        "DBInstances"
+    ][0]["Endpoint"]["Address"]
+    assert f"#database:id={inst.rds_instance};is-cluster=false) | {address}:" in summary
+    assert f"{inst.file_system_id}.efs.eu-west-1.amazonaws.com" in summary
 
 
 def test_confirm_approves_ahead_and_a_wrong_one_is_refused(sandbox, world, capfd, caplog):
-    _, inst, _ = world
+    _, inst, _, _ = world
     wrong = run_dag("ue_restore", {**IN_PLACE, "confirm": "ue-other"})
     assert wrong.state == "failed", wrong.tasks
     assert wrong.tasks["validate"] == "failed", wrong.tasks

@@ -101,6 +101,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ue_backup.run_settings",
             "ue_backup.dag_shape",
             "ue_backup.plan_view",
+            "ue_backup.console_paths",
+            "ue_backup.run_summary",
         ),
     ),
     ("AWS support", ("ue_backup.aws", "ue_backup.transient")),

@@ -6,16 +6,15 @@ from urllib.parse import quote
 
 from airflow.providers.amazon.aws.links.base_aws import BASE_AWS_CONSOLE_LINK, BaseAwsLink
 
+from ue_backup.console_paths import PATHS
+
 
 class AwsBackupJobLink(BaseAwsLink):
     """An AWS Backup backup, restore or copy job (``job_type``: backup, restore, copy)."""
 
     name = "AWS Backup job"
     key = "ue_backup_aws_backup_job"
-    format_str = (
-        BASE_AWS_CONSOLE_LINK
-        + "/backup/home?region={region_name}#/jobs/{job_type}/details/{job_id}"
-    )
+    format_str = BASE_AWS_CONSOLE_LINK + PATHS["backup_job"]
 
 
 class AwsBackupRecoveryPointLink(BaseAwsLink):
@@ -23,10 +22,7 @@ class AwsBackupRecoveryPointLink(BaseAwsLink):
 
     name = "Recovery point"
     key = "ue_backup_recovery_point"
-    format_str = (
-        BASE_AWS_CONSOLE_LINK
-        + "/backup/home?region={region_name}#/backupvaults/details/{vault_name}/{recovery_point}"
-    )
+    format_str = BASE_AWS_CONSOLE_LINK + PATHS["recovery_point"]
 
     def format_link(self, **kwargs) -> str:
         arn = kwargs.get("recovery_point_arn") or ""
@@ -36,14 +32,10 @@ class AwsBackupRecoveryPointLink(BaseAwsLink):
 class RdsSnapshotLink(BaseAwsLink):
     name = "RDS snapshot"
     key = "ue_backup_rds_snapshot"
-    format_str = (
-        BASE_AWS_CONSOLE_LINK + "/rds/home?region={region_name}#db-snapshot:id={snapshot_id}"
-    )
+    format_str = BASE_AWS_CONSOLE_LINK + PATHS["rds_snapshot"]
 
 
 class MemoryDbSnapshotLink(BaseAwsLink):
     name = "MemoryDB snapshot"
     key = "ue_backup_memorydb_snapshot"
-    format_str = (
-        BASE_AWS_CONSOLE_LINK + "/memorydb/home?region={region_name}#/snapshots/{snapshot_name}"
-    )
+    format_str = BASE_AWS_CONSOLE_LINK + PATHS["memorydb_snapshot"]

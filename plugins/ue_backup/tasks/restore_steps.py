@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from ue_backup.app_checks import (
     LOGIN_SECRET_KEY,
     PASSWORD_MANAGED_KEY,
@@ -24,6 +26,7 @@ from ue_backup.app_checks import (
 from ue_backup.aws import settings_hook
 from ue_backup.backup_set import COMPONENTS, BackupSet
 from ue_backup.config import ConfigError, InstallationConfig, VerificationConfig, load_config
+from ue_backup.console_paths import efs_dns_name
 from ue_backup.errors import PermanentFailure
 from ue_backup.hooks.s3 import S3Hook
 from ue_backup.inventory import home_vault_grant_problems, list_inventory, locked_inventory
@@ -445,7 +448,9 @@ def restore_report(
         "backup_set": plan.get("backup_set"),
         "target": run.target,
         "source": "immutable" if run.from_immutable else "home",
+        "region": run.region,
         "restored": restored,
+        "endpoints": restored_endpoints(run, restored) if run.restoring else {},
         "resumed": (resumed or {}).get("outcomes", {}),
         "verification": report_entry(bool(planned.get("check_application")), checks),
         "next_steps": next_steps,
@@ -456,6 +461,42 @@ def restore_report(
     if checks:
         log.info("Application checks:\n%s", results_table(checks["results"]))
     return report
+
+
+def restored_endpoints(run: RestoreRunSettings, restored: Mapping[str, Any]) -> dict[str, str]:
+    """Where the platform connects to what was restored: the instance's and the cluster's
+    endpoints (read from AWS) and the file system's DNS name. A read that fails says so in
+    place of the endpoint: the report never fails for it."""
+    from ue_backup.hooks.memorydb import MemoryDbHook
+    from ue_backup.hooks.rds import RdsHook
+
+    endpoints: dict[str, str] = {}
+    if restored.get("efs_file_system_id"):
+        endpoints["efs"] = efs_dns_name(restored["efs_file_system_id"], run.region)
+    reads = {
+        "database": (RdsHook, "get_instance", "Endpoint", restored.get("database")),
+        "memorydb": (
+            MemoryDbHook,
+            "get_cluster",
+            "ClusterEndpoint",
+            restored.get("memorydb_cluster"),
+        ),
+    }
+    for component, (hook, method, field, name) in reads.items():
+        if not name:
+            continue
+        try:
+            found = getattr(settings_hook(hook, run), method)(name) or {}
+        except (ClientError, BotoCoreError) as error:
+            endpoints[component] = f"not known ({error}): see {name} in the console"
+            continue
+        where = found.get(field) or {}
+        endpoints[component] = (
+            f"{where['Address']}:{where.get('Port')}"
+            if where.get("Address")
+            else f"not known yet: see {name} in the console"
+        )
+    return endpoints
 
 
 def password_managed(ti: Any) -> tuple[str, str | None] | None:
