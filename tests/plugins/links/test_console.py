@@ -79,3 +79,23 @@ def test_operators_declare_their_links(operator, links):
     assert {type(link) for link in operator.operator_extra_links} == links
     keys = [link.key for link in operator.operator_extra_links]
     assert len(keys) == len(set(keys))
+
+
+@pytest.mark.parametrize("link", [AwsBackupJobLink(), RdsSnapshotLink(), MemoryDbSnapshotLink()])
+def test_a_skipped_task_does_not_look_its_links_up(link, monkeypatch):
+    """At a task's end Airflow asks each link for its value: a skipped step never stored
+    one, and the lookup would log an error-level 'XCom not found' (issue 19)."""
+    from types import SimpleNamespace
+
+    from airflow.providers.amazon.aws.links import base_aws
+
+    looked_up = []
+    monkeypatch.setattr(
+        base_aws.XCom, "get_value", lambda **kwargs: looked_up.append(kwargs) or None
+    )
+    skipped = SimpleNamespace(state=SimpleNamespace(value="skipped"))
+    assert link.get_link(None, ti_key=skipped) == ""
+    assert looked_up == []
+    ran = SimpleNamespace(state=SimpleNamespace(value="success"))
+    assert link.get_link(None, ti_key=ran) == ""
+    assert len(looked_up) == 1  # a task that ran is looked up as before
