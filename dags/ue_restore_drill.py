@@ -115,7 +115,10 @@ with DAG(
             None,
             type=["null", "string"],
             title="Backup set id",
-            description="Empty: the newest restorable set.",
+            description=(
+                "Empty: the newest restorable set. Format <installation>-<YYYYMMDD>t<HHMMSS>z; "
+                "find one in the Backup catalog or a ue_backup run's summary."
+            ),
         ),
         "allow_point_in_time_restore": Param(
             True,
@@ -132,6 +135,10 @@ with DAG(
         "source": Param(
             "home",
             enum=list(SOURCES),
+            values_display={
+                "home": "The installation's own backups",
+                "immutable": "The protected copies (rehearse the restore after an attack)",
+            },
             title="Restore from",
             description=(
                 "home: the installation's own backups. immutable: the protected copies "
