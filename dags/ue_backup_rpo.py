@@ -9,6 +9,12 @@ the window's maximum). Alerts (SNS, `alerts.sns_topic_arn`) once when the
 age passes the RPO, once more when it is met again; the age is in the log
 and the task's return value. The run's `run_after` is its "now".
 
+First, `refresh_catalog` lists everything once (the planner's views, sizes,
+manifests, drill reports) and keeps the backup catalog that the UI's "Backup
+catalog" page serves (Variable `ue_backup_catalog`); `check_rpo` then plans on
+that same listing. A failed refresh fails its task (and alerts); the check
+runs anyway, listing for itself.
+
 This catches what failed-task alerts cannot: a paused `ue_backup`, runs that
 never start, runs that all fail. When Airflow itself is down, the CloudWatch
 alarm that `ue_backup`'s preflight keeps up to date pages instead. Runs in
@@ -31,6 +37,7 @@ import airflow.providers.standard.decorators.python
 import airflow.sdk.definitions.decorators  # noqa: F401
 from airflow.sdk import DAG, task
 
+from ue_backup.compat import TriggerRule
 from ue_backup.dag_support import START_DATE, default_args
 
 with DAG(
@@ -48,11 +55,26 @@ with DAG(
 ) as dag:
 
     @task
+    def refresh_catalog(**context: Any) -> dict[str, Any]:
+        """List once, and keep the backup catalog the UI's "Backup catalog" page serves."""
+        from ue_backup.config import load_config
+        from ue_backup.tasks.catalog_refresh import refresh
+
+        return refresh(load_config(), context["dag_run"].run_after, context["run_id"])
+
+    # Whatever the refresh did: the guard never waits on the catalog's success.
+    @task(trigger_rule=TriggerRule.ALL_DONE)
     def check_rpo(**context: Any) -> dict[str, Any]:
         """The age of the newest restorable set per region; one alert per breach and recovery."""
+        from functools import partial
+
         from ue_backup.config import load_config
-        from ue_backup.tasks.rpo import check
+        from ue_backup.tasks.catalog_refresh import views_of_run
+        from ue_backup.tasks.rpo import check, newest_restorable
 
-        return check(load_config(), context["dag_run"].run_after)
+        cfg = load_config()
+        views = views_of_run(cfg, context["run_id"])  # this run's listing: not listed again
+        newest = partial(newest_restorable, views=views)
+        return check(cfg, context["dag_run"].run_after, newest=newest)
 
-    check_rpo()
+    refresh_catalog() >> check_rpo()

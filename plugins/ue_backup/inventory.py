@@ -329,12 +329,16 @@ def _iso(value: Any) -> str:
 # --- retention's view: every artifact, any owner -----------------------------------------------
 
 
-def list_artifacts(cfg: InstallationConfig) -> list[Artifact]:
+def list_artifacts(
+    cfg: InstallationConfig, manifests: list[dict[str, Any]] | None = None
+) -> list[Artifact]:
     """Every artifact a backup set of this installation may have left, any owner.
 
     Everything that could carry this installation's tags, wherever a set
     leaves something, in the home and the copy region. Nothing is filtered
     by tag here: retention's policy does that, and reports what it leaves alone.
+    ``manifests``: the installation's manifests as ``manifest_files`` read them,
+    when the caller has read them already (the catalog needs their bodies too).
     """
     home = cfg.region
     copy_region = cfg.cross_region.region if cfg.cross_region else None
@@ -366,11 +370,45 @@ def list_artifacts(cfg: InstallationConfig) -> list[Artifact]:
     if cfg.velero:
         found += [velero_backup(b) for b in velero_backups(cfg)]
     bucket, prefix = cfg.manifests.bucket, f"{cfg.manifests.prefix}{cfg.installation}/"
-    found += [
-        manifest(m["Key"], bucket, home, m["Body"], m.get("Size"))
-        for m in manifest_files(access, bucket, prefix)
-    ]
+    if manifests is None:
+        manifests = manifest_files(access, bucket, prefix)
+    found += [manifest(m["Key"], bucket, home, m["Body"], m.get("Size")) for m in manifests]
     return found
+
+
+def installation_manifests(cfg: InstallationConfig) -> list[dict[str, Any]]:
+    """The installation's manifests in the home bucket (``manifest_files``)."""
+    prefix = f"{cfg.manifests.prefix}{cfg.installation}/"
+    return manifest_files(aws_access(cfg), cfg.manifests.bucket, prefix)
+
+
+# The drill reports the catalog reads: the newest few, each a small JSON object.
+DRILL_REPORTS_READ = 20
+
+
+def drill_reports(
+    cfg: InstallationConfig, newest: int = DRILL_REPORTS_READ
+) -> list[dict[str, Any]]:
+    """The newest restore drill reports of the installation (``drill_report.report_key``),
+    newest first; a report that is not JSON is left out (logged)."""
+    s3 = settings_hook(S3Hook, aws_access(cfg))
+    bucket = cfg.manifests.bucket
+    listed = s3.list_objects(bucket, f"{cfg.manifests.prefix}drills/{cfg.installation}/")
+    listed = sorted(
+        (o for o in listed if o["Key"].endswith(".json")),
+        key=lambda o: (str(o.get("LastModified") or ""), o["Key"]),
+        reverse=True,
+    )
+    reports = []
+    for item in listed[:newest]:
+        try:
+            body = json.loads(s3.read_key(item["Key"], bucket))
+        except ValueError:
+            log.warning("Drill report %s is not JSON: left out", item["Key"])
+            continue
+        if isinstance(body, dict):
+            reports.append(body)
+    return reports
 
 
 def protected_copies(cfg: InstallationConfig) -> list[dict[str, Any]]:

@@ -103,6 +103,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ue_backup.plan_view",
             "ue_backup.console_paths",
             "ue_backup.run_summary",
+            "ue_backup.catalog",
         ),
     ),
     ("AWS support", ("ue_backup.aws", "ue_backup.transient")),
@@ -131,6 +132,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("DAG files", ("dags.*",)),
+    ("Airflow UI plugin", ("ue_backup.ui", "ue_backup.ui.*")),
 )
 
 # What a pure rule may not import: the clients through which effects happen.
@@ -402,6 +404,26 @@ def test_the_rules_catch_an_upward_edge_and_a_cycle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
     assert cycles({"a": {"a"}}) == [["a", "a"]]
     assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_the_ui_plugin_reads_no_aws_nor_kubernetes():
+    """The web server needs no AWS or Kubernetes access: the UI plugin imports only the
+    pure rules of ours (the catalog, the planner) and no effect client."""
+    files, imports = the_graph()
+    ui = {m for m in files if layer_of(m) == len(LAYERS) - 1}
+    assert ui, "the UI plugin's modules are not placed"
+    offending = [
+        f"{edge.source} imports {edge.target} at line {edge.line}"
+        for edge in imports
+        if edge.source in ui and edge.target not in ui and layer_of(edge.target) != 0
+    ]
+    for name in sorted(ui):
+        for imported, line in external_imports_of(files[name]):
+            if any(imported == f or imported.startswith(f + ".") for f in PURE_FORBIDDEN):
+                offending.append(f"{name} imports {imported} at line {line}")
+    assert offending == [], "the UI plugin reaching beyond the pure rules:\n  " + "\n  ".join(
+        offending
+    )
 
 
 # --- every AWS call of a task step goes through a hook method ------------------------------

@@ -40,23 +40,29 @@ METRIC_MAX_AGE = timedelta(days=14) - timedelta(hours=1)
 # --- inside Airflow -------------------------------------------------------------------------
 
 
-def newest_restorable(cfg: InstallationConfig, region: str) -> datetime | None:
+def newest_restorable(
+    cfg: InstallationConfig, region: str, views: Mapping[str, Any] | None = None
+) -> datetime | None:
     """The point of the newest set a ``latest`` restore would take in ``region``, or None.
 
     The one way the guard asks: the restore's own inventory and planner, so
     whatever makes a set restorable for ``ue_restore`` (rule 1, verification)
-    decides here too.
+    decides here too. ``views``: the inventories this run's catalog refresh
+    listed, by region (``tasks.catalog_refresh.views_of_run``): planned on, not
+    listed again; a region not among them is listed here.
     """
+    from ue_backup.catalog import newest_restorable as newest_in
     from ue_backup.inventory import list_inventory
-    from ue_backup.planning import RestorePlanError, plan_restore
 
-    settings = aws_access(cfg, region)
-    try:
-        plan = plan_restore(list_inventory(settings, cfg), {"type": "latest"})
-    except RestorePlanError as error:
-        log.warning("Nothing restorable in %s: %s", region, error)
-        return None
-    return rpo.plan_time(plan)
+    inventory = (views or {}).get(region)
+    if inventory is None:
+        inventory = list_inventory(aws_access(cfg, region), cfg)
+    else:
+        log.info("RPO %s: planning on the inventory this run's catalog refresh listed", region)
+    point, _, reason = newest_in(inventory)
+    if point is None:
+        log.warning("Nothing restorable in %s: %s", region, reason)
+    return point
 
 
 class VariableState:
