@@ -60,7 +60,7 @@ ROUTES = ("/", "/api/catalog", "/api/plan", "/restore?request_type=latest")
 
 
 @pytest.mark.parametrize("route", ROUTES)
-def test_an_anonymous_request_is_refused(client, route):
+def test_an_anonymous_request_is_refused(auth, client, route):
     answer = client.get(route)
     assert answer.status_code == 401
     assert answer.json() == {"detail": "Not authenticated"}
