@@ -62,6 +62,35 @@ def test_backup_runs_on_a_real_deployment_with_deferred_waits(deployed):
     assert_ended_in_the_triggerer(stack, "ue_backup", run_id, "wait_efs_backup")
 
 
+def test_the_backup_catalog_page_serves_what_ue_backup_rpo_recorded(deployed):
+    """The plugin in the real api-server: ue_backup_rpo refreshes the catalog, the page and
+    its JSON serve it (the api-server itself lists nothing), the view is in the navigation."""
+    import urllib.request
+
+    stack, _, installation = deployed
+    stack.dag_ready("ue_backup_rpo")
+    run_id = stack.trigger("ue_backup_rpo")
+    run = stack.wait_run("ue_backup_rpo", run_id)
+    assert run["state"] == "success", stack.task_states("ue_backup_rpo", run_id)
+    assert stack.task_states("ue_backup_rpo", run_id)["refresh_catalog"] == "success"
+    catalog = stack.request("GET", "/ue-backup-catalog/api/catalog")
+    assert catalog["run_id"] == run_id
+    newest = catalog["sets"][0]
+    assert newest["verified"] is True
+    assert newest["restore"]["home"]["restorable"] is True
+    url = f"http://127.0.0.1:{stack.port}/ue-backup-catalog/?request_type=latest"
+    with urllib.request.urlopen(url, timeout=30) as answer:
+        page = answer.read().decode()
+    assert f"Backup catalog: {installation.name}" in page
+    assert f'data-set-id="{newest["id"]}" id="newest-set"' in page
+    assert 'data-testid="plan-table"' in page
+    assert 'data-testid="restore-action"' in page  # all admins here: may trigger ue_restore
+    plugins = stack.request("GET", "/api/v2/plugins")["plugins"]
+    [ours] = [p for p in plugins if p["name"] == "ue_backup_catalog"]
+    assert ours["external_views"][0]["url_route"] == "backup-catalog"
+    assert "ue_backup_catalog" not in str(stack.get("/api/v2/plugins/importErrors") or {})
+
+
 def assert_ended_in_the_triggerer(stack, dag_id: str, run_id: str, task_id: str) -> None:
     """The trigger ended the task, and no worker ran it again after it deferred."""
     assert "the task ends here, in the triggerer" in stack.trigger_log(dag_id, run_id, task_id)

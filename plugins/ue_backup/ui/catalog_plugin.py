@@ -14,9 +14,10 @@ the second one as already registered.
   deployment under a path prefix works too.
 
 On Airflow 3.0 (Amazon MWAA's 3.0.6) plugins have no ``external_views``: the
-attribute is ignored, and the page is reached by its URL,
-``<airflow>/ue-backup-catalog/``, with a bearer token (the 3.0 UI keeps its
-token out of the cookie the page reads); the JSON API works the same.
+attribute is ignored. Airflow 3.0's ``get_user`` reads a bearer token only
+(its UI sends no cookie a plugin could read), so there the JSON API (and the
+page) at ``<airflow>/ue-backup-catalog/`` serve requests carrying a token from
+``POST /auth/token``; the page in a browser needs 3.1+.
 """
 
 from __future__ import annotations
