@@ -34,6 +34,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from ue_backup import plan_view
 from ue_backup.backup_set import BACKUP_SET_TAG, VERIFIED_TAG, WINDOW_TAG, BackupSet, tag_dict
 from ue_backup.config import PricesConfig
 from ue_backup.planning import (
@@ -514,36 +515,9 @@ def restore_conf(choice: Mapping[str, Any], catalog: Mapping[str, Any]) -> dict[
     return conf
 
 
-def _disk_source(disk: Mapping[str, Any]) -> str:
-    if disk.get("kind") == "datasync":
-        return f"DataSync copy {disk.get('file_system_id')}:{disk.get('folder')}"
-    return str(disk.get("recovery_point_arn"))
-
-
 def plan_rows(plan: Mapping[str, Any]) -> list[dict[str, str]]:
-    """The plan's table, as ``ue_restore``'s plan task logs it: component, source, time."""
-    database = plan["database"]
-    source = {
-        "snapshot": f"snapshot {database.get('snapshot_id')}",
-        "point_in_time": f"point-in-time restore at {database.get('restore_time')}",
-        "derby": "Derby, inside the EFS backup",
-    }[database["kind"]]
-    rows = [
-        {"component": "database", "source": source, "time": database["time"]},
-        {"component": "efs", "source": _disk_source(plan["disk"]), "time": plan["disk"]["time"]},
+    """The plan's table, the rows ``ue_restore`` logs and shows (``plan_view.plan_rows``)."""
+    return [
+        {"component": component, "source": source, "time": time}
+        for component, source, time in plan_view.plan_rows(plan)
     ]
-    if plan.get("memorydb"):
-        memorydb = plan["memorydb"]
-        rows.append(
-            {"component": "memorydb", "source": memorydb["snapshot_name"], "time": memorydb["time"]}
-        )
-    if plan.get("velero"):
-        velero = plan["velero"]
-        rows.append(
-            {
-                "component": "kubernetes",
-                "source": f"velero {velero['backup_name']}",
-                "time": velero.get("time") or "",
-            }
-        )
-    return rows
