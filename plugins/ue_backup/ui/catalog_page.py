@@ -167,7 +167,8 @@ def _rpo(catalog: Mapping[str, Any]) -> str:
         newest = _e(r["newest_set"]) if r["newest_set"] else _e(r.get("reason") or "none")
         rows.append(
             f'<tr data-testid="rpo-region" data-region="{_e(r["region"])}" '
-            f'data-in-breach="{_e(r["in_breach"])}"><td>{_e(r["region"])} ({_e(r["role"])})</td>'
+            f'data-in-breach="{_e(str(r["in_breach"]).lower())}">'
+            f"<td>{_e(r['region'])} ({_e(r['role'])})</td>"
             f"<td>{newest}</td><td>{_e(r['newest'] or '-')}</td>"
             f'<td data-testid="rpo-age">{_minutes(r["age_minutes"])}</td>'
             f"<td>{_minutes(r['rpo_minutes'])}</td><td>{status}</td></tr>"
@@ -199,6 +200,14 @@ def _last_drill(drill: Mapping[str, Any] | None) -> str:
     return f'<p data-testid="last-drill">Last restore drill{of_set}: {_drill_text(drill)}</p>'
 
 
+# The panel's choices in words (as ue_restore's form shows them).
+REQUEST_LABELS = {
+    "latest": "the newest restorable set",
+    "backup_set": "a named backup set",
+    "point_in_time": "the newest consistent point before a time",
+}
+
+
 def _options(values: list[tuple[str, str]], selected: str) -> str:
     return "".join(
         f'<option value="{_e(v)}"{" selected" if v == selected else ""}>{_e(label)}</option>'
@@ -224,10 +233,11 @@ def _plan_panel(
     form = (
         '<form method="get" action="#plan-panel" data-testid="plan-form">'
         f'<label>What <select name="request_type" data-testid="plan-request-type">'
-        f"{_options([(t, t) for t in REQUEST_TYPES], kind)}</select></label>"
+        f"{_options([(t, REQUEST_LABELS[t]) for t in REQUEST_TYPES], kind)}</select></label>"
         f'<label>Set <select name="backup_set" data-testid="plan-backup-set">'
         f"{_options(sets, query.get('backup_set') or '')}</select></label>"
         '<label>Target time (ISO 8601, UTC) <input name="target_time" size="26" '
+        'placeholder="2026-01-31T12:00:00Z" '
         f'data-testid="plan-target-time" value="{_e(query.get("target_time") or "")}"></label>'
         f'<label>From <select name="source" data-testid="plan-source">'
         f"{_options(sources, query.get('source') or 'home')}</select></label>"

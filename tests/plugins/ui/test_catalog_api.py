@@ -77,6 +77,7 @@ def test_a_viewer_reads_the_catalog_but_never_sees_the_restore_action(auth, clie
     page = client.get("/", **as_(auth, "viewer"))
     assert page.status_code == 200
     assert 'data-testid="rpo-status"' in page.text
+    assert 'data-region="eu-west-1" data-in-breach="false"' in page.text
     assert f'data-set-id="{sets[2]}" id="newest-set" data-newest="true"' in page.text
     assert 'data-testid="restore-action"' not in page.text
     planned = client.get("/?request_type=latest", **as_(auth, "viewer"))
