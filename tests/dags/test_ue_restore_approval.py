@@ -88,6 +88,9 @@ def summary_of(result) -> str:
 def test_the_backups_summary_names_its_set_and_links_each_artifact(world):
     _, inst, backup_set, backup = world
     summary = backup_summary(backup.xcom("manifest"), inst.config["region"], backup.tasks)
+    tab = run_tab("ue_backup", backup.run.run_id, "viewer").text
+    assert f"<h2>Backup set <code>{backup_set}</code>: PASSED</h2>" in tab
+    assert "not one of ue-backup's" in run_tab("ue_backup_rpo", "x", "viewer").text
     assert summary.startswith(f"## Backup set `{backup_set}`: PASSED")
     snapshot = backup.xcom("manifest")["artifacts"]["rds_snapshot"]["id"]
     assert f"#db-snapshot:id={snapshot})" in summary
@@ -151,6 +154,30 @@ def test_an_approved_in_place_restore_replaces_the_live_data(sandbox, world):
     ][0]["Endpoint"]["Address"]
     assert f"#database:id={inst.rds_instance};is-cluster=false) | {address}:" in summary
     assert f"{inst.file_system_id}.efs.eu-west-1.amazonaws.com" in summary
+    # ... and the run's "ue-backup summary" tab serves it, as HTML, to who may read the run
+    run_id = result.run.run_id
+    page = run_tab("ue_restore", run_id, "viewer")
+    assert page.status_code == 200, page.text
+    assert f"<td>{address}:" in page.text
+    assert "Approved by" in page.text
+    assert run_tab("ue_restore", run_id, None).status_code == 401
+
+
+def run_tab(dag_id: str, run_id: str, role: str | None):
+    """GET the run's summary tab from the plugin's app, as ``role`` (None: anonymous)."""
+    from airflow.api_fastapi.app import create_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from fastapi.testclient import TestClient
+
+    from ue_backup.ui.catalog_api import create_app
+
+    auth = create_auth_manager()
+    auth.init()
+    cookies = {}
+    if role:
+        cookies["_token"] = auth.generate_jwt(SimpleAuthManagerUser(username=role, role=role))
+    client = TestClient(create_app(load=lambda: None))
+    return client.get(f"/runs/{dag_id}/{run_id}", cookies=cookies)
 
 
 def test_confirm_approves_ahead_and_a_wrong_one_is_refused(sandbox, world, capfd, caplog):

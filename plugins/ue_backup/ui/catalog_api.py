@@ -86,7 +86,8 @@ def _choice_query(params: Mapping[str, Any]) -> dict[str, str]:
 def create_app(
     load: Any = stored_catalog, clock: Any = lambda: datetime.now(UTC)
 ) -> Any:  # FastAPI, imported lazily
-    """The app: ``/`` (the page), ``/api/catalog``, ``/api/plan``, ``/restore``.
+    """The app: ``/`` (the page), ``/api/catalog``, ``/api/plan``, ``/restore``, and
+    ``/runs/{dag_id}/{run_id}`` (a run's summary, ``run_page``).
 
     ``load`` and ``clock`` are where the catalog and "now" come from (tests give
     their own; the plugin the database and the wall clock).
@@ -176,6 +177,15 @@ def create_app(
             raise HTTPException(400, f"invalid choice: {problem}") from None
         planned = plan_choice(catalog, choice, clock())
         return HTMLResponse(restore_page(planned, planned["conf"]))
+
+    @app.get("/runs/{dag_id}/{run_id}", response_class=HTMLResponse)
+    def run_summary(dag_id: str, run_id: str, user: Annotated[Any, Depends(get_user)]) -> Any:
+        """A ue_backup or ue_restore run's summary: its page's "ue-backup summary" tab."""
+        from ue_backup.ui.run_page import page, render, summary_markdown
+
+        if not may(user, "GET", dag_id):
+            raise HTTPException(403, f"Forbidden: reading needs read access to {dag_id}'s runs")
+        return HTMLResponse(page(dag_id, run_id, render(summary_markdown(dag_id, run_id))))
 
     return app
 

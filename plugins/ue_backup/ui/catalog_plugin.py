@@ -9,7 +9,9 @@ the second one as already registered.
   api-server under ``/ue-backup-catalog`` (the page at ``/ue-backup-catalog/``,
   the JSON at ``/ue-backup-catalog/api/catalog`` and ``/api/plan``).
 - ``external_views`` (Airflow 3.1+): "Backup catalog" in the navigation's
-  Browse menu, the page shown inside the UI (``/plugin/backup-catalog``). The
+  Browse menu, the page shown inside the UI (``/plugin/backup-catalog``), and
+  "ue-backup summary", a tab on every run's page (``destination: dag_run``; the
+  UI puts the run's ``{DAG_ID}`` and ``{RUN_ID}`` into the ``href``). The
   ``href`` is relative: the UI resolves it against its base URL, so a
   deployment under a path prefix works too.
 
@@ -41,5 +43,12 @@ class UeBackupCatalogPlugin(AirflowPlugin):
             "url_route": "backup-catalog",
             "destination": "nav",
             "category": "browse",
-        }
+        },
+        {
+            # a tab on every run's page: what a ue_backup or ue_restore run did (run_page)
+            "name": "ue-backup summary",
+            "href": URL_PREFIX.lstrip("/") + "/runs/{DAG_ID}/{RUN_ID}",
+            "url_route": "ue-backup-run-summary",
+            "destination": "dag_run",
+        },
     ]
