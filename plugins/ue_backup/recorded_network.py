@@ -20,10 +20,13 @@ when the live one is gone.
 
 The VPC, subnets, groups and ACL themselves are not backed up, nor are the
 parameter and option groups the recorded shapes name: the restore checks they
-still exist before anything is changed (``missing``), and that a
+still exist before anything is changed (``missing``), that a
 subnet group recreated by name is in the VPC of the recorded security groups
-(``other_vpcs``), and refuses naming what to recreate. Nothing here calls
-AWS: each function reshapes an API answer or judges what the hooks read.
+(``other_vpcs``), and that a subnet group still there by name still has the
+subnets its service needs (``thin_subnet_groups``: RDS two availability zones,
+MemoryDB one subnet; a group keeps listing subnets deleted since), and refuses
+naming what to recreate or fix. Nothing here calls AWS: each function reshapes an
+API answer or judges what the hooks read.
 """
 
 from __future__ import annotations
@@ -292,6 +295,92 @@ def other_vpcs(
             (found.get("memorydb_subnet_groups") or {}).get(name),
             cluster.get("security_group_ids") or [],
         )
+    return problems
+
+
+def subnet_group(
+    kind: str, described: Mapping[str, Any], existing: Iterable[str]
+) -> dict[str, Any]:
+    """A subnet group as described (``kind``: ``db_subnet_groups``, RDS's
+    ``DescribeDBSubnetGroups``; ``memorydb_subnet_groups``, MemoryDB's
+    ``DescribeSubnetGroups``) as ``{vpc_id, subnets: [{subnet_id, availability_zone,
+    status, exists}]}``; ``existing``: the subnet ids EC2 still has (a group keeps
+    listing a subnet deleted since: RDS's list "might not reflect the current state of
+    your VPC"). ``status`` is RDS's ``SubnetStatus`` (MemoryDB gives none)."""
+    existing = set(existing)
+    if kind == "db_subnet_groups":
+        subnets = [
+            {
+                "subnet_id": s.get("SubnetIdentifier"),
+                "availability_zone": (s.get("SubnetAvailabilityZone") or {}).get("Name"),
+                "status": s.get("SubnetStatus"),
+            }
+            for s in described.get("Subnets") or []
+        ]
+    else:
+        subnets = [
+            {
+                "subnet_id": s.get("Identifier"),
+                "availability_zone": (s.get("AvailabilityZone") or {}).get("Name"),
+                "status": None,
+            }
+            for s in described.get("Subnets") or []
+        ]
+    return {
+        "vpc_id": described.get("VpcId"),
+        "subnets": [{**s, "exists": s["subnet_id"] in existing} for s in subnets],
+    }
+
+
+def listed_subnets(kind: str, described: Mapping[str, Any]) -> list[str]:
+    """The subnet ids a described subnet group lists (deleted ones too)."""
+    return [s["subnet_id"] for s in subnet_group(kind, described, ())["subnets"]]
+
+
+# By kind of subnet group: the availability zones its service needs its subnets to cover
+# (RDS: "Subnets in the DB subnet group should cover at least two Availability Zones",
+# DBSubnetGroupDoesNotCoverEnoughAZs, and InvalidVPCNetworkStateFault for a group thinned
+# since; MemoryDB: a subnet), the service, and how to add a subnet to it.
+SUBNET_GROUP_RULES = {
+    "db_subnet_groups": (2, "RDS", "aws rds modify-db-subnet-group"),
+    "memorydb_subnet_groups": (1, "MemoryDB", "aws memorydb update-subnet-group"),
+}
+# RDS's SubnetStatus of a usable subnet (botocore documents no other value).
+ACTIVE = "Active"
+
+
+def thin_subnet_groups(groups: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> list[str]:
+    """Each subnet group still there by name whose usable subnets cover fewer availability
+    zones than its service needs, naming the subnets lost and what to do.
+
+    ``groups``: by kind, the groups found, as ``subnet_group`` reshapes them. A usable
+    subnet still exists in EC2 (and, for RDS, is ``Active``). Such a group passes
+    ``missing`` and ``other_vpcs``, and AWS would refuse the restore call only once the
+    workflows are suspended.
+    """
+    problems = []
+    for kind, (zones_needed, service, command) in SUBNET_GROUP_RULES.items():
+        label = WHAT[kind][0]
+        for name, group in sorted((groups.get(kind) or {}).items()):
+            subnets = group.get("subnets") or []
+            usable = [s for s in subnets if s["exists"] and s.get("status") in (None, ACTIVE)]
+            zones = sorted({s["availability_zone"] or s["subnet_id"] for s in usable})
+            if len(zones) >= zones_needed:
+                continue
+            lost = [
+                f"{s['subnet_id']} ({s['availability_zone']}) "
+                + ("no longer exists" if not s["exists"] else f"is {s['status']}")
+                for s in subnets
+                if s not in usable
+            ]
+            problems.append(
+                f"the recorded {label} {name} exists, but "
+                + (f"of its subnets {', '.join(lost)}: " if lost else "")
+                + f"its usable subnets cover {len(zones)} availability zone(s)"
+                + (f" ({', '.join(zones)})" if zones else "")
+                + f" and {service} needs {zones_needed}: add subnets of {group.get('vpc_id')} "
+                f"to it until they do ({command}), {BY_HAND}"
+            )
     return problems
 
 

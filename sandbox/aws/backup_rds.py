@@ -9,7 +9,8 @@ with ``SnapshotType="awsbackup"``) but will not delete them: only AWS Backup doe
 (``rds.py``). The snapshot holds the instance's data as ``CreateDBSnapshot``'s
 does (``rds_data``). A restore job makes a new instance from the snapshot, with
 the restore metadata read the way ``RestoreDBInstanceFromDBSnapshot`` reads its
-parameters.
+parameters, and judged as it judges them (``placement``: the subnet group's zones, the
+security groups' VPC): a refusal fails the job with RDS's reason.
 
 Modelled by hand (AWS documents these only in part): the refusal of an instance
 that does not exist (``ResourceNotFoundException``, as for EFS) or is not
@@ -30,10 +31,10 @@ import botocore.session
 from moto.core.exceptions import ServiceException
 from moto.rds.models import DBInstance, DBSnapshot, RDSBackend, rds_backends
 
-from sandbox.aws import kms, rds_data
+from sandbox.aws import kms, placement, rds_data
 from sandbox.aws.errors import AwsError
 from sandbox.aws.progress import Progress, make_timed
-from sandbox.aws.rds import TimedDBSnapshot, as_manual
+from sandbox.aws.rds import TimedDBSnapshot, as_manual, subnet_group_placement
 
 RESOURCE_TYPE = "RDS"
 SNAPSHOT_TYPE = "awsbackup"
@@ -339,9 +340,28 @@ def restore_instance(snapshot_arn: str, metadata: dict[str, str]) -> tuple[str |
         if metadata.get(key):
             overrides[name] = read(metadata[key])
     try:
+        _refuse_placement(backend, snapshot, overrides)
         with as_manual(snapshot):
             instance = backend.restore_db_instance_from_db_snapshot(identifier, overrides)
     except ServiceException as refused:
         return None, f"{refused.code}: {refused.message}"
     rds_data.restored_from_snapshot(snapshot, instance)
     return instance.db_instance_arn, None
+
+
+def _refuse_placement(backend: RDSBackend, snapshot: DBSnapshot, overrides: dict[str, Any]) -> None:
+    """The restored instance's subnet group and security groups, judged as RDS judges a
+    restore (``placement``): the job fails with RDS's reason. A group not named is the
+    snapshot's instance's, where the restore puts it."""
+    name = overrides.get("db_subnet_group_name") or snapshot.database.__dict__.get(
+        "_db_subnet_group_name"
+    )
+    group = backend.subnet_groups.get(str(name).lower()) if name else None
+    if name and group is None:
+        return  # moto's restore refuses it: DBSubnetGroupNotFoundFault
+    placement.refuse_db_placement(
+        backend.account_id,
+        backend.region_name,
+        subnet_group_placement(group) if group is not None else None,
+        overrides.get("vpc_security_group_ids") or [],
+    )

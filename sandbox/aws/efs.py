@@ -12,6 +12,8 @@ refused as EFS refuses them (moto takes any mode): an unknown performance or
 throughput mode, ``provisioned`` without ``ProvisionedThroughputInMibps`` (or
 that value without it), ``elastic`` with ``maxIO``. File systems the sandbox
 makes itself (seeding, an AWS Backup restore job's) are available at once.
+A mount target's security groups must be in its subnet's VPC
+(``SecurityGroupNotFound``, ``placement``; moto checks only that they exist).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from moto.efs.exceptions import BadRequest, FileSystemNotFound
 from moto.efs.models import EFSBackend, FileSystem, MountTarget, efs_backends
 from moto.efs.responses import EFSResponse
 
+from sandbox.aws import placement
 from sandbox.aws.context import OneCallAtATime, current
 from sandbox.aws.errors import AwsError
 from sandbox.aws.extensions import Extension
@@ -136,12 +139,20 @@ def check_create_arguments(body: dict[str, Any]) -> None:
 
 class SandboxEfsResponse(OneCallAtATime, EFSResponse):
     def create_mount_target(self) -> Any:
-        fs_id = json.loads(self.body or "{}").get("FileSystemId")
+        request = json.loads(self.body or "{}")
+        fs_id = request.get("FileSystemId")
         file_system = self.efs_backend.file_systems_by_id.get(fs_id)
         if isinstance(file_system, TimedFileSystem) and not file_system._progress.finished:
             raise AwsError(
                 "IncorrectFileSystemLifeCycleState",
                 f"File system '{fs_id}' is not in the 'available' state (creating).",
+            )
+        if file_system is not None and request.get("SubnetId"):
+            placement.refuse_mount_target_groups(
+                self.current_account,
+                self.region,
+                request["SubnetId"],
+                request.get("SecurityGroups") or [],
             )
         body, headers = super().create_mount_target()
         created = json.loads(body)

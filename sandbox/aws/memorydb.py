@@ -29,6 +29,10 @@ cluster's engine and version, an ``r6gd`` node type without ``DataTiering``
 and ``DataTiering`` on any other; the engine and the IP settings are kept and
 described.
 
+A subnet group lists the subnets it was made with, deleted ones too, and
+``CreateCluster`` refuses one with none of them left, and security groups of
+another VPC than the group's (``placement``).
+
 With the sandbox's ``real_data`` on, each cluster is a real ``redis-server`` on
 127.0.0.1 and each snapshot its RDB file (``memorydb_data``): the hooks below
 start, save, copy, export, load and stop them; off, nothing of that runs.
@@ -42,11 +46,12 @@ from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.memorydb import urls
-from moto.memorydb.models import MemoryDBCluster, MemoryDBSnapshot
+from moto.memorydb.models import MemoryDBCluster, MemoryDBSnapshot, MemoryDBSubnetGroup
 from moto.memorydb.responses import MemoryDBResponse
 from moto.s3.models import s3_backends
 
 from sandbox.aws import memorydb_data as data
+from sandbox.aws import placement
 from sandbox.aws.context import OneCallAtATime, current, state_of
 from sandbox.aws.errors import AwsError
 from sandbox.aws.extensions import Extension
@@ -69,6 +74,23 @@ class DeletingCluster(TimedStatus, MemoryDBCluster):
     """A cluster being deleted: ``deleting`` until its ``Progress`` ends, then gone."""
 
     running_statuses = ("deleting",)
+
+
+class ListedSubnetGroup(MemoryDBSubnetGroup):
+    """A subnet group that lists the subnets it was made with, deleted ones too, in the VPC
+    it was made in (moto reads them from EC2 each time: a deleted subnet vanished from the
+    list, and a group with none left answered every description with an internal error)."""
+
+    _listed: list[Any]
+    _vpc: str
+
+    @property
+    def subnets(self) -> Any:  # type: ignore[override]
+        return self._listed
+
+    @property
+    def vpc_id(self) -> str:
+        return self._vpc
 
 
 class MemoryDbState:
@@ -301,9 +323,19 @@ class SandboxMemoryDbResponse(OneCallAtATime, MemoryDBResponse):
 
     describe_ac_ls = describe_acls  # the method name moto derives from "DescribeACLs"
 
+    def create_subnet_group(self) -> ActionResult:
+        result = super().create_subnet_group()
+        group = self.memorydb_backend.subnet_groups[self._request["SubnetGroupName"]]
+        listed, vpc = list(group.subnets), group.vpc_id
+        group.__class__ = ListedSubnetGroup
+        group._listed, group._vpc = listed, vpc
+        return result
+
     def _check_network(self) -> None:
         """CreateCluster's ACL and subnet group must exist (moto takes any ACL name, and
-        answers an unknown subnet group with an internal error, not MemoryDB's fault)."""
+        answers an unknown subnet group with an internal error, not MemoryDB's fault), the
+        group must have a subnet left and the security groups be in its VPC
+        (``placement``; none named: the default group, in the default VPC)."""
         request = self._request
         acl = request.get("ACLName")
         if (
@@ -315,6 +347,22 @@ class SandboxMemoryDbResponse(OneCallAtATime, MemoryDBResponse):
         group = request.get("SubnetGroupName")
         if group and group not in self.memorydb_backend.subnet_groups:
             raise AwsError("SubnetGroupNotFoundFault", f"Subnet group {group} not found.")
+        found = self.memorydb_backend.subnet_groups.get(group or "default")
+        if found is None:
+            return
+        vpc = (
+            found.vpc_id
+            if isinstance(found, ListedSubnetGroup)
+            else placement.default_vpc(self.current_account, self.region)  # moto's default
+        )
+        placement.refuse_cluster_placement(
+            self.current_account,
+            self.region,
+            found.subnet_group_name,
+            vpc,
+            list(found.subnet_ids),
+            request.get("SecurityGroupIds") or [],
+        )
 
     # --- parameter groups: modelled by hand (moto 5 has none), as the MemoryDB API
     # reference describes CreateParameterGroup, DescribeParameterGroups, DeleteParameterGroup.

@@ -36,6 +36,12 @@ and the second with an empty list. moto deletes a parameter or option group an
 instance still uses; AWS refuses (``InvalidDBParameterGroupState``,
 ``InvalidOptionGroupStateFault``), so a live instance's groups always exist.
 
+A DB subnet group covers two availability zones at least, and an instance made
+or restored in one whose subnets were deleted since, or with security groups of
+another VPC than the group's (the default VPC's without one), is refused as RDS
+refuses it (``placement``; moto takes all of it). A group keeps listing its
+deleted subnets, as RDS's does.
+
 Snapshots of type ``awsbackup`` (``awsbackup:job-<id>``, made by AWS Backup:
 ``backup_rds``) are AWS Backup's to delete: ``DeleteDBSnapshot`` refuses them
 (``InvalidDBSnapshotState``, the error RDS gives for snapshots it does not let a
@@ -70,7 +76,7 @@ from moto.rds import urls
 from moto.rds.models import DBInstance, DBSnapshot, RDSBackend, rds_backends
 from moto.rds.responses import RDSResponse
 
-from sandbox.aws import kms, rds_data
+from sandbox.aws import kms, placement, rds_data
 from sandbox.aws.context import OneCallAtATime, current, state_of
 from sandbox.aws.errors import AwsError
 from sandbox.aws.extensions import Extension
@@ -221,6 +227,7 @@ class SandboxRdsResponse(OneCallAtATime, RDSResponse):
             if key is None:
                 raise AwsError("KMSKeyNotAccessibleFault", f"The key {given} is not accessible.")
         refuse_a_network_type_without_its_subnet_group(self.params)
+        self._refuse_placement(None)
         result = super().create_db_instance()
         instance = result.result["DBInstance"]  # type: ignore[index]
         if key is not None:
@@ -421,6 +428,40 @@ class SandboxRdsResponse(OneCallAtATime, RDSResponse):
         rds_data.snapshot_copied(source, copy)
         return result
 
+    def create_db_subnet_group(self) -> ActionResult:
+        """Two availability zones at least (moto takes one: ``placement``)."""
+        placement.refuse_too_few_zones(
+            self.current_account, self.region, self.params.get("SubnetIds") or []
+        )
+        return super().create_db_subnet_group()
+
+    def modify_db_subnet_group(self) -> ActionResult:
+        """Two availability zones at least, as when it is made; the group stays (moto
+        drops the group it modifies from its list: the group was then gone)."""
+        placement.refuse_too_few_zones(
+            self.current_account, self.region, self.params.get("SubnetIds") or []
+        )
+        result = super().modify_db_subnet_group()
+        group = result.result["DBSubnetGroup"]  # type: ignore[index]
+        self.backend.subnet_groups[group.name] = group
+        return result
+
+    def _refuse_placement(self, source: DBInstance | None) -> None:
+        """The new instance's subnet group and security groups, judged as RDS judges them
+        (``placement``): the group named, else ``source``'s (None: the default VPC)."""
+        name = self.params.get("DBSubnetGroupName")
+        if name is None and source is not None:
+            name = source.__dict__.get("_db_subnet_group_name")  # write-only in moto
+        group = self.backend.subnet_groups.get(str(name).lower()) if name else None
+        if name and group is None:
+            return  # moto refuses it: DBSubnetGroupNotFoundFault
+        placement.refuse_db_placement(
+            self.current_account,
+            self.region,
+            subnet_group_placement(group) if group is not None else None,
+            self.params.get("VpcSecurityGroupIds") or [],
+        )
+
     def delete_db_snapshot(self) -> ActionResult:
         snapshot = self.backend.database_snapshots.get(self.params["DBSnapshotIdentifier"])
         if snapshot is not None and snapshot.snapshot_type == "awsbackup":
@@ -448,6 +489,7 @@ class SandboxRdsResponse(OneCallAtATime, RDSResponse):
             self.normalized_request.environ[USED_KEY] = key
         refuse_storage_settings_beyond_the_size(self.params, snapshot.database, snapshot)
         refuse_a_network_type_without_its_subnet_group(self.params)
+        self._refuse_placement(None)  # unnamed: the default network (as AWS; see below)
         with as_manual(snapshot), default_network_unless_named(snapshot, self.params):
             result = self._restored(
                 "RestoreDBInstanceFromDBSnapshot", super().restore_db_instance_from_db_snapshot
@@ -462,6 +504,7 @@ class SandboxRdsResponse(OneCallAtATime, RDSResponse):
         used = self._checked_restore_time(source)
         refuse_storage_settings_beyond_the_size(self.params, source, source)
         refuse_a_network_type_without_its_subnet_group(self.params)
+        self._refuse_placement(source)  # unnamed: the source's group, as moto restores it
         secret = source.__dict__.pop("master_user_secret", None)  # moto deep-copies the source
         try:
             result = self._restored(
@@ -702,6 +745,11 @@ def _awsbackup_snapshot(backend: RDSBackend, identifier: str) -> DBSnapshot | No
     name = identifier.split(":", 6)[6] if identifier.startswith("arn:") else identifier
     snapshot = backend.database_snapshots.get(name) if name.startswith("awsbackup:") else None
     return snapshot if snapshot is not None and snapshot.snapshot_type == "awsbackup" else None
+
+
+def subnet_group_placement(group: Any) -> tuple[str, str, list[str]]:
+    """A moto DB subnet group's name, VPC and the subnets it lists (deleted ones too)."""
+    return group.name, group.vpc_id, [subnet.id for subnet in group._subnets]
 
 
 EXTENSION = Extension(urls, SandboxRdsResponse)

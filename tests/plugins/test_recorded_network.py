@@ -9,6 +9,8 @@ from ue_backup.recorded_network import (
     network_record,
     other_vpcs,
     rds_shape,
+    subnet_group,
+    thin_subnet_groups,
     unrecorded,
     wanted,
 )
@@ -215,3 +217,100 @@ def test_the_parameter_group_the_recorded_cluster_names_is_needed_unless_a_defau
         "the recorded MemoryDB parameter group platform-cache-pg no longer exists (recreate "
         "the MemoryDB parameter group by that name"
     )
+
+
+DB_GROUP = {  # DescribeDBSubnetGroups' entry (botocore's model)
+    "DBSubnetGroupName": "platform-db",
+    "VpcId": "vpc-1",
+    "Subnets": [
+        {
+            "SubnetIdentifier": "subnet-a",
+            "SubnetAvailabilityZone": {"Name": "eu-west-1a"},
+            "SubnetStatus": "Active",
+        },
+        {
+            "SubnetIdentifier": "subnet-b",
+            "SubnetAvailabilityZone": {"Name": "eu-west-1b"},
+            "SubnetStatus": "Active",
+        },
+    ],
+}
+CACHE_GROUP = {  # MemoryDB DescribeSubnetGroups' entry
+    "Name": "platform-cache",
+    "VpcId": "vpc-1",
+    "Subnets": [{"Identifier": "subnet-a", "AvailabilityZone": {"Name": "eu-west-1a"}}],
+}
+
+
+def test_a_described_subnet_group_is_read_with_which_subnets_ec2_still_has():
+    assert subnet_group("db_subnet_groups", DB_GROUP, ["subnet-b"]) == {
+        "vpc_id": "vpc-1",
+        "subnets": [
+            {
+                "subnet_id": "subnet-a",
+                "availability_zone": "eu-west-1a",
+                "status": "Active",
+                "exists": False,
+            },
+            {
+                "subnet_id": "subnet-b",
+                "availability_zone": "eu-west-1b",
+                "status": "Active",
+                "exists": True,
+            },
+        ],
+    }
+    assert subnet_group("memorydb_subnet_groups", CACHE_GROUP, ["subnet-a"])["subnets"] == [
+        {"subnet_id": "subnet-a", "availability_zone": "eu-west-1a", "status": None, "exists": True}
+    ]
+
+
+def test_a_subnet_group_short_of_the_zones_its_service_needs_is_named():
+    """RDS: two availability zones (DBSubnetGroupDoesNotCoverEnoughAZs; a group thinned since:
+    InvalidVPCNetworkStateFault); MemoryDB: a subnet. Subnets listed but deleted since, or
+    not Active, do not count."""
+
+    def groups(db_existing, cache_existing, db=DB_GROUP):
+        return {
+            "db_subnet_groups": {"platform-db": subnet_group("db_subnet_groups", db, db_existing)},
+            "memorydb_subnet_groups": {
+                "platform-cache": subnet_group(
+                    "memorydb_subnet_groups", CACHE_GROUP, cache_existing
+                )
+            },
+        }
+
+    assert thin_subnet_groups(groups(["subnet-a", "subnet-b"], ["subnet-a"])) == []
+    [problem] = thin_subnet_groups(groups(["subnet-a"], ["subnet-a"]))
+    assert problem.startswith(
+        "the recorded DB subnet group platform-db exists, but of its subnets subnet-b "
+        "(eu-west-1b) no longer exists: its usable subnets cover 1 availability zone(s) "
+        "(eu-west-1a) and RDS needs 2: add subnets of vpc-1 to it until they do "
+        "(aws rds modify-db-subnet-group), or restore with params.network by_hand"
+    )
+    [problem] = thin_subnet_groups(groups(["subnet-a", "subnet-b"], []))
+    assert problem.startswith(
+        "the recorded MemoryDB subnet group platform-cache exists, but of its subnets "
+        "subnet-a (eu-west-1a) no longer exists: its usable subnets cover 0 availability "
+        "zone(s) and MemoryDB needs 1: add subnets of vpc-1 to it until they do "
+        "(aws memorydb update-subnet-group)"
+    )
+    inactive = {
+        **DB_GROUP,
+        "Subnets": [DB_GROUP["Subnets"][0], {**DB_GROUP["Subnets"][1], "SubnetStatus": "Inactive"}],
+    }
+    [problem] = thin_subnet_groups(groups(["subnet-a", "subnet-b"], ["subnet-a"], inactive))
+    assert "of its subnets subnet-b (eu-west-1b) is Inactive:" in problem
+    same_zone = {
+        **DB_GROUP,
+        "Subnets": [
+            DB_GROUP["Subnets"][0],
+            {**DB_GROUP["Subnets"][1], "SubnetAvailabilityZone": {"Name": "eu-west-1a"}},
+        ],
+    }
+    [problem] = thin_subnet_groups(groups(["subnet-a", "subnet-b"], ["subnet-a"], same_zone))
+    assert problem.startswith(
+        "the recorded DB subnet group platform-db exists, but its usable subnets cover 1 "
+        "availability zone(s) (eu-west-1a) and RDS needs 2"
+    )
+    assert thin_subnet_groups({}) == []

@@ -105,16 +105,17 @@ class MemoryDbHook(RetryingHookMixin, CustomWaitersMixin, AwsBaseHook):
         """
         return self.conn.describe_clusters(ClusterName=cluster_name)["Clusters"][0]
 
-    def existing_subnet_groups(self, names: Iterable[str]) -> dict[str, str | None]:
-        """Those of the subnet groups ``names`` that exist, each with its VPC (a restore's
-        network check: one recreated by name may be in another VPC)."""
+    def existing_subnet_groups(self, names: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Those of the subnet groups ``names`` that exist, each as described (its VPC and
+        ``Subnets``: a restore's network check, as ``recorded_network.subnet_group`` reads
+        it; one recreated by name may be in another VPC)."""
         found = {}
         for name in names:
             try:
                 [group] = self.conn.describe_subnet_groups(SubnetGroupName=name)["SubnetGroups"]
             except self.conn.exceptions.SubnetGroupNotFoundFault:
                 continue
-            found[name] = group.get("VpcId")
+            found[name] = group
         return found
 
     def existing_acls(self, names: Iterable[str]) -> set[str]:

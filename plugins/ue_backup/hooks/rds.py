@@ -41,9 +41,11 @@ class RdsHook(RetryingHookMixin, ProviderRdsHook):
         except self.conn.exceptions.DBInstanceNotFoundFault:
             return None
 
-    def existing_subnet_groups(self, names: Iterable[str]) -> dict[str, str | None]:
-        """Those of the DB subnet groups ``names`` that exist, each with its VPC (a
-        restore's network check: one recreated by name may be in another VPC)."""
+    def existing_subnet_groups(self, names: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Those of the DB subnet groups ``names`` that exist, each as described (its VPC and
+        ``Subnets``: a restore's network check, as ``recorded_network.subnet_group`` reads
+        it; one recreated by name may be in another VPC, one whose subnets were deleted
+        since still lists them)."""
         found = {}
         for name in names:
             try:
@@ -52,7 +54,7 @@ class RdsHook(RetryingHookMixin, ProviderRdsHook):
                 ]
             except self.conn.exceptions.DBSubnetGroupNotFoundFault:
                 continue
-            found[name] = group.get("VpcId")
+            found[name] = group
         return found
 
     def existing_parameter_groups(self, names: Iterable[str]) -> set[str]:

@@ -20,9 +20,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ue_backup.aws import settings_hook
 from ue_backup.errors import PermanentFailure
 from ue_backup.recorded_network import (
+    listed_subnets,
     missing,
     network_record,
     other_vpcs,
+    subnet_group,
+    thin_subnet_groups,
     unrecorded,
     wanted,
 )
@@ -124,20 +127,19 @@ def gone_live_resources(run: RestoreRunSettings, components: list[str]) -> list[
 
 def existing_network(
     run: RestoreRunSettings, need: Mapping[str, set[str]]
-) -> dict[str, Mapping[str, str | None]]:
+) -> tuple[dict[str, Mapping[str, str | None]], dict[str, dict[str, dict[str, Any]]]]:
     """Those of the needed network resources that exist, by kind (``recorded_network.wanted``),
-    each with its VPC (None for an ACL or a DB parameter or option group)."""
+    each with its VPC (None for an ACL or a DB parameter or option group); and the subnet
+    groups among them as ``recorded_network.subnet_group`` reshapes them, with which of
+    the subnets they list EC2 still has (one DescribeSubnets for those and the needed)."""
     from ue_backup.hooks.ec2 import Ec2Hook
     from ue_backup.hooks.memorydb import MemoryDbHook
     from ue_backup.hooks.rds import RdsHook
 
     found: dict[str, Mapping[str, str | None]] = {kind: {} for kind in need}
-    if need["subnets"] or need["security_groups"]:
-        ec2 = settings_hook(Ec2Hook, run)
-        found["subnets"] = ec2.existing_subnets(need["subnets"])
-        found["security_groups"] = ec2.existing_security_groups(need["security_groups"])
+    described: dict[str, dict[str, Any]] = {"db_subnet_groups": {}, "memorydb_subnet_groups": {}}
     if need["db_subnet_groups"]:
-        found["db_subnet_groups"] = settings_hook(RdsHook, run).existing_subnet_groups(
+        described["db_subnet_groups"] = settings_hook(RdsHook, run).existing_subnet_groups(
             need["db_subnet_groups"]
         )
     if need["db_parameter_groups"] or need["db_option_groups"]:
@@ -150,7 +152,7 @@ def existing_network(
         )
     if need["memorydb_subnet_groups"] or need["acls"]:
         memorydb = settings_hook(MemoryDbHook, run)
-        found["memorydb_subnet_groups"] = memorydb.existing_subnet_groups(
+        described["memorydb_subnet_groups"] = memorydb.existing_subnet_groups(
             need["memorydb_subnet_groups"]
         )
         found["acls"] = dict.fromkeys(memorydb.existing_acls(need["acls"]))
@@ -160,7 +162,25 @@ def existing_network(
                 need["memorydb_parameter_groups"]
             )
         )
-    return found
+    listed = {
+        subnet
+        for kind, groups in described.items()
+        for group in groups.values()
+        for subnet in listed_subnets(kind, group)
+    }
+    subnets: Mapping[str, str | None] = {}
+    if need["subnets"] or need["security_groups"] or listed:
+        ec2 = settings_hook(Ec2Hook, run)
+        subnets = ec2.existing_subnets(set(need["subnets"]) | listed)
+        found["subnets"] = {s: vpc for s, vpc in subnets.items() if s in need["subnets"]}
+        found["security_groups"] = ec2.existing_security_groups(need["security_groups"])
+    groups = {
+        kind: {name: subnet_group(kind, group, subnets) for name, group in named.items()}
+        for kind, named in described.items()
+    }
+    for kind, named in groups.items():
+        found[kind] = {name: group["vpc_id"] for name, group in named.items()}
+    return found, groups
 
 
 def planned_components(run: RestoreRunSettings, plan: Mapping[str, Any]) -> list[str]:
@@ -184,8 +204,10 @@ def check_recorded_network(
     others copy the live one's, as before); for those, every recorded subnet,
     security group, subnet group and ACL must exist, and so must the parameter
     and option groups the recorded shapes name (RDS and MemoryDB would refuse the
-    restore call only once the workflows are suspended), else refused naming each
-    and what to recreate. A live resource's groups need no check: RDS and MemoryDB
+    restore call only once the workflows are suspended), a subnet group must be in
+    its security groups' VPC and still have the subnets its service needs (RDS: two
+    availability zones; a group lists subnets deleted since), else refused naming
+    each and what to recreate or fix. A live resource's groups need no check: RDS and MemoryDB
     refuse to delete a group in use. A set recorded before the network was (an older
     manifest) restores as before, with a loud warning, except MemoryDB: its
     cluster would get the ``open-access`` ACL in the default network, an open
@@ -223,8 +245,8 @@ def check_recorded_network(
             else "the region's default network",
         )
     need = wanted(recorded, gone)
-    found = existing_network(run, need)
-    problems = missing(need, found) + other_vpcs(recorded, gone, found)
+    found, groups = existing_network(run, need)
+    problems = missing(need, found) + other_vpcs(recorded, gone, found) + thin_subnet_groups(groups)
     if problems:
         raise PermanentFailure(
             "the network (and groups) the backup set recorded for the restored resources is "

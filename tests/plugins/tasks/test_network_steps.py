@@ -238,3 +238,62 @@ def test_the_network_param_is_recorded_or_by_hand(installation):
     assert RestoreRunSettings.build(cfg, names, {"type": "latest"}, params).network_by_hand
     home = {**params, "source": "home"}  # only from the protected copies
     assert not RestoreRunSettings.build(cfg, names, {"type": "latest"}, home).network_by_hand
+
+
+def _subnet_in_zone_c(sandbox, installation) -> str:
+    """A subnet of the platform's VPC in a third zone, holding nothing (deletable)."""
+    return sandbox.client("ec2").create_subnet(
+        VpcId=installation.network["vpc"],
+        CidrBlock="10.20.9.0/24",
+        AvailabilityZone=f"{sandbox.region}c",
+    )["Subnet"]["SubnetId"]
+
+
+def test_a_subnet_group_there_by_name_but_short_of_subnets_is_named_before_anything_changes(
+    sandbox, installation
+):
+    """Outside review: a group whose subnets were deleted still exists by name (and lists
+    them), passed the check, and AWS refused the restore call midway (RDS needs subnets in
+    two availability zones, MemoryDB one). The set recorded groups of their own here (the
+    live ones are in use by the seeded instance and cluster)."""
+    recorded = _recorded(installation)
+    network, ec2 = installation.network, sandbox.client("ec2")
+    rds, memorydb = sandbox.client("rds"), sandbox.client("memorydb")
+    # a DB subnet group left with one zone: its zone-c subnet deleted since
+    thinned = _subnet_in_zone_c(sandbox, installation)
+    rds.create_db_subnet_group(
+        DBSubnetGroupName="thinned-db",
+        DBSubnetGroupDescription="the platform's database subnets",
+        SubnetIds=[network["subnets"][0], thinned],
+    )
+    recorded["database"]["db_subnet_group"] = "thinned-db"
+    # a cache subnet group whose only subnet was deleted since
+    memorydb.create_subnet_group(SubnetGroupName="emptied-cache", SubnetIds=[thinned])
+    recorded["memorydb"]["subnet_group"] = "emptied-cache"
+    ec2.delete_subnet(SubnetId=thinned)
+    sandbox.log.clear()
+
+    with pytest.raises(PermanentFailure) as refused:
+        check_recorded_network(_settings(installation, gone=True), PLAN, recorded)
+
+    said = str(refused.value)
+    assert "nothing was changed" in said
+    assert (
+        f"the recorded DB subnet group thinned-db exists, but of its subnets {thinned} "
+        f"({sandbox.region}c) no longer exists: its usable subnets cover 1 availability zone(s) "
+        f"({sandbox.region}a) and RDS needs 2: add subnets of {network['vpc']} to it until "
+        "they do (aws rds modify-db-subnet-group)"
+    ) in said
+    assert (
+        f"the recorded MemoryDB subnet group emptied-cache exists, but of its subnets "
+        f"{thinned} ({sandbox.region}c) no longer exists: its usable subnets cover 0 availability "
+        "zone(s) and MemoryDB needs 1"
+    ) in said
+    assert "params.network by_hand" in said
+    assert sandbox.log.entries() == []  # only read
+    # given a subnet in another zone again (and the cache's group recreated), it passes
+    rds.modify_db_subnet_group(DBSubnetGroupName="thinned-db", SubnetIds=network["subnets"])
+    memorydb.delete_subnet_group(SubnetGroupName="emptied-cache")
+    memorydb.create_subnet_group(SubnetGroupName="emptied-cache", SubnetIds=network["subnets"])
+    taking = check_recorded_network(_settings(installation, gone=True), PLAN, recorded)
+    assert taking == ["database", "efs", "memorydb"]
