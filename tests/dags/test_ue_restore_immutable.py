@@ -288,6 +288,43 @@ def test_after_the_installations_account_is_wiped_the_protected_copies_restore_s
     )
 
 
+def test_a_live_file_system_left_without_mount_targets_gives_way_to_the_recorded_ones(
+    sandbox,
+    installation,  # noqa: F811
+):
+    """The attacker deletes only the live file system's mount targets (it stays, so the
+    plan takes none of the recorded network for it): from the protected copies the
+    restored file system gets the mount targets the locked manifest recorded, in their
+    subnets with their security groups, and its data is reachable. (Outside review: the
+    copy from the live one made none, and the purge Job hung until its deadline; covered
+    before only with fakes, tests/plugins/tasks/test_restored_efs.py.)"""
+    _let_the_protected_account_copy_home(sandbox, installation.vault)
+    backed_up = run_dag("ue_backup")
+    assert backed_up.state == "success", backed_up.tasks
+    efs = sandbox.client("efs")
+    live = installation.file_system_id
+    for target in efs.describe_mount_targets(FileSystemId=live)["MountTargets"]:
+        efs.delete_mount_target(MountTargetId=target["MountTargetId"])
+    assert efs.describe_mount_targets(FileSystemId=live)["MountTargets"] == []
+
+    result = run_dag(
+        "ue_restore", {"mode": "restore", "source": "immutable", "components": ["efs"]}
+    )
+
+    assert result.state == "success", result.tasks
+    restored = result.xcom("report")["restored"]["efs_file_system_id"]
+    assert restored != live
+    network = installation.network
+    targets = efs.describe_mount_targets(FileSystemId=restored)["MountTargets"]
+    assert sorted(t["SubnetId"] for t in targets) == sorted(network["subnets"])
+    for target in targets:
+        groups = efs.describe_mount_target_security_groups(MountTargetId=target["MountTargetId"])
+        assert groups["SecurityGroups"] == [network["security_group"]]
+    assert set(tree(sandbox.aws.efs_path(restored))) == set(LIVE_FILES) | {MARKER}
+    # the live file system is left as the attacker left it
+    assert efs.describe_mount_targets(FileSystemId=live)["MountTargets"] == []
+
+
 def test_a_restore_from_the_protected_copies_refuses_what_they_cannot_do(
     sandbox,
     installation,  # noqa: F811

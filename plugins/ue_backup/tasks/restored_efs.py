@@ -167,7 +167,8 @@ def _like_the_live_one_or_recorded(
     if recorded:
         made = efs.create_mount_targets(fs_id, recorded)
         log.info(
-            "The live file system %s is gone: %s got mount targets in the recorded subnets %s",
+            "The live file system %s is gone or has no mount target left: %s got mount "
+            "targets in the recorded subnets %s",
             live,
             fs_id,
             ", ".join(t["subnet_id"] for t in recorded),
