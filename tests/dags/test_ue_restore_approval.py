@@ -70,6 +70,9 @@ def test_a_run_that_replaces_nothing_never_waits(sandbox, world, conf, capfd, ca
     assert result.xcom(APPROVAL) == {"approval": "not_needed"}
     summary = summary_of(result)
     dry = conf["mode"] == "plan"
+    if dry:  # a plan ends at the approval: no later step is started only to skip itself
+        started = {ti.task_id for ti in result.run.get_task_instances() if ti.try_number}
+        assert started == {"validate", "plan", APPROVAL}, started
     assert summary.startswith("## DRY RUN: a plan only, nothing was changed") is dry, summary
     assert "| database | " in summary
 

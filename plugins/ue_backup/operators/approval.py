@@ -8,9 +8,10 @@ the right to respond approves or rejects it. Two things differ from the
 provider's operator, each for a reason:
 
 - A run that needs no approval passes straight through: a side-by-side
-  restore, a plan, or an in-place restore approved ahead with ``confirm``
-  (REST, CLI). The provider's operator always waits; skipping it instead
-  would skip everything after it.
+  restore, or an in-place restore approved ahead with ``confirm`` (REST,
+  CLI). The provider's operator always waits; skipping it instead would skip
+  everything after it. A plan (mode ``plan``) ends here: every later step is
+  marked skipped at once, without a worker start each (``end_a_plan``).
 - Reject, and a response that never comes, fail the task with a sentence
   saying nothing was changed and who decided. The provider's default on
   reject skips the tasks downstream and the run ends "success", which reads
@@ -81,6 +82,8 @@ if HUMAN_IN_THE_LOOP:
             ti = context["ti"]
             settings = ti.xcom_pull(task_ids=self.settings_task)
             approval = settings.get("approval", "not_needed")
+            if not settings.get("restoring"):
+                self.end_a_plan(context)
             if approval != "human":
                 why = {
                     "not_needed": "nothing live is replaced (side by side, or a plan)",
@@ -100,6 +103,20 @@ if HUMAN_IN_THE_LOOP:
                 self.response_timeout,
             )
             return super().execute(context)
+
+        def end_a_plan(self, context: Any) -> None:
+            """Mode plan ends here: every later step is marked skipped at once.
+
+            Each would otherwise start a worker only to skip itself through its gate
+            (a dozen starts, a minute on a busy deployment, for a plan the operator
+            is waiting to read). Nothing was set up, so the teardowns have nothing to
+            undo. Raises the Task SDK's DownstreamTasksSkipped: the return value is
+            pushed first.
+            """
+            context["ti"].xcom_push(key="return_value", value={"approval": "not_needed"})
+            later = context["task"].get_flat_relatives(upstream=False)
+            self.log.info("A plan only: the %d later steps are skipped now", len(later))
+            self.skip(ti=context["ti"], tasks=later)
 
         def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
             if "error" in event:
