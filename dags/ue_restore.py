@@ -73,6 +73,7 @@ from ue_backup.dag_support import (
     default_args,
     expression,
     fail_run_if_any_task_failed,
+    fail_run_if_not_approved,
     installation_for_form,
     only_if,
     refuse_unbuilt_steps,
@@ -103,6 +104,7 @@ from ue_backup.sensors.ecd import EcdDrainedSensor
 from ue_backup.states import run_task_states
 from ue_backup.switch_over import SWITCH_OVER_TIMEOUT
 from ue_backup.tasks.restore_commit import discard_needed
+from ue_backup.tasks.run_guard import refuse_while_running
 from ue_backup.triggers.waits import critical_path_wait
 
 # validate's RestoreRunSettings and plan's RestorePlanResult (ue_backup.run_settings):
@@ -366,8 +368,12 @@ with DAG(
     # In place, nothing live changes before a person approves the plan (Airflow 3.1+; a run
     # approved ahead with confirm, and any other run, passes straight through).
     if HUMAN_IN_THE_LOOP:
-        approve = InPlaceApprovalOperator(task_id="approve_in_place")
+        approve = InPlaceApprovalOperator(
+            task_id="approve_in_place",
+            before_going_ahead=lambda ti: refuse_while_running(ti, "ue_restore"),
+        )
         planned_restore >> approve >> suspend
+        fail_run_if_not_approved(approve, setup=planned_restore)
     else:  # Airflow 3.0: confirm is the only approval (validate refuses an in-place run without)
         planned_restore >> suspend
     suspend >> drained

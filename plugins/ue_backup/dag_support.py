@@ -318,6 +318,40 @@ def fail_run_if_any_task_failed(
     return outcome
 
 
+def fail_run_if_not_approved(approve: Any, setup: Any) -> Any:
+    """A teardown that fails the run when the in-place approval failed or was stopped.
+
+    "Mark run as failed" while ``approve_in_place`` waits skips every pending
+    task; ``run_outcome`` is skipped with its setup (the suspension, which never
+    ran), and the run would end *success* with nothing restored. This teardown
+    of ``plan`` (which did run) sees it and fails the run, saying nothing was
+    changed. As ``plan``'s teardown it also makes a cleared approval plan again:
+    Airflow clears a task's setups with it, so a re-asked approval shows a
+    fresh plan, not one hours old.
+    """
+    from airflow.sdk import task
+
+    from ue_backup.errors import PermanentFailure
+
+    approve_id = getattr(approve, "task_id", None) or approve.operator.task_id
+
+    @task(task_id="approval_outcome", retries=1, on_failure_callback=None)
+    def approval_outcome(**context: Any) -> str:
+        states = run_task_states(context["ti"])
+        state = state_value(states.get(approve_id))
+        if state in ("failed", "upstream_failed", "removed"):
+            raise PermanentFailure(
+                f"the in-place restore was not approved ({approve_id}: {state}; rejected, not "
+                "answered in time, or the run was marked failed while it waited): nothing "
+                "was changed"
+            )
+        return f"{approve_id}: {state}"
+
+    outcome = approval_outcome().as_teardown(setups=setup, on_failure_fail_dagrun=True)
+    approve >> outcome
+    return outcome
+
+
 def teardown_outcome(
     task_id: str, state: str | None, done: str, not_done: str, summary: str | None = None
 ) -> str:

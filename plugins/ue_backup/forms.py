@@ -39,9 +39,9 @@ COMPONENT_LABELS = {
 SET_ID_FORMAT = "<installation>-<YYYYMMDD>t<HHMMSS>z, for example ue-prod-20261207t020000z"
 
 
-def _components(description: str, section: str | None = None) -> Param:
+def _components(description: str, section: str | None = None, **schema: Any) -> Param:
     """The components, as a multi-select of the valid ones (empty: all)."""
-    extra = {"section": section} if section else {}
+    extra = {"section": section, **schema} if section else schema
     return Param(
         None,
         type=["null", "array"],
@@ -60,7 +60,8 @@ def backup_params() -> dict[str, Param]:
     return {
         "components": _components(
             "What to back up; EFS is always part of a set. Empty: everything the configuration "
-            "names."
+            "names.",
+            contains={"const": "efs"},  # a chosen list without EFS is refused by the form
         ),
         "reason": Param(
             None,
@@ -79,7 +80,8 @@ def confirm_param(installation: str | None) -> Param:
     name = f" ({installation})" if installation else ""
     schema: dict[str, Any] = {}
     if installation:
-        schema["pattern"] = f"^{re.escape(installation)}$"
+        # empty too: a script may send "" for "no approval ahead" (the UI sends null)
+        schema["pattern"] = f"^(?:{re.escape(installation)})?$"
     return Param(
         None,
         type=["null", "string"],

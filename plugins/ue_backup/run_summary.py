@@ -161,8 +161,16 @@ def restore_summary(
         )
     region = str(settings.get("region") or "")
     restoring = bool(settings.get("restoring"))
+    waiting = states.get("approve_in_place") == "awaiting_input"
     if not restoring:
         title = "## DRY RUN: a plan only, nothing was changed"
+    elif waiting:
+        title = (
+            f"## Restore {settings.get('restore_id')}: WAITING FOR APPROVAL (Required Actions); "
+            "nothing has changed yet"
+        )
+    elif "approve_in_place" in failed:
+        title = f"## Restore {settings.get('restore_id')}: NOT APPROVED, nothing was changed"
     elif failed:
         title = f"## Restore {settings.get('restore_id')}: FAILED at {', '.join(failed)}"
     elif report:

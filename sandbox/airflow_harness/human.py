@@ -22,6 +22,7 @@ from sandbox.airflow_harness.dag_runner import RunResult, run_dag
 
 WAIT_SECONDS = 120
 ALL_ADMINS = "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"
+MARK_RUN_FAILED = "mark the run failed"
 
 
 def waiting_task(dag_id: str, task_id: str) -> Any | None:
@@ -53,7 +54,11 @@ def hitl_detail(ti_id: Any) -> dict[str, Any]:
 
 
 def answer(dag_id: str, run_id: str, task_id: str, option: str) -> Any:
-    """Respond as the UI does, through the Core API; returns the HTTP response."""
+    """Respond as the UI does, through the Core API; returns the HTTP response.
+
+    ``option`` MARK_RUN_FAILED instead marks the whole run failed, as the run
+    page's "Mark run as failed" does (``PATCH .../dagRuns/{run}``).
+    """
     from airflow.api_fastapi.app import create_app
     from fastapi.testclient import TestClient
 
@@ -61,6 +66,8 @@ def answer(dag_id: str, run_id: str, task_id: str, option: str) -> Any:
     os.environ[ALL_ADMINS] = "True"
     try:
         client = TestClient(create_app(apps="core"))
+        if option == MARK_RUN_FAILED:
+            return client.patch(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}", json={"state": "failed"})
         return client.patch(
             f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails",
             json={"chosen_options": [option]},

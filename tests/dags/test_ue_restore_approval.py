@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from sandbox.airflow_harness.dag_runner import run_dag, write_config
-from sandbox.airflow_harness.human import run_dag_answered
+from sandbox.airflow_harness.human import MARK_RUN_FAILED, run_dag_answered
 from sandbox.aws.network import add_mount_targets
 from sandbox.installation import NAMESPACE, seed_installation
 from tests.dags.restore_support import state_changes, tree
@@ -132,6 +132,19 @@ def test_a_rejected_in_place_restore_ends_with_nothing_changed(sandbox, world, c
     assert f"renamed {inst.rds_instance}-replaced-" in body
     assert "ue-backup-replaced_" in body
     assert shown["options"] == ["Approve", "Reject"]
+
+
+def test_a_run_marked_failed_while_it_waits_ends_failed_with_nothing_changed(sandbox, world):
+    """The UI's "Mark run as failed" skips every pending task: the run must still end
+    failed (approval_outcome), never a 'successful' restore that restored nothing."""
+    _, inst, _, _ = world
+    live_before = tree(inst.efs_path(sandbox))
+    result = run_dag_answered("ue_restore", IN_PLACE, APPROVAL, MARK_RUN_FAILED)
+    assert result.state == "failed", result.tasks
+    assert result.tasks["approval_outcome"] == "failed", result.tasks
+    assert state_changes(sandbox) == []
+    assert tree(inst.efs_path(sandbox)) == live_before
+    assert all(ecds_enabled(sandbox).values())
 
 
 def test_an_approved_in_place_restore_replaces_the_live_data(sandbox, world):

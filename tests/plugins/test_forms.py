@@ -59,10 +59,18 @@ def refusal(params, dag_id: str, conf: dict) -> str | None:
         {},
         {"target": "in_place", "mode": "restore"},
         {"target": "in_place", "mode": "restore", "confirm": INSTALLATION},
+        {"target": "in_place", "mode": "restore", "confirm": ""},
         {"components": ["database", "efs"]},
         {"request_type": "point_in_time", "target_time": "2026-12-01T02:00:00+00:00"},
     ],
-    ids=["defaults", "in-place-for-approval", "approved-ahead", "components", "point-in-time"],
+    ids=[
+        "defaults",
+        "in-place-for-approval",
+        "approved-ahead",
+        "confirm-empty",
+        "components",
+        "point-in-time",
+    ],
 )
 def test_the_restore_form_accepts_what_a_restore_can_do(params, conf):
     assert refusal(params, "ue_restore", conf) is None
@@ -89,6 +97,8 @@ def test_the_backup_form_needs_nothing_and_refuses_an_unknown_component(params):
     assert refusal(params, "ue_backup", {}) is None  # reason optional: Trigger never greyed
     assert refusal(params, "ue_backup", {"reason": None, "components": ["efs"]}) is None
     assert "components" in (refusal(params, "ue_backup", {"components": ["foo"]}) or "")
+    assert "components" in (refusal(params, "ue_backup", {"components": ["database"]}) or "")
+    assert refusal(params, "ue_backup", {"components": ["database", "efs"]}) is None
 
 
 def test_every_restore_field_is_explained_in_a_section_with_readable_choices(params):

@@ -33,3 +33,12 @@ def test_copies_link_to_their_own_region_and_velero_has_no_console_page():
         "rds_snapshot_copy", copy, "eu-west-1"
     )
     assert artifact_url("velero_backup", {"id": "v"}, "eu-west-1") is None
+
+
+def test_a_restore_waiting_for_approval_or_rejected_says_nothing_changed():
+    settings = {"restoring": True, "restore_id": "r1", "target": "in_place", "region": "eu-west-1"}
+    waiting = restore_summary(settings, None, None, None, {"approve_in_place": "awaiting_input"})
+    assert waiting.startswith("## Restore r1: WAITING FOR APPROVAL")
+    states = {"approve_in_place": "failed", "suspend_workflows": "upstream_failed"}
+    rejected = restore_summary(settings, None, None, None, states)
+    assert rejected.startswith("## Restore r1: NOT APPROVED, nothing was changed")

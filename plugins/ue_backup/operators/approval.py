@@ -23,10 +23,11 @@ Only ``ue_restore`` builds it, and only where ``HUMAN_IN_THE_LOOP``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from airflow.exceptions import AirflowOptionalProviderFeatureException
+from airflow.exceptions import AirflowException, AirflowOptionalProviderFeatureException
 
 from ue_backup.compat import AirflowFailException
 from ue_backup.plan_view import approval_body
@@ -38,7 +39,9 @@ try:
     from airflow.providers.standard.operators.hitl import ApprovalOperator
 
     HUMAN_IN_THE_LOOP = True
-except (ImportError, AirflowOptionalProviderFeatureException):  # Airflow 3.0
+# Airflow 3.0: the provider raises its feature exception (through common.compat, which may
+# be another class than airflow.exceptions' on 3.0), or the import fails outright
+except (ImportError, AirflowOptionalProviderFeatureException, AirflowException):
     ApprovalOperator = None  # type: ignore[assignment,misc]
     HUMAN_IN_THE_LOOP = False
 
@@ -68,6 +71,7 @@ if HUMAN_IN_THE_LOOP:
             settings_task: str = "validate",
             plan_task: str = "plan",
             response_timeout: timedelta = APPROVAL_TIMEOUT,
+            before_going_ahead: Callable[[Any], None] | None = None,
             **kwargs: Any,
         ) -> None:
             super().__init__(
@@ -77,6 +81,9 @@ if HUMAN_IN_THE_LOOP:
             )
             self.settings_task = settings_task
             self.plan_task = plan_task
+            # Checked again once approved (hours may have passed since validate): the DAG
+            # passes its run guard, so an approval never starts a restore over a backup.
+            self.before_going_ahead = before_going_ahead
 
         def execute(self, context: Any) -> Any:
             ti = context["ti"]
@@ -134,6 +141,14 @@ if HUMAN_IN_THE_LOOP:
                 )
             super().execute_complete(context, event)
             self.log.info("%s approved the in-place restore at %s", who, at)
+            if self.before_going_ahead is not None:
+                try:
+                    self.before_going_ahead(context["ti"])
+                except Exception as refused:
+                    raise AirflowFailException(
+                        f"{who} approved the in-place restore at {at}, but it cannot go ahead "
+                        f"now: {refused} Nothing was changed; trigger it again."
+                    ) from None
             return {"approval": "approved", "by": who, "at": str(at)}
 
 else:  # Airflow 3.0: no human-in-the-loop; ue_restore builds no approval task

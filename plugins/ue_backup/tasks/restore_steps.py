@@ -488,7 +488,10 @@ def restored_endpoints(run: RestoreRunSettings, restored: Mapping[str, Any]) -> 
         try:
             found = getattr(settings_hook(hook, run), method)(name) or {}
         except (ClientError, BotoCoreError) as error:
-            endpoints[component] = f"not known ({error}): see {name} in the console"
+            # the code only: the message may name the role and account, and this is shown
+            code = getattr(error, "response", {}).get("Error", {}).get("Code")
+            log.warning("The endpoint of %s could not be read: %s", name, error)
+            endpoints[component] = f"not known ({code or type(error).__name__}): see {name}"
             continue
         where = found.get(field) or {}
         endpoints[component] = (

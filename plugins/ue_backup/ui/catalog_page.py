@@ -29,6 +29,7 @@ from ue_backup.catalog import (
     age,
     is_stale,
 )
+from ue_backup.ui.frame_links import out_of_frame_script
 
 # The Airflow UI's pages, relative to the plugin's mount point (one level below the root).
 UI_ROOT = "../"
@@ -73,7 +74,8 @@ def _size(size: int | None) -> str:
 def _page(title: str, body: str) -> str:
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>{body}</body></html>"
+        f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>{body}"
+        f"{out_of_frame_script()}</body></html>"
     )
 
 

@@ -27,8 +27,9 @@ from __future__ import annotations
 from airflow.plugins_manager import AirflowPlugin  # 3.0 and 3.1+ alike
 
 from ue_backup.ui.catalog_api import LazyApp
+from ue_backup.ui.frame_links import APP_PATH
 
-URL_PREFIX = "/ue-backup-catalog"
+URL_PREFIX = APP_PATH
 
 
 class UeBackupCatalogPlugin(AirflowPlugin):

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ue_backup.run_summary import backup_summary, restore_summary
+from ue_backup.ui.frame_links import out_of_frame_script
 
 SUMMARISED = ("ue_backup", "ue_restore")
 
@@ -106,5 +107,5 @@ def page(dag_id: str, run_id: str, body_html: str, extra: Mapping[str, str] | No
         "td,th{border:1px solid #bbb;padding:.2rem .5rem;text-align:left;vertical-align:top}"
         "code{background:#f3f3f3;padding:0 .2rem}"
         f"</style></head><body><div data-testid='run-summary'>{body_html}</div>{links}"
-        "</body></html>"
+        f"{out_of_frame_script()}</body></html>"
     )
