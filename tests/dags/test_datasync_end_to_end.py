@@ -15,8 +15,9 @@ import pytest
 
 from sandbox.airflow_harness.dag_runner import run_dag, write_config
 from sandbox.aws.network import add_mount_targets
-from sandbox.installation import LIVE_FILES, TEMPORARY_FILES, seed_installation
+from sandbox.installation import LIVE_FILES, TEMPORARY_FILES
 from tests.dags.restore_support import MARKER, tree
+from tests.dags.worlds import seeded
 from ue_backup.backup_set import BACKUP_SET_TAG
 from ue_backup.hooks.datasync import DataSyncHook
 
@@ -28,13 +29,8 @@ GENERATION = "aggregation/generation.txt"  # which backup the live tree was at
 @pytest.fixture(scope="module")
 def world(sandbox_session, tmp_path_factory):
     sandbox = sandbox_session
-    sandbox.reset()
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in sandbox.connection_env().items():
-            patch.setenv(name, value)
-        inst = seed_installation(sandbox, "ue-test", method="datasync", memorydb=False)
+    with seeded(sandbox, "ue-test", method="datasync", memorydb=False) as (patch, inst):
         add_mount_targets(sandbox, inst.file_system_id)  # two zones, copied side by side
-        inst.config["cold_window"]["drain_timeout_minutes"] = 0.05
         inst.config["efs"]["datasync"]["target_subdirectory"] = "/ue-backup"
         inst.config["retention"] = {**inst.config.get("retention", {}), "keep_last": 2}
         inst.config["retention"]["keep_days"] = 0

@@ -19,7 +19,8 @@ from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
 
 from sandbox.airflow_harness.dag_runner import rerun, run_dag, write_config
 from sandbox.faults import Fault
-from sandbox.installation import ROLE_ARN, seed_installation
+from sandbox.installation import ROLE_ARN
+from tests.dags.worlds import seeded
 from tests.plugins.tasks.test_retention_delete import SETTINGS
 from ue_backup.config import load_config_file
 from ue_backup.inventory import list_artifacts
@@ -190,12 +191,7 @@ def retention_config(inst, **retention) -> dict:
 def world(sandbox_session, tmp_path_factory):
     """Four backup sets (the third failed), their copies, and the neighbours' artifacts."""
     sandbox = sandbox_session
-    sandbox.reset()
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in sandbox.connection_env().items():
-            patch.setenv(name, value)
-        inst = seed_installation(sandbox, "ue-test")
-        inst.config["cold_window"]["drain_timeout_minutes"] = 0.05
+    with seeded(sandbox, "ue-test") as (patch, inst):
         sandbox.client("backup", COPY_REGION).create_backup_vault(BackupVaultName=COPY_VAULT)
         for bucket, region in (
             (COPY_BUCKET, COPY_REGION),

@@ -21,7 +21,8 @@ import yaml
 
 from sandbox.airflow_harness.dag_runner import load_shaped_dags, rerun, run_dag, write_config
 from sandbox.faults import Fault
-from sandbox.installation import NAMESPACE, ROLE_ARN, seed_installation
+from sandbox.installation import NAMESPACE, ROLE_ARN
+from tests.dags.worlds import seeded
 from tests.plugins.support import defer
 from ue_backup.backup_set import DELETING, RETENTION_TAG
 from ue_backup.config import load_config_file
@@ -44,14 +45,10 @@ MUTATING_K8S = {"create", "replace", "patch", "delete"}
 def world(sandbox_session, tmp_path_factory):
     """Three DataSync sets of ue-test, another installation's folder on the same target."""
     sandbox = sandbox_session
-    sandbox.reset()
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in sandbox.connection_env().items():
-            patch.setenv(name, value)
-        inst = seed_installation(
-            sandbox, "ue-test", method="datasync", memorydb=False, velero=False
-        )
-        inst.config["cold_window"]["drain_timeout_minutes"] = 0.05
+    with seeded(sandbox, "ue-test", method="datasync", memorydb=False, velero=False) as (
+        patch,
+        inst,
+    ):
         inst.config["efs"]["datasync"]["target_subdirectory"] = SUBDIRECTORY
         write_config(inst.config, tmp_path_factory.mktemp("backups"), patch)
         sets = []

@@ -14,10 +14,10 @@ from sandbox.installation import (
     LIVE_FILES,
     NAMESPACE,
     TEMPORARY_FILES,
-    seed_installation,
 )
 from tests.dags.restore_support import MARKER, state_changes, tree
 from tests.dags.running import pretend_running
+from tests.dags.worlds import seeded
 from tests.plugins.alerts_support import alert_topic
 from ue_backup.config import parse_config
 from ue_backup.hooks.ecd import HELD, RESUME_DEADLINE
@@ -33,13 +33,8 @@ def world(sandbox_session, tmp_path_factory):
     file order, read-only ones first, the in-place restore last.
     """
     sandbox = sandbox_session
-    sandbox.reset()
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in sandbox.connection_env().items():
-            patch.setenv(name, value)
-        inst = seed_installation(sandbox, "ue-test")
+    with seeded(sandbox, "ue-test") as (patch, inst):
         add_mount_targets(sandbox, inst.file_system_id)  # two zones, copied side by side
-        inst.config["cold_window"]["drain_timeout_minutes"] = 0.05
         write_config(inst.config, tmp_path_factory.mktemp("restore"), patch)
         sets, disk_times = [], []
         for failing in (False, False, True):

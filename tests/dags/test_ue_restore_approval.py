@@ -15,8 +15,9 @@ import pytest
 from sandbox.airflow_harness.dag_runner import run_dag, write_config
 from sandbox.airflow_harness.human import MARK_RUN_FAILED, run_dag_answered
 from sandbox.aws.network import add_mount_targets
-from sandbox.installation import NAMESPACE, seed_installation
+from sandbox.installation import NAMESPACE
 from tests.dags.restore_support import state_changes, tree
+from tests.dags.worlds import seeded
 from ue_backup.run_summary import backup_summary, restore_summary
 
 pytestmark = pytest.mark.e2e
@@ -29,13 +30,8 @@ APPROVAL = "approve_in_place"
 def world(sandbox_session, tmp_path_factory):
     """One installation with one verified backup set."""
     sandbox = sandbox_session
-    sandbox.reset()
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in sandbox.connection_env().items():
-            patch.setenv(name, value)
-        inst = seed_installation(sandbox, "ue-test")
+    with seeded(sandbox, "ue-test") as (patch, inst):
         add_mount_targets(sandbox, inst.file_system_id)
-        inst.config["cold_window"]["drain_timeout_minutes"] = 0.05
         write_config(inst.config, tmp_path_factory.mktemp("approval"), patch)
         backup = run_dag("ue_backup")
         assert backup.state == "success", backup.tasks

@@ -17,8 +17,9 @@ import pytest
 
 from sandbox.airflow_harness.dag_runner import load_shaped_dags, run_dag, write_config
 from sandbox.faults import Fault
-from sandbox.installation import LIVE_FILES, NAMESPACE, TEMPORARY_FILES, seed_installation
+from sandbox.installation import LIVE_FILES, NAMESPACE, TEMPORARY_FILES
 from tests.dags.restore_support import MARKER, state_changes, tree
+from tests.dags.worlds import seeded
 
 pytestmark = pytest.mark.e2e
 
@@ -29,14 +30,10 @@ DRILL_NAMESPACE = f"{NAMESPACE}-drill"
 def world(sandbox_session, tmp_path_factory):
     """A DataSync installation (RDS, no MemoryDB, no Velero) and one complete backup set."""
     sandbox = sandbox_session
-    sandbox.reset()
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in sandbox.connection_env().items():
-            patch.setenv(name, value)
-        inst = seed_installation(
-            sandbox, "ue-test", method="datasync", memorydb=False, velero=False
-        )
-        inst.config["cold_window"]["drain_timeout_minutes"] = 0.05
+    with seeded(sandbox, "ue-test", method="datasync", memorydb=False, velero=False) as (
+        patch,
+        inst,
+    ):
         path = write_config(inst.config, tmp_path_factory.mktemp("datasync"), patch)
         backup = run_dag("ue_backup")
         assert backup.state == "success", backup.tasks

@@ -16,8 +16,9 @@ import pytest
 from sandbox.airflow_harness.dag_runner import load_dags, run_dag, write_config
 from sandbox.aws.network import add_mount_targets
 from sandbox.faults import Fault
-from sandbox.installation import LIVE_FILES, NAMESPACE, seed_installation
+from sandbox.installation import LIVE_FILES, NAMESPACE
 from tests.dags.running import pretend_running
+from tests.dags.worlds import seeded
 from tests.plugins.alerts_support import alert_topic
 from ue_backup.drill_report import COMPONENTS
 
@@ -39,15 +40,10 @@ DURATIONS = {
 def world(sandbox_session, tmp_path_factory):
     """One installation and one complete backup set (a backup run takes a while)."""
     sandbox = sandbox_session
-    sandbox.reset()
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in sandbox.connection_env().items():
-            patch.setenv(name, value)
-        inst = seed_installation(sandbox, "ue-test")
+    with seeded(sandbox, "ue-test") as (patch, inst):
         add_mount_targets(sandbox, inst.file_system_id)  # two zones: the drill copies them
         # the platform's configuration: restored by the drill, and removed by its cleanup
         sandbox.k8s.create("configmaps", {"metadata": {"name": "platform"}, "data": {}}, NAMESPACE)
-        inst.config["cold_window"]["drain_timeout_minutes"] = 0.05
         write_config(inst.config, tmp_path_factory.mktemp("drill"), patch)
         result = run_dag("ue_backup")
         assert result.state == "success", result.tasks

@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 
 from sandbox.airflow_harness.dag_runner import run_dag, write_config
-from sandbox.installation import seed_installation
+from tests.dags.worlds import seeded
 
 pytestmark = pytest.mark.e2e
 
@@ -24,12 +24,7 @@ pytestmark = pytest.mark.e2e
 def world(sandbox_session, tmp_path_factory):
     """One shaped installation and one complete backup set."""
     sandbox = sandbox_session
-    sandbox.reset()
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in sandbox.connection_env().items():
-            patch.setenv(name, value)
-        inst = seed_installation(sandbox, "ue-test", memorydb=False, velero=False, shaped=True)
-        inst.config["cold_window"]["drain_timeout_minutes"] = 0.05
+    with seeded(sandbox, "ue-test", memorydb=False, velero=False, shaped=True) as (patch, inst):
         write_config(inst.config, tmp_path_factory.mktemp("shape"), patch)
         result = run_dag("ue_backup")
         assert result.state == "success", result.tasks
