@@ -187,6 +187,9 @@ def test_executions_are_listed_per_task_and_carry_their_tags(aws, copy_task):  #
     task, _ = copy_task
     datasync = aws.client("datasync")
     tags = [{"Key": "ue-backup:backup-set", "Value": "set-1"}]
+    # a long execution: still QUEUED when listed, on a loaded machine too (its phases are a
+    # share of this; at the default a busy CI run listed it PREPARING)
+    aws.durations.update(datasync_execution=60)
 
     execution = datasync.start_task_execution(TaskArn=task, Tags=tags)["TaskExecutionArn"]
 
