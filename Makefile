@@ -7,6 +7,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_HOME := $(CURDIR)/.airflow-test
 DEMO_HOME := $(CURDIR)/.airflow-demo
+# Playwright (requirements-dev.txt) drives Debian's Chromium (make chromium) and never
+# fetches a browser of its own: nothing here runs `playwright install`, and this says so
+# to anything that would.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 # Airflow with its own home and database, no examples, this project's DAG
 # and plugin folders: $(call airflow_env,HOME).
@@ -17,7 +21,7 @@ airflow_env = AIRFLOW_HOME=$(1) \
 	AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=sqlite:///$(1)/airflow.db
 AIRFLOW_ENV := $(call airflow_env,$(TEST_HOME))
 
-.PHONY: install test check lint demo sandbox itest postgres redis bench clean checkov
+.PHONY: install test check lint demo sandbox airflow itest browser postgres redis chromium bench clean checkov
 
 install: $(STAMP)
 
@@ -87,10 +91,25 @@ redis:
 	@command -v redis-server > /dev/null 2>&1 || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server > /dev/null)
 
+# Chromium from Debian's packages, for the browser tests (Playwright drives /usr/bin/chromium).
+chromium:
+	@command -v chromium > /dev/null 2>&1 || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium > /dev/null)
+
 # The DAGs on real Airflow components (api-server, scheduler, dag-processor,
 # triggerer; LocalExecutor on PostgreSQL) against the sandbox.
 itest: $(STAMP) postgres
 	$(BIN)/python -m pytest tests/deploy -m deploy $(PYTEST_ARGS)
+
+# The operator's view: Chromium, driven by Playwright, logs in to the Airflow UI of such a
+# deployment (real users) and uses the DAGs' forms; each step's screenshot in build/browser/.
+browser: $(STAMP) postgres chromium
+	$(BIN)/python -m pytest tests/browser -m browser $(PYTEST_ARGS)
+
+# The same deployment for trying the DAGs by hand in the UI, until Ctrl-C: prints the URL,
+# the admin's password and where Airflow keeps it (scripts/airflow_on_sandbox.py).
+airflow: $(STAMP) postgres
+	$(BIN)/python -m scripts.airflow_on_sandbox
 
 # Benchmarks, as ratios measured side by side in one run: build/bench/report.{md,json}.
 bench: $(STAMP) postgres
@@ -108,7 +127,7 @@ sandbox: $(STAMP)
 		--env-out $(DEMO_HOME)/sandbox.env
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) $(TEST_HOME) .sandbox .airflow-demo
+	rm -rf $(VENV) $(CHECKOV_VENV) $(TEST_HOME) .sandbox .airflow-demo .airflow-local
 
 # Amazon MWAA: dist/plugins.zip (see "Deploying on Amazon MWAA" in the README).
 .PHONY: mwaa-package

@@ -27,13 +27,44 @@ from sandbox.installation import Installation, seed_installation
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+# The scheduler and the triggerer would each start a log server on every interface (Airflow
+# has no setting for its address); the api-server reads the task logs from this machine's
+# files instead, so they run without.
+COMPONENT_ARGS = {"scheduler": ("--skip-serve-logs",), "triggerer": ("--skip-serve-logs",)}
 FINISHED = ("success", "failed")
+TOKEN_PATH = "/auth/token"  # the simple auth manager's sign-in for scripts
+HEALTH_PATH = "/api/v2/monitor/health"
+PUBLIC_PATHS = (TOKEN_PATH, HEALTH_PATH)  # answered without signing in
+
+
+# Where the simple auth manager keeps the passwords it generates for its users, in
+# AIRFLOW_HOME (Airflow's default for [core] simple_auth_manager_passwords_file).
+PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
 
 
 class AirflowStack:
-    def __init__(self, home: Path, database_url: str, extra_env: dict[str, str]) -> None:
+    """The four components, and a REST client for them.
+
+    ``users`` (name: role, the simple auth manager's roles: viewer, user, op,
+    admin) makes login real: Airflow generates each user's password into
+    ``passwords_file`` at the api-server's start, and this client signs in as
+    the first admin. Without it every visitor is an admin with no login, as the
+    deployment test needs nothing more.
+    """
+
+    def __init__(
+        self,
+        home: Path,
+        database_url: str,
+        extra_env: dict[str, str],
+        users: dict[str, str] | None = None,
+    ) -> None:
         self.home = home
         self.port = free_port()
+        self.users = dict(users or {})
+        if self.users and "admin" not in self.users.values():
+            raise ValueError(f"users {self.users} has no admin to drive the REST API as")
+        self._token: str | None = None
         self.env = {
             **os.environ,
             "AIRFLOW_HOME": str(home),
@@ -42,9 +73,10 @@ class AirflowStack:
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": "8",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            **self._auth_env(),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url,
             "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "sandbox.airflow_harness.loopback.hostname",
             "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{self.port}",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.port}/execution/",
@@ -55,6 +87,34 @@ class AirflowStack:
             **extra_env,
         }
         self.processes: dict[str, subprocess.Popen] = {}
+
+    def _auth_env(self) -> dict[str, str]:
+        if not self.users:
+            return {"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True"}
+        return {
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
+                f"{name}:{role}" for name, role in self.users.items()
+            ),
+        }
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def passwords_file(self) -> Path:
+        return self.home / PASSWORDS_FILE
+
+    def password(self, user: str) -> str:
+        """The password Airflow generated for ``user`` (known once the api-server started)."""
+        return json.loads(self.passwords_file.read_text())[user]
+
+    def _passwords_written(self) -> bool:
+        try:
+            return set(self.users) <= set(json.loads(self.passwords_file.read_text()))
+        except (OSError, ValueError):
+            return False
 
     def airflow(self, *args: str) -> str:
         done = subprocess.run(
@@ -74,13 +134,23 @@ class AirflowStack:
         for component in COMPONENTS:
             log = (self.home / f"{component}.log").open("w")
             self.processes[component] = subprocess.Popen(
-                [str(Path(sys.executable).parent / "airflow"), component],
+                [
+                    str(Path(sys.executable).parent / "airflow"),
+                    component,
+                    *COMPONENT_ARGS.get(component, ()),
+                ],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        self.wait_for(lambda: self.get("/api/v2/monitor/health"), 120, "the api-server")
+        try:
+            self.wait_for(lambda: self.get(HEALTH_PATH), 120, "the api-server")
+            if self.users:
+                self.wait_for(self._passwords_written, 60, f"the passwords in {PASSWORDS_FILE}")
+        except BaseException:  # Ctrl-C or a timeout: no component outlives the caller
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
@@ -106,15 +176,23 @@ class AirflowStack:
     # --- the REST API ----------------------------------------------------------------------
 
     def request(self, method: str, path: str, body: Any = None) -> Any:
+        headers = {"Content-Type": "application/json"}
+        if self.users and path not in PUBLIC_PATHS:
+            headers["Authorization"] = f"Bearer {self._admin_token()}"
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}{path}",
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json"},
+            f"{self.url}{path}", data=data, method=method, headers=headers
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read() or b"null")
+
+    def _admin_token(self) -> str:
+        """A JWT for the first admin user, as a script signs in to the REST API."""
+        if self._token is None:
+            admin = next(name for name, role in self.users.items() if role == "admin")
+            body = {"username": admin, "password": self.password(admin)}
+            self._token = self.request("POST", TOKEN_PATH, body)["access_token"]
+        return self._token
 
     def get(self, path: str) -> Any:
         try:
@@ -190,12 +268,16 @@ RESTORE_FORM = {
 
 @contextlib.contextmanager
 def deployment(
-    root: Path, name: str, durations: dict[str, float], env: dict[str, str]
+    root: Path,
+    name: str,
+    durations: dict[str, float],
+    env: dict[str, str],
+    users: dict[str, str] | None = None,
 ) -> Iterator[tuple[AirflowStack, Sandbox, Installation]]:
     """PostgreSQL, the sandbox with installation ``name``, and Airflow with both DAGs unpaused.
 
-    Used by the deployment test and the benchmarks alike; everything is
-    stopped on the way out.
+    Used by the deployment and browser tests and ``make airflow`` alike
+    (``users``: see ``AirflowStack``); everything is stopped on the way out.
     """
     postgres = Postgres().start()
     sandbox = Sandbox(root / "sandbox").start()
@@ -205,7 +287,7 @@ def deployment(
         config = root / "installation.yaml"
         config.write_text(yaml.safe_dump(installation.config))
         stack_env = {**sandbox.connection_env(), "UE_BACKUP_CONFIG_FILE": str(config), **env}
-        stack = AirflowStack(root / "airflow", postgres.url, stack_env).start()
+        stack = AirflowStack(root / "airflow", postgres.url, stack_env, users).start()
         try:
             for dag_id in ("ue_backup", "ue_restore"):
                 stack.dag_ready(dag_id)
