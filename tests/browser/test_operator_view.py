@@ -10,25 +10,33 @@ manager. Every step saves a screenshot under ``build/browser/``.
 from __future__ import annotations
 
 import re
+import shutil
 
 import pytest
 from playwright.sync_api import expect
 
 from sandbox.airflow_harness.stack import BACKUP_FORM, deployment
+from sandbox.installation import NAMESPACE
 from tests.browser import ui
 
-pytestmark = [pytest.mark.deploy, pytest.mark.browser]
+# A run's page is watched until the run ends: minutes on a busy machine.
+pytestmark = [pytest.mark.deploy, pytest.mark.browser, pytest.mark.timeout(900)]
 
 DURATIONS = {"backup_job": 4, "rds_snapshot": 3, "memorydb_snapshot": 2, "velero": 2}
 USERS = {"admin": "admin", "viewer": "viewer"}
+DEPLOYMENT = ui.SHOTS.parent / "browser-deployment"
 REASON = "browser test: a backup from the form"
+# The restore form's sections (ue_backup.forms)
+WHAT, HOW, DANGER = "What to restore", "Where and how", "Danger zone: in place"
 
 
 @pytest.fixture(scope="module")
-def deployed(tmp_path_factory):
+def deployed():
+    """The tier's one deployment; its files (Airflow's logs among them) stay in build/."""
     env = {"UE_BACKUP_POLL_SECONDS": "1", "UE_BACKUP_RETRY_DELAY_SECONDS": "2"}
-    root = tmp_path_factory.mktemp("browser")
-    with deployment(root, "ue-browser", DURATIONS, env, users=USERS) as parts:
+    shutil.rmtree(DEPLOYMENT, ignore_errors=True)
+    DEPLOYMENT.mkdir(parents=True)
+    with deployment(DEPLOYMENT, "ue-browser", DURATIONS, env, users=USERS) as parts:
         yield parts
 
 
@@ -88,7 +96,8 @@ def test_a_backup_triggered_from_its_form_succeeds(deployed, admin):
 def test_a_restore_plan_triggered_from_its_form_succeeds(deployed, backup_set, admin):
     stack, _, _ = deployed
     form = ui.open_trigger_form(admin, stack, "ue_restore")
-    ui.choose(form, "mode", re.compile("plan", re.IGNORECASE), "plan")
+    ui.open_section(form, HOW)
+    ui.choose(form, "mode", re.compile("^Plan"), values=["plan"])
     ui.shot(admin, "06-restore-plan-form")
     run_id = ui.submit_trigger(admin, form, "ue_restore")
     ui.wait_finished(admin, stack, "ue_restore", run_id)
@@ -96,3 +105,78 @@ def test_a_restore_plan_triggered_from_its_form_succeeds(deployed, backup_set, a
     conf = stack.run("ue_restore", run_id)["conf"]
     assert (conf["mode"], conf["target"]) == ("plan", "side_by_side")
     assert stack.xcom("ue_restore", run_id, "plan")["plan"]["database"]["time"]
+
+
+def test_a_wrong_confirm_is_refused_by_the_form(deployed, admin):
+    stack, _, installation = deployed
+    runs_before = restore_runs(stack)
+    form = ui.open_trigger_form(admin, stack, "ue_restore")
+    ui.open_section(form, HOW)
+    ui.choose(form, "mode", re.compile("^Restore"), values=["restore"])
+    ui.choose(form, "target", re.compile("^In place"), values=["in_place"])
+    ui.open_section(form, DANGER)
+    ui.param(form, "confirm").fill(f"{installation.name}-not")
+    form.get_by_role("button", name="Trigger").click()
+    expect(form.get_by_text(re.compile("Invalid input for param confirm"))).to_be_visible()
+    ui.shot(admin, "08-wrong-confirm-refused")
+    expect(admin).to_have_url(f"{stack.url}/dags/ue_restore")  # no run page opened
+    assert restore_runs(stack) == runs_before
+
+
+def test_an_in_place_restore_waits_for_approval_given_in_the_ui(deployed, backup_set, admin):
+    """Without confirm, the run stops after its plan until someone approves it; then restores.
+
+    MemoryDB is left out: a cluster cannot be renamed, so an in-place restore of it ends
+    with the workflows held until the platform is pointed at the new cluster (README).
+    """
+    stack, sandbox, installation = deployed
+    form = ui.open_trigger_form(admin, stack, "ue_restore")
+    ui.open_section(form, WHAT)
+    ui.choose(
+        form,
+        "components",
+        re.compile("^Database"),
+        re.compile("^EFS"),
+        re.compile("^Kubernetes"),
+        values=["database", "efs", "velero"],
+    )
+    ui.open_section(form, HOW)
+    ui.choose(form, "mode", re.compile("^Restore"), values=["restore"])
+    ui.choose(form, "target", re.compile("^In place"), values=["in_place"])
+    ui.shot(admin, "09-in-place-form")
+    run_id = ui.submit_trigger(admin, form, "ue_restore")
+
+    required = admin.get_by_role("button", name=re.compile("Required Actions"))
+    expect(required).to_be_visible(timeout=ui.RUN_TIMEOUT_MS)
+    expect(ui.run_state(admin, run_id)).to_have_text("Running")
+    ui.shot(admin, "10-in-place-waiting")
+    assert stack.task_states("ue_restore", run_id)["approve_in_place"] == "awaiting_input"
+    assert all(ecds_enabled(sandbox).values()), "the live workflows were touched before approval"
+
+    required.click()
+    actions = admin.get_by_role("dialog", name="Required Actions")
+    expect(
+        actions.get_by_text(f"Replace the live {installation.name} with backup set")
+    ).to_be_visible()
+    expect(actions.get_by_role("heading", name=re.compile("What will be replaced"))).to_be_visible()
+    ui.shot(admin, "11-approval", tall=True)
+    actions.get_by_role("button", name="Approve").click()
+    expect(admin.get_by_text("approve_in_place response successful").first).to_be_visible()
+    actions.get_by_role("button", name="Close").click()
+
+    ui.wait_finished(admin, stack, "ue_restore", run_id)
+    ui.shot(admin, "12-in-place-run")
+    approval = stack.xcom("ue_restore", run_id, "approve_in_place")
+    assert (approval["approval"], approval["by"]) == ("approved", "admin")
+    assert all(ecds_enabled(sandbox).values())
+
+
+def restore_runs(stack) -> int:
+    return stack.request("GET", "/api/v2/dags/ue_restore/dagRuns")["total_entries"]
+
+
+def ecds_enabled(sandbox) -> dict[str, bool]:
+    return {
+        e["metadata"]["name"]: e["spec"]["enabled"]
+        for e in sandbox.k8s.list("ecdeployments", NAMESPACE)
+    }

@@ -21,10 +21,19 @@ VIEWPORT = {"width": 1400, "height": 1000}
 RUN_TIMEOUT_MS = 300_000  # a backup in the sandbox takes about 25 s, a plan less
 
 
-def shot(page: Page, name: str, full_page: bool = False) -> Path:
-    """The step's screenshot, ``build/browser/<name>.png``: what the step claims, to look at."""
+def shot(page: Page, name: str, full_page: bool = False, tall: bool = False) -> Path:
+    """The step's screenshot, ``build/browser/<name>.png``: what the step claims, to look at.
+
+    ``tall``: taken in a window twice as high, for a dialog that scrolls inside itself
+    (a full-page screenshot shows only what the dialog's own box shows).
+    """
     path = SHOTS / f"{name}.png"
-    page.screenshot(path=path, full_page=full_page)
+    if tall:
+        page.set_viewport_size({**VIEWPORT, "height": 2 * VIEWPORT["height"]})
+    try:
+        page.screenshot(path=path, full_page=full_page)
+    finally:
+        page.set_viewport_size(VIEWPORT)
     return path
 
 
@@ -60,15 +69,24 @@ def param(dialog: Locator, key: str) -> Locator:
     return dialog.locator(f"[name=element_{key}]")
 
 
-def choose(dialog: Locator, key: str, option: re.Pattern[str], value: str) -> None:
-    """Pick an enum Param's option by what the dropdown shows; check the value it sends.
+def open_section(dialog: Locator, name: str) -> None:
+    """Unfold a section of the form (the Params' ``section``); one is open at a time."""
+    header = dialog.get_by_role("button", name=name, exact=True)
+    if header.get_attribute("aria-expanded") != "true":
+        header.click()
 
-    What the option reads (its ``values_display`` label) may change; the value the form
-    submits must be ``value``.
+
+def choose(dialog: Locator, key: str, *options: re.Pattern[str], values: list[str]) -> None:
+    """Pick options of an enum Param (or of an array's multi-select) by what they read.
+
+    What an option reads (its ``values_display`` label) may change; what the form
+    submits for the Param must be ``values``.
     """
-    dialog.locator(f"#element_{key}").get_by_role("combobox").click()
-    dialog.page.get_by_role("option", name=option).click()
-    expect(param(dialog, key)).to_have_value(value)
+    for option in options:
+        dialog.locator(f"#element_{key}").get_by_role("combobox").click()
+        dialog.page.get_by_role("option", name=option).click()
+    expect(param(dialog, key)).to_have_count(len(values))
+    assert [field.input_value() for field in param(dialog, key).all()] == values
 
 
 def submit_trigger(page: Page, dialog: Locator, dag_id: str) -> str:
@@ -95,5 +113,5 @@ def wait_finished(page: Page, stack: AirflowStack, dag_id: str, run_id: str) -> 
         )
     # the task list refreshes on a timer of its own: a fresh page shows the run as it ended
     page.reload()
-    expect(run_state(page, run_id)).to_have_text("Success")
+    expect(run_state(page, run_id)).to_have_text("Success", timeout=30_000)
     return state
