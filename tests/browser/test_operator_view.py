@@ -153,6 +153,12 @@ def test_an_in_place_restore_waits_for_approval_given_in_the_ui(deployed, backup
     assert stack.task_states("ue_restore", run_id)["approve_in_place"] == "awaiting_input"
     assert all(ecds_enabled(sandbox).values()), "the live workflows were touched before approval"
 
+    # Airflow 3.3's scheduler fails a deferred task that resumes before it has handled the
+    # exit of the process that deferred it (apache/airflow#72716): approved within seconds,
+    # the task would be retried and ask again. A person takes longer; the test waits for it.
+    stack.wait_for(
+        lambda: deferral_handled(stack, run_id, "approve_in_place"), 120, "the deferral handled"
+    )
     required.click()
     actions = admin.get_by_role("dialog", name="Required Actions")
     expect(
@@ -180,3 +186,12 @@ def ecds_enabled(sandbox) -> dict[str, bool]:
         e["metadata"]["name"]: e["spec"]["enabled"]
         for e in sandbox.k8s.list("ecdeployments", NAMESPACE)
     }
+
+
+def deferral_handled(stack, run_id: str, task_id: str) -> bool:
+    """The scheduler has handled the exit of the worker that deferred ``task_id``."""
+    finished = re.compile(
+        rf"TaskInstance Finished: dag_id=ue_restore, task_id={task_id}, "
+        rf"run_id={re.escape(run_id)}, .* state=(deferred|awaiting_input),"
+    )
+    return bool(finished.search(stack.log("scheduler")))
