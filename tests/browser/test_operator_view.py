@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from datetime import UTC, datetime
 
 import pytest
 from playwright.sync_api import expect
@@ -42,14 +43,26 @@ def deployed():
 
 @pytest.fixture(scope="module")
 def backup_set(deployed) -> str:
-    """A successful ue_backup run to restore from: the UI test's, or one triggered here."""
+    """The newest set of a successful ue_backup run: the UI test's, or one triggered here."""
     stack, _, _ = deployed
-    runs = stack.request("GET", "/api/v2/dags/ue_backup/dagRuns?state=success")["dag_runs"]
+    runs = stack.request(
+        "GET", "/api/v2/dags/ue_backup/dagRuns?state=success&order_by=-run_after&limit=1"
+    )["dag_runs"]
     if runs:
-        return runs[0]["dag_run_id"]
-    run_id = stack.trigger("ue_backup", {**BACKUP_FORM, "reason": "browser tests' backup set"})
-    assert stack.wait_run("ue_backup", run_id)["state"] == "success"
-    return run_id
+        run_id = runs[0]["dag_run_id"]
+    else:
+        run_id = stack.trigger("ue_backup", {**BACKUP_FORM, "reason": "browser tests' set"})
+        assert stack.wait_run("ue_backup", run_id)["state"] == "success"
+    return stack.xcom("ue_backup", run_id, "preflight")["backup_set"]
+
+
+@pytest.fixture(scope="module")
+def catalog_refreshed(deployed, backup_set) -> str:
+    """ue_backup_rpo run once more, as its schedule would: the catalog lists ``backup_set``."""
+    stack, _, _ = deployed
+    run_id = stack.trigger("ue_backup_rpo")
+    assert stack.wait_run("ue_backup_rpo", run_id)["state"] == "success"
+    return backup_set
 
 
 @pytest.fixture
@@ -93,15 +106,63 @@ def test_a_backup_triggered_from_its_form_succeeds(deployed, admin):
     assert stack.run("ue_backup", run_id)["conf"]["reason"] == REASON
 
 
+def test_the_catalog_shows_the_newest_set_and_plans_a_point_in_time_restore(
+    deployed, catalog_refreshed, admin
+):
+    _, _, installation = deployed
+    newest = catalog_refreshed
+    catalog = ui.open_catalog(admin)
+    expect(
+        catalog.get_by_role("heading", name=f"Backup catalog: {installation.name}")
+    ).to_be_visible()
+    rpo = catalog.get_by_role("table").first
+    expect(rpo.get_by_role("row", name=re.compile(rf"\(home\) {newest} "))).to_be_visible()
+    sets = catalog.get_by_role("table").filter(
+        has=catalog.get_by_role("columnheader", name="restorable", exact=True)
+    )
+    first_set = sets.get_by_role("row").nth(1)  # under the header: the newest
+    expect(first_set.get_by_role("cell").first).to_have_text(newest)
+    expect(first_set).to_contain_text("intact")
+    for component in ("database", "efs", "memorydb", "kubernetes"):
+        expect(first_set).to_contain_text(f"{component}: ")
+    ui.shot(admin, "06-catalog", tall=True)
+
+    catalog.get_by_role("combobox", name="What").select_option(
+        label="the newest consistent point before a time"
+    )
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    catalog.get_by_role("textbox", name=re.compile("^Target time")).fill(now)
+    catalog.get_by_role("button", name="Plan").click()
+    plan = catalog.get_by_role("table").filter(
+        has=catalog.get_by_role("columnheader", name="restored from")
+    )
+    expect(
+        plan.get_by_role("row", name=re.compile("^database point-in-time restore at "))
+    ).to_be_visible()
+    expect(plan.get_by_role("row", name=re.compile("^efs arn:aws:backup:"))).to_be_visible()
+    expect(catalog.get_by_text(re.compile(f"Backup set: ?{newest}"))).to_be_visible()
+    ui.shot(admin, "07-catalog-plan", tall=True)
+
+
+def test_a_viewer_sees_the_catalog_without_the_restore_action(deployed, catalog_refreshed, page):
+    stack, _, _ = deployed
+    ui.sign_in(page, stack, "viewer")
+    ui.submit_sign_in(page, stack)
+    catalog = ui.open_catalog(page)
+    expect(catalog.get_by_role("cell", name=catalog_refreshed, exact=True).first).to_be_visible()
+    expect(catalog.get_by_role("link", name="plan", exact=True).first).to_be_visible()
+    expect(catalog.get_by_role("link", name="restore…")).to_have_count(0)
+
+
 def test_a_restore_plan_triggered_from_its_form_succeeds(deployed, backup_set, admin):
     stack, _, _ = deployed
     form = ui.open_trigger_form(admin, stack, "ue_restore")
     ui.open_section(form, HOW)
     ui.choose(form, "mode", re.compile("^Plan"), values=["plan"])
-    ui.shot(admin, "06-restore-plan-form")
+    ui.shot(admin, "08-restore-plan-form")
     run_id = ui.submit_trigger(admin, form, "ue_restore")
     ui.wait_finished(admin, stack, "ue_restore", run_id)
-    ui.shot(admin, "07-restore-plan-run")
+    ui.shot(admin, "09-restore-plan-run")
     conf = stack.run("ue_restore", run_id)["conf"]
     assert (conf["mode"], conf["target"]) == ("plan", "side_by_side")
     assert stack.xcom("ue_restore", run_id, "plan")["plan"]["database"]["time"]
@@ -118,7 +179,7 @@ def test_a_wrong_confirm_is_refused_by_the_form(deployed, admin):
     ui.param(form, "confirm").fill(f"{installation.name}-not")
     form.get_by_role("button", name="Trigger").click()
     expect(form.get_by_text(re.compile("Invalid input for param confirm"))).to_be_visible()
-    ui.shot(admin, "08-wrong-confirm-refused")
+    ui.shot(admin, "10-wrong-confirm-refused")
     expect(admin).to_have_url(f"{stack.url}/dags/ue_restore")  # no run page opened
     assert restore_runs(stack) == runs_before
 
@@ -143,13 +204,13 @@ def test_an_in_place_restore_waits_for_approval_given_in_the_ui(deployed, backup
     ui.open_section(form, HOW)
     ui.choose(form, "mode", re.compile("^Restore"), values=["restore"])
     ui.choose(form, "target", re.compile("^In place"), values=["in_place"])
-    ui.shot(admin, "09-in-place-form")
+    ui.shot(admin, "11-in-place-form")
     run_id = ui.submit_trigger(admin, form, "ue_restore")
 
     required = admin.get_by_role("button", name=re.compile("Required Actions"))
     expect(required).to_be_visible(timeout=ui.RUN_TIMEOUT_MS)
     expect(ui.run_state(admin, run_id)).to_have_text("Running")
-    ui.shot(admin, "10-in-place-waiting")
+    ui.shot(admin, "12-in-place-waiting")
     assert stack.task_states("ue_restore", run_id)["approve_in_place"] == "awaiting_input"
     assert all(ecds_enabled(sandbox).values()), "the live workflows were touched before approval"
 
@@ -165,13 +226,13 @@ def test_an_in_place_restore_waits_for_approval_given_in_the_ui(deployed, backup
         actions.get_by_text(f"Replace the live {installation.name} with backup set")
     ).to_be_visible()
     expect(actions.get_by_role("heading", name=re.compile("What will be replaced"))).to_be_visible()
-    ui.shot(admin, "11-approval", tall=True)
+    ui.shot(admin, "13-approval", tall=True)
     actions.get_by_role("button", name="Approve").click()
     expect(admin.get_by_text("approve_in_place response successful").first).to_be_visible()
     actions.get_by_role("button", name="Close").click()
 
     ui.wait_finished(admin, stack, "ue_restore", run_id)
-    ui.shot(admin, "12-in-place-run")
+    ui.shot(admin, "14-in-place-run")
     approval = stack.xcom("ue_restore", run_id, "approve_in_place")
     assert (approval["approval"], approval["by"]) == ("approved", "admin")
     assert all(ecds_enabled(sandbox).values())

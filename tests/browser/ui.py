@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from urllib.parse import unquote
 
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import FrameLocator, Locator, Page, expect
 
 from sandbox.airflow_harness.stack import AirflowStack
 
@@ -48,6 +48,14 @@ def sign_in(page: Page, stack: AirflowStack, user: str, then: str = "/") -> None
 def submit_sign_in(page: Page, stack: AirflowStack, then: str = "/") -> None:
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(f"{stack.url}{then}")
+
+
+def open_catalog(page: Page) -> FrameLocator:
+    """Browse, Backup catalog: the catalog plugin's page, framed inside the UI."""
+    page.get_by_role("button", name="Browse").click()
+    page.get_by_role("menuitem", name="Backup catalog").click()
+    expect(page).to_have_url(re.compile(r"/plugin/backup-catalog"))
+    return page.frame_locator("iframe").first
 
 
 def open_trigger_form(page: Page, stack: AirflowStack, dag_id: str) -> Locator:
