@@ -125,7 +125,7 @@ def test_the_catalog_shows_the_newest_set_and_plans_a_point_in_time_restore(
     expect(first_set).to_contain_text("intact")
     for component in ("database", "efs", "memorydb", "kubernetes"):
         expect(first_set).to_contain_text(f"{component}: ")
-    ui.shot(admin, "06-catalog", tall=True)
+    ui.shot(admin, "06-catalog")
 
     catalog.get_by_role("combobox", name="What").select_option(
         label="the newest consistent point before a time"
@@ -141,7 +141,7 @@ def test_the_catalog_shows_the_newest_set_and_plans_a_point_in_time_restore(
     ).to_be_visible()
     expect(plan.get_by_role("row", name=re.compile("^efs arn:aws:backup:"))).to_be_visible()
     expect(catalog.get_by_text(re.compile(f"Backup set: ?{newest}"))).to_be_visible()
-    ui.shot(admin, "07-catalog-plan", tall=True)
+    ui.shot(admin, "07-catalog-plan", height=1250)
 
 
 def test_a_viewer_sees_the_catalog_without_the_restore_action(deployed, catalog_refreshed, page):
@@ -226,7 +226,7 @@ def test_an_in_place_restore_waits_for_approval_given_in_the_ui(deployed, backup
         actions.get_by_text(f"Replace the live {installation.name} with backup set")
     ).to_be_visible()
     expect(actions.get_by_role("heading", name=re.compile("What will be replaced"))).to_be_visible()
-    ui.shot(admin, "13-approval", tall=True)
+    ui.shot(admin, "13-approval", height=1900)
     actions.get_by_role("button", name="Approve").click()
     expect(admin.get_by_text("approve_in_place response successful").first).to_be_visible()
     actions.get_by_role("button", name="Close").click()

@@ -21,17 +21,18 @@ VIEWPORT = {"width": 1400, "height": 1000}
 RUN_TIMEOUT_MS = 300_000  # a backup in the sandbox takes about 25 s, a plan less
 
 
-def shot(page: Page, name: str, full_page: bool = False, tall: bool = False) -> Path:
+def shot(page: Page, name: str, full_page: bool = False, height: int | None = None) -> Path:
     """The step's screenshot, ``build/browser/<name>.png``: what the step claims, to look at.
 
-    ``tall``: taken in a window twice as high, for a dialog that scrolls inside itself
-    (a full-page screenshot shows only what the dialog's own box shows).
+    ``height``: taken in a window this high, for a page or dialog that scrolls inside
+    itself (a full-page screenshot shows only what its own box shows). Animations are
+    finished first: a dialog still fading in would be half transparent.
     """
     path = SHOTS / f"{name}.png"
-    if tall:
-        page.set_viewport_size({**VIEWPORT, "height": 2 * VIEWPORT["height"]})
+    if height:
+        page.set_viewport_size({**VIEWPORT, "height": height})
     try:
-        page.screenshot(path=path, full_page=full_page)
+        page.screenshot(path=path, full_page=full_page, animations="disabled")
     finally:
         page.set_viewport_size(VIEWPORT)
     return path
