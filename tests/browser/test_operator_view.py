@@ -163,6 +163,10 @@ def test_a_restore_plan_triggered_from_its_form_succeeds(deployed, backup_set, a
     run_id = ui.submit_trigger(admin, form, "ue_restore")
     ui.wait_finished(admin, stack, "ue_restore", run_id)
     ui.shot(admin, "09-restore-plan-run")
+    summary = ui.open_run_summary(admin)
+    expect(summary.get_by_role("heading", name=re.compile("^DRY RUN"))).to_be_visible()
+    expect(summary.get_by_role("heading", name="The plan")).to_be_visible()
+    ui.shot(admin, "09-restore-plan-summary")
     conf = stack.run("ue_restore", run_id)["conf"]
     assert (conf["mode"], conf["target"]) == ("plan", "side_by_side")
     assert stack.xcom("ue_restore", run_id, "plan")["plan"]["database"]["time"]
@@ -233,6 +237,10 @@ def test_an_in_place_restore_waits_for_approval_given_in_the_ui(deployed, backup
 
     ui.wait_finished(admin, stack, "ue_restore", run_id)
     ui.shot(admin, "14-in-place-run")
+    summary = ui.open_run_summary(admin)
+    expect(summary.get_by_role("heading", name=re.compile(r": done \(in_place\)$"))).to_be_visible()
+    expect(summary.get_by_role("heading", name="What exists now")).to_be_visible()
+    ui.shot(admin, "14-in-place-summary", height=1500)
     approval = stack.xcom("ue_restore", run_id, "approve_in_place")
     assert (approval["approval"], approval["by"]) == ("approved", "admin")
     assert all(ecds_enabled(sandbox).values())

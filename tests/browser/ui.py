@@ -59,6 +59,14 @@ def open_catalog(page: Page) -> FrameLocator:
     return page.frame_locator("iframe").first
 
 
+def open_run_summary(page: Page) -> FrameLocator:
+    """The run page's "ue-backup summary" tab: what the run did, framed inside the UI."""
+    page.get_by_role("tab", name="ue-backup summary").or_(
+        page.get_by_role("link", name="ue-backup summary")
+    ).first.click()
+    return page.frame_locator("iframe").first
+
+
 def open_trigger_form(page: Page, stack: AirflowStack, dag_id: str) -> Locator:
     """The DAG's page, its Trigger button; returns the form's dialog."""
     page.goto(f"{stack.url}/dags/{dag_id}")
