@@ -46,7 +46,9 @@ def catalog(world):  # noqa: F811 (the fixture imported above)
 
 
 @pytest.fixture
-def client(catalog):
+def client(auth, catalog):
+    """The app, with Airflow's auth manager initialised (as the api-server has it before
+    any request): a test run alone on an xdist worker would otherwise meet none."""
     from ue_backup.ui.catalog_api import create_app
 
     return TestClient(create_app(load=lambda: catalog[0], clock=lambda: NOW))
