@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ue_backup.console_paths import console_url
-from ue_backup.plan_view import markdown_table, plan_markdown
+from ue_backup.plan_view import HEADER, markdown_table, plan_notes, plan_rows
 
 FAILED = ("failed", "upstream_failed")
 
@@ -135,6 +135,43 @@ def restored_rows(report: Mapping[str, Any], region: str) -> list[tuple[str, str
     return rows
 
 
+def source_url(component: str, plan: Mapping[str, Any], region: str) -> str | None:
+    """The console page of what a plan row restores from (None: a point-in-time restore,
+    Derby, Velero: no single resource to show)."""
+    database, disk, memorydb = (
+        plan.get("database") or {},
+        plan.get("disk") or {},
+        plan.get("memorydb") or {},
+    )
+    if component == "database" and database.get("kind") == "snapshot":
+        return console_url("rds_snapshot", region, snapshot_id=str(database.get("snapshot_id")))
+    if component == "efs" and disk.get("kind") == "aws_backup" and disk.get("backup_vault_name"):
+        return console_url(
+            "recovery_point",
+            region,
+            vault_name=str(disk["backup_vault_name"]),
+            recovery_point_arn=str(disk["recovery_point_arn"]),
+        )
+    if component == "efs" and disk.get("kind") == "datasync" and disk.get("task_arn"):
+        task_id = str(disk["task_arn"]).rsplit("/", 1)[-1]
+        return console_url("datasync_task", region, task_id=task_id)
+    if component == "memorydb" and memorydb.get("snapshot_name"):
+        return console_url(
+            "memorydb_snapshot", region, snapshot_name=str(memorydb["snapshot_name"])
+        )
+    return None
+
+
+def linked_plan(plan: Mapping[str, Any], region: str) -> str:
+    """The plan table with each source linked to its console page, and its notes."""
+    rows = [
+        (component, link(source, source_url(component, plan, region)), time)
+        for component, source, time in plan_rows(plan)
+    ]
+    notes = [f"- {note}" for note in plan_notes(plan)]
+    return "\n".join([markdown_table(HEADER, rows), "", *notes])
+
+
 def approval_line(approval: Mapping[str, Any] | None) -> str | None:
     if not approval:
         return None
@@ -179,7 +216,7 @@ def restore_summary(
         title = f"## Restore {settings.get('restore_id')}: in progress ({settings.get('target')})"
     lines = [title, ""]
     if planned:
-        lines += ["### The plan", "", plan_markdown(planned["plan"]), ""]
+        lines += ["### The plan", "", linked_plan(planned["plan"], region), ""]
     else:
         lines += ["No plan: `plan` refused (its log says why).", ""]
     approved = approval_line(approval)

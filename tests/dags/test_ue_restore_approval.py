@@ -71,6 +71,10 @@ def test_a_run_that_replaces_nothing_never_waits(sandbox, world, conf, capfd, ca
         assert started == {"validate", "plan", APPROVAL}, started
     assert summary.startswith("## DRY RUN: a plan only, nothing was changed") is dry, summary
     assert "| database | " in summary
+    # what the plan restores from, each one click away in the console
+    point = result.xcom("plan")["plan"]["disk"]["recovery_point_arn"]
+    assert f"| efs | [{point}](https://console.aws.amazon.com/backup/home?region=" in summary
+    assert "| memorydb | [ueb-ue-test-" in summary
 
 
 def summary_of(result) -> str:

@@ -42,3 +42,14 @@ def test_a_restore_waiting_for_approval_or_rejected_says_nothing_changed():
     states = {"approve_in_place": "failed", "suspend_workflows": "upstream_failed"}
     rejected = restore_summary(settings, None, None, None, states)
     assert rejected.startswith("## Restore r1: NOT APPROVED, nothing was changed")
+
+
+def test_a_datasync_copy_links_to_its_task_and_a_point_in_time_restore_to_nothing():
+    from ue_backup.run_summary import source_url
+
+    plan = {
+        "database": {"kind": "point_in_time", "restore_time": "t"},
+        "disk": {"kind": "datasync", "task_arn": "arn:aws:datasync:eu-west-1:1:task/task-0abc"},
+    }
+    assert source_url("database", plan, "eu-west-1") is None
+    assert source_url("efs", plan, "eu-west-1").endswith("#/tasks/task-0abc")
