@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from ue_backup.config import partition_of
+
 BASE = "https://console.{aws_domain}"
 
 PATHS = {
@@ -34,15 +36,6 @@ DOMAINS = {
     "aws-cn": "amazonaws.cn",
     "aws-us-gov": "amazonaws-us-gov.com",
 }
-
-
-def partition_of(region: str) -> str:
-    """The partition a region belongs to (its console domain follows from it)."""
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
 
 
 def console_url(kind: str, region: str, **ids: str) -> str:

@@ -189,7 +189,8 @@ def stored_json(manifest: Mapping[str, Any]) -> str:
     return manifest_json({k: v for k, v in manifest.items() if k != "location"})
 
 
-def _size(size_bytes: int | None) -> str:
+def human_size(size_bytes: int | None) -> str:
+    """A size for people (B, KiB, ... TiB), "-" when AWS reported none."""
     if size_bytes is None:
         return "-"
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
@@ -213,7 +214,7 @@ def summary_table(manifest: Mapping[str, Any]) -> str:
                 str(a.get("id", "")),
                 str(a.get("time") or ""),
                 str(a.get("state", "")),
-                _size(a.get("size_bytes")),
+                human_size(a.get("size_bytes")),
                 "-" if cost is None else f"{cost:.2f}",
             )
         )

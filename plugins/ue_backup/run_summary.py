@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ue_backup.console_paths import console_url
+from ue_backup.manifest import human_size
 from ue_backup.plan_view import HEADER, markdown_table, plan_notes, plan_rows
 
 FAILED = ("failed", "upstream_failed")
@@ -40,17 +41,6 @@ def artifact_url(kind: str, artifact: Mapping[str, Any], region: str) -> str | N
     if kind.startswith("memorydb_snapshot") and artifact.get("id"):
         return console_url("memorydb_snapshot", where, snapshot_name=str(artifact["id"]))
     return None
-
-
-def _size(size_bytes: Any) -> str:
-    if not isinstance(size_bytes, int | float):
-        return "-"
-    size = float(size_bytes)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TiB"
 
 
 def failed_steps(states: Mapping[str, str]) -> list[str]:
@@ -87,7 +77,7 @@ def backup_summary(
                 link(str(artifact.get("id") or ""), artifact_url(kind, artifact, region)),
                 str(artifact.get("time") or ""),
                 str(artifact.get("state") or ""),
-                _size(artifact.get("size_bytes")),
+                human_size(artifact.get("size_bytes")),
                 "-" if cost is None else f"{cost:.2f}",
             )
         )

@@ -29,6 +29,7 @@ from ue_backup.catalog import (
     age,
     is_stale,
 )
+from ue_backup.manifest import human_size
 from ue_backup.ui.frame_links import out_of_frame_script
 
 # The Airflow UI's pages, relative to the plugin's mount point (one level below the root).
@@ -59,16 +60,6 @@ def _yes_no(value: bool | None, yes: str = "yes", no: str = "no") -> str:
 
 def _minutes(value: float | None) -> str:
     return "-" if value is None else f"{value:g} min"
-
-
-def _size(size: int | None) -> str:
-    if not size:
-        return "-"
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return "-"
 
 
 def _page(title: str, body: str) -> str:
@@ -368,7 +359,7 @@ def _sets(catalog: Mapping[str, Any], may_restore: bool) -> str:
             f'<td data-testid="set-verified">{verified}</td>'
             f'<td data-testid="set-window">{_window(s["window"])}</td>'
             f'<td data-testid="set-restorable">{_restorable(home)}</td>'
-            f"<td>{_size(s['size_bytes'])}"
+            f"<td>{human_size(s['size_bytes'] or None)}"
             + (f" (+{s['unknown_sizes']} unknown)" if s["unknown_sizes"] else "")
             + f"</td><td>{'-' if cost is None else f'{cost:.2f}'}</td>"
             f'<td data-testid="set-copies">{_copies(s["copies"])}</td>'
