@@ -65,6 +65,7 @@ from ue_backup.dag_support import (
     refuse_unbuilt_steps,
 )
 from ue_backup.drill_dag import DrillReportNotifier, drill_step
+from ue_backup.forms import SOURCE_LABELS
 from ue_backup.locked_inventory import SOURCES
 from ue_backup.operators.drill import DrillCleanupOperator
 from ue_backup.operators.locked_copies import JOBS_KEY
@@ -135,10 +136,7 @@ with DAG(
         "source": Param(
             "home",
             enum=list(SOURCES),
-            values_display={
-                "home": "The installation's own backups",
-                "immutable": "The protected copies (rehearse the restore after an attack)",
-            },
+            values_display=SOURCE_LABELS,
             title="Restore from",
             description=(
                 "home: the installation's own backups. immutable: the protected copies "

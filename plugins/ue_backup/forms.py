@@ -36,6 +36,10 @@ COMPONENT_LABELS = {
     "memorydb": "MemoryDB aggregation data",
     "velero": "Kubernetes resources (Velero)",
 }
+SOURCE_LABELS = {
+    "home": "The installation's own backups",
+    "immutable": "The protected copies (after an attack)",
+}
 SET_ID_FORMAT = "<installation>-<YYYYMMDD>t<HHMMSS>z, for example ue-prod-20261207t020000z"
 
 
@@ -188,10 +192,7 @@ def restore_params(installation: str | None) -> dict[str, Param]:
         "source": Param(
             "home",
             enum=list(SOURCES),
-            values_display={
-                "home": "The installation's own backups",
-                "immutable": "The protected copies (after an attack)",
-            },
+            values_display=SOURCE_LABELS,
             title="Restore from",
             description=(
                 "The protected copies (config: immutable) restore the database, EFS and "
